@@ -1,0 +1,200 @@
+"""Command line: ``crawler crawl``, ``run``, ``check`` and ``demo``. Thin: flags → Job → Crawl.
+
+Option values reach the Job schema as strings, so the CLI and YAML share one validator and one
+error style. Exit codes: 0 crawl completed (even with failed URLs), 1 fatal error, 2 bad input,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crawler import __version__
+from crawler.config import Job, build_job, load_yaml, merge
+from crawler.engine import Crawl
+from crawler.errors import ConfigError
+from crawler.stats import Progress, Stats
+
+# (option decls, Job field, kind) — kind: "value", "list", "flag", "header", "cookie", "timeout.X"
+OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
+    (("-o", "--output"), "output", "value", "Output directory (default output/<job name>)."),
+    (("--name",), "name", "value", "Job name (default: the first start URL's host)."),
+    (("--concurrency",), "concurrency", "value", "Requests in flight across all hosts [16]."),
+    (("--per-host",), "per_host", "value", "Requests in flight per target host [2]."),
+    (("--delay",), "delay", "value", "Seconds between request starts on one host [0]."),
+    (("--jitter",), "jitter", "value", "Random extra delay, up to this many seconds [0]."),
+    (("-H", "--header"), "headers", "header", "Extra header 'Name: value' (repeatable)."),
+    (("--cookie",), "cookies", "cookie", "Cookie 'name=value' sent with every request (repeatable)."),
+    (("--user-agent",), "user_agent", "value", "User-Agent header."),
+    (("--timeout",), "timeout", "timeout.total", "Total seconds per request [60]."),
+    (("--connect-timeout",), "timeout", "timeout.connect", "Seconds to connect [10]."),
+    (("--read-timeout",), "timeout", "timeout.read", "Seconds per socket read [30]."),
+    (("--retries",), "retries", "value", "Retries for timeouts, connection errors, 5xx, 429 [2]."),
+    (("--max-redirects",), "max_redirects", "value", "Redirect hops followed from one URL [10]."),
+    (("--max-bytes",), "max_bytes", "value", "Largest decoded body kept, in bytes [50000000]."),
+    (("--max-pages",), "max_pages", "value", "Stop after this many URLs (each gets a record)."),
+    (("--max-depth",), "max_depth", "value", "Follow links at most this many hops from a seed."),
+    (("--allow-domain",), "allow_domains", "list", "Domain (with subdomains) in scope (repeatable)."),
+    (("--include",), "include", "list", "Regex a URL must match to be followed (repeatable)."),
+    (("--exclude",), "exclude", "list", "Regex that keeps a URL out (repeatable)."),
+    (("--resolve",), "resolve", "list", "Pin HOST:PORT:ADDRESS, curl syntax (repeatable)."),
+    (("--ignore-robots",), "ignore_robots", "flag", "Do not fetch or obey robots.txt."),
+    (("--follow-nofollow",), "follow_nofollow", "flag", "Follow rel=nofollow links and pages."),
+    (("-q", "--quiet"), "quiet", "flag", "No progress line and no summary."),
+]
+
+
+def job_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Attach every job option to a click command."""
+    for decls, _, kind, help_text in reversed(OPTIONS):
+        dest = decls[-1].lstrip("-").replace("-", "_")
+        if kind == "flag":
+            func = click.option(*decls, dest, is_flag=True, default=None, help=help_text)(func)
+        else:
+            multiple = kind in ("list", "header", "cookie")
+            func = click.option(*decls, dest, multiple=multiple, default=None, help=help_text)(func)
+    return func
+
+
+def overrides_from(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """CLI params → (Job fields, field → flag name) for values the user actually gave."""
+    data: dict[str, Any] = {}
+    flags: dict[str, str] = {}
+    for decls, field, kind, _ in OPTIONS:
+        value = params.get(decls[-1].lstrip("-").replace("-", "_"))
+        if value is None or value == ():
+            continue
+        flags[kind if kind.startswith("timeout.") else field] = decls[-1]
+        if kind == "header":
+            data[field] = dict(_pair(v, ":", decls[-1], "Name: value") for v in value)
+        elif kind == "cookie":
+            data[field] = dict(_pair(v, "=", decls[-1], "name=value") for v in value)
+        elif kind.startswith("timeout."):
+            data.setdefault("timeout", {})[kind.split(".")[1]] = value
+        else:
+            data[field] = list(value) if kind == "list" else value
+    return data, flags
+
+
+def _pair(text: str, sep: str, flag: str, shape: str) -> tuple[str, str]:
+    name, found, value = text.partition(sep)
+    if not found or not name.strip():
+        raise ConfigError(f"{flag} {text!r}: expected '{shape}'")
+    return name.strip(), value.strip()
+
+
+def make_job(file: Path | None, params: dict[str, Any], urls: tuple[str, ...] = ()) -> Job:
+    """Build the Job from an optional YAML file, CLI params and CLI URLs (CLI wins)."""
+    file_data, lines = load_yaml(file) if file else ({}, {})
+    cli, flags = overrides_from(params)
+    if urls:
+        cli["start_urls"] = list(urls)
+    return build_job(merge(file_data, cli), source=str(file) if file else "", lines=lines, flags=flags)
+
+
+def execute(job: Job) -> int:
+    """Run a crawl to completion in this process; print the summary; return the exit code."""
+    def warn(message: str) -> None:
+        progress.clear()
+        click.echo(f"warning: {message}", err=True)
+
+    progress = Progress(enabled=not job.quiet)
+    crawl = Crawl(job, warn=warn, progress=progress)
+    try:
+        stats = _run_loop(crawl)
+    except KeyboardInterrupt:
+        click.echo("interrupted twice: stopped without draining", err=True)
+        return 130
+    except OSError as e:
+        click.echo(f"error: {e.strerror or e}: {getattr(e, 'filename', '') or ''}".rstrip(": "), err=True)
+        return 1
+    if not job.quiet:
+        click.echo(stats.summary(str(job.output_dir)), err=True)
+    return 130 if stats.interrupted else 0
+
+
+def _run_loop(crawl: Crawl) -> Stats:
+    async def main() -> Stats:
+        loop = asyncio.get_running_loop()
+
+        def on_sigint() -> None:
+            crawl.stop()
+            loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C stops at once
+            click.echo("\nstopping: finishing requests in flight (Ctrl-C again to abort)", err=True)
+
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        return await crawl.run()
+
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main())
+    return uvloop.run(main())
+
+
+def _fail(e: ConfigError) -> None:
+    click.echo(f"error: {e}", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="crawler")
+def main() -> None:
+    """A fast, dependable web crawler: pages to disk, one JSON record per URL."""
+
+
+@main.command()
+@click.argument("urls", nargs=-1, required=True)
+@job_options
+def crawl(urls: tuple[str, ...], **params: Any) -> None:
+    """Crawl from the given start URLs."""
+    try:
+        job = make_job(None, params, urls)
+    except ConfigError as e:
+        _fail(e)
+    sys.exit(execute(job))
+
+
+@main.command()
+@click.argument("job_file", type=click.Path(path_type=Path))
+@job_options
+def run(job_file: Path, **params: Any) -> None:
+    """Run a YAML job file; options given here override the file."""
+    try:
+        job = make_job(job_file, params)
+    except ConfigError as e:
+        _fail(e)
+    sys.exit(execute(job))
+
+
+@main.command()
+@click.argument("job_file", type=click.Path(path_type=Path))
+def check(job_file: Path) -> None:
+    """Validate a YAML job file without crawling."""
+    try:
+        job = make_job(job_file, {})
+    except ConfigError as e:
+        _fail(e)
+    click.echo(f"ok: job {job.job_name!r}: {len(job.start_urls)} start URL(s), "
+               f"concurrency {job.concurrency}, per host {job.per_host}, output {job.output_dir}")
+
+
+@main.command()
+@click.argument("job_file", type=click.Path(path_type=Path), default="configs/demo.yaml")
+@job_options
+def demo(job_file: Path, **params: Any) -> None:
+    """Serve the bundled sample site on 127.0.0.1 and crawl it with JOB_FILE."""
+    from crawler.demo.server import DemoError, serve_and_crawl
+
+    try:
+        job = make_job(job_file, params)
+        sys.exit(serve_and_crawl(job, execute))
+    except (ConfigError, DemoError) as e:
+        _fail(ConfigError(str(e)))

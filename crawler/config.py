@@ -1,0 +1,242 @@
+"""One job schema for CLI flags and YAML files.
+
+A YAML key is the flag's long name with ``_`` for ``-`` (plural for repeatable flags). CLI values
+override the file. Every validation problem becomes a :class:`ConfigError` with one readable line
+naming the field and, for YAML, the line it came from.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from yarl import URL
+
+from crawler import __version__
+from crawler.errors import ConfigError
+from crawler.urls import InvalidURL, parse_seed
+
+DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://github.com/crawler-project/crawler)"
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_RESOLVE = re.compile(r"^(?P<host>[^:\s]+):(?P<port>\d{1,5}):(?P<addr>\S+)$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Timeouts(_Strict):
+    """Seconds. ``connect`` covers getting a connection, ``read`` each socket read, ``total`` all."""
+
+    connect: float = Field(10.0, gt=0)
+    read: float = Field(30.0, gt=0)
+    total: float = Field(60.0, gt=0)
+
+
+class Job(_Strict):
+    """Everything a crawl needs to know; built from YAML, CLI flags, or both."""
+
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    start_urls: list[str] = Field(min_length=1)
+    output: Path | None = None
+    concurrency: int = Field(16, ge=1, le=10_000)
+    per_host: int = Field(2, ge=1, le=1_000)
+    delay: float = Field(0.0, ge=0)
+    jitter: float = Field(0.0, ge=0)
+    headers: dict[str, str] = {}
+    cookies: dict[str, str] = {}
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout: Timeouts = Timeouts()
+    retries: int = Field(2, ge=0, le=100)
+    retry_backoff: float = Field(0.5, ge=0)
+    max_retry_after: float = Field(60.0, ge=0)
+    max_redirects: int = Field(10, ge=0, le=100)
+    max_bytes: int = Field(50_000_000, ge=1)
+    max_parse_bytes: int = Field(5_000_000, ge=1)
+    max_pages: int | None = Field(None, ge=1)
+    max_depth: int | None = Field(None, ge=0)
+    allow_domains: list[str] = []
+    include: list[str] = []
+    exclude: list[str] = []
+    resolve: list[str] = []
+    ignore_robots: bool = False
+    follow_nofollow: bool = False
+    quiet: bool = False
+
+    @field_validator("start_urls")
+    @classmethod
+    def _urls(cls, urls: list[str]) -> list[str]:
+        out = []
+        for i, u in enumerate(urls):
+            try:
+                out.append(str(parse_seed(u)))
+            except InvalidURL as e:
+                raise ValueError(f"item {i}: {e}") from None
+        return out
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _regexes(cls, patterns: list[str]) -> list[str]:
+        for p in patterns:
+            try:
+                re.compile(p)
+            except re.error as e:
+                raise ValueError(f"bad regex {p!r}: {e}") from None
+        return patterns
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for k, v in headers.items():
+            if not _HEADER_NAME.match(k):
+                raise ValueError(f"bad header name {k!r}")
+            if "\r" in v or "\n" in v or "\0" in v:
+                raise ValueError(f"header {k!r}: value contains CR, LF or NUL")
+        return headers
+
+    @field_validator("user_agent")
+    @classmethod
+    def _user_agent(cls, ua: str) -> str:
+        if "\r" in ua or "\n" in ua or "\0" in ua:
+            raise ValueError("contains CR, LF or NUL")
+        return ua
+
+    @field_validator("cookies")
+    @classmethod
+    def _cookies(cls, cookies: dict[str, str]) -> dict[str, str]:
+        for k, v in cookies.items():
+            if not _HEADER_NAME.match(k) or any(c in v for c in "\r\n\0;"):
+                raise ValueError(f"bad cookie {k!r}")
+        return cookies
+
+    @field_validator("resolve")
+    @classmethod
+    def _resolve(cls, pins: list[str]) -> list[str]:
+        for p in pins:
+            m = _RESOLVE.match(p)
+            if not m or not 0 < int(m["port"]) < 65536:
+                raise ValueError(f"{p!r} is not HOST:PORT:ADDRESS")
+            try:
+                ipaddress.ip_address(m["addr"].strip("[]"))
+            except ValueError:
+                raise ValueError(f"{p!r}: {m['addr']!r} is not an IP address") from None
+        return pins
+
+    @field_validator("allow_domains")
+    @classmethod
+    def _domains(cls, domains: list[str]) -> list[str]:
+        return [d.lower().lstrip(".") for d in domains]
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout_number(cls, v: Any) -> Any:
+        return {"total": v} if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+    @property
+    def job_name(self) -> str:
+        """The name, or one derived from the first seed's host."""
+        return self.name or (URL(self.start_urls[0]).host or "crawl").replace(":", "_")
+
+    @property
+    def output_dir(self) -> Path:
+        return self.output or Path("output") / self.job_name
+
+    def resolve_pins(self) -> dict[tuple[str, int], str]:
+        """``--resolve`` entries as {(host, port): address}."""
+        pins = {}
+        for p in self.resolve:
+            m = _RESOLVE.match(p)
+            assert m is not None  # validated above
+            pins[(m["host"].lower(), int(m["port"]))] = m["addr"].strip("[]")
+        return pins
+
+
+FIELDS = set(Job.model_fields)
+
+
+def build_job(data: dict[str, Any], *, source: str = "", lines: dict[tuple, int] | None = None,
+              flags: dict[str, str] | None = None) -> Job:
+    """Validate ``data`` into a Job, or raise ConfigError naming the first bad field.
+
+    ``lines`` maps YAML key paths to line numbers; ``flags`` maps fields given on the command line
+    (``timeout.read`` for timeouts) to the flag that set them, which the message then names.
+    """
+    try:
+        return Job.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_describe(e.errors()[0], source, lines or {}, flags or {})) from None
+
+
+def load_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple, int]]:
+    """Read a job file with safe_load semantics; return its mapping and key → line numbers."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read job file: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: job file is not UTF-8 text") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a job file must be a mapping of keys to values")
+    return data, _line_map(node)
+
+
+def merge(file_data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """CLI values over file values; headers and cookies merge key by key, lists are replaced."""
+    merged = dict(file_data)
+    for key, value in overrides.items():
+        if key in ("headers", "cookies") and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        elif key == "timeout" and isinstance(value, dict):
+            base = merged.get(key)
+            base = {"total": base} if isinstance(base, (int, float)) else dict(base or {})
+            merged[key] = {**base, **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _line_map(node: yaml.Node | None, prefix: tuple = ()) -> dict[tuple, int]:
+    lines: dict[tuple, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            loc = prefix + (key.value,)
+            lines[loc] = key.start_mark.line + 1
+            lines.update(_line_map(value, loc))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[prefix + (i,)] = item.start_mark.line + 1
+            lines.update(_line_map(item, prefix + (i,)))
+    return lines
+
+
+def _describe(err: dict[str, Any], source: str, lines: dict[tuple, int], flags: dict[str, str]) -> str:
+    loc = tuple(err["loc"])
+    field = ".".join(str(p) for p in loc) or "job"
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        names = Timeouts.model_fields if loc[:1] == ("timeout",) else FIELDS
+        close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+        msg = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+    elif err["type"] == "missing":
+        msg = "required but missing"
+    flag = flags.get(".".join(str(p) for p in loc[:2]) if loc[:1] == ("timeout",) else str(loc[0]))
+    if flag:
+        return f"{flag}: {msg}"
+    line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
+    where = f"{source} line {line}: " if source and line else (f"{source}: " if source else "")
+    return f"{where}{field}: {msg}"

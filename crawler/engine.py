@@ -1,0 +1,205 @@
+"""The engine: owns the session, the dispatcher and the workers; turns answers into records.
+
+Data flows one way: frontier → scheduler (host gate) → worker → fetcher → page file / parser →
+links back into the frontier, and one record per URL into ``records.jsonl``. The dispatcher keeps at
+most ``concurrency`` workers alive; each worker handles one leased request start to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from time import perf_counter
+from typing import Any
+
+from yarl import URL
+
+from crawler.config import Job
+from crawler.errors import FetchError, Kind
+from crawler.fetch import Fetcher, Response, make_session
+from crawler.frontier import Frontier, MemoryFrontier, Request
+from crawler.parse import parse_html
+from crawler.robots import Robots
+from crawler.scheduler import HostGate, Scheduler
+from crawler.sinks.pages import PageStore
+from crawler.sinks.records import RecordSink
+from crawler.stats import Progress, Stats
+from crawler.urls import InvalidURL, Scope, host_key, join
+
+
+class Crawl:
+    """One crawl job from seeds to summary. ``await Crawl(job).run()``; ``stop()`` drains."""
+
+    def __init__(self, job: Job, *, frontier: Frontier | None = None,
+                 warn: Callable[[str], None] | None = None, progress: Progress | None = None) -> None:
+        self.job = job
+        self.out = job.output_dir
+        self.stats = Stats()
+        self.frontier: Frontier = frontier or MemoryFrontier()
+        self.gate = HostGate(job.per_host, job.delay, job.jitter)
+        self.scheduler = Scheduler(self.frontier, self.gate)
+        self.scope = Scope(job.start_urls, job.allow_domains, job.include, job.exclude, job.max_depth)
+        self._warn_cb = warn
+        self._progress = progress or Progress(enabled=False)
+        self._admitted = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def warn(self, message: str) -> None:
+        self.stats.warnings.append(message)
+        if self._warn_cb:
+            self._warn_cb(message)
+
+    def stop(self) -> None:
+        """Stop leasing new URLs; in-flight requests finish and are recorded."""
+        self.stats.interrupted = True
+        self.scheduler.close()
+
+    async def run(self) -> Stats:
+        self.out.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.out / ".tmp", ignore_errors=True)
+        self.pages = PageStore(self.out)
+        self.records = RecordSink(self.out / "records.jsonl")
+        ticker = asyncio.create_task(self._tick())
+        try:
+            async with make_session(self.job) as session:
+                self.fetcher = Fetcher(session, self.job)
+                self.robots = Robots(self.fetcher, self.gate, self.job.user_agent,
+                                     retries=self.job.retries, backoff=self.job.retry_backoff,
+                                     warn=self.warn)
+                await self._admit([Request(u, host_key(URL(u, encoded=True))) for u in self.job.start_urls])
+                await self._dispatch()
+        finally:
+            ticker.cancel()
+            self._progress.clear()
+            self.records.close()
+        self.stats.left_queued = self.frontier.queued()
+        return self.stats
+
+    async def _dispatch(self) -> None:
+        slots = asyncio.Semaphore(self.job.concurrency)
+        while True:
+            await slots.acquire()
+            request = await self.scheduler.next()
+            if request is None:
+                break
+            task = asyncio.create_task(self._work(request, slots))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if self._tasks:
+            await asyncio.gather(*self._tasks)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            self.records.flush()
+            self._progress.show(self.stats.progress_line(self.frontier.queued(), self.scheduler.inflight))
+
+    async def _admit(self, requests: Sequence[Request]) -> None:
+        """Add requests to the frontier, within ``max_pages`` (a cap on URLs, hence on records)."""
+        limit = None if self.job.max_pages is None else self.job.max_pages - self._admitted
+        if not requests or (limit is not None and limit <= 0):
+            return
+        fresh = await self.frontier.add(requests, limit)
+        self._admitted += len(fresh)
+        for host in {r.host for r in fresh}:
+            self.scheduler.has_work(host)
+
+    async def _work(self, request: Request, slots: asyncio.Semaphore) -> None:
+        try:
+            await self._handle(request)
+        except Exception as e:  # a bug must not lose the URL: it still gets its record
+            self.warn(f"internal error on {request.url}: {type(e).__name__}: {e}")
+            self._record(request, None, FetchError(Kind.INTERNAL, f"{type(e).__name__}: {e}"), 0.0)
+            await self.frontier.done(request)
+        finally:
+            self.scheduler.finished(request)
+            slots.release()
+
+    async def _handle(self, request: Request) -> None:
+        url = URL(request.url, encoded=True)
+        started = perf_counter()
+        response: Response | None = None
+        try:
+            if not self.job.ignore_robots and not await self.robots.allowed(url, request.host):
+                raise FetchError(Kind.ROBOTS, "disallowed by robots.txt")
+            response = await self.fetcher.fetch(url, self.pages.open(url))
+            error = response.error
+        except FetchError as e:
+            error = e
+        if error is not None and error.retryable and request.attempt < self.job.retries:
+            await self._retry(request, error)
+            return
+        extra: dict[str, Any] = {}
+        if response is not None and response.location is not None:
+            error = await self._redirect(request, url, response.location, extra)
+        elif response is not None and response.body is not None:
+            extra["title"] = await self._follow(request, url, response.body)
+        self._record(request, response, error, started, **extra)
+        await self.frontier.done(request)
+
+    async def _retry(self, request: Request, error: FetchError) -> None:
+        request.attempt += 1
+        self.stats.retries += 1
+        wait = error.retry_after
+        if wait is None:
+            wait = self.job.retry_backoff * 2 ** (request.attempt - 1) * random.uniform(0.5, 1.5)
+        self.gate.backoff(request.host, asyncio.get_running_loop().time() + wait)
+        await self.frontier.release(request)
+        self.scheduler.has_work(request.host)
+
+    async def _redirect(self, request: Request, url: URL, location: str,
+                        extra: dict[str, Any]) -> FetchError | None:
+        """Queue a redirect's target as its own request; each hop is scope- and dedup-checked."""
+        self.stats.redirects += 1
+        try:
+            target = join(url, location)
+        except InvalidURL as e:
+            return FetchError(Kind.REDIRECT, f"redirect to unusable URL {location[:200]!r}: {e}")
+        extra["final_url"] = str(target)
+        if request.redirects >= self.job.max_redirects:
+            return FetchError(Kind.REDIRECT, f"more than {self.job.max_redirects} redirects")
+        if not self.scope.allows(target, request.depth):
+            return FetchError(Kind.REDIRECT, f"redirect to out-of-scope URL {target}")
+        await self._admit([Request(str(target), host_key(target), request.depth, request.url,
+                                   redirects=request.redirects + 1)])
+        return None
+
+    async def _follow(self, request: Request, url: URL, body: bytes) -> str | None:
+        """Parse an HTML page, admit its in-scope links, return its title."""
+        page = parse_html(body, url, follow_nofollow=self.job.follow_nofollow)
+        depth = request.depth + 1
+        if self.job.max_depth is None or depth <= self.job.max_depth:
+            allows = self.scope.allows
+            await self._admit([Request(str(link), host_key(link), depth, request.url)
+                               for link in page.links if allows(link, depth)])
+        return page.title
+
+    def _record(self, request: Request, response: Response | None, error: FetchError | None,
+                started: float, **extra: Any) -> None:
+        s = self.stats
+        r = response
+        s.records += 1
+        if error is not None:
+            s.errors[error.kind.value] += 1
+        elif r is not None and 200 <= r.status < 300:
+            s.pages += 1
+            s.bytes += r.nbytes
+        self.records.write({
+            "url": request.url,
+            "final_url": extra.get("final_url", request.url if r is not None else None),
+            "status": r.status if r is not None else None,
+            "error": error.as_record() if error is not None else None,
+            "content_type": r.content_type if r is not None else None,
+            "bytes": r.nbytes if r is not None else 0,
+            "sha256": r.sha256 if r is not None else None,
+            "depth": request.depth,
+            "parent": request.parent,
+            "fetched_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "elapsed_ms": round((perf_counter() - started) * 1000, 1) if started else None,
+            "path": r.path if r is not None else None,
+            "title": extra.get("title"),
+            "attempts": request.attempt + 1,
+        })

@@ -1,0 +1,44 @@
+"""Error types and the error kinds written into records."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ConfigError(Exception):
+    """A job that cannot run as written; the message is one line meant for the user."""
+
+
+class Kind(StrEnum):
+    """Why a URL did not end in a usable page. Records carry these as ``error.kind``."""
+
+    DNS = "dns"
+    CONNECT = "connect"
+    TIMEOUT = "timeout"
+    TLS = "tls"
+    PROXY = "proxy"
+    HTTP = "http"
+    TOO_LARGE = "too_large"
+    ABORTED = "aborted"
+    DECODE = "decode"
+    REDIRECT = "redirect"
+    ROBOTS = "robots"
+    INVALID_URL = "invalid_url"
+    PROTOCOL = "protocol"
+    STORAGE = "storage"
+    INTERNAL = "internal"
+
+
+class FetchError(Exception):
+    """A classified failure of one request; ``retryable`` says whether another try may help."""
+
+    def __init__(self, kind: Kind, message: str, *, retryable: bool = False,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+    def as_record(self) -> dict[str, str]:
+        return {"kind": self.kind.value, "message": self.message}

@@ -1,0 +1,136 @@
+"""Host gate and scheduler: which URL may start now.
+
+The :class:`HostGate` holds per-host politeness state (slots in use, the earliest time the next
+request may start). The :class:`Scheduler` keeps every host with queued work in exactly one place:
+the *ready* ring (served round-robin), the *sleeping* heap (delay or backoff not yet over) or the
+*full* set (all slots busy). A slow host therefore never idles a worker that another host could use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import random
+from collections import deque
+from dataclasses import dataclass
+
+from crawler.frontier import Frontier, Request
+
+
+@dataclass(slots=True)
+class HostState:
+    slots: int
+    delay: float
+    active: int = 0
+    ready_at: float = 0.0
+
+
+class HostGate:
+    """Per-host concurrency slots and start-to-start delay, counted on the target host."""
+
+    def __init__(self, per_host: int, delay: float = 0.0, jitter: float = 0.0) -> None:
+        self._per_host = per_host
+        self._delay = delay
+        self._jitter = jitter
+        self._hosts: dict[str, HostState] = {}
+
+    def state(self, host: str) -> HostState:
+        s = self._hosts.get(host)
+        if s is None:
+            s = self._hosts[host] = HostState(self._per_host, self._delay)
+        return s
+
+    def start(self, host: str, now: float) -> None:
+        s = self.state(host)
+        s.active += 1
+        gap = s.delay + (random.uniform(0, self._jitter) if self._jitter else 0.0)
+        s.ready_at = max(s.ready_at, now + gap)
+
+    def finish(self, host: str) -> None:
+        self.state(host).active -= 1
+
+    def set_delay(self, host: str, delay: float) -> None:
+        """Raise a host's delay (e.g. robots.txt Crawl-delay); never lowers the configured one."""
+        s = self.state(host)
+        s.delay = max(s.delay, delay)
+
+    def backoff(self, host: str, until: float) -> None:
+        """No new request to ``host`` starts before ``until`` (loop time)."""
+        s = self.state(host)
+        s.ready_at = max(s.ready_at, until)
+
+
+class Scheduler:
+    """Hands out leased requests whose host gate is open, round-robin across hosts."""
+
+    def __init__(self, frontier: Frontier, gate: HostGate) -> None:
+        self._frontier = frontier
+        self.gate = gate
+        self._ready: deque[str] = deque()
+        self._sleeping: list[tuple[float, str]] = []
+        self._full: set[str] = set()
+        self._placed: set[str] = set()
+        self._wake = asyncio.Event()
+        self.inflight = 0
+        self.closed = False
+
+    def has_work(self, host: str) -> None:
+        """Tell the scheduler that ``host`` has queued requests."""
+        if host not in self._placed:
+            self._placed.add(host)
+            self._ready.append(host)
+            self._wake.set()
+
+    def finished(self, request: Request) -> None:
+        """A leased request is over: free its slot."""
+        self.inflight -= 1
+        self.gate.finish(request.host)
+        if request.host in self._full:
+            self._full.discard(request.host)
+            self._ready.append(request.host)
+        self._wake.set()
+
+    def close(self) -> None:
+        """Stop handing out requests (Ctrl-C); ``next`` returns None from now on."""
+        self.closed = True
+        self._wake.set()
+
+    async def next(self) -> Request | None:
+        """The next request to fetch, waiting as needed; None once the crawl has nothing left."""
+        loop = asyncio.get_running_loop()
+        while not self.closed:
+            self._wake.clear()
+            now = loop.time()
+            request = await self._take(now)
+            if request is not None:
+                return request
+            if self.inflight == 0 and self._frontier.queued() == 0:
+                return None
+            timeout = self._sleeping[0][0] - now if self._sleeping else None
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                pass
+        return None
+
+    async def _take(self, now: float) -> Request | None:
+        while self._sleeping and self._sleeping[0][0] <= now:
+            self._ready.append(heapq.heappop(self._sleeping)[1])
+        while self._ready:
+            host = self._ready.popleft()
+            s = self.gate.state(host)
+            if s.active >= s.slots:
+                self._full.add(host)
+                continue
+            if s.ready_at > now:
+                heapq.heappush(self._sleeping, (s.ready_at, host))
+                continue
+            request = await self._frontier.lease(host)
+            if request is None:
+                self._placed.discard(host)
+                continue
+            self.gate.start(host, now)
+            self.inflight += 1
+            self._ready.append(host)
+            return request
+        return None
