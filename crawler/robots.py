@@ -54,7 +54,7 @@ class Robots:
                 rules = Protego.parse(body.decode("utf-8", "replace"))
                 delay = rules.crawl_delay(self._ua)
                 if delay:
-                    self._gate.set_delay(host, float(delay))
+                    self._gate.set_delay(host, float(delay), asyncio.get_running_loop().time())
                 return rules
             if 400 <= status < 500:
                 return None

@@ -49,10 +49,11 @@ class HostGate:
     def finish(self, host: str) -> None:
         self.state(host).active -= 1
 
-    def set_delay(self, host: str, delay: float) -> None:
-        """Raise a host's delay (e.g. robots.txt Crawl-delay); never lowers the configured one."""
+    def set_delay(self, host: str, delay: float, now: float) -> None:
+        """Raise a host's delay (robots.txt Crawl-delay) from ``now`` on; never lowers the job's."""
         s = self.state(host)
         s.delay = max(s.delay, delay)
+        s.ready_at = max(s.ready_at, now + s.delay)
 
     def backoff(self, host: str, until: float) -> None:
         """No new request to ``host`` starts before ``until`` (loop time)."""

@@ -1,0 +1,132 @@
+"""Per-host slots, per-host delay, no head-of-line blocking, robots.txt — against a live server."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+HOLD = 5.0  # upper bound on how long a handler waits for its peers; reached only when a test fails
+
+
+def links(paths: list[str]) -> str:
+    return "".join(f'<a href="{p}">{p}</a>' for p in paths)
+
+
+async def test_per_host_limit_is_reached_and_never_exceeded(site, crawl):
+    hosts = ["a.test", "b.test", "c.test"]
+    per_host = 3
+    full = {h: asyncio.Event() for h in hosts}
+
+    def page(host: str):
+        async def handler(request: web.Request) -> web.Response:
+            if site.inflight[host] >= per_host:
+                full[host].set()
+            try:  # hold until the host is at its limit, so overlap is certain when allowed
+                await asyncio.wait_for(full[host].wait(), HOLD)
+            except TimeoutError:
+                pass
+            return web.Response(text="<p>leaf</p>", content_type="text/html")
+        return handler
+
+    for h in hosts:
+        site.html(h, "/", links([f"/p{i}" for i in range(12)]))
+        for i in range(12):
+            site.route(h, f"/p{i}", page(h))
+    r = await crawl(start_urls=[site.url(h) for h in hosts], resolve=site.pin(*hosts),
+                    concurrency=20, per_host=per_host, ignore_robots=True)
+    assert r.stats.pages == 3 * 13
+    for h in hosts:
+        assert site.max_inflight[h] == per_host, (h, site.max_inflight[h])
+
+
+async def test_slow_host_does_not_block_other_hosts(site, crawl):
+    """While every slot of slow.test is stuck, fast.test is still crawled to the end."""
+    release = asyncio.Event()
+    fast_pages = [f"/f{i}" for i in range(30)]
+    held_too_long: list[str] = []
+
+    async def slow(request: web.Request) -> web.Response:
+        try:
+            await asyncio.wait_for(release.wait(), HOLD)
+        except TimeoutError:
+            held_too_long.append(request.path)
+        return web.Response(text="slow", content_type="text/html")
+
+    async def fast(_: web.Request) -> web.Response:
+        if all(site.hits[("fast.test", p)] for p in fast_pages):
+            release.set()  # the last fast page arrived while the slow host was still held
+        return web.Response(text="fast", content_type="text/html")
+
+    site.html("slow.test", "/", links([f"/s{i}" for i in range(10)]))
+    for i in range(10):
+        site.route("slow.test", f"/s{i}", slow)
+    site.html("fast.test", "/", links(fast_pages))
+    for p in fast_pages:
+        site.route("fast.test", p, fast)
+    r = await crawl(start_urls=[site.url("slow.test"), site.url("fast.test")],
+                    resolve=site.pin("slow.test", "fast.test"), concurrency=8, per_host=2,
+                    ignore_robots=True)
+    assert held_too_long == [], "fast host waited behind the slow one"
+    assert release.is_set()
+    assert r.stats.pages == 1 + 10 + 1 + 30
+
+
+async def test_delay_spaces_request_starts_per_host(site, crawl):
+    site.html("d.test", "/", links([f"/p{i}" for i in range(5)]))
+    for i in range(5):
+        site.html("d.test", f"/p{i}", "leaf")
+    delay = 0.15
+    await crawl(start_urls=[site.url("d.test")], resolve=site.pin("d.test"), per_host=4,
+                delay=delay, jitter=0.05, ignore_robots=True)
+    starts = site.starts["d.test"]
+    assert len(starts) == 6
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert min(gaps) >= delay * 0.95, gaps
+
+
+async def test_robots_disallow_and_crawl_delay(site, crawl):
+    async def robots(_: web.Request) -> web.Response:
+        return web.Response(text="User-agent: crawler\nDisallow: /private\nCrawl-delay: 0.2\n"
+                                 "\nUser-agent: *\nDisallow: /\n")
+
+    site.route("r.test", "/robots.txt", robots)
+    site.html("r.test", "/", links(["/a", "/b", "/private/x"]))
+    site.html("r.test", "/a", "a")
+    site.html("r.test", "/b", "b")
+    site.html("r.test", "/private/x", "secret")
+    r = await crawl(start_urls=[site.url("r.test")], resolve=site.pin("r.test"), per_host=4)
+    assert r.by_url[site.url("r.test", "/private/x")]["error"]["kind"] == "robots"
+    assert site.hits[("r.test", "/private/x")] == 0
+    assert r.by_url[site.url("r.test", "/a")]["status"] == 200
+    assert site.hits[("r.test", "/robots.txt")] == 1
+    page_starts = site.starts["r.test"][1:]  # after robots.txt
+    gaps = [b - a for a, b in zip(page_starts, page_starts[1:])]
+    assert min(gaps) >= 0.19, gaps
+
+
+async def test_robots_missing_or_broken_allows_everything(site, crawl):
+    async def broken(_: web.Request) -> web.Response:
+        return web.Response(status=503)
+
+    site.route("broken.test", "/robots.txt", broken)
+    for h in ("broken.test", "none.test"):
+        site.html(h, "/", links(["/x"]))
+        site.html(h, "/x", "x")
+    r = await crawl(start_urls=[site.url("broken.test"), site.url("none.test")],
+                    resolve=site.pin("broken.test", "none.test"), retries=2)
+    assert r.stats.pages == 4
+    assert site.hits[("broken.test", "/robots.txt")] == 3  # first try + 2 retries
+    assert site.hits[("none.test", "/robots.txt")] == 1
+    assert any("robots.txt of broken.test" in w for w in r.stats.warnings)
+
+
+async def test_ignore_robots_fetches_nothing_from_robots(site, crawl):
+    async def deny(_: web.Request) -> web.Response:
+        return web.Response(text="User-agent: *\nDisallow: /\n")
+
+    site.route("i.test", "/robots.txt", deny)
+    site.html("i.test", "/", "home")
+    r = await crawl(start_urls=[site.url("i.test")], resolve=site.pin("i.test"), ignore_robots=True)
+    assert r.stats.pages == 1
+    assert site.hits[("i.test", "/robots.txt")] == 0
