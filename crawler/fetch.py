@@ -193,7 +193,7 @@ def classify(exc: BaseException) -> FetchError:
         if "encoding" in text.lower() or "decompress" in text.lower():
             return FetchError(Kind.DECODE, f"cannot decode body: {text}")
         return FetchError(Kind.ABORTED, f"body cut short: {text}", retryable=True)
-    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, ConnectionError)):
+    if isinstance(exc, (aiohttp.ClientConnectionError, ConnectionError)):
         return FetchError(Kind.ABORTED, f"connection lost: {text}", retryable=True)
     if isinstance(exc, aiohttp.InvalidURL):
         return FetchError(Kind.INVALID_URL, f"invalid URL: {text}")

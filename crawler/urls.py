@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from yarl import URL
 
 SCHEMES = frozenset({"http", "https"})
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!\d)")  # "mailto:x" has one; "host:8080/" has not
 
 
 class InvalidURL(ValueError):
@@ -26,15 +27,15 @@ def canonical(url: URL) -> URL:
     if not url.host:
         raise InvalidURL("no host")
     url = url.with_fragment(None)
-    if not url.raw_path:
-        url = url.with_path("/")
+    if url.raw_path == "/":  # yarl reports "/" for an empty path but prints none; make it explicit
+        url = url.with_path("/", keep_query=True)
     return url
 
 
 def parse_seed(text: str) -> URL:
     """A user-given start URL in canonical form (``example.org`` gets ``http://``)."""
     text = text.strip()
-    if "://" not in text:
+    if "://" not in text and not _SCHEME.match(text):
         text = "http://" + text
     try:
         url = URL(text)

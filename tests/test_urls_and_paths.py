@@ -1,0 +1,118 @@
+"""Canonical URLs, scope, and the URL → file path mapping under hostile input."""
+
+from __future__ import annotations
+
+import random
+import string
+from pathlib import Path
+
+import pytest
+from yarl import URL
+
+from crawler.sinks.pages import PageStore
+from crawler.sinks.paths import MAX_NAME, relative_path
+from crawler.urls import InvalidURL, Scope, join, parse_seed
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("HTTP://Example.COM:80/a/%7euser/b%2fc?q=%41#frag", "http://example.com/a/~user/b%2Fc?q=A"),
+    ("https://a.com:443", "https://a.com/"),
+    ("http://a.com:8080/x/../y/./z", "http://a.com:8080/y/z"),
+    ("example.org/path", "http://example.org/path"),
+    ("http://Bücher.example/ü", "http://xn--bcher-kva.example/%C3%BC"),
+])
+def test_canonical_form(raw, expected):
+    assert str(parse_seed(raw)) == expected
+
+
+@pytest.mark.parametrize("bad", ["ftp://a.com/", "http://", "http://[::1", "http://a.com:99999/", "mailto:x@y"])
+def test_invalid_seeds_are_rejected(bad):
+    with pytest.raises(InvalidURL):
+        parse_seed(bad)
+
+
+def test_join_equivalent_links_give_one_canonical_url():
+    base = URL("http://a.com/dir/page.html")
+    forms = ["other.html", "./other.html#x", "../dir/other.html", "/dir/other.html",
+             "HTTP://A.COM:80/dir/other.html", "/dir/%6Fther.html"]
+    assert {str(join(base, f)) for f in forms} == {"http://a.com/dir/other.html"}
+
+
+def test_scope_hosts_domains_regexes_depth():
+    s = Scope(["http://a.com/"], max_depth=2)
+    assert s.allows(URL("http://a.com/x"), 2) and not s.allows(URL("http://a.com/x"), 3)
+    assert not s.allows(URL("http://sub.a.com/"))
+    d = Scope(["http://a.com/"], allow_domains=["a.com"], include=[r"/docs/"], exclude=[r"\.pdf$"])
+    assert d.allows(URL("http://sub.a.com/docs/x")) and d.allows(URL("http://a.com/docs/"))
+    assert not d.allows(URL("http://nota.com/docs/")) and not d.allows(URL("http://a.com/docs/x.pdf"))
+    assert not d.allows(URL("http://a.com/blog/"))
+
+
+HOSTILE = [
+    "http://a.com/../../../etc/passwd", "http://a.com/%2e%2e/%2e%2e/etc/passwd",
+    "http://a.com/..%2f..%2fetc/passwd", "http://a.com/%2F%2Fetc%2Fpasswd", "http://a.com//etc/passwd",
+    "http://a.com/" + "x" * 5000, "http://a.com/" + "é" * 300 + "/y", "http://a.com/CON",
+    "http://a.com/nul.txt", "http://a.com/%00%01%FF%FE", "http://a.com/a\\..\\..\\b",
+    "http://a.com/.", "http://a.com/.git/config", "http://a.com/_index.html", "http://a.com/",
+    "http://a.com/?q=../../x", "http://a.com/x?" + "q" * 3000, "http://[::1]:8080/x",
+]
+
+
+def test_hostile_urls_stay_inside_pages_and_are_distinct():
+    paths = {}
+    for raw in HOSTILE:
+        url = parse_seed(raw)
+        rel = relative_path(url)
+        assert all(len(part) <= MAX_NAME + 10 for part in rel.split("/"))
+        assert ".." not in rel.split("/") and not rel.startswith("/") and "\\" not in rel
+        assert paths.setdefault(rel, str(url)) == str(url), f"{raw} collides with {paths[rel]}"
+
+
+def test_random_urls_never_collide_or_escape():
+    rng = random.Random(7)
+    alphabet = string.ascii_letters + string.digits + "%./_-~!?=&;:@#\\ é"
+    seen: dict[str, str] = {}
+    for _ in range(3000):
+        raw = "http://h.test/" + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        try:
+            url = parse_seed(raw)
+        except InvalidURL:
+            continue
+        rel = relative_path(url)
+        assert ".." not in rel.split("/") and "" not in rel.split("/")
+        assert seen.setdefault(rel, str(url)) == str(url)
+
+
+async def test_page_store_writes_hostile_urls_inside_out(tmp_path: Path):
+    store = PageStore(tmp_path)
+    for i, raw in enumerate(HOSTILE):
+        page = store.open(parse_seed(raw))
+        await page.write(f"body {i}".encode())
+        rel = await page.commit()
+        target = (tmp_path / rel).resolve()
+        assert target.is_relative_to((tmp_path / "pages").resolve())
+        assert target.read_bytes() == f"body {i}".encode()
+    assert not list((tmp_path / ".tmp").iterdir())
+
+
+async def test_file_and_folder_conflict_keeps_both_bodies(tmp_path: Path):
+    store = PageStore(tmp_path)
+    written = {}
+    for raw in ["http://a.com/x", "http://a.com/x/y", "http://a.com/p/q", "http://a.com/p"]:
+        page = store.open(parse_seed(raw))
+        await page.write(raw.encode())
+        written[raw] = await page.commit()
+    assert len(set(written.values())) == 4
+    for raw, rel in written.items():
+        assert (tmp_path / rel).read_bytes() == raw.encode()
+
+
+async def test_large_body_spills_to_disk_and_is_whole(tmp_path: Path):
+    store = PageStore(tmp_path, spill=1000)
+    page = store.open(parse_seed("http://a.com/big"))
+    chunks = [bytes([i]) * 700 for i in range(10)]
+    for c in chunks:
+        await page.write(c)
+    assert page._file is not None  # past the spill size the body streams to the temp file
+    rel = await page.commit()
+    assert (tmp_path / rel).read_bytes() == b"".join(chunks)
