@@ -75,6 +75,7 @@ class Crawl:
             ticker.cancel()
             self._progress.clear()
             self.records.close()
+            self.pages.close()
         self.stats.left_queued = self.frontier.queued()
         return self.stats
 

@@ -1,8 +1,12 @@
 """Page bodies on disk: streamed through a temp file, then atomically renamed into ``OUT/pages``.
 
-A page under its final name is always complete. Small bodies stay in memory until commit (one
-open/write/close instead of one thread hop per chunk); bodies past ``spill`` bytes stream to the
-temp file chunk by chunk, so memory per fetch stays bounded whatever the page size.
+A page under its final name is always complete. Small bodies stay in memory until commit, then
+one thread hop writes and renames them; bodies past ``spill`` bytes stream to the temp file chunk by
+chunk, so memory per fetch stays bounded whatever the page size.
+
+All file work runs on one dedicated writer thread (aiofiles with its own executor): the kernel's
+share of a file write (~0.2 ms for a new 40 KB file on ext4) then overlaps HTML parsing on the
+event loop, without the GIL hand-offs of a many-thread pool (measured: see benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import aiofiles
@@ -28,16 +33,14 @@ class PageStore:
         self.pages = out / "pages"
         self.tmp = out / ".tmp"
         self.spill = spill
-        self._dirs: set[str] = set()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-writer")
         os.makedirs(self.tmp, exist_ok=True)
 
     def open(self, url: URL) -> PageFile:
         return PageFile(self, url)
 
-    async def ensure_dir(self, rel_dir: str) -> None:
-        if rel_dir not in self._dirs:
-            await aiofiles.os.makedirs(self.pages / rel_dir, exist_ok=True)
-            self._dirs.add(rel_dir)
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
 
 
 class PageFile:
@@ -58,36 +61,52 @@ class PageFile:
         self._chunks.append(chunk)
         self._buffered += len(chunk)
         if self._buffered > self._store.spill:
-            self._file = await aiofiles.open(self._tmp, "wb")
+            self._file = await aiofiles.open(self._tmp, "wb", executor=self._store.executor)
             await self._file.write(b"".join(self._chunks))
             self._chunks = []
 
     async def commit(self) -> str:
         """Move the body to its final name and return ``pages/...`` relative to OUT."""
+        data = None
         if self._file is None:
-            self._file = await aiofiles.open(self._tmp, "wb")
-            await self._file.write(b"".join(self._chunks))
+            data = b"".join(self._chunks)
             self._chunks = []
-        await self._file.close()
-        rel = relative_path(self._url)
-        try:
-            await self._place(rel)
-        except (NotADirectoryError, IsADirectoryError, FileExistsError):
-            # A file already stands where a folder is needed, or the reverse (/a and /a/b both 200).
-            rel = f"{host_dir(self._url)}/_conflicts/{hashlib.sha256(str(self._url).encode()).hexdigest()}"
-            await self._place(rel)
+        else:
+            await self._file.close()
+        rel = await _place(self._tmp, data, self._store.pages, self._url, executor=self._store.executor)
         return f"pages/{rel}"
-
-    async def _place(self, rel: str) -> None:
-        parent = rel.rpartition("/")[0]
-        await self._store.ensure_dir(parent)
-        await aiofiles.os.replace(self._tmp, self._store.pages / rel)
 
     async def discard(self) -> None:
         self._chunks = []
         if self._file is not None:
             await self._file.close()
             try:
-                await aiofiles.os.remove(self._tmp)
+                await aiofiles.os.remove(self._tmp, executor=self._store.executor)
             except FileNotFoundError:
                 pass
+
+
+def _place_sync(tmp: Path, data: bytes | None, pages: Path, url: URL) -> str:
+    """Write ``data`` (if given) to ``tmp``, then rename it to its place under ``pages``.
+
+    One thread hop per page. Falls back to ``<host>/_conflicts/<sha256 of URL>`` when a file stands
+    where a folder is needed or the reverse (``/a`` and ``/a/b`` both answered 200).
+    """
+    if data is not None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+    try:
+        return _move(tmp, pages, relative_path(url))
+    except (NotADirectoryError, IsADirectoryError, FileExistsError):
+        digest = hashlib.sha256(str(url).encode()).hexdigest()
+        return _move(tmp, pages, f"{host_dir(url)}/_conflicts/{digest}")
+
+
+def _move(tmp: Path, pages: Path, rel: str) -> str:
+    target = pages / rel
+    os.makedirs(target.parent, exist_ok=True)
+    os.replace(tmp, target)
+    return rel
+
+
+_place = aiofiles.os.wrap(_place_sync)
