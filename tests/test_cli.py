@@ -187,3 +187,11 @@ async def test_demo_serves_and_crawls_the_bundled_site(tmp_path, unused_tcp_port
     assert (tmp_path / "o" / recs["/"]["path"]).read_bytes() == \
         (REPO / "crawler/demo/site/index.html").read_bytes()
     assert os.path.exists(tmp_path / "o/pages")
+
+
+async def test_unusable_output_directory_is_fatal_exit_1(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    code, out, err = await run_cli("crawl", "http://127.0.0.1:9/", "-o", str(blocker / "out"))
+    assert code == 1, err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err

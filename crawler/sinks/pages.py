@@ -12,8 +12,8 @@ event loop, without the GIL hand-offs of a many-thread pool (measured: see bench
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,10 +34,15 @@ class PageStore:
         self.tmp = out / ".tmp"
         self.spill = spill
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-writer")
+        self._names = itertools.count()
         os.makedirs(self.tmp, exist_ok=True)
 
     def open(self, url: URL) -> PageFile:
         return PageFile(self, url)
+
+    def temp_name(self) -> Path:
+        """A fresh temp file path; ``.tmp`` is emptied when a crawl starts."""
+        return self.tmp / f"{os.getpid()}-{next(self._names)}"
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
@@ -52,7 +57,7 @@ class PageFile:
         self._chunks: list[bytes] = []
         self._buffered = 0
         self._file = None
-        self._tmp = store.tmp / uuid.uuid4().hex
+        self._tmp = store.temp_name()
 
     async def write(self, chunk: bytes) -> None:
         if self._file is not None:
