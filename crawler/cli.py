@@ -18,8 +18,9 @@ import click
 
 from crawler import __version__
 from crawler.config import Job, build_job, load_yaml, merge
-from crawler.engine import Crawl
+from crawler.engine import Crawl, LockedError
 from crawler.errors import ConfigError
+from crawler.frontier.sqlite import StateError
 from crawler.stats import Progress, Stats
 
 # (option decls, Job field, kind) — kind: "value", "list", "flag", "header", "cookie", "timeout.X"
@@ -48,6 +49,8 @@ OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--ignore-robots",), "ignore_robots", "flag", "Do not fetch or obey robots.txt."),
     (("--follow-nofollow",), "follow_nofollow", "flag", "Follow rel=nofollow links and pages."),
     (("-q", "--quiet"), "quiet", "flag", "No progress line and no summary."),
+    (("--frontier",), "frontier", "value", "sqlite (default: resumable, OUT/state.sqlite) or memory."),
+    (("--fresh",), "fresh", "flag", "Start over: delete OUT's state, records and pages first."),
 ]
 
 
@@ -112,6 +115,9 @@ def execute(job: Job) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted twice: stopped without draining", err=True)
         return 130
+    except (StateError, LockedError) as e:
+        click.echo(f"error: {e}", err=True)
+        return 1
     except OSError as e:
         click.echo(f"error: {e.strerror or e}: {getattr(e, 'filename', '') or ''}".rstrip(": "), err=True)
         return 1
@@ -184,6 +190,19 @@ def check(job_file: Path) -> None:
         _fail(e)
     click.echo(f"ok: job {job.job_name!r}: {len(job.start_urls)} start URL(s), "
                f"concurrency {job.concurrency}, per host {job.per_host}, output {job.output_dir}")
+
+
+@main.command()
+@click.argument("out", type=click.Path(path_type=Path))
+def status(out: Path) -> None:
+    """Show the progress of a stopped or running crawl in OUT."""
+    from crawler.status import describe
+
+    try:
+        click.echo(describe(out))
+    except StateError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
 
 
 @main.command()

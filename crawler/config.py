@@ -11,7 +11,7 @@ import difflib
 import ipaddress
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -67,6 +67,8 @@ class Job(_Strict):
     ignore_robots: bool = False
     follow_nofollow: bool = False
     quiet: bool = False
+    frontier: Literal["sqlite", "memory"] = "sqlite"
+    fresh: bool = False
 
     @field_validator("start_urls")
     @classmethod

@@ -3,15 +3,21 @@
 Data flows one way: frontier → scheduler (host gate) → worker → fetcher → page file / parser →
 links back into the frontier, and one record per URL into ``records.jsonl``. The dispatcher keeps at
 most ``concurrency`` workers alive; each worker handles one leased request start to finish.
+
+Checkpoints (every 0.5 s, every 64 KB of records, and at the end) commit the frontier and *then*
+flush records, so a record never reaches disk before the links its page produced are durable.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import random
 import shutil
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from time import perf_counter
 from typing import Any
 
@@ -20,12 +26,14 @@ from yarl import URL
 from crawler.config import Job
 from crawler.errors import FetchError, Kind
 from crawler.fetch import Fetcher, Response, make_session
-from crawler.frontier import Frontier, MemoryFrontier, Request
+from crawler.frontier import Frontier, Request
+from crawler.frontier.memory import MemoryFrontier
+from crawler.frontier.sqlite import SqliteFrontier
 from crawler.parse import parse_html
 from crawler.robots import Robots
 from crawler.scheduler import HostGate, Scheduler
 from crawler.sinks.pages import PageStore
-from crawler.sinks.records import RecordSink
+from crawler.sinks.records import FLUSH_BYTES, RecordSink
 from crawler.stats import Progress, Stats
 from crawler.urls import InvalidURL, Scope, host_key, join
 
@@ -38,7 +46,9 @@ class Crawl:
         self.job = job
         self.out = job.output_dir
         self.stats = Stats()
-        self.frontier: Frontier = frontier or MemoryFrontier()
+        self.frontier: Frontier = frontier or (
+            MemoryFrontier() if job.frontier == "memory"
+            else SqliteFrontier(self.out / "state.sqlite", self.out / "records.jsonl"))
         self.gate = HostGate(job.per_host, job.delay, job.jitter)
         self.scheduler = Scheduler(self.frontier, self.gate)
         self.scope = Scope(job.start_urls, job.allow_domains, job.include, job.exclude, job.max_depth)
@@ -59,9 +69,21 @@ class Crawl:
 
     async def run(self) -> Stats:
         self.out.mkdir(parents=True, exist_ok=True)
+        lock = _lock(self.out)
+        try:
+            return await self._run()
+        finally:
+            os.close(lock)
+
+    async def _run(self) -> Stats:
+        if self.job.fresh:
+            _clear(self.out)
         shutil.rmtree(self.out / ".tmp", ignore_errors=True)
+        await self.frontier.open()
+        self.stats.resumed = getattr(self.frontier, "resumed", 0)
+        self._admitted = self.frontier.admitted()
         self.pages = PageStore(self.out)
-        self.records = RecordSink(self.out / "records.jsonl")
+        self.records = RecordSink(self.out / "records.jsonl", truncate=isinstance(self.frontier, MemoryFrontier))
         ticker = asyncio.create_task(self._tick())
         try:
             async with make_session(self.job) as session:
@@ -69,15 +91,22 @@ class Crawl:
                 self.robots = Robots(self.fetcher, self.gate, self.job.user_agent,
                                      retries=self.job.retries, backoff=self.job.retry_backoff,
                                      warn=self.warn)
+                for host in self.frontier.hosts_with_work():
+                    self.scheduler.has_work(host)
                 await self._admit([Request(u, host_key(URL(u, encoded=True))) for u in self.job.start_urls])
                 await self._dispatch()
         finally:
             ticker.cancel()
             self._progress.clear()
+            await self.frontier.close()  # commit first: records never get ahead of the frontier
             self.records.close()
             self.pages.close()
         self.stats.left_queued = self.frontier.queued()
         return self.stats
+
+    async def _checkpoint(self) -> None:
+        await self.frontier.commit()
+        self.records.flush()
 
     async def _dispatch(self) -> None:
         slots = asyncio.Semaphore(self.job.concurrency)
@@ -95,7 +124,7 @@ class Crawl:
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(0.5)
-            self.records.flush()
+            await self._checkpoint()
             self._progress.show(self.stats.progress_line(self.frontier.queued(), self.scheduler.inflight))
 
     async def _admit(self, requests: Sequence[Request]) -> None:
@@ -140,6 +169,8 @@ class Crawl:
             extra["title"] = await self._follow(request, url, response.body)
         self._record(request, response, error, started, **extra)
         await self.frontier.done(request)
+        if self.records.pending_bytes >= FLUSH_BYTES:
+            await self._checkpoint()
 
     async def _retry(self, request: Request, error: FetchError) -> None:
         request.attempt += 1
@@ -204,3 +235,27 @@ class Crawl:
             "title": extra.get("title"),
             "attempts": request.attempt + 1,
         })
+
+
+def _lock(out: Path) -> int:
+    """Hold ``OUT/.lock`` for the crawl, so two processes never share one output directory."""
+    fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise LockedError(f"{out} is in use by another crawl") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def _clear(out: Path) -> None:
+    """``--fresh``: forget the previous crawl in ``out`` (state, records, pages)."""
+    for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "records.jsonl"):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "pages", ignore_errors=True)
+
+
+class LockedError(Exception):
+    """The output directory is held by another running crawl."""

@@ -23,6 +23,7 @@ class Stats:
     warnings: list[str] = field(default_factory=list)
     interrupted: bool = False
     left_queued: int = 0
+    resumed: int = 0
 
     def elapsed(self) -> float:
         return max(time.perf_counter() - self.started, 1e-9)
@@ -40,8 +41,10 @@ class Stats:
             f"{self.records / e:.1f} URLs/s",
             f"errors: {errs}; retries: {self.retries}",
         ]
+        if self.resumed:
+            lines.insert(0, f"Resumed: {self.resumed} URLs were already done before this run")
         if self.left_queued:
-            lines.append(f"{self.left_queued} URLs were still queued and have no record")
+            lines.append(f"{self.left_queued} URLs are still queued; run the same job again to resume")
         lines.append(f"output: {output}")
         return "\n".join(lines)
 

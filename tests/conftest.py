@@ -44,6 +44,7 @@ class Site:
         return [f"{h}:{self.port}:127.0.0.1" for h in hosts]
 
     def route(self, host: str, path: str, handler: Handler) -> None:
+        """Serve ``path`` on ``host`` with ``handler``; path ``*`` catches the host's other paths."""
         self.routes[(host, path)] = handler
 
     def html(self, host: str, path: str, body: str, *, title: str = "", status: int = 200) -> None:
@@ -64,7 +65,8 @@ class Site:
         self.max_inflight[host] = max(self.max_inflight[host], self.inflight[host])
         self.starts[host].append(asyncio.get_running_loop().time())
         try:
-            handler = self.routes.get((host, path)) or self.routes.get((host, request.path))
+            handler = (self.routes.get((host, path)) or self.routes.get((host, request.path))
+                       or self.routes.get((host, "*")))
             if handler is None:
                 raise web.HTTPNotFound()
             return await handler(request)

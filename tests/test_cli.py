@@ -145,7 +145,7 @@ async def test_max_pages_caps_urls_and_each_has_a_record(site, tmp_path):
     assert sum(site.hits.values()) == 10 + 1  # ten pages and robots.txt
 
 
-async def test_sigint_drains_in_flight_requests_and_exits_130(site, tmp_path):
+async def test_sigint_drains_in_flight_requests_exits_130_and_resumes(site, tmp_path):
     arrived = asyncio.Event()
     release = asyncio.Event()
 
@@ -158,9 +158,10 @@ async def test_sigint_drains_in_flight_requests_and_exits_130(site, tmp_path):
     for i in range(20):
         site.route("a.test", f"/s{i}", slow)
     out = tmp_path / "o"
+    args = ["crawl", site.url("a.test"), "--resolve", *site.pin("a.test"), "-o", str(out),
+            "--per-host", "2", "--ignore-robots"]
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "crawler", "crawl", site.url("a.test"), "--resolve", *site.pin("a.test"),
-        "-o", str(out), "--per-host", "2", "--ignore-robots",
+        sys.executable, "-m", "crawler", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     await asyncio.wait_for(arrived.wait(), 30)
     proc.send_signal(signal.SIGINT)
@@ -171,7 +172,14 @@ async def test_sigint_drains_in_flight_requests_and_exits_130(site, tmp_path):
     assert proc.returncode == 130
     recs = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
     assert len(recs) == 3 and all(r["status"] == 200 for r in recs)  # the seed + 2 drained
-    assert "Interrupted" in err.decode() and "18 URLs were still queued" in err.decode()
+    assert "Interrupted" in err.decode() and "18 URLs are still queued" in err.decode()
+
+    code, _, err = await run_cli(*args)  # the same command again resumes
+    assert code == 0, err
+    assert "Resumed: 3 URLs were already done" in err
+    recs = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
+    assert sorted(r["url"] for r in recs) == sorted([site.url("a.test")] + [site.url("a.test", f"/s{i}") for i in range(20)])
+    assert all(n == 1 for n in site.hits.values())  # nothing was fetched twice
 
 
 async def test_demo_serves_and_crawls_the_bundled_site(tmp_path, unused_tcp_port):

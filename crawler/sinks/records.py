@@ -2,7 +2,8 @@
 
 Lines are encoded with orjson and written with ``os.write`` on an ``O_APPEND`` descriptor in
 batches of whole lines, so a crash can lose the last unflushed batch but never leaves half a line
-from a buffer boundary.
+from a buffer boundary. The engine decides when to flush: always right after the frontier has
+committed, so no record reaches disk before the links its page produced are durable.
 """
 
 from __future__ import annotations
@@ -17,29 +18,26 @@ FLUSH_BYTES = 64 * 1024
 
 
 class RecordSink:
-    """Appends records; ``flush`` is called by the engine periodically and at the end."""
+    """Appends records (or starts the file over when ``truncate``); the engine calls ``flush``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, truncate: bool) -> None:
         self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o644)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if truncate else 0)
+        self._fd = os.open(path, flags, 0o644)
         self._pending: list[bytes] = []
-        self._size = 0
-        self.count = 0
+        self.pending_bytes = 0
 
     def write(self, record: dict[str, Any]) -> None:
         line = orjson.dumps(record) + b"\n"
         self._pending.append(line)
-        self._size += len(line)
-        self.count += 1
-        if self._size >= FLUSH_BYTES:
-            self.flush()
+        self.pending_bytes += len(line)
 
     def flush(self) -> None:
         if not self._pending:
             return
         data = memoryview(b"".join(self._pending))
         self._pending.clear()
-        self._size = 0
+        self.pending_bytes = 0
         while data:
             data = data[os.write(self._fd, data):]
 

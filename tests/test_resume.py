@@ -1,0 +1,193 @@
+"""Crash safety: kill -9 at random moments, resume, and end with exactly what an uninterrupted crawl has."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import random
+import sqlite3
+import sys
+from collections import Counter
+from pathlib import Path
+
+from aiohttp import web
+
+HOSTS = ["p.test", "q.test", "r.test"]
+PAGES = 2400
+
+
+def page_html(i: int) -> bytes:
+    """Page i links to the next page, a few pseudo-random ones, sometimes a 404 or a redirect."""
+    rng = random.Random(i)
+    targets = [(i + 1) % PAGES] + [rng.randrange(PAGES) for _ in range(6)]
+    links = "".join(f'<a href="http://{HOSTS[t % 3]}:PORT/p{t}">{t}</a>' for t in targets)
+    if i % 97 == 0:
+        links += f'<a href="/missing{i}">gone</a>'
+    if i % 89 == 0:
+        links += f'<a href="/old{i}">moved</a>'
+    return f"<html><title>page {i}</title><body>{links}{'x' * rng.randrange(200, 3000)}</body></html>".encode()
+
+
+def serve_graph(site, kill_after: list[int], victims: list[asyncio.subprocess.Process]) -> None:
+    """Route every host to the generated graph; SIGKILL the victim after ``kill_after[0]`` hits."""
+    async def handler(request: web.Request) -> web.Response:
+        if victims and kill_after[0] > 0:
+            kill_after[0] -= 1
+            if kill_after[0] == 0:
+                victims[-1].kill()
+        path = request.path
+        if path.startswith("/old"):
+            raise web.HTTPMovedPermanently(f"/p{path[4:]}")
+        if not path.startswith("/p"):
+            raise web.HTTPNotFound()
+        body = page_html(int(path[2:])).replace(b"PORT", str(site.port).encode())
+        return web.Response(body=body, content_type="text/html")
+
+    for h in HOSTS:
+        site.route(h, "*", handler)
+
+
+async def crawl_proc(site, out: Path) -> asyncio.subprocess.Process:
+    args = ["crawl", *(site.url(h, f"/p{i}") for i, h in enumerate(HOSTS)), "-o", str(out),
+            "--concurrency", "16", "--per-host", "4", "-q"]
+    for pin in site.pin(*HOSTS):
+        args += ["--resolve", pin]
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "crawler", *args,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+
+
+def records(out: Path) -> list[dict]:
+    with open(out / "records.jsonl", "rb") as f:
+        return [json.loads(line) for line in f if line.endswith(b"\n")]
+
+
+async def test_sigkill_at_random_moments_then_resume_equals_uninterrupted_crawl(site, tmp_path):
+    kill_after = [0]
+    victims: list[asyncio.subprocess.Process] = []
+    serve_graph(site, kill_after, victims)
+
+    clean = tmp_path / "clean"
+    proc = await crawl_proc(site, clean)
+    assert await asyncio.wait_for(proc.wait(), 120) == 0, (await proc.stderr.read()).decode()
+    expected = {r["url"] for r in records(clean) if r["status"] == 200}
+    assert len(expected) == PAGES
+
+    out = tmp_path / "crashy"
+    rng = random.Random(2026)
+    site.hits.clear()
+    kills = 0
+    done_before: dict[str, int] = {}
+    for _ in range(5):
+        kill_after[0] = rng.randint(30, 700)
+        victims.append(await crawl_proc(site, out))
+        code = await asyncio.wait_for(victims[-1].wait(), 120)
+        if code == 0:
+            break
+        assert code == -9
+        kills += 1
+        for r in records(out):  # recorded before the kill: must never be fetched again
+            path = "/" + r["url"].split("/", 3)[3]
+            done_before.setdefault(r["url"], site.hits[(r["url"].split("/")[2].split(":")[0], path)])
+    assert kills >= 3
+    kill_after[0] = 0
+    proc = await crawl_proc(site, out)
+    assert await asyncio.wait_for(proc.wait(), 120) == 0, (await proc.stderr.read()).decode()
+
+    final = records(out)
+    per_url = Counter(r["url"] for r in final)
+    assert max(per_url.values()) == 1, per_url.most_common(3)
+    assert set(per_url) == {r["url"] for r in records(clean)}
+    assert {r["url"] for r in final if r["status"] == 200} == expected
+    for r in final:
+        if r["status"] == 200:
+            body = (out / r["path"]).read_bytes()
+            assert hashlib.sha256(body).hexdigest() == r["sha256"]
+            assert body == page_html(int(r["url"].rsplit("/p", 1)[1])).replace(b"PORT", str(site.port).encode())
+    for url, hits in done_before.items():
+        host, path = url.split("/")[2].split(":")[0], "/" + url.split("/", 3)[3]
+        assert site.hits[(host, path)] == hits, f"{url} fetched again after its record was written"
+    assert not any((out / ".tmp").iterdir())
+
+
+async def test_corrupt_or_foreign_state_is_a_clear_error_not_a_fresh_start(tmp_path):
+    for name, make in [("garbage", lambda p: p.write_bytes(b"this is not sqlite" * 100)),
+                       ("foreign", lambda p: sqlite3.connect(p).execute("CREATE TABLE t (x)").connection.commit())]:
+        out = tmp_path / name
+        out.mkdir()
+        make(out / "state.sqlite")
+        before = (out / "state.sqlite").read_bytes()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "crawler", "crawl", "http://127.0.0.1:9/", "-o", str(out),
+            stderr=asyncio.subprocess.PIPE)
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        text = err.decode()
+        assert proc.returncode == 1 and len(text.strip().splitlines()) == 1, text
+        assert "not a crawler state file" in text and "--fresh" in text
+        assert (out / "state.sqlite").read_bytes() == before
+        assert not (out / "records.jsonl").exists()
+
+
+async def test_fresh_starts_over_and_status_reports_progress(site, crawl, tmp_path):
+    site.html("a.test", "/", '<a href="/x">x</a>')
+    site.html("a.test", "/x", "x")
+    out = tmp_path / "o"
+    await crawl(start_urls=[site.url("a.test")], resolve=site.pin("a.test"), output=out)
+    again = await crawl(start_urls=[site.url("a.test")], resolve=site.pin("a.test"), output=out)
+    assert again.stats.resumed == 2 and again.stats.records == 0  # robots.txt is not a record
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "crawler", "status", str(out),
+                                                stdout=asyncio.subprocess.PIPE)
+    text = (await proc.communicate())[0].decode()
+    assert "stopped" in text and "2 admitted, 2 done, 0 queued" in text and "2 in records.jsonl" in text
+    fresh = await crawl(start_urls=[site.url("a.test")], resolve=site.pin("a.test"), output=out, fresh=True)
+    assert fresh.stats.records == 2 and len(fresh.records) == 2
+
+
+DIE_AT_COMMIT = """
+import os, sys
+from crawler.frontier.sqlite import SqliteFrontier
+from crawler.cli import main
+n = int(os.environ["DIE_AT_COMMIT"])
+real = SqliteFrontier.commit
+async def commit(self):
+    global n
+    n -= 1
+    if n == 0:
+        os._exit(9)  # the process dies at a checkpoint, as a kill -9 there would do
+    await real(self)
+SqliteFrontier.commit = commit
+sys.argv = ["crawler", *sys.argv[1:]]
+main()
+"""
+
+
+async def test_death_at_any_checkpoint_loses_no_link(site, tmp_path):
+    """A binary tree: each page is linked from exactly one parent, so a child lost at a crash
+    (its parent's record on disk, the child not in the store) would lose a whole subtree."""
+    size = 1500
+
+    async def tree(request: web.Request) -> web.Response:
+        i = int(request.path[2:])
+        kids = "".join(f'<a href="/p{k}">{k}</a>' for k in (2 * i + 1, 2 * i + 2) if k < size)
+        return web.Response(text=f"<html><body>{kids}{'y' * 4000}</body></html>", content_type="text/html")
+
+    site.route("t.test", "*", tree)
+    out = tmp_path / "o"
+    args = ["crawl", site.url("t.test", "/p0"), "--resolve", site.pin("t.test")[0], "-o", str(out),
+            "--ignore-robots", "--concurrency", "8", "--per-host", "8", "-q"]
+    for die_at in (2, 3, 5, 8):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", DIE_AT_COMMIT, *args, env={**os.environ, "DIE_AT_COMMIT": str(die_at)},
+            stderr=asyncio.subprocess.PIPE)
+        code = await asyncio.wait_for(proc.wait(), 60)
+        if code == 0:
+            break
+        assert code == 9, (await proc.stderr.read()).decode()
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "crawler", *args,
+                                                stderr=asyncio.subprocess.PIPE)
+    assert await asyncio.wait_for(proc.wait(), 60) == 0, (await proc.stderr.read()).decode()
+    urls = Counter(r["url"] for r in records(out))
+    assert max(urls.values()) == 1
+    assert set(urls) == {site.url("t.test", f"/p{i}") for i in range(size)}
