@@ -59,7 +59,8 @@ class SqliteFrontier:
         self._db: sqlite3.Connection | None = None
         self._queues: dict[str, deque[Request]] = {}
         self._loaded_to: dict[str, int] = {}
-        self._seen: dict[str, None] = {}
+        self._seen: set[str] = set()  # two generations: a bounded cache of recently seen URLs
+        self._seen_old: set[str] = set()
         self._queued = 0
         self._admitted = 0
         self.resumed = 0
@@ -93,7 +94,7 @@ class SqliteFrontier:
         for r in requests:
             if limit is not None and len(fresh) >= limit:
                 break
-            if r.url in self._seen:
+            if r.url in self._seen or r.url in self._seen_old:
                 continue
             cur = db.execute("INSERT OR IGNORE INTO urls (url, host, depth, parent, redirects) "
                              "VALUES (?, ?, ?, ?, ?)", (r.url, r.host, r.depth, r.parent, r.redirects))
@@ -126,7 +127,7 @@ class SqliteFrontier:
         self._conn().execute("UPDATE urls SET state=? WHERE url=?", (DONE, request.url))
 
     async def seen(self, url: str) -> bool:
-        if url in self._seen:
+        if url in self._seen or url in self._seen_old:
             return True
         return self._conn().execute("SELECT 1 FROM urls WHERE url=?", (url,)).fetchone() is not None
 
@@ -167,9 +168,10 @@ class SqliteFrontier:
                      for _, url, depth, parent, attempt, redirects in rows)
 
     def _remember(self, url: str) -> None:
-        if len(self._seen) >= SEEN_CACHE:
-            del self._seen[next(iter(self._seen))]
-        self._seen[url] = None
+        if len(self._seen) >= SEEN_CACHE // 2:
+            self._seen_old = self._seen
+            self._seen = set()
+        self._seen.add(url)
 
 
 def check_state(db: sqlite3.Connection, path: Path) -> None:
