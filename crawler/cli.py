@@ -51,6 +51,12 @@ OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("-q", "--quiet"), "quiet", "flag", "No progress line and no summary."),
     (("--frontier",), "frontier", "value", "sqlite (default: resumable, OUT/state.sqlite) or memory."),
     (("--fresh",), "fresh", "flag", "Start over: delete OUT's state, records and pages first."),
+    (("--proxy",), "proxy", "value", "Proxy URL: http(s)://, socks5(h)://, socks4://, user:pass@ allowed."),
+    (("--proxy-rotation",), "proxy_rotation", "value", "round_robin, random, least_used or sticky."),
+    (("--proxy-concurrency",), "proxy_concurrency", "value", "Requests in flight per proxy."),
+    (("--trust-env",), "trust_env", "flag", "Honour HTTP(S)_PROXY and NO_PROXY."),
+    (("--insecure",), "insecure", "flag", "Do not verify TLS certificates."),
+    (("--ca-bundle",), "ca_bundle", "value", "PEM file of CAs to trust (private CAs)."),
 ]
 
 

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from yarl import URL
 
 from crawler import __version__
 from crawler.errors import ConfigError
+from crawler.proxies import parse_proxy
 from crawler.urls import InvalidURL, parse_seed
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://github.com/crawler-project/crawler)"
@@ -36,6 +37,14 @@ class Timeouts(_Strict):
     connect: float = Field(10.0, gt=0)
     read: float = Field(30.0, gt=0)
     total: float = Field(60.0, gt=0)
+
+
+class ProxyRule(_Strict):
+    """Route hosts matching ``match`` (a glob, or a regex after ``re:``) to ``proxy``:
+    a pool name, a proxy URL or ``direct``."""
+
+    match: str
+    proxy: str
 
 
 class Job(_Strict):
@@ -69,6 +78,65 @@ class Job(_Strict):
     quiet: bool = False
     frontier: Literal["sqlite", "memory"] = "sqlite"
     fresh: bool = False
+    proxy: str | None = None
+    proxies: list[str] = []
+    proxy_pools: dict[str, list[str]] = {}
+    proxy_rules: list[ProxyRule] = []
+    proxy_rotation: Literal["round_robin", "random", "least_used", "sticky"] = "round_robin"
+    proxy_concurrency: int | None = Field(None, ge=1)
+    proxy_cooldown: float = Field(5.0, ge=0)
+    proxy_wait: float = Field(60.0, ge=0)
+    proxy_retries: int = Field(10, ge=0, le=1000)
+    proxy_ban_status: list[int] = []
+    proxy_ban_body: str | None = None
+    trust_env: bool = False
+    insecure: bool = False
+    ca_bundle: Path | None = None
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, url: str | None) -> str | None:
+        return None if url is None else str(parse_proxy(url))
+
+    @field_validator("proxies")
+    @classmethod
+    def _proxies(cls, urls: list[str]) -> list[str]:
+        return [str(parse_proxy(u)) for u in urls]
+
+    @field_validator("proxy_pools")
+    @classmethod
+    def _pools(cls, pools: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, urls in pools.items():
+            if name in ("direct", "default") or not urls:
+                raise ValueError(f"pool {name!r}: needs a name other than direct/default and at least one proxy")
+        return {name: [str(parse_proxy(u)) for u in urls] for name, urls in pools.items()}
+
+    @field_validator("proxy_ban_body")
+    @classmethod
+    def _ban_body(cls, pattern: str | None) -> str | None:
+        return None if pattern is None else cls._regexes([pattern])[0]
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_bundle(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"{path} is not a file")
+        return path
+
+    @model_validator(mode="after")
+    def _rules_name_routes(self) -> Job:
+        if self.proxy and self.proxies:
+            raise ValueError("give either proxy (one) or proxies (a pool), not both")
+        for i, rule in enumerate(self.proxy_rules):
+            if rule.proxy not in ("direct", *self.proxy_pools) and "://" not in rule.proxy:
+                raise ValueError(f"proxy_rules item {i}: {rule.proxy!r} is not direct, a pool name or a proxy URL")
+            if "://" in rule.proxy:
+                parse_proxy(rule.proxy)
+        return self
+
+    @property
+    def default_proxies(self) -> list[str]:
+        return [self.proxy] if self.proxy else list(self.proxies)
 
     @field_validator("start_urls")
     @classmethod

@@ -30,6 +30,7 @@ from crawler.frontier import Frontier, Request
 from crawler.frontier.memory import MemoryFrontier
 from crawler.frontier.sqlite import SqliteFrontier
 from crawler.parse import parse_html
+from crawler.proxies import Proxy, Router
 from crawler.robots import Robots
 from crawler.scheduler import HostGate, Scheduler
 from crawler.sinks.pages import PageStore
@@ -52,12 +53,15 @@ class Crawl:
         self.gate = HostGate(job.per_host, job.delay, job.jitter)
         self.scheduler = Scheduler(self.frontier, self.gate)
         self.scope = Scope(job.start_urls, job.allow_domains, job.include, job.exclude, job.max_depth)
+        self.router = Router.from_job(job)
+
         self._warn_cb = warn
         self._progress = progress or Progress(enabled=False)
         self._admitted = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     def warn(self, message: str) -> None:
+        message = self.router.redact(message)
         self.stats.warnings.append(message)
         if self._warn_cb:
             self._warn_cb(message)
@@ -87,14 +91,17 @@ class Crawl:
         ticker = asyncio.create_task(self._tick())
         try:
             async with make_session(self.job) as session:
-                self.fetcher = Fetcher(session, self.job)
-                self.robots = Robots(self.fetcher, self.gate, self.job.user_agent,
+                self.fetcher = Fetcher(session, self.job, self.router)
+                self.robots = Robots(self.fetcher, self.gate, self.router, self.job.user_agent,
                                      retries=self.job.retries, backoff=self.job.retry_backoff,
                                      warn=self.warn)
                 for host in self.frontier.hosts_with_work():
                     self.scheduler.has_work(host)
                 await self._admit([Request(u, host_key(URL(u, encoded=True))) for u in self.job.start_urls])
-                await self._dispatch()
+                try:
+                    await self._dispatch()
+                finally:
+                    await self.fetcher.close()
         finally:
             ticker.cancel()
             self._progress.clear()
@@ -102,6 +109,9 @@ class Crawl:
             self.records.close()
             self.pages.close()
         self.stats.left_queued = self.frontier.queued()
+        now = asyncio.get_running_loop().time()
+        self.stats.proxy_report = [f"{p.id}: {p.requests} requests, {p.failures} failures, {p.bans} bans, "
+                                   f"{p.bytes / 1e6:.1f} MB, {p.state(now)}" for p in self.router.proxies()]
         return self.stats
 
     async def _checkpoint(self) -> None:
@@ -141,8 +151,9 @@ class Crawl:
         try:
             await self._handle(request)
         except Exception as e:  # a bug must not lose the URL: it still gets its record
-            self.warn(f"internal error on {request.url}: {type(e).__name__}: {e}")
-            self._record(request, None, FetchError(Kind.INTERNAL, f"{type(e).__name__}: {e}"), 0.0)
+            text = self.router.redact(f"{type(e).__name__}: {e}")
+            self.warn(f"internal error on {request.url}: {text}")
+            self._record(request, None, FetchError(Kind.INTERNAL, text), 0.0)
             await self.frontier.done(request)
         finally:
             self.scheduler.finished(request)
@@ -152,17 +163,27 @@ class Crawl:
         url = URL(request.url, encoded=True)
         started = perf_counter()
         response: Response | None = None
+        proxy: Proxy | None = None
         try:
             if not self.job.ignore_robots and not await self.robots.allowed(url, request.host):
                 raise FetchError(Kind.ROBOTS, "disallowed by robots.txt")
-            response = await self.fetcher.fetch(url, self.pages.open(url))
+            proxy = await self.router.acquire(url.host or "")
+            response = await self.fetcher.fetch(url, self.pages.open(url), proxy)
             error = response.error
         except FetchError as e:
             error = e
+        if proxy is not None:
+            self.router.release(proxy, failed=bool(error and error.proxy_fault and not error.banned),
+                                banned=bool(error and error.banned),
+                                nbytes=response.nbytes if response is not None else 0)
+        if error is not None and error.proxy_fault and request.proxy_attempts < self.job.proxy_retries:
+            request.proxy_attempts += 1  # the proxy's fault: try another, keep the normal retries
+            await self._requeue(request, 0.0)
+            return
         if error is not None and error.retryable and request.attempt < self.job.retries:
             await self._retry(request, error)
             return
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"proxy": proxy.id if proxy is not None else None}
         if response is not None and response.location is not None:
             error = await self._redirect(request, url, response.location, extra)
         elif response is not None and response.body is not None:
@@ -178,7 +199,12 @@ class Crawl:
         wait = error.retry_after
         if wait is None:
             wait = self.job.retry_backoff * 2 ** (request.attempt - 1) * random.uniform(0.5, 1.5)
-        self.gate.backoff(request.host, asyncio.get_running_loop().time() + wait)
+        await self._requeue(request, wait)
+
+    async def _requeue(self, request: Request, wait: float) -> None:
+        """Back into the frontier; the host starts nothing new for ``wait`` seconds."""
+        if wait:
+            self.gate.backoff(request.host, asyncio.get_running_loop().time() + wait)
         await self.frontier.release(request)
         self.scheduler.has_work(request.host)
 
@@ -234,6 +260,7 @@ class Crawl:
             "path": r.path if r is not None else None,
             "title": extra.get("title"),
             "attempts": request.attempt + 1,
+            "proxy": extra.get("proxy"),
         })
 
 

@@ -33,12 +33,15 @@ class FetchError(Exception):
     """A classified failure of one request; ``retryable`` says whether another try may help."""
 
     def __init__(self, kind: Kind, message: str, *, retryable: bool = False,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, proxy_fault: bool = False,
+                 banned: bool = False) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.retryable = retryable
         self.retry_after = retry_after
+        self.proxy_fault = proxy_fault  # the proxy failed, not the target: retry through another
+        self.banned = banned
 
     def as_record(self) -> dict[str, str]:
         return {"kind": self.kind.value, "message": self.message}

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
+import ssl
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
+import aiohttp_socks
 from multidict import CIMultiDict
 from yarl import URL
 
 from crawler.config import Job
 from crawler.errors import FetchError, Kind
+from crawler.proxies import Proxy, Router
 from crawler.resolver import PinnedResolver
 from crawler.sinks.pages import PageFile
 
@@ -43,62 +47,123 @@ class Response:
     error: FetchError | None = None
 
 
-def make_session(job: Job) -> aiohttp.ClientSession:
-    """The crawl's single session: pinned resolver, timeouts, a cookie jar that accepts IP hosts."""
+def make_session(job: Job, proxy: Proxy | None = None) -> aiohttp.ClientSession:
+    """A session: the crawl's single one (``proxy`` None), or one per SOCKS proxy.
+
+    HTTP(S) proxies go through the crawl's session per request; SOCKS needs a connector of its own.
+    """
     pins = job.resolve_pins()
-    connector = aiohttp.TCPConnector(
-        limit=job.concurrency, limit_per_host=0, ttl_dns_cache=300,
-        resolver=PinnedResolver(pins) if pins else None,
-    )
+    kw: dict[str, Any] = {"limit": job.concurrency, "limit_per_host": 0, "ttl_dns_cache": 300,
+                          "resolver": PinnedResolver(pins) if pins else None, "ssl": tls_context(job)}
+    if proxy is None:
+        connector: aiohttp.TCPConnector = aiohttp.TCPConnector(**kw)
+    else:
+        url = URL(proxy.url)
+        kind = aiohttp_socks.ProxyType.SOCKS4 if url.scheme == "socks4" else aiohttp_socks.ProxyType.SOCKS5
+        connector = aiohttp_socks.ProxyConnector(
+            host=url.host, port=url.port, proxy_type=kind, username=url.user, password=url.password,
+            rdns=url.scheme == "socks5h", **kw)
     t = job.timeout
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=t.total, connect=t.connect, sock_read=t.read),
         cookie_jar=aiohttp.CookieJar(unsafe=True),
         raise_for_status=False,
+        trust_env=job.trust_env,
     )
 
 
-class Fetcher:
-    """Performs GETs for the engine and for robots.txt."""
+def tls_context(job: Job) -> ssl.SSLContext | bool:
+    """Certificate checks as the job asks: on (default), off (``insecure``) or a private CA bundle."""
+    if job.insecure:
+        return False
+    if job.ca_bundle:
+        return ssl.create_default_context(cafile=str(job.ca_bundle))
+    return True
 
-    def __init__(self, session: aiohttp.ClientSession, job: Job) -> None:
+
+class Fetcher:
+    """Performs GETs for the engine and for robots.txt, directly or through a proxy."""
+
+    def __init__(self, session: aiohttp.ClientSession, job: Job, router: Router) -> None:
         self._session = session
         self._job = job
+        self._router = router
+        self._socks: dict[str, aiohttp.ClientSession] = {}
         self._parse_cap = min(job.max_parse_bytes, job.max_bytes)
+        self._ban_status = frozenset(job.proxy_ban_status)
+        self._ban_body = re.compile(job.proxy_ban_body.encode()) if job.proxy_ban_body else None
         self.headers = CIMultiDict({"User-Agent": job.user_agent, **job.headers})
 
-    def request_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``session.get`` shared by every request of the crawl."""
+    def request_kwargs(self, proxy: Proxy | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``session.get``: headers, cookies, no redirects, HTTP proxy."""
         kw: dict[str, Any] = {"headers": self.headers, "allow_redirects": False}
         if self._job.cookies:
             kw["cookies"] = self._job.cookies
+        if proxy is not None and not proxy.is_socks:
+            kw["proxy"] = proxy.url
         return kw
 
-    async def fetch(self, url: URL, page: PageFile | None) -> Response:
+    async def fetch(self, url: URL, page: PageFile | None, proxy: Proxy | None = None) -> Response:
         """GET ``url``; 2xx bodies go to ``page``. Raises FetchError for transport failures."""
         try:
-            async with self._session.get(url, **self.request_kwargs()) as resp:
-                return await self._handle(resp, page)
-        except FetchError:
-            raise
+            async with self._session_for(proxy).get(url, **self.request_kwargs(proxy)) as resp:
+                return await self._handle(resp, page, proxy)
+        except FetchError as e:
+            raise self._blame(e, proxy) from None
         except Exception as e:  # every transport failure is classified, none escapes raw
-            raise classify(e) from None
+            if proxy is not None and isinstance(e, aiohttp.ClientHttpProxyError) and e.status == 407:
+                self._router.disable(proxy, "rejected our credentials (407)")
+            raise self._blame(classify(e), proxy) from None
 
-    async def get_small(self, url: URL, limit: int) -> tuple[int, bytes]:
+    async def get_small(self, url: URL, limit: int, proxy: Proxy | None = None) -> tuple[int, bytes]:
         """Status and body (at most ``limit`` bytes) of a small resource such as robots.txt."""
+        kw = {**self.request_kwargs(proxy), "allow_redirects": True}
         try:
-            async with self._session.get(url, headers=self.headers) as resp:
+            async with self._session_for(proxy).get(url, **kw) as resp:
+                if proxy is not None and _proxy_auth_failed(resp):
+                    self._router.disable(proxy, f"rejected our credentials ({resp.status})")
+                    raise FetchError(Kind.PROXY, f"proxy {proxy.id} rejected our credentials ({resp.status})")
                 body, _ = await self._read_capped(resp, limit, None)
                 return resp.status, body
-        except FetchError:
-            raise
+        except FetchError as e:
+            raise self._blame(e, proxy) from None
         except Exception as e:
-            raise classify(e) from None
+            raise self._blame(classify(e), proxy) from None
 
-    async def _handle(self, resp: aiohttp.ClientResponse, page: PageFile | None) -> Response:
+    async def close(self) -> None:
+        for session in self._socks.values():
+            await session.close()
+
+    def _session_for(self, proxy: Proxy | None) -> aiohttp.ClientSession:
+        if proxy is None or not proxy.is_socks:
+            return self._session
+        session = self._socks.get(proxy.id)
+        if session is None:
+            session = self._socks[proxy.id] = make_session(self._job, proxy)
+        return session
+
+    def _blame(self, error: FetchError, proxy: Proxy | None) -> FetchError:
+        """Through a proxy, connection-level failures are the proxy's; messages lose credentials."""
+        if proxy is None:
+            return error
+        error.message = self._router.redact(error.message)
+        if error.kind in (Kind.PROXY, Kind.CONNECT, Kind.TIMEOUT, Kind.ABORTED, Kind.DNS):
+            error.proxy_fault = True
+            if error.kind is not Kind.PROXY:
+                error.message = f"via {proxy.id}: {error.message}"
+        return error
+
+    async def _handle(self, resp: aiohttp.ClientResponse, page: PageFile | None,
+                      proxy: Proxy | None) -> Response:
         status = resp.status
         ctype = resp.headers.get("Content-Type")
+        if proxy is not None and (_proxy_auth_failed(resp) or status in self._ban_status):
+            await _drain(resp)
+            if _proxy_auth_failed(resp):
+                self._router.disable(proxy, f"rejected our credentials ({status})")
+                raise FetchError(Kind.PROXY, f"proxy {proxy.id} rejected our credentials ({status})")
+            raise FetchError(Kind.PROXY, f"ban signal via {proxy.id}: status {status}", banned=True)
         if 300 <= status < 400 and "Location" in resp.headers:
             await _drain(resp)
             return Response(status, ctype, location=resp.headers["Location"])
@@ -116,6 +181,9 @@ class Fetcher:
         try:
             body, size = await self._read_capped(resp, self._job.max_bytes, page, digest,
                                                  keep=self._parse_cap if is_html else 0)
+            if proxy is not None and self._ban_body is not None and self._ban_body.search(body):
+                raise FetchError(Kind.PROXY, f"ban signal via {proxy.id}: body matches proxy_ban_body",
+                                 banned=True)
             path = await page.commit() if page is not None else None
         except BaseException:
             if page is not None:
@@ -145,6 +213,12 @@ class Fetcher:
                 kept.append(chunk[: keep - kept_size])
                 kept_size += len(kept[-1])
         return b"".join(kept), size
+
+
+def _proxy_auth_failed(resp: aiohttp.ClientResponse) -> bool:
+    """407 Proxy Authentication Required. (tinyproxy answers a wrong password with a 401 that
+    looks like the target's own; it cannot be told apart and stays an ``http`` error.)"""
+    return resp.status == 407
 
 
 async def _drain(resp: aiohttp.ClientResponse) -> None:
@@ -181,8 +255,12 @@ def classify(exc: BaseException) -> FetchError:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return FetchError(Kind.DNS, f"cannot resolve host: {text}", retryable=True)
-    if isinstance(exc, aiohttp.ClientProxyConnectionError):
-        return FetchError(Kind.PROXY, f"proxy connection failed: {text}", retryable=True)
+    if isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp_socks.ProxyConnectionError)):
+        return FetchError(Kind.PROXY, f"cannot connect to proxy: {text}", retryable=True)
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return FetchError(Kind.PROXY, f"proxy refused the tunnel ({exc.status} {exc.message})", retryable=True)
+    if isinstance(exc, (aiohttp_socks.ProxyError, aiohttp_socks.ProxyTimeoutError)):
+        return FetchError(Kind.PROXY, f"SOCKS proxy failed: {text}", retryable=True)
     if isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError)):
         return FetchError(Kind.TLS, text)
     if isinstance(exc, aiohttp.ClientConnectorError):

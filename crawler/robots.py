@@ -14,6 +14,7 @@ from yarl import URL
 
 from crawler.errors import FetchError
 from crawler.fetch import Fetcher
+from crawler.proxies import Router
 from crawler.scheduler import HostGate
 
 MAX_ROBOTS_BYTES = 512 * 1024
@@ -22,10 +23,11 @@ MAX_ROBOTS_BYTES = 512 * 1024
 class Robots:
     """Answers "may we fetch this URL?" per host, loading each robots.txt at most once."""
 
-    def __init__(self, fetcher: Fetcher, gate: HostGate, user_agent: str, *, retries: int,
-                 backoff: float, warn: Callable[[str], None]) -> None:
+    def __init__(self, fetcher: Fetcher, gate: HostGate, router: Router, user_agent: str, *,
+                 retries: int, backoff: float, warn: Callable[[str], None]) -> None:
         self._fetcher = fetcher
         self._gate = gate
+        self._router = router
         self._ua = user_agent
         self._retries = retries
         self._backoff = backoff
@@ -45,11 +47,17 @@ class Robots:
         for attempt in range(self._retries + 1):
             if attempt:
                 await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+            proxy = None
             try:
-                status, body = await self._fetcher.get_small(robots_url, MAX_ROBOTS_BYTES)
+                proxy = await self._router.acquire(url.host or "")
+                status, body = await self._fetcher.get_small(robots_url, MAX_ROBOTS_BYTES, proxy)
             except FetchError as e:
+                if proxy is not None:
+                    self._router.release(proxy, failed=e.proxy_fault)
                 problem = f"{e.kind}: {e.message}"
                 continue
+            if proxy is not None:
+                self._router.release(proxy, nbytes=len(body))
             if 200 <= status < 300:
                 rules = Protego.parse(body.decode("utf-8", "replace"))
                 delay = rules.crawl_delay(self._ua)

@@ -24,6 +24,7 @@ class Stats:
     interrupted: bool = False
     left_queued: int = 0
     resumed: int = 0
+    proxy_report: list[str] = field(default_factory=list)
 
     def elapsed(self) -> float:
         return max(time.perf_counter() - self.started, 1e-9)
@@ -45,6 +46,8 @@ class Stats:
             lines.insert(0, f"Resumed: {self.resumed} URLs were already done before this run")
         if self.left_queued:
             lines.append(f"{self.left_queued} URLs are still queued; run the same job again to resume")
+        if self.proxy_report:
+            lines += ["proxies:", *(f"  {line}" for line in self.proxy_report)]
         lines.append(f"output: {output}")
         return "\n".join(lines)
 

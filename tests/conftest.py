@@ -33,6 +33,7 @@ class Site:
         self.max_inflight: Counter[str] = Counter()
         self.starts: defaultdict[str, list[float]] = defaultdict(list)
         self.headers: list[dict[str, str]] = []
+        self.remotes: list[tuple[str, str, str]] = []  # (host, path, peer address) per request
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -61,6 +62,7 @@ class Site:
         path = request.path_qs
         self.hits[(host, path)] += 1
         self.headers.append(dict(request.headers))
+        self.remotes.append((host, path, request.remote or ""))
         self.inflight[host] += 1
         self.max_inflight[host] = max(self.max_inflight[host], self.inflight[host])
         self.starts[host].append(asyncio.get_running_loop().time())
@@ -73,14 +75,17 @@ class Site:
         finally:
             self.inflight[host] -= 1
 
-    async def start(self) -> None:
+    async def start(self, addresses: tuple[str, ...] = ("127.0.0.1",)) -> None:
+        """Listen on one port on each loopback address (hosts a proxy can reach by address)."""
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, addresses[0], 0)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        for addr in addresses[1:]:
+            await web.TCPSite(self._runner, addr, self.port).start()
 
     async def stop(self) -> None:
         if self._runner:
@@ -109,6 +114,15 @@ class Result:
         self.crawl = crawl
         self.records = read_records(out)
         self.by_url = {r["url"]: r for r in self.records}
+
+
+@pytest.fixture
+async def hosts_site() -> Any:
+    """A Site on 127.0.0.1, 127.0.0.2 and 127.0.0.3: three hosts a proxy can reach by address."""
+    s = Site()
+    await s.start(("127.0.0.1", "127.0.0.2", "127.0.0.3"))
+    yield s
+    await s.stop()
 
 
 @pytest.fixture

@@ -203,3 +203,9 @@ async def test_unusable_output_directory_is_fatal_exit_1(tmp_path):
     code, out, err = await run_cli("crawl", "http://127.0.0.1:9/", "-o", str(blocker / "out"))
     assert code == 1, err
     assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("job_file", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_example_jobs_are_valid(job_file):
+    job = make_job(job_file, {})
+    assert job.start_urls

@@ -16,6 +16,7 @@ from yarl import URL
 from crawler.config import Job
 from crawler.errors import FetchError, Kind
 from crawler.fetch import Fetcher, classify, make_session, parse_retry_after
+from crawler.proxies import Router
 
 URL_ = "http://unit.test/page"
 
@@ -39,7 +40,7 @@ async def fetch(j: Job, **mock) -> tuple:
     async with make_session(j) as session:
         with aioresponses() as m:
             m.get(URL_, response_class=CompatResponse, **mock)
-            f = Fetcher(session, j)
+            f = Fetcher(session, j, Router.from_job(j))
             try:
                 resp = await f.fetch(URL(URL_), None)
             except FetchError as e:

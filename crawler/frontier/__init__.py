@@ -22,6 +22,7 @@ class Request:
     parent: str | None = None
     attempt: int = 0
     redirects: int = 0
+    proxy_attempts: int = 0  # retries spent on failing proxies (not persisted: resets on resume)
 
 
 class Frontier(Protocol):

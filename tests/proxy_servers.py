@@ -1,0 +1,87 @@
+"""Real proxy servers for tests: Debian's tinyproxy (HTTP, CONNECT) and microsocks (SOCKS5), and
+pproxy from PyPI (HTTP; answers a wrong password with a standard 407, where tinyproxy sends 401).
+
+tinyproxy and microsocks bind their outgoing connections to their own loopback address, so the
+target server sees which proxy a request came through in ``request.remote``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+
+# pproxy dies at start-up when uvloop is importable; make the import fail in its process.
+PPROXY = "import runpy, sys; sys.modules['uvloop'] = None; sys.argv[0] = 'pproxy'; " \
+         "runpy.run_module('pproxy', run_name='__main__')"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ProxyServer:
+    kind: str  # "http" (tinyproxy), "pproxy" (HTTP) or "socks5" (microsocks)
+    port: int
+    source: str  # the loopback address its outgoing connections come from
+    user: str | None
+    password: str | None
+    proc: asyncio.subprocess.Process | None = None
+
+    def url(self, password: str | None = None) -> str:
+        scheme = "socks5" if self.kind == "socks5" else "http"
+        pw = self.password if password is None else password
+        auth = f"{quote(self.user, safe='')}:{quote(pw or '', safe='')}@" if self.user else ""
+        return f"{scheme}://{auth}127.0.0.1:{self.port}"
+
+    @property
+    def id(self) -> str:
+        return f"{'socks5' if self.kind == 'socks5' else 'http'}://127.0.0.1:{self.port}"
+
+    def kill(self) -> None:
+        if self.proc and self.proc.returncode is None:
+            self.proc.kill()
+
+
+async def start_proxy(kind: str, source: str, tmp: Path, user: str | None = None,
+                      password: str | None = None) -> ProxyServer:
+    """Start tinyproxy (``http``) or microsocks (``socks5``) and wait until it accepts connections."""
+    server = ProxyServer(kind, free_port(), source, user, password)
+    if kind == "http":
+        conf = tmp / f"tinyproxy-{server.port}.conf"
+        lines = [f"Port {server.port}", "Listen 127.0.0.1", f"Bind {source}", "Timeout 30",
+                 "MaxClients 200", "Allow 127.0.0.1", "DisableViaHeader Yes", "LogLevel Critical"]
+        if user:
+            lines.append(f"BasicAuth {user} {password}")
+        conf.write_text("\n".join(lines) + "\n")
+        cmd = ["tinyproxy", "-d", "-c", str(conf)]
+    elif kind == "pproxy":
+        auth = f"#{user}:{password}" if user else ""
+        cmd = [sys.executable, "-c", PPROXY, "-l", f"http://127.0.0.1:{server.port}{auth}"]
+    else:
+        cmd = ["microsocks", "-i", "127.0.0.1", "-p", str(server.port),
+               "-b", source]
+        if user:
+            cmd += ["-u", user, "-P", password or ""]
+    if cmd[0] != sys.executable and not shutil.which(cmd[0]):
+        raise RuntimeError(f"{cmd[0]} is not installed: apt-get install tinyproxy microsocks (.ci/run does)")
+    server.proc = await asyncio.create_subprocess_exec(
+        *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    for _ in range(200):  # readiness: bounded, stops as soon as the port answers
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.close()
+            return server
+        except OSError:
+            if server.proc.returncode is not None:
+                raise RuntimeError(f"{cmd[0]} exited at start") from None
+            await asyncio.sleep(0.01)
+    raise RuntimeError(f"{cmd[0]} did not start listening")

@@ -1,0 +1,264 @@
+"""Proxy-routed crawls through real proxy servers (tinyproxy for HTTP/CONNECT, microsocks for SOCKS5)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import sys
+from collections import Counter, defaultdict
+
+import pytest
+import trustme
+from aiohttp import web
+
+from tests.proxy_servers import ProxyServer, start_proxy
+
+
+@pytest.fixture
+async def proxies(tmp_path):
+    """``await proxies(kind, n, user=..., password=...)`` starts n proxies; all die at teardown."""
+    started: list[ProxyServer] = []
+    counter = iter(range(10, 250))
+
+    async def start(kind: str, n: int = 1, **auth) -> list[ProxyServer]:
+        new = [await start_proxy(kind, f"127.0.0.{next(counter)}", tmp_path, **auth) for _ in range(n)]
+        started.extend(new)
+        return new
+
+    yield start
+    for p in started:
+        p.kill()
+        if p.proc:
+            await p.proc.wait()
+
+
+def pages(site, host: str, n: int) -> list[str]:
+    site.html(host, "/", "".join(f'<a href="/p{i}">{i}</a>' for i in range(n)))
+    for i in range(n):
+        site.html(host, f"/p{i}", f"page {i}")
+    return [site.url(host)] + [site.url(host, f"/p{i}") for i in range(n)]
+
+
+def sources(site, host: str | None = None) -> Counter[str]:
+    """How many requests (robots.txt excluded) reached the site from each peer address."""
+    return Counter(r for h, path, r in site.remotes if path != "/robots.txt" and host in (None, h))
+
+
+@pytest.mark.parametrize("kind, auth", [
+    ("http", {}), ("http", {"user": "alice", "password": "s3cretpw"}),
+    ("socks5", {}), ("socks5", {"user": "bob", "password": "p@ss:w%rd/x"}),
+])
+async def test_requests_go_through_the_proxy(site, crawl, proxies, kind, auth):
+    (p,) = await proxies(kind, 1, **auth)
+    urls = pages(site, "127.0.0.1", 5)
+    r = await crawl(start_urls=[urls[0]], proxy=p.url())
+    assert r.stats.pages == 6
+    assert sources(site) == {p.source: 6}
+    assert {rec["proxy"] for rec in r.records} == {p.id}
+    text = (r.out / "records.jsonl").read_text()
+    assert "s3cretpw" not in text and "p@ss" not in text
+
+
+async def test_round_robin_random_least_used_spread_requests(site, crawl, proxies, tmp_path):
+    ps = await proxies("socks5", 3)
+    pages(site, "127.0.0.1", 29)
+    for rotation in ("round_robin", "least_used", "random"):
+        site.remotes.clear()
+        r = await crawl(start_urls=[site.url("127.0.0.1")], proxies=[p.url() for p in ps],
+                        proxy_rotation=rotation, output=tmp_path / rotation, ignore_robots=True)
+        assert r.stats.pages == 30
+        counts = sources(site)
+        assert set(counts) == {p.source for p in ps}, rotation
+        if rotation != "random":
+            assert max(counts.values()) - min(counts.values()) <= 1, (rotation, counts)
+
+
+async def test_sticky_keeps_each_host_on_one_proxy(hosts_site, crawl, proxies):
+    ps = await proxies("socks5", 3)
+    seeds = [pages(hosts_site, h, 8)[0] for h in ("127.0.0.1", "127.0.0.2", "127.0.0.3")]
+    r = await crawl(start_urls=seeds, proxies=[p.url() for p in ps], proxy_rotation="sticky",
+                    ignore_robots=True)
+    assert r.stats.pages == 27
+    used = {h: set(sources(hosts_site, h)) for h in ("127.0.0.1", "127.0.0.2", "127.0.0.3")}
+    assert all(len(s) == 1 for s in used.values()), used
+    assert len(set.union(*used.values())) == 3  # hosts were spread over the proxies
+
+
+async def test_routing_rules_send_each_host_its_own_way(hosts_site, crawl, proxies):
+    (http,) = await proxies("http", 1)
+    (socks,) = await proxies("socks5", 1)
+    seeds = [pages(hosts_site, h, 3)[0] for h in ("127.0.0.1", "127.0.0.2", "127.0.0.3")]
+    r = await crawl(start_urls=seeds, proxy_pools={"web": [http.url()]}, proxy_rules=[
+        {"match": "127.0.0.1", "proxy": "web"},
+        {"match": "re:^127\\.0\\.0\\.2$", "proxy": socks.url()},
+        {"match": "*", "proxy": "direct"},
+    ])
+    assert r.stats.pages == 12
+    assert set(sources(hosts_site, "127.0.0.1")) == {http.source}
+    assert set(sources(hosts_site, "127.0.0.2")) == {socks.source}
+    assert set(sources(hosts_site, "127.0.0.3")) == {"127.0.0.1"}  # direct
+    by_host = defaultdict(set)
+    for rec in r.records:
+        by_host[rec["url"].split("/")[2].split(":")[0]].add(rec["proxy"])
+    assert by_host == {"127.0.0.1": {http.id}, "127.0.0.2": {socks.id}, "127.0.0.3": {None}}
+
+
+async def test_killed_proxy_loses_no_url_and_is_reported(site, crawl, proxies):
+    ps = await proxies("socks5", 3)
+    victim = ps[0]
+    served = Counter()
+
+    async def page(request: web.Request) -> web.Response:
+        served[request.path] += 1
+        if sum(served.values()) == 15:
+            victim.kill()
+        return web.Response(text=f"page {request.path}", content_type="text/html")
+
+    site.html("127.0.0.1", "/", "".join(f'<a href="/p{i}">{i}</a>' for i in range(60)))
+    site.route("127.0.0.1", "*", page)
+    r = await crawl(start_urls=[site.url("127.0.0.1")], proxies=[p.url() for p in ps],
+                    ignore_robots=True, proxy_cooldown=30, concurrency=6, per_host=6)
+    assert len(r.records) == 61 and all(rec["status"] == 200 for rec in r.records)
+    assert len({rec["url"] for rec in r.records}) == 61
+    late = [rec["proxy"] for rec in r.records[-20:]]
+    assert victim.id not in late, "traffic kept going to the dead proxy"
+    report = "\n".join(r.stats.proxy_report)
+    assert f"{victim.id}: " in report and "cooling down" in report.split(victim.id)[1].splitlines()[0]
+
+
+async def test_all_proxies_dead_every_url_ends_with_a_proxy_error(site, crawl, proxies):
+    ps = await proxies("http", 2)
+    for p in ps:
+        p.kill()
+        await p.proc.wait()
+    site.html("127.0.0.1", "/", "home")
+    r = await crawl(start_urls=[site.url("127.0.0.1"), site.url("127.0.0.1", "/x")],
+                    proxies=[p.url() for p in ps], ignore_robots=True, proxy_cooldown=0.05,
+                    proxy_wait=0.5, proxy_retries=3, retries=0)
+    assert len(r.records) == 2
+    assert {rec["error"]["kind"] for rec in r.records} == {"proxy"}
+    assert not site.remotes
+
+
+async def test_wrong_password_names_the_proxy_not_the_password(site, proxies, tmp_path):
+    (p,) = await proxies("pproxy", 1, user="alice", password="rightpass")
+    pages(site, "127.0.0.1", 1)
+    out = tmp_path / "o"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "crawler", "crawl", site.url("127.0.0.1"), "-o", str(out),
+        "--proxy", p.url(password="wrongpass9"), "--retries", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)
+    rec = json.loads((out / "records.jsonl").read_text().splitlines()[0])
+    assert rec["error"]["kind"] == "proxy" and p.id in rec["error"]["message"]
+    assert "rejected our credentials (407)" in rec["error"]["message"]
+    everything = stdout + stderr + b"".join(f.read_bytes() for f in out.rglob("*") if f.is_file())
+    assert b"wrongpass9" not in everything and b"rightpass" not in everything
+    assert b"disabled: rejected our credentials (407)" in stderr  # the summary names why
+
+
+async def test_https_target_through_http_proxy_with_private_ca(proxies, crawl, tmp_path):
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ctx)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    seen: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.remote or "")
+        return web.Response(text="<a href='/next'>n</a>" if request.path == "/" else "secure",
+                            content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    tls_site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
+    await tls_site.start()
+    port = tls_site._server.sockets[0].getsockname()[1]
+    (p,) = await proxies("http", 1, user="carol", password="tlspass1")
+    try:
+        ok = await crawl(start_urls=[f"https://localhost:{port}/"], proxy=p.url(), ca_bundle=ca_file,
+                         output=tmp_path / "ok")
+        bad = await crawl(start_urls=[f"https://localhost:{port}/"], proxy=p.url(), output=tmp_path / "bad",
+                          retries=0)
+    finally:
+        await runner.cleanup()
+    assert ok.stats.pages == 2 and set(seen) == {p.source}
+    assert bad.records[0]["error"]["kind"] == "tls"
+
+
+async def test_per_host_limit_holds_through_one_proxy(hosts_site, crawl, proxies):
+    (p,) = await proxies("http", 1)
+    full = {h: asyncio.Event() for h in ("127.0.0.1", "127.0.0.2")}
+
+    def hold(host: str):
+        async def handler(_: web.Request) -> web.Response:
+            if hosts_site.inflight[host] >= 3:
+                full[host].set()
+            try:
+                await asyncio.wait_for(full[host].wait(), 5)
+            except TimeoutError:
+                pass
+            return web.Response(text="leaf", content_type="text/html")
+        return handler
+
+    seeds = []
+    for h in full:
+        seeds.append(pages(hosts_site, h, 10)[0])
+        for i in range(10):
+            hosts_site.route(h, f"/p{i}", hold(h))
+    r = await crawl(start_urls=seeds, proxy=p.url(), per_host=3, concurrency=16, ignore_robots=True)
+    assert r.stats.pages == 22
+    assert hosts_site.max_inflight["127.0.0.1"] == 3 and hosts_site.max_inflight["127.0.0.2"] == 3
+    assert set(sources(hosts_site)) == {p.source}
+
+
+async def test_ban_signals_cool_a_proxy_and_requests_move_to_another(site, crawl, proxies):
+    banned, clean = await proxies("socks5", 2)
+
+    async def page(request: web.Request) -> web.Response:
+        if request.remote == banned.source:
+            if request.path.endswith("0"):
+                return web.Response(status=429)
+            return web.Response(text="<p>Please solve this CAPTCHA</p>", content_type="text/html")
+        return web.Response(text=f"<p>{request.path}</p>", content_type="text/html")
+
+    site.html("127.0.0.1", "/", "".join(f'<a href="/p{i}">{i}</a>' for i in range(20)))
+    site.route("127.0.0.1", "*", page)
+    r = await crawl(start_urls=[site.url("127.0.0.1")], proxies=[banned.url(), clean.url()],
+                    ignore_robots=True, proxy_ban_status=[429], proxy_ban_body="(?i)captcha",
+                    proxy_cooldown=60)
+    assert len(r.records) == 21 and all(rec["status"] == 200 for rec in r.records)
+    assert {rec["proxy"] for rec in r.records[1:]} == {clean.id}
+    assert not any(b"CAPTCHA" in f.read_bytes() for f in (r.out / "pages").rglob("*") if f.is_file())
+    report = "\n".join(r.stats.proxy_report)
+    assert f"{banned.id}: " in report and " 0 bans" not in report.split(banned.id)[1].splitlines()[0]
+
+
+async def test_per_proxy_concurrency_cap(site, crawl, proxies):
+    (p,) = await proxies("socks5", 1)
+    pages(site, "127.0.0.1", 12)
+    r = await crawl(start_urls=[site.url("127.0.0.1")], proxy=p.url(), proxy_concurrency=1,
+                    per_host=4, concurrency=8, ignore_robots=True)
+    assert r.stats.pages == 13
+    assert site.max_inflight["127.0.0.1"] == 1
+
+
+async def test_trust_env_uses_http_proxy_and_honours_no_proxy(hosts_site, crawl, proxies, monkeypatch, tmp_path):
+    (p,) = await proxies("http", 1)
+    for h in ("127.0.0.1", "127.0.0.2"):
+        pages(hosts_site, h, 2)
+    monkeypatch.setenv("HTTP_PROXY", p.url())
+    monkeypatch.setenv("NO_PROXY", "127.0.0.2")
+    r = await crawl(start_urls=[hosts_site.url("127.0.0.1"), hosts_site.url("127.0.0.2")], trust_env=True,
+                    ignore_robots=True)
+    assert r.stats.pages == 6
+    assert set(sources(hosts_site, "127.0.0.1")) == {p.source}
+    assert set(sources(hosts_site, "127.0.0.2")) == {"127.0.0.1"}
+    hosts_site.remotes.clear()
+    off = await crawl(start_urls=[hosts_site.url("127.0.0.1")], ignore_robots=True, output=tmp_path / "off")
+    assert off.stats.pages == 3 and set(sources(hosts_site)) == {"127.0.0.1"}  # off unless asked
