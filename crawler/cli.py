@@ -199,6 +199,24 @@ def check(job_file: Path) -> None:
 
 
 @main.command()
+@click.option("--pages", default=5000, show_default=True, help="Pages to crawl.")
+@click.option("--hosts", default=20, show_default=True, help="Host names on the synthetic site.")
+@click.option("--links", default=60, show_default=True, help="Links per page.")
+@click.option("--size", default=30_000, show_default=True, help="Bytes per page, about.")
+@click.option("--concurrency", default=32, show_default=True)
+@click.option("--per-host", default=8, show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Keep the crawl output here.")
+def bench(pages: int, hosts: int, links: int, size: int, concurrency: int, per_host: int,
+          output: Path | None) -> None:
+    """Crawl a local synthetic site and report pages/s, MB/s, CPU per page and peak RSS."""
+    from crawler.bench import run_bench
+
+    result = run_bench(execute, pages=pages, hosts=hosts, links=links, size=size,
+                       concurrency=concurrency, per_host=per_host, output=output)
+    click.echo(result.report())
+
+
+@main.command()
 @click.argument("out", type=click.Path(path_type=Path))
 def status(out: Path) -> None:
     """Show the progress of a stopped or running crawl in OUT."""

@@ -209,3 +209,13 @@ async def test_unusable_output_directory_is_fatal_exit_1(tmp_path):
 def test_example_jobs_are_valid(job_file):
     job = make_job(job_file, {})
     assert job.start_urls
+
+
+async def test_bench_crawls_the_synthetic_site_and_reports(tmp_path):
+    code, out, err = await run_cli("bench", "--pages", "150", "--hosts", "3", "--links", "20",
+                                   "-o", str(tmp_path / "b"))
+    assert code == 0, err
+    assert out.startswith("150 pages in ") and "pages/s" in out and "peak RSS" in out
+    recs = [json.loads(x) for x in (tmp_path / "b/records.jsonl").read_text().splitlines()]
+    assert len(recs) == 150 and {r["status"] for r in recs} == {200}
+    assert len({r["url"].split("/")[2] for r in recs}) == 3
