@@ -42,6 +42,8 @@ OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--max-bytes",), "max_bytes", "value", "Largest decoded body kept, in bytes [50000000]."),
     (("--max-pages",), "max_pages", "value", "Stop after this many URLs (each gets a record)."),
     (("--max-depth",), "max_depth", "value", "Follow links at most this many hops from a seed."),
+    (("--max-pages-per-host",), "max_pages_per_host", "value", "At most this many URLs per host (trap guard)."),
+    (("--max-url-length",), "max_url_length", "value", "Longer links are not followed [2048]."),
     (("--allow-domain",), "allow_domains", "list", "Domain (with subdomains) in scope (repeatable)."),
     (("--include",), "include", "list", "Regex a URL must match to be followed (repeatable)."),
     (("--exclude",), "exclude", "list", "Regex that keeps a URL out (repeatable)."),

@@ -68,6 +68,8 @@ class Job(_Strict):
     max_bytes: int = Field(50_000_000, ge=1)
     max_parse_bytes: int = Field(5_000_000, ge=1)
     max_pages: int | None = Field(None, ge=1)
+    max_pages_per_host: int | None = Field(None, ge=1)
+    max_url_length: int = Field(2048, ge=16)
     max_depth: int | None = Field(None, ge=0)
     allow_domains: list[str] = []
     include: list[str] = []

@@ -15,6 +15,7 @@ import fcntl
 import os
 import random
 import shutil
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +59,7 @@ class Crawl:
         self._warn_cb = warn
         self._progress = progress or Progress(enabled=False)
         self._admitted = 0
+        self._per_host: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def warn(self, message: str) -> None:
@@ -138,11 +140,23 @@ class Crawl:
             self._progress.show(self.stats.progress_line(self.frontier.queued(), self.scheduler.inflight))
 
     async def _admit(self, requests: Sequence[Request]) -> None:
-        """Add requests to the frontier, within ``max_pages`` (a cap on URLs, hence on records)."""
+        """Add requests to the frontier, within ``max_pages`` (a cap on URLs, hence on records)
+        and ``max_pages_per_host`` (against calendars and other traps)."""
         limit = None if self.job.max_pages is None else self.job.max_pages - self._admitted
+        cap = self.job.max_pages_per_host
+        if cap is not None:
+            requests = [r for r in requests if self._per_host[r.host] < cap]
         if not requests or (limit is not None and limit <= 0):
             return
-        fresh = await self.frontier.add(requests, limit)
+        if cap is not None:  # one at a time near the cap, so a host never passes it
+            fresh = []
+            for r in requests:
+                if self._per_host[r.host] < cap and (limit is None or len(fresh) < limit):
+                    added = await self.frontier.add([r])
+                    self._per_host[r.host] += len(added)
+                    fresh += added
+        else:
+            fresh = await self.frontier.add(requests, limit)
         self._admitted += len(fresh)
         for host in {r.host for r in fresh}:
             self.scheduler.has_work(host)
@@ -187,7 +201,7 @@ class Crawl:
         if response is not None and response.location is not None:
             error = await self._redirect(request, url, response.location, extra)
         elif response is not None and response.body is not None:
-            extra["title"] = await self._follow(request, url, response.body)
+            extra["title"] = await self._follow(request, url, response.body, response.content_type)
         self._record(request, response, error, started, **extra)
         await self.frontier.done(request)
         if self.records.pending_bytes >= FLUSH_BYTES:
@@ -225,14 +239,15 @@ class Crawl:
                                    redirects=request.redirects + 1)])
         return None
 
-    async def _follow(self, request: Request, url: URL, body: bytes) -> str | None:
+    async def _follow(self, request: Request, url: URL, body: bytes, content_type: str | None) -> str | None:
         """Parse an HTML page, admit its in-scope links, return its title."""
-        page = parse_html(body, url, follow_nofollow=self.job.follow_nofollow)
+        page = parse_html(body, url, content_type=content_type, follow_nofollow=self.job.follow_nofollow)
         depth = request.depth + 1
         if self.job.max_depth is None or depth <= self.job.max_depth:
-            allows = self.scope.allows
-            await self._admit([Request(str(link), host_key(link), depth, request.url)
-                               for link in page.links if allows(link, depth)])
+            allows, longest = self.scope.allows, self.job.max_url_length
+            await self._admit([Request(text, host_key(link), depth, request.url)
+                               for link in page.links
+                               if allows(link, depth) and len(text := str(link)) <= longest])
         return page.title
 
     def _record(self, request: Request, response: Response | None, error: FetchError | None,

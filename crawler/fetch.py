@@ -276,6 +276,8 @@ def classify(exc: BaseException) -> FetchError:
     if isinstance(exc, aiohttp.InvalidURL):
         return FetchError(Kind.INVALID_URL, f"invalid URL: {text}")
     if isinstance(exc, aiohttp.ClientResponseError):
+        if "content-encoding" in text.lower():  # e.g. br without the Brotli package
+            return FetchError(Kind.DECODE, f"cannot decode body: {exc.message or text}")
         return FetchError(Kind.PROTOCOL, f"bad response: {exc.message or text}")
     if isinstance(exc, OSError):
         return FetchError(Kind.STORAGE, f"cannot write page: {text}")

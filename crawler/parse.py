@@ -10,6 +10,8 @@ directory, so most joins are dictionary hits.
 
 from __future__ import annotations
 
+import codecs
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -19,6 +21,9 @@ from yarl import URL
 from crawler.urls import InvalidURL, join
 
 _SKIP = ("javascript:", "mailto:", "data:", "tel:", "#")
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 
 
 @dataclass(slots=True)
@@ -27,9 +32,10 @@ class Page:
     links: list[URL] = field(default_factory=list)
 
 
-def parse_html(body: bytes, url: URL, *, follow_nofollow: bool = False) -> Page:
+def parse_html(body: bytes, url: URL, *, content_type: str | None = None,
+               follow_nofollow: bool = False) -> Page:
     """Title and followable links of an HTML document fetched from ``url``."""
-    tree = LexborHTMLParser(body)
+    tree = LexborHTMLParser(decode_html(body, content_type))
     title_node = tree.css_first("title")
     page = Page(title=(" ".join(title_node.text().split()) or None) if title_node else None)
     if not follow_nofollow and _meta_nofollow(tree):
@@ -55,6 +61,27 @@ def parse_html(body: bytes, url: URL, *, follow_nofollow: bool = False) -> Page:
             found.add(key)
             page.links.append(link)
     return page
+
+
+def decode_html(body: bytes, content_type: str | None) -> str:
+    """Text of an HTML body: BOM, then the header's charset, then ``<meta charset>`` in the first
+    KB, then UTF-8; windows-1252 (the HTML5 fallback) when undeclared bytes are not UTF-8.
+    lexbor itself reads bytes as UTF-8 whatever the page declares."""
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom):].decode(codec, "replace")
+    declared = _CHARSET.search(content_type or "") or _META_CHARSET.search(body[:1024])
+    if declared:
+        name = declared.group(1)
+        name = name.decode("ascii", "replace") if isinstance(name, bytes) else name
+        try:
+            return body.decode(codecs.lookup(name).name, "replace")
+        except LookupError:
+            pass
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("cp1252", "replace")
 
 
 @lru_cache(maxsize=1 << 16)

@@ -47,3 +47,13 @@ def test_title_is_whitespace_normalised_and_optional():
 def test_broken_markup_and_bytes_do_not_raise():
     page = parse_html(b'<a href="x\xff\xfe.html">x</a><a href="http://[bad">b</a><<<>>', BASE)
     assert [u.host for u in page.links] == ["a.com"]
+
+
+def test_declared_charsets_are_honoured():
+    latin = "<title>Café</title>".encode("latin-1")
+    assert parse_html(latin, BASE, content_type="text/html; charset=ISO-8859-1").title == "Café"
+    meta = b'<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">' + latin
+    assert parse_html(meta, BASE, content_type="text/html").title == "Café"
+    assert parse_html(b"\xef\xbb\xbf<title>\xc3\xa9t\xc3\xa9</title>", BASE).title == "été"
+    assert parse_html(latin, BASE).title == "Café"  # undeclared, not UTF-8: windows-1252
+    assert parse_html(latin, BASE, content_type="text/html; charset=nonsense-9").title == "Café"
