@@ -31,6 +31,7 @@ OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--per-host",), "per_host", "value", "Requests in flight per target host [2]."),
     (("--delay",), "delay", "value", "Seconds between request starts on one host [0]."),
     (("--jitter",), "jitter", "value", "Random extra delay, up to this many seconds [0]."),
+    (("--adaptive/--no-adaptive",), "adaptive", "switch", "Slow down hosts that signal overload [on]."),
     (("-H", "--header"), "headers", "header", "Extra header 'Name: value' (repeatable)."),
     (("--cookie",), "cookies", "cookie", "Cookie 'name=value' sent with every request (repeatable)."),
     (("--user-agent",), "user_agent", "value", "User-Agent header."),
@@ -58,15 +59,19 @@ OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--proxy-concurrency",), "proxy_concurrency", "value", "Requests in flight per proxy."),
     (("--trust-env",), "trust_env", "flag", "Honour HTTP(S)_PROXY and NO_PROXY."),
     (("--insecure",), "insecure", "flag", "Do not verify TLS certificates."),
+    (("--block-private-ips",), "block_private_ips", "flag",
+     "Refuse private, loopback and link-local addresses (after DNS) for untrusted link graphs."),
     (("--ca-bundle",), "ca_bundle", "value", "PEM file of CAs to trust (private CAs)."),
 ]
 
 
 def job_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Attach every job option to a click command."""
-    for decls, _, kind, help_text in reversed(OPTIONS):
-        dest = decls[-1].lstrip("-").replace("-", "_")
-        if kind == "flag":
+    for decls, field, kind, help_text in reversed(OPTIONS):
+        dest = _dest(decls, field, kind)
+        if kind == "switch":
+            func = click.option(*decls, dest, default=None, help=help_text)(func)
+        elif kind == "flag":
             func = click.option(*decls, dest, is_flag=True, default=None, help=help_text)(func)
         else:
             multiple = kind in ("list", "header", "cookie")
@@ -79,7 +84,7 @@ def overrides_from(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, st
     data: dict[str, Any] = {}
     flags: dict[str, str] = {}
     for decls, field, kind, _ in OPTIONS:
-        value = params.get(decls[-1].lstrip("-").replace("-", "_"))
+        value = params.get(_dest(decls, field, kind))
         if value is None or value == ():
             continue
         flags[kind if kind.startswith("timeout.") else field] = decls[-1]
@@ -92,6 +97,11 @@ def overrides_from(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, st
         else:
             data[field] = list(value) if kind == "list" else value
     return data, flags
+
+
+def _dest(decls: tuple[str, ...], field: str, kind: str) -> str:
+    """The click parameter name of an option: its long name, or the field for an on/off switch."""
+    return field if kind == "switch" else decls[-1].lstrip("-").replace("-", "_")
 
 
 def _pair(text: str, sep: str, flag: str, shape: str) -> tuple[str, str]:

@@ -57,6 +57,7 @@ class Job(_Strict):
     per_host: int = Field(2, ge=1, le=1_000)
     delay: float = Field(0.0, ge=0)
     jitter: float = Field(0.0, ge=0)
+    adaptive: bool = True
     headers: dict[str, str] = {}
     cookies: dict[str, str] = {}
     user_agent: str = DEFAULT_USER_AGENT
@@ -92,6 +93,7 @@ class Job(_Strict):
     proxy_ban_status: list[int] = []
     proxy_ban_body: str | None = None
     trust_env: bool = False
+    block_private_ips: bool = False
     insecure: bool = False
     ca_bundle: Path | None = None
 

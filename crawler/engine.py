@@ -51,7 +51,7 @@ class Crawl:
         self.frontier: Frontier = frontier or (
             MemoryFrontier() if job.frontier == "memory"
             else SqliteFrontier(self.out / "state.sqlite", self.out / "records.jsonl"))
-        self.gate = HostGate(job.per_host, job.delay, job.jitter)
+        self.gate = HostGate(job.per_host, job.delay, job.jitter, adaptive=job.adaptive)
         self.scheduler = Scheduler(self.frontier, self.gate)
         self.scope = Scope(job.start_urls, job.allow_domains, job.include, job.exclude, job.max_depth)
         self.router = Router.from_job(job)
@@ -112,6 +112,9 @@ class Crawl:
             self.pages.close()
         self.stats.left_queued = self.frontier.queued()
         now = asyncio.get_running_loop().time()
+        self.stats.throttle_report = [
+            f"{host}: slowed {s.throttles} times, down to {s.min_slots} of {s.limit} slots; "
+            f"now {s.slots} slots, {s.delay:g}s delay" for host, s in self.gate.throttled()]
         self.stats.proxy_report = [f"{p.id}: {p.requests} requests, {p.failures} failures, {p.bans} bans, "
                                    f"{p.bytes / 1e6:.1f} MB, {p.state(now)}" for p in self.router.proxies()]
         return self.stats
@@ -178,14 +181,21 @@ class Crawl:
         started = perf_counter()
         response: Response | None = None
         proxy: Proxy | None = None
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
         try:
             if not self.job.ignore_robots and not await self.robots.allowed(url, request.host):
                 raise FetchError(Kind.ROBOTS, "disallowed by robots.txt")
             proxy = await self.router.acquire(url.host or "")
+            sent = loop.time()
             response = await self.fetcher.fetch(url, self.pages.open(url), proxy)
             error = response.error
         except FetchError as e:
             error = e
+        if proxy is None and (response is not None or (error is not None and error.kind is Kind.TIMEOUT)):
+            overloaded = error is not None and (error.kind is Kind.TIMEOUT or
+                                                (response is not None and response.status in (429, 503)))
+            self.gate.observe(request.host, sent, loop.time(), overloaded)
         if proxy is not None:
             self.router.release(proxy, failed=bool(error and error.proxy_fault and not error.banned),
                                 banned=bool(error and error.banned),

@@ -26,6 +26,7 @@ class Kind(StrEnum):
     INVALID_URL = "invalid_url"
     PROTOCOL = "protocol"
     STORAGE = "storage"
+    BLOCKED = "blocked"
     INTERNAL = "internal"
 
 

@@ -25,7 +25,7 @@ from yarl import URL
 from crawler.config import Job
 from crawler.errors import FetchError, Kind
 from crawler.proxies import Proxy, Router
-from crawler.resolver import PinnedResolver
+from crawler.resolver import BlockedAddress, CrawlResolver, is_blocked
 from crawler.sinks.pages import PageFile
 
 CHUNK = 1 << 16
@@ -53,8 +53,9 @@ def make_session(job: Job, proxy: Proxy | None = None) -> aiohttp.ClientSession:
     HTTP(S) proxies go through the crawl's session per request; SOCKS needs a connector of its own.
     """
     pins = job.resolve_pins()
+    resolver = CrawlResolver(pins, job.block_private_ips) if pins or job.block_private_ips else None
     kw: dict[str, Any] = {"limit": job.concurrency, "limit_per_host": 0, "ttl_dns_cache": 300,
-                          "resolver": PinnedResolver(pins) if pins else None, "ssl": tls_context(job)}
+                          "resolver": resolver, "ssl": tls_context(job)}
     if proxy is None:
         connector: aiohttp.TCPConnector = aiohttp.TCPConnector(**kw)
     else:
@@ -106,6 +107,7 @@ class Fetcher:
 
     async def fetch(self, url: URL, page: PageFile | None, proxy: Proxy | None = None) -> Response:
         """GET ``url``; 2xx bodies go to ``page``. Raises FetchError for transport failures."""
+        self._guard(url)
         try:
             async with self._session_for(proxy).get(url, **self.request_kwargs(proxy)) as resp:
                 return await self._handle(resp, page, proxy)
@@ -118,6 +120,7 @@ class Fetcher:
 
     async def get_small(self, url: URL, limit: int, proxy: Proxy | None = None) -> tuple[int, bytes]:
         """Status and body (at most ``limit`` bytes) of a small resource such as robots.txt."""
+        self._guard(url)
         kw = {**self.request_kwargs(proxy), "allow_redirects": True}
         try:
             async with self._session_for(proxy).get(url, **kw) as resp:
@@ -134,6 +137,11 @@ class Fetcher:
     async def close(self) -> None:
         for session in self._socks.values():
             await session.close()
+
+    def _guard(self, url: URL) -> None:
+        """block_private_ips for IP-literal hosts (names are checked by the resolver)."""
+        if self._job.block_private_ips and _literal_blocked(url.host or ""):
+            raise FetchError(Kind.BLOCKED, f"{url.host} is not a public address (block_private_ips)")
 
     def _session_for(self, proxy: Proxy | None) -> aiohttp.ClientSession:
         if proxy is None or not proxy.is_socks:
@@ -250,9 +258,19 @@ def parse_retry_after(value: str | None, cap: float) -> float | None:
     return max(0.0, min(when.timestamp() - time.time(), cap))
 
 
+def _literal_blocked(host: str) -> bool:
+    """An IP-literal host that block_private_ips refuses (aiohttp never resolves literals)."""
+    try:
+        return is_blocked(host.strip("[]"))
+    except ValueError:
+        return False
+
+
 def classify(exc: BaseException) -> FetchError:
     """Map an aiohttp/OS exception to an error kind, a readable message and retryability."""
     text = str(exc) or type(exc).__name__
+    if isinstance(getattr(exc, "os_error", None), BlockedAddress):
+        return FetchError(Kind.BLOCKED, str(exc.os_error))
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return FetchError(Kind.DNS, f"cannot resolve host: {text}", retryable=True)
     if isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp_socks.ProxyConnectionError)):

@@ -25,6 +25,7 @@ class Stats:
     left_queued: int = 0
     resumed: int = 0
     proxy_report: list[str] = field(default_factory=list)
+    throttle_report: list[str] = field(default_factory=list)
 
     def elapsed(self) -> float:
         return max(time.perf_counter() - self.started, 1e-9)
@@ -46,6 +47,8 @@ class Stats:
             lines.insert(0, f"Resumed: {self.resumed} URLs were already done before this run")
         if self.left_queued:
             lines.append(f"{self.left_queued} URLs are still queued; run the same job again to resume")
+        if self.throttle_report:
+            lines += ["throttled hosts:", *(f"  {line}" for line in self.throttle_report)]
         if self.proxy_report:
             lines += ["proxies:", *(f"  {line}" for line in self.proxy_report)]
         lines.append(f"output: {output}")

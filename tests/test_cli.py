@@ -219,3 +219,11 @@ async def test_bench_crawls_the_synthetic_site_and_reports(tmp_path):
     recs = [json.loads(x) for x in (tmp_path / "b/records.jsonl").read_text().splitlines()]
     assert len(recs) == 150 and {r["status"] for r in recs} == {200}
     assert len({r["url"].split("/")[2] for r in recs}) == 3
+
+
+async def test_yaml_tags_cannot_run_code(tmp_path):
+    marker = tmp_path / "pwned"
+    job = write(tmp_path, f"start_urls: [http://a.test/]\nname: !!python/object/apply:os.system ['touch {marker}']\n")
+    code, _, err = await run_cli("check", str(job))
+    assert code == 2 and err.startswith("error: ") and "invalid YAML" in err
+    assert not marker.exists()

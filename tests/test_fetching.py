@@ -211,3 +211,17 @@ async def test_resolve_pins_names_without_dns(site, crawl):
     r = await crawl(start_urls=[site.url("no-such-host.invalid")],
                     resolve=site.pin("no-such-host.invalid"), ignore_robots=True)
     assert r.records[0]["status"] == 200
+
+
+async def test_block_private_ips_refuses_loopback_by_name_and_literal(site, crawl, tmp_path):
+    site.html("a.test", "/", "hi")
+    literal = f"http://127.0.0.1:{site.port}/"
+    r = await crawl(start_urls=[site.url("a.test"), literal], resolve=site.pin("a.test"),
+                    block_private_ips=True, retries=2)
+    assert {rec["error"]["kind"] for rec in r.records} == {"blocked"}
+    assert all(rec["attempts"] == 1 for rec in r.records)  # refused, not retried
+    assert "not a public address" in r.by_url[literal]["error"]["message"]
+    assert "non-public addresses (127.0.0.1)" in r.by_url[site.url("a.test")]["error"]["message"]
+    assert sum(site.hits.values()) == 0  # nothing reached the server, robots.txt included
+    allowed = await crawl(start_urls=[site.url("a.test")], resolve=site.pin("a.test"), output=tmp_path / "ok")
+    assert allowed.records[0]["status"] == 200

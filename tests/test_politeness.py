@@ -130,3 +130,46 @@ async def test_ignore_robots_fetches_nothing_from_robots(site, crawl):
     r = await crawl(start_urls=[site.url("i.test")], resolve=site.pin("i.test"), ignore_robots=True)
     assert r.stats.pages == 1
     assert site.hits[("i.test", "/robots.txt")] == 0
+
+
+async def test_aimd_halves_slots_on_429_and_restores_them_on_success(site, crawl):
+    """429s (no Retry-After) over several round trips push the host down to one slot, one cut
+    per window rather than per 429; sustained success brings it back to the configured eight."""
+    per_host = 8
+    overlapped: list[bool] = []  # during the first successes after the cuts
+    second, full = asyncio.Event(), asyncio.Event()
+    successes = 0
+
+    async def page(request: web.Request) -> web.Response:
+        nonlocal successes
+        if sum(site.hits.values()) <= 17:  # the seed, then sixteen 429s (8 + 4 + 2 + 2)
+            return web.Response(status=429)
+        successes += 1
+        if site.inflight["t.test"] >= 2:
+            second.set()
+        if site.inflight["t.test"] >= per_host:
+            full.set()
+        if successes <= 5:  # watch 0.2 s for a second request in flight: one slot allows none
+            try:
+                await asyncio.wait_for(second.wait(), 0.2)
+            except TimeoutError:
+                pass
+            overlapped.append(second.is_set())
+        elif successes > 200:  # late: hold until eight overlap, which only restored slots allow
+            try:
+                await asyncio.wait_for(full.wait(), HOLD)
+            except TimeoutError:
+                pass
+        return web.Response(text="ok", content_type="text/html")
+
+    site.html("t.test", "/", links([f"/p{i}" for i in range(300)]))
+    site.route("t.test", "*", page)
+    r = await crawl(start_urls=[site.url("t.test")], resolve=site.pin("t.test"), per_host=per_host,
+                    concurrency=16, ignore_robots=True, retries=40, retry_backoff=0)
+    state = r.crawl.gate.state(f"t.test:{site.port}")
+    assert r.stats.pages == 301
+    assert state.min_slots == 1 and 3 <= state.throttles < 16  # cuts per window, not per 429
+    assert overlapped == [False] * 5, overlapped
+    assert state.slots == per_host and state.delay == 0
+    assert full.is_set() and site.max_inflight["t.test"] == per_host
+    assert "t.test" in "\n".join(r.stats.throttle_report)
