@@ -141,6 +141,21 @@ async def long_header(w: Writer, _: dict) -> None:
     await reply(w, head("200 OK", {"X-Huge": "h" * 20_000, "Content-Length": "2"}) + b"ok")
 
 
+SOAK_HOSTS = 50
+SOAK_FAULTS = ["/reset-before-headers", "/reset-after-headers", "/stall", "/length-high", "/length-low",
+               "/bad-gzip", "/bomb", "/loop", "/to-file", "/to-elsewhere", "/503", "/429-seconds",
+               "/binary", "/wrong-charset", "/http10", "/empty", "/long-header", "/missing"]
+
+
+async def soak_page(w: Writer, req: dict) -> None:
+    """A page of the soak graph: links to pages on other hosts, plus one misbehaving URL."""
+    n = int(req["path"].rsplit("/", 1)[1] or 0)
+    port = req["port"]
+    links = [f"http://h{(n + k) % SOAK_HOSTS}.soak.test:{port}/page/{(n * 7 + k) % 1_000_000}" for k in range(1, 9)]
+    links.append(f"{SOAK_FAULTS[n % len(SOAK_FAULTS)]}?from={n}")
+    await reply(w, html("".join(f'<a href="{u}">{i}</a>' for i, u in enumerate(links)) + "x" * (n % 7000)))
+
+
 async def ok(w: Writer, _: dict) -> None:
     await reply(w, html("<title>fine</title>"))
 
@@ -207,10 +222,11 @@ class FaultServer:
                 target = request.split(b" ", 2)[1].decode("latin-1")
                 path, _, query = target.partition("?")
                 self.hits[path] = self.hits.get(path, 0) + 1
-                req = {"path": path, "hits": self.hits[path],
+                req = {"path": path, "hits": self.hits[path], "port": self.port,
                        "query": dict(p.partition("=")[::2] for p in query.split("&") if p)}
                 behaviour = BEHAVIOURS.get(path) or (link_trap if path.startswith("/trap/") else
-                                                     leaf if path.startswith("/leaf/") else None)
+                                                     leaf if path.startswith("/leaf/") else
+                                                     soak_page if path.startswith("/page/") else None)
                 if behaviour is None:
                     await reply(writer, head("404 Not Found", {"Content-Length": "0"}))
                 else:
@@ -218,6 +234,8 @@ class FaultServer:
                 if writer.is_closing():
                     return
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, asyncio.LimitOverrunError):
+            pass
+        except asyncio.CancelledError:  # the server is shutting down mid-stall: nothing to report
             pass
         finally:
             writer.close()

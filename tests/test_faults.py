@@ -77,18 +77,27 @@ async def test_valid_deflate_is_decoded(crawl, faults):
     assert rec["status"] == 200 and rec["title"] == "deflated"
 
 
-async def test_http10_body_until_close_and_empty_200(crawl, faults):
+async def test_http10_body_until_close(crawl, faults):
     r, rec = await run(crawl, faults, "/http10")
     assert rec["status"] == 200 and rec["title"] == "old" and rec["bytes"] == len("<title>old</title>") + 5000
+
+
+async def test_empty_200(crawl, faults):
     r, rec = await run(crawl, faults, "/empty")
     assert rec["status"] == 200 and rec["bytes"] == 0 and (r.out / rec["path"]).read_bytes() == b""
 
 
-async def test_binary_labelled_html_and_bad_charsets_parse_without_harm(crawl, faults):
+async def test_binary_body_labelled_html(crawl, faults):
     _, rec = await run(crawl, faults, "/binary")
-    assert rec["status"] == 200 and rec["bytes"] == 256 * 64
+    assert rec["status"] == 200 and rec["bytes"] == 256 * 64 and rec["title"] is None
+
+
+async def test_wrong_charset(crawl, faults):
     _, rec = await run(crawl, faults, "/wrong-charset")
     assert rec["status"] == 200 and rec["title"] and rec["title"].startswith("Caf")
+
+
+async def test_missing_charset_header_uses_meta(crawl, faults):
     _, rec = await run(crawl, faults, "/missing-charset")
     assert rec["status"] == 200 and rec["title"] == "Naïve"
 
