@@ -200,14 +200,23 @@ def run(job_file: Path, **params: Any) -> None:
 
 @main.command()
 @click.argument("job_file", type=click.Path(path_type=Path))
-def check(job_file: Path) -> None:
-    """Validate a YAML job file without crawling."""
+@click.option("--url", help="Also fetch this page and show what the job's rules extract and follow.")
+def check(job_file: Path, url: str | None) -> None:
+    """Validate a YAML job file without crawling (and try it on one page with --url)."""
     try:
         job = make_job(job_file, {})
     except ConfigError as e:
         _fail(e)
     click.echo(f"ok: job {job.job_name!r}: {len(job.start_urls)} start URL(s), "
                f"concurrency {job.concurrency}, per host {job.per_host}, output {job.output_dir}")
+    if url:
+        from crawler.trial import try_url
+        from crawler.urls import InvalidURL
+
+        try:
+            click.echo(asyncio.run(try_url(job, url)))
+        except InvalidURL as e:
+            _fail(ConfigError(f"--url: {e}"))
 
 
 @main.command()

@@ -30,7 +30,8 @@ from crawler.fetch import Fetcher, Response, make_session
 from crawler.frontier import Frontier, Request
 from crawler.frontier.memory import MemoryFrontier
 from crawler.frontier.sqlite import SqliteFrontier
-from crawler.parse import parse_html
+from crawler.extract import Extractor
+from crawler.parse import parse_document, read_page
 from crawler.proxies import Proxy, Router
 from crawler.robots import Robots
 from crawler.scheduler import HostGate, Scheduler
@@ -55,6 +56,7 @@ class Crawl:
         self.scheduler = Scheduler(self.frontier, self.gate)
         self.scope = Scope(job.start_urls, job.allow_domains, job.include, job.exclude, job.max_depth)
         self.router = Router.from_job(job)
+        self.extractor = Extractor(job.extract)
 
         self._warn_cb = warn
         self._progress = progress or Progress(enabled=False)
@@ -89,7 +91,9 @@ class Crawl:
         self.stats.resumed = getattr(self.frontier, "resumed", 0)
         self._admitted = self.frontier.admitted()
         self.pages = PageStore(self.out)
-        self.records = RecordSink(self.out / "records.jsonl", truncate=isinstance(self.frontier, MemoryFrontier))
+        start_over = isinstance(self.frontier, MemoryFrontier)
+        self.records = RecordSink(self.out / "records.jsonl", truncate=start_over)
+        self.items = RecordSink(self.out / "items.jsonl", truncate=start_over) if self.extractor else None
         ticker = asyncio.create_task(self._tick())
         try:
             async with make_session(self.job) as session:
@@ -108,6 +112,8 @@ class Crawl:
             ticker.cancel()
             self._progress.clear()
             await self.frontier.close()  # commit first: records never get ahead of the frontier
+            if self.items is not None:
+                self.items.close()
             self.records.close()
             self.pages.close()
         self.stats.left_queued = self.frontier.queued()
@@ -120,7 +126,10 @@ class Crawl:
         return self.stats
 
     async def _checkpoint(self) -> None:
+        """Frontier, then items, then records: a crash can repeat a page's items, never lose them."""
         await self.frontier.commit()
+        if self.items is not None:
+            self.items.flush()
         self.records.flush()
 
     async def _dispatch(self) -> None:
@@ -211,7 +220,7 @@ class Crawl:
         if response is not None and response.location is not None:
             error = await self._redirect(request, url, response.location, extra)
         elif response is not None and response.body is not None:
-            extra["title"] = await self._follow(request, url, response.body, response.content_type)
+            await self._follow(request, url, response.body, response.content_type, extra)
         self._record(request, response, error, started, **extra)
         await self.frontier.done(request)
         if self.records.pending_bytes >= FLUSH_BYTES:
@@ -249,16 +258,24 @@ class Crawl:
                                    redirects=request.redirects + 1)])
         return None
 
-    async def _follow(self, request: Request, url: URL, body: bytes, content_type: str | None) -> str | None:
-        """Parse an HTML page, admit its in-scope links, return its title."""
-        page = parse_html(body, url, content_type=content_type, follow_nofollow=self.job.follow_nofollow)
+    async def _follow(self, request: Request, url: URL, body: bytes, content_type: str | None,
+                      extra: dict[str, Any]) -> None:
+        """Parse an HTML page once: admit its in-scope links, extract its items, note its title."""
+        tree = parse_document(body, content_type)
+        page = read_page(tree, url, follow_nofollow=self.job.follow_nofollow, follow=self.job.follow)
+        extra["title"] = page.title
+        if self.items is not None:
+            items, errors = self.extractor.extract(tree, url)
+            for item in items:
+                self.items.write(item)
+            self.stats.items += len(items)
+            extra["items"], extra["extract_errors"] = len(items), errors
         depth = request.depth + 1
         if self.job.max_depth is None or depth <= self.job.max_depth:
             allows, longest = self.scope.allows, self.job.max_url_length
             await self._admit([Request(text, host_key(link), depth, request.url)
                                for link in page.links
                                if allows(link, depth) and len(text := str(link)) <= longest])
-        return page.title
 
     def _record(self, request: Request, response: Response | None, error: FetchError | None,
                 started: float, **extra: Any) -> None:
@@ -286,6 +303,8 @@ class Crawl:
             "title": extra.get("title"),
             "attempts": request.attempt + 1,
             "proxy": extra.get("proxy"),
+            **({"items": extra.get("items", 0), "extract_errors": extra.get("extract_errors", [])}
+               if self.items is not None else {}),
         })
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
+from crawler.config import FollowRule
 from crawler.urls import InvalidURL, join
 
 _SKIP = ("javascript:", "mailto:", "data:", "tel:", "#")
@@ -32,35 +34,65 @@ class Page:
     links: list[URL] = field(default_factory=list)
 
 
+def parse_document(body: bytes, content_type: str | None = None) -> LexborHTMLParser:
+    """The parsed tree of an HTML body, decoded by its declared charset."""
+    return LexborHTMLParser(decode_html(body, content_type))
+
+
 def parse_html(body: bytes, url: URL, *, content_type: str | None = None,
-               follow_nofollow: bool = False) -> Page:
+               follow_nofollow: bool = False, follow: Sequence[FollowRule] = ()) -> Page:
     """Title and followable links of an HTML document fetched from ``url``."""
-    tree = LexborHTMLParser(decode_html(body, content_type))
+    return read_page(parse_document(body, content_type), url, follow_nofollow=follow_nofollow, follow=follow)
+
+
+def read_page(tree: LexborHTMLParser, url: URL, *, follow_nofollow: bool = False,
+              follow: Sequence[FollowRule] = ()) -> Page:
+    """Title and links of a parsed page. With ``follow`` rules, only links inside a rule's CSS
+    region whose URL matches its regex (either part may be absent) are kept."""
     title_node = tree.css_first("title")
     page = Page(title=(" ".join(title_node.text().split()) or None) if title_node else None)
     if not follow_nofollow and _meta_nofollow(tree):
         return page
     base = _base(tree, url)
+    if not follow:
+        page.links = _links([tree], base, follow_nofollow)
+        return page
+    found: dict[str, URL] = {}
+    for rule in follow:
+        regions = tree.css(rule.css) if rule.css else [tree]
+        pattern = re.compile(rule.match) if rule.match else None
+        for link in _links(regions, base, follow_nofollow):
+            text = str(link)
+            if pattern is None or pattern.search(text):
+                found.setdefault(text, link)
+    page.links = list(found.values())
+    return page
+
+
+def _links(regions: Sequence[LexborHTMLParser | LexborNode], base: URL, follow_nofollow: bool) -> list[URL]:
+    """Canonical, deduplicated links of ``a``/``area`` elements inside ``regions``."""
     text = str(base)
     base_dir = text[: text.rfind("/", 0, (text + "?").index("?")) + 1]
     hrefs: set[str] = set()
     found: set[str] = set()
-    for node in tree.css("a[href], area[href]"):
-        attrs = node.attributes
-        href = (attrs.get("href") or "").strip()
-        if not href or href in hrefs or href.startswith(_SKIP):
-            continue
-        if not follow_nofollow and "nofollow" in (attrs.get("rel") or "").lower().split():
-            continue
-        hrefs.add(href)
-        link = _join_in(base_dir, href) if href[0] != "?" else _join(base, href)
-        if link is None:
-            continue
-        key = str(link)
-        if key not in found:
-            found.add(key)
-            page.links.append(link)
-    return page
+    links: list[URL] = []
+    for region in regions:
+        for node in region.css("a[href], area[href]"):
+            attrs = node.attributes
+            href = (attrs.get("href") or "").strip()
+            if not href or href in hrefs or href.startswith(_SKIP):
+                continue
+            if not follow_nofollow and "nofollow" in (attrs.get("rel") or "").lower().split():
+                continue
+            hrefs.add(href)
+            link = _join_in(base_dir, href) if href[0] != "?" else _join(base, href)
+            if link is None:
+                continue
+            key = str(link)
+            if key not in found:
+                found.add(key)
+                links.append(link)
+    return links
 
 
 def decode_html(body: bytes, content_type: str | None) -> str:

@@ -24,6 +24,7 @@ class Stats:
     interrupted: bool = False
     left_queued: int = 0
     resumed: int = 0
+    items: int = 0
     proxy_report: list[str] = field(default_factory=list)
     throttle_report: list[str] = field(default_factory=list)
 
@@ -41,7 +42,7 @@ class Stats:
             f"{'Interrupted' if self.interrupted else 'Done'} in {e:.2f}s: {self.records} URLs, "
             f"{self.pages} pages, {self.redirects} redirects, {self.bytes / 1e6:.1f} MB, "
             f"{self.records / e:.1f} URLs/s",
-            f"errors: {errs}; retries: {self.retries}",
+            f"errors: {errs}; retries: {self.retries}" + (f"; items: {self.items}" if self.items else ""),
         ]
         if self.resumed:
             lines.insert(0, f"Resumed: {self.resumed} URLs were already done before this run")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -227,3 +228,14 @@ async def test_yaml_tags_cannot_run_code(tmp_path):
     code, _, err = await run_cli("check", str(job))
     assert code == 2 and err.startswith("error: ") and "invalid YAML" in err
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("rule, expected", [
+    ('extract: [{name: p, fields: {a: "div[["}}]', "extract.0.fields.a.css: bad CSS selector 'div[['"),
+    ('extract: [{name: p, match: "re:(", fields: {a: h1}}]', "extract.0.match: bad regex 're:('"),
+    ('follow: [{css: ">>>"}]', "follow.0.css: bad CSS selector '>>>'"),
+    ('extract: [{name: p, fields: {a: {css: h1, type: money}}}]', "extract.0.fields.a.type: Input should be"),
+])
+def test_bad_extraction_and_follow_rules_name_the_field(tmp_path, rule, expected):
+    with pytest.raises(ConfigError, match="line 2: " + re.escape(expected)):
+        make_job(write(tmp_path, f"start_urls: [http://a.test/]\n{rule}\n"), {})

@@ -1,0 +1,57 @@
+"""``crawler check JOB --url URL``: fetch one page with the job's settings and show what the job
+would do with it: the items its rules extract, their problems, and the links it would follow."""
+
+from __future__ import annotations
+
+import json
+
+from crawler.config import Job
+from crawler.errors import FetchError
+from crawler.extract import Extractor
+from crawler.fetch import Fetcher, make_session
+from crawler.parse import parse_document, read_page
+from crawler.proxies import Router
+from crawler.urls import InvalidURL, Scope, join, parse_seed
+
+
+async def try_url(job: Job, url: str) -> str:
+    """A readable report of one page through the job (robots.txt is not consulted)."""
+    target = parse_seed(url)
+    router = Router.from_job(job)
+    async with make_session(job) as session:
+        fetcher = Fetcher(session, job, router)
+        proxy = None
+        try:
+            proxy = await router.acquire(target.host or "")
+            response = await fetcher.fetch(target, None, proxy)
+        except FetchError as e:
+            return f"{target}: {e.kind}: {e.message}"
+        finally:
+            if proxy is not None:
+                router.release(proxy)
+            await fetcher.close()
+    lines = [f"{target}: status {response.status}, {response.content_type or 'no content type'}, "
+             f"{response.nbytes} bytes" + (f", via {proxy.id}" if proxy else "")]
+    if response.error is not None:
+        lines.append(f"error: {response.error.kind}: {response.error.message}")
+    if response.location is not None:
+        try:
+            lines.append(f"redirects to {join(target, response.location)}")
+        except InvalidURL as e:
+            lines.append(f"redirects to an unusable URL: {e}")
+    if response.body is None:
+        return "\n".join(lines)
+    tree = parse_document(response.body, response.content_type)
+    page = read_page(tree, target, follow_nofollow=job.follow_nofollow, follow=job.follow)
+    items, errors = Extractor(job.extract).extract(tree, target)
+    scope = Scope(job.start_urls, job.allow_domains, job.include, job.exclude, job.max_depth)
+    links = [str(u) for u in page.links if scope.allows(u, 1) and len(str(u)) <= job.max_url_length]
+    lines.append(f"title: {page.title}")
+    lines.append(f"items ({len(items)}):")
+    lines += [f"  {json.dumps(item, ensure_ascii=False)}" for item in items]
+    if errors:
+        lines.append(f"extraction problems ({len(errors)}):")
+        lines += [f"  {e}" for e in errors]
+    lines.append(f"links to follow ({len(links)} of {len(page.links)} found):")
+    lines += [f"  {u}" for u in links]
+    return "\n".join(lines)
