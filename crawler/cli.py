@@ -50,6 +50,8 @@ OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--exclude",), "exclude", "list", "Regex that keeps a URL out (repeatable)."),
     (("--resolve",), "resolve", "list", "Pin HOST:PORT:ADDRESS, curl syntax (repeatable)."),
     (("--ignore-robots",), "ignore_robots", "flag", "Do not fetch or obey robots.txt."),
+    (("--sitemaps",), "sitemaps", "flag", "Seed from robots.txt Sitemap: lines and /sitemap.xml."),
+    (("--format",), "format", "value", "Items as jsonl (default, items.jsonl) or csv (items.csv)."),
     (("--follow-nofollow",), "follow_nofollow", "flag", "Follow rel=nofollow links and pages."),
     (("-q", "--quiet"), "quiet", "flag", "No progress line and no summary."),
     (("--frontier",), "frontier", "value", "sqlite (default: resumable, OUT/state.sqlite) or memory."),

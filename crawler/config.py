@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from selectolax.lexbor import LexborHTMLParser
+from pydantic import Field, ValidationError, field_validator, model_validator
 from yarl import URL
 
 from crawler import __version__
 from crawler.errors import ConfigError
 from crawler.proxies import parse_proxy
+from crawler.rules import ExtractRule, FollowRule, Strict
 from crawler.urls import InvalidURL, parse_seed
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://github.com/crawler-project/crawler)"
@@ -28,11 +28,7 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _RESOLVE = re.compile(r"^(?P<host>[^:\s]+):(?P<port>\d{1,5}):(?P<addr>\S+)$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Timeouts(_Strict):
+class Timeouts(Strict):
     """Seconds. ``connect`` covers getting a connection, ``read`` each socket read, ``total`` all."""
 
     connect: float = Field(10.0, gt=0)
@@ -40,96 +36,7 @@ class Timeouts(_Strict):
     total: float = Field(60.0, gt=0)
 
 
-def _css(selector: str | None) -> str | None:
-    """A CSS selector selectolax accepts (tried once on an empty document)."""
-    if selector is not None:
-        try:
-            LexborHTMLParser("<p></p>").css(selector)
-        except Exception:
-            raise ValueError(f"bad CSS selector {selector!r}") from None
-    return selector
-
-
-def _pattern(pattern: str | None, *, glob_ok: bool) -> str | None:
-    """A regex (or, where globs are allowed, ``re:``-prefixed regex) that compiles."""
-    if pattern is not None and (not glob_ok or pattern.startswith("re:")):
-        try:
-            re.compile(pattern[3:] if glob_ok else pattern)
-        except re.error as e:
-            raise ValueError(f"bad regex {pattern!r}: {e}") from None
-    return pattern
-
-
-class FieldRule(_Strict):
-    """One extracted value: a CSS selector and what to take from the nodes it matches."""
-
-    css: str
-    attr: str | None = None  # take this attribute instead of the text
-    html: bool = False  # take the inner HTML instead of the text
-    all: bool = False  # a list of every match instead of the first
-    regex: str | None = None  # keep the first group (or the whole match) of this regex
-    type: Literal["str", "int", "float", "bool", "url"] = "str"
-    default: Any = None
-    required: bool = False
-
-    @field_validator("css")
-    @classmethod
-    def _check_css(cls, v: str) -> str:
-        return _css(v) or v
-
-    @field_validator("regex")
-    @classmethod
-    def _check_regex(cls, v: str | None) -> str | None:
-        return _pattern(v, glob_ok=False)
-
-
-class ExtractRule(_Strict):
-    """Items to extract from pages whose URL matches ``match`` (a glob, or a regex after ``re:``);
-    with ``items``, one item per node that selector matches, else one item per page."""
-
-    name: str
-    match: str = "*"
-    items: str | None = None
-    fields: dict[str, FieldRule]
-
-    @field_validator("items")
-    @classmethod
-    def _check_items(cls, v: str | None) -> str | None:
-        return _css(v)
-
-    @field_validator("match")
-    @classmethod
-    def _check_match(cls, v: str) -> str:
-        return _pattern(v, glob_ok=True) or v
-
-    @field_validator("fields", mode="before")
-    @classmethod
-    def _shorthand(cls, fields: Any) -> Any:
-        """``price: .price`` means ``price: {css: .price}``."""
-        if isinstance(fields, dict):
-            return {k: {"css": v} if isinstance(v, str) else v for k, v in fields.items()}
-        return fields
-
-
-class FollowRule(_Strict):
-    """Follow links found inside ``css`` regions (all of the page if omitted) whose URL matches
-    ``match`` (a regex; any if omitted). With follow rules, a link must satisfy one of them."""
-
-    css: str | None = None
-    match: str | None = None
-
-    @field_validator("css")
-    @classmethod
-    def _check_css(cls, v: str | None) -> str | None:
-        return _css(v)
-
-    @field_validator("match")
-    @classmethod
-    def _check_match(cls, v: str | None) -> str | None:
-        return _pattern(v, glob_ok=False)
-
-
-class ProxyRule(_Strict):
+class ProxyRule(Strict):
     """Route hosts matching ``match`` (a glob, or a regex after ``re:``) to ``proxy``:
     a pool name, a proxy URL or ``direct``."""
 
@@ -137,7 +44,7 @@ class ProxyRule(_Strict):
     proxy: str
 
 
-class Job(_Strict):
+class Job(Strict):
     """Everything a crawl needs to know; built from YAML, CLI flags, or both."""
 
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,100}$")
@@ -173,6 +80,8 @@ class Job(_Strict):
     fresh: bool = False
     extract: list[ExtractRule] = []
     follow: list[FollowRule] = []
+    sitemaps: bool = False
+    format: Literal["jsonl", "csv"] = "jsonl"
     proxy: str | None = None
     proxies: list[str] = []
     proxy_pools: dict[str, list[str]] = {}

@@ -37,6 +37,8 @@ from crawler.robots import Robots
 from crawler.scheduler import HostGate, Scheduler
 from crawler.sinks.pages import PageStore
 from crawler.sinks.records import FLUSH_BYTES, RecordSink
+from crawler.sinks.table import CsvSink
+from crawler.sitemaps import sitemap_urls
 from crawler.stats import Progress, Stats
 from crawler.urls import InvalidURL, Scope, host_key, join
 
@@ -93,7 +95,7 @@ class Crawl:
         self.pages = PageStore(self.out)
         start_over = isinstance(self.frontier, MemoryFrontier)
         self.records = RecordSink(self.out / "records.jsonl", truncate=start_over)
-        self.items = RecordSink(self.out / "items.jsonl", truncate=start_over) if self.extractor else None
+        self.items = self._item_sink(start_over) if self.extractor else None
         ticker = asyncio.create_task(self._tick())
         try:
             async with make_session(self.job) as session:
@@ -104,6 +106,8 @@ class Crawl:
                 for host in self.frontier.hosts_with_work():
                     self.scheduler.has_work(host)
                 await self._admit([Request(u, host_key(URL(u, encoded=True))) for u in self.job.start_urls])
+                if self.job.sitemaps:
+                    await asyncio.gather(*(self._seed_from_sitemaps(u) for u in self._seed_roots()))
                 try:
                     await self._dispatch()
                 finally:
@@ -124,6 +128,40 @@ class Crawl:
         self.stats.proxy_report = [f"{p.id}: {p.requests} requests, {p.failures} failures, {p.bans} bans, "
                                    f"{p.bytes / 1e6:.1f} MB, {p.state(now)}" for p in self.router.proxies()]
         return self.stats
+
+    def _item_sink(self, start_over: bool) -> RecordSink | CsvSink:
+        if self.job.format == "csv":
+            columns = list(dict.fromkeys(f for rule in self.job.extract for f in rule.fields))
+            return CsvSink(self.out / "items.csv", columns, truncate=start_over)
+        return RecordSink(self.out / "items.jsonl", truncate=start_over)
+
+    def _seed_roots(self) -> list[URL]:
+        """One start URL per seed host."""
+        roots: dict[str, URL] = {}
+        for u in self.job.start_urls:
+            url = URL(u, encoded=True)
+            roots.setdefault(host_key(url), url)
+        return list(roots.values())
+
+    async def _seed_from_sitemaps(self, root: URL) -> None:
+        """Admit the in-scope pages listed by the host's sitemaps (depth 1, parent: the sitemap)."""
+        declared = [] if self.job.ignore_robots else await self.robots.sitemaps(root, host_key(root))
+        found = await sitemap_urls(root, declared, self._get_small, self.job.max_bytes, self.warn)
+        await self._admit([Request(str(u), host_key(u), 1, parent) for u, parent in found
+                           if self.scope.allows(u, 1) and len(str(u)) <= self.job.max_url_length])
+
+    async def _get_small(self, url: URL) -> tuple[int, bytes]:
+        """A small resource (a sitemap) through the route its host takes."""
+        proxy = await self.router.acquire(url.host or "")
+        try:
+            status, body = await self.fetcher.get_small(url, self.job.max_bytes, proxy)
+        except FetchError as e:
+            if proxy is not None:
+                self.router.release(proxy, failed=e.proxy_fault)
+            raise
+        if proxy is not None:
+            self.router.release(proxy, nbytes=len(body))
+        return status, body
 
     async def _checkpoint(self) -> None:
         """Frontier, then items, then records: a crash can repeat a page's items, never lose them."""

@@ -19,7 +19,7 @@ from functools import lru_cache
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
-from crawler.config import FollowRule
+from crawler.rules import FollowRule
 from crawler.urls import InvalidURL, join
 
 _SKIP = ("javascript:", "mailto:", "data:", "tel:", "#")

@@ -34,12 +34,21 @@ class Robots:
         self._warn = warn
         self._rules: dict[str, asyncio.Task[Protego | None]] = {}
 
+    async def sitemaps(self, url: URL, host: str) -> list[str]:
+        """The ``Sitemap:`` lines of the host's robots.txt."""
+        rules = await self._rules_for(url, host)
+        return list(rules.sitemaps) if rules is not None else []
+
     async def allowed(self, url: URL, host: str) -> bool:
+        rules = await self._rules_for(url, host)
+        return rules is None or rules.can_fetch(str(url), self._ua)
+
+    async def _rules_for(self, url: URL, host: str) -> Protego | None:
+        """The host's rules, loaded once however many requests ask at the same time."""
         task = self._rules.get(host)
         if task is None:
             task = self._rules[host] = asyncio.ensure_future(self._load(url, host))
-        rules = task.result() if task.done() else await asyncio.shield(task)
-        return rules is None or rules.can_fetch(str(url), self._ua)
+        return task.result() if task.done() else await asyncio.shield(task)
 
     async def _load(self, url: URL, host: str) -> Protego | None:
         robots_url = url.with_path("/robots.txt").with_query(None)

@@ -110,3 +110,22 @@ async def test_check_with_url_shows_items_and_links(site, tmp_path):
     assert '"rule": "listing"' in out and out.count('"rule": "listing"') == 4
     assert site.url("shop.test", "/category/garden") in out and "?page=2" in out
     assert "/blog/" not in out.split("links to follow")[1]
+
+
+async def test_csv_items_read_back(site, crawl):
+    import csv
+
+    shop(site)
+    r = await crawl(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), ignore_robots=True,
+                    format="csv", **JOB)
+    with open(r.out / "items.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert not (r.out / "items.jsonl").exists()
+    assert list(rows[0]) == ["url", "rule", "name", "price", "sku", "image", "in_stock", "title", "link"]
+    products = {row["sku"]: row for row in rows if row["rule"] == "product"}
+    assert set(products) == set(PRODUCTS)
+    for sku, row in products.items():
+        d = product_data(sku)
+        assert float(row["price"]) == d["price"] and row["in_stock"] == ("true" if d["in_stock"] else "false")
+        assert row["title"] == "" and row["name"] == d["name"]
+    assert len([row for row in rows if row["rule"] == "listing"]) == 24

@@ -35,12 +35,18 @@ class RecordSink:
     def flush(self) -> None:
         if not self._pending:
             return
-        data = memoryview(b"".join(self._pending))
+        data = b"".join(self._pending)
         self._pending.clear()
         self.pending_bytes = 0
-        while data:
-            data = data[os.write(self._fd, data):]
+        write_all(self._fd, data)
 
     def close(self) -> None:
         self.flush()
         os.close(self._fd)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is written (a regular file rarely needs more than one call)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
