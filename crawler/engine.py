@@ -26,11 +26,11 @@ from yarl import URL
 
 from crawler.config import Job
 from crawler.errors import FetchError, Kind
+from crawler.extract import Extractor
 from crawler.fetch import Fetcher, Response, make_session
 from crawler.frontier import Frontier, Request
 from crawler.frontier.memory import MemoryFrontier
-from crawler.frontier.sqlite import SqliteFrontier
-from crawler.extract import Extractor
+from crawler.frontier.sqlite import SqliteFrontier, repair_tail
 from crawler.parse import parse_document, read_page
 from crawler.proxies import Proxy, Router
 from crawler.robots import Robots
@@ -133,7 +133,10 @@ class Crawl:
         if self.job.format == "csv":
             columns = list(dict.fromkeys(f for rule in self.job.extract for f in rule.fields))
             return CsvSink(self.out / "items.csv", columns, truncate=start_over)
-        return RecordSink(self.out / "items.jsonl", truncate=start_over)
+        path = self.out / "items.jsonl"
+        if not start_over and path.exists():
+            repair_tail(path)  # a crash may have cut the last line
+        return RecordSink(path, truncate=start_over)
 
     def _seed_roots(self) -> list[URL]:
         """One start URL per seed host."""
@@ -360,8 +363,9 @@ def _lock(out: Path) -> int:
 
 
 def _clear(out: Path) -> None:
-    """``--fresh``: forget the previous crawl in ``out`` (state, records, pages)."""
-    for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "records.jsonl"):
+    """``--fresh``: forget the previous crawl in ``out`` (state, records, items and pages)."""
+    for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "records.jsonl",
+                 "items.jsonl", "items.csv"):
         (out / name).unlink(missing_ok=True)
     shutil.rmtree(out / "pages", ignore_errors=True)
 

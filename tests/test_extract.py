@@ -129,3 +129,19 @@ async def test_csv_items_read_back(site, crawl):
         assert float(row["price"]) == d["price"] and row["in_stock"] == ("true" if d["in_stock"] else "false")
         assert row["title"] == "" and row["name"] == d["name"]
     assert len([row for row in rows if row["rule"] == "listing"]) == 24
+
+
+async def test_items_resume_and_fresh(site, crawl, tmp_path):
+    shop(site)
+    out = tmp_path / "o"
+    first = await crawl(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), ignore_robots=True,
+                        output=out, **JOB)
+    with open(out / "items.jsonl", "ab") as f:
+        f.write(b'{"url": "torn')  # a crash in the middle of a line
+    again = await crawl(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), ignore_robots=True,
+                        output=out, **JOB)
+    lines = (out / "items.jsonl").read_text().splitlines()
+    assert again.stats.resumed == len(first.records) and len(lines) == 48  # torn line cut, nothing added
+    fresh = await crawl(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), ignore_robots=True,
+                        output=out, fresh=True, **JOB)
+    assert fresh.stats.items == 48 and len((out / "items.jsonl").read_text().splitlines()) == 48
