@@ -52,6 +52,7 @@ OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--ignore-robots",), "ignore_robots", "flag", "Do not fetch or obey robots.txt."),
     (("--sitemaps",), "sitemaps", "flag", "Seed from robots.txt Sitemap: lines and /sitemap.xml."),
     (("--format",), "format", "value", "Items as jsonl (default, items.jsonl) or csv (items.csv)."),
+    (("--warc",), "warc", "flag", "Also write OUT/crawl.warc.gz: every response as received."),
     (("--follow-nofollow",), "follow_nofollow", "flag", "Follow rel=nofollow links and pages."),
     (("-q", "--quiet"), "quiet", "flag", "No progress line and no summary."),
     (("--frontier",), "frontier", "value", "sqlite (default: resumable, OUT/state.sqlite) or memory."),

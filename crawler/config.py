@@ -82,6 +82,7 @@ class Job(Strict):
     follow: list[FollowRule] = []
     sitemaps: bool = False
     format: Literal["jsonl", "csv"] = "jsonl"
+    warc: bool = False
     proxy: str | None = None
     proxies: list[str] = []
     proxy_pools: dict[str, list[str]] = {}

@@ -38,6 +38,7 @@ from crawler.scheduler import HostGate, Scheduler
 from crawler.sinks.pages import PageStore
 from crawler.sinks.records import FLUSH_BYTES, RecordSink
 from crawler.sinks.table import CsvSink
+from crawler.sinks.warc import WarcSink
 from crawler.sitemaps import sitemap_urls
 from crawler.stats import Progress, Stats
 from crawler.urls import InvalidURL, Scope, host_key, join
@@ -96,10 +97,11 @@ class Crawl:
         start_over = isinstance(self.frontier, MemoryFrontier)
         self.records = RecordSink(self.out / "records.jsonl", truncate=start_over)
         self.items = self._item_sink(start_over) if self.extractor else None
+        self.warc = WarcSink(self.out / "crawl.warc.gz", self.pages.executor) if self.job.warc else None
         ticker = asyncio.create_task(self._tick())
         try:
             async with make_session(self.job) as session:
-                self.fetcher = Fetcher(session, self.job, self.router)
+                self.fetcher = Fetcher(session, self.job, self.router, self.warc)
                 self.robots = Robots(self.fetcher, self.gate, self.router, self.job.user_agent,
                                      retries=self.job.retries, backoff=self.job.retry_backoff,
                                      warn=self.warn)
@@ -119,6 +121,8 @@ class Crawl:
             if self.items is not None:
                 self.items.close()
             self.records.close()
+            if self.warc is not None:
+                self.warc.close()
             self.pages.close()
         self.stats.left_queued = self.frontier.queued()
         now = asyncio.get_running_loop().time()
@@ -365,7 +369,7 @@ def _lock(out: Path) -> int:
 def _clear(out: Path) -> None:
     """``--fresh``: forget the previous crawl in ``out`` (state, records, items and pages)."""
     for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "records.jsonl",
-                 "items.jsonl", "items.csv"):
+                 "items.jsonl", "items.csv", "crawl.warc.gz"):
         (out / name).unlink(missing_ok=True)
     shutil.rmtree(out / "pages", ignore_errors=True)
 

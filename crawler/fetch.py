@@ -23,10 +23,12 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from crawler.config import Job
+from crawler.decode import BodyDecoder
 from crawler.errors import FetchError, Kind
 from crawler.proxies import Proxy, Router
 from crawler.resolver import BlockedAddress, CrawlResolver, is_blocked
 from crawler.sinks.pages import PageFile
+from crawler.sinks.warc import WarcSink
 
 CHUNK = 1 << 16
 DRAIN = 1 << 16
@@ -86,10 +88,12 @@ def tls_context(job: Job) -> ssl.SSLContext | bool:
 class Fetcher:
     """Performs GETs for the engine and for robots.txt, directly or through a proxy."""
 
-    def __init__(self, session: aiohttp.ClientSession, job: Job, router: Router) -> None:
+    def __init__(self, session: aiohttp.ClientSession, job: Job, router: Router,
+                 warc: WarcSink | None = None) -> None:
         self._session = session
         self._job = job
         self._router = router
+        self._warc = warc
         self._socks: dict[str, aiohttp.ClientSession] = {}
         self._parse_cap = min(job.max_parse_bytes, job.max_bytes)
         self._ban_status = frozenset(job.proxy_ban_status)
@@ -103,6 +107,8 @@ class Fetcher:
             kw["cookies"] = self._job.cookies
         if proxy is not None and not proxy.is_socks:
             kw["proxy"] = proxy.url
+        if self._warc is not None:  # keep the bytes as received; we decode them ourselves
+            kw["auto_decompress"] = False
         return kw
 
     async def fetch(self, url: URL, page: PageFile | None, proxy: Proxy | None = None) -> Response:
@@ -121,7 +127,7 @@ class Fetcher:
     async def get_small(self, url: URL, limit: int, proxy: Proxy | None = None) -> tuple[int, bytes]:
         """Status and body (at most ``limit`` bytes) of a small resource such as robots.txt."""
         self._guard(url)
-        kw = {**self.request_kwargs(proxy), "allow_redirects": True}
+        kw = {**self.request_kwargs(proxy), "allow_redirects": True, "auto_decompress": True}
         try:
             async with self._session_for(proxy).get(url, **kw) as resp:
                 if proxy is not None and _proxy_auth_failed(resp):
@@ -167,16 +173,16 @@ class Fetcher:
         status = resp.status
         ctype = resp.headers.get("Content-Type")
         if proxy is not None and (_proxy_auth_failed(resp) or status in self._ban_status):
-            await _drain(resp)
+            await self._drain(resp)
             if _proxy_auth_failed(resp):
                 self._router.disable(proxy, f"rejected our credentials ({status})")
                 raise FetchError(Kind.PROXY, f"proxy {proxy.id} rejected our credentials ({status})")
             raise FetchError(Kind.PROXY, f"ban signal via {proxy.id}: status {status}", banned=True)
         if 300 <= status < 400 and "Location" in resp.headers:
-            await _drain(resp)
+            await self._drain(resp)
             return Response(status, ctype, location=resp.headers["Location"])
         if not 200 <= status < 300:
-            await _drain(resp)
+            await self._drain(resp)
             retry_after = parse_retry_after(resp.headers.get("Retry-After"), self._job.max_retry_after)
             error = FetchError(Kind.HTTP, f"{status} {resp.reason or ''}".strip(),
                                retryable=status in RETRY_STATUS, retry_after=retry_after)
@@ -186,9 +192,10 @@ class Fetcher:
             raise FetchError(Kind.TOO_LARGE, f"Content-Length {declared} exceeds max_bytes {self._job.max_bytes}")
         is_html = ctype is not None and "html" in ctype.lower()
         digest = hashlib.sha256()
+        raw: list[bytes] | None = [] if self._warc is not None else None
         try:
             body, size = await self._read_capped(resp, self._job.max_bytes, page, digest,
-                                                 keep=self._parse_cap if is_html else 0)
+                                                 keep=self._parse_cap if is_html else 0, raw=raw)
             if proxy is not None and self._ban_body is not None and self._ban_body.search(body):
                 raise FetchError(Kind.PROXY, f"ban signal via {proxy.id}: body matches proxy_ban_body",
                                  banned=True)
@@ -197,19 +204,26 @@ class Fetcher:
             if page is not None:
                 await page.discard()
             raise
+        if raw is not None and self._warc is not None:
+            await self._warc.write(resp, b"".join(raw))
         return Response(status, ctype, nbytes=size, sha256=digest.hexdigest(),
                         path=path, body=body if is_html else None)
 
     async def _read_capped(self, resp: aiohttp.ClientResponse, limit: int, page: PageFile | None,
-                           digest: Any = None, keep: int | None = None) -> tuple[bytes, int]:
+                           digest: Any = None, keep: int | None = None,
+                           raw: list[bytes] | None = None) -> tuple[bytes, int]:
         """Stream the decoded body; raise TOO_LARGE past ``limit``.
 
-        Returns the first ``keep`` bytes (all of it by default) and the full decoded size.
+        Returns the first ``keep`` bytes (all of it by default) and the full decoded size. With
+        ``raw``, the bytes are read as received, appended to ``raw`` and decoded here.
         """
         keep = limit if keep is None else keep
+        decoder = BodyDecoder(resp.headers.get("Content-Encoding")) if raw is not None else None
         kept: list[bytes] = []
-        size = kept_size = 0
-        async for chunk in resp.content.iter_chunked(CHUNK):
+        size = kept_size = received = 0
+
+        async def take(chunk: bytes) -> None:
+            nonlocal size, kept_size
             size += len(chunk)
             if size > limit:
                 raise FetchError(Kind.TOO_LARGE, f"body exceeds {limit} bytes")
@@ -220,26 +234,40 @@ class Fetcher:
             if kept_size < keep:
                 kept.append(chunk[: keep - kept_size])
                 kept_size += len(kept[-1])
+
+        async for chunk in resp.content.iter_chunked(CHUNK):
+            if decoder is not None and raw is not None:
+                received += len(chunk)
+                if received > limit:
+                    raise FetchError(Kind.TOO_LARGE, f"body exceeds {limit} bytes")
+                raw.append(chunk)
+                chunk = decoder.feed(chunk, limit - size)
+            await take(chunk)
+        if decoder is not None:
+            await take(decoder.finish())
         return b"".join(kept), size
+
+    async def _drain(self, resp: aiohttp.ClientResponse) -> None:
+        """Read a small unwanted body so the connection can be reused (and archive it when whole);
+        close the connection instead if the body is big."""
+        if resp.content_length is not None and resp.content_length > DRAIN:
+            resp.close()
+            return
+        chunks, read = [], 0
+        async for chunk in resp.content.iter_chunked(CHUNK):
+            read += len(chunk)
+            if read > DRAIN:
+                resp.close()
+                return
+            chunks.append(chunk)
+        if self._warc is not None:
+            await self._warc.write(resp, b"".join(chunks))
 
 
 def _proxy_auth_failed(resp: aiohttp.ClientResponse) -> bool:
     """407 Proxy Authentication Required. (tinyproxy answers a wrong password with a 401 that
     looks like the target's own; it cannot be told apart and stays an ``http`` error.)"""
     return resp.status == 407
-
-
-async def _drain(resp: aiohttp.ClientResponse) -> None:
-    """Read a small unwanted body so the connection can be reused; close it if the body is big."""
-    if resp.content_length is not None and resp.content_length > DRAIN:
-        resp.close()
-        return
-    read = 0
-    async for chunk in resp.content.iter_chunked(CHUNK):
-        read += len(chunk)
-        if read > DRAIN:
-            resp.close()
-            return
 
 
 def parse_retry_after(value: str | None, cap: float) -> float | None:
