@@ -121,7 +121,7 @@ class Fetcher:
             raise self._blame(e, proxy) from None
         except Exception as e:  # every transport failure is classified, none escapes raw
             if proxy is not None and isinstance(e, aiohttp.ClientHttpProxyError) and e.status == 407:
-                self._router.disable(proxy, "rejected our credentials (407)")
+                raise self._blame(self._credentials_rejected(proxy, 407), proxy) from None
             raise self._blame(classify(e), proxy) from None
 
     async def get_small(self, url: URL, limit: int, proxy: Proxy | None = None) -> tuple[int, bytes]:
@@ -131,8 +131,7 @@ class Fetcher:
         try:
             async with self._session_for(proxy).get(url, **kw) as resp:
                 if proxy is not None and _proxy_auth_failed(resp):
-                    self._router.disable(proxy, f"rejected our credentials ({resp.status})")
-                    raise FetchError(Kind.PROXY, f"proxy {proxy.id} rejected our credentials ({resp.status})")
+                    raise self._credentials_rejected(proxy, resp.status)
                 body, _ = await self._read_capped(resp, limit, None)
                 return resp.status, body
         except FetchError as e:
@@ -157,6 +156,11 @@ class Fetcher:
             session = self._socks[proxy.id] = make_session(self._job, proxy)
         return session
 
+    def _credentials_rejected(self, proxy: Proxy, status: int) -> FetchError:
+        """Disable ``proxy`` for the crawl (waiting cannot fix credentials); the error to raise."""
+        self._router.disable(proxy, f"rejected our credentials ({status})")
+        return FetchError(Kind.PROXY, f"proxy {proxy.id} rejected our credentials ({status})")
+
     def _blame(self, error: FetchError, proxy: Proxy | None) -> FetchError:
         """Through a proxy, connection-level failures are the proxy's; messages lose credentials."""
         if proxy is None:
@@ -175,8 +179,7 @@ class Fetcher:
         if proxy is not None and (_proxy_auth_failed(resp) or status in self._ban_status):
             await self._drain(resp)
             if _proxy_auth_failed(resp):
-                self._router.disable(proxy, f"rejected our credentials ({status})")
-                raise FetchError(Kind.PROXY, f"proxy {proxy.id} rejected our credentials ({status})")
+                raise self._credentials_rejected(proxy, status)
             raise FetchError(Kind.PROXY, f"ban signal via {proxy.id}: status {status}", banned=True)
         if 300 <= status < 400 and "Location" in resp.headers:
             await self._drain(resp)
