@@ -257,11 +257,11 @@ def status(out: Path) -> None:
 @click.argument("job_file", type=click.Path(path_type=Path), default="configs/demo.yaml")
 @job_options
 def demo(job_file: Path, **params: Any) -> None:
-    """Serve the bundled sample site on 127.0.0.1 and crawl it with JOB_FILE."""
+    """Serve the bundled sample site on 127.0.0.1 and crawl it with JOB_FILE (always fresh)."""
     from crawler.demo.server import DemoError, serve_and_crawl
 
     try:
-        job = make_job(job_file, params)
+        job = make_job(job_file, params).model_copy(update={"fresh": True})  # a demo starts over
         sys.exit(serve_and_crawl(job, execute))
     except (ConfigError, DemoError) as e:
         _fail(ConfigError(str(e)))

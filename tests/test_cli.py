@@ -196,6 +196,8 @@ async def test_demo_serves_and_crawls_the_bundled_site(tmp_path, unused_tcp_port
     assert (tmp_path / "o" / recs["/"]["path"]).read_bytes() == \
         (REPO / "crawler/demo/site/index.html").read_bytes()
     assert os.path.exists(tmp_path / "o/pages")
+    code, _, err = await run_cli("demo", str(path), "-o", str(tmp_path / "o"), cwd=tmp_path)
+    assert code == 0 and "Resumed" not in err and "15 URLs" in err  # a second demo starts over
 
 
 async def test_unusable_output_directory_is_fatal_exit_1(tmp_path):
