@@ -242,7 +242,7 @@ class Crawl:
                 raise FetchError(Kind.ROBOTS, "disallowed by robots.txt")
             proxy = await self.router.acquire(url.host or "")
             sent = loop.time()
-            response = await self.fetcher.fetch(url, self.pages.open(url), proxy)
+            response = await self.fetcher.fetch(url, self.pages, proxy)
             error = response.error
         except FetchError as e:
             error = e

@@ -27,7 +27,7 @@ from crawler.decode import BodyDecoder
 from crawler.errors import FetchError, Kind
 from crawler.proxies import Proxy, Router
 from crawler.resolver import BlockedAddress, CrawlResolver, is_blocked
-from crawler.sinks.pages import PageFile
+from crawler.sinks.pages import PageFile, PageStore
 from crawler.sinks.warc import WarcSink
 
 CHUNK = 1 << 16
@@ -111,12 +111,12 @@ class Fetcher:
             kw["auto_decompress"] = False
         return kw
 
-    async def fetch(self, url: URL, page: PageFile | None, proxy: Proxy | None = None) -> Response:
-        """GET ``url``; 2xx bodies go to ``page``. Raises FetchError for transport failures."""
+    async def fetch(self, url: URL, pages: PageStore | None, proxy: Proxy | None = None) -> Response:
+        """GET ``url``; 2xx bodies go to a file of ``pages``. Raises FetchError for transport failures."""
         self._guard(url)
         try:
             async with self._session_for(proxy).get(url, **self.request_kwargs(proxy)) as resp:
-                return await self._handle(resp, page, proxy)
+                return await self._handle(resp, url, pages, proxy)
         except FetchError as e:
             raise self._blame(e, proxy) from None
         except Exception as e:  # every transport failure is classified, none escapes raw
@@ -172,7 +172,7 @@ class Fetcher:
                 error.message = f"via {proxy.id}: {error.message}"
         return error
 
-    async def _handle(self, resp: aiohttp.ClientResponse, page: PageFile | None,
+    async def _handle(self, resp: aiohttp.ClientResponse, url: URL, pages: PageStore | None,
                       proxy: Proxy | None) -> Response:
         status = resp.status
         ctype = resp.headers.get("Content-Type")
@@ -194,6 +194,7 @@ class Fetcher:
         if declared is not None and declared > self._job.max_bytes and not resp.headers.get("Content-Encoding"):
             raise FetchError(Kind.TOO_LARGE, f"Content-Length {declared} exceeds max_bytes {self._job.max_bytes}")
         is_html = ctype is not None and "html" in ctype.lower()
+        page = pages.open(url) if pages is not None else None
         digest = hashlib.sha256()
         raw: list[bytes] | None = [] if self._warc is not None else None
         try:

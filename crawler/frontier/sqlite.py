@@ -9,7 +9,9 @@ Crash safety comes from one rule and one repair:
   died, or marked done without a record) is queued again.
 
 So ``done`` need not be committed eagerly, writes are batched into one transaction per checkpoint,
-and a ``kill -9`` at any instant loses no URL and refetches no recorded one.
+and a ``kill -9`` at any instant loses no URL and refetches no recorded one. State changes of
+known rows (leased, released, done) only matter to ``crawler status`` between repairs, so they are
+buffered and written in order, in one ``executemany``, at each commit.
 
 Memory stays bounded: queued URLs are read from the database per host in small batches, and the
 seen set is the table's unique index behind a bounded in-memory cache.
@@ -63,6 +65,7 @@ class SqliteFrontier:
         self._seen_old: set[str] = set()
         self._queued = 0
         self._admitted = 0
+        self._changes: list[tuple[int, int, str]] = []  # (state, attempt, url), applied at commit
         self.resumed = 0
 
     async def open(self) -> None:
@@ -113,18 +116,17 @@ class SqliteFrontier:
                 del self._queues[host]
                 return None
         r = q.popleft()
-        self._conn().execute("UPDATE urls SET state=? WHERE url=?", (LEASED, r.url))
+        self._changes.append((LEASED, r.attempt, r.url))
         self._queued -= 1
         return r
 
     async def release(self, request: Request) -> None:
-        self._conn().execute("UPDATE urls SET state=?, attempt=? WHERE url=?",
-                             (QUEUED, request.attempt, request.url))
+        self._changes.append((QUEUED, request.attempt, request.url))
         self._queues.setdefault(request.host, deque()).appendleft(request)
         self._queued += 1
 
     async def done(self, request: Request) -> None:
-        self._conn().execute("UPDATE urls SET state=? WHERE url=?", (DONE, request.url))
+        self._changes.append((DONE, request.attempt, request.url))
 
     async def seen(self, url: str) -> bool:
         if url in self._seen or url in self._seen_old:
@@ -143,14 +145,21 @@ class SqliteFrontier:
 
     async def commit(self) -> None:
         db = self._conn()
+        self._apply_changes()
         db.execute("COMMIT")
         db.execute("BEGIN")
 
     async def close(self) -> None:
         if self._db is not None:
+            self._apply_changes()
             self._db.execute("COMMIT")
             self._db.close()
             self._db = None
+
+    def _apply_changes(self) -> None:
+        if self._changes:
+            self._conn().executemany("UPDATE urls SET state=?, attempt=? WHERE url=?", self._changes)
+            self._changes.clear()
 
     def _conn(self) -> sqlite3.Connection:
         assert self._db is not None, "SqliteFrontier.open() was not awaited"
