@@ -93,6 +93,8 @@ class Crawl:
         await self.frontier.open()
         self.stats.resumed = getattr(self.frontier, "resumed", 0)
         self._admitted = self.frontier.admitted()
+        if self.job.max_pages_per_host is not None:
+            self._per_host.update(self.frontier.admitted_per_host())
         self.pages = PageStore(self.out)
         start_over = isinstance(self.frontier, MemoryFrontier)
         self.records = RecordSink(self.out / "records.jsonl", truncate=start_over)

@@ -191,3 +191,31 @@ async def test_death_at_any_checkpoint_loses_no_link(site, tmp_path):
     urls = Counter(r["url"] for r in records(out))
     assert max(urls.values()) == 1
     assert set(urls) == {site.url("t.test", f"/p{i}") for i in range(size)}
+
+
+async def test_per_host_cap_counts_across_resumes(site, tmp_path):
+    """Every page links to the next three; a run stopped early and resumed still admits at most
+    ``max_pages_per_host`` URLs in total, not that many again."""
+    from crawler.config import Job
+    from crawler.engine import Crawl
+
+    crawls: list[Crawl] = []
+
+    async def page(request: web.Request) -> web.Response:
+        i = int(request.path[2:])
+        if sum(site.hits.values()) == 3:
+            crawls[-1].stop()
+        links = "".join(f'<a href="/p{j}">{j}</a>' for j in range(i + 1, i + 4))
+        return web.Response(text=links, content_type="text/html")
+
+    site.route("c.test", "*", page)
+    job = Job.model_validate({"start_urls": [site.url("c.test", "/p0")], "resolve": site.pin("c.test"),
+                              "output": str(tmp_path / "o"), "ignore_robots": True, "per_host": 1,
+                              "max_pages_per_host": 8})
+    crawls.append(Crawl(job))
+    first = await crawls[-1].run()
+    assert first.interrupted and first.records < 8
+    crawls.append(Crawl(job))
+    await crawls[-1].run()
+    urls = {json.loads(line)["url"] for line in open(tmp_path / "o/records.jsonl", "rb")}
+    assert len(urls) == 8

@@ -59,6 +59,9 @@ class Frontier(Protocol):
     def admitted(self) -> int:
         """URLs ever admitted to this crawl (across resumes); ``max_pages`` counts these."""
 
+    def admitted_per_host(self) -> dict[str, int]:
+        """Admitted URLs per host key (across resumes); ``max_pages_per_host`` counts these."""
+
     async def commit(self) -> None:
         """Make every change so far durable. Records are flushed only after this returns."""
 

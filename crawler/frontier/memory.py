@@ -64,6 +64,9 @@ class MemoryFrontier:
     def admitted(self) -> int:
         return len(self._seen)
 
+    def admitted_per_host(self) -> dict[str, int]:
+        return {}  # a memory frontier starts empty every run
+
     async def commit(self) -> None:
         pass
 

@@ -139,6 +139,9 @@ class SqliteFrontier:
     def admitted(self) -> int:
         return self._admitted
 
+    def admitted_per_host(self) -> dict[str, int]:
+        return dict(self._conn().execute("SELECT host, count(*) FROM urls GROUP BY host").fetchall())
+
     def hosts_with_work(self) -> list[str]:
         rows = self._conn().execute("SELECT DISTINCT host FROM urls WHERE state=?", (QUEUED,))
         return [h for (h,) in rows]
