@@ -29,9 +29,11 @@ from crawler.proxies import Proxy, Router
 from crawler.resolver import BlockedAddress, CrawlResolver, is_blocked
 from crawler.sinks.pages import PageFile, PageStore
 from crawler.sinks.warc import WarcSink
+from crawler.urls import InvalidURL, join
 
 CHUNK = 1 << 16
 DRAIN = 1 << 16
+SMALL_REDIRECTS = 5
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -125,15 +127,27 @@ class Fetcher:
             raise self._blame(classify(e), proxy) from None
 
     async def get_small(self, url: URL, limit: int, proxy: Proxy | None = None) -> tuple[int, bytes]:
-        """Status and body (at most ``limit`` bytes) of a small resource such as robots.txt."""
-        self._guard(url)
-        kw = {**self.request_kwargs(proxy), "allow_redirects": True, "auto_decompress": True}
+        """Status and body (at most ``limit`` bytes) of a small resource such as robots.txt.
+
+        Redirects are followed here, at most ``SMALL_REDIRECTS`` hops, each through the
+        private-address guard; a longer chain counts as "not found", as Google treats robots.txt.
+        """
+        kw = {**self.request_kwargs(proxy), "auto_decompress": True}
         try:
-            async with self._session_for(proxy).get(url, **kw) as resp:
-                if proxy is not None and _proxy_auth_failed(resp):
-                    raise self._credentials_rejected(proxy, resp.status)
-                body, _ = await self._read_capped(resp, limit, None)
-                return resp.status, body
+            for _ in range(SMALL_REDIRECTS + 1):
+                self._guard(url)
+                async with self._session_for(proxy).get(url, **kw) as resp:
+                    if proxy is not None and _proxy_auth_failed(resp):
+                        raise self._credentials_rejected(proxy, resp.status)
+                    location = resp.headers.get("Location")
+                    if 300 <= resp.status < 400 and location:
+                        url = join(url, location)
+                        continue
+                    body, _ = await self._read_capped(resp, limit, None)
+                    return resp.status, body
+            return 404, b""
+        except InvalidURL:
+            return 404, b""  # a redirect to a non-http(s) or malformed URL
         except FetchError as e:
             raise self._blame(e, proxy) from None
         except Exception as e:

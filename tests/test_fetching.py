@@ -225,3 +225,26 @@ async def test_block_private_ips_refuses_loopback_by_name_and_literal(site, craw
     assert sum(site.hits.values()) == 0  # nothing reached the server, robots.txt included
     allowed = await crawl(start_urls=[site.url("a.test")], resolve=site.pin("a.test"), output=tmp_path / "ok")
     assert allowed.records[0]["status"] == 200
+
+
+async def test_robots_redirect_to_a_private_address_is_not_followed(hosts_site, crawl, monkeypatch, tmp_path):
+    """Loopback is all we may use, so the policy is narrowed: only 127.0.0.2 counts as private."""
+    import crawler.fetch
+    import crawler.resolver
+
+    private = lambda address: address.startswith("127.0.0.2")  # noqa: E731
+    monkeypatch.setattr(crawler.fetch, "is_blocked", private)
+    monkeypatch.setattr(crawler.resolver, "is_blocked", private)
+
+    async def robots(_: web.Request) -> web.Response:
+        raise web.HTTPFound(hosts_site.url("127.0.0.2", "/robots.txt"))
+
+    hosts_site.route("127.0.0.1", "/robots.txt", robots)
+    hosts_site.html("127.0.0.1", "/", "home")
+    r = await crawl(start_urls=[hosts_site.url("127.0.0.1")], block_private_ips=True, retries=1)
+    assert r.records[0]["status"] == 200
+    assert hosts_site.hits[("127.0.0.2", "/robots.txt")] == 0
+    assert any("blocked" in w for w in r.stats.warnings)
+    followed = await crawl(start_urls=[hosts_site.url("127.0.0.1")], output=tmp_path / "plain")
+    assert followed.records[0]["status"] == 200
+    assert hosts_site.hits[("127.0.0.2", "/robots.txt")] == 1  # without the flag the hop is taken
