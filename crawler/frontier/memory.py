@@ -72,6 +72,3 @@ class MemoryFrontier:
 
     async def close(self) -> None:
         pass
-
-    def leased(self) -> int:
-        return len(self._leased)
