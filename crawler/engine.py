@@ -18,6 +18,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -104,7 +105,7 @@ class Crawl:
         try:
             async with make_session(self.job) as session:
                 self.fetcher = Fetcher(session, self.job, self.router, self.warc)
-                self.robots = Robots(self.fetcher, self.gate, self.router, self.job.user_agent,
+                self.robots = Robots(self.fetcher, self.gate, self.job.user_agent,
                                      retries=self.job.retries, backoff=self.job.retry_backoff,
                                      warn=self.warn)
                 for host in self.frontier.hosts_with_work():
@@ -155,22 +156,10 @@ class Crawl:
     async def _seed_from_sitemaps(self, root: URL) -> None:
         """Admit the in-scope pages listed by the host's sitemaps (depth 1, parent: the sitemap)."""
         declared = [] if self.job.ignore_robots else await self.robots.sitemaps(root, host_key(root))
-        found = await sitemap_urls(root, declared, self._get_small, self.job.max_bytes, self.warn)
+        fetch = partial(self.fetcher.get_routed, limit=self.job.max_bytes)
+        found = await sitemap_urls(root, declared, fetch, self.job.max_bytes, self.warn)
         await self._admit([Request(str(u), host_key(u), 1, parent) for u, parent in found
                            if self.scope.allows(u, 1) and len(str(u)) <= self.job.max_url_length])
-
-    async def _get_small(self, url: URL) -> tuple[int, bytes]:
-        """A small resource (a sitemap) through the route its host takes."""
-        proxy = await self.router.acquire(url.host or "")
-        try:
-            status, body = await self.fetcher.get_small(url, self.job.max_bytes, proxy)
-        except FetchError as e:
-            if proxy is not None:
-                self.router.release(proxy, failed=e.proxy_fault)
-            raise
-        if proxy is not None:
-            self.router.release(proxy, nbytes=len(body))
-        return status, body
 
     async def _checkpoint(self) -> None:
         """Frontier, then items, then records: a crash can repeat a page's items, never lose them."""

@@ -126,6 +126,19 @@ class Fetcher:
                 raise self._blame(self._credentials_rejected(proxy, 407), proxy) from None
             raise self._blame(classify(e), proxy) from None
 
+    async def get_routed(self, url: URL, limit: int) -> tuple[int, bytes]:
+        """:meth:`get_small` through the route the URL's host takes, reporting proxy health."""
+        proxy = await self._router.acquire(url.host or "")
+        try:
+            status, body = await self.get_small(url, limit, proxy)
+        except FetchError as e:
+            if proxy is not None:
+                self._router.release(proxy, failed=e.proxy_fault)
+            raise
+        if proxy is not None:
+            self._router.release(proxy, nbytes=len(body))
+        return status, body
+
     async def get_small(self, url: URL, limit: int, proxy: Proxy | None = None) -> tuple[int, bytes]:
         """Status and body (at most ``limit`` bytes) of a small resource such as robots.txt.
 

@@ -1,7 +1,8 @@
 """robots.txt: fetched once per host through the crawl's session and parsed with Protego.
 
 4xx means no rules (allow all). 5xx or an unreachable host is retried with backoff, then the host
-is allowed with a warning, as Google and Scrapy do. ``Crawl-delay`` raises the host's delay.
+is allowed with a warning, as Google and Scrapy do; a refusal no retry can change (blocked address,
+TLS failure) is not retried. ``Crawl-delay`` raises the host's delay.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from yarl import URL
 
 from crawler.errors import FetchError
 from crawler.fetch import Fetcher
-from crawler.proxies import Router
 from crawler.scheduler import HostGate
 
 MAX_ROBOTS_BYTES = 512 * 1024
@@ -23,11 +23,10 @@ MAX_ROBOTS_BYTES = 512 * 1024
 class Robots:
     """Answers "may we fetch this URL?" per host, loading each robots.txt at most once."""
 
-    def __init__(self, fetcher: Fetcher, gate: HostGate, router: Router, user_agent: str, *,
+    def __init__(self, fetcher: Fetcher, gate: HostGate, user_agent: str, *,
                  retries: int, backoff: float, warn: Callable[[str], None]) -> None:
         self._fetcher = fetcher
         self._gate = gate
-        self._router = router
         self._ua = user_agent
         self._retries = retries
         self._backoff = backoff
@@ -56,17 +55,13 @@ class Robots:
         for attempt in range(self._retries + 1):
             if attempt:
                 await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-            proxy = None
             try:
-                proxy = await self._router.acquire(url.host or "")
-                status, body = await self._fetcher.get_small(robots_url, MAX_ROBOTS_BYTES, proxy)
+                status, body = await self._fetcher.get_routed(robots_url, MAX_ROBOTS_BYTES)
             except FetchError as e:
-                if proxy is not None:
-                    self._router.release(proxy, failed=e.proxy_fault)
                 problem = f"{e.kind}: {e.message}"
-                continue
-            if proxy is not None:
-                self._router.release(proxy, nbytes=len(body))
+                if e.retryable or e.proxy_fault:
+                    continue
+                break  # a refusal (blocked, TLS, bad URL) will not change on a retry
             if 200 <= status < 300:
                 rules = Protego.parse(body.decode("utf-8", "replace"))
                 delay = rules.crawl_delay(self._ua)
