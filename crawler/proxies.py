@@ -173,10 +173,11 @@ class Router:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wait
         while (proxy := pool.pick(host, now := loop.time())) is None:
-            if now >= deadline or all(p.dead for p in pool.proxies):
+            all_dead = all(p.dead for p in pool.proxies)
+            if now >= deadline or all_dead:
                 states = "; ".join(f"{p.id}: {p.state(now)}" for p in pool.proxies)
-                raise FetchError(Kind.PROXY, f"no usable proxy in pool {pool.name!r} after "
-                                             f"{self._wait:g}s ({states})")
+                why = "every proxy is disabled" if all_dead else f"none usable after {self._wait:g}s"
+                raise FetchError(Kind.PROXY, f"pool {pool.name!r}: {why} ({states})")
             wake = min(deadline, pool.wake_at(now) or deadline)
             pool.changed.clear()
             try:

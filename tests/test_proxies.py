@@ -159,6 +159,7 @@ async def test_wrong_password_names_the_proxy_not_the_password(site, proxies, tm
     everything = stdout + stderr + b"".join(f.read_bytes() for f in out.rglob("*") if f.is_file())
     assert b"wrongpass9" not in everything and b"rightpass" not in everything
     assert b"disabled: rejected our credentials (407)" in stderr  # the summary names why
+    assert "every proxy is disabled" in rec["error"]["message"]  # robots.txt met the 407 first
 
 
 async def test_https_target_through_http_proxy_with_private_ca(proxies, crawl, tmp_path):
@@ -265,3 +266,17 @@ async def test_trust_env_uses_http_proxy_and_honours_no_proxy(hosts_site, crawl,
     hosts_site.remotes.clear()
     off = await crawl(start_urls=[hosts_site.url("127.0.0.1")], ignore_robots=True, output=tmp_path / "off")
     assert off.stats.pages == 3 and set(sources(hosts_site)) == {"127.0.0.1"}  # off unless asked
+
+
+async def test_router_waits_at_most_proxy_wait_then_says_why():
+    from crawler.errors import FetchError
+    from crawler.proxies import Router
+
+    router = Router(["http://127.0.0.1:9"], {}, [], rotation="round_robin", cap=None, cooldown=60, wait=0.1)
+    proxy = await router.acquire("a.test")
+    router.release(proxy, failed=True)  # cooling down for a minute
+    with pytest.raises(FetchError, match=r"pool 'default': none usable after 0.1s .*cooling down"):
+        await router.acquire("a.test")
+    router.disable(proxy, "rejected our credentials (407)")
+    with pytest.raises(FetchError, match="every proxy is disabled"):
+        await router.acquire("a.test")
