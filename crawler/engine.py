@@ -157,9 +157,9 @@ class Crawl:
         """Admit the in-scope pages listed by the host's sitemaps (depth 1, parent: the sitemap)."""
         declared = [] if self.job.ignore_robots else await self.robots.sitemaps(root, host_key(root))
         fetch = partial(self.fetcher.get_routed, limit=self.job.max_bytes)
-        found = await sitemap_urls(root, declared, fetch, self.job.max_bytes, self.warn)
-        await self._admit([Request(str(u), host_key(u), 1, parent) for u, parent in found
-                           if self.scope.allows(u, 1) and len(str(u)) <= self.job.max_url_length])
+        async for found in sitemap_urls(root, declared, fetch, self.job.max_bytes, self.warn):
+            await self._admit([Request(str(u), host_key(u), 1, parent) for u, parent in found
+                               if self.scope.allows(u, 1) and len(str(u)) <= self.job.max_url_length])
 
     async def _checkpoint(self) -> None:
         """Frontier, then items, then records: a crash can repeat a page's items, never lose them."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from yarl import URL
 
@@ -26,11 +26,11 @@ Fetch = Callable[[URL], Awaitable[tuple[int, bytes]]]
 
 
 async def sitemap_urls(root: URL, declared: list[str], fetch: Fetch, max_bytes: int,
-                       warn: Callable[[str], None]) -> list[tuple[URL, str]]:
-    """(page URL, sitemap it came from) for the sitemaps of ``root``'s host, robots.txt's first."""
+                       warn: Callable[[str], None]) -> AsyncIterator[list[tuple[URL, str]]]:
+    """For each sitemap of ``root``'s host (robots.txt's first), its (page URL, sitemap URL)
+    pairs: one batch per file, so a crawl never holds more than one sitemap's URLs at a time."""
     queue = [(u, 0) for u in declared] + [(str(root.with_path("/sitemap.xml").with_query(None)), 0)]
     seen: set[str] = set()
-    pages: list[tuple[URL, str]] = []
     while queue and len(seen) < MAX_FILES:
         text, depth = queue.pop(0)
         try:
@@ -55,12 +55,13 @@ async def sitemap_urls(root: URL, declared: list[str], fetch: Fetch, max_bytes: 
         if _INDEX.search(body[:4096]):
             queue += [(loc, depth + 1) for loc in locs if depth + 1 <= MAX_DEPTH]
             continue
+        pages = []
         for loc in locs:
             try:
                 pages.append((join(url, loc), str(url)))
             except InvalidURL:
                 continue
-    return pages
+        yield pages
 
 
 def _inflate(body: bytes, cap: int) -> bytes | None:
