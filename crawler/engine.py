@@ -1,7 +1,7 @@
 """The engine: owns the session, the dispatcher and the workers; turns answers into records.
 
-Data flows one way: frontier → scheduler (host gate) → worker → fetcher → page file / parser →
-links back into the frontier, and one record per URL into ``records.jsonl``. The dispatcher keeps at
+Data flows one way: frontier → scheduler (host gate) → worker → fetcher → page file / parser process
+→ links back into the frontier, and one record per URL into ``records.jsonl``. The dispatcher keeps at
 most ``concurrency`` workers alive; each worker handles one leased request start to finish.
 
 Checkpoints (every 0.5 s, every 64 KB of records, and at the end) commit the frontier and *then*
@@ -27,13 +27,13 @@ from yarl import URL
 
 from crawler.config import Job
 from crawler.errors import FetchError, Kind
-from crawler.extract import Extractor
 from crawler.fetch import Fetcher, Response, make_session
 from crawler.frontier import Frontier, Request
 from crawler.frontier.memory import MemoryFrontier
 from crawler.frontier.sqlite import SqliteFrontier, repair_tail
-from crawler.parse import parse_document, read_page
+from crawler.parser_process import ParserProcess
 from crawler.proxies import Proxy, Router
+from crawler.reader import PageReader
 from crawler.robots import Robots
 from crawler.scheduler import HostGate, Scheduler
 from crawler.sinks.pages import PageStore
@@ -60,7 +60,7 @@ class Crawl:
         self.scheduler = Scheduler(self.frontier, self.gate)
         self.scope = Scope(job.start_urls, job.allow_domains, job.include, job.exclude, job.max_depth)
         self.router = Router.from_job(job)
-        self.extractor = Extractor(job.extract)
+        self.parser = ParserProcess(PageReader(job), warn=self.warn)
 
         self._warn_cb = warn
         self._progress = progress or Progress(enabled=False)
@@ -88,6 +88,13 @@ class Crawl:
             os.close(lock)
 
     async def _run(self) -> Stats:
+        await self.parser.start()  # first: the fork must come before any thread
+        try:
+            return await self._crawl()
+        finally:
+            await self.parser.close()
+
+    async def _crawl(self) -> Stats:
         if self.job.fresh:
             _clear(self.out)
         shutil.rmtree(self.out / ".tmp", ignore_errors=True)
@@ -99,7 +106,7 @@ class Crawl:
         self.pages = PageStore(self.out)
         start_over = isinstance(self.frontier, MemoryFrontier)
         self.records = RecordSink(self.out / "records.jsonl", truncate=start_over)
-        self.items = self._item_sink(start_over) if self.extractor else None
+        self.items = self._item_sink(start_over) if self.job.extract else None
         self.warc = WarcSink(self.out / "crawl.warc.gz", self.pages.executor) if self.job.warc else None
         ticker = asyncio.create_task(self._tick())
         try:
@@ -256,7 +263,11 @@ class Crawl:
         if response is not None and response.location is not None:
             error = await self._redirect(request, url, response.location, extra)
         elif response is not None and response.body is not None:
-            await self._follow(request, url, response.body, response.content_type, extra)
+            try:
+                await self._follow(request, response.body, response.content_type, extra)
+            except FetchError as e:  # the page could not be parsed (see crawler.parser_process)
+                error = e
+                self.warn(f"{request.url}: {e.message}")
         self._record(request, response, error, started, **extra)
         await self.frontier.done(request)
         if self.records.pending_bytes >= FLUSH_BYTES:
@@ -294,24 +305,17 @@ class Crawl:
                                    redirects=request.redirects + 1)])
         return None
 
-    async def _follow(self, request: Request, url: URL, body: bytes, content_type: str | None,
+    async def _follow(self, request: Request, body: bytes, content_type: str | None,
                       extra: dict[str, Any]) -> None:
-        """Parse an HTML page once: admit its in-scope links, extract its items, note its title."""
-        tree = parse_document(body, content_type)
-        page = read_page(tree, url, follow_nofollow=self.job.follow_nofollow, follow=self.job.follow)
+        """Parse an HTML page once: admit its in-scope links, write its items, note its title."""
+        page = await self.parser.read(request.url, body, content_type, request.depth)
         extra["title"] = page.title
         if self.items is not None:
-            items, errors = self.extractor.extract(tree, url)
-            for item in items:
+            for item in page.items:
                 self.items.write(item)
-            self.stats.items += len(items)
-            extra["items"], extra["extract_errors"] = len(items), errors
-        depth = request.depth + 1
-        if self.job.max_depth is None or depth <= self.job.max_depth:
-            allows, longest = self.scope.allows, self.job.max_url_length
-            await self._admit([Request(text, host_key(link), depth, request.url)
-                               for link in page.links
-                               if allows(link, depth) and len(text := str(link)) <= longest])
+            self.stats.items += len(page.items)
+            extra["items"], extra["extract_errors"] = len(page.items), page.extract_errors
+        await self._admit([Request(link, host, request.depth + 1, request.url) for link, host in page.links])
 
     def _record(self, request: Request, response: Response | None, error: FetchError | None,
                 started: float, **extra: Any) -> None:

@@ -7,11 +7,10 @@ import json
 
 from crawler.config import Job
 from crawler.errors import FetchError
-from crawler.extract import Extractor
 from crawler.fetch import Fetcher, make_session
-from crawler.parse import parse_document, read_page
 from crawler.proxies import Router
-from crawler.urls import InvalidURL, Scope, join, parse_seed
+from crawler.reader import PageReader
+from crawler.urls import InvalidURL, join, parse_seed
 
 
 async def try_url(job: Job, url: str) -> str:
@@ -41,17 +40,13 @@ async def try_url(job: Job, url: str) -> str:
             lines.append(f"redirects to an unusable URL: {e}")
     if response.body is None:
         return "\n".join(lines)
-    tree = parse_document(response.body, response.content_type)
-    page = read_page(tree, target, follow_nofollow=job.follow_nofollow, follow=job.follow)
-    items, errors = Extractor(job.extract).extract(tree, target)
-    scope = Scope(job.start_urls, job.allow_domains, job.include, job.exclude, job.max_depth)
-    links = [str(u) for u in page.links if scope.allows(u, 1) and len(str(u)) <= job.max_url_length]
+    page = PageReader(job).read(str(target), response.body, response.content_type, 0)
     lines.append(f"title: {page.title}")
-    lines.append(f"items ({len(items)}):")
-    lines += [f"  {json.dumps(item, ensure_ascii=False)}" for item in items]
-    if errors:
-        lines.append(f"extraction problems ({len(errors)}):")
-        lines += [f"  {e}" for e in errors]
-    lines.append(f"links to follow ({len(links)} of {len(page.links)} found):")
-    lines += [f"  {u}" for u in links]
+    lines.append(f"items ({len(page.items)}):")
+    lines += [f"  {json.dumps(item, ensure_ascii=False)}" for item in page.items]
+    if page.extract_errors:
+        lines.append(f"extraction problems ({len(page.extract_errors)}):")
+        lines += [f"  {e}" for e in page.extract_errors]
+    lines.append(f"links to follow ({len(page.links)} of {page.found} found):")
+    lines += [f"  {u}" for u, _ in page.links]
     return "\n".join(lines)

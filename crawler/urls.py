@@ -80,15 +80,15 @@ class Scope:
             return host in self._hosts
         return any(host == d or host.endswith("." + d) for d in self._domains)
 
-    def allows(self, url: URL, depth: int = 0) -> bool:
-        """True if ``url`` at ``depth`` is inside the crawl."""
+    def allows(self, url: URL, depth: int = 0, text: str | None = None) -> bool:
+        """True if ``url`` (whose ``str`` may be given as ``text``) at ``depth`` is inside the crawl."""
         if self.max_depth is not None and depth > self.max_depth:
             return False
         if url.scheme not in SCHEMES or not self.allows_host(url.host):
             return False
         if not (self._include or self._exclude):
             return True
-        text = str(url)
+        text = str(url) if text is None else text
         if self._include and not any(p.search(text) for p in self._include):
             return False
         return not any(p.search(text) for p in self._exclude)

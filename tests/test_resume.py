@@ -30,12 +30,17 @@ def page_html(i: int) -> bytes:
     return f"<html><title>page {i}</title><body>{links}{'x' * rng.randrange(200, 3000)}</body></html>".encode()
 
 
-def serve_graph(site, kill_after: list[int], victims: list[asyncio.subprocess.Process]) -> None:
-    """Route every host to the generated graph; SIGKILL the victim after ``kill_after[0]`` hits."""
+def serve_graph(site, kill_after: list[int], victims: list[asyncio.subprocess.Process],
+                orphans: list[int] | None = None) -> None:
+    """Route every host to the generated graph; SIGKILL the victim after ``kill_after[0]`` hits
+    (its children, the parser process, go into ``orphans``)."""
     async def handler(request: web.Request) -> web.Response:
         if victims and kill_after[0] > 0:
             kill_after[0] -= 1
             if kill_after[0] == 0:
+                pid = victims[-1].pid
+                if orphans is not None:
+                    orphans.extend(map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split()))
                 victims[-1].kill()
         path = request.path
         if path.startswith("/old"):
@@ -59,6 +64,24 @@ async def crawl_proc(site, out: Path) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
 
 
+async def exited(pid: int, timeout: float) -> bool:
+    """Wait (event-driven, via a pidfd) until process ``pid`` has exited."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    loop = asyncio.get_running_loop()
+    gone = loop.create_future()
+    loop.add_reader(fd, lambda: gone.done() or gone.set_result(True))
+    try:
+        return await asyncio.wait_for(gone, timeout)
+    except TimeoutError:
+        return False
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
 def records(out: Path) -> list[dict]:
     with open(out / "records.jsonl", "rb") as f:
         return [json.loads(line) for line in f if line.endswith(b"\n")]
@@ -67,7 +90,8 @@ def records(out: Path) -> list[dict]:
 async def test_sigkill_at_random_moments_then_resume_equals_uninterrupted_crawl(site, tmp_path):
     kill_after = [0]
     victims: list[asyncio.subprocess.Process] = []
-    serve_graph(site, kill_after, victims)
+    orphans: list[int] = []
+    serve_graph(site, kill_after, victims, orphans)
 
     clean = tmp_path / "clean"
     proc = await crawl_proc(site, clean)
@@ -88,6 +112,9 @@ async def test_sigkill_at_random_moments_then_resume_equals_uninterrupted_crawl(
             break
         assert code == -9
         kills += 1
+        for pid in orphans:  # the parser process sees its parent gone and exits
+            assert await exited(pid, 30), f"parser process {pid} outlived its killed crawler"
+        orphans.clear()
         for r in records(out):  # recorded before the kill: must never be fetched again
             path = "/" + r["url"].split("/", 3)[3]
             done_before.setdefault(r["url"], site.hits[(r["url"].split("/")[2].split(":")[0], path)])

@@ -1,0 +1,169 @@
+"""The parser process: pages are parsed in a forked child so the event loop keeps fetching.
+
+Parsing and link extraction are about two thirds of the per-page CPU on the event loop, and a
+thread cannot take them over: lexbor releases the GIL, but the handoffs back cost more than they
+save (measured: slower, more CPU). A child process has a GIL of its own and uses the second core.
+
+The child is forked when the crawl starts, before any thread exists, so it shares the loaded
+modules and costs no start-up. It speaks length-prefixed pickles over a socketpair: (id, URL,
+body, content type, depth) in, (id, PageResult or error text) out. It exits on EOF, so it never
+outlives the crawl, even after kill -9. If it dies (a crash in the C parser, the OOM killer), the
+pages it held go to a new child; the page it was parsing is given up if it kills a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import signal
+import socket
+import struct
+import warnings
+from collections.abc import Callable
+
+from crawler.errors import FetchError, Kind
+from crawler.reader import PageReader, PageResult
+
+_HEADER = struct.Struct("!I")
+
+
+class ParserProcess:
+    """``await parser.read(...)`` gives the page's PageResult, computed in the child process."""
+
+    def __init__(self, reader: PageReader, warn: Callable[[str], None] | None = None) -> None:
+        self._reader = reader
+        self._warn = warn
+        self._restart = asyncio.Lock()
+        self._pid = 0
+        self._writer: asyncio.StreamWriter | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._pending: dict[int, asyncio.Future[PageResult]] = {}
+        self._next_id = 0
+        self.deaths = 0
+
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    async def start(self) -> None:
+        """Fork the child. Call before the crawl starts threads (the first fork has none)."""
+        parent, child = socket.socketpair()
+        with warnings.catch_warnings():  # a restart forks with threads alive; the child only parses
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, which leaves by os._exit
+            try:
+                _serve(child, self._reader)
+            finally:
+                os._exit(0)
+        child.close()
+        self._pid = pid
+        reader, self._writer = await asyncio.open_unix_connection(sock=parent, limit=1 << 24)
+        self._listener = asyncio.create_task(self._listen(reader))
+
+    async def read(self, url: str, body: bytes, content_type: str | None, depth: int) -> PageResult:
+        """The page's result. If the child dies, its pages go to a new one; the page it was
+        parsing is given up (FetchError INTERNAL) when that happens to it twice."""
+        suspected = False
+        while True:  # bounded: every death makes one page a suspect, and a page is one at most twice
+            try:
+                return await self._send((url, body, content_type, depth))
+            except _Died as died:
+                if died.suspect and suspected:
+                    raise FetchError(Kind.INTERNAL, f"the parser process died ({died.status}) "
+                                     "twice while parsing this page") from None
+                suspected = suspected or died.suspect
+
+    async def _send(self, page: tuple[str, bytes, str | None, int]) -> PageResult:
+        async with self._restart:  # one new child, however many pages notice the old one died
+            if self._writer is None or self._writer.is_closing():
+                await self.start()
+        assert self._writer is not None
+        self._next_id += 1
+        ident = self._next_id
+        future: asyncio.Future[PageResult] = asyncio.get_running_loop().create_future()
+        self._pending[ident] = future
+        payload = pickle.dumps((ident, *page), pickle.HIGHEST_PROTOCOL)
+        self._writer.write(_HEADER.pack(len(payload)) + payload)  # bounded by the crawl's concurrency
+        return await future
+
+    async def close(self) -> None:
+        """Stop the child. It holds no state worth keeping, so it is killed, not drained."""
+        if self._listener is not None:
+            self._listener.cancel()
+        if self._writer is not None:
+            self._writer.close()
+        self._reap()
+
+    async def _listen(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                size = _HEADER.unpack(await reader.readexactly(_HEADER.size))[0]
+                ident, result = pickle.loads(await reader.readexactly(size))
+                future = self._pending.pop(ident)
+                if isinstance(result, PageResult):
+                    future.set_result(result)
+                else:
+                    future.set_exception(FetchError(Kind.INTERNAL, f"parser: {result}"))
+        except Exception:  # EOF, a reset or a garbled answer: either way this child is done
+            self._died()
+
+    def _died(self) -> None:
+        """Hand the dead child's pages back to ``read``. The child answers in order, so the
+        oldest unanswered page is the one it was parsing: the suspect."""
+        assert self._writer is not None
+        self._writer.close()
+        status = self._reap()
+        self.deaths += 1
+        pending, self._pending = self._pending, {}
+        if self._warn is not None:
+            self._warn(f"the parser process died ({status}); the {len(pending)} pages it held "
+                       "go to a new one")
+        oldest = min(pending, default=0)
+        for ident, future in pending.items():
+            if not future.done():
+                future.set_exception(_Died(status, suspect=ident == oldest))
+
+    def _reap(self) -> str:
+        """Kill (a no-op if it is already dead) and collect the child; say how it ended."""
+        if not self._pid:
+            return "not started"
+        pid, self._pid = self._pid, 0
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            return f"signal {os.WTERMSIG(status)}"
+        return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+class _Died(Exception):
+    def __init__(self, status: str, suspect: bool) -> None:
+        super().__init__(status)
+        self.status = status
+        self.suspect = suspect
+
+
+def _serve(sock: socket.socket, reader: PageReader) -> None:  # pragma: no cover - child only
+    """The child's loop: read a page, answer with its result, until the parent goes away."""
+    keep = sock.fileno()  # drop inherited files: sockets, the output lock, the parent's end
+    os.closerange(3, keep)
+    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        signal.set_wakeup_fd(-1)
+    except ValueError:  # forked from a thread other than the main one: nothing to undo
+        pass
+    inp = sock.makefile("rb", buffering=1 << 20)
+    while True:
+        header = inp.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            return
+        ident, url, body, content_type, depth = pickle.loads(inp.read(_HEADER.unpack(header)[0]))
+        result: PageResult | str
+        try:
+            result = reader.read(url, body, content_type, depth)
+        except Exception as e:  # a bug on one page must not stop the others
+            result = f"{type(e).__name__}: {e}"
+        payload = pickle.dumps((ident, result), pickle.HIGHEST_PROTOCOL)
+        sock.sendall(_HEADER.pack(len(payload)) + payload)
