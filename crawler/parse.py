@@ -31,11 +31,13 @@ _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.IGNO
 
 
 class Link(NamedTuple):
-    """A canonical link: the URL, its text (the dedup key) and its host key (the politeness unit)."""
+    """A canonical link as plain strings (the join cache holds 65,536 of them; URL objects would
+    triple its memory): the URL text (the dedup key), its scheme, host and host key."""
 
-    url: URL
     text: str
+    scheme: str
     host: str
+    key: str
 
 
 @dataclass(slots=True)
@@ -141,7 +143,7 @@ def _link(base: URL, href: str) -> Link | None:
         url = join(base, href)
     except InvalidURL:
         return None
-    return Link(url, str(url), host_key(url))
+    return Link(str(url), url.scheme, url.host or "", host_key(url))
 
 
 def _meta_nofollow(tree: LexborHTMLParser) -> bool:

@@ -47,7 +47,7 @@ class PageReader:
         result = PageResult(title=page.title, found=len(page.links))
         if self._extractor:
             result.items, result.extract_errors = self._extractor.extract(tree, page_url)
-        allows, longest = self._scope.allows, self._max_url_length
-        result.links = [(link.text, link.host) for link in page.links
-                        if len(link.text) <= longest and allows(link.url, depth + 1, link.text)]
+        allows, longest = self._scope.allows_parts, self._max_url_length
+        result.links = [(link.text, link.key) for link in page.links
+                        if len(link.text) <= longest and allows(link.scheme, link.host, link.text, depth + 1)]
         return result

@@ -80,15 +80,16 @@ class Scope:
             return host in self._hosts
         return any(host == d or host.endswith("." + d) for d in self._domains)
 
-    def allows(self, url: URL, depth: int = 0, text: str | None = None) -> bool:
-        """True if ``url`` (whose ``str`` may be given as ``text``) at ``depth`` is inside the crawl."""
+    def allows(self, url: URL, depth: int = 0) -> bool:
+        """True if ``url`` at ``depth`` is inside the crawl."""
+        return self.allows_parts(url.scheme, url.host, str(url), depth)
+
+    def allows_parts(self, scheme: str, host: str | None, text: str, depth: int = 0) -> bool:
+        """``allows`` for a URL already taken apart (the parser's links are plain strings)."""
         if self.max_depth is not None and depth > self.max_depth:
             return False
-        if url.scheme not in SCHEMES or not self.allows_host(url.host):
+        if scheme not in SCHEMES or not self.allows_host(host):
             return False
-        if not (self._include or self._exclude):
-            return True
-        text = str(url) if text is None else text
         if self._include and not any(p.search(text) for p in self._include):
             return False
         return not any(p.search(text) for p in self._exclude)

@@ -46,7 +46,7 @@ def test_title_is_whitespace_normalised_and_optional():
 
 def test_broken_markup_and_bytes_do_not_raise():
     page = parse_html(b'<a href="x\xff\xfe.html">x</a><a href="http://[bad">b</a><<<>>', BASE)
-    assert [link.url.host for link in page.links] == ["a.com"]
+    assert [link.host for link in page.links] == ["a.com"]
 
 
 def test_declared_charsets_are_honoured():

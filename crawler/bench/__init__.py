@@ -25,15 +25,16 @@ class BenchResult:
     pages: int
     seconds: float
     megabytes: float
-    cpu_seconds: float
+    cpu_seconds: float  # both processes: the crawler's and its parser's
     peak_rss_mb: float
+    parser_rss_mb: float  # the parser process's own peak (much of it shared with the crawler)
 
     def report(self) -> str:
         rate = self.pages / self.seconds
         return (f"{self.pages} pages in {self.seconds:.2f}s: {rate:.0f} pages/s, "
                 f"{self.megabytes / self.seconds:.1f} MB/s, "
                 f"{self.cpu_seconds / self.pages * 1000:.2f} ms CPU per page, "
-                f"peak RSS {self.peak_rss_mb:.0f} MB")
+                f"peak RSS {self.peak_rss_mb:.0f} MB (parser process {self.parser_rss_mb:.0f} MB)")
 
 
 def run_bench(execute_job, *, pages: int, hosts: int, links: int, size: int, concurrency: int,
@@ -52,16 +53,23 @@ def run_bench(execute_job, *, pages: int, hosts: int, links: int, size: int, con
             "max_pages": pages, "concurrency": concurrency, "per_host": per_host,
             "output": str(out), "quiet": True, "fresh": True, "name": "bench",
         })
-        cpu0, t0 = time.process_time(), time.perf_counter()
-        execute_job(job)
-        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        cpu0, t0 = _cpu(), time.perf_counter()
+        execute_job(job)  # the parser process is reaped by now; the site is not
+        seconds, cpu = time.perf_counter() - t0, _cpu() - cpu0
         crawled, size_b = _count(out)
         return BenchResult(crawled, seconds, size_b / 1e6, cpu,
-                           resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+                           resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                           resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
     finally:
         site.terminate()
         site.wait(10)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that have been reaped."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _wait_for_port(port_file: Path, site: subprocess.Popen) -> int:
