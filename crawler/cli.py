@@ -8,11 +8,12 @@ error style. Exit codes: 0 crawl completed (even with failed URLs), 1 fatal erro
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -166,6 +167,14 @@ def _run_loop(crawl: Crawl) -> Stats:
     return uvloop.run(main())
 
 
+def _finish(code: int) -> NoReturn:
+    """Exit without interpreter teardown. Freeing a finished crawl's objects one by one took
+    0.1–0.17 s (measured on the benchmark corpus), and by now every file is closed and flushed."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def _fail(e: ConfigError) -> None:
     click.echo(f"error: {e}", err=True)
     sys.exit(2)
@@ -186,7 +195,7 @@ def crawl(urls: tuple[str, ...], **params: Any) -> None:
         job = make_job(None, params, urls)
     except ConfigError as e:
         _fail(e)
-    sys.exit(execute(job))
+    _finish(execute(job))
 
 
 @main.command()
@@ -198,7 +207,7 @@ def run(job_file: Path, **params: Any) -> None:
         job = make_job(job_file, params)
     except ConfigError as e:
         _fail(e)
-    sys.exit(execute(job))
+    _finish(execute(job))
 
 
 @main.command()

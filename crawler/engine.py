@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
@@ -39,10 +39,12 @@ from crawler.scheduler import HostGate, Scheduler
 from crawler.sinks.pages import PageStore
 from crawler.sinks.records import FLUSH_BYTES, RecordSink
 from crawler.sinks.table import CsvSink
-from crawler.sinks.warc import WarcSink
 from crawler.sitemaps import sitemap_urls
 from crawler.stats import Progress, Stats
 from crawler.urls import InvalidURL, Scope, host_key, join
+
+if TYPE_CHECKING:
+    from crawler.sinks.warc import WarcSink
 
 
 class Crawl:
@@ -107,7 +109,11 @@ class Crawl:
         start_over = isinstance(self.frontier, MemoryFrontier)
         self.records = RecordSink(self.out / "records.jsonl", truncate=start_over)
         self.items = self._item_sink(start_over) if self.job.extract else None
-        self.warc = WarcSink(self.out / "crawl.warc.gz", self.pages.executor) if self.job.warc else None
+        self.warc: WarcSink | None = None
+        if self.job.warc:
+            from crawler.sinks.warc import WarcSink  # warcio costs 30 ms of start-up; only here
+
+            self.warc = WarcSink(self.out / "crawl.warc.gz", self.pages.executor)
         ticker = asyncio.create_task(self._tick())
         try:
             async with make_session(self.job) as session:

@@ -15,7 +15,7 @@ import ssl
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import aiohttp_socks
@@ -28,8 +28,10 @@ from crawler.errors import FetchError, Kind
 from crawler.proxies import Proxy, Router
 from crawler.resolver import BlockedAddress, CrawlResolver, is_blocked
 from crawler.sinks.pages import PageFile, PageStore
-from crawler.sinks.warc import WarcSink
 from crawler.urls import InvalidURL, join
+
+if TYPE_CHECKING:  # warcio is imported only by crawls that write WARC
+    from crawler.sinks.warc import WarcSink
 
 CHUNK = 1 << 16
 DRAIN = 1 << 16
