@@ -57,6 +57,8 @@ OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--follow-nofollow",), "follow_nofollow", "flag", "Follow rel=nofollow links and pages."),
     (("-q", "--quiet"), "quiet", "flag", "No progress line and no summary."),
     (("--frontier",), "frontier", "value", "sqlite (default: resumable, OUT/state.sqlite) or memory."),
+    (("--parser",), "parser", "value",
+     "process (parse in a second process), inline, or auto [auto: process with 2+ CPUs]."),
     (("--fresh",), "fresh", "flag", "Start over: delete OUT's state, records and pages first."),
     (("--proxy",), "proxy", "value", "Proxy URL: http(s)://, socks5(h)://, socks4://, user:pass@ allowed."),
     (("--proxy-rotation",), "proxy_rotation", "value", "round_robin, random, least_used or sticky."),

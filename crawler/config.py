@@ -79,6 +79,7 @@ class Job(Strict):
     follow_nofollow: bool = False
     quiet: bool = False
     frontier: Literal["sqlite", "memory"] = "sqlite"
+    parser: Literal["auto", "process", "inline"] = "auto"
     fresh: bool = False
     extract: list[ExtractRule] = []
     follow: list[FollowRule] = []

@@ -31,7 +31,7 @@ from crawler.fetch import Fetcher, Response, make_session
 from crawler.frontier import Frontier, Request
 from crawler.frontier.memory import MemoryFrontier
 from crawler.frontier.sqlite import SqliteFrontier, repair_tail
-from crawler.parser_process import ParserProcess
+from crawler.parser_process import make_parser
 from crawler.proxies import Proxy, Router
 from crawler.reader import PageReader
 from crawler.robots import Robots
@@ -62,7 +62,7 @@ class Crawl:
         self.scheduler = Scheduler(self.frontier, self.gate)
         self.scope = Scope(job.start_urls, job.allow_domains, job.include, job.exclude, job.max_depth)
         self.router = Router.from_job(job)
-        self.parser = ParserProcess(PageReader(job), warn=self.warn)
+        self.parser = make_parser(job.parser, PageReader(job), warn=self.warn)
 
         self._warn_cb = warn
         self._progress = progress or Progress(enabled=False)
@@ -90,7 +90,7 @@ class Crawl:
             os.close(lock)
 
     async def _run(self) -> Stats:
-        await self.parser.start()  # first: the fork must come before any thread
+        await self.parser.start()  # first: a fork must come before any thread
         try:
             return await self._crawl()
         finally:

@@ -137,6 +137,35 @@ class ParserProcess:
         return f"exit status {os.waitstatus_to_exitcode(status)}"
 
 
+class InlineParser:
+    """ParserProcess's interface, parsing on the event loop: for one-CPU machines, where a second
+    process has no core of its own, and for hosts that do not want a fork (``parser: inline``)."""
+
+    def __init__(self, reader: PageReader) -> None:
+        self._reader = reader
+
+    async def start(self) -> None:
+        pass
+
+    async def read(self, url: str, body: bytes, content_type: str | None, depth: int) -> PageResult:
+        try:
+            return self._reader.read(url, body, content_type, depth)
+        except Exception as e:  # as in the child: a bug on one page must not stop the others
+            raise FetchError(Kind.INTERNAL, f"parser: {type(e).__name__}: {e}") from None
+
+    async def close(self) -> None:
+        pass
+
+
+def make_parser(mode: str, reader: PageReader,
+                warn: Callable[[str], None] | None = None) -> ParserProcess | InlineParser:
+    """``auto`` parses in a second process when this process may use two or more CPUs."""
+    if mode == "auto":
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        mode = "process" if cpus > 1 else "inline"
+    return ParserProcess(reader, warn) if mode == "process" else InlineParser(reader)
+
+
 class _Died(Exception):
     def __init__(self, status: str, suspect: bool) -> None:
         super().__init__(status)

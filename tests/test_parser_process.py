@@ -4,27 +4,29 @@ crashes it ends in an error record, and the crawl goes on."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.errors import FetchError
-from crawler.parser_process import ParserProcess
+from crawler.parser_process import InlineParser, ParserProcess, make_parser
 from crawler.reader import PageReader, PageResult
 from tests.conftest import read_records
 
 
-def job(site, tmp_path: Path, *hosts: str) -> Job:
-    return Job.model_validate({"start_urls": [site.url(hosts[0])], "output": tmp_path / "out",
-                               "resolve": site.pin(*hosts), "retry_backoff": 0.01})
+def job(site, out: Path, *hosts: str, **fields: Any) -> Job:
+    return Job.model_validate({"start_urls": [site.url(hosts[0])], "output": out, "parser": "process",
+                               "resolve": site.pin(*hosts), "retry_backoff": 0.01, **fields})
 
 
 async def test_parser_killed_mid_crawl_loses_nothing(site, tmp_path):
-    crawl = Crawl(job(site, tmp_path, "a.test"))
+    crawl = Crawl(job(site, tmp_path / "out", "a.test"))
     killed: list[int] = []
 
     async def kill(_: web.Request) -> web.Response:  # the OOM killer, as seen by the crawl
@@ -66,7 +68,7 @@ async def test_page_that_crashes_the_parser_gets_an_error_record(site, tmp_path,
     site.html("a.test", "/bug", '<a href="/unreached">u</a>')
     site.html("a.test", "/ok", '<a href="/ok2">ok2</a>')
     site.html("a.test", "/ok2", "", title="Still parsing")
-    crawl = Crawl(job(site, tmp_path, "a.test"))
+    crawl = Crawl(job(site, tmp_path / "out", "a.test"))
 
     stats = await crawl.run()
 
@@ -103,3 +105,47 @@ async def test_only_the_page_being_parsed_is_blamed_for_a_crash(monkeypatch):
     assert isinstance(fine, PageResult) and fine.title == "Fine"
     assert fine.links == [("http://a.test/next", "a.test:80")]
     assert parser.deaths == 2
+
+
+async def test_inline_parser_gives_the_same_crawl_as_the_process(site, tmp_path, monkeypatch):
+    real_read = PageReader.read
+
+    def buggy_read(self, url, body, content_type, depth):
+        if url.endswith("/bug"):
+            raise ValueError("a bug in the reader")
+        return real_read(self, url, body, content_type, depth)
+
+    monkeypatch.setattr(PageReader, "read", buggy_read)
+    site.html("a.test", "/", '<a href="/c1">c1</a> <a href="/c2">c2</a> <a href="/bug">b</a>', title="Home")
+    for c in (1, 2):
+        cards = "".join(f'<div class="p"><b>{c}-{i}</b><i>{i}.5</i></div>' for i in range(3))
+        site.html("a.test", f"/c{c}", f'{cards}<a href="/c{3 - c}">other</a> <a href="/">home</a>')
+    site.html("a.test", "/bug", "<p>never read</p>")
+    rules = [{"name": "product", "match": "re:/c\\d$", "items": "div.p",
+              "fields": {"name": {"css": "b"}, "price": {"css": "i", "type": "float"}}}]
+
+    outputs = {}
+    for mode in ("process", "inline"):
+        out = tmp_path / mode
+        stats = await Crawl(job(site, out, "a.test", parser=mode, extract=rules)).run()
+        assert stats.items == 6
+        records = sorted(read_records(out), key=lambda r: r["url"])
+        items = sorted((out / "items.jsonl").read_text().splitlines())
+        outputs[mode] = ([(r["url"], r["status"], r["title"], r["items"], r["error"]) for r in records], items)
+
+    assert outputs["process"] == outputs["inline"]
+    records, items = outputs["inline"]
+    assert [r[0].rsplit("/", 1)[1] for r in records] == ["", "bug", "c1", "c2"]
+    assert records[1][4] == {"kind": "internal", "message": "parser: ValueError: a bug in the reader"}
+    found = sorted((i["name"], i["price"]) for i in map(json.loads, items))
+    assert found == [(f"{c}-{i}", i + 0.5) for c in (1, 2) for i in range(3)]
+
+
+def test_auto_parses_inline_when_only_one_cpu_is_available(monkeypatch):
+    reader = PageReader(Job.model_validate({"start_urls": ["http://a.test/"]}))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert isinstance(make_parser("auto", reader), InlineParser)
+    assert isinstance(make_parser("process", reader), ParserProcess)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert isinstance(make_parser("auto", reader), ParserProcess)
+    assert isinstance(make_parser("inline", reader), InlineParser)
