@@ -37,6 +37,7 @@ def main(result: Path, out: Path) -> None:
     speed.set_title("pages per second (higher is better)")
     rss.bar(names, [r[2] for r in rows], color=colors)
     rss.set_title("peak RSS, MB (lower is better)")
+    rss.set_xlabel("crawler: its largest process (with a parser process: see benchmarks/README.md)", fontsize=7)
     for ax in (speed, rss):
         for patch in ax.patches:
             ax.annotate(f"{patch.get_height():.0f}", (patch.get_x() + patch.get_width() / 2, patch.get_height()),

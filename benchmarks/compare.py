@@ -70,7 +70,9 @@ def render(rows: dict[str, dict[str, str]], args: argparse.Namespace, check: str
         vs_ceiling = f"{ceiling / secs:.2f}×" if ceiling else "n/a"
         lines.append(f"| {name} | {secs:.2f} | {rate:.0f} | {vs_ceiling} | {secs / ours:.1f}× | "
                      f"{r['mb']} | {r['cpu']} | {r['pages']} |")
-    lines += ["", f"Output check (verify_corpus.py): {check}", ""]
+    lines += ["", "The crawler's peak RSS is its largest process (GNU time): the crawler or its parser "
+              "process. Both together: `benchmarks/memory.py` (124 MB PSS on this corpus).", "",
+              f"Output check (verify_corpus.py): {check}", ""]
     return "\n".join(lines)
 
 
