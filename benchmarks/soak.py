@@ -25,8 +25,11 @@ from crawler.engine import Crawl  # noqa: E402
 from tests.faults import SOAK_HOSTS, FaultServer  # noqa: E402
 
 
-def rss_mb() -> float:
-    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+def rss_mb(pid: int | str = "self") -> float:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (FileNotFoundError, ProcessLookupError):  # the parser process is between lives
+        return 0.0
 
 
 async def main(max_urls: int, seconds: float) -> int:
@@ -41,13 +44,14 @@ async def main(max_urls: int, seconds: float) -> int:
         "max_retry_after": 1, "max_bytes": 2_000_000, "ignore_robots": True, "output": str(out),
     })
     crawl = Crawl(job)
-    samples: list[tuple[float, float, int]] = []
+    samples: list[tuple[float, float, float]] = []  # (seconds, crawler RSS, parser process RSS)
 
     async def sample() -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         while True:
-            samples.append((loop.time() - start, rss_mb(), crawl.stats.records))
+            parser = getattr(crawl.parser, "pid", 0)
+            samples.append((loop.time() - start, rss_mb(), rss_mb(parser) if parser else 0.0))
             if loop.time() - start > seconds:
                 crawl.stop()
             await asyncio.sleep(2)
@@ -61,15 +65,17 @@ async def main(max_urls: int, seconds: float) -> int:
     kinds = Counter((r["error"] or {}).get("kind", "ok") for r in records)
     quarter = max(1, len(samples) // 4)
     early, late = max(s[1] for s in samples[quarter:2 * quarter]), max(s[1] for s in samples[-quarter:])
+    early_p, late_p = max(s[2] for s in samples[quarter:2 * quarter]), max(s[2] for s in samples[-quarter:])
     print(f"{stats.records} URLs in {stats.elapsed():.0f}s ({stats.records / stats.elapsed():.0f}/s), "
           f"{stats.left_queued} left queued{' (stopped at the time limit)' if stats.interrupted else ''}")
     print("outcomes:", ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
-    print("RSS MB over time:", " ".join(f"{t:.0f}s:{m:.0f}" for t, m, _ in samples))
+    print("RSS MB over time (crawler/parser process):", " ".join(f"{t:.0f}s:{m:.0f}/{p:.0f}" for t, m, p in samples))
     admitted = crawl.frontier.admitted() - stats.left_queued
     checks = {
         "one record per URL": max(per_url.values()) == 1,
         "every admitted URL not left queued has a record": len(per_url) == admitted,
         f"RSS flat (second quarter peak {early:.0f} MB, last quarter peak {late:.0f} MB)": late <= early * 1.2,
+        f"parser RSS flat (second quarter peak {early_p:.0f} MB, last quarter {late_p:.0f} MB)": late_p <= early_p * 1.2,
     }
     for name, ok in checks.items():
         print(("ok   " if ok else "FAIL ") + name)
