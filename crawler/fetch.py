@@ -224,7 +224,7 @@ class Fetcher:
             raise FetchError(Kind.TOO_LARGE, f"Content-Length {declared} exceeds max_bytes {self._job.max_bytes}")
         is_html = ctype is not None and "html" in ctype.lower()
         page = pages.open(url) if pages is not None else None
-        digest = hashlib.sha256()
+        digest = hashlib.sha256() if page is None else None  # a page file hashes on its writer thread
         raw: list[bytes] | None = [] if self._warc is not None else None
         try:
             body, size = await self._read_capped(resp, self._job.max_bytes, page, digest,
@@ -233,13 +233,14 @@ class Fetcher:
                 raise FetchError(Kind.PROXY, f"ban signal via {proxy.id}: body matches proxy_ban_body",
                                  banned=True)
             path = await page.commit() if page is not None else None
+            sha256 = page.sha256 if page is not None else digest.hexdigest()
         except BaseException:
             if page is not None:
                 await page.discard()
             raise
         if raw is not None and self._warc is not None:
             await self._warc.write(resp, b"".join(raw))
-        return Response(status, ctype, nbytes=size, sha256=digest.hexdigest(),
+        return Response(status, ctype, nbytes=size, sha256=sha256,
                         path=path, body=body if is_html else None)
 
     async def _read_capped(self, resp: aiohttp.ClientResponse, limit: int, page: PageFile | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import string
 from pathlib import Path
@@ -116,3 +117,8 @@ async def test_large_body_spills_to_disk_and_is_whole(tmp_path: Path):
     assert page._file is not None  # past the spill size the body streams to the temp file
     rel = await page.commit()
     assert (tmp_path / rel).read_bytes() == b"".join(chunks)
+    assert page.sha256 == hashlib.sha256(b"".join(chunks)).hexdigest()
+    small = store.open(parse_seed("http://a.com/small"))
+    await small.write(b"tiny")
+    assert (tmp_path / await small.commit()).read_bytes() == b"tiny"
+    assert small.sha256 == hashlib.sha256(b"tiny").hexdigest()
