@@ -35,6 +35,7 @@ class ParserProcess:
         self._reader = reader
         self._warn = warn
         self._restart = asyncio.Lock()
+        self._fallback: InlineParser | None = None
         self._pid = 0
         self._writer: asyncio.StreamWriter | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -47,11 +48,20 @@ class ParserProcess:
         return self._pid
 
     async def start(self) -> None:
-        """Fork the child. Call before the crawl starts threads (the first fork has none)."""
+        """Fork the child. Call before the crawl starts threads (the first fork has none).
+        If the system refuses (process or memory limits), parse on the event loop instead."""
         parent, child = socket.socketpair()
-        with warnings.catch_warnings():  # a restart forks with threads alive; the child only parses
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
+        try:
+            with warnings.catch_warnings():  # a restart forks with threads alive; the child only parses
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+        except OSError as e:
+            parent.close()
+            child.close()
+            self._fallback = InlineParser(self._reader)
+            if self._warn is not None:
+                self._warn(f"cannot start the parser process ({e.strerror or e}); parsing inline")
+            return
         if pid == 0:  # pragma: no cover - runs in the child, which leaves by os._exit
             try:
                 _serve(child, self._reader)
@@ -67,6 +77,8 @@ class ParserProcess:
         parsing is given up (FetchError INTERNAL) when that happens to it twice."""
         suspected = False
         while True:  # bounded: every death makes one page a suspect, and a page is one at most twice
+            if self._fallback is not None:
+                return await self._fallback.read(url, body, content_type, depth)
             try:
                 return await self._send((url, body, content_type, depth))
             except _Died as died:
@@ -79,6 +91,8 @@ class ParserProcess:
         async with self._restart:  # one new child, however many pages notice the old one died
             if self._writer is None or self._writer.is_closing():
                 await self.start()
+        if self._fallback is not None:
+            return await self._fallback.read(*page)
         assert self._writer is not None
         self._next_id += 1
         ident = self._next_id

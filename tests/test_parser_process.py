@@ -149,3 +149,19 @@ def test_auto_parses_inline_when_only_one_cpu_is_available(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
     assert isinstance(make_parser("auto", reader), ParserProcess)
     assert isinstance(make_parser("inline", reader), InlineParser)
+
+
+async def test_crawl_parses_inline_when_the_parser_process_cannot_start(site, tmp_path, monkeypatch):
+    def refuse() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refuse)  # what a container's pids limit does
+    site.html("a.test", "/", '<a href="/p1">1</a>', title="Home")
+    site.html("a.test", "/p1", "", title="P1")
+
+    stats = await Crawl(job(site, tmp_path / "out", "a.test")).run()
+
+    titles = {r["url"].split("/", 3)[3]: r["title"] for r in read_records(tmp_path / "out")}
+    assert titles == {"": "Home", "p1": "P1"}
+    assert stats.warnings == ["cannot start the parser process (Resource temporarily unavailable); "
+                              "parsing inline"]
