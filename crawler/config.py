@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -307,7 +308,7 @@ def _line_map(node: yaml.Node | None, prefix: tuple = ()) -> dict[tuple, int]:
     return lines
 
 
-def _describe(err: dict[str, Any], source: str, lines: dict[tuple, int], flags: dict[str, str]) -> str:
+def _describe(err: Mapping[str, Any], source: str, lines: dict[tuple, int], flags: dict[str, str]) -> str:
     loc = tuple(err["loc"])
     field = ".".join(str(p) for p in loc) or "job"
     msg = err["msg"].removeprefix("Value error, ")

@@ -210,7 +210,7 @@ class Crawl:
         if not requests or (limit is not None and limit <= 0):
             return
         if cap is not None:  # one at a time near the cap, so a host never passes it
-            fresh = []
+            fresh: list[Request] = []
             for r in requests:
                 if self._per_host[r.host] < cap and (limit is None or len(fresh) < limit):
                     added = await self.frontier.add([r])

@@ -45,7 +45,7 @@ class Extractor:
         for rule, matches in self._rules:
             if not matches(text):
                 continue
-            roots = tree.css(rule.items) if rule.items else [tree]
+            roots: list[LexborHTMLParser | LexborNode] = list(tree.css(rule.items)) if rule.items else [tree]
             for n, root in enumerate(roots):
                 item: dict[str, Any] = {"url": text, "rule": rule.name}
                 try:

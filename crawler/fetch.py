@@ -67,8 +67,8 @@ def make_session(job: Job, proxy: Proxy | None = None) -> aiohttp.ClientSession:
     else:
         url = URL(proxy.url)
         kind = aiohttp_socks.ProxyType.SOCKS4 if url.scheme == "socks4" else aiohttp_socks.ProxyType.SOCKS5
-        connector = aiohttp_socks.ProxyConnector(
-            host=url.host, port=url.port, proxy_type=kind, username=url.user, password=url.password,
+        connector = aiohttp_socks.ProxyConnector(  # host and port are checked by parse_proxy
+            host=url.host or "", port=url.port or 0, proxy_type=kind, username=url.user, password=url.password,
             rdns=url.scheme == "socks5h", **kw)
     t = job.timeout
     return aiohttp.ClientSession(
@@ -224,10 +224,11 @@ class Fetcher:
             raise FetchError(Kind.TOO_LARGE, f"Content-Length {declared} exceeds max_bytes {self._job.max_bytes}")
         is_html = ctype is not None and "html" in ctype.lower()
         page = pages.open(url) if pages is not None else None
-        digest = hashlib.sha256() if page is None else None  # a page file hashes on its writer thread
+        digest = hashlib.sha256()  # fed only without a page file, which hashes on its writer thread
         raw: list[bytes] | None = [] if self._warc is not None else None
         try:
-            body, size = await self._read_capped(resp, self._job.max_bytes, page, digest,
+            body, size = await self._read_capped(resp, self._job.max_bytes, page,
+                                                 digest if page is None else None,
                                                  keep=self._parse_cap if is_html else 0, raw=raw)
             if proxy is not None and self._ban_body is not None and self._ban_body.search(body):
                 raise FetchError(Kind.PROXY, f"ban signal via {proxy.id}: body matches proxy_ban_body",
@@ -331,8 +332,9 @@ def _literal_blocked(host: str) -> bool:
 def classify(exc: BaseException) -> FetchError:
     """Map an aiohttp/OS exception to an error kind, a readable message and retryability."""
     text = str(exc) or type(exc).__name__
-    if isinstance(getattr(exc, "os_error", None), BlockedAddress):
-        return FetchError(Kind.BLOCKED, str(exc.os_error))
+    os_error = getattr(exc, "os_error", None)
+    if isinstance(os_error, BlockedAddress):
+        return FetchError(Kind.BLOCKED, str(os_error))
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return FetchError(Kind.DNS, f"cannot resolve host: {text}", retryable=True)
     if isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp_socks.ProxyConnectionError)):

@@ -20,7 +20,6 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
 from typing import TYPE_CHECKING
 
 from yarl import URL

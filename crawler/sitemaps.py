@@ -47,12 +47,12 @@ async def sitemap_urls(root: URL, declared: list[str], fetch: Fetch, max_bytes: 
             continue
         if status != 200:
             continue
-        body = _inflate(body, max_bytes)
-        if body is None:
+        inflated = _inflate(body, max_bytes)
+        if inflated is None:
             warn(f"sitemap {url}: gzip data is corrupt or larger than max_bytes")
             continue
-        locs = [html.unescape(m.decode("utf-8", "replace")) for m in _LOC.findall(body)]
-        if _INDEX.search(body[:4096]):
+        locs = [html.unescape(m.decode("utf-8", "replace")) for m in _LOC.findall(inflated)]
+        if _INDEX.search(inflated[:4096]):
             queue += [(loc, depth + 1) for loc in locs if depth + 1 <= MAX_DEPTH]
             continue
         pages = []

@@ -37,6 +37,7 @@ def page(host: int, i: int, hosts: int, pages: int, links: int, size: int) -> by
 
 def main(port_file: Path, hosts: int, pages: int, links: int, size: int) -> None:
     first: list[float] = []
+    port = 0
 
     async def handle(request: web.Request) -> web.Response:
         if not first:
@@ -60,7 +61,6 @@ def main(port_file: Path, hosts: int, pages: int, links: int, size: int) -> None
         port_file.write_text(f"{port}\n")
         await asyncio.Event().wait()
 
-    port = 0
     asyncio.run(serve())
 
 

@@ -21,7 +21,7 @@ class MemoryFrontier:
         pass
 
     async def add(self, requests: Sequence[Request], limit: int | None = None) -> list[Request]:
-        fresh = []
+        fresh: list[Request] = []
         for r in requests:
             if r.url in self._seen:
                 continue

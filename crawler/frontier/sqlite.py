@@ -93,7 +93,7 @@ class SqliteFrontier:
 
     async def add(self, requests: Sequence[Request], limit: int | None = None) -> list[Request]:
         db = self._conn()
-        fresh = []
+        fresh: list[Request] = []
         for r in requests:
             if limit is not None and len(fresh) >= limit:
                 break
