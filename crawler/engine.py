@@ -370,7 +370,7 @@ def _lock(out: Path) -> int:
 def _clear(out: Path) -> None:
     """``--fresh``: forget the previous crawl in ``out`` (state, records, items and pages)."""
     for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "records.jsonl",
-                 "items.jsonl", "items.csv", "crawl.warc.gz"):
+                 "items.jsonl", "items.csv", "crawl.warc.gz", ".warc-good"):
         (out / name).unlink(missing_ok=True)
     shutil.rmtree(out / "pages", ignore_errors=True)
 

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from aiohttp import web
+from warcio.archiveiterator import ArchiveIterator
 
 HOSTS = ["p.test", "q.test", "r.test"]
 PAGES = 2400
@@ -54,9 +55,9 @@ def serve_graph(site, kill_after: list[int], victims: list[asyncio.subprocess.Pr
         site.route(h, "*", handler)
 
 
-async def crawl_proc(site, out: Path) -> asyncio.subprocess.Process:
+async def crawl_proc(site, out: Path, *extra: str) -> asyncio.subprocess.Process:
     args = ["crawl", *(site.url(h, f"/p{i}") for i, h in enumerate(HOSTS)), "-o", str(out),
-            "--concurrency", "16", "--per-host", "4", "-q"]
+            "--concurrency", "16", "--per-host", "4", "-q", *extra]
     for pin in site.pin(*HOSTS):
         args += ["--resolve", pin]
     return await asyncio.create_subprocess_exec(
@@ -106,7 +107,7 @@ async def test_sigkill_at_random_moments_then_resume_equals_uninterrupted_crawl(
     done_before: dict[str, int] = {}
     for _ in range(5):
         kill_after[0] = rng.randint(30, 700)
-        victims.append(await crawl_proc(site, out))
+        victims.append(await crawl_proc(site, out, "--warc"))
         code = await asyncio.wait_for(victims[-1].wait(), 120)
         if code == 0:
             break
@@ -120,10 +121,14 @@ async def test_sigkill_at_random_moments_then_resume_equals_uninterrupted_crawl(
             done_before.setdefault(r["url"], site.hits[(r["url"].split("/")[2].split(":")[0], path)])
     assert kills >= 3
     kill_after[0] = 0
-    proc = await crawl_proc(site, out)
+    proc = await crawl_proc(site, out, "--warc")
     assert await asyncio.wait_for(proc.wait(), 120) == 0, (await proc.stderr.read()).decode()
 
     final = records(out)
+    with open(out / "crawl.warc.gz", "rb") as f:  # whole after every kill: torn tails were cut
+        archived = {rec.rec_headers.get_header("WARC-Target-URI") for rec in ArchiveIterator(f)
+                    if rec.rec_type == "response"}
+    assert {r["url"] for r in final if r["status"] == 200} <= archived
     per_url = Counter(r["url"] for r in final)
     assert max(per_url.values()) == 1, per_url.most_common(3)
     assert set(per_url) == {r["url"] for r in records(clean)}

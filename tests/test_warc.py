@@ -69,3 +69,29 @@ async def test_warc_keeps_the_bomb_cap(site, crawl):
     r = await crawl(start_urls=[site.url("b.test")], resolve=site.pin("b.test"), warc=True,
                     max_bytes=1_000_000, ignore_robots=True)
     assert r.records[0]["error"]["kind"] == "too_large"
+
+
+def warc_responses(warc: Path) -> list[str]:
+    check = subprocess.run([WARCIO, "check", "-v", str(warc)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    with open(warc, "rb") as f:
+        return [rec.rec_headers.get_header("WARC-Target-URI") for rec in ArchiveIterator(f)
+                if rec.rec_type == "response"]
+
+
+async def test_resume_cuts_a_torn_warc_record_and_appends_after_it(site, crawl):
+    site.html("t.test", "/", '<a href="/a">a</a>', title="Home")
+    site.html("t.test", "/a", "A" * 5000, title="A")
+    site.html("t.test", "/new", "", title="New")
+    seeds = [site.url("t.test")]
+    first = await crawl(start_urls=seeds, resolve=site.pin("t.test"), warc=True)
+    warc = first.out / "crawl.warc.gz"
+    before = warc.read_bytes()
+    assert sorted(warc_responses(warc)) == [site.url("t.test"), site.url("t.test", "/a")]
+    last_member = before[before.rindex(b"\x1f\x8b\x08"):]  # how kill -9 in mid-write leaves it
+    warc.write_bytes(before + last_member[: len(last_member) // 2])
+
+    await crawl(start_urls=[*seeds, site.url("t.test", "/new")], resolve=site.pin("t.test"), warc=True)
+
+    assert warc.read_bytes().startswith(before)
+    assert sorted(warc_responses(warc)) == sorted(site.url("t.test", p) for p in ("/", "/a", "/new"))

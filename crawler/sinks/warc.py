@@ -5,12 +5,18 @@ The response record holds the status line and headers as received and the body e
 server sent it (content encoding kept, e.g. still gzipped), after HTTP/1.1 de-chunking: a
 ``Transfer-Encoding: chunked`` header is replaced by the body's ``Content-Length`` so readers do
 not try to de-chunk again.
+
+Crash safety: after each record pair the file's length goes into ``OUT/.warc-good`` (one pwrite of
+20 digits). A crawl killed mid-write leaves a torn gzip member at the end, and readers stop there,
+so a resumed crawl first checks the members after that offset and cuts off an incomplete one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import os
+import zlib
 from concurrent.futures import Executor
 from pathlib import Path
 
@@ -20,9 +26,13 @@ from warcio.warcwriter import WARCWriter
 
 
 class WarcSink:
-    """Appends request/response record pairs to ``path``."""
+    """Appends request/response record pairs to ``path``, after repairing a torn tail."""
 
     def __init__(self, path: Path, executor: Executor) -> None:
+        good = path.parent / ".warc-good"
+        self._good = os.open(good, os.O_RDWR | os.O_CREAT, 0o644)
+        if path.exists():
+            repair_tail(path, _read_offset(self._good))
         self._file = open(path, "ab")  # noqa: SIM115 - closed by close()
         self._writer = WARCWriter(self._file, gzip=True, warc_version="WARC/1.1")
         self._executor = executor
@@ -51,6 +61,37 @@ class WarcSink:
     def _write_pair(self, request, response) -> None:  # type: ignore[no-untyped-def]
         self._writer.write_request_response_pair(request, response)
         self._file.flush()
+        os.pwrite(self._good, b"%020d" % self._file.tell(), 0)
 
     def close(self) -> None:
         self._file.close()
+        os.close(self._good)
+
+
+def repair_tail(path: Path, good: int) -> None:
+    """Cut an incomplete gzip member (a record pair torn by a crash) off the end of ``path``.
+    Members before byte ``good`` are known to be whole; the rest is streamed through zlib."""
+    with open(path, "rb+") as f:
+        end = f.seek(0, 2)
+        whole = min(good, end)  # every member before this offset is complete
+        f.seek(whole)
+        member, fed = zlib.decompressobj(wbits=31), 0  # one gzip member: header and trailer checked
+        try:
+            while chunk := f.read(1 << 20):
+                while chunk:
+                    member.decompress(chunk)
+                    if not member.eof:
+                        fed += len(chunk)
+                        break
+                    whole += fed + len(chunk) - len(member.unused_data)
+                    chunk = member.unused_data
+                    member, fed = zlib.decompressobj(wbits=31), 0
+        except zlib.error:
+            pass  # corrupt bytes: cut from the start of this member
+        if whole < end:
+            f.truncate(whole)
+
+
+def _read_offset(fd: int) -> int:
+    text = os.pread(fd, 20, 0)
+    return int(text) if text.isdigit() else 0
