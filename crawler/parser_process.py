@@ -9,6 +9,7 @@ modules and costs no start-up. It speaks length-prefixed pickles over a socketpa
 body, content type, depth) in, (id, PageResult or error text) out. It exits on EOF, so it never
 outlives the crawl, even after kill -9. If it dies (a crash in the C parser, the OOM killer), the
 pages it held go to a new child; the page it was parsing is given up if it kills a second one.
+A child stuck on one page for PARSE_TIMEOUT seconds (a pathological document) is killed the same way.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from crawler.errors import FetchError, Kind
 from crawler.reader import PageReader, PageResult
 
 _HEADER = struct.Struct("!I")
+PARSE_TIMEOUT = 60.0  # seconds on one page; lexbor parses tens of MB per second
 
 
 class ParserProcess:
@@ -39,6 +41,9 @@ class ParserProcess:
         self._pid = 0
         self._writer: asyncio.StreamWriter | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._busy_since = 0.0  # when the child started on the page it is parsing now
+        self._stuck = False
         self._pending: dict[int, asyncio.Future[PageResult]] = {}
         self._next_id = 0
         self.deaths = 0
@@ -71,6 +76,7 @@ class ParserProcess:
         self._pid = pid
         reader, self._writer = await asyncio.open_unix_connection(sock=parent, limit=1 << 24)
         self._listener = asyncio.create_task(self._listen(reader))
+        self._watchdog = asyncio.create_task(self._watch())
 
     async def read(self, url: str, body: bytes, content_type: str | None, depth: int) -> PageResult:
         """The page's result. If the child dies, its pages go to a new one; the page it was
@@ -96,7 +102,10 @@ class ParserProcess:
         assert self._writer is not None
         self._next_id += 1
         ident = self._next_id
-        future: asyncio.Future[PageResult] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[PageResult] = loop.create_future()
+        if not self._pending:
+            self._busy_since = loop.time()
         self._pending[ident] = future
         payload = pickle.dumps((ident, *page), pickle.HIGHEST_PROTOCOL)
         self._writer.write(_HEADER.pack(len(payload)) + payload)  # bounded by the crawl's concurrency
@@ -104,8 +113,9 @@ class ParserProcess:
 
     async def close(self) -> None:
         """Stop the child. It holds no state worth keeping, so it is killed, not drained."""
-        if self._listener is not None:
-            self._listener.cancel()
+        for task in (self._listener, self._watchdog):
+            if task is not None:
+                task.cancel()
         if self._writer is not None:
             self._writer.close()
         self._reap()
@@ -116,6 +126,7 @@ class ParserProcess:
                 size = _HEADER.unpack(await reader.readexactly(_HEADER.size))[0]
                 ident, result = pickle.loads(await reader.readexactly(size))
                 future = self._pending.pop(ident)
+                self._busy_since = asyncio.get_running_loop().time()
                 if isinstance(result, PageResult):
                     future.set_result(result)
                 else:
@@ -123,12 +134,25 @@ class ParserProcess:
         except Exception:  # EOF, a reset or a garbled answer: either way this child is done
             self._died()
 
+    async def _watch(self) -> None:
+        """Kill the child when one page has held it for PARSE_TIMEOUT (the listener sees it die)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(PARSE_TIMEOUT / 4)
+            if self._pending and self._pid and loop.time() - self._busy_since > PARSE_TIMEOUT:
+                self._stuck = True
+                os.kill(self._pid, signal.SIGKILL)
+
     def _died(self) -> None:
         """Hand the dead child's pages back to ``read``. The child answers in order, so the
         oldest unanswered page is the one it was parsing: the suspect."""
         assert self._writer is not None
         self._writer.close()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         status = self._reap()
+        if self._stuck:
+            status, self._stuck = f"stopped after {PARSE_TIMEOUT:g}s on one page", False
         self.deaths += 1
         pending, self._pending = self._pending, {}
         if self._warn is not None:

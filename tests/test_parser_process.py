@@ -15,6 +15,7 @@ from aiohttp import web
 from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.errors import FetchError
+from crawler import parser_process
 from crawler.parser_process import InlineParser, ParserProcess, make_parser
 from crawler.reader import PageReader, PageResult
 from tests.conftest import read_records
@@ -165,3 +166,29 @@ async def test_crawl_parses_inline_when_the_parser_process_cannot_start(site, tm
     assert titles == {"": "Home", "p1": "P1"}
     assert stats.warnings == ["cannot start the parser process (Resource temporarily unavailable); "
                               "parsing inline"]
+
+
+async def test_a_page_that_hangs_the_parser_is_given_up_and_the_crawl_goes_on(site, tmp_path, monkeypatch):
+    real_read = PageReader.read
+
+    def hanging_read(self, url, body, content_type, depth):
+        if url.endswith("/hang"):
+            signal.pause()  # a pathological document: the child never answers
+        return real_read(self, url, body, content_type, depth)
+
+    monkeypatch.setattr(PageReader, "read", hanging_read)
+    monkeypatch.setattr(parser_process, "PARSE_TIMEOUT", 0.3)
+    site.html("a.test", "/", '<a href="/hang">h</a> <a href="/p1">1</a>', title="Home")
+    site.html("a.test", "/hang", '<a href="/unreached">u</a>')
+    site.html("a.test", "/p1", '<a href="/p2">2</a>', title="P1")
+    site.html("a.test", "/p2", "", title="P2")
+    crawl = Crawl(job(site, tmp_path / "out", "a.test"))
+
+    stats = await crawl.run()
+
+    by_path = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "out")}
+    assert sorted(by_path) == ["", "hang", "p1", "p2"]
+    assert by_path["hang"]["error"] == {
+        "kind": "internal",
+        "message": "the parser process died (stopped after 0.3s on one page) twice while parsing this page"}
+    assert by_path["p2"]["title"] == "P2" and stats.errors["internal"] == 1
