@@ -126,6 +126,9 @@ class Fetcher:
         except Exception as e:  # every transport failure is classified, none escapes raw
             if proxy is not None and isinstance(e, aiohttp.ClientHttpProxyError) and e.status == 407:
                 raise self._blame(self._credentials_rejected(proxy, 407), proxy) from None
+            if proxy is not None and _tls_with_proxy(e, proxy):
+                raise self._blame(FetchError(Kind.PROXY, f"TLS with proxy {proxy.id} failed: {e}",
+                                             retryable=True), proxy) from None
             raise self._blame(classify(e), proxy) from None
 
     async def get_routed(self, url: URL, limit: int) -> tuple[int, bytes]:
@@ -297,6 +300,15 @@ class Fetcher:
             chunks.append(chunk)
         if self._warc is not None:
             await self._warc.write(resp, b"".join(chunks))
+
+
+def _tls_with_proxy(exc: BaseException, proxy: Proxy) -> bool:
+    """A TLS failure on the connection to an ``https://`` proxy itself, not to the target: the
+    proxy's fault (its certificate), so the proxy cools down and another one is tried."""
+    if proxy.scheme != "https" or not isinstance(exc, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError):
+        return False
+    where = URL(proxy.id)
+    return (exc.host, exc.port) == (where.host, where.port)
 
 
 def _proxy_auth_failed(resp: aiohttp.ClientResponse) -> bool:

@@ -29,22 +29,26 @@ def free_port() -> int:
 
 @dataclass
 class ProxyServer:
-    kind: str  # "http" (tinyproxy), "pproxy" (HTTP) or "socks5" (microsocks)
+    kind: str  # "http" (tinyproxy), "pproxy" (HTTP), "pproxy-tls" (HTTP over TLS) or "socks5" (microsocks)
     port: int
     source: str  # the loopback address its outgoing connections come from
     user: str | None
     password: str | None
     proc: asyncio.subprocess.Process | None = None
 
+    @property
+    def scheme(self) -> str:
+        return {"socks5": "socks5", "pproxy-tls": "https"}.get(self.kind, "http")
+
     def url(self, password: str | None = None) -> str:
-        scheme = "socks5" if self.kind == "socks5" else "http"
+        scheme = self.scheme
         pw = self.password if password is None else password
         auth = f"{quote(self.user, safe='')}:{quote(pw or '', safe='')}@" if self.user else ""
         return f"{scheme}://{auth}127.0.0.1:{self.port}"
 
     @property
     def id(self) -> str:
-        return f"{'socks5' if self.kind == 'socks5' else 'http'}://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def kill(self) -> None:
         if self.proc and self.proc.returncode is None:
@@ -52,8 +56,9 @@ class ProxyServer:
 
 
 async def start_proxy(kind: str, source: str, tmp: Path, user: str | None = None,
-                      password: str | None = None) -> ProxyServer:
-    """Start tinyproxy (``http``) or microsocks (``socks5``) and wait until it accepts connections."""
+                      password: str | None = None, tls_pem: Path | None = None) -> ProxyServer:
+    """Start tinyproxy (``http``), pproxy (``pproxy``; ``pproxy-tls`` serves TLS with ``tls_pem``,
+    key then certificate) or microsocks (``socks5``) and wait until it accepts connections."""
     server = ProxyServer(kind, free_port(), source, user, password)
     if kind == "http":
         conf = tmp / f"tinyproxy-{server.port}.conf"
@@ -63,9 +68,12 @@ async def start_proxy(kind: str, source: str, tmp: Path, user: str | None = None
             lines.append(f"BasicAuth {user} {password}")
         conf.write_text("\n".join(lines) + "\n")
         cmd = ["tinyproxy", "-d", "-c", str(conf)]
-    elif kind == "pproxy":
+    elif kind in ("pproxy", "pproxy-tls"):
         auth = f"#{user}:{password}" if user else ""
-        cmd = [sys.executable, "-c", PPROXY, "-l", f"http://127.0.0.1:{server.port}{auth}"]
+        scheme = "http+ssl" if kind == "pproxy-tls" else "http"
+        cmd = [sys.executable, "-c", PPROXY, "-l", f"{scheme}://127.0.0.1:{server.port}{auth}"]
+        if tls_pem is not None:
+            cmd += ["--ssl", str(tls_pem)]
     else:
         cmd = ["microsocks", "-i", "127.0.0.1", "-p", str(server.port),
                "-b", source]

@@ -280,3 +280,25 @@ async def test_router_waits_at_most_proxy_wait_then_says_why():
     router.disable(proxy, "rejected our credentials (407)")
     with pytest.raises(FetchError, match="every proxy is disabled"):
         await router.acquire("a.test")
+
+
+async def test_https_proxy_url_speaks_tls_to_the_proxy(hosts_site, crawl, proxies, tmp_path):
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    pem = tmp_path / "proxy.pem"  # pproxy wants the key, then the certificate, in one file
+    pem.write_bytes(cert.private_key_pem.bytes() + b"".join(c.bytes() for c in cert.cert_chain_pems))
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    urls = pages(hosts_site, "127.0.0.2", 3)
+    (p,) = await proxies("pproxy-tls", 1, user="dave", password="tlsproxy7", tls_pem=pem)
+    assert p.url().startswith("https://")
+
+    ok = await crawl(start_urls=[urls[0]], proxy=p.url(), ca_bundle=ca_file, output=tmp_path / "ok")
+    untrusted = await crawl(start_urls=[urls[0]], proxy=p.url(), proxy_retries=1, proxy_cooldown=0,
+                            output=tmp_path / "untrusted")
+
+    assert ok.stats.pages == 4 and {r["proxy"] for r in ok.records} == {p.id}
+    (rec,) = untrusted.records  # the proxy's certificate is the proxy's fault, not the site's
+    assert rec["error"]["kind"] == "proxy" and f"TLS with proxy {p.id} failed" in rec["error"]["message"]
+    assert "CERTIFICATE_VERIFY_FAILED" in rec["error"]["message"] and "tlsproxy7" not in json.dumps(rec)
+    assert hosts_site.hits[("127.0.0.2", "/")] == 1  # only the trusted crawl reached the site
