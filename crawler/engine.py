@@ -60,7 +60,7 @@ class Crawl:
             else SqliteFrontier(self.out / "state.sqlite", self.out / "records.jsonl"))
         self.gate = HostGate(job.per_host, job.delay, job.jitter, adaptive=job.adaptive)
         self.scheduler = Scheduler(self.frontier, self.gate)
-        self.scope = Scope(job.start_urls, job.allow_domains, job.include, job.exclude, job.max_depth)
+        self.scope = Scope.for_job(job)
         self.router = Router.from_job(job)
         self.parser = make_parser(job.parser, PageReader(job), warn=self.warn)
 

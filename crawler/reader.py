@@ -33,7 +33,7 @@ class PageReader:
     """Parses a page and applies the job's follow, scope and extraction rules to it."""
 
     def __init__(self, job: Job) -> None:
-        self._scope = Scope(job.start_urls, job.allow_domains, job.include, job.exclude, job.max_depth)
+        self._scope = Scope.for_job(job)
         self._extractor = Extractor(job.extract)
         self._follow = job.follow
         self._follow_nofollow = job.follow_nofollow
