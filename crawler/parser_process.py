@@ -130,7 +130,7 @@ class ParserProcess:
                 if isinstance(result, PageResult):
                     future.set_result(result)
                 else:
-                    future.set_exception(FetchError(Kind.INTERNAL, f"parser: {result}"))
+                    future.set_exception(_failed(result))
         except Exception:  # EOF, a reset or a garbled answer: either way this child is done
             self._died()
 
@@ -186,10 +186,10 @@ class InlineParser:
         pass
 
     async def read(self, url: str, body: bytes, content_type: str | None, depth: int) -> PageResult:
-        try:
-            return self._reader.read(url, body, content_type, depth)
-        except Exception as e:  # as in the child: a bug on one page must not stop the others
-            raise FetchError(Kind.INTERNAL, f"parser: {type(e).__name__}: {e}") from None
+        result = _read(self._reader, (url, body, content_type, depth))
+        if isinstance(result, str):
+            raise _failed(result)
+        return result
 
     async def close(self) -> None:
         pass
@@ -202,6 +202,19 @@ def make_parser(mode: str, reader: PageReader,
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         mode = "process" if cpus > 1 else "inline"
     return ParserProcess(reader, warn) if mode == "process" else InlineParser(reader)
+
+
+def _read(reader: PageReader, page: tuple[str, bytes, str | None, int]) -> PageResult | str:
+    """The page's result, or the text of the bug that stopped it: one page must not stop the others.
+    (Text, because it crosses the pipe from the child; FetchError does not pickle.)"""
+    try:
+        return reader.read(*page)
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+
+
+def _failed(bug: str) -> FetchError:
+    return FetchError(Kind.INTERNAL, f"parser: {bug}")
 
 
 class _Died(Exception):
@@ -226,11 +239,6 @@ def _serve(sock: socket.socket, reader: PageReader) -> None:  # pragma: no cover
         header = inp.read(_HEADER.size)
         if len(header) < _HEADER.size:
             return
-        ident, url, body, content_type, depth = pickle.loads(inp.read(_HEADER.unpack(header)[0]))
-        result: PageResult | str
-        try:
-            result = reader.read(url, body, content_type, depth)
-        except Exception as e:  # a bug on one page must not stop the others
-            result = f"{type(e).__name__}: {e}"
-        payload = pickle.dumps((ident, result), pickle.HIGHEST_PROTOCOL)
+        ident, *page = pickle.loads(inp.read(_HEADER.unpack(header)[0]))
+        payload = pickle.dumps((ident, _read(reader, tuple(page))), pickle.HIGHEST_PROTOCOL)
         sock.sendall(_HEADER.pack(len(payload)) + payload)
