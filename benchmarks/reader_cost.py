@@ -14,7 +14,7 @@ from pathlib import Path
 
 from crawler import parse
 from crawler.config import Job
-from crawler.reader import PageReader
+from crawler.parsing.reader import PageReader
 
 
 def main() -> int:

@@ -224,7 +224,7 @@ def check(job_file: Path, url: str | None) -> None:
     click.echo(f"ok: job {job.job_name!r}: {len(job.start_urls)} start URL(s), "
                f"concurrency {job.concurrency}, per host {job.per_host}, output {job.output_dir}")
     if url:
-        from crawler.trial import try_url
+        from crawler.check import try_url
         from crawler.urls import InvalidURL
 
         try:

@@ -19,8 +19,8 @@ from yarl import URL
 
 from crawler import __version__
 from crawler.errors import ConfigError
-from crawler.proxies import parse_proxy
-from crawler.rules import ExtractRule, FollowRule, Strict
+from crawler.net.proxies import parse_proxy
+from crawler.parsing.rules import ExtractRule, FollowRule, Strict
 from crawler.urls import InvalidURL, parse_seed
 
 if TYPE_CHECKING:

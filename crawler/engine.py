@@ -27,19 +27,19 @@ from yarl import URL
 
 from crawler.config import Job
 from crawler.errors import FetchError, Kind
-from crawler.fetch import Fetcher, Response, make_session
+from crawler.net.fetch import Fetcher, Response, make_session
 from crawler.frontier import Frontier, Request
 from crawler.frontier.memory import MemoryFrontier
 from crawler.frontier.sqlite import SqliteFrontier, repair_tail
-from crawler.parser_process import make_parser
-from crawler.proxies import Proxy, Router
-from crawler.reader import PageReader
-from crawler.robots import Robots
-from crawler.scheduler import HostGate, Scheduler
+from crawler.parsing.process import make_parser
+from crawler.net.proxies import Proxy, Router
+from crawler.parsing.reader import PageReader
+from crawler.net.robots import Robots
+from crawler.scheduling.scheduler import HostGate, Scheduler
 from crawler.sinks.pages import PageStore
 from crawler.sinks.records import FLUSH_BYTES, RecordSink
 from crawler.sinks.table import CsvSink
-from crawler.sitemaps import sitemap_urls
+from crawler.net.sitemaps import sitemap_urls
 from crawler.stats import Progress, Stats
 from crawler.urls import InvalidURL, Scope, host_key, join
 
@@ -271,7 +271,7 @@ class Crawl:
         elif response is not None and response.body is not None:
             try:
                 await self._follow(request, response.body, response.content_type, extra)
-            except FetchError as e:  # the page could not be parsed (see crawler.parser_process)
+            except FetchError as e:  # the page could not be parsed (see crawler.parsing.process)
                 error = e
                 self.warn(f"{request.url}: {e.message}")
         self._record(request, response, error, started, **extra)

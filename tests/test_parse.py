@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from yarl import URL
 
-from crawler.parse import parse_html
+from crawler.parsing.parse import parse_html
 
 BASE = URL("http://a.com/dir/page.html")
 

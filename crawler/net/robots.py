@@ -14,8 +14,8 @@ from protego import Protego
 from yarl import URL
 
 from crawler.errors import FetchError
-from crawler.fetch import Fetcher
-from crawler.scheduler import HostGate
+from crawler.net.fetch import Fetcher
+from crawler.scheduling.scheduler import HostGate
 
 MAX_ROBOTS_BYTES = 512 * 1024
 

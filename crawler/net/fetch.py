@@ -23,10 +23,10 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from crawler.config import Job
-from crawler.decode import BodyDecoder
+from crawler.net.decode import BodyDecoder
 from crawler.errors import FetchError, Kind
-from crawler.proxies import Proxy, Router
-from crawler.resolver import BlockedAddress, CrawlResolver, is_blocked
+from crawler.net.proxies import Proxy, Router
+from crawler.net.resolver import BlockedAddress, CrawlResolver, is_blocked
 from crawler.sinks.pages import PageFile, PageStore
 from crawler.urls import InvalidURL, join
 

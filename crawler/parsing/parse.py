@@ -21,7 +21,7 @@ from typing import NamedTuple
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
-from crawler.rules import FollowRule
+from crawler.parsing.rules import FollowRule
 from crawler.urls import InvalidURL, host_key, join
 
 _SKIP = ("javascript:", "mailto:", "data:", "tel:", "#")

@@ -1,7 +1,7 @@
 """Everything a crawl takes from one HTML page: its title, the links to admit and the items.
 
 One pure function of (page, job), with a picklable result, so the same code runs inline (``crawler
-check``) and in the parser process (``crawler.parser_process``) that keeps it off the event loop.
+check``) and in the parser process (``crawler.parsing.process``) that keeps it off the event loop.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 from yarl import URL
 
 from crawler.config import Job
-from crawler.extract import Extractor
-from crawler.parse import parse_document, read_page
+from crawler.parsing.extract import Extractor
+from crawler.parsing.parse import parse_document, read_page
 from crawler.urls import Scope
 
 

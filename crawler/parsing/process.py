@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Callable
 
 from crawler.errors import FetchError, Kind
-from crawler.reader import PageReader, PageResult
+from crawler.parsing.reader import PageReader, PageResult
 
 _HEADER = struct.Struct("!I")
 PARSE_TIMEOUT = 60.0  # seconds on one page; lexbor parses tens of MB per second

@@ -7,9 +7,9 @@ import json
 
 from crawler.config import Job
 from crawler.errors import FetchError
-from crawler.fetch import Fetcher, make_session
-from crawler.proxies import Router
-from crawler.reader import PageReader
+from crawler.net.fetch import Fetcher, make_session
+from crawler.net.proxies import Router
+from crawler.parsing.reader import PageReader
 from crawler.urls import InvalidURL, join, parse_seed
 
 

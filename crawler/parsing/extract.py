@@ -16,7 +16,7 @@ from typing import Any
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
-from crawler.rules import ExtractRule, FieldRule
+from crawler.parsing.rules import ExtractRule, FieldRule
 from crawler.urls import InvalidURL, join
 
 _TRUE = {"true", "yes", "1", "on", "y"}

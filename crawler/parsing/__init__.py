@@ -1,0 +1,1 @@
+"""Parsing stage: HTML to title, links and items, inline or in a forked parser process."""

@@ -1,0 +1,1 @@
+"""Scheduling stage: which host may start a request now (scheduler) and per-host politeness (host limiter)."""
