@@ -19,9 +19,8 @@ import click
 
 from crawler import __version__
 from crawler.config import Job, build_job, load_yaml, merge
-from crawler.engine import Crawl, LockedError
-from crawler.errors import ConfigError
-from crawler.frontier.sqlite import StateError
+from crawler.engine import Crawl
+from crawler.errors import CheckpointError, ConfigError, LockedError, StateError
 from crawler.stats import Progress, Stats
 
 # (option decls, Job field, kind) — kind: "value", "list", "flag", "header", "cookie", "timeout.X"
@@ -139,7 +138,7 @@ def execute(job: Job) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted twice: stopped without draining", err=True)
         return 130
-    except (StateError, LockedError) as e:
+    except (StateError, LockedError, CheckpointError) as e:
         click.echo(f"error: {e}", err=True)
         return 1
     except OSError as e:
@@ -154,12 +153,15 @@ def _run_loop(crawl: Crawl) -> Stats:
     async def main() -> Stats:
         loop = asyncio.get_running_loop()
 
-        def on_sigint() -> None:
+        def on_signal(sig: signal.Signals) -> None:
+            """Ctrl-C, or SIGTERM from systemd or a container runtime: drain, then stop."""
             crawl.stop()
-            loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C stops at once
-            click.echo("\nstopping: finishing requests in flight (Ctrl-C again to abort)", err=True)
+            loop.remove_signal_handler(sig)  # a second one stops at once
+            again = "Ctrl-C" if sig is signal.SIGINT else "SIGTERM"
+            click.echo(f"\nstopping: finishing requests in flight ({again} again to abort)", err=True)
 
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal, sig)
         return await crawl.run()
 
     try:

@@ -18,10 +18,10 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from yarl import URL
 
 from crawler import __version__
-from crawler.errors import ConfigError
-from crawler.net.proxies import parse_proxy
+from crawler.errors import ConfigError, InvalidURL
+from crawler.net.proxy_url import parse_proxy
 from crawler.parsing.rules import ExtractRule, FollowRule, Strict
-from crawler.urls import InvalidURL, parse_seed
+from crawler.urls import parse_seed
 
 if TYPE_CHECKING:
     import yaml

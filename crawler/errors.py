@@ -1,4 +1,7 @@
-"""Error types and the error kinds written into records."""
+"""Every error type of the crawler, and the error kinds written into records.
+
+One module, so the CLI can catch what a backend raises without importing the backend.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,22 @@ from enum import StrEnum
 
 class ConfigError(Exception):
     """A job that cannot run as written; the message is one line meant for the user."""
+
+
+class InvalidURL(ValueError):
+    """A URL we cannot crawl; the message says why."""
+
+
+class StateError(Exception):
+    """state.sqlite exists but is not a usable crawler state file; the message says why."""
+
+
+class LockedError(Exception):
+    """The output directory is held by another running crawl."""
+
+
+class CheckpointError(Exception):
+    """Job state or records could not be saved (disk full, I/O error): the crawl stops, resumable."""
 
 
 class Kind(StrEnum):

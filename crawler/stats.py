@@ -6,7 +6,12 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from crawler.record import Record
+
+MAX_WARNINGS = 100  # kept word for word; later ones are only counted
 
 
 @dataclass
@@ -21,12 +26,30 @@ class Stats:
     retries: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
+    warning_count: int = 0
     interrupted: bool = False
     left_queued: int = 0
     resumed: int = 0
     items: int = 0
+    damaged: int = 0
     proxy_report: list[str] = field(default_factory=list)
     throttle_report: list[str] = field(default_factory=list)
+
+    def count(self, record: Record, items: int) -> None:
+        """Count one final record (and the items its page gave)."""
+        self.records += 1
+        if record.error is not None:
+            self.errors[record.error.kind.value] += 1
+        elif record.ok:
+            self.pages += 1
+            self.bytes += record.bytes
+        self.items += items
+
+    def warn(self, message: str) -> None:
+        """Keep the first MAX_WARNINGS warnings and count all (a broad crawl can warn per host)."""
+        self.warning_count += 1
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(message)
 
     def elapsed(self) -> float:
         return max(time.perf_counter() - self.started, 1e-9)
@@ -46,6 +69,9 @@ class Stats:
         ]
         if self.resumed:
             lines.insert(0, f"Resumed: {self.resumed} URLs were already done before this run")
+        if self.damaged:
+            lines.append(f"{self.damaged} damaged lines of records/items were set aside "
+                         "(OUT/<file>.damaged) before resuming")
         if self.left_queued:
             lines.append(f"{self.left_queued} URLs are still queued; run the same job again to resume")
         if self.throttle_report:

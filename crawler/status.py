@@ -7,7 +7,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from crawler.frontier.sqlite import DONE, LEASED, QUEUED, StateError, check_state
+from crawler.errors import StateError
+from crawler.frontier.sqlite import DONE, LEASED, QUEUED, check_state
 
 
 def describe(out: Path) -> str:

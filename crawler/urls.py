@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from yarl import URL
 
-if TYPE_CHECKING:  # config imports this module for URL validation
-    from crawler.config import Job
+from crawler.errors import InvalidURL
 
 SCHEMES = frozenset({"http", "https"})
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!\d)")  # "mailto:x" has one; "host:8080/" has not
-
-
-class InvalidURL(ValueError):
-    """A URL we cannot crawl; the message says why."""
 
 
 def canonical(url: URL) -> URL:
@@ -76,11 +70,6 @@ class Scope:
         self._include = [re.compile(p) for p in include]
         self._exclude = [re.compile(p) for p in exclude]
         self.max_depth = max_depth
-
-    @classmethod
-    def for_job(cls, job: Job) -> Scope:
-        """The scope a job's settings describe (the engine and the parser both need it)."""
-        return cls(job.start_urls, job.allow_domains, job.include, job.exclude, job.max_depth)
 
     def allows_host(self, host: str | None) -> bool:
         if host is None:

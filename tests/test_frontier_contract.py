@@ -1,17 +1,30 @@
-"""The Frontier contract, run against every backend (a Redis backend will join this list)."""
+"""The Frontier contract, run against every backend (a Redis backend will join this list), and
+against a double that yields on every call, as a networked backend does."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from crawler.frontier import Request
+from crawler.frontier import Caps, Request
 from crawler.frontier.memory import MemoryFrontier
 from crawler.frontier.sqlite import SqliteFrontier
+from tests.frontier_doubles import YieldingFrontier
+
+BACKENDS = ["memory", "sqlite", "yielding-sqlite"]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+def make(kind: str, tmp_path):
+    if kind == "memory":
+        return MemoryFrontier()
+    sqlite = SqliteFrontier(tmp_path / "s.sqlite", tmp_path / "r.jsonl")
+    return YieldingFrontier(sqlite) if kind.startswith("yielding") else sqlite
+
+
+@pytest.fixture(params=BACKENDS)
 async def frontier(request, tmp_path):
-    f = MemoryFrontier() if request.param == "memory" else SqliteFrontier(tmp_path / "s.sqlite", tmp_path / "r.jsonl")
+    f = make(request.param, tmp_path)
     await f.open()
     yield f
     await f.close()
@@ -21,27 +34,64 @@ def req(path: str, host: str = "a:80") -> Request:
     return Request(f"http://{host.split(':')[0]}{path}", host)
 
 
-async def test_add_deduplicates_and_respects_limit(frontier):
+async def test_add_deduplicates_and_respects_the_caps(frontier):
     fresh = await frontier.add([req("/1"), req("/2"), req("/1")])
     assert [r.url for r in fresh] == ["http://a/1", "http://a/2"]
     assert await frontier.add([req("/2")]) == []
-    assert [r.url for r in await frontier.add([req("/3"), req("/4"), req("/5")], limit=2)] == ["http://a/3", "http://a/4"]
+    capped = await frontier.add([req("/3"), req("/4"), req("/5")], Caps(total=4))
+    assert [r.url for r in capped] == ["http://a/3", "http://a/4"]
     assert await frontier.seen("http://a/3") and not await frontier.seen("http://a/5")
-    assert frontier.queued() == 4 and frontier.admitted() == 4
+    per_host = await frontier.add([req("/6"), req("/x", "b:80"), req("/y", "b:80")], Caps(per_host=1))
+    assert [r.url for r in per_host] == ["http://b/x"]  # a:80 already holds 4
+    counts = await frontier.counts()
+    assert (counts.queued, counts.leased, counts.admitted) == (5, 0, 5)
 
 
-async def test_lease_is_fifo_per_host_and_release_puts_back_at_the_head(frontier):
-    await frontier.add([req("/1"), req("/2"), req("/x", "b:80")])
-    assert sorted(frontier.hosts_with_work()) == ["a:80", "b:80"]
-    first = await frontier.lease("a:80")
-    assert first.url == "http://a/1" and frontier.queued() == 2
-    first.attempt = 1
-    await frontier.release(first)
-    again = await frontier.lease("a:80")
-    assert again.url == "http://a/1" and again.attempt == 1
-    await frontier.done(again)
-    assert (await frontier.lease("a:80")).url == "http://a/2"
-    assert await frontier.lease("a:80") is None
-    assert (await frontier.lease("b:80")).url == "http://b/x"
-    assert frontier.queued() == 0 and frontier.admitted() == 3
+async def test_leases_are_batched_fifo_per_host_and_failed_puts_back_at_the_head(frontier):
+    await frontier.add([req("/1"), req("/2"), req("/3"), req("/x", "b:80")])
+    assert sorted(await frontier.hosts_with_work()) == ["a:80", "b:80"]
+    batch = await frontier.lease({"a:80": 2, "b:80": 5}, ttl=30)
+    assert [lease.request.url for lease in batch] == ["http://a/1", "http://a/2", "http://b/x"]
+    assert len({lease.id for lease in batch}) == 3 and all(lease.expires > 0 for lease in batch)
+    assert (await frontier.counts()).leased == 3 and (await frontier.counts()).queued == 1
+    first = batch[0]
+    first.request.attempt = 1
+    await frontier.failed(first)
+    again, = await frontier.lease({"a:80": 1}, ttl=30)
+    assert again.request.url == "http://a/1" and again.request.attempt == 1 and again.id != first.id
+    for lease in [again, *batch[1:]]:
+        await frontier.done(lease)
+    last, = await frontier.lease({"a:80": 9}, ttl=30)
+    assert last.request.url == "http://a/3"
+    assert await frontier.lease({"a:80": 1, "b:80": 1}, ttl=30) == []
+    await frontier.done(last)
+    counts = await frontier.counts()
+    assert (counts.queued, counts.leased, counts.admitted, counts.unfinished) == (0, 0, 4, 0)
     await frontier.commit()
+
+
+async def test_concurrent_adds_never_pass_the_caps(frontier):
+    """Many coroutines admitting at once (their awaits interleave) stay within both caps."""
+    caps = Caps(total=30, per_host=7)
+    batches = [[req(f"/{i}-{j}", f"h{j % 6}:80") for j in range(12)] for i in range(10)]
+    results = await asyncio.gather(*(frontier.add(b, caps) for b in batches))
+    admitted = [r for fresh in results for r in fresh]
+    per_host = {h: sum(r.host == h for r in admitted) for h in {r.host for r in admitted}}
+    assert len(admitted) == 30 == (await frontier.counts()).admitted
+    assert max(per_host.values()) <= 7
+
+
+async def test_a_host_read_in_batches_never_hands_out_a_url_twice(tmp_path):
+    """SQLite reads a host's queue 256 rows at a time; uncommitted leases must not be read again."""
+    f = SqliteFrontier(tmp_path / "s.sqlite", tmp_path / "r.jsonl")
+    await f.open()
+    await f.add([req(f"/{i}") for i in range(600)])
+    urls: list[str] = []
+    for _ in range(20):  # bounded: 7 batches are enough
+        leases = await f.lease({"a:80": 100}, ttl=30)
+        urls += [lease.request.url for lease in leases]
+        if len(urls) == 300:
+            await f.failed(leases[-1])  # one goes back mid-way and comes out again, once
+            urls.pop()
+    assert len(urls) == 600 == len(set(urls))
+    await f.close()

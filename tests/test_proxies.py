@@ -302,3 +302,4 @@ async def test_https_proxy_url_speaks_tls_to_the_proxy(hosts_site, crawl, proxie
     assert rec["error"]["kind"] == "proxy" and f"TLS with proxy {p.id} failed" in rec["error"]["message"]
     assert "CERTIFICATE_VERIFY_FAILED" in rec["error"]["message"] and "tlsproxy7" not in json.dumps(rec)
     assert hosts_site.hits[("127.0.0.2", "/")] == 1  # only the trusted crawl reached the site
+

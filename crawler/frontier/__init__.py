@@ -1,13 +1,14 @@
 """The frontier: every URL the crawl has admitted, queued per host, with leases.
 
-The engine only talks to the :class:`Frontier` protocol, so an SQLite or Redis backend can replace
-:class:`MemoryFrontier` without touching it. A URL's life: ``add`` (deduplicated) → ``lease`` (taken
-by a worker) → ``done`` (final record written) or ``release`` (back in the queue for a retry).
+The engine only talks to the :class:`Frontier` protocol. Every method is async, so a networked
+backend (Redis, shared by many processes) can implement it without changing its callers. A URL's
+life: ``add`` (deduplicated, within the caps) → ``lease`` (taken by a worker, in batches) → ``done``
+(its final record is written) or ``failed`` (this attempt failed: back in its host's queue).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,6 +24,43 @@ class Request:
     attempt: int = 0
     redirects: int = 0
     proxy_attempts: int = 0  # retries spent on failing proxies (not persisted: resets on resume)
+    proxy_waiting_since: float | None = None  # loop time the request first found no usable proxy
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A request taken from the frontier by one worker. ``expires`` (wall-clock seconds) is when
+    another process may take the URL back; single-process backends take every lease back when
+    they are opened after a crash instead."""
+
+    id: int
+    request: Request
+    expires: float
+
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    """Admission limits the frontier enforces atomically with dedup, where the counts live:
+    ``total`` URLs ever admitted (``max_pages``) and per host key (``max_pages_per_host``)."""
+
+    total: int | None = None
+    per_host: int | None = None
+
+
+NO_CAPS = Caps()
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """The whole job's numbers, across every process that shares it."""
+
+    queued: int  # waiting in queues
+    leased: int  # taken by a worker, not yet done or failed
+    admitted: int  # ever admitted (across resumes)
+
+    @property
+    def unfinished(self) -> int:
+        return self.queued + self.leased
 
 
 class Frontier(Protocol):
@@ -32,35 +70,33 @@ class Frontier(Protocol):
     :class:`~crawler.frontier.sqlite.SqliteFrontier` (the default; survives crashes and resumes).
     """
 
-    async def open(self) -> None:
-        """Prepare the store (and, for durable backends, reconcile it after a crash)."""
+    persistent: bool  # keeps state across runs (records are appended); False: starts empty
 
-    async def add(self, requests: Sequence[Request], limit: int | None = None) -> list[Request]:
-        """Queue the requests whose URL was never seen, at most ``limit`` of them; return those."""
+    async def open(self) -> int:
+        """Prepare the store (durable backends reconcile it after a crash); return how many URLs
+        were already done before this run."""
 
-    async def lease(self, host: str) -> Request | None:
-        """Take the next queued request for ``host``; it stays leased until done or released."""
+    async def add(self, requests: Sequence[Request], caps: Caps = NO_CAPS) -> list[Request]:
+        """Queue the requests whose URL was never seen, as far as ``caps`` allow; return those."""
 
-    async def release(self, request: Request) -> None:
-        """Put a leased request back at the head of its host's queue (for a retry)."""
+    async def lease(self, wants: Mapping[str, int], ttl: float) -> list[Lease]:
+        """Take up to ``wants[host]`` queued requests of each host, oldest first, for ``ttl`` s."""
 
-    async def done(self, request: Request) -> None:
-        """The request's final record is written (flushed at the next checkpoint); drop its lease."""
+    async def failed(self, lease: Lease) -> None:
+        """This attempt failed and will be tried again: the lease's request (with its updated
+        counters) goes back to the head of its host's queue."""
+
+    async def done(self, lease: Lease) -> None:
+        """The request's final record is written (flushed at the next checkpoint)."""
 
     async def seen(self, url: str) -> bool:
         """True if ``url`` was ever admitted."""
 
-    def queued(self) -> int:
-        """Requests waiting in queues (not leased)."""
+    async def counts(self) -> Counts:
+        """Queued, leased and admitted URLs of the whole job."""
 
-    def hosts_with_work(self) -> list[str]:
-        """Hosts that have queued requests (used to restart scheduling, e.g. after a resume)."""
-
-    def admitted(self) -> int:
-        """URLs ever admitted to this crawl (across resumes); ``max_pages`` counts these."""
-
-    def admitted_per_host(self) -> dict[str, int]:
-        """Admitted URLs per host key (across resumes); ``max_pages_per_host`` counts these."""
+    async def hosts_with_work(self) -> list[str]:
+        """Hosts that have queued requests (used to (re)start scheduling, e.g. after a resume)."""
 
     async def commit(self) -> None:
         """Make every change so far durable. Records are flushed only after this returns."""

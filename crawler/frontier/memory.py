@@ -2,70 +2,75 @@
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Sequence
+import itertools
+import time
+from collections import Counter, deque
+from collections.abc import Mapping, Sequence
 
-from crawler.frontier import Request
+from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request
 
 
 class MemoryFrontier:
     """Frontier in process memory: for tests and for crawls that need no resume."""
 
+    persistent = False
+
     def __init__(self) -> None:
         self._seen: set[str] = set()
+        self._per_host: Counter[str] = Counter()
         self._queues: dict[str, deque[Request]] = {}
-        self._leased: dict[str, Request] = {}
+        self._leased: dict[int, Lease] = {}
+        self._ids = itertools.count(1)
         self._queued = 0
 
-    async def open(self) -> None:
-        pass
+    async def open(self) -> int:
+        return 0
 
-    async def add(self, requests: Sequence[Request], limit: int | None = None) -> list[Request]:
+    async def add(self, requests: Sequence[Request], caps: Caps = NO_CAPS) -> list[Request]:
         fresh: list[Request] = []
         for r in requests:
-            if r.url in self._seen:
-                continue
-            if limit is not None and len(fresh) >= limit:
+            if caps.total is not None and len(self._seen) >= caps.total:
                 break
+            if r.url in self._seen or (caps.per_host is not None and self._per_host[r.host] >= caps.per_host):
+                continue
             self._seen.add(r.url)
+            self._per_host[r.host] += 1
             self._queues.setdefault(r.host, deque()).append(r)
             fresh.append(r)
         self._queued += len(fresh)
         return fresh
 
-    async def lease(self, host: str) -> Request | None:
-        q = self._queues.get(host)
-        if not q:
-            return None
-        r = q.popleft()
-        if not q:
-            del self._queues[host]
-        self._queued -= 1
-        self._leased[r.url] = r
-        return r
+    async def lease(self, wants: Mapping[str, int], ttl: float) -> list[Lease]:
+        expires = time.time() + ttl
+        leases: list[Lease] = []
+        for host, n in wants.items():
+            q = self._queues.get(host)
+            while q and n > 0:
+                lease = Lease(next(self._ids), q.popleft(), expires)
+                self._leased[lease.id] = lease
+                leases.append(lease)
+                n -= 1
+            if q is not None and not q:
+                del self._queues[host]
+        self._queued -= len(leases)
+        return leases
 
-    async def release(self, request: Request) -> None:
-        self._leased.pop(request.url, None)
-        self._queues.setdefault(request.host, deque()).appendleft(request)
+    async def failed(self, lease: Lease) -> None:
+        self._leased.pop(lease.id, None)
+        self._queues.setdefault(lease.request.host, deque()).appendleft(lease.request)
         self._queued += 1
 
-    async def done(self, request: Request) -> None:
-        self._leased.pop(request.url, None)
+    async def done(self, lease: Lease) -> None:
+        self._leased.pop(lease.id, None)
 
     async def seen(self, url: str) -> bool:
         return url in self._seen
 
-    def queued(self) -> int:
-        return self._queued
+    async def counts(self) -> Counts:
+        return Counts(self._queued, len(self._leased), len(self._seen))
 
-    def hosts_with_work(self) -> list[str]:
+    async def hosts_with_work(self) -> list[str]:
         return list(self._queues)
-
-    def admitted(self) -> int:
-        return len(self._seen)
-
-    def admitted_per_host(self) -> dict[str, int]:
-        return {}  # a memory frontier starts empty every run
 
     async def commit(self) -> None:
         pass

@@ -4,14 +4,15 @@ Crash safety comes from one rule and one repair:
 
 * rule: the engine commits the frontier before it flushes records, so the links a page produced are
   durable before that page's record is;
-* repair (on open): ``records.jsonl`` is the truth about which URLs are finished. A torn last line is
-  cut off, every URL with a record is marked done, and every other URL (leased when the process
+* repair (on open): ``records.jsonl`` is the truth about which URLs are finished. The engine has
+  set its torn or damaged lines aside (``crawler.sinks.repair``); every URL with a record is marked done, and every other URL (leased when the process
   died, or marked done without a record) is queued again.
 
 So ``done`` need not be committed eagerly, writes are batched into one transaction per checkpoint,
 and a ``kill -9`` at any instant loses no URL and refetches no recorded one. State changes of
-known rows (leased, released, done) only matter to ``crawler status`` between repairs, so they are
-buffered and written in order, in one ``executemany``, at each commit.
+known rows (leased, failed, done) only matter to ``crawler status`` and to reading a host's next
+batch, so they are buffered and written in order, in one ``executemany``, at each commit and before
+each batch read.
 
 Memory stays bounded: queued URLs are read from the database per host in small batches, and the
 seen set is the table's unique index behind a bounded in-memory cache.
@@ -19,19 +20,22 @@ seen set is the table's unique index behind a bounded in-memory cache.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
-from collections import deque
-from collections.abc import Sequence
+import time
+from collections import OrderedDict, deque
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import orjson
-
-from crawler.frontier import Request
+from crawler.errors import StateError
+from crawler.sinks.repair import read_jsonl_urls
+from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request
 
 APP_ID = 0x43524157  # "CRAW": marks the file as ours (PRAGMA application_id)
 SCHEMA_VERSION = 1
 BATCH = 256
 SEEN_CACHE = 200_000
+HOST_CACHE = 100_000  # hosts whose admitted count is kept in memory (for max_pages_per_host)
 QUEUED, LEASED, DONE = 0, 1, 2
 SCHEMA = """
 CREATE TABLE urls (
@@ -48,28 +52,27 @@ CREATE INDEX urls_queue ON urls (host, state, id);
 """
 
 
-class StateError(Exception):
-    """state.sqlite exists but is not a usable crawler state file; the message says why."""
-
-
 class SqliteFrontier:
     """Frontier in ``path`` (created if missing); ``open`` must be awaited before use."""
+
+    persistent = True
 
     def __init__(self, path: Path, records: Path) -> None:
         self.path = path
         self._records = records
         self._db: sqlite3.Connection | None = None
         self._queues: dict[str, deque[Request]] = {}
-        self._loaded_to: dict[str, int] = {}
         self._seen: set[str] = set()  # two generations: a bounded cache of recently seen URLs
         self._seen_old: set[str] = set()
+        self._per_host: OrderedDict[str, int] = OrderedDict()  # bounded cache of admitted per host
+        self._leased: dict[int, Lease] = {}
+        self._ids = itertools.count(1)
         self._queued = 0
         self._admitted = 0
         self._changes: list[tuple[int, int, str]] = []  # (state, attempt, url), applied at commit
-        self.resumed = 0
 
-    async def open(self) -> None:
-        """Open or create the store and reconcile it with records.jsonl."""
+    async def open(self) -> int:
+        """Open or create the store, reconcile it with records.jsonl; return URLs already done."""
         existed = self.path.exists()
         try:
             db = sqlite3.connect(self.path, isolation_level=None)
@@ -86,63 +89,71 @@ class SqliteFrontier:
                              "move it away or run with --fresh") from None
         self._db = db
         db.execute("BEGIN")
-        if existed:
-            self.resumed = _reconcile(db, self._records)
+        done = _reconcile(db, self._records) if existed else 0
         self._queued = db.execute("SELECT count(*) FROM urls WHERE state=?", (QUEUED,)).fetchone()[0]
         self._admitted = db.execute("SELECT count(*) FROM urls").fetchone()[0]
+        return done
 
-    async def add(self, requests: Sequence[Request], limit: int | None = None) -> list[Request]:
+    async def add(self, requests: Sequence[Request], caps: Caps = NO_CAPS) -> list[Request]:
         db = self._conn()
         fresh: list[Request] = []
         for r in requests:
-            if limit is not None and len(fresh) >= limit:
+            if caps.total is not None and self._admitted + len(fresh) >= caps.total:
                 break
             if r.url in self._seen or r.url in self._seen_old:
+                continue
+            if caps.per_host is not None and self._host_count(r.host) >= caps.per_host:
                 continue
             cur = db.execute("INSERT OR IGNORE INTO urls (url, host, depth, parent, redirects) "
                              "VALUES (?, ?, ?, ?, ?)", (r.url, r.host, r.depth, r.parent, r.redirects))
             self._remember(r.url)
             if cur.rowcount:
                 fresh.append(r)
+                if r.host in self._per_host:  # keep a cached count true (it is read under a cap)
+                    self._per_host[r.host] += 1
         self._queued += len(fresh)
         self._admitted += len(fresh)
         return fresh
 
-    async def lease(self, host: str) -> Request | None:
-        q = self._queues.get(host)
-        if not q:
-            q = self._queues[host] = self._load(host)
-            if not q:
-                del self._queues[host]
-                return None
-        r = q.popleft()
-        self._changes.append((LEASED, r.attempt, r.url))
-        self._queued -= 1
-        return r
+    async def lease(self, wants: Mapping[str, int], ttl: float) -> list[Lease]:
+        expires = time.time() + ttl
+        leases: list[Lease] = []
+        for host, n in wants.items():
+            for _ in range(n):
+                q = self._queues.get(host)
+                if not q:
+                    q = self._queues[host] = self._load(host)
+                    if not q:
+                        del self._queues[host]
+                        break
+                r = q.popleft()
+                self._changes.append((LEASED, r.attempt, r.url))
+                lease = Lease(next(self._ids), r, expires)
+                self._leased[lease.id] = lease
+                leases.append(lease)
+        self._queued -= len(leases)
+        return leases
 
-    async def release(self, request: Request) -> None:
+    async def failed(self, lease: Lease) -> None:
+        request = lease.request
+        self._leased.pop(lease.id, None)
         self._changes.append((QUEUED, request.attempt, request.url))
         self._queues.setdefault(request.host, deque()).appendleft(request)
         self._queued += 1
 
-    async def done(self, request: Request) -> None:
-        self._changes.append((DONE, request.attempt, request.url))
+    async def done(self, lease: Lease) -> None:
+        self._leased.pop(lease.id, None)
+        self._changes.append((DONE, lease.request.attempt, lease.request.url))
 
     async def seen(self, url: str) -> bool:
         if url in self._seen or url in self._seen_old:
             return True
         return self._conn().execute("SELECT 1 FROM urls WHERE url=?", (url,)).fetchone() is not None
 
-    def queued(self) -> int:
-        return self._queued
+    async def counts(self) -> Counts:
+        return Counts(self._queued, len(self._leased), self._admitted)
 
-    def admitted(self) -> int:
-        return self._admitted
-
-    def admitted_per_host(self) -> dict[str, int]:
-        return dict(self._conn().execute("SELECT host, count(*) FROM urls GROUP BY host").fetchall())
-
-    def hosts_with_work(self) -> list[str]:
+    async def hosts_with_work(self) -> list[str]:
         rows = self._conn().execute("SELECT DISTINCT host FROM urls WHERE state=?", (QUEUED,))
         return [h for (h,) in rows]
 
@@ -154,10 +165,14 @@ class SqliteFrontier:
 
     async def close(self) -> None:
         if self._db is not None:
-            self._apply_changes()
-            self._db.execute("COMMIT")
-            self._db.close()
-            self._db = None
+            db, self._db = self._db, None
+            try:
+                self._changes, changes = [], self._changes
+                if changes:
+                    db.executemany("UPDATE urls SET state=?, attempt=? WHERE url=?", changes)
+                db.execute("COMMIT")
+            finally:
+                db.close()
 
     def _apply_changes(self) -> None:
         if self._changes:
@@ -168,16 +183,28 @@ class SqliteFrontier:
         assert self._db is not None, "SqliteFrontier.open() was not awaited"
         return self._db
 
+    def _host_count(self, host: str) -> int:
+        """URLs ever admitted for ``host``: a bounded cache in front of the table's host index."""
+        count = self._per_host.get(host)
+        if count is None:
+            count = self._conn().execute("SELECT count(*) FROM urls WHERE host=?", (host,)).fetchone()[0]
+            self._per_host[host] = count
+            if len(self._per_host) > HOST_CACHE:
+                self._per_host.popitem(last=False)
+        else:
+            self._per_host.move_to_end(host)
+        return count
+
     def _load(self, host: str) -> deque[Request]:
-        """The next batch of queued rows of ``host`` not yet in memory, oldest first."""
-        after = self._loaded_to.get(host, 0)
+        """The next batch of queued rows of ``host``, oldest first. Buffered state changes are
+        applied first, so rows leased before (and not yet committed) are not read again; the
+        index on (host, state, id) makes this a seek, so no per-host read position is kept."""
+        self._apply_changes()
         rows = self._conn().execute(
-            "SELECT id, url, depth, parent, attempt, redirects FROM urls "
-            "WHERE host=? AND state=? AND id>? ORDER BY id LIMIT ?", (host, QUEUED, after, BATCH)).fetchall()
-        if rows:
-            self._loaded_to[host] = rows[-1][0]
+            "SELECT url, depth, parent, attempt, redirects FROM urls "
+            "WHERE host=? AND state=? ORDER BY id LIMIT ?", (host, QUEUED, BATCH)).fetchall()
         return deque(Request(url, host, depth, parent, attempt, redirects)
-                     for _, url, depth, parent, attempt, redirects in rows)
+                     for url, depth, parent, attempt, redirects in rows)
 
     def _remember(self, url: str) -> None:
         if len(self._seen) >= SEEN_CACHE // 2:
@@ -204,37 +231,9 @@ def check_state(db: sqlite3.Connection, path: Path) -> None:
 def _reconcile(db: sqlite3.Connection, records: Path) -> int:
     """Make the store agree with records.jsonl; return how many URLs have a final record."""
     db.execute("CREATE TEMP TABLE recorded (url TEXT PRIMARY KEY) WITHOUT ROWID")
-    db.executemany("INSERT OR IGNORE INTO recorded VALUES (?)", ((u,) for u in recorded_urls(records)))
+    db.executemany("INSERT OR IGNORE INTO recorded VALUES (?)", ((u,) for u in read_jsonl_urls(records)))
     db.execute(f"UPDATE urls SET state={QUEUED} WHERE state!={QUEUED} AND url NOT IN (SELECT url FROM recorded)")
     db.execute(f"UPDATE urls SET state={DONE} WHERE url IN (SELECT url FROM recorded)")
     count = db.execute("SELECT count(*) FROM recorded").fetchone()[0]
     db.execute("DROP TABLE recorded")
     return count
-
-
-def recorded_urls(records: Path):
-    """URLs of records.jsonl, after cutting a torn last line (a crash mid-write) off the file."""
-    if not records.exists():
-        return
-    repair_tail(records)
-    with open(records, "rb") as f:
-        for line in f:
-            yield orjson.loads(line)["url"]
-
-
-def repair_tail(records: Path) -> None:
-    """Truncate ``records`` after its last newline, dropping a partial line if there is one."""
-    with open(records, "rb+") as f:
-        size = f.seek(0, 2)
-        pos = size
-        while pos > 0:
-            step = min(65536, pos)
-            f.seek(pos - step)
-            chunk = f.read(step)
-            nl = chunk.rfind(b"\n")
-            if nl >= 0:
-                pos = pos - step + nl + 1
-                break
-            pos -= step
-        if pos != size:
-            f.truncate(pos)

@@ -13,12 +13,14 @@ import hashlib
 import re
 import ssl
 import time
+import zlib
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import aiohttp_socks
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -123,7 +125,9 @@ class Fetcher:
                 return await self._handle(resp, url, pages, proxy)
         except FetchError as e:
             raise self._blame(e, proxy) from None
-        except Exception as e:  # every transport failure is classified, none escapes raw
+        except Exception as e:  # every transport failure is classified; a bug of ours escapes
+            if not _transport(e):
+                raise
             if proxy is not None and isinstance(e, aiohttp.ClientHttpProxyError) and e.status == 407:
                 raise self._blame(self._credentials_rejected(proxy, 407), proxy) from None
             if proxy is not None and _tls_with_proxy(e, proxy):
@@ -134,15 +138,17 @@ class Fetcher:
     async def get_routed(self, url: URL, limit: int) -> tuple[int, bytes]:
         """:meth:`get_small` through the route the URL's host takes, reporting proxy health."""
         proxy = await self._router.acquire(url.host or "")
+        failed, nbytes = False, 0
         try:
             status, body = await self.get_small(url, limit, proxy)
+            nbytes = len(body)
+            return status, body
         except FetchError as e:
-            if proxy is not None:
-                self._router.release(proxy, failed=e.proxy_fault)
+            failed = e.proxy_fault
             raise
-        if proxy is not None:
-            self._router.release(proxy, nbytes=len(body))
-        return status, body
+        finally:
+            if proxy is not None:
+                self._router.release(proxy, failed=failed, nbytes=nbytes)
 
     async def get_small(self, url: URL, limit: int, proxy: Proxy | None = None) -> tuple[int, bytes]:
         """Status and body (at most ``limit`` bytes) of a small resource such as robots.txt.
@@ -169,6 +175,8 @@ class Fetcher:
         except FetchError as e:
             raise self._blame(e, proxy) from None
         except Exception as e:
+            if not _transport(e):
+                raise
             raise self._blame(classify(e), proxy) from None
 
     async def close(self) -> None:
@@ -341,6 +349,14 @@ def _literal_blocked(host: str) -> bool:
         return False
 
 
+def _transport(exc: BaseException) -> bool:
+    """An exception the network or the disk can cause (classified into a record's error kind);
+    anything else is a bug of ours, which the engine records as ``internal`` and warns about."""
+    return isinstance(exc, (aiohttp.ClientError, aiohttp_socks.ProxyError, aiohttp_socks.ProxyTimeoutError,
+                            aiohttp_socks.ProxyConnectionError, asyncio.TimeoutError, OSError,
+                            HttpProcessingError, UnicodeError, zlib.error))
+
+
 def classify(exc: BaseException) -> FetchError:
     """Map an aiohttp/OS exception to an error kind, a readable message and retryability."""
     text = str(exc) or type(exc).__name__
@@ -375,4 +391,6 @@ def classify(exc: BaseException) -> FetchError:
         return FetchError(Kind.PROTOCOL, f"bad response: {exc.message or text}")
     if isinstance(exc, OSError):
         return FetchError(Kind.STORAGE, f"cannot write page: {text}")
+    if isinstance(exc, (UnicodeError, zlib.error)):
+        return FetchError(Kind.DECODE, f"cannot decode body: {text}")
     return FetchError(Kind.PROTOCOL, f"{type(exc).__name__}: {text}")

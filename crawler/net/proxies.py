@@ -20,36 +20,16 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from yarl import URL
 
+from crawler.config import Job
 from crawler.errors import FetchError, Kind
+from crawler.net.proxy_url import parse_proxy, redact_url
 
-if TYPE_CHECKING:  # config imports this module for URL validation
-    from crawler.config import Job
-
-SCHEMES = ("http", "https", "socks4", "socks5", "socks5h")
 MAX_COOLDOWN = 300.0
-
-
-def parse_proxy(text: str) -> URL:
-    """A proxy URL, validated; errors never repeat the credentials."""
-    try:
-        url = URL(text.strip())
-        port = url.port
-    except (ValueError, TypeError):
-        raise ValueError(f"{redact_url(text)!r} is not a valid proxy URL") from None
-    if url.scheme not in SCHEMES:
-        raise ValueError(f"{redact_url(text)!r}: proxy scheme must be one of {', '.join(SCHEMES)}")
-    if not url.host or not port:
-        raise ValueError(f"{redact_url(text)!r}: a proxy URL needs a host and a port")
-    return url
-
-
-def redact_url(text: str) -> str:
-    """``scheme://user:pass@host`` → ``scheme://***@host`` (also for unparsable text)."""
-    return re.sub(r"(?<=://)[^\s'\"]*@", "***@", text)  # greedy: a password may hold "@" or "/"
+ROUTE_CACHE = 65_536  # hosts whose route is remembered (and sticky proxies, per pool)
+POLL = 0.25  # seconds to wait for a proxy when none is cooling (all at their concurrency cap)
 
 
 @dataclass
@@ -102,6 +82,8 @@ class Pool:
             current = self._sticky.get(host)
             if current in ready:
                 return current
+            if len(self._sticky) >= ROUTE_CACHE:
+                self._sticky.clear()
             self._sticky[host] = self._round_robin(ready)
             return self._sticky[host]
         if self.rotation == "random":
@@ -122,6 +104,18 @@ class Pool:
         """When the next cooling proxy comes back, if any is cooling."""
         times = [p.cooling_until for p in self.proxies if p.cooling_until > now]
         return min(times) if times else None
+
+
+class NoProxy(Exception):
+    """No proxy of ``pool`` is usable at loop time ``now``; ``wait``: seconds until one may be."""
+
+    def __init__(self, pool: Pool, now: float) -> None:
+        super().__init__(pool.name)
+        self.pool = pool
+        self.now = now
+        self.all_dead = all(p.dead for p in pool.proxies)
+        wake = pool.wake_at(now)
+        self.wait = wake - now if wake is not None else POLL
 
 
 class Router:
@@ -156,6 +150,8 @@ class Router:
     def route(self, host: str) -> Pool | None:
         """The pool for a target host name, or None for a direct connection."""
         if host not in self._route_cache:
+            if len(self._route_cache) >= ROUTE_CACHE:  # bounded for broad crawls: start over
+                self._route_cache.clear()
             pool = self.pools.get("default")
             for matches, target in self._rules:
                 if matches(host):
@@ -164,28 +160,47 @@ class Router:
             self._route_cache[host] = pool
         return self._route_cache[host]
 
-    async def acquire(self, host: str) -> Proxy | None:
-        """A proxy for ``host`` (None: go direct), waiting at most ``proxy_wait`` for one."""
+    def take(self, host: str) -> Proxy | None:
+        """A proxy for ``host`` now (None: go direct), without waiting. Raises NoProxy (with the
+        seconds until one may be usable) when the host's pool has none usable now."""
         pool = self.route(host)
         if pool is None:
             return None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._wait
-        while (proxy := pool.pick(host, now := loop.time())) is None:
-            all_dead = all(p.dead for p in pool.proxies)
-            if now >= deadline or all_dead:
-                states = "; ".join(f"{p.id}: {p.state(now)}" for p in pool.proxies)
-                why = "every proxy is disabled" if all_dead else f"none usable after {self._wait:g}s"
-                raise FetchError(Kind.PROXY, f"pool {pool.name!r}: {why} ({states})")
-            wake = min(deadline, pool.wake_at(now) or deadline)
-            pool.changed.clear()
-            try:
-                await asyncio.wait_for(pool.changed.wait(), max(wake - now, 0.001))
-            except TimeoutError:
-                pass
+        now = asyncio.get_running_loop().time()
+        proxy = pool.pick(host, now)
+        if proxy is None:
+            raise NoProxy(pool, now)
         proxy.inflight += 1
         proxy.requests += 1
         return proxy
+
+    async def acquire(self, host: str) -> Proxy | None:
+        """:meth:`take`, waiting at most ``proxy_wait`` for a usable proxy (robots.txt, sitemaps
+        and ``crawler check``; the crawl's pages wait in the frontier instead, holding no slot)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._wait
+        while True:
+            try:
+                return self.take(host)
+            except NoProxy as e:
+                if e.now >= deadline or e.all_dead:
+                    raise self.gave_up(e) from None
+                wake = min(deadline, e.now + e.wait)
+                e.pool.changed.clear()
+                try:
+                    await asyncio.wait_for(e.pool.changed.wait(), max(wake - e.now, 0.001))
+                except TimeoutError:
+                    pass
+
+    def gave_up(self, e: NoProxy) -> FetchError:
+        """The error of a request that found no usable proxy within ``proxy_wait``."""
+        states = "; ".join(f"{p.id}: {p.state(e.now)}" for p in e.pool.proxies)
+        why = "every proxy is disabled" if e.all_dead else f"none usable after {self._wait:g}s"
+        return FetchError(Kind.PROXY, f"pool {e.pool.name!r}: {why} ({states})")
+
+    @property
+    def wait(self) -> float:
+        return self._wait
 
     def release(self, proxy: Proxy, *, failed: bool = False, banned: bool = False, nbytes: int = 0) -> None:
         """Report how a request through ``proxy`` went; failures start or extend its cool-down."""

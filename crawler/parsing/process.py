@@ -195,8 +195,10 @@ class InlineParser:
         pass
 
 
-def make_parser(mode: str, reader: PageReader,
-                warn: Callable[[str], None] | None = None) -> ParserProcess | InlineParser:
+Parser = ParserProcess | InlineParser
+
+
+def make_parser(mode: str, reader: PageReader, warn: Callable[[str], None] | None = None) -> Parser:
     """``auto`` parses in a second process when this process may use two or more CPUs."""
     if mode == "auto":
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

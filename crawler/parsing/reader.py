@@ -11,10 +11,10 @@ from typing import Any
 
 from yarl import URL
 
+from crawler.admission import LinkRules
 from crawler.config import Job
 from crawler.parsing.extract import Extractor
 from crawler.parsing.parse import parse_document, read_page
-from crawler.urls import Scope
 
 
 @dataclass(slots=True)
@@ -33,11 +33,10 @@ class PageReader:
     """Parses a page and applies the job's follow, scope and extraction rules to it."""
 
     def __init__(self, job: Job) -> None:
-        self._scope = Scope.for_job(job)
+        self._rules = LinkRules.from_job(job)
         self._extractor = Extractor(job.extract)
         self._follow = job.follow
         self._follow_nofollow = job.follow_nofollow
-        self._max_url_length = job.max_url_length
 
     def read(self, url: str, body: bytes, content_type: str | None, depth: int) -> PageResult:
         """The result for a page fetched from ``url`` at ``depth``; links get ``depth + 1``."""
@@ -47,7 +46,7 @@ class PageReader:
         result = PageResult(title=page.title, found=len(page.links))
         if self._extractor:
             result.items, result.extract_errors = self._extractor.extract(tree, page_url)
-        allows, longest = self._scope.allows_parts, self._max_url_length
+        allows = self._rules.allows_parts  # admission's own rules, applied before the pipe
         result.links = [(link.text, link.key) for link in page.links
-                        if len(link.text) <= longest and allows(link.scheme, link.host, link.text, depth + 1)]
+                        if allows(link.scheme, link.host, link.text, depth + 1)]
         return result

@@ -1,6 +1,6 @@
 """``items.csv`` (``format: csv``): one row per item, columns ``url``, ``rule`` and every field the
 job's extract rules name (in order). Lists and objects are JSON-encoded; missing values are empty.
-Same interface as :class:`~crawler.sinks.records.RecordSink`, so the engine flushes both alike."""
+A :class:`~crawler.sinks.records.LineSink`, so the engine flushes it like records."""
 
 from __future__ import annotations
 
@@ -12,38 +12,28 @@ from typing import Any
 
 import orjson
 
-from crawler.sinks.records import write_all
+from crawler.sinks.records import LineSink
 
 
-class CsvSink:
-    """Appends items as CSV rows (header first when the file is new); ``flush`` writes them."""
+class CsvSink(LineSink):
+    """Appends items as CSV rows (header first when the file is new)."""
 
     def __init__(self, path: Path, columns: list[str], *, truncate: bool) -> None:
-        self.path = path
+        super().__init__(path, truncate=truncate)
         self.columns = ["url", "rule", *[c for c in columns if c not in ("url", "rule")]]
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if truncate else 0)
-        self._fd = os.open(path, flags, 0o644)
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer)
-        self.pending_bytes = 0
         if os.fstat(self._fd).st_size == 0:
-            self._writer.writerow(self.columns)
+            self._row(self.columns)
 
     def write(self, item: dict[str, Any]) -> None:
-        before = self._buffer.tell()
-        self._writer.writerow([_cell(item.get(c)) for c in self.columns])
-        self.pending_bytes += self._buffer.tell() - before
+        self._row([_cell(item.get(c)) for c in self.columns])
 
-    def flush(self) -> None:
-        data = self._buffer.getvalue().encode("utf-8")
+    def _row(self, cells: list[str]) -> None:
+        self._writer.writerow(cells)
+        self._append(self._buffer.getvalue().encode("utf-8"))
         self._buffer.seek(0)
         self._buffer.truncate()
-        self.pending_bytes = 0
-        write_all(self._fd, data)
-
-    def close(self) -> None:
-        self.flush()
-        os.close(self._fd)
 
 
 def _cell(value: Any) -> str:

@@ -1,0 +1,75 @@
+"""Admission: the one place that decides whether a URL enters the crawl.
+
+Every source goes through :meth:`Admission.admit`: seeds, links found on pages, redirect targets
+and sitemap entries. The rules (scope, depth, ``max_url_length``) are a picklable
+:class:`LinkRules`, which the parser process applies to page links before they cross the pipe
+(the same object, so the check is the same); dedup and the caps (``max_pages``,
+``max_pages_per_host``) are enforced by the frontier, atomically, where the counts live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+
+from yarl import URL
+
+from crawler.config import Job
+from crawler.frontier import Caps, Frontier, Request
+from crawler.urls import Scope
+
+
+class Source(StrEnum):
+    """Where a URL came from; seeds are in scope by definition."""
+
+    SEED = "seed"
+    LINK = "link"  # checked against LinkRules in the parser, before it left the page
+    REDIRECT = "redirect"
+    SITEMAP = "sitemap"
+
+
+class LinkRules:
+    """Scope, depth and URL length: whether a URL may enter, before dedup and caps."""
+
+    def __init__(self, scope: Scope, max_url_length: int) -> None:
+        self.scope = scope
+        self.max_url_length = max_url_length
+
+    @classmethod
+    def from_job(cls, job: Job) -> LinkRules:
+        return cls(Scope(job.start_urls, job.allow_domains, job.include, job.exclude, job.max_depth),
+                   job.max_url_length)
+
+    def allows_parts(self, scheme: str, host: str | None, text: str, depth: int) -> bool:
+        """``refusal(...) is None`` for a URL already taken apart (the parser's links are strings)."""
+        return len(text) <= self.max_url_length and self.scope.allows_parts(scheme, host, text, depth)
+
+    def refusal(self, url: URL, depth: int) -> str | None:
+        """Why ``url`` at ``depth`` may not enter (for a record's error message), or None."""
+        text = str(url)
+        if len(text) > self.max_url_length:
+            return f"URL longer than max_url_length ({self.max_url_length})"
+        if not self.scope.allows_parts(url.scheme, url.host, text, depth):
+            return "out-of-scope URL"
+        return None
+
+
+class Admission:
+    """Filters candidate requests by source, adds them to the frontier, tells the scheduler."""
+
+    def __init__(self, job: Job, frontier: Frontier, on_admitted: Callable[[str], None]) -> None:
+        self.rules = LinkRules.from_job(job)
+        self._frontier = frontier
+        self._caps = Caps(job.max_pages, job.max_pages_per_host)
+        self._on_admitted = on_admitted
+
+    async def admit(self, requests: Sequence[Request], source: Source) -> list[Request]:
+        """Admit the requests that pass the rules, are new and fit the caps; return those."""
+        if source in (Source.REDIRECT, Source.SITEMAP):
+            requests = [r for r in requests if self.rules.refusal(URL(r.url, encoded=True), r.depth) is None]
+        if not requests:
+            return []
+        fresh = await self._frontier.add(requests, self._caps)
+        for host in {r.host for r in fresh}:
+            self._on_admitted(host)
+        return fresh

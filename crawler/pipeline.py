@@ -1,0 +1,201 @@
+"""The request pipeline: one attempt at one request, start to finish.
+
+    robots → proxy → fetch → retry / redirect → parse → Outcome
+
+An :class:`Outcome` is either *final* (a record, with the requests and items the page produced)
+or *again* (the request goes back to the frontier and its host pauses ``retry_in`` seconds). The
+pipeline writes nothing and admits nothing: the engine hands the outcome's requests to admission
+and its record and items to the sinks, so the data flows one way.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from collections.abc import Callable
+from typing import Any
+
+from yarl import URL
+
+from crawler.admission import LinkRules, Source
+from crawler.config import Job
+from crawler.errors import FetchError, InvalidURL, Kind
+from crawler.frontier import Request
+from crawler.net.fetch import Fetcher, Response
+from crawler.net.proxies import NoProxy, Proxy, Router
+from crawler.net.robots import Robots
+from crawler.parsing.process import Parser
+from crawler.record import Record
+from crawler.scheduling.limiter import HostLimiter
+from crawler.sinks.pages import PageStore
+from crawler.stats import Stats
+from crawler.urls import host_key, join
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one attempt came to. ``record`` None means: try the request again later."""
+
+    record: Record | None = None
+    follow: list[Request] = field(default_factory=list)
+    source: Source = Source.LINK
+    items: list[dict[str, Any]] = field(default_factory=list)
+    retry_in: float = 0.0
+
+
+class Pipeline:
+    """Runs requests through robots, the proxy router, the fetcher and the parser."""
+
+    def __init__(self, job: Job, *, fetcher: Fetcher, router: Router, robots: Robots, parser: Parser,
+                 limiter: HostLimiter, rules: LinkRules, pages: PageStore, stats: Stats,
+                 warn: Callable[[str], None]) -> None:
+        self._job = job
+        self._fetcher = fetcher
+        self._router = router
+        self._robots = robots
+        self._parser = parser
+        self._limiter = limiter
+        self._rules = rules
+        self._pages = pages
+        self._stats = stats
+        self._warn = warn
+
+    async def run(self, request: Request) -> Outcome:
+        """One attempt. Raises only for bugs of ours (the engine records those as ``internal``)."""
+        url = URL(request.url, encoded=True)
+        started = time.perf_counter()
+        if not self._job.ignore_robots:
+            if not self._robots.loaded(request.host):
+                await self._robots.load(url, request.host)  # in this request's slot, like a request
+                return Outcome()  # the page waits for a slot (and the host's delay) of its own
+            if not await self._robots.allowed(url, request.host):
+                return self._final(request, started, error=FetchError(Kind.ROBOTS, "disallowed by robots.txt"))
+        try:
+            proxy = self._router.take(url.host or "")
+        except NoProxy as e:
+            return self._no_proxy(request, e, started)
+        request.proxy_waiting_since = None
+        response, error = await self._fetch(request, url, proxy)
+        if error is not None and error.proxy_fault and request.proxy_attempts < self._job.proxy_retries:
+            request.proxy_attempts += 1  # the proxy's fault: try another, keep the normal retries
+            return Outcome()
+        if error is not None and error.retryable and request.attempt < self._job.retries:
+            return self._retry(request, error)
+        proxy_id = proxy.id if proxy is not None else None
+        if response is not None and response.location is not None:
+            return await self._redirect(request, url, response, error, started, proxy_id)
+        if response is not None and response.body is not None and error is None:
+            return await self._parse(request, response, started, proxy_id)
+        return self._final(request, started, response, error, proxy=proxy_id)
+
+    async def _fetch(self, request: Request, url: URL,
+                     proxy: Proxy | None) -> tuple[Response | None, FetchError | None]:
+        """The fetch, its proxy's health report (always, in ``finally``) and AIMD's sample."""
+        response: Response | None = None
+        error: FetchError | None = None
+        sent = time.monotonic()
+        try:
+            response = await self._fetcher.fetch(url, self._pages, proxy)
+            error = response.error
+        except FetchError as e:
+            error = e
+        finally:
+            if proxy is not None:
+                self._router.release(proxy, failed=bool(error and error.proxy_fault and not error.banned),
+                                     banned=bool(error and error.banned),
+                                     nbytes=response.nbytes if response is not None else 0)
+        if proxy is None and (response is not None or (error is not None and error.kind is Kind.TIMEOUT)):
+            overloaded = error is not None and (error.kind is Kind.TIMEOUT or
+                                                (response is not None and response.status in (429, 503)))
+            await self._limiter.observe(request.host, sent, overloaded)
+        return response, error
+
+    def _no_proxy(self, request: Request, e: NoProxy, started: float) -> Outcome:
+        """No usable proxy now: wait in the frontier (holding no slot), up to ``proxy_wait``."""
+        if request.proxy_waiting_since is None:
+            request.proxy_waiting_since = e.now
+        left = request.proxy_waiting_since + self._router.wait - e.now
+        if e.all_dead or left <= 0:
+            return self._final(request, started, error=self._router.gave_up(e))
+        return Outcome(retry_in=min(e.wait, left))
+
+    def _retry(self, request: Request, error: FetchError) -> Outcome:
+        request.attempt += 1
+        self._stats.retries += 1
+        wait = error.retry_after
+        if wait is None:
+            wait = self._job.retry_backoff * 2 ** (request.attempt - 1) * random.uniform(0.5, 1.5)
+        return Outcome(retry_in=wait)
+
+    async def _redirect(self, request: Request, url: URL, response: Response, error: FetchError | None,
+                        started: float, proxy: str | None) -> Outcome:
+        """A redirect's target is a request of its own: admitted (scope, dedup) like a link."""
+        self._stats.redirects += 1
+        location = response.location or ""
+        final: str | None = None
+        follow: list[Request] = []
+        try:
+            target = join(url, location)
+        except InvalidURL as e:
+            error = FetchError(Kind.REDIRECT, f"redirect to unusable URL {location[:200]!r}: {e}")
+        else:
+            final = str(target)
+            refusal = self._rules.refusal(target, request.depth)
+            if request.redirects >= self._job.max_redirects:
+                error = FetchError(Kind.REDIRECT, f"more than {self._job.max_redirects} redirects")
+            elif refusal is not None:
+                error = FetchError(Kind.REDIRECT, f"redirect to {refusal} {target}")
+            else:
+                follow = [Request(final, host_key(target), request.depth, request.url,
+                                  redirects=request.redirects + 1)]
+        outcome = self._final(request, started, response, error, proxy=proxy, final_url=final)
+        outcome.follow, outcome.source = follow, Source.REDIRECT
+        return outcome
+
+    async def _parse(self, request: Request, response: Response, started: float,
+                     proxy: str | None) -> Outcome:
+        """Parse an HTML page once: its in-scope links, its items, its title."""
+        assert response.body is not None
+        try:
+            page = await self._parser.read(request.url, response.body, response.content_type, request.depth)
+        except FetchError as e:  # the page could not be parsed (see crawler.parsing.process)
+            self._warn(f"{request.url}: {e.message}")
+            return self._final(request, started, response, e, proxy=proxy)
+        outcome = self._final(request, started, response, None, proxy=proxy, title=page.title)
+        assert outcome.record is not None
+        outcome.record.items, outcome.record.extract_errors = len(page.items), page.extract_errors
+        outcome.items = page.items
+        outcome.follow = [Request(link, host, request.depth + 1, request.url) for link, host in page.links]
+        return outcome
+
+    def _final(self, request: Request, started: float, response: Response | None = None,
+               error: FetchError | None = None, *, proxy: str | None = None,
+               final_url: str | None = None, title: str | None = None) -> Outcome:
+        r = response
+        return Outcome(Record(
+            url=request.url,
+            depth=request.depth,
+            parent=request.parent,
+            attempts=request.attempt + 1,
+            fetched_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+            final_url=final_url or (request.url if r is not None else None),
+            status=r.status if r is not None else None,
+            error=error,
+            content_type=r.content_type if r is not None else None,
+            bytes=r.nbytes if r is not None else 0,
+            sha256=r.sha256 if r is not None else None,
+            path=r.path if r is not None else None,
+            title=title,
+            proxy=proxy,
+        ))
+
+
+def internal_error(request: Request, bug: Exception, redact: Callable[[str], str]) -> Record:
+    """The record of a request that a bug of ours stopped: its URL still gets its one record."""
+    return Record(url=request.url, depth=request.depth, parent=request.parent, attempts=request.attempt + 1,
+                  fetched_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+                  error=FetchError(Kind.INTERNAL, redact(f"{type(bug).__name__}: {bug}")))
+

@@ -1,0 +1,58 @@
+"""The record: one per URL attempted, success or failure, one line of ``records.jsonl``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from crawler.errors import FetchError
+
+
+@dataclass(slots=True)
+class Record:
+    """What became of one URL. ``as_json`` gives the line's fields, in the documented order."""
+
+    url: str
+    depth: int
+    parent: str | None
+    attempts: int
+    fetched_at: str
+    elapsed_ms: float | None = None
+    final_url: str | None = None
+    status: int | None = None
+    error: FetchError | None = None
+    content_type: str | None = None
+    bytes: int = 0
+    sha256: str | None = None
+    path: str | None = None
+    title: str | None = None
+    proxy: str | None = None
+    items: int = 0
+    extract_errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+    def as_json(self, with_items: bool) -> dict[str, Any]:
+        """The record's JSON object; ``items``/``extract_errors`` only for jobs that extract."""
+        line: dict[str, Any] = {
+            "url": self.url,
+            "final_url": self.final_url,
+            "status": self.status,
+            "error": self.error.as_record() if self.error is not None else None,
+            "content_type": self.content_type,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "depth": self.depth,
+            "parent": self.parent,
+            "fetched_at": self.fetched_at,
+            "elapsed_ms": self.elapsed_ms,
+            "path": self.path,
+            "title": self.title,
+            "attempts": self.attempts,
+            "proxy": self.proxy,
+        }
+        if with_items:
+            line["items"], line["extract_errors"] = self.items, self.extract_errors
+        return line
