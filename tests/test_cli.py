@@ -146,7 +146,9 @@ async def test_max_pages_caps_urls_and_each_has_a_record(site, tmp_path):
     assert sum(site.hits.values()) == 10 + 1  # ten pages and robots.txt
 
 
-async def test_sigint_drains_in_flight_requests_exits_130_and_resumes(site, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+async def test_sigint_and_sigterm_drain_in_flight_requests_exit_130_and_resume(site, tmp_path, sig):
+    """Ctrl-C, and SIGTERM as systemd and container runtimes send it, drain the same way."""
     arrived = asyncio.Event()
     release = asyncio.Event()
 
@@ -165,7 +167,7 @@ async def test_sigint_drains_in_flight_requests_exits_130_and_resumes(site, tmp_
         sys.executable, "-m", "crawler", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     await asyncio.wait_for(arrived.wait(), 30)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     while "stopping" not in (line := (await asyncio.wait_for(proc.stderr.readline(), 30)).decode()):
         assert line, "crawler exited without acknowledging Ctrl-C"
     release.set()

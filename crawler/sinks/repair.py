@@ -33,7 +33,7 @@ def repair_csv(path: Path) -> int:
     newline; rows whose field count differs from the header's are set aside too."""
     import csv
 
-    if not path.exists():
+    if not path.is_file():
         return 0
     header = next(_csv_rows(path), b"")
     width = len(next(csv.reader([header.decode("utf-8", "replace")]), []))
@@ -80,7 +80,7 @@ def _repair(path: Path, rows: Callable[[Path], Iterator[bytes]], good: Callable[
     def whole(row: bytes) -> bool:
         return row.endswith(b"\n") and good(row)
 
-    if not path.exists() or all(whole(row) for row in rows(path)):
+    if not path.is_file() or all(whole(row) for row in rows(path)):
         return 0
     tmp = path.with_name(path.name + ".repair")
     bad = 0
