@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crawler.config import Job  # noqa: E402
-from crawler.engine import Crawl  # noqa: E402
-from tests.faults import SOAK_HOSTS, FaultServer  # noqa: E402
+from crawler.config import Job
+from crawler.engine import Crawl
+from tests.faults import SOAK_HOSTS, FaultServer
 
 
 def rss_mb(pid: int | str = "self") -> float:
@@ -60,7 +60,8 @@ async def main(max_urls: int, seconds: float) -> int:
     stats = await crawl.run()
     sampler.cancel()
     await server.stop()
-    records = [json.loads(line) for line in open(out / "records.jsonl", "rb")]
+    with open(out / "records.jsonl", "rb") as f:  # noqa: ASYNC230 - the crawl is over
+        records = [json.loads(line) for line in f]
     per_url = Counter(r["url"] for r in records)
     kinds = Counter((r["error"] or {}).get("kind", "ok") for r in records)
     quarter = max(1, len(samples) // 4)
@@ -70,12 +71,13 @@ async def main(max_urls: int, seconds: float) -> int:
           f"{stats.left_queued} left queued{' (stopped at the time limit)' if stats.interrupted else ''}")
     print("outcomes:", ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
     print("RSS MB over time (crawler/parser process):", " ".join(f"{t:.0f}s:{m:.0f}/{p:.0f}" for t, m, p in samples))
-    admitted = crawl.frontier.admitted() - stats.left_queued
+    admitted = (await crawl.frontier.counts()).admitted - stats.left_queued
     checks = {
         "one record per URL": max(per_url.values()) == 1,
         "every admitted URL not left queued has a record": len(per_url) == admitted,
         f"RSS flat (second quarter peak {early:.0f} MB, last quarter peak {late:.0f} MB)": late <= early * 1.2,
-        f"parser RSS flat (second quarter peak {early_p:.0f} MB, last quarter {late_p:.0f} MB)": late_p <= early_p * 1.2,
+        f"parser RSS flat (second quarter peak {early_p:.0f} MB, last quarter {late_p:.0f} MB)":
+            late_p <= early_p * 1.2,
     }
     for name, ok in checks.items():
         print(("ok   " if ok else "FAIL ") + name)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 from crawler.config import Job
-from crawler.errors import FetchError
+from crawler.errors import FetchError, InvalidURL
 from crawler.net.fetch import Fetcher, make_session
 from crawler.net.proxies import Router
 from crawler.parsing.reader import PageReader
-from crawler.urls import InvalidURL, join, parse_seed
+from crawler.urls import join, parse_seed
 
 
 async def try_url(job: Job, url: str) -> str:

@@ -165,10 +165,11 @@ def _run_loop(crawl: Crawl) -> Stats:
         return await crawl.run()
 
     try:
-        import uvloop
+        import uvloop  # type: ignore[import-not-found, unused-ignore]  # optional: the "speed" extra
     except ImportError:
         return asyncio.run(main())
-    return uvloop.run(main())
+    stats: Stats = uvloop.run(main())
+    return stats
 
 
 def _finish(code: int) -> NoReturn:
@@ -227,7 +228,7 @@ def check(job_file: Path, url: str | None) -> None:
                f"concurrency {job.concurrency}, per host {job.per_host}, output {job.output_dir}")
     if url:
         from crawler.check import try_url
-        from crawler.urls import InvalidURL
+        from crawler.errors import InvalidURL
 
         try:
             click.echo(asyncio.run(try_url(job, url)))

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://github.com/crawler-project/crawler)"
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+KeyPath = tuple[str | int, ...]  # a YAML key's path: mapping keys and list indexes
 _RESOLVE = re.compile(r"^(?P<host>[^:\s]+):(?P<port>\d{1,5}):(?P<addr>\S+)$")
 
 
@@ -239,7 +240,7 @@ class Job(Strict):
 FIELDS = set(Job.model_fields)
 
 
-def build_job(data: dict[str, Any], *, source: str = "", lines: dict[tuple, int] | None = None,
+def build_job(data: dict[str, Any], *, source: str = "", lines: dict[KeyPath, int] | None = None,
               flags: dict[str, str] | None = None) -> Job:
     """Validate ``data`` into a Job, or raise ConfigError naming the first bad field.
 
@@ -252,7 +253,7 @@ def build_job(data: dict[str, Any], *, source: str = "", lines: dict[tuple, int]
         raise ConfigError(_describe(e.errors()[0], source, lines or {}, flags or {})) from None
 
 
-def load_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple, int]]:
+def load_yaml(path: Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
     """Read a job file with safe_load semantics; return its mapping and key → line numbers."""
     import yaml  # here, not at the top: a crawl without a job file starts 12 ms sooner
 
@@ -292,10 +293,10 @@ def merge(file_data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any
     return merged
 
 
-def _line_map(node: yaml.Node | None, prefix: tuple = ()) -> dict[tuple, int]:
+def _line_map(node: yaml.Node | None, prefix: KeyPath = ()) -> dict[KeyPath, int]:
     import yaml
 
-    lines: dict[tuple, int] = {}
+    lines: dict[KeyPath, int] = {}
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             loc = prefix + (key.value,)
@@ -308,7 +309,7 @@ def _line_map(node: yaml.Node | None, prefix: tuple = ()) -> dict[tuple, int]:
     return lines
 
 
-def _describe(err: Mapping[str, Any], source: str, lines: dict[tuple, int], flags: dict[str, str]) -> str:
+def _describe(err: Mapping[str, Any], source: str, lines: dict[KeyPath, int], flags: dict[str, str]) -> str:
     loc = tuple(err["loc"])
     field = ".".join(str(p) for p in loc) or "job"
     msg = err["msg"].removeprefix("Value error, ")

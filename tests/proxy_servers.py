@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-
 # pproxy dies at start-up when uvloop is importable; make the import fail in its process.
 PPROXY = "import runpy, sys; sys.modules['uvloop'] = None; sys.argv[0] = 'pproxy'; " \
          "runpy.run_module('pproxy', run_name='__main__')"

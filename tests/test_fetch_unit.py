@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import time
 from email.utils import formatdate
@@ -73,7 +72,7 @@ async def test_redirect_returns_location_without_following():
 
 @pytest.mark.parametrize("exc, kind, retryable", [
     (aiohttp.ClientConnectionError("boom"), Kind.ABORTED, True),
-    (asyncio.TimeoutError(), Kind.TIMEOUT, True),
+    (TimeoutError(), Kind.TIMEOUT, True),
     (aiohttp.ServerDisconnectedError(), Kind.ABORTED, True),
     (aiohttp.ClientPayloadError("Response payload is not completed"), Kind.ABORTED, True),
     (aiohttp.ClientPayloadError("Can not decode content-encoding: gzip"), Kind.DECODE, False),

@@ -12,10 +12,10 @@ from typing import Any
 
 from aiohttp import web
 
-from crawler.parsing import process as parser_process
 from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.errors import FetchError
+from crawler.parsing import process as parser_process
 from crawler.parsing.process import InlineParser, ParserProcess, make_parser
 from crawler.parsing.reader import PageReader, PageResult
 from tests.conftest import read_records

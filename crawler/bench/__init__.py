@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,7 @@ class BenchResult:
                 f"peak RSS {self.peak_rss_mb:.0f} MB (parser process {self.parser_rss_mb:.0f} MB)")
 
 
-def run_bench(execute_job, *, pages: int, hosts: int, links: int, size: int, concurrency: int,
+def run_bench(execute_job: Callable[[Job], int], *, pages: int, hosts: int, links: int, size: int, concurrency: int,
               per_host: int, output: Path | None) -> BenchResult:
     """Serve the synthetic site, crawl ``pages`` of it with ``execute_job(job)``, measure."""
     work = Path(tempfile.mkdtemp(prefix="crawler-bench-"))
@@ -72,7 +73,7 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _wait_for_port(port_file: Path, site: subprocess.Popen) -> int:
+def _wait_for_port(port_file: Path, site: subprocess.Popen[bytes]) -> int:
     for _ in range(500):  # bounded: the site writes its port as soon as it listens
         if port_file.exists() and port_file.read_text().strip():
             return int(port_file.read_text().split()[0])

@@ -68,7 +68,7 @@ def serve_and_crawl(job: Job, execute: Callable[[Job], int]) -> int:
                 started.set()
                 return
             started.set()
-            while not stop.is_set():
+            while not stop.is_set():  # noqa: ASYNC110 - a threading.Event, set from the crawl's thread
                 await asyncio.sleep(0.05)
             await runner.cleanup()
 

@@ -5,8 +5,9 @@ Crash safety comes from one rule and one repair:
 * rule: the engine commits the frontier before it flushes records, so the links a page produced are
   durable before that page's record is;
 * repair (on open): ``records.jsonl`` is the truth about which URLs are finished. The engine has
-  set its torn or damaged lines aside (``crawler.sinks.repair``); every URL with a record is marked done, and every other URL (leased when the process
-  died, or marked done without a record) is queued again.
+  set its torn or damaged lines aside (``crawler.sinks.repair``); every URL with a record is marked
+  done, and every other URL (leased when the process died, or marked done without a record) is
+  queued again.
 
 So ``done`` need not be committed eagerly, writes are batched into one transaction per checkpoint,
 and a ``kill -9`` at any instant loses no URL and refetches no recorded one. State changes of
@@ -28,8 +29,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from crawler.errors import StateError
-from crawler.sinks.repair import read_jsonl_urls
 from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request
+from crawler.sinks.repair import read_jsonl_urls
 
 APP_ID = 0x43524157  # "CRAW": marks the file as ours (PRAGMA application_id)
 SCHEMA_VERSION = 1
@@ -234,6 +235,6 @@ def _reconcile(db: sqlite3.Connection, records: Path) -> int:
     db.executemany("INSERT OR IGNORE INTO recorded VALUES (?)", ((u,) for u in read_jsonl_urls(records)))
     db.execute(f"UPDATE urls SET state={QUEUED} WHERE state!={QUEUED} AND url NOT IN (SELECT url FROM recorded)")
     db.execute(f"UPDATE urls SET state={DONE} WHERE url IN (SELECT url FROM recorded)")
-    count = db.execute("SELECT count(*) FROM recorded").fetchone()[0]
+    count: int = db.execute("SELECT count(*) FROM recorded").fetchone()[0]
     db.execute("DROP TABLE recorded")
     return count

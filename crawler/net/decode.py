@@ -8,6 +8,7 @@ so a gzip bomb is stopped after ``cap`` bytes of output whatever its compressed 
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 from crawler.errors import FetchError, Kind
 
@@ -18,6 +19,7 @@ class BodyDecoder:
     def __init__(self, encoding: str | None) -> None:
         self.encoding = (encoding or "identity").strip().lower()
         self._raw_deflate_tried = False
+        self._d: Any  # a zlib decompressobj, a brotli.Decompressor (untyped) or None
         if self.encoding in ("", "identity"):
             self._d = None
         elif self.encoding in ("gzip", "x-gzip"):
@@ -26,7 +28,7 @@ class BodyDecoder:
             self._d = zlib.decompressobj(wbits=15)
         elif self.encoding == "br":
             try:
-                import brotli  # type: ignore[import-not-found]
+                import brotli
             except ImportError:
                 raise FetchError(Kind.DECODE, "cannot decode br: the Brotli package is not installed") from None
             self._d = brotli.Decompressor()
@@ -39,7 +41,7 @@ class BodyDecoder:
             return chunk
         try:
             if self.encoding == "br":
-                out = self._d.process(chunk)
+                out: bytes = self._d.process(chunk)
             else:
                 out = self._d.decompress(chunk, room + 1)
                 if self._d.unconsumed_tail:
@@ -63,7 +65,7 @@ class BodyDecoder:
         if self._d is None or self.encoding == "br":
             return b""
         try:
-            tail = self._d.flush()
+            tail: bytes = self._d.flush()
         except zlib.error as e:
             raise FetchError(Kind.DECODE, f"cannot decode {self.encoding} body: {e}") from None
         if not self._d.eof:

@@ -25,12 +25,12 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from crawler.config import Job
+from crawler.errors import FetchError, InvalidURL, Kind
 from crawler.net.decode import BodyDecoder
-from crawler.errors import FetchError, Kind
 from crawler.net.proxies import Proxy, Router
 from crawler.net.resolver import BlockedAddress, CrawlResolver, is_blocked
 from crawler.sinks.pages import PageFile, PageStore
-from crawler.urls import InvalidURL, join
+from crawler.urls import join
 
 if TYPE_CHECKING:  # warcio is imported only by crawls that write WARC
     from crawler.sinks.warc import WarcSink
@@ -335,8 +335,6 @@ def parse_retry_after(value: str | None, cap: float) -> float | None:
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
         return None
     return max(0.0, min(when.timestamp() - time.time(), cap))
 

@@ -16,8 +16,9 @@ from typing import Any
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
+from crawler.errors import InvalidURL
 from crawler.parsing.rules import ExtractRule, FieldRule
-from crawler.urls import InvalidURL, join
+from crawler.urls import join
 
 _TRUE = {"true", "yes", "1", "on", "y"}
 _FALSE = {"false", "no", "0", "off", "n", ""}

@@ -21,8 +21,9 @@ from typing import NamedTuple
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
+from crawler.errors import InvalidURL
 from crawler.parsing.rules import FollowRule
-from crawler.urls import InvalidURL, host_key, join
+from crawler.urls import host_key, join
 
 _SKIP = ("javascript:", "mailto:", "data:", "tel:", "#")
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
@@ -149,9 +150,9 @@ def _link(base: URL, href: str) -> Link | None:
 def _meta_nofollow(tree: LexborHTMLParser) -> bool:
     for meta in (tree.head or tree).css("meta[name]"):
         attrs = meta.attributes
-        if (attrs.get("name") or "").lower() == "robots":
-            if "nofollow" in (attrs.get("content") or "").lower().replace(",", " ").split():
-                return True
+        if ((attrs.get("name") or "").lower() == "robots"
+                and "nofollow" in (attrs.get("content") or "").lower().replace(",", " ").split()):
+            return True
     return False
 
 

@@ -67,7 +67,7 @@ class Scheduler:
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
         """Hold a slot of ``host`` for a fetch outside any lease (sitemaps), waiting like a request."""
-        while wait := await self._limiter.acquire(host):
+        while wait := await self._limiter.acquire(host):  # noqa: ASYNC110 - the limiter answers in durations
             await asyncio.sleep(min(wait, POLL))
         try:
             yield
