@@ -227,3 +227,23 @@ async def test_per_host_state_stays_bounded_over_many_hosts():
     for i in range(5 * MAX_WARNINGS):
         stats.warn(f"robots.txt of h{i} unavailable")
     assert len(stats.warnings) == MAX_WARNINGS and stats.warning_count == 5 * MAX_WARNINGS
+
+
+async def test_redirect_targets_pass_admission_like_links(site, crawl):
+    """A redirect to a URL longer than max_url_length is refused as a link would be (it used to
+    skip the length check); one within the limit is followed."""
+    long_path = "/" + "x" * 120
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound(long_path if request.path == "/long" else "/short-target")
+
+    site.route("a.test", "/long", redirect)
+    site.route("a.test", "/short", redirect)
+    site.html("a.test", "/short-target", "ok")
+    site.html("a.test", long_path, "never")
+    r = await crawl(start_urls=[site.url("a.test", "/long"), site.url("a.test", "/short")],
+                    resolve=site.pin("a.test"), ignore_robots=True, max_url_length=100)
+    long_rec = r.by_url[site.url("a.test", "/long")]
+    assert long_rec["error"]["kind"] == "redirect" and "max_url_length" in long_rec["error"]["message"]
+    assert site.hits[("a.test", long_path)] == 0
+    assert r.by_url[site.url("a.test", "/short-target")]["status"] == 200
