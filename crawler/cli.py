@@ -20,7 +20,7 @@ import click
 from crawler import __version__
 from crawler.config import Job, build_job, load_yaml, merge
 from crawler.engine import Crawl
-from crawler.errors import CheckpointError, ConfigError, LockedError, StateError
+from crawler.errors import CheckpointError, ConfigError, DemoError, LockedError, StateError
 from crawler.stats import Progress, Stats
 
 # (option decls, Job field, kind) — kind: "value", "list", "flag", "header", "cookie", "timeout.X"
@@ -272,7 +272,7 @@ def status(out: Path) -> None:
 @job_options
 def demo(job_file: Path, **params: Any) -> None:
     """Serve the bundled sample site on 127.0.0.1 and crawl it with JOB_FILE (always fresh)."""
-    from crawler.demo.server import DemoError, serve_and_crawl
+    from crawler.demo.server import serve_and_crawl
 
     try:
         job = make_job(job_file, params).model_copy(update={"fresh": True})  # a demo starts over

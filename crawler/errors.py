@@ -28,6 +28,10 @@ class CheckpointError(Exception):
     """Job state or records could not be saved (disk full, I/O error): the crawl stops, resumable."""
 
 
+class DemoError(Exception):
+    """``crawler demo`` cannot run as asked (non-loopback address, port in use)."""
+
+
 class Kind(StrEnum):
     """Why a URL did not end in a usable page. Records carry these as ``error.kind``."""
 

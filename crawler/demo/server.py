@@ -16,13 +16,10 @@ from aiohttp import web
 from yarl import URL
 
 from crawler.config import Job
+from crawler.errors import DemoError
 
 SITE = Path(__file__).parent / "site"
 REDIRECTS = {"/old-about": "/about.html"}
-
-
-class DemoError(Exception):
-    """The demo cannot run as asked (non-loopback address, port in use)."""
 
 
 def make_app(root: Path = SITE) -> web.Application:
