@@ -20,7 +20,7 @@ import click
 from crawler import __version__
 from crawler.config import Job, build_job, load_yaml, merge
 from crawler.engine import Crawl
-from crawler.errors import CheckpointError, ConfigError, DemoError, LockedError, StateError
+from crawler.errors import CheckpointError, ConfigError, DemoError, LockedError, StalledError, StateError
 from crawler.stats import Progress, Stats
 
 # (option decls, Job field, kind) — kind: "value", "list", "flag", "header", "cookie", "timeout.X"
@@ -138,7 +138,7 @@ def execute(job: Job) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted twice: stopped without draining", err=True)
         return 130
-    except (StateError, LockedError, CheckpointError) as e:
+    except (StateError, LockedError, CheckpointError, StalledError) as e:
         click.echo(f"error: {e}", err=True)
         return 1
     except OSError as e:

@@ -25,7 +25,7 @@ from yarl import URL
 
 from crawler.admission import Admission, Source
 from crawler.config import Job
-from crawler.errors import CheckpointError
+from crawler.errors import CheckpointError, StalledError
 from crawler.frontier import Frontier, Lease, Request
 from crawler.frontier.memory import MemoryFrontier
 from crawler.frontier.sqlite import SqliteFrontier
@@ -70,7 +70,7 @@ class Crawl:
         self._running = 0
         self._slot_free = asyncio.Event()
         self._flush_now = asyncio.Event()
-        self._fatal: CheckpointError | None = None
+        self._fatal: CheckpointError | StalledError | None = None
 
     def warn(self, message: str) -> None:
         message = self.router.redact(message)
@@ -84,7 +84,8 @@ class Crawl:
         self.scheduler.close()
 
     async def run(self) -> Stats:
-        """Crawl to the end (or to ``stop``). Raises CheckpointError if state could not be saved."""
+        """Crawl to the end (or to ``stop``). Raises CheckpointError if state could not be saved,
+        StalledError if requests kept failing on this machine."""
         self.out.mkdir(parents=True, exist_ok=True)
         lock = outdir.lock(self.out)
         try:
@@ -190,6 +191,12 @@ class Crawl:
                 self.warn(f"internal error on {request.url}: {type(bug).__name__}: {bug}")
                 outcome = Outcome(internal_error(request, bug, self.router.redact))
             await self._settle(lease, outcome)
+            if self.pipeline.stall.stalled:
+                stall = self.pipeline.stall
+                self._fail(StalledError(
+                    f"cannot make progress: {stall.streak} requests in a row failed on this machine "
+                    f"({stall.reason}); lower --concurrency or raise the limit (ulimit -n, memory, disk); "
+                    "stopped; run the same command again to resume"))
         except Exception as e:  # the job's own state failed (frontier, admission, output)
             self._fail(e)
         finally:
@@ -253,9 +260,10 @@ class Crawl:
             self._fail(e)
 
     def _fail(self, error: Exception) -> None:
-        """Stop the crawl because its state could not be saved; the first failure is reported."""
+        """Stop the crawl (its state could not be saved, or it stalled); the first failure is
+        the one reported."""
         if self._fatal is None:
-            self._fatal = CheckpointError(_describe(error, self.out))
+            self._fatal = error if isinstance(error, StalledError) else CheckpointError(_describe(error, self.out))
             self.scheduler.close()
 
 

@@ -28,6 +28,11 @@ class CheckpointError(Exception):
     """Job state or records could not be saved (disk full, I/O error): the crawl stops, resumable."""
 
 
+class StalledError(Exception):
+    """Requests keep failing on this machine (no file descriptors, memory or disk): the crawl
+    stops instead of spinning, resumable once the machine has room."""
+
+
 class DemoError(Exception):
     """``crawler demo`` cannot run as asked (non-loopback address, port in use)."""
 
@@ -50,6 +55,7 @@ class Kind(StrEnum):
     PROTOCOL = "protocol"
     STORAGE = "storage"
     BLOCKED = "blocked"
+    LOCAL = "local"  # this machine ran out of something (files, sockets, memory, disk): not the site
     INTERNAL = "internal"
 
 

@@ -25,13 +25,39 @@ from crawler.errors import FetchError, InvalidURL, Kind
 from crawler.frontier import Request
 from crawler.net.fetch import Fetcher, Response
 from crawler.net.proxies import NoProxy, Proxy, Router
-from crawler.net.robots import Robots
+from crawler.net.robots import Robots, Unavailable
 from crawler.parsing.process import Parser
 from crawler.record import Record
 from crawler.scheduling.limiter import HostLimiter
 from crawler.sinks.pages import PageStore
 from crawler.stats import Stats
 from crawler.urls import host_key, join
+
+LOCAL_PAUSE = 1.0  # seconds a host waits after a request failed on this machine
+STALL_FAILURES = 100  # local failures in a row, with no answer from any site in between...
+STALL_SECONDS = 30.0  # ...for this long: the crawl cannot make progress and stops
+
+
+class Stall:
+    """Watches for a crawl that cannot make progress: only local failures, for a while."""
+
+    def __init__(self) -> None:
+        self.streak = 0
+        self.since = 0.0
+        self.reason = ""
+
+    def failed(self, reason: str) -> None:
+        if not self.streak:
+            self.since = time.monotonic()
+        self.streak += 1
+        self.reason = reason
+
+    def progressed(self) -> None:
+        self.streak = 0
+
+    @property
+    def stalled(self) -> bool:
+        return self.streak >= STALL_FAILURES and time.monotonic() - self.since >= STALL_SECONDS
 
 
 @dataclass(slots=True)
@@ -61,6 +87,7 @@ class Pipeline:
         self._pages = pages
         self._stats = stats
         self._warn = warn
+        self.stall = Stall()
 
     async def run(self, request: Request) -> Outcome:
         """One attempt. Raises only for bugs of ours (the engine records those as ``internal``)."""
@@ -68,16 +95,24 @@ class Pipeline:
         started = time.perf_counter()
         if not self._job.ignore_robots:
             if not self._robots.loaded(request.host):
-                await self._robots.load(url, request.host)  # in this request's slot, like a request
+                rules = await self._robots.load(url, request.host)  # in this request's slot
+                if isinstance(rules, Unavailable) and rules.local:
+                    return self._local(rules.reason)
                 return Outcome()  # the page waits for a slot (and the host's delay) of its own
-            if not await self._robots.allowed(url, request.host):
-                return self._final(request, started, error=FetchError(Kind.ROBOTS, "disallowed by robots.txt"))
+            refusal = self._robots.refusal(url, request.host)
+            if refusal is not None and refusal.retryable and request.attempt < self._job.retries:
+                return self._retry(request, refusal)
+            if refusal is not None:
+                return self._final(request, started, error=refusal)
         try:
             proxy = self._router.take(url.host or "")
         except NoProxy as e:
             return self._no_proxy(request, e, started)
         request.proxy_waiting_since = None
         response, error = await self._fetch(request, url, proxy)
+        if error is not None and error.kind is Kind.LOCAL:
+            return self._local(error.message)
+        self.stall.progressed()
         if error is not None and error.proxy_fault and request.proxy_attempts < self._job.proxy_retries:
             request.proxy_attempts += 1  # the proxy's fault: try another, keep the normal retries
             return Outcome()
@@ -120,6 +155,12 @@ class Pipeline:
         if e.all_dead or left <= 0:
             return self._final(request, started, error=self._router.gave_up(e))
         return Outcome(retry_in=min(e.wait, left))
+
+    def _local(self, reason: str) -> Outcome:
+        """This machine ran out of something: not the site's fault and not an attempt; the
+        request waits in the frontier (its host pauses) and the stall watch counts it."""
+        self.stall.failed(reason)
+        return Outcome(retry_in=LOCAL_PAUSE)
 
     def _retry(self, request: Request, error: FetchError) -> Outcome:
         request.attempt += 1

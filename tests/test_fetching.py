@@ -201,7 +201,7 @@ async def test_read_timeout_is_classified_and_others_continue(site, crawl):
 
 
 async def test_connection_refused_is_a_connect_error(crawl, unused_tcp_port):
-    r = await crawl(start_urls=[f"http://127.0.0.1:{unused_tcp_port}/"], retries=1)
+    r = await crawl(start_urls=[f"http://127.0.0.1:{unused_tcp_port}/"], retries=1, ignore_robots=True)
     assert r.records[0]["error"]["kind"] == "connect"
     assert r.records[0]["attempts"] == 2
 

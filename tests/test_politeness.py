@@ -105,7 +105,10 @@ async def test_robots_disallow_and_crawl_delay(site, crawl):
     assert min(gaps) >= 0.19, gaps
 
 
-async def test_robots_missing_or_broken_allows_everything(site, crawl):
+async def test_robots_missing_allows_everything_and_broken_or_unreachable_disallows_for_now(
+        site, crawl, unused_tcp_port):
+    """RFC 9309: 4xx means no rules; 5xx or an unreachable site means the host counts as fully
+    disallowed, and robots.txt is asked for again later rather than crawling without rules."""
     async def broken(_: web.Request) -> web.Response:
         return web.Response(status=503)
 
@@ -113,12 +116,17 @@ async def test_robots_missing_or_broken_allows_everything(site, crawl):
     for h in ("broken.test", "none.test"):
         site.html(h, "/", links(["/x"]))
         site.html(h, "/x", "x")
-    r = await crawl(start_urls=[site.url("broken.test"), site.url("none.test")],
+    down = f"http://127.0.0.1:{unused_tcp_port}/"
+    r = await crawl(start_urls=[site.url("broken.test"), site.url("none.test"), down],
                     resolve=site.pin("broken.test", "none.test"), retries=2)
-    assert r.stats.pages == 4
-    assert site.hits[("broken.test", "/robots.txt")] == 3  # first try + 2 retries
-    assert site.hits[("none.test", "/robots.txt")] == 1
-    assert any("robots.txt of broken.test" in w for w in r.stats.warnings)
+    assert r.stats.pages == 2 and site.hits[("none.test", "/robots.txt")] == 1
+    assert site.hits[("broken.test", "/")] == 0  # never fetched without rules
+    assert site.hits[("broken.test", "/robots.txt")] >= 6  # 3 tries, then asked again later
+    for url, why in ((site.url("broken.test"), "status 503"), (down, "connect")):
+        rec = r.by_url[url]
+        assert rec["error"]["kind"] == "robots" and why in rec["error"]["message"]
+        assert "RFC 9309" in rec["error"]["message"] and rec["attempts"] == 3
+    assert any("robots.txt of broken.test" in w and "not crawling it" in w for w in r.stats.warnings)
 
 
 async def test_ignore_robots_fetches_nothing_from_robots(site, crawl):

@@ -9,8 +9,10 @@ lying Content-Length or a gzip bomb is cut off at ``max_bytes``.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import re
+import socket
 import ssl
 import time
 import zlib
@@ -347,6 +349,20 @@ def _literal_blocked(host: str) -> bool:
         return False
 
 
+LOCAL_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ENOSPC})
+
+
+def _local_failure(exc: BaseException) -> str | None:
+    """What this machine ran out of, if that is why ``exc`` happened (the site is not to blame):
+    file descriptors, sockets, memory or disk; or a resolver that failed with a system error."""
+    for e in (exc, getattr(exc, "os_error", None), exc.__cause__):
+        if isinstance(e, socket.gaierror) and e.errno == socket.EAI_SYSTEM:
+            return f"the resolver failed with a system error ({e.strerror})"
+        if isinstance(e, OSError) and e.errno in LOCAL_ERRNOS:
+            return e.strerror or errno.errorcode[e.errno]
+    return None
+
+
 def _transport(exc: BaseException) -> bool:
     """An exception the network or the disk can cause (classified into a record's error kind);
     anything else is a bug of ours, which the engine records as ``internal`` and warns about."""
@@ -361,6 +377,9 @@ def classify(exc: BaseException) -> FetchError:
     os_error = getattr(exc, "os_error", None)
     if isinstance(os_error, BlockedAddress):
         return FetchError(Kind.BLOCKED, str(os_error))
+    local = _local_failure(exc)
+    if local is not None:
+        return FetchError(Kind.LOCAL, f"on this machine: {local}", retryable=True)
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return FetchError(Kind.DNS, f"cannot resolve host: {text}", retryable=True)
     if isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp_socks.ProxyConnectionError)):

@@ -1,8 +1,13 @@
 """robots.txt: fetched once per host through the crawl's session and parsed with Protego.
 
-4xx means no rules (allow all). 5xx or an unreachable host is retried with backoff, then the host
-is allowed with a warning, as Google and Scrapy do; a refusal no retry can change (blocked address,
-TLS failure) is not retried. ``Crawl-delay`` raises the host's delay.
+RFC 9309, never failing open on our side: 2xx gives the rules; 4xx means no rules (allow all);
+5xx or an unreachable site (after ``retries`` tries with back-off) makes the host count as fully
+disallowed until robots.txt is asked for again, ``recheck`` seconds later (the RFC allows
+assuming "allow all" only after 30 days of errors). A failure of this machine (no file
+descriptors, memory, disk) says nothing about the site: nothing is cached and robots.txt is asked
+for again after a pause. A refusal that the page itself would hit too (blocked address, TLS, bad
+URL) lets the page's own request fail with its real error kind; when our proxy fails, the host
+stays closed and its pages' records say ``proxy``. ``Crawl-delay`` raises the host's delay.
 
 The pipeline loads a host's rules inside a slot the host limiter gave it, like any request, and
 the page then waits for a slot of its own. Rules are kept for the ``CACHE`` most recent hosts, so a
@@ -12,18 +17,34 @@ broad crawl's memory does not grow with every host it ever saw (an evicted host 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from protego import Protego
 from yarl import URL
 
-from crawler.errors import FetchError
+from crawler.errors import FetchError, Kind
 from crawler.net.fetch import Fetcher
 from crawler.scheduling.limiter import HostLimiter
 
 MAX_ROBOTS_BYTES = 512 * 1024
 CACHE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """robots.txt could not be read; the host counts as disallowed until ``retry_at``
+    (``time.monotonic()``). ``local``: this machine was the cause, so it is asked again at once."""
+
+    reason: str
+    retry_at: float
+    local: bool = False
+    kind: Kind = Kind.ROBOTS  # PROXY when our proxy, not the site, failed: the record says so
+
+
+Rules = Protego | Unavailable | None  # None: no rules (allow all)
 
 
 class Robots:
@@ -37,23 +58,38 @@ class Robots:
         self._retries = retries
         self._backoff = backoff
         self._warn = warn
-        self._rules: OrderedDict[str, asyncio.Task[Protego | None]] = OrderedDict()
+        self.recheck = max(1.0, backoff * 2 ** retries)
+        self._rules: OrderedDict[str, asyncio.Task[Rules]] = OrderedDict()
 
     def loaded(self, host: str) -> bool:
-        """True once the host's rules are known (allowed() then answers without a request)."""
+        """True while the host's rules are known (``refusal`` then answers without a request);
+        an unavailable robots.txt stops counting as known once it is due to be asked again."""
         task = self._rules.get(host)
-        return task is not None and task.done()
+        if task is None or not task.done():
+            return False
+        rules = task.result()
+        if isinstance(rules, Unavailable) and (rules.local or rules.retry_at <= time.monotonic()):
+            del self._rules[host]
+            return False
+        return True
+
+    def refusal(self, url: URL, host: str) -> FetchError | None:
+        """Why robots.txt keeps ``url`` from being fetched now, or None (rules must be loaded)."""
+        rules = self._rules[host].result()
+        if isinstance(rules, Unavailable):
+            return FetchError(rules.kind, f"robots.txt unavailable ({rules.reason}); the host counts as "
+                              "disallowed until it can be read (RFC 9309)", retryable=True,
+                              retry_after=max(0.0, rules.retry_at - time.monotonic()))
+        if rules is not None and not rules.can_fetch(str(url), self._ua):
+            return FetchError(Kind.ROBOTS, "disallowed by robots.txt")
+        return None
 
     async def sitemaps(self, url: URL, host: str) -> list[str]:
         """The ``Sitemap:`` lines of the host's robots.txt."""
         rules = await self.load(url, host)
-        return list(rules.sitemaps) if rules is not None else []
+        return list(rules.sitemaps) if isinstance(rules, Protego) else []
 
-    async def allowed(self, url: URL, host: str) -> bool:
-        rules = await self.load(url, host)
-        return rules is None or rules.can_fetch(str(url), self._ua)
-
-    async def load(self, url: URL, host: str) -> Protego | None:
+    async def load(self, url: URL, host: str) -> Rules:
         """The host's rules, loaded once however many requests ask at the same time."""
         task = self._rules.get(host)
         if task is None:
@@ -71,9 +107,9 @@ class Robots:
             if self._rules[host].done():
                 del self._rules[host]
 
-    async def _load(self, url: URL, host: str) -> Protego | None:
+    async def _load(self, url: URL, host: str) -> Rules:
         robots_url = url.with_path("/robots.txt").with_query(None)
-        problem = ""
+        problem, kind = "", Kind.ROBOTS
         for attempt in range(self._retries + 1):
             if attempt:
                 await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
@@ -81,9 +117,16 @@ class Robots:
                 status, body = await self._fetcher.get_routed(robots_url, MAX_ROBOTS_BYTES)
             except FetchError as e:
                 problem = f"{e.kind}: {e.message}"
+                kind = Kind.PROXY if e.kind is Kind.PROXY else Kind.ROBOTS
+                if e.kind is Kind.LOCAL:
+                    return Unavailable(problem, time.monotonic(), local=True)
                 if e.retryable or e.proxy_fault:
                     continue
-                break  # a refusal (blocked, TLS, bad URL) will not change on a retry
+                if kind is Kind.PROXY:
+                    break
+                self._warn(f"robots.txt of {host} refused ({problem}); crawling it without rules: "
+                           "its pages meet the same refusal")
+                return None
             if 200 <= status < 300:
                 rules = Protego.parse(body.decode("utf-8", "replace"))
                 delay = rules.crawl_delay(self._ua)
@@ -93,5 +136,6 @@ class Robots:
             if 400 <= status < 500:
                 return None
             problem = f"status {status}"
-        self._warn(f"robots.txt of {host} unavailable ({problem}); crawling it without rules")
-        return None
+        self._warn(f"robots.txt of {host} unavailable ({problem}); not crawling it until it can be read, "
+                   f"asking again in {self.recheck:g}s (RFC 9309)")
+        return Unavailable(problem, time.monotonic() + self.recheck, kind=kind)
