@@ -33,6 +33,7 @@ from crawler.net.fetch import Fetcher, make_session
 from crawler.net.proxies import Router
 from crawler.net.robots import Robots
 from crawler.net.sitemaps import sitemap_urls
+from crawler.net.sockets import fd_budget
 from crawler.parsing.process import make_parser
 from crawler.parsing.reader import PageReader
 from crawler.pipeline import Outcome, Pipeline, internal_error
@@ -86,6 +87,10 @@ class Crawl:
     async def run(self) -> Stats:
         """Crawl to the end (or to ``stop``). Raises CheckpointError if state could not be saved,
         StalledError if requests kept failing on this machine."""
+        self.budget = fd_budget(self.job.concurrency)
+        if self.budget.lowered:
+            self.warn(self.budget.lowered)
+            self.job = self.job.model_copy(update={"concurrency": self.budget.concurrency})
         self.out.mkdir(parents=True, exist_ok=True)
         lock = outdir.lock(self.out)
         try:
@@ -111,7 +116,7 @@ class Crawl:
         ticker = asyncio.create_task(self._tick())
         committed = False
         try:
-            async with make_session(self.job) as session:
+            async with make_session(self.job, idle=self.budget.idle) as session:
                 self.fetcher = Fetcher(session, self.job, self.router, output.warc)
                 self.robots = Robots(self.fetcher, self.limiter, self.job.user_agent, retries=self.job.retries,
                                      backoff=self.job.retry_backoff, warn=self.warn)
@@ -194,9 +199,9 @@ class Crawl:
             if self.pipeline.stall.stalled:
                 stall = self.pipeline.stall
                 self._fail(StalledError(
-                    f"cannot make progress: {stall.streak} requests in a row failed on this machine "
-                    f"({stall.reason}); lower --concurrency or raise the limit (ulimit -n, memory, disk); "
-                    "stopped; run the same command again to resume"))
+                    f"cannot make progress: {stall.streak} requests in a row failed for lack of resources on "
+                    f"this machine ({stall.reason}); lower --concurrency or raise the limit (ulimit -n, memory, "
+                    "disk); stopped; run the same command again to resume"))
         except Exception as e:  # the job's own state failed (frontier, admission, output)
             self._fail(e)
         finally:

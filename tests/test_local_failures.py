@@ -75,8 +75,8 @@ async def test_a_crawl_that_cannot_make_progress_stops_and_resumes(site, tmp_pat
     monkeypatch.setattr(pipeline, "STALL_FAILURES", 5)
     monkeypatch.setattr(pipeline, "STALL_SECONDS", 0.2)
     out_of_files(monkeypatch, lambda path, n: True)
-    with pytest.raises(StalledError, match=r"cannot make progress: \d+ requests in a row failed on this machine "
-                                           r"\(on this machine: Too many open files\).*run the same command again"):
+    with pytest.raises(StalledError, match=r"cannot make progress: \d+ requests in a row failed for lack of "
+                                           r"resources on this machine \(Too many open files\).*run the same command"):
         await Crawl(job).run()
     assert read_records(tmp_path / "o") == []  # nothing was blamed on the site
     monkeypatch.undo()

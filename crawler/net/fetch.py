@@ -31,6 +31,7 @@ from crawler.errors import FetchError, InvalidURL, Kind
 from crawler.net.decode import BodyDecoder
 from crawler.net.proxies import Proxy, Router
 from crawler.net.resolver import BlockedAddress, CrawlResolver, is_blocked
+from crawler.net.sockets import BoundedConnector
 from crawler.sinks.pages import PageFile, PageStore
 from crawler.urls import join
 
@@ -57,17 +58,20 @@ class Response:
     error: FetchError | None = None
 
 
-def make_session(job: Job, proxy: Proxy | None = None) -> aiohttp.ClientSession:
+def make_session(job: Job, proxy: Proxy | None = None, *, idle: int | None = None) -> aiohttp.ClientSession:
     """A session: the crawl's single one (``proxy`` None), or one per SOCKS proxy.
 
     HTTP(S) proxies go through the crawl's session per request; SOCKS needs a connector of its own.
+    ``idle`` bounds the idle keep-alive sockets (see :mod:`crawler.net.sockets`).
     """
     pins = job.resolve_pins()
     resolver = CrawlResolver(pins, job.block_private_ips) if pins or job.block_private_ips else None
     kw: dict[str, Any] = {"limit": job.concurrency, "limit_per_host": 0, "ttl_dns_cache": 300,
                           "resolver": resolver, "ssl": tls_context(job)}
-    if proxy is None:
-        connector: aiohttp.TCPConnector = aiohttp.TCPConnector(**kw)
+    if proxy is None and idle is not None:
+        connector: aiohttp.TCPConnector = BoundedConnector(max_idle=idle, per_host=job.per_host, **kw)
+    elif proxy is None:
+        connector = aiohttp.TCPConnector(**kw)
     else:
         url = URL(proxy.url)
         kind = aiohttp_socks.ProxyType.SOCKS4 if url.scheme == "socks4" else aiohttp_socks.ProxyType.SOCKS5
@@ -379,7 +383,7 @@ def classify(exc: BaseException) -> FetchError:
         return FetchError(Kind.BLOCKED, str(os_error))
     local = _local_failure(exc)
     if local is not None:
-        return FetchError(Kind.LOCAL, f"on this machine: {local}", retryable=True)
+        return FetchError(Kind.LOCAL, local, retryable=True)
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return FetchError(Kind.DNS, f"cannot resolve host: {text}", retryable=True)
     if isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp_socks.ProxyConnectionError)):

@@ -119,7 +119,7 @@ class Robots:
                 problem = f"{e.kind}: {e.message}"
                 kind = Kind.PROXY if e.kind is Kind.PROXY else Kind.ROBOTS
                 if e.kind is Kind.LOCAL:
-                    return Unavailable(problem, time.monotonic(), local=True)
+                    return Unavailable(e.message, time.monotonic(), local=True)
                 if e.retryable or e.proxy_fault:
                     continue
                 if kind is Kind.PROXY:
