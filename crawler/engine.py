@@ -33,7 +33,7 @@ from crawler.net.fetch import Fetcher, make_session
 from crawler.net.proxies import Router
 from crawler.net.robots import Robots
 from crawler.net.sitemaps import sitemap_urls
-from crawler.net.sockets import fd_budget
+from crawler.net.sockets import BoundedConnector, fd_budget
 from crawler.parsing.process import make_parser
 from crawler.parsing.reader import PageReader
 from crawler.pipeline import Outcome, Pipeline, internal_error
@@ -128,6 +128,8 @@ class Crawl:
                     await self._dispatch()
                 finally:
                     await self.fetcher.close()
+                    if isinstance(connector := session.connector, BoundedConnector):
+                        self.stats.connections, self.stats.new_connections = connector.connects, connector.opened
             self.stats.left_queued = (await self.frontier.counts()).queued
             committed = await self._close_frontier()
         finally:

@@ -32,6 +32,8 @@ class Stats:
     resumed: int = 0
     items: int = 0
     damaged: int = 0
+    new_connections: int = 0
+    connections: int = 0  # connections handed to requests, new or reused
     proxy_report: list[str] = field(default_factory=list)
     throttle_report: list[str] = field(default_factory=list)
 
@@ -74,6 +76,9 @@ class Stats:
                          "(OUT/<file>.damaged) before resuming")
         if self.left_queued:
             lines.append(f"{self.left_queued} URLs are still queued; run the same job again to resume")
+        if self.connections:
+            lines.append(f"connections: {self.new_connections} new for {self.connections} requests "
+                         f"({self.new_connections / self.connections:.2f} per request)")
         if self.throttle_report:
             lines += ["throttled hosts:", *(f"  {line}" for line in self.throttle_report)]
         if self.proxy_report:

@@ -247,3 +247,19 @@ async def test_redirect_targets_pass_admission_like_links(site, crawl):
     assert long_rec["error"]["kind"] == "redirect" and "max_url_length" in long_rec["error"]["message"]
     assert site.hits[("a.test", long_path)] == 0
     assert r.by_url[site.url("a.test", "/short-target")]["status"] == 200
+
+
+async def test_robots_rules_are_kept_for_a_bounded_number_of_hosts(site, crawl, monkeypatch):
+    """With room for 3 hosts' rules, 8 hosts are crawled: rules are evicted oldest first (asked
+    again if the host comes back), and each host's robots.txt still holds for its pages."""
+    from crawler.net import robots
+
+    monkeypatch.setattr(robots, "CACHE", 3)
+    hosts = [f"h{i}.test" for i in range(8)]
+    for h in hosts:
+        site.route(h, "/robots.txt", _text("User-agent: *\nDisallow: /private\n"))
+        site.html(h, "/", '<a href="/private">p</a><a href="/open">o</a>')
+        site.html(h, "/open", "open")
+    r = await crawl(start_urls=[site.url(h) for h in hosts], resolve=site.pin(*hosts), concurrency=2)
+    assert all(site.hits[(h, "/private")] == 0 and site.hits[(h, "/open")] == 1 for h in hosts)
+    assert len(r.crawl.robots._rules) <= 3

@@ -101,11 +101,14 @@ class Robots:
         return task.result() if task.done() else await asyncio.shield(task)
 
     def _evict(self) -> None:
-        for host in list(self._rules):
-            if len(self._rules) <= CACHE:
-                break
-            if self._rules[host].done():
+        """Drop the least recently asked hosts past CACHE: O(1) per new host (a rule still
+        loading is moved to the back instead; its requests are waiting for it)."""
+        for _ in range(len(self._rules) - CACHE):
+            host, task = next(iter(self._rules.items()))
+            if task.done():
                 del self._rules[host]
+            else:
+                self._rules.move_to_end(host)
 
     async def _load(self, url: URL, host: str) -> Rules:
         robots_url = url.with_path("/robots.txt").with_query(None)

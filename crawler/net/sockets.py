@@ -64,7 +64,8 @@ def _open_now() -> int:
 
 class BoundedConnector(aiohttp.TCPConnector):
     """A TCPConnector that keeps at most ``max_idle`` hosts' idle keep-alive sockets (each host
-    holds at most ``per_host`` of them), closing the hosts idle longest first.
+    holds at most ``per_host`` of them), closing the hosts idle longest first; it counts the
+    connections it hands out and how many of them it had to open.
 
     aiohttp keeps idle sockets per connection key in ``_conns``, in the order keys were added; a
     key leaves when its last socket is reused, so the first keys are the hosts idle longest.
@@ -73,6 +74,16 @@ class BoundedConnector(aiohttp.TCPConnector):
     def __init__(self, *, max_idle: int, per_host: int, **kw: Any) -> None:
         super().__init__(**kw)
         self._max_idle_hosts = max(1, max_idle // max(1, per_host))
+        self.connects = 0  # connections handed to requests
+        self.opened = 0  # of which new
+
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:  # noqa: ASYNC109 - aiohttp's signature
+        self.connects += 1
+        return await super().connect(req, traces, timeout)
+
+    async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> Any:  # noqa: ASYNC109
+        self.opened += 1
+        return await super()._create_connection(req, traces, timeout)
 
     def _release(self, key: Any, protocol: Any, *, should_close: bool = False) -> None:
         super()._release(key, protocol, should_close=should_close)
