@@ -16,6 +16,7 @@ before the links its page produced are durable. A checkpoint that fails stops th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -130,10 +131,11 @@ class Crawl:
                     await self.fetcher.close()
                     if isinstance(connector := session.connector, BoundedConnector):
                         self.stats.connections, self.stats.new_connections = connector.connects, connector.opened
+            await _stopped(ticker)  # no checkpoint may be halfway through a commit while we close
             self.stats.left_queued = (await self.frontier.counts()).queued
             committed = await self._close_frontier()
         finally:
-            ticker.cancel()
+            await _stopped(ticker)
             self._progress.clear()
             if not committed and self._fatal is None:
                 committed = await self._close_frontier()
@@ -272,6 +274,13 @@ class Crawl:
         if self._fatal is None:
             self._fatal = error if isinstance(error, StalledError) else CheckpointError(_describe(error, self.out))
             self.scheduler.close()
+
+
+async def _stopped(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait until it has really ended."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _describe(error: Exception, out: object) -> str:

@@ -263,3 +263,33 @@ async def test_robots_rules_are_kept_for_a_bounded_number_of_hosts(site, crawl, 
     r = await crawl(start_urls=[site.url(h) for h in hosts], resolve=site.pin(*hosts), concurrency=2)
     assert all(site.hits[(h, "/private")] == 0 and site.hits[(h, "/open")] == 1 for h in hosts)
     assert len(r.crawl.robots._rules) <= 3
+
+
+class SlowCommit(YieldingFrontier):
+    """A commit that stays suspended (a slow networked store) until the store is being closed,
+    and then fails as a closed connection does: the race the engine must not run into."""
+
+    def __init__(self, inner) -> None:
+        super().__init__(inner)
+        self.closing = asyncio.Event()
+
+    async def commit(self) -> None:
+        await self.closing.wait()
+        raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+
+    async def close(self) -> None:
+        self.closing.set()
+        await super().close()
+
+
+async def test_the_last_commit_never_races_a_checkpoint_in_progress(site, tmp_path):
+    """The crawl ends while a checkpoint is suspended in its commit: the checkpoint is stopped
+    before the last commit, so the crawl finishes cleanly with every record kept."""
+    urls = serve_tree(site, "a.test", 60)
+    out = tmp_path / "out"
+    job = Job.model_validate({"start_urls": [site.url("a.test")], "resolve": site.pin("a.test"), "output": out,
+                              "ignore_robots": True})
+    crawl = Crawl(job, frontier=SlowCommit(SqliteFrontier(out / "state.sqlite", out / "records.jsonl")))
+    crawl._flush_now.set()
+    stats = await crawl.run()
+    assert stats.records == len(urls) == len(read_records(out))
