@@ -14,7 +14,6 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from yarl import URL
@@ -120,7 +119,7 @@ class Pipeline:
             return self._retry(request, error)
         proxy_id = proxy.id if proxy is not None else None
         if response is not None and response.location is not None:
-            return await self._redirect(request, url, response, error, started, proxy_id)
+            return self._redirect(request, url, response, error, started, proxy_id)
         if response is not None and response.body is not None and error is None:
             return await self._parse(request, response, started, proxy_id)
         return self._final(request, started, response, error, proxy=proxy_id)
@@ -170,7 +169,7 @@ class Pipeline:
             wait = self._job.retry_backoff * 2 ** (request.attempt - 1) * random.uniform(0.5, 1.5)
         return Outcome(retry_in=wait)
 
-    async def _redirect(self, request: Request, url: URL, response: Response, error: FetchError | None,
+    def _redirect(self, request: Request, url: URL, response: Response, error: FetchError | None,
                         started: float, proxy: str | None) -> Outcome:
         """A redirect's target is a request of its own: admitted (scope, dedup) like a link."""
         self._stats.redirects += 1
@@ -220,7 +219,6 @@ class Pipeline:
             depth=request.depth,
             parent=request.parent,
             attempts=request.attempt + 1,
-            fetched_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
             elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
             final_url=final_url or (request.url if r is not None else None),
             status=r.status if r is not None else None,
@@ -237,6 +235,5 @@ class Pipeline:
 def internal_error(request: Request, bug: Exception, redact: Callable[[str], str]) -> Record:
     """The record of a request that a bug of ours stopped: its URL still gets its one record."""
     return Record(url=request.url, depth=request.depth, parent=request.parent, attempts=request.attempt + 1,
-                  fetched_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
                   error=FetchError(Kind.INTERNAL, redact(f"{type(bug).__name__}: {bug}")))
 

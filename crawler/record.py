@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from crawler.errors import FetchError
@@ -16,7 +17,7 @@ class Record:
     depth: int
     parent: str | None
     attempts: int
-    fetched_at: str
+    fetched_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
     elapsed_ms: float | None = None
     final_url: str | None = None
     status: int | None = None
