@@ -18,9 +18,18 @@ from typing import Any, NoReturn
 import click
 
 from crawler import __version__
-from crawler.config import Job, build_job, load_yaml, merge
+from crawler.config import Job, build_job, load_yaml
+from crawler.config import merge as merge_values
 from crawler.engine import Crawl
-from crawler.errors import CheckpointError, ConfigError, DemoError, LockedError, StalledError, StateError
+from crawler.errors import (
+    CheckpointError,
+    ClusterError,
+    ConfigError,
+    DemoError,
+    LockedError,
+    StalledError,
+    StateError,
+)
 from crawler.stats import Progress, Stats
 
 # (option decls, Job field, kind) — kind: "value", "list", "flag", "header", "cookie", "timeout.X"
@@ -55,10 +64,17 @@ OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--warc",), "warc", "flag", "Also write OUT/crawl.warc.gz: every response as received."),
     (("--follow-nofollow",), "follow_nofollow", "flag", "Follow rel=nofollow links and pages."),
     (("-q", "--quiet"), "quiet", "flag", "No progress line and no summary."),
-    (("--frontier",), "frontier", "value", "sqlite (default: resumable, OUT/state.sqlite) or memory."),
+    (("--frontier",), "frontier", "value",
+     "sqlite (default: resumable, OUT/state.sqlite), memory, or redis://[:PASSWORD@]HOST:PORT/DB to share "
+     "the job with other processes (rediss:// for TLS)."),
+    (("--worker-id",), "worker_id", "value", "This worker's name in a shared job [host-pid]; pin it to resume."),
+    (("--processes",), "processes", "value", "Run N workers of a shared job here, then merge their shards [1]."),
+    (("--lease-ttl",), "lease_ttl", "value", "Seconds before a dead worker's URLs and slots are taken back [30]."),
+    (("--redis-wait",), "redis_wait", "value", "Seconds to keep retrying an unreachable Redis before stopping [60]."),
     (("--parser",), "parser", "value",
      "process (parse in a second process), inline, or auto [auto: process with 2+ CPUs]."),
-    (("--fresh",), "fresh", "flag", "Start over: delete OUT's state, records and pages first."),
+    (("--fresh/--no-fresh",), "fresh", "switch",
+     "Start over: delete OUT's state, records and pages first (a shared job: its Redis keys too)."),
     (("--proxy",), "proxy", "value", "Proxy URL: http(s)://, socks5(h)://, socks4://, user:pass@ allowed."),
     (("--proxy-rotation",), "proxy_rotation", "value", "round_robin, random, least_used or sticky."),
     (("--proxy-concurrency",), "proxy_concurrency", "value", "Requests in flight per proxy."),
@@ -122,7 +138,7 @@ def make_job(file: Path | None, params: dict[str, Any], urls: tuple[str, ...] = 
     cli, flags = overrides_from(params)
     if urls:
         cli["start_urls"] = list(urls)
-    return build_job(merge(file_data, cli), source=str(file) if file else "", lines=lines, flags=flags)
+    return build_job(merge_values(file_data, cli), source=str(file) if file else "", lines=lines, flags=flags)
 
 
 def execute(job: Job) -> int:
@@ -131,6 +147,10 @@ def execute(job: Job) -> int:
         progress.clear()
         click.echo(f"warning: {message}", err=True)
 
+    if job.processes > 1:
+        from crawler.cluster.workers import run_workers
+
+        return run_workers(job, sys.argv[1:], lambda line: click.echo(line, err=True))
     progress = Progress(enabled=not job.quiet)
     crawl = Crawl(job, warn=warn, progress=progress)
     try:
@@ -138,14 +158,14 @@ def execute(job: Job) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted twice: stopped without draining", err=True)
         return 130
-    except (StateError, LockedError, CheckpointError, StalledError) as e:
+    except (StateError, LockedError, CheckpointError, StalledError, ClusterError) as e:
         click.echo(f"error: {e}", err=True)
         return 1
     except OSError as e:
         click.echo(f"error: {e.strerror or e}: {getattr(e, 'filename', '') or ''}".rstrip(": "), err=True)
         return 1
     if not job.quiet:
-        click.echo(stats.summary(str(job.output_dir)), err=True)
+        click.echo(stats.summary(str(crawl.out)), err=True)
     return 130 if stats.interrupted else 0
 
 
@@ -255,16 +275,36 @@ def bench(pages: int, hosts: int, links: int, size: int, concurrency: int, per_h
 
 
 @main.command()
-@click.argument("out", type=click.Path(path_type=Path))
-def status(out: Path) -> None:
-    """Show the progress of a stopped or running crawl in OUT."""
-    from crawler.status import describe
-
+@click.argument("out")
+def status(out: str) -> None:
+    """Show the progress of a stopped or running crawl: its OUT directory, or a shared job's
+    redis://HOST:PORT/DB/JOB."""
     try:
-        click.echo(describe(out))
-    except StateError as e:
+        if out.startswith(("redis://", "rediss://")):
+            from crawler.cluster.status import describe as describe_shared
+
+            click.echo(asyncio.run(describe_shared(out)))
+        else:
+            from crawler.status import describe
+
+            click.echo(describe(Path(out)))
+    except ConfigError as e:
+        _fail(e)
+    except (StateError, ClusterError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
+
+
+@main.command("merge")
+@click.argument("out", type=click.Path(path_type=Path, file_okay=False))
+def merge_command(out: Path) -> None:
+    """Merge the shards of a shared job's workers (OUT/shards/*) into OUT/records.jsonl and
+    items, one final record per URL."""
+    from crawler.cluster.merge import merge as merge_shards
+
+    if not (out / "shards").is_dir():
+        _fail(ConfigError(f"{out}: no shards/ here (not the output of a shared job)"))
+    click.echo(merge_shards(out).summary(out))
 
 
 @main.command()

@@ -80,7 +80,11 @@ class Job(Strict):
     ignore_robots: bool = False
     follow_nofollow: bool = False
     quiet: bool = False
-    frontier: Literal["sqlite", "memory"] = "sqlite"
+    frontier: str = "sqlite"  # sqlite, memory, or redis(s)://[:password@]host:port/db (shared job)
+    worker_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    processes: int = Field(1, ge=1, le=256)
+    lease_ttl: float = Field(30.0, ge=1)
+    redis_wait: float = Field(60.0, ge=0)
     parser: Literal["auto", "process", "inline"] = "auto"
     fresh: bool = False
     extract: list[ExtractRule] = []
@@ -103,6 +107,26 @@ class Job(Strict):
     block_private_ips: bool = False
     insecure: bool = False
     ca_bundle: Path | None = None
+
+    @field_validator("frontier")
+    @classmethod
+    def _frontier(cls, value: str) -> str:
+        if value in ("sqlite", "memory"):
+            return value
+        try:
+            url = URL(value)
+        except ValueError:
+            url = URL()
+        if url.scheme not in ("redis", "rediss") or not url.host:
+            raise ValueError("expected sqlite, memory, or a Redis URL redis://host:port/db (rediss:// for TLS)")
+        if url.path not in ("", "/") and not url.path.strip("/").isdigit():
+            raise ValueError(f"the Redis URL's path must be a database number, not {url.path!r}")
+        return value
+
+    @property
+    def shared(self) -> bool:
+        """True when the job's frontier is in Redis, shared with other processes."""
+        return self.frontier.startswith(("redis://", "rediss://"))
 
     @field_validator("proxy")
     @classmethod

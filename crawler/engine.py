@@ -25,11 +25,10 @@ from collections.abc import Callable
 from yarl import URL
 
 from crawler.admission import Admission, Source
+from crawler.backends import make_backends
 from crawler.config import Job
-from crawler.errors import CheckpointError, StalledError
+from crawler.errors import CheckpointError, ClusterError, StalledError
 from crawler.frontier import Frontier, Lease, Request
-from crawler.frontier.memory import MemoryFrontier
-from crawler.frontier.sqlite import SqliteFrontier
 from crawler.net.fetch import Fetcher, make_session
 from crawler.net.proxies import Router
 from crawler.net.robots import Robots
@@ -38,7 +37,7 @@ from crawler.net.sockets import BoundedConnector, fd_budget
 from crawler.parsing.process import make_parser
 from crawler.parsing.reader import PageReader
 from crawler.pipeline import Outcome, Pipeline, internal_error
-from crawler.scheduling.limiter import HostLimiter, LocalHostLimiter
+from crawler.scheduling.limiter import HostLimiter
 from crawler.scheduling.scheduler import Scheduler
 from crawler.sinks import outdir
 from crawler.sinks.output import Output
@@ -55,14 +54,13 @@ class Crawl:
     def __init__(self, job: Job, *, frontier: Frontier | None = None, limiter: HostLimiter | None = None,
                  warn: Callable[[str], None] | None = None, progress: Progress | None = None) -> None:
         self.job = job
-        self.out = job.output_dir
         self.stats = Stats()
-        self.frontier: Frontier = frontier or (
-            MemoryFrontier() if job.frontier == "memory"
-            else SqliteFrontier(self.out / "state.sqlite", self.out / "records.jsonl"))
-        self.limiter: HostLimiter = limiter or LocalHostLimiter(job.per_host, job.delay, job.jitter,
-                                                                adaptive=job.adaptive)
-        self.scheduler = Scheduler(self.frontier, self.limiter, lease_ttl=job.timeout.total + 60)
+        backends = make_backends(job, self.warn)
+        self.out = backends.out
+        self.frontier: Frontier = frontier or backends.frontier
+        self.limiter: HostLimiter = limiter or backends.limiter
+        self._shared_robots = backends.robots
+        self.scheduler = Scheduler(self.frontier, self.limiter, lease_ttl=job.lease_ttl)
         self.admission = Admission(job, self.frontier, self.scheduler.has_work)
         self.router = Router.from_job(job)
         self.parser = make_parser(job.parser, PageReader(job), warn=self.warn)
@@ -72,7 +70,7 @@ class Crawl:
         self._running = 0
         self._slot_free = asyncio.Event()
         self._flush_now = asyncio.Event()
-        self._fatal: CheckpointError | StalledError | None = None
+        self._fatal: CheckpointError | StalledError | ClusterError | None = None
 
     def warn(self, message: str) -> None:
         message = self.router.redact(message)
@@ -115,12 +113,11 @@ class Crawl:
         self.stats.resumed = await self.frontier.open()
         output = self.output = Output(self.job, self.out, start_over=not self.frontier.persistent)
         ticker = asyncio.create_task(self._tick())
-        committed = False
         try:
             async with make_session(self.job, idle=self.budget.idle) as session:
                 self.fetcher = Fetcher(session, self.job, self.router, output.warc)
                 self.robots = Robots(self.fetcher, self.limiter, self.job.user_agent, retries=self.job.retries,
-                                     backoff=self.job.retry_backoff, warn=self.warn)
+                                     backoff=self.job.retry_backoff, warn=self.warn, shared=self._shared_robots)
                 self.pipeline = Pipeline(self.job, fetcher=self.fetcher, router=self.router, robots=self.robots,
                                          parser=self.parser, limiter=self.limiter, rules=self.admission.rules,
                                          pages=output.pages, stats=self.stats, warn=self.warn)
@@ -132,14 +129,16 @@ class Crawl:
                     if isinstance(connector := session.connector, BoundedConnector):
                         self.stats.connections, self.stats.new_connections = connector.connects, connector.opened
             await _stopped(ticker)  # no checkpoint may be halfway through a commit while we close
-            self.stats.left_queued = (await self.frontier.counts()).queued
-            committed = await self._close_frontier()
+            if self._fatal is None:  # the last records on disk, then (shared jobs) published done
+                try:
+                    await self._checkpoint()
+                    self.stats.left_queued = (await self.frontier.counts()).queued
+                except Exception as e:
+                    self._fail(e)
         finally:
             await _stopped(ticker)
             self._progress.clear()
-            if not committed and self._fatal is None:
-                committed = await self._close_frontier()
-            self._close_output(flush=committed)
+            self._close_output(flush=await self._close_frontier())
         self.stats.throttle_report = self.limiter.report()
         now = asyncio.get_running_loop().time()
         self.stats.proxy_report = [f"{p.id}: {p.requests} requests, {p.failures} failures, {p.bans} bans, "
@@ -180,7 +179,11 @@ class Crawl:
                 self._slot_free.clear()
                 await self._slot_free.wait()
                 continue
-            leases = await self.scheduler.next(concurrency - self._running)
+            try:
+                leases = await self.scheduler.next(concurrency - self._running)
+            except Exception as e:  # the job's shared state cannot be reached (or a bug of ours)
+                self._fail(e)
+                break
             if not leases:
                 break
             for lease in leases:
@@ -196,6 +199,8 @@ class Crawl:
         try:
             try:
                 outcome = await self.pipeline.run(request)
+            except ClusterError:
+                raise  # the job's shared state is out of reach: not this URL's fault; it stays leased
             except Exception as bug:  # a bug of ours must not lose the URL: it still gets its record
                 self.warn(f"internal error on {request.url}: {type(bug).__name__}: {bug}")
                 outcome = Outcome(internal_error(request, bug, self.router.redact))
@@ -211,7 +216,10 @@ class Crawl:
         finally:
             self._running -= 1
             self._slot_free.set()
-            await self.scheduler.finished(lease)
+            try:
+                await self.scheduler.finished(lease)
+            except Exception as e:
+                self._fail(e)
 
     async def _settle(self, lease: Lease, outcome: Outcome) -> None:
         """Hand an outcome on: follow-ups to admission, record and items to the output (once),
@@ -252,14 +260,16 @@ class Crawl:
         mark = self.output.mark()
         await self.frontier.commit()
         self.output.flush(mark)
+        await self.frontier.flushed()
 
     async def _close_frontier(self) -> bool:
-        """The last commit; False (and the crawl failed) if it could not be made."""
+        """The last commit; False (and the crawl failed) if it could not be made. A shared job's
+        links are in Redis as soon as admitted, so its records may be flushed even then."""
         try:
             await self.frontier.close()
         except Exception as e:
             self._fail(e)
-            return False
+            return isinstance(e, ClusterError)
         return True
 
     def _close_output(self, *, flush: bool) -> None:
@@ -272,7 +282,8 @@ class Crawl:
         """Stop the crawl (its state could not be saved, or it stalled); the first failure is
         the one reported."""
         if self._fatal is None:
-            self._fatal = error if isinstance(error, StalledError) else CheckpointError(_describe(error, self.out))
+            self._fatal = (error if isinstance(error, (StalledError, ClusterError))
+                           else CheckpointError(_describe(error, self.out)))
             self.scheduler.close()
 
 

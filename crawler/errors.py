@@ -33,6 +33,11 @@ class StalledError(Exception):
     stops instead of spinning, resumable once the machine has room."""
 
 
+class ClusterError(Exception):
+    """The shared job's Redis cannot be used (unreachable past the retry window, refused our
+    credentials). What this worker wrote locally is whole; a re-run continues the job."""
+
+
 class DemoError(Exception):
     """``crawler demo`` cannot run as asked (non-loopback address, port in use)."""
 

@@ -137,3 +137,22 @@ def crawl(tmp_path: Path) -> Callable[..., Awaitable[Result]]:
         return Result(stats, job.output_dir, c)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One real redis-server for the session; ``redis_url`` gives each test an empty one."""
+    from tests.redis_server import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def redis_url(redis_server: Any) -> str:
+    if redis_server.proc is None:  # a test killed it
+        redis_server.start()
+    redis_server.client().flushall()
+    return str(redis_server.url)

@@ -67,6 +67,10 @@ class YieldingFrontier:
         await self.inner.commit()
         await self._pause()
 
+    async def flushed(self) -> None:
+        await self._pause()
+        await self.inner.flushed()
+
     async def close(self) -> None:
         await self._pause()
         await self.inner.close()

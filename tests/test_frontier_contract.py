@@ -1,5 +1,5 @@
-"""The Frontier contract, run against every backend (a Redis backend will join this list), and
-against a double that yields on every call, as a networked backend does."""
+"""The Frontier contract, run against every backend (memory, SQLite, Redis on a real
+redis-server), and against a double that yields on every call, as a networked backend does."""
 
 from __future__ import annotations
 
@@ -7,24 +7,29 @@ import asyncio
 
 import pytest
 
+from crawler.cluster.store import RedisStore
 from crawler.frontier import Caps, Request
 from crawler.frontier.memory import MemoryFrontier
+from crawler.frontier.redis import RedisFrontier
 from crawler.frontier.sqlite import SqliteFrontier
 from tests.frontier_doubles import YieldingFrontier
 
-BACKENDS = ["memory", "sqlite", "yielding-sqlite"]
+BACKENDS = ["memory", "sqlite", "yielding-sqlite", "redis"]
 
 
-def make(kind: str, tmp_path):
+def make(kind: str, tmp_path, request=None):
     if kind == "memory":
         return MemoryFrontier()
+    if kind == "redis":
+        store = RedisStore(request.getfixturevalue("redis_url"), "contract", "w1", ttl=30, wait=5)
+        return RedisFrontier(store, tmp_path / "r.jsonl")
     sqlite = SqliteFrontier(tmp_path / "s.sqlite", tmp_path / "r.jsonl")
     return YieldingFrontier(sqlite) if kind.startswith("yielding") else sqlite
 
 
 @pytest.fixture(params=BACKENDS)
 async def frontier(request, tmp_path):
-    f = make(request.param, tmp_path)
+    f = make(request.param, tmp_path, request)
     await f.open()
     yield f
     await f.close()

@@ -66,8 +66,9 @@ class Counts:
 class Frontier(Protocol):
     """Storage of queued and leased URLs and of the seen set.
 
-    Backends: :class:`~crawler.frontier.memory.MemoryFrontier` (tests, throwaway crawls) and
-    :class:`~crawler.frontier.sqlite.SqliteFrontier` (the default; survives crashes and resumes).
+    Backends: :class:`~crawler.frontier.memory.MemoryFrontier` (tests, throwaway crawls),
+    :class:`~crawler.frontier.sqlite.SqliteFrontier` (the default; survives crashes and resumes) and
+    :class:`~crawler.frontier.redis.RedisFrontier` (one job shared by many processes).
     """
 
     persistent: bool  # keeps state across runs (records are appended); False: starts empty
@@ -100,6 +101,10 @@ class Frontier(Protocol):
 
     async def commit(self) -> None:
         """Make every change so far durable. Records are flushed only after this returns."""
+
+    async def flushed(self) -> None:
+        """Every record written before the last ``commit`` began is on disk now. A shared
+        backend publishes those requests as done only here, so a crash repeats a URL at worst."""
 
     async def close(self) -> None:
         """Commit and release the store."""

@@ -75,5 +75,8 @@ class MemoryFrontier:
     async def commit(self) -> None:
         pass
 
+    async def flushed(self) -> None:
+        pass
+
     async def close(self) -> None:
         pass

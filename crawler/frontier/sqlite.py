@@ -164,6 +164,9 @@ class SqliteFrontier:
         db.execute("COMMIT")
         db.execute("BEGIN")
 
+    async def flushed(self) -> None:
+        """Nothing to do: on open, records.jsonl decides which URLs are done."""
+
     async def close(self) -> None:
         if self._db is not None:
             db, self._db = self._db, None

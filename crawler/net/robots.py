@@ -21,6 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from protego import Protego
 from yarl import URL
@@ -47,19 +48,35 @@ class Unavailable:
 Rules = Protego | Unavailable | None  # None: no rules (allow all)
 
 
+class RobotsCache(Protocol):
+    """robots.txt answers shared by every process of a job, so each host's file is fetched once
+    and every worker obeys the same rules. Values: ``+`` and the body, ``-`` (no rules) or ``!``
+    and why it is unavailable."""
+
+    async def get(self, host: str) -> str | None: ...
+
+    async def put(self, host: str, value: str, ttl: float) -> None: ...
+
+
+SHARED_TTL = 86_400.0  # seconds a shared robots.txt is trusted (RFC 9309: at most 24 hours)
+
+
 class Robots:
     """Answers "may we fetch this URL?" per host, loading each robots.txt at most once."""
 
     def __init__(self, fetcher: Fetcher, limiter: HostLimiter, user_agent: str, *,
-                 retries: int, backoff: float, warn: Callable[[str], None]) -> None:
+                 retries: int, backoff: float, warn: Callable[[str], None],
+                 shared: RobotsCache | None = None) -> None:
         self._fetcher = fetcher
         self._limiter = limiter
         self._ua = user_agent
         self._retries = retries
         self._backoff = backoff
         self._warn = warn
+        self._shared = shared
         self.recheck = max(1.0, backoff * 2 ** retries)
         self._rules: OrderedDict[str, asyncio.Task[Rules]] = OrderedDict()
+        self._bodies: dict[str, str] = {}  # robots.txt text on its way to the shared cache
 
     def loaded(self, host: str) -> bool:
         """True while the host's rules are known (``refusal`` then answers without a request);
@@ -93,7 +110,7 @@ class Robots:
         """The host's rules, loaded once however many requests ask at the same time."""
         task = self._rules.get(host)
         if task is None:
-            task = self._rules[host] = asyncio.ensure_future(self._load(url, host))
+            task = self._rules[host] = asyncio.ensure_future(self._load_shared(url, host))
             if len(self._rules) > CACHE:
                 self._evict()
         else:
@@ -109,6 +126,34 @@ class Robots:
                 del self._rules[host]
             else:
                 self._rules.move_to_end(host)
+
+    async def _load_shared(self, url: URL, host: str) -> Rules:
+        """The host's rules from the job's shared cache, or fetched (and then shared)."""
+        if self._shared is None:
+            return await self._load(url, host)
+        value = await self._shared.get(host)
+        if value is not None:
+            return await self._from_shared(host, value)
+        rules = await self._load(url, host)
+        if isinstance(rules, Protego):
+            await self._shared.put(host, "+" + self._bodies.pop(host, ""), SHARED_TTL)
+        elif rules is None:
+            await self._shared.put(host, "-", SHARED_TTL)
+        elif not rules.local and rules.kind is Kind.ROBOTS:  # our proxy's failure is not the site's
+            await self._shared.put(host, "!" + rules.reason, self.recheck)
+        self._bodies.pop(host, None)
+        return rules
+
+    async def _from_shared(self, host: str, value: str) -> Rules:
+        if value.startswith("!"):
+            return Unavailable(value[1:], time.monotonic() + self.recheck)
+        if value == "-":
+            return None
+        rules = Protego.parse(value[1:])
+        delay = rules.crawl_delay(self._ua)
+        if delay:
+            await self._limiter.crawl_delay(host, float(delay))
+        return rules
 
     async def _load(self, url: URL, host: str) -> Rules:
         robots_url = url.with_path("/robots.txt").with_query(None)
@@ -131,7 +176,10 @@ class Robots:
                            "its pages meet the same refusal")
                 return None
             if 200 <= status < 300:
-                rules = Protego.parse(body.decode("utf-8", "replace"))
+                text = body.decode("utf-8", "replace")
+                if self._shared is not None:
+                    self._bodies[host] = text
+                rules = Protego.parse(text)
                 delay = rules.crawl_delay(self._ua)
                 if delay:
                     await self._limiter.crawl_delay(host, float(delay))

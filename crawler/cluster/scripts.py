@@ -1,0 +1,190 @@
+"""The Lua scripts that change a shared job. Each runs atomically inside Redis, so two processes
+never see half a change; times come from Redis's own clock (``TIME``), so machines whose clocks
+disagree still agree on when a lease or a host's delay is over. Keys are declared in ``KEYS``
+(host keys carry the host as a hash tag: see ``docs/cluster.md``)."""
+
+from __future__ import annotations
+
+NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# KEYS: seen, meta, host_admitted, hosts, queue of request 1..n
+# ARGV: total cap (-1: none), per-host cap (-1: none), then fingerprint, host, encoded per request
+ADD = """
+local total, per = tonumber(ARGV[1]), tonumber(ARGV[2])
+local admitted = tonumber(redis.call('HGET', KEYS[2], 'admitted') or '0')
+local out = {}
+for i = 1, #KEYS - 4 do
+  if total >= 0 and admitted >= total then break end
+  local fp, host, enc = ARGV[3 * i], ARGV[3 * i + 1], ARGV[3 * i + 2]
+  if redis.call('SISMEMBER', KEYS[1], fp) == 0
+      and (per < 0 or tonumber(redis.call('HGET', KEYS[3], host) or '0') < per) then
+    redis.call('SADD', KEYS[1], fp)
+    redis.call('HINCRBY', KEYS[3], host, 1)
+    redis.call('RPUSH', KEYS[4 + i], enc)
+    redis.call('SADD', KEYS[4], host)
+    admitted = admitted + 1
+    out[#out + 1] = i
+  end
+end
+if #out > 0 then
+  redis.call('HINCRBY', KEYS[2], 'admitted', #out)
+  redis.call('HINCRBY', KEYS[2], 'queued', #out)
+end
+return out
+"""
+
+# KEYS: meta, leases, expiry, hosts, queue of host 1..n
+# ARGV: worker, ttl ms, then host, count per host.  Returns {expiry ms, id1, enc1, id2, enc2, ...}
+LEASE = NOW + """
+local expires = now + tonumber(ARGV[2])
+local out = {expires}
+for i = 1, #KEYS - 4 do
+  local items = redis.call('LPOP', KEYS[4 + i], tonumber(ARGV[2 + 2 * i]))
+  if items then
+    for _, enc in ipairs(items) do
+      local id = redis.call('HINCRBY', KEYS[1], 'lease_seq', 1)
+      redis.call('HSET', KEYS[2], id, ARGV[1] .. '\\n' .. enc)
+      redis.call('ZADD', KEYS[3], expires, id)
+      out[#out + 1] = id
+      out[#out + 1] = enc
+    end
+  end
+  if redis.call('LLEN', KEYS[4 + i]) == 0 then redis.call('SREM', KEYS[4], ARGV[1 + 2 * i]) end
+end
+local n = (#out - 1) / 2
+if n > 0 then
+  redis.call('HINCRBY', KEYS[1], 'queued', -n)
+  redis.call('HINCRBY', KEYS[1], 'leased', n)
+end
+return out
+"""
+
+# A lease goes back to the head of its host's queue (failed attempt, expired, or given up by a
+# restarted worker). Idempotent: only a lease that still exists is requeued.
+# KEYS: meta, leases, expiry, hosts, queue   ARGV: lease id, host, encoded request
+REQUEUE = """
+if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('LPUSH', KEYS[5], ARGV[3])
+redis.call('SADD', KEYS[4], ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'leased', -1)
+redis.call('HINCRBY', KEYS[1], 'queued', 1)
+return 1
+"""
+
+# KEYS: meta, leases, expiry, worker_done, host_done   ARGV: worker, then lease id, host per lease
+DONE = """
+local n = 0
+for i = 2, #ARGV, 2 do
+  if redis.call('HDEL', KEYS[2], ARGV[i]) == 1 then
+    redis.call('ZREM', KEYS[3], ARGV[i])
+    redis.call('HINCRBY', KEYS[5], ARGV[i + 1], 1)
+    n = n + 1
+  end
+end
+if n > 0 then
+  redis.call('HINCRBY', KEYS[1], 'leased', -n)
+  redis.call('HINCRBY', KEYS[1], 'done', n)
+  redis.call('HINCRBY', KEYS[4], ARGV[1], n)
+end
+return n
+"""
+
+# Leases whose expiry has passed (their worker died or stalled): {id1, value1, ...}, at most ARGV[1].
+# KEYS: expiry, leases
+EXPIRED = NOW + """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+local out = {}
+for _, id in ipairs(ids) do
+  local value = redis.call('HGET', KEYS[2], id)
+  if value then out[#out + 1] = id; out[#out + 1] = value else redis.call('ZREM', KEYS[1], id) end
+end
+return out
+"""
+
+# Keep this worker's leases and host slots alive, and say it is alive.
+# KEYS: expiry, workers, slot set of host 1..n   ARGV: ttl ms, worker, info, lease count, lease ids...,
+# then one token per slot key.
+HEARTBEAT = NOW + """
+local expires = now + tonumber(ARGV[1])
+local leases = tonumber(ARGV[4])
+for i = 5, 4 + leases do redis.call('ZADD', KEYS[1], 'XX', expires, ARGV[i]) end
+for i = 3, #KEYS do redis.call('ZADD', KEYS[i], 'XX', expires, ARGV[4 + leases + i - 2]) end
+redis.call('HSET', KEYS[2], ARGV[2], now .. ' ' .. ARGV[3])
+return now
+"""
+
+# The host limiter. State hash fields: slots, delay, base (Crawl-delay floor), ready (ms), and
+# AIMD's latency, samples, good, cut, throttles, min. Slot holders: a sorted set token → expiry.
+# KEYS: state, slots   ARGV: token, per_host, delay ms, jitter ms (drawn by the caller), slot ttl ms
+# Returns 0 (slot taken), ms to wait, or -1 (every slot is held).
+ACQUIRE = NOW + """
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local st = redis.call('HMGET', KEYS[1], 'slots', 'delay', 'ready')
+local slots = tonumber(st[1]) or tonumber(ARGV[2])
+if redis.call('ZCARD', KEYS[2]) >= slots then return -1 end
+local ready = tonumber(st[3]) or 0
+if ready > now then return ready - now end
+local delay = tonumber(st[2]) or tonumber(ARGV[3])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[1])
+redis.call('HSET', KEYS[1], 'ready', now + delay + tonumber(ARGV[4]))
+redis.call('PEXPIRE', KEYS[1], 86400000)
+redis.call('PEXPIRE', KEYS[2], 86400000)
+return 0
+"""
+
+# KEYS: state   ARGV: ms to wait from now, new delay floor ms (-1: unchanged)
+HOLD = NOW + """
+local floor = tonumber(ARGV[2])
+local st = redis.call('HMGET', KEYS[1], 'delay', 'base', 'ready')
+local delay, base, ready = tonumber(st[1]) or 0, tonumber(st[2]) or 0, tonumber(st[3]) or 0
+local wait = tonumber(ARGV[1])
+if floor >= 0 then
+  base = math.max(base, floor); delay = math.max(delay, floor); wait = math.max(wait, delay)
+  redis.call('HSET', KEYS[1], 'base', base, 'delay', delay)
+end
+redis.call('HSET', KEYS[1], 'ready', math.max(ready, now + wait))
+redis.call('PEXPIRE', KEYS[1], 86400000)
+return 1
+"""
+
+# AIMD, the same rules as LocalHostLimiter.observe, on state every process shares.
+# KEYS: state   ARGV: ms since the request was sent, overloaded (0/1), per_host, delay ms
+# Returns {change (1 cut, 2 restored, 0 none), slots, delay ms, throttles, min slots}
+OBSERVE = NOW + """
+local f = redis.call('HMGET', KEYS[1], 'slots', 'delay', 'base', 'latency', 'samples', 'good', 'cut',
+                     'throttles', 'min')
+local limit, base_default = tonumber(ARGV[3]), tonumber(ARGV[4])
+local slots, delay = tonumber(f[1]) or limit, tonumber(f[2]) or base_default
+local base = math.max(tonumber(f[3]) or 0, base_default)
+local latency, samples, good = tonumber(f[4]) or 0, tonumber(f[5]) or 0, tonumber(f[6]) or 0
+local cut, throttles, min = tonumber(f[7]) or -1, tonumber(f[8]) or 0, tonumber(f[9]) or limit
+local took = tonumber(ARGV[1]); local sent = now - took
+local overloaded = ARGV[2] == '1'
+local spike = samples >= 5 and took > math.max(3 * latency, 500)
+if samples == 0 then latency = took else latency = 0.8 * latency + 0.2 * took end
+samples = samples + 1
+local change = 0
+if (overloaded or spike) and sent <= cut then
+  -- sent before the last cut: it cannot cause another
+elseif overloaded or spike then
+  cut = now; change = 1
+  if slots > 1 then slots = math.floor(slots / 2)
+  else delay = math.min(math.max(delay * 2, 50, base), math.max(30000, base)) end
+  good = 0; throttles = throttles + 1; min = math.min(min, slots)
+elseif slots < limit or delay > base then
+  good = good + 1
+  if good >= 5 then
+    good = 0; change = 2
+    slots = math.min(limit, slots + 1)
+    if delay / 2 < base + 10 then delay = base else delay = delay / 2 end
+  end
+end
+redis.call('HSET', KEYS[1], 'slots', slots, 'delay', delay, 'latency', latency, 'samples', samples,
+           'good', good, 'cut', cut, 'throttles', throttles, 'min', min)
+redis.call('PEXPIRE', KEYS[1], 86400000)
+return {change, slots, tostring(delay), throttles, min}
+"""

@@ -1,0 +1,65 @@
+"""``crawler status redis://host:port/db/JOB``: a shared job's progress, read from Redis."""
+
+from __future__ import annotations
+
+from yarl import URL
+
+from crawler.cluster.store import RedisStore
+from crawler.errors import ConfigError
+
+TOP_HOSTS = 10
+
+
+def split_job_url(text: str) -> tuple[str, str]:
+    """``redis://host:port[/db]/JOB`` → (the Redis URL, the job name)."""
+    url = URL(text)
+    parts = [p for p in url.path.split("/") if p]
+    if url.scheme not in ("redis", "rediss") or not parts or len(parts) > 2 or (
+            len(parts) == 2 and not parts[0].isdigit()):
+        raise ConfigError("expected OUT or redis://host:port[/db]/JOB")
+    db = parts[0] if len(parts) == 2 else "0"
+    return str(url.with_path(f"/{db}")), parts[-1]
+
+
+async def describe(text: str) -> str:
+    """Queued, leased and done for the job; every worker with its last heartbeat; busiest hosts."""
+    redis_url, job = split_job_url(text)
+    store = RedisStore(redis_url, job, "status", ttl=30, wait=5)
+    r, k = store.redis, store.keys
+    try:
+        meta = _text(await store.call(lambda: r.hgetall(k.meta)))
+        if not meta:
+            return f"{store.shown} job {job!r}: no such job (nothing admitted yet)"
+        workers = _text(await store.call(lambda: r.hgetall(k.workers)))
+        done_by = _text(await store.call(lambda: r.hgetall(k.worker_done)))
+        host_done = _text(await store.call(lambda: r.hgetall(k.host_done)))
+        waiting = await store.call(lambda: r.srandmember(k.hosts, TOP_HOSTS))
+        queued: dict[str, int] = {}
+        for host in waiting if isinstance(waiting, list) else []:
+            key = k.queue(str(host))
+            queued[str(host)] = int(await store.call(lambda key=key: r.llen(key)))  # type: ignore[misc]
+        seconds, micros = await store.call(lambda: r.time())
+    finally:
+        await store.redis.aclose()
+    now = seconds * 1000 + micros // 1000
+    n = {key: int(meta.get(key, 0)) for key in ("queued", "leased", "admitted", "done")}
+    lines = [f"{store.shown} job {job!r}: {'finished' if not n['queued'] + n['leased'] else 'in progress'}",
+             f"urls: {n['admitted']} admitted, {n['done']} done, {n['queued']} queued, {n['leased']} leased"]
+    for worker in sorted(set(workers) | set(done_by)):
+        seen_ms, _, where = str(workers.get(worker, "")).partition(" ")
+        if seen_ms:
+            age = (now - int(seen_ms)) / 1000
+            state = "alive" if age < 30 else f"silent for {age:.0f}s"
+            lines.append(f"worker {worker}: {state} (pid, host: {where}), {done_by.get(worker, 0)} done")
+        else:
+            lines.append(f"worker {worker}: stopped, {done_by.get(worker, 0)} done")
+    busiest = sorted(host_done.items(), key=lambda kv: -int(kv[1]))[:TOP_HOSTS]
+    lines += [f"host {host}: {count} done, {queued.pop(host, 0)} queued" for host, count in busiest]
+    lines += [f"host {host}: 0 done, {count} queued" for host, count in queued.items()]
+    if len(host_done) > TOP_HOSTS:
+        lines.append(f"... and {len(host_done) - TOP_HOSTS} more hosts")
+    return "\n".join(lines)
+
+
+def _text(mapping: dict[bytes | str, bytes | str]) -> dict[str, str]:
+    return {str(key): str(value) for key, value in mapping.items()}

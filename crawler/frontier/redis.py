@@ -1,0 +1,177 @@
+"""Redis frontier: one job shared by many processes, on one machine or many.
+
+Every change is one Lua script (:mod:`crawler.cluster.scripts`), so dedup, the caps and the
+counters stay exact however many workers add and lease at once. The seen set holds 8-byte
+fingerprints, not URLs; a URL's text lives in Redis only while it is queued or leased.
+
+Leases expire (``lease_ttl``) unless their worker's heartbeat renews them; a worker that dies
+loses no URL, since its leases go back to their queues when they expire (any worker reclaims
+them). A lease is published as done only once its record is on disk (:meth:`flushed`), so a
+crash can repeat a URL (``crawler merge`` keeps one record), never lose one. A worker that comes
+back under the same id settles its own leases at once: done if its shard has their record,
+queued again if not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import orjson
+
+from crawler.cluster.store import RedisStore
+from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request
+from crawler.sinks.repair import read_jsonl_urls
+
+RECLAIM_BATCH = 500
+
+
+def fingerprint(url: str) -> bytes:
+    """8 bytes of the URL's hash: a collision among 10^8 URLs is about one in 3,000."""
+    return hashlib.blake2b(url.encode(), digest_size=8).digest()
+
+
+def encode(r: Request) -> str:
+    return orjson.dumps([r.url, r.host, r.depth, r.parent, r.attempt, r.redirects]).decode()
+
+
+def decode(text: str) -> Request:
+    url, host, depth, parent, attempt, redirects = orjson.loads(text)
+    return Request(url, host, depth, parent, attempt, redirects)
+
+
+class RedisFrontier:
+    """The job's frontier in Redis; this process's records go to ``records`` (its shard)."""
+
+    persistent = True
+
+    def __init__(self, store: RedisStore, records: Path, *, fresh: bool = False) -> None:
+        self._store = store
+        self._fresh = fresh
+        self._keys = store.keys
+        self._records = records
+        self._live: dict[int, Lease] = {}  # leases this worker holds (renewed by the heartbeat)
+        self._done: list[Lease] = []  # done, not yet published: their records may not be on disk
+        self._marked = 0  # how many of _done were done when the last commit began
+        self._reclaim_at = 0.0
+        store.renewals.append(lambda: ([str(i) for i in self._live], []))
+
+    async def open(self) -> int:
+        if self._fresh:
+            await self._store.clear()
+        await self._settle_own_leases()
+        self._store.start_heartbeat()
+        done = await self._store.call(lambda: self._store.redis.hget(self._keys.meta, "done"))
+        return int(done or 0)
+
+    async def add(self, requests: Sequence[Request], caps: Caps = NO_CAPS) -> list[Request]:
+        if not requests:
+            return []
+        k = self._keys
+        keys = [k.seen, k.meta, k.host_admitted, k.hosts, *(k.queue(r.host) for r in requests)]
+        args: list[object] = [_cap(caps.total), _cap(caps.per_host)]
+        for r in requests:
+            args += [fingerprint(r.url), r.host, encode(r)]
+        admitted = await self._store.script("ADD", keys, args)
+        return [requests[i - 1] for i in admitted]
+
+    async def lease(self, wants: Mapping[str, int], ttl: float) -> list[Lease]:
+        k = self._keys
+        keys = [k.meta, k.leases, k.expiry, k.hosts, *(k.queue(h) for h in wants)]
+        args: list[object] = [self._store.worker, round(ttl * 1000)]
+        for host, n in wants.items():
+            args += [host, n]
+        out = await self._store.script("LEASE", keys, args)
+        expires = int(out[0]) / 1000
+        leases = [Lease(int(out[i]), decode(out[i + 1]), expires) for i in range(1, len(out), 2)]
+        for lease in leases:
+            self._live[lease.id] = lease
+        return leases
+
+    async def failed(self, lease: Lease) -> None:
+        self._live.pop(lease.id, None)
+        await self._requeue(lease.id, encode(lease.request), lease.request.host)
+
+    async def done(self, lease: Lease) -> None:
+        self._done.append(lease)
+
+    async def seen(self, url: str) -> bool:
+        fp = fingerprint(url)
+        return bool(await self._store.call(lambda: self._store.redis.sismember(self._keys.seen, fp)))  # type: ignore[arg-type]
+
+    async def counts(self) -> Counts:
+        queued, leased, admitted = await self._store.call(
+            lambda: self._store.redis.hmget(self._keys.meta, ["queued", "leased", "admitted"]))
+        # this worker's finished leases count as finished here at once, though published later
+        return Counts(int(queued or 0), int(leased or 0) - len(self._done), int(admitted or 0))
+
+    async def hosts_with_work(self) -> list[str]:
+        await self._reclaim()
+        return [str(h) for h in await self._store.call(lambda: self._store.redis.smembers(self._keys.hosts))]
+
+    async def commit(self) -> None:
+        """Adds are in Redis as soon as ``add`` returns; here: mark the finished leases whose
+        records the coming flush writes, and reclaim expired leases now and then."""
+        self._marked = len(self._done)
+        if time.monotonic() >= self._reclaim_at:
+            self._reclaim_at = time.monotonic() + max(0.2, self._store.ttl / 3)
+            await self._reclaim()
+
+    async def flushed(self) -> None:
+        """The records of the leases marked at the last commit are on disk: publish them done."""
+        batch = self._done[:self._marked]
+        if not batch:
+            return
+        k = self._keys
+        args: list[object] = [self._store.worker]
+        for lease in batch:
+            args += [lease.id, lease.request.host]
+        await self._store.script("DONE", [k.meta, k.leases, k.expiry, k.worker_done, k.host_done], args)
+        del self._done[:len(batch)]
+        self._marked = 0
+        for lease in batch:
+            self._live.pop(lease.id, None)
+
+    async def close(self) -> None:
+        """Leases still unpublished stay in Redis: the next run of this worker settles them."""
+        await self._store.close()
+
+    async def _requeue(self, lease_id: int | str, enc: str, host: str) -> None:
+        k = self._keys
+        await self._store.script("REQUEUE", [k.meta, k.leases, k.expiry, k.hosts, k.queue(host)],
+                                 [lease_id, host, enc])
+
+    async def _reclaim(self) -> None:
+        """Put leases whose worker stopped renewing them back into their queues."""
+        k = self._keys
+        out = await self._store.script("EXPIRED", [k.expiry, k.leases], [RECLAIM_BATCH])
+        for i in range(0, len(out), 2):
+            enc = out[i + 1].partition("\n")[2]
+            await self._requeue(out[i], enc, decode(enc).host)
+
+    async def _settle_own_leases(self) -> None:
+        """Leases this worker id held when it stopped: done if the shard has their record,
+        back to the queue if not."""
+        k = self._keys
+        held = await self._store.call(lambda: self._store.redis.hgetall(k.leases))
+        own = self._store.worker + "\n"
+        mine = {int(i): str(v).partition("\n")[2] for i, v in held.items() if str(v).startswith(own)}
+        if not mine:
+            return
+        wanted = {orjson.loads(enc)[0] for enc in mine.values()}
+        recorded = {u for u in read_jsonl_urls(self._records) if u in wanted}
+        finished: list[object] = [self._store.worker]
+        for lease_id, enc in mine.items():
+            request = decode(enc)
+            if request.url in recorded:
+                finished += [lease_id, request.host]
+            else:
+                await self._requeue(lease_id, enc, request.host)
+        if len(finished) > 1:
+            await self._store.script("DONE", [k.meta, k.leases, k.expiry, k.worker_done, k.host_done], finished)
+
+
+def _cap(value: int | None) -> int:
+    return -1 if value is None else value

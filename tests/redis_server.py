@@ -1,0 +1,67 @@
+"""A real ``redis-server`` (Debian's) on a free loopback port, for the shared-job tests.
+
+The server runs in a temporary directory with append-only persistence, so a test can kill it and
+start it again on the same port and data, as an operator restarting Redis would.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """``start()``, ``kill()`` (SIGKILL), ``start()`` again: same port, same data."""
+
+    def __init__(self, workdir: Path, password: str | None = None) -> None:
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.password = password
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is missing: apt-get install redis-server (.ci/run does)"
+        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+                "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"]
+        if self.password:
+            args += ["--requirepass", self.password]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(host="127.0.0.1", port=self.port, password=self.password, socket_timeout=1)
+        for _ in range(200):  # bounded: up to about 10 s for the server to answer
+            try:
+                if client.ping():
+                    break
+            except redis.ConnectionError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"redis-server exited with {self.proc.returncode}") from None
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("redis-server did not answer within 10 s")
+        client.close()
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, decode_responses=True)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None

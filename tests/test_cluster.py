@@ -1,0 +1,217 @@
+"""A job shared by several real crawler processes through a real redis-server: politeness holds
+across all of them, a killed worker loses nothing, Redis may restart, and `crawler merge` leaves
+exactly one record per URL. The test server counts requests in flight per Host header and notes
+when each one started."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from tests.conftest import Site
+from tests.redis_server import RedisServer
+
+HOSTS = ("a.test", "b.test")
+PAGES = 40
+PER_HOST = 2
+DELAY = 0.05
+
+
+def build(site: Site, latency: float = 0.01) -> set[str]:
+    """Two hosts of PAGES pages each, linked forward and across; returns every page URL.
+    Called once the site listens: the links carry its port."""
+    urls = set()
+    for host in HOSTS:
+        other = HOSTS[1 - HOSTS.index(host)]
+        for i in range(PAGES):
+            links = [f"/p{j}" for j in range(i + 1, min(i + 4, PAGES))] + [site.url(other, f"/p{i}")]
+            body = "".join(f'<a href="{href}">x</a>' for href in links) + "filler " * 200
+            page(site, host, f"/p{i}", body, latency)
+            urls.add(site.url(host, f"/p{i}"))
+        page(site, host, "/", '<a href="/p0">start</a>', latency)
+        urls.add(site.url(host, "/"))
+    return urls
+
+
+def page(site: Site, host: str, path: str, body: str, latency: float) -> None:
+    doc = f"<html><body>{body}</body></html>"
+
+    async def handler(request: web.Request) -> web.Response:
+        await asyncio.sleep(latency)  # the site's own response time, so requests overlap
+        return web.Response(text=doc, content_type="text/html")
+
+    site.route(host, path, handler)
+
+
+def worker_cmd(site: Site, redis_url: str, out: Path, worker: str, *extra: str, quiet: bool = True) -> list[str]:
+    seeds = [site.url(h, "/") for h in HOSTS]
+    pins = [a for p in site.pin(*HOSTS) for a in ("--resolve", p)]
+    return [sys.executable, "-m", "crawler", "crawl", *seeds, *pins, "--frontier", redis_url, "--name", "shared",
+            "-o", str(out), "--worker-id", worker, "--per-host", str(PER_HOST), "--delay", str(DELAY),
+            "--concurrency", "8", "--lease-ttl", "2", *(["-q"] if quiet else []), *extra]
+
+
+async def start(cmd: list[str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+async def finish(proc: asyncio.subprocess.Process, timeout: float = 120) -> tuple[int, str]:
+    _, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, err.decode()
+
+
+async def merged(out: Path) -> list[dict[str, Any]]:
+    proc = await start([sys.executable, "-m", "crawler", "merge", str(out)])
+    code, err = await finish(proc)
+    assert code == 0, err
+    return [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+
+
+def assert_polite(site: Site) -> None:
+    for host in HOSTS:
+        assert site.max_inflight[host] <= PER_HOST, f"{host}: {site.max_inflight[host]} requests in flight"
+        starts = sorted(site.starts[host])
+        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        assert min(gaps) >= DELAY - 0.02, f"{host}: two requests {min(gaps):.3f}s apart"
+
+
+def assert_one_whole_record_each(records: list[dict[str, Any]], urls: set[str], out: Path) -> None:
+    by_url = {r["url"] for r in records}
+    assert len(records) == len(by_url)  # one record per URL
+    assert {r["url"] for r in records if r["status"] == 200} == urls
+    for r in records:
+        if r["path"]:
+            assert hashlib.sha256((out / r["path"]).read_bytes()).hexdigest() == r["sha256"]
+
+
+async def test_three_workers_share_one_job_politely(site, redis_url, tmp_path):
+    await site.start()
+    urls = build(site)
+    out = tmp_path / "out"
+    procs = [await start(worker_cmd(site, redis_url, out, f"w{i}")) for i in range(3)]
+    results = [await finish(p) for p in procs]
+    assert [code for code, _ in results] == [0, 0, 0], results
+    records = await merged(out)
+    assert_one_whole_record_each(records, urls, out)
+    pages = {k: n for k, n in site.hits.items() if k[1] != "/robots.txt"}
+    assert max(pages.values()) == 1  # no URL fetched twice while its lease was live
+    assert_polite(site)
+    assert len({r["worker"] for r in records}) >= 2  # the work was really shared
+    for host in HOSTS:
+        assert site.hits[(host, "/robots.txt")] <= PER_HOST  # shared: not once per worker
+
+
+async def test_a_killed_worker_loses_nothing(site, redis_url, tmp_path):
+    await site.start()
+    urls = build(site)
+    victim_holds = asyncio.Event()
+    release = asyncio.Event()
+    served: list[str] = []
+
+    def hold_w0(handler):
+        async def held(request: web.Request) -> web.StreamResponse:
+            if request.headers.get("X-Worker") == "w0" and not victim_holds.is_set():
+                served.append(request.path)
+                if len(served) == 3:  # w0 holds this page's lease and has finished others: kill it
+                    victim_holds.set()
+                    await release.wait()
+            return await handler(request)
+        return held
+
+    for key, handler in list(site.routes.items()):
+        site.routes[key] = hold_w0(handler)
+    out = tmp_path / "out"
+    procs = [await start(worker_cmd(site, redis_url, out, f"w{i}", "-H", f"X-Worker: w{i}")) for i in range(3)]
+    await asyncio.wait_for(victim_holds.wait(), 60)
+    procs[0].send_signal(signal.SIGKILL)
+    await procs[0].wait()
+    release.set()
+    results = [await finish(p) for p in procs[1:]]
+    assert [code for code, _ in results] == [0, 0], results
+    records = await merged(out)
+    assert_one_whole_record_each(records, urls, out)
+    held_url = next(r for r in records if r["url"].endswith(served[-1]))  # one of the two hosts' pages
+    assert held_url["status"] == 200
+
+
+async def test_redis_restarted_mid_crawl_the_crawl_finishes(site, redis_server, redis_url, tmp_path):
+    await site.start()
+    urls = build(site)
+    out = tmp_path / "out"
+    procs = [await start(worker_cmd(site, redis_url, out, f"w{i}", "--redis-wait", "30")) for i in range(2)]
+    for _ in range(600):  # bounded: until the crawl is well under way
+        if sum(site.hits.values()) >= 30:
+            break
+        await asyncio.sleep(0.05)
+    redis_server.kill()
+    redis_server.start()  # same port, same append-only file
+    results = [await finish(p) for p in procs]
+    assert [code for code, _ in results] == [0, 0], results
+    assert any("unreachable" in err for _, err in results)  # the outage was noticed and said
+    records = await merged(out)
+    assert_one_whole_record_each(records, urls, out)
+
+
+async def test_redis_gone_for_good_is_one_line_and_the_shard_stays_whole(site, redis_server, redis_url, tmp_path):
+    await site.start()
+    build(site, latency=0.05)
+    out = tmp_path / "out"
+    proc = await start(worker_cmd(site, redis_url, out, "w0", "--redis-wait", "2"))
+    for _ in range(600):
+        if sum(site.hits.values()) >= 10:
+            break
+        await asyncio.sleep(0.05)
+    redis_server.kill()
+    code, err = await finish(proc)
+    assert code == 1
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: Redis at redis://127.0.0.1:") and "unreachable for 2s" in last
+    lines = (out / "shards" / "w0" / "records.jsonl").read_bytes().splitlines(keepends=True)
+    assert lines and all(line.endswith(b"\n") and json.loads(line)["url"] for line in lines)
+
+
+async def test_a_password_works_and_is_never_shown(site, tmp_path):
+    await site.start()
+    build(site)
+    server = RedisServer(tmp_path / "redis", password="s3cret-pw")
+    server.start()
+    try:
+        out = tmp_path / "out"
+        code, err = await finish(await start(worker_cmd(site, server.url, out, "w0", quiet=False)))
+        assert code == 0, err
+        wrong = server.url.replace("s3cret-pw", "nope")
+        code2, err2 = await finish(await start(worker_cmd(site, wrong, tmp_path / "o2", "w0", "--redis-wait", "1")))
+        assert code2 == 1 and "refused our credentials" in err2
+        shown = err + err2 + "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
+        assert "s3cret-pw" not in shown and "nope" not in shown
+    finally:
+        server.kill()
+
+
+async def test_processes_runs_workers_and_merges(site, redis_url, tmp_path):
+    await site.start()
+    urls = build(site)
+    out = tmp_path / "out"
+    job = tmp_path / "job.yaml"
+    job.write_text("\n".join([
+        "name: many", f"output: {out}", f"frontier: {redis_url}", "processes: 2", f"per_host: {PER_HOST}",
+        f"delay: {DELAY}", "start_urls:", *(f"  - {site.url(h, '/')}" for h in HOSTS),
+        "resolve:", *(f"  - {p}" for p in site.pin(*HOSTS))]) + "\n")
+    proc = await start([sys.executable, "-m", "crawler", "run", str(job)])
+    code, err = await finish(proc)
+    assert code == 0, err
+    assert "merged 2 shards" in err
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert_one_whole_record_each(records, urls, out)
+    assert {r["worker"] for r in records} <= {f"{os.uname().nodename}-1", f"{os.uname().nodename}-2"}
+    assert_polite(site)

@@ -1,0 +1,90 @@
+"""The HostLimiter contract, run against the in-process limiter and the Redis one (a real
+redis-server): slots, the start-to-start delay, back-off, Crawl-delay and AIMD's cut. Two Redis
+limiters on one job stand for two processes: what one holds, the other must see."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+
+import pytest
+
+from crawler.cluster.store import RedisStore
+from crawler.scheduling.limiter import LocalHostLimiter
+from crawler.scheduling.redis_limiter import RedisHostLimiter
+
+H = "h.test:80"
+
+
+@pytest.fixture(params=["local", "redis"])
+async def make(request):
+    stores: list[RedisStore] = []
+
+    def build(per_host: int = 2, delay: float = 0.0, worker: str = "w1"):
+        if request.param == "local":
+            return LocalHostLimiter(per_host, delay)
+        store = RedisStore(request.getfixturevalue("redis_url"), "limits", worker, ttl=30, wait=5)
+        stores.append(store)
+        return RedisHostLimiter(store, per_host, delay)
+
+    yield build
+    for store in stores:
+        await store.close()
+
+
+async def test_slots_are_held_until_released(make):
+    limiter = make(per_host=2)
+    assert await limiter.acquire(H) == 0
+    assert await limiter.acquire(H) == 0
+    assert await limiter.acquire(H) == math.inf  # both slots are ours: wait for our release
+    await limiter.release(H)
+    assert await limiter.acquire(H) == 0
+    assert await limiter.acquire("other.test:80") == 0  # hosts are independent
+
+
+async def test_the_delay_separates_starts_and_backoff_and_crawl_delay_push_them_out(make):
+    limiter = make(per_host=4, delay=0.5)
+    assert await limiter.acquire(H) == 0
+    wait = await limiter.acquire(H)
+    assert 0.3 < wait <= 0.5
+    await limiter.backoff("b.test:80", 2.0)
+    assert 1.5 < await limiter.acquire("b.test:80") <= 2.0
+    await limiter.crawl_delay("c.test:80", 3.0)
+    assert 2.5 < await limiter.acquire("c.test:80") <= 3.0
+
+
+async def test_overload_halves_the_slots(make):
+    limiter = make(per_host=4)
+    assert await limiter.acquire(H) == 0
+    await limiter.observe(H, time.monotonic(), overloaded=True)
+    assert await limiter.acquire(H) == 0
+    assert await limiter.acquire(H) == math.inf  # 2 of 4 slots left, both held
+    assert any(H in line for line in limiter.report())
+
+
+async def test_two_redis_workers_share_slots_and_delay(redis_url):
+    stores = [RedisStore(redis_url, "limits", w, ttl=30, wait=5) for w in "abcd"]
+    a, b = (RedisHostLimiter(s, per_host=1) for s in stores[:2])
+    c, d = (RedisHostLimiter(s, per_host=2, delay=1.0) for s in stores[2:])
+    assert await a.acquire(H) == 0
+    wait = await b.acquire(H)
+    assert 0 < wait < 1  # held by another worker: b polls instead of waiting for its own release
+    await a.release(H)
+    assert await b.acquire(H) == 0
+    assert await c.acquire("slow.test:80") == 0
+    assert 0.8 < await d.acquire("slow.test:80") <= 1.0
+    for s in stores:
+        await s.close()
+
+
+async def test_a_dead_workers_slot_frees_itself_after_the_lease_ttl(redis_url):
+    dead, alive = (RedisStore(redis_url, "limits", w, ttl=1, wait=5) for w in ("dead", "alive"))
+    assert await RedisHostLimiter(dead, per_host=1).acquire(H) == 0  # never released, never renewed
+    limiter = RedisHostLimiter(alive, per_host=1)
+    deadline = time.monotonic() + 5
+    while (wait := await limiter.acquire(H)) and time.monotonic() < deadline:
+        await asyncio.sleep(wait)
+    assert wait == 0 and time.monotonic() < deadline
+    for s in (dead, alive):
+        await s.close()
