@@ -5,7 +5,7 @@ a job shared through Redis, writing its own shard ``OUT/shards/<worker id>/``.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from crawler.config import Job
@@ -20,6 +20,7 @@ class Backends:
     limiter: HostLimiter
     robots: RobotsCache | None  # shared robots.txt answers (None: this process asks on its own)
     out: Path  # this process's output directory
+    report: Callable[[int], list[str]] = field(default=lambda records: [])  # summary lines, given URLs done
 
 
 def shard_dir(job: Job, worker: str) -> Path:
@@ -38,7 +39,7 @@ def make_backends(job: Job, warn: Callable[[str], None]) -> Backends:
         out = shard_dir(job, worker)
         return Backends(RedisFrontier(store, out / "records.jsonl", fresh=job.fresh),
                         RedisHostLimiter(store, job.per_host, job.delay, job.jitter, adaptive=job.adaptive),
-                        SharedRobots(store), out)
+                        SharedRobots(store), out, store.report)
     out = job.output_dir
     limiter = LocalHostLimiter(job.per_host, job.delay, job.jitter, adaptive=job.adaptive)
     if job.frontier == "memory":

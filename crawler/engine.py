@@ -60,6 +60,7 @@ class Crawl:
         self.frontier: Frontier = frontier or backends.frontier
         self.limiter: HostLimiter = limiter or backends.limiter
         self._shared_robots = backends.robots
+        self._backend_report = backends.report
         self.scheduler = Scheduler(self.frontier, self.limiter, lease_ttl=job.lease_ttl)
         self.admission = Admission(job, self.frontier, self.scheduler.has_work)
         self.router = Router.from_job(job)
@@ -140,6 +141,7 @@ class Crawl:
             self._progress.clear()
             self._close_output(flush=await self._close_frontier())
         self.stats.throttle_report = self.limiter.report()
+        self.stats.shared_report = self._backend_report(self.stats.records)
         now = asyncio.get_running_loop().time()
         self.stats.proxy_report = [f"{p.id}: {p.requests} requests, {p.failures} failures, {p.bans} bans, "
                                    f"{p.bytes / 1e6:.1f} MB, {p.state(now)}" for p in self.router.proxies()]
@@ -198,7 +200,7 @@ class Crawl:
         request = lease.request
         try:
             try:
-                outcome = await self.pipeline.run(request)
+                outcome = await self.pipeline.run(request, lambda: self.scheduler.free(lease))
             except ClusterError:
                 raise  # the job's shared state is out of reach: not this URL's fault; it stays leased
             except Exception as bug:  # a bug of ours must not lose the URL: it still gets its record

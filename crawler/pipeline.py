@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,8 +88,9 @@ class Pipeline:
         self._warn = warn
         self.stall = Stall()
 
-    async def run(self, request: Request) -> Outcome:
-        """One attempt. Raises only for bugs of ours (the engine records those as ``internal``)."""
+    async def run(self, request: Request, answered: Callable[[], Awaitable[None]] | None = None) -> Outcome:
+        """One attempt. ``answered`` is awaited once the host has answered (the request's slot may
+        go back then). Raises only for bugs of ours (the engine records those as ``internal``)."""
         url = URL(request.url, encoded=True)
         started = time.perf_counter()
         if not self._job.ignore_robots:
@@ -109,6 +110,8 @@ class Pipeline:
             return self._no_proxy(request, e, started)
         request.proxy_waiting_since = None
         response, error = await self._fetch(request, url, proxy)
+        if answered is not None:
+            await answered()
         if error is not None and error.kind is Kind.LOCAL:
             return self._local(error.message)
         self.stall.progressed()

@@ -36,6 +36,7 @@ class Stats:
     connections: int = 0  # connections handed to requests, new or reused
     proxy_report: list[str] = field(default_factory=list)
     throttle_report: list[str] = field(default_factory=list)
+    shared_report: list[str] = field(default_factory=list)  # a shared job's worker: its Redis use
 
     def count(self, record: Record, items: int) -> None:
         """Count one final record (and the items its page gave)."""
@@ -79,6 +80,7 @@ class Stats:
         if self.connections:
             lines.append(f"connections: {self.new_connections} new for {self.connections} requests "
                          f"({self.new_connections / self.connections:.2f} per request)")
+        lines += self.shared_report
         if self.throttle_report:
             lines += ["throttled hosts:", *(f"  {line}" for line in self.throttle_report)]
         if self.proxy_report:

@@ -20,9 +20,10 @@ from tests.conftest import Site
 from tests.redis_server import RedisServer
 
 HOSTS = ("a.test", "b.test")
-PAGES = 40
+PAGES = 30
 PER_HOST = 2
-DELAY = 0.05
+DELAY = 0.1
+TOLERANCE = 0.03  # a request is sent a little after its slot is taken: scheduling jitter
 
 
 def build(site: Site, latency: float = 0.01) -> set[str]:
@@ -56,7 +57,7 @@ def worker_cmd(site: Site, redis_url: str, out: Path, worker: str, *extra: str, 
     pins = [a for p in site.pin(*HOSTS) for a in ("--resolve", p)]
     return [sys.executable, "-m", "crawler", "crawl", *seeds, *pins, "--frontier", redis_url, "--name", "shared",
             "-o", str(out), "--worker-id", worker, "--per-host", str(PER_HOST), "--delay", str(DELAY),
-            "--concurrency", "8", "--lease-ttl", "2", *(["-q"] if quiet else []), *extra]
+            "--concurrency", "8", "--lease-ttl", "2", "--parser", "inline", *(["-q"] if quiet else []), *extra]
 
 
 async def start(cmd: list[str]) -> asyncio.subprocess.Process:
@@ -81,7 +82,7 @@ def assert_polite(site: Site) -> None:
         assert site.max_inflight[host] <= PER_HOST, f"{host}: {site.max_inflight[host]} requests in flight"
         starts = sorted(site.starts[host])
         gaps = [b - a for a, b in zip(starts, starts[1:])]
-        assert min(gaps) >= DELAY - 0.02, f"{host}: two requests {min(gaps):.3f}s apart"
+        assert min(gaps) >= DELAY - TOLERANCE, f"{host}: two requests {min(gaps):.3f}s apart"
 
 
 def assert_one_whole_record_each(records: list[dict[str, Any]], urls: set[str], out: Path) -> None:
@@ -204,7 +205,8 @@ async def test_processes_runs_workers_and_merges(site, redis_url, tmp_path):
     out = tmp_path / "out"
     job = tmp_path / "job.yaml"
     job.write_text("\n".join([
-        "name: many", f"output: {out}", f"frontier: {redis_url}", "processes: 2", f"per_host: {PER_HOST}",
+        "name: many", f"output: {out}", f"frontier: {redis_url}", "processes: 2", "parser: inline",
+        f"per_host: {PER_HOST}",
         f"delay: {DELAY}", "start_urls:", *(f"  - {site.url(h, '/')}" for h in HOSTS),
         "resolve:", *(f"  - {p}" for p in site.pin(*HOSTS))]) + "\n")
     proc = await start([sys.executable, "-m", "crawler", "run", str(job)])

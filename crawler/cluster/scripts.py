@@ -119,21 +119,81 @@ return now
 
 # The host limiter. State hash fields: slots, delay, base (Crawl-delay floor), ready (ms), and
 # AIMD's latency, samples, good, cut, throttles, min. Slot holders: a sorted set token → expiry.
-# KEYS: state, slots   ARGV: token, per_host, delay ms, jitter ms (drawn by the caller), slot ttl ms
-# Returns 0 (slot taken), ms to wait, or -1 (every slot is held).
-ACQUIRE = NOW + """
+
+# Give back the slots in ARGV[1] (tokens separated by spaces), with the answers their host gave
+# (AIMD: the same rules as LocalHostLimiter.observe, on state every process shares): ms since sent,
+# overloaded (0/1) pairs from ARGV[FIRST]. KEYS[1] state, KEYS[2] slots; ARGV[2] per_host, ARGV[3] delay ms.
+# Sets `change` (1 cut, 2 restored, 0 none) and `report` {slots, delay ms, throttles, min slots}.
+GIVE_BACK = """
+local change, report = 0, {}
+for token in string.gmatch(ARGV[1], '%S+') do redis.call('ZREM', KEYS[2], token) end
+if #ARGV >= FIRST then
+  local f = redis.call('HMGET', KEYS[1], 'slots', 'delay', 'base', 'latency', 'samples', 'good', 'cut',
+                       'throttles', 'min')
+  local limit, base_default = tonumber(ARGV[2]), tonumber(ARGV[3])
+  local slots, delay = tonumber(f[1]) or limit, tonumber(f[2]) or base_default
+  local base = math.max(tonumber(f[3]) or 0, base_default)
+  local latency, samples, good = tonumber(f[4]) or 0, tonumber(f[5]) or 0, tonumber(f[6]) or 0
+  local cut, throttles, min = tonumber(f[7]) or -1, tonumber(f[8]) or 0, tonumber(f[9]) or limit
+  for i = FIRST, #ARGV, 2 do
+    local took = tonumber(ARGV[i]); local sent = now - took
+    local overloaded = ARGV[i + 1] == '1'
+    local spike = samples >= 5 and took > math.max(3 * latency, 500)
+    if samples == 0 then latency = took else latency = 0.8 * latency + 0.2 * took end
+    samples = samples + 1
+    if (overloaded or spike) and sent <= cut then
+      -- sent before the last cut: it cannot cause another
+    elseif overloaded or spike then
+      cut = now; change = 1
+      if slots > 1 then slots = math.floor(slots / 2)
+      else delay = math.min(math.max(delay * 2, 50, base), math.max(30000, base)) end
+      good = 0; throttles = throttles + 1; min = math.min(min, slots)
+    elseif slots < limit or delay > base then
+      good = good + 1
+      if good >= 5 then
+        good = 0; change = math.max(change, 2)
+        slots = math.min(limit, slots + 1)
+        if delay / 2 < base + 10 then delay = base else delay = delay / 2 end
+      end
+    end
+  end
+  redis.call('HSET', KEYS[1], 'slots', slots, 'delay', delay, 'latency', latency, 'samples', samples,
+             'good', good, 'cut', cut, 'throttles', throttles, 'min', min)
+  redis.call('PEXPIRE', KEYS[1], 86400000)
+  report = {slots, tostring(delay), throttles, min}
+end
+"""
+
+# KEYS: state, slots   ARGV: tokens given back, per_host, delay ms, then answers (see GIVE_BACK)
+RELEASE = NOW + "local FIRST = 4\n" + GIVE_BACK + """
+return {change, unpack(report)}
+"""
+
+# Take up to ARGV[7] slots, giving this worker's parked ones back first in the same round trip (a worker's next request
+# to a host whose request just finished). ARGV: tokens given back, per_host, delay ms, token
+# prefix (slot i is prefix:i), jitter ms (drawn by the caller), slot ttl ms, want, then answers.
+# Returns {slots taken, 0 | ms to wait | -1 (every slot is held), change, report...}
+ACQUIRE = NOW + "local FIRST = 8\n" + GIVE_BACK + """
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local st = redis.call('HMGET', KEYS[1], 'slots', 'delay', 'ready')
 local slots = tonumber(st[1]) or tonumber(ARGV[2])
-if redis.call('ZCARD', KEYS[2]) >= slots then return -1 end
-local ready = tonumber(st[3]) or 0
-if ready > now then return ready - now end
 local delay = tonumber(st[2]) or tonumber(ARGV[3])
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[1])
-redis.call('HSET', KEYS[1], 'ready', now + delay + tonumber(ARGV[4]))
-redis.call('PEXPIRE', KEYS[1], 86400000)
-redis.call('PEXPIRE', KEYS[2], 86400000)
-return 0
+local ready = tonumber(st[3]) or 0
+local held = redis.call('ZCARD', KEYS[2])
+local taken, answer = 0, 0
+for i = 1, tonumber(ARGV[7]) do
+  if held >= slots then answer = -1; break end
+  if ready > now then answer = ready - now; break end
+  taken = taken + 1; held = held + 1
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[6]), ARGV[4] .. ':' .. i)
+  ready = now + delay + tonumber(ARGV[5])
+end
+if taken > 0 then
+  redis.call('HSET', KEYS[1], 'ready', ready)
+  redis.call('PEXPIRE', KEYS[1], 86400000)
+  redis.call('PEXPIRE', KEYS[2], 86400000)
+end
+return {taken, answer, change, unpack(report)}
 """
 
 # KEYS: state   ARGV: ms to wait from now, new delay floor ms (-1: unchanged)
@@ -149,42 +209,4 @@ end
 redis.call('HSET', KEYS[1], 'ready', math.max(ready, now + wait))
 redis.call('PEXPIRE', KEYS[1], 86400000)
 return 1
-"""
-
-# AIMD, the same rules as LocalHostLimiter.observe, on state every process shares.
-# KEYS: state   ARGV: ms since the request was sent, overloaded (0/1), per_host, delay ms
-# Returns {change (1 cut, 2 restored, 0 none), slots, delay ms, throttles, min slots}
-OBSERVE = NOW + """
-local f = redis.call('HMGET', KEYS[1], 'slots', 'delay', 'base', 'latency', 'samples', 'good', 'cut',
-                     'throttles', 'min')
-local limit, base_default = tonumber(ARGV[3]), tonumber(ARGV[4])
-local slots, delay = tonumber(f[1]) or limit, tonumber(f[2]) or base_default
-local base = math.max(tonumber(f[3]) or 0, base_default)
-local latency, samples, good = tonumber(f[4]) or 0, tonumber(f[5]) or 0, tonumber(f[6]) or 0
-local cut, throttles, min = tonumber(f[7]) or -1, tonumber(f[8]) or 0, tonumber(f[9]) or limit
-local took = tonumber(ARGV[1]); local sent = now - took
-local overloaded = ARGV[2] == '1'
-local spike = samples >= 5 and took > math.max(3 * latency, 500)
-if samples == 0 then latency = took else latency = 0.8 * latency + 0.2 * took end
-samples = samples + 1
-local change = 0
-if (overloaded or spike) and sent <= cut then
-  -- sent before the last cut: it cannot cause another
-elseif overloaded or spike then
-  cut = now; change = 1
-  if slots > 1 then slots = math.floor(slots / 2)
-  else delay = math.min(math.max(delay * 2, 50, base), math.max(30000, base)) end
-  good = 0; throttles = throttles + 1; min = math.min(min, slots)
-elseif slots < limit or delay > base then
-  good = good + 1
-  if good >= 5 then
-    good = 0; change = 2
-    slots = math.min(limit, slots + 1)
-    if delay / 2 < base + 10 then delay = base else delay = delay / 2 end
-  end
-end
-redis.call('HSET', KEYS[1], 'slots', slots, 'delay', delay, 'latency', latency, 'samples', samples,
-           'good', good, 'cut', cut, 'throttles', throttles, 'min', min)
-redis.call('PEXPIRE', KEYS[1], 86400000)
-return {change, slots, tostring(delay), throttles, min}
 """

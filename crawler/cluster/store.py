@@ -84,15 +84,18 @@ class RedisStore:
                                            socket_timeout=max(10.0, ttl))
         self.scripts: dict[str, AsyncScript] = {
             name: self.redis.register_script(getattr(scripts, name))
-            for name in ("ADD", "LEASE", "REQUEUE", "DONE", "EXPIRED", "HEARTBEAT", "ACQUIRE", "HOLD", "OBSERVE")}
+            for name in ("ADD", "LEASE", "REQUEUE", "DONE", "EXPIRED", "HEARTBEAT", "ACQUIRE", "HOLD", "RELEASE")}
         self.renewals: list[Callable[[], tuple[list[str], list[str]]]] = []  # → (lease ids, slot keys+tokens)
+        self.before_close: list[Callable[[], Awaitable[None]]] = []  # last words to Redis
         self._heartbeat: asyncio.Task[None] | None = None
         self._outage_since: float | None = None
+        self.calls = 0  # round trips to Redis (for the summary and the benchmark)
 
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
         """``await fn()``, retried while Redis is unreachable, at most ``wait`` seconds."""
         pause = 0.05
         while True:
+            self.calls += 1
             try:
                 result = await fn()
             except rx.AuthenticationError as e:
@@ -119,6 +122,12 @@ class RedisStore:
                 self._outage_since = None
                 self._warn(f"Redis at {self.shown} is back")
             return result
+
+    def report(self, records: int) -> list[str]:
+        """The summary's line: which job and worker, and how hard this worker used Redis."""
+        per = f" ({self.calls / records:.1f} per URL)" if records else ""
+        return [f"shared job {self.job!r} at {self.shown}, worker {self.worker}: "
+                f"redis: {self.calls} round trips{per}"]
 
     async def script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         return await self.call(lambda: self.scripts[name](keys=keys, args=args))
@@ -162,6 +171,9 @@ class RedisStore:
             await asyncio.sleep(max(0.2, self.ttl / 3))
 
     async def close(self) -> None:
+        with contextlib.suppress(ClusterError):
+            for last_words in self.before_close:
+                await last_words()
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):

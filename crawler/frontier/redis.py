@@ -14,6 +14,7 @@ queued again if not.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
@@ -26,6 +27,7 @@ from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request
 from crawler.sinks.repair import read_jsonl_urls
 
 RECLAIM_BATCH = 500
+KNOWN_CACHE = 200_000  # URLs this process already offered to Redis (two generations, bounded)
 
 
 def fingerprint(url: str) -> bytes:
@@ -55,7 +57,10 @@ class RedisFrontier:
         self._live: dict[int, Lease] = {}  # leases this worker holds (renewed by the heartbeat)
         self._done: list[Lease] = []  # done, not yet published: their records may not be on disk
         self._marked = 0  # how many of _done were done when the last commit began
+        self._publishing = asyncio.Lock()
         self._reclaim_at = 0.0
+        self._known: set[str] = set()  # offered before: seen, or refused by a cap that only tightens
+        self._known_old: set[str] = set()
         store.renewals.append(lambda: ([str(i) for i in self._live], []))
 
     async def open(self) -> int:
@@ -67,6 +72,9 @@ class RedisFrontier:
         return int(done or 0)
 
     async def add(self, requests: Sequence[Request], caps: Caps = NO_CAPS) -> list[Request]:
+        """A URL offered once is never admitted later (the seen set and the counts behind the caps
+        only grow), so this process asks Redis about each URL once: pages repeat their links."""
+        requests = [r for r in requests if r.url not in self._known and r.url not in self._known_old]
         if not requests:
             return []
         k = self._keys
@@ -75,7 +83,14 @@ class RedisFrontier:
         for r in requests:
             args += [fingerprint(r.url), r.host, encode(r)]
         admitted = await self._store.script("ADD", keys, args)
+        for r in requests:
+            self._remember(r.url)
         return [requests[i - 1] for i in admitted]
+
+    def _remember(self, url: str) -> None:
+        if len(self._known) >= KNOWN_CACHE // 2:
+            self._known_old, self._known = self._known, set()
+        self._known.add(url)
 
     async def lease(self, wants: Mapping[str, int], ttl: float) -> list[Lease]:
         k = self._keys
@@ -102,10 +117,11 @@ class RedisFrontier:
         return bool(await self._store.call(lambda: self._store.redis.sismember(self._keys.seen, fp)))  # type: ignore[arg-type]
 
     async def counts(self) -> Counts:
-        queued, leased, admitted = await self._store.call(
-            lambda: self._store.redis.hmget(self._keys.meta, ["queued", "leased", "admitted"]))
-        # this worker's finished leases count as finished here at once, though published later
-        return Counts(int(queued or 0), int(leased or 0) - len(self._done), int(admitted or 0))
+        async with self._publishing:  # not while a batch of done leases is half-way to Redis
+            queued, leased, admitted = await self._store.call(
+                lambda: self._store.redis.hmget(self._keys.meta, ["queued", "leased", "admitted"]))
+            # this worker's finished leases count as finished here at once, though published later
+            return Counts(int(queued or 0), int(leased or 0) - len(self._done), int(admitted or 0))
 
     async def hosts_with_work(self) -> list[str]:
         await self._reclaim()
@@ -128,8 +144,9 @@ class RedisFrontier:
         args: list[object] = [self._store.worker]
         for lease in batch:
             args += [lease.id, lease.request.host]
-        await self._store.script("DONE", [k.meta, k.leases, k.expiry, k.worker_done, k.host_done], args)
-        del self._done[:len(batch)]
+        async with self._publishing:
+            await self._store.script("DONE", [k.meta, k.leases, k.expiry, k.worker_done, k.host_done], args)
+            del self._done[:len(batch)]
         self._marked = 0
         for lease in batch:
             self._live.pop(lease.id, None)

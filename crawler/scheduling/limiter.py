@@ -24,11 +24,16 @@ class HostLimiter(Protocol):
         start time has come: return 0. Otherwise return the seconds to wait before asking again
         (``math.inf``: until one of this process's requests to ``host`` is released)."""
 
+    async def acquire_up_to(self, host: str, want: int) -> tuple[int, float]:
+        """``acquire`` up to ``want`` times in one step (one round trip for a shared limiter):
+        how many slots were taken, and the answer of the first refusal (0 if none)."""
+
     async def release(self, host: str) -> None:
         """A request to ``host`` that held a slot is over."""
 
     async def observe(self, host: str, sent: float, overloaded: bool) -> None:
-        """Feed one answer (AIMD): when it was sent and whether the host signalled overload."""
+        """Feed one answer (AIMD): when it was sent and whether the host signalled overload. It
+        counts by the time the request's slot is released (a shared limiter sends both at once)."""
 
     async def backoff(self, host: str, seconds: float) -> None:
         """Start nothing new on ``host`` for ``seconds`` (retry back-off, Retry-After)."""
@@ -112,6 +117,12 @@ class LocalHostLimiter:
         gap = s.delay + (random.uniform(0, self._jitter) if self._jitter else 0.0)
         s.ready_at = now + gap
         return 0.0
+
+    async def acquire_up_to(self, host: str, want: int) -> tuple[int, float]:
+        for taken in range(want):
+            if wait := await self.acquire(host):
+                return taken, wait
+        return want, 0.0
 
     async def release(self, host: str) -> None:
         self.state(host).active -= 1

@@ -4,19 +4,24 @@ A host's slots are a sorted set of holders (token → expiry): a worker that die
 blocks nothing for longer than ``lease_ttl``, since its heartbeat stops renewing the slot. The
 host's next start time, its delay (with Crawl-delay and Retry-After) and AIMD's state live in one
 hash; every step is one Lua script that reads Redis's clock, so the delay between two requests
-to one host holds across processes and machines.
+to one host holds across processes and machines. A request costs one round trip: taking its slot
+gives back the slot of the host's previous request and what AIMD learnt from its answer.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import math
 import random
 import time
 
 from crawler.cluster.store import RedisStore
+from crawler.errors import ClusterError
 
-FULL_POLL = 0.05  # seconds between looks at a host whose slots other processes hold
+FULL_POLL = 0.02  # seconds between looks at a host whose slots other processes hold
+PARK = 0.005  # seconds a given-back slot waits for this process's next acquire of its host
 MAX_REPORTED = 100
 
 
@@ -33,39 +38,75 @@ class RedisHostLimiter:
         self._adaptive = adaptive
         self._held: dict[str, list[str]] = {}  # host → tokens of the slots this process holds
         self._tokens = (f"{store.worker}:{i}" for i in itertools.count())
+        self._parked: dict[str, list[str]] = {}  # host → slots given back here, not yet in Redis
+        self._flusher: asyncio.Task[None] | None = None
+        self._answers: dict[str, list[int]] = {}  # host → (ms taken, overloaded) pairs not yet sent
         self._throttled: dict[str, str] = {}
         store.renewals.append(self._renewal)
+        store.before_close.append(self.give_back_all)
 
     async def acquire(self, host: str) -> float:
-        token = next(self._tokens)
+        taken, wait = await self.acquire_up_to(host, 1)
+        return 0.0 if taken else wait
+
+    async def acquire_up_to(self, host: str, want: int) -> tuple[int, float]:
+        """One round trip, which also gives back the slots of ``host`` this process just released."""
+        prefix = next(self._tokens)
         jitter_ms = round(random.uniform(0, self._jitter) * 1000) if self._jitter else 0
-        answer = int(await self._store.script(
+        old = self._pop_parked(host)
+        taken, answer, change, *state = await self._store.script(
             "ACQUIRE", [self._keys.state(host), self._keys.slots(host)],
-            [token, self._per_host, self._delay_ms, jitter_ms, round(self._store.ttl * 1000)]))
-        if answer == 0:
-            self._held.setdefault(host, []).append(token)
-            return 0.0
-        if answer < 0:  # full: our own release wakes us, others' releases are polled for
-            return math.inf if self._held.get(host) else FULL_POLL
-        return answer / 1000
+            [old, self._per_host, self._delay_ms, prefix, jitter_ms, round(self._store.ttl * 1000), want,
+             *(self._answers.pop(host, []) if old else [])])
+        self._note(host, change, state)
+        if taken:
+            self._held.setdefault(host, []).extend(f"{prefix}:{i}" for i in range(1, taken + 1))
+        if answer >= 0:
+            return taken, float(answer) / 1000
+        # full: our own release wakes us, others' releases are polled for
+        return taken, math.inf if self._held.get(host) else FULL_POLL
 
     async def release(self, host: str) -> None:
+        """Park the slot: the scheduler puts the host first in line, so this process's next
+        acquire of it usually follows at once and gives the slot back in its own round trip.
+        Slots still parked after PARK seconds are given back on their own."""
         tokens = self._held[host]
-        token = tokens.pop()
+        self._parked.setdefault(host, []).append(tokens.pop())
         if not tokens:
             del self._held[host]
-        key = self._keys.slots(host)
-        await self._store.call(lambda: self._store.redis.zrem(key, token))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._give_back_parked())
 
     async def observe(self, host: str, sent: float, overloaded: bool) -> None:
-        if not self._adaptive:
-            return
-        took_ms = round((time.monotonic() - sent) * 1000)
-        change, slots, delay_ms, throttles, least = await self._store.script(
-            "OBSERVE", [self._keys.state(host)], [took_ms, int(overloaded), self._per_host, self._delay_ms])
+        """Kept here until the request's slot goes back: both reach Redis in one round trip."""
+        if self._adaptive:
+            self._answers.setdefault(host, []).extend((round((time.monotonic() - sent) * 1000), int(overloaded)))
+
+    async def _give_back_parked(self) -> None:
+        await asyncio.sleep(PARK)
+        with contextlib.suppress(ClusterError):  # Redis is gone: the slots expire with the lease TTL
+            await self.give_back_all()
+
+    async def give_back_all(self) -> None:
+        """Give every parked slot back now (after PARK, and before the store closes)."""
+        while self._parked:
+            host = next(iter(self._parked))
+            old = self._pop_parked(host)
+            change, *state = await self._store.script(
+                "RELEASE", [self._keys.state(host), self._keys.slots(host)],
+                [old, self._per_host, self._delay_ms, *self._answers.pop(host, [])])
+            self._note(host, change, state)
+
+    def _pop_parked(self, host: str) -> str:
+        """Every parked slot of ``host``, as the scripts take them: tokens joined by spaces."""
+        return " ".join(self._parked.pop(host, []))
+
+    def _note(self, host: str, change: int, state: list[object]) -> None:
         if change and (host in self._throttled or len(self._throttled) < MAX_REPORTED):
+            slots, delay_ms, throttles, least = state
+            delay = float(str(delay_ms)) / 1000
             self._throttled[host] = (f"{host}: slowed {throttles} times (all workers), down to {least} of "
-                                     f"{self._per_host} slots; now {slots} slots, {float(delay_ms) / 1000:g}s delay")
+                                     f"{self._per_host} slots; now {slots} slots, {delay:g}s delay")
 
     async def backoff(self, host: str, seconds: float) -> None:
         await self._store.script("HOLD", [self._keys.state(host)], [round(seconds * 1000), -1])
@@ -79,8 +120,9 @@ class RedisHostLimiter:
 
     def _renewal(self) -> tuple[list[str], list[str]]:
         pairs: list[str] = []
-        for host, tokens in self._held.items():
-            key = self._keys.slots(host)
-            for token in tokens:
-                pairs += [key, token]
+        for held in (self._held, self._parked):
+            for host, tokens in held.items():
+                key = self._keys.slots(host)
+                for token in tokens:
+                    pairs += [key, token]
         return [], pairs

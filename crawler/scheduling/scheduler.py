@@ -43,6 +43,7 @@ class Scheduler:
         self._placed: set[str] = set()
         self._taking: set[str] = set()
         self._rewoken: set[str] = set()
+        self._freed: set[int] = set()  # leases whose slot ``free`` gave back before they finished
         self._wake = asyncio.Event()
         self.inflight = 0
         self.closed = False
@@ -56,10 +57,22 @@ class Scheduler:
             self._ready.append(host)
             self._wake.set()
 
+    async def free(self, lease: Lease) -> None:
+        """The request's answer is in: give its host's slot back now (parsing and settling the
+        page hold no slot, as in Scrapy's download slots). Called at most once per lease."""
+        self._freed.add(lease.id)
+        await self._release(lease.request.host)
+
     async def finished(self, lease: Lease) -> None:
-        """A leased request is over: free its slot."""
-        host = lease.request.host
+        """A leased request is over: free its slot, unless ``free`` already did."""
         self.inflight -= 1
+        if lease.id in self._freed:
+            self._freed.discard(lease.id)
+            self._wake.set()
+        else:
+            await self._release(lease.request.host)
+
+    async def _release(self, host: str) -> None:
         await self._limiter.release(host)
         if host in self._taking:
             self._rewoken.add(host)
@@ -99,12 +112,13 @@ class Scheduler:
             timeout = self._sleeping[0][0] - loop.time() if self._sleeping else None
             if self.inflight == 0 and not self._ready:
                 counts = await self._frontier.counts()
-                if counts.unfinished == 0:
+                if counts.unfinished <= 0:
                     return []
                 if not self._placed:  # work this process was not told about (other processes)
                     for host in await self._frontier.hosts_with_work():
                         self.has_work(host)
-                    timeout = min(timeout if timeout is not None else POLL, POLL)
+                # other processes hold the rest: look again soon, whatever this one waits for
+                timeout = min(timeout if timeout is not None else POLL, POLL)
             if self._ready or self.closed:
                 continue
             try:
@@ -126,10 +140,8 @@ class Scheduler:
             if host in self._taking or host in self._full or host not in self._placed:
                 continue  # a stale entry: the host is handled, full, or has no work left
             self._taking.add(host)
-            got, wait = 0, 0.0
-            while taken < limit and not (wait := await self._limiter.acquire(host)):
-                got += 1
-                taken += 1
+            got, wait = await self._limiter.acquire_up_to(host, limit - taken)
+            taken += got
             if got:
                 wants[host] = got
                 waits[host] = wait

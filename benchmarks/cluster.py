@@ -1,0 +1,143 @@
+"""Shared-job benchmark (issue 12): the docs corpus crawled with the SQLite frontier and with a
+Redis frontier, and by one and two Redis workers with ``--parser inline``, alternating, in one run.
+
+Usage: python3 benchmarks/cluster.py [--crawler PATH] [--rounds N] [SITES...]
+  Needs the corpus (../shared/bench/corpus.sh start) and Debian's redis-server. Starts its own
+  redis-server on a free loopback port (no persistence: the default of a cache-style Redis).
+  Prints a Markdown table; Redis commands per page come from INFO commandstats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SHARED = Path(os.environ.get("SHARED", ROOT.parent / "shared"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def seeds(sites: list[str]) -> list[str]:
+    out = subprocess.run(["bash", str(SHARED / "bench/corpus.sh"), "seeds"], capture_output=True, text=True,
+                         check=True).stdout.split()
+    return [u for u in out if any(f"//{s}." in u for s in sites)]
+
+
+def pages200(out: Path) -> int:
+    urls = set()
+    for records in [out / "records.jsonl", *out.glob("shards/*/records.jsonl")]:
+        if records.is_file():
+            for line in records.read_text().splitlines():
+                r = json.loads(line)
+                if r.get("status") == 200:
+                    urls.add(r["url"])
+    return len(urls)
+
+
+def commands(client: redis.Redis) -> int:
+    """Commands Redis ran so far, those inside the crawler's Lua scripts included."""
+    return int(client.info("stats")["total_commands_processed"])
+
+
+ROUND_TRIPS = re.compile(r"redis: (\d+) round trips")
+
+
+def run(name: str, cmd: list[str], out: Path, client: redis.Redis | None) -> dict[str, object]:
+    shutil.rmtree(out, ignore_errors=True)
+    if client is not None:
+        client.flushall()
+        client.config_resetstat()
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    secs = time.perf_counter() - t0
+    n = pages200(out)
+    row: dict[str, object] = {"name": name, "rc": proc.returncode, "secs": round(secs, 2), "pages": n,
+                              "pages_s": round(n / secs, 1)}
+    if client is not None:
+        row["commands_per_page"] = round(commands(client) / max(n, 1), 2)
+        if m := ROUND_TRIPS.search(proc.stderr):  # a single worker's summary line
+            row["trips_per_page"] = round(int(m[1]) / max(n, 1), 2)
+    if proc.returncode:
+        row["stderr"] = proc.stderr[-500:]
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--crawler", default=str(ROOT / ".venv/bin/crawler"))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("sites", nargs="*", default=["python", "postgres", "django"])
+    args = ap.parse_args()
+    port = free_port()
+    work = Path(tempfile.mkdtemp(prefix="cluster-bench."))
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(work)], stdout=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    url = f"redis://127.0.0.1:{port}/0"
+    base = [args.crawler, "crawl", *seeds(args.sites), "--concurrency", "32", "--per-host", "8"]
+    runs = {
+        "sqlite": lambda o: [*base, "-o", str(o)],
+        "redis": lambda o: [*base, "-o", str(o), "--frontier", url, "--name", "bench"],
+        "redis-inline-1": lambda o: [*base, "-o", str(o), "--frontier", url, "--name", "bench", "--parser", "inline"],
+        "redis-inline-2": lambda o: [*base, "-o", str(o), "--frontier", url, "--name", "bench", "--parser", "inline",
+                                     "--processes", "2"],
+    }
+    rows: list[dict[str, object]] = []
+    try:
+        for _ in range(args.rounds):
+            for name, make in runs.items():
+                rows.append(run(name, make(work / name), work / name, None if name == "sqlite" else client))
+    finally:
+        server.kill()
+        shutil.rmtree(work, ignore_errors=True)
+    print(report(rows, args))
+    return 0
+
+
+def report(rows: list[dict[str, object]], args: argparse.Namespace) -> str:
+    def median(name: str, key: str) -> float:
+        return statistics.median(float(str(r[key])) for r in rows if r["name"] == name and key in r)
+
+    lines = [f"Command: `python3 benchmarks/cluster.py --rounds {args.rounds} {' '.join(args.sites)}` "
+             f"({args.rounds} rounds, runs alternating; medians)", "",
+             "| run | pages | seconds | pages/s | Redis round trips per page | Redis commands per page |",
+             "|---|---|---|---|---|---|"]
+    for name in ("sqlite", "redis", "redis-inline-1", "redis-inline-2"):
+        trips = f"{median(name, 'trips_per_page'):.2f}" if name in ("redis", "redis-inline-1") else ""
+        cmds = f"{median(name, 'commands_per_page'):.2f}" if name != "sqlite" else ""
+        lines.append(f"| {name} | {median(name, 'pages'):.0f} | {median(name, 'secs'):.2f} | "
+                     f"{median(name, 'pages_s'):.1f} | {trips} | {cmds} |")
+    single = median("redis", "pages_s") / median("sqlite", "pages_s")
+    scaling = median("redis-inline-2", "pages_s") / median("redis-inline-1", "pages_s")
+    lines += ["", f"- redis / sqlite pages/s: **{single:.2f}×** (goal ≥ 0.8×)",
+              f"- 2 inline workers / 1 inline worker: **{scaling:.2f}×** (goal ≥ 1.6×)"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
