@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import redis
+from local_redis import local_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -28,12 +25,6 @@ from crawler.frontier import Request  # noqa: E402
 from crawler.frontier.redis import RedisFrontier  # noqa: E402
 
 HOSTS = 1000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def fill(url: str, total: int, work: Path, client: redis.Redis) -> dict[str, float]:
@@ -69,24 +60,10 @@ async def fill(url: str, total: int, work: Path, client: redis.Redis) -> dict[st
 
 def main() -> int:
     total = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    work = Path(tempfile.mkdtemp(prefix="redis-memory."))
-    port = free_port()
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--dir", str(work)], stdout=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    try:
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        result = asyncio.run(fill(f"redis://127.0.0.1:{port}/0", total, work, client))
+    with local_redis("redis-memory.") as (url, client, work):
+        result = asyncio.run(fill(url, total, work, client))
         result["redis"] = client.info("server")["redis_version"]
         print(json.dumps(result))
-    finally:
-        server.kill()
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
