@@ -159,6 +159,12 @@ class Job(Strict):
         return path
 
     @model_validator(mode="after")
+    def _processes_share(self) -> Job:
+        if self.processes > 1 and not self.shared:
+            raise ValueError("processes: more than one worker needs a shared frontier: redis://host:port/db")
+        return self
+
+    @model_validator(mode="after")
     def _rules_name_routes(self) -> Job:
         if self.proxy and self.proxies:
             raise ValueError("give either proxy (one) or proxies (a pool), not both")
@@ -343,6 +349,8 @@ def _describe(err: Mapping[str, Any], source: str, lines: dict[KeyPath, int], fl
         msg = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
     elif err["type"] == "missing":
         msg = "required but missing"
+    if not loc:  # a rule across fields: its message names them
+        return f"{source}: {msg}" if source else msg
     flag = flags.get(".".join(str(p) for p in loc[:2]) if loc[:1] == ("timeout",) else str(loc[0]))
     if flag:
         return f"{flag}: {msg}"

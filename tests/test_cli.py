@@ -80,6 +80,12 @@ def test_timeout_as_one_number_is_total(tmp_path):
     ("concurrency: 2\n", "start_urls: required but missing"),
     ("start_urls: [http://a.test/\n", "invalid YAML"),
     ("- just\n- a list\n", "a job file must be a mapping"),
+    ("start_urls: [http://a.test/]\nproxy: http://p.test:1\nproxies: [http://q.test:1]\n",
+     "job.yaml: give either proxy (one) or proxies (a pool), not both"),
+    ("start_urls: [http://a.test/]\nprocesses: 2\n", "processes: more than one worker needs a shared frontier"),
+    ("start_urls: [http://a.test/]\nfrontier: postgres://db/1\n", "line 2: frontier: expected sqlite, memory, or a Redis URL"),
+    ("start_urls: [http://a.test/]\nfrontier: 'redis://:hunter2@r.test:6379/jobs'\n",
+     "line 2: frontier: the Redis URL's path must be a database number, not '/jobs'"),
 ])
 def test_bad_job_files_name_the_field_and_line(tmp_path, text, expected):
     with pytest.raises(ConfigError) as e:
@@ -95,6 +101,11 @@ def test_bad_flag_names_the_flag(tmp_path):
         make_job(None, {"read_timeout": "-1"}, ("http://a.test/",))
     with pytest.raises(ConfigError, match=r"^--header 'nocolon': expected 'Name: value'$"):
         make_job(None, {"header": ("nocolon",)}, ("http://a.test/",))
+    with pytest.raises(ConfigError, match=r"^--frontier: expected sqlite, memory, or a Redis URL"):
+        make_job(None, {"frontier": "redis:///0"}, ("http://a.test/",))
+    with pytest.raises(ConfigError) as e:
+        make_job(None, {"frontier": "redis://:hunter2@r.test:6379/jobs"}, ("http://a.test/",))
+    assert "hunter2" not in str(e.value)
 
 
 async def test_config_errors_exit_2_with_one_line_and_no_traceback(tmp_path):

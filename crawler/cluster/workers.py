@@ -20,13 +20,11 @@ from types import FrameType
 from crawler.cluster.merge import merge
 from crawler.cluster.store import RedisStore
 from crawler.config import Job
-from crawler.errors import ClusterError, ConfigError
+from crawler.errors import ClusterError
 
 
 def run_workers(job: Job, argv: list[str], echo: Callable[[str], None]) -> int:
     """Start ``job.processes`` workers with ``argv`` (this command's arguments); return the exit code."""
-    if not job.shared:
-        raise ConfigError("--processes needs a shared frontier: --frontier redis://host:port/db")
     if job.fresh:
         try:
             asyncio.run(_forget(job))
