@@ -1,5 +1,6 @@
 """``crawler check JOB --url URL``: fetch one page with the job's settings and show what the job
-would do with it: the items its rules extract, their problems, and the links it would follow."""
+would do with it: the items its rules and parse hook give, their problems, and the links it would
+follow."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 
 from crawler.config import Job
 from crawler.errors import FetchError, InvalidURL
+from crawler.hooks import Hooks
 from crawler.net.fetch import Fetcher, make_session
 from crawler.net.proxies import Router
 from crawler.parsing.reader import PageReader
@@ -40,10 +42,13 @@ async def try_url(job: Job, url: str) -> str:
             lines.append(f"redirects to an unusable URL: {e}")
     if response.body is None:
         return "\n".join(lines)
-    page = PageReader(job).read(str(target), response.body, response.content_type, 0)
+    page = PageReader(job, Hooks.from_paths(job.hook_paths).parse).read(
+        str(target), response.body, response.content_type, 0)
     lines.append(f"title: {page.title}")
     lines.append(f"items ({len(page.items)}):")
     lines += [f"  {json.dumps(item, ensure_ascii=False)}" for item in page.items]
+    if page.hook_error:
+        lines.append(f"parse hook failed: {page.hook_error}")
     if page.extract_errors:
         lines.append(f"extraction problems ({len(page.extract_errors)}):")
         lines += [f"  {e}" for e in page.extract_errors]

@@ -30,6 +30,7 @@ from crawler.errors import (
     StalledError,
     StateError,
 )
+from crawler.hooks import Hooks
 from crawler.stats import Progress, Stats
 
 # (option decls, Job field, kind) — kind: "value", "list", "flag", "header", "cookie", "timeout.X"
@@ -60,6 +61,9 @@ OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--resolve",), "resolve", "list", "Pin HOST:PORT:ADDRESS, curl syntax (repeatable)."),
     (("--ignore-robots",), "ignore_robots", "flag", "Do not fetch or obey robots.txt."),
     (("--sitemaps",), "sitemaps", "flag", "Seed from robots.txt Sitemap: lines and /sitemap.xml."),
+    (("--parse",), "parse", "value", "Parse hook 'package.module:function': yields items and page.follow(url)."),
+    (("--on-record",), "on_record", "value", "Hook 'package.module:function' called with every record."),
+    (("--on-item",), "on_item", "value", "Hook 'package.module:function' called with every item."),
     (("--format",), "format", "value", "Items as jsonl (default, items.jsonl) or csv (items.csv)."),
     (("--warc",), "warc", "flag", "Also write OUT/crawl.warc.gz: every response as received."),
     (("--follow-nofollow",), "follow_nofollow", "flag", "Follow rel=nofollow links and pages."),
@@ -138,7 +142,9 @@ def make_job(file: Path | None, params: dict[str, Any], urls: tuple[str, ...] = 
     cli, flags = overrides_from(params)
     if urls:
         cli["start_urls"] = list(urls)
-    return build_job(merge_values(file_data, cli), source=str(file) if file else "", lines=lines, flags=flags)
+    job = build_job(merge_values(file_data, cli), source=str(file) if file else "", lines=lines, flags=flags)
+    Hooks.from_paths(job.hook_paths, base=file.parent.resolve() if file else None)  # refuse bad paths now
+    return job
 
 
 def execute(job: Job) -> int:
@@ -225,11 +231,13 @@ def crawl(urls: tuple[str, ...], **params: Any) -> None:
 
 @main.command()
 @click.argument("job_file", type=click.Path(path_type=Path))
+@click.argument("urls", nargs=-1)
 @job_options
-def run(job_file: Path, **params: Any) -> None:
-    """Run a YAML job file; options given here override the file."""
+def run(job_file: Path, urls: tuple[str, ...], **params: Any) -> None:
+    """Run a YAML job file; options given here override the file, and URLs given after it
+    replace its start_urls."""
     try:
-        job = make_job(job_file, params)
+        job = make_job(job_file, params, urls)
     except ConfigError as e:
         _fail(e)
     _finish(execute(job))

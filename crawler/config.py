@@ -89,6 +89,9 @@ class Job(Strict):
     fresh: bool = False
     extract: list[ExtractRule] = []
     follow: list[FollowRule] = []
+    parse: str | None = None  # hook "package.module:function" (see crawler.hooks)
+    on_record: str | None = None
+    on_item: str | None = None
     sitemaps: bool = False
     format: Literal["jsonl", "csv"] = "jsonl"
     warc: bool = False
@@ -157,6 +160,16 @@ class Job(Strict):
         if path is not None and not path.is_file():
             raise ValueError(f"{path} is not a file")
         return path
+
+    @model_validator(mode="after")
+    def _hook_items_are_jsonl(self) -> Job:
+        if self.parse and self.format == "csv":
+            raise ValueError("format: csv needs fixed columns; items of a parse hook are written as jsonl")
+        return self
+
+    @property
+    def hook_paths(self) -> dict[str, str | None]:
+        return {"parse": self.parse, "on_record": self.on_record, "on_item": self.on_item}
 
     @model_validator(mode="after")
     def _processes_share(self) -> Job:

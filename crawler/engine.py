@@ -29,6 +29,8 @@ from crawler.backends import make_backends
 from crawler.config import Job
 from crawler.errors import CheckpointError, ClusterError, StalledError
 from crawler.frontier import Frontier, Lease, Request
+from crawler.hooks import Hooks, hook_name
+from crawler.hooks import call as call_hook
 from crawler.net.fetch import Fetcher, make_session
 from crawler.net.proxies import Router
 from crawler.net.robots import Robots
@@ -51,9 +53,11 @@ TICK = 0.5  # seconds between checkpoints
 class Crawl:
     """One crawl job from seeds to summary. ``await Crawl(job).run()``; ``stop()`` drains."""
 
-    def __init__(self, job: Job, *, frontier: Frontier | None = None, limiter: HostLimiter | None = None,
-                 warn: Callable[[str], None] | None = None, progress: Progress | None = None) -> None:
+    def __init__(self, job: Job, *, hooks: Hooks | None = None, frontier: Frontier | None = None,
+                 limiter: HostLimiter | None = None, warn: Callable[[str], None] | None = None,
+                 progress: Progress | None = None) -> None:
         self.job = job
+        self.hooks = hooks or Hooks.from_paths(job.hook_paths)
         self.stats = Stats()
         backends = make_backends(job, self.warn)
         self.out = backends.out
@@ -64,7 +68,7 @@ class Crawl:
         self.scheduler = Scheduler(self.frontier, self.limiter, lease_ttl=job.lease_ttl)
         self.admission = Admission(job, self.frontier, self.scheduler.has_work)
         self.router = Router.from_job(job)
-        self.parser = make_parser(job.parser, PageReader(job), warn=self.warn)
+        self.parser = make_parser(job.parser, PageReader(job, self.hooks.parse), warn=self.warn)
         self._warn_cb = warn
         self._progress = progress or Progress(enabled=False)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -112,7 +116,8 @@ class Crawl:
         if self.frontier.persistent:  # before the frontier reads records.jsonl
             self.stats.damaged = outdir.repair(self.out)
         self.stats.resumed = await self.frontier.open()
-        output = self.output = Output(self.job, self.out, start_over=not self.frontier.persistent)
+        output = self.output = Output(self.job, self.out, start_over=not self.frontier.persistent,
+                                      hook_items=self.hooks.parse is not None)
         ticker = asyncio.create_task(self._tick())
         try:
             async with make_session(self.job, idle=self.budget.idle) as session:
@@ -238,8 +243,26 @@ class Crawl:
         self.stats.count(outcome.record, len(outcome.items))
         self.output.write(outcome.record, outcome.items)
         await self.frontier.done(lease)
+        if self.hooks.on_record or self.hooks.on_item:
+            await self._sink_hooks(outcome)
         if self.output.pending_bytes >= FLUSH_BYTES:
             self._flush_now.set()
+
+    async def _sink_hooks(self, outcome: Outcome) -> None:
+        """The user's ``on_record`` / ``on_item``: a failure is warned about and counted, once
+        per hook in the warnings; the crawl goes on."""
+        assert outcome.record is not None
+        calls = [(self.hooks.on_record, outcome.record.as_json(with_items=self.output.items is not None))]
+        calls += [(self.hooks.on_item, item) for item in outcome.items]
+        for fn, value in calls:
+            if fn is None:
+                continue
+            try:
+                await call_hook(fn, value)
+            except Exception as e:  # user code
+                self.stats.hook_failures += 1
+                if self.stats.hook_failures <= 3:
+                    self.warn(f"{hook_name(fn)} failed on {outcome.record.url}: {type(e).__name__}: {e}")
 
     async def _tick(self) -> None:
         """Checkpoint every TICK seconds, or sooner when records pile up; a failure stops the crawl."""

@@ -60,6 +60,7 @@ class Kind(StrEnum):
     PROTOCOL = "protocol"
     STORAGE = "storage"
     BLOCKED = "blocked"
+    HOOK = "hook"  # the user's parse hook raised on this page
     LOCAL = "local"  # this machine ran out of something (files, sockets, memory, disk): not the site
     INTERNAL = "internal"
 

@@ -206,7 +206,8 @@ class Pipeline:
         except FetchError as e:  # the page could not be parsed (see crawler.parsing.process)
             self._warn(f"{request.url}: {e.message}")
             return self._final(request, started, response, e, proxy=proxy)
-        outcome = self._final(request, started, response, None, proxy=proxy, title=page.title)
+        hook_error = FetchError(Kind.HOOK, page.hook_error) if page.hook_error else None
+        outcome = self._final(request, started, response, hook_error, proxy=proxy, title=page.title)
         assert outcome.record is not None
         outcome.record.items, outcome.record.extract_errors = len(page.items), page.extract_errors
         outcome.items = page.items

@@ -37,6 +37,7 @@ class Stats:
     proxy_report: list[str] = field(default_factory=list)
     throttle_report: list[str] = field(default_factory=list)
     shared_report: list[str] = field(default_factory=list)  # a shared job's worker: its Redis use
+    hook_failures: int = 0  # on_record / on_item calls that raised (parse hook failures: error kind hook)
 
     def count(self, record: Record, items: int) -> None:
         """Count one final record (and the items its page gave)."""
@@ -68,7 +69,8 @@ class Stats:
             f"{'Interrupted' if self.interrupted else 'Done'} in {e:.2f}s: {self.records} URLs, "
             f"{self.pages} pages, {self.redirects} redirects, {self.bytes / 1e6:.1f} MB, "
             f"{self.records / e:.1f} URLs/s",
-            f"errors: {errs}; retries: {self.retries}" + (f"; items: {self.items}" if self.items else ""),
+            f"errors: {errs}; retries: {self.retries}" + (f"; items: {self.items}" if self.items else "")
+            + (f"; hook failures: {self.hook_failures}" if self.hook_failures else ""),
         ]
         if self.resumed:
             lines.insert(0, f"Resumed: {self.resumed} URLs were already done before this run")

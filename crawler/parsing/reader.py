@@ -13,8 +13,12 @@ from yarl import URL
 
 from crawler.admission import LinkRules
 from crawler.config import Job
+from crawler.errors import InvalidURL
+from crawler.hooks import ParseHook, as_item, hook_name
 from crawler.parsing.extract import Extractor
+from crawler.parsing.page import Follow, Page
 from crawler.parsing.parse import parse_document, read_page
+from crawler.urls import host_key, join
 
 
 @dataclass(slots=True)
@@ -27,12 +31,14 @@ class PageResult:
     found: int = 0
     items: list[dict[str, Any]] = field(default_factory=list)
     extract_errors: list[str] = field(default_factory=list)
+    hook_error: str | None = None  # the parse hook raised: "module:function: Error: message"
 
 
 class PageReader:
     """Parses a page and applies the job's follow, scope and extraction rules to it."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, parse_hook: ParseHook | None = None) -> None:
+        self._hook = parse_hook
         self._rules = LinkRules.from_job(job)
         self._extractor = Extractor(job.extract)
         self._follow = job.follow
@@ -49,4 +55,32 @@ class PageReader:
         allows = self._rules.allows_parts  # admission's own rules, applied before the pipe
         result.links = [(link.text, link.key) for link in page.links
                         if allows(link.scheme, link.host, link.text, depth + 1)]
+        if self._hook is not None:
+            self._run_hook(Page(url, body, content_type, depth, tree, [link.text for link in page.links]), result)
         return result
+
+    def _run_hook(self, page: Page, result: PageResult) -> None:
+        """The user's ``parse``: its items join the rules' items, its follow-requests pass the
+        same rules as the page's links. If it raises, nothing it yielded is kept."""
+        assert self._hook is not None
+        items: list[dict[str, Any]] = []
+        links: list[tuple[str, str]] = []
+        base = URL(page.url, encoded=True)
+        try:
+            for value in self._hook(page) or ():
+                if isinstance(value, Follow):
+                    try:
+                        target = join(base, value.url)
+                    except InvalidURL:
+                        continue
+                    if self._rules.allows_parts(target.scheme, target.host, str(target), page.depth + 1):
+                        links.append((str(target), host_key(target)))
+                else:
+                    item = as_item(value)
+                    item.setdefault("url", page.url)
+                    items.append(item)
+        except Exception as e:  # user code: its failure is this page's error, the crawl goes on
+            result.hook_error = f"{hook_name(self._hook)}: {type(e).__name__}: {e}"[:1000]
+            return
+        result.items += items
+        result.links += links

@@ -24,14 +24,14 @@ Mark = tuple[int, int]
 class Output:
     """``OUT/records.jsonl``, ``OUT/items.*``, ``OUT/pages/`` and ``OUT/crawl.warc.gz``."""
 
-    def __init__(self, job: Job, out: Path, *, start_over: bool) -> None:
+    def __init__(self, job: Job, out: Path, *, start_over: bool, hook_items: bool = False) -> None:
         self.pages = PageStore(out)
         self.records = RecordSink(out / "records.jsonl", truncate=start_over)
         self.items: RecordSink | CsvSink | None = None
         if job.extract and job.format == "csv":
             columns = list(dict.fromkeys(f for rule in job.extract for f in rule.fields))
             self.items = CsvSink(out / "items.csv", columns, truncate=start_over)
-        elif job.extract:
+        elif job.extract or hook_items:
             self.items = RecordSink(out / "items.jsonl", truncate=start_over)
         self.warc: WarcSink | None = None
         if job.warc:

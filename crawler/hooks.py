@@ -1,0 +1,84 @@
+"""User code hooks: ``parse`` (in the parser), ``on_record`` and ``on_item`` (in the engine).
+
+A hook is given as a Python object (the API) or as a dotted path ``package.module:function``
+(YAML ``parse:``, ``--parse``), imported at start: a path that does not import is refused with one
+line. Paths resolve against the job file's directory and the current directory, then ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crawler.errors import ConfigError
+
+ParseHook = Callable[[Any], Iterable[Any] | None]  # (Page) -> items and Follow requests
+RecordHook = Callable[[dict[str, Any]], Any]  # may return an awaitable
+
+
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """The hooks of one crawl; any may be None."""
+
+    parse: ParseHook | None = None
+    on_record: RecordHook | None = None
+    on_item: RecordHook | None = None
+
+    @classmethod
+    def from_paths(cls, paths: Mapping[str, str | None], base: Path | None = None) -> Hooks:
+        """Import the dotted paths of a job (``{"parse": "shop:parse", ...}``)."""
+        return cls(**{name: load(path, name, base) for name, path in paths.items() if path})
+
+
+def load(path: str, what: str, base: Path | None = None) -> Callable[..., Any]:
+    """The callable at ``module:attribute``, or a ConfigError naming what is wrong."""
+    module_name, colon, attr = path.partition(":")
+    if not colon or not module_name or not attr:
+        raise ConfigError(f"{what}: {path!r} is not a dotted path 'package.module:function'")
+    for folder in (base, Path.cwd()):
+        if folder is not None and str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as e:  # any error while importing user code: one line, not a traceback
+        raise ConfigError(f"{what}: cannot import {module_name!r} ({type(e).__name__}: {e})") from None
+    target: Any = module
+    for part in attr.split("."):
+        target = getattr(target, part, None)
+        if target is None:
+            raise ConfigError(f"{what}: {module_name!r} has no {attr!r}")
+    if not callable(target):
+        raise ConfigError(f"{what}: {path!r} is not callable")
+    return target  # type: ignore[no-any-return]
+
+
+def hook_name(fn: Callable[..., Any]) -> str:
+    return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def as_item(value: Any) -> dict[str, Any]:
+    """A yielded item as a JSON-ready dict: dicts, dataclasses, pydantic models, msgspec structs."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if hasattr(value, "model_dump"):  # pydantic v2
+        return dict(value.model_dump(mode="json"))
+    fields = getattr(type(value), "__struct_fields__", None)  # msgspec.Struct (no import needed)
+    if fields is not None:
+        return {name: getattr(value, name) for name in fields}
+    raise TypeError(f"cannot write a {type(value).__name__} as an item (yield a dict, dataclass, "
+                    "pydantic model or msgspec struct)")
+
+
+async def call(fn: RecordHook, value: dict[str, Any]) -> None:
+    """Call a sink hook, awaiting it when it is async."""
+    result = fn(value)
+    if inspect.isawaitable(result):
+        await result

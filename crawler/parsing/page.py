@@ -1,0 +1,48 @@
+"""The page a ``parse`` hook reads, and the follow-request it yields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+
+@dataclass(frozen=True, slots=True)
+class Follow:
+    """A URL a hook asks the crawl to follow, relative to the page or absolute. Scope, depth,
+    robots.txt, dedup and the caps apply as to any link."""
+
+    url: str
+
+
+class Page:
+    """One fetched HTML page, parsed once: the hook shares the tree the crawl's rules use."""
+
+    def __init__(self, url: str, body: bytes, content_type: str | None, depth: int,
+                 tree: LexborHTMLParser, links: list[str]) -> None:
+        self.url = url
+        self.body = body
+        self.content_type = content_type
+        self.depth = depth
+        self.tree = tree
+        self._links = links
+
+    @property
+    def text(self) -> str:
+        """The document as text (the parser's decoding: header, BOM or ``<meta charset>``)."""
+        return self.tree.html or ""
+
+    def css(self, selector: str) -> list[LexborNode]:
+        return self.tree.css(selector)
+
+    def css_first(self, selector: str) -> LexborNode | None:
+        return self.tree.css_first(selector)
+
+    def links(self) -> list[str]:
+        """The links the crawl found on the page (absolute, ``<base>`` honoured, after the job's
+        follow rules and nofollow), before scope and depth are checked."""
+        return list(self._links)
+
+    def follow(self, url: str) -> Follow:
+        """A request for ``url`` (relative to this page or absolute), to yield from the hook."""
+        return Follow(url)

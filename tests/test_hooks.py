@@ -1,0 +1,192 @@
+"""User hooks on real crawls of a local shop: the example project in both parser modes, a hook
+that raises, one that hangs, follow-requests held to scope, sink hooks, the Python API and bad
+dotted paths."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from crawler import Follow, Hooks, Job, Page, crawl
+from crawler.engine import Crawl
+from crawler.parsing import process
+from tests.conftest import read_records
+
+REPO = Path(__file__).resolve().parent.parent
+PRODUCTS = 12
+
+
+def shop(site) -> dict[str, dict[str, object]]:
+    """A listing whose tiles link by data-href only; products carry JSON and star icons.
+    Called once the site listens (URLs carry its port)."""
+    expected = {}
+    tiles = "".join(f'<div class="tile" data-href="/p/{i}">product {i}</div>' for i in range(PRODUCTS))
+    site.html("shop.test", "/", tiles + '<a href="/about">about</a>', title="Shop")
+    site.html("shop.test", "/about", "about us", title="About")
+    for i in range(PRODUCTS):
+        data = {"sku": f"SKU-{i}", "name": f"Product {i}", "offers": {"price": f"{i}.50"}}
+        stars = "".join(f'<i class="{"filled" if s < i % 5 else "empty"}">★</i>' for s in range(5))
+        site.html("shop.test", f"/p/{i}", f'<script type="application/json" id="product">{json.dumps(data)}</script>'
+                  f'<div class="stars">{stars}</div>', title=f"P{i}")
+        expected[site.url("shop.test", f"/p/{i}")] = {"sku": f"SKU-{i}", "price": i + 0.5, "rating": i % 5}
+    return expected
+
+
+async def run_cli(*args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "crawler", *args,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, err.decode()
+
+
+STABLE = ("url", "status", "error", "depth", "parent", "path", "sha256", "title", "items")
+
+
+@pytest.mark.parametrize("parser", ["process", "inline"])
+async def test_the_example_project_gives_the_same_items_in_both_parser_modes(site, tmp_path, parser):
+    await site.start()
+    expected = shop(site)
+    out = tmp_path / parser
+    code, err = await run_cli("run", str(REPO / "examples/shop/job.yaml"), site.url("shop.test"),
+                              "--resolve", site.pin("shop.test")[0], "-o", str(out), "--parser", parser)
+    assert code == 0, err
+    items = {i["url"]: i for i in map(json.loads, (out / "items.jsonl").read_text().splitlines())}
+    assert {u: {"sku": i["sku"], "price": i["price"], "rating": i["rating"]} for u, i in items.items()} == expected
+    records = sorted(({k: r[k] for k in STABLE} for r in read_records(out)), key=lambda r: r["url"])
+    assert len(records) == PRODUCTS + 2  # the tiles were followed only because the hook did
+    (tmp_path / f"{parser}.json").write_text(json.dumps(records))
+    other = tmp_path / ("inline" if parser == "process" else "process")
+    if (tmp_path / f"{other.name}.json").exists():
+        assert json.loads((tmp_path / f"{other.name}.json").read_text()) == records
+
+
+def failing_parse(page: Page):
+    if page.url.endswith("/p/3"):
+        raise ValueError("no price here")
+    yield {"seen": page.url}
+    yield from _tiles(page)
+
+
+def hanging_parse(page: Page):
+    if page.url.endswith("/p/5"):
+        time.sleep(600)  # killed by the parser watchdog long before this
+    yield {"seen": page.url}
+    yield from _tiles(page)
+
+
+async def test_a_raising_hook_is_the_pages_error_and_the_crawl_goes_on(site, tmp_path):
+    await site.start()
+    shop(site)
+    job = Job(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), output=tmp_path / "o",
+              parser="inline")
+    records = {}
+    stats = await Crawl(job, hooks=Hooks(parse=failing_parse)).run()
+    for r in read_records(tmp_path / "o"):
+        records[r["url"]] = r
+    bad = records[site.url("shop.test", "/p/3")]
+    assert bad["error"]["kind"] == "hook" and "tests.test_hooks:failing_parse" in bad["error"]["message"]
+    assert "ValueError: no price here" in bad["error"]["message"]
+    assert stats.errors["hook"] == 1 and len(records) == PRODUCTS + 2
+    assert all(r["error"] is None for u, r in records.items() if not u.endswith("/p/3"))
+
+
+def _tiles(page: Page) -> list[Follow]:
+    return [page.follow(n.attributes.get("data-href") or "") for n in page.css("[data-href]")]
+
+
+async def test_a_hanging_hook_is_stopped_by_the_parser_watchdog(site, tmp_path, monkeypatch):
+    monkeypatch.setattr(process, "PARSE_TIMEOUT", 1.0)
+    await site.start()
+    shop(site)
+    job = Job(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), output=tmp_path / "o",
+              parser="process")
+    stats = await Crawl(job, hooks=Hooks(parse=hanging_parse)).run()
+    records = {r["url"]: r for r in read_records(tmp_path / "o")}
+    stuck = records[site.url("shop.test", "/p/5")]
+    assert stuck["error"]["kind"] == "internal" and "stopped after 1s on one page" in stuck["error"]["message"]
+    assert stats.records == PRODUCTS + 2 and sum(r["error"] is None for r in records.values()) == PRODUCTS + 1
+
+
+async def test_follow_requests_obey_scope_and_sink_hooks_see_everything(site, tmp_path):
+    await site.start()
+    shop(site)
+    site.html("elsewhere.test", "/", "not to be crawled")
+
+    def parse(page: Page):
+        yield page.follow(site.url("elsewhere.test"))  # out of scope: another host
+        yield from _tiles(page)
+        yield {"page": page.url}
+
+    seen_records: list[dict] = []
+    seen_items: list[dict] = []
+
+    async def on_record(record: dict) -> None:  # async hooks are awaited
+        seen_records.append(record)
+
+    job = Job(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test", "elsewhere.test"),
+              output=tmp_path / "o")
+    stats = await Crawl(job, hooks=Hooks(parse=parse, on_record=on_record, on_item=seen_items.append)).run()
+    assert site.hits[("elsewhere.test", "/")] == 0
+    assert len(seen_records) == stats.records == PRODUCTS + 2
+    assert len(seen_items) == stats.items == PRODUCTS + 2
+
+
+async def test_the_python_api_runs_a_crawl_with_hooks(site, tmp_path):
+    await site.start()
+    shop(site)
+    items: list[dict] = []
+    job = {"start_urls": [site.url("shop.test")], "resolve": site.pin("shop.test"), "output": str(tmp_path / "o")}
+    stats = await asyncio.to_thread(crawl, job, parse=lambda page: _tiles(page) + [{"u": page.url}],
+                                    on_item=items.append)
+    assert stats.records == PRODUCTS + 2 and len(items) == PRODUCTS + 2
+
+
+async def test_a_failing_sink_hook_is_counted_and_the_crawl_goes_on(site, tmp_path):
+    site.html("shop.test", "/", "<a href='/a'>a</a>")
+    site.html("shop.test", "/a", "a")
+    await site.start()
+
+    def on_record(record: dict) -> None:
+        raise RuntimeError("sink is down")
+
+    job = Job(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), output=tmp_path / "o")
+    stats = await Crawl(job, hooks=Hooks(on_record=on_record)).run()
+    assert stats.records == 2 and stats.hook_failures == 2
+    assert "hook failures: 2" in stats.summary("o")
+    assert any("sink is down" in w for w in stats.warnings)
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("nodots", "parse: 'nodots' is not a dotted path 'package.module:function'"),
+    ("no_such_module_xyz:parse", "parse: cannot import 'no_such_module_xyz' (ModuleNotFoundError"),
+    ("json:no_such_function", "parse: 'json' has no 'no_such_function'"),
+])
+async def test_bad_dotted_paths_are_refused_at_start(tmp_path, path, expected):
+    code, err = await run_cli("crawl", "http://127.0.0.1:9/", "--parse", path, "-o", str(tmp_path / "o"))
+    assert code == 2 and err.startswith(f"error: {expected}") and len(err.strip().splitlines()) == 1, err
+
+
+async def test_check_runs_the_hooks_too(site, tmp_path):
+    await site.start()
+    shop(site)
+    code, out = await _check(site, tmp_path)
+    assert code == 0
+    assert '"sku": "SKU-2"' in out and '"rating": 2' in out
+
+
+async def _check(site, tmp_path) -> tuple[int, str]:
+    job = tmp_path / "job.yaml"
+    job.write_text(f"start_urls: [{site.url('shop.test')}]\nresolve: [{site.pin('shop.test')[0]}]\n"
+                   f"parse: shop_hooks:parse\n")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "crawler", "check", str(job), "--url", site.url("shop.test", "/p/2"),
+        cwd=REPO / "examples/shop", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode() + err.decode()
