@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Crawl", "Follow", "Hooks", "Job", "Page", "Record", "Stats", "__version__", "crawl"]
+__all__ = ["Crawl", "Follow", "Hooks", "Job", "Outgoing", "Page", "Record", "Stats", "__version__", "crawl"]
 
 _WHERE = {"Crawl": "crawler.engine", "Follow": "crawler.parsing.page", "Hooks": "crawler.hooks",
+          "Outgoing": "crawler.hooks",
           "Job": "crawler.config", "Page": "crawler.parsing.page", "Record": "crawler.record",
           "Stats": "crawler.stats", "crawl": "crawler.api"}
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from crawler.api import crawl
     from crawler.config import Job
     from crawler.engine import Crawl
-    from crawler.hooks import Hooks
+    from crawler.hooks import Hooks, Outgoing
     from crawler.parsing.page import Follow, Page
     from crawler.record import Record
     from crawler.stats import Stats

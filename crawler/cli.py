@@ -62,6 +62,8 @@ OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--ignore-robots",), "ignore_robots", "flag", "Do not fetch or obey robots.txt."),
     (("--sitemaps",), "sitemaps", "flag", "Seed from robots.txt Sitemap: lines and /sitemap.xml."),
     (("--parse",), "parse", "value", "Parse hook 'package.module:function': yields items and page.follow(url)."),
+    (("--request-hook",), "request", "value",
+     "Hook 'package.module:function' that may set headers and cookies of each request before it is sent."),
     (("--on-record",), "on_record", "value", "Hook 'package.module:function' called with every record."),
     (("--on-item",), "on_item", "value", "Hook 'package.module:function' called with every item."),
     (("--format",), "format", "value", "Items as jsonl (default, items.jsonl) or csv (items.csv)."),

@@ -90,6 +90,7 @@ class Job(Strict):
     extract: list[ExtractRule] = []
     follow: list[FollowRule] = []
     parse: str | None = None  # hook "package.module:function" (see crawler.hooks)
+    request: str | None = None
     on_record: str | None = None
     on_item: str | None = None
     sitemaps: bool = False
@@ -169,7 +170,7 @@ class Job(Strict):
 
     @property
     def hook_paths(self) -> dict[str, str | None]:
-        return {"parse": self.parse, "on_record": self.on_record, "on_item": self.on_item}
+        return {"parse": self.parse, "request": self.request, "on_record": self.on_record, "on_item": self.on_item}
 
     @model_validator(mode="after")
     def _processes_share(self) -> Job:

@@ -126,7 +126,8 @@ class Crawl:
                                      backoff=self.job.retry_backoff, warn=self.warn, shared=self._shared_robots)
                 self.pipeline = Pipeline(self.job, fetcher=self.fetcher, router=self.router, robots=self.robots,
                                          parser=self.parser, limiter=self.limiter, rules=self.admission.rules,
-                                         pages=output.pages, stats=self.stats, warn=self.warn)
+                                         pages=output.pages, stats=self.stats, warn=self.warn,
+                                         request_hook=self.hooks.request)
                 try:
                     await self._start()
                     await self._dispatch()

@@ -1,4 +1,5 @@
-"""User code hooks: ``parse`` (in the parser), ``on_record`` and ``on_item`` (in the engine).
+"""User code hooks: ``parse`` (in the parser), ``request`` (before each fetch), ``on_record`` and
+``on_item`` (in the engine).
 
 A hook is given as a Python object (the API) or as a dotted path ``package.module:function``
 (YAML ``parse:``, ``--parse``), imported at start: a path that does not import is refused with one
@@ -12,13 +13,26 @@ import importlib
 import inspect
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from crawler.errors import ConfigError
 
+
+@dataclass(slots=True)
+class Outgoing:
+    """A request about to be sent, as the ``request`` hook sees it: it may add or change
+    ``headers`` and ``cookies`` (for this request only), e.g. to sign it or add a token."""
+
+    url: str
+    depth: int
+    headers: dict[str, str] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
+
+
 ParseHook = Callable[[Any], Iterable[Any] | None]  # (Page) -> items and Follow requests
+RequestHook = Callable[[Outgoing], Any]  # changes the Outgoing (or returns one); may be async
 RecordHook = Callable[[dict[str, Any]], Any]  # may return an awaitable
 
 
@@ -27,6 +41,7 @@ class Hooks:
     """The hooks of one crawl; any may be None."""
 
     parse: ParseHook | None = None
+    request: RequestHook | None = None
     on_record: RecordHook | None = None
     on_item: RecordHook | None = None
 
@@ -77,8 +92,9 @@ def as_item(value: Any) -> dict[str, Any]:
                     "pydantic model or msgspec struct)")
 
 
-async def call(fn: RecordHook, value: dict[str, Any]) -> None:
-    """Call a sink hook, awaiting it when it is async."""
+async def call(fn: Callable[[Any], Any], value: Any) -> Any:
+    """Call a hook, awaiting it when it is async; its result."""
     result = fn(value)
     if inspect.isawaitable(result):
-        await result
+        result = await result
+    return result

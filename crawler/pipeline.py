@@ -1,6 +1,6 @@
 """The request pipeline: one attempt at one request, start to finish.
 
-    robots → proxy → fetch → retry / redirect → parse → Outcome
+    robots → request hook → proxy → fetch → retry / redirect → parse → Outcome
 
 An :class:`Outcome` is either *final* (a record, with the requests and items the page produced)
 or *again* (the request goes back to the frontier and its host pauses ``retry_in`` seconds). The
@@ -22,6 +22,8 @@ from crawler.admission import LinkRules, Source
 from crawler.config import Job
 from crawler.errors import FetchError, InvalidURL, Kind
 from crawler.frontier import Request
+from crawler.hooks import Outgoing, RequestHook, hook_name
+from crawler.hooks import call as call_hook
 from crawler.net.fetch import Fetcher, Response
 from crawler.net.proxies import NoProxy, Proxy, Router
 from crawler.net.robots import Robots, Unavailable
@@ -75,8 +77,9 @@ class Pipeline:
 
     def __init__(self, job: Job, *, fetcher: Fetcher, router: Router, robots: Robots, parser: Parser,
                  limiter: HostLimiter, rules: LinkRules, pages: PageStore, stats: Stats,
-                 warn: Callable[[str], None]) -> None:
+                 warn: Callable[[str], None], request_hook: RequestHook | None = None) -> None:
         self._job = job
+        self._request_hook = request_hook
         self._fetcher = fetcher
         self._router = router
         self._robots = robots
@@ -104,12 +107,18 @@ class Pipeline:
                 return self._retry(request, refusal)
             if refusal is not None:
                 return self._final(request, started, error=refusal)
+        extra: Outgoing | None = None
+        if self._request_hook is not None:
+            outgoing = await self._outgoing(request)
+            if isinstance(outgoing, FetchError):
+                return self._final(request, started, error=outgoing)
+            extra = outgoing
         try:
             proxy = self._router.take(url.host or "")
         except NoProxy as e:
             return self._no_proxy(request, e, started)
         request.proxy_waiting_since = None
-        response, error = await self._fetch(request, url, proxy)
+        response, error = await self._fetch(request, url, proxy, extra)
         if answered is not None:
             await answered()
         if error is not None and error.kind is Kind.LOCAL:
@@ -127,14 +136,29 @@ class Pipeline:
             return await self._parse(request, response, started, proxy_id)
         return self._final(request, started, response, error, proxy=proxy_id)
 
-    async def _fetch(self, request: Request, url: URL,
-                     proxy: Proxy | None) -> tuple[Response | None, FetchError | None]:
+    async def _outgoing(self, request: Request) -> Outgoing | FetchError:
+        """The user's ``request`` hook: the headers and cookies it sets for this request."""
+        assert self._request_hook is not None
+        outgoing = Outgoing(request.url, request.depth)
+        try:
+            result = await call_hook(self._request_hook, outgoing)
+        except Exception as e:  # user code: this request's error, the crawl goes on
+            return FetchError(Kind.HOOK, f"{hook_name(self._request_hook)}: {type(e).__name__}: {e}"[:1000])
+        outgoing = result if isinstance(result, Outgoing) else outgoing
+        for name, value in [*outgoing.headers.items(), *outgoing.cookies.items()]:
+            if any(c in f"{name}{value}" for c in "\r\n\0"):
+                return FetchError(Kind.HOOK, f"{hook_name(self._request_hook)}: header or cookie {name!r} "
+                                  "contains CR, LF or NUL")
+        return outgoing
+
+    async def _fetch(self, request: Request, url: URL, proxy: Proxy | None,
+                     extra: Outgoing | None = None) -> tuple[Response | None, FetchError | None]:
         """The fetch, its proxy's health report (always, in ``finally``) and AIMD's sample."""
         response: Response | None = None
         error: FetchError | None = None
         sent = time.monotonic()
         try:
-            response = await self._fetcher.fetch(url, self._pages, proxy)
+            response = await self._fetcher.fetch(url, self._pages, proxy, extra)
             error = response.error
         except FetchError as e:
             error = e

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler import Follow, Hooks, Job, Page, crawl
+from crawler import Follow, Hooks, Job, Outgoing, Page, crawl
 from crawler.engine import Crawl
 from crawler.parsing import process
 from tests.conftest import read_records
@@ -190,3 +190,27 @@ async def _check(site, tmp_path) -> tuple[int, str]:
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None
     return proc.returncode, out.decode() + err.decode()
+
+
+async def test_a_request_hook_signs_each_request_and_its_failure_is_a_record(site, tmp_path):
+    site.html("shop.test", "/", "<a href='/a'>a</a><a href='/boom'>b</a>")
+    site.html("shop.test", "/a", "a")
+    site.html("shop.test", "/boom", "never fetched")
+    await site.start()
+
+    async def sign(req: Outgoing) -> None:  # async, changes the request in place
+        if req.url.endswith("/boom"):
+            raise PermissionError("no token for this one")
+        req.headers["X-Signature"] = f"sig-{len(req.url)}"
+        req.cookies["session"] = "s1"
+
+    job = Job(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), output=tmp_path / "o",
+              headers={"X-Job": "j"})
+    stats = await Crawl(job, hooks=Hooks(request=sign)).run()
+    pages = [h for h in site.headers if "X-Signature" in h]
+    assert len(pages) == 2 and all(h["X-Job"] == "j" and "session=s1" in h.get("Cookie", "") for h in pages)
+    assert {h["X-Signature"] for h in pages} == {f"sig-{len(site.url('shop.test', p))}" for p in ("/", "/a")}
+    assert site.hits[("shop.test", "/boom")] == 0
+    boom = {r["url"]: r for r in read_records(tmp_path / "o")}[site.url("shop.test", "/boom")]
+    assert boom["error"]["kind"] == "hook" and "PermissionError: no token for this one" in boom["error"]["message"]
+    assert stats.records == 3

@@ -28,6 +28,7 @@ from yarl import URL
 
 from crawler.config import Job
 from crawler.errors import FetchError, InvalidURL, Kind
+from crawler.hooks import Outgoing
 from crawler.net.decode import BodyDecoder
 from crawler.net.proxies import Proxy, Router
 from crawler.net.resolver import BlockedAddress, CrawlResolver, is_blocked
@@ -112,22 +113,28 @@ class Fetcher:
         self._ban_body = re.compile(job.proxy_ban_body.encode()) if job.proxy_ban_body else None
         self.headers = CIMultiDict({"User-Agent": job.user_agent, **job.headers})
 
-    def request_kwargs(self, proxy: Proxy | None = None) -> dict[str, Any]:
-        """Keyword arguments for ``session.get``: headers, cookies, no redirects, HTTP proxy."""
+    def request_kwargs(self, proxy: Proxy | None = None, extra: Outgoing | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``session.get``: headers, cookies (the job's, then what the
+        request hook set for this request), no redirects, HTTP proxy."""
         kw: dict[str, Any] = {"headers": self.headers, "allow_redirects": False}
         if self._job.cookies:
             kw["cookies"] = self._job.cookies
+        if extra is not None:
+            kw["headers"] = CIMultiDict({**self.headers, **extra.headers})
+            if extra.cookies:
+                kw["cookies"] = {**self._job.cookies, **extra.cookies}
         if proxy is not None and not proxy.is_socks:
             kw["proxy"] = proxy.url
         if self._warc is not None:  # keep the bytes as received; we decode them ourselves
             kw["auto_decompress"] = False
         return kw
 
-    async def fetch(self, url: URL, pages: PageStore | None, proxy: Proxy | None = None) -> Response:
+    async def fetch(self, url: URL, pages: PageStore | None, proxy: Proxy | None = None,
+                    extra: Outgoing | None = None) -> Response:
         """GET ``url``; 2xx bodies go to a file of ``pages``. Raises FetchError for transport failures."""
         self._guard(url)
         try:
-            async with self._session_for(proxy).get(url, **self.request_kwargs(proxy)) as resp:
+            async with self._session_for(proxy).get(url, **self.request_kwargs(proxy, extra)) as resp:
                 return await self._handle(resp, url, pages, proxy)
         except FetchError as e:
             raise self._blame(e, proxy) from None
