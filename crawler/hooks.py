@@ -27,6 +27,7 @@ class Outgoing:
 
     url: str
     depth: int
+    meta: dict[str, Any] = field(default_factory=dict)  # read-only here: the URL's stored meta
     headers: dict[str, str] = field(default_factory=dict)
     cookies: dict[str, str] = field(default_factory=dict)
 

@@ -139,7 +139,7 @@ class Pipeline:
     async def _outgoing(self, request: Request) -> Outgoing | FetchError:
         """The user's ``request`` hook: the headers and cookies it sets for this request."""
         assert self._request_hook is not None
-        outgoing = Outgoing(request.url, request.depth)
+        outgoing = Outgoing(request.url, request.depth, dict(request.meta or {}))
         try:
             result = await call_hook(self._request_hook, outgoing)
         except Exception as e:  # user code: this request's error, the crawl goes on
@@ -226,7 +226,8 @@ class Pipeline:
         """Parse an HTML page once: its in-scope links, its items, its title."""
         assert response.body is not None
         try:
-            page = await self._parser.read(request.url, response.body, response.content_type, request.depth)
+            page = await self._parser.read(request.url, response.body, response.content_type, request.depth,
+                                           request.meta)
         except FetchError as e:  # the page could not be parsed (see crawler.parsing.process)
             self._warn(f"{request.url}: {e.message}")
             return self._final(request, started, response, e, proxy=proxy)
@@ -235,7 +236,8 @@ class Pipeline:
         assert outcome.record is not None
         outcome.record.items, outcome.record.extract_errors = len(page.items), page.extract_errors
         outcome.items = page.items
-        outcome.follow = [Request(link, host, request.depth + 1, request.url) for link, host in page.links]
+        outcome.follow = [Request(link, host, request.depth + 1, request.url, meta=page.follow_meta.get(link))
+                          for link, host in page.links]
         return outcome
 
     def _final(self, request: Request, started: float, response: Response | None = None,

@@ -100,3 +100,37 @@ async def test_a_host_read_in_batches_never_hands_out_a_url_twice(tmp_path):
             urls.pop()
     assert len(urls) == 600 == len(set(urls))
     await f.close()
+
+
+async def test_meta_is_kept_with_the_url(frontier):
+    r = req("/m")
+    r.meta = {"category": "c1", "path": [1, 2]}
+    await frontier.add([r, req("/plain")])
+    leases = await frontier.lease({"a:80": 2}, ttl=30)
+    assert [lease.request.meta for lease in leases] == [{"category": "c1", "path": [1, 2]}, None]
+
+
+async def test_a_format_1_state_file_is_upgraded_in_place(tmp_path):
+    """A state.sqlite written before meta existed (format 1) opens, keeps its queue, gains the column."""
+    import sqlite3
+
+    from crawler.frontier.sqlite import APP_ID
+
+    path = tmp_path / "s.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE urls (id INTEGER PRIMARY KEY, url TEXT NOT NULL UNIQUE, host TEXT NOT NULL,
+            depth INTEGER NOT NULL, parent TEXT, attempt INTEGER NOT NULL DEFAULT 0,
+            redirects INTEGER NOT NULL DEFAULT 0, state INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX urls_queue ON urls (host, state, id);
+        INSERT INTO urls (url, host, depth) VALUES ('http://a/old', 'a:80', 1);""")
+    db.execute(f"PRAGMA application_id={APP_ID}")
+    db.execute("PRAGMA user_version=1")
+    db.commit()
+    db.close()
+    f = SqliteFrontier(path, tmp_path / "r.jsonl")
+    await f.open()
+    lease, = await f.lease({"a:80": 1}, ttl=30)
+    assert (lease.request.url, lease.request.depth, lease.request.meta) == ("http://a/old", 1, None)
+    await f.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2

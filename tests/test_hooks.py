@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from crawler import Follow, Hooks, Job, Outgoing, Page, crawl
 from crawler.engine import Crawl
@@ -25,7 +26,8 @@ def shop(site) -> dict[str, dict[str, object]]:
     """A listing whose tiles link by data-href only; products carry JSON and star icons.
     Called once the site listens (URLs carry its port)."""
     expected = {}
-    tiles = "".join(f'<div class="tile" data-href="/p/{i}">product {i}</div>' for i in range(PRODUCTS))
+    tiles = "".join(f'<div class="tile" data-href="/p/{i}" data-category="c{i % 3}">product {i}</div>'
+                    for i in range(PRODUCTS))
     site.html("shop.test", "/", tiles + '<a href="/about">about</a>', title="Shop")
     site.html("shop.test", "/about", "about us", title="About")
     for i in range(PRODUCTS):
@@ -33,7 +35,8 @@ def shop(site) -> dict[str, dict[str, object]]:
         stars = "".join(f'<i class="{"filled" if s < i % 5 else "empty"}">★</i>' for s in range(5))
         site.html("shop.test", f"/p/{i}", f'<script type="application/json" id="product">{json.dumps(data)}</script>'
                   f'<div class="stars">{stars}</div>', title=f"P{i}")
-        expected[site.url("shop.test", f"/p/{i}")] = {"sku": f"SKU-{i}", "price": i + 0.5, "rating": i % 5}
+        expected[site.url("shop.test", f"/p/{i}")] = {"sku": f"SKU-{i}", "price": i + 0.5, "rating": i % 5,
+                                                      "category": f"c{i % 3}"}
     return expected
 
 
@@ -57,7 +60,7 @@ async def test_the_example_project_gives_the_same_items_in_both_parser_modes(sit
                               "--resolve", site.pin("shop.test")[0], "-o", str(out), "--parser", parser)
     assert code == 0, err
     items = {i["url"]: i for i in map(json.loads, (out / "items.jsonl").read_text().splitlines())}
-    assert {u: {"sku": i["sku"], "price": i["price"], "rating": i["rating"]} for u, i in items.items()} == expected
+    assert {u: {k: i[k] for k in ("sku", "price", "rating", "category")} for u, i in items.items()} == expected
     records = sorted(({k: r[k] for k in STABLE} for r in read_records(out)), key=lambda r: r["url"])
     assert len(records) == PRODUCTS + 2  # the tiles were followed only because the hook did
     (tmp_path / f"{parser}.json").write_text(json.dumps(records))
@@ -214,3 +217,38 @@ async def test_a_request_hook_signs_each_request_and_its_failure_is_a_record(sit
     boom = {r["url"]: r for r in read_records(tmp_path / "o")}[site.url("shop.test", "/boom")]
     assert boom["error"]["kind"] == "hook" and "PermissionError: no token for this one" in boom["error"]["message"]
     assert stats.records == 3
+
+
+async def test_meta_survives_kill_9_and_resume(site, tmp_path):
+    """The example's category rides in meta from the listing to each product: killed part-way
+    (products still queued), the resumed crawl still gives every product its category."""
+    await site.start()
+    expected = shop(site)
+    started = asyncio.Event()
+    release = asyncio.Event()
+    slow = site.routes[("shop.test", "/p/4")]
+
+    async def held(request: web.Request) -> web.StreamResponse:
+        started.set()  # the listing is done and its links (with their meta) are in the frontier
+        await release.wait()
+        return await slow(request)
+
+    site.route("shop.test", "/p/4", held)
+    out = tmp_path / "o"
+    args = ["run", str(REPO / "examples/shop/job.yaml"), site.url("shop.test"), "--resolve",
+            site.pin("shop.test")[0], "-o", str(out), "--per-host", "1"]
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "crawler", *args,
+                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    await asyncio.wait_for(started.wait(), 60)
+    records = out / "records.jsonl"
+    for _ in range(200):  # bounded: until a checkpoint has made the listing's links durable
+        if records.exists() and records.stat().st_size:
+            break
+        await asyncio.sleep(0.05)
+    proc.kill()
+    await proc.wait()
+    release.set()
+    code, err = await run_cli(*args)
+    assert code == 0 and "Resumed" in err, err
+    items = {i["url"]: i["category"] for i in map(json.loads, (out / "items.jsonl").read_text().splitlines())}
+    assert items == {u: e["category"] for u, e in expected.items()}

@@ -56,12 +56,12 @@ async def test_parser_killed_mid_crawl_loses_nothing(site, tmp_path):
 async def test_page_that_crashes_the_parser_gets_an_error_record(site, tmp_path, monkeypatch):
     real_read = PageReader.read
 
-    def fragile_read(self, url, body, content_type, depth):  # runs in the child
+    def fragile_read(self, url, body, content_type, depth, meta=None):  # runs in the child
         if url.endswith("/segv"):
             os.kill(os.getpid(), signal.SIGSEGV)
         if url.endswith("/bug"):
             raise ValueError("a bug in the reader")
-        return real_read(self, url, body, content_type, depth)
+        return real_read(self, url, body, content_type, depth, meta)
 
     monkeypatch.setattr(PageReader, "read", fragile_read)  # before the fork, so the child has it
     site.html("a.test", "/", '<a href="/segv">s</a> <a href="/bug">b</a> <a href="/ok">ok</a>')
@@ -87,10 +87,10 @@ async def test_page_that_crashes_the_parser_gets_an_error_record(site, tmp_path,
 async def test_only_the_page_being_parsed_is_blamed_for_a_crash(monkeypatch):
     real_read = PageReader.read
 
-    def fragile_read(self, url, body, content_type, depth):
+    def fragile_read(self, url, body, content_type, depth, meta=None):
         if url.endswith("/segv"):
             os.kill(os.getpid(), signal.SIGSEGV)
-        return real_read(self, url, body, content_type, depth)
+        return real_read(self, url, body, content_type, depth, meta)
 
     monkeypatch.setattr(PageReader, "read", fragile_read)
     parser = ParserProcess(PageReader(Job.model_validate({"start_urls": ["http://a.test/"]})))
@@ -111,10 +111,10 @@ async def test_only_the_page_being_parsed_is_blamed_for_a_crash(monkeypatch):
 async def test_inline_parser_gives_the_same_crawl_as_the_process(site, tmp_path, monkeypatch):
     real_read = PageReader.read
 
-    def buggy_read(self, url, body, content_type, depth):
+    def buggy_read(self, url, body, content_type, depth, meta=None):
         if url.endswith("/bug"):
             raise ValueError("a bug in the reader")
-        return real_read(self, url, body, content_type, depth)
+        return real_read(self, url, body, content_type, depth, meta)
 
     monkeypatch.setattr(PageReader, "read", buggy_read)
     site.html("a.test", "/", '<a href="/c1">c1</a> <a href="/c2">c2</a> <a href="/bug">b</a>', title="Home")
@@ -171,10 +171,10 @@ async def test_crawl_parses_inline_when_the_parser_process_cannot_start(site, tm
 async def test_a_page_that_hangs_the_parser_is_given_up_and_the_crawl_goes_on(site, tmp_path, monkeypatch):
     real_read = PageReader.read
 
-    def hanging_read(self, url, body, content_type, depth):
+    def hanging_read(self, url, body, content_type, depth, meta=None):
         if url.endswith("/hang"):
             signal.pause()  # a pathological document: the child never answers
-        return real_read(self, url, body, content_type, depth)
+        return real_read(self, url, body, content_type, depth, meta)
 
     monkeypatch.setattr(PageReader, "read", hanging_read)
     monkeypatch.setattr(parser_process, "PARSE_TIMEOUT", 0.3)

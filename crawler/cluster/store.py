@@ -88,6 +88,7 @@ class RedisStore:
         self.renewals: list[Callable[[], tuple[list[str], list[str]]]] = []  # → (lease ids, slot keys+tokens)
         self.before_close: list[Callable[[], Awaitable[None]]] = []  # last words to Redis
         self._heartbeat: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._outage_since: float | None = None
         self.calls = 0  # round trips to Redis (for the summary and the benchmark)
 
@@ -165,22 +166,25 @@ class RedisStore:
                           [round(self.ttl * 1000), self.worker, info, len(ids), *ids, *tokens])
 
     async def _beat_forever(self) -> None:
-        while True:
+        interval = max(0.2, self.ttl / 3)
+        while not self._stopping.is_set():
             with contextlib.suppress(ClusterError):  # the calls that need Redis report its loss
                 await self.beat()
-            await asyncio.sleep(max(0.2, self.ttl / 3))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), interval)
 
     async def close(self) -> None:
+        """Last words (parked slots), stop the heartbeat between beats (a command cancelled
+        half-way can leave its connection unusable), leave the worker list, disconnect."""
         with contextlib.suppress(ClusterError):
             for last_words in self.before_close:
                 await last_words()
         if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+            self._stopping.set()
+            await self._heartbeat
             self._heartbeat = None
-        with contextlib.suppress(*UNREACHABLE):
-            await self.redis.hdel(self.keys.workers, self.worker)
+        with contextlib.suppress(*UNREACHABLE, TimeoutError):
+            await asyncio.wait_for(self.redis.hdel(self.keys.workers, self.worker), 5)
         await self.redis.aclose()
 
 

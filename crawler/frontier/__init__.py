@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(slots=True)
@@ -23,6 +23,7 @@ class Request:
     parent: str | None = None
     attempt: int = 0
     redirects: int = 0
+    meta: dict[str, Any] | None = None  # the user's JSON data (parse hook's follow), kept with the URL
     proxy_attempts: int = 0  # retries spent on failing proxies (not persisted: resets on resume)
     proxy_waiting_since: float | None = None  # loop time the request first found no usable proxy
 

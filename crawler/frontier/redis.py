@@ -36,12 +36,13 @@ def fingerprint(url: str) -> bytes:
 
 
 def encode(r: Request) -> str:
-    return orjson.dumps([r.url, r.host, r.depth, r.parent, r.attempt, r.redirects]).decode()
+    fields = [r.url, r.host, r.depth, r.parent, r.attempt, r.redirects]
+    return orjson.dumps([*fields, r.meta] if r.meta else fields).decode()
 
 
 def decode(text: str) -> Request:
-    url, host, depth, parent, attempt, redirects = orjson.loads(text)
-    return Request(url, host, depth, parent, attempt, redirects)
+    url, host, depth, parent, attempt, redirects, *meta = orjson.loads(text)
+    return Request(url, host, depth, parent, attempt, redirects, meta[0] if meta else None)
 
 
 class RedisFrontier:

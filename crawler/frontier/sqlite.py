@@ -28,12 +28,14 @@ from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import orjson
+
 from crawler.errors import StateError
 from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request
 from crawler.sinks.repair import read_jsonl_urls
 
 APP_ID = 0x43524157  # "CRAW": marks the file as ours (PRAGMA application_id)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: urls.meta (a version 1 file gains the column when opened)
 BATCH = 256
 SEEN_CACHE = 200_000
 HOST_CACHE = 100_000  # hosts whose admitted count is kept in memory (for max_pages_per_host)
@@ -47,7 +49,8 @@ CREATE TABLE urls (
     parent TEXT,
     attempt INTEGER NOT NULL DEFAULT 0,
     redirects INTEGER NOT NULL DEFAULT 0,
-    state INTEGER NOT NULL DEFAULT 0
+    state INTEGER NOT NULL DEFAULT 0,
+    meta TEXT
 );
 CREATE INDEX urls_queue ON urls (host, state, id);
 """
@@ -77,8 +80,10 @@ class SqliteFrontier:
         existed = self.path.exists()
         try:
             db = sqlite3.connect(self.path, isolation_level=None)
-            if existed:  # before anything writes: a foreign file must stay untouched
-                check_state(db, self.path)
+            # checked before anything writes: a foreign file must stay untouched
+            if existed and check_state(db, self.path) < SCHEMA_VERSION:
+                db.execute("ALTER TABLE urls ADD COLUMN meta TEXT")  # format 1 → 2
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             if not existed:
@@ -105,8 +110,9 @@ class SqliteFrontier:
                 continue
             if caps.per_host is not None and self._host_count(r.host) >= caps.per_host:
                 continue
-            cur = db.execute("INSERT OR IGNORE INTO urls (url, host, depth, parent, redirects) "
-                             "VALUES (?, ?, ?, ?, ?)", (r.url, r.host, r.depth, r.parent, r.redirects))
+            meta = orjson.dumps(r.meta).decode() if r.meta else None
+            cur = db.execute("INSERT OR IGNORE INTO urls (url, host, depth, parent, redirects, meta) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (r.url, r.host, r.depth, r.parent, r.redirects, meta))
             self._remember(r.url)
             if cur.rowcount:
                 fresh.append(r)
@@ -205,10 +211,10 @@ class SqliteFrontier:
         index on (host, state, id) makes this a seek, so no per-host read position is kept."""
         self._apply_changes()
         rows = self._conn().execute(
-            "SELECT url, depth, parent, attempt, redirects FROM urls "
+            "SELECT url, depth, parent, attempt, redirects, meta FROM urls "
             "WHERE host=? AND state=? ORDER BY id LIMIT ?", (host, QUEUED, BATCH)).fetchall()
-        return deque(Request(url, host, depth, parent, attempt, redirects)
-                     for url, depth, parent, attempt, redirects in rows)
+        return deque(Request(url, host, depth, parent, attempt, redirects, orjson.loads(meta) if meta else None)
+                     for url, depth, parent, attempt, redirects, meta in rows)
 
     def _remember(self, url: str) -> None:
         if len(self._seen) >= SEEN_CACHE // 2:
@@ -217,19 +223,21 @@ class SqliteFrontier:
         self._seen.add(url)
 
 
-def check_state(db: sqlite3.Connection, path: Path) -> None:
-    """Raise StateError unless ``db`` is a crawler state file of this format, undamaged."""
+def check_state(db: sqlite3.Connection, path: Path) -> int:
+    """The format version of ``db``; StateError unless it is a crawler state file this crawler
+    reads (this format or an older one it upgrades), undamaged."""
     app_id = db.execute("PRAGMA application_id").fetchone()[0]
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if app_id != APP_ID:
         raise StateError(f"{path}: not a crawler state file (foreign SQLite database); "
                          "move it away or run with --fresh")
-    if version != SCHEMA_VERSION:
+    if not 1 <= version <= SCHEMA_VERSION:
         raise StateError(f"{path}: state format {version}, this crawler reads {SCHEMA_VERSION}; "
                          "run with --fresh to start over")
     result = db.execute("PRAGMA quick_check").fetchone()[0]
     if result != "ok":
         raise StateError(f"{path}: state file is damaged ({result}); run with --fresh to start over")
+    return int(version)
 
 
 def _reconcile(db: sqlite3.Connection, records: Path) -> int:

@@ -22,11 +22,13 @@ import socket
 import struct
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 from crawler.errors import FetchError, Kind
 from crawler.parsing.reader import PageReader, PageResult
 
 _HEADER = struct.Struct("!I")
+PageJob = tuple[str, bytes, str | None, int, dict[str, Any] | None]  # url, body, type, depth, meta
 PARSE_TIMEOUT = 60.0  # seconds on one page; lexbor parses tens of MB per second
 
 
@@ -78,7 +80,8 @@ class ParserProcess:
         self._listener = asyncio.create_task(self._listen(reader))
         self._watchdog = asyncio.create_task(self._watch())
 
-    async def read(self, url: str, body: bytes, content_type: str | None, depth: int) -> PageResult:
+    async def read(self, url: str, body: bytes, content_type: str | None, depth: int,
+                   meta: dict[str, Any] | None = None) -> PageResult:
         """The page's result. If the child dies, its pages go to a new one; the page it was
         parsing is given up (FetchError INTERNAL) when that happens to it twice."""
         suspected = False
@@ -86,14 +89,14 @@ class ParserProcess:
             if self._fallback is not None:
                 return await self._fallback.read(url, body, content_type, depth)
             try:
-                return await self._send((url, body, content_type, depth))
+                return await self._send((url, body, content_type, depth, meta))
             except _Died as died:
                 if died.suspect and suspected:
                     raise FetchError(Kind.INTERNAL, f"the parser process died ({died.status}) "
                                      "twice while parsing this page") from None
                 suspected = suspected or died.suspect
 
-    async def _send(self, page: tuple[str, bytes, str | None, int]) -> PageResult:
+    async def _send(self, page: PageJob) -> PageResult:
         async with self._restart:  # one new child, however many pages notice the old one died
             if self._writer is None or self._writer.is_closing():
                 await self.start()
@@ -185,8 +188,9 @@ class InlineParser:
     async def start(self) -> None:
         pass
 
-    async def read(self, url: str, body: bytes, content_type: str | None, depth: int) -> PageResult:
-        result = _read(self._reader, (url, body, content_type, depth))
+    async def read(self, url: str, body: bytes, content_type: str | None, depth: int,
+                   meta: dict[str, Any] | None = None) -> PageResult:
+        result = _read(self._reader, (url, body, content_type, depth, meta))
         if isinstance(result, str):
             raise _failed(result)
         return result
@@ -206,7 +210,7 @@ def make_parser(mode: str, reader: PageReader, warn: Callable[[str], None] | Non
     return ParserProcess(reader, warn) if mode == "process" else InlineParser(reader)
 
 
-def _read(reader: PageReader, page: tuple[str, bytes, str | None, int]) -> PageResult | str:
+def _read(reader: PageReader, page: PageJob) -> PageResult | str:
     """The page's result, or the text of the bug that stopped it: one page must not stop the others.
     (Text, because it crosses the pipe from the child; FetchError does not pickle.)"""
     try:

@@ -32,6 +32,7 @@ class PageResult:
     items: list[dict[str, Any]] = field(default_factory=list)
     extract_errors: list[str] = field(default_factory=list)
     hook_error: str | None = None  # the parse hook raised: "module:function: Error: message"
+    follow_meta: dict[str, dict[str, Any]] = field(default_factory=dict)  # link → meta the hook gave it
 
 
 class PageReader:
@@ -44,7 +45,8 @@ class PageReader:
         self._follow = job.follow
         self._follow_nofollow = job.follow_nofollow
 
-    def read(self, url: str, body: bytes, content_type: str | None, depth: int) -> PageResult:
+    def read(self, url: str, body: bytes, content_type: str | None, depth: int,
+             meta: dict[str, Any] | None = None) -> PageResult:
         """The result for a page fetched from ``url`` at ``depth``; links get ``depth + 1``."""
         page_url = URL(url, encoded=True)
         tree = parse_document(body, content_type)
@@ -56,7 +58,8 @@ class PageReader:
         result.links = [(link.text, link.key) for link in page.links
                         if allows(link.scheme, link.host, link.text, depth + 1)]
         if self._hook is not None:
-            self._run_hook(Page(url, body, content_type, depth, tree, [link.text for link in page.links]), result)
+            links = [link.text for link in page.links]
+            self._run_hook(Page(url, body, content_type, depth, tree, links, meta or {}), result)
         return result
 
     def _run_hook(self, page: Page, result: PageResult) -> None:
@@ -65,6 +68,7 @@ class PageReader:
         assert self._hook is not None
         items: list[dict[str, Any]] = []
         links: list[tuple[str, str]] = []
+        metas: dict[str, dict[str, Any]] = {}
         base = URL(page.url, encoded=True)
         try:
             for value in self._hook(page) or ():
@@ -75,6 +79,8 @@ class PageReader:
                         continue
                     if self._rules.allows_parts(target.scheme, target.host, str(target), page.depth + 1):
                         links.append((str(target), host_key(target)))
+                        if value.meta:
+                            metas[str(target)] = value.meta
                 else:
                     item = as_item(value)
                     item.setdefault("url", page.url)
@@ -84,3 +90,4 @@ class PageReader:
             return
         result.items += items
         result.links += links
+        result.follow_meta = metas
