@@ -252,3 +252,21 @@ async def test_meta_survives_kill_9_and_resume(site, tmp_path):
     assert code == 0 and "Resumed" in err, err
     items = {i["url"]: i["category"] for i in map(json.loads, (out / "items.jsonl").read_text().splitlines())}
     assert items == {u: e["category"] for u, e in expected.items()}
+
+
+async def test_hook_follow_requests_keep_per_host_limits(site, tmp_path):
+    await site.start()
+    shop(site)
+    for i in range(PRODUCTS):  # slow product pages, so requests would overlap if allowed
+        page_handler = site.routes[("shop.test", f"/p/{i}")]
+
+        async def slow(request: web.Request, inner=page_handler) -> web.StreamResponse:
+            await asyncio.sleep(0.02)
+            return await inner(request)
+
+        site.route("shop.test", f"/p/{i}", slow)
+    job = Job(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), output=tmp_path / "o",
+              per_host=2, concurrency=16)
+    stats = await Crawl(job, hooks=Hooks(parse=_tiles)).run()
+    assert stats.records == PRODUCTS + 2
+    assert site.max_inflight["shop.test"] == 2  # reached, never passed
