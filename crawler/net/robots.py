@@ -76,7 +76,6 @@ class Robots:
         self._shared = shared
         self.recheck = max(1.0, backoff * 2 ** retries)
         self._rules: OrderedDict[str, asyncio.Task[Rules]] = OrderedDict()
-        self._bodies: dict[str, str] = {}  # robots.txt text on its way to the shared cache
 
     def loaded(self, host: str) -> bool:
         """True while the host's rules are known (``refusal`` then answers without a request);
@@ -129,22 +128,15 @@ class Robots:
 
     async def _load_shared(self, url: URL, host: str) -> Rules:
         """The host's rules from the job's shared cache, or fetched (and then shared)."""
-        if self._shared is None:
-            return await self._load(url, host)
-        value = await self._shared.get(host)
-        if value is not None:
-            return await self._from_shared(host, value)
-        rules = await self._load(url, host)
-        if isinstance(rules, Protego):
-            await self._shared.put(host, "+" + self._bodies.pop(host, ""), SHARED_TTL)
-        elif rules is None:
-            await self._shared.put(host, "-", SHARED_TTL)
-        elif not rules.local and rules.kind is Kind.ROBOTS:  # our proxy's failure is not the site's
-            await self._shared.put(host, "!" + rules.reason, self.recheck)
-        self._bodies.pop(host, None)
+        if self._shared is not None and (value := await self._shared.get(host)) is not None:
+            return await self._decode(host, value)
+        rules, shareable = await self._load(url, host)
+        if self._shared is not None and shareable is not None:
+            await self._shared.put(host, shareable, self.recheck if shareable.startswith("!") else SHARED_TTL)
         return rules
 
-    async def _from_shared(self, host: str, value: str) -> Rules:
+    async def _decode(self, host: str, value: str) -> Rules:
+        """Rules from their shared form (see RobotsCache); Crawl-delay goes to the limiter."""
         if value.startswith("!"):
             return Unavailable(value[1:], time.monotonic() + self.recheck)
         if value == "-":
@@ -155,7 +147,9 @@ class Robots:
             await self._limiter.crawl_delay(host, float(delay))
         return rules
 
-    async def _load(self, url: URL, host: str) -> Rules:
+    async def _load(self, url: URL, host: str) -> tuple[Rules, str | None]:
+        """Fetch and read robots.txt: the rules, and their shared form (None: not the site's
+        answer, so not for other workers: a failure of this machine or of our proxy)."""
         robots_url = url.with_path("/robots.txt").with_query(None)
         problem, kind = "", Kind.ROBOTS
         for attempt in range(self._retries + 1):
@@ -167,26 +161,21 @@ class Robots:
                 problem = f"{e.kind}: {e.message}"
                 kind = Kind.PROXY if e.kind is Kind.PROXY else Kind.ROBOTS
                 if e.kind is Kind.LOCAL:
-                    return Unavailable(e.message, time.monotonic(), local=True)
+                    return Unavailable(e.message, time.monotonic(), local=True), None
                 if e.retryable or e.proxy_fault:
                     continue
                 if kind is Kind.PROXY:
                     break
                 self._warn(f"robots.txt of {host} refused ({problem}); crawling it without rules: "
                            "its pages meet the same refusal")
-                return None
+                return None, "-"
             if 200 <= status < 300:
-                text = body.decode("utf-8", "replace")
-                if self._shared is not None:
-                    self._bodies[host] = text
-                rules = Protego.parse(text)
-                delay = rules.crawl_delay(self._ua)
-                if delay:
-                    await self._limiter.crawl_delay(host, float(delay))
-                return rules
+                value = "+" + body.decode("utf-8", "replace")
+                return await self._decode(host, value), value
             if 400 <= status < 500:
-                return None
+                return None, "-"
             problem = f"status {status}"
         self._warn(f"robots.txt of {host} unavailable ({problem}); not crawling it until it can be read, "
                    f"asking again in {self.recheck:g}s (RFC 9309)")
-        return Unavailable(problem, time.monotonic() + self.recheck, kind=kind)
+        shareable = "!" + problem if kind is Kind.ROBOTS else None  # our proxy's failure is not the site's
+        return Unavailable(problem, time.monotonic() + self.recheck, kind=kind), shareable
