@@ -13,8 +13,10 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import orjson
 
@@ -85,7 +87,7 @@ def _merge_items(out: Path, shards: list[Path], kept_urls: list[set[str]]) -> in
 
 def _merge_csv(out: Path, shards: list[Path], kept_urls: list[set[str]]) -> int:
     count = 0
-    with _atomic(out / "items.csv") as f:
+    with _atomic(out / "items.csv", text=True) as f:
         writer = None
         for shard, urls in zip(shards, kept_urls, strict=True):
             path = shard / "items.csv"
@@ -96,47 +98,24 @@ def _merge_csv(out: Path, shards: list[Path], kept_urls: list[set[str]]) -> int:
                     if row.get("url") not in urls:
                         continue
                     if writer is None:
-                        text = _TextSink(f)
-                        writer = csv.DictWriter(text, fieldnames=list(row))
+                        writer = csv.DictWriter(f, fieldnames=list(row))
                         writer.writeheader()
                     writer.writerow(row)
                     count += 1
     return count
 
 
-class _TextSink:
-    """csv writes str; the merged file is opened in binary."""
-
-    def __init__(self, f: _Binary) -> None:
-        self._f = f
-
-    def write(self, text: str) -> int:
-        return self._f.write(text.encode())
-
-
-class _Binary:
-    """A binary file written next to its target and moved over it when whole."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.tmp = path.with_name(f".{path.name}.merging")
-        self._f = open(self.tmp, "wb")  # noqa: SIM115 - closed in __exit__
-
-    def write(self, data: bytes) -> int:
-        return self._f.write(data)
-
-    def __enter__(self) -> _Binary:
-        return self
-
-    def __exit__(self, kind: object, *_: object) -> None:
-        self._f.close()
-        if kind is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
-_atomic = _Binary
+@contextmanager
+def _atomic(path: Path, text: bool = False) -> Iterator[IO[Any]]:
+    """A file written next to ``path`` and moved over it only when whole."""
+    tmp = path.with_name(f".{path.name}.merging")
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") if text else open(tmp, "wb") as f:
+            yield f
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
 
 
 def _lines(path: Path) -> Iterator[bytes]:
