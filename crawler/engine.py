@@ -29,7 +29,7 @@ from crawler.backends import make_backends
 from crawler.config import Job
 from crawler.errors import CheckpointError, ClusterError, StalledError
 from crawler.frontier import Frontier, Lease, Request
-from crawler.hooks import Hooks, hook_name
+from crawler.hooks import Hooks, failure
 from crawler.hooks import call as call_hook
 from crawler.net.fetch import Fetcher, make_session
 from crawler.net.proxies import Router
@@ -263,7 +263,7 @@ class Crawl:
             except Exception as e:  # user code
                 self.stats.hook_failures += 1
                 if self.stats.hook_failures <= 3:
-                    self.warn(f"{hook_name(fn)} failed on {outcome.record.url}: {type(e).__name__}: {e}")
+                    self.warn(f"{outcome.record.url}: {failure(fn, e)}")
 
     async def _tick(self) -> None:
         """Checkpoint every TICK seconds, or sooner when records pile up; a failure stops the crawl."""

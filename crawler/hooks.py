@@ -78,6 +78,11 @@ def hook_name(fn: Callable[..., Any]) -> str:
     return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
 
 
+def failure(fn: Callable[..., Any], error: Exception) -> str:
+    """What a record or warning says of a hook that raised: which hook, which exception."""
+    return f"{hook_name(fn)}: {type(error).__name__}: {error}"[:1000]
+
+
 def as_item(value: Any) -> dict[str, Any]:
     """A yielded item as a JSON-ready dict: dicts, dataclasses, pydantic models, msgspec structs."""
     if isinstance(value, Mapping):

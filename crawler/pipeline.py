@@ -22,7 +22,7 @@ from crawler.admission import LinkRules, Source
 from crawler.config import Job
 from crawler.errors import FetchError, InvalidURL, Kind
 from crawler.frontier import Request
-from crawler.hooks import Outgoing, RequestHook, hook_name
+from crawler.hooks import Outgoing, RequestHook, failure, hook_name
 from crawler.hooks import call as call_hook
 from crawler.net.fetch import Fetcher, Response
 from crawler.net.proxies import NoProxy, Proxy, Router
@@ -143,7 +143,7 @@ class Pipeline:
         try:
             result = await call_hook(self._request_hook, outgoing)
         except Exception as e:  # user code: this request's error, the crawl goes on
-            return FetchError(Kind.HOOK, f"{hook_name(self._request_hook)}: {type(e).__name__}: {e}"[:1000])
+            return FetchError(Kind.HOOK, failure(self._request_hook, e))
         outgoing = result if isinstance(result, Outgoing) else outgoing
         for name, value in [*outgoing.headers.items(), *outgoing.cookies.items()]:
             if any(c in f"{name}{value}" for c in "\r\n\0"):

@@ -14,7 +14,7 @@ from yarl import URL
 from crawler.admission import LinkRules
 from crawler.config import Job
 from crawler.errors import InvalidURL
-from crawler.hooks import ParseHook, as_item, hook_name
+from crawler.hooks import ParseHook, as_item, failure
 from crawler.parsing.extract import Extractor
 from crawler.parsing.page import Follow, Page
 from crawler.parsing.parse import parse_document, read_page
@@ -86,7 +86,7 @@ class PageReader:
                     item.setdefault("url", page.url)
                     items.append(item)
         except Exception as e:  # user code: its failure is this page's error, the crawl goes on
-            result.hook_error = f"{hook_name(self._hook)}: {type(e).__name__}: {e}"[:1000]
+            result.hook_error = failure(self._hook, e)
             return
         result.items += items
         result.links += links
