@@ -21,6 +21,7 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 from yarl import URL
 
@@ -242,18 +243,19 @@ class Crawl:
         if outcome.follow:
             await self.admission.admit(outcome.follow, outcome.source)
         self.stats.count(outcome.record, len(outcome.items))
-        self.output.write(outcome.record, outcome.items)
+        line = self.output.write(outcome.record, outcome.items)
         await self.frontier.done(lease)
         if self.hooks.on_record or self.hooks.on_item:
-            await self._sink_hooks(outcome)
+            await self._sink_hooks(outcome, line)
         if self.output.pending_bytes >= FLUSH_BYTES:
             self._flush_now.set()
 
-    async def _sink_hooks(self, outcome: Outcome) -> None:
-        """The user's ``on_record`` / ``on_item``: a failure is warned about and counted, once
-        per hook in the warnings; the crawl goes on."""
+    async def _sink_hooks(self, outcome: Outcome, line: dict[str, Any]) -> None:
+        """The user's ``on_record`` / ``on_item`` with the record line and items just written
+        (already serialized, so a hook that changes them changes nothing on disk). Failures are
+        counted; the first three are warned about; the crawl goes on."""
         assert outcome.record is not None
-        calls = [(self.hooks.on_record, outcome.record.as_json(with_items=self.output.items is not None))]
+        calls = [(self.hooks.on_record, line)]
         calls += [(self.hooks.on_item, item) for item in outcome.items]
         for fn, value in calls:
             if fn is None:

@@ -39,11 +39,14 @@ class Output:
 
             self.warc = WarcSink(out / "crawl.warc.gz", self.pages.executor)
 
-    def write(self, record: Record, items: list[dict[str, Any]]) -> None:
+    def write(self, record: Record, items: list[dict[str, Any]]) -> dict[str, Any]:
+        """Buffer the items and the record (serialized now); return the record's JSON object."""
         if self.items is not None:
             for item in items:
                 self.items.write(item)
-        self.records.write(record.as_json(with_items=self.items is not None))
+        line = record.as_json(with_items=self.items is not None)
+        self.records.write(line)
+        return line
 
     @property
     def pending_bytes(self) -> int:
