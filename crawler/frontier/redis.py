@@ -141,12 +141,8 @@ class RedisFrontier:
         batch = self._done[:self._marked]
         if not batch:
             return
-        k = self._keys
-        args: list[object] = [self._store.worker]
-        for lease in batch:
-            args += [lease.id, lease.request.host]
         async with self._publishing:
-            await self._store.script("DONE", [k.meta, k.leases, k.expiry, k.worker_done, k.host_done], args)
+            await self._publish_done([(lease.id, lease.request.host) for lease in batch])
             del self._done[:len(batch)]
         self._marked = 0
         for lease in batch:
@@ -155,6 +151,14 @@ class RedisFrontier:
     async def close(self) -> None:
         """Leases still unpublished stay in Redis: the next run of this worker settles them."""
         await self._store.close()
+
+    async def _publish_done(self, leases: list[tuple[int, str]]) -> None:
+        """Tell Redis these leases (id, host) are finished: one script for the batch."""
+        k = self._keys
+        args: list[object] = [self._store.worker]
+        for lease_id, host in leases:
+            args += [lease_id, host]
+        await self._store.script("DONE", [k.meta, k.leases, k.expiry, k.worker_done, k.host_done], args)
 
     async def _requeue(self, lease_id: int | str, enc: str, host: str) -> None:
         k = self._keys
@@ -172,23 +176,22 @@ class RedisFrontier:
     async def _settle_own_leases(self) -> None:
         """Leases this worker id held when it stopped: done if the shard has their record,
         back to the queue if not."""
-        k = self._keys
-        held = await self._store.call(lambda: self._store.redis.hgetall(k.leases))
+        held = await self._store.call(lambda: self._store.redis.hgetall(self._keys.leases))
         own = self._store.worker + "\n"
         mine = {int(i): str(v).partition("\n")[2] for i, v in held.items() if str(v).startswith(own)}
         if not mine:
             return
-        wanted = {orjson.loads(enc)[0] for enc in mine.values()}
+        requests = {lease_id: decode(enc) for lease_id, enc in mine.items()}
+        wanted = {r.url for r in requests.values()}
         recorded = {u for u in read_jsonl_urls(self._records) if u in wanted}
-        finished: list[object] = [self._store.worker]
-        for lease_id, enc in mine.items():
-            request = decode(enc)
+        finished: list[tuple[int, str]] = []
+        for lease_id, request in requests.items():
             if request.url in recorded:
-                finished += [lease_id, request.host]
+                finished.append((lease_id, request.host))
             else:
-                await self._requeue(lease_id, enc, request.host)
-        if len(finished) > 1:
-            await self._store.script("DONE", [k.meta, k.leases, k.expiry, k.worker_done, k.host_done], finished)
+                await self._requeue(lease_id, mine[lease_id], request.host)
+        if finished:
+            await self._publish_done(finished)
 
 
 def _cap(value: int | None) -> int:
