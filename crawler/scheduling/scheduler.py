@@ -89,11 +89,7 @@ class Scheduler:
         try:
             yield
         finally:
-            await self._limiter.release(host)
-            if host in self._full:
-                self._full.discard(host)
-                self._ready.append(host)
-                self._wake.set()
+            await self._release(host)
 
     def close(self) -> None:
         """Stop handing out requests (Ctrl-C, SIGTERM); ``next`` returns [] from now on."""
