@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import statistics
@@ -21,17 +20,11 @@ import time
 from pathlib import Path
 
 import redis
+from corpus_seeds import corpus_seeds
 from local_redis import local_redis
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SHARED = Path(os.environ.get("SHARED", ROOT.parent / "shared"))
-
-
-def seeds(sites: list[str]) -> list[str]:
-    out = subprocess.run(["bash", str(SHARED / "bench/corpus.sh"), "seeds"], capture_output=True, text=True,
-                         check=True).stdout.split()
-    return [u for u in out if any(f"//{s}." in u for s in sites)]
 
 
 def pages200(out: Path) -> int:
@@ -92,7 +85,7 @@ def main() -> int:
 
 
 def measure(args: argparse.Namespace, url: str, client: redis.Redis, work: Path) -> int:
-    base = [args.crawler, "crawl", *seeds(args.sites), "--concurrency", "32", "--per-host", "8"]
+    base = [args.crawler, "crawl", *corpus_seeds(args.sites), "--concurrency", "32", "--per-host", "8"]
     runs = {
         "sqlite": lambda o: [*base, "-o", str(o)],
         "redis": lambda o: [*base, "-o", str(o), "--frontier", url, "--name", "bench"],

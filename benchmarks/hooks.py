@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from corpus_seeds import corpus_seeds
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -25,9 +27,7 @@ def main() -> int:
     ap.add_argument("--crawler", default=str(ROOT / ".venv/bin/crawler"))
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    seeds = [u for u in subprocess.run(["bash", str(ROOT.parent / "shared/bench/corpus.sh"), "seeds"],
-                                       capture_output=True, text=True, check=True).stdout.split()
-             if any(f"//{s}." in u for s in ("python", "postgres", "django"))]
+    seeds = corpus_seeds()
     work = Path(tempfile.mkdtemp(prefix="hooks-bench."))
     rows: dict[str, list[float]] = {"no hook": [], "parse hook": []}
     try:

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared/bench/corpus.sh"
+from corpus_seeds import corpus_seeds
 
 
 def kb(pid: int, field: str, name: str) -> int:
@@ -39,8 +39,7 @@ def children(pid: int) -> list[int]:
 
 def main() -> int:
     crawler, sites = sys.argv[1], sys.argv[2:] or ["python", "postgres", "django"]
-    seeds = subprocess.run(["bash", str(CORPUS), "seeds"], capture_output=True, text=True).stdout.split()
-    seeds = [s for s in seeds if any(f"//{site}." in s for site in sites)]
+    seeds = corpus_seeds(sites)
     out = tempfile.mkdtemp(prefix="crawler-memory-")
     proc = subprocess.Popen([crawler, "crawl", *seeds, "-o", out, "-q", "--concurrency", "32", "--per-host", "8"])
     main_rss = child_rss = tree_pss = 0
