@@ -22,6 +22,7 @@ import socket
 import struct
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from crawler.errors import FetchError, Kind
@@ -32,6 +33,19 @@ PageJob = tuple[str, bytes, str | None, int, dict[str, Any] | None]  # url, body
 PARSE_TIMEOUT = 60.0  # seconds on one page; lexbor parses tens of MB per second
 
 
+@dataclass(eq=False)
+class _Child:
+    """One forked parser and the pages sent to it. Pages belong to the child they were sent to,
+    so when one dies its listener settles its own pages and process, never a newer child's."""
+
+    pid: int
+    writer: asyncio.StreamWriter
+    pending: dict[int, asyncio.Future[PageResult]] = field(default_factory=dict)
+    busy_since: float = 0.0  # when it started on the page it is parsing now
+    stuck: bool = False  # killed by the watchdog
+    listener: asyncio.Task[None] | None = None
+
+
 class ParserProcess:
     """``await parser.read(...)`` gives the page's PageResult, computed in the child process."""
 
@@ -40,19 +54,14 @@ class ParserProcess:
         self._warn = warn
         self._restart = asyncio.Lock()
         self._fallback: InlineParser | None = None
-        self._pid = 0
-        self._writer: asyncio.StreamWriter | None = None
-        self._listener: asyncio.Task[None] | None = None
+        self._child: _Child | None = None
         self._watchdog: asyncio.Task[None] | None = None
-        self._busy_since = 0.0  # when the child started on the page it is parsing now
-        self._stuck = False
-        self._pending: dict[int, asyncio.Future[PageResult]] = {}
         self._next_id = 0
         self.deaths = 0
 
     @property
     def pid(self) -> int:
-        return self._pid
+        return self._child.pid if self._child is not None else 0
 
     async def start(self) -> None:
         """Fork the child. Call before the crawl starts threads (the first fork has none).
@@ -75,10 +84,11 @@ class ParserProcess:
             finally:
                 os._exit(0)
         child.close()
-        self._pid = pid
-        reader, self._writer = await asyncio.open_unix_connection(sock=parent, limit=1 << 24)
-        self._listener = asyncio.create_task(self._listen(reader))
-        self._watchdog = asyncio.create_task(self._watch())
+        reader, writer = await asyncio.open_unix_connection(sock=parent, limit=1 << 24)
+        self._child = _Child(pid, writer)
+        self._child.listener = asyncio.create_task(self._listen(reader, self._child))
+        if self._watchdog is None:
+            self._watchdog = asyncio.create_task(self._watch())
 
     async def read(self, url: str, body: bytes, content_type: str | None, depth: int,
                    meta: dict[str, Any] | None = None) -> PageResult:
@@ -86,8 +96,6 @@ class ParserProcess:
         parsing is given up (FetchError INTERNAL) when that happens to it twice."""
         suspected = False
         while True:  # bounded: every death makes one page a suspect, and a page is one at most twice
-            if self._fallback is not None:
-                return await self._fallback.read(url, body, content_type, depth)
             try:
                 return await self._send((url, body, content_type, depth, meta))
             except _Died as died:
@@ -98,66 +106,69 @@ class ParserProcess:
 
     async def _send(self, page: PageJob) -> PageResult:
         async with self._restart:  # one new child, however many pages notice the old one died
-            if self._writer is None or self._writer.is_closing():
+            if self._fallback is None and (self._child is None or self._child.writer.is_closing()):
                 await self.start()
         if self._fallback is not None:
             return await self._fallback.read(*page)
-        assert self._writer is not None
+        child = self._child
+        assert child is not None
         self._next_id += 1
         ident = self._next_id
         loop = asyncio.get_running_loop()
         future: asyncio.Future[PageResult] = loop.create_future()
-        if not self._pending:
-            self._busy_since = loop.time()
-        self._pending[ident] = future
+        if not child.pending:
+            child.busy_since = loop.time()
+        child.pending[ident] = future
         payload = pickle.dumps((ident, *page), pickle.HIGHEST_PROTOCOL)
-        self._writer.write(_HEADER.pack(len(payload)) + payload)  # bounded by the crawl's concurrency
+        child.writer.write(_HEADER.pack(len(payload)) + payload)  # bounded by the crawl's concurrency
         return await future
 
     async def close(self) -> None:
         """Stop the child. It holds no state worth keeping, so it is killed, not drained."""
-        for task in (self._listener, self._watchdog):
-            if task is not None:
-                task.cancel()
-        if self._writer is not None:
-            self._writer.close()
-        self._reap()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        child, self._child = self._child, None
+        if child is not None:
+            if child.listener is not None:
+                child.listener.cancel()
+            child.writer.close()
+            _reap(child)
 
-    async def _listen(self, reader: asyncio.StreamReader) -> None:
+    async def _listen(self, reader: asyncio.StreamReader, child: _Child) -> None:
         try:
             while True:
                 size = _HEADER.unpack(await reader.readexactly(_HEADER.size))[0]
                 ident, result = pickle.loads(await reader.readexactly(size))
-                future = self._pending.pop(ident)
-                self._busy_since = asyncio.get_running_loop().time()
+                future = child.pending.pop(ident)
+                child.busy_since = asyncio.get_running_loop().time()
                 if isinstance(result, PageResult):
                     future.set_result(result)
                 else:
                     future.set_exception(_failed(result))
         except Exception:  # EOF, a reset or a garbled answer: either way this child is done
-            self._died()
+            self._died(child)
 
     async def _watch(self) -> None:
-        """Kill the child when one page has held it for PARSE_TIMEOUT (the listener sees it die)."""
+        """Kill the child when one page has held it for PARSE_TIMEOUT (its listener sees it die)."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(PARSE_TIMEOUT / 4)
-            if self._pending and self._pid and loop.time() - self._busy_since > PARSE_TIMEOUT:
-                self._stuck = True
-                os.kill(self._pid, signal.SIGKILL)
+            child = self._child
+            if child is not None and child.pending and child.pid and loop.time() - child.busy_since > PARSE_TIMEOUT:
+                child.stuck = True
+                os.kill(child.pid, signal.SIGKILL)
 
-    def _died(self) -> None:
-        """Hand the dead child's pages back to ``read``. The child answers in order, so the
+    def _died(self, child: _Child) -> None:
+        """Hand a dead child's pages back to ``read``. The child answers in order, so the
         oldest unanswered page is the one it was parsing: the suspect."""
-        assert self._writer is not None
-        self._writer.close()
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-        status = self._reap()
-        if self._stuck:
-            status, self._stuck = f"stopped after {PARSE_TIMEOUT:g}s on one page", False
+        child.writer.close()
+        if self._child is child:
+            self._child = None
+        status = _reap(child)
+        if child.stuck:
+            status = f"stopped after {PARSE_TIMEOUT:g}s on one page"
         self.deaths += 1
-        pending, self._pending = self._pending, {}
+        pending, child.pending = child.pending, {}
         if self._warn is not None:
             self._warn(f"the parser process died ({status}); the {len(pending)} pages it held "
                        "go to a new one")
@@ -166,16 +177,17 @@ class ParserProcess:
             if not future.done():
                 future.set_exception(_Died(status, suspect=ident == oldest))
 
-    def _reap(self) -> str:
-        """Kill (a no-op if it is already dead) and collect the child; say how it ended."""
-        if not self._pid:
-            return "not started"
-        pid, self._pid = self._pid, 0
-        os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        if os.WIFSIGNALED(status):
-            return f"signal {os.WTERMSIG(status)}"
-        return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+def _reap(child: _Child) -> str:
+    """Kill (a no-op if it is already dead) and collect the child; say how it ended."""
+    if not child.pid:
+        return "not started"
+    pid, child.pid = child.pid, 0
+    os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
 
 
 class InlineParser:
