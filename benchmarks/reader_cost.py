@@ -14,6 +14,7 @@ from pathlib import Path
 
 from crawler import parse
 from crawler.config import Job
+from crawler.parsing.page import Fetched
 from crawler.parsing.reader import PageReader
 
 
@@ -26,12 +27,12 @@ def main() -> int:
             if r["depth"] == 0:
                 seeds.add(r["url"])
             if r["status"] == 200 and r["path"] and "html" in (r["content_type"] or ""):
-                pages.append((r["url"], (out / r["path"]).read_bytes(), r["content_type"], r["depth"]))
+                pages.append(Fetched(r["url"], (out / r["path"]).read_bytes(), r["content_type"], r["depth"]))
     for _ in range(rounds):
         reader = PageReader(Job.model_validate({"start_urls": sorted(seeds), "output": str(out)}))
         parse._join_in.cache_clear()
         started = time.perf_counter()
-        links = sum(len(reader.read(*page).links) for page in pages)
+        links = sum(len(reader.read(page).links) for page in pages)
         took = time.perf_counter() - started
         print(f"{len(pages)} pages, {links} links to admit: {took:.3f} s, {took / len(pages) * 1e3:.3f} ms per page")
     return 0

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 
+from multidict import CIMultiDict
+
 from crawler.config import Job
 from crawler.errors import FetchError, InvalidURL
 from crawler.hooks import Hooks
 from crawler.net.fetch import Fetcher, make_session
 from crawler.net.proxies import Router
+from crawler.parsing.page import Fetched
 from crawler.parsing.reader import PageReader
 from crawler.urls import join, parse_seed
 
@@ -42,8 +45,9 @@ async def try_url(job: Job, url: str) -> str:
             lines.append(f"redirects to an unusable URL: {e}")
     if response.body is None:
         return "\n".join(lines)
+    headers = CIMultiDict(response.headers) if response.headers else None
     page = PageReader(job, Hooks.from_paths(job.hook_paths).parse).read(
-        str(target), response.body, response.content_type, 0)
+        Fetched(str(target), response.body, response.content_type, 0, None, response.status, headers))
     lines.append(f"title: {page.title}")
     lines.append(f"items ({len(page.items)}):")
     lines += [f"  {json.dumps(item, ensure_ascii=False)}" for item in page.items]

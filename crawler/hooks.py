@@ -23,13 +23,15 @@ from crawler.errors import ConfigError
 @dataclass(slots=True)
 class Outgoing:
     """A request about to be sent, as the ``request`` hook sees it: it may add or change
-    ``headers`` and ``cookies`` (for this request only), e.g. to sign it or add a token."""
+    ``headers`` and ``cookies`` (for this request only), e.g. to sign it or add a token, and
+    choose its ``proxy``. The host's slot is already held: a hook cannot bypass politeness."""
 
     url: str
     depth: int
     meta: dict[str, Any] = field(default_factory=dict)  # read-only here: the URL's stored meta
     headers: dict[str, str] = field(default_factory=dict)
     cookies: dict[str, str] = field(default_factory=dict)
+    proxy: str | None = None  # None: the job's proxy rules; "direct"; a proxy pool's name; a proxy URL
 
 
 ParseHook = Callable[[Any], Iterable[Any] | None]  # (Page) -> items and Follow requests

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from multidict import CIMultiDict
 from yarl import URL
 
 from crawler.admission import LinkRules, Source
@@ -27,6 +28,7 @@ from crawler.hooks import call as call_hook
 from crawler.net.fetch import Fetcher, Response
 from crawler.net.proxies import NoProxy, Proxy, Router
 from crawler.net.robots import Robots, Unavailable
+from crawler.parsing.page import Fetched, Follow
 from crawler.parsing.process import Parser
 from crawler.record import Record
 from crawler.scheduling.limiter import HostLimiter
@@ -114,7 +116,7 @@ class Pipeline:
                 return self._final(request, started, error=outgoing)
             extra = outgoing
         try:
-            proxy = self._router.take(url.host or "")
+            proxy = self._router.take(url.host or "", extra.proxy if extra is not None else None)
         except NoProxy as e:
             return self._no_proxy(request, e, started)
         request.proxy_waiting_since = None
@@ -145,10 +147,15 @@ class Pipeline:
         except Exception as e:  # user code: this request's error, the crawl goes on
             return FetchError(Kind.HOOK, failure(self._request_hook, e))
         outgoing = result if isinstance(result, Outgoing) else outgoing
-        for name, value in [*outgoing.headers.items(), *outgoing.cookies.items()]:
-            if any(c in f"{name}{value}" for c in "\r\n\0"):
-                return FetchError(Kind.HOOK, f"{hook_name(self._request_hook)}: header or cookie {name!r} "
-                                  "contains CR, LF or NUL")
+        name = hook_name(self._request_hook)
+        for key, value in [*outgoing.headers.items(), *outgoing.cookies.items()]:
+            if any(c in f"{key}{value}" for c in "\r\n\0"):
+                return FetchError(Kind.HOOK, f"{name}: header or cookie {key!r} contains CR, LF or NUL")
+        if outgoing.proxy is not None:
+            try:
+                self._router.choose(outgoing.proxy)
+            except ValueError as e:
+                return FetchError(Kind.HOOK, f"{name}: proxy {e}")
         return outgoing
 
     async def _fetch(self, request: Request, url: URL, proxy: Proxy | None,
@@ -215,8 +222,8 @@ class Pipeline:
             elif refusal is not None:
                 error = FetchError(Kind.REDIRECT, f"redirect to {refusal} {target}")
             else:
-                follow = [Request(final, host_key(target), request.depth, request.url,
-                                  redirects=request.redirects + 1)]
+                follow = [Request(final, host_key(target), request.depth, request.url, redirects=request.redirects + 1,
+                                  meta=request.meta, priority=request.priority)]
         outcome = self._final(request, started, response, error, proxy=proxy, final_url=final)
         outcome.follow, outcome.source = follow, Source.REDIRECT
         return outcome
@@ -226,8 +233,10 @@ class Pipeline:
         """Parse an HTML page once: its in-scope links, its items, its title."""
         assert response.body is not None
         try:
-            page = await self._parser.read(request.url, response.body, response.content_type, request.depth,
-                                           request.meta)
+            headers = CIMultiDict(response.headers) if self._parser.reads_headers and response.headers else None
+            page = await self._parser.read(Fetched(
+                request.url, response.body, response.content_type, request.depth, request.meta, response.status,
+                headers, request.parent if request.redirects else None))
         except FetchError as e:  # the page could not be parsed (see crawler.parsing.process)
             self._warn(f"{request.url}: {e.message}")
             return self._final(request, started, response, e, proxy=proxy)
@@ -236,9 +245,15 @@ class Pipeline:
         assert outcome.record is not None
         outcome.record.items, outcome.record.extract_errors = len(page.items), page.extract_errors
         outcome.items = page.items
-        outcome.follow = [Request(link, host, request.depth + 1, request.url, meta=page.follow_meta.get(link))
-                          for link, host in page.links]
+        outcome.follow = [self._link(request, link, host, page.hooked.get(link)) for link, host in page.links]
         return outcome
+
+    @staticmethod
+    def _link(request: Request, link: str, host: str, hooked: Follow | None) -> Request:
+        """A link found on the page of ``request``, with the meta and priority a hook gave it."""
+        if hooked is None:
+            return Request(link, host, request.depth + 1, request.url)
+        return Request(link, host, request.depth + 1, request.url, meta=hooked.meta or None, priority=hooked.priority)
 
     def _final(self, request: Request, started: float, response: Response | None = None,
                error: FetchError | None = None, *, proxy: str | None = None,

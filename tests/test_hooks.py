@@ -270,3 +270,57 @@ async def test_hook_follow_requests_keep_per_host_limits(site, tmp_path):
     stats = await Crawl(job, hooks=Hooks(parse=_tiles)).run()
     assert stats.records == PRODUCTS + 2
     assert site.max_inflight["shop.test"] == 2  # reached, never passed
+
+
+async def test_priority_orders_a_hosts_queue_and_the_page_shows_its_response(site, tmp_path):
+    """One slot per host, so the server sees the queue's order: highest priority first, then
+    admission order. The hook reads status, response headers and the redirect that led there."""
+    await site.start()
+    priorities = {"/low": -5, "/a": 0, "/urgent": 100, "/b": 0, "/high": 7, "/old": 7}
+    site.html("shop.test", "/", "hub")
+    for path in priorities:
+        site.html("shop.test", path, path)
+
+    async def moved(_: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/new")
+
+    async def new(_: web.Request) -> web.Response:
+        return web.Response(text="<title>New</title>", content_type="text/html", headers={"X-Stock": "3"})
+
+    site.route("shop.test", "/old", moved)
+    site.route("shop.test", "/new", new)
+
+    def parse(page: Page):
+        if page.depth == 0:
+            for path, priority in priorities.items():
+                yield page.follow(path, meta={"p": priority}, priority=priority)
+        yield {"status": page.status, "stock": page.headers.get("x-stock"), "final": page.final_url,
+               "via": page.redirected_from, "meta": page.meta}
+
+    job = Job(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), output=tmp_path / "o",
+              per_host=1, ignore_robots=True)
+    await Crawl(job, hooks=Hooks(parse=parse)).run()
+
+    order = [path for _, path, _ in site.remotes]
+    assert order == ["/", "/urgent", "/high", "/old", "/new", "/a", "/b", "/low"]
+    items = {i["url"]: i for i in map(json.loads, (tmp_path / "o" / "items.jsonl").read_text().splitlines())}
+    new_item = items[site.url("shop.test", "/new")]
+    assert new_item == {"url": site.url("shop.test", "/new"), "status": 200, "stock": "3",
+                        "final": site.url("shop.test", "/new"), "via": site.url("shop.test", "/old"),
+                        "meta": {"p": 7}}  # the redirect kept the meta (and the priority)
+    assert items[site.url("shop.test", "/low")]["stock"] is None and items[site.url("shop.test", "/low")]["via"] is None
+
+
+async def test_a_priority_out_of_range_is_the_hooks_error(site, tmp_path):
+    site.html("shop.test", "/", "hub")
+    await site.start()
+
+    def parse(page: Page):
+        yield page.follow("/x", priority=10**7)
+
+    job = Job(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), output=tmp_path / "o")
+    stats = await Crawl(job, hooks=Hooks(parse=parse)).run()
+    (record,) = read_records(tmp_path / "o")
+    assert record["error"]["kind"] == "hook" and "priority must be an int from -1000000 to 1000000" in \
+        record["error"]["message"]
+    assert stats.errors["hook"] == 1

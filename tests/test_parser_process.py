@@ -16,6 +16,7 @@ from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.errors import FetchError
 from crawler.parsing import process as parser_process
+from crawler.parsing.page import Fetched
 from crawler.parsing.process import InlineParser, ParserProcess, make_parser
 from crawler.parsing.reader import PageReader, PageResult
 from tests.conftest import read_records
@@ -56,12 +57,12 @@ async def test_parser_killed_mid_crawl_loses_nothing(site, tmp_path):
 async def test_page_that_crashes_the_parser_gets_an_error_record(site, tmp_path, monkeypatch):
     real_read = PageReader.read
 
-    def fragile_read(self, url, body, content_type, depth, meta=None):  # runs in the child
-        if url.endswith("/segv"):
+    def fragile_read(self, page):  # runs in the child
+        if page.url.endswith("/segv"):
             os.kill(os.getpid(), signal.SIGSEGV)
-        if url.endswith("/bug"):
+        if page.url.endswith("/bug"):
             raise ValueError("a bug in the reader")
-        return real_read(self, url, body, content_type, depth, meta)
+        return real_read(self, page)
 
     monkeypatch.setattr(PageReader, "read", fragile_read)  # before the fork, so the child has it
     site.html("a.test", "/", '<a href="/segv">s</a> <a href="/bug">b</a> <a href="/ok">ok</a>')
@@ -87,18 +88,18 @@ async def test_page_that_crashes_the_parser_gets_an_error_record(site, tmp_path,
 async def test_only_the_page_being_parsed_is_blamed_for_a_crash(monkeypatch):
     real_read = PageReader.read
 
-    def fragile_read(self, url, body, content_type, depth, meta=None):
-        if url.endswith("/segv"):
+    def fragile_read(self, page):
+        if page.url.endswith("/segv"):
             os.kill(os.getpid(), signal.SIGSEGV)
-        return real_read(self, url, body, content_type, depth, meta)
+        return real_read(self, page)
 
     monkeypatch.setattr(PageReader, "read", fragile_read)
     parser = ParserProcess(PageReader(Job.model_validate({"start_urls": ["http://a.test/"]})))
     await parser.start()
     try:  # both pages are written before the child reads the first: the innocent one waits behind it
         crash, fine = await asyncio.gather(
-            parser.read("http://a.test/segv", b"<title>x</title>", "text/html", 0),
-            parser.read("http://a.test/fine", b'<title>Fine</title><a href="/next">n</a>', "text/html", 0),
+            parser.read(Fetched("http://a.test/segv", b"<title>x</title>", "text/html")),
+            parser.read(Fetched("http://a.test/fine", b'<title>Fine</title><a href="/next">n</a>', "text/html")),
             return_exceptions=True)
     finally:
         await parser.close()
@@ -111,10 +112,10 @@ async def test_only_the_page_being_parsed_is_blamed_for_a_crash(monkeypatch):
 async def test_inline_parser_gives_the_same_crawl_as_the_process(site, tmp_path, monkeypatch):
     real_read = PageReader.read
 
-    def buggy_read(self, url, body, content_type, depth, meta=None):
-        if url.endswith("/bug"):
+    def buggy_read(self, page):
+        if page.url.endswith("/bug"):
             raise ValueError("a bug in the reader")
-        return real_read(self, url, body, content_type, depth, meta)
+        return real_read(self, page)
 
     monkeypatch.setattr(PageReader, "read", buggy_read)
     site.html("a.test", "/", '<a href="/c1">c1</a> <a href="/c2">c2</a> <a href="/bug">b</a>', title="Home")
@@ -171,10 +172,10 @@ async def test_crawl_parses_inline_when_the_parser_process_cannot_start(site, tm
 async def test_a_page_that_hangs_the_parser_is_given_up_and_the_crawl_goes_on(site, tmp_path, monkeypatch):
     real_read = PageReader.read
 
-    def hanging_read(self, url, body, content_type, depth, meta=None):
-        if url.endswith("/hang"):
+    def hanging_read(self, page):
+        if page.url.endswith("/hang"):
             signal.pause()  # a pathological document: the child never answers
-        return real_read(self, url, body, content_type, depth, meta)
+        return real_read(self, page)
 
     monkeypatch.setattr(PageReader, "read", hanging_read)
     monkeypatch.setattr(parser_process, "PARSE_TIMEOUT", 0.3)

@@ -11,7 +11,11 @@ from collections import Counter, defaultdict
 import pytest
 import trustme
 from aiohttp import web
+from yarl import URL
 
+from crawler import Hooks, Job, Outgoing
+from crawler.engine import Crawl
+from tests.conftest import read_records
 from tests.proxy_servers import ProxyServer, start_proxy
 
 
@@ -303,3 +307,38 @@ async def test_https_proxy_url_speaks_tls_to_the_proxy(hosts_site, crawl, proxie
     assert "CERTIFICATE_VERIFY_FAILED" in rec["error"]["message"] and "tlsproxy7" not in json.dumps(rec)
     assert hosts_site.hits[("127.0.0.2", "/")] == 1  # only the trusted crawl reached the site
 
+
+
+async def test_a_request_hook_chooses_the_proxy_of_each_request(site, proxies, tmp_path):
+    """Per request: a proxy URL (HTTP and SOCKS, with credentials), a pool of the job, direct,
+    or the job's own route; a choice that is none of these is that request's hook error."""
+    (http,) = await proxies("http", 1, user="carol", password="hookpw55")
+    (socks,) = await proxies("socks5", 1, user="dan", password="sockpw66")
+    (pooled,) = await proxies("socks5", 1)
+    (default,) = await proxies("http", 1)
+    routes = {"/http": http.url(), "/socks": socks.url(), "/pool": "spare", "/direct": "direct",
+              "/bad": "fast", "/job": None}
+    site.html("127.0.0.1", "/", "".join(f'<a href="{path}">{path}</a>' for path in routes))
+    for path in routes:
+        site.html("127.0.0.1", path, path)
+
+    def choose(req: Outgoing) -> None:
+        req.proxy = routes.get(URL(req.url).path)
+
+    job = Job.model_validate({"start_urls": [site.url("127.0.0.1")], "output": str(tmp_path / "o"),
+                              "proxy": default.url(), "proxy_pools": {"spare": [pooled.url()]},
+                              "ignore_robots": True})
+    stats = await Crawl(job, hooks=Hooks(request=choose)).run()
+
+    by_path = {URL(r["url"]).path: r for r in read_records(tmp_path / "o")}
+    peers = {path: peer for _, path, peer in site.remotes}
+    assert peers == {"/": default.source, "/http": http.source, "/socks": socks.source,
+                     "/pool": pooled.source, "/direct": "127.0.0.1", "/job": default.source}
+    assert {path: r["proxy"] for path, r in by_path.items() if path != "/bad"} == {
+        "/": default.id, "/http": http.id, "/socks": socks.id, "/pool": pooled.id, "/direct": None,
+        "/job": default.id}
+    bad = by_path["/bad"]["error"]
+    assert bad["kind"] == "hook" and "'fast' is not 'direct', a proxy URL or a pool of this job" in bad["message"]
+    everything = b"".join(f.read_bytes() for f in (tmp_path / "o").rglob("*") if f.is_file())
+    everything += (stats.summary(str(tmp_path / "o")) + "\n".join(stats.proxy_report)).encode()
+    assert b"hookpw55" not in everything and b"sockpw66" not in everything

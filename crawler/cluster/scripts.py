@@ -10,20 +10,32 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: seen, meta, host_admitted, hosts, queue of request 1..n
-# ARGV: total cap (-1: none), per-host cap (-1: none), then fingerprint, host, encoded per request
-ADD = """
+# A host's queue is a list for priority 0 (the common case: no sorted-set cost) and a sorted set
+# for the others, scored -priority * 2^32 + admission sequence: scores below 0 (priority above 0)
+# are leased before the list, scores above 0 after it. A retry is scored -priority * 2^32: the head
+# of its priority. PRIORITY_RANGE keeps every score an exact integer of a double (written with
+# '%.0f': Lua's own number format keeps only 14 digits).
+RANK = 4294967296
+
+# KEYS: seen, meta, host_admitted, hosts, then the queue of request 1..n (list or ranked set)
+# ARGV: total cap (-1: none), per-host cap (-1: none), then fingerprint, host, encoded, priority per request
+ADD = f"local RANK = {RANK}" + """
 local total, per = tonumber(ARGV[1]), tonumber(ARGV[2])
 local admitted = tonumber(redis.call('HGET', KEYS[2], 'admitted') or '0')
 local out = {}
 for i = 1, #KEYS - 4 do
   if total >= 0 and admitted >= total then break end
-  local fp, host, enc = ARGV[3 * i], ARGV[3 * i + 1], ARGV[3 * i + 2]
+  local fp, host, enc = ARGV[4 * i - 1], ARGV[4 * i], ARGV[4 * i + 1]
+  local priority = tonumber(ARGV[4 * i + 2])
   if redis.call('SISMEMBER', KEYS[1], fp) == 0
       and (per < 0 or tonumber(redis.call('HGET', KEYS[3], host) or '0') < per) then
     redis.call('SADD', KEYS[1], fp)
     redis.call('HINCRBY', KEYS[3], host, 1)
-    redis.call('RPUSH', KEYS[4 + i], enc)
+    if priority == 0 then redis.call('RPUSH', KEYS[4 + i], enc)
+    else
+      local seq = redis.call('HINCRBY', KEYS[2], 'rank_seq', 1) % RANK
+      redis.call('ZADD', KEYS[4 + i], string.format('%.0f', -priority * RANK + seq), enc)
+    end
     redis.call('SADD', KEYS[4], host)
     admitted = admitted + 1
     out[#out + 1] = i
@@ -36,23 +48,34 @@ end
 return out
 """
 
-# KEYS: meta, leases, expiry, hosts, queue of host 1..n
+# KEYS: meta, leases, expiry, hosts, then queue and ranked set of host 1..n
 # ARGV: worker, ttl ms, then host, count per host.  Returns {expiry ms, id1, enc1, id2, enc2, ...}
 LEASE = NOW + """
 local expires = now + tonumber(ARGV[2])
 local out = {expires}
-for i = 1, #KEYS - 4 do
-  local items = redis.call('LPOP', KEYS[4 + i], tonumber(ARGV[2 + 2 * i]))
-  if items then
-    for _, enc in ipairs(items) do
-      local id = redis.call('HINCRBY', KEYS[1], 'lease_seq', 1)
-      redis.call('HSET', KEYS[2], id, ARGV[1] .. '\\n' .. enc)
-      redis.call('ZADD', KEYS[3], expires, id)
-      out[#out + 1] = id
-      out[#out + 1] = enc
-    end
+local function take(items)
+  for _, enc in ipairs(items) do
+    local id = redis.call('HINCRBY', KEYS[1], 'lease_seq', 1)
+    redis.call('HSET', KEYS[2], id, ARGV[1] .. '\\n' .. enc)
+    redis.call('ZADD', KEYS[3], expires, id)
+    out[#out + 1] = id
+    out[#out + 1] = enc
   end
-  if redis.call('LLEN', KEYS[4 + i]) == 0 then redis.call('SREM', KEYS[4], ARGV[1 + 2 * i]) end
+  return #items
+end
+local function ranked(key, low, high, want)
+  local items = redis.call('ZRANGEBYSCORE', key, low, high, 'LIMIT', 0, want)
+  if #items > 0 then redis.call('ZREM', key, unpack(items)) end
+  return take(items)
+end
+for i = 1, (#KEYS - 4) / 2 do
+  local queue, rset, want = KEYS[3 + 2 * i], KEYS[4 + 2 * i], tonumber(ARGV[2 + 2 * i])
+  want = want - ranked(rset, '-inf', '(0', want)
+  if want > 0 then want = want - take(redis.call('LPOP', queue, want) or {}) end
+  if want > 0 then ranked(rset, '0', '+inf', want) end
+  if redis.call('LLEN', queue) == 0 and redis.call('ZCARD', rset) == 0 then
+    redis.call('SREM', KEYS[4], ARGV[1 + 2 * i])
+  end
 end
 local n = (#out - 1) / 2
 if n > 0 then
@@ -64,11 +87,13 @@ return out
 
 # A lease goes back to the head of its host's queue (failed attempt, expired, or given up by a
 # restarted worker). Idempotent: only a lease that still exists is requeued.
-# KEYS: meta, leases, expiry, hosts, queue   ARGV: lease id, host, encoded request
-REQUEUE = """
+# KEYS: meta, leases, expiry, hosts, queue, ranked set   ARGV: lease id, host, encoded request, priority
+REQUEUE = f"local RANK = {RANK}" + """
 if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return 0 end
 redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('LPUSH', KEYS[5], ARGV[3])
+local priority = tonumber(ARGV[4])
+if priority == 0 then redis.call('LPUSH', KEYS[5], ARGV[3])
+else redis.call('ZADD', KEYS[6], string.format('%.0f', -priority * RANK), ARGV[3]) end
 redis.call('SADD', KEYS[4], ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'leased', -1)
 redis.call('HINCRBY', KEYS[1], 'queued', 1)

@@ -36,8 +36,10 @@ async def describe(text: str) -> str:
         waiting = await store.call(lambda: r.srandmember(k.hosts, TOP_HOSTS))
         queued: dict[str, int] = {}
         for host in waiting if isinstance(waiting, list) else []:
-            key = k.queue(str(host))
-            queued[str(host)] = int(await store.call(lambda key=key: r.llen(key)))  # type: ignore[misc]
+            lst, rset = k.queue(str(host)), k.ranked(str(host))
+            in_list = await store.call(lambda key=lst: r.llen(key))  # type: ignore[misc]
+            in_set = await store.call(lambda key=rset: r.zcard(key))  # type: ignore[misc]
+            queued[str(host)] = int(in_list) + int(in_set)
         seconds, micros = await store.call(lambda: r.time())
     finally:
         await store.redis.aclose()

@@ -56,7 +56,12 @@ class Keys:
         self.worker_done = p + "worker_done"  # hash worker → URLs done
 
     def queue(self, host: str) -> str:
+        """List: the host's queued requests of priority 0, oldest first."""
         return f"{self.prefix}q:{{{host}}}"
+
+    def ranked(self, host: str) -> str:
+        """Sorted set: the host's queued requests of any other priority (see ``scripts.ADD``)."""
+        return f"{self.prefix}p:{{{host}}}"
 
     def state(self, host: str) -> str:
         return f"{self.prefix}h:{{{host}}}"

@@ -24,8 +24,12 @@ class Request:
     attempt: int = 0
     redirects: int = 0
     meta: dict[str, Any] | None = None  # the user's JSON data (parse hook's follow), kept with the URL
+    priority: int = 0  # higher is leased first among its host's queued URLs (see PRIORITY_RANGE)
     proxy_attempts: int = 0  # retries spent on failing proxies (not persisted: resets on resume)
     proxy_waiting_since: float | None = None  # loop time the request first found no usable proxy
+
+
+PRIORITY_RANGE = range(-1_000_000, 1_000_001)  # what every backend orders exactly
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +86,12 @@ class Frontier(Protocol):
         """Queue the requests whose URL was never seen, as far as ``caps`` allow; return those."""
 
     async def lease(self, wants: Mapping[str, int], ttl: float) -> list[Lease]:
-        """Take up to ``wants[host]`` queued requests of each host, oldest first, for ``ttl`` s."""
+        """Take up to ``wants[host]`` queued requests of each host for ``ttl`` s: the highest
+        ``priority`` first, oldest first among equals."""
 
     async def failed(self, lease: Lease) -> None:
         """This attempt failed and will be tried again: the lease's request (with its updated
-        counters) goes back to the head of its host's queue."""
+        counters) goes back to the head of its host's queue, among requests of its priority."""
 
     async def done(self, lease: Lease) -> None:
         """The request's final record is written (flushed at the next checkpoint)."""

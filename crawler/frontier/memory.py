@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request
@@ -18,9 +19,10 @@ class MemoryFrontier:
     def __init__(self) -> None:
         self._seen: set[str] = set()
         self._per_host: Counter[str] = Counter()
-        self._queues: dict[str, deque[Request]] = {}
+        self._queues: dict[str, list[tuple[int, int, Request]]] = {}  # heaps of (-priority, order, request)
         self._leased: dict[int, Lease] = {}
         self._ids = itertools.count(1)
+        self._order = itertools.count(1)  # admission order; retries take -order: the head of their band
         self._queued = 0
 
     async def open(self) -> int:
@@ -35,7 +37,7 @@ class MemoryFrontier:
                 continue
             self._seen.add(r.url)
             self._per_host[r.host] += 1
-            self._queues.setdefault(r.host, deque()).append(r)
+            heapq.heappush(self._queues.setdefault(r.host, []), (-r.priority, next(self._order), r))
             fresh.append(r)
         self._queued += len(fresh)
         return fresh
@@ -46,7 +48,7 @@ class MemoryFrontier:
         for host, n in wants.items():
             q = self._queues.get(host)
             while q and n > 0:
-                lease = Lease(next(self._ids), q.popleft(), expires)
+                lease = Lease(next(self._ids), heapq.heappop(q)[2], expires)
                 self._leased[lease.id] = lease
                 leases.append(lease)
                 n -= 1
@@ -57,7 +59,8 @@ class MemoryFrontier:
 
     async def failed(self, lease: Lease) -> None:
         self._leased.pop(lease.id, None)
-        self._queues.setdefault(lease.request.host, deque()).appendleft(lease.request)
+        r = lease.request
+        heapq.heappush(self._queues.setdefault(r.host, []), (-r.priority, -next(self._order), r))
         self._queued += 1
 
     async def done(self, lease: Lease) -> None:

@@ -36,13 +36,18 @@ def fingerprint(url: str) -> bytes:
 
 
 def encode(r: Request) -> str:
-    fields = [r.url, r.host, r.depth, r.parent, r.attempt, r.redirects]
-    return orjson.dumps([*fields, r.meta] if r.meta else fields).decode()
+    """JSON: url, host, depth, parent, attempt, redirects, meta, priority, proxy_attempts (the
+    fields after redirects only as far as one is set). Proxy retries travel with the URL, so a
+    request that keeps meeting bad proxies ends however often it changes workers."""
+    fields: list[object] = [r.url, r.host, r.depth, r.parent, r.attempt, r.redirects,
+                            r.meta, r.priority, r.proxy_attempts]
+    while len(fields) > 6 and not fields[-1]:
+        fields.pop()
+    return orjson.dumps(fields).decode()
 
 
 def decode(text: str) -> Request:
-    url, host, depth, parent, attempt, redirects, *meta = orjson.loads(text)
-    return Request(url, host, depth, parent, attempt, redirects, meta[0] if meta else None)
+    return Request(*orjson.loads(text))
 
 
 class RedisFrontier:
@@ -79,10 +84,11 @@ class RedisFrontier:
         if not requests:
             return []
         k = self._keys
-        keys = [k.seen, k.meta, k.host_admitted, k.hosts, *(k.queue(r.host) for r in requests)]
+        keys = [k.seen, k.meta, k.host_admitted, k.hosts,
+                *(k.ranked(r.host) if r.priority else k.queue(r.host) for r in requests)]
         args: list[object] = [_cap(caps.total), _cap(caps.per_host)]
         for r in requests:
-            args += [fingerprint(r.url), r.host, encode(r)]
+            args += [fingerprint(r.url), r.host, encode(r), r.priority]
         admitted = await self._store.script("ADD", keys, args)
         for r in requests:
             self._remember(r.url)
@@ -95,7 +101,7 @@ class RedisFrontier:
 
     async def lease(self, wants: Mapping[str, int], ttl: float) -> list[Lease]:
         k = self._keys
-        keys = [k.meta, k.leases, k.expiry, k.hosts, *(k.queue(h) for h in wants)]
+        keys = [k.meta, k.leases, k.expiry, k.hosts, *(key for h in wants for key in (k.queue(h), k.ranked(h)))]
         args: list[object] = [self._store.worker, round(ttl * 1000)]
         for host, n in wants.items():
             args += [host, n]
@@ -108,7 +114,7 @@ class RedisFrontier:
 
     async def failed(self, lease: Lease) -> None:
         self._live.pop(lease.id, None)
-        await self._requeue(lease.id, encode(lease.request), lease.request.host)
+        await self._requeue(lease.id, encode(lease.request), lease.request)
 
     async def done(self, lease: Lease) -> None:
         self._done.append(lease)
@@ -160,10 +166,10 @@ class RedisFrontier:
             args += [lease_id, host]
         await self._store.script("DONE", [k.meta, k.leases, k.expiry, k.worker_done, k.host_done], args)
 
-    async def _requeue(self, lease_id: int | str, enc: str, host: str) -> None:
+    async def _requeue(self, lease_id: int | str, enc: str, r: Request) -> None:
         k = self._keys
-        await self._store.script("REQUEUE", [k.meta, k.leases, k.expiry, k.hosts, k.queue(host)],
-                                 [lease_id, host, enc])
+        await self._store.script("REQUEUE", [k.meta, k.leases, k.expiry, k.hosts, k.queue(r.host), k.ranked(r.host)],
+                                 [lease_id, r.host, enc, r.priority])
 
     async def _reclaim(self) -> None:
         """Put leases whose worker stopped renewing them back into their queues."""
@@ -171,7 +177,7 @@ class RedisFrontier:
         out = await self._store.script("EXPIRED", [k.expiry, k.leases], [RECLAIM_BATCH])
         for i in range(0, len(out), 2):
             enc = out[i + 1].partition("\n")[2]
-            await self._requeue(out[i], enc, decode(enc).host)
+            await self._requeue(out[i], enc, decode(enc))
 
     async def _settle_own_leases(self) -> None:
         """Leases this worker id held when it stopped: done if the shard has their record,
@@ -189,7 +195,7 @@ class RedisFrontier:
             if request.url in recorded:
                 finished.append((lease_id, request.host))
             else:
-                await self._requeue(lease_id, mine[lease_id], request.host)
+                await self._requeue(lease_id, mine[lease_id], request)
         if finished:
             await self._publish_done(finished)
 

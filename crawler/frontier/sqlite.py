@@ -21,11 +21,13 @@ seen set is the table's unique index behind a bounded in-memory cache.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import sqlite3
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -35,7 +37,7 @@ from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request
 from crawler.sinks.repair import read_jsonl_urls
 
 APP_ID = 0x43524157  # "CRAW": marks the file as ours (PRAGMA application_id)
-SCHEMA_VERSION = 2  # 2: urls.meta (a version 1 file gains the column when opened)
+SCHEMA_VERSION = 3  # 2: urls.meta; 3: urls.priority (older files are upgraded when opened)
 BATCH = 256
 SEEN_CACHE = 200_000
 HOST_CACHE = 100_000  # hosts whose admitted count is kept in memory (for max_pages_per_host)
@@ -50,10 +52,29 @@ CREATE TABLE urls (
     attempt INTEGER NOT NULL DEFAULT 0,
     redirects INTEGER NOT NULL DEFAULT 0,
     state INTEGER NOT NULL DEFAULT 0,
-    meta TEXT
+    meta TEXT,
+    priority INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX urls_queue ON urls (host, state, id);
+CREATE INDEX urls_order ON urls (host, state, priority DESC, id);
 """
+UPGRADES = {  # format → the statements that bring it to the next one
+    1: ["ALTER TABLE urls ADD COLUMN meta TEXT"],
+    2: ["ALTER TABLE urls ADD COLUMN priority INTEGER NOT NULL DEFAULT 0", "DROP INDEX urls_queue",
+        "CREATE INDEX urls_order ON urls (host, state, priority DESC, id)"],
+}
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Queued rows of one host read from the table: a heap of (-priority, order, request). Every
+    row in it is still queued in the table, so a batch can be dropped at any time and read again."""
+
+    heap: list[tuple[int, int, Request]]
+    boundary: tuple[int, int] | None  # key of the last row read: unread rows sort after it (None: all read)
+
+    def takes(self, key: tuple[int, int]) -> bool:
+        """Whether a row with ``key`` belongs in this batch (it sorts before every unread row)."""
+        return self.boundary is None or key < self.boundary
 
 
 class SqliteFrontier:
@@ -65,12 +86,14 @@ class SqliteFrontier:
         self.path = path
         self._records = records
         self._db: sqlite3.Connection | None = None
-        self._queues: dict[str, deque[Request]] = {}
+        self._queues: dict[str, _Batch] = {}
         self._seen: set[str] = set()  # two generations: a bounded cache of recently seen URLs
         self._seen_old: set[str] = set()
         self._per_host: OrderedDict[str, int] = OrderedDict()  # bounded cache of admitted per host
         self._leased: dict[int, Lease] = {}
         self._ids = itertools.count(1)
+        self._retries: dict[str, list[tuple[int, int, Request]]] = {}  # per host: failed, to try again
+        self._retry_order = itertools.count(1)
         self._queued = 0
         self._admitted = 0
         self._changes: list[tuple[int, int, str]] = []  # (state, attempt, url), applied at commit
@@ -81,9 +104,8 @@ class SqliteFrontier:
         try:
             db = sqlite3.connect(self.path, isolation_level=None)
             # checked before anything writes: a foreign file must stay untouched
-            if existed and check_state(db, self.path) < SCHEMA_VERSION:
-                db.execute("ALTER TABLE urls ADD COLUMN meta TEXT")  # format 1 → 2
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if existed:
+                _upgrade(db, check_state(db, self.path))
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             if not existed:
@@ -111,11 +133,13 @@ class SqliteFrontier:
             if caps.per_host is not None and self._host_count(r.host) >= caps.per_host:
                 continue
             meta = orjson.dumps(r.meta).decode() if r.meta else None
-            cur = db.execute("INSERT OR IGNORE INTO urls (url, host, depth, parent, redirects, meta) "
-                             "VALUES (?, ?, ?, ?, ?, ?)", (r.url, r.host, r.depth, r.parent, r.redirects, meta))
+            cur = db.execute("INSERT OR IGNORE INTO urls (url, host, depth, parent, redirects, meta, priority) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (r.url, r.host, r.depth, r.parent, r.redirects, meta, r.priority))
             self._remember(r.url)
             if cur.rowcount:
                 fresh.append(r)
+                self._offer(r, (-r.priority, cur.lastrowid or 0))
                 if r.host in self._per_host:  # keep a cached count true (it is read under a cap)
                     self._per_host[r.host] += 1
         self._queued += len(fresh)
@@ -126,26 +150,36 @@ class SqliteFrontier:
         expires = time.time() + ttl
         leases: list[Lease] = []
         for host, n in wants.items():
+            retries = self._retries.get(host, [])
+            batch = self._queues.get(host)
             for _ in range(n):
-                q = self._queues.get(host)
-                if not q:
-                    q = self._queues[host] = self._load(host)
-                    if not q:
-                        del self._queues[host]
-                        break
-                r = q.popleft()
+                if batch is None or (not batch.heap and batch.boundary is not None):  # read on
+                    batch = self._queues[host] = self._load(host)
+                if retries and (not batch.heap or retries[0] < batch.heap[0]):
+                    r = heapq.heappop(retries)[2]
+                elif batch.heap:
+                    r = heapq.heappop(batch.heap)[2]
+                else:
+                    break
                 self._changes.append((LEASED, r.attempt, r.url))
                 lease = Lease(next(self._ids), r, expires)
                 self._leased[lease.id] = lease
                 leases.append(lease)
+            if not retries:
+                self._retries.pop(host, None)
+            if batch is not None and not batch.heap:
+                del self._queues[host]
         self._queued -= len(leases)
         return leases
 
     async def failed(self, lease: Lease) -> None:
+        """The request waits in memory, keeping its counters (proxy retries are not stored); its
+        row stays leased, with the new attempt count, so a batch read does not take it again."""
         request = lease.request
         self._leased.pop(lease.id, None)
-        self._changes.append((QUEUED, request.attempt, request.url))
-        self._queues.setdefault(request.host, deque()).appendleft(request)
+        self._changes.append((LEASED, request.attempt, request.url))
+        key = (-request.priority, -next(self._retry_order))  # the head of its priority
+        heapq.heappush(self._retries.setdefault(request.host, []), (*key, request))
         self._queued += 1
 
     async def done(self, lease: Lease) -> None:
@@ -161,8 +195,9 @@ class SqliteFrontier:
         return Counts(self._queued, len(self._leased), self._admitted)
 
     async def hosts_with_work(self) -> list[str]:
+        self._apply_changes()
         rows = self._conn().execute("SELECT DISTINCT host FROM urls WHERE state=?", (QUEUED,))
-        return [h for (h,) in rows]
+        return list({h for (h,) in rows} | self._retries.keys())
 
     async def commit(self) -> None:
         db = self._conn()
@@ -205,16 +240,28 @@ class SqliteFrontier:
             self._per_host.move_to_end(host)
         return count
 
-    def _load(self, host: str) -> deque[Request]:
-        """The next batch of queued rows of ``host``, oldest first. Buffered state changes are
-        applied first, so rows leased before (and not yet committed) are not read again; the
-        index on (host, state, id) makes this a seek, so no per-host read position is kept."""
+    def _offer(self, r: Request, key: tuple[int, int]) -> None:
+        """A row of ``r.host`` just queued in the table joins the host's batch if it sorts before
+        the rows not read yet; a batch that grows too large is dropped (the table has its rows)."""
+        batch = self._queues.get(r.host)
+        if batch is not None and batch.takes(key):
+            heapq.heappush(batch.heap, (*key, r))
+            if len(batch.heap) > 2 * BATCH:
+                del self._queues[r.host]
+
+    def _load(self, host: str) -> _Batch:
+        """The next batch of queued rows of ``host``: highest priority first, then oldest. Buffered
+        state changes are applied first, so rows leased before (and not yet committed) are not
+        read again; the index on (host, state, priority, id) makes this a seek."""
         self._apply_changes()
         rows = self._conn().execute(
-            "SELECT url, depth, parent, attempt, redirects, meta FROM urls "
-            "WHERE host=? AND state=? ORDER BY id LIMIT ?", (host, QUEUED, BATCH)).fetchall()
-        return deque(Request(url, host, depth, parent, attempt, redirects, orjson.loads(meta) if meta else None)
-                     for url, depth, parent, attempt, redirects, meta in rows)
+            "SELECT id, url, depth, parent, attempt, redirects, meta, priority FROM urls "
+            "WHERE host=? AND state=? ORDER BY priority DESC, id LIMIT ?", (host, QUEUED, BATCH)).fetchall()
+        heap = [(-priority, rowid, Request(url, host, depth, parent, attempt, redirects,
+                                           orjson.loads(meta) if meta else None, priority))
+                for rowid, url, depth, parent, attempt, redirects, meta, priority in rows]  # sorted: a heap
+        boundary = (-rows[-1][7], rows[-1][0]) if len(rows) == BATCH else None
+        return _Batch(heap, boundary)
 
     def _remember(self, url: str) -> None:
         if len(self._seen) >= SEEN_CACHE // 2:
@@ -238,6 +285,18 @@ def check_state(db: sqlite3.Connection, path: Path) -> int:
     if result != "ok":
         raise StateError(f"{path}: state file is damaged ({result}); run with --fresh to start over")
     return int(version)
+
+
+def _upgrade(db: sqlite3.Connection, version: int) -> None:
+    """Bring a state file of an older format to this one, in one transaction."""
+    if version == SCHEMA_VERSION:
+        return
+    db.execute("BEGIN")
+    for v in range(version, SCHEMA_VERSION):
+        for statement in UPGRADES[v]:
+            db.execute(statement)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    db.execute("COMMIT")
 
 
 def _reconcile(db: sqlite3.Connection, records: Path) -> int:

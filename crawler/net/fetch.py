@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import aiohttp_socks
 from aiohttp.http_exceptions import HttpProcessingError
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from crawler.config import Job
@@ -57,6 +57,7 @@ class Response:
     path: str | None = None
     body: bytes | None = None
     error: FetchError | None = None
+    headers: CIMultiDictProxy[str] | None = None  # of a 2xx answer
 
 
 def make_session(job: Job, proxy: Proxy | None = None, *, idle: int | None = None) -> aiohttp.ClientSession:
@@ -204,9 +205,9 @@ class Fetcher:
     def _session_for(self, proxy: Proxy | None) -> aiohttp.ClientSession:
         if proxy is None or not proxy.is_socks:
             return self._session
-        session = self._socks.get(proxy.id)
+        session = self._socks.get(proxy.url)  # by URL: a hook may choose one server with other credentials
         if session is None:
-            session = self._socks[proxy.id] = make_session(self._job, proxy)
+            session = self._socks[proxy.url] = make_session(self._job, proxy)
         return session
 
     def _credentials_rejected(self, proxy: Proxy, status: int) -> FetchError:
@@ -265,8 +266,8 @@ class Fetcher:
             raise
         if raw is not None and self._warc is not None:
             await self._warc.write(resp, b"".join(raw))
-        return Response(status, ctype, nbytes=size, sha256=sha256,
-                        path=path, body=body if is_html else None)
+        return Response(status, ctype, nbytes=size, sha256=sha256, path=path,
+                        body=body if is_html else None, headers=resp.headers)
 
     async def _read_capped(self, resp: aiohttp.ClientResponse, limit: int, page: PageFile | None,
                            digest: Any = None, keep: int | None = None,

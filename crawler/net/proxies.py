@@ -29,6 +29,7 @@ from crawler.net.proxy_url import parse_proxy, redact_url
 
 MAX_COOLDOWN = 300.0
 ROUTE_CACHE = 65_536  # hosts whose route is remembered (and sticky proxies, per pool)
+CHOSEN_CACHE = 1024  # proxy URLs chosen by a request hook that keep their health and counts
 POLL = 0.25  # seconds to wait for a proxy when none is cooling (all at their concurrency cap)
 
 
@@ -134,8 +135,10 @@ class Router:
                        else re.compile(fnmatch.translate(pattern.lower())).fullmatch)
             self._rules.append((matches, None if target == "direct" else self.pools[target]))
         self._cooldown = cooldown
+        self._cap = cap
         self._wait = wait
         self._route_cache: dict[str, Pool | None] = {}
+        self._chosen: dict[str, Pool] = {}  # proxy URL set by the request hook → its pool of one
         self._secrets = [s for p in self._all.values() for s in _secrets(p.url)]
 
     @classmethod
@@ -145,7 +148,25 @@ class Router:
                    cooldown=job.proxy_cooldown, wait=job.proxy_wait)
 
     def proxies(self) -> list[Proxy]:
-        return list(self._all.values())
+        return [*self._all.values(), *(pool.proxies[0] for pool in self._chosen.values())]
+
+    def choose(self, choice: str) -> Pool | None:
+        """The route a request hook chose: ``direct`` (None), a pool's name, or a proxy URL
+        (ValueError if it is not one). A chosen URL keeps its health across requests."""
+        if choice == "direct":
+            return None
+        pool = self.pools.get(choice) or self._chosen.get(choice)
+        if pool is None:
+            if "://" not in choice:
+                names = ", ".join(sorted(self.pools)) or "none"
+                raise ValueError(f"{choice!r} is not 'direct', a proxy URL or a pool of this job ({names})")
+            url = parse_proxy(choice)
+            proxy = Proxy(f"{url.scheme}://{url.host}:{url.port}", str(url), url.scheme)
+            self._secrets = sorted({*self._secrets, *_secrets(proxy.url)}, key=len, reverse=True)
+            if len(self._chosen) >= CHOSEN_CACHE:  # bounded: a hook may choose a new URL per request
+                del self._chosen[next(iter(self._chosen))]
+            pool = self._chosen[choice] = Pool(proxy.id, [proxy], "round_robin", self._cap)
+        return pool
 
     def route(self, host: str) -> Pool | None:
         """The pool for a target host name, or None for a direct connection."""
@@ -160,10 +181,11 @@ class Router:
             self._route_cache[host] = pool
         return self._route_cache[host]
 
-    def take(self, host: str) -> Proxy | None:
-        """A proxy for ``host`` now (None: go direct), without waiting. Raises NoProxy (with the
-        seconds until one may be usable) when the host's pool has none usable now."""
-        pool = self.route(host)
+    def take(self, host: str, choice: str | None = None) -> Proxy | None:
+        """A proxy for ``host`` now (None: go direct), without waiting: from the host's route, or
+        from ``choice`` (see :meth:`choose`). Raises NoProxy (with the seconds until one may be
+        usable) when the pool has none usable now."""
+        pool = self.route(host) if choice is None else self.choose(choice)
         if pool is None:
             return None
         now = asyncio.get_running_loop().time()
@@ -210,7 +232,7 @@ class Router:
             proxy.failures += failed
             proxy.bans += banned
             proxy.streak += 1
-            pause = min(self._cooldown * 2 ** (proxy.streak - 1), MAX_COOLDOWN)
+            pause = min(self._cooldown * 2 ** min(proxy.streak - 1, 20), MAX_COOLDOWN)
             proxy.cooling_until = asyncio.get_running_loop().time() + pause
         else:
             proxy.streak = 0

@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+from multidict import CIMultiDict
 from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from crawler.frontier import PRIORITY_RANGE
+
+
+class Fetched(NamedTuple):
+    """An HTML page on its way to the parser (a tuple: it is pickled to the parser process)."""
+
+    url: str
+    body: bytes
+    content_type: str | None
+    depth: int = 0
+    meta: dict[str, Any] | None = None
+    status: int = 200
+    headers: CIMultiDict[str] | None = None  # the response's; sent only when a parse hook can read them
+    redirected_from: str | None = None  # the URL whose redirect led here
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,20 +31,29 @@ class Follow:
 
     url: str
     meta: dict[str, Any] = field(default_factory=dict)  # JSON data the followed page's hook reads
+    priority: int = 0  # higher is fetched sooner among its host's queued URLs
 
 
 class Page:
     """One fetched HTML page, parsed once: the hook shares the tree the crawl's rules use."""
 
-    def __init__(self, url: str, body: bytes, content_type: str | None, depth: int,
-                 tree: LexborHTMLParser, links: list[str], meta: dict[str, Any]) -> None:
-        self.url = url
-        self.meta = meta  # what the follow-request that led here carried (stored with the URL)
-        self.body = body
-        self.content_type = content_type
-        self.depth = depth
+    def __init__(self, fetched: Fetched, tree: LexborHTMLParser, links: list[str]) -> None:
+        self.url = fetched.url
+        self.meta = fetched.meta or {}  # what the follow-request that led here carried (stored with the URL)
+        self.body = fetched.body
+        self.content_type = fetched.content_type
+        self.status = fetched.status
+        self.headers: CIMultiDict[str] = fetched.headers if fetched.headers is not None else CIMultiDict()
+        self.depth = fetched.depth
+        self.redirected_from = fetched.redirected_from
         self.tree = tree
         self._links = links
+
+    @property
+    def final_url(self) -> str:
+        """The URL the body came from. A redirect is followed as a request of its own, so this is
+        ``url``; ``redirected_from`` names the URL that redirected here, if one did."""
+        return self.url
 
     @property
     def text(self) -> str:
@@ -46,8 +71,12 @@ class Page:
         follow rules and nofollow), before scope and depth are checked."""
         return list(self._links)
 
-    def follow(self, url: str, meta: dict[str, Any] | None = None) -> Follow:
+    def follow(self, url: str, meta: dict[str, Any] | None = None, priority: int = 0) -> Follow:
         """A request for ``url`` (relative to this page or absolute), to yield from the hook;
         ``meta`` (JSON data) is stored with the URL, survives resume, and is this page's
-        ``page.meta`` when it is parsed. A URL already admitted keeps the meta it came with."""
-        return Follow(url, dict(meta or {}))
+        ``page.meta`` when it is parsed. ``priority`` (an int within ±1,000,000): its host's
+        queued URLs are fetched highest first. A URL already admitted keeps what it came with."""
+        if not isinstance(priority, int) or priority not in PRIORITY_RANGE:
+            raise ValueError(f"priority must be an int from {PRIORITY_RANGE.start} to {PRIORITY_RANGE.stop - 1}, "
+                             f"not {priority!r}")
+        return Follow(url, dict(meta or {}), priority)

@@ -5,8 +5,8 @@ thread cannot take them over: lexbor releases the GIL, but the handoffs back cos
 save (measured: slower, more CPU). A child process has a GIL of its own and uses the second core.
 
 The child is forked when the crawl starts, before any thread exists, so it shares the loaded
-modules and costs no start-up. It speaks length-prefixed pickles over a socketpair: (id, URL,
-body, content type, depth) in, (id, PageResult or error text) out. It exits on EOF, so it never
+modules and costs no start-up. It speaks length-prefixed pickles over a socketpair: (id, Fetched)
+in, (id, PageResult or error text) out. It exits on EOF, so it never
 outlives the crawl, even after kill -9. If it dies (a crash in the C parser, the OOM killer), the
 pages it held go to a new child; the page it was parsing is given up if it kills a second one.
 A child stuck on one page for PARSE_TIMEOUT seconds (a pathological document) is killed the same way.
@@ -23,13 +23,12 @@ import struct
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from crawler.errors import FetchError, Kind
+from crawler.parsing.page import Fetched
 from crawler.parsing.reader import PageReader, PageResult
 
 _HEADER = struct.Struct("!I")
-PageJob = tuple[str, bytes, str | None, int, dict[str, Any] | None]  # url, body, type, depth, meta
 PARSE_TIMEOUT = 60.0  # seconds on one page; lexbor parses tens of MB per second
 
 
@@ -90,26 +89,29 @@ class ParserProcess:
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch())
 
-    async def read(self, url: str, body: bytes, content_type: str | None, depth: int,
-                   meta: dict[str, Any] | None = None) -> PageResult:
+    @property
+    def reads_headers(self) -> bool:
+        return self._reader.reads_headers
+
+    async def read(self, page: Fetched) -> PageResult:
         """The page's result. If the child dies, its pages go to a new one; the page it was
         parsing is given up (FetchError INTERNAL) when that happens to it twice."""
         suspected = False
         while True:  # bounded: every death makes one page a suspect, and a page is one at most twice
             try:
-                return await self._send((url, body, content_type, depth, meta))
+                return await self._send(page)
             except _Died as died:
                 if died.suspect and suspected:
                     raise FetchError(Kind.INTERNAL, f"the parser process died ({died.status}) "
                                      "twice while parsing this page") from None
                 suspected = suspected or died.suspect
 
-    async def _send(self, page: PageJob) -> PageResult:
+    async def _send(self, page: Fetched) -> PageResult:
         async with self._restart:  # one new child, however many pages notice the old one died
             if self._fallback is None and (self._child is None or self._child.writer.is_closing()):
                 await self.start()
         if self._fallback is not None:
-            return await self._fallback.read(*page)
+            return await self._fallback.read(page)
         child = self._child
         assert child is not None
         self._next_id += 1
@@ -119,7 +121,7 @@ class ParserProcess:
         if not child.pending:
             child.busy_since = loop.time()
         child.pending[ident] = future
-        payload = pickle.dumps((ident, *page), pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps((ident, page), pickle.HIGHEST_PROTOCOL)
         child.writer.write(_HEADER.pack(len(payload)) + payload)  # bounded by the crawl's concurrency
         return await future
 
@@ -200,9 +202,12 @@ class InlineParser:
     async def start(self) -> None:
         pass
 
-    async def read(self, url: str, body: bytes, content_type: str | None, depth: int,
-                   meta: dict[str, Any] | None = None) -> PageResult:
-        result = _read(self._reader, (url, body, content_type, depth, meta))
+    @property
+    def reads_headers(self) -> bool:
+        return self._reader.reads_headers
+
+    async def read(self, page: Fetched) -> PageResult:
+        result = _read(self._reader, page)
         if isinstance(result, str):
             raise _failed(result)
         return result
@@ -222,11 +227,11 @@ def make_parser(mode: str, reader: PageReader, warn: Callable[[str], None] | Non
     return ParserProcess(reader, warn) if mode == "process" else InlineParser(reader)
 
 
-def _read(reader: PageReader, page: PageJob) -> PageResult | str:
+def _read(reader: PageReader, page: Fetched) -> PageResult | str:
     """The page's result, or the text of the bug that stopped it: one page must not stop the others.
     (Text, because it crosses the pipe from the child; FetchError does not pickle.)"""
     try:
-        return reader.read(*page)
+        return reader.read(page)
     except Exception as e:
         return f"{type(e).__name__}: {e}"
 
@@ -257,6 +262,6 @@ def _serve(sock: socket.socket, reader: PageReader) -> None:  # pragma: no cover
         header = inp.read(_HEADER.size)
         if len(header) < _HEADER.size:
             return
-        ident, *page = pickle.loads(inp.read(_HEADER.unpack(header)[0]))
-        payload = pickle.dumps((ident, _read(reader, tuple(page))), pickle.HIGHEST_PROTOCOL)
+        ident, page = pickle.loads(inp.read(_HEADER.unpack(header)[0]))
+        payload = pickle.dumps((ident, _read(reader, page)), pickle.HIGHEST_PROTOCOL)
         sock.sendall(_HEADER.pack(len(payload)) + payload)

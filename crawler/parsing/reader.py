@@ -16,7 +16,7 @@ from crawler.config import Job
 from crawler.errors import InvalidURL
 from crawler.hooks import ParseHook, as_item, failure
 from crawler.parsing.extract import Extractor
-from crawler.parsing.page import Follow, Page
+from crawler.parsing.page import Fetched, Follow, Page
 from crawler.parsing.parse import parse_document, read_page
 from crawler.urls import host_key, join
 
@@ -32,7 +32,7 @@ class PageResult:
     items: list[dict[str, Any]] = field(default_factory=list)
     extract_errors: list[str] = field(default_factory=list)
     hook_error: str | None = None  # the parse hook raised: "module:function: Error: message"
-    follow_meta: dict[str, dict[str, Any]] = field(default_factory=dict)  # link → meta the hook gave it
+    hooked: dict[str, Follow] = field(default_factory=dict)  # link → the hook's Follow (meta, priority)
 
 
 class PageReader:
@@ -45,11 +45,16 @@ class PageReader:
         self._follow = job.follow
         self._follow_nofollow = job.follow_nofollow
 
-    def read(self, url: str, body: bytes, content_type: str | None, depth: int,
-             meta: dict[str, Any] | None = None) -> PageResult:
-        """The result for a page fetched from ``url`` at ``depth``; links get ``depth + 1``."""
-        page_url = URL(url, encoded=True)
-        tree = parse_document(body, content_type)
+    @property
+    def reads_headers(self) -> bool:
+        """Whether pages should come with their response headers (a parse hook may read them)."""
+        return self._hook is not None
+
+    def read(self, fetched: Fetched) -> PageResult:
+        """The result for a fetched page; its links get ``depth + 1``."""
+        page_url = URL(fetched.url, encoded=True)
+        depth = fetched.depth
+        tree = parse_document(fetched.body, fetched.content_type)
         page = read_page(tree, page_url, follow_nofollow=self._follow_nofollow, follow=self._follow)
         result = PageResult(title=page.title, found=len(page.links))
         if self._extractor:
@@ -59,7 +64,7 @@ class PageReader:
                         if allows(link.scheme, link.host, link.text, depth + 1)]
         if self._hook is not None:
             links = [link.text for link in page.links]
-            self._run_hook(Page(url, body, content_type, depth, tree, links, meta or {}), result)
+            self._run_hook(Page(fetched, tree, links), result)
         return result
 
     def _run_hook(self, page: Page, result: PageResult) -> None:
@@ -68,7 +73,7 @@ class PageReader:
         assert self._hook is not None
         items: list[dict[str, Any]] = []
         links: list[tuple[str, str]] = []
-        metas: dict[str, dict[str, Any]] = {}
+        hooked: dict[str, Follow] = {}
         base = URL(page.url, encoded=True)
         try:
             for value in self._hook(page) or ():
@@ -79,8 +84,8 @@ class PageReader:
                         continue
                     if self._rules.allows_parts(target.scheme, target.host, str(target), page.depth + 1):
                         links.append((str(target), host_key(target)))
-                        if value.meta:
-                            metas[str(target)] = value.meta
+                        if value.meta or value.priority:
+                            hooked[str(target)] = value
                 else:
                     item = as_item(value)
                     item.setdefault("url", page.url)
@@ -90,4 +95,4 @@ class PageReader:
             return
         result.items += items
         result.links += links
-        result.follow_meta = metas
+        result.hooked = hooked
