@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 
-from multidict import CIMultiDict
-
 from crawler.config import Job
 from crawler.errors import FetchError, InvalidURL
 from crawler.hooks import Hooks
@@ -45,7 +43,7 @@ async def try_url(job: Job, url: str) -> str:
             lines.append(f"redirects to an unusable URL: {e}")
     if response.body is None:
         return "\n".join(lines)
-    headers = CIMultiDict(response.headers) if response.headers else None
+    headers = tuple(response.headers.items()) if response.headers else ()
     page = PageReader(job, Hooks.from_paths(job.hook_paths).parse).read(
         Fetched(str(target), response.body, response.content_type, 0, None, response.status, headers))
     lines.append(f"title: {page.title}")

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from multidict import CIMultiDict
 from yarl import URL
 
 from crawler.admission import LinkRules, Source
@@ -233,7 +232,7 @@ class Pipeline:
         """Parse an HTML page once: its in-scope links, its items, its title."""
         assert response.body is not None
         try:
-            headers = CIMultiDict(response.headers) if self._parser.reads_headers and response.headers else None
+            headers = tuple(response.headers.items()) if self._parser.reads_headers and response.headers else ()
             page = await self._parser.read(Fetched(
                 request.url, response.body, response.content_type, request.depth, request.meta, response.status,
                 headers, request.parent if request.redirects else None))

@@ -20,7 +20,7 @@ class Fetched(NamedTuple):
     depth: int = 0
     meta: dict[str, Any] | None = None
     status: int = 200
-    headers: CIMultiDict[str] | None = None  # the response's; sent only when a parse hook can read them
+    headers: tuple[tuple[str, str], ...] = ()  # the response's; sent only when a parse hook can read them
     redirected_from: str | None = None  # the URL whose redirect led here
 
 
@@ -43,7 +43,7 @@ class Page:
         self.body = fetched.body
         self.content_type = fetched.content_type
         self.status = fetched.status
-        self.headers: CIMultiDict[str] = fetched.headers if fetched.headers is not None else CIMultiDict()
+        self.headers = CIMultiDict(fetched.headers)  # case-insensitive; repeated names kept
         self.depth = fetched.depth
         self.redirected_from = fetched.redirected_from
         self.tree = tree
