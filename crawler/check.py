@@ -8,7 +8,7 @@ import json
 
 from crawler.config import Job
 from crawler.errors import FetchError, InvalidURL
-from crawler.hooks import Hooks
+from crawler.hooks import HookFailed, Hooks, Outgoing, prepare
 from crawler.net.fetch import Fetcher, make_session
 from crawler.net.proxies import Router
 from crawler.parsing.page import Fetched
@@ -17,15 +17,21 @@ from crawler.urls import join, parse_seed
 
 
 async def try_url(job: Job, url: str) -> str:
-    """A readable report of one page through the job (robots.txt is not consulted)."""
+    """A readable report of one page through the job and its hooks (robots.txt is not consulted)."""
     target = parse_seed(url)
     router = Router.from_job(job)
+    hooks = Hooks.from_paths(job.hook_paths)
     async with make_session(job) as session:
         fetcher = Fetcher(session, job, router)
         proxy = None
         try:
-            proxy = await router.acquire(target.host or "")
-            response = await fetcher.fetch(target, None, proxy)
+            extra = None
+            if hooks.request is not None:
+                extra = await prepare(hooks.request, Outgoing(str(target), 0), router.choose)
+            proxy = await router.acquire(target.host or "", extra.proxy if extra is not None else None)
+            response = await fetcher.fetch(target, None, proxy, extra)
+        except HookFailed as e:
+            return f"{target}: request hook failed: {e}"
         except FetchError as e:
             return f"{target}: {e.kind}: {e.message}"
         finally:
@@ -44,7 +50,7 @@ async def try_url(job: Job, url: str) -> str:
     if response.body is None:
         return "\n".join(lines)
     headers = tuple(response.headers.items()) if response.headers else ()
-    page = PageReader(job, Hooks.from_paths(job.hook_paths).parse).read(
+    page = PageReader(job, hooks.parse).read(
         Fetched(str(target), response.body, response.content_type, 0, None, response.status, headers))
     lines.append(f"title: {page.title}")
     lines.append(f"items ({len(page.items)}):")

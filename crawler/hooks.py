@@ -100,6 +100,29 @@ def as_item(value: Any) -> dict[str, Any]:
                     "pydantic model or msgspec struct)")
 
 
+class HookFailed(Exception):
+    """A hook raised or returned something unusable; the text names the hook and the problem."""
+
+
+async def prepare(hook: RequestHook, outgoing: Outgoing, choose_proxy: Callable[[str], object]) -> Outgoing:
+    """Run the ``request`` hook on ``outgoing``; HookFailed if it raises, writes a header or cookie
+    that would split the request (CR, LF, NUL), or sets a proxy ``choose_proxy`` refuses."""
+    try:
+        result = await call(hook, outgoing)
+    except Exception as e:  # user code: this request's error, the crawl goes on
+        raise HookFailed(failure(hook, e)) from None
+    outgoing = result if isinstance(result, Outgoing) else outgoing
+    for key, value in [*outgoing.headers.items(), *outgoing.cookies.items()]:
+        if any(c in f"{key}{value}" for c in "\r\n\0"):
+            raise HookFailed(f"{hook_name(hook)}: header or cookie {key!r} contains CR, LF or NUL")
+    if outgoing.proxy is not None:
+        try:
+            choose_proxy(outgoing.proxy)
+        except ValueError as e:
+            raise HookFailed(f"{hook_name(hook)}: proxy {e}") from None
+    return outgoing
+
+
 async def call(fn: Callable[[Any], Any], value: Any) -> Any:
     """Call a hook, awaiting it when it is async; its result."""
     result = fn(value)

@@ -22,8 +22,7 @@ from crawler.admission import LinkRules, Source
 from crawler.config import Job
 from crawler.errors import FetchError, InvalidURL, Kind
 from crawler.frontier import Request
-from crawler.hooks import Outgoing, RequestHook, failure, hook_name
-from crawler.hooks import call as call_hook
+from crawler.hooks import HookFailed, Outgoing, RequestHook, prepare
 from crawler.net.fetch import Fetcher, Response
 from crawler.net.proxies import NoProxy, Proxy, Router
 from crawler.net.robots import Robots, Unavailable
@@ -138,24 +137,13 @@ class Pipeline:
         return self._final(request, started, response, error, proxy=proxy_id)
 
     async def _outgoing(self, request: Request) -> Outgoing | FetchError:
-        """The user's ``request`` hook: the headers and cookies it sets for this request."""
+        """The user's ``request`` hook: the headers, cookies and proxy it sets for this request."""
         assert self._request_hook is not None
         outgoing = Outgoing(request.url, request.depth, dict(request.meta or {}))
         try:
-            result = await call_hook(self._request_hook, outgoing)
-        except Exception as e:  # user code: this request's error, the crawl goes on
-            return FetchError(Kind.HOOK, failure(self._request_hook, e))
-        outgoing = result if isinstance(result, Outgoing) else outgoing
-        name = hook_name(self._request_hook)
-        for key, value in [*outgoing.headers.items(), *outgoing.cookies.items()]:
-            if any(c in f"{key}{value}" for c in "\r\n\0"):
-                return FetchError(Kind.HOOK, f"{name}: header or cookie {key!r} contains CR, LF or NUL")
-        if outgoing.proxy is not None:
-            try:
-                self._router.choose(outgoing.proxy)
-            except ValueError as e:
-                return FetchError(Kind.HOOK, f"{name}: proxy {e}")
-        return outgoing
+            return await prepare(self._request_hook, outgoing, self._router.choose)
+        except HookFailed as e:
+            return FetchError(Kind.HOOK, str(e))
 
     async def _fetch(self, request: Request, url: URL, proxy: Proxy | None,
                      extra: Outgoing | None = None) -> tuple[Response | None, FetchError | None]:

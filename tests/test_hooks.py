@@ -183,10 +183,30 @@ async def test_check_runs_the_hooks_too(site, tmp_path):
     assert '"sku": "SKU-2"' in out and '"rating": 2' in out
 
 
-async def _check(site, tmp_path) -> tuple[int, str]:
+async def test_check_sends_the_page_through_the_request_hook(site, tmp_path):
+    """A site that answers only signed requests: check runs the request hook before fetching."""
+    await site.start()
+    shop(site)
+    product = site.routes[("shop.test", "/p/2")]
+
+    async def signed_only(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("X-Token") != "t-42":
+            raise web.HTTPForbidden()
+        return await product(request)
+
+    site.route("shop.test", "/p/2", signed_only)
+    (tmp_path / "signer.py").write_text("def sign(req):\n    req.headers['X-Token'] = 't-42'\n")
+    code, out = await _check(site, tmp_path, "request: signer:sign\n")
+    assert code == 0 and "status 200" in out and '"sku": "SKU-2"' in out, out
+    (tmp_path / "signer2.py").write_text("def sign(req):\n    raise KeyError('no token')\n")
+    code, out = await _check(site, tmp_path, "request: signer2:sign\n")
+    assert "request hook failed: signer2:sign: KeyError: 'no token'" in out and "Traceback" not in out
+
+
+async def _check(site, tmp_path, extra: str = "") -> tuple[int, str]:
     job = tmp_path / "job.yaml"
     job.write_text(f"start_urls: [{site.url('shop.test')}]\nresolve: [{site.pin('shop.test')[0]}]\n"
-                   f"parse: shop_hooks:parse\n")
+                   f"parse: shop_hooks:parse\n" + extra)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "crawler", "check", str(job), "--url", site.url("shop.test", "/p/2"),
         cwd=REPO / "examples/shop", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

@@ -6,14 +6,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from crawler import Crawl, Follow, Hooks, Job, Page, Stats, crawl
+from crawler import Crawl, Follow, Hooks, Job, Outgoing, Page, Stats, crawl
 
 
 def parse(page: Page) -> Iterator[dict[str, Any] | Follow]:
     title = page.css_first("h1")
-    yield {"title": title.text(strip=True) if title is not None else None, "depth": page.depth}
+    stock: str | None = page.headers.get("X-Stock")
+    yield {"title": title.text(strip=True) if title is not None else None, "depth": page.depth,
+           "status": page.status, "stock": stock, "via": page.redirected_from, "final": page.final_url}
     for href in page.links():
-        yield page.follow(href)
+        yield page.follow(href, meta={"from": page.url}, priority=1 if "/product/" in href else 0)
+
+
+async def sign(req: Outgoing) -> None:
+    req.headers["X-Signature"] = str(len(req.url))
+    req.proxy = "direct" if req.meta.get("local") else None
 
 
 def script() -> int:
@@ -23,5 +30,5 @@ def script() -> int:
 
 
 async def in_a_loop(job: Job) -> int:
-    stats = await Crawl(job, hooks=Hooks(parse=parse)).run()
+    stats = await Crawl(job, hooks=Hooks(parse=parse, request=sign)).run()
     return stats.records

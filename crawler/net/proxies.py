@@ -196,14 +196,14 @@ class Router:
         proxy.requests += 1
         return proxy
 
-    async def acquire(self, host: str) -> Proxy | None:
+    async def acquire(self, host: str, choice: str | None = None) -> Proxy | None:
         """:meth:`take`, waiting at most ``proxy_wait`` for a usable proxy (robots.txt, sitemaps
         and ``crawler check``; the crawl's pages wait in the frontier instead, holding no slot)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wait
         while True:
             try:
-                return self.take(host)
+                return self.take(host, choice)
             except NoProxy as e:
                 if e.now >= deadline or e.all_dead:
                     raise self.gave_up(e) from None
