@@ -50,9 +50,13 @@ async def try_url(job: Job, url: str) -> str:
     if response.body is None:
         return "\n".join(lines)
     headers = tuple(response.headers.items()) if response.headers else ()
+    trace: list[str] = []
     page = PageReader(job, hooks.parse).read(
-        Fetched(str(target), response.body, response.content_type, 0, None, response.status, headers))
+        Fetched(str(target), response.body, response.content_type, 0, None, response.status, headers), trace)
     lines.append(f"title: {page.title}")
+    if trace:
+        lines.append("fields (matches → value):")
+        lines += [f"  {t}" for t in trace]
     lines.append(f"items ({len(page.items)}):")
     lines += [f"  {json.dumps(item, ensure_ascii=False)}" for item in page.items]
     if page.hook_error:

@@ -38,6 +38,8 @@ class Stats:
     throttle_report: list[str] = field(default_factory=list)
     shared_report: list[str] = field(default_factory=list)  # a shared job's worker: its Redis use
     hook_failures: int = 0  # on_record / on_item calls that raised (parse hook failures: error kind hook)
+    extract_errors: int = 0  # problems extraction rules met (records' extract_errors)
+    extract_error_pages: int = 0
 
     def count(self, record: Record, items: int) -> None:
         """Count one final record (and the items its page gave)."""
@@ -48,6 +50,9 @@ class Stats:
             self.pages += 1
             self.bytes += record.bytes
         self.items += items
+        if record.extract_errors:
+            self.extract_errors += len(record.extract_errors)
+            self.extract_error_pages += 1
 
     def warn(self, message: str) -> None:
         """Keep the first MAX_WARNINGS warnings and count all (a broad crawl can warn per host)."""
@@ -72,6 +77,9 @@ class Stats:
             f"errors: {errs}; retries: {self.retries}" + (f"; items: {self.items}" if self.items else "")
             + (f"; hook failures: {self.hook_failures}" if self.hook_failures else ""),
         ]
+        if self.extract_errors:
+            lines.append(f"extraction errors: {self.extract_errors} on {self.extract_error_pages} pages "
+                         "(see extract_errors in records.jsonl)")
         if self.resumed:
             lines.insert(0, f"Resumed: {self.resumed} URLs were already done before this run")
         if self.damaged:

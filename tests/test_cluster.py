@@ -22,8 +22,10 @@ from tests.redis_server import RedisServer
 HOSTS = ("a.test", "b.test")
 PAGES = 30
 PER_HOST = 2
-DELAY = 0.1
-TOLERANCE = 0.03  # a request is sent a little after its slot is taken: scheduling jitter
+DELAY = 0.15
+TOLERANCE = 0.07  # a request reaches the server a little after its slot is taken: with three
+# crawlers, Redis and the server on two busy cores a process can wait ~50 ms for the CPU (seen in
+# a full-suite run); workers that ignored each other would send at gaps near 0.
 
 
 def build(site: Site, latency: float = 0.01) -> set[str]:

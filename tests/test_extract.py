@@ -96,7 +96,7 @@ async def test_yaml_job_extracts_every_product_and_follows_only_what_it_should(s
     assert {f"/category/{c}?page=2" for c in CATEGORIES} <= fetched
     broken = r.by_url[site.url("shop.test", "/product/BROKEN")]
     assert broken["items"] == 0 and broken["status"] == 200
-    assert broken["extract_errors"] == ["product: price: nothing matches '.price'"]
+    assert broken["extract_errors"] == ["product.price: nothing matches '.price' (required: item dropped)"]
     assert r.stats.items == len(items) == 48
 
 

@@ -50,15 +50,16 @@ class PageReader:
         """Whether pages should come with their response headers (a parse hook may read them)."""
         return self._hook is not None
 
-    def read(self, fetched: Fetched) -> PageResult:
-        """The result for a fetched page; its links get ``depth + 1``."""
+    def read(self, fetched: Fetched, trace: list[str] | None = None) -> PageResult:
+        """The result for a fetched page; its links get ``depth + 1``. ``trace`` collects each
+        extracted field's raw match and value (``crawler check``)."""
         page_url = URL(fetched.url, encoded=True)
         depth = fetched.depth
         tree = parse_document(fetched.body, fetched.content_type)
         page = read_page(tree, page_url, follow_nofollow=self._follow_nofollow, follow=self._follow)
         result = PageResult(title=page.title, found=len(page.links))
         if self._extractor:
-            result.items, result.extract_errors = self._extractor.extract(tree, page_url)
+            result.items, result.extract_errors = self._extractor.extract(tree, page_url, trace)
         allows = self._rules.allows_parts  # admission's own rules, applied before the pipe
         result.links = [(link.text, link.key) for link in page.links
                         if allows(link.scheme, link.host, link.text, depth + 1)]
