@@ -16,9 +16,9 @@ from yarl import URL
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crawler.parsing.extract import Extractor  # noqa: E402
-from crawler.parsing.rules import ExtractRule  # noqa: E402
-from tests.test_extract_rules import JOB, PRODUCTS, product_html  # noqa: E402
+from crawler.parsing.extract import Extractor
+from crawler.parsing.rules import ExtractRule
+from tests.test_extract_rules import JOB, PRODUCTS, product_html
 
 SOURCES = {"css": ("jsonld", "microdata"), "css+jsonld": ("microdata",), "css+jsonld+microdata": ()}
 

@@ -12,9 +12,9 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 from yarl import URL
 
 from crawler import __version__
@@ -46,6 +46,26 @@ class ProxyRule(Strict):
 
     match: str
     proxy: str
+
+
+def duration(value: Any) -> Any:
+    """Seconds, from a number or text such as ``90s``, ``30m``, ``6h``, ``2d``."""
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
+        if m is None:
+            raise ValueError(f"{value!r} is not a duration (e.g. 90s, 30m, 6h, 2d)")
+        return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(duration), Field(ge=0)]
+
+
+class RecrawlRule(Strict):
+    """URLs matching ``match`` (a glob, or a regex after ``re:``) are due again ``after`` this long."""
+
+    match: str
+    after: Duration
 
 
 class Job(Strict):
@@ -87,6 +107,10 @@ class Job(Strict):
     redis_wait: float = Field(60.0, ge=0)
     parser: Literal["auto", "process", "inline"] = "auto"
     fresh: bool = False
+    recrawl: bool = False  # start the next generation of a finished job (YAML "recrawl: adaptive" too)
+    recrawl_after: Duration | None = None  # only URLs last fetched longer ago than this
+    recrawl_rules: list[RecrawlRule] = []
+    recrawl_adaptive: bool = False  # each URL's interval follows how often it changes
     extract: list[ExtractRule] = []
     follow: list[FollowRule] = []
     parse: str | None = None  # hook "package.module:function" (see crawler.hooks)
@@ -171,6 +195,20 @@ class Job(Strict):
     @property
     def hook_paths(self) -> dict[str, str | None]:
         return {"parse": self.parse, "request": self.request, "on_record": self.on_record, "on_item": self.on_item}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recrawl_adaptive(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("recrawl") == "adaptive":
+            return {**data, "recrawl": True, "recrawl_adaptive": True}
+        return data
+
+    @model_validator(mode="after")
+    def _recrawl_needs_state(self) -> Job:
+        if self.recrawl and self.frontier != "sqlite":
+            raise ValueError("recrawl: needs the job's saved state (frontier: sqlite); re-crawls of memory "
+                             "or Redis frontiers are not supported")
+        return self
 
     @model_validator(mode="after")
     def _processes_share(self) -> Job:

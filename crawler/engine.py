@@ -40,6 +40,7 @@ from crawler.net.sockets import BoundedConnector, fd_budget
 from crawler.parsing.process import make_parser
 from crawler.parsing.reader import PageReader
 from crawler.pipeline import Outcome, Pipeline, internal_error
+from crawler.recrawl import due_policy, write_changes
 from crawler.scheduling.limiter import HostLimiter
 from crawler.scheduling.scheduler import Scheduler
 from crawler.sinks import outdir
@@ -117,6 +118,8 @@ class Crawl:
         if self.frontier.persistent:  # before the frontier reads records.jsonl
             self.stats.damaged = outdir.repair(self.out)
         self.stats.resumed = await self.frontier.open()
+        if self.job.recrawl:
+            await self._next_generation()
         output = self.output = Output(self.job, self.out, start_over=not self.frontier.persistent,
                                       hook_items=self.hooks.parse is not None)
         ticker = asyncio.create_task(self._tick())
@@ -128,7 +131,7 @@ class Crawl:
                 self.pipeline = Pipeline(self.job, fetcher=self.fetcher, router=self.router, robots=self.robots,
                                          parser=self.parser, limiter=self.limiter, rules=self.admission.rules,
                                          pages=output.pages, stats=self.stats, warn=self.warn,
-                                         request_hook=self.hooks.request)
+                                         request_hook=self.hooks.request, generation=self.frontier.generation)
                 try:
                     await self._start()
                     await self._dispatch()
@@ -147,11 +150,24 @@ class Crawl:
             await _stopped(ticker)
             self._progress.clear()
             self._close_output(flush=await self._close_frontier())
+        if self.frontier.generation > 1 and self._fatal is None:
+            self.stats.generation = self.frontier.generation
+            self.stats.changes = write_changes(self.out, self.frontier.generation)
         self.stats.throttle_report = self.limiter.report()
         self.stats.shared_report = self._backend_report(self.stats.records)
         now = asyncio.get_running_loop().time()
         self.stats.proxy_report = [f"{p.id}: {p.requests} requests, {p.failures} failures, {p.bans} bans, "
                                    f"{p.bytes / 1e6:.1f} MB, {p.state(now)}" for p in self.router.proxies()]
+
+    async def _next_generation(self) -> None:
+        """``--recrawl``: a finished job starts its next generation; an unfinished one (stopped,
+        or killed during a re-crawl) goes on with the generation it was in."""
+        counts = await self.frontier.counts()
+        if counts.admitted == 0 or counts.unfinished:
+            return
+        self.stats.resumed = 0
+        again = await self.frontier.recrawl(due_policy(self.job))
+        self.stats.recrawled = again
 
     async def _start(self) -> None:
         """Schedule the work a previous run left, then admit the seeds (and sitemaps)."""
@@ -244,7 +260,7 @@ class Crawl:
             await self.admission.admit(outcome.follow, outcome.source)
         self.stats.count(outcome.record, len(outcome.items))
         line = self.output.write(outcome.record, outcome.items)
-        await self.frontier.done(lease)
+        await self.frontier.done(lease, outcome.visit)
         if self.hooks.on_record or self.hooks.on_item:
             await self._sink_hooks(outcome, line)
         if self.output.pending_bytes >= FLUSH_BYTES:

@@ -21,7 +21,7 @@ from yarl import URL
 from crawler.admission import LinkRules, Source
 from crawler.config import Job
 from crawler.errors import FetchError, InvalidURL, Kind
-from crawler.frontier import Request
+from crawler.frontier import Request, Visit
 from crawler.hooks import HookFailed, Outgoing, RequestHook, prepare
 from crawler.net.fetch import Fetcher, Response
 from crawler.net.proxies import NoProxy, Proxy, Router
@@ -29,6 +29,7 @@ from crawler.net.robots import Robots, Unavailable
 from crawler.parsing.page import Fetched, Follow
 from crawler.parsing.process import Parser
 from crawler.record import Record
+from crawler.recrawl import visit_after
 from crawler.scheduling.limiter import HostLimiter
 from crawler.sinks.pages import PageStore
 from crawler.stats import Stats
@@ -66,6 +67,7 @@ class Outcome:
     """What one attempt came to. ``record`` None means: try the request again later."""
 
     record: Record | None = None
+    visit: Visit | None = None  # what the final attempt leaves for the next re-crawl
     follow: list[Request] = field(default_factory=list)
     source: Source = Source.LINK
     items: list[dict[str, Any]] = field(default_factory=list)
@@ -77,8 +79,9 @@ class Pipeline:
 
     def __init__(self, job: Job, *, fetcher: Fetcher, router: Router, robots: Robots, parser: Parser,
                  limiter: HostLimiter, rules: LinkRules, pages: PageStore, stats: Stats,
-                 warn: Callable[[str], None], request_hook: RequestHook | None = None) -> None:
+                 warn: Callable[[str], None], request_hook: RequestHook | None = None, generation: int = 1) -> None:
         self._job = job
+        self._generation = generation
         self._request_hook = request_hook
         self._fetcher = fetcher
         self._router = router
@@ -132,8 +135,8 @@ class Pipeline:
         proxy_id = proxy.id if proxy is not None else None
         if response is not None and response.location is not None:
             return self._redirect(request, url, response, error, started, proxy_id)
-        if response is not None and response.body is not None and error is None:
-            return await self._parse(request, response, started, proxy_id)
+        if response is not None and response.body is not None and error is None and not response.unchanged:
+            return await self._parse(request, response, started, proxy_id)  # an unchanged page's links are known
         return self._final(request, started, response, error, proxy=proxy_id)
 
     async def _outgoing(self, request: Request) -> Outgoing | FetchError:
@@ -152,7 +155,7 @@ class Pipeline:
         error: FetchError | None = None
         sent = time.monotonic()
         try:
-            response = await self._fetcher.fetch(url, self._pages, proxy, extra)
+            response = await self._fetcher.fetch(url, self._pages, proxy, extra, request.previous)
             error = response.error
         except FetchError as e:
             error = e
@@ -246,7 +249,7 @@ class Pipeline:
                error: FetchError | None = None, *, proxy: str | None = None,
                final_url: str | None = None, title: str | None = None) -> Outcome:
         r = response
-        return Outcome(Record(
+        record = Record(
             url=request.url,
             depth=request.depth,
             parent=request.parent,
@@ -261,7 +264,10 @@ class Pipeline:
             path=r.path if r is not None else None,
             title=title,
             proxy=proxy,
-        ))
+            crawl=self._generation,
+        )
+        visit = visit_after(record, r.headers if r is not None else None, request.previous, self._job)
+        return Outcome(record, visit=visit)
 
 
 def internal_error(request: Request, bug: Exception, redact: Callable[[str], str]) -> Record:

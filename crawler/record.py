@@ -30,10 +30,13 @@ class Record:
     proxy: str | None = None
     items: int = 0
     extract_errors: list[str] = field(default_factory=list)
+    crawl: int = 1  # the job's generation (1, then one more per re-crawl)
+    change: str = "new"  # against the URL's last visit: new, changed, unchanged, gone
 
     @property
     def ok(self) -> bool:
-        return self.error is None and self.status is not None and 200 <= self.status < 300
+        """A page: 2xx, or a re-crawl's 304 (the page of the last visit stands)."""
+        return self.error is None and self.status is not None and (200 <= self.status < 300 or self.status == 304)
 
     def as_json(self, with_items: bool) -> dict[str, Any]:
         """The record's JSON object; ``items``/``extract_errors`` only for jobs that extract."""
@@ -53,6 +56,8 @@ class Record:
             "title": self.title,
             "attempts": self.attempts,
             "proxy": self.proxy,
+            "crawl": self.crawl,
+            "change": self.change,
         }
         if with_items:
             line["items"], line["extract_errors"] = self.items, self.extract_errors

@@ -39,6 +39,9 @@ class Stats:
     shared_report: list[str] = field(default_factory=list)  # a shared job's worker: its Redis use
     hook_failures: int = 0  # on_record / on_item calls that raised (parse hook failures: error kind hook)
     extract_errors: int = 0  # problems extraction rules met (records' extract_errors)
+    generation: int = 1  # a re-crawl's generation (> 1), with its changes so far (all its runs)
+    changes: Counter[str] = field(default_factory=Counter)
+    recrawled: int | None = None  # URLs this run queued again, when it started a new generation
     extract_error_pages: int = 0
 
     def count(self, record: Record, items: int) -> None:
@@ -77,6 +80,12 @@ class Stats:
             f"errors: {errs}; retries: {self.retries}" + (f"; items: {self.items}" if self.items else "")
             + (f"; hook failures: {self.hook_failures}" if self.hook_failures else ""),
         ]
+        if self.recrawled is not None:
+            lines.insert(0, f"Re-crawl: crawl {self.generation}, {self.recrawled} known URLs due again")
+        if self.generation > 1:
+            c = self.changes
+            lines.append(f"crawl {self.generation}: {c['new']} new, {c['changed']} changed, {c['unchanged']} "
+                         f"unchanged, {c['gone']} gone (OUT/changes.jsonl)")
         if self.extract_errors:
             lines.append(f"extraction errors: {self.extract_errors} on {self.extract_error_pages} pages "
                          "(see extract_errors in records.jsonl)")

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from crawler.errors import StateError
-from crawler.frontier.sqlite import DONE, LEASED, QUEUED, check_state
+from crawler.frontier.sqlite_state import DONE, LEASED, QUEUED, check_state
 
 
 def describe(out: Path) -> str:

@@ -7,8 +7,9 @@ becomes ``/``, only http(s) with a host is crawlable.
 
 from __future__ import annotations
 
+import fnmatch
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from yarl import URL
 
@@ -52,6 +53,13 @@ def join(base: URL, href: str) -> URL:
         return canonical(base.join(URL(href)))
     except (ValueError, TypeError) as e:
         raise InvalidURL(str(e)) from None
+
+
+def url_pattern(pattern: str) -> Callable[[str], object]:
+    """A URL glob (``*/product/*``, the whole URL) or, after ``re:``, a regex searched in the URL."""
+    if pattern.startswith("re:"):
+        return re.compile(pattern[3:]).search
+    return re.compile(fnmatch.translate(pattern)).fullmatch
 
 
 def host_key(url: URL) -> str:

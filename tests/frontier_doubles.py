@@ -5,9 +5,9 @@ completes without another coroutine running in between fails against it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from crawler.frontier import NO_CAPS, Caps, Counts, Frontier, Lease, Request
+from crawler.frontier import NO_CAPS, Caps, Counts, Frontier, Lease, Request, Visit
 
 
 class YieldingFrontier:
@@ -24,9 +24,17 @@ class YieldingFrontier:
         for _ in range(self._yields):
             await asyncio.sleep(0)
 
+    @property
+    def generation(self) -> int:
+        return self.inner.generation
+
     async def open(self) -> int:
         await self._pause()
         return await self.inner.open()
+
+    async def recrawl(self, due: Callable[[str, Visit | None], bool] | None) -> int:
+        await self._pause()
+        return await self.inner.recrawl(due)
 
     async def add(self, requests: Sequence[Request], caps: Caps = NO_CAPS) -> list[Request]:
         requests = list(requests)
@@ -46,9 +54,9 @@ class YieldingFrontier:
         await self._pause()
         await self.inner.failed(lease)
 
-    async def done(self, lease: Lease) -> None:
+    async def done(self, lease: Lease, visit: Visit | None = None) -> None:
         await self._pause()
-        await self.inner.done(lease)
+        await self.inner.done(lease, visit)
 
     async def seen(self, url: str) -> bool:
         await self._pause()

@@ -45,9 +45,9 @@ class FailingCommit(YieldingFrontier):
         self.finished = 0
         self.fail_after = fail_after
 
-    async def done(self, lease) -> None:
+    async def done(self, lease, visit=None) -> None:
         self.finished += 1
-        await super().done(lease)
+        await super().done(lease, visit)
 
     async def commit(self) -> None:
         if self.finished >= self.fail_after:
@@ -142,10 +142,10 @@ async def test_a_bug_of_ours_is_an_internal_error_with_a_warning(site, crawl, mo
     serve_tree(site, "a.test", 3)
     original = fetch.Fetcher._handle
 
-    async def buggy(self, resp, url, pages, proxy):
+    async def buggy(self, resp, url, pages, proxy, previous):
         if url.path == "/p1":
             raise TypeError("unsupported operand")
-        return await original(self, resp, url, pages, proxy)
+        return await original(self, resp, url, pages, proxy, previous)
 
     monkeypatch.setattr(fetch.Fetcher, "_handle", buggy)
     r = await crawl(start_urls=[site.url("a.test")], resolve=site.pin("a.test"), ignore_robots=True)

@@ -14,7 +14,8 @@ from yarl import URL
 
 from crawler.config import Job
 from crawler.errors import FetchError, Kind
-from crawler.net.fetch import Fetcher, classify, make_session, parse_retry_after
+from crawler.net.failures import classify
+from crawler.net.fetch import Fetcher, make_session, parse_retry_after
 from crawler.net.proxies import Router
 
 URL_ = "http://unit.test/page"

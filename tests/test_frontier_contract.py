@@ -197,4 +197,4 @@ async def test_a_format_1_state_file_is_upgraded_in_place(tmp_path):
     lease, = await f.lease({"a:80": 1}, ttl=30)
     assert (lease.request.url, lease.request.depth, lease.request.meta) == ("http://a/old", 1, None)
     await f.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 4

@@ -8,9 +8,26 @@ life: ``add`` (deduplicated, within the caps) → ``lease`` (taken by a worker, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """What the last fetch of a URL left, kept by persistent frontiers for re-crawls: validators
+    for conditional requests, the content digest (body sha256, or the redirect target's) and
+    times (wall-clock seconds)."""
+
+    status: int | None  # None: the fetch failed without an HTTP answer
+    ok: bool  # the URL gave a page or a redirect (not an error, not 404/410)
+    digest: str | None = None
+    path: str | None = None  # the page file, relative to OUT
+    etag: str | None = None
+    last_modified: str | None = None
+    fetched_at: float = 0.0
+    changed_at: float = 0.0  # when the digest last changed
+    revisit: float | None = None  # adaptive re-crawls: seconds until the URL is due again
 
 
 @dataclass(slots=True)
@@ -27,6 +44,7 @@ class Request:
     priority: int = 0  # higher is leased first among its host's queued URLs (see PRIORITY_RANGE)
     proxy_attempts: int = 0  # retries spent on failing proxies (not persisted: resets on resume)
     proxy_waiting_since: float | None = None  # loop time the request first found no usable proxy
+    previous: Visit | None = None  # the URL's last fetch, in an earlier crawl of the job (re-crawls)
 
 
 PRIORITY_RANGE = range(-1_000_000, 1_000_001)  # what every backend orders exactly
@@ -77,6 +95,7 @@ class Frontier(Protocol):
     """
 
     persistent: bool  # keeps state across runs (records are appended); False: starts empty
+    generation: int  # which crawl of the job this is: 1, then one more per re-crawl
 
     async def open(self) -> int:
         """Prepare the store (durable backends reconcile it after a crash); return how many URLs
@@ -93,8 +112,13 @@ class Frontier(Protocol):
         """This attempt failed and will be tried again: the lease's request (with its updated
         counters) goes back to the head of its host's queue, among requests of its priority."""
 
-    async def done(self, lease: Lease) -> None:
-        """The request's final record is written (flushed at the next checkpoint)."""
+    async def done(self, lease: Lease, visit: Visit | None = None) -> None:
+        """The request's final record is written (flushed at the next checkpoint); a persistent
+        backend keeps ``visit`` for the next re-crawl."""
+
+    async def recrawl(self, due: Callable[[str, Visit | None], bool] | None) -> int:
+        """Start the next generation of a finished job: every URL ``due(url, visit)`` accepts
+        (all, for None) is queued again, with its last visit. Returns how many."""
 
     async def seen(self, url: str) -> bool:
         """True if ``url`` was ever admitted."""

@@ -6,15 +6,17 @@ import heapq
 import itertools
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request
+from crawler.errors import StateError
+from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request, Visit
 
 
 class MemoryFrontier:
     """Frontier in process memory: for tests and for crawls that need no resume."""
 
     persistent = False
+    generation = 1
 
     def __init__(self) -> None:
         self._seen: set[str] = set()
@@ -63,8 +65,11 @@ class MemoryFrontier:
         heapq.heappush(self._queues.setdefault(r.host, []), (-r.priority, -next(self._order), r))
         self._queued += 1
 
-    async def done(self, lease: Lease) -> None:
+    async def done(self, lease: Lease, visit: Visit | None = None) -> None:
         self._leased.pop(lease.id, None)
+
+    async def recrawl(self, due: Callable[[str, Visit | None], bool] | None) -> int:
+        raise StateError("a re-crawl needs the job's saved state (frontier: sqlite)")
 
     async def seen(self, url: str) -> bool:
         return url in self._seen

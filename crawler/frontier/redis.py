@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import orjson
 
 from crawler.cluster.store import RedisStore
-from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request
+from crawler.errors import StateError
+from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request, Visit
 from crawler.sinks.repair import read_jsonl_urls
 
 RECLAIM_BATCH = 500
@@ -54,6 +55,7 @@ class RedisFrontier:
     """The job's frontier in Redis; this process's records go to ``records`` (its shard)."""
 
     persistent = True
+    generation = 1  # re-crawls of a shared job are not built yet (config refuses them)
 
     def __init__(self, store: RedisStore, records: Path, *, fresh: bool = False) -> None:
         self._store = store
@@ -116,8 +118,11 @@ class RedisFrontier:
         self._live.pop(lease.id, None)
         await self._requeue(lease.id, encode(lease.request), lease.request)
 
-    async def done(self, lease: Lease) -> None:
+    async def done(self, lease: Lease, visit: Visit | None = None) -> None:
         self._done.append(lease)
+
+    async def recrawl(self, due: Callable[[str, Visit | None], bool] | None) -> int:
+        raise StateError("re-crawls of a job shared through Redis are not supported yet")
 
     async def seen(self, url: str) -> bool:
         fp = fingerprint(url)

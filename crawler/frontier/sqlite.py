@@ -26,42 +26,34 @@ import itertools
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
 from crawler.errors import StateError
-from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request
-from crawler.sinks.repair import read_jsonl_urls
+from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request, Visit
+from crawler.frontier.sqlite_state import (
+    APP_ID,
+    DONE,
+    LATEST_VISIT,
+    LEASED,
+    QUEUED,
+    SCHEMA,
+    VERSION,
+    VISIT_OF_U,
+    check_state,
+    reconcile,
+    upgrade,
+    visit_of,
+    visit_row,
+)
 
-APP_ID = 0x43524157  # "CRAW": marks the file as ours (PRAGMA application_id)
-SCHEMA_VERSION = 3  # 2: urls.meta; 3: urls.priority (older files are upgraded when opened)
 BATCH = 256
 SEEN_CACHE = 200_000
 HOST_CACHE = 100_000  # hosts whose admitted count is kept in memory (for max_pages_per_host)
-QUEUED, LEASED, DONE = 0, 1, 2
-SCHEMA = """
-CREATE TABLE urls (
-    id INTEGER PRIMARY KEY,
-    url TEXT NOT NULL UNIQUE,
-    host TEXT NOT NULL,
-    depth INTEGER NOT NULL,
-    parent TEXT,
-    attempt INTEGER NOT NULL DEFAULT 0,
-    redirects INTEGER NOT NULL DEFAULT 0,
-    state INTEGER NOT NULL DEFAULT 0,
-    meta TEXT,
-    priority INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX urls_order ON urls (host, state, priority DESC, id);
-"""
-UPGRADES = {  # format → the statements that bring it to the next one
-    1: ["ALTER TABLE urls ADD COLUMN meta TEXT"],
-    2: ["ALTER TABLE urls ADD COLUMN priority INTEGER NOT NULL DEFAULT 0", "DROP INDEX urls_queue",
-        "CREATE INDEX urls_order ON urls (host, state, priority DESC, id)"],
-}
+_VISIT_INSERT = f"INSERT OR REPLACE INTO visits SELECT id, ?, {', '.join('?' * 9)} FROM urls WHERE url=?"
 
 
 @dataclass(slots=True)
@@ -83,6 +75,7 @@ class SqliteFrontier:
     persistent = True
 
     def __init__(self, path: Path, records: Path) -> None:
+        self.generation = 1
         self.path = path
         self._records = records
         self._db: sqlite3.Connection | None = None
@@ -97,6 +90,7 @@ class SqliteFrontier:
         self._queued = 0
         self._admitted = 0
         self._changes: list[tuple[int, int, str]] = []  # (state, attempt, url), applied at commit
+        self._visits: list[tuple[object, ...]] = []  # (generation, *visit, url), applied at commit
 
     async def open(self) -> int:
         """Open or create the store, reconcile it with records.jsonl; return URLs already done."""
@@ -105,19 +99,21 @@ class SqliteFrontier:
             db = sqlite3.connect(self.path, isolation_level=None)
             # checked before anything writes: a foreign file must stay untouched
             if existed:
-                _upgrade(db, check_state(db, self.path))
+                upgrade(db, check_state(db, self.path), self._records)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             if not existed:
                 db.executescript(SCHEMA)
                 db.execute(f"PRAGMA application_id={APP_ID}")
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute(f"PRAGMA user_version={VERSION}")
         except sqlite3.DatabaseError as e:
             raise StateError(f"{self.path}: not a crawler state file ({e}); "
                              "move it away or run with --fresh") from None
         self._db = db
         db.execute("BEGIN")
-        done = _reconcile(db, self._records) if existed else 0
+        row = db.execute("SELECT value FROM job WHERE key='generation'").fetchone()
+        self.generation = int(row[0]) if row else 1
+        done = reconcile(db, self._records, self.generation) if existed else 0
         self._queued = db.execute("SELECT count(*) FROM urls WHERE state=?", (QUEUED,)).fetchone()[0]
         self._admitted = db.execute("SELECT count(*) FROM urls").fetchone()[0]
         return done
@@ -133,9 +129,9 @@ class SqliteFrontier:
             if caps.per_host is not None and self._host_count(r.host) >= caps.per_host:
                 continue
             meta = orjson.dumps(r.meta).decode() if r.meta else None
-            cur = db.execute("INSERT OR IGNORE INTO urls (url, host, depth, parent, redirects, meta, priority) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (r.url, r.host, r.depth, r.parent, r.redirects, meta, r.priority))
+            cur = db.execute("INSERT OR IGNORE INTO urls (url, host, depth, parent, redirects, meta, priority, "
+                             "generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             (r.url, r.host, r.depth, r.parent, r.redirects, meta, r.priority, self.generation))
             self._remember(r.url)
             if cur.rowcount:
                 fresh.append(r)
@@ -182,9 +178,36 @@ class SqliteFrontier:
         heapq.heappush(self._retries.setdefault(request.host, []), (*key, request))
         self._queued += 1
 
-    async def done(self, lease: Lease) -> None:
+    async def done(self, lease: Lease, visit: Visit | None = None) -> None:
         self._leased.pop(lease.id, None)
-        self._changes.append((DONE, lease.request.attempt, lease.request.url))
+        r = lease.request
+        self._changes.append((DONE, r.attempt, r.url))
+        if visit is not None:
+            self._visits.append((self.generation, *visit_row(visit), r.url))
+
+    async def recrawl(self, due: Callable[[str, Visit | None], bool] | None) -> int:
+        """The next generation: every finished URL that is ``due`` (all, for None) is queued again
+        with its last visit; committed at once, so a crash from here on resumes this generation."""
+        db = self._conn()
+        self._apply_changes()
+        generation = self.generation + 1
+        if due is None:
+            cur = db.execute(f"UPDATE urls SET state={QUEUED}, attempt=0, generation=? WHERE state={DONE}",
+                             (generation,))
+            again = cur.rowcount
+        else:
+            rows = db.execute(f"SELECT u.id, u.url, {VISIT_OF_U} FROM urls u {LATEST_VISIT} WHERE u.state={DONE}",
+                              (generation,)).fetchall()
+            chosen = [(generation, row[0]) for row in rows if due(row[1], visit_of(row[2:]))]
+            db.executemany(f"UPDATE urls SET state={QUEUED}, attempt=0, generation=? WHERE id=?", chosen)
+            again = len(chosen)
+        db.execute("INSERT OR REPLACE INTO job VALUES ('generation', ?)", (generation,))
+        db.execute("COMMIT")
+        db.execute("BEGIN")
+        self.generation = generation
+        self._queued += again
+        self._queues.clear()
+        return again
 
     async def seen(self, url: str) -> bool:
         if url in self._seen or url in self._seen_old:
@@ -210,19 +233,20 @@ class SqliteFrontier:
 
     async def close(self) -> None:
         if self._db is not None:
-            db, self._db = self._db, None
             try:
-                self._changes, changes = [], self._changes
-                if changes:
-                    db.executemany("UPDATE urls SET state=?, attempt=? WHERE url=?", changes)
-                db.execute("COMMIT")
+                self._apply_changes()
+                self._db.execute("COMMIT")
             finally:
+                db, self._db = self._db, None
                 db.close()
 
     def _apply_changes(self) -> None:
         if self._changes:
             self._conn().executemany("UPDATE urls SET state=?, attempt=? WHERE url=?", self._changes)
             self._changes.clear()
+        if self._visits:
+            self._conn().executemany(_VISIT_INSERT, self._visits)
+            self._visits.clear()
 
     def _conn(self) -> sqlite3.Connection:
         assert self._db is not None, "SqliteFrontier.open() was not awaited"
@@ -254,12 +278,17 @@ class SqliteFrontier:
         state changes are applied first, so rows leased before (and not yet committed) are not
         read again; the index on (host, state, priority, id) makes this a seek."""
         self._apply_changes()
-        rows = self._conn().execute(
-            "SELECT id, url, depth, parent, attempt, redirects, meta, priority FROM urls "
-            "WHERE host=? AND state=? ORDER BY priority DESC, id LIMIT ?", (host, QUEUED, BATCH)).fetchall()
+        columns = "u.id, u.url, u.depth, u.parent, u.attempt, u.redirects, u.meta, u.priority"
+        args: tuple[int, ...] = ()
+        query = f"SELECT {columns} FROM urls u"  # generation 1 has no earlier visits: the plain read
+        if self.generation > 1:
+            query, args = f"SELECT {columns}, {VISIT_OF_U} FROM urls u {LATEST_VISIT}", (self.generation,)
+        rows = self._conn().execute(f"{query} WHERE u.host=? AND u.state=? ORDER BY u.priority DESC, u.id LIMIT ?",
+                                    (*args, host, QUEUED, BATCH)).fetchall()
         heap = [(-priority, rowid, Request(url, host, depth, parent, attempt, redirects,
-                                           orjson.loads(meta) if meta else None, priority))
-                for rowid, url, depth, parent, attempt, redirects, meta, priority in rows]  # sorted: a heap
+                                           orjson.loads(meta) if meta else None, priority,
+                                           previous=visit_of(tuple(visit)) if visit else None))
+                for rowid, url, depth, parent, attempt, redirects, meta, priority, *visit in rows]  # sorted: a heap
         boundary = (-rows[-1][7], rows[-1][0]) if len(rows) == BATCH else None
         return _Batch(heap, boundary)
 
@@ -268,43 +297,3 @@ class SqliteFrontier:
             self._seen_old = self._seen
             self._seen = set()
         self._seen.add(url)
-
-
-def check_state(db: sqlite3.Connection, path: Path) -> int:
-    """The format version of ``db``; StateError unless it is a crawler state file this crawler
-    reads (this format or an older one it upgrades), undamaged."""
-    app_id = db.execute("PRAGMA application_id").fetchone()[0]
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if app_id != APP_ID:
-        raise StateError(f"{path}: not a crawler state file (foreign SQLite database); "
-                         "move it away or run with --fresh")
-    if not 1 <= version <= SCHEMA_VERSION:
-        raise StateError(f"{path}: state format {version}, this crawler reads {SCHEMA_VERSION}; "
-                         "run with --fresh to start over")
-    result = db.execute("PRAGMA quick_check").fetchone()[0]
-    if result != "ok":
-        raise StateError(f"{path}: state file is damaged ({result}); run with --fresh to start over")
-    return int(version)
-
-
-def _upgrade(db: sqlite3.Connection, version: int) -> None:
-    """Bring a state file of an older format to this one, in one transaction."""
-    if version == SCHEMA_VERSION:
-        return
-    db.execute("BEGIN")
-    for v in range(version, SCHEMA_VERSION):
-        for statement in UPGRADES[v]:
-            db.execute(statement)
-    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-    db.execute("COMMIT")
-
-
-def _reconcile(db: sqlite3.Connection, records: Path) -> int:
-    """Make the store agree with records.jsonl; return how many URLs have a final record."""
-    db.execute("CREATE TEMP TABLE recorded (url TEXT PRIMARY KEY) WITHOUT ROWID")
-    db.executemany("INSERT OR IGNORE INTO recorded VALUES (?)", ((u,) for u in read_jsonl_urls(records)))
-    db.execute(f"UPDATE urls SET state={QUEUED} WHERE state!={QUEUED} AND url NOT IN (SELECT url FROM recorded)")
-    db.execute(f"UPDATE urls SET state={DONE} WHERE url IN (SELECT url FROM recorded)")
-    count: int = db.execute("SELECT count(*) FROM recorded").fetchone()[0]
-    db.execute("DROP TABLE recorded")
-    return count

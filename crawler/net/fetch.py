@@ -8,30 +8,27 @@ lying Content-Length or a gzip bomb is cut off at ``max_bytes``.
 
 from __future__ import annotations
 
-import asyncio
-import errno
 import hashlib
 import re
-import socket
 import ssl
 import time
-import zlib
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import aiohttp_socks
-from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from crawler.config import Job
 from crawler.errors import FetchError, InvalidURL, Kind
+from crawler.frontier import Visit
 from crawler.hooks import Outgoing
 from crawler.net.decode import BodyDecoder
+from crawler.net.failures import classify, is_transport
 from crawler.net.proxies import Proxy, Router
-from crawler.net.resolver import BlockedAddress, CrawlResolver, is_blocked
+from crawler.net.resolver import CrawlResolver, is_blocked
 from crawler.net.sockets import BoundedConnector
 from crawler.sinks.pages import PageFile, PageStore
 from crawler.urls import join
@@ -57,7 +54,8 @@ class Response:
     path: str | None = None
     body: bytes | None = None
     error: FetchError | None = None
-    headers: CIMultiDictProxy[str] | None = None  # of a 2xx answer
+    headers: CIMultiDictProxy[str] | None = None  # of a 2xx or 304 answer
+    unchanged: bool = False  # a re-crawl found the page as its last visit left it (304, or the same body)
 
 
 def make_session(job: Job, proxy: Proxy | None = None, *, idle: int | None = None) -> aiohttp.ClientSession:
@@ -114,14 +112,22 @@ class Fetcher:
         self._ban_body = re.compile(job.proxy_ban_body.encode()) if job.proxy_ban_body else None
         self.headers = CIMultiDict({"User-Agent": job.user_agent, **job.headers})
 
-    def request_kwargs(self, proxy: Proxy | None = None, extra: Outgoing | None = None) -> dict[str, Any]:
-        """Keyword arguments for ``session.get``: headers, cookies (the job's, then what the
-        request hook set for this request), no redirects, HTTP proxy."""
+    def request_kwargs(self, proxy: Proxy | None = None, extra: Outgoing | None = None,
+                       previous: Visit | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``session.get``: headers (with the validators of the URL's last
+        visit, in a re-crawl), cookies (the job's, then what the request hook set for this
+        request), no redirects, HTTP proxy."""
         kw: dict[str, Any] = {"headers": self.headers, "allow_redirects": False}
         if self._job.cookies:
             kw["cookies"] = self._job.cookies
+        if previous is not None and previous.ok and (previous.etag or previous.last_modified):
+            kw["headers"] = headers = CIMultiDict(self.headers)
+            if previous.etag:
+                headers["If-None-Match"] = previous.etag
+            if previous.last_modified:
+                headers["If-Modified-Since"] = previous.last_modified
         if extra is not None:
-            kw["headers"] = CIMultiDict({**self.headers, **extra.headers})
+            kw["headers"] = CIMultiDict({**kw["headers"], **extra.headers})
             if extra.cookies:
                 kw["cookies"] = {**self._job.cookies, **extra.cookies}
         if proxy is not None and not proxy.is_socks:
@@ -131,16 +137,18 @@ class Fetcher:
         return kw
 
     async def fetch(self, url: URL, pages: PageStore | None, proxy: Proxy | None = None,
-                    extra: Outgoing | None = None) -> Response:
-        """GET ``url``; 2xx bodies go to a file of ``pages``. Raises FetchError for transport failures."""
+                    extra: Outgoing | None = None, previous: Visit | None = None) -> Response:
+        """GET ``url``; 2xx bodies go to a file of ``pages``. With ``previous`` (a re-crawl), the
+        request is conditional, and a 304 or an identical body comes back ``unchanged`` with the
+        page file untouched. Raises FetchError for transport failures."""
         self._guard(url)
         try:
-            async with self._session_for(proxy).get(url, **self.request_kwargs(proxy, extra)) as resp:
-                return await self._handle(resp, url, pages, proxy)
+            async with self._session_for(proxy).get(url, **self.request_kwargs(proxy, extra, previous)) as resp:
+                return await self._handle(resp, url, pages, proxy, previous)
         except FetchError as e:
             raise self._blame(e, proxy) from None
         except Exception as e:  # every transport failure is classified; a bug of ours escapes
-            if not _transport(e):
+            if not is_transport(e):
                 raise
             if proxy is not None and isinstance(e, aiohttp.ClientHttpProxyError) and e.status == 407:
                 raise self._blame(self._credentials_rejected(proxy, 407), proxy) from None
@@ -189,7 +197,7 @@ class Fetcher:
         except FetchError as e:
             raise self._blame(e, proxy) from None
         except Exception as e:
-            if not _transport(e):
+            if not is_transport(e):
                 raise
             raise self._blame(classify(e), proxy) from None
 
@@ -227,9 +235,15 @@ class Fetcher:
         return error
 
     async def _handle(self, resp: aiohttp.ClientResponse, url: URL, pages: PageStore | None,
-                      proxy: Proxy | None) -> Response:
+                      proxy: Proxy | None, previous: Visit | None) -> Response:
         status = resp.status
         ctype = resp.headers.get("Content-Type")
+        if status == 304 and previous is not None and previous.digest is not None:
+            await self._drain(resp, archive=False)
+            if self._warc is not None:
+                await self._warc.revisit(resp, previous.digest, previous.fetched_at)
+            return Response(status, ctype, sha256=previous.digest, path=previous.path, headers=resp.headers,
+                            unchanged=True)
         if proxy is not None and (_proxy_auth_failed(resp) or status in self._ban_status):
             await self._drain(resp)
             if _proxy_auth_failed(resp):
@@ -258,16 +272,21 @@ class Fetcher:
             if proxy is not None and self._ban_body is not None and self._ban_body.search(body):
                 raise FetchError(Kind.PROXY, f"ban signal via {proxy.id}: body matches proxy_ban_body",
                                  banned=True)
-            path = await page.commit() if page is not None else None
+            known = previous.digest if previous is not None and previous.ok else None
+            path = await page.commit(unless=known) if page is not None else None
             sha256 = page.sha256 if page is not None else digest.hexdigest()
         except BaseException:
             if page is not None:
                 await page.discard()
             raise
+        unchanged = previous is not None and sha256 == known
         if raw is not None and self._warc is not None:
-            await self._warc.write(resp, b"".join(raw))
+            if unchanged and previous is not None:
+                await self._warc.revisit(resp, sha256, previous.fetched_at)
+            else:
+                await self._warc.write(resp, b"".join(raw))
         return Response(status, ctype, nbytes=size, sha256=sha256, path=path,
-                        body=body if is_html else None, headers=resp.headers)
+                        body=body if is_html else None, headers=resp.headers, unchanged=unchanged)
 
     async def _read_capped(self, resp: aiohttp.ClientResponse, limit: int, page: PageFile | None,
                            digest: Any = None, keep: int | None = None,
@@ -307,7 +326,7 @@ class Fetcher:
             await take(decoder.finish())
         return b"".join(kept), size
 
-    async def _drain(self, resp: aiohttp.ClientResponse) -> None:
+    async def _drain(self, resp: aiohttp.ClientResponse, *, archive: bool = True) -> None:
         """Read a small unwanted body so the connection can be reused (and archive it when whole);
         close the connection instead if the body is big."""
         if resp.content_length is not None and resp.content_length > DRAIN:
@@ -320,7 +339,7 @@ class Fetcher:
                 resp.close()
                 return
             chunks.append(chunk)
-        if self._warc is not None:
+        if self._warc is not None and archive:
             await self._warc.write(resp, b"".join(chunks))
 
 
@@ -359,67 +378,3 @@ def _literal_blocked(host: str) -> bool:
         return is_blocked(host.strip("[]"))
     except ValueError:
         return False
-
-
-LOCAL_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ENOSPC})
-
-
-def _local_failure(exc: BaseException) -> str | None:
-    """What this machine ran out of, if that is why ``exc`` happened (the site is not to blame):
-    file descriptors, sockets, memory or disk; or a resolver that failed with a system error."""
-    for e in (exc, getattr(exc, "os_error", None), exc.__cause__):
-        if isinstance(e, socket.gaierror) and e.errno == socket.EAI_SYSTEM:
-            return f"the resolver failed with a system error ({e.strerror})"
-        if isinstance(e, OSError) and e.errno in LOCAL_ERRNOS:
-            return e.strerror or errno.errorcode[e.errno]
-    return None
-
-
-def _transport(exc: BaseException) -> bool:
-    """An exception the network or the disk can cause (classified into a record's error kind);
-    anything else is a bug of ours, which the engine records as ``internal`` and warns about."""
-    return isinstance(exc, (aiohttp.ClientError, aiohttp_socks.ProxyError, aiohttp_socks.ProxyTimeoutError,
-                            aiohttp_socks.ProxyConnectionError, asyncio.TimeoutError, OSError,
-                            HttpProcessingError, UnicodeError, zlib.error))
-
-
-def classify(exc: BaseException) -> FetchError:
-    """Map an aiohttp/OS exception to an error kind, a readable message and retryability."""
-    text = str(exc) or type(exc).__name__
-    os_error = getattr(exc, "os_error", None)
-    if isinstance(os_error, BlockedAddress):
-        return FetchError(Kind.BLOCKED, str(os_error))
-    local = _local_failure(exc)
-    if local is not None:
-        return FetchError(Kind.LOCAL, local, retryable=True)
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return FetchError(Kind.DNS, f"cannot resolve host: {text}", retryable=True)
-    if isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp_socks.ProxyConnectionError)):
-        return FetchError(Kind.PROXY, f"cannot connect to proxy: {text}", retryable=True)
-    if isinstance(exc, aiohttp.ClientHttpProxyError):
-        return FetchError(Kind.PROXY, f"proxy refused the tunnel ({exc.status} {exc.message})", retryable=True)
-    if isinstance(exc, (aiohttp_socks.ProxyError, aiohttp_socks.ProxyTimeoutError)):
-        return FetchError(Kind.PROXY, f"SOCKS proxy failed: {text}", retryable=True)
-    if isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError)):
-        return FetchError(Kind.TLS, text)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return FetchError(Kind.CONNECT, text, retryable=True)
-    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        return FetchError(Kind.TIMEOUT, f"timed out: {text}" if str(exc) else "timed out", retryable=True)
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        if "encoding" in text.lower() or "decompress" in text.lower():
-            return FetchError(Kind.DECODE, f"cannot decode body: {text}")
-        return FetchError(Kind.ABORTED, f"body cut short: {text}", retryable=True)
-    if isinstance(exc, (aiohttp.ClientConnectionError, ConnectionError)):
-        return FetchError(Kind.ABORTED, f"connection lost: {text}", retryable=True)
-    if isinstance(exc, aiohttp.InvalidURL):
-        return FetchError(Kind.INVALID_URL, f"invalid URL: {text}")
-    if isinstance(exc, aiohttp.ClientResponseError):
-        if "content-encoding" in text.lower():  # e.g. br without the Brotli package
-            return FetchError(Kind.DECODE, f"cannot decode body: {exc.message or text}")
-        return FetchError(Kind.PROTOCOL, f"bad response: {exc.message or text}")
-    if isinstance(exc, OSError):
-        return FetchError(Kind.STORAGE, f"cannot write page: {text}")
-    if isinstance(exc, (UnicodeError, zlib.error)):
-        return FetchError(Kind.DECODE, f"cannot decode body: {text}")
-    return FetchError(Kind.PROTOCOL, f"{type(exc).__name__}: {text}")

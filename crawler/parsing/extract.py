@@ -12,9 +12,7 @@ defaulted); a ``required`` field without a value drops its item, and that is lis
 
 from __future__ import annotations
 
-import fnmatch
 import re
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -24,6 +22,7 @@ from yarl import URL
 from crawler.parsing import structured
 from crawler.parsing.rules import ExtractRule, FieldRule
 from crawler.parsing.values import Mapper, Unconvertible, convert, shown
+from crawler.urls import url_pattern
 
 Root = LexborHTMLParser | LexborNode
 
@@ -67,7 +66,7 @@ class Extractor:
     """Applies the job's extraction rules to parsed pages."""
 
     def __init__(self, rules: list[ExtractRule]) -> None:
-        self._rules = [(rule, _matcher(rule.match)) for rule in rules]
+        self._rules = [(rule, url_pattern(rule.match)) for rule in rules]
         self._mappers: dict[int, Mapper] = {}
 
     def __bool__(self) -> bool:
@@ -229,10 +228,3 @@ class Extractor:
         if mapper is None:
             mapper = self._mappers[id(field)] = Mapper(field.map or {})
         return mapper
-
-
-def _matcher(pattern: str) -> Callable[[str], object]:
-    """A URL glob (``*/product/*``) or, after ``re:``, a regex searched in the URL."""
-    if pattern.startswith("re:"):
-        return re.compile(pattern[3:]).search
-    return re.compile(fnmatch.translate(pattern)).fullmatch

@@ -11,7 +11,7 @@ from crawler.errors import LockedError
 from crawler.sinks.repair import repair_csv, repair_jsonl
 
 STATE_FILES = ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "records.jsonl",
-               "items.jsonl", "items.csv", "crawl.warc.gz", ".warc-good")
+               "items.jsonl", "items.csv", "crawl.warc.gz", ".warc-good", "changes.jsonl")
 
 
 def lock(out: Path) -> int:

@@ -52,8 +52,8 @@ class PageStore:
 
 
 class PageFile:
-    """One body being written. ``commit`` returns its path relative to OUT and sets ``sha256``;
-    ``discard`` drops it."""
+    """One body being written. ``commit`` returns its path relative to OUT and sets ``sha256``
+    (and ``replaced``: False when the file already held this very body); ``discard`` drops it."""
 
     def __init__(self, store: PageStore, url: URL) -> None:
         self._store = store
@@ -64,6 +64,7 @@ class PageFile:
         self._digest: Any = None
         self._tmp = store.temp_name()
         self.sha256 = ""
+        self.replaced = True
 
     async def write(self, chunk: bytes) -> None:
         if self._file is not None:
@@ -79,16 +80,20 @@ class PageFile:
             self._file = await aiofiles.open(self._tmp, "wb", executor=self._store.executor)
             await self._file.write(data)
 
-    async def commit(self) -> str:
-        """Move the body to its final name and return ``pages/...`` relative to OUT."""
+    async def commit(self, unless: str | None = None) -> str:
+        """Move the body to its final name and return ``pages/...`` relative to OUT. With
+        ``unless`` (a sha256), a file there that holds a body of that digest is left untouched
+        (a re-crawl of an unchanged page keeps its file and its mtime)."""
         data = None
+        streamed = None
         if self._file is None:
             data = b"".join(self._chunks)
             self._chunks = []
         else:
             await self._file.close()
-        rel, digest = await _place(self._tmp, data, self._store.pages, self._url, executor=self._store.executor)
-        self.sha256 = digest if digest is not None else self._digest.hexdigest()
+            streamed = self._digest.hexdigest()
+        rel, self.sha256, self.replaced = await _place(self._tmp, data, streamed, unless, self._store.pages,
+                                                       self._url, executor=self._store.executor)
         return f"pages/{rel}"
 
     async def discard(self) -> None:
@@ -101,23 +106,32 @@ class PageFile:
                 pass
 
 
-def _place_sync(tmp: str, data: bytes | None, pages: Path, url: URL) -> tuple[str, str | None]:
-    """Hash and write ``data`` (if given) to ``tmp``, then rename it to its place under ``pages``.
-    Returns the place and the data's sha256 (hashed here, off the event loop).
+def _place_sync(tmp: str, data: bytes | None, digest: str | None, unless: str | None, pages: Path,
+                url: URL) -> tuple[str, str, bool]:
+    """Hash ``data`` (if given; else ``tmp`` holds the body, of ``digest``), write it to ``tmp``
+    and rename that to its place under ``pages`` — unless the place already holds a body of
+    digest ``unless``. Returns the place, the sha256 (hashed here, off the event loop) and
+    whether the file was written.
 
     One thread hop per page. Falls back to ``<host>/_conflicts/<sha256 of URL>`` when a file stands
     where a folder is needed or the reverse (``/a`` and ``/a/b`` both answered 200).
     """
-    digest = None
     if data is not None:
         digest = hashlib.sha256(data).hexdigest()
+    assert digest is not None
+    rel = relative_path(url)
+    if unless is not None and digest == unless and (pages / rel).is_file():
+        if data is None:
+            os.remove(tmp)
+        return rel, digest, False
+    if data is not None:
         with open(tmp, "wb") as f:
             f.write(data)
     try:
-        return _move(tmp, pages, relative_path(url)), digest
+        return _move(tmp, pages, rel), digest, True
     except (NotADirectoryError, IsADirectoryError, FileExistsError):
         name = hashlib.sha256(str(url).encode()).hexdigest()
-        return _move(tmp, pages, f"{host_dir(url)}/_conflicts/{name}"), digest
+        return _move(tmp, pages, f"{host_dir(url)}/_conflicts/{name}"), digest, True
 
 
 def _move(tmp: str, pages: Path, rel: str) -> str:

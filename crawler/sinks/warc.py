@@ -18,11 +18,14 @@ import io
 import os
 import zlib
 from concurrent.futures import Executor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
+
+NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
 
 class WarcSink:
@@ -39,6 +42,26 @@ class WarcSink:
 
     async def write(self, resp: aiohttp.ClientResponse, body: bytes) -> None:
         """Archive ``resp`` (whose raw body is ``body``) and the request that produced it."""
+        request, headers = self._request_and_headers(resp, body)
+        response = self._writer.create_warc_record(
+            str(resp.url), "response", payload=io.BytesIO(body), http_headers=status_and(headers, resp))
+        await self._write(request, response)
+
+    async def revisit(self, resp: aiohttp.ClientResponse, sha256: str, previous: float) -> None:
+        """A ``revisit`` record instead of a response: the page is the one fetched at ``previous``
+        (epoch seconds). A 304 uses the server-not-modified profile, a 200 with the same body
+        identical-payload-digest; the digest is the decoded body's sha256, as in records."""
+        request, headers = self._request_and_headers(resp, None)
+        refers = datetime.fromtimestamp(previous, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        record = self._writer.create_revisit_record(str(resp.url), f"sha256:{sha256}", str(resp.url), refers,
+                                                    http_headers=status_and(headers, resp))
+        if resp.status == 304:
+            record.rec_headers.replace_header("WARC-Profile", NOT_MODIFIED)
+        await self._write(request, record)
+
+    def _request_and_headers(self, resp: aiohttp.ClientResponse, body: bytes | None):  # type: ignore[no-untyped-def]
+        """The request's record, and the response's headers as received (a de-chunked ``body``
+        gets its Content-Length; a revisit has no body)."""
         uri = str(resp.url)
         info = resp.request_info
         target = info.url.raw_path_qs or "/"
@@ -51,12 +74,12 @@ class WarcSink:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers]
         if any(k.lower() == "transfer-encoding" for k, _ in headers):
             headers = [(k, v) for k, v in headers if k.lower() not in ("transfer-encoding", "content-length")]
-            headers.append(("Content-Length", str(len(body))))
-        version = f"HTTP/{resp.version.major}.{resp.version.minor}" if resp.version else "HTTP/1.1"
-        response = self._writer.create_warc_record(
-            uri, "response", payload=io.BytesIO(body),
-            http_headers=StatusAndHeaders(f"{resp.status} {resp.reason or ''}".strip(), headers, protocol=version))
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._write_pair, request, response)
+            if body is not None:
+                headers.append(("Content-Length", str(len(body))))
+        return request, headers
+
+    async def _write(self, request, record) -> None:  # type: ignore[no-untyped-def]
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._write_pair, request, record)
 
     def _write_pair(self, request, response) -> None:  # type: ignore[no-untyped-def]
         self._writer.write_request_response_pair(request, response)
@@ -66,6 +89,12 @@ class WarcSink:
     def close(self) -> None:
         self._file.close()
         os.close(self._good)
+
+
+def status_and(headers: list[tuple[str, str]], resp: aiohttp.ClientResponse) -> StatusAndHeaders:
+    """The response's status line and ``headers``, for a WARC record."""
+    version = f"HTTP/{resp.version.major}.{resp.version.minor}" if resp.version else "HTTP/1.1"
+    return StatusAndHeaders(f"{resp.status} {resp.reason or ''}".strip(), headers, protocol=version)
 
 
 def repair_tail(path: Path, good: int) -> None:

@@ -1,0 +1,83 @@
+"""Failures of a fetch, sorted into the error kinds records carry.
+
+A failure is the site's (it answers wrongly or not at all), the network's, a proxy's, or this
+machine's (out of file descriptors, memory or disk: ``local``, which spends no retry). Anything
+that is none of these is a bug of ours, which the engine records as ``internal``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import zlib
+
+import aiohttp
+import aiohttp_socks
+from aiohttp.http_exceptions import HttpProcessingError
+
+from crawler.errors import FetchError, Kind
+from crawler.net.resolver import BlockedAddress
+
+LOCAL_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ENOSPC})
+
+
+def _local_failure(exc: BaseException) -> str | None:
+    """What this machine ran out of, if that is why ``exc`` happened (the site is not to blame):
+    file descriptors, sockets, memory or disk; or a resolver that failed with a system error."""
+    for e in (exc, getattr(exc, "os_error", None), exc.__cause__):
+        if isinstance(e, socket.gaierror) and e.errno == socket.EAI_SYSTEM:
+            return f"the resolver failed with a system error ({e.strerror})"
+        if isinstance(e, OSError) and e.errno in LOCAL_ERRNOS:
+            return e.strerror or errno.errorcode[e.errno]
+    return None
+
+
+def is_transport(exc: BaseException) -> bool:
+    """An exception the network or the disk can cause (classified into a record's error kind);
+    anything else is a bug of ours, which the engine records as ``internal`` and warns about."""
+    return isinstance(exc, (aiohttp.ClientError, aiohttp_socks.ProxyError, aiohttp_socks.ProxyTimeoutError,
+                            aiohttp_socks.ProxyConnectionError, asyncio.TimeoutError, OSError,
+                            HttpProcessingError, UnicodeError, zlib.error))
+
+
+def classify(exc: BaseException) -> FetchError:
+    """Map an aiohttp/OS exception to an error kind, a readable message and retryability."""
+    text = str(exc) or type(exc).__name__
+    os_error = getattr(exc, "os_error", None)
+    if isinstance(os_error, BlockedAddress):
+        return FetchError(Kind.BLOCKED, str(os_error))
+    local = _local_failure(exc)
+    if local is not None:
+        return FetchError(Kind.LOCAL, local, retryable=True)
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return FetchError(Kind.DNS, f"cannot resolve host: {text}", retryable=True)
+    if isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp_socks.ProxyConnectionError)):
+        return FetchError(Kind.PROXY, f"cannot connect to proxy: {text}", retryable=True)
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return FetchError(Kind.PROXY, f"proxy refused the tunnel ({exc.status} {exc.message})", retryable=True)
+    if isinstance(exc, (aiohttp_socks.ProxyError, aiohttp_socks.ProxyTimeoutError)):
+        return FetchError(Kind.PROXY, f"SOCKS proxy failed: {text}", retryable=True)
+    if isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError)):
+        return FetchError(Kind.TLS, text)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return FetchError(Kind.CONNECT, text, retryable=True)
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return FetchError(Kind.TIMEOUT, f"timed out: {text}" if str(exc) else "timed out", retryable=True)
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        if "encoding" in text.lower() or "decompress" in text.lower():
+            return FetchError(Kind.DECODE, f"cannot decode body: {text}")
+        return FetchError(Kind.ABORTED, f"body cut short: {text}", retryable=True)
+    if isinstance(exc, (aiohttp.ClientConnectionError, ConnectionError)):
+        return FetchError(Kind.ABORTED, f"connection lost: {text}", retryable=True)
+    if isinstance(exc, aiohttp.InvalidURL):
+        return FetchError(Kind.INVALID_URL, f"invalid URL: {text}")
+    if isinstance(exc, aiohttp.ClientResponseError):
+        if "content-encoding" in text.lower():  # e.g. br without the Brotli package
+            return FetchError(Kind.DECODE, f"cannot decode body: {exc.message or text}")
+        return FetchError(Kind.PROTOCOL, f"bad response: {exc.message or text}")
+    if isinstance(exc, OSError):
+        return FetchError(Kind.STORAGE, f"cannot write page: {text}")
+    if isinstance(exc, (UnicodeError, zlib.error)):
+        return FetchError(Kind.DECODE, f"cannot decode body: {text}")
+    return FetchError(Kind.PROTOCOL, f"{type(exc).__name__}: {text}")

@@ -1,0 +1,141 @@
+"""Re-crawls: which URLs are due again, what changed, and the list of changes.
+
+A job's first crawl is generation 1; ``--recrawl`` starts the next generation of a finished job.
+Each due URL is fetched again with the validators of its last visit (``If-None-Match``,
+``If-Modified-Since``), and its record says how it compares with that visit: ``new`` (no earlier
+visit), ``changed``, ``unchanged`` (304, or the same content digest) or ``gone`` (it answered
+before; now it fails, or says 404/410). ``OUT/changes.jsonl`` lists the URLs of the latest
+generation that are not unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from crawler.config import Job
+from crawler.frontier import Visit
+from crawler.record import Record
+from crawler.urls import url_pattern
+
+ADAPTIVE_SPAN = 8.0  # an adaptive interval stays within [after / 8, after * 8]
+DEFAULT_AFTER = 86_400.0  # adaptive re-crawls without recrawl_after start from a day
+
+
+def redirect_digest(target: str) -> str:
+    """A redirect's content digest: its target, so a moved redirect counts as a change."""
+    return hashlib.sha256(f"redirect {target}".encode()).hexdigest()
+
+
+def change(previous: Visit | None, now: Visit) -> str:
+    """``new``, ``changed``, ``unchanged`` or ``gone``: ``now`` against the URL's last visit."""
+    if previous is None:
+        return "new"
+    if not now.ok:
+        return "gone" if previous.ok else "unchanged"
+    if previous.ok and now.digest is not None and now.digest == previous.digest:
+        return "unchanged"
+    return "changed"
+
+
+def visit_after(record: Record, headers: Mapping[str, str] | None, previous: Visit | None, job: Job) -> Visit:
+    """What this fetch leaves for the next re-crawl; sets the record's ``change``."""
+    status = record.status
+    ok = record.error is None and status is not None and status < 400
+    digest = None
+    if ok and record.final_url is not None and record.final_url != record.url:
+        digest = redirect_digest(record.final_url)
+    elif ok:
+        digest = record.sha256
+    now = time.time()
+    etag = headers.get("ETag") if headers is not None else None
+    last_modified = headers.get("Last-Modified") if headers is not None else None
+    if status == 304 and previous is not None:  # a 304 may omit the validators it still honours
+        etag, last_modified = etag or previous.etag, last_modified or previous.last_modified
+    visit = Visit(status, ok, digest, record.path, etag, last_modified, now, now)
+    record.change = change(previous, visit)
+    unchanged = record.change == "unchanged" and previous is not None
+    return dataclasses.replace(visit, changed_at=previous.changed_at if unchanged and previous else now,
+                               revisit=next_revisit(job, previous, changed=not unchanged))
+
+
+def next_revisit(job: Job, previous: Visit | None, changed: bool) -> float | None:
+    """Adaptive re-crawls: a URL that changed comes back twice as soon, one that did not half as
+    often, within bounds around ``recrawl_after``; None when re-crawls are not adaptive."""
+    if not job.recrawl_adaptive:
+        return None
+    base = job.recrawl_after or DEFAULT_AFTER
+    current = previous.revisit if previous is not None and previous.revisit else base
+    wanted = current / 2 if changed else current * 2
+    return min(max(wanted, base / ADAPTIVE_SPAN), base * ADAPTIVE_SPAN)
+
+
+def due_policy(job: Job) -> Callable[[str, Visit | None], bool] | None:
+    """Which URLs the next generation fetches again (None: every one): those whose last visit
+    is older than their interval (the first ``recrawl_rules`` entry whose URL pattern matches,
+    else ``recrawl_after``; with adaptive re-crawls, the URL's own interval)."""
+    if job.recrawl_after is None and not job.recrawl_rules and not job.recrawl_adaptive:
+        return None
+    rules = [(url_pattern(rule.match), rule.after) for rule in job.recrawl_rules]
+    default = job.recrawl_after if job.recrawl_after is not None else (DEFAULT_AFTER if job.recrawl_adaptive else 0.0)
+    now = time.time()
+
+    def due(url: str, visit: Visit | None) -> bool:
+        if visit is None:
+            return True
+        after = next((a for matches, a in rules if matches(url)), None)
+        if after is None:
+            after = visit.revisit if job.recrawl_adaptive and visit.revisit else default
+        return now - visit.fetched_at >= after
+
+    return due
+
+
+def visit_from_record(line: dict[str, Any]) -> Visit:
+    """The visit a record of an older format describes (no validators: those were not kept)."""
+    status = line.get("status")
+    ok = line.get("error") is None and isinstance(status, int) and status < 400
+    digest = line.get("sha256")
+    if ok and 300 <= status < 400 and line.get("final_url"):  # type: ignore[operator]
+        digest = redirect_digest(line["final_url"])
+    fetched = _epoch(line.get("fetched_at"))
+    return Visit(status, ok, digest, line.get("path"), fetched_at=fetched, changed_at=fetched)
+
+
+def write_changes(out: Path, generation: int) -> Counter[str]:
+    """Rewrite ``OUT/changes.jsonl`` from the records of ``generation`` (every change but
+    ``unchanged``); return the count of each kind of change."""
+    counts: Counter[str] = Counter()
+    records = out / "records.jsonl"
+    tmp = out / "changes.jsonl.tmp"
+    with open(tmp, "wb") as changes:
+        if records.exists():
+            with open(records, "rb") as f:
+                for raw in f:
+                    line = orjson.loads(raw)
+                    if line.get("crawl", 1) != generation:
+                        continue
+                    counts[line.get("change") or "new"] += 1
+                    if line.get("change") != "unchanged":
+                        changes.write(orjson.dumps({k: line.get(k) for k in _CHANGE_FIELDS}) + b"\n")
+    os.replace(tmp, out / "changes.jsonl")
+    return counts
+
+
+_CHANGE_FIELDS = ("url", "change", "crawl", "status", "sha256", "path", "fetched_at")
+
+
+def _epoch(text: object) -> float:
+    try:
+        return datetime.fromisoformat(str(text)).timestamp()
+    except ValueError:
+        return 0.0

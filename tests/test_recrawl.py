@@ -1,0 +1,209 @@
+"""Re-crawls against a local site whose pages change between runs: some send 304 to ETag, some
+only to Last-Modified, some neither, one changes, one disappears, a new one appears. Run through
+the CLI, as a user would, and killed with SIGKILL half-way through a re-crawl."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+from aiohttp import web
+from warcio.archiveiterator import ArchiveIterator
+
+from tests.conftest import Site
+from tests.test_cli import run_cli
+
+LAST_MODIFIED = "Wed, 01 Jul 2026 10:00:00 GMT"
+
+
+class ChangingSite:
+    """The pages of one site, as they are in ``generation`` 1 or 2."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.generation = 1
+        self.hold = asyncio.Event()
+        self.hold.set()
+        self.held = asyncio.Event()
+        for path, handler in {"/": self.root, "/etag": self.etag, "/lm": self.last_modified, "/plain": self.plain,
+                              "/edited": self.edited, "/gone": self.gone, "/new": self.new,
+                              "/moved": self.moved}.items():
+            site.route("shop.test", path, handler)
+
+    @staticmethod
+    def page(title: str, links: str = "") -> str:
+        return f"<html><head><title>{title}</title></head><body>{links}</body></html>"
+
+    async def root(self, _: web.Request) -> web.Response:
+        links = "".join(f'<a href="{p}">{p}</a>' for p in ("/etag", "/lm", "/plain", "/edited", "/gone", "/moved"))
+        if self.generation == 2:
+            links += '<a href="/new">new</a>'
+        return web.Response(text=self.page("Home", links), content_type="text/html")
+
+    async def etag(self, request: web.Request) -> web.Response:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return web.Response(status=304, headers={"ETag": '"v1"'})
+        return web.Response(text=self.page("ETag"), content_type="text/html", headers={"ETag": '"v1"'})
+
+    async def last_modified(self, request: web.Request) -> web.Response:
+        if request.headers.get("If-Modified-Since") == LAST_MODIFIED:
+            return web.Response(status=304)
+        return web.Response(text=self.page("LM"), content_type="text/html", headers={"Last-Modified": LAST_MODIFIED})
+
+    async def plain(self, _: web.Request) -> web.Response:
+        return web.Response(text=self.page("Plain"), content_type="text/html")
+
+    async def edited(self, _: web.Request) -> web.Response:
+        if self.generation == 2:
+            self.held.set()
+            await self.hold.wait()
+        return web.Response(text=self.page(f"Edited v{self.generation}"), content_type="text/html",
+                            headers={"ETag": f'"e{self.generation}"'})
+
+    async def gone(self, _: web.Request) -> web.Response:
+        if self.generation == 2:
+            raise web.HTTPNotFound()
+        return web.Response(text=self.page("Gone soon"), content_type="text/html")
+
+    async def new(self, _: web.Request) -> web.Response:
+        return web.Response(text=self.page("New"), content_type="text/html")
+
+    async def moved(self, _: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently("/plain")
+
+
+EXPECTED_CHANGES = {"/": "changed", "/edited": "changed", "/gone": "gone", "/new": "new", "/etag": "unchanged",
+                    "/lm": "unchanged", "/plain": "unchanged", "/moved": "unchanged"}
+
+
+def job_args(site: Site, out: Path) -> list[str]:
+    return ["crawl", site.url("shop.test"), "--resolve", site.pin("shop.test")[0], "-o", str(out), "--warc",
+            "--retries", "0"]
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def by_path(site: Site, records: list[dict]) -> dict[str, dict]:
+    prefix = site.url("shop.test").rstrip("/")
+    return {r["url"].removeprefix(prefix): r for r in records}
+
+
+async def first_crawl(site: Site, tmp_path: Path) -> tuple[ChangingSite, Path]:
+    """The site as it is in generation 1, crawled once into tmp_path/o."""
+    pages = ChangingSite(site)
+    await site.start()
+    out = tmp_path / "o"
+    code, _, err = await run_cli(*job_args(site, out))
+    assert code == 0, err
+    return pages, out
+
+
+async def test_a_recrawl_reports_exactly_what_changed_and_rewrites_only_changed_pages(site, tmp_path):
+    pages, out = await first_crawl(site, tmp_path)
+    first = by_path(site, lines(out / "records.jsonl"))
+    assert {r["change"] for r in first.values()} == {"new"} and {r["crawl"] for r in first.values()} == {1}
+    mtimes = {p: (out / first[p]["path"]).stat().st_mtime_ns for p in ("/etag", "/lm", "/plain")}
+    site.headers.clear()
+
+    pages.generation = 2
+    code, _, err = await run_cli(*job_args(site, out), "--recrawl")
+
+    assert code == 0, err
+    records = lines(out / "records.jsonl")
+    second = by_path(site, [r for r in records if r["crawl"] == 2])
+    assert {p: r["change"] for p, r in second.items()} == EXPECTED_CHANGES
+    assert len(records) == len(first) + len(second)  # one line per URL per generation
+    assert "crawl 2: 1 new, 2 changed, 4 unchanged, 1 gone (OUT/changes.jsonl)" in err
+    changes = {p: r["change"] for p, r in by_path(site, lines(out / "changes.jsonl")).items()}
+    assert changes == {p: c for p, c in EXPECTED_CHANGES.items() if c != "unchanged"}
+    sent = {h.get("If-None-Match"): h for h in site.headers}
+    assert '"v1"' in sent and '"e1"' in sent  # the ETags of the first crawl came back
+    assert any(h.get("If-Modified-Since") == LAST_MODIFIED for h in site.headers)
+    assert second["/etag"]["status"] == 304 and second["/lm"]["status"] == 304
+    assert second["/plain"]["status"] == 200 and second["/plain"]["sha256"] == first["/plain"]["sha256"]
+    for p in ("/etag", "/lm", "/plain"):  # same file, never rewritten
+        assert second[p]["path"] == first[p]["path"]
+        assert (out / second[p]["path"]).stat().st_mtime_ns == mtimes[p]
+    assert "Edited v2" in (out / second["/edited"]["path"]).read_text()
+    revisits = {}
+    with open(out / "crawl.warc.gz", "rb") as f:
+        for rec in ArchiveIterator(f):
+            if rec.rec_type == "revisit":
+                revisits[rec.rec_headers.get_header("WARC-Target-URI")] = rec.rec_headers.get_header("WARC-Profile")
+    assert {u.removeprefix(site.url("shop.test").rstrip("/")): p.rsplit("/", 1)[-1] for u, p in revisits.items()} \
+        == {"/etag": "server-not-modified", "/lm": "server-not-modified", "/plain": "identical-payload-digest"}
+
+
+async def test_kill_9_during_a_recrawl_then_the_same_command_finishes_that_recrawl(site, tmp_path):
+    pages, out = await first_crawl(site, tmp_path)
+    pages.generation = 2
+    pages.hold.clear()
+    args = [sys.executable, "-m", "crawler", *job_args(site, out), "--recrawl", "-q"]
+    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.DEVNULL,
+                                                stderr=asyncio.subprocess.DEVNULL)
+    await asyncio.wait_for(pages.held.wait(), 60)
+    for _ in range(200):  # bounded: until a checkpoint has put some records of crawl 2 on disk
+        if any(r["crawl"] == 2 for r in lines(out / "records.jsonl")):
+            break
+        await asyncio.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+    pages.hold.set()
+
+    code, _, err = await run_cli(*job_args(site, out), "--recrawl")
+
+    assert code == 0, err
+    assert "Resumed" in err and "crawl 2:" in err  # the same generation went on; no third one
+    records = lines(out / "records.jsonl")
+    second = by_path(site, [r for r in records if r["crawl"] == 2])
+    assert {p: r["change"] for p, r in second.items()} == EXPECTED_CHANGES
+    assert len([r for r in records if r["crawl"] == 2]) == len(EXPECTED_CHANGES)
+    assert {r["crawl"] for r in records} == {1, 2}
+    assert "crawl 2: 1 new, 2 changed, 4 unchanged, 1 gone" in err
+
+
+FORMAT2_PAGES = {"/": '<a href="/a">a</a><a href="/b">b</a>', "/a": "page a", "/b": "page b"}
+
+
+async def test_a_job_written_before_recrawls_existed_is_upgraded_and_recrawled(site, tmp_path):
+    """tests/fixtures/format2-job was written by the previous release (state format 2, no
+    visits): opened by this one, it is upgraded in place, learns each URL's digest from its
+    records, and a re-crawl of the same pages finds them unchanged."""
+    for path, body in FORMAT2_PAGES.items():
+        site.route("old.test", path, _old_page(path, body))
+    await site.start()
+    out = tmp_path / "job"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "format2-job", out)
+    port = str(site.port)
+    (out / "records.jsonl").write_text((out / "records.jsonl").read_text().replace("8799", port))
+    (out / "pages" / "old.test_8799").rename(out / "pages" / f"old.test_{port}")
+    db = sqlite3.connect(out / "state.sqlite")
+    db.execute("UPDATE urls SET url=replace(url, '8799', ?), host=replace(host, '8799', ?), "
+               "parent=replace(parent, '8799', ?)", (port, port, port))
+    db.commit()
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    db.close()
+    mtime = (out / "pages" / f"old.test_{port}" / "a").stat().st_mtime_ns
+
+    code, _, err = await run_cli("crawl", site.url("old.test"), "--resolve", site.pin("old.test")[0], "-o", str(out),
+                                 "--recrawl")
+
+    assert code == 0, err
+    assert "Re-crawl: crawl 2, 3 known URLs due again" in err
+    assert "crawl 2: 0 new, 0 changed, 3 unchanged, 0 gone" in err
+    assert sqlite3.connect(out / "state.sqlite").execute("PRAGMA user_version").fetchone()[0] == 4
+    assert (out / "pages" / f"old.test_{port}" / "a").stat().st_mtime_ns == mtime
+    assert (out / "changes.jsonl").read_text() == ""
+
+
+def _old_page(path: str, body: str):
+    async def handler(_: web.Request) -> web.Response:
+        return web.Response(text=f"<html><title>{path}</title><body>{body}</body></html>", content_type="text/html")
+    return handler
