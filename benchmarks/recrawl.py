@@ -69,8 +69,9 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     first, again = statistics.median(rates[1]), statistics.median(rates[2])
     b1, b2 = statistics.median(sizes[1]), statistics.median(sizes[2])
-    print(f"\nCommand: `python3 benchmarks/recrawl.py --rounds {args.rounds}`\n\n| crawl | URLs/s (median) | body bytes |\n"
-          f"|---|---|---|\n| first | {first:.0f} | {b1:,} |\n| re-crawl, nothing changed | {again:.0f} | {b2:,} |\n\n"
+    print(f"\nCommand: `python3 benchmarks/recrawl.py --rounds {args.rounds}`\n\n"
+          "| crawl | URLs/s (median) | body bytes |\n|---|---|---|\n"
+          f"| first | {first:.0f} | {b1:,} |\n| re-crawl, nothing changed | {again:.0f} | {b2:,} |\n\n"
           f"re-crawl: **{again / first:.2f}×** the URLs/s, {b2 / max(b1, 1):.3f}× the body bytes")
     return 0
 
