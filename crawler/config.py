@@ -205,9 +205,8 @@ class Job(Strict):
 
     @model_validator(mode="after")
     def _recrawl_needs_state(self) -> Job:
-        if self.recrawl and self.frontier != "sqlite":
-            raise ValueError("recrawl: needs the job's saved state (frontier: sqlite); re-crawls of memory "
-                             "or Redis frontiers are not supported")
+        if self.recrawl and self.frontier == "memory":
+            raise ValueError("recrawl: needs the job's saved state (frontier: sqlite or redis://…), not memory")
         return self
 
     @model_validator(mode="after")

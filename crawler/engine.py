@@ -162,12 +162,10 @@ class Crawl:
     async def _next_generation(self) -> None:
         """``--recrawl``: a finished job starts its next generation; an unfinished one (stopped,
         or killed during a re-crawl) goes on with the generation it was in."""
-        counts = await self.frontier.counts()
-        if counts.admitted == 0 or counts.unfinished:
-            return
-        self.stats.resumed = 0
         again = await self.frontier.recrawl(due_policy(self.job))
-        self.stats.recrawled = again
+        if again is not None:
+            self.stats.resumed = 0
+            self.stats.recrawled = again
 
     async def _start(self) -> None:
         """Schedule the work a previous run left, then admit the seeds (and sitemaps)."""

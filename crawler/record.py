@@ -25,6 +25,8 @@ class Record:
     content_type: str | None = None
     bytes: int = 0
     sha256: str | None = None
+    etag: str | None = None  # the validators a re-crawl sends back
+    last_modified: str | None = None
     path: str | None = None
     title: str | None = None
     proxy: str | None = None
@@ -48,6 +50,8 @@ class Record:
             "content_type": self.content_type,
             "bytes": self.bytes,
             "sha256": self.sha256,
+            "etag": self.etag,
+            "last_modified": self.last_modified,
             "depth": self.depth,
             "parent": self.parent,
             "fetched_at": self.fetched_at,

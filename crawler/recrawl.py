@@ -48,7 +48,7 @@ def change(previous: Visit | None, now: Visit) -> str:
 
 
 def visit_after(record: Record, headers: Mapping[str, str] | None, previous: Visit | None, job: Job) -> Visit:
-    """What this fetch leaves for the next re-crawl; sets the record's ``change``."""
+    """What this fetch leaves for the next re-crawl; sets the record's ``change`` and validators."""
     status = record.status
     ok = record.error is None and status is not None and status < 400
     digest = None
@@ -63,6 +63,7 @@ def visit_after(record: Record, headers: Mapping[str, str] | None, previous: Vis
         etag, last_modified = etag or previous.etag, last_modified or previous.last_modified
     visit = Visit(status, ok, digest, record.path, etag, last_modified, now, now)
     record.change = change(previous, visit)
+    record.etag, record.last_modified = etag, last_modified
     unchanged = record.change == "unchanged" and previous is not None
     return dataclasses.replace(visit, changed_at=previous.changed_at if unchanged and previous else now,
                                revisit=next_revisit(job, previous, changed=not unchanged))
@@ -101,14 +102,15 @@ def due_policy(job: Job) -> Callable[[str, Visit | None], bool] | None:
 
 
 def visit_from_record(line: dict[str, Any]) -> Visit:
-    """The visit a record of an older format describes (no validators: those were not kept)."""
+    """The visit a record describes (records of older versions have no validators)."""
     status = line.get("status")
     ok = line.get("error") is None and isinstance(status, int) and status < 400
     digest = line.get("sha256")
     if ok and 300 <= status < 400 and line.get("final_url"):  # type: ignore[operator]
         digest = redirect_digest(line["final_url"])
     fetched = _epoch(line.get("fetched_at"))
-    return Visit(status, ok, digest, line.get("path"), fetched_at=fetched, changed_at=fetched)
+    return Visit(status, ok, digest, line.get("path"), line.get("etag"), line.get("last_modified"),
+                 fetched_at=fetched, changed_at=fetched)
 
 
 def write_changes(out: Path, generation: int) -> Counter[str]:

@@ -32,7 +32,7 @@ class YieldingFrontier:
         await self._pause()
         return await self.inner.open()
 
-    async def recrawl(self, due: Callable[[str, Visit | None], bool] | None) -> int:
+    async def recrawl(self, due: Callable[[str, Visit | None], bool] | None) -> int | None:
         await self._pause()
         return await self.inner.recrawl(due)
 

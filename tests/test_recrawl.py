@@ -207,3 +207,29 @@ def _old_page(path: str, body: str):
     async def handler(_: web.Request) -> web.Response:
         return web.Response(text=f"<html><title>{path}</title><body>{body}</body></html>", content_type="text/html")
     return handler
+
+
+async def test_a_job_shared_through_redis_is_recrawled_by_its_workers(site, redis_url, tmp_path):
+    """Two workers (--processes 2) crawl, then re-crawl: each brings its shard's URLs and their
+    validators back to the job; the merged records and changes are those of one process."""
+    pages = ChangingSite(site)
+    await site.start()
+    out = tmp_path / "o"
+    args = ["crawl", site.url("shop.test"), "--resolve", site.pin("shop.test")[0], "-o", str(out), "--frontier",
+            redis_url, "--name", "shop", "--processes", "2", "--retries", "0"]
+    code, _, err = await run_cli(*args)
+    assert code == 0, err
+    site.headers.clear()
+    pages.generation = 2
+
+    code, _, err = await run_cli(*args, "--recrawl")
+
+    assert code == 0, err
+    records = lines(out / "records.jsonl")  # merged from the shards
+    second = by_path(site, [r for r in records if r["crawl"] == 2])
+    assert {p: r["change"] for p, r in second.items()} == EXPECTED_CHANGES
+    assert len(records) == len(EXPECTED_CHANGES) - 1 + len(EXPECTED_CHANGES)  # /new is only in crawl 2
+    changes = {p: r["change"] for p, r in by_path(site, lines(out / "changes.jsonl")).items()}
+    assert changes == {p: c for p, c in EXPECTED_CHANGES.items() if c != "unchanged"}
+    assert any(h.get("If-None-Match") == '"v1"' for h in site.headers)
+    assert second["/etag"]["status"] == 304 and (out / second["/etag"]["path"]).is_file()

@@ -2,8 +2,9 @@
 
 Each worker writes ``OUT/shards/<worker id>/``. A URL can have more than one record there: a
 worker killed after writing a record, before Redis heard the URL was done, leaves a record whose
-URL another worker fetched again. The merge keeps one final record per URL: a successful one over
-a failed one, then the latest. Its ``path`` is made relative to ``OUT`` and it names its
+URL another worker fetched again. The merge keeps one final record per URL and crawl (a re-crawl's
+generation): a successful one over a failed one, then the latest; after a re-crawl it also writes
+``OUT/changes.jsonl``. Its ``path`` is made relative to ``OUT`` and it names its
 ``worker``; the items kept are those of the kept record's shard. Lines torn by a kill are skipped.
 Memory holds a few numbers per URL, not the records.
 """
@@ -20,12 +21,14 @@ from typing import IO, Any
 
 import orjson
 
+from crawler.recrawl import write_changes
+
 
 @dataclass(slots=True)
 class Merged:
     shards: int
     records: int  # lines read in every shard
-    urls: int  # records written: one per URL
+    urls: int  # records written: one per URL (and crawl)
     items: int
     torn: int  # lines that were not whole JSON records (a killed worker's last line)
 
@@ -38,7 +41,7 @@ class Merged:
 def merge(out: Path) -> Merged:
     """Write ``OUT/records.jsonl`` and ``OUT/items.jsonl``/``items.csv`` from the shards."""
     shards = sorted(p for p in (out / "shards").glob("*") if (p / "records.jsonl").is_file())
-    best: dict[str, tuple[tuple[bool, str], int, int]] = {}  # url → (rank, shard index, line number)
+    best: dict[tuple[str, int], tuple[tuple[bool, str], int, int]] = {}  # (url, crawl) → (rank, shard, line)
     records = torn = 0
     for index, shard in enumerate(shards):
         for number, line in enumerate(_lines(shard / "records.jsonl")):
@@ -48,9 +51,10 @@ def merge(out: Path) -> Merged:
                 torn += 1
                 continue
             rank = (record.get("error") is None, str(record.get("fetched_at") or ""))
-            url = str(record["url"])
-            if url not in best or rank > best[url][0]:
-                best[url] = (rank, index, number)
+            crawl = record.get("crawl")
+            key = (str(record["url"]), crawl if isinstance(crawl, int) else 1)
+            if key not in best or rank > best[key][0]:
+                best[key] = (rank, index, number)
     keep: list[set[int]] = [set() for _ in shards]  # line numbers kept, per shard
     for _, index, number in best.values():
         keep[index].add(number)
@@ -60,12 +64,15 @@ def merge(out: Path) -> Merged:
             for number, line in enumerate(_lines(shard / "records.jsonl")):
                 if number in keep[index]:
                     record = orjson.loads(line)
-                    if record.get("path"):
-                        record["path"] = f"shards/{shard.name}/{record['path']}"
+                    if record.get("path"):  # relative to the shard (../<other shard>/… after a 304)
+                        record["path"] = os.path.normpath(f"shards/{shard.name}/{record['path']}")
                     record["worker"] = shard.name
                     kept_urls[index].add(record["url"])
                     f.write(orjson.dumps(record) + b"\n")
     items = _merge_items(out, shards, kept_urls)
+    latest = max((crawl for _, crawl in best), default=1)
+    if latest > 1:
+        write_changes(out, latest)
     return Merged(len(shards), records, len(best), items, torn)
 
 

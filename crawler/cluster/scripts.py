@@ -118,6 +118,20 @@ end
 return n
 """
 
+# Start the next generation of a finished job (a re-crawl), unless another worker already did or
+# the job is not finished: the seen set and the per-generation counts start over.
+# KEYS: meta, seen, host_admitted, host_done, worker_done   ARGV: the generation the caller saw.
+# Returns the job's generation after the call.
+NEXT_GENERATION = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'generation') or '1')
+local counts = redis.call('HMGET', KEYS[1], 'queued', 'leased')
+local busy = tonumber(counts[1] or '0') + tonumber(counts[2] or '0')
+if current ~= tonumber(ARGV[1]) or busy > 0 then return current end
+redis.call('UNLINK', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('HSET', KEYS[1], 'generation', current + 1, 'admitted', 0, 'done', 0)
+return current + 1
+"""
+
 # Leases whose expiry has passed (their worker died or stalled): {id1, value1, ...}, at most ARGV[1].
 # KEYS: expiry, leases
 EXPIRED = NOW + """

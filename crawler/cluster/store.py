@@ -89,7 +89,8 @@ class RedisStore:
                                            socket_timeout=max(10.0, ttl))
         self.scripts: dict[str, AsyncScript] = {
             name: self.redis.register_script(getattr(scripts, name))
-            for name in ("ADD", "LEASE", "REQUEUE", "DONE", "EXPIRED", "HEARTBEAT", "ACQUIRE", "HOLD", "RELEASE")}
+            for name in ("ADD", "LEASE", "REQUEUE", "DONE", "EXPIRED", "HEARTBEAT", "ACQUIRE", "HOLD", "RELEASE",
+                         "NEXT_GENERATION")}
         self.renewals: list[Callable[[], tuple[list[str], list[str]]]] = []  # → (lease ids, slot keys+tokens)
         self.before_close: list[Callable[[], Awaitable[None]]] = []  # last words to Redis
         self._heartbeat: asyncio.Task[None] | None = None

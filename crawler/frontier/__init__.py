@@ -116,9 +116,10 @@ class Frontier(Protocol):
         """The request's final record is written (flushed at the next checkpoint); a persistent
         backend keeps ``visit`` for the next re-crawl."""
 
-    async def recrawl(self, due: Callable[[str, Visit | None], bool] | None) -> int:
-        """Start the next generation of a finished job: every URL ``due(url, visit)`` accepts
-        (all, for None) is queued again, with its last visit. Returns how many."""
+    async def recrawl(self, due: Callable[[str, Visit | None], bool] | None) -> int | None:
+        """``--recrawl``: join the job's current generation if it is unfinished (None: this run
+        resumes it), else start the next one, queuing every finished URL ``due(url, visit)``
+        accepts (all, for None) with its last visit. Returns how many URLs were queued again."""
 
     async def seen(self, url: str) -> bool:
         """True if ``url`` was ever admitted."""

@@ -68,7 +68,7 @@ class MemoryFrontier:
     async def done(self, lease: Lease, visit: Visit | None = None) -> None:
         self._leased.pop(lease.id, None)
 
-    async def recrawl(self, due: Callable[[str, Visit | None], bool] | None) -> int:
+    async def recrawl(self, due: Callable[[str, Visit | None], bool] | None) -> int | None:
         raise StateError("a re-crawl needs the job's saved state (frontier: sqlite)")
 
     async def seen(self, url: str) -> bool:

@@ -15,17 +15,21 @@ queued again if not.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
+from yarl import URL
 
 from crawler.cluster.store import RedisStore
-from crawler.errors import StateError
 from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request, Visit
+from crawler.recrawl import visit_from_record
 from crawler.sinks.repair import read_jsonl_urls
+from crawler.urls import host_key
 
 RECLAIM_BATCH = 500
 KNOWN_CACHE = 200_000  # URLs this process already offered to Redis (two generations, bounded)
@@ -37,25 +41,30 @@ def fingerprint(url: str) -> bytes:
 
 
 def encode(r: Request) -> str:
-    """JSON: url, host, depth, parent, attempt, redirects, meta, priority, proxy_attempts (the
-    fields after redirects only as far as one is set). Proxy retries travel with the URL, so a
-    request that keeps meeting bad proxies ends however often it changes workers."""
+    """JSON: url, host, depth, parent, attempt, redirects, meta, priority, proxy_attempts, the
+    last visit (the fields after redirects only as far as one is set). Proxy retries travel with
+    the URL, so a request that keeps meeting bad proxies ends however often it changes workers;
+    a re-crawl's last visit travels with it to whichever worker fetches it."""
+    previous = list(dataclasses.astuple(r.previous)) if r.previous is not None else None
     fields: list[object] = [r.url, r.host, r.depth, r.parent, r.attempt, r.redirects,
-                            r.meta, r.priority, r.proxy_attempts]
+                            r.meta, r.priority, r.proxy_attempts, previous]
     while len(fields) > 6 and not fields[-1]:
         fields.pop()
     return orjson.dumps(fields).decode()
 
 
 def decode(text: str) -> Request:
-    return Request(*orjson.loads(text))
+    fields = orjson.loads(text)
+    request = Request(*fields[:9])
+    if len(fields) > 9:
+        request.previous = Visit(*fields[9])
+    return request
 
 
 class RedisFrontier:
     """The job's frontier in Redis; this process's records go to ``records`` (its shard)."""
 
     persistent = True
-    generation = 1  # re-crawls of a shared job are not built yet (config refuses them)
 
     def __init__(self, store: RedisStore, records: Path, *, fresh: bool = False) -> None:
         self._store = store
@@ -67,6 +76,7 @@ class RedisFrontier:
         self._marked = 0  # how many of _done were done when the last commit began
         self._publishing = asyncio.Lock()
         self._reclaim_at = 0.0
+        self.generation = 1
         self._known: set[str] = set()  # offered before: seen, or refused by a cap that only tightens
         self._known_old: set[str] = set()
         store.renewals.append(lambda: ([str(i) for i in self._live], []))
@@ -74,6 +84,8 @@ class RedisFrontier:
     async def open(self) -> int:
         if self._fresh:
             await self._store.clear()
+        generation = await self._store.call(lambda: self._store.redis.hget(self._keys.meta, "generation"))
+        self.generation = int(generation or 1)
         await self._settle_own_leases()
         self._store.start_heartbeat()
         done = await self._store.call(lambda: self._store.redis.hget(self._keys.meta, "done"))
@@ -121,8 +133,29 @@ class RedisFrontier:
     async def done(self, lease: Lease, visit: Visit | None = None) -> None:
         self._done.append(lease)
 
-    async def recrawl(self, due: Callable[[str, Visit | None], bool] | None) -> int:
-        raise StateError("re-crawls of a job shared through Redis are not supported yet")
+    async def recrawl(self, due: Callable[[str, Visit | None], bool] | None) -> int | None:
+        """Each worker brings the URLs of its own shard to a re-crawl: it joins the job's current
+        generation if its shard has not yet, or starts the next one when the job is finished (one
+        script: workers that start together agree on one generation)."""
+        marker = self._records.parent / "joined"
+        joined = int(marker.read_text()) if marker.exists() else (1 if self._records.exists() else 0)
+        generation = self.generation
+        if joined >= generation:
+            k = self._keys
+            generation = int(await self._store.script(
+                "NEXT_GENERATION", [k.meta, k.seen, k.host_admitted, k.host_done, k.worker_done], [generation]))
+            if generation == self.generation:  # unfinished: this run goes on with it
+                return None
+        self.generation = generation
+        self._known.clear()  # the seen set started over
+        self._known_old.clear()
+        again = 0
+        requests = [r for r in _shard_requests(self._records, generation) if due is None or due(r.url, r.previous)]
+        for start in range(0, len(requests), RECLAIM_BATCH):
+            again += len(await self.add(requests[start:start + RECLAIM_BATCH]))
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(str(generation))
+        return again
 
     async def seen(self, url: str) -> bool:
         fp = fingerprint(url)
@@ -194,7 +227,7 @@ class RedisFrontier:
             return
         requests = {lease_id: decode(enc) for lease_id, enc in mine.items()}
         wanted = {r.url for r in requests.values()}
-        recorded = {u for u in read_jsonl_urls(self._records) if u in wanted}
+        recorded = {u for u in read_jsonl_urls(self._records, self.generation) if u in wanted}
         finished: list[tuple[int, str]] = []
         for lease_id, request in requests.items():
             if request.url in recorded:
@@ -203,6 +236,27 @@ class RedisFrontier:
                 await self._requeue(lease_id, mine[lease_id], request)
         if finished:
             await self._publish_done(finished)
+
+
+def _shard_requests(records: Path, generation: int) -> list[Request]:
+    """The URLs of a shard's records of earlier generations, each with its latest visit. The
+    visit's page file is named from the shards' common folder (``../<shard>/pages/…``), since
+    another worker may fetch the URL (a 304 keeps pointing at this shard's file)."""
+    latest: dict[str, dict[str, Any]] = {}
+    if records.exists():
+        with open(records, "rb") as f:
+            for raw in f:
+                line = orjson.loads(raw)
+                if line.get("crawl", 1) < generation:
+                    latest[line["url"]] = line
+    shard = records.parent.name
+    requests = []
+    for url, line in latest.items():
+        if line.get("path") and not str(line["path"]).startswith("../"):
+            line["path"] = f"../{shard}/{line['path']}"
+        requests.append(Request(url, host_key(URL(url, encoded=True)), line["depth"], line.get("parent"),
+                                previous=visit_from_record(line)))
+    return requests
 
 
 def _cap(value: int | None) -> int:

@@ -185,9 +185,12 @@ class SqliteFrontier:
         if visit is not None:
             self._visits.append((self.generation, *visit_row(visit), r.url))
 
-    async def recrawl(self, due: Callable[[str, Visit | None], bool] | None) -> int:
-        """The next generation: every finished URL that is ``due`` (all, for None) is queued again
-        with its last visit; committed at once, so a crash from here on resumes this generation."""
+    async def recrawl(self, due: Callable[[str, Visit | None], bool] | None) -> int | None:
+        """An unfinished generation goes on (None). Else the next one: every finished URL that is
+        ``due`` (all, for None) is queued again with its last visit; committed at once, so a crash
+        from here on resumes this generation."""
+        if self._queued or self._leased or self._retries or not self._admitted:
+            return None
         db = self._conn()
         self._apply_changes()
         generation = self.generation + 1

@@ -20,6 +20,7 @@ import orjson
 from crawler.errors import StateError
 from crawler.frontier import Visit
 from crawler.recrawl import visit_from_record
+from crawler.sinks.repair import read_jsonl_urls
 
 APP_ID = 0x43524157  # "CRAW": marks the file as ours (PRAGMA application_id)
 VERSION = 4  # 2: urls.meta; 3: urls.priority; 4: last visits and generations
@@ -101,7 +102,7 @@ def reconcile(db: sqlite3.Connection, records: Path, generation: int) -> int:
     done, the others (leased when the process died, or marked done without a record) queued.
     Returns how many URLs of this generation have their record."""
     db.execute("CREATE TEMP TABLE recorded (url TEXT PRIMARY KEY) WITHOUT ROWID")
-    db.executemany("INSERT OR IGNORE INTO recorded VALUES (?)", ((u,) for u in urls_recorded(records, generation)))
+    db.executemany("INSERT OR IGNORE INTO recorded VALUES (?)", ((u,) for u in read_jsonl_urls(records, generation)))
     db.execute(f"UPDATE urls SET state={QUEUED} WHERE generation=? AND state!={QUEUED} "
                "AND url NOT IN (SELECT url FROM recorded)", (generation,))
     db.execute("DELETE FROM visits WHERE generation=? AND url_id IN (SELECT id FROM urls WHERE generation=? "
@@ -110,17 +111,6 @@ def reconcile(db: sqlite3.Connection, records: Path, generation: int) -> int:
     count: int = db.execute("SELECT count(*) FROM recorded").fetchone()[0]
     db.execute("DROP TABLE recorded")
     return count
-
-
-def urls_recorded(records: Path, generation: int) -> Iterator[str]:
-    """The URLs with a record of ``generation`` in a repaired ``records.jsonl``."""
-    if not records.exists():
-        return
-    with open(records, "rb") as f:
-        for raw in f:
-            line = orjson.loads(raw)
-            if line.get("crawl", 1) == generation:
-                yield line["url"]
 
 
 def visit_row(v: Visit) -> tuple[object, ...]:

@@ -48,13 +48,16 @@ def repair_csv(path: Path) -> int:
     return _repair(path, _csv_rows, good)
 
 
-def read_jsonl_urls(path: Path) -> Iterator[str]:
-    """The ``url`` of every line of a repaired ``records.jsonl``."""
+def read_jsonl_urls(path: Path, generation: int | None = None) -> Iterator[str]:
+    """The ``url`` of every line of a repaired ``records.jsonl`` (of one ``crawl`` generation;
+    lines of versions before re-crawls are generation 1)."""
     if not path.exists():
         return
     with open(path, "rb") as f:
-        for line in f:
-            yield orjson.loads(line)["url"]
+        for raw in f:
+            line = orjson.loads(raw)
+            if generation is None or line.get("crawl", 1) == generation:
+                yield line["url"]
 
 
 def _lines(path: Path) -> Iterator[bytes]:
