@@ -233,3 +233,33 @@ async def test_a_job_shared_through_redis_is_recrawled_by_its_workers(site, redi
     assert changes == {p: c for p, c in EXPECTED_CHANGES.items() if c != "unchanged"}
     assert any(h.get("If-None-Match") == '"v1"' for h in site.headers)
     assert second["/etag"]["status"] == 304 and (out / second["/etag"]["path"]).is_file()
+
+
+async def test_adaptive_recrawls_come_back_sooner_to_pages_that_changed(site, tmp_path):
+    """recrawl: adaptive with recrawl_after 1h. The clock is moved by ageing the stored visits:
+    after 90 minutes every page is due; after crawl 2, pages that changed are due again in 30
+    minutes and unchanged ones in 2 hours, so 45 minutes later crawl 3 fetches only the former."""
+    pages, out = await first_crawl(site, tmp_path)
+    pages.generation = 2
+    adaptive = [*job_args(site, out), "--recrawl", "--recrawl-adaptive", "--recrawl-after", "1h"]
+
+    def age(seconds: int) -> None:
+        db = sqlite3.connect(out / "state.sqlite")
+        db.execute("UPDATE visits SET fetched_at = fetched_at - ?", (seconds,))
+        db.commit()
+        db.close()
+
+    code, _, err = await run_cli(*adaptive)
+    assert code == 0 and "Re-crawl: crawl 2, 0 known URLs due again" in err, err  # fetched just now
+    age(90 * 60)
+    code, _, err = await run_cli(*adaptive)
+    assert code == 0 and "Re-crawl: crawl 3, 7 known URLs due again" in err, err
+    third = by_path(site, [r for r in lines(out / "records.jsonl") if r["crawl"] == 3])
+    assert third.keys() == EXPECTED_CHANGES.keys()
+    age(45 * 60)
+
+    code, _, err = await run_cli(*adaptive)
+
+    assert code == 0, err
+    fourth = by_path(site, [r for r in lines(out / "records.jsonl") if r["crawl"] == 4])
+    assert sorted(fourth) == sorted(p for p, r in third.items() if r["change"] != "unchanged")
