@@ -18,17 +18,18 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 RANK = 4294967296
 
 # KEYS: seen, meta, host_admitted, hosts, then the queue of request 1..n (list or ranked set)
-# ARGV: total cap (-1: none), per-host cap (-1: none), then fingerprint, host, encoded, priority per request
+# ARGV: total cap (-1: none), per-host cap (-1: none), known (1: a re-crawl queues URLs the job has
+# seen: no dedup, no caps), then fingerprint, host, encoded, priority per request
 ADD = f"local RANK = {RANK}" + """
-local total, per = tonumber(ARGV[1]), tonumber(ARGV[2])
+local total, per, known = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1'
 local admitted = tonumber(redis.call('HGET', KEYS[2], 'admitted') or '0')
 local out = {}
 for i = 1, #KEYS - 4 do
-  if total >= 0 and admitted >= total then break end
-  local fp, host, enc = ARGV[4 * i - 1], ARGV[4 * i], ARGV[4 * i + 1]
-  local priority = tonumber(ARGV[4 * i + 2])
-  if redis.call('SISMEMBER', KEYS[1], fp) == 0
-      and (per < 0 or tonumber(redis.call('HGET', KEYS[3], host) or '0') < per) then
+  if not known and total >= 0 and admitted >= total then break end
+  local fp, host, enc = ARGV[4 * i], ARGV[4 * i + 1], ARGV[4 * i + 2]
+  local priority = tonumber(ARGV[4 * i + 3])
+  if known or (redis.call('SISMEMBER', KEYS[1], fp) == 0
+      and (per < 0 or tonumber(redis.call('HGET', KEYS[3], host) or '0') < per)) then
     redis.call('SADD', KEYS[1], fp)
     redis.call('HINCRBY', KEYS[3], host, 1)
     if priority == 0 then redis.call('RPUSH', KEYS[4 + i], enc)
@@ -119,15 +120,16 @@ return n
 """
 
 # Start the next generation of a finished job (a re-crawl), unless another worker already did or
-# the job is not finished: the seen set and the per-generation counts start over.
-# KEYS: meta, seen, host_admitted, host_done, worker_done   ARGV: the generation the caller saw.
+# the job is not finished: the per-generation counts start over. The seen set stays: a known URL
+# comes back only with the shard that holds its last visit, so it is never queued without it.
+# KEYS: meta, host_admitted, host_done, worker_done   ARGV: the generation the caller saw.
 # Returns the job's generation after the call.
 NEXT_GENERATION = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'generation') or '1')
 local counts = redis.call('HMGET', KEYS[1], 'queued', 'leased')
 local busy = tonumber(counts[1] or '0') + tonumber(counts[2] or '0')
 if current ~= tonumber(ARGV[1]) or busy > 0 then return current end
-redis.call('UNLINK', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('UNLINK', KEYS[2], KEYS[3], KEYS[4])
 redis.call('HSET', KEYS[1], 'generation', current + 1, 'admitted', 0, 'done', 0)
 return current + 1
 """

@@ -97,15 +97,20 @@ class RedisFrontier:
         requests = [r for r in requests if r.url not in self._known and r.url not in self._known_old]
         if not requests:
             return []
+        admitted = await self._add(requests, caps)
+        for r in requests:
+            self._remember(r.url)
+        return admitted
+
+    async def _add(self, requests: Sequence[Request], caps: Caps = NO_CAPS, *, known: bool = False) -> list[Request]:
+        """One ADD script for a batch; ``known``: a re-crawl's URLs, queued without dedup or caps."""
         k = self._keys
         keys = [k.seen, k.meta, k.host_admitted, k.hosts,
                 *(k.ranked(r.host) if r.priority else k.queue(r.host) for r in requests)]
-        args: list[object] = [_cap(caps.total), _cap(caps.per_host)]
+        args: list[object] = [_cap(caps.total), _cap(caps.per_host), int(known)]
         for r in requests:
             args += [fingerprint(r.url), r.host, encode(r), r.priority]
         admitted = await self._store.script("ADD", keys, args)
-        for r in requests:
-            self._remember(r.url)
         return [requests[i - 1] for i in admitted]
 
     def _remember(self, url: str) -> None:
@@ -136,23 +141,22 @@ class RedisFrontier:
     async def recrawl(self, due: Callable[[str, Visit | None], bool] | None) -> int | None:
         """Each worker brings the URLs of its own shard to a re-crawl: it joins the job's current
         generation if its shard has not yet, or starts the next one when the job is finished (one
-        script: workers that start together agree on one generation)."""
+        script: workers that start together agree on one generation). The seen set stays, so a
+        link to a known URL never queues it without its last visit: its shard's worker does."""
         marker = self._records.parent / "joined"
         joined = int(marker.read_text()) if marker.exists() else (1 if self._records.exists() else 0)
         generation = self.generation
         if joined >= generation:
             k = self._keys
             generation = int(await self._store.script(
-                "NEXT_GENERATION", [k.meta, k.seen, k.host_admitted, k.host_done, k.worker_done], [generation]))
+                "NEXT_GENERATION", [k.meta, k.host_admitted, k.host_done, k.worker_done], [generation]))
             if generation == self.generation:  # unfinished: this run goes on with it
                 return None
         self.generation = generation
-        self._known.clear()  # the seen set started over
-        self._known_old.clear()
         again = 0
         requests = [r for r in _shard_requests(self._records, generation) if due is None or due(r.url, r.previous)]
         for start in range(0, len(requests), RECLAIM_BATCH):
-            again += len(await self.add(requests[start:start + RECLAIM_BATCH]))
+            again += len(await self._add(requests[start:start + RECLAIM_BATCH], known=True))
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(str(generation))
         return again
