@@ -70,6 +70,9 @@ OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--warc",), "warc", "flag", "Also write OUT/crawl.warc.gz: every response as received."),
     (("--follow-nofollow",), "follow_nofollow", "flag", "Follow rel=nofollow links and pages."),
     (("-q", "--quiet"), "quiet", "flag", "No progress line and no summary."),
+    (("--progress",), "progress", "value",
+     "auto (a live line on a terminal, else a log line every 10 s), tty, log or off [auto]."),
+    (("--metrics",), "metrics", "value", "Serve Prometheus metrics on ADDR:PORT (e.g. 127.0.0.1:9100)."),
     (("--frontier",), "frontier", "value",
      "sqlite (default: resumable, OUT/state.sqlite), memory, or redis://[:PASSWORD@]HOST:PORT/DB to share "
      "the job with other processes (rediss:// for TLS)."),
@@ -164,7 +167,7 @@ def execute(job: Job) -> int:
         from crawler.cluster.workers import run_workers
 
         return run_workers(job, sys.argv[1:], lambda line: click.echo(line, err=True))
-    progress = Progress(enabled=not job.quiet)
+    progress = Progress(mode="off" if job.quiet else job.progress)
     crawl = Crawl(job, warn=warn, progress=progress)
     try:
         stats = _run_loop(crawl)

@@ -100,6 +100,8 @@ class Job(Strict):
     ignore_robots: bool = False
     follow_nofollow: bool = False
     quiet: bool = False
+    progress: Literal["auto", "tty", "log", "off"] = "auto"
+    metrics: str | None = Field(None, pattern=r"^[^\s:]+:\d{1,5}$")  # ADDR:PORT for Prometheus (/metrics)
     frontier: str = "sqlite"  # sqlite, memory, or redis(s)://[:password@]host:port/db (shared job)
     worker_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,100}$")
     processes: int = Field(1, ge=1, le=256)

@@ -32,6 +32,7 @@ from crawler.errors import CheckpointError, ClusterError, StalledError
 from crawler.frontier import Frontier, Lease, Request
 from crawler.hooks import Hooks, failure
 from crawler.hooks import call as call_hook
+from crawler.metrics import MetricsServer, render
 from crawler.net.fetch import Fetcher, make_session
 from crawler.net.proxies import Router
 from crawler.net.robots import Robots
@@ -46,6 +47,7 @@ from crawler.scheduling.scheduler import Scheduler
 from crawler.sinks import outdir
 from crawler.sinks.output import Output
 from crawler.sinks.records import FLUSH_BYTES
+from crawler.sinks.statslog import StatsLog
 from crawler.stats import Progress, Stats
 from crawler.urls import host_key
 
@@ -72,7 +74,7 @@ class Crawl:
         self.router = Router.from_job(job)
         self.parser = make_parser(job.parser, PageReader(job, self.hooks.parse), warn=self.warn)
         self._warn_cb = warn
-        self._progress = progress or Progress(enabled=False)
+        self._progress = progress or Progress(mode="off")
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = 0
         self._slot_free = asyncio.Event()
@@ -120,10 +122,14 @@ class Crawl:
         self.stats.resumed = await self.frontier.open()
         if self.job.recrawl:
             await self._next_generation()
+        self.stats_log = StatsLog(self.out)
         output = self.output = Output(self.job, self.out, start_over=not self.frontier.persistent,
                                       hook_items=self.hooks.parse is not None)
         ticker = asyncio.create_task(self._tick())
+        metrics = MetricsServer(self.job.metrics, self._metrics_text) if self.job.metrics else None
         try:
+            if metrics is not None:
+                await metrics.start()
             async with make_session(self.job, idle=self.budget.idle) as session:
                 self.fetcher = Fetcher(session, self.job, self.router, output.warc)
                 self.robots = Robots(self.fetcher, self.limiter, self.job.user_agent, retries=self.job.retries,
@@ -144,10 +150,13 @@ class Crawl:
                 try:
                     await self._checkpoint()
                     self.stats.left_queued = (await self.frontier.counts()).queued
+                    self.stats_log.tick(self.stats, self.stats.left_queued, 0, self.router.proxies(), final=True)
                 except Exception as e:
                     self._fail(e)
         finally:
             await _stopped(ticker)
+            if metrics is not None:
+                await metrics.stop()
             self._progress.clear()
             self._close_output(flush=await self._close_frontier())
         if self.frontier.generation > 1 and self._fatal is None:
@@ -158,6 +167,9 @@ class Crawl:
         now = asyncio.get_running_loop().time()
         self.stats.proxy_report = [f"{p.id}: {p.requests} requests, {p.failures} failures, {p.bans} bans, "
                                    f"{p.bytes / 1e6:.1f} MB, {p.state(now)}" for p in self.router.proxies()]
+
+    async def _metrics_text(self) -> str:
+        return render(self.stats, await self.frontier.counts(), self.scheduler.inflight, self.router.proxies())
 
     async def _next_generation(self) -> None:
         """``--recrawl``: a finished job starts its next generation; an unfinished one (stopped,
@@ -256,7 +268,7 @@ class Crawl:
             return
         if outcome.follow:
             await self.admission.admit(outcome.follow, outcome.source)
-        self.stats.count(outcome.record, len(outcome.items))
+        self.stats.count(outcome.record, len(outcome.items), request.host)
         line = self.output.write(outcome.record, outcome.items)
         await self.frontier.done(lease, outcome.visit)
         if self.hooks.on_record or self.hooks.on_item:
@@ -293,6 +305,7 @@ class Crawl:
                 await self._checkpoint()
                 counts = await self.frontier.counts()
                 self._progress.show(self.stats.progress_line(counts.queued, self.scheduler.inflight))
+                self.stats_log.tick(self.stats, counts.queued, self.scheduler.inflight, self.router.proxies())
         except Exception as e:
             self._fail(e)
 

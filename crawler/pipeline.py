@@ -168,6 +168,8 @@ class Pipeline:
             overloaded = error is not None and (error.kind is Kind.TIMEOUT or
                                                 (response is not None and response.status in (429, 503)))
             await self._limiter.observe(request.host, sent, overloaded)
+            if overloaded:
+                self._stats.host(request.host).throttles += 1
         return response, error
 
     def _no_proxy(self, request: Request, e: NoProxy, started: float) -> Outcome:

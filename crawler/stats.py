@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
@@ -12,6 +12,18 @@ if TYPE_CHECKING:
     from crawler.record import Record
 
 MAX_WARNINGS = 100  # kept word for word; later ones are only counted
+RATE_SAMPLES = 10  # progress samples behind "pages/s" (one per tick: the last ~5 s)
+
+
+@dataclass(slots=True)
+class HostCounts:
+    """One host's share of the crawl (for stats.jsonl, /metrics and the report)."""
+
+    urls: int = 0
+    pages: int = 0
+    errors: int = 0
+    bytes: int = 0
+    throttles: int = 0  # answers that slowed the host down: 429, 503, timeouts
 
 
 @dataclass
@@ -43,15 +55,31 @@ class Stats:
     changes: Counter[str] = field(default_factory=Counter)
     recrawled: int | None = None  # URLs this run queued again, when it started a new generation
     extract_error_pages: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    hosts: dict[str, HostCounts] = field(default_factory=dict)
+    _rate: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=RATE_SAMPLES))
 
-    def count(self, record: Record, items: int) -> None:
+    def host(self, key: str) -> HostCounts:
+        counts = self.hosts.get(key)
+        if counts is None:
+            counts = self.hosts[key] = HostCounts()
+        return counts
+
+    def count(self, record: Record, items: int, host: str = "") -> None:
         """Count one final record (and the items its page gave)."""
         self.records += 1
+        per_host = self.host(host)
+        per_host.urls += 1
+        if record.status is not None:
+            self.statuses[record.status] += 1
         if record.error is not None:
             self.errors[record.error.kind.value] += 1
+            per_host.errors += 1
         elif record.ok:
             self.pages += 1
             self.bytes += record.bytes
+            per_host.pages += 1
+            per_host.bytes += record.bytes
         self.items += items
         if record.extract_errors:
             self.extract_errors += len(record.extract_errors)
@@ -66,9 +94,18 @@ class Stats:
     def elapsed(self) -> float:
         return max(time.perf_counter() - self.started, 1e-9)
 
+    def recent_rate(self) -> float:
+        """Pages per second over the last few seconds (samples taken with each progress line)."""
+        now = time.perf_counter()
+        self._rate.append((now, self.pages))
+        then, pages = self._rate[0]
+        return (self.pages - pages) / (now - then) if now > then else 0.0
+
     def progress_line(self, queued: int, inflight: int) -> str:
-        return (f"{self.records} urls  {self.pages} pages  {sum(self.errors.values())} errors  "
-                f"{self.records / self.elapsed():.0f}/s  queued {queued}  in flight {inflight}")
+        e = int(self.elapsed())
+        return (f"{e // 3600}:{e // 60 % 60:02d}:{e % 60:02d}  {self.records} urls  {self.pages} pages  "
+                f"{sum(self.errors.values())} errors  {self.bytes / 1e6:.1f} MB  {self.recent_rate():.0f} pages/s  "
+                f"queued {queued}  in flight {inflight}")
 
     def summary(self, output: str) -> str:
         e = self.elapsed()
@@ -109,21 +146,32 @@ class Stats:
 
 
 class Progress:
-    """Rewrites one status line on a terminal; silent when the stream is not a TTY."""
+    """The crawl's progress: one status line rewritten on a terminal, or (``log``, and by
+    default without a terminal) a timestamped line every ``every`` seconds, for the logs of long
+    jobs in CI or containers."""
 
-    def __init__(self, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
+    def __init__(self, stream: TextIO = sys.stderr, mode: str = "auto", every: float = 10.0) -> None:
         self._stream = stream
-        self.enabled = enabled and stream.isatty()
+        if mode == "auto":
+            mode = "tty" if stream.isatty() else "log"
+        self.mode = mode
+        self.enabled = mode != "off"
+        self._every = every
+        self._next_log = time.monotonic() + every
         self._width = 0
 
     def show(self, line: str) -> None:
-        if self.enabled:
+        if self.mode == "tty":
             self._stream.write("\r" + line.ljust(self._width))
             self._stream.flush()
             self._width = len(line)
+        elif self.mode == "log" and time.monotonic() >= self._next_log:
+            self._next_log = time.monotonic() + self._every
+            self._stream.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} progress: {line}\n")
+            self._stream.flush()
 
     def clear(self) -> None:
-        if self.enabled and self._width:
+        if self.mode == "tty" and self._width:
             self._stream.write("\r" + " " * self._width + "\r")
             self._stream.flush()
             self._width = 0

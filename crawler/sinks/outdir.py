@@ -11,7 +11,8 @@ from crawler.errors import LockedError
 from crawler.sinks.repair import repair_csv, repair_jsonl
 
 STATE_FILES = ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "records.jsonl",
-               "items.jsonl", "items.csv", "crawl.warc.gz", ".warc-good", "changes.jsonl")
+               "items.jsonl", "items.csv", "crawl.warc.gz", ".warc-good", "changes.jsonl", "stats.jsonl",
+               "report.html")
 
 
 def lock(out: Path) -> int:

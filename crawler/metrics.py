@@ -1,0 +1,77 @@
+"""``--metrics ADDR:PORT``: the crawl's counters in Prometheus text format at ``/metrics``.
+
+Served by aiohttp on the crawl's own event loop (no thread competing with it). Per-host series
+are the busiest hosts plus ``other``, so a broad crawl cannot blow up the series count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+
+from aiohttp import web
+
+from crawler.frontier import Counts
+from crawler.net.proxies import Proxy
+from crawler.sinks.statslog import top_hosts
+from crawler.stats import Stats
+
+
+def render(stats: Stats, counts: Counts, inflight: int, proxies: Iterable[Proxy]) -> str:
+    """The exposition text (format 0.0.4)."""
+    out: list[str] = []
+
+    def family(name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, str], float]]) -> None:
+        out.append(f"# HELP crawler_{name} {help_text}\n# TYPE crawler_{name} {kind}")
+        for labels, value in samples:
+            shown = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+            out.append(f"crawler_{name}{{{shown}}} {value}" if shown else f"crawler_{name} {value}")
+
+    family("urls_total", "counter", "URLs with a final record.", [({}, stats.records)])
+    family("pages_total", "counter", "Pages fetched (2xx, or 304 in a re-crawl).", [({}, stats.pages)])
+    family("bytes_total", "counter", "Body bytes of the pages (decoded).", [({}, stats.bytes)])
+    family("retries_total", "counter", "Attempts retried.", [({}, stats.retries)])
+    family("items_total", "counter", "Items extracted.", [({}, stats.items)])
+    family("errors_total", "counter", "Records with an error, by kind.",
+           [({"kind": k}, v) for k, v in sorted(stats.errors.items())])
+    family("responses_total", "counter", "Final records by HTTP status.",
+           [({"status": str(k)}, v) for k, v in sorted(stats.statuses.items())])
+    family("queued", "gauge", "URLs waiting in the frontier (the whole job).", [({}, counts.queued)])
+    family("inflight", "gauge", "Requests in flight in this process.", [({}, inflight)])
+    hosts = top_hosts(stats)
+    for field, help_text in (("urls", "URLs"), ("errors", "Errors"), ("throttles", "Answers that slowed the host")):
+        family(f"host_{field}_total", "counter", f"{help_text} per host (the busiest, then other).",
+               [({"host": h}, c[field]) for h, c in hosts.items()])
+    used = list(proxies)
+    for field in ("requests", "failures", "bans"):
+        family(f"proxy_{field}_total", "counter", f"Proxy {field}.",
+               [({"proxy": p.id}, getattr(p, field)) for p in used])
+    return "\n".join(out) + "\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+class MetricsServer:
+    """``GET /metrics`` on ``address`` (``host:port``) while the crawl runs."""
+
+    def __init__(self, address: str, text: Callable[[], Awaitable[str]]) -> None:
+        self.host, _, port = address.rpartition(":")
+        self.port = int(port)
+        self._text = text
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        return web.Response(text=await self._text(), content_type="text/plain", charset="utf-8",
+                            headers={"X-Content-Type-Options": "nosniff"})
