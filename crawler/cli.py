@@ -326,6 +326,22 @@ def merge_command(out: Path) -> None:
 
 
 @main.command()
+@click.argument("out", type=click.Path(path_type=Path, file_okay=False))
+@click.option("-o", "--output", "target", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Where to write it [OUT/report.html].")
+def report(out: Path, target: Path | None) -> None:
+    """Write OUT/report.html: one self-contained page (charts, hosts, errors, slowest pages) about
+    a finished, stopped, running or shared crawl. Opens offline in any browser."""
+    from crawler.report import build
+
+    try:
+        click.echo(f"report: {build(out, target)}")
+    except OSError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+
+
+@main.command()
 @click.argument("job_file", type=click.Path(path_type=Path), default="configs/demo.yaml")
 @job_options
 def demo(job_file: Path, **params: Any) -> None:

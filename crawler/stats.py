@@ -157,7 +157,7 @@ class Progress:
         self.mode = mode
         self.enabled = mode != "off"
         self._every = every
-        self._next_log = time.monotonic() + every
+        self._next_log = time.monotonic()  # the first line at once, then one every ``every`` s
         self._width = 0
 
     def show(self, line: str) -> None:
