@@ -167,3 +167,21 @@ async def test_metrics_scraped_during_a_crawl_match_its_records(site, tmp_path, 
 def test_report_refuses_a_folder_that_is_not_a_crawl(tmp_path: Path):
     done = subprocess.run([sys.executable, "-m", "crawler", "report", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 1 and "no records.jsonl here" in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_the_report_of_a_shared_job_counts_every_worker(site, redis_url, tmp_path):
+    site.html("a.test", "/", "".join(f'<a href="/p{i}">{i}</a>' for i in range(12)))
+    for i in range(12):
+        site.html("a.test", f"/p{i}", "x")
+    await site.start()
+    out = tmp_path / "o"
+    code, _, err = await run_cli("crawl", site.url("a.test"), "--resolve", site.pin("a.test")[0], "-o", str(out),
+                                 "--frontier", redis_url, "--name", "rep", "--processes", "2")
+    assert code == 0, err
+    (out / "records.jsonl").unlink()  # as before `crawler merge`: the report reads the shards
+    code, _, err = await run_cli("report", str(out))
+    assert code == 0, err
+    doc = LexborHTMLParser((out / "report.html").read_text())
+    cards = {c.text(deep=False, strip=True): c.css_first("b").text() for c in doc.css(".card")}
+    assert cards["URLs"] == "13" and cards["pages"] == "13"
+    assert "no stats.jsonl" not in doc.html  # the workers' stats lines are summed
