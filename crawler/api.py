@@ -9,9 +9,10 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from crawler.config import Job, build_job
+from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.hooks import Hooks, ParseHook, RecordHook, RequestHook
+from crawler.jobfile import build_job
 from crawler.stats import Stats
 
 

@@ -18,8 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from crawler import __version__
-from crawler.config import Job, build_job, load_yaml
-from crawler.config import merge as merge_values
+from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.errors import (
     CheckpointError,
@@ -31,6 +30,8 @@ from crawler.errors import (
     StateError,
 )
 from crawler.hooks import Hooks
+from crawler.jobfile import build_job, load_yaml
+from crawler.jobfile import merge as merge_values
 from crawler.stats import Progress, Stats
 
 # (option decls, Job field, kind) — kind: "value", "list", "flag", "header", "cookie", "timeout.X"
