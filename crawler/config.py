@@ -117,6 +117,15 @@ class Job(Strict):
     on_record: str | None = None
     on_item: str | None = None
     sitemaps: bool = False
+    render: list[str] = []  # URL globs (or re: regexes) of pages to load in the browser
+    render_auto: bool = False  # also render pages whose plain HTML looks like a script-built shell
+    render_wait: Literal["load", "domcontentloaded", "networkidle"] = "load"
+    render_selector: str | None = None  # also wait until this CSS selector matches
+    render_timeout: float = Field(30.0, gt=0)
+    render_block: list[str] = ["image", "font", "media"]  # resource types the browser does not load
+    render_viewport: str = Field("1280x800", pattern=r"^\d{2,5}x\d{2,5}$")
+    render_concurrency: int = Field(4, ge=1, le=64)
+    render_browser: str = "/usr/lib/chromium/chromium"
     format: Literal["jsonl", "csv"] = "jsonl"
     warc: bool = False
     proxy: str | None = None
@@ -194,6 +203,13 @@ class Job(Strict):
     @property
     def hook_paths(self) -> dict[str, str | None]:
         return {"parse": self.parse, "request": self.request, "on_record": self.on_record, "on_item": self.on_item}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _render_auto(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("render") == "auto":
+            return {**data, "render": [], "render_auto": True}
+        return data
 
     @model_validator(mode="before")
     @classmethod

@@ -35,6 +35,7 @@ from crawler.hooks import call as call_hook
 from crawler.metrics import MetricsServer, render
 from crawler.net.fetch import Fetcher, make_session
 from crawler.net.proxies import Router
+from crawler.net.render import Renderer
 from crawler.net.robots import Robots
 from crawler.net.sitemaps import sitemap_urls
 from crawler.net.sockets import BoundedConnector, fd_budget
@@ -73,6 +74,7 @@ class Crawl:
         self.admission = Admission(job, self.frontier, self.scheduler.has_work)
         self.router = Router.from_job(job)
         self.parser = make_parser(job.parser, PageReader(job, self.hooks.parse), warn=self.warn)
+        self.renderer = Renderer(job) if job.render or job.render_auto else None  # starts with the first page
         self._warn_cb = warn
         self._progress = progress or Progress(mode="off")
         self._tasks: set[asyncio.Task[None]] = set()
@@ -137,12 +139,15 @@ class Crawl:
                 self.pipeline = Pipeline(self.job, fetcher=self.fetcher, router=self.router, robots=self.robots,
                                          parser=self.parser, limiter=self.limiter, rules=self.admission.rules,
                                          pages=output.pages, stats=self.stats, warn=self.warn,
-                                         request_hook=self.hooks.request, generation=self.frontier.generation)
+                                         request_hook=self.hooks.request, generation=self.frontier.generation,
+                                         renderer=self.renderer)
                 try:
                     await self._start()
                     await self._dispatch()
                 finally:
                     await self.fetcher.close()
+                    if self.renderer is not None:
+                        await self.renderer.close()
                     if isinstance(connector := session.connector, BoundedConnector):
                         self.stats.connections, self.stats.new_connections = connector.connects, connector.opened
             await _stopped(ticker)  # no checkpoint may be halfway through a commit while we close

@@ -61,6 +61,7 @@ class Kind(StrEnum):
     STORAGE = "storage"
     BLOCKED = "blocked"
     HOOK = "hook"  # the user's parse hook raised on this page
+    RENDER = "render"  # the browser could not load the page (timeout, crash)
     LOCAL = "local"  # this machine ran out of something (files, sockets, memory, disk): not the site
     INTERNAL = "internal"
 

@@ -25,6 +25,7 @@ from crawler.frontier import Request, Visit
 from crawler.hooks import HookFailed, Outgoing, RequestHook, prepare
 from crawler.net.fetch import Fetcher, Response
 from crawler.net.proxies import NoProxy, Proxy, Router
+from crawler.net.render import Renderer
 from crawler.net.robots import Robots, Unavailable
 from crawler.parsing.page import Fetched, Follow
 from crawler.parsing.process import Parser
@@ -79,8 +80,10 @@ class Pipeline:
 
     def __init__(self, job: Job, *, fetcher: Fetcher, router: Router, robots: Robots, parser: Parser,
                  limiter: HostLimiter, rules: LinkRules, pages: PageStore, stats: Stats,
-                 warn: Callable[[str], None], request_hook: RequestHook | None = None, generation: int = 1) -> None:
+                 warn: Callable[[str], None], request_hook: RequestHook | None = None, generation: int = 1,
+                 renderer: Renderer | None = None) -> None:
         self._job = job
+        self._renderer = renderer
         self._generation = generation
         self._request_hook = request_hook
         self._fetcher = fetcher
@@ -155,7 +158,10 @@ class Pipeline:
         error: FetchError | None = None
         sent = time.monotonic()
         try:
-            response = await self._fetcher.fetch(url, self._pages, proxy, extra, request.previous)
+            if self._renderer is not None and (request.render or self._renderer.wants(request.url)):
+                response = await self._renderer.fetch(url, self._pages, proxy, extra)  # the second transport
+            else:
+                response = await self._fetcher.fetch(url, self._pages, proxy, extra, request.previous)
             error = response.error
         except FetchError as e:
             error = e
@@ -232,6 +238,9 @@ class Pipeline:
         except FetchError as e:  # the page could not be parsed (see crawler.parsing.process)
             self._warn(f"{request.url}: {e.message}")
             return self._final(request, started, response, e, proxy=proxy)
+        if page.shell and self._renderer is not None and not response.rendered:
+            request.render = True  # render: auto: back to the frontier, to be loaded in its own slot
+            return Outcome()
         hook_error = FetchError(Kind.HOOK, page.hook_error) if page.hook_error else None
         outcome = self._final(request, started, response, hook_error, proxy=proxy, title=page.title)
         assert outcome.record is not None
@@ -267,6 +276,7 @@ class Pipeline:
             title=title,
             proxy=proxy,
             crawl=self._generation,
+            rendered=r.rendered if r is not None else False,
         )
         visit = visit_after(record, r.headers if r is not None else None, request.previous, self._job)
         return Outcome(record, visit=visit)

@@ -34,6 +34,7 @@ class Record:
     extract_errors: list[str] = field(default_factory=list)
     crawl: int = 1  # the job's generation (1, then one more per re-crawl)
     change: str = "new"  # against the URL's last visit: new, changed, unchanged, gone
+    rendered: bool = False  # loaded in the browser (render:)
 
     @property
     def ok(self) -> bool:
@@ -62,6 +63,7 @@ class Record:
             "proxy": self.proxy,
             "crawl": self.crawl,
             "change": self.change,
+            "rendered": self.rendered,
         }
         if with_items:
             line["items"], line["extract_errors"] = self.items, self.extract_errors

@@ -45,6 +45,7 @@ class Request:
     proxy_attempts: int = 0  # retries spent on failing proxies (not persisted: resets on resume)
     proxy_waiting_since: float | None = None  # loop time the request first found no usable proxy
     previous: Visit | None = None  # the URL's last fetch, in an earlier crawl of the job (re-crawls)
+    render: bool = False  # load it in the browser: its plain HTML looked like a script-built shell
 
 
 PRIORITY_RANGE = range(-1_000_000, 1_000_001)  # what every backend orders exactly

@@ -42,12 +42,12 @@ def fingerprint(url: str) -> bytes:
 
 def encode(r: Request) -> str:
     """JSON: url, host, depth, parent, attempt, redirects, meta, priority, proxy_attempts, the
-    last visit (the fields after redirects only as far as one is set). Proxy retries travel with
+    last visit, render (the fields after redirects only as far as one is set). Proxy retries travel with
     the URL, so a request that keeps meeting bad proxies ends however often it changes workers;
     a re-crawl's last visit travels with it to whichever worker fetches it."""
     previous = list(dataclasses.astuple(r.previous)) if r.previous is not None else None
     fields: list[object] = [r.url, r.host, r.depth, r.parent, r.attempt, r.redirects,
-                            r.meta, r.priority, r.proxy_attempts, previous]
+                            r.meta, r.priority, r.proxy_attempts, previous, r.render]
     while len(fields) > 6 and not fields[-1]:
         fields.pop()
     return orjson.dumps(fields).decode()
@@ -56,8 +56,9 @@ def encode(r: Request) -> str:
 def decode(text: str) -> Request:
     fields = orjson.loads(text)
     request = Request(*fields[:9])
-    if len(fields) > 9:
+    if len(fields) > 9 and fields[9]:
         request.previous = Visit(*fields[9])
+    request.render = len(fields) > 10 and bool(fields[10])
     return request
 
 

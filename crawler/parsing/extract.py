@@ -27,6 +27,9 @@ from crawler.urls import url_pattern
 Root = LexborHTMLParser | LexborNode
 
 
+DROPPED = "(required: item dropped)"  # ends the problem of an item a required field is missing from
+
+
 class Missing(Exception):
     """A required field has no value: its item is dropped; the message says why."""
 
@@ -88,7 +91,7 @@ class Extractor:
                 try:
                     fields = self._fields(page, root, rule.fields, where)
                 except Missing as e:
-                    page.errors.append(f"{e} (required: item dropped)")
+                    page.errors.append(f"{e} {DROPPED}")
                     continue
                 items.append({"url": text, "rule": rule.name, **fields})
         return items, page.errors

@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from selectolax.lexbor import LexborHTMLParser
 from yarl import URL
 
 from crawler.admission import LinkRules
 from crawler.config import Job
 from crawler.errors import InvalidURL
 from crawler.hooks import ParseHook, as_item, failure
-from crawler.parsing.extract import Extractor
+from crawler.parsing.extract import DROPPED, Extractor
 from crawler.parsing.page import Fetched, Follow, Page
 from crawler.parsing.parse import parse_document, read_page
 from crawler.urls import host_key, join
@@ -33,6 +34,7 @@ class PageResult:
     extract_errors: list[str] = field(default_factory=list)
     hook_error: str | None = None  # the parse hook raised: "module:function: Error: message"
     hooked: dict[str, Follow] = field(default_factory=dict)  # link → the hook's Follow (meta, priority)
+    shell: bool = False  # scripts build this page: a required field is missing, or it is nearly empty
 
 
 class PageReader:
@@ -40,6 +42,7 @@ class PageReader:
 
     def __init__(self, job: Job, parse_hook: ParseHook | None = None) -> None:
         self._hook = parse_hook
+        self._detect_shells = job.render_auto
         self._rules = LinkRules.from_job(job)
         self._extractor = Extractor(job.extract)
         self._follow = job.follow
@@ -60,6 +63,8 @@ class PageReader:
         result = PageResult(title=page.title, found=len(page.links))
         if self._extractor:
             result.items, result.extract_errors = self._extractor.extract(tree, page_url, trace)
+        if self._detect_shells:
+            result.shell = _looks_like_shell(tree, result.extract_errors, bool(page.links))
         allows = self._rules.allows_parts  # admission's own rules, applied before the pipe
         result.links = [(link.text, link.key) for link in page.links
                         if allows(link.scheme, link.host, link.text, depth + 1)]
@@ -97,3 +102,17 @@ class PageReader:
         result.items += items
         result.links += links
         result.hooked = hooked
+
+
+SHELL_TEXT = 200  # characters of text below which a page with scripts and no links is a shell
+
+
+def _looks_like_shell(tree: LexborHTMLParser, problems: list[str], has_links: bool) -> bool:
+    """``render: auto``: a page with scripts whose required fields are missing, or that has next
+    to no text and no links without them, is rendered in the browser."""
+    if tree.css_first("script") is None:
+        return False
+    if any(p.endswith(DROPPED) for p in problems):
+        return True
+    body = tree.body
+    return not has_links and (body is None or len(body.text(strip=True)) < SHELL_TEXT)

@@ -1,0 +1,193 @@
+"""JavaScript-rendered pages in Debian's Chromium: content and links that exist only after scripts
+run (setTimeout, fetch() of a JSON endpoint), plain HTTP for the other URLs, one slot per host
+held by rendered pages too, a page that never loads, and no browser left after kill -9."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from crawler.config import Job
+from crawler.engine import Crawl
+from tests.conftest import Site, read_records
+
+SHELL = """<html><head><title>Shop</title></head><body><div id=app>loading…</div><script>
+fetch("/api/items.json").then(r => r.json()).then(items => {
+  for (const item of items) {
+    const a = document.createElement("a"); a.href = "/item/" + item.id; a.textContent = item.name;
+    document.getElementById("app").appendChild(a);
+  }
+  setTimeout(() => { const late = document.createElement("a"); late.href = "/late"; late.textContent = "late";
+                     document.body.appendChild(late); document.body.dataset.ready = "yes"; }, 50);
+});
+</script><a href="/plain">plain</a></body></html>"""
+ITEM = """<html><head><title>Item</title></head><body><script>
+document.write('<h1 class="name">Item ' + location.pathname.split("/").pop() + '</h1>');
+</script></body></html>"""
+ITEMS = [{"id": i, "name": f"Item {i}"} for i in (1, 2, 3)]
+
+
+def js_site(site: Site) -> None:
+    async def page(text: str) -> web.Response:
+        return web.Response(text=text, content_type="text/html")
+
+    site.route("js.test", "/", lambda _: page(SHELL))
+    site.route("js.test", "/api/items.json", lambda _: asyncio.sleep(0, web.json_response(ITEMS)))
+    for item in ITEMS:
+        site.route("js.test", f"/item/{item['id']}", lambda _: page(ITEM))
+    site.html("js.test", "/late", "late page")
+    site.html("js.test", "/plain", "no script here")
+
+
+def job(site: Site, out: Path, **extra: object) -> Job:
+    return Job.model_validate({"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"),
+                               "output": str(out), "ignore_robots": True,
+                               "render": ["*://js.test:*/", "*/item/*"], "render_selector": "body[data-ready], h1",
+                               "extract": [{"name": "item", "match": "*/item/*", "fields": {"name": "h1.name"}}],
+                               **extra})
+
+
+async def test_rendered_pages_give_the_links_and_items_their_scripts_make(site, tmp_path):
+    js_site(site)
+    await site.start()
+
+    stats = await Crawl(job(site, tmp_path / "o", per_host=1)).run()
+
+    records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
+    assert sorted(records) == ["", "item/1", "item/2", "item/3", "late", "plain"]
+    assert {p for p, r in records.items() if r["rendered"]} == {"", "item/1", "item/2", "item/3"}
+    assert all(r["status"] == 200 and r["error"] is None for r in records.values())
+    items = [json.loads(line) for line in (tmp_path / "o" / "items.jsonl").read_text().splitlines()]
+    assert sorted(i["name"] for i in items) == ["Item 1", "Item 2", "Item 3"]
+    assert "Item 2" in (tmp_path / "o" / records["item/2"]["path"]).read_text()  # the rendered DOM is stored
+    assert site.hits[("js.test", "/api/items.json")] == 1 and stats.pages == 6
+    assert site.max_inflight["js.test"] == 1  # the browser's requests kept to the host's one slot
+
+
+async def test_a_page_that_never_finishes_loading_is_a_render_error_and_the_crawl_goes_on(site, tmp_path):
+    js_site(site)
+
+    async def never(_: web.Request) -> web.Response:  # a script that never arrives (bounded)
+        await asyncio.sleep(20)
+        return web.Response(text="", content_type="application/javascript")
+
+    site.route("js.test", "/item/2", lambda _: asyncio.sleep(0, web.Response(
+        text='<html><body><script src="/never.js"></script></body></html>', content_type="text/html")))
+    site.route("js.test", "/never.js", never)
+    await site.start()
+
+    await Crawl(job(site, tmp_path / "o", render_timeout=2)).run()
+
+    records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
+    assert records["item/2"]["error"]["kind"] == "render"
+    assert "did not finish loading" in records["item/2"]["error"]["message"]
+    assert records["item/1"]["error"] is None and records["item/3"]["error"] is None
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    living = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            living.add(pid)
+    return living
+
+
+async def test_kill_9_of_the_crawl_leaves_no_browser(site, tmp_path):
+    js_site(site)
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(_: web.Request) -> web.Response:
+        held.set()
+        await asyncio.wait_for(release.wait(), 30)
+        return web.json_response(ITEMS)
+
+    site.route("js.test", "/api/items.json", hold)
+    await site.start()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "crawler", "crawl", site.url("js.test"), "--resolve", site.pin("js.test")[0],
+        "-o", str(tmp_path / "o"), "--render", "*://js.test:*/", "-q",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    await asyncio.wait_for(held.wait(), 60)  # the browser is up and loading the page
+    browser = {p for p in descendants(proc.pid) if "chrom" in Path(f"/proc/{p}/comm").read_text()}
+    assert browser
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+    release.set()
+    for _ in range(200):  # bounded: the browser notices its pipe closed and exits
+        if not alive(browser):
+            break
+        await asyncio.sleep(0.05)
+    assert not alive(browser)
+
+
+async def test_the_browser_goes_through_the_jobs_proxy(hosts_site, tmp_path):
+    """The document and its scripts' requests reach the site from the proxy's address."""
+    from tests.proxy_servers import start_proxy
+
+    hosts_site.route("127.0.0.2", "/", lambda _: asyncio.sleep(0, web.Response(text=SHELL, content_type="text/html")))
+    hosts_site.route("127.0.0.2", "/api/items.json", lambda _: asyncio.sleep(0, web.json_response(ITEMS)))
+    proxy = await start_proxy("http", "127.0.0.20", tmp_path, user="rita", password="renderpw9")
+    try:
+        stats = await Crawl(Job.model_validate({
+            "start_urls": [hosts_site.url("127.0.0.2")], "output": str(tmp_path / "o"), "ignore_robots": True,
+            "render": ["*"], "render_selector": "body[data-ready]", "proxy": proxy.url(), "max_depth": 0})).run()
+    finally:
+        proxy.kill()
+    peers = {(path, peer) for _, path, peer in hosts_site.remotes}
+    assert peers == {("/", proxy.source), ("/api/items.json", proxy.source)}
+    (record,) = read_records(tmp_path / "o")
+    assert record["rendered"] and record["proxy"] == proxy.id and stats.pages == 1
+    assert b"renderpw9" not in (tmp_path / "o" / "records.jsonl").read_bytes()
+
+
+async def test_render_auto_renders_only_the_pages_built_by_scripts(site, tmp_path):
+    """Everything is fetched over HTTP first; the item pages, whose required field exists only
+    after their script runs, go to the browser; pages readable without it do not."""
+    links = "".join(f'<a href="/item/{i}">item</a>' for i in (1, 2, 3)) + '<a href="/static">s</a>'
+    site.html("js.test", "/", "<script>console.log('hi')</script>" + links + "menu " * 100)
+    for i in (1, 2, 3):
+        site.route("js.test", f"/item/{i}", lambda _: asyncio.sleep(0, web.Response(text=ITEM, content_type="text/html")))
+    site.html("js.test", "/static", "<h1 class=name>Static</h1>")
+    await site.start()
+
+    await Crawl(Job.model_validate({
+        "start_urls": [site.url("js.test")], "resolve": site.pin("js.test"), "output": str(tmp_path / "o"),
+        "ignore_robots": True, "render": "auto", "render_selector": "h1",
+        "extract": [{"name": "item", "match": "*/item/*", "fields": {"name": {"css": "h1.name", "required": True}}}],
+    })).run()
+
+    records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
+    assert {p: r["rendered"] for p, r in records.items()} == {"": False, "item/1": True, "item/2": True,
+                                                              "item/3": True, "static": False}
+    items = [json.loads(line) for line in (tmp_path / "o" / "items.jsonl").read_text().splitlines()]
+    assert sorted(i["name"] for i in items) == ["Item 1", "Item 2", "Item 3"]
+    assert all(site.hits[("js.test", f"/item/{i}")] == 2 for i in (1, 2, 3))  # once plain, once in the browser
+    assert all(not r["extract_errors"] for r in records.values())
