@@ -153,12 +153,14 @@ class Pipeline:
 
     async def _fetch(self, request: Request, url: URL, proxy: Proxy | None,
                      extra: Outgoing | None = None) -> tuple[Response | None, FetchError | None]:
-        """The fetch, its proxy's health report (always, in ``finally``) and AIMD's sample."""
+        """The fetch, its proxy's health report (always, in ``finally``) and AIMD's sample (not
+        for rendered pages: the browser's time is not the server's latency)."""
         response: Response | None = None
         error: FetchError | None = None
         sent = time.monotonic()
+        rendering = self._renderer is not None and (request.render or self._renderer.wants(request.url))
         try:
-            if self._renderer is not None and (request.render or self._renderer.wants(request.url)):
+            if self._renderer is not None and rendering:
                 response = await self._renderer.fetch(url, self._pages, proxy, extra)  # the second transport
             else:
                 response = await self._fetcher.fetch(url, self._pages, proxy, extra, request.previous)
@@ -170,7 +172,8 @@ class Pipeline:
                 self._router.release(proxy, failed=bool(error and error.proxy_fault and not error.banned),
                                      banned=bool(error and error.banned),
                                      nbytes=response.nbytes if response is not None else 0)
-        if proxy is None and (response is not None or (error is not None and error.kind is Kind.TIMEOUT)):
+        if proxy is None and not rendering and (response is not None or
+                                                (error is not None and error.kind is Kind.TIMEOUT)):
             overloaded = error is not None and (error.kind is Kind.TIMEOUT or
                                                 (response is not None and response.status in (429, 503)))
             await self._limiter.observe(request.host, sent, overloaded)
