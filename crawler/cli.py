@@ -93,6 +93,8 @@ OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--render-selector",), "render_selector", "value", "Also wait until this CSS selector matches."),
     (("--render-timeout",), "render_timeout", "value", "Seconds a rendered page may take [30]."),
     (("--render-concurrency",), "render_concurrency", "value", "Pages open in the browser at once [4]."),
+    (("--render-screenshot",), "render_screenshot", "flag",
+     "Save a full-page PNG of each rendered page in OUT/screens/."),
     (("--recrawl",), "recrawl", "flag",
      "Fetch a finished job again with conditional requests; records say new/changed/unchanged/gone."),
     (("--recrawl-after",), "recrawl_after", "value", "Re-crawl only URLs fetched longer ago than this (6h, 2d)."),

@@ -125,6 +125,7 @@ class Job(Strict):
     render_block: list[str] = ["image", "font", "media"]  # resource types the browser does not load
     render_viewport: str = Field("1280x800", pattern=r"^\d{2,5}x\d{2,5}$")
     render_concurrency: int = Field(4, ge=1, le=64)
+    render_screenshot: bool = False  # a full-page PNG of each rendered page in OUT/screens/
     render_browser: str = "/usr/lib/chromium/chromium"
     format: Literal["jsonl", "csv"] = "jsonl"
     warc: bool = False

@@ -74,7 +74,8 @@ class Crawl:
         self.admission = Admission(job, self.frontier, self.scheduler.has_work)
         self.router = Router.from_job(job)
         self.parser = make_parser(job.parser, PageReader(job, self.hooks.parse), warn=self.warn)
-        self.renderer = Renderer(job) if job.render or job.render_auto else None  # starts with the first page
+        self.renderer = (Renderer(job, self.out / "screens") if job.render or job.render_auto
+                         else None)  # the browser starts with the first rendered page
         self._warn_cb = warn
         self._progress = progress or Progress(mode="off")
         self._tasks: set[asyncio.Task[None]] = set()

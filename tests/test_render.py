@@ -57,7 +57,7 @@ async def test_rendered_pages_give_the_links_and_items_their_scripts_make(site, 
     js_site(site)
     await site.start()
 
-    stats = await Crawl(job(site, tmp_path / "o", per_host=1)).run()
+    stats = await Crawl(job(site, tmp_path / "o", per_host=1, render_screenshot=True)).run()
 
     records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
     assert sorted(records) == ["", "item/1", "item/2", "item/3", "late", "plain"]
@@ -68,6 +68,9 @@ async def test_rendered_pages_give_the_links_and_items_their_scripts_make(site, 
     assert "Item 2" in (tmp_path / "o" / records["item/2"]["path"]).read_text()  # the rendered DOM is stored
     assert site.hits[("js.test", "/api/items.json")] == 1 and stats.pages == 6
     assert site.max_inflight["js.test"] == 1  # the browser's requests kept to the host's one slot
+    shots = sorted(p.name for p in (tmp_path / "o" / "screens").rglob("*.png"))
+    assert shots == ["1.png", "2.png", "3.png", "_index.html.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in (tmp_path / "o" / "screens").rglob("*.png"))
 
 
 async def test_a_page_that_never_finishes_loading_is_a_render_error_and_the_crawl_goes_on(site, tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from yarl import URL
@@ -24,6 +25,7 @@ from crawler.hooks import Outgoing
 from crawler.net.fetch import Response
 from crawler.net.proxies import Proxy
 from crawler.sinks.pages import PageStore
+from crawler.sinks.paths import relative_path
 from crawler.urls import url_pattern
 
 if TYPE_CHECKING:
@@ -45,8 +47,9 @@ def _proxy(proxy: Proxy | None) -> ProxySettings | None:
 class Renderer:
     """Loads pages in a shared browser; ``start`` before the first page, ``close`` at the end."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, screens: Path | None = None) -> None:
         self._job = job
+        self._screens = screens if job.render_screenshot else None
         self._patterns = [url_pattern(p) for p in job.render]
         self._slots = asyncio.Semaphore(job.render_concurrency)
         self._playwright: Playwright | None = None
@@ -88,6 +91,11 @@ class Renderer:
             if self._job.render_selector:
                 await page.wait_for_selector(self._job.render_selector, timeout=timeout)
             html = await page.content()
+            if self._screens is not None:
+                shot = self._screens / relative_path(url)
+                shot = shot.with_name(shot.name + ".png")
+                shot.parent.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=str(shot), full_page=True)
         except TimeoutError:
             raise FetchError(Kind.RENDER, f"the page did not finish loading ({self._job.render_wait}"
                              f"{', ' + self._job.render_selector if self._job.render_selector else ''}) "

@@ -13,6 +13,7 @@ from crawler.sinks.repair import repair_csv, repair_jsonl
 STATE_FILES = ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "records.jsonl",
                "items.jsonl", "items.csv", "crawl.warc.gz", ".warc-good", "changes.jsonl", "stats.jsonl",
                "report.html")
+STATE_DIRS = ("pages", "screens")
 
 
 def lock(out: Path) -> int:
@@ -29,10 +30,11 @@ def lock(out: Path) -> int:
 
 
 def clear(out: Path) -> None:
-    """``--fresh``: forget the previous crawl in ``out`` (state, records, items and pages)."""
+    """``--fresh``: forget the previous crawl in ``out`` (state, records, items, pages, screens)."""
     for name in STATE_FILES:
         (out / name).unlink(missing_ok=True)
-    shutil.rmtree(out / "pages", ignore_errors=True)
+    for folder in STATE_DIRS:
+        shutil.rmtree(out / folder, ignore_errors=True)
 
 
 def repair(out: Path) -> int:
