@@ -32,6 +32,7 @@ from crawler.errors import (
 from crawler.hooks import Hooks
 from crawler.jobfile import build_job, load_yaml
 from crawler.jobfile import merge as merge_values
+from crawler.net.render import RenderUnavailable
 from crawler.stats import Progress, Stats
 
 # (option decls, Job field, kind) — kind: "value", "list", "flag", "header", "cookie", "timeout.X"
@@ -185,7 +186,7 @@ def execute(job: Job) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted twice: stopped without draining", err=True)
         return 130
-    except (StateError, LockedError, CheckpointError, StalledError, ClusterError) as e:
+    except (StateError, LockedError, CheckpointError, StalledError, ClusterError, RenderUnavailable) as e:
         click.echo(f"error: {e}", err=True)
         return 1
     except OSError as e:

@@ -74,8 +74,8 @@ class Crawl:
         self.admission = Admission(job, self.frontier, self.scheduler.has_work)
         self.router = Router.from_job(job)
         self.parser = make_parser(job.parser, PageReader(job, self.hooks.parse), warn=self.warn)
-        self.renderer = (Renderer(job, self.out / "screens") if job.render or job.render_auto
-                         else None)  # the browser starts with the first rendered page
+        self.renderer = (Renderer(job, self.out / "screens", self.admission.rules) if job.render or job.render_auto
+                         else None)
         self._warn_cb = warn
         self._progress = progress or Progress(mode="off")
         self._tasks: set[asyncio.Task[None]] = set()
@@ -120,6 +120,8 @@ class Crawl:
         if self.job.fresh:
             outdir.clear(self.out)
         shutil.rmtree(self.out / ".tmp", ignore_errors=True)
+        if self.renderer is not None:
+            await self.renderer.start()  # one clear line now if there is no usable browser
         if self.frontier.persistent:  # before the frontier reads records.jsonl
             self.stats.damaged = outdir.repair(self.out)
         self.stats.resumed = await self.frontier.open()

@@ -16,6 +16,7 @@ from aiohttp import web
 from crawler.config import Job
 from crawler.engine import Crawl
 from tests.conftest import Site, read_records
+from tests.test_cli import run_cli
 
 SHELL = """<html><head><title>Shop</title></head><body><div id=app>loading…</div><script>
 fetch("/api/items.json").then(r => r.json()).then(items => {
@@ -194,3 +195,31 @@ async def test_render_auto_renders_only_the_pages_built_by_scripts(site, tmp_pat
     assert sorted(i["name"] for i in items) == ["Item 1", "Item 2", "Item 3"]
     assert all(site.hits[("js.test", f"/item/{i}")] == 2 for i in (1, 2, 3))  # once plain, once in the browser
     assert all(not r["extract_errors"] for r in records.values())
+
+
+async def test_no_usable_browser_is_one_line_at_the_start(site, tmp_path):
+    site.html("js.test", "/", "x")
+    await site.start()
+    code, out, err = await run_cli("crawl", site.url("js.test"), "--resolve", site.pin("js.test")[0],
+                                   "-o", str(tmp_path / "o"), "--render", "*")  # the real browser: fine
+    assert code == 0, err
+    job_file = tmp_path / "job.yaml"
+    job_file.write_text(f"start_urls: [{site.url('js.test')}]\nresolve: [{site.pin('js.test')[0]}]\n"
+                        f"render: ['*']\nrender_browser: {tmp_path / 'no-such-chromium'}\noutput: {tmp_path / 'p'}\n")
+    code, out, err = await run_cli("run", str(job_file))
+    assert code == 1 and "Traceback" not in err and site.hits[("js.test", "/")] == 1
+    assert err.startswith("error: cannot start the browser ") and len(err.strip().splitlines()) == 1
+
+
+async def test_a_rendered_page_is_not_sent_out_of_scope_by_its_script(site, tmp_path):
+    site.route("js.test", "/", lambda _: asyncio.sleep(0, web.Response(
+        text=f'<html><body><script>location.href = "{site.url("elsewhere.test")}";</script>stay</body></html>',
+        content_type="text/html")))
+    site.html("elsewhere.test", "/", "<h1>away</h1>")
+    await site.start()
+    await Crawl(Job.model_validate({"start_urls": [site.url("js.test")], "resolve": site.pin("js.test", "elsewhere.test"),
+                                    "output": str(tmp_path / "o"), "ignore_robots": True, "render": ["*"],
+                                    "render_wait": "networkidle"})).run()
+    assert site.hits[("elsewhere.test", "/")] == 0
+    (record,) = read_records(tmp_path / "o")
+    assert record["rendered"] and record["status"] == 200

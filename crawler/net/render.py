@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
+from crawler.admission import LinkRules
 from crawler.config import Job
 from crawler.errors import FetchError, Kind
 from crawler.hooks import Outgoing
@@ -29,7 +30,7 @@ from crawler.sinks.paths import relative_path
 from crawler.urls import url_pattern
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Playwright, ProxySettings, Route
+    from playwright.async_api import Browser, Frame, Playwright, ProxySettings, Route
 
 
 def _proxy(proxy: Proxy | None) -> ProxySettings | None:
@@ -44,11 +45,16 @@ def _proxy(proxy: Proxy | None) -> ProxySettings | None:
     return settings
 
 
+class RenderUnavailable(Exception):
+    """The browser cannot be started (Playwright missing, no Chromium, a version it refuses)."""
+
+
 class Renderer:
     """Loads pages in a shared browser; ``start`` before the first page, ``close`` at the end."""
 
-    def __init__(self, job: Job, screens: Path | None = None) -> None:
+    def __init__(self, job: Job, screens: Path | None = None, rules: LinkRules | None = None) -> None:
         self._job = job
+        self._rules = rules
         self._screens = screens if job.render_screenshot else None
         self._patterns = [url_pattern(p) for p in job.render]
         self._slots = asyncio.Semaphore(job.render_concurrency)
@@ -56,6 +62,14 @@ class Renderer:
         self._browser: Browser | None = None
         self._lock = asyncio.Lock()
         self.pages = 0
+
+    async def start(self) -> None:
+        """Start the browser now: a crawl that cannot render should say so once, at the start.
+        Raises RenderUnavailable with one line."""
+        try:
+            await self._ready()
+        except FetchError as e:
+            raise RenderUnavailable(e.message) from None
 
     def wants(self, url: str) -> bool:
         return any(matches(url) for matches in self._patterns)
@@ -84,7 +98,7 @@ class Renderer:
         from playwright.async_api import Error, TimeoutError
 
         page = await context.new_page()
-        await page.route("**/*", self._route)
+        await page.route("**/*", lambda route: self._route(route, page.main_frame, url))
         timeout = self._job.render_timeout * 1000
         try:
             answer = await page.goto(str(url), wait_until=self._job.render_wait, timeout=timeout)
@@ -116,9 +130,15 @@ class Renderer:
         return Response(status, "text/html; charset=utf-8", nbytes=len(body), sha256=sha256, path=path,
                         body=body if error is None else None, error=error, rendered=True)
 
-    async def _route(self, route: Route) -> None:
-        if route.request.resource_type in self._job.render_block:
+    async def _route(self, route: Route, main: Frame, target: URL) -> None:
+        """Blocked resource types are not loaded; the page itself may not be navigated out of the
+        job's scope (a script or redirect sending it elsewhere); subresources may come from anywhere."""
+        request = route.request
+        if request.resource_type in self._job.render_block:
             await route.abort()
+        elif request.is_navigation_request() and request.frame == main and self._rules is not None \
+                and str(target) != request.url and self._rules.refusal(URL(request.url), 0) is not None:
+            await route.abort("blockedbyclient")
         else:
             await route.continue_()
 
