@@ -269,7 +269,7 @@ class Pipeline:
             parent=request.parent,
             attempts=request.attempt + 1,
             elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
-            final_url=final_url or (request.url if r is not None else None),
+            final_url=final_url or (r.final_url or request.url if r is not None else None),
             status=r.status if r is not None else None,
             error=error,
             content_type=r.content_type if r is not None else None,

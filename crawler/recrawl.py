@@ -52,7 +52,7 @@ def visit_after(record: Record, headers: Mapping[str, str] | None, previous: Vis
     status = record.status
     ok = record.error is None and status is not None and status < 400
     digest = None
-    if ok and record.final_url is not None and record.final_url != record.url:
+    if ok and status is not None and 300 <= status < 400 and status != 304 and record.final_url is not None:
         digest = redirect_digest(record.final_url)
     elif ok:
         digest = record.sha256

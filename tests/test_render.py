@@ -223,3 +223,15 @@ async def test_a_rendered_page_is_not_sent_out_of_scope_by_its_script(site, tmp_
     assert site.hits[("elsewhere.test", "/")] == 0
     (record,) = read_records(tmp_path / "o")
     assert record["rendered"] and record["status"] == 200
+
+
+async def test_a_redirect_the_browser_follows_is_the_records_final_url(site, tmp_path):
+    async def moved(_: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/item/2")
+
+    js_site(site)
+    site.route("js.test", "/item/1", moved)
+    await site.start()
+    await Crawl(job(site, tmp_path / "o", render_selector=None)).run()
+    records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
+    assert records["item/1"]["final_url"] == site.url("js.test", "/item/2") and records["item/1"]["rendered"]

@@ -57,6 +57,7 @@ class Response:
     headers: CIMultiDictProxy[str] | None = None  # of a 2xx or 304 answer
     unchanged: bool = False  # a re-crawl found the page as its last visit left it (304, or the same body)
     rendered: bool = False  # the body is the DOM a browser built (render:)
+    final_url: str | None = None  # where a browser ended up after redirects it followed itself
 
 
 def make_session(job: Job, proxy: Proxy | None = None, *, idle: int | None = None) -> aiohttp.ClientSession:

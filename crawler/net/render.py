@@ -128,7 +128,7 @@ class Renderer:
             path = await page_file.commit()
         error = None if 200 <= status < 300 else FetchError(Kind.HTTP, f"{status} (rendered)")
         return Response(status, "text/html; charset=utf-8", nbytes=len(body), sha256=sha256, path=path,
-                        body=body if error is None else None, error=error, rendered=True)
+                        body=body if error is None else None, error=error, rendered=True, final_url=page.url)
 
     async def _route(self, route: Route, main: Frame, target: URL) -> None:
         """Blocked resource types are not loaded; the page itself may not be navigated out of the
