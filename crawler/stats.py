@@ -155,7 +155,6 @@ class Progress:
         if mode == "auto":
             mode = "tty" if stream.isatty() else "log"
         self.mode = mode
-        self.enabled = mode != "off"
         self._every = every
         self._next_log = time.monotonic()  # the first line at once, then one every ``every`` s
         self._width = 0

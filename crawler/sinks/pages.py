@@ -52,8 +52,8 @@ class PageStore:
 
 
 class PageFile:
-    """One body being written. ``commit`` returns its path relative to OUT and sets ``sha256``
-    (and ``replaced``: False when the file already held this very body); ``discard`` drops it."""
+    """One body being written. ``commit`` returns its path relative to OUT and sets ``sha256``;
+    ``discard`` drops it."""
 
     def __init__(self, store: PageStore, url: URL) -> None:
         self._store = store
@@ -64,7 +64,6 @@ class PageFile:
         self._digest: Any = None
         self._tmp = store.temp_name()
         self.sha256 = ""
-        self.replaced = True
 
     async def write(self, chunk: bytes) -> None:
         if self._file is not None:
@@ -92,8 +91,8 @@ class PageFile:
         else:
             await self._file.close()
             streamed = self._digest.hexdigest()
-        rel, self.sha256, self.replaced = await _place(self._tmp, data, streamed, unless, self._store.pages,
-                                                       self._url, executor=self._store.executor)
+        rel, self.sha256 = await _place(self._tmp, data, streamed, unless, self._store.pages, self._url,
+                                        executor=self._store.executor)
         return f"pages/{rel}"
 
     async def discard(self) -> None:
@@ -107,11 +106,10 @@ class PageFile:
 
 
 def _place_sync(tmp: str, data: bytes | None, digest: str | None, unless: str | None, pages: Path,
-                url: URL) -> tuple[str, str, bool]:
+                url: URL) -> tuple[str, str]:
     """Hash ``data`` (if given; else ``tmp`` holds the body, of ``digest``), write it to ``tmp``
     and rename that to its place under ``pages`` — unless the place already holds a body of
-    digest ``unless``. Returns the place, the sha256 (hashed here, off the event loop) and
-    whether the file was written.
+    digest ``unless``. Returns the place and the sha256 (hashed here, off the event loop).
 
     One thread hop per page. Falls back to ``<host>/_conflicts/<sha256 of URL>`` when a file stands
     where a folder is needed or the reverse (``/a`` and ``/a/b`` both answered 200).
@@ -123,15 +121,15 @@ def _place_sync(tmp: str, data: bytes | None, digest: str | None, unless: str | 
     if unless is not None and digest == unless and (pages / rel).is_file():
         if data is None:
             os.remove(tmp)
-        return rel, digest, False
+        return rel, digest
     if data is not None:
         with open(tmp, "wb") as f:
             f.write(data)
     try:
-        return _move(tmp, pages, rel), digest, True
+        return _move(tmp, pages, rel), digest
     except (NotADirectoryError, IsADirectoryError, FileExistsError):
         name = hashlib.sha256(str(url).encode()).hexdigest()
-        return _move(tmp, pages, f"{host_dir(url)}/_conflicts/{name}"), digest, True
+        return _move(tmp, pages, f"{host_dir(url)}/_conflicts/{name}"), digest
 
 
 def _move(tmp: str, pages: Path, rel: str) -> str:
