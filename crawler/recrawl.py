@@ -25,6 +25,7 @@ import orjson
 from crawler.config import Job
 from crawler.frontier import Visit
 from crawler.record import Record
+from crawler.sinks.repair import crawl_of, read_jsonl
 from crawler.urls import url_pattern
 
 ADAPTIVE_SPAN = 8.0  # an adaptive interval stays within [after / 8, after * 8]
@@ -117,18 +118,14 @@ def write_changes(out: Path, generation: int) -> Counter[str]:
     """Rewrite ``OUT/changes.jsonl`` from the records of ``generation`` (every change but
     ``unchanged``); return the count of each kind of change."""
     counts: Counter[str] = Counter()
-    records = out / "records.jsonl"
     tmp = out / "changes.jsonl.tmp"
     with open(tmp, "wb") as changes:
-        if records.exists():
-            with open(records, "rb") as f:
-                for raw in f:
-                    line = orjson.loads(raw)
-                    if line.get("crawl", 1) != generation:
-                        continue
-                    counts[line.get("change") or "new"] += 1
-                    if line.get("change") != "unchanged":
-                        changes.write(orjson.dumps({k: line.get(k) for k in _CHANGE_FIELDS}) + b"\n")
+        for line in read_jsonl(out / "records.jsonl"):
+            if crawl_of(line) != generation:
+                continue
+            counts[line.get("change") or "new"] += 1
+            if line.get("change") != "unchanged":
+                changes.write(orjson.dumps({k: line.get(k) for k in _CHANGE_FIELDS}) + b"\n")
     os.replace(tmp, out / "changes.jsonl")
     return counts
 

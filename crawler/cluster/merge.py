@@ -22,6 +22,7 @@ from typing import IO, Any
 import orjson
 
 from crawler.recrawl import write_changes
+from crawler.sinks.repair import crawl_of
 
 
 @dataclass(slots=True)
@@ -51,8 +52,7 @@ def merge(out: Path) -> Merged:
                 torn += 1
                 continue
             rank = (record.get("error") is None, str(record.get("fetched_at") or ""))
-            crawl = record.get("crawl")
-            key = (str(record["url"]), crawl if isinstance(crawl, int) else 1)
+            key = (str(record["url"]), crawl_of(record))
             if key not in best or rank > best[key][0]:
                 best[key] = (rank, index, number)
     keep: list[set[int]] = [set() for _ in shards]  # line numbers kept, per shard

@@ -20,7 +20,6 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import orjson
 from yarl import URL
@@ -28,7 +27,7 @@ from yarl import URL
 from crawler.cluster.store import RedisStore
 from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request, Visit
 from crawler.recrawl import visit_from_record
-from crawler.sinks.repair import read_jsonl_urls
+from crawler.sinks.repair import crawl_of, read_jsonl, read_jsonl_urls
 from crawler.urls import host_key
 
 RECLAIM_BATCH = 500
@@ -247,13 +246,7 @@ def _shard_requests(records: Path, generation: int) -> list[Request]:
     """The URLs of a shard's records of earlier generations, each with its latest visit. The
     visit's page file is named from the shards' common folder (``../<shard>/pages/…``), since
     another worker may fetch the URL (a 304 keeps pointing at this shard's file)."""
-    latest: dict[str, dict[str, Any]] = {}
-    if records.exists():
-        with open(records, "rb") as f:
-            for raw in f:
-                line = orjson.loads(raw)
-                if line.get("crawl", 1) < generation:
-                    latest[line["url"]] = line
+    latest = {line["url"]: line for line in read_jsonl(records) if crawl_of(line) < generation}
     shard = records.parent.name
     requests = []
     for url, line in latest.items():

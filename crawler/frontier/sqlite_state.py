@@ -15,12 +15,10 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
-
 from crawler.errors import StateError
 from crawler.frontier import Visit
 from crawler.recrawl import visit_from_record
-from crawler.sinks.repair import read_jsonl_urls
+from crawler.sinks.repair import read_jsonl, read_jsonl_urls
 
 APP_ID = 0x43524157  # "CRAW": marks the file as ours (PRAGMA application_id)
 VERSION = 4  # 2: urls.meta; 3: urls.priority; 4: last visits and generations
@@ -128,8 +126,5 @@ def visit_of(row: tuple[object, ...]) -> Visit | None:
 
 
 def _record_visits(records: Path) -> Iterator[tuple[str, Visit]]:
-    if records.exists():
-        with open(records, "rb") as f:
-            for raw in f:
-                line = orjson.loads(raw)
-                yield line["url"], visit_from_record(line)
+    for line in read_jsonl(records):
+        yield line["url"], visit_from_record(line)

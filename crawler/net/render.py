@@ -61,7 +61,6 @@ class Renderer:
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
         self._lock = asyncio.Lock()
-        self.pages = 0
 
     async def start(self) -> None:
         """Start the browser now: a crawl that cannot render should say so once, at the start.
@@ -116,7 +115,6 @@ class Renderer:
                              f"within {self._job.render_timeout:g}s") from None
         except Error as e:
             raise FetchError(Kind.RENDER, f"the browser failed on the page: {str(e).splitlines()[0][:300]}") from None
-        self.pages += 1
         status = answer.status if answer is not None else 200
         body = html.encode("utf-8")
         if len(body) > self._job.max_bytes:

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from crawler.sinks.repair import crawl_of
 from crawler.stats import HostCounts
 
 TOP = 20  # slowest and largest pages listed
@@ -70,10 +71,10 @@ class Report:
 def read(out: Path) -> Report:
     report = Report(out)
     records = _record_files(out)
-    report.crawl = max((_crawl(line) for path in records for line in _lines(path)), default=1)
+    report.crawl = max((crawl_of(line) for path in records for line in _lines(path)), default=1)
     for path in records:
         for line in _lines(path):
-            if _crawl(line) == report.crawl:
+            if crawl_of(line) == report.crawl:
                 _count(report, line)
     report.slowest.sort(reverse=True)
     report.largest.sort(reverse=True)
@@ -163,11 +164,6 @@ def _problem_kind(problem: str) -> str:
 
 def _host(url: str) -> str:
     return url.split("/", 3)[2] if url.count("/") >= 2 else url
-
-
-def _crawl(line: dict[str, Any]) -> int:
-    crawl = line.get("crawl")
-    return crawl if isinstance(crawl, int) else 1
 
 
 def _record_files(out: Path) -> list[Path]:
