@@ -30,6 +30,7 @@ from crawler.net.failures import classify, is_transport
 from crawler.net.proxies import Proxy, Router
 from crawler.net.resolver import CrawlResolver, is_blocked
 from crawler.net.sockets import BoundedConnector
+from crawler.sinks.exchange import Exchange
 from crawler.sinks.pages import PageFile, PageStore
 from crawler.urls import join
 
@@ -243,7 +244,7 @@ class Fetcher:
         if status == 304 and previous is not None and previous.digest is not None:
             await self._drain(resp, archive=False)
             if self._warc is not None:
-                await self._warc.revisit(resp, previous.digest, previous.fetched_at)
+                await self._warc.revisit(Exchange.of(resp), previous.digest, previous.fetched_at)
             return Response(status, ctype, sha256=previous.digest, path=previous.path, headers=resp.headers,
                             unchanged=True)
         if proxy is not None and (_proxy_auth_failed(resp) or status in self._ban_status):
@@ -284,9 +285,9 @@ class Fetcher:
         unchanged = previous is not None and sha256 == known
         if raw is not None and self._warc is not None:
             if unchanged and previous is not None:
-                await self._warc.revisit(resp, sha256, previous.fetched_at)
+                await self._warc.revisit(Exchange.of(resp), sha256, previous.fetched_at)
             else:
-                await self._warc.write(resp, b"".join(raw))
+                await self._warc.write(Exchange.of(resp), b"".join(raw))
         return Response(status, ctype, nbytes=size, sha256=sha256, path=path,
                         body=body if is_html else None, headers=resp.headers, unchanged=unchanged)
 
@@ -342,7 +343,7 @@ class Fetcher:
                 return
             chunks.append(chunk)
         if self._warc is not None and archive:
-            await self._warc.write(resp, b"".join(chunks))
+            await self._warc.write(Exchange.of(resp), b"".join(chunks))
 
 
 def _tls_with_proxy(exc: BaseException, proxy: Proxy) -> bool:

@@ -21,9 +21,10 @@ from concurrent.futures import Executor
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
+
+from crawler.sinks.exchange import Exchange
 
 NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
@@ -40,38 +41,35 @@ class WarcSink:
         self._writer = WARCWriter(self._file, gzip=True, warc_version="WARC/1.1")
         self._executor = executor
 
-    async def write(self, resp: aiohttp.ClientResponse, body: bytes) -> None:
-        """Archive ``resp`` (whose raw body is ``body``) and the request that produced it."""
-        request, headers = self._request_and_headers(resp, body)
+    async def write(self, exchange: Exchange, body: bytes) -> None:
+        """Archive a response (whose body as received is ``body``) and the request that produced it."""
+        request, headers = self._request_and_headers(exchange, body)
         response = self._writer.create_warc_record(
-            str(resp.url), "response", payload=io.BytesIO(body), http_headers=status_and(headers, resp))
+            exchange.url, "response", payload=io.BytesIO(body), http_headers=_status_line(exchange, headers))
         await self._write(request, response)
 
-    async def revisit(self, resp: aiohttp.ClientResponse, sha256: str, previous: float) -> None:
+    async def revisit(self, exchange: Exchange, sha256: str, previous: float) -> None:
         """A ``revisit`` record instead of a response: the page is the one fetched at ``previous``
         (epoch seconds). A 304 uses the server-not-modified profile, a 200 with the same body
         identical-payload-digest; the digest is the decoded body's sha256, as in records."""
-        request, headers = self._request_and_headers(resp, None)
+        request, headers = self._request_and_headers(exchange, None)
         refers = datetime.fromtimestamp(previous, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        record = self._writer.create_revisit_record(str(resp.url), f"sha256:{sha256}", str(resp.url), refers,
-                                                    http_headers=status_and(headers, resp))
-        if resp.status == 304:
+        record = self._writer.create_revisit_record(exchange.url, f"sha256:{sha256}", exchange.url, refers,
+                                                    http_headers=_status_line(exchange, headers))
+        if exchange.status == 304:
             record.rec_headers.replace_header("WARC-Profile", NOT_MODIFIED)
         await self._write(request, record)
 
-    def _request_and_headers(self, resp: aiohttp.ClientResponse, body: bytes | None):  # type: ignore[no-untyped-def]
+    def _request_and_headers(self, exchange: Exchange, body: bytes | None):  # type: ignore[no-untyped-def]
         """The request's record, and the response's headers as received (a de-chunked ``body``
         gets its Content-Length; a revisit has no body)."""
-        uri = str(resp.url)
-        info = resp.request_info
-        target = info.url.raw_path_qs or "/"
-        sent = [(k, v) for k, v in info.headers.items()]
+        sent = list(exchange.sent)
         if not any(k.lower() == "host" for k, _ in sent):
-            sent.insert(0, ("Host", info.url.raw_host or ""))
+            sent.insert(0, ("Host", exchange.host))
         request = self._writer.create_warc_record(
-            uri, "request", payload=io.BytesIO(b""),
-            http_headers=StatusAndHeaders(f"{info.method} {target} HTTP/1.1", sent, is_http_request=True))
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers]
+            exchange.url, "request", payload=io.BytesIO(b""),
+            http_headers=StatusAndHeaders(f"{exchange.method} {exchange.target} HTTP/1.1", sent, is_http_request=True))
+        headers = exchange.headers
         if any(k.lower() == "transfer-encoding" for k, _ in headers):
             headers = [(k, v) for k, v in headers if k.lower() not in ("transfer-encoding", "content-length")]
             if body is not None:
@@ -91,10 +89,9 @@ class WarcSink:
         os.close(self._good)
 
 
-def status_and(headers: list[tuple[str, str]], resp: aiohttp.ClientResponse) -> StatusAndHeaders:
-    """The response's status line and ``headers``, for a WARC record."""
-    version = f"HTTP/{resp.version.major}.{resp.version.minor}" if resp.version else "HTTP/1.1"
-    return StatusAndHeaders(f"{resp.status} {resp.reason or ''}".strip(), headers, protocol=version)
+def _status_line(exchange: Exchange, headers: list[tuple[str, str]]) -> StatusAndHeaders:
+    """The response's status line with ``headers``, for a WARC record."""
+    return StatusAndHeaders(f"{exchange.status} {exchange.reason}".strip(), headers, protocol=exchange.protocol)
 
 
 def repair_tail(path: Path, good: int) -> None:
