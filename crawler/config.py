@@ -127,6 +127,7 @@ class Job(Strict):
     render_concurrency: int = Field(4, ge=1, le=64)
     render_screenshot: bool = False  # a full-page PNG of each rendered page in OUT/screens/
     render_browser: str = "/usr/lib/chromium/chromium"
+    render_memory_mb: int = Field(2048, ge=1)  # a browser grown past this (PSS) is replaced
     format: Literal["jsonl", "csv"] = "jsonl"
     warc: bool = False
     proxy: str | None = None

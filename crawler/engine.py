@@ -74,8 +74,8 @@ class Crawl:
         self.admission = Admission(job, self.frontier, self.scheduler.has_work)
         self.router = Router.from_job(job)
         self.parser = make_parser(job.parser, PageReader(job, self.hooks.parse), warn=self.warn)
-        self.renderer = (Renderer(job, self.out / "screens", self.admission.rules) if job.render or job.render_auto
-                         else None)
+        self.renderer = (Renderer(job, self.limiter, screens=self.out / "screens", rules=self.admission.rules,
+                                  warn=self.warn) if job.render or job.render_auto else None)
         self._warn_cb = warn
         self._progress = progress or Progress(mode="off")
         self._tasks: set[asyncio.Task[None]] = set()
@@ -137,6 +137,8 @@ class Crawl:
                 await metrics.start()
             async with make_session(self.job, idle=self.budget.idle) as session:
                 self.fetcher = Fetcher(session, self.job, self.router, output.warc)
+                if self.renderer is not None:
+                    self.renderer.warc = output.warc
                 self.robots = Robots(self.fetcher, self.limiter, self.job.user_agent, retries=self.job.retries,
                                      backoff=self.job.retry_backoff, warn=self.warn, shared=self._shared_robots)
                 self.pipeline = Pipeline(self.job, fetcher=self.fetcher, router=self.router, robots=self.robots,
@@ -171,6 +173,7 @@ class Crawl:
             self.stats.generation = self.frontier.generation
             self.stats.changes = write_changes(self.out, self.frontier.generation)
         self.stats.throttle_report = self.limiter.report()
+        self.stats.render_report = self.renderer.report() if self.renderer is not None else []
         self.stats.shared_report = self._backend_report(self.stats.records)
         now = asyncio.get_running_loop().time()
         self.stats.proxy_report = [f"{p.id}: {p.requests} requests, {p.failures} failures, {p.bans} bans, "

@@ -49,6 +49,7 @@ class Stats:
     proxy_report: list[str] = field(default_factory=list)
     throttle_report: list[str] = field(default_factory=list)
     shared_report: list[str] = field(default_factory=list)  # a shared job's worker: its Redis use
+    render_report: list[str] = field(default_factory=list)  # the browser's pages, memory, restarts
     hook_failures: int = 0  # on_record / on_item calls that raised (parse hook failures: error kind hook)
     extract_errors: int = 0  # problems extraction rules met (records' extract_errors)
     generation: int = 1  # a re-crawl's generation (> 1), with its changes so far (all its runs)
@@ -136,7 +137,7 @@ class Stats:
         if self.connections:
             lines.append(f"connections: {self.new_connections} new for {self.connections} requests "
                          f"({self.new_connections / self.connections:.2f} per request)")
-        lines += self.shared_report
+        lines += self.shared_report + self.render_report
         if self.throttle_report:
             lines += ["throttled hosts:", *(f"  {line}" for line in self.throttle_report)]
         if self.proxy_report:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from crawler.config import Job
 from crawler.engine import Crawl
+from crawler.net.proctree import descendants, running
 from tests.conftest import Site, read_records
 from tests.test_cli import run_cli
 
@@ -92,24 +94,6 @@ async def test_a_page_that_never_finishes_loading_is_a_render_error_and_the_craw
     assert records["item/2"]["error"]["kind"] == "render"
     assert "did not finish loading" in records["item/2"]["error"]["message"]
     assert records["item/1"]["error"] is None and records["item/3"]["error"] is None
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (read from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
 
 
 def alive(pids: set[int]) -> set[int]:
@@ -235,3 +219,84 @@ async def test_a_redirect_the_browser_follows_is_the_records_final_url(site, tmp
     await Crawl(job(site, tmp_path / "o", render_selector=None)).run()
     records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
     assert records["item/1"]["final_url"] == site.url("js.test", "/item/2") and records["item/1"]["rendered"]
+
+
+BUSY = """<html><body><div id=app></div><script>
+const paths = [1, 2, 3, 4, 5, 6].map(k => "/api/part/" + k).concat([1, 2, 3].map(k => "CDN/lib/" + k));
+Promise.all(paths.map(p => fetch(p).then(r => r.text()))).then(parts => {
+  document.getElementById("app").innerHTML = parts.map(t => "<span class=part>" + t + "</span>").join("");
+  document.body.dataset.ready = "yes";
+});
+</script></body></html>"""
+
+
+async def test_a_rendered_pages_own_requests_are_held_to_the_per_host_limit(site, tmp_path):
+    """Six pages, each fetching six parts from its own host and three from another at once: with
+    per_host 2 neither host ever sees more than two requests from the crawl in flight."""
+    async def part(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.02)  # the server takes a moment, so overlapping requests would show
+        return web.Response(text=request.path.rsplit("/", 1)[1], headers={"Access-Control-Allow-Origin": "*"})
+
+    await site.start()
+    busy = BUSY.replace("CDN", f"http://cdn.test:{site.port}")
+    for n in range(6):
+        site.route("js.test", f"/page/{n}", lambda _: asyncio.sleep(0, web.Response(text=busy, content_type="text/html")))
+    site.route("js.test", "*", part)
+    site.route("cdn.test", "*", part)
+
+    stats = await Crawl(Job.model_validate({
+        "start_urls": [site.url("js.test", f"/page/{n}") for n in range(6)], "output": str(tmp_path / "o"),
+        "resolve": site.pin("js.test", "cdn.test"), "ignore_robots": True, "render": ["*/page/*"],
+        "render_selector": "body[data-ready]", "per_host": 2, "concurrency": 8, "render_concurrency": 4,
+        "extract": [{"name": "parts", "fields": {"count": {"css": "span.part", "count": True}}}]})).run()
+
+    items = [json.loads(line) for line in (tmp_path / "o" / "items.jsonl").read_text().splitlines()]
+    assert [i["count"] for i in items] == [9] * 6 and stats.pages == 6
+    assert site.hits[("cdn.test", "/lib/1")] == 6 and site.hits[("js.test", "/api/part/6")] == 6
+    assert site.max_inflight["js.test"] <= 2 and site.max_inflight["cdn.test"] <= 2
+
+
+async def test_a_browser_grown_past_the_memory_cap_is_replaced_and_no_page_is_lost(site, tmp_path):
+    page = "<html><body><script>document.write('<h1>' + location.pathname + '</h1>')</script></body></html>"
+    for n in range(21):
+        site.route("js.test", f"/p/{n}", lambda _: asyncio.sleep(0, web.Response(text=page, content_type="text/html")))
+    await site.start()
+    warnings: list[str] = []
+
+    stats = await Crawl(Job.model_validate({
+        "start_urls": [site.url("js.test", f"/p/{n}") for n in range(21)], "output": str(tmp_path / "o"),
+        "resolve": site.pin("js.test"), "ignore_robots": True, "render": ["*"], "render_selector": "h1",
+        "render_concurrency": 2, "render_memory_mb": 1}), warn=warnings.append).run()
+
+    records = read_records(tmp_path / "o")
+    assert len(records) == 21 and all(r["rendered"] and r["error"] is None for r in records)
+    (line,) = stats.render_report
+    restarts = int(re.search(r"(\d+) restarts over render_memory_mb", line).group(1))  # type: ignore[union-attr]
+    assert restarts >= 2 and line.startswith("browser: 21 pages rendered")
+    assert len([w for w in warnings if "render_memory_mb 1)" in w]) == restarts
+    assert not running(descendants(os.getpid()), "/usr/lib/chromium/chromium")  # old and new closed
+
+
+async def test_rendered_pages_keep_their_raw_response_in_the_warc(site, tmp_path):
+    from warcio.archiveiterator import ArchiveIterator
+
+    async def moved(_: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/")
+
+    js_site(site)
+    site.route("js.test", "/start", moved)
+    await site.start()
+    await Crawl(job(site, tmp_path / "o", warc=True, start_urls=[site.url("js.test", "/start")],
+                    render=["*://js.test:*/", "*/start"])).run()
+
+    responses: dict[str, tuple[int, bytes]] = {}
+    with open(tmp_path / "o" / "crawl.warc.gz", "rb") as f:
+        for rec in ArchiveIterator(f):
+            if rec.rec_type == "response":
+                path = rec.rec_headers.get_header("WARC-Target-URI").split("/", 3)[3]
+                responses[path] = (int(rec.http_headers.get_statuscode()), rec.content_stream().read())
+    assert responses["start"] == (302, b"")  # the redirect the browser followed, then the page
+    assert responses[""] == (200, SHELL.encode())  # as served: the script, not the DOM it built
+    assert {"item/1", "late", "plain"} <= responses.keys()  # plain fetches archived as before
+    records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
+    assert records["start"]["rendered"] and "Item 1" in (tmp_path / "o" / records["start"]["path"]).read_text()

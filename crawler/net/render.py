@@ -1,19 +1,22 @@
 """The browser transport: pages whose URL matches ``render:`` are loaded in Chromium.
 
-One browser per crawl (the system's Chromium, driven by Playwright; ``playwright install`` is
-never needed), a fresh context per page, at most ``render_concurrency`` pages at once. The
-pipeline calls it in the page's host slot, as it calls the fetcher, and gets the same
+The pipeline calls it in the page's host slot, as it calls the fetcher, and gets the same
 :class:`~crawler.net.fetch.Response` back: the rendered DOM as the body, the main document's
-status, so parsing, links, extraction, hooks and records are those of any page. Images, fonts and
-media are not loaded (``render_block``). A page that does not load within ``render_timeout``, or
-crashes its tab, is a ``render`` error; the crawl goes on. The browser's pipe to the crawl is its
-lifeline: when the crawl ends, even by kill -9, the driver and the browser exit with it.
+status, so parsing, links, extraction, hooks and records are those of any page. Each page gets a
+fresh context with the job's headers, cookies, user agent and the request's proxy, from the
+:class:`~crawler.net.browser.BrowserPool`. A page that does not load within ``render_timeout``,
+or crashes its tab, is a ``render`` error; the crawl goes on.
+
+Politeness holds for the page's own requests (:class:`PageTraffic`): images, fonts and media are
+not loaded (``render_block``), requests to the page's host go one at a time in the page's slot,
+and a request to another host takes a slot of that host like any other request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,14 +26,25 @@ from crawler.admission import LinkRules
 from crawler.config import Job
 from crawler.errors import FetchError, Kind
 from crawler.hooks import Outgoing
+from crawler.net.browser import BrowserPool, RenderUnavailable
 from crawler.net.fetch import Response
 from crawler.net.proxies import Proxy
+from crawler.scheduling.limiter import HostLimiter
+from crawler.sinks.exchange import Exchange
 from crawler.sinks.pages import PageStore
 from crawler.sinks.paths import relative_path
-from crawler.urls import url_pattern
+from crawler.urls import host_key, url_pattern
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Frame, Playwright, ProxySettings, Route
+    from playwright.async_api import Frame, ProxySettings, Request, Route
+    from playwright.async_api import Response as BrowserResponse
+
+    from crawler.sinks.warc import WarcSink
+
+__all__ = ["RenderUnavailable", "Renderer"]
+
+SLOT_POLL = 0.05  # seconds between asks for another host's slot while all are taken
+BODY_FRAMING = ("content-encoding", "content-length", "transfer-encoding")  # not true of a decoded body
 
 
 def _proxy(proxy: Proxy | None) -> ProxySettings | None:
@@ -45,30 +59,85 @@ def _proxy(proxy: Proxy | None) -> ProxySettings | None:
     return settings
 
 
-class RenderUnavailable(Exception):
-    """The browser cannot be started (Playwright missing, no Chromium, a version it refuses)."""
+class PageTraffic:
+    """One rendered page's requests, counted against per-host politeness. The page holds one slot
+    of its own host (the pipeline took it), so its requests there go one at a time; a request to
+    another host takes a slot of that host from the limiter, waiting at most ``wait`` seconds
+    (then it is not loaded: two pages waiting for each other's host must not stall)."""
+
+    def __init__(self, host: str, limiter: HostLimiter, wait: float) -> None:
+        self._host = host
+        self._own = asyncio.Semaphore(1)
+        self._limiter = limiter
+        self._wait = wait
+        self._held: dict[Request, str] = {}  # request → the host whose slot it holds
+        self._closed = False
+
+    async def admit(self, request: Request) -> bool:
+        """Wait for ``request``'s slot; False: do not load it (no slot in time, or page closed)."""
+        url = URL(request.url)
+        if url.scheme not in ("http", "https"):
+            return True
+        if request.redirected_from is not None:  # a redirect's next hop: the hop before is over
+            await self.done(request.redirected_from)
+        host = host_key(url)
+        if host == self._host:
+            await self._own.acquire()
+        elif not await self._take(host):
+            return False
+        if self._closed:
+            await self._release(host)
+            return False
+        self._held[request] = host
+        return True
+
+    async def _take(self, host: str) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._wait
+        while (wait := await self._limiter.acquire(host)) > 0:
+            left = deadline - loop.time()
+            if left <= 0 or self._closed:
+                return False
+            await asyncio.sleep(min(wait, SLOT_POLL, left))
+        return True
+
+    async def done(self, request: Request) -> None:
+        """``request`` finished or failed: its slot goes back."""
+        host = self._held.pop(request, None)
+        if host is not None:
+            await self._release(host)
+
+    async def _release(self, host: str) -> None:
+        if host == self._host:
+            self._own.release()
+        else:
+            await self._limiter.release(host)
+
+    async def close(self) -> None:
+        """The page is closed: every slot its requests still hold goes back."""
+        self._closed = True
+        held, self._held = self._held, {}
+        for host in held.values():
+            await self._release(host)
 
 
 class Renderer:
-    """Loads pages in a shared browser; ``start`` before the first page, ``close`` at the end."""
+    """Loads pages in the crawl's browser; ``start`` before the first page, ``close`` at the end.
+    ``warc`` is set once the crawl's output is open, when it writes WARC."""
 
-    def __init__(self, job: Job, screens: Path | None = None, rules: LinkRules | None = None) -> None:
+    def __init__(self, job: Job, limiter: HostLimiter, *, screens: Path | None = None,
+                 rules: LinkRules | None = None, warn: Callable[[str], None] | None = None) -> None:
         self._job = job
+        self._limiter = limiter
         self._rules = rules
         self._screens = screens if job.render_screenshot else None
         self._patterns = [url_pattern(p) for p in job.render]
-        self._slots = asyncio.Semaphore(job.render_concurrency)
-        self._playwright: Playwright | None = None
-        self._browser: Browser | None = None
-        self._lock = asyncio.Lock()
+        self.browsers = BrowserPool(job, warn)
+        self.warc: WarcSink | None = None
 
     async def start(self) -> None:
-        """Start the browser now: a crawl that cannot render should say so once, at the start.
-        Raises RenderUnavailable with one line."""
-        try:
-            await self._ready()
-        except FetchError as e:
-            raise RenderUnavailable(e.message) from None
+        """Start the browser now (RenderUnavailable with one line if it cannot start)."""
+        await self.browsers.start()
 
     def wants(self, url: str) -> bool:
         return any(matches(url) for matches in self._patterns)
@@ -78,8 +147,7 @@ class Renderer:
         """The page as the browser left it once loaded; FetchError ``render`` if it never was.
         The job's (and the request hook's) headers and cookies, and the request's proxy, are the
         browser context's."""
-        browser = await self._ready()
-        async with self._slots:
+        async with self.browsers.page() as browser:
             width, _, height = self._job.render_viewport.partition("x")
             headers = {**self._job.headers, **(extra.headers if extra is not None else {})}
             context = await browser.new_context(
@@ -88,16 +156,20 @@ class Renderer:
             cookies = {**self._job.cookies, **(extra.cookies if extra is not None else {})}
             if cookies:
                 await context.add_cookies([{"name": k, "value": v, "url": str(url)} for k, v in cookies.items()])
+            traffic = PageTraffic(host_key(url), self._limiter, self._job.render_timeout / 2)
             try:
-                return await self._load(context, url, pages)
+                return await self._load(context, url, pages, traffic)
             finally:
+                await traffic.close()
                 await context.close()
 
-    async def _load(self, context: Any, url: URL, pages: PageStore | None) -> Response:
+    async def _load(self, context: Any, url: URL, pages: PageStore | None, traffic: PageTraffic) -> Response:
         from playwright.async_api import Error, TimeoutError
 
         page = await context.new_page()
-        await page.route("**/*", lambda route: self._route(route, page.main_frame, url))
+        page.on("requestfinished", traffic.done)
+        page.on("requestfailed", traffic.done)
+        await page.route("**/*", lambda route: self._route(route, page.main_frame, url, traffic))
         timeout = self._job.render_timeout * 1000
         try:
             answer = await page.goto(str(url), wait_until=self._job.render_wait, timeout=timeout)
@@ -109,13 +181,18 @@ class Renderer:
                 shot = shot.with_name(shot.name + ".png")
                 shot.parent.mkdir(parents=True, exist_ok=True)
                 await page.screenshot(path=str(shot), full_page=True)
+            if self.warc is not None and answer is not None:
+                await self._archive(answer)
         except TimeoutError:
             raise FetchError(Kind.RENDER, f"the page did not finish loading ({self._job.render_wait}"
                              f"{', ' + self._job.render_selector if self._job.render_selector else ''}) "
                              f"within {self._job.render_timeout:g}s") from None
         except Error as e:
             raise FetchError(Kind.RENDER, f"the browser failed on the page: {str(e).splitlines()[0][:300]}") from None
-        status = answer.status if answer is not None else 200
+        return await self._response(url, answer.status if answer is not None else 200, html, page.url, pages)
+
+    async def _response(self, url: URL, status: int, html: str, final_url: str, pages: PageStore | None) -> Response:
+        """The rendered DOM as a Response, stored as the page's file."""
         body = html.encode("utf-8")
         if len(body) > self._job.max_bytes:
             raise FetchError(Kind.TOO_LARGE, f"rendered page exceeds max_bytes {self._job.max_bytes}")
@@ -126,45 +203,52 @@ class Renderer:
             path = await page_file.commit()
         error = None if 200 <= status < 300 else FetchError(Kind.HTTP, f"{status} (rendered)")
         return Response(status, "text/html; charset=utf-8", nbytes=len(body), sha256=sha256, path=path,
-                        body=body if error is None else None, error=error, rendered=True, final_url=page.url)
+                        body=body if error is None else None, error=error, rendered=True, final_url=final_url)
 
-    async def _route(self, route: Route, main: Frame, target: URL) -> None:
+    async def _route(self, route: Route, main: Frame, target: URL, traffic: PageTraffic) -> None:
         """Blocked resource types are not loaded; the page itself may not be navigated out of the
-        job's scope (a script or redirect sending it elsewhere); subresources may come from anywhere."""
+        job's scope (a script or redirect sending it elsewhere); subresources may come from anywhere,
+        each in a slot of its host."""
+        from playwright.async_api import Error
+
         request = route.request
-        if request.resource_type in self._job.render_block:
-            await route.abort()
-        elif request.is_navigation_request() and request.frame == main and self._rules is not None \
-                and str(target) != request.url and self._rules.refusal(URL(request.url), 0) is not None:
-            await route.abort("blockedbyclient")
-        else:
-            await route.continue_()
-
-    async def _ready(self) -> Browser:
-        async with self._lock:  # one browser, however many pages ask at once
-            if self._browser is None or not self._browser.is_connected():
-                await self._launch()
-            assert self._browser is not None
-            return self._browser
-
-    async def _launch(self) -> None:
         try:
-            from playwright.async_api import Error, async_playwright
-        except ImportError:
-            raise FetchError(Kind.RENDER, "rendering needs Playwright: pip install 'crawler[render]'") from None
-        try:
-            if self._playwright is None:
-                self._playwright = await async_playwright().start()
-            pins = ", ".join(f"MAP {host} {addr}" for (host, _), addr in self._job.resolve_pins().items())
-            args = ["--no-sandbox", "--disable-dev-shm-usage", *([f"--host-resolver-rules={pins}"] if pins else [])]
-            self._browser = await self._playwright.chromium.launch(executable_path=self._job.render_browser,
-                                                                   args=args)
-        except Error as e:
-            raise FetchError(Kind.RENDER, f"cannot start the browser {self._job.render_browser}: "
-                             f"{str(e).splitlines()[0][:300]}") from None
+            if request.resource_type in self._job.render_block:
+                await route.abort()
+            elif self._leaves_scope(request, main, target) or not await traffic.admit(request):
+                await route.abort("blockedbyclient")
+            else:
+                await route.continue_()
+        except Error:  # the page closed meanwhile (timed out, crashed)
+            await traffic.done(request)
+
+    def _leaves_scope(self, request: Request, main: Frame, target: URL) -> bool:
+        return (request.is_navigation_request() and request.frame == main and self._rules is not None
+                and str(target) != request.url and self._rules.refusal(URL(request.url), 0) is not None)
+
+    async def _archive(self, answer: BrowserResponse) -> None:
+        """WARC records of the main document as the browser received it, its redirects first. The
+        body is the one Chromium keeps, already decoded: Content-Encoding is dropped with it."""
+        chain: list[BrowserResponse] = []
+        request: Request | None = answer.request
+        while request is not None:
+            response = answer if request is answer.request else await request.response()
+            if response is not None:
+                chain.append(response)
+            request = request.redirected_from
+        assert self.warc is not None
+        for response in reversed(chain):
+            body = await response.body() if response is answer else b""
+            sent = [(h["name"], h["value"]) for h in await response.request.headers_array()]
+            received = [(h["name"], h["value"]) for h in await response.headers_array()
+                        if h["name"].lower() not in BODY_FRAMING]
+            u = URL(response.url)
+            await self.warc.write(Exchange(response.url, response.request.method, u.raw_host or "",
+                                           u.raw_path_qs or "/", sent, response.status, response.status_text,
+                                           "HTTP/1.1", [*received, ("Content-Length", str(len(body)))]), body)
+
+    def report(self) -> list[str]:
+        return self.browsers.report()
 
     async def close(self) -> None:
-        if self._browser is not None:
-            await self._browser.close()
-        if self._playwright is not None:
-            await self._playwright.stop()
+        await self.browsers.close()

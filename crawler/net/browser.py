@@ -1,0 +1,140 @@
+"""The browser behind rendering: one Chromium per crawl (the system's, driven by Playwright;
+``playwright install`` is never needed), at most ``render_concurrency`` pages open in it.
+
+It is launched with the crawl, launched again for the next page after it crashed, and replaced
+when its processes together grow past ``render_memory_mb`` (proportional set size, read from
+/proc every few pages): the new browser takes the next pages while the old one finishes its open
+pages and then closes. The browser's pipe to the crawl is its lifeline: when the crawl ends, even
+by kill -9, the driver and the browser exit with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from crawler.config import Job
+from crawler.errors import FetchError, Kind
+from crawler.net.proctree import descendants, pss_mb, running
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Playwright
+
+CHECK_EVERY = 10  # pages between two readings of the browser's memory
+
+
+class RenderUnavailable(Exception):
+    """The browser cannot be started (Playwright missing, no Chromium, a version it refuses)."""
+
+
+@dataclass(slots=True)
+class _Instance:
+    """One launched browser and how many pages are open in it."""
+
+    browser: Browser
+    open: int = 0
+    retired: bool = False  # over the memory cap: closes when its last page does
+
+
+class BrowserPool:
+    """Hands out the current browser to at most ``render_concurrency`` pages at once."""
+
+    def __init__(self, job: Job, warn: Callable[[str], None] | None = None) -> None:
+        self._job = job
+        self._warn = warn
+        self._slots = asyncio.Semaphore(job.render_concurrency)
+        self._lock = asyncio.Lock()
+        self._playwright: Playwright | None = None
+        self._current: _Instance | None = None
+        self._retired: list[_Instance] = []
+        self.pages = 0
+        self.restarts = 0  # replaced for growing past the memory cap
+        self.relaunches = 0  # launched again after a crash
+        self.peak_mb = 0.0  # the most memory a reading found
+
+    async def start(self) -> None:
+        """Launch now: a crawl that cannot render should say so once, at the start.
+        Raises RenderUnavailable with one line."""
+        try:
+            await self._ready()
+        except FetchError as e:
+            raise RenderUnavailable(e.message) from None
+
+    @asynccontextmanager
+    async def page(self) -> AsyncIterator[Browser]:
+        """The browser to open one page in, while a page slot is held."""
+        async with self._slots:
+            instance = await self._ready()
+            instance.open += 1
+            try:
+                yield instance.browser
+            finally:
+                instance.open -= 1
+                self.pages += 1
+                await self._after_page(instance)
+
+    async def _after_page(self, instance: _Instance) -> None:
+        if instance.retired:
+            if instance.open == 0:
+                self._retired.remove(instance)
+                await instance.browser.close()
+            return
+        if self.pages % CHECK_EVERY or self._retired or instance is not self._current:
+            return
+        used = self.memory_mb()
+        self.peak_mb = max(self.peak_mb, used)
+        if used > self._job.render_memory_mb:
+            self.restarts += 1
+            if self._warn is not None:
+                self._warn(f"the browser uses {used:.0f} MB (render_memory_mb {self._job.render_memory_mb}): "
+                           "starting a new one; the old one closes after its open pages")
+            self._current = None  # the next page launches a new browser
+            instance.retired = True
+            self._retired.append(instance)
+            await self._after_page(instance)
+
+    def memory_mb(self) -> float:
+        """The PSS of every browser process below this crawl (old and new browser together)."""
+        return pss_mb(running(descendants(os.getpid()), self._job.render_browser))
+
+    async def _ready(self) -> _Instance:
+        async with self._lock:  # one launch, however many pages ask at once
+            current = self._current
+            if current is None or not current.browser.is_connected():
+                if current is not None:
+                    self.relaunches += 1
+                self._current = current = _Instance(await self._launch())
+            return current
+
+    async def _launch(self) -> Browser:
+        try:
+            from playwright.async_api import Error, async_playwright
+        except ImportError:
+            raise FetchError(Kind.RENDER, "rendering needs Playwright: pip install 'crawler[render]'") from None
+        try:
+            if self._playwright is None:
+                self._playwright = await async_playwright().start()
+            pins = ", ".join(f"MAP {host} {addr}" for (host, _), addr in self._job.resolve_pins().items())
+            args = ["--no-sandbox", "--disable-dev-shm-usage", *([f"--host-resolver-rules={pins}"] if pins else [])]
+            return await self._playwright.chromium.launch(executable_path=self._job.render_browser, args=args)
+        except Error as e:
+            raise FetchError(Kind.RENDER, f"cannot start the browser {self._job.render_browser}: "
+                             f"{str(e).splitlines()[0][:300]}") from None
+
+    def report(self) -> list[str]:
+        """The summary's line about the browser."""
+        if not self.pages:
+            return []
+        return [f"browser: {self.pages} pages rendered, {self.peak_mb:.0f} MB at most (read every {CHECK_EVERY} "
+                f"pages), {self.restarts} restarts over render_memory_mb, {self.relaunches} after a crash"]
+
+    async def close(self) -> None:
+        for instance in [*self._retired, *([self._current] if self._current else [])]:
+            await instance.browser.close()
+        self._current, self._retired = None, []
+        if self._playwright is not None:
+            await self._playwright.stop()
