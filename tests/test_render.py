@@ -300,3 +300,59 @@ async def test_rendered_pages_keep_their_raw_response_in_the_warc(site, tmp_path
     assert {"item/1", "late", "plain"} <= responses.keys()  # plain fetches archived as before
     records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
     assert records["start"]["rendered"] and "Item 1" in (tmp_path / "o" / records["start"]["path"]).read_text()
+
+
+async def test_a_tab_that_crashes_is_a_render_error_and_the_next_pages_load(site, tmp_path):
+    """The renderer processes are killed while a page loads (as an out-of-memory kill would):
+    that page is a render error; the pages after it load in fresh tabs, not in the kept tab the
+    kill took down with it."""
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(_: web.Request) -> web.Response:
+        held.set()
+        await asyncio.wait_for(release.wait(), 30)
+        return web.Response(text="", content_type="application/javascript")
+
+    page = "<html><body><script>document.write('<h1>' + location.pathname + '</h1>')</script>{}</body></html>"
+    site.route("js.test", "/crash", lambda _: asyncio.sleep(0, web.Response(
+        text=page.format('<script src="/hold.js"></script>'), content_type="text/html")))
+    site.route("js.test", "/hold.js", hold)
+    for n in range(3):  # another host: its tab waits in its own context while /crash loads
+        site.route("other.test", f"/ok/{n}", lambda _: asyncio.sleep(0, web.Response(text=page.format(""),
+                                                                                  content_type="text/html")))
+    await site.start()
+    urls = [site.url("other.test", "/ok/0"), site.url("js.test", "/crash"),
+            site.url("other.test", "/ok/1"), site.url("other.test", "/ok/2")]
+    crawl = asyncio.create_task(Crawl(Job.model_validate({
+        "start_urls": urls, "output": str(tmp_path / "o"), "resolve": site.pin("js.test", "other.test"), "ignore_robots": True,
+        "render": ["*"], "render_selector": "h1", "render_concurrency": 1, "per_host": 1, "retries": 0})).run())
+    await asyncio.wait_for(held.wait(), 60)
+    renderers = [p for p in descendants(os.getpid())
+                 if b"--type=renderer" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    assert renderers
+    for pid in renderers:
+        os.kill(pid, signal.SIGKILL)
+    await asyncio.wait_for(crawl, 60)
+    release.set()
+
+    records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
+    assert records["crash"]["error"]["kind"] == "render" and "crash" in records["crash"]["error"]["message"].lower()
+    assert all(records[f"ok/{n}"]["error"] is None and records[f"ok/{n}"]["rendered"] for n in range(3))
+
+
+async def test_a_hosts_rendered_pages_share_cookies_like_one_visitor(site, tmp_path):
+    async def first(_: web.Request) -> web.Response:
+        response = web.Response(text='<html><body><h1>a</h1><a href="/b">b</a></body></html>', content_type="text/html")
+        response.set_cookie("visit", "42")
+        return response
+
+    site.route("js.test", "/a", first)
+    site.html("js.test", "/b", "<h1>b</h1>")
+    await site.start()
+    await Crawl(Job.model_validate({"start_urls": [site.url("js.test", "/a")], "resolve": site.pin("js.test"),
+                                    "output": str(tmp_path / "o"), "ignore_robots": True, "render": ["*"],
+                                    "cookies": {"job": "yes"}})).run()
+    sent = [h.get("Cookie", "") for h in site.headers]
+    assert "visit" not in sent[0] and "job=yes" in sent[0]
+    assert "visit=42" in sent[1] and "job=yes" in sent[1]
+    assert all(r["rendered"] and r["error"] is None for r in read_records(tmp_path / "o"))

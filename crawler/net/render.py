@@ -2,8 +2,8 @@
 
 The pipeline calls it in the page's host slot, as it calls the fetcher, and gets the same
 :class:`~crawler.net.fetch.Response` back: the rendered DOM as the body, the main document's
-status, so parsing, links, extraction, hooks and records are those of any page. Each page gets a
-fresh context with the job's headers, cookies, user agent and the request's proxy, from the
+status, so parsing, links, extraction, hooks and records are those of any page. Each page is loaded in a
+tab of a context with the job's headers, cookies, user agent and the request's proxy, from the
 :class:`~crawler.net.browser.BrowserPool`. A page that does not load within ``render_timeout``,
 or crashes its tab, is a ``render`` error; the crawl goes on.
 
@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from yarl import URL
 
@@ -36,7 +36,7 @@ from crawler.sinks.paths import relative_path
 from crawler.urls import host_key, url_pattern
 
 if TYPE_CHECKING:
-    from playwright.async_api import Frame, ProxySettings, Request, Route
+    from playwright.async_api import Frame, Page, ProxySettings, Request, Route
     from playwright.async_api import Response as BrowserResponse
 
     from crawler.sinks.warc import WarcSink
@@ -146,30 +146,35 @@ class Renderer:
                     extra: Outgoing | None = None) -> Response:
         """The page as the browser left it once loaded; FetchError ``render`` if it never was.
         The job's (and the request hook's) headers and cookies, and the request's proxy, are the
-        browser context's."""
-        async with self.browsers.page() as browser:
-            width, _, height = self._job.render_viewport.partition("x")
-            headers = {**self._job.headers, **(extra.headers if extra is not None else {})}
-            context = await browser.new_context(
-                user_agent=self._job.user_agent, extra_http_headers=headers, proxy=_proxy(proxy),
-                viewport={"width": int(width), "height": int(height)}, ignore_https_errors=self._job.insecure)
-            cookies = {**self._job.cookies, **(extra.cookies if extra is not None else {})}
-            if cookies:
-                await context.add_cookies([{"name": k, "value": v, "url": str(url)} for k, v in cookies.items()])
-            traffic = PageTraffic(host_key(url), self._limiter, self._job.render_timeout / 2)
-            try:
-                return await self._load(context, url, pages, traffic)
-            finally:
-                await traffic.close()
-                await context.close()
+        browser context's: pages sharing all of them and the host share a context."""
+        from playwright.async_api import Error
 
-    async def _load(self, context: Any, url: URL, pages: PageStore | None, traffic: PageTraffic) -> Response:
-        from playwright.async_api import Error, TimeoutError
+        headers = {**self._job.headers, **(extra.headers if extra is not None else {})}
+        cookies = {**self._job.cookies, **(extra.cookies if extra is not None else {})}
+        host = host_key(url)
+        key = (host, proxy.url if proxy is not None else None, tuple(headers.items()), tuple(cookies.items()))
+        width, _, height = self._job.render_viewport.partition("x")
+        options = {"user_agent": self._job.user_agent, "extra_http_headers": headers, "proxy": _proxy(proxy),
+                   "viewport": {"width": int(width), "height": int(height)},
+                   "ignore_https_errors": self._job.insecure}
+        try:
+            async with self.browsers.tab(key, options, [{"name": k, "value": v, "url": str(url)}
+                                                         for k, v in cookies.items()]) as tab:
+                traffic = PageTraffic(host, self._limiter, self._job.render_timeout / 2)
+                tab.on_route = lambda route: self._route(route, tab.page.main_frame, url, traffic)
+                tab.on_done = traffic.done
+                try:
+                    response = await self._load(tab.page, url, pages)
+                finally:
+                    await traffic.close()
+                tab.reusable = True
+                return response
+        except Error as e:
+            raise FetchError(Kind.RENDER, f"the browser failed on the page: {str(e).splitlines()[0][:300]}") from None
 
-        page = await context.new_page()
-        page.on("requestfinished", traffic.done)
-        page.on("requestfailed", traffic.done)
-        await page.route("**/*", lambda route: self._route(route, page.main_frame, url, traffic))
+    async def _load(self, page: Page, url: URL, pages: PageStore | None) -> Response:
+        from playwright.async_api import TimeoutError
+
         timeout = self._job.render_timeout * 1000
         try:
             answer = await page.goto(str(url), wait_until=self._job.render_wait, timeout=timeout)
@@ -187,8 +192,6 @@ class Renderer:
             raise FetchError(Kind.RENDER, f"the page did not finish loading ({self._job.render_wait}"
                              f"{', ' + self._job.render_selector if self._job.render_selector else ''}) "
                              f"within {self._job.render_timeout:g}s") from None
-        except Error as e:
-            raise FetchError(Kind.RENDER, f"the browser failed on the page: {str(e).splitlines()[0][:300]}") from None
         return await self._response(url, answer.status if answer is not None else 200, html, page.url, pages)
 
     async def _response(self, url: URL, status: int, html: str, final_url: str, pages: PageStore | None) -> Response:
