@@ -87,24 +87,30 @@ class _Instance:
     contexts: dict[Hashable, _Context] = field(default_factory=dict)  # least recently used first
     open: int = 0
     retired: bool = False  # over the memory cap: closes when its last page does
+    making: asyncio.Lock = field(default_factory=asyncio.Lock)  # one new context per key, not two
 
     async def take(self, key: Hashable, options: dict[str, Any], cookies: list[SetCookieParam]) -> Tab:
         """An idle tab of ``key``'s context, or a new one (in a new context if need be)."""
-        entry = self.contexts.pop(key, None)
-        if entry is None:
-            entry = _Context(await self.browser.new_context(**options))
-            if cookies:
-                await entry.context.add_cookies(cookies)
-        self.contexts[key] = entry  # now the most recently used
-        entry.open += 1
-        while entry.idle:
-            tab = entry.idle.pop()
-            if not tab.crashed:
-                return tab
-            await tab.page.close()
-        tab = Tab(await entry.context.new_page())
-        await tab.open()
-        return tab
+        async with self.making:
+            entry = self.contexts.pop(key, None)
+            if entry is None:
+                entry = _Context(await self.browser.new_context(**options))
+                if cookies:
+                    await entry.context.add_cookies(cookies)
+            self.contexts[key] = entry  # now the most recently used
+            entry.open += 1
+        try:
+            while entry.idle:
+                tab = entry.idle.pop()
+                if not tab.crashed:
+                    return tab
+                await tab.page.close()
+            tab = Tab(await entry.context.new_page())
+            await tab.open()
+            return tab
+        except BaseException:
+            entry.open -= 1  # no tab to give back
+            raise
 
     async def give_back(self, key: Hashable, tab: Tab, keep: int) -> None:
         """Keep ``tab`` for the context's next page if it loaded well; close what is used up;
@@ -128,8 +134,8 @@ class _Instance:
             while idle > keep and e.idle:
                 await e.idle.pop(0).page.close()
                 idle -= 1
-            if e.open == 0 and (not e.idle or e.served >= CONTEXT_PAGES):
-                del self.contexts[k]
+            if e.open == 0 and (not e.idle or e.served >= CONTEXT_PAGES) and self.contexts.get(k) is e:
+                del self.contexts[k]  # (another page's give_back may have closed it meanwhile)
                 await e.context.close()
 
 
@@ -144,6 +150,7 @@ class BrowserPool:
         self._playwright: Playwright | None = None
         self._current: _Instance | None = None
         self._retired: list[_Instance] = []
+        self._check: asyncio.Task[None] | None = None  # a memory reading under way
         self.pages = 0
         self.restarts = 0  # replaced for growing past the memory cap
         self.relaunches = 0  # launched again after a crash
@@ -180,12 +187,17 @@ class BrowserPool:
             if instance.open == 0:
                 self._retired.remove(instance)
                 await instance.browser.close()
-            return
-        if self.pages % CHECK_EVERY or self._retired or instance is not self._current:
-            return
-        used = self.memory_mb()
-        self.peak_mb = max(self.peak_mb, used)
-        if used > self._job.render_memory_mb:
+        elif self.pages % CHECK_EVERY == 0 and self._check is None and not self._retired:
+            self._check = asyncio.create_task(self._check_memory(instance))
+
+    async def _check_memory(self, instance: _Instance) -> None:
+        """Read the browser's memory on a thread (reading PSS walks every mapping of every
+        process: tens of milliseconds the crawl's loop should not wait) and retire it if over."""
+        try:
+            used = await asyncio.to_thread(self.memory_mb)
+            self.peak_mb = max(self.peak_mb, used)
+            if used <= self._job.render_memory_mb or instance is not self._current:
+                return
             self.restarts += 1
             if self._warn is not None:
                 self._warn(f"the browser uses {used:.0f} MB (render_memory_mb {self._job.render_memory_mb}): "
@@ -194,6 +206,8 @@ class BrowserPool:
             instance.retired = True
             self._retired.append(instance)
             await self._after_page(instance)
+        finally:
+            self._check = None
 
     def memory_mb(self) -> float:
         """The PSS of every browser process below this crawl (old and new browser together)."""
@@ -231,6 +245,8 @@ class BrowserPool:
                 f"pages), {self.restarts} restarts over render_memory_mb, {self.relaunches} after a crash"]
 
     async def close(self) -> None:
+        if self._check is not None:
+            await self._check
         for instance in [*self._retired, *([self._current] if self._current else [])]:
             await instance.browser.close()
         self._current, self._retired = None, []
