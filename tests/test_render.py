@@ -356,3 +356,34 @@ async def test_a_hosts_rendered_pages_share_cookies_like_one_visitor(site, tmp_p
     assert "visit" not in sent[0] and "job=yes" in sent[0]
     assert "visit=42" in sent[1] and "job=yes" in sent[1]
     assert all(r["rendered"] and r["error"] is None for r in read_records(tmp_path / "o"))
+
+
+LISTING = """<html><body><ul id=list></ul><nav id=pager></nav><script>
+const page = Number(new URLSearchParams(location.search).get("page") || 1);
+fetch("/api/list?page=" + page).then(r => r.json()).then(data => {
+  document.getElementById("list").innerHTML = data.items.map(i => '<li class=product>' + i + '</li>').join("");
+  if (data.next) document.getElementById("pager").innerHTML = '<a rel=next href="?page=' + data.next + '">next</a>';
+  document.body.dataset.ready = "yes";
+});
+</script></body></html>"""
+
+
+async def test_client_side_pagination_is_followed_page_by_page(site, tmp_path):
+    """A listing whose items and "next" link are built from a JSON API by its script: the crawl
+    walks all three pages in the browser and extracts every item."""
+    async def listing(request: web.Request) -> web.Response:
+        page = int(request.query.get("page", "1"))
+        return web.json_response({"items": [f"p{page}-{k}" for k in range(3)], "next": page + 1 if page < 3 else None})
+
+    site.route("js.test", "/list", lambda _: asyncio.sleep(0, web.Response(text=LISTING, content_type="text/html")))
+    site.route("js.test", "/api/list", listing)
+    await site.start()
+    await Crawl(Job.model_validate({
+        "start_urls": [site.url("js.test", "/list")], "resolve": site.pin("js.test"), "output": str(tmp_path / "o"),
+        "ignore_robots": True, "render": ["*/list*"], "render_selector": "body[data-ready]",
+        "extract": [{"name": "listing", "items": "li.product", "fields": {"name": "li.product"}}]})).run()
+
+    records = sorted(r["url"].split("/", 3)[3] for r in read_records(tmp_path / "o"))
+    assert records == ["list", "list?page=2", "list?page=3"]
+    items = [json.loads(line)["name"] for line in (tmp_path / "o" / "items.jsonl").read_text().splitlines()]
+    assert sorted(items) == sorted(f"p{p}-{k}" for p in (1, 2, 3) for k in range(3))
