@@ -387,3 +387,34 @@ async def test_client_side_pagination_is_followed_page_by_page(site, tmp_path):
     assert records == ["list", "list?page=2", "list?page=3"]
     items = [json.loads(line)["name"] for line in (tmp_path / "o" / "items.jsonl").read_text().splitlines()]
     assert sorted(items) == sorted(f"p{p}-{k}" for p in (1, 2, 3) for k in range(3))
+
+
+async def test_a_kept_tabs_scripts_reach_no_host_between_loads(site, tmp_path):
+    """The first page polls its host forever; once it is recorded, its tab waits for the next
+    page of its host while another host's page loads: the polling must not reach the server then."""
+    polls: list[float] = []
+    seen_during: list[int] = []
+
+    async def poll(_: web.Request) -> web.Response:
+        polls.append(asyncio.get_running_loop().time())
+        return web.Response(text="ok")
+
+    async def other(_: web.Request) -> web.Response:
+        before = len(polls)
+        await asyncio.sleep(0.5)  # a slow server: the first tab sits idle meanwhile
+        seen_during.append(len(polls) - before)
+        return web.Response(text="<html><body><h1>other</h1></body></html>", content_type="text/html")
+
+    site.route("js.test", "/", lambda _: asyncio.sleep(0, web.Response(text=(
+        f'<html><body><h1>first</h1><a href="{site.url("other.test")}">other</a><script>'
+        'setInterval(() => fetch("/poll"), 20);</script></body></html>'), content_type="text/html")))
+    site.route("js.test", "/poll", poll)
+    site.route("other.test", "/", other)
+    await site.start()
+    await Crawl(Job.model_validate({
+        "start_urls": [site.url("js.test")], "allow_domains": ["js.test", "other.test"],
+        "resolve": site.pin("js.test", "other.test"), "output": str(tmp_path / "o"), "ignore_robots": True,
+        "render": ["*"], "render_selector": "h1", "render_wait": "load", "render_concurrency": 1})).run()
+
+    assert seen_during == [0]
+    assert all(r["rendered"] and r["error"] is None for r in read_records(tmp_path / "o"))

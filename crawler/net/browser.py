@@ -42,7 +42,8 @@ class RenderUnavailable(Exception):
 class Tab:
     """One browser page, kept between loads. The renderer sets ``on_route`` (every request the
     page makes) and ``on_done`` (each request that finished or failed) before each load, and
-    ``reusable`` when the load ended well."""
+    ``reusable`` when the load ended well. Between loads the last page's scripts still run, so
+    an idle tab's requests are refused: nothing reaches a host outside a slot."""
 
     def __init__(self, page: Page) -> None:
         self.page = page
@@ -64,7 +65,7 @@ class Tab:
         if self.on_route is not None:
             await self.on_route(route)
         else:
-            await route.continue_()
+            await route.abort("blockedbyclient")
 
     async def _done(self, request: Request) -> None:
         if self.on_done is not None:
