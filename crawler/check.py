@@ -1,6 +1,7 @@
 """``crawler check JOB --url URL``: fetch one page with the job's settings and show what the job
 would do with it: the items its rules and parse hook give, their problems, and the links it would
-follow."""
+follow. A page the job renders (``render:``, or ``render: auto`` finding a script-built shell) is
+loaded in the browser, as the crawl would."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import json
 from crawler.config import Job
 from crawler.errors import FetchError, InvalidURL
 from crawler.hooks import HookFailed, Hooks, Outgoing, prepare
-from crawler.net.fetch import Fetcher, make_session
-from crawler.net.proxies import Router
+from crawler.net.fetch import Fetcher, Response, make_session
+from crawler.net.proxies import Proxy, Router
+from crawler.net.render import Renderer
 from crawler.parsing.page import Fetched
-from crawler.parsing.reader import PageReader
+from crawler.parsing.reader import PageReader, PageResult
+from crawler.scheduling.limiter import LocalHostLimiter
 from crawler.urls import join, parse_seed
 
 
@@ -21,6 +24,8 @@ async def try_url(job: Job, url: str) -> str:
     target = parse_seed(url)
     router = Router.from_job(job)
     hooks = Hooks.from_paths(job.hook_paths)
+    reader = PageReader(job, hooks.parse)
+    renderer = Renderer(job, LocalHostLimiter(job.per_host)) if job.render or job.render_auto else None
     async with make_session(job) as session:
         fetcher = Fetcher(session, job, router)
         proxy = None
@@ -29,30 +34,47 @@ async def try_url(job: Job, url: str) -> str:
             if hooks.request is not None:
                 extra = await prepare(hooks.request, Outgoing(str(target), 0), router.choose)
             proxy = await router.acquire(target.host or "", extra.proxy if extra is not None else None)
-            response = await fetcher.fetch(target, None, proxy, extra)
+            if renderer is not None and renderer.wants(str(target)):
+                response = await renderer.fetch(target, None, proxy, extra)
+            else:
+                response = await fetcher.fetch(target, None, proxy, extra)
+                if renderer is not None and response.body is not None and response.error is None \
+                        and _read(reader, str(target), response, []).shell:
+                    response = await renderer.fetch(target, None, proxy, extra)  # render: auto
         except HookFailed as e:
             return f"{target}: request hook failed: {e}"
-        except FetchError as e:
+        except FetchError as e:  # a browser that cannot start is one too (kind render)
             return f"{target}: {e.kind}: {e.message}"
         finally:
             if proxy is not None:
                 router.release(proxy)
             await fetcher.close()
+            if renderer is not None:
+                await renderer.close()
+    return _report(reader, str(target), response, proxy)
+
+
+def _read(reader: PageReader, url: str, response: Response, trace: list[str]) -> PageResult:
+    assert response.body is not None
+    headers = tuple(response.headers.items()) if response.headers else ()
+    return reader.read(Fetched(url, response.body, response.content_type, 0, None, response.status, headers), trace)
+
+
+def _report(reader: PageReader, target: str, response: Response, proxy: Proxy | None) -> str:
     lines = [f"{target}: status {response.status}, {response.content_type or 'no content type'}, "
-             f"{response.nbytes} bytes" + (f", via {proxy.id}" if proxy else "")]
+             f"{response.nbytes} bytes" + (f", via {proxy.id}" if proxy else "")
+             + (", rendered in the browser" if response.rendered else "")]
     if response.error is not None:
         lines.append(f"error: {response.error.kind}: {response.error.message}")
     if response.location is not None:
         try:
-            lines.append(f"redirects to {join(target, response.location)}")
+            lines.append(f"redirects to {join(parse_seed(target), response.location)}")
         except InvalidURL as e:
             lines.append(f"redirects to an unusable URL: {e}")
     if response.body is None:
         return "\n".join(lines)
-    headers = tuple(response.headers.items()) if response.headers else ()
     trace: list[str] = []
-    page = PageReader(job, hooks.parse).read(
-        Fetched(str(target), response.body, response.content_type, 0, None, response.status, headers), trace)
+    page = _read(reader, target, response, trace)
     lines.append(f"title: {page.title}")
     if trace:
         lines.append("fields (matches → value):")

@@ -418,3 +418,21 @@ async def test_a_kept_tabs_scripts_reach_no_host_between_loads(site, tmp_path):
 
     assert seen_during == [0]
     assert all(r["rendered"] and r["error"] is None for r in read_records(tmp_path / "o"))
+
+
+async def test_check_renders_the_pages_the_job_renders(site, tmp_path):
+    """`crawler check --url` shows what the crawl would see: the DOM the script built, its items
+    and links; with `render: auto` only a page that looks like a shell goes to the browser."""
+    js_site(site)
+    site.html("js.test", "/static", "<h1 class=name>Static</h1>" + "words " * 60)
+    await site.start()
+    job_file = tmp_path / "job.yaml"
+    job_file.write_text(f"start_urls: [{site.url('js.test')}]\nresolve: [{site.pin('js.test')[0]}]\n"
+                        "render: auto\nrender_selector: h1\nextract:\n  - name: item\n    fields:\n"
+                        "      name: {css: h1.name, required: true}\n")
+    code, out, err = await run_cli("check", str(job_file), "--url", site.url("js.test", "/item/2"))
+    assert code == 0, err
+    (first,) = [line for line in out.splitlines() if line.startswith(site.url("js.test", "/item/2"))]
+    assert first.endswith("rendered in the browser") and '"name": "Item 2"}' in out
+    code, out, err = await run_cli("check", str(job_file), "--url", site.url("js.test", "/static"))
+    assert code == 0 and "rendered" not in out and '"name": "Static"}' in out
