@@ -201,6 +201,38 @@ async def test_a_password_works_and_is_never_shown(site, tmp_path):
         server.kill()
 
 
+async def test_redis_over_tls_shares_the_job_and_an_untrusted_certificate_is_one_line(site, tmp_path):
+    """rediss:// to a redis-server that only speaks TLS, its certificate signed by a private CA:
+    with SSL_CERT_FILE naming the CA the job runs (and `crawler status` reads it); without, one
+    line says why at once instead of waiting out --redis-wait."""
+    await site.start()
+    urls = build(site)
+    server = RedisServer(tmp_path / "redis", tls=True)
+    server.start()
+    try:
+        out = tmp_path / "out"
+        trusted = {**os.environ, "SSL_CERT_FILE": str(server.ca_file)}
+        proc = await asyncio.create_subprocess_exec(*worker_cmd(site, server.url, out, "w0"), env=trusted,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        code, err = await finish(proc)
+        assert code == 0, err
+        assert_one_whole_record_each(await merged(out), urls, out)
+        status = await asyncio.create_subprocess_exec(sys.executable, "-m", "crawler", "status", server.url + "/shared",
+                                                      env=trusted, stdout=asyncio.subprocess.PIPE,
+                                                      stderr=asyncio.subprocess.PIPE)
+        shown, err = await asyncio.wait_for(status.communicate(), 60)
+        assert status.returncode == 0 and "job 'shared'" in shown.decode(), err
+
+        code, err = await finish(await start(worker_cmd(site, server.url, tmp_path / "o2", "w0", "--redis-wait", "30")),
+                                 timeout=20)  # at once, not after 30 s of retries
+        assert code == 1 and "Traceback" not in err
+        (line,) = err.strip().splitlines()
+        assert line.startswith("error: Redis at rediss://127.0.0.1:") and "certificate verify failed" in line
+        assert "SSL_CERT_FILE" in line
+    finally:
+        server.kill()
+
+
 async def test_processes_runs_workers_and_merges(site, redis_url, tmp_path):
     await site.start()
     urls = build(site)

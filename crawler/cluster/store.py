@@ -26,6 +26,8 @@ from crawler.cluster import scripts
 from crawler.errors import ClusterError
 
 T = TypeVar("T")
+TLS_HINT = ("rediss:// needs a server certificate this machine trusts: a private CA's file can be given "
+            "with SSL_CERT_FILE=ca.pem; redis:// is for servers without TLS")
 UNREACHABLE = (rx.ConnectionError, rx.TimeoutError, ConnectionError, OSError)
 
 
@@ -114,6 +116,9 @@ class RedisStore:
                                        "URL: redis://:PASSWORD@host:port/db") from None
                 raise
             except UNREACHABLE as e:
+                if "CERTIFICATE_VERIFY_FAILED" in str(e):
+                    raise ClusterError(f"Redis at {self.shown}: TLS failed ({_reason(e)}); "
+                                       f"{TLS_HINT}") from None  # retrying will not mend it
                 now = time.monotonic()
                 if self._outage_since is None:
                     self._outage_since = now
