@@ -280,6 +280,8 @@ class Pipeline:
             proxy=proxy,
             crawl=self._generation,
             rendered=r.rendered if r is not None else False,
+            meta=request.meta,
+            priority=request.priority,
         )
         visit = visit_after(record, r.headers if r is not None else None, request.previous, self._job)
         return Outcome(record, visit=visit)
@@ -288,5 +290,6 @@ class Pipeline:
 def internal_error(request: Request, bug: Exception, redact: Callable[[str], str]) -> Record:
     """The record of a request that a bug of ours stopped: its URL still gets its one record."""
     return Record(url=request.url, depth=request.depth, parent=request.parent, attempts=request.attempt + 1,
-                  error=FetchError(Kind.INTERNAL, redact(f"{type(bug).__name__}: {bug}")))
+                  error=FetchError(Kind.INTERNAL, redact(f"{type(bug).__name__}: {bug}")),
+                  meta=request.meta, priority=request.priority)
 

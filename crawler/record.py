@@ -11,7 +11,8 @@ from crawler.errors import FetchError
 
 @dataclass(slots=True)
 class Record:
-    """What became of one URL. ``as_json`` gives the line's fields, in the documented order."""
+    """What became of one URL. ``as_json`` gives the line's fields, in the documented order
+    (``meta`` and ``priority`` only when a hook set them)."""
 
     url: str
     depth: int
@@ -35,6 +36,8 @@ class Record:
     crawl: int = 1  # the job's generation (1, then one more per re-crawl)
     change: str = "new"  # against the URL's last visit: new, changed, unchanged, gone
     rendered: bool = False  # loaded in the browser (render:)
+    meta: dict[str, Any] | None = None  # a hook's data for the URL, kept so a re-crawl has it again
+    priority: int = 0
 
     @property
     def ok(self) -> bool:
@@ -67,4 +70,8 @@ class Record:
         }
         if with_items:
             line["items"], line["extract_errors"] = self.items, self.extract_errors
+        if self.meta:
+            line["meta"] = self.meta
+        if self.priority:
+            line["priority"] = self.priority
         return line

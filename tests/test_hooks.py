@@ -344,3 +344,29 @@ async def test_a_priority_out_of_range_is_the_hooks_error(site, tmp_path):
     assert record["error"]["kind"] == "hook" and "priority must be an int from -1000000 to 1000000" in \
         record["error"]["message"]
     assert stats.errors["hook"] == 1
+
+
+async def test_meta_and_priority_come_back_in_a_shared_recrawl(site, redis_url, tmp_path):
+    """A job shared through Redis by two workers, re-crawled after every price changed: the
+    listing is unchanged (not parsed again), so the products come back from the workers' records,
+    and they still carry the category the listing put in their meta."""
+    await site.start()
+    expected = shop(site)
+    out = tmp_path / "o"
+    args = ["run", str(REPO / "examples/shop/job.yaml"), site.url("shop.test"), "--resolve", site.pin("shop.test")[0],
+            "-o", str(out), "--frontier", redis_url, "--name", "shopmeta", "--processes", "2"]
+    code, err = await run_cli(*args)
+    assert code == 0, err
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert {r["url"]: r.get("meta") for r in records if "/p/" in r["url"]} == {
+        u: {"category": e["category"]} for u, e in expected.items()}
+    for i in range(PRODUCTS):  # every price changes
+        data = {"sku": f"SKU-{i}", "name": f"Product {i}", "offers": {"price": f"{i}.75"}}
+        site.html("shop.test", f"/p/{i}", f'<script type="application/json" id="product">{json.dumps(data)}</script>')
+
+    code, err = await run_cli(*args, "--recrawl")
+
+    assert code == 0, err
+    items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    again = {i["url"]: i["category"] for i in items if str(i["price"]).endswith(".75")}
+    assert again == {u: e["category"] for u, e in expected.items()}

@@ -243,7 +243,8 @@ class RedisFrontier:
 
 
 def _shard_requests(records: Path, generation: int) -> list[Request]:
-    """The URLs of a shard's records of earlier generations, each with its latest visit. The
+    """The URLs of a shard's records of earlier generations, each with its latest visit and the
+    meta and priority a hook gave it. The
     visit's page file is named from the shards' common folder (``../<shard>/pages/…``), since
     another worker may fetch the URL (a 304 keeps pointing at this shard's file)."""
     latest = {line["url"]: line for line in read_jsonl(records) if crawl_of(line) < generation}
@@ -253,6 +254,7 @@ def _shard_requests(records: Path, generation: int) -> list[Request]:
         if line.get("path") and not str(line["path"]).startswith("../"):
             line["path"] = f"../{shard}/{line['path']}"
         requests.append(Request(url, host_key(URL(url, encoded=True)), line["depth"], line.get("parent"),
+                                meta=line.get("meta"), priority=int(line.get("priority", 0)),
                                 previous=visit_from_record(line)))
     return requests
 
