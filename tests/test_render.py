@@ -18,6 +18,8 @@ from aiohttp import web
 from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.net.proctree import descendants, running
+from crawler.report.data import read
+from crawler.report.html import render as render_report
 from tests.conftest import Site, read_records
 from tests.test_cli import run_cli
 
@@ -72,6 +74,9 @@ async def test_rendered_pages_give_the_links_and_items_their_scripts_make(site, 
     assert "Item 2" in (tmp_path / "o" / records["item/2"]["path"]).read_text()  # the rendered DOM is stored
     assert site.hits[("js.test", "/api/items.json")] == 1 and stats.pages == 6
     assert site.max_inflight["js.test"] == 1  # the browser's requests kept to the host's one slot
+    report = read(tmp_path / "o")
+    assert (report.pages, report.rendered) == (6, 4)  # `crawler report` tells the two paths apart
+    assert "rendered in the browser<b>4</b>" in render_report(report)
     shots = sorted(p.name for p in (tmp_path / "o" / "screens").rglob("*.png"))
     assert shots == ["1.png", "2.png", "3.png", "_index.html.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in (tmp_path / "o" / "screens").rglob("*.png"))

@@ -51,6 +51,7 @@ class Report:
     crawl: int = 1
     urls: int = 0
     pages: int = 0
+    rendered: int = 0  # pages loaded in the browser (render:)
     bytes: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
@@ -102,6 +103,7 @@ def _count(report: Report, line: dict[str, Any]) -> None:
             report.examples[kind].append(f"{url} — {error.get('message', '')}"[:300])
     elif isinstance(status, int) and (200 <= status < 300 or status == 304):
         report.pages += 1
+        report.rendered += bool(line.get("rendered"))
         host.pages += 1
         size = int(line.get("bytes") or 0)
         report.bytes += size
