@@ -28,6 +28,7 @@ def render(stats: Stats, counts: Counts, inflight: int, proxies: Iterable[Proxy]
 
     family("urls_total", "counter", "URLs with a final record.", [({}, stats.records)])
     family("pages_total", "counter", "Pages fetched (2xx, or 304 in a re-crawl).", [({}, stats.pages)])
+    family("rendered_pages_total", "counter", "Pages loaded in the browser (render:).", [({}, stats.rendered)])
     family("bytes_total", "counter", "Body bytes of the pages (decoded).", [({}, stats.bytes)])
     family("retries_total", "counter", "Attempts retried.", [({}, stats.retries)])
     family("items_total", "counter", "Items extracted.", [({}, stats.items)])

@@ -33,6 +33,7 @@ class Stats:
     started: float = field(default_factory=time.perf_counter)
     records: int = 0
     pages: int = 0
+    rendered: int = 0  # pages loaded in the browser (render:)
     redirects: int = 0
     bytes: int = 0
     retries: int = 0
@@ -78,6 +79,7 @@ class Stats:
             per_host.errors += 1
         elif record.ok:
             self.pages += 1
+            self.rendered += record.rendered
             self.bytes += record.bytes
             per_host.pages += 1
             per_host.bytes += record.bytes

@@ -74,6 +74,9 @@ async def test_rendered_pages_give_the_links_and_items_their_scripts_make(site, 
     assert "Item 2" in (tmp_path / "o" / records["item/2"]["path"]).read_text()  # the rendered DOM is stored
     assert site.hits[("js.test", "/api/items.json")] == 1 and stats.pages == 6
     assert site.max_inflight["js.test"] == 1  # the browser's requests kept to the host's one slot
+    assert stats.rendered == 4
+    last = json.loads((tmp_path / "o" / "stats.jsonl").read_text().splitlines()[-1])
+    assert last["rendered"] == 4 and last["pages"] == 6
     report = read(tmp_path / "o")
     assert (report.pages, report.rendered) == (6, 4)  # `crawler report` tells the two paths apart
     assert "rendered in the browser<b>4</b>" in render_report(report)

@@ -44,7 +44,7 @@ class StatsLog:
             "interval": {"seconds": round(now - self._last_at, 3),
                          **{k: totals[k] - self._last[k] for k in totals}},
             "errors_by_kind": dict(stats.errors), "statuses": {str(k): v for k, v in stats.statuses.items()},
-            "items": stats.items, "queued": queued, "inflight": inflight,
+            "items": stats.items, "rendered": stats.rendered, "queued": queued, "inflight": inflight,
             "hosts": top_hosts(stats),
             "proxies": {p.id: {"requests": p.requests, "failures": p.failures, "bans": p.bans, "bytes": p.bytes}
                         for p in proxies},
