@@ -448,3 +448,22 @@ async def test_check_renders_the_pages_the_job_renders(site, tmp_path):
     assert first.endswith("rendered in the browser") and '"name": "Item 2"}' in out
     code, out, err = await run_cli("check", str(job_file), "--url", site.url("js.test", "/static"))
     assert code == 0 and "rendered" not in out and '"name": "Static"}' in out
+
+
+async def test_a_script_that_never_yields_is_a_render_error_within_the_timeout(site, tmp_path):
+    """A page whose script spins forever once loaded: the tab's main thread never answers again
+    (reading its DOM would wait forever); the page is a render error after render_timeout and
+    the other pages are rendered."""
+    site.route("js.test", "/spin", lambda _: asyncio.sleep(0, web.Response(text=(
+        "<html><body><h1>spin</h1><script>addEventListener(\"load\", () => setTimeout(() => { while (true) {} }, 0));</script></body></html>"),
+        content_type="text/html")))
+    site.html("js.test", "/", '<a href="/spin">spin</a><a href="/fine">fine</a>')
+    site.html("js.test", "/fine", "<h1>fine</h1>")
+    await site.start()
+    crawl = Crawl(Job.model_validate({"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"),
+                                      "output": str(tmp_path / "o"), "ignore_robots": True, "render": ["*"],
+                                      "render_timeout": 3, "retries": 0}))
+    await asyncio.wait_for(crawl.run(), 60)
+    records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
+    assert records["spin"]["error"]["kind"] == "render"
+    assert records["fine"]["error"] is None and records["fine"]["rendered"]

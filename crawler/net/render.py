@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RenderUnavailable", "Renderer"]
 
+DEADLINE_GRACE = 1.0  # seconds past render_timeout before our deadline cuts a page the browser did not
 SLOT_POLL = 0.05  # seconds between asks for another host's slot while all are taken
 BODY_FRAMING = ("content-encoding", "content-length", "transfer-encoding")  # not true of a decoded body
 
@@ -173,22 +174,29 @@ class Renderer:
             raise FetchError(Kind.RENDER, f"the browser failed on the page: {str(e).splitlines()[0][:300]}") from None
 
     async def _load(self, page: Page, url: URL, pages: PageStore | None) -> Response:
-        from playwright.async_api import TimeoutError
+        """Load, wait, read the DOM: all within ``render_timeout`` (plus a moment for the
+        browser's own timeout to speak first). A script that never yields leaves the tab unable
+        to answer, so the deadline is ours, not only the browser's."""
+        from playwright.async_api import TimeoutError as BrowserTimeout
 
-        timeout = self._job.render_timeout * 1000
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._job.render_timeout
         try:
-            answer = await page.goto(str(url), wait_until=self._job.render_wait, timeout=timeout)
-            if self._job.render_selector:
-                await page.wait_for_selector(self._job.render_selector, timeout=timeout)
-            html = await page.content()
-            if self._screens is not None:
-                shot = self._screens / relative_path(url)
-                shot = shot.with_name(shot.name + ".png")
-                shot.parent.mkdir(parents=True, exist_ok=True)
-                await page.screenshot(path=str(shot), full_page=True)
-            if self.warc is not None and answer is not None:
-                await self._archive(answer)
-        except TimeoutError:
+            async with asyncio.timeout(self._job.render_timeout + DEADLINE_GRACE):
+                answer = await page.goto(str(url), wait_until=self._job.render_wait,
+                                         timeout=self._job.render_timeout * 1000)
+                if self._job.render_selector:
+                    await page.wait_for_selector(self._job.render_selector,
+                                                 timeout=max(deadline - loop.time(), 0.001) * 1000)
+                html = await page.content()
+                if self._screens is not None:
+                    shot = self._screens / relative_path(url)
+                    shot = shot.with_name(shot.name + ".png")
+                    shot.parent.mkdir(parents=True, exist_ok=True)
+                    await page.screenshot(path=str(shot), full_page=True)
+                if self.warc is not None and answer is not None:
+                    await self._archive(answer)
+        except (BrowserTimeout, TimeoutError):
             raise FetchError(Kind.RENDER, f"the page did not finish loading ({self._job.render_wait}"
                              f"{', ' + self._job.render_selector if self._job.render_selector else ''}) "
                              f"within {self._job.render_timeout:g}s") from None
