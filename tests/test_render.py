@@ -5,11 +5,13 @@ held by rendered pages too, a page that never loads, and no browser left after k
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -103,6 +105,18 @@ async def test_a_page_that_never_finishes_loading_is_a_render_error_and_the_craw
     assert records["item/2"]["error"]["kind"] == "render"
     assert "did not finish loading" in records["item/2"]["error"]["message"]
     assert records["item/1"]["error"] is None and records["item/3"]["error"] is None
+
+
+def held_script() -> tuple[asyncio.Event, asyncio.Event, Callable[[web.Request], Awaitable[web.Response]]]:
+    """A script the server holds back until ``release``; ``held`` is set once the browser asks."""
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(_: web.Request) -> web.Response:
+        held.set()
+        await asyncio.wait_for(release.wait(), 30)
+        return web.Response(text="", content_type="application/javascript")
+
+    return held, release, hold
 
 
 def alive(pids: set[int]) -> set[int]:
@@ -316,12 +330,7 @@ async def test_a_crash_is_a_render_error_and_the_next_pages_load(site, tmp_path,
     """The renderer processes (``tabs``), or the browser itself, are killed while a page loads (as
     an out-of-memory kill would): that page is a render error; the pages after it load in fresh
     tabs, not in the kept tab the kill took down with it, or in a browser launched again."""
-    held, release = asyncio.Event(), asyncio.Event()
-
-    async def hold(_: web.Request) -> web.Response:
-        held.set()
-        await asyncio.wait_for(release.wait(), 30)
-        return web.Response(text="", content_type="application/javascript")
+    held, release, hold = held_script()
 
     page = "<html><body><script>document.write('<h1>' + location.pathname + '</h1>')</script>{}</body></html>"
     site.route("js.test", "/crash", lambda _: asyncio.sleep(0, web.Response(
@@ -467,3 +476,42 @@ async def test_a_script_that_never_yields_is_a_render_error_within_the_timeout(s
     records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
     assert records["spin"]["error"]["kind"] == "render"
     assert records["fine"]["error"] is None and records["fine"]["rendered"]
+
+
+async def test_a_browser_that_stops_answering_is_killed_and_replaced(site, tmp_path):
+    """The browser process is frozen (SIGSTOP, as a machine thrashing in swap would leave it)
+    while a page loads: that page is a render error once render_timeout passes, the frozen
+    browser is killed rather than waited for, and the next pages load in a new one."""
+    held, release, hold = held_script()
+
+    page = "<html><body><h1>{}</h1>{}</body></html>"
+    site.route("js.test", "/stuck", lambda _: asyncio.sleep(0, web.Response(
+        text=page.format("stuck", '<script src="/hold.js"></script>'), content_type="text/html")))
+    site.route("js.test", "/hold.js", hold)
+    for n in range(3):
+        site.route("js.test", f"/ok/{n}", lambda _: asyncio.sleep(0, web.Response(text=page.format("ok", ""),
+                                                                              content_type="text/html")))
+    await site.start()
+    urls = [site.url("js.test", p) for p in ("/stuck", "/ok/0", "/ok/1", "/ok/2")]
+    crawl = asyncio.create_task(Crawl(Job.model_validate({
+        "start_urls": urls, "output": str(tmp_path / "o"), "resolve": site.pin("js.test"), "ignore_robots": True,
+        "render": ["*"], "render_selector": "h1", "render_concurrency": 1, "per_host": 1, "retries": 0,
+        "render_timeout": 2})).run())
+    await asyncio.wait_for(held.wait(), 60)
+    browser = {p for p in running(descendants(os.getpid()), "/usr/lib/chromium/chromium")
+               if b"--type=" not in Path(f"/proc/{p}/cmdline").read_bytes()}
+    assert len(browser) == 1
+    os.kill(next(iter(browser)), signal.SIGSTOP)
+    try:
+        stats = await asyncio.wait_for(crawl, 60)
+    finally:
+        release.set()
+        for pid in browser:  # if the crawl did not kill it, let it go
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
+    assert records["stuck"]["error"]["kind"] == "render"
+    assert all(records[f"ok/{n}"]["error"] is None and records[f"ok/{n}"]["rendered"] for n in range(3))
+    assert not alive(browser)  # killed by the crawl, not left frozen
+    assert any("did not close a tab" in w or "did not open a tab" in w for w in stats.warnings)

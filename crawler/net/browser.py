@@ -17,7 +17,9 @@ by kill -9, the driver and the browser exit with it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -86,8 +88,10 @@ class _Instance:
 
     browser: Browser
     contexts: dict[Hashable, _Context] = field(default_factory=dict)  # least recently used first
+    pids: set[int] = field(default_factory=set)  # its processes at launch (to kill it if it gets stuck)
     open: int = 0
     retired: bool = False  # over the memory cap: closes when its last page does
+    stuck: bool = False  # stopped answering: killed
     making: asyncio.Lock = field(default_factory=asyncio.Lock)  # one new context per key, not two
 
     async def take(self, key: Hashable, options: dict[str, Any], cookies: list[SetCookieParam]) -> Tab:
@@ -168,20 +172,44 @@ class BrowserPool:
     @asynccontextmanager
     async def tab(self, key: Hashable, options: dict[str, Any], cookies: list[SetCookieParam]) -> AsyncIterator[Tab]:
         """A tab to load one page in, while a page slot is held. Pages with the same ``key``
-        share a context, made with ``options`` and ``cookies``."""
+        share a context, made with ``options`` and ``cookies``. A browser that does not open or
+        close a tab within ``render_timeout`` is stuck: it is killed and the next page gets a new one."""
         async with self._slots:
             instance = await self._ready()
             instance.open += 1
             tab: Tab | None = None
             try:
-                tab = await instance.take(key, options, cookies)
+                async with self._answering(instance, "open a tab"):
+                    tab = await instance.take(key, options, cookies)
                 yield tab
             finally:
-                if tab is not None and instance.browser.is_connected():
-                    await instance.give_back(key, tab, self._job.render_concurrency)
+                if tab is not None and instance.browser.is_connected() and not instance.stuck:
+                    with contextlib.suppress(FetchError):  # the page itself is done: keep its result
+                        async with self._answering(instance, "close a tab"):
+                            await instance.give_back(key, tab, self._job.render_concurrency)
                 instance.open -= 1
                 self.pages += 1
                 await self._after_page(instance)
+
+    @asynccontextmanager
+    async def _answering(self, instance: _Instance, doing: str) -> AsyncIterator[None]:
+        """Run the block within ``render_timeout``, else kill the stuck browser (FetchError render)."""
+        try:
+            async with asyncio.timeout(self._job.render_timeout):
+                yield
+        except TimeoutError:
+            if not instance.stuck:
+                instance.stuck = True
+                self.relaunches += 1
+                if self._current is instance:
+                    self._current = None  # the next page launches a new browser
+                for pid in instance.pids:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+                if self._warn is not None:
+                    self._warn(f"the browser did not {doing} within {self._job.render_timeout:g}s: killed it; "
+                               "the next pages open in a new one")
+            raise FetchError(Kind.RENDER, f"the browser did not {doing} within {self._job.render_timeout:g}s") from None
 
     async def _after_page(self, instance: _Instance) -> None:
         if instance.retired:
@@ -212,7 +240,7 @@ class BrowserPool:
 
     def memory_mb(self) -> float:
         """The PSS of every browser process below this crawl (old and new browser together)."""
-        return pss_mb(running(descendants(os.getpid()), self._job.render_browser))
+        return pss_mb(self._processes())
 
     async def _ready(self) -> _Instance:
         async with self._lock:  # one launch, however many pages ask at once
@@ -220,8 +248,13 @@ class BrowserPool:
             if current is None or not current.browser.is_connected():
                 if current is not None:
                     self.relaunches += 1
-                self._current = current = _Instance(await self._launch())
+                before = self._processes()
+                browser = await self._launch()
+                self._current = current = _Instance(browser, pids=self._processes() - before)
             return current
+
+    def _processes(self) -> set[int]:
+        return running(descendants(os.getpid()), self._job.render_browser)
 
     async def _launch(self) -> Browser:
         try:
