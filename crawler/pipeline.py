@@ -25,7 +25,7 @@ from crawler.frontier import Request, Visit
 from crawler.hooks import HookFailed, Outgoing, RequestHook, prepare
 from crawler.net.fetch import Fetcher, Response
 from crawler.net.proxies import NoProxy, Proxy, Router
-from crawler.net.render import Renderer
+from crawler.net.render import NotHTML, Renderer
 from crawler.net.robots import Robots, Unavailable
 from crawler.parsing.page import Fetched, Follow
 from crawler.parsing.process import Parser
@@ -160,10 +160,7 @@ class Pipeline:
         sent = time.monotonic()
         rendering = self._renderer is not None and (request.render or self._renderer.wants(request.url))
         try:
-            if self._renderer is not None and rendering:
-                response = await self._renderer.fetch(url, self._pages, proxy, extra)  # the second transport
-            else:
-                response = await self._fetcher.fetch(url, self._pages, proxy, extra, request.previous)
+            response, rendering = await self._transport(request, url, proxy, extra, rendering)
             error = response.error
         except FetchError as e:
             error = e
@@ -180,6 +177,18 @@ class Pipeline:
             if overloaded:
                 self._stats.host(request.host).throttles += 1
         return response, error
+
+    async def _transport(self, request: Request, url: URL, proxy: Proxy | None, extra: Outgoing | None,
+                         rendering: bool) -> tuple[Response, bool]:
+        """The response, and whether the browser made it: a page to render goes to the browser
+        (the second transport), unless it turns out not to be HTML (a PDF, an image, JSON: the
+        browser would only wrap it), which is fetched over HTTP like any other URL."""
+        if self._renderer is not None and rendering:
+            try:
+                return await self._renderer.fetch(url, self._pages, proxy, extra), True
+            except NotHTML:
+                pass
+        return await self._fetcher.fetch(url, self._pages, proxy, extra, request.previous), False
 
     def _no_proxy(self, request: Request, e: NoProxy, started: float) -> Outcome:
         """No usable proxy now: wait in the frontier (holding no slot), up to ``proxy_wait``."""

@@ -515,3 +515,24 @@ async def test_a_browser_that_stops_answering_is_killed_and_replaced(site, tmp_p
     assert all(records[f"ok/{n}"]["error"] is None and records[f"ok/{n}"]["rendered"] for n in range(3))
     assert not alive(browser)  # killed by the crawl, not left frozen
     assert any("did not close a tab" in w or "did not open a tab" in w for w in stats.warnings)
+
+
+async def test_urls_to_render_that_are_not_html_are_fetched_over_http(site, tmp_path):
+    """`render: ['*']` on a site linking a PDF, an image, JSON and a zip: Chromium would store
+    its own viewer page for the first three and refuse the download; each is fetched over HTTP
+    instead, its page file the bytes served, while the HTML page is rendered."""
+    files = {"/a.pdf": (b"%PDF-1.4 tiny", "application/pdf"), "/a.png": (b"\x89PNG\r\n\x1a\nxx", "image/png"),
+             "/a.json": (b'{"a": 1}', "application/json"), "/a.zip": (b"PK\x03\x04zip", "application/zip")}
+    for path, (body, ctype) in files.items():
+        site.route("js.test", path, lambda _, b=body, c=ctype: asyncio.sleep(0, web.Response(body=b, content_type=c)))
+    site.html("js.test", "/", "".join(f'<a href="{p}">f</a>' for p in files) + "<h1>home</h1>")
+    await site.start()
+    await Crawl(Job.model_validate({"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"),
+                                    "output": str(tmp_path / "o"), "ignore_robots": True, "render": ["*"]})).run()
+
+    records = {"/" + r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
+    assert records["/"]["rendered"]
+    for path, (body, ctype) in files.items():
+        r = records[path]
+        assert r["error"] is None and not r["rendered"] and r["content_type"].startswith(ctype), r
+        assert (tmp_path / "o" / r["path"]).read_bytes() == body

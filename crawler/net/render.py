@@ -41,11 +41,16 @@ if TYPE_CHECKING:
 
     from crawler.sinks.warc import WarcSink
 
-__all__ = ["RenderUnavailable", "Renderer"]
+__all__ = ["NotHTML", "RenderUnavailable", "Renderer"]
 
 DEADLINE_GRACE = 1.0  # seconds past render_timeout before our deadline cuts a page the browser did not
 SLOT_POLL = 0.05  # seconds between asks for another host's slot while all are taken
 BODY_FRAMING = ("content-encoding", "content-length", "transfer-encoding")  # not true of a decoded body
+
+
+class NotHTML(Exception):
+    """The URL answered with something other than an HTML page (a PDF, an image, JSON, a
+    download): the browser would show its own wrapper page, so the caller fetches it over HTTP."""
 
 
 def _proxy(proxy: Proxy | None) -> ProxySettings | None:
@@ -171,6 +176,8 @@ class Renderer:
                 tab.reusable = True
                 return response
         except Error as e:
+            if "Download is starting" in str(e):
+                raise NotHTML("a download") from None
             raise FetchError(Kind.RENDER, f"the browser failed on the page: {str(e).splitlines()[0][:300]}") from None
 
     async def _load(self, page: Page, url: URL, pages: PageStore | None) -> Response:
@@ -185,6 +192,10 @@ class Renderer:
             async with asyncio.timeout(self._job.render_timeout + DEADLINE_GRACE):
                 answer = await page.goto(str(url), wait_until=self._job.render_wait,
                                          timeout=self._job.render_timeout * 1000)
+                if answer is not None and answer.ok:
+                    ctype = await answer.header_value("content-type") or ""
+                    if "html" not in ctype.lower():
+                        raise NotHTML(ctype)
                 if self._job.render_selector:
                     await page.wait_for_selector(self._job.render_selector,
                                                  timeout=max(deadline - loop.time(), 0.001) * 1000)
