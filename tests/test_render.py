@@ -1,64 +1,22 @@
 """JavaScript-rendered pages in Debian's Chromium: content and links that exist only after scripts
-run (setTimeout, fetch() of a JSON endpoint), plain HTTP for the other URLs, one slot per host
-held by rendered pages too, a page that never loads, and no browser left after kill -9."""
+run (setTimeout, fetch() of a JSON endpoint, client-side pagination), plain HTTP for the other URLs
+and for non-HTML, `render: auto`, per-host slots held by rendered pages and their own requests,
+proxies, scope, cookies, WARC, `crawler check`."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import re
-import signal
-import sys
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 
-import pytest
 from aiohttp import web
 
 from crawler.config import Job
 from crawler.engine import Crawl
-from crawler.net.proctree import descendants, running
 from crawler.report.data import read
 from crawler.report.html import render as render_report
-from tests.conftest import Site, read_records
+from tests.conftest import read_records
+from tests.render_site import ITEM, ITEMS, SHELL, job, js_site
 from tests.test_cli import run_cli
-
-SHELL = """<html><head><title>Shop</title></head><body><div id=app>loading…</div><script>
-fetch("/api/items.json").then(r => r.json()).then(items => {
-  for (const item of items) {
-    const a = document.createElement("a"); a.href = "/item/" + item.id; a.textContent = item.name;
-    document.getElementById("app").appendChild(a);
-  }
-  setTimeout(() => { const late = document.createElement("a"); late.href = "/late"; late.textContent = "late";
-                     document.body.appendChild(late); document.body.dataset.ready = "yes"; }, 50);
-});
-</script><a href="/plain">plain</a></body></html>"""
-ITEM = """<html><head><title>Item</title></head><body><script>
-document.write('<h1 class="name">Item ' + location.pathname.split("/").pop() + '</h1>');
-</script></body></html>"""
-ITEMS = [{"id": i, "name": f"Item {i}"} for i in (1, 2, 3)]
-
-
-def js_site(site: Site) -> None:
-    async def page(text: str) -> web.Response:
-        return web.Response(text=text, content_type="text/html")
-
-    site.route("js.test", "/", lambda _: page(SHELL))
-    site.route("js.test", "/api/items.json", lambda _: asyncio.sleep(0, web.json_response(ITEMS)))
-    for item in ITEMS:
-        site.route("js.test", f"/item/{item['id']}", lambda _: page(ITEM))
-    site.html("js.test", "/late", "late page")
-    site.html("js.test", "/plain", "no script here")
-
-
-def job(site: Site, out: Path, **extra: object) -> Job:
-    return Job.model_validate({"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"),
-                               "output": str(out), "ignore_robots": True,
-                               "render": ["*://js.test:*/", "*/item/*"], "render_selector": "body[data-ready], h1",
-                               "extract": [{"name": "item", "match": "*/item/*", "fields": {"name": "h1.name"}}],
-                               **extra})
 
 
 async def test_rendered_pages_give_the_links_and_items_their_scripts_make(site, tmp_path):
@@ -105,58 +63,6 @@ async def test_a_page_that_never_finishes_loading_is_a_render_error_and_the_craw
     assert records["item/2"]["error"]["kind"] == "render"
     assert "did not finish loading" in records["item/2"]["error"]["message"]
     assert records["item/1"]["error"] is None and records["item/3"]["error"] is None
-
-
-def held_script() -> tuple[asyncio.Event, asyncio.Event, Callable[[web.Request], Awaitable[web.Response]]]:
-    """A script the server holds back until ``release``; ``held`` is set once the browser asks."""
-    held, release = asyncio.Event(), asyncio.Event()
-
-    async def hold(_: web.Request) -> web.Response:
-        held.set()
-        await asyncio.wait_for(release.wait(), 30)
-        return web.Response(text="", content_type="application/javascript")
-
-    return held, release, hold
-
-
-def alive(pids: set[int]) -> set[int]:
-    living = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            living.add(pid)
-    return living
-
-
-async def test_kill_9_of_the_crawl_leaves_no_browser(site, tmp_path):
-    js_site(site)
-    held, release = asyncio.Event(), asyncio.Event()
-
-    async def hold(_: web.Request) -> web.Response:
-        held.set()
-        await asyncio.wait_for(release.wait(), 30)
-        return web.json_response(ITEMS)
-
-    site.route("js.test", "/api/items.json", hold)
-    await site.start()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "crawler", "crawl", site.url("js.test"), "--resolve", site.pin("js.test")[0],
-        "-o", str(tmp_path / "o"), "--render", "*://js.test:*/", "-q",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    await asyncio.wait_for(held.wait(), 60)  # the browser is up and loading the page
-    browser = {p for p in descendants(proc.pid) if "chrom" in Path(f"/proc/{p}/comm").read_text()}
-    assert browser
-    proc.send_signal(signal.SIGKILL)
-    await proc.wait()
-    release.set()
-    for _ in range(200):  # bounded: the browser notices its pipe closed and exits
-        if not alive(browser):
-            break
-        await asyncio.sleep(0.05)
-    assert not alive(browser)
 
 
 async def test_the_browser_goes_through_the_jobs_proxy(hosts_site, tmp_path):
@@ -279,27 +185,6 @@ async def test_a_rendered_pages_own_requests_are_held_to_the_per_host_limit(site
     assert site.max_inflight["js.test"] <= 2 and site.max_inflight["cdn.test"] <= 2
 
 
-async def test_a_browser_grown_past_the_memory_cap_is_replaced_and_no_page_is_lost(site, tmp_path):
-    page = "<html><body><script>document.write('<h1>' + location.pathname + '</h1>')</script></body></html>"
-    for n in range(21):
-        site.route("js.test", f"/p/{n}", lambda _: asyncio.sleep(0, web.Response(text=page, content_type="text/html")))
-    await site.start()
-    warnings: list[str] = []
-
-    stats = await Crawl(Job.model_validate({
-        "start_urls": [site.url("js.test", f"/p/{n}") for n in range(21)], "output": str(tmp_path / "o"),
-        "resolve": site.pin("js.test"), "ignore_robots": True, "render": ["*"], "render_selector": "h1",
-        "render_concurrency": 2, "render_memory_mb": 1}), warn=warnings.append).run()
-
-    records = read_records(tmp_path / "o")
-    assert len(records) == 21 and all(r["rendered"] and r["error"] is None for r in records)
-    (line,) = stats.render_report
-    restarts = int(re.search(r"(\d+) restarts over render_memory_mb", line).group(1))  # type: ignore[union-attr]
-    assert restarts >= 2 and line.startswith("browser: 21 pages rendered")
-    assert len([w for w in warnings if "render_memory_mb 1)" in w]) == restarts
-    assert not running(descendants(os.getpid()), "/usr/lib/chromium/chromium")  # old and new closed
-
-
 async def test_rendered_pages_keep_their_raw_response_in_the_warc(site, tmp_path):
     from warcio.archiveiterator import ArchiveIterator
 
@@ -323,42 +208,6 @@ async def test_rendered_pages_keep_their_raw_response_in_the_warc(site, tmp_path
     assert {"item/1", "late", "plain"} <= responses.keys()  # plain fetches archived as before
     records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
     assert records["start"]["rendered"] and "Item 1" in (tmp_path / "o" / records["start"]["path"]).read_text()
-
-
-@pytest.mark.parametrize("victim", ["tabs", "browser"])
-async def test_a_crash_is_a_render_error_and_the_next_pages_load(site, tmp_path, victim):
-    """The renderer processes (``tabs``), or the browser itself, are killed while a page loads (as
-    an out-of-memory kill would): that page is a render error; the pages after it load in fresh
-    tabs, not in the kept tab the kill took down with it, or in a browser launched again."""
-    held, release, hold = held_script()
-
-    page = "<html><body><script>document.write('<h1>' + location.pathname + '</h1>')</script>{}</body></html>"
-    site.route("js.test", "/crash", lambda _: asyncio.sleep(0, web.Response(
-        text=page.format('<script src="/hold.js"></script>'), content_type="text/html")))
-    site.route("js.test", "/hold.js", hold)
-    for n in range(3):  # another host: its tab waits in its own context while /crash loads
-        site.route("other.test", f"/ok/{n}", lambda _: asyncio.sleep(0, web.Response(text=page.format(""),
-                                                                                  content_type="text/html")))
-    await site.start()
-    urls = [site.url("other.test", "/ok/0"), site.url("js.test", "/crash"),
-            site.url("other.test", "/ok/1"), site.url("other.test", "/ok/2")]
-    crawl = asyncio.create_task(Crawl(Job.model_validate({
-        "start_urls": urls, "output": str(tmp_path / "o"), "resolve": site.pin("js.test", "other.test"), "ignore_robots": True,
-        "render": ["*"], "render_selector": "h1", "render_concurrency": 1, "per_host": 1, "retries": 0})).run())
-    await asyncio.wait_for(held.wait(), 60)
-    chromium = running(descendants(os.getpid()), "/usr/lib/chromium/chromium")
-    kinds = {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in chromium}
-    victims = [p for p, cmd in kinds.items() if (b"--type=renderer" in cmd if victim == "tabs" else b"--type=" not in cmd)]
-    assert len(victims) >= 1
-    for pid in victims:
-        os.kill(pid, signal.SIGKILL)
-    stats = await asyncio.wait_for(crawl, 60)
-    release.set()
-
-    records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
-    assert records["crash"]["error"]["kind"] == "render"
-    assert all(records[f"ok/{n}"]["error"] is None and records[f"ok/{n}"]["rendered"] for n in range(3))
-    assert stats.render_report[0].endswith(f"{int(victim == 'browser')} after a crash")
 
 
 async def test_a_hosts_rendered_pages_share_cookies_like_one_visitor(site, tmp_path):
@@ -410,37 +259,6 @@ async def test_client_side_pagination_is_followed_page_by_page(site, tmp_path):
     assert sorted(items) == sorted(f"p{p}-{k}" for p in (1, 2, 3) for k in range(3))
 
 
-async def test_a_kept_tabs_scripts_reach_no_host_between_loads(site, tmp_path):
-    """The first page polls its host forever; once it is recorded, its tab waits for the next
-    page of its host while another host's page loads: the polling must not reach the server then."""
-    polls: list[float] = []
-    seen_during: list[int] = []
-
-    async def poll(_: web.Request) -> web.Response:
-        polls.append(asyncio.get_running_loop().time())
-        return web.Response(text="ok")
-
-    async def other(_: web.Request) -> web.Response:
-        before = len(polls)
-        await asyncio.sleep(0.5)  # a slow server: the first tab sits idle meanwhile
-        seen_during.append(len(polls) - before)
-        return web.Response(text="<html><body><h1>other</h1></body></html>", content_type="text/html")
-
-    site.route("js.test", "/", lambda _: asyncio.sleep(0, web.Response(text=(
-        f'<html><body><h1>first</h1><a href="{site.url("other.test")}">other</a><script>'
-        'setInterval(() => fetch("/poll"), 20);</script></body></html>'), content_type="text/html")))
-    site.route("js.test", "/poll", poll)
-    site.route("other.test", "/", other)
-    await site.start()
-    await Crawl(Job.model_validate({
-        "start_urls": [site.url("js.test")], "allow_domains": ["js.test", "other.test"],
-        "resolve": site.pin("js.test", "other.test"), "output": str(tmp_path / "o"), "ignore_robots": True,
-        "render": ["*"], "render_selector": "h1", "render_wait": "load", "render_concurrency": 1})).run()
-
-    assert seen_during == [0]
-    assert all(r["rendered"] and r["error"] is None for r in read_records(tmp_path / "o"))
-
-
 async def test_check_renders_the_pages_the_job_renders(site, tmp_path):
     """`crawler check --url` shows what the crawl would see: the DOM the script built, its items
     and links; with `render: auto` only a page that looks like a shell goes to the browser."""
@@ -457,64 +275,6 @@ async def test_check_renders_the_pages_the_job_renders(site, tmp_path):
     assert first.endswith("rendered in the browser") and '"name": "Item 2"}' in out
     code, out, err = await run_cli("check", str(job_file), "--url", site.url("js.test", "/static"))
     assert code == 0 and "rendered" not in out and '"name": "Static"}' in out
-
-
-async def test_a_script_that_never_yields_is_a_render_error_within_the_timeout(site, tmp_path):
-    """A page whose script spins forever once loaded: the tab's main thread never answers again
-    (reading its DOM would wait forever); the page is a render error after render_timeout and
-    the other pages are rendered."""
-    site.route("js.test", "/spin", lambda _: asyncio.sleep(0, web.Response(text=(
-        "<html><body><h1>spin</h1><script>addEventListener(\"load\", () => setTimeout(() => { while (true) {} }, 0));</script></body></html>"),
-        content_type="text/html")))
-    site.html("js.test", "/", '<a href="/spin">spin</a><a href="/fine">fine</a>')
-    site.html("js.test", "/fine", "<h1>fine</h1>")
-    await site.start()
-    crawl = Crawl(Job.model_validate({"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"),
-                                      "output": str(tmp_path / "o"), "ignore_robots": True, "render": ["*"],
-                                      "render_timeout": 3, "retries": 0}))
-    await asyncio.wait_for(crawl.run(), 60)
-    records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
-    assert records["spin"]["error"]["kind"] == "render"
-    assert records["fine"]["error"] is None and records["fine"]["rendered"]
-
-
-async def test_a_browser_that_stops_answering_is_killed_and_replaced(site, tmp_path):
-    """The browser process is frozen (SIGSTOP, as a machine thrashing in swap would leave it)
-    while a page loads: that page is a render error once render_timeout passes, the frozen
-    browser is killed rather than waited for, and the next pages load in a new one."""
-    held, release, hold = held_script()
-
-    page = "<html><body><h1>{}</h1>{}</body></html>"
-    site.route("js.test", "/stuck", lambda _: asyncio.sleep(0, web.Response(
-        text=page.format("stuck", '<script src="/hold.js"></script>'), content_type="text/html")))
-    site.route("js.test", "/hold.js", hold)
-    for n in range(3):
-        site.route("js.test", f"/ok/{n}", lambda _: asyncio.sleep(0, web.Response(text=page.format("ok", ""),
-                                                                              content_type="text/html")))
-    await site.start()
-    urls = [site.url("js.test", p) for p in ("/stuck", "/ok/0", "/ok/1", "/ok/2")]
-    crawl = asyncio.create_task(Crawl(Job.model_validate({
-        "start_urls": urls, "output": str(tmp_path / "o"), "resolve": site.pin("js.test"), "ignore_robots": True,
-        "render": ["*"], "render_selector": "h1", "render_concurrency": 1, "per_host": 1, "retries": 0,
-        "render_timeout": 2})).run())
-    await asyncio.wait_for(held.wait(), 60)
-    browser = {p for p in running(descendants(os.getpid()), "/usr/lib/chromium/chromium")
-               if b"--type=" not in Path(f"/proc/{p}/cmdline").read_bytes()}
-    assert len(browser) == 1
-    os.kill(next(iter(browser)), signal.SIGSTOP)
-    try:
-        stats = await asyncio.wait_for(crawl, 60)
-    finally:
-        release.set()
-        for pid in browser:  # if the crawl did not kill it, let it go
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-    records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
-    assert records["stuck"]["error"]["kind"] == "render"
-    assert all(records[f"ok/{n}"]["error"] is None and records[f"ok/{n}"]["rendered"] for n in range(3))
-    assert not alive(browser)  # killed by the crawl, not left frozen
-    assert any("did not close a tab" in w or "did not open a tab" in w for w in stats.warnings)
 
 
 async def test_urls_to_render_that_are_not_html_are_fetched_over_http(site, tmp_path):
