@@ -145,7 +145,7 @@ async def test_a_redirect_the_browser_follows_is_the_records_final_url(site, tmp
     js_site(site)
     site.route("js.test", "/item/1", moved)
     await site.start()
-    await Crawl(job(site, tmp_path / "o", render_selector=None)).run()
+    await Crawl(job(site, tmp_path / "o")).run()  # the selector: the start page's links exist once it matches
     records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
     assert records["item/1"]["final_url"] == site.url("js.test", "/item/2") and records["item/1"]["rendered"]
 
