@@ -296,3 +296,30 @@ async def test_urls_to_render_that_are_not_html_are_fetched_over_http(site, tmp_
         r = records[path]
         assert r["error"] is None and not r["rendered"] and r["content_type"].startswith(ctype), r
         assert (tmp_path / "o" / r["path"]).read_bytes() == body
+
+
+async def test_an_open_event_stream_does_not_hold_the_pages_slot(site, tmp_path):
+    """A page that listens to an event stream from its host, then fetches its data from the same
+    host: the stream stays open, yet the fetch goes (one slot, per_host 1) and the page renders."""
+    async def events(request: web.Request) -> web.StreamResponse:
+        stream = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await stream.prepare(request)
+        await stream.write(b"data: hello\n\n")
+        await asyncio.sleep(10)  # held open (bounded), as a live feed is
+        return stream
+
+    site.route("js.test", "/", lambda _: asyncio.sleep(0, web.Response(text=(
+        "<html><body><div id=feed></div><script>"
+        "const feed = new EventSource('/events');"
+        "feed.onmessage = () => fetch('/api/data').then(r => r.text()).then(t => {"
+        "  document.getElementById('feed').innerHTML = '<h1>' + t + '</h1>'; });"
+        "</script></body></html>"), content_type="text/html")))
+    site.route("js.test", "/events", events)
+    site.route("js.test", "/api/data", lambda _: asyncio.sleep(0, web.Response(text="fresh data")))
+    await site.start()
+    await Crawl(Job.model_validate({"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"),
+                                    "output": str(tmp_path / "o"), "ignore_robots": True, "render": ["*"],
+                                    "render_selector": "h1", "render_timeout": 5, "per_host": 1})).run()
+    (record,) = read_records(tmp_path / "o")
+    assert record["error"] is None and record["rendered"]
+    assert "fresh data" in (tmp_path / "o" / record["path"]).read_text()

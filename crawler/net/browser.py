@@ -31,7 +31,7 @@ from crawler.net.proctree import descendants, pss_mb, running
 
 if TYPE_CHECKING:
     from playwright._impl._api_structures import SetCookieParam
-    from playwright.async_api import Browser, BrowserContext, Page, Playwright, Request, Route
+    from playwright.async_api import Browser, BrowserContext, Page, Playwright, Request, Response, Route
 
 CHECK_EVERY = 10  # pages between two readings of the browser's memory
 CONTEXT_PAGES = 100  # pages one context serves before it closes (its cookies, cache, history with it)
@@ -43,7 +43,8 @@ class RenderUnavailable(Exception):
 
 class Tab:
     """One browser page, kept between loads. The renderer sets ``on_route`` (every request the
-    page makes) and ``on_done`` (each request that finished or failed) before each load, and
+    page makes), ``on_response`` (response headers) and ``on_done`` (each request that finished
+    or failed) before each load, and
     ``reusable`` when the load ended well. Between loads the last page's scripts still run, so
     an idle tab's requests are refused: nothing reaches a host outside a slot."""
 
@@ -51,6 +52,7 @@ class Tab:
         self.page = page
         self.on_route: Callable[[Route], Awaitable[None]] | None = None
         self.on_done: Callable[[Request], Awaitable[None]] | None = None
+        self.on_response: Callable[[Response], Awaitable[None]] | None = None
         self.reusable = False
         self.crashed = False  # its renderer died, possibly while it sat idle
 
@@ -58,6 +60,7 @@ class Tab:
         await self.page.route("**/*", self._route)
         self.page.on("requestfinished", self._done)
         self.page.on("requestfailed", self._done)
+        self.page.on("response", self._response)
         self.page.on("crash", self._crash)
 
     def _crash(self, _: Page) -> None:
@@ -72,6 +75,10 @@ class Tab:
     async def _done(self, request: Request) -> None:
         if self.on_done is not None:
             await self.on_done(request)
+
+    async def _response(self, response: Response) -> None:
+        if self.on_response is not None:
+            await self.on_response(response)
 
 
 @dataclass(slots=True)
@@ -125,7 +132,7 @@ class _Instance:
         entry = self.contexts[key]
         entry.open -= 1
         entry.served += 1
-        tab.on_route = tab.on_done = None
+        tab.on_route = tab.on_done = tab.on_response = None
         if tab.reusable and not tab.crashed and entry.served < CONTEXT_PAGES and not self.retired:
             tab.reusable = False
             entry.idle.append(tab)

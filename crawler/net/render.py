@@ -107,6 +107,12 @@ class PageTraffic:
             await asyncio.sleep(min(wait, SLOT_POLL, left))
         return True
 
+    async def answered(self, response: BrowserResponse) -> None:
+        """An event stream stays open by design: once its headers are in it holds no slot (the
+        server is not asked for anything more), so the page's other requests can go."""
+        if (response.headers.get("content-type") or "").startswith("text/event-stream"):
+            await self.done(response.request)
+
     async def done(self, request: Request) -> None:
         """``request`` finished or failed: its slot goes back."""
         host = self._held.pop(request, None)
@@ -169,6 +175,7 @@ class Renderer:
                 traffic = PageTraffic(host, self._limiter, self._job.render_timeout / 2)
                 tab.on_route = lambda route: self._route(route, tab.page.main_frame, url, traffic)
                 tab.on_done = traffic.done
+                tab.on_response = traffic.answered
                 try:
                     response = await self._load(tab.page, url, pages)
                 finally:
