@@ -10,11 +10,13 @@ import shutil
 import signal
 import sqlite3
 import sys
+from collections import Counter
 from pathlib import Path
 
 from aiohttp import web
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.report.data import read as read_report
 from tests.conftest import Site
 from tests.test_cli import run_cli
 
@@ -132,6 +134,9 @@ async def test_a_recrawl_reports_exactly_what_changed_and_rewrites_only_changed_
         assert second[p]["path"] == first[p]["path"]
         assert (out / second[p]["path"]).stat().st_mtime_ns == mtimes[p]
     assert "Edited v2" in (out / second["/edited"]["path"]).read_text()
+    report = read_report(out)  # `crawler report` shows the latest crawl only
+    assert (report.crawl, report.urls) == (2, len(second))
+    assert dict(report.changes) == dict(Counter(EXPECTED_CHANGES.values()))
     revisits = {}
     with open(out / "crawl.warc.gz", "rb") as f:
         for rec in ArchiveIterator(f):

@@ -71,11 +71,12 @@ class Report:
 
 def read(out: Path) -> Report:
     report = Report(out)
-    records = _record_files(out)
-    report.crawl = max((crawl_of(line) for path in records for line in _lines(path)), default=1)
-    for path in records:
+    for path in _record_files(out):
         for line in _lines(path):
-            if crawl_of(line) == report.crawl:
+            crawl = crawl_of(line)
+            if crawl > report.crawl:  # a later re-crawl: only its records count (none of it came before)
+                report = Report(out, crawl=crawl)
+            if crawl == report.crawl:
                 _count(report, line)
     report.slowest.sort(reverse=True)
     report.largest.sort(reverse=True)
