@@ -5,7 +5,6 @@ loaded in the browser, as the crawl would."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 
 from crawler.config import Job
@@ -13,7 +12,7 @@ from crawler.errors import FetchError, InvalidURL
 from crawler.hooks import HookFailed, Hooks, Outgoing, prepare
 from crawler.net.fetch import Fetcher, Response, make_session
 from crawler.net.proxies import Proxy, Router
-from crawler.net.render import NotHTML, Renderer
+from crawler.net.render import Renderer, fetch_or_render
 from crawler.parsing.page import Fetched
 from crawler.parsing.reader import PageReader, PageResult
 from crawler.scheduling.limiter import LocalHostLimiter
@@ -35,15 +34,11 @@ async def try_url(job: Job, url: str) -> str:
             if hooks.request is not None:
                 extra = await prepare(hooks.request, Outgoing(str(target), 0), router.choose)
             proxy = await router.acquire(target.host or "", extra.proxy if extra is not None else None)
-            response = None
-            if renderer is not None and renderer.wants(str(target)):
-                with contextlib.suppress(NotHTML):  # fetched over HTTP, as the crawl would
-                    response = await renderer.fetch(target, None, proxy, extra)
-            if response is None:
-                response = await fetcher.fetch(target, None, proxy, extra)
-                if renderer is not None and response.body is not None and response.error is None \
-                        and _read(reader, str(target), response, []).shell:
-                    response = await renderer.fetch(target, None, proxy, extra)  # render: auto
+            response = await fetch_or_render(target, None, proxy, extra, fetcher=fetcher, renderer=renderer,
+                                             render=renderer is not None and renderer.wants(str(target)))
+            if renderer is not None and not response.rendered and response.body is not None \
+                    and response.error is None and _read(reader, str(target), response, []).shell:
+                response = await renderer.fetch(target, None, proxy, extra)  # render: auto
         except HookFailed as e:
             return f"{target}: request hook failed: {e}"
         except FetchError as e:  # a browser that cannot start is one too (kind render)

@@ -25,7 +25,7 @@ from crawler.frontier import Request, Visit
 from crawler.hooks import HookFailed, Outgoing, RequestHook, prepare
 from crawler.net.fetch import Fetcher, Response
 from crawler.net.proxies import NoProxy, Proxy, Router
-from crawler.net.render import NotHTML, Renderer
+from crawler.net.render import Renderer, fetch_or_render
 from crawler.net.robots import Robots, Unavailable
 from crawler.parsing.page import Fetched, Follow
 from crawler.parsing.process import Parser
@@ -158,9 +158,10 @@ class Pipeline:
         response: Response | None = None
         error: FetchError | None = None
         sent = time.monotonic()
-        rendering = self._renderer is not None and (request.render or self._renderer.wants(request.url))
+        render = self._renderer is not None and (request.render or self._renderer.wants(request.url))
         try:
-            response, rendering = await self._transport(request, url, proxy, extra, rendering)
+            response = await fetch_or_render(url, self._pages, proxy, extra, fetcher=self._fetcher,
+                                             renderer=self._renderer, render=render, previous=request.previous)
             error = response.error
         except FetchError as e:
             error = e
@@ -169,26 +170,15 @@ class Pipeline:
                 self._router.release(proxy, failed=bool(error and error.proxy_fault and not error.banned),
                                      banned=bool(error and error.banned),
                                      nbytes=response.nbytes if response is not None else 0)
-        if proxy is None and not rendering and (response is not None or
-                                                (error is not None and error.kind is Kind.TIMEOUT)):
+        rendered = response is not None and response.rendered  # (the browser's errors are never timeouts)
+        if proxy is None and not rendered and (response is not None or
+                                               (error is not None and error.kind is Kind.TIMEOUT)):
             overloaded = error is not None and (error.kind is Kind.TIMEOUT or
                                                 (response is not None and response.status in (429, 503)))
             await self._limiter.observe(request.host, sent, overloaded)
             if overloaded:
                 self._stats.host(request.host).throttles += 1
         return response, error
-
-    async def _transport(self, request: Request, url: URL, proxy: Proxy | None, extra: Outgoing | None,
-                         rendering: bool) -> tuple[Response, bool]:
-        """The response, and whether the browser made it: a page to render goes to the browser
-        (the second transport), unless it turns out not to be HTML (a PDF, an image, JSON: the
-        browser would only wrap it), which is fetched over HTTP like any other URL."""
-        if self._renderer is not None and rendering:
-            try:
-                return await self._renderer.fetch(url, self._pages, proxy, extra), True
-            except NotHTML:
-                pass
-        return await self._fetcher.fetch(url, self._pages, proxy, extra, request.previous), False
 
     def _no_proxy(self, request: Request, e: NoProxy, started: float) -> Outcome:
         """No usable proxy now: wait in the frontier (holding no slot), up to ``proxy_wait``."""

@@ -25,9 +25,10 @@ from yarl import URL
 from crawler.admission import LinkRules
 from crawler.config import Job
 from crawler.errors import FetchError, Kind
+from crawler.frontier import Visit
 from crawler.hooks import Outgoing
 from crawler.net.browser import BrowserPool, RenderUnavailable
-from crawler.net.fetch import Response
+from crawler.net.fetch import Fetcher, Response
 from crawler.net.proxies import Proxy
 from crawler.scheduling.limiter import HostLimiter
 from crawler.sinks.exchange import Exchange
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
     from crawler.sinks.warc import WarcSink
 
-__all__ = ["NotHTML", "RenderUnavailable", "Renderer"]
+__all__ = ["NotHTML", "RenderUnavailable", "Renderer", "fetch_or_render"]
 
 DEADLINE_GRACE = 1.0  # seconds past render_timeout before our deadline cuts a page the browser did not
 SLOT_POLL = 0.05  # seconds between asks for another host's slot while all are taken
@@ -281,3 +282,17 @@ class Renderer:
 
     async def close(self) -> None:
         await self.browsers.close()
+
+
+async def fetch_or_render(url: URL, pages: PageStore | None, proxy: Proxy | None, extra: Outgoing | None, *,
+                          fetcher: Fetcher, renderer: Renderer | None, render: bool,
+                          previous: Visit | None = None) -> Response:
+    """A page to ``render`` goes to the browser (the second transport), unless it turns out not
+    to be HTML (a PDF, an image, JSON: the browser would only wrap it); everything else is
+    fetched over HTTP. ``Response.rendered`` says which made it."""
+    if renderer is not None and render:
+        try:
+            return await renderer.fetch(url, pages, proxy, extra)
+        except NotHTML:
+            pass
+    return await fetcher.fetch(url, pages, proxy, extra, previous)
