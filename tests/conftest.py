@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -105,13 +106,51 @@ def read_records(out: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f]
 
 
-class Result:
-    """What a test inspects after a crawl: stats, records by URL, the output directory."""
+def record_grants(crawl: Crawl) -> defaultdict[str, list[float]]:
+    """Log, per host, the moment the crawl's host limiter gives out each slot. Politeness is checked
+    on these times: they are where the delay is kept, so a busy machine cannot shift them, whereas a
+    request reaching the server late makes the next gap there look short."""
+    grants: defaultdict[str, list[float]] = defaultdict(list)
+    acquire = crawl.limiter.acquire
 
-    def __init__(self, stats: Stats, out: Path, crawl: Crawl) -> None:
+    async def logged(host: str) -> float:
+        wait = await acquire(host)
+        if wait == 0:
+            grants[host.split(":")[0]].append(time.monotonic())  # by name, as Site counts them
+        return wait
+
+    crawl.limiter.acquire = logged  # type: ignore[method-assign]  # acquire_up_to calls it too
+    return grants
+
+
+def gaps(times: list[float]) -> list[float]:
+    return [b - a for a, b in zip(times, times[1:])]
+
+
+async def until(check: Callable[[], Any], what: str, timeout: float = 60) -> None:
+    """Wait for ``check()`` (a value, or an awaitable of one) to be true, asking every 50 ms: the
+    wait for an event that only shows in a file or a server's answers. Fails naming ``what``
+    after ``timeout`` seconds, far beyond what even a busy machine needs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if asyncio.iscoroutine(answer):
+            answer = await answer
+        if answer:
+            return
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g}s"
+        await asyncio.sleep(0.05)
+
+
+class Result:
+    """What a test inspects after a crawl: stats, records by URL, the output directory, and when
+    each host's slots were given out (``grants``)."""
+
+    def __init__(self, stats: Stats, out: Path, crawl: Crawl, grants: dict[str, list[float]]) -> None:
         self.stats = stats
         self.out = out
         self.crawl = crawl
+        self.grants = grants
         self.records = read_records(out)
         self.by_url = {r["url"]: r for r in self.records}
 
@@ -133,8 +172,9 @@ def crawl(tmp_path: Path) -> Callable[..., Awaitable[Result]]:
         fields.setdefault("retry_backoff", 0.01)
         job = Job.model_validate(fields)
         c = Crawl(job)
+        grants = record_grants(c)
         stats = await c.run()
-        return Result(stats, job.output_dir, c)
+        return Result(stats, job.output_dir, c, grants)
 
     return run
 

@@ -11,6 +11,7 @@ import asyncio
 import shutil
 import socket
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -82,7 +83,8 @@ async def start_proxy(kind: str, source: str, tmp: Path, user: str | None = None
         raise RuntimeError(f"{cmd[0]} is not installed: apt-get install tinyproxy microsocks (.ci/run does)")
     server.proc = await asyncio.create_subprocess_exec(
         *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    for _ in range(200):  # readiness: bounded, stops as soon as the port answers
+    deadline = time.monotonic() + 30  # readiness: stops as soon as the port answers
+    while time.monotonic() < deadline:
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", server.port)
             writer.close()
@@ -91,4 +93,4 @@ async def start_proxy(kind: str, source: str, tmp: Path, user: str | None = None
             if server.proc.returncode is not None:
                 raise RuntimeError(f"{cmd[0]} exited at start") from None
             await asyncio.sleep(0.01)
-    raise RuntimeError(f"{cmd[0]} did not start listening")
+    raise RuntimeError(f"{cmd[0]} did not start listening within 30 s")

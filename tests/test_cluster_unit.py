@@ -26,14 +26,14 @@ def frontier(redis_url: str, worker: str, tmp_path, ttl: float = 30) -> RedisFro
 
 
 async def test_a_dead_workers_leases_come_back_after_the_ttl(redis_url, tmp_path):
-    dead = frontier(redis_url, "dead", tmp_path, ttl=1)  # never opened: no heartbeat renews its leases
+    dead = frontier(redis_url, "dead", tmp_path, ttl=5)  # never opened: no heartbeat renews its leases
     await dead.add([req(1), req(2)])
-    taken = await dead.lease({"a.test:80": 2}, ttl=1)
+    taken = await dead.lease({"a.test:80": 2}, ttl=5)  # long enough for alive.open() on a busy machine
     assert len(taken) == 2
     alive = frontier(redis_url, "alive", tmp_path)
     await alive.open()
     assert await alive.lease({"a.test:80": 2}, ttl=30) == []  # leased by the other worker
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not await alive.hosts_with_work() and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     back = await alive.lease({"a.test:80": 2}, ttl=30)

@@ -13,7 +13,9 @@ from crawler.config import Job
 from crawler.engine import Crawl
 from tests.faults import FaultServer
 
-FAST = {"timeout": {"connect": 2, "read": 0.5, "total": 1}, "retries": 2, "retry_backoff": 0.01,
+# Bounds that a healthy page meets with room to spare on a busy machine (the server shares the
+# crawl's loop), while /stall and /drip (10 s) still time out.
+FAST = {"timeout": {"connect": 5, "read": 1, "total": 2.5}, "retries": 2, "retry_backoff": 0.01,
         "max_retry_after": 2, "ignore_robots": True, "max_redirects": 3, "max_bytes": 1_000_000}
 
 
@@ -138,7 +140,8 @@ async def test_page_with_50000_links_stays_bounded(faults, tmp_path):
     """The process that parses (the parser child) grows by less than 200 MB on a page of 50,000
     links, and so does the crawl's own process. Resident sizes are sampled from /proc while it
     runs (not the lifetime peaks, which a forked child and pytest's process inherit)."""
-    job = Job.model_validate({**FAST, "start_urls": [faults.url("/many-links"), faults.url("/ok")],
+    job = Job.model_validate({**FAST, "timeout": {"read": 10, "total": 30},
+                              "start_urls": [faults.url("/many-links"), faults.url("/ok")],
                               "max_pages": 300, "max_bytes": 5_000_000, "parser": "process",
                               "output": tmp_path / "o"})
     crawl = Crawl(job)

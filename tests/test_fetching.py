@@ -193,7 +193,7 @@ async def test_read_timeout_is_classified_and_others_continue(site, crawl):
     site.route("t.test", "/stall", stalls)
     site.html("t.test", "/fine", "fine")
     r = await crawl(start_urls=[site.url("t.test")], resolve=site.pin("t.test"), ignore_robots=True,
-                    timeout={"read": 0.3, "total": 5}, retries=1)
+                    timeout={"read": 2, "total": 10}, retries=1)  # /stall is held until the crawl ends
     stall.set()
     assert r.by_url[site.url("t.test", "/stall")]["error"]["kind"] == "timeout"
     assert r.by_url[site.url("t.test", "/stall")]["attempts"] == 2

@@ -6,7 +6,9 @@ import asyncio
 
 from aiohttp import web
 
-HOLD = 5.0  # upper bound on how long a handler waits for its peers; reached only when a test fails
+from tests.conftest import gaps
+
+HOLD = 20.0  # upper bound on how long a handler waits for its peers; reached only when a test fails
 
 
 def links(paths: list[str]) -> str:
@@ -77,17 +79,15 @@ async def test_delay_spaces_request_starts_per_host(site, crawl):
     for i in range(5):
         site.html("d.test", f"/p{i}", "leaf")
     delay = 0.15
-    await crawl(start_urls=[site.url("d.test")], resolve=site.pin("d.test"), per_host=4,
-                delay=delay, jitter=0.05, ignore_robots=True)
-    starts = site.starts["d.test"]
-    assert len(starts) == 6
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
-    assert min(gaps) >= delay * 0.95, gaps
+    r = await crawl(start_urls=[site.url("d.test")], resolve=site.pin("d.test"), per_host=4,
+                    delay=delay, jitter=0.05, ignore_robots=True)
+    assert len(site.starts["d.test"]) == len(r.grants["d.test"]) == 6  # every request held a slot
+    assert min(gaps(r.grants["d.test"])) >= delay - 0.001, r.grants
 
 
 async def test_robots_disallow_and_crawl_delay(site, crawl):
     async def robots(_: web.Request) -> web.Response:
-        return web.Response(text="User-agent: crawler\nDisallow: /private\nCrawl-delay: 0.2\n"
+        return web.Response(text="User-agent: crawler\nDisallow: /private\nCrawl-delay: 0.6\n"
                                  "\nUser-agent: *\nDisallow: /\n")
 
     site.route("r.test", "/robots.txt", robots)
@@ -101,8 +101,8 @@ async def test_robots_disallow_and_crawl_delay(site, crawl):
     assert r.by_url[site.url("r.test", "/a")]["status"] == 200
     assert site.hits[("r.test", "/robots.txt")] == 1
     page_starts = site.starts["r.test"][1:]  # after robots.txt
-    gaps = [b - a for a, b in zip(page_starts, page_starts[1:])]
-    assert min(gaps) >= 0.19, gaps
+    assert len(page_starts) == 3
+    assert min(gaps(page_starts)) >= 0.3, page_starts  # a request reaching the server late eats into one gap
 
 
 async def test_robots_missing_allows_everything_and_broken_or_unreachable_disallows_for_now(

@@ -17,7 +17,7 @@ from aiohttp import web
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.report.data import read as read_report
-from tests.conftest import Site
+from tests.conftest import Site, until
 from tests.test_cli import run_cli
 
 LAST_MODIFIED = "Wed, 01 Jul 2026 10:00:00 GMT"
@@ -89,7 +89,8 @@ def job_args(site: Site, out: Path) -> list[str]:
 
 
 def lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    """The whole lines of a JSONL file (one being written may end in a torn line)."""
+    return [json.loads(line) for line in path.read_text().splitlines(keepends=True) if line.endswith("\n")]
 
 
 def by_path(site: Site, records: list[dict]) -> dict[str, dict]:
@@ -154,10 +155,8 @@ async def test_kill_9_during_a_recrawl_then_the_same_command_finishes_that_recra
     proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.DEVNULL,
                                                 stderr=asyncio.subprocess.DEVNULL)
     await asyncio.wait_for(pages.held.wait(), 60)
-    for _ in range(200):  # bounded: until a checkpoint has put some records of crawl 2 on disk
-        if any(r["crawl"] == 2 for r in lines(out / "records.jsonl")):
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: any(r["crawl"] == 2 for r in lines(out / "records.jsonl")),
+                "a checkpoint put records of crawl 2 on disk")
     proc.send_signal(signal.SIGKILL)
     await proc.wait()
     pages.hold.set()

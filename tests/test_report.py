@@ -17,7 +17,7 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from selectolax.lexbor import LexborHTMLParser
 
-from tests.conftest import read_records
+from tests.conftest import read_records, until
 from tests.faults import FaultServer
 from tests.test_cli import run_cli
 
@@ -144,14 +144,14 @@ async def test_metrics_scraped_during_a_crawl_match_its_records(site, tmp_path, 
     await asyncio.wait_for(held.wait(), 60)
     metrics: dict[str, float] = {}
     async with aiohttp.ClientSession() as http:
-        for _ in range(200):  # bounded: until every page but the held one is counted
+        async def all_but_the_held_one_counted() -> bool:
             async with http.get(f"http://127.0.0.1:{unused_tcp_port}/metrics") as resp:
                 text = await resp.text()
-            metrics = {f"{s.name}{sorted(s.labels.items())}": s.value
-                       for family in text_string_to_metric_families(text) for s in family.samples}
-            if metrics.get("crawler_urls_total[]") == pages + 2:
-                break
-            await asyncio.sleep(0.05)
+            metrics.update({f"{s.name}{sorted(s.labels.items())}": s.value
+                            for family in text_string_to_metric_families(text) for s in family.samples})
+            return metrics.get("crawler_urls_total[]") == pages + 2
+
+        await until(all_but_the_held_one_counted, "/metrics counted every page but the held one")
     release.set()
     assert await proc.wait() == 0
     done = [r for r in read_records(out) if not r["url"].endswith("/last")]
