@@ -104,18 +104,18 @@ class BrowserGuard:
     async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
                          ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         """The SOCKS5 greeting and request; the connection to the target if it is allowed."""
-        version, methods = await reader.readexactly(2)
+        greeting, methods = await reader.readexactly(2)
         await reader.readexactly(methods)
         writer.write(bytes([SOCKS, 0]))  # no authentication
         version, command, _, kind = await reader.readexactly(4)
-        if version != SOCKS:
+        if greeting != SOCKS or version != SOCKS:
             raise ValueError("not SOCKS5")
         if kind == 1:
             host = socket.inet_ntop(socket.AF_INET, await reader.readexactly(4))
         elif kind == 4:
             host = socket.inet_ntop(socket.AF_INET6, await reader.readexactly(16))
         else:
-            host = (await reader.readexactly((await reader.readexactly(1))[0])).decode("idna")
+            host = (await reader.readexactly((await reader.readexactly(1))[0])).decode("ascii")  # as in the URL (IDNA)
         (port,) = struct.unpack("!H", await reader.readexactly(2))
         if command != CONNECT:
             _reply(writer, NO_COMMAND)
