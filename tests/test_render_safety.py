@@ -200,3 +200,15 @@ async def test_a_name_that_turns_private_when_the_browser_connects_is_refused(ho
     (record,) = read_records(tmp_path / "o")
     assert record["error"]["kind"] == "blocked" and "pub.test resolves only to non-public" in record["error"]["message"]
     assert sum(hosts_site.hits.values()) == 0
+
+
+async def test_the_cli_renders_under_block_private_ips(site, tmp_path):
+    """From the command line (the crawl is made before its event loop runs) a loopback page is refused."""
+    site.html("js.test", "/", "<h1>inside</h1>")
+    await site.start()
+    code, _, err = await run_cli("crawl", site.url("js.test"), "--resolve", site.pin("js.test")[0], "-o",
+                                 str(tmp_path / "o"), "--render", "*", "--block-private-ips", "--ignore-robots")
+    assert code == 0 and "Traceback" not in err, err
+    (record,) = read_records(tmp_path / "o")
+    assert record["error"] == {"kind": "blocked", "message": "js.test resolves only to non-public addresses (127.0.0.1)"}
+    assert sum(site.hits.values()) == 0

@@ -60,7 +60,8 @@ class BrowserGuard:
     """A SOCKS5 proxy (CONNECT only, no authentication) for the browser; ``start`` gives its URL."""
 
     def __init__(self, pins: dict[tuple[str, int], str], connect_timeout: float) -> None:
-        self._resolver = CrawlResolver(pins, block_private=True)
+        self._pins = pins
+        self._resolver: CrawlResolver | None = None  # made in the crawl's event loop, on first use
         self._timeout = connect_timeout
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
@@ -79,7 +80,7 @@ class BrowserGuard:
         refusal = literal_refusal(host)
         if refusal is None and resolve and ipaddress_or_none(host) is None:
             try:
-                await self._resolver.resolve(host, port)
+                await self._resolve(host, port, socket.AF_INET)
             except BlockedAddress as e:
                 refusal = str(e)
             except OSError:
@@ -143,7 +144,7 @@ class BrowserGuard:
                 raise BlockedAddress(refusal)
             return [host]
         try:
-            return [r["host"] for r in await self._resolver.resolve(host, port, socket.AF_UNSPEC)]
+            return await self._resolve(host, port, socket.AF_UNSPEC)
         except BlockedAddress:
             raise
         except OSError:
@@ -173,6 +174,11 @@ class BrowserGuard:
         finally:
             page.remove_listener("request", note)
 
+    async def _resolve(self, host: str, port: int, family: socket.AddressFamily) -> list[str]:
+        if self._resolver is None:
+            self._resolver = CrawlResolver(self._pins, block_private=True)
+        return [r["host"] for r in await self._resolver.resolve(host, port, family)]
+
     def _remember(self, host: str, why: str) -> None:
         self.refused.pop(host, None)
         self.refused[host] = why
@@ -185,8 +191,10 @@ class BrowserGuard:
             for task in list(self._pipes):
                 task.cancel()
             await asyncio.gather(*self._pipes, return_exceptions=True)
-            await self._resolver.close()
             self._server = None
+        if self._resolver is not None:
+            await self._resolver.close()
+            self._resolver = None
 
 
 def ipaddress_or_none(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
