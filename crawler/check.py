@@ -55,7 +55,8 @@ async def try_url(job: Job, url: str) -> str:
 def _read(reader: PageReader, url: str, response: Response, trace: list[str]) -> PageResult:
     assert response.body is not None
     headers = tuple(response.headers.items()) if response.headers else ()
-    return reader.read(Fetched(url, response.body, response.content_type, 0, None, response.status, headers), trace)
+    return reader.read(Fetched(response.final_url or url, response.body, response.content_type, 0, None,
+                               response.status, headers), trace)
 
 
 def _report(reader: PageReader, target: str, response: Response, proxy: Proxy | None) -> str:

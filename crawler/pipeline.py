@@ -234,9 +234,10 @@ class Pipeline:
         assert response.body is not None
         try:
             headers = tuple(response.headers.items()) if self._parser.reads_headers and response.headers else ()
+            url = response.final_url or request.url  # where the browser's redirects ended: links are relative to it
             page = await self._parser.read(Fetched(
-                request.url, response.body, response.content_type, request.depth, request.meta, response.status,
-                headers, request.parent if request.redirects else None))
+                url, response.body, response.content_type, request.depth, request.meta, response.status, headers,
+                request.url if url != request.url else request.parent if request.redirects else None))
         except FetchError as e:  # the page could not be parsed (see crawler.parsing.process)
             self._warn(f"{request.url}: {e.message}")
             return self._final(request, started, response, e, proxy=proxy)

@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.config import Job
 from crawler.errors import FetchError, Kind
+from crawler.net.guard import BrowserGuard, chromium_args, running_as_root
 from crawler.net.proctree import descendants, pss_mb, running
 
 if TYPE_CHECKING:
     from playwright._impl._api_structures import SetCookieParam
-    from playwright.async_api import Browser, BrowserContext, Page, Playwright, Request, Response, Route
+    from playwright.async_api import Browser, BrowserContext, Page, Playwright, ProxySettings, Request, Response, Route
 
 CHECK_EVERY = 10  # pages between two readings of the browser's memory
 CONTEXT_PAGES = 100  # pages one context serves before it closes (its cookies, cache, history with it)
@@ -167,6 +168,7 @@ class BrowserPool:
         self.restarts = 0  # replaced for growing past the memory cap
         self.relaunches = 0  # launched again after a crash
         self.peak_mb = 0.0  # the most memory a reading found
+        self.guard = BrowserGuard(job.resolve_pins(), job.timeout.connect) if job.block_private_ips else None
 
     async def start(self) -> None:
         """Launch now: a crawl that cannot render should say so once, at the start.
@@ -175,6 +177,9 @@ class BrowserPool:
             await self._ready()
         except FetchError as e:
             raise RenderUnavailable(e.message) from None
+        if running_as_root() and self._warn is not None:
+            self._warn("the browser runs without its sandbox, as the crawler runs as root: "
+                       "run the crawl as another user to render untrusted pages sandboxed")
 
     @asynccontextmanager
     async def tab(self, key: Hashable, options: dict[str, Any], cookies: list[SetCookieParam]) -> AsyncIterator[Tab]:
@@ -271,9 +276,10 @@ class BrowserPool:
         try:
             if self._playwright is None:
                 self._playwright = await async_playwright().start()
-            pins = ", ".join(f"MAP {host} {addr}" for (host, _), addr in self._job.resolve_pins().items())
-            args = ["--no-sandbox", "--disable-dev-shm-usage", *([f"--host-resolver-rules={pins}"] if pins else [])]
-            return await self._playwright.chromium.launch(executable_path=self._job.render_browser, args=args)
+            args = chromium_args(self._job.resolve_pins(), running_as_root())
+            guard: ProxySettings | None = {"server": await self.guard.start()} if self.guard is not None else None
+            return await self._playwright.chromium.launch(executable_path=self._job.render_browser, args=args,
+                                                          proxy=guard)
         except Error as e:
             raise FetchError(Kind.RENDER, f"cannot start the browser {self._job.render_browser}: "
                              f"{str(e).splitlines()[0][:300]}") from None
@@ -293,3 +299,5 @@ class BrowserPool:
         self._current, self._retired = None, []
         if self._playwright is not None:
             await self._playwright.stop()
+        if self.guard is not None:
+            await self.guard.close()

@@ -15,6 +15,7 @@ and a request to another host takes a slot of that host like any other request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -170,6 +171,8 @@ class Renderer:
         options = {"user_agent": self._job.user_agent, "extra_http_headers": headers, "proxy": _proxy(proxy),
                    "viewport": {"width": int(width), "height": int(height)},
                    "ignore_https_errors": self._job.insecure}
+        if self.browsers.guard is not None:
+            await self.browsers.guard.check(url, resolve=proxy is None)
         try:
             async with self.browsers.tab(key, options, [{"name": k, "value": v, "url": str(url)}
                                                          for k, v in cookies.items()]) as tab:
@@ -198,8 +201,9 @@ class Renderer:
         deadline = loop.time() + self._job.render_timeout
         try:
             async with asyncio.timeout(self._job.render_timeout + DEADLINE_GRACE):
-                answer = await page.goto(str(url), wait_until=self._job.render_wait,
-                                         timeout=self._job.render_timeout * 1000)
+                with self.browsers.guard.blame(page) if self.browsers.guard else contextlib.nullcontext():
+                    answer = await page.goto(str(url), wait_until=self._job.render_wait,
+                                             timeout=self._job.render_timeout * 1000)
                 if answer is not None and answer.ok:
                     ctype = await answer.header_value("content-type") or ""
                     if "html" not in ctype.lower():
@@ -207,7 +211,7 @@ class Renderer:
                 if self._job.render_selector:
                     await page.wait_for_selector(self._job.render_selector,
                                                  timeout=max(deadline - loop.time(), 0.001) * 1000)
-                html = await page.content()
+                html = await _dom(page, self._job.max_bytes)
                 if self._screens is not None:
                     shot = self._screens / relative_path(url)
                     shot = shot.with_name(shot.name + ".png")
@@ -282,6 +286,15 @@ class Renderer:
 
     async def close(self) -> None:
         await self.browsers.close()
+
+
+async def _dom(page: Page, limit: int) -> str:
+    """The DOM as HTML, measured in the page first: one past ``limit`` never crosses the pipe into
+    the crawl's memory (its length in UTF-16 units is at most its size in UTF-8, so a longer one
+    is too large for sure; the size of the rest is checked once it is here)."""
+    if await page.evaluate("() => document.documentElement ? document.documentElement.outerHTML.length : 0") > limit:
+        raise FetchError(Kind.TOO_LARGE, f"rendered page exceeds max_bytes {limit}")
+    return await page.content()
 
 
 async def fetch_or_render(url: URL, pages: PageStore | None, proxy: Proxy | None, extra: Outgoing | None, *,

@@ -52,7 +52,8 @@ class Page:
     @property
     def final_url(self) -> str:
         """The URL the body came from. A redirect is followed as a request of its own, so this is
-        ``url``; ``redirected_from`` names the URL that redirected here, if one did."""
+        ``url``; ``redirected_from`` names the URL that redirected here, if one did (for a
+        rendered page, the URL the browser was sent to before its own redirects)."""
         return self.url
 
     @property

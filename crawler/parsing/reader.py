@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
 from crawler.admission import LinkRules
@@ -105,6 +105,7 @@ class PageReader:
 
 
 SHELL_TEXT = 200  # characters of text below which a page with scripts and no links is a shell
+NOT_TEXT = frozenset({"script", "style", "template", "noscript"})  # source or fallbacks, not what a reader sees
 
 
 def _looks_like_shell(tree: LexborHTMLParser, problems: list[str], has_links: bool) -> bool:
@@ -114,5 +115,16 @@ def _looks_like_shell(tree: LexborHTMLParser, problems: list[str], has_links: bo
         return False
     if any(p.endswith(DROPPED) for p in problems):
         return True
-    body = tree.body
-    return not has_links and (body is None or len(body.text(strip=True)) < SHELL_TEXT)
+    return not has_links and _text_length(tree.body) < SHELL_TEXT
+
+
+def _text_length(body: LexborNode | None) -> int:
+    """The page's readable text, up to SHELL_TEXT characters: a shell's inline state (a
+    ``__NEXT_DATA__`` script of kilobytes) or styles are not text a reader sees."""
+    length = 0
+    for node in body.traverse(include_text=True) if body is not None else ():
+        if node.tag == "-text" and (node.parent is None or node.parent.tag not in NOT_TEXT):
+            length += len((node.text_content or "").strip())
+            if length >= SHELL_TEXT:
+                break
+    return length
