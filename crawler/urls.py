@@ -112,6 +112,20 @@ def dedup_key(url: str) -> str:
     return url[:-1] if url.endswith("?") else url
 
 
+def legacy_keys(url: str) -> set[str]:
+    """The dedup keys the crawler may have had for a browser URL before it read URLs as a browser
+    does (yarl's RFC 3986 forms: ``%`` as ``%25``, a space in a query as ``+``), other than its
+    key now: job state saved then is read with both."""
+    try:
+        old = dedup_key(str(URL(url)))
+    except ValueError:
+        return set()
+    path, query, rest = old.partition("?")
+    keys = {old, path + query + rest.replace("%20", "+")}
+    keys.discard(dedup_key(url))
+    return keys
+
+
 def _normal_escape(m: re.Match[str]) -> str:
     char = chr(int(m.group()[1:], 16))
     return char if char in _UNRESERVED else m.group().upper()

@@ -14,6 +14,7 @@ from crawler.frontier import Caps, Request
 from crawler.frontier.memory import MemoryFrontier
 from crawler.frontier.redis import RedisFrontier
 from crawler.frontier.sqlite import SqliteFrontier
+from crawler.frontier.sqlite_state import VERSION
 from tests.frontier_doubles import YieldingFrontier
 
 BACKENDS = ["memory", "sqlite", "yielding-sqlite", "redis"]
@@ -197,4 +198,14 @@ async def test_a_format_1_state_file_is_upgraded_in_place(tmp_path):
     lease, = await f.lease({"a:80": 1}, ttl=30)
     assert (lease.request.url, lease.request.depth, lease.request.meta) == ("http://a/old", 1, None)
     await f.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 4
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == VERSION
+
+
+async def test_urls_with_one_dedup_key_are_one_url_requested_as_first_met(frontier):
+    """Escapes' case, escaped unreserved characters and an empty query do not make a new page; the
+    URL requested is the browser's URL first met, as written."""
+    fresh = await frontier.add([req("/x%7e"), req("/x~"), req("/X%7E"), req("/e?"), req("/e"), req("/f%2f"), req("/f%2F")])
+    assert [r.url for r in fresh] == ["http://a/x%7e", "http://a/X%7E", "http://a/e?", "http://a/f%2f"]
+    assert await frontier.seen("http://a/x%7E") and await frontier.seen("http://a/f%2F")
+    leased = await frontier.lease({"a:80": 10}, ttl=30)
+    assert sorted(lease.request.url for lease in leased) == sorted(r.url for r in fresh)
