@@ -96,3 +96,23 @@ async def test_a_redis_seen_set_filled_the_old_way_is_read_with_old_keys(redis_u
     assert [r.url for r in await fresh.add([Request("http://a/foo%", "a:80"), Request("http://a/foo%25", "a:80")])] \
         == ["http://a/foo%", "http://a/foo%25"]  # two resources to a server
     await fresh.close()
+
+
+async def test_redirects_and_sitemap_entries_are_followed_as_a_browser_would(site: Site, crawl):
+    """A Location header and a sitemap's <loc> are read like a link: backslashes, a literal % and a
+    space in the query reach the server as a browser sends them."""
+    async def moved(_: web.Request) -> web.Response:
+        return web.Response(status=302, headers={"Location": "\\moved%/x? a"})
+
+    async def sitemap(_: web.Request) -> web.Response:
+        loc = f"http://links.test:{site.port}\\from\\sitemap%"
+        return web.Response(text=f"<urlset><url><loc>{loc}</loc></url></urlset>", content_type="application/xml")
+
+    site.html("links.test", "/", '<a href="/go">go</a>')
+    site.route("links.test", "/go", moved)
+    site.route("links.test", "/sitemap.xml", sitemap)
+    site.html("links.test", "*", "")
+    r = await crawl(start_urls=[site.url("links.test")], resolve=site.pin("links.test"), sitemaps=True)
+    sent = {path for (_, path) in site.raw_hits}
+    assert {"/go", "/moved%/x?%20a", "/from/sitemap%"} <= sent
+    assert r.by_url[site.url("links.test", "/go")]["final_url"] == site.url("links.test", "/moved%/x?%20a")
