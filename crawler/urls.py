@@ -56,7 +56,7 @@ def split(href: str, base: str | None = None) -> Parts:
         usv = href.encode("utf-16", "surrogatepass").decode("utf-16", "replace")  # as a browser's DOM
         if usv != href:
             return split(usv, base)
-        raise InvalidURL(f"{href[:200]!r} is not a URL a browser would open") from None
+        raise InvalidURL("not a valid URL (a browser would not open it)") from None
     scheme, sep, rest = text.partition("://")
     if scheme not in SCHEMES or not sep:
         raise InvalidURL(f"unsupported scheme {text.partition(':')[0]!r}")
