@@ -6,11 +6,13 @@ Two forms, kept apart:
   ada (the parser of Node.js): backslashes are slashes, tabs and newlines inside an href vanish,
   ``%`` stays as written, spaces in a query become ``%20``, hosts are lower-cased and IDNA-encoded,
   default ports and dot segments (``%2e`` too) go, exactly as in a browser. The fragment is dropped.
-  This is the URL that is requested (byte for byte), recorded and matched by the job's rules.
+  This is the URL that is requested (byte for byte, but for an empty query: the HTTP client cannot
+  send a bare ``?``), recorded and matched by the job's rules.
 * **the dedup key** (``dedup_key``), a step on top used only to decide "seen before": hex digits of
   percent escapes upper-cased, escaped unreserved characters (letters, digits, ``-._~``) decoded,
   and an empty query dropped. So ``/a%7e``, ``/a%7E`` and ``/a~`` are one page, and so are ``/a?``
   and ``/a`` (the bare path is the form servers expect); the first one met is the one requested.
+  A host's root has its ``/`` in the browser's URL already: ``http://a`` is ``http://a/``.
 """
 
 from __future__ import annotations
