@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import shutil
+import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -209,3 +212,25 @@ async def test_urls_with_one_dedup_key_are_one_url_requested_as_first_met(fronti
     assert await frontier.seen("http://a/x%7E") and await frontier.seen("http://a/f%2F")
     leased = await frontier.lease({"a:80": 10}, ttl=30)
     assert sorted(lease.request.url for lease in leased) == sorted(r.url for r in fresh)
+
+
+async def test_an_old_state_file_is_rekeyed_and_urls_sharing_a_key_become_one(tmp_path):
+    """A format-4 file (the previous release's) holding two spellings of one page keeps one: the
+    page is not queued twice, and a rekeyed URL is still requested under its saved text."""
+    job = Path(__file__).parent / "fixtures" / "format4-job"
+    path, records = tmp_path / "s.sqlite", tmp_path / "r.jsonl"
+    shutil.copy(job / "state.sqlite", path)
+    shutil.copy(job / "records.jsonl", records)
+    db = sqlite3.connect(path)
+    db.executemany("INSERT INTO urls (url, host, depth) VALUES (?, 'old.test:8799', 1)",
+                   [("http://old.test:8799/k%7e",), ("http://old.test:8799/k~",), ("http://old.test:8799/%6Cater",)])
+    db.commit()
+    db.close()
+    f = SqliteFrontier(path, records)
+    await f.open()
+    assert await f.add([Request("http://old.test:8799/k%7E", "old.test:8799"),
+                        Request("http://old.test:8799/later", "old.test:8799")]) == []
+    leased = await f.lease({"old.test:8799": 10}, ttl=30)
+    assert sorted(lease.request.url for lease in leased) == [
+        "http://old.test:8799/%6Cater", "http://old.test:8799/k~", "http://old.test:8799/next"]  # k~ was keyed already
+    await f.close()

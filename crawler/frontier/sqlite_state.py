@@ -106,11 +106,15 @@ def upgrade(db: sqlite3.Connection, version: int, records: Path) -> None:
 
 
 def _rekey(db: sqlite3.Connection) -> None:
-    """URLs saved under their old text get their dedup key (a URL whose key another row already
-    holds keeps its text: it was admitted once, which is all a key is for)."""
-    rows = db.execute("SELECT id, url FROM urls").fetchall()
-    db.executemany("UPDATE OR IGNORE urls SET url=?, href=? WHERE id=?",
-                   [(key, url, rowid) for rowid, url in rows if (key := dedup_key(url)) != url])
+    """URLs saved under their old text get their dedup key; a URL whose key another row already
+    holds is that row's page, and goes (records still name it: the upgrade only dedups)."""
+    for rowid, url in db.execute("SELECT id, url FROM urls").fetchall():
+        key = dedup_key(url)
+        if key == url:
+            continue
+        if not db.execute("UPDATE OR IGNORE urls SET url=?, href=? WHERE id=?", (key, url, rowid)).rowcount:
+            db.execute("DELETE FROM visits WHERE url_id=?", (rowid,))
+            db.execute("DELETE FROM urls WHERE id=?", (rowid,))
 
 
 def reconcile(db: sqlite3.Connection, records: Path, generation: int) -> int:
