@@ -120,15 +120,14 @@ class RedisFrontier:
         return [requests[i - 1] for i in admitted]
 
     async def _saved_before_keys(self) -> bool:
-        """Whether the job's seen set was filled by a crawler that keyed URLs the old way (a new
-        job is marked at once, before any worker adds to it)."""
+        """Whether the job's seen set was filled by a crawler that keyed URLs the old way. A new
+        job is marked before any worker adds to it, so a seen set found filled has its mark unless
+        an old crawler filled it (asked in this order, workers starting together agree)."""
         redis, meta = self._store.redis, self._keys.meta
-        if await self._store.call(lambda: redis.hget(meta, "url_keys")):
+        if not await self._store.call(lambda: redis.scard(self._keys.seen)):
+            await self._store.call(lambda: redis.hset(meta, "url_keys", 2))
             return False
-        if await self._store.call(lambda: redis.scard(self._keys.seen)):
-            return True
-        await self._store.call(lambda: redis.hset(meta, "url_keys", 2))
-        return False
+        return not await self._store.call(lambda: redis.hget(meta, "url_keys"))
 
     async def _not_seen_before(self, requests: list[Request]) -> list[Request]:
         """The requests none of whose old keys is in the seen set (those are remembered as known)."""
