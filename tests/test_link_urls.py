@@ -62,7 +62,8 @@ async def test_a_job_saved_before_browser_urls_resumes_without_fetching_a_url_tw
     """fixtures/format4-job was written by the previous release (state format 4): it fetched /
     and the pages of OLD_LINKS under yarl's forms (/a%7Cb, /foo%25, /q?+d, /x~, /e), and died before
     /next's record. Resumed now, /next is fetched, and its links (the same pages, read as a browser
-    reads them) are known by their old keys: nothing else is fetched."""
+    reads them) are known by their old keys: nothing else is fetched. A re-crawl then asks for each
+    URL once."""
     async def handler(request: web.Request) -> web.Response:
         return _page(OLD_LINKS if request.path == "/next" else [])
 
@@ -78,6 +79,14 @@ async def test_a_job_saved_before_browser_urls_resumes_without_fetching_a_url_tw
     assert {path for (_, path) in site.raw_hits if path != "/robots.txt"} == {"/next"}
     urls = [line.split('"')[3] for line in (out / "records.jsonl").read_text().splitlines()]
     assert len(urls) == len(set(urls)) == 7
+
+    site.raw_hits.clear()  # a re-crawl asks for each saved URL once more, as the job saved it
+    code, _, err = await run_cli("crawl", site.url("old.test"), "--resolve", site.pin("old.test")[0], "-o", str(out),
+                                 "--recrawl")
+    assert code == 0, err
+    assert "crawl 2, 7 known URLs due again" in err
+    assert {p: n for (_, p), n in site.raw_hits.items() if p != "/robots.txt"} == {
+        p: 1 for p in ["/", "/a%7Cb", "/foo%25", "/q?+d", "/x~", "/e", "/next"]}
 
 
 async def test_a_redis_seen_set_filled_the_old_way_is_read_with_old_keys(redis_url: str, tmp_path: Path):
