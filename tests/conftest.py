@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import sqlite3
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
@@ -30,6 +32,7 @@ class Site:
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], Handler] = {}
         self.hits: Counter[tuple[str, str]] = Counter()
+        self.raw_hits: Counter[tuple[str, str]] = Counter()  # (host, path and query exactly as sent)
         self.inflight: Counter[str] = Counter()
         self.max_inflight: Counter[str] = Counter()
         self.starts: defaultdict[str, list[float]] = defaultdict(list)
@@ -62,6 +65,7 @@ class Site:
         host = request.host.rsplit(":", 1)[0]
         path = request.path_qs
         self.hits[(host, path)] += 1
+        self.raw_hits[(host, request.raw_path)] += 1
         self.headers.append(dict(request.headers))
         self.remotes.append((host, path, request.remote or ""))
         self.inflight[host] += 1
@@ -104,6 +108,19 @@ async def site() -> Any:
 def read_records(out: Path) -> list[dict[str, Any]]:
     with open(out / "records.jsonl", "rb") as f:
         return [json.loads(line) for line in f]
+
+
+def copy_job_fixture(name: str, out: Path, port: int) -> sqlite3.Connection:
+    """A job of ``tests/fixtures`` (written on port 8799) copied to ``out``, moved to ``port``; its
+    state file open (committed) for the test to look at."""
+    shutil.copytree(Path(__file__).parent / "fixtures" / name, out)
+    (out / "records.jsonl").write_text((out / "records.jsonl").read_text().replace("8799", str(port)))
+    (out / "pages" / "old.test_8799").rename(out / "pages" / f"old.test_{port}")
+    db = sqlite3.connect(out / "state.sqlite")
+    db.execute("UPDATE urls SET url=replace(url, '8799', ?), host=replace(host, '8799', ?), "
+               "parent=replace(parent, '8799', ?)", (str(port),) * 3)
+    db.commit()
+    return db
 
 
 def record_grants(crawl: Crawl) -> defaultdict[str, list[float]]:

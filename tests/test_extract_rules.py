@@ -181,3 +181,22 @@ def test_script_json_text_steps_and_nested_objects():
     assert items == [{"url": "http://shop.test/p", "rule": "p", "prices": [9.5, 7.0], "second": 7, "sku": 42,
                       "shipping": {"days": 3, "by": "DHL"}, "variants": [{"sku": "A", "n": 2}]}]
     assert errors == ["p.variants[1].sku: nothing matches '.sku' (required: object left out)"]
+
+
+def test_url_fields_are_the_browsers_urls():
+    """A ``type: url`` field holds the URL a browser would open from that href: backslashes,
+    stray whitespace, literal ``%`` and spaces in a query as a browser reads them."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    from crawler.parsing.extract import Extractor
+    from crawler.parsing.rules import ExtractRule
+
+    html = """<a class="b" href="\\img\\1.png">x</a><a class="p" href="/r/50%off">x</a>
+    <a class="q" href="?q= a b&amp;x=1#top">x</a><a class="s" href="https:/other.test/x">x</a>"""
+    kinds = {name: {"css": f"a.{name}", "attr": "href", "type": "url"} for name in "bpqs"}
+    rule = ExtractRule.model_validate({"name": "u", "fields": kinds})
+    items, errors = Extractor([rule]).extract(LexborHTMLParser(html), URL("http://shop.test/dir/p?old"))
+    assert errors == []
+    assert items[0] == {"url": "http://shop.test/dir/p?old", "rule": "u", "b": "http://shop.test/img/1.png",
+                        "p": "http://shop.test/r/50%off", "q": "http://shop.test/dir/p?q=%20a%20b&x=1",
+                        "s": "https://other.test/x"}

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import shutil
+import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,7 @@ from crawler.frontier import Caps, Request
 from crawler.frontier.memory import MemoryFrontier
 from crawler.frontier.redis import RedisFrontier
 from crawler.frontier.sqlite import SqliteFrontier
+from crawler.frontier.sqlite_state import VERSION
 from tests.frontier_doubles import YieldingFrontier
 
 BACKENDS = ["memory", "sqlite", "yielding-sqlite", "redis"]
@@ -197,4 +201,36 @@ async def test_a_format_1_state_file_is_upgraded_in_place(tmp_path):
     lease, = await f.lease({"a:80": 1}, ttl=30)
     assert (lease.request.url, lease.request.depth, lease.request.meta) == ("http://a/old", 1, None)
     await f.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 4
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == VERSION
+
+
+async def test_urls_with_one_dedup_key_are_one_url_requested_as_first_met(frontier):
+    """Escapes' case, escaped unreserved characters and an empty query do not make a new page; the
+    URL requested is the browser's URL first met, as written."""
+    fresh = await frontier.add([req("/x%7e"), req("/x~"), req("/X%7E"), req("/e?"), req("/e"), req("/f%2f"), req("/f%2F")])
+    assert [r.url for r in fresh] == ["http://a/x%7e", "http://a/X%7E", "http://a/e?", "http://a/f%2f"]
+    assert await frontier.seen("http://a/x%7E") and await frontier.seen("http://a/f%2F")
+    leased = await frontier.lease({"a:80": 10}, ttl=30)
+    assert sorted(lease.request.url for lease in leased) == sorted(r.url for r in fresh)
+
+
+async def test_an_old_state_file_is_rekeyed_and_urls_sharing_a_key_become_one(tmp_path):
+    """A format-4 file (the previous release's) holding two spellings of one page keeps one: the
+    page is not queued twice, and a rekeyed URL is still requested under its saved text."""
+    job = Path(__file__).parent / "fixtures" / "format4-job"
+    path, records = tmp_path / "s.sqlite", tmp_path / "r.jsonl"
+    shutil.copy(job / "state.sqlite", path)
+    shutil.copy(job / "records.jsonl", records)
+    db = sqlite3.connect(path)
+    db.executemany("INSERT INTO urls (url, host, depth) VALUES (?, 'old.test:8799', 1)",
+                   [("http://old.test:8799/k%7e",), ("http://old.test:8799/k~",), ("http://old.test:8799/%6Cater",)])
+    db.commit()
+    db.close()
+    f = SqliteFrontier(path, records)
+    await f.open()
+    assert await f.add([Request("http://old.test:8799/k%7E", "old.test:8799"),
+                        Request("http://old.test:8799/later", "old.test:8799")]) == []
+    leased = await f.lease({"old.test:8799": 10}, ttl=30)
+    assert sorted(lease.request.url for lease in leased) == [
+        "http://old.test:8799/%6Cater", "http://old.test:8799/k~", "http://old.test:8799/next"]  # k~ was keyed already
+    await f.close()

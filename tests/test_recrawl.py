@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import signal
 import sqlite3
 import sys
@@ -16,8 +15,9 @@ from pathlib import Path
 from aiohttp import web
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.frontier.sqlite_state import VERSION
 from crawler.report.data import read as read_report
-from tests.conftest import Site, until
+from tests.conftest import Site, copy_job_fixture, until
 from tests.test_cli import run_cli
 
 LAST_MODIFIED = "Wed, 01 Jul 2026 10:00:00 GMT"
@@ -184,14 +184,8 @@ async def test_a_job_written_before_recrawls_existed_is_upgraded_and_recrawled(s
         site.route("old.test", path, _old_page(path, body))
     await site.start()
     out = tmp_path / "job"
-    shutil.copytree(Path(__file__).parent / "fixtures" / "format2-job", out)
+    db = copy_job_fixture("format2-job", out, site.port)
     port = str(site.port)
-    (out / "records.jsonl").write_text((out / "records.jsonl").read_text().replace("8799", port))
-    (out / "pages" / "old.test_8799").rename(out / "pages" / f"old.test_{port}")
-    db = sqlite3.connect(out / "state.sqlite")
-    db.execute("UPDATE urls SET url=replace(url, '8799', ?), host=replace(host, '8799', ?), "
-               "parent=replace(parent, '8799', ?)", (port, port, port))
-    db.commit()
     assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     db.close()
     mtime = (out / "pages" / f"old.test_{port}" / "a").stat().st_mtime_ns
@@ -202,7 +196,7 @@ async def test_a_job_written_before_recrawls_existed_is_upgraded_and_recrawled(s
     assert code == 0, err
     assert "Re-crawl: crawl 2, 3 known URLs due again" in err
     assert "crawl 2: 0 new, 0 changed, 3 unchanged, 0 gone" in err
-    assert sqlite3.connect(out / "state.sqlite").execute("PRAGMA user_version").fetchone()[0] == 4
+    assert sqlite3.connect(out / "state.sqlite").execute("PRAGMA user_version").fetchone()[0] == VERSION
     assert (out / "pages" / f"old.test_{port}" / "a").stat().st_mtime_ns == mtime
     assert (out / "changes.jsonl").read_text() == ""
 

@@ -32,7 +32,8 @@ class Visit:
 
 @dataclass(slots=True)
 class Request:
-    """One URL to fetch, with where it came from. ``url`` is canonical; ``host`` is its host key."""
+    """One URL to fetch, with where it came from. ``url`` is the browser's URL (``crawler.urls``),
+    requested as it is; frontiers deduplicate by its ``dedup_key``. ``host`` is its host key."""
 
     url: str
     host: str
@@ -103,7 +104,8 @@ class Frontier(Protocol):
         were already done before this run."""
 
     async def add(self, requests: Sequence[Request], caps: Caps = NO_CAPS) -> list[Request]:
-        """Queue the requests whose URL was never seen, as far as ``caps`` allow; return those."""
+        """Queue the requests whose URL (by its ``dedup_key``) was never seen, as far as ``caps``
+        allow; return those."""
 
     async def lease(self, wants: Mapping[str, int], ttl: float) -> list[Lease]:
         """Take up to ``wants[host]`` queued requests of each host for ``ttl`` s: the highest
@@ -123,7 +125,7 @@ class Frontier(Protocol):
         accepts (all, for None) with its last visit. Returns how many URLs were queued again."""
 
     async def seen(self, url: str) -> bool:
-        """True if ``url`` was ever admitted."""
+        """True if ``url``, or a URL with its ``dedup_key``, was ever admitted."""
 
     async def counts(self) -> Counts:
         """Queued, leased and admitted URLs of the whole job."""

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from crawler.errors import StateError
 from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request, Visit
+from crawler.urls import dedup_key
 
 
 class MemoryFrontier:
@@ -35,9 +36,10 @@ class MemoryFrontier:
         for r in requests:
             if caps.total is not None and len(self._seen) >= caps.total:
                 break
-            if r.url in self._seen or (caps.per_host is not None and self._per_host[r.host] >= caps.per_host):
+            key = dedup_key(r.url)
+            if key in self._seen or (caps.per_host is not None and self._per_host[r.host] >= caps.per_host):
                 continue
-            self._seen.add(r.url)
+            self._seen.add(key)
             self._per_host[r.host] += 1
             heapq.heappush(self._queues.setdefault(r.host, []), (-r.priority, next(self._order), r))
             fresh.append(r)
@@ -72,7 +74,7 @@ class MemoryFrontier:
         raise StateError("a re-crawl needs the job's saved state (frontier: sqlite)")
 
     async def seen(self, url: str) -> bool:
-        return url in self._seen
+        return dedup_key(url) in self._seen
 
     async def counts(self) -> Counts:
         return Counts(self._queued, len(self._leased), len(self._seen))

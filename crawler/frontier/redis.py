@@ -2,7 +2,9 @@
 
 Every change is one Lua script (:mod:`crawler.cluster.scripts`), so dedup, the caps and the
 counters stay exact however many workers add and lease at once. The seen set holds 8-byte
-fingerprints, not URLs; a URL's text lives in Redis only while it is queued or leased.
+fingerprints of dedup keys (``crawler.urls``), not URLs; a URL's text lives in Redis only while it
+is queued or leased. A job whose seen set was filled before dedup keys (no ``url_keys`` in its
+meta hash) is also asked for the old keys of each new URL.
 
 Leases expire (``lease_ttl``) unless their worker's heartbeat renews them; a worker that dies
 loses no URL, since its leases go back to their queues when they expire (any worker reclaims
@@ -28,7 +30,7 @@ from crawler.cluster.store import RedisStore
 from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request, Visit
 from crawler.recrawl import visit_from_record
 from crawler.sinks.repair import crawl_of, read_jsonl, read_jsonl_urls
-from crawler.urls import host_key
+from crawler.urls import dedup_key, host_key, legacy_keys
 
 RECLAIM_BATCH = 500
 KNOWN_CACHE = 200_000  # URLs this process already offered to Redis (two generations, bounded)
@@ -79,6 +81,7 @@ class RedisFrontier:
         self.generation = 1
         self._known: set[str] = set()  # offered before: seen, or refused by a cap that only tightens
         self._known_old: set[str] = set()
+        self._legacy = False  # the seen set holds fingerprints of URLs keyed the old way
         store.renewals.append(lambda: ([str(i) for i in self._live], []))
 
     async def open(self) -> int:
@@ -86,6 +89,7 @@ class RedisFrontier:
             await self._store.clear()
         generation = await self._store.call(lambda: self._store.redis.hget(self._keys.meta, "generation"))
         self.generation = int(generation or 1)
+        self._legacy = await self._saved_before_keys()
         await self._settle_own_leases()
         self._store.start_heartbeat()
         done = await self._store.call(lambda: self._store.redis.hget(self._keys.meta, "done"))
@@ -95,6 +99,8 @@ class RedisFrontier:
         """A URL offered once is never admitted later (the seen set and the counts behind the caps
         only grow), so this process asks Redis about each URL once: pages repeat their links."""
         requests = [r for r in requests if r.url not in self._known and r.url not in self._known_old]
+        if self._legacy and requests:
+            requests = await self._not_seen_before(requests)
         if not requests:
             return []
         admitted = await self._add(requests, caps)
@@ -109,9 +115,34 @@ class RedisFrontier:
                 *(k.ranked(r.host) if r.priority else k.queue(r.host) for r in requests)]
         args: list[object] = [_cap(caps.total), _cap(caps.per_host), int(known)]
         for r in requests:
-            args += [fingerprint(r.url), r.host, encode(r), r.priority]
+            args += [fingerprint(dedup_key(r.url)), r.host, encode(r), r.priority]
         admitted = await self._store.script("ADD", keys, args)
         return [requests[i - 1] for i in admitted]
+
+    async def _saved_before_keys(self) -> bool:
+        """Whether the job's seen set was filled by a crawler that keyed URLs the old way. A new
+        job is marked before any worker adds to it, so a seen set found filled has its mark unless
+        an old crawler filled it (asked in this order, workers starting together agree)."""
+        redis, meta = self._store.redis, self._keys.meta
+        if not await self._store.call(lambda: redis.scard(self._keys.seen)):
+            await self._store.call(lambda: redis.hset(meta, "url_keys", 2))
+            return False
+        return not await self._store.call(lambda: redis.hget(meta, "url_keys"))
+
+    async def _not_seen_before(self, requests: list[Request]) -> list[Request]:
+        """The requests none of whose old keys is in the seen set (those are remembered as known)."""
+        olds = [(r, [fingerprint(k) for k in legacy_keys(r.url)]) for r in requests]
+        asked = [fp for _, fps in olds for fp in fps]
+        if not asked:
+            return requests
+        hits = iter(await self._store.call(lambda: self._store.redis.smismember(self._keys.seen, asked)))
+        kept = []
+        for r, fps in olds:
+            if any([next(hits) for _ in fps]):
+                self._remember(r.url)
+            else:
+                kept.append(r)
+        return kept
 
     def _remember(self, url: str) -> None:
         if len(self._known) >= KNOWN_CACHE // 2:
@@ -162,7 +193,7 @@ class RedisFrontier:
         return again
 
     async def seen(self, url: str) -> bool:
-        fp = fingerprint(url)
+        fp = fingerprint(dedup_key(url))
         return bool(await self._store.call(lambda: self._store.redis.sismember(self._keys.seen, fp)))  # type: ignore[arg-type]
 
     async def counts(self) -> Counts:

@@ -16,7 +16,8 @@ batch, so they are buffered and written in order, in one ``executemany``, at eac
 each batch read.
 
 Memory stays bounded: queued URLs are read from the database per host in small batches, and the
-seen set is the table's unique index behind a bounded in-memory cache.
+seen set is the table's unique index (of dedup keys, ``crawler.urls``) behind a bounded in-memory
+cache.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from crawler.frontier.sqlite_state import (
     visit_of,
     visit_row,
 )
+from crawler.urls import dedup_key, legacy_keys
 
 BATCH = 256
 SEEN_CACHE = 200_000
@@ -89,8 +91,9 @@ class SqliteFrontier:
         self._retry_order = itertools.count(1)
         self._queued = 0
         self._admitted = 0
-        self._changes: list[tuple[int, int, str]] = []  # (state, attempt, url), applied at commit
-        self._visits: list[tuple[object, ...]] = []  # (generation, *visit, url), applied at commit
+        self._changes: list[tuple[int, int, str]] = []  # (state, attempt, key), applied at commit
+        self._visits: list[tuple[object, ...]] = []  # (generation, *visit, key), applied at commit
+        self._legacy = False  # the file was saved before dedup keys: look links up by old keys too
 
     async def open(self) -> int:
         """Open or create the store, reconcile it with records.jsonl; return URLs already done."""
@@ -113,6 +116,7 @@ class SqliteFrontier:
         db.execute("BEGIN")
         row = db.execute("SELECT value FROM job WHERE key='generation'").fetchone()
         self.generation = int(row[0]) if row else 1
+        self._legacy = db.execute("SELECT 1 FROM job WHERE key='legacy_keys'").fetchone() is not None
         done = reconcile(db, self._records, self.generation) if existed else 0
         self._queued = db.execute("SELECT count(*) FROM urls WHERE state=?", (QUEUED,)).fetchone()[0]
         self._admitted = db.execute("SELECT count(*) FROM urls").fetchone()[0]
@@ -124,15 +128,20 @@ class SqliteFrontier:
         for r in requests:
             if caps.total is not None and self._admitted + len(fresh) >= caps.total:
                 break
-            if r.url in self._seen or r.url in self._seen_old:
+            key = dedup_key(r.url)
+            if key in self._seen or key in self._seen_old:
+                continue
+            if self._legacy and self._seen_before(r.url):
+                self._remember(key)
                 continue
             if caps.per_host is not None and self._host_count(r.host) >= caps.per_host:
                 continue
             meta = orjson.dumps(r.meta).decode() if r.meta else None
             cur = db.execute("INSERT OR IGNORE INTO urls (url, host, depth, parent, redirects, meta, priority, "
-                             "generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                             (r.url, r.host, r.depth, r.parent, r.redirects, meta, r.priority, self.generation))
-            self._remember(r.url)
+                             "generation, href) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             (key, r.host, r.depth, r.parent, r.redirects, meta, r.priority, self.generation,
+                              r.url if r.url != key else None))
+            self._remember(key)
             if cur.rowcount:
                 fresh.append(r)
                 self._offer(r, (-r.priority, cur.lastrowid or 0))
@@ -157,7 +166,7 @@ class SqliteFrontier:
                     r = heapq.heappop(batch.heap)[2]
                 else:
                     break
-                self._changes.append((LEASED, r.attempt, r.url))
+                self._changes.append((LEASED, r.attempt, dedup_key(r.url)))
                 lease = Lease(next(self._ids), r, expires)
                 self._leased[lease.id] = lease
                 leases.append(lease)
@@ -173,7 +182,7 @@ class SqliteFrontier:
         row stays leased, with the new attempt count, so a batch read does not take it again."""
         request = lease.request
         self._leased.pop(lease.id, None)
-        self._changes.append((LEASED, request.attempt, request.url))
+        self._changes.append((LEASED, request.attempt, dedup_key(request.url)))
         key = (-request.priority, -next(self._retry_order))  # the head of its priority
         heapq.heappush(self._retries.setdefault(request.host, []), (*key, request))
         self._queued += 1
@@ -181,9 +190,10 @@ class SqliteFrontier:
     async def done(self, lease: Lease, visit: Visit | None = None) -> None:
         self._leased.pop(lease.id, None)
         r = lease.request
-        self._changes.append((DONE, r.attempt, r.url))
+        key = dedup_key(r.url)
+        self._changes.append((DONE, r.attempt, key))
         if visit is not None:
-            self._visits.append((self.generation, *visit_row(visit), r.url))
+            self._visits.append((self.generation, *visit_row(visit), key))
 
     async def recrawl(self, due: Callable[[str, Visit | None], bool] | None) -> int | None:
         """An unfinished generation goes on (None). Else the next one: every finished URL that is
@@ -199,8 +209,8 @@ class SqliteFrontier:
                              (generation,))
             again = cur.rowcount
         else:
-            rows = db.execute(f"SELECT u.id, u.url, {VISIT_OF_U} FROM urls u {LATEST_VISIT} WHERE u.state={DONE}",
-                              (generation,)).fetchall()
+            rows = db.execute(f"SELECT u.id, coalesce(u.href, u.url), {VISIT_OF_U} FROM urls u {LATEST_VISIT} "
+                              f"WHERE u.state={DONE}", (generation,)).fetchall()
             chosen = [(generation, row[0]) for row in rows if due(row[1], visit_of(row[2:]))]
             db.executemany(f"UPDATE urls SET state={QUEUED}, attempt=0, generation=? WHERE id=?", chosen)
             again = len(chosen)
@@ -213,9 +223,15 @@ class SqliteFrontier:
         return again
 
     async def seen(self, url: str) -> bool:
-        if url in self._seen or url in self._seen_old:
+        key = dedup_key(url)
+        if key in self._seen or key in self._seen_old:
             return True
-        return self._conn().execute("SELECT 1 FROM urls WHERE url=?", (url,)).fetchone() is not None
+        return self._conn().execute("SELECT 1 FROM urls WHERE url=?", (key,)).fetchone() is not None
+
+    def _seen_before(self, url: str) -> bool:
+        """Whether a file saved before dedup keys holds ``url`` under an old key of it."""
+        db = self._conn()
+        return any(db.execute("SELECT 1 FROM urls WHERE url=?", (old,)).fetchone() for old in legacy_keys(url))
 
     async def counts(self) -> Counts:
         return Counts(self._queued, len(self._leased), self._admitted)
@@ -281,7 +297,7 @@ class SqliteFrontier:
         state changes are applied first, so rows leased before (and not yet committed) are not
         read again; the index on (host, state, priority, id) makes this a seek."""
         self._apply_changes()
-        columns = "u.id, u.url, u.depth, u.parent, u.attempt, u.redirects, u.meta, u.priority"
+        columns = "u.id, coalesce(u.href, u.url), u.depth, u.parent, u.attempt, u.redirects, u.meta, u.priority"
         args: tuple[int, ...] = ()
         query = f"SELECT {columns} FROM urls u"  # generation 1 has no earlier visits: the plain read
         if self.generation > 1:

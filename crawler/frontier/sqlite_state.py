@@ -5,8 +5,13 @@ Format 4 keeps what each fetch left (status, content digest, page file, ETag, La
 times) in ``visits``, one row per URL and generation, and the job's generation in ``job``. A
 re-crawl compares a URL with its visit of the latest earlier generation; a visit of the current
 generation whose record never reached disk (a crash) is deleted on resume, so it cannot pose as
-the earlier one. Files of formats 1–3 are upgraded in place when opened; a format-3 file learns
+the earlier one. Files of formats 1–4 are upgraded in place when opened; a format-3 file learns
 its URLs' visits from ``records.jsonl`` (all but the validators, which it never kept).
+
+Format 5 reads URLs as a browser does: ``urls.url`` is the URL's dedup key, ``urls.href`` the
+browser's URL to request where it differs (NULL: the same). A file of format 4 or older is
+re-keyed, and marked ``legacy_keys`` in ``job``: its URLs were keyed in yarl's RFC 3986 form, so
+the frontier looks new links up by their old keys too (``crawler.urls.legacy_keys``).
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from crawler.errors import StateError
 from crawler.frontier import Visit
 from crawler.recrawl import visit_from_record
 from crawler.sinks.repair import read_jsonl, read_jsonl_urls
+from crawler.urls import dedup_key
 
 APP_ID = 0x43524157  # "CRAW": marks the file as ours (PRAGMA application_id)
-VERSION = 4  # 2: urls.meta; 3: urls.priority; 4: last visits and generations
+VERSION = 5  # 2: urls.meta; 3: urls.priority; 4: last visits and generations; 5: dedup keys, urls.href
 QUEUED, LEASED, DONE = 0, 1, 2
 VISIT_COLUMNS = "status, ok, digest, path, etag, last_modified, fetched_at, changed_at, revisit"
 _NEW_TABLES = """
@@ -46,7 +52,8 @@ CREATE TABLE urls (
     state INTEGER NOT NULL DEFAULT 0,
     meta TEXT,
     priority INTEGER NOT NULL DEFAULT 0,
-    generation INTEGER NOT NULL DEFAULT 1
+    generation INTEGER NOT NULL DEFAULT 1,
+    href TEXT
 );
 CREATE INDEX urls_order ON urls (host, state, priority DESC, id);
 """ + _NEW_TABLES
@@ -60,6 +67,7 @@ UPGRADES = {  # format → the statements that bring it to the next one
         "CREATE INDEX urls_order ON urls (host, state, priority DESC, id)"],
     3: ["ALTER TABLE urls ADD COLUMN generation INTEGER NOT NULL DEFAULT 1",
         *(statement for statement in _NEW_TABLES.split(";") if statement.strip())],
+    4: ["ALTER TABLE urls ADD COLUMN href TEXT", "INSERT OR REPLACE INTO job VALUES ('legacy_keys', 1)"],
 }
 
 
@@ -91,16 +99,31 @@ def upgrade(db: sqlite3.Connection, version: int, records: Path) -> None:
     if version < 4:
         db.executemany(f"INSERT OR REPLACE INTO visits SELECT id, 1, {', '.join('?' * 9)} FROM urls WHERE url=?",
                        ((*visit_row(v), url) for url, v in _record_visits(records)))
+    if version < 5:
+        _rekey(db)
     db.execute(f"PRAGMA user_version={VERSION}")
     db.execute("COMMIT")
 
 
+def _rekey(db: sqlite3.Connection) -> None:
+    """URLs saved under their old text get their dedup key; a URL whose key another row already
+    holds is that row's page, and goes (records still name it: the upgrade only dedups)."""
+    for rowid, url in db.execute("SELECT id, url FROM urls").fetchall():
+        key = dedup_key(url)
+        if key == url:
+            continue
+        if not db.execute("UPDATE OR IGNORE urls SET url=?, href=? WHERE id=?", (key, url, rowid)).rowcount:
+            db.execute("DELETE FROM visits WHERE url_id=?", (rowid,))
+            db.execute("DELETE FROM urls WHERE id=?", (rowid,))
+
+
 def reconcile(db: sqlite3.Connection, records: Path, generation: int) -> int:
     """Make the store agree with records.jsonl: URLs of this generation with a record of it are
-    done, the others (leased when the process died, or marked done without a record) queued.
+    done (matched by dedup key), the others (leased when the process died, or marked done without a record) queued.
     Returns how many URLs of this generation have their record."""
     db.execute("CREATE TEMP TABLE recorded (url TEXT PRIMARY KEY) WITHOUT ROWID")
-    db.executemany("INSERT OR IGNORE INTO recorded VALUES (?)", ((u,) for u in read_jsonl_urls(records, generation)))
+    db.executemany("INSERT OR IGNORE INTO recorded VALUES (?)",
+                   ((dedup_key(u),) for u in read_jsonl_urls(records, generation)))
     db.execute(f"UPDATE urls SET state={QUEUED} WHERE generation=? AND state!={QUEUED} "
                "AND url NOT IN (SELECT url FROM recorded)", (generation,))
     db.execute("DELETE FROM visits WHERE generation=? AND url_id IN (SELECT id FROM urls WHERE generation=? "

@@ -83,7 +83,7 @@ class PageTraffic:
 
     async def admit(self, request: Request) -> bool:
         """Wait for ``request``'s slot; False: do not load it (no slot in time, or page closed)."""
-        url = URL(request.url)
+        url = URL(request.url, encoded=True)  # the browser's URL, as it will be sent
         if url.scheme not in ("http", "https"):
             return True
         if request.redirected_from is not None:  # a redirect's next hop: the hop before is over
@@ -258,7 +258,7 @@ class Renderer:
 
     def _leaves_scope(self, request: Request, main: Frame, target: URL) -> bool:
         return (request.is_navigation_request() and request.frame == main and self._rules is not None
-                and str(target) != request.url and self._rules.refusal(URL(request.url), 0) is not None)
+                and str(target) != request.url and self._rules.refusal(URL(request.url, encoded=True), 0) is not None)
 
     async def _archive(self, answer: BrowserResponse) -> None:
         """WARC records of the main document as the browser received it, its redirects first. The
@@ -276,7 +276,7 @@ class Renderer:
             sent = [(h["name"], h["value"]) for h in await response.request.headers_array()]
             received = [(h["name"], h["value"]) for h in await response.headers_array()
                         if h["name"].lower() not in BODY_FRAMING]
-            u = URL(response.url)
+            u = URL(response.url, encoded=True)
             await self.warc.write(Exchange(response.url, response.request.method, u.raw_host or "",
                                            u.raw_path_qs or "/", sent, response.status, response.status_text,
                                            "HTTP/1.1", [*received, ("Content-Length", str(len(body)))]), body)

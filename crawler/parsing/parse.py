@@ -1,12 +1,13 @@
 """HTML → title and outgoing links, with selectolax's lexbor backend.
 
 Honours ``<base href>``, ``rel=nofollow`` and ``<meta name=robots content=nofollow>`` (unless the
-job says to follow them), skips non-http(s) schemes, and returns canonical URLs deduplicated per page.
+job says to follow them), skips non-http(s) schemes, and returns the browser's URLs of the links
+(``crawler.urls``: the WHATWG URL standard), deduplicated per page.
 
-Joining is cached per (base directory, href without its fragment): by RFC 3986 a reference other
-than ``?query`` resolves against the base path up to its last ``/``, and navigation links repeat on
-every page of a directory, so most joins are dictionary hits. (On the Debian docs corpus, 237k link
-nodes hold 81k distinct hrefs but only 12k without fragments.)
+Joining is cached per (base directory, href without its fragment): a reference other than a query
+(``?q``, ``http:?q``) resolves against the base path up to its last ``/``, and navigation links
+repeat on every page of a directory, so most joins are dictionary hits. (On the Debian docs
+corpus, 237k link nodes hold 81k distinct hrefs but only 12k without fragments.)
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import NamedTuple
 
+from ada_url import join_url
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
 from crawler.errors import InvalidURL
 from crawler.parsing.rules import FollowRule
-from crawler.urls import host_key, join
+from crawler.urls import C0_SPACE, Parts, split
 
 _SKIP = ("javascript:", "mailto:", "data:", "tel:", "#")
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
@@ -31,15 +32,7 @@ _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 
 
-class Link(NamedTuple):
-    """A canonical link as plain strings (the join cache holds 65,536 of them; URL objects would
-    triple its memory): the URL text (the dedup key), its scheme, host and host key."""
-
-    text: str
-    scheme: str
-    host: str
-    key: str
-
+Link = Parts  # a link as plain strings (the join cache holds 65,536 of them; URL objects would triple its memory)
 
 @dataclass(slots=True)
 class Page:
@@ -81,26 +74,26 @@ def read_page(tree: LexborHTMLParser, url: URL, *, follow_nofollow: bool = False
     return page
 
 
-def _links(regions: Sequence[LexborHTMLParser | LexborNode], base: URL, follow_nofollow: bool) -> list[Link]:
-    """Canonical, deduplicated links of ``a``/``area`` elements inside ``regions``."""
-    text = str(base)
-    base_dir = text[: text.rfind("/", 0, (text + "?").index("?")) + 1]
+def _links(regions: Sequence[LexborHTMLParser | LexborNode], base: str, follow_nofollow: bool) -> list[Link]:
+    """The browser's URLs of ``a``/``area`` elements inside ``regions``, deduplicated."""
+    base_dir = base[: base.rfind("/", 0, (base + "?").index("?")) + 1]
     hrefs: set[str] = set()
     found: set[str] = set()
     links: list[Link] = []
     for region in regions:
         for node in region.css("a[href], area[href]"):
             attrs = node.attributes
-            href = (attrs.get("href") or "").strip()
+            href = (attrs.get("href") or "").strip(C0_SPACE)
             if not href or href.startswith(_SKIP):
                 continue
-            href = href.partition("#")[0]  # canonical form drops the fragment anyway
+            head, cut, _ = href.partition("#")  # the request drops the fragment anyway
+            href = head + cut if cut and head[-1:] <= " " else head  # "a #f": the space is no end
             if href in hrefs:
                 continue
             if not follow_nofollow and "nofollow" in (attrs.get("rel") or "").lower().split():
                 continue
             hrefs.add(href)
-            link = _join_in(base_dir, href) if href[0] != "?" else _link(base, href)
+            link = _link(base, href) if _needs_whole_base(href) else _join_in(base_dir, href)
             if link is not None and link.text not in found:
                 found.add(link.text)
                 links.append(link)
@@ -134,17 +127,28 @@ def decode_html(body: bytes, content_type: str | None) -> bytes | str:
     return body
 
 
+def _needs_whole_base(href: str) -> bool:
+    """Whether ``href`` resolves against more than the base's directory: a query alone, with or
+    without a scheme before it (``?q``, ``http:?q``, ``http:``: the base's own path)."""
+    if href[0] == "?":
+        return True
+    scheme, colon, rest = href.partition(":")
+    if not colon or "/" in scheme:
+        return False
+    rest = rest.lstrip("\t\n\r")
+    return not rest or rest[0] == "?"
+
+
 @lru_cache(maxsize=1 << 16)
 def _join_in(base_dir: str, href: str) -> Link | None:
-    return _link(URL(base_dir, encoded=True), href)
+    return _link(base_dir, href)
 
 
-def _link(base: URL, href: str) -> Link | None:
+def _link(base: str, href: str) -> Link | None:
     try:
-        url = join(base, href)
+        return split(href, base)
     except InvalidURL:
         return None
-    return Link(str(url), url.scheme, url.host or "", host_key(url))
 
 
 def _meta_nofollow(tree: LexborHTMLParser) -> bool:
@@ -156,11 +160,11 @@ def _meta_nofollow(tree: LexborHTMLParser) -> bool:
     return False
 
 
-def _base(tree: LexborHTMLParser, url: URL) -> URL:
+def _base(tree: LexborHTMLParser, url: URL) -> str:
+    """The document's base URL: ``<base href>`` resolved against the page's URL, as a browser does."""
     node = (tree.head or tree).css_first("base[href]")
-    if node is None:
-        return url
+    href = node.attributes.get("href") or "" if node is not None else ""
     try:
-        return url.join(URL((node.attributes.get("href") or "").strip()))
-    except (ValueError, TypeError):
-        return url
+        return join_url(str(url), href).partition("#")[0]
+    except ValueError:
+        return str(url)

@@ -19,7 +19,7 @@ from crawler.hooks import ParseHook, as_item, failure
 from crawler.parsing.extract import DROPPED, Extractor
 from crawler.parsing.page import Fetched, Follow, Page
 from crawler.parsing.parse import parse_document, read_page
-from crawler.urls import host_key, join
+from crawler.urls import split
 
 
 @dataclass(slots=True)
@@ -80,18 +80,17 @@ class PageReader:
         items: list[dict[str, Any]] = []
         links: list[tuple[str, str]] = []
         hooked: dict[str, Follow] = {}
-        base = URL(page.url, encoded=True)
         try:
             for value in self._hook(page) or ():
                 if isinstance(value, Follow):
                     try:
-                        target = join(base, value.url)
+                        target = split(value.url, page.url)
                     except InvalidURL:
                         continue
-                    if self._rules.allows_parts(target.scheme, target.host, str(target), page.depth + 1):
-                        links.append((str(target), host_key(target)))
+                    if self._rules.allows_parts(target.scheme, target.host, target.text, page.depth + 1):
+                        links.append((target.text, target.key))
                         if value.meta or value.priority:
-                            hooked[str(target)] = value
+                            hooked[target.text] = value
                 else:
                     item = as_item(value)
                     item.setdefault("url", page.url)

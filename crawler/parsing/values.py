@@ -14,7 +14,7 @@ from typing import Any
 from yarl import URL
 
 from crawler.errors import InvalidURL
-from crawler.urls import join
+from crawler.urls import resolve
 
 TRUE_WORDS = frozenset({"true", "yes", "1", "on", "y"})
 FALSE_WORDS = frozenset({"false", "no", "0", "off", "n", ""})
@@ -79,8 +79,9 @@ def date(raw: str, fmt: str | None) -> str:
 
 
 def url(raw: str, base: URL) -> str:
+    """The browser's URL of ``raw`` on the page at ``base`` (``crawler.urls``)."""
     try:
-        return str(join(base, raw.strip()))
+        return resolve(raw.strip(), str(base))
     except InvalidURL as e:
         raise Unconvertible(f"{shown(raw)} is not a URL ({e})") from None
 
