@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 from types import FrameType
 
+from crawler.cluster.identity import claim
 from crawler.cluster.merge import merge
 from crawler.cluster.store import RedisStore
 from crawler.config import Job
@@ -63,8 +64,9 @@ def run_workers(job: Job, argv: list[str], echo: Callable[[str], None]) -> int:
 
 
 async def _forget(job: Job) -> None:
+    """``--fresh``: forget the job in Redis, if it is this job (else ClusterError)."""
     store = RedisStore(job.frontier, job.job_name, "fresh", ttl=job.lease_ttl, wait=job.redis_wait)
     try:
-        await store.clear()
+        await claim(store, job)
     finally:
         await store.redis.aclose()
