@@ -95,6 +95,7 @@ class Crawl:
         """Stop leasing new URLs; in-flight requests finish and are recorded."""
         self.stats.interrupted = True
         self.scheduler.close()
+        self.router.stop()
 
     async def run(self) -> Stats:
         """Crawl to the end (or to ``stop``). Raises CheckpointError if state could not be saved,
