@@ -120,11 +120,7 @@ class Crawl:
 
     async def _crawl(self) -> None:
         if self._claim is not None:  # a shared job: is it this job? (--fresh forgets it here)
-            try:
-                await self._claim()
-            except ClusterError:
-                await self.frontier.close()
-                raise
+            await self._claim()
         if self.job.fresh:
             outdir.clear(self.out)
         shutil.rmtree(self.out / ".tmp", ignore_errors=True)

@@ -12,9 +12,13 @@ TOP_HOSTS = 10
 
 def split_job_url(text: str) -> tuple[str, str]:
     """``redis://host:port[/db]/JOB`` → (the Redis URL, the job name)."""
-    url = URL(text)
+    try:
+        url = URL(text)
+        url.port  # noqa: B018  (yarl checks the port's range when it is read)
+    except ValueError:
+        url = URL()
     parts = [p for p in url.path.split("/") if p]
-    if url.scheme not in ("redis", "rediss") or not parts or len(parts) > 2 or (
+    if url.scheme not in ("redis", "rediss") or not url.host or not parts or len(parts) > 2 or (
             len(parts) == 2 and not parts[0].isdigit()):
         raise ConfigError("expected OUT or redis://host:port[/db]/JOB")
     db = parts[0] if len(parts) == 2 else "0"

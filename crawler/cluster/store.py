@@ -24,7 +24,7 @@ from redis.commands.core import AsyncScript
 from yarl import URL
 
 from crawler.cluster import scripts
-from crawler.errors import ClusterError
+from crawler.errors import ClusterError, ConfigError
 
 T = TypeVar("T")
 TLS_HINT = ("rediss:// needs a server certificate this machine trusts: a private CA's file can be given "
@@ -116,6 +116,8 @@ class RedisStore:
                 if "NOAUTH" in str(e) or "WRONGPASS" in str(e):
                     raise ClusterError(f"Redis at {self.shown} needs a password ({e}); give it in the frontier "
                                        "URL: redis://:PASSWORD@host:port/db") from None
+                if "DB index is out of range" in str(e):  # a bad --frontier value, found on connecting
+                    raise ConfigError(f"--frontier: Redis at {self.shown} has no such database ({e})") from None
                 raise
             except UNREACHABLE as e:
                 if "CERTIFICATE_VERIFY_FAILED" in str(e):

@@ -21,7 +21,7 @@ from crawler.cluster.identity import claim
 from crawler.cluster.merge import merge
 from crawler.cluster.store import RedisStore
 from crawler.config import Job
-from crawler.errors import ClusterError
+from crawler.errors import ClusterError, ConfigError
 
 
 def run_workers(job: Job, argv: list[str], echo: Callable[[str], None]) -> int:
@@ -32,6 +32,9 @@ def run_workers(job: Job, argv: list[str], echo: Callable[[str], None]) -> int:
         except ClusterError as e:
             echo(f"error: {e}")
             return 1
+        except ConfigError as e:
+            echo(f"error: {e}")
+            return 2
         shutil.rmtree(job.output_dir / "shards", ignore_errors=True)
     base = job.worker_id or socket.gethostname()
     # later options win in click: each worker runs alone, not fresh, under its own id
