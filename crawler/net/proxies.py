@@ -259,7 +259,10 @@ class Router:
             proxy.streak = 0
         for pool in [*self.pools.values(), *self._chosen.values()]:
             if proxy in pool.proxies:
-                pool.failing_since = (pool.failing_since or now) if failed or banned else None
+                if not (failed or banned):
+                    pool.failing_since = None
+                elif pool.failing_since is None:
+                    pool.failing_since = now
                 pool.changed.set()
 
     def stop(self) -> None:
