@@ -112,7 +112,7 @@ class Job(Strict):
     follow_nofollow: bool = False
     quiet: bool = False
     progress: Literal["auto", "tty", "log", "off"] = "auto"
-    metrics: str | None = Field(None, pattern=r"^[^\s:]+:\d{1,5}$")  # ADDR:PORT for Prometheus (/metrics)
+    metrics: str | None = None  # ADDR:PORT for Prometheus (/metrics)
     frontier: str = "sqlite"  # sqlite, memory, or redis(s)://[:password@]host:port/db (shared job)
     worker_id: FolderName | None = None
     processes: int = Field(1, ge=1, le=256)
@@ -227,7 +227,11 @@ class Job(Strict):
     @field_validator("metrics")
     @classmethod
     def _metrics(cls, value: str | None) -> str | None:
-        if value is not None and not 0 < int(value.rpartition(":")[2]) < 65536:
+        if value is None:
+            return value
+        if not re.fullmatch(r"[^\s:]+:\d{1,5}", value):
+            raise ValueError(f"{value!r} is not ADDR:PORT (e.g. 127.0.0.1:9100)")
+        if not 0 < int(value.rpartition(":")[2]) < 65536:
             raise ValueError(f"{value!r}: the port must be 1-65535")
         return value
 

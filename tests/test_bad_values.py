@@ -18,6 +18,7 @@ SEED = "http://127.0.0.1:9/"
 
 FLAGS = [  # (arguments, what the line must name)
     (["--metrics", "127.0.0.1:99999"], "--metrics"), (["--metrics", "127.0.0.1:0"], "--metrics"),
+    (["--metrics", "localhost"], "is not ADDR:PORT"),
     (["--name", ".."], "--name"), (["--name", "."], "--name"), (["--worker-id", ".."], "--worker-id"),
     (["--name", "a/b"], "--name"), (["-o", ""], "--output"), (["-o", "/etc/hostname"], "--output"),
     (["--delay", "inf"], "--delay"), (["--delay", "nan"], "--delay"), (["--delay", "1e300"], "--delay"),
