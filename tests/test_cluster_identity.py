@@ -32,6 +32,8 @@ async def test_a_second_job_under_the_same_name_stops_and_its_fresh_wipes_nothin
                                  *common)
     assert code == 0, err
     job_a = snapshot(redis_url)
+    code, status, err = await run_cli("status", redis_url + "/a.test")
+    assert code == 0 and f'job: {{"start_urls":["{site.url("a.test", "/a")}"]}}' in status, err
     assert any(key.startswith(b"crawler:a.test:") for key in job_a)  # named after the seed's host
 
     for extra in ([], ["--fresh"], ["--fresh", "--processes", "2"]):

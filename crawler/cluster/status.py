@@ -8,6 +8,7 @@ from crawler.cluster.store import RedisStore
 from crawler.errors import ConfigError
 
 TOP_HOSTS = 10
+DEFINED_SHOWN = 300  # characters of the job's stored definition
 
 
 def split_job_url(text: str) -> tuple[str, str]:
@@ -34,6 +35,7 @@ async def describe(text: str) -> str:
         meta = _text(await store.call(lambda: r.hgetall(k.meta)))
         if not meta:
             return f"{store.shown} job {job!r}: no such job (nothing admitted yet)"
+        defined = await store.call(lambda: r.hget(k.job, "summary"))
         workers = _text(await store.call(lambda: r.hgetall(k.workers)))
         done_by = _text(await store.call(lambda: r.hgetall(k.worker_done)))
         host_done = _text(await store.call(lambda: r.hgetall(k.host_done)))
@@ -51,6 +53,8 @@ async def describe(text: str) -> str:
     n = {key: int(meta.get(key, 0)) for key in ("queued", "leased", "admitted", "done")}
     lines = [f"{store.shown} job {job!r}: {'finished' if not n['queued'] + n['leased'] else 'in progress'}",
              f"urls: {n['admitted']} admitted, {n['done']} done, {n['queued']} queued, {n['leased']} leased"]
+    if defined:  # what a worker's job must match (crawler.cluster.identity)
+        lines.append(f"job: {str(defined)[:DEFINED_SHOWN]}" + ("…" if len(str(defined)) > DEFINED_SHOWN else ""))
     for worker in sorted(set(workers) | set(done_by)):
         seen_ms, _, where = str(workers.get(worker, "")).partition(" ")
         if seen_ms:
