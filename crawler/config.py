@@ -11,7 +11,7 @@ import ipaddress
 import re
 import ssl
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 from yarl import URL
@@ -21,9 +21,6 @@ from crawler.errors import InvalidURL
 from crawler.net.proxy_url import parse_proxy
 from crawler.parsing.rules import ExtractRule, FollowRule, Strict, _pattern
 from crawler.urls import parse_seed
-
-if TYPE_CHECKING:
-    pass
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://github.com/crawler-project/crawler)"
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -258,8 +255,9 @@ class Job(Strict):
     @field_validator("proxy_ban_status")
     @classmethod
     def _statuses(cls, codes: list[int]) -> list[int]:
-        if any(not 100 <= c <= 599 for c in codes):
-            raise ValueError(f"{next(c for c in codes if not 100 <= c <= 599)} is not an HTTP status (100-599)")
+        bad = [c for c in codes if not 100 <= c <= 599]
+        if bad:
+            raise ValueError(f"{bad[0]} is not an HTTP status (100-599)")
         return codes
 
     @model_validator(mode="after")
