@@ -4,7 +4,7 @@ a job shared through Redis, writing its own shard ``OUT/shards/<worker id>/``.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ class Backends:
     robots: RobotsCache | None  # shared robots.txt answers (None: this process asks on its own)
     out: Path  # this process's output directory
     report: Callable[[int], list[str]] = field(default=lambda records: [])  # summary lines, given URLs done
+    claim: Callable[[], Awaitable[None]] | None = None  # before anything is cleared: the shared state is this job's
 
 
 def shard_dir(job: Job, worker: str) -> Path:
@@ -30,6 +31,7 @@ def shard_dir(job: Job, worker: str) -> Path:
 def make_backends(job: Job, warn: Callable[[str], None]) -> Backends:
     """The backends the job's ``frontier`` setting names."""
     if job.shared:
+        from crawler.cluster.identity import claim
         from crawler.cluster.store import RedisStore, SharedRobots, default_worker_id
         from crawler.frontier.redis import RedisFrontier
         from crawler.scheduling.redis_limiter import RedisHostLimiter
@@ -37,9 +39,9 @@ def make_backends(job: Job, warn: Callable[[str], None]) -> Backends:
         worker = job.worker_id or default_worker_id()
         store = RedisStore(job.frontier, job.job_name, worker, ttl=job.lease_ttl, wait=job.redis_wait, warn=warn)
         out = shard_dir(job, worker)
-        return Backends(RedisFrontier(store, out / "records.jsonl", fresh=job.fresh),
+        return Backends(RedisFrontier(store, out / "records.jsonl"),
                         RedisHostLimiter(store, job.per_host, job.delay, job.jitter, adaptive=job.adaptive),
-                        SharedRobots(store), out, store.report)
+                        SharedRobots(store), out, store.report, lambda: claim(store, job))
     out = job.output_dir
     limiter = LocalHostLimiter(job.per_host, job.delay, job.jitter, adaptive=job.adaptive)
     if job.frontier == "memory":

@@ -186,6 +186,9 @@ def execute(job: Job) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted twice: stopped without draining", err=True)
         return 130
+    except ConfigError as e:  # found once the crawl starts using it (the metrics address)
+        click.echo(f"error: {e}", err=True)
+        return 2
     except (StateError, LockedError, CheckpointError, StalledError, ClusterError, RenderUnavailable) as e:
         click.echo(f"error: {e}", err=True)
         return 1
@@ -298,6 +301,11 @@ def bench(pages: int, hosts: int, links: int, size: int, concurrency: int, per_h
           output: Path | None) -> None:
     """Crawl a local synthetic site and report pages/s, MB/s, CPU per page and peak RSS."""
     from crawler.bench import run_bench
+
+    for flag, value in (("--pages", pages), ("--hosts", hosts), ("--links", links), ("--size", size),
+                        ("--concurrency", concurrency), ("--per-host", per_host)):
+        if value < 1:
+            _fail(ConfigError(f"{flag}: must be at least 1, not {value}"))
 
     result = run_bench(execute, pages=pages, hosts=hosts, links=links, size=size,
                        concurrency=concurrency, per_host=per_host, output=output)

@@ -9,39 +9,40 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 from yarl import URL
 
 from crawler import __version__
 from crawler.errors import InvalidURL
 from crawler.net.proxy_url import parse_proxy
-from crawler.parsing.rules import ExtractRule, FollowRule, Strict
+from crawler.parsing.rules import ExtractRule, FollowRule, Strict, _pattern
 from crawler.urls import parse_seed
-
-if TYPE_CHECKING:
-    pass
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://github.com/crawler-project/crawler)"
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _RESOLVE = re.compile(r"^(?P<host>[^:\s]+):(?P<port>\d{1,5}):(?P<addr>\S+)$")
+DAY = 86_400.0  # the longest wait any setting may ask for (a longer one would hang the crawl)
+RESOURCE_TYPES = frozenset({"document", "stylesheet", "image", "media", "font", "script", "texttrack", "xhr",
+                            "fetch", "eventsource", "websocket", "manifest", "other"})  # the browser's
 
 
 class Timeouts(Strict):
     """Seconds. ``connect`` covers getting a connection, ``read`` each socket read, ``total`` all."""
 
-    connect: float = Field(10.0, gt=0)
-    read: float = Field(30.0, gt=0)
-    total: float = Field(60.0, gt=0)
+    connect: float = Field(10.0, gt=0, le=DAY)
+    read: float = Field(30.0, gt=0, le=DAY)
+    total: float = Field(60.0, gt=0, le=DAY)
 
 
 class ProxyRule(Strict):
     """Route hosts matching ``match`` (a glob, or a regex after ``re:``) to ``proxy``:
     a pool name, a proxy URL or ``direct``."""
 
-    match: str
+    match: Annotated[str, AfterValidator(lambda p: _pattern(p, glob_ok=True))]
     proxy: str
 
 
@@ -58,31 +59,41 @@ def duration(value: Any) -> Any:
 Duration = Annotated[float, BeforeValidator(duration), Field(ge=0)]
 
 
+def folder_name(name: str) -> str:
+    """A name that is a folder of its own (the job's output, a worker's shard): not "." or ".."."""
+    if name in (".", ".."):
+        raise ValueError(f"{name!r} names no folder of its own (letters, digits, '.', '_', '-')")
+    return name
+
+
+FolderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$"), AfterValidator(folder_name)]
+
+
 class RecrawlRule(Strict):
     """URLs matching ``match`` (a glob, or a regex after ``re:``) are due again ``after`` this long."""
 
-    match: str
+    match: Annotated[str, AfterValidator(lambda p: _pattern(p, glob_ok=True))]
     after: Duration
 
 
 class Job(Strict):
     """Everything a crawl needs to know; built from YAML, CLI flags, or both."""
 
-    name: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    name: FolderName | None = None
     start_urls: list[str] = Field(min_length=1)
     output: Path | None = None
     concurrency: int = Field(16, ge=1, le=10_000)
     per_host: int = Field(2, ge=1, le=1_000)
-    delay: float = Field(0.0, ge=0)
-    jitter: float = Field(0.0, ge=0)
+    delay: float = Field(0.0, ge=0, le=DAY)
+    jitter: float = Field(0.0, ge=0, le=DAY)
     adaptive: bool = True
     headers: dict[str, str] = {}
     cookies: dict[str, str] = {}
     user_agent: str = DEFAULT_USER_AGENT
     timeout: Timeouts = Timeouts()
     retries: int = Field(2, ge=0, le=100)
-    retry_backoff: float = Field(0.5, ge=0)
-    max_retry_after: float = Field(60.0, ge=0)
+    retry_backoff: float = Field(0.5, ge=0, le=DAY)
+    max_retry_after: float = Field(60.0, ge=0, le=DAY)
     max_redirects: int = Field(10, ge=0, le=100)
     max_bytes: int = Field(50_000_000, ge=1)
     max_parse_bytes: int = Field(5_000_000, ge=1)
@@ -98,12 +109,12 @@ class Job(Strict):
     follow_nofollow: bool = False
     quiet: bool = False
     progress: Literal["auto", "tty", "log", "off"] = "auto"
-    metrics: str | None = Field(None, pattern=r"^[^\s:]+:\d{1,5}$")  # ADDR:PORT for Prometheus (/metrics)
+    metrics: str | None = None  # ADDR:PORT for Prometheus (/metrics)
     frontier: str = "sqlite"  # sqlite, memory, or redis(s)://[:password@]host:port/db (shared job)
-    worker_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    worker_id: FolderName | None = None
     processes: int = Field(1, ge=1, le=256)
-    lease_ttl: float = Field(30.0, ge=1)
-    redis_wait: float = Field(60.0, ge=0)
+    lease_ttl: float = Field(30.0, ge=1, le=DAY)
+    redis_wait: float = Field(60.0, ge=0, le=DAY)
     parser: Literal["auto", "process", "inline"] = "auto"
     fresh: bool = False
     recrawl: bool = False  # start the next generation of a finished job (YAML "recrawl: adaptive" too)
@@ -121,7 +132,7 @@ class Job(Strict):
     render_auto: bool = False  # also render pages whose plain HTML looks like a script-built shell
     render_wait: Literal["load", "domcontentloaded", "networkidle"] = "load"
     render_selector: str | None = None  # also wait until this CSS selector matches
-    render_timeout: float = Field(30.0, gt=0)
+    render_timeout: float = Field(30.0, gt=0, le=DAY)
     render_block: list[str] = ["image", "font", "media"]  # resource types the browser does not load
     render_viewport: str = Field("1280x800", pattern=r"^\d{2,5}x\d{2,5}$")
     render_concurrency: int = Field(4, ge=1, le=64)
@@ -136,8 +147,8 @@ class Job(Strict):
     proxy_rules: list[ProxyRule] = []
     proxy_rotation: Literal["round_robin", "random", "least_used", "sticky"] = "round_robin"
     proxy_concurrency: int | None = Field(None, ge=1)
-    proxy_cooldown: float = Field(5.0, ge=0)
-    proxy_wait: float = Field(60.0, ge=0)
+    proxy_cooldown: float = Field(5.0, ge=0, le=DAY)
+    proxy_wait: float = Field(60.0, ge=0, le=DAY)
     proxy_retries: int = Field(10, ge=0, le=1000)
     proxy_ban_status: list[int] = []
     proxy_ban_body: str | None = None
@@ -194,7 +205,60 @@ class Job(Strict):
     def _ca_bundle(cls, path: Path | None) -> Path | None:
         if path is not None and not path.is_file():
             raise ValueError(f"{path} is not a file")
+        if path is not None:
+            try:
+                ssl.create_default_context(cafile=str(path))
+            except (ssl.SSLError, OSError) as e:
+                raise ValueError(f"{path} is not a PEM file of CA certificates ({e.strerror or e})") from None
         return path
+
+    @field_validator("output", mode="before")
+    @classmethod
+    def _output(cls, value: Any) -> Any:
+        if isinstance(value, str | Path) and not str(value).strip():
+            raise ValueError("empty: give a folder (\".\" for this one)")
+        if isinstance(value, str | Path) and Path(value).exists() and not Path(value).is_dir():
+            raise ValueError(f"{value} is a file, not a folder")
+        return value
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not re.fullmatch(r"[^\s:]+:\d{1,5}", value):
+            raise ValueError(f"{value!r} is not ADDR:PORT (e.g. 127.0.0.1:9100)")
+        if not 0 < int(value.rpartition(":")[2]) < 65536:
+            raise ValueError(f"{value!r}: the port must be 1-65535")
+        return value
+
+    @field_validator("render")
+    @classmethod
+    def _render(cls, patterns: list[str]) -> list[str]:
+        return [_pattern(p, glob_ok=True) or p for p in patterns]
+
+    @field_validator("render_block")
+    @classmethod
+    def _render_block(cls, types: list[str]) -> list[str]:
+        unknown = sorted(set(types) - RESOURCE_TYPES)
+        if unknown:
+            raise ValueError(f"unknown resource type {unknown[0]!r} (one of {', '.join(sorted(RESOURCE_TYPES))})")
+        return types
+
+    @field_validator("render_viewport")
+    @classmethod
+    def _viewport(cls, size: str) -> str:
+        if not all(100 <= int(n) <= 10_000 for n in size.split("x")):
+            raise ValueError(f"{size!r}: width and height must be 100-10000 pixels")
+        return size
+
+    @field_validator("proxy_ban_status")
+    @classmethod
+    def _statuses(cls, codes: list[int]) -> list[int]:
+        bad = [c for c in codes if not 100 <= c <= 599]
+        if bad:
+            raise ValueError(f"{bad[0]} is not an HTTP status (100-599)")
+        return codes
 
     @model_validator(mode="after")
     def _hook_items_are_jsonl(self) -> Job:
@@ -309,6 +373,9 @@ class Job(Strict):
     @field_validator("allow_domains")
     @classmethod
     def _domains(cls, domains: list[str]) -> list[str]:
+        for d in domains:
+            if not d.strip(".") or re.search(r"[\s/:*?@#]", d):
+                raise ValueError(f"{d!r} is not a domain name (e.g. example.org: no scheme, port, path or '*')")
         return [d.lower().lstrip(".") for d in domains]
 
     @field_validator("timeout", mode="before")

@@ -70,6 +70,7 @@ class Crawl:
         self.limiter: HostLimiter = limiter or backends.limiter
         self._shared_robots = backends.robots
         self._backend_report = backends.report
+        self._claim = backends.claim
         self.scheduler = Scheduler(self.frontier, self.limiter, lease_ttl=job.lease_ttl)
         self.admission = Admission(job, self.frontier, self.scheduler.has_work)
         self.router = Router.from_job(job)
@@ -94,6 +95,7 @@ class Crawl:
         """Stop leasing new URLs; in-flight requests finish and are recorded."""
         self.stats.interrupted = True
         self.scheduler.close()
+        self.router.stop()
 
     async def run(self) -> Stats:
         """Crawl to the end (or to ``stop``). Raises CheckpointError if state could not be saved,
@@ -117,6 +119,8 @@ class Crawl:
         return self.stats
 
     async def _crawl(self) -> None:
+        if self._claim is not None:  # a shared job: is it this job? (--fresh forgets it here)
+            await self._claim()
         if self.job.fresh:
             outdir.clear(self.out)
         shutil.rmtree(self.out / ".tmp", ignore_errors=True)

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
+from crawler.errors import ConfigError
 from crawler.frontier import Counts
 from crawler.net.proxies import Proxy
 from crawler.sinks.statslog import top_hosts
@@ -67,7 +68,11 @@ class MetricsServer:
         app.router.add_get("/metrics", self._metrics)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
+        try:
+            await web.TCPSite(self._runner, self.host, self.port).start()
+        except OSError as e:  # a name that does not resolve, an address not ours, a port in use
+            await self._runner.cleanup()
+            raise ConfigError(f"--metrics {self.host}:{self.port}: cannot listen there ({e.strerror or e})") from None
 
     async def stop(self) -> None:
         if self._runner is not None:

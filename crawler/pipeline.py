@@ -109,7 +109,8 @@ class Pipeline:
                     return self._local(rules.reason)
                 return Outcome()  # the page waits for a slot (and the host's delay) of its own
             refusal = self._robots.refusal(url, request.host)
-            if refusal is not None and refusal.retryable and request.attempt < self._job.retries:
+            if refusal is not None and refusal.retryable and request.attempt < self._job.retries and not (
+                    refusal.kind is Kind.PROXY and self._router.hopeless(url.host or "")):  # a dead pool: end now
                 return self._retry(request, refusal)
             if refusal is not None:
                 return self._final(request, started, error=refusal)
@@ -185,7 +186,7 @@ class Pipeline:
         if request.proxy_waiting_since is None:
             request.proxy_waiting_since = e.now
         left = request.proxy_waiting_since + self._router.wait - e.now
-        if e.all_dead or left <= 0:
+        if e.hopeless or left <= 0:
             return self._final(request, started, error=self._router.gave_up(e))
         return Outcome(retry_in=min(e.wait, left))
 

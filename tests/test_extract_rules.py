@@ -144,6 +144,37 @@ def test_number_formats(raw, decimal, value):
     assert number(raw, decimal) == value
 
 
+@pytest.mark.parametrize("raw, decimal, value", [
+    ("$59K", ".", 59_000), ("59k followers", ".", 59_000), ("1.2M", ".", 1_200_000), ("$1.15M", ".", 1_150_000),
+    ("3 bn", ".", 3e9), ("£5m", ".", 5_000_000), ("1,5 Mio €", ",", 1_500_000), ("2.5 million", ".", 2_500_000),
+    ("10K+", ".", 10_000),
+])
+def test_multipliers_scale_the_number(raw, decimal, value):
+    assert number(raw, decimal) == value
+
+
+@pytest.mark.parametrize("raw, value", [("12kg", 12), ("59 KB", 59), ("5 Mbps", 5), ("5m", 5), ("59Kx", 59)])
+def test_a_unit_that_starts_like_a_multiplier_is_a_unit(raw, value):
+    assert number(raw) == value
+
+
+def test_int_field_reads_a_multiplier_and_regex_runs_on_every_match_before_first():
+    from selectolax.lexbor import LexborHTMLParser
+
+    from crawler.parsing.extract import Extractor
+    from crawler.parsing.rules import ExtractRule
+
+    html = '<li class="s">Followers: 12</li><li class="s">Revenue: $59K</li>'
+    rule = ExtractRule.model_validate({"name": "c", "fields": {
+        "revenue": {"css": '.s:lexbor-contains("Revenue")', "type": "int"},
+        "first_number": {"css": ".s", "regex": r"\$(\S+)", "type": "int"},  # the first li has no "$"
+    }})
+    items, errors = Extractor([rule]).extract(LexborHTMLParser(html), URL("http://shop.test/c"))
+    assert items[0]["revenue"] == 59_000
+    assert items[0]["first_number"] is None
+    assert len(errors) == 1 and errors[0].startswith("c.first_number: 'Followers: 12' does not match regex")
+
+
 @pytest.mark.parametrize("raw, decimal", [("1,23", "."), ("3 for 10", "."), ("12 99", "."), ("n/a", "."),
                                           ("1.5", ","), ("£10 - £20", ".")])
 def test_ambiguous_or_missing_numbers_are_errors_not_guesses(raw, decimal):

@@ -279,7 +279,7 @@ async def test_router_waits_at_most_proxy_wait_then_says_why():
     router = Router(["http://127.0.0.1:9"], {}, [], rotation="round_robin", cap=None, cooldown=60, wait=0.1)
     proxy = await router.acquire("a.test")
     router.release(proxy, failed=True)  # cooling down for a minute
-    with pytest.raises(FetchError, match=r"pool 'default': none usable after 0.1s .*cooling down"):
+    with pytest.raises(FetchError, match=r"pool 'default': none has worked for 0.1s .*cooling down"):
         await router.acquire("a.test")
     router.disable(proxy, "rejected our credentials (407)")
     with pytest.raises(FetchError, match="every proxy is disabled"):

@@ -134,6 +134,15 @@ redis.call('HSET', KEYS[1], 'generation', current + 1, 'admitted', 0, 'done', 0)
 return current + 1
 """
 
+# Remember the job stored under this name, or say it is another one: the stored summary when the
+# fingerprint differs, else nil. KEYS: job   ARGV: fingerprint, summary
+CLAIM = """
+local stored = redis.call('HGET', KEYS[1], 'fingerprint')
+if not stored then redis.call('HSET', KEYS[1], 'fingerprint', ARGV[1], 'summary', ARGV[2]) return nil end
+if stored ~= ARGV[1] then return redis.call('HGET', KEYS[1], 'summary') end
+return nil
+"""
+
 # Leases whose expiry has passed (their worker died or stalled): {id1, value1, ...}, at most ARGV[1].
 # KEYS: expiry, leases
 EXPIRED = NOW + """

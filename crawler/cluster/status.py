@@ -8,13 +8,18 @@ from crawler.cluster.store import RedisStore
 from crawler.errors import ConfigError
 
 TOP_HOSTS = 10
+DEFINED_SHOWN = 300  # characters of the job's stored definition
 
 
 def split_job_url(text: str) -> tuple[str, str]:
     """``redis://host:port[/db]/JOB`` → (the Redis URL, the job name)."""
-    url = URL(text)
+    try:
+        url = URL(text)
+        url.port  # noqa: B018  (yarl checks the port's range when it is read)
+    except ValueError:
+        url = URL()
     parts = [p for p in url.path.split("/") if p]
-    if url.scheme not in ("redis", "rediss") or not parts or len(parts) > 2 or (
+    if url.scheme not in ("redis", "rediss") or not url.host or not parts or len(parts) > 2 or (
             len(parts) == 2 and not parts[0].isdigit()):
         raise ConfigError("expected OUT or redis://host:port[/db]/JOB")
     db = parts[0] if len(parts) == 2 else "0"
@@ -30,6 +35,7 @@ async def describe(text: str) -> str:
         meta = _text(await store.call(lambda: r.hgetall(k.meta)))
         if not meta:
             return f"{store.shown} job {job!r}: no such job (nothing admitted yet)"
+        defined = await store.call(lambda: r.hget(k.job, "summary"))
         workers = _text(await store.call(lambda: r.hgetall(k.workers)))
         done_by = _text(await store.call(lambda: r.hgetall(k.worker_done)))
         host_done = _text(await store.call(lambda: r.hgetall(k.host_done)))
@@ -47,6 +53,8 @@ async def describe(text: str) -> str:
     n = {key: int(meta.get(key, 0)) for key in ("queued", "leased", "admitted", "done")}
     lines = [f"{store.shown} job {job!r}: {'finished' if not n['queued'] + n['leased'] else 'in progress'}",
              f"urls: {n['admitted']} admitted, {n['done']} done, {n['queued']} queued, {n['leased']} leased"]
+    if defined:  # what a worker's job must match (crawler.cluster.identity)
+        lines.append(f"job: {str(defined)[:DEFINED_SHOWN]}" + ("…" if len(str(defined)) > DEFINED_SHOWN else ""))
     for worker in sorted(set(workers) | set(done_by)):
         seen_ms, _, where = str(workers.get(worker, "")).partition(" ")
         if seen_ms:

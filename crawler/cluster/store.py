@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -23,7 +24,7 @@ from redis.commands.core import AsyncScript
 from yarl import URL
 
 from crawler.cluster import scripts
-from crawler.errors import ClusterError
+from crawler.errors import ClusterError, ConfigError
 
 T = TypeVar("T")
 TLS_HINT = ("rediss:// needs a server certificate this machine trusts: a private CA's file can be given "
@@ -56,6 +57,7 @@ class Keys:
         self.expiry = p + "expiry"  # sorted set lease id → expiry (ms, Redis clock)
         self.workers = p + "workers"  # hash worker → "last seen ms pid host"
         self.worker_done = p + "worker_done"  # hash worker → URLs done
+        self.job = p + "job"  # hash: fingerprint and summary of what defines the job (cluster/identity.py)
 
     def queue(self, host: str) -> str:
         """List: the host's queued requests of priority 0, oldest first."""
@@ -92,7 +94,7 @@ class RedisStore:
         self.scripts: dict[str, AsyncScript] = {
             name: self.redis.register_script(getattr(scripts, name))
             for name in ("ADD", "LEASE", "REQUEUE", "DONE", "EXPIRED", "HEARTBEAT", "ACQUIRE", "HOLD", "RELEASE",
-                         "NEXT_GENERATION")}
+                         "NEXT_GENERATION", "CLAIM")}
         self.renewals: list[Callable[[], tuple[list[str], list[str]]]] = []  # → (lease ids, slot keys+tokens)
         self.before_close: list[Callable[[], Awaitable[None]]] = []  # last words to Redis
         self._heartbeat: asyncio.Task[None] | None = None
@@ -114,6 +116,8 @@ class RedisStore:
                 if "NOAUTH" in str(e) or "WRONGPASS" in str(e):
                     raise ClusterError(f"Redis at {self.shown} needs a password ({e}); give it in the frontier "
                                        "URL: redis://:PASSWORD@host:port/db") from None
+                if "DB index is out of range" in str(e):  # a bad --frontier value, found on connecting
+                    raise ConfigError(f"--frontier: Redis at {self.shown} has no such database ({e})") from None
                 raise
             except UNREACHABLE as e:
                 if "CERTIFICATE_VERIFY_FAILED" in str(e):
@@ -145,10 +149,13 @@ class RedisStore:
         return await self.call(lambda: self.scripts[name](keys=keys, args=args))
 
     async def clear(self) -> None:
-        """Forget the whole job (``--fresh``): every key under its prefix."""
+        """Forget the whole job (``--fresh``): every key under its prefix, and no other job's (a
+        name from a seed's host may hold ``*`` or ``?``, which SCAN would read as a pattern)."""
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self.keys.prefix) + "*"
+
         async def delete() -> None:
             batch: list[str] = []
-            async for key in self.redis.scan_iter(match=self.keys.prefix + "*", count=1000):
+            async for key in self.redis.scan_iter(match=pattern, count=1000):
                 batch.append(key)
                 if len(batch) >= 1000:
                     await self.redis.unlink(*batch)

@@ -17,10 +17,11 @@ import sys
 from collections.abc import Callable
 from types import FrameType
 
+from crawler.cluster.identity import claim
 from crawler.cluster.merge import merge
 from crawler.cluster.store import RedisStore
 from crawler.config import Job
-from crawler.errors import ClusterError
+from crawler.errors import ClusterError, ConfigError
 
 
 def run_workers(job: Job, argv: list[str], echo: Callable[[str], None]) -> int:
@@ -31,6 +32,9 @@ def run_workers(job: Job, argv: list[str], echo: Callable[[str], None]) -> int:
         except ClusterError as e:
             echo(f"error: {e}")
             return 1
+        except ConfigError as e:
+            echo(f"error: {e}")
+            return 2
         shutil.rmtree(job.output_dir / "shards", ignore_errors=True)
     base = job.worker_id or socket.gethostname()
     # later options win in click: each worker runs alone, not fresh, under its own id
@@ -63,8 +67,9 @@ def run_workers(job: Job, argv: list[str], echo: Callable[[str], None]) -> int:
 
 
 async def _forget(job: Job) -> None:
+    """``--fresh``: forget the job in Redis, if it is this job (else ClusterError)."""
     store = RedisStore(job.frontier, job.job_name, "fresh", ttl=job.lease_ttl, wait=job.redis_wait)
     try:
-        await store.clear()
+        await claim(store, job)
     finally:
         await store.redis.aclose()

@@ -68,9 +68,8 @@ class RedisFrontier:
 
     persistent = True
 
-    def __init__(self, store: RedisStore, records: Path, *, fresh: bool = False) -> None:
+    def __init__(self, store: RedisStore, records: Path) -> None:
         self._store = store
-        self._fresh = fresh
         self._keys = store.keys
         self._records = records
         self._live: dict[int, Lease] = {}  # leases this worker holds (renewed by the heartbeat)
@@ -85,8 +84,7 @@ class RedisFrontier:
         store.renewals.append(lambda: ([str(i) for i in self._live], []))
 
     async def open(self) -> int:
-        if self._fresh:
-            await self._store.clear()
+        """Join the job (``--fresh`` cleared it before: :func:`crawler.cluster.identity.claim`)."""
         generation = await self._store.call(lambda: self._store.redis.hget(self._keys.meta, "generation"))
         self.generation = int(generation or 1)
         self._legacy = await self._saved_before_keys()

@@ -8,8 +8,10 @@ A proxy that fails (cannot connect, times out, answers 407, cuts the connection,
 signal) cools down for ``proxy_cooldown`` seconds, doubling with each consecutive failure up to
 five minutes; one success resets it. When every proxy of a pool is cooling down or at its
 concurrency cap, a request waits for one, at most ``proxy_wait`` seconds, then fails with a
-``proxy`` error. Proxies are named by a stable id (``scheme://host:port``); their credentials never
-appear in records, logs or messages.
+``proxy`` error; once no request through a pool has worked for ``proxy_wait`` seconds, its
+requests fail at once instead of each waiting again (a dead pool's URLs, and the crawl, end).
+Proxies are named by a stable id (``scheme://host:port``); their credentials never appear in
+records, logs or messages.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class Pool:
     _next: int = 0
     _sticky: dict[str, Proxy] = field(default_factory=dict)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    failing_since: float | None = None  # loop time of the first failure since a request last worked
 
     def usable(self, now: float) -> list[Proxy]:
         return [p for p in self.proxies if not p.dead and p.cooling_until <= now
@@ -108,13 +111,17 @@ class Pool:
 
 
 class NoProxy(Exception):
-    """No proxy of ``pool`` is usable at loop time ``now``; ``wait``: seconds until one may be."""
+    """No proxy of ``pool`` is usable at loop time ``now``; ``wait``: seconds until one may be.
+    ``hopeless``: waiting will not help: every proxy is disabled, or none has worked for
+    ``proxy_wait`` seconds (a dead pool's URLs end now instead of each waiting it out again)."""
 
-    def __init__(self, pool: Pool, now: float) -> None:
+    def __init__(self, pool: Pool, now: float, patience: float) -> None:
         super().__init__(pool.name)
         self.pool = pool
         self.now = now
         self.all_dead = all(p.dead for p in pool.proxies)
+        self.failing = pool.failing_since is not None and now - pool.failing_since >= patience
+        self.hopeless = self.all_dead or self.failing
         wake = pool.wake_at(now)
         self.wait = wake - now if wake is not None else POLL
 
@@ -138,6 +145,7 @@ class Router:
         self._cap = cap
         self._wait = wait
         self._route_cache: dict[str, Pool | None] = {}
+        self._stopping = False
         self._chosen: dict[str, Pool] = {}  # proxy URL set by the request hook → its pool of one
         self._secrets = [s for p in self._all.values() for s in _secrets(p.url)]
 
@@ -191,10 +199,17 @@ class Router:
         now = asyncio.get_running_loop().time()
         proxy = pool.pick(host, now)
         if proxy is None:
-            raise NoProxy(pool, now)
+            raise NoProxy(pool, now, self._wait)
         proxy.inflight += 1
         proxy.requests += 1
         return proxy
+
+    def hopeless(self, host: str) -> bool:
+        """True when the host's route is a pool that waiting will not mend (see NoProxy)."""
+        pool = self.route(host)
+        if pool is None or pool.usable(now := asyncio.get_running_loop().time()):
+            return False
+        return NoProxy(pool, now, self._wait).hopeless
 
     async def acquire(self, host: str, choice: str | None = None) -> Proxy | None:
         """:meth:`take`, waiting at most ``proxy_wait`` for a usable proxy (robots.txt, sitemaps
@@ -202,10 +217,12 @@ class Router:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wait
         while True:
+            if self._stopping:
+                raise FetchError(Kind.LOCAL, "the crawl is stopping: no more waiting for a proxy")
             try:
                 return self.take(host, choice)
             except NoProxy as e:
-                if e.now >= deadline or e.all_dead:
+                if e.now >= deadline or e.hopeless:
                     raise self.gave_up(e) from None
                 wake = min(deadline, e.now + e.wait)
                 e.pool.changed.clear()
@@ -217,7 +234,9 @@ class Router:
     def gave_up(self, e: NoProxy) -> FetchError:
         """The error of a request that found no usable proxy within ``proxy_wait``."""
         states = "; ".join(f"{p.id}: {p.state(e.now)}" for p in e.pool.proxies)
-        why = "every proxy is disabled" if e.all_dead else f"none usable after {self._wait:g}s"
+        why = f"none usable after {self._wait:g}s"
+        if e.all_dead or e.failing:
+            why = "every proxy is disabled" if e.all_dead else f"none has worked for {self._wait:g}s"
         return FetchError(Kind.PROXY, f"pool {e.pool.name!r}: {why} ({states})")
 
     @property
@@ -225,20 +244,32 @@ class Router:
         return self._wait
 
     def release(self, proxy: Proxy, *, failed: bool = False, banned: bool = False, nbytes: int = 0) -> None:
-        """Report how a request through ``proxy`` went; failures start or extend its cool-down."""
+        """Report how a request through ``proxy`` went; failures start or extend its cool-down,
+        and mark its pools failing until a request through them works."""
         proxy.inflight -= 1
         proxy.bytes += nbytes
+        now = asyncio.get_running_loop().time()
         if failed or banned:
             proxy.failures += failed
             proxy.bans += banned
             proxy.streak += 1
             pause = min(self._cooldown * 2 ** min(proxy.streak - 1, 20), MAX_COOLDOWN)
-            proxy.cooling_until = asyncio.get_running_loop().time() + pause
+            proxy.cooling_until = now + pause
         else:
             proxy.streak = 0
-        for pool in self.pools.values():
+        for pool in [*self.pools.values(), *self._chosen.values()]:
             if proxy in pool.proxies:
+                if not (failed or banned):
+                    pool.failing_since = None
+                elif pool.failing_since is None:
+                    pool.failing_since = now
                 pool.changed.set()
+
+    def stop(self) -> None:
+        """The crawl is draining: requests waiting for a proxy stop waiting (their URLs stay queued)."""
+        self._stopping = True
+        for pool in [*self.pools.values(), *self._chosen.values()]:
+            pool.changed.set()
 
     def disable(self, proxy: Proxy, reason: str) -> None:
         """Take ``proxy`` out of the crawl for good (waiting cannot fix wrong credentials)."""

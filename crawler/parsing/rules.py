@@ -13,7 +13,7 @@ from selectolax.lexbor import LexborHTMLParser
 class Strict(BaseModel):
     """Base of every job model: unknown keys are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # inf would hang a wait
 
 
 def _css(selector: str | None) -> str | None:

@@ -7,8 +7,10 @@ text: a value that cannot be converted is reported, never replaced by a default 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from yarl import URL
@@ -20,6 +22,13 @@ TRUE_WORDS = frozenset({"true", "yes", "1", "on", "y"})
 FALSE_WORDS = frozenset({"false", "no", "0", "off", "n", ""})
 _NUMBER = re.compile(r"[-+−]?\d+(?:[.,'\s\u00a0\u202f]\d+)*")  # digit groups and their separators
 _GROUPING = re.compile(r"['\s\u00a0\u202f]")  # always thousands separators
+# a multiplier right after the number, as a word of its own ("$59K", "1.2M", "3 bn", "1,5 Mio"; "£5m"
+# with a currency sign, since "5m" alone is metres); a unit that starts with the same letter
+# ("12kg", "59 KB", "5 Mbps") is a unit, not a multiplier
+_MULTIPLIER = re.compile(r"(?:(?P<letter>[kKMB])|(?P<money>[mb])|\s?(?P<word>bn|mn|Mio|Mrd|thousand|million|billion))"
+                         r"(?![^\W\d_])")
+MULTIPLIERS = {"k": 10**3, "K": 10**3, "M": 10**6, "B": 10**9, "m": 10**6, "b": 10**9, "bn": 10**9, "mn": 10**6,
+               "Mio": 10**6, "Mrd": 10**9, "thousand": 10**3, "million": 10**6, "billion": 10**9}
 
 
 class Unconvertible(Exception):
@@ -34,21 +43,26 @@ def shown(raw: object) -> str:
 
 def number(raw: str, decimal: str = ".") -> float:
     """The one number in ``raw``, wherever the currency sign or unit is: ``"£1,234.50"`` → 1234.5,
-    ``"1.234,50 €"`` with ``decimal=","`` → 1234.5. Other separators (the other of ``.``/``,``,
-    spaces, apostrophes) group thousands, in threes. Text with no number, with two (a range,
-    "3 for 10") or with separators that do not fit is Unconvertible."""
-    found = _NUMBER.findall(raw)
+    ``"1.234,50 €"`` with ``decimal=","`` → 1234.5, ``"$59K"`` → 59000 (a multiplier, not a unit).
+    Other separators (the other of ``.``/``,``, spaces, apostrophes) group thousands, in threes.
+    Text with no number, with two (a range, "3 for 10") or with separators that do not fit is
+    Unconvertible."""
+    found = list(_NUMBER.finditer(raw))
     if len(found) != 1:
         raise Unconvertible(f"{shown(raw)} is not one number ({'several found' if found else 'none found'})")
     thousands = "," if decimal == "." else "."
-    text = _GROUPING.sub(thousands, found[0]).replace("−", "-")
+    text = _GROUPING.sub(thousands, found[0][0]).replace("−", "-")
     whole, sep, fraction = text.partition(decimal)
     groups = whole.lstrip("+-").split(thousands)
     if decimal in fraction or thousands in fraction or (
             len(groups) > 1 and (len(groups[0]) > 3 or any(len(g) != 3 for g in groups[1:]))):
         raise Unconvertible(f"{shown(raw)} is not a number with decimal {decimal!r} (thousands {thousands!r})")
     digits = whole.replace(thousands, "")
-    return float(f"{digits}.{fraction}" if sep else digits)
+    value = Decimal(f"{digits}.{fraction}" if sep else digits)
+    suffix = _MULTIPLIER.match(raw, found[0].end())
+    if suffix is None or (suffix["money"] and not any(unicodedata.category(c) == "Sc" for c in raw)):
+        return float(value)
+    return float(value * MULTIPLIERS[suffix[0].strip()])
 
 
 def integer(raw: str, decimal: str = ".") -> int:
