@@ -45,6 +45,21 @@ async def test_rendered_pages_give_the_links_and_items_their_scripts_make(site, 
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in (tmp_path / "o" / "screens").rglob("*.png"))
 
 
+async def test_a_screenshot_never_stands_where_another_url_needs_a_folder(site, tmp_path):
+    """``/x`` is rendered first (one slot), then ``/x.png/y``: both pages get their screenshot."""
+    site.html("js.test", "/", '<h1>home</h1><a href="/x">x</a>')
+    site.html("js.test", "/x", '<h1>x</h1><a href="/x.png/y">y</a>')
+    site.html("js.test", "/x.png/y", "<h1>y</h1>")
+    await site.start()
+    await Crawl(job(site, tmp_path / "o", per_host=1, render=["*"], render_screenshot=True)).run()
+
+    records = read_records(tmp_path / "o")
+    assert len(records) == 3 and all(r["error"] is None and r["rendered"] for r in records), records
+    shots = sorted(str(p.relative_to(tmp_path / "o" / "screens")).split("/", 1)[1]
+                   for p in (tmp_path / "o" / "screens").rglob("*.png"))
+    assert shots == ["_index.html.png", "x%2Epng/y.png", "x.png"]
+
+
 async def test_a_page_that_never_finishes_loading_is_a_render_error_and_the_crawl_goes_on(site, tmp_path):
     js_site(site)
 
