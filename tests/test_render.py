@@ -15,6 +15,7 @@ from crawler.engine import Crawl
 from crawler.report.data import read
 from crawler.report.html import render as render_report
 from tests.conftest import read_records
+from tests.leaks import basic_credentials, read_output
 from tests.render_site import ITEM, ITEMS, SHELL, job, js_site
 from tests.test_cli import run_cli
 
@@ -90,14 +91,18 @@ async def test_the_browser_goes_through_the_jobs_proxy(hosts_site, tmp_path):
     try:
         stats = await Crawl(Job.model_validate({
             "start_urls": [hosts_site.url("127.0.0.2")], "output": str(tmp_path / "o"), "ignore_robots": True,
-            "render": ["*"], "render_selector": "body[data-ready]", "proxy": proxy.url(), "max_depth": 0})).run()
+            "render": ["*"], "render_selector": "body[data-ready]", "proxy": proxy.url(), "max_depth": 0,
+            "warc": True})).run()
     finally:
         proxy.kill()
     peers = {(path, peer) for _, path, peer in hosts_site.remotes}
     assert peers == {("/", proxy.source), ("/api/items.json", proxy.source)}
     (record,) = read_records(tmp_path / "o")
     assert record["rendered"] and record["proxy"] == proxy.id and stats.pages == 1
-    assert b"renderpw9" not in (tmp_path / "o" / "records.jsonl").read_bytes()
+    everything = b"".join(read_output(p) for p in (tmp_path / "o").rglob("*") if p.is_file())
+    assert b"WARC-Type: request" in everything
+    for secret in (b"renderpw9", *basic_credentials({"user": "rita", "password": "renderpw9"})):
+        assert secret not in everything
 
 
 async def test_render_auto_renders_only_the_pages_built_by_scripts(site, tmp_path):
