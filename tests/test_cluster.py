@@ -202,6 +202,13 @@ async def test_a_password_works_and_is_never_shown(site, tmp_path, form, shown):
         code, err = await finish(await start(worker_cmd(site, url, out, "w0", quiet=False)))
         assert code == 0, err
         assert f"at redis://{shown.format(host=host)}, worker w0" in err
+        status = await asyncio.create_subprocess_exec(  # `crawler status` takes the same URL with the job
+            sys.executable, "-m", "crawler", "status", url.replace("/0", "/0/shared", 1),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        described, status_err = await asyncio.wait_for(status.communicate(), 60)
+        assert status.returncode == 0, status_err
+        assert described.decode().startswith(f"redis://{shown.format(host=host)} job 'shared': finished")
+        err += described.decode() + status_err.decode()
         wrong = url.replace("s3cret-pw", "nope")
         code2, err2 = await finish(await start(worker_cmd(site, wrong, tmp_path / "o2", "w0", "--redis-wait", "1")))
         assert code2 == 1 and "refused our credentials" in err2
