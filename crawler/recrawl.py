@@ -2,10 +2,10 @@
 
 A job's first crawl is generation 1; ``--recrawl`` starts the next generation of a finished job.
 Each due URL is fetched again with the validators of its last visit (``If-None-Match``,
-``If-Modified-Since``), and its record says how it compares with that visit: ``new`` (no earlier
-visit), ``changed``, ``unchanged`` (304, or the same content digest) or ``gone`` (it answered
-before; now it fails, or says 404/410). ``OUT/changes.jsonl`` lists the URLs of the latest
-generation that are not unchanged.
+``If-Modified-Since``) if its page file is still whole (see ``Fetcher._kept``), and its record
+says how it compares with that visit: ``new`` (no earlier visit), ``changed``, ``unchanged`` (304,
+or the same content digest) or ``gone`` (it answered before; now it fails, or says 404/410).
+``OUT/changes.jsonl`` lists the URLs of the latest generation that are not unchanged.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from tests.conftest import Site
@@ -297,16 +298,32 @@ async def test_redis_gone_for_good_is_one_line_and_the_shard_stays_whole(site, r
     assert lines and all(line.endswith(b"\n") and json.loads(line)["url"] for line in lines)
 
 
-async def test_a_password_works_and_is_never_shown(site, tmp_path):
+@pytest.mark.parametrize("form, shown", [
+    (":{pw}@{host}/0", "***@{host}/0"), ("default:{pw}@{host}/0", "***@{host}/0"),
+    ("{host}/0?password={pw}", "{host}/0?password=***"),
+    ("{host}/0?username=default&password={pw}", "{host}/0?username=***&password=***"),
+])
+async def test_a_password_works_and_is_never_shown(site, tmp_path, form, shown):
+    """Every form of password redis-py reads from the URL: user info, or query parameters."""
     await site.start()
     build(site)
     server = RedisServer(tmp_path / "redis", password="s3cret-pw")
     server.start()
     try:
         out = tmp_path / "out"
-        code, err = await finish(await start(worker_cmd(site, server.url, out, "w0", quiet=False)))
+        host = f"127.0.0.1:{server.port}"
+        url = "redis://" + form.format(pw="s3cret-pw", host=host)
+        code, err = await finish(await start(worker_cmd(site, url, out, "w0", quiet=False)))
         assert code == 0, err
-        wrong = server.url.replace("s3cret-pw", "nope")
+        assert f"at redis://{shown.format(host=host)}, worker w0" in err
+        status = await asyncio.create_subprocess_exec(  # `crawler status` takes the same URL with the job
+            sys.executable, "-m", "crawler", "status", url.replace("/0", "/0/shared", 1),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        described, status_err = await asyncio.wait_for(status.communicate(), 60)
+        assert status.returncode == 0, status_err
+        assert described.decode().startswith(f"redis://{shown.format(host=host)} job 'shared': finished")
+        err += described.decode() + status_err.decode()
+        wrong = url.replace("s3cret-pw", "nope")
         code2, err2 = await finish(await start(worker_cmd(site, wrong, tmp_path / "o2", "w0", "--redis-wait", "1")))
         assert code2 == 1 and "refused our credentials" in err2
         shown = err + err2 + "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())

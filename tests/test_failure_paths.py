@@ -142,10 +142,10 @@ async def test_a_bug_of_ours_is_an_internal_error_with_a_warning(site, crawl, mo
     serve_tree(site, "a.test", 3)
     original = fetch.Fetcher._handle
 
-    async def buggy(self, resp, url, pages, proxy, previous):
+    async def buggy(self, resp, url, *rest):
         if url.path == "/p1":
             raise TypeError("unsupported operand")
-        return await original(self, resp, url, pages, proxy, previous)
+        return await original(self, resp, url, *rest)
 
     monkeypatch.setattr(fetch.Fetcher, "_handle", buggy)
     r = await crawl(start_urls=[site.url("a.test")], resolve=site.pin("a.test"), ignore_robots=True)

@@ -12,15 +12,17 @@ import posixpath
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crawler.sinks.paths import MAX_NAME, relative_path
+from crawler.sinks.paths import MAX_NAME, relative_path, screenshot_path
 from crawler.urls import InvalidURL, parse_seed
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))
 SEGMENT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
+ESCAPES = ["%26", "&", "%21", "!", "%25", "%", "%2F", "%3A", ":", "%2E", "%5F", "_", "%43", "%c3%a9", "%20"]
 HOSTILE = st.sampled_from(["..", ".", "%2e%2e", "%2E.", ".%2e", "%00", "\\", "//", "%2F", "CON",
-                           "nul.txt", "_index.html", "!", "?", "#", "~", "%", "%%", "é", "\x7f"])
+                           "nul.txt", "_index.html", "!", "?", "#", "~", "%", "%%", "é", "\x7f", *ESCAPES])
 PATHS = st.lists(st.one_of(SEGMENT, HOSTILE), max_size=12).map("/".join)
-QUERY = st.one_of(st.just(""), st.text(max_size=40).map(lambda q: "?" + q))
+QUERY = st.one_of(st.just(""), st.lists(st.one_of(st.text(max_size=10), st.sampled_from(ESCAPES)), max_size=6)
+                  .map(lambda parts: "?" + "".join(parts)))
 
 
 def to_url(host: str, path: str, query: str) -> str | None:
@@ -46,3 +48,25 @@ def test_paths_stay_inside_and_never_collide(urls):
         assert all(p.isascii() and p.isprintable() and "\\" not in p for p in parts)
         assert all(len(p) <= MAX_NAME for p in parts)
         assert seen.setdefault(rel, url) == url, f"{url} and {seen[rel]} share {rel}"
+
+
+TOKENS = st.sampled_from(["a", "/", "x", ".png", ".PNG", *ESCAPES])
+SHORT = st.tuples(st.lists(TOKENS, max_size=4).map("".join), st.lists(TOKENS, max_size=4).map("".join))
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.lists(SHORT, min_size=2, max_size=30))
+def test_urls_that_differ_only_in_escapes_get_their_own_files(urls):
+    """Few characters, many URLs: near twins (``?a=b&c`` and ``?a=b%26c``) meet often.
+    Screenshots too, and only they end in ``.png``: none stands where another needs a folder."""
+    pages: dict[str, str] = {}
+    shots: dict[str, str] = {}
+    for path, query in urls:
+        url = to_url("a.test", path, "?" + query if query else "")
+        if url is not None:
+            rel = relative_path(parse_seed(url))
+            assert pages.setdefault(rel, url) == url, f"{url} and {pages[rel]} share {rel}"
+            shot = screenshot_path(parse_seed(url))
+            assert shots.setdefault(shot, url) == url, f"{url} and {shots[shot]} share {shot}"
+            *folders, name = shot.lower().split("/")  # .lower(): not even on a case-blind disk
+            assert name.endswith(".png") and not any(f.endswith(".png") for f in folders), shot

@@ -16,6 +16,7 @@ from yarl import URL
 from crawler import Hooks, Job, Outgoing
 from crawler.engine import Crawl
 from tests.conftest import read_records
+from tests.leaks import basic_credentials, read_output
 from tests.proxy_servers import ProxyServer, start_proxy
 
 
@@ -56,14 +57,15 @@ def sources(site, host: str | None = None) -> Counter[str]:
 async def test_requests_go_through_the_proxy(site, crawl, proxies, kind, auth):
     (p,) = await proxies(kind, 1, **auth)
     urls = pages(site, "127.0.0.1", 5)
-    r = await crawl(start_urls=[urls[0]], proxy=p.url())
+    r = await crawl(start_urls=[urls[0]], proxy=p.url(), warc=True)
     assert r.stats.pages == 6
     assert sources(site) == {p.source: 6}
     assert {rec["proxy"] for rec in r.records} == {p.id}
-    everything = b"".join(f.read_bytes() for f in r.out.rglob("*") if f.is_file())
+    everything = b"".join(read_output(f) for f in r.out.rglob("*") if f.is_file())
     everything += "\n".join(r.stats.warnings + r.stats.proxy_report).encode()
     everything += r.stats.summary(str(r.out)).encode()
-    for secret in (b"s3cretpw", b"p@ss", b"p%40ss"):
+    assert b"WARC/1.1" in everything  # the archive was read, decompressed
+    for secret in (b"s3cretpw", b"p@ss", b"p%40ss", *basic_credentials(auth)):
         assert secret not in everything
 
 

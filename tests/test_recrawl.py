@@ -5,6 +5,7 @@ the CLI, as a user would, and killed with SIGKILL half-way through a re-crawl.""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import signal
 import sqlite3
@@ -145,6 +146,67 @@ async def test_a_recrawl_reports_exactly_what_changed_and_rewrites_only_changed_
                 revisits[rec.rec_headers.get_header("WARC-Target-URI")] = rec.rec_headers.get_header("WARC-Profile")
     assert {u.removeprefix(site.url("shop.test").rstrip("/")): p.rsplit("/", 1)[-1] for u, p in revisits.items()} \
         == {"/etag": "server-not-modified", "/lm": "server-not-modified", "/plain": "identical-payload-digest"}
+
+
+async def test_a_page_file_deleted_or_edited_by_hand_is_fetched_whole_again(site, tmp_path):
+    """A 304 would leave the record pointing at a file that is gone or no longer the page: a
+    conditional request is sent only for a file that is there and whole, else a plain GET."""
+    _, out = await first_crawl(site, tmp_path)
+    first = by_path(site, lines(out / "records.jsonl"))
+    (out / first["/etag"]["path"]).unlink()
+    (out / first["/lm"]["path"]).write_text("edited by hand")
+    (out / first["/plain"]["path"]).write_text("edited by hand")
+    site.headers.clear()
+
+    code, _, err = await run_cli(*job_args(site, out), "--recrawl")
+
+    assert code == 0, err
+    second = by_path(site, [r for r in lines(out / "records.jsonl") if r["crawl"] == 2])
+    assert not any(h.get("If-None-Match") == '"v1"' or h.get("If-Modified-Since") for h in site.headers)
+    for p in ("/etag", "/lm", "/plain"):
+        assert second[p]["status"] == 200 and second[p]["change"] == "unchanged", second[p]
+        body = (out / second[p]["path"]).read_bytes()
+        assert hashlib.sha256(body).hexdigest() == second[p]["sha256"] == first[p]["sha256"]
+
+    code, _, err = await run_cli(*job_args(site, out), "--recrawl")  # the files are whole again: 304s
+
+    assert code == 0, err
+    third = by_path(site, [r for r in lines(out / "records.jsonl") if r["crawl"] == 3])
+    assert third["/etag"]["status"] == 304 and third["/lm"]["status"] == 304
+
+
+async def test_page_files_named_by_the_previous_mapping_are_kept_and_replaced(site, tmp_path):
+    """An OUT written before ``?a=b%26c`` got its own name (``p!a=b%26c``, now ``p!a=b%2526c``):
+    a 304 keeps the old file, found through the record; a changed body goes under the new name."""
+    version = ["v1"]
+
+    async def page(request: web.Request) -> web.Response:
+        if request.headers.get("If-None-Match") == f'"{version[0]}"':
+            return web.Response(status=304, headers={"ETag": f'"{version[0]}"'})
+        return web.Response(text=f"body {version[0]}", content_type="text/html", headers={"ETag": f'"{version[0]}"'})
+
+    site.html("shop.test", "/", '<a href="/p?a=b%26c">p</a>')
+    site.route("shop.test", "/p", page)
+    await site.start()
+    out = tmp_path / "o"
+    assert (await run_cli(*job_args(site, out)))[0] == 0
+    new = by_path(site, lines(out / "records.jsonl"))["/p?a=b%26c"]["path"]
+    old = new.replace("%2526", "%26")  # what the previous release named it
+    (out / new).rename(out / old)
+    (out / "records.jsonl").write_text((out / "records.jsonl").read_text().replace(new, old))
+    with sqlite3.connect(out / "state.sqlite") as db:
+        assert db.execute("UPDATE visits SET path = ? WHERE path = ?", (old, new)).rowcount == 1
+
+    code, _, err = await run_cli(*job_args(site, out), "--recrawl")
+    assert code == 0, err
+    second = by_path(site, [r for r in lines(out / "records.jsonl") if r["crawl"] == 2])["/p?a=b%26c"]
+    assert (second["status"], second["path"]) == (304, old) and (out / old).read_text() == "body v1"
+
+    version[0] = "v2"
+    code, _, err = await run_cli(*job_args(site, out), "--recrawl")
+    assert code == 0, err
+    third = by_path(site, [r for r in lines(out / "records.jsonl") if r["crawl"] == 3])["/p?a=b%26c"]
+    assert (third["change"], third["path"]) == ("changed", new) and (out / new).read_text() == "body v2"
 
 
 async def test_kill_9_during_a_recrawl_then_the_same_command_finishes_that_recrawl(site, tmp_path):

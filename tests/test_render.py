@@ -15,6 +15,7 @@ from crawler.engine import Crawl
 from crawler.report.data import read
 from crawler.report.html import render as render_report
 from tests.conftest import read_records
+from tests.leaks import basic_credentials, read_output
 from tests.render_site import ITEM, ITEMS, SHELL, job, js_site
 from tests.test_cli import run_cli
 
@@ -43,6 +44,21 @@ async def test_rendered_pages_give_the_links_and_items_their_scripts_make(site, 
     shots = sorted(p.name for p in (tmp_path / "o" / "screens").rglob("*.png"))
     assert shots == ["1.png", "2.png", "3.png", "_index.html.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in (tmp_path / "o" / "screens").rglob("*.png"))
+
+
+async def test_a_screenshot_never_stands_where_another_url_needs_a_folder(site, tmp_path):
+    """``/x`` is rendered first (one slot), then ``/x.png/y``: both pages get their screenshot."""
+    site.html("js.test", "/", '<h1>home</h1><a href="/x">x</a>')
+    site.html("js.test", "/x", '<h1>x</h1><a href="/x.png/y">y</a>')
+    site.html("js.test", "/x.png/y", "<h1>y</h1>")
+    await site.start()
+    await Crawl(job(site, tmp_path / "o", per_host=1, render=["*"], render_screenshot=True)).run()
+
+    records = read_records(tmp_path / "o")
+    assert len(records) == 3 and all(r["error"] is None and r["rendered"] for r in records), records
+    shots = sorted(str(p.relative_to(tmp_path / "o" / "screens")).split("/", 1)[1]
+                   for p in (tmp_path / "o" / "screens").rglob("*.png"))
+    assert shots == ["_index.html.png", "x%2Epng/y.png", "x.png"]
 
 
 async def test_a_page_that_never_finishes_loading_is_a_render_error_and_the_crawl_goes_on(site, tmp_path):
@@ -75,14 +91,18 @@ async def test_the_browser_goes_through_the_jobs_proxy(hosts_site, tmp_path):
     try:
         stats = await Crawl(Job.model_validate({
             "start_urls": [hosts_site.url("127.0.0.2")], "output": str(tmp_path / "o"), "ignore_robots": True,
-            "render": ["*"], "render_selector": "body[data-ready]", "proxy": proxy.url(), "max_depth": 0})).run()
+            "render": ["*"], "render_selector": "body[data-ready]", "proxy": proxy.url(), "max_depth": 0,
+            "warc": True})).run()
     finally:
         proxy.kill()
     peers = {(path, peer) for _, path, peer in hosts_site.remotes}
     assert peers == {("/", proxy.source), ("/api/items.json", proxy.source)}
     (record,) = read_records(tmp_path / "o")
     assert record["rendered"] and record["proxy"] == proxy.id and stats.pages == 1
-    assert b"renderpw9" not in (tmp_path / "o" / "records.jsonl").read_bytes()
+    everything = b"".join(read_output(p) for p in (tmp_path / "o").rglob("*") if p.is_file())
+    assert b"WARC-Type: request" in everything
+    for secret in (b"renderpw9", *basic_credentials({"user": "rita", "password": "renderpw9"})):
+        assert secret not in everything
 
 
 async def test_render_auto_renders_only_the_pages_built_by_scripts(site, tmp_path):

@@ -8,6 +8,7 @@ import string
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from yarl import URL
 
 from crawler.sinks.pages import PageStore
@@ -110,6 +111,21 @@ async def test_file_and_folder_conflict_keeps_both_bodies(tmp_path: Path):
     assert len(set(written.values())) == 4
     for raw, rel in written.items():
         assert (tmp_path / rel).read_bytes() == raw.encode()
+
+
+async def test_urls_that_differ_in_an_escape_keep_their_own_page_files(site, crawl):
+    """``?a=b&c`` and ``?a=b%26c`` are two URLs: each record's file holds its own body."""
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(text=f"query {request.raw_path}", content_type="text/plain")
+
+    site.route("q.test", "/p", echo)
+    site.html("q.test", "/", '<a href="/p?a=b&c">1</a><a href="/p?a=b%26c">2</a>')
+    r = await crawl(start_urls=[site.url("q.test")], resolve=site.pin("q.test"), ignore_robots=True)
+    pages = [rec for rec in r.records if "?" in rec["url"]]
+    assert len(pages) == 2 and len({rec["path"] for rec in pages}) == 2
+    for rec in pages:
+        body = (r.out / rec["path"]).read_bytes()
+        assert hashlib.sha256(body).hexdigest() == rec["sha256"] and body.endswith(rec["url"][-6:].encode())
 
 
 async def test_large_body_spills_to_disk_and_is_whole(tmp_path: Path):

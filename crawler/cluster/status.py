@@ -23,7 +23,7 @@ def split_job_url(text: str) -> tuple[str, str]:
             len(parts) == 2 and not parts[0].isdigit()):
         raise ConfigError("expected OUT or redis://host:port[/db]/JOB")
     db = parts[0] if len(parts) == 2 else "0"
-    return str(url.with_path(f"/{db}")), parts[-1]
+    return str(url.with_path(f"/{db}", keep_query=True)), parts[-1]  # the query may hold the password
 
 
 async def describe(text: str) -> str:

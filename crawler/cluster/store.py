@@ -17,14 +17,15 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import unquote_plus
 
 from redis import exceptions as rx
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from yarl import URL
 
 from crawler.cluster import scripts
 from crawler.errors import ClusterError, ConfigError
+from crawler.net.proxy_url import redact_url
 
 T = TypeVar("T")
 TLS_HINT = ("rediss:// needs a server certificate this machine trusts: a private CA's file can be given "
@@ -33,9 +34,17 @@ UNREACHABLE = (rx.ConnectionError, rx.TimeoutError, ConnectionError, OSError)
 
 
 def redact(url: str) -> str:
-    """The Redis URL as it may be shown: without its password."""
-    u = URL(url)
-    return str(u.with_password("***")) if u.password else url
+    """The Redis URL as it may be shown: its user info and every query value redis-py reads as a
+    credential (``password=``, ``username=``, ``ssl_password=``…) are ``***``."""
+    return redact_url(_CREDENTIAL_PARAM.sub(_hide_value, url))
+
+
+_CREDENTIAL_PARAM = re.compile(r"(?<=[?&])([^&=]*)=[^&]*")
+
+
+def _hide_value(param: re.Match[str]) -> str:
+    name = unquote_plus(param[1]).lower()
+    return f"{param[1]}=***" if "pass" in name or "user" in name else param[0]
 
 
 def default_worker_id() -> str:

@@ -145,9 +145,11 @@ class Fetcher:
         request is conditional, and a 304 or an identical body comes back ``unchanged`` with the
         page file untouched. Raises FetchError for transport failures."""
         self._guard(url)
+        kept = await self._kept(previous, pages)
         try:
-            async with self._session_for(proxy).get(url, **self.request_kwargs(proxy, extra, previous)) as resp:
-                return await self._handle(resp, url, pages, proxy, previous)
+            async with self._session_for(proxy).get(
+                    url, **self.request_kwargs(proxy, extra, previous if kept else None)) as resp:
+                return await self._handle(resp, url, pages, proxy, previous, kept)
         except FetchError as e:
             raise self._blame(e, proxy) from None
         except Exception as e:  # every transport failure is classified; a bug of ours escapes
@@ -237,11 +239,24 @@ class Fetcher:
                 error.message = f"via {proxy.id}: {error.message}"
         return error
 
+    @staticmethod
+    async def _kept(previous: Visit | None, pages: PageStore | None) -> bool:
+        """True when the last visit's page file is still there and whole, so a conditional request
+        may keep it (a 304 points the record at it). A file deleted or edited since means a plain
+        GET. Hashing it costs a read of the file on a pool thread, only for URLs that have
+        validators: far less than fetching the page again, and a 304 is trusted only then."""
+        if previous is None or not previous.ok or not (previous.etag or previous.last_modified):
+            return False
+        if pages is None:  # no page files: nothing to keep
+            return True
+        return previous.path is not None and previous.digest is not None \
+            and await pages.holds(previous.path, previous.digest)
+
     async def _handle(self, resp: aiohttp.ClientResponse, url: URL, pages: PageStore | None,
-                      proxy: Proxy | None, previous: Visit | None) -> Response:
+                      proxy: Proxy | None, previous: Visit | None, kept: bool) -> Response:
         status = resp.status
         ctype = resp.headers.get("Content-Type")
-        if status == 304 and previous is not None and previous.digest is not None:
+        if status == 304 and kept and previous is not None and previous.digest is not None:
             await self._drain(resp, archive=False)
             if self._warc is not None:
                 await self._warc.revisit(Exchange.of(resp), previous.digest, previous.fetched_at)

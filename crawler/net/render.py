@@ -34,7 +34,7 @@ from crawler.net.proxies import Proxy
 from crawler.scheduling.limiter import HostLimiter
 from crawler.sinks.exchange import Exchange
 from crawler.sinks.pages import PageStore
-from crawler.sinks.paths import relative_path
+from crawler.sinks.paths import screenshot_path
 from crawler.urls import host_key, url_pattern
 
 if TYPE_CHECKING:
@@ -213,8 +213,7 @@ class Renderer:
                                                  timeout=max(deadline - loop.time(), 0.001) * 1000)
                 html = await _dom(page, self._job.max_bytes)
                 if self._screens is not None:
-                    shot = self._screens / relative_path(url)
-                    shot = shot.with_name(shot.name + ".png")
+                    shot = self._screens / screenshot_path(url)
                     shot.parent.mkdir(parents=True, exist_ok=True)
                     await page.screenshot(path=str(shot), full_page=True)
                 if self.warc is not None and answer is not None:

@@ -11,9 +11,11 @@ event loop, without the GIL hand-offs of a many-thread pool (measured: see bench
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,12 @@ class PageStore:
 
     def open(self, url: URL) -> PageFile:
         return PageFile(self, url)
+
+    async def holds(self, path: str, sha256: str) -> bool:
+        """True when ``path`` (relative to OUT, as records give it) is a file whose body has digest
+        ``sha256``: a re-crawl may then ask "changed since?" and keep it on a 304. Hashed on a
+        pool thread (hashlib lets go of the GIL), not the writer's, so writes do not queue behind."""
+        return await asyncio.to_thread(_holds, self.pages.parent / path, sha256)
 
     def temp_name(self) -> str:
         """A fresh temp file path (a str: a Path per page costs more than the rest of opening it);
@@ -82,7 +90,8 @@ class PageFile:
     async def commit(self, unless: str | None = None) -> str:
         """Move the body to its final name and return ``pages/...`` relative to OUT. With
         ``unless`` (a sha256), a file there that holds a body of that digest is left untouched
-        (a re-crawl of an unchanged page keeps its file and its mtime)."""
+        (a re-crawl of an unchanged page keeps its file and its mtime; one edited by hand is
+        written again)."""
         data = None
         streamed = None
         if self._file is None:
@@ -118,7 +127,8 @@ def _place_sync(tmp: str, data: bytes | None, digest: str | None, unless: str | 
         digest = hashlib.sha256(data).hexdigest()
     assert digest is not None
     rel = relative_path(url)
-    if unless is not None and digest == unless and (pages / rel).is_file():
+    size = len(data) if data is not None else os.path.getsize(tmp)
+    if unless is not None and digest == unless and _holds(pages / rel, digest, size):
         if data is None:
             os.remove(tmp)
         return rel, digest
@@ -130,6 +140,19 @@ def _place_sync(tmp: str, data: bytes | None, digest: str | None, unless: str | 
     except (NotADirectoryError, IsADirectoryError, FileExistsError):
         name = hashlib.sha256(str(url).encode()).hexdigest()
         return _move(tmp, pages, f"{host_dir(url)}/_conflicts/{name}"), digest
+
+
+def _holds(path: Path, sha256: str, size: int | None = None) -> bool:
+    """``path`` is a regular file of ``size`` bytes (when known: checked first, for free) whose
+    sha256 is ``sha256``."""
+    try:
+        with open(path, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode) or (size is not None and info.st_size != size):
+                return False
+            return hashlib.file_digest(f, "sha256").hexdigest() == sha256
+    except OSError:
+        return False
 
 
 def _move(tmp: str, pages: Path, rel: str) -> str:

@@ -9,6 +9,9 @@ not try to de-chunk again.
 Crash safety: after each record pair the file's length goes into ``OUT/.warc-good`` (one pwrite of
 20 digits). A crawl killed mid-write leaves a torn gzip member at the end, and readers stop there,
 so a resumed crawl first checks the members after that offset and cuts off an incomplete one.
+
+Request records hold the headers as sent, except ``Proxy-Authorization``: a proxy's password is
+never written to disk.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from warcio.warcwriter import WARCWriter
 from crawler.sinks.exchange import Exchange
 
 NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+UNARCHIVED = frozenset({"proxy-authorization"})  # a proxy's credentials (aiohttp and Chromium send
+# them there for http:// targets; a proxy's own Authorization header never leaves the CONNECT)
 
 
 class WarcSink:
@@ -63,7 +68,7 @@ class WarcSink:
     def _request_and_headers(self, exchange: Exchange, body: bytes | None):  # type: ignore[no-untyped-def]
         """The request's record, and the response's headers as received (a de-chunked ``body``
         gets its Content-Length; a revisit has no body)."""
-        sent = list(exchange.sent)
+        sent = [(k, v) for k, v in exchange.sent if k.lower() not in UNARCHIVED]
         if not any(k.lower() == "host" for k, _ in sent):
             sent.insert(0, ("Host", exchange.host))
         request = self._writer.create_warc_record(
