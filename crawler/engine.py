@@ -44,7 +44,7 @@ from crawler.parsing.reader import PageReader
 from crawler.pipeline import Outcome, Pipeline, internal_error
 from crawler.recrawl import due_policy, write_changes
 from crawler.scheduling.limiter import HostLimiter
-from crawler.scheduling.scheduler import Scheduler
+from crawler.scheduling.scheduler import STALL_AFTER, Scheduler
 from crawler.sinks import outdir
 from crawler.sinks.output import Output
 from crawler.sinks.records import FLUSH_BYTES
@@ -70,11 +70,12 @@ class Crawl:
         self.limiter: HostLimiter = limiter or backends.limiter
         self._shared_robots = backends.robots
         self._backend_report = backends.report
-        self.scheduler = Scheduler(self.frontier, self.limiter, lease_ttl=job.lease_ttl)
+        self.scheduler = Scheduler(self.frontier, self.limiter, lease_ttl=job.lease_ttl, warn=self.warn,
+                                   stall_after=max(STALL_AFTER, 4 * job.render_timeout))
         self.admission = Admission(job, self.frontier, self.scheduler.has_work)
         self.router = Router.from_job(job)
         self.parser = make_parser(job.parser, PageReader(job, self.hooks.parse), warn=self.warn)
-        self.renderer = (Renderer(job, self.limiter, screens=self.out / "screens", rules=self.admission.rules,
+        self.renderer = (Renderer(job, self.scheduler.slots, screens=self.out / "screens", rules=self.admission.rules,
                                   warn=self.warn) if job.render or job.render_auto else None)
         self._warn_cb = warn
         self._progress = progress or Progress(mode="off")
