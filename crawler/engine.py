@@ -355,8 +355,11 @@ class Crawl:
 
 
 async def _stopped(task: asyncio.Task[None]) -> None:
-    """Cancel ``task`` and wait until it has really ended."""
-    task.cancel()
+    """Cancel ``task`` and wait until it has really ended. The Redis client can swallow a cancel
+    that lands in the middle of a command (the task goes on): it is cancelled again until it ends."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=TICK)
     with contextlib.suppress(asyncio.CancelledError):
         await task
 
