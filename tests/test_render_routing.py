@@ -29,7 +29,6 @@ async def test_a_popup_sends_no_request(site, tmp_path):
         content_type="text/html")))
     site.html("js.test", "/next", "<h1>next</h1>")
     site.html("popped.test", "/popup", "<h1>popup</h1><script>setInterval(() => fetch('/poll'), 10)</script>")
-    await site.start()
 
     await Crawl(render_job([site.url("js.test")], tmp_path / "o", resolve=site.pin("js.test", "popped.test"),
                            allow_domains=["js.test", "popped.test"])).run()
@@ -57,7 +56,6 @@ async def test_a_service_worker_never_runs(site, tmp_path):
     site.route(host, "/", lambda _: asyncio.sleep(0, web.Response(text=SW_PAGE, content_type="text/html")))
     site.route(host, "/sw.js", lambda _: asyncio.sleep(0, web.Response(text=SW, content_type="application/javascript")))
     site.html(host, "/next", "<h1>next</h1>")
-    await site.start()
 
     await Crawl(render_job([site.url(host)], tmp_path / "o")).run()
 
@@ -90,7 +88,6 @@ async def test_a_download_a_page_starts_writes_nothing_to_disk(site, tmp_path, m
         '<html><body><a id=get href="/big.bin" download>get</a><h1>page</h1>'
         "<script>document.getElementById('get').click();</script></body></html>"), content_type="text/html")))
     site.route("js.test", "/big.bin", big)
-    await site.start()
 
     crawl = asyncio.create_task(Crawl(render_job([site.url("js.test")], tmp_path / "o", resolve=site.pin("js.test"),
                                                  max_bytes=100_000, max_depth=0)).run())

@@ -6,6 +6,9 @@ no slot is held."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ from aiohttp import web
 from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.net.browser import BrowserPool
+from crawler.net.proctree import descendants, running
 from tests.conftest import Site, read_records
 
 PAGE = """<html><body><h1>{path}</h1><script src="{cdn}/lib.js"></script><iframe src="{cdn}/frame"></iframe>
@@ -91,3 +95,72 @@ async def test_pages_loading_from_a_host_with_queued_urls_end_and_hold_no_slot(s
             await browsers.shut()
 
     await asyncio.gather(*(lane(first) for first in (0, 10, 20)))
+
+
+@pytest.mark.parametrize("ending", ["tabs", "browser", "timeout"])
+async def test_a_page_ended_mid_subresources_gives_back_the_other_hosts_slots(site, tmp_path, ending):
+    """A page loads two scripts from cdn.test, which the server holds: they take both of cdn's
+    slots (per_host 2) while cdn.test's own URL is queued. The page is ended in the middle (its
+    tab's processes killed, its browser killed, or render_timeout passes): it is a render error,
+    cdn's URL is crawled, and no slot is held after."""
+    held = {"/a.js": asyncio.Event(), "/b.js": asyncio.Event()}
+    release = asyncio.Event()
+
+    async def script(request: web.Request) -> web.Response:
+        held[request.path].set()
+        await asyncio.wait_for(release.wait(), 60)
+        return web.Response(text="", content_type="application/javascript")
+
+    async def listing(_: web.Request) -> web.Response:  # answered once the page holds both slots
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in held.values())), 60)
+        return web.Response(text=f'<a href="{site.url("cdn.test", "/q")}">q</a>', content_type="text/html")
+
+    cdn = site.url("cdn.test").rstrip("/")
+    site.route("shop.test", "/held", lambda _: asyncio.sleep(0, web.Response(
+        text=f'<html><body><h1>held</h1><script src="{cdn}/a.js"></script><script src="{cdn}/b.js"></script></body></html>',
+        content_type="text/html")))
+    site.route("shop.test", "/list", listing)
+    site.route("cdn.test", "/a.js", script)
+    site.route("cdn.test", "/b.js", script)
+    site.html("cdn.test", "/q", "<h1>q</h1>")
+    crawl = Crawl(Job.model_validate({
+        "start_urls": [site.url("shop.test", "/held"), site.url("shop.test", "/list")], "output": str(tmp_path / "o"),
+        "resolve": site.pin("shop.test", "cdn.test"), "allow_domains": ["shop.test", "cdn.test"], "ignore_robots": True,
+        "render": ["*/held"], "render_wait": "load", "per_host": 2, "retries": 0, "max_depth": 1,
+        "render_timeout": 3 if ending == "timeout" else 30}))
+    running = asyncio.create_task(crawl.run())
+    try:
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in held.values())), 60)
+        if ending != "timeout":
+            kill_browser(tabs_only=ending == "tabs")
+        await asyncio.wait_for(running, 60)
+    finally:
+        release.set()
+
+    records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
+    assert records["held"]["error"]["kind"] == "render"
+    assert records["q"]["error"] is None and records["list"]["error"] is None
+    assert crawl.limiter.held() == {} and crawl.scheduler.slots.count() == 0
+
+
+def kill_browser(*, tabs_only: bool) -> None:
+    """SIGKILL the crawl's Chromium renderers (``tabs_only``) or the browser itself, as an out-of-memory kill would."""
+    chromium = running(descendants(os.getpid()), "/usr/lib/chromium/chromium")
+    victims = [p for p in chromium if (b"--type=renderer" in Path(f"/proc/{p}/cmdline").read_bytes()) == tabs_only
+               and (tabs_only or b"--type=" not in Path(f"/proc/{p}/cmdline").read_bytes())]
+    assert victims
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+
+
+async def test_the_crawl_ends_when_a_cancel_is_swallowed():
+    """The Redis client can swallow a cancel that lands mid-command (the task goes on): stopping
+    the crawl's ticker must not wait for it forever."""
+    from crawler.engine import _stopped
+
+    async def stubborn() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+        await asyncio.Event().wait()
+
+    await asyncio.wait_for(_stopped(asyncio.create_task(stubborn())), 10)
