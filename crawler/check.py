@@ -16,6 +16,7 @@ from crawler.net.render import Renderer, fetch_or_render
 from crawler.parsing.page import Fetched
 from crawler.parsing.reader import PageReader, PageResult
 from crawler.scheduling.limiter import LocalHostLimiter
+from crawler.scheduling.slots import Slots
 from crawler.urls import join, parse_seed
 
 
@@ -25,7 +26,8 @@ async def try_url(job: Job, url: str) -> str:
     router = Router.from_job(job)
     hooks = Hooks.from_paths(job.hook_paths)
     reader = PageReader(job, hooks.parse)
-    renderer = Renderer(job, LocalHostLimiter(job.per_host)) if job.render or job.render_auto else None
+    limiter = LocalHostLimiter(job.per_host)
+    renderer = Renderer(job, Slots(limiter.acquire, limiter.release)) if job.render or job.render_auto else None
     async with make_session(job) as session:
         fetcher = Fetcher(session, job, router)
         proxy = None

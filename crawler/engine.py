@@ -44,7 +44,7 @@ from crawler.parsing.reader import PageReader
 from crawler.pipeline import Outcome, Pipeline, internal_error
 from crawler.recrawl import due_policy, write_changes
 from crawler.scheduling.limiter import HostLimiter
-from crawler.scheduling.scheduler import Scheduler
+from crawler.scheduling.scheduler import STALL_AFTER, Scheduler
 from crawler.sinks import outdir
 from crawler.sinks.output import Output
 from crawler.sinks.records import FLUSH_BYTES
@@ -71,11 +71,12 @@ class Crawl:
         self._shared_robots = backends.robots
         self._backend_report = backends.report
         self._claim = backends.claim
-        self.scheduler = Scheduler(self.frontier, self.limiter, lease_ttl=job.lease_ttl)
+        self.scheduler = Scheduler(self.frontier, self.limiter, lease_ttl=job.lease_ttl, warn=self.warn,
+                                   stall_after=max(STALL_AFTER, 4 * job.render_timeout))
         self.admission = Admission(job, self.frontier, self.scheduler.has_work)
         self.router = Router.from_job(job)
         self.parser = make_parser(job.parser, PageReader(job, self.hooks.parse), warn=self.warn)
-        self.renderer = (Renderer(job, self.limiter, screens=self.out / "screens", rules=self.admission.rules,
+        self.renderer = (Renderer(job, self.scheduler.slots, screens=self.out / "screens", rules=self.admission.rules,
                                   warn=self.warn) if job.render or job.render_auto else None)
         self._warn_cb = warn
         self._progress = progress or Progress(mode="off")
@@ -358,8 +359,11 @@ class Crawl:
 
 
 async def _stopped(task: asyncio.Task[None]) -> None:
-    """Cancel ``task`` and wait until it has really ended."""
-    task.cancel()
+    """Cancel ``task`` and wait until it has really ended. The Redis client can swallow a cancel
+    that lands in the middle of a command (the task goes on): it is cancelled again until it ends."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=TICK)
     with contextlib.suppress(asyncio.CancelledError):
         await task
 

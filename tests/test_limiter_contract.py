@@ -45,6 +45,17 @@ async def test_slots_are_held_until_released(make):
     assert await limiter.acquire("other.test:80") == 0  # hosts are independent
 
 
+async def test_held_says_how_many_slots_of_each_host_are_taken(make):
+    limiter = make(per_host=3)
+    assert limiter.held() == {}
+    await limiter.acquire_up_to(H, 2)
+    await limiter.acquire("other.test:80")
+    assert limiter.held() == {H: 2, "other.test:80": 1}
+    await limiter.release(H)
+    await limiter.release("other.test:80")
+    assert limiter.held() == {H: 1}
+
+
 async def test_several_slots_in_one_step(make):
     limiter = make(per_host=3)
     assert await limiter.acquire_up_to(H, 2) == (2, 0.0)

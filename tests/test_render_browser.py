@@ -57,10 +57,11 @@ async def test_a_browser_grown_past_the_memory_cap_is_replaced_and_no_page_is_lo
     await site.start()
     warnings: list[str] = []
 
-    stats = await Crawl(Job.model_validate({
+    crawl = Crawl(Job.model_validate({
         "start_urls": [site.url("js.test", f"/p/{n}") for n in range(21)], "output": str(tmp_path / "o"),
         "resolve": site.pin("js.test"), "ignore_robots": True, "render": ["*"], "render_selector": "h1",
-        "render_concurrency": 2, "render_memory_mb": 1}), warn=warnings.append).run()
+        "render_concurrency": 2, "render_memory_mb": 1}), warn=warnings.append)
+    stats = await crawl.run()
 
     records = read_records(tmp_path / "o")
     assert len(records) == 21 and all(r["rendered"] and r["error"] is None for r in records)
@@ -69,6 +70,7 @@ async def test_a_browser_grown_past_the_memory_cap_is_replaced_and_no_page_is_lo
     assert restarts >= 2 and line.startswith("browser: 21 pages rendered")
     assert len([w for w in warnings if "render_memory_mb 1)" in w]) == restarts
     assert not running(descendants(os.getpid()), "/usr/lib/chromium/chromium")  # old and new closed
+    assert crawl.limiter.held() == {} and crawl.scheduler.slots.count() == 0  # replaced browsers' pages hold none
 
 
 @pytest.mark.parametrize("victim", ["tabs", "browser"])

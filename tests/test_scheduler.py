@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
+
 from crawler.frontier import Request
 from crawler.frontier.memory import MemoryFrontier
 from crawler.scheduling.limiter import LocalHostLimiter
@@ -27,3 +30,61 @@ async def test_a_host_whose_request_finished_goes_next_while_its_connection_is_w
     (third,) = await scheduler.next(1)
     order.append(third.request.url)
     assert order == ["http://a/0", "http://b/", "http://a/1"]
+
+
+class Watched(LocalHostLimiter):
+    """Sets ``refused`` once a host was found with no free slot (the scheduler now waits for one)."""
+
+    def __init__(self, per_host: int) -> None:
+        super().__init__(per_host)
+        self.refused = asyncio.Event()
+
+    async def acquire_up_to(self, host: str, want: int) -> tuple[int, float]:
+        taken, wait = await super().acquire_up_to(host, want)
+        if wait == math.inf:
+            self.refused.set()
+        return taken, wait
+
+
+async def test_a_host_whose_slots_a_page_holds_starts_when_the_page_gives_them_back():
+    """A rendered page holds both slots of host b (its scripts load from there) while b's own URL
+    is queued: once the page closes, b's URL starts; the crawl does not wait forever."""
+    frontier = MemoryFrontier()
+    limiter = Watched(per_host=2)
+    scheduler = Scheduler(frontier, limiter, lease_ttl=60)
+    page = scheduler.slots.holder("page http://a/", 60)
+    assert await page.take("b:80") == 0 and await page.take("b:80") == 0
+    await frontier.add([Request("http://b/", "b:80")])
+    scheduler.has_work("b:80")
+    waiting = asyncio.create_task(scheduler.next(1))
+    await asyncio.wait_for(limiter.refused.wait(), 5)
+    await page.give("b:80")
+    await page.close()
+    (lease,) = await asyncio.wait_for(waiting, 5)
+    assert lease.request.url == "http://b/" and limiter.held() == {"b:80": 1}
+    await scheduler.finished(lease)
+    assert limiter.held() == {} and scheduler.slots.count() == 0
+
+
+async def test_a_crawl_stuck_on_slots_nobody_gives_back_says_who_holds_them_and_frees_them():
+    """Nothing in flight, b's URL queued, b's slots held: one by a page that is over but never
+    gave it back, one taken behind every holder's back, one by a page still loading. The
+    watchdog names them, frees the first two, and b's URL starts; the live page keeps its slot."""
+    frontier = MemoryFrontier()
+    limiter = Watched(per_host=3)
+    warnings: list[str] = []
+    scheduler = Scheduler(frontier, limiter, lease_ttl=60, stall_after=0.1, warn=warnings.append)
+    stuck = scheduler.slots.holder("page http://a/stuck", 0)
+    live = scheduler.slots.holder("page http://a/live", 60)
+    assert await stuck.take("b:80") == 0 and await live.take("b:80") == 0
+    assert await limiter.acquire("b:80") == 0  # leaked: no holder knows it
+    await frontier.add([Request("http://b/", "b:80")])
+    scheduler.has_work("b:80")
+
+    (lease,) = await asyncio.wait_for(scheduler.next(1), 10)
+
+    assert lease.request.url == "http://b/"
+    (warning,) = warnings
+    assert warning.startswith("nothing in flight for 0.1s and b:80 has no free slot: 3 held by "
+                              "page http://a/live (1), page http://a/stuck (1, over)")
+    assert limiter.held() == {"b:80": 2} and [h.name for h in scheduler.slots.held("b:80")] == ["page http://a/live"]

@@ -31,7 +31,7 @@ from crawler.hooks import Outgoing
 from crawler.net.browser import BrowserPool, RenderUnavailable
 from crawler.net.fetch import Fetcher, Response
 from crawler.net.proxies import Proxy
-from crawler.scheduling.limiter import HostLimiter
+from crawler.scheduling.slots import SlotHolder, Slots
 from crawler.sinks.exchange import Exchange
 from crawler.sinks.pages import PageStore
 from crawler.sinks.paths import screenshot_path
@@ -70,13 +70,15 @@ def _proxy(proxy: Proxy | None) -> ProxySettings | None:
 class PageTraffic:
     """One rendered page's requests, counted against per-host politeness. The page holds one slot
     of its own host (the pipeline took it), so its requests there go one at a time; a request to
-    another host takes a slot of that host from the limiter, waiting at most ``wait`` seconds
-    (then it is not loaded: two pages waiting for each other's host must not stall)."""
+    another host takes a slot of that host, waiting at most ``wait`` seconds (then it is not
+    loaded: two pages waiting for each other's host must not stall). Those slots are the page's
+    :class:`~crawler.scheduling.slots.SlotHolder`'s: ``close`` gives back whatever is still held,
+    however the page ended."""
 
-    def __init__(self, host: str, limiter: HostLimiter, wait: float) -> None:
+    def __init__(self, host: str, holder: SlotHolder, wait: float) -> None:
         self._host = host
         self._own = asyncio.Semaphore(1)
-        self._limiter = limiter
+        self._holder = holder
         self._wait = wait
         self._held: dict[Request, str] = {}  # request → the host whose slot it holds
         self._closed = False
@@ -102,7 +104,7 @@ class PageTraffic:
     async def _take(self, host: str) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wait
-        while (wait := await self._limiter.acquire(host)) > 0:
+        while (wait := await self._holder.take(host)) > 0:
             left = deadline - loop.time()
             if left <= 0 or self._closed:
                 return False
@@ -116,7 +118,7 @@ class PageTraffic:
             await self.done(response.request)
 
     async def done(self, request: Request) -> None:
-        """``request`` finished or failed: its slot goes back."""
+        """``request`` finished, failed or was refused: its slot goes back."""
         host = self._held.pop(request, None)
         if host is not None:
             await self._release(host)
@@ -125,24 +127,26 @@ class PageTraffic:
         if host == self._host:
             self._own.release()
         else:
-            await self._limiter.release(host)
+            await self._holder.give(host)
 
     async def close(self) -> None:
-        """The page is closed: every slot its requests still hold goes back."""
+        """The page is over: every slot its requests still hold goes back."""
         self._closed = True
         held, self._held = self._held, {}
         for host in held.values():
-            await self._release(host)
+            if host == self._host:
+                self._own.release()
+        await self._holder.close()
 
 
 class Renderer:
     """Loads pages in the crawl's browser; ``start`` before the first page, ``close`` at the end.
     ``warc`` is set once the crawl's output is open, when it writes WARC."""
 
-    def __init__(self, job: Job, limiter: HostLimiter, *, screens: Path | None = None,
+    def __init__(self, job: Job, slots: Slots, *, screens: Path | None = None,
                  rules: LinkRules | None = None, warn: Callable[[str], None] | None = None) -> None:
         self._job = job
-        self._limiter = limiter
+        self._slots = slots
         self._rules = rules
         self._screens = screens if job.render_screenshot else None
         self._patterns = [url_pattern(p) for p in job.render]
@@ -176,7 +180,8 @@ class Renderer:
         try:
             async with self.browsers.tab(key, options, [{"name": k, "value": v, "url": str(url)}
                                                          for k, v in cookies.items()]) as tab:
-                traffic = PageTraffic(host, self._limiter, self._job.render_timeout / 2)
+                lifetime = 2 * self._job.render_timeout + DEADLINE_GRACE  # the load, and the tab's close
+                traffic = PageTraffic(host, self._slots.holder(f"page {url}", lifetime), self._job.render_timeout / 2)
                 tab.on_route = lambda route: self._route(route, tab.page.main_frame, url, traffic)
                 tab.on_done = traffic.done
                 tab.on_response = traffic.answered

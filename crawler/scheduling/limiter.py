@@ -41,6 +41,9 @@ class HostLimiter(Protocol):
     async def crawl_delay(self, host: str, seconds: float) -> None:
         """robots.txt's Crawl-delay: the host's delay is at least this from now on."""
 
+    def held(self) -> dict[str, int]:
+        """The slots this process holds now, per host (hosts holding none left out)."""
+
     def report(self) -> list[str]:
         """One line per host the AIMD throttle slowed down (for the summary)."""
 
@@ -167,6 +170,9 @@ class LocalHostLimiter:
         s.base_delay = max(s.base_delay, seconds)
         s.delay = max(s.delay, seconds)
         s.ready_at = max(s.ready_at, self._clock() + s.delay)
+
+    def held(self) -> dict[str, int]:
+        return {host: s.active for host, s in self._hosts.items() if s.active}
 
     def report(self) -> list[str]:
         lines = list(self._throttled.values())

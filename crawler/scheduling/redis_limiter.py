@@ -115,6 +115,10 @@ class RedisHostLimiter:
         ms = round(seconds * 1000)
         await self._store.script("HOLD", [self._keys.state(host)], [ms, ms])
 
+    def held(self) -> dict[str, int]:
+        """Slots given back and only parked are no longer held (they reach Redis within PARK)."""
+        return {host: len(tokens) for host, tokens in self._held.items() if tokens}
+
     def report(self) -> list[str]:
         return list(self._throttled.values())
 

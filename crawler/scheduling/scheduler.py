@@ -13,6 +13,11 @@ from the frontier in one batch.
 The frontier and the limiter are async and may really suspend (a networked backend), so a host's
 place is decided only from answers that cannot have gone stale: work admitted or a slot released
 for a host *while* it is being taken marks it ``_rewoken``, and it goes back to the ready ring.
+
+Slots taken outside a lease (a rendered page's requests, sitemaps) are :attr:`slots`' and go back
+through the same release. If the crawl still stops moving (nothing in flight, work queued, its
+hosts' slots all taken) for ``stall_after`` seconds, the watchdog names the holders and frees the
+slots of those that are over: never a silent hang.
 """
 
 from __future__ import annotations
@@ -21,22 +26,29 @@ import asyncio
 import heapq
 import math
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from crawler.frontier import Frontier, Lease
 from crawler.scheduling.limiter import HostLimiter
+from crawler.scheduling.slots import Slots
 
 POLL = 0.5  # seconds between looks at the frontier when other processes hold the job's work
+STALL_AFTER = 120.0  # seconds with nothing in flight and every slot of the queued hosts taken
 
 
 class Scheduler:
     """Hands out leases whose host may start now, round-robin across hosts."""
 
-    def __init__(self, frontier: Frontier, limiter: HostLimiter, lease_ttl: float) -> None:
+    def __init__(self, frontier: Frontier, limiter: HostLimiter, lease_ttl: float, *,
+                 stall_after: float = STALL_AFTER, warn: Callable[[str], None] | None = None) -> None:
         self._frontier = frontier
         self._limiter = limiter
         self._ttl = lease_ttl
+        self._stall_after = stall_after
+        self._warn = warn
+        self._stalled_at: float | None = None  # when nothing in flight first met only full hosts
+        self.slots = Slots(limiter.acquire, self._release)
         self._ready: deque[str] = deque()
         self._sleeping: list[tuple[float, str]] = []
         self._full: set[str] = set()
@@ -84,12 +96,13 @@ class Scheduler:
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
         """Hold a slot of ``host`` for a fetch outside any lease (sitemaps), waiting like a request."""
-        while wait := await self._limiter.acquire(host):  # noqa: ASYNC110 - the limiter answers in durations
-            await asyncio.sleep(min(wait, POLL))
+        holder = self.slots.holder(f"sitemap fetch on {host}", math.inf)
         try:
+            while wait := await holder.take(host):  # noqa: ASYNC110 - the limiter answers in durations
+                await asyncio.sleep(min(wait, POLL))
             yield
         finally:
-            await self._release(host)
+            await holder.close()
 
     def close(self) -> None:
         """Stop handing out requests (Ctrl-C, SIGTERM); ``next`` returns [] from now on."""
@@ -104,12 +117,14 @@ class Scheduler:
             self._wake.clear()
             leases = await self._take(limit)
             if leases:
+                self._stalled_at = None
                 return leases
             timeout = self._sleeping[0][0] - loop.time() if self._sleeping else None
             if self.inflight == 0 and not self._ready:
                 counts = await self._frontier.counts()
                 if counts.unfinished <= 0:
                     return []
+                await self._watch(loop.time())
                 if not self._placed:  # work this process was not told about (other processes)
                     for host in await self._frontier.hosts_with_work():
                         self.has_work(host)
@@ -122,6 +137,38 @@ class Scheduler:
             except TimeoutError:
                 pass
         return []
+
+    async def _watch(self, now: float) -> None:
+        """Nothing in flight and work queued: if hosts wait for slots that nothing gives back,
+        for ``stall_after`` seconds, unstick them."""
+        if not self._full:
+            self._stalled_at = None
+        elif self._stalled_at is None:
+            self._stalled_at = now
+        elif now - self._stalled_at >= self._stall_after:
+            self._stalled_at = None
+            await self.unstick(now)
+
+    async def unstick(self, now: float) -> None:
+        """Say who holds the slots of each host waiting for one, then give back the slots of
+        holders that are over, and those no holder of this process accounts for (nothing is in
+        flight). The hosts wake on their release."""
+        held, full = self._limiter.held(), sorted(self._full)
+        for host in full:
+            holders = self.slots.held(host)
+            named = ", ".join(f"{h.name} ({h.hosts[host]}{', over' if h.closed or now >= h.over_at else ''})"
+                              for h in holders) or "no page or fetch of this crawl"
+            if self._warn is not None:
+                self._warn(f"nothing in flight for {self._stall_after:g}s and {host} has no free slot: "
+                           f"{held.get(host, 0)} held by {named}; freeing what belongs to finished pages")
+        await self.slots.free_over()
+        held = self._limiter.held()
+        for host in full:
+            for _ in range(held.get(host, 0) - sum(h.hosts[host] for h in self.slots.held(host))):
+                await self._release(host)
+            if host in self._full:  # all its slots held by live pages: ask again anyway
+                self._full.discard(host)
+                self._ready.append(host)
 
     async def _take(self, limit: int) -> list[Lease]:
         """Acquire slots on ready hosts (up to ``limit``), then lease that many in one batch."""
