@@ -64,8 +64,10 @@ async def test_a_screenshot_never_stands_where_another_url_needs_a_folder(site, 
 async def test_a_page_that_never_finishes_loading_is_a_render_error_and_the_crawl_goes_on(site, tmp_path):
     js_site(site)
 
-    async def never(_: web.Request) -> web.Response:  # a script that never arrives (bounded)
-        await asyncio.sleep(20)
+    crawled = asyncio.Event()
+
+    async def never(_: web.Request) -> web.Response:  # a script that never arrives (until the crawl is over)
+        await asyncio.wait_for(crawled.wait(), 120)
         return web.Response(text="", content_type="application/javascript")
 
     site.route("js.test", "/item/2", lambda _: asyncio.sleep(0, web.Response(
@@ -73,7 +75,10 @@ async def test_a_page_that_never_finishes_loading_is_a_render_error_and_the_craw
     site.route("js.test", "/never.js", never)
     await site.start()
 
-    await Crawl(job(site, tmp_path / "o", render_timeout=2)).run()
+    try:  # the timeout leaves room for the first page of a new browser on a busy machine
+        await Crawl(job(site, tmp_path / "o", render_timeout=8)).run()
+    finally:
+        crawled.set()
 
     records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
     assert records["item/2"]["error"]["kind"] == "render"
@@ -321,11 +326,13 @@ async def test_urls_to_render_that_are_not_html_are_fetched_over_http(site, tmp_
 async def test_an_open_event_stream_does_not_hold_the_pages_slot(site, tmp_path):
     """A page that listens to an event stream from its host, then fetches its data from the same
     host: the stream stays open, yet the fetch goes (one slot, per_host 1) and the page renders."""
+    crawled = asyncio.Event()
+
     async def events(request: web.Request) -> web.StreamResponse:
         stream = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await stream.prepare(request)
         await stream.write(b"data: hello\n\n")
-        await asyncio.sleep(10)  # held open (bounded), as a live feed is
+        await asyncio.wait_for(crawled.wait(), 120)  # held open as a live feed is, until the crawl is over
         return stream
 
     site.route("js.test", "/", lambda _: asyncio.sleep(0, web.Response(text=(
@@ -337,9 +344,12 @@ async def test_an_open_event_stream_does_not_hold_the_pages_slot(site, tmp_path)
     site.route("js.test", "/events", events)
     site.route("js.test", "/api/data", lambda _: asyncio.sleep(0, web.Response(text="fresh data")))
     await site.start()
-    await Crawl(Job.model_validate({"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"),
-                                    "output": str(tmp_path / "o"), "ignore_robots": True, "render": ["*"],
-                                    "render_selector": "h1", "render_timeout": 5, "per_host": 1})).run()
+    try:
+        await Crawl(Job.model_validate({"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"),
+                                        "output": str(tmp_path / "o"), "ignore_robots": True, "render": ["*"],
+                                        "render_selector": "h1", "render_timeout": 15, "per_host": 1})).run()
+    finally:
+        crawled.set()
     (record,) = read_records(tmp_path / "o")
     assert record["error"] is None and record["rendered"]
     assert "fresh data" in (tmp_path / "o" / record["path"]).read_text()
