@@ -10,11 +10,13 @@ import os
 
 import pytest
 from aiohttp import web
+from yarl import URL
 
 from crawler.config import Job
 from crawler.engine import Crawl
-from crawler.net.guard import chromium_args
-from tests.conftest import read_records
+from crawler.net.browser import RenderUnavailable
+from crawler.net.guard import BrowserGuard, launch_options
+from tests.conftest import read_records, until
 from tests.test_cli import run_cli
 
 
@@ -102,9 +104,27 @@ async def test_a_dom_past_max_bytes_is_refused_before_it_leaves_the_browser(site
 
 def test_chromium_is_sandboxed_unless_the_crawler_is_root():
     pins = {("js.test", 80): "127.0.0.1"}
-    assert "--no-sandbox" not in chromium_args(pins, root=False)
-    assert "--no-sandbox" in chromium_args(pins, root=True)
-    assert "--host-resolver-rules=MAP js.test 127.0.0.1" in chromium_args(pins, root=False)
+    assert launch_options(pins, root=False, guard=None)["chromium_sandbox"] is True
+    assert launch_options(pins, root=True, guard=None)["chromium_sandbox"] is False
+    assert "--host-resolver-rules=MAP js.test 127.0.0.1" in launch_options(pins, root=False, guard=None)["args"]
+    guarded = launch_options({}, root=False, guard="socks5://127.0.0.1:1080")
+    assert guarded["proxy"] == {"server": "socks5://127.0.0.1:1080", "bypass": "<-loopback>"}  # loopback too
+    assert "--force-webrtc-ip-handling-policy=disable_non_proxied_udp" in guarded["args"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="Chromium refuses its sandbox only as root")
+async def test_the_sandbox_really_reaches_chromium(site, tmp_path, monkeypatch):
+    """Run as root but taken for another user, the crawl asks Chromium for its sandbox, which
+    Chromium refuses as root: the browser does not start, and the one error line says why.
+    (Had the sandbox been left off, as Playwright does unless asked, it would start.)"""
+    import crawler.net.browser
+
+    monkeypatch.setattr(crawler.net.browser, "running_as_root", lambda: False)
+    await site.start()
+    crawl = Crawl(Job.model_validate({"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"),
+                                      "output": str(tmp_path / "o"), "ignore_robots": True, "render": ["*"]}))
+    with pytest.raises(RenderUnavailable, match=r"cannot start the browser .* started in its sandbox"):
+        await crawl.run()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the warning is for a crawl run as root")
@@ -212,3 +232,52 @@ async def test_the_cli_renders_under_block_private_ips(site, tmp_path):
     (record,) = read_records(tmp_path / "o")
     assert record["error"] == {"kind": "blocked", "message": "js.test resolves only to non-public addresses (127.0.0.1)"}
     assert sum(site.hits.values()) == 0
+
+
+async def test_render_block_websocket_keeps_a_pages_websockets_from_any_server(site, tmp_path):
+    """Playwright's request routing never sees a WebSocket's handshake: with ``websocket`` in
+    ``render_block`` the socket is closed before it reaches a server; without, it gets there."""
+    site.route("js.test", "/", lambda _: asyncio.sleep(0, page(
+        '<html><body><h1>live</h1><script>const s = new WebSocket("ws://" + location.host + "/ws");'
+        's.onopen = s.onerror = s.onclose = () => { document.body.dataset.done = "yes"; };</script></body></html>')))
+    site.route("js.test", "/ws", lambda _: asyncio.sleep(0, page("not a socket")))
+    await site.start()
+    start = {"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"), "ignore_robots": True,
+             "render": ["*"], "render_selector": "body[data-done]"}
+    await Crawl(Job.model_validate({**start, "output": str(tmp_path / "b"), "render_block": ["websocket"]})).run()
+    (record,) = read_records(tmp_path / "b")
+    assert record["rendered"] and record["error"] is None
+    assert site.hits[("js.test", "/ws")] == 0
+    await Crawl(Job.model_validate({**start, "output": str(tmp_path / "open")})).run()
+    assert site.hits[("js.test", "/ws")] == 1
+
+
+async def test_the_guard_lets_go_of_a_connection_the_browser_closed(private_is_127_0_0_2, monkeypatch):
+    """A server that never closes cannot make the guard hold a connection the browser has left:
+    the guard closes its side of each after LINGER (a page opening and dropping connections to
+    such a server would otherwise run the crawl out of file descriptors)."""
+    import crawler.net.guard
+
+    monkeypatch.setattr(crawler.net.guard, "LINGER", 0.2)
+    held: list[asyncio.StreamWriter] = []
+    over = asyncio.Event()
+
+    async def never_closes(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        await over.wait()  # the test's end: until then this server keeps every connection open
+
+    server = await asyncio.start_server(never_closes, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    guard = BrowserGuard({}, connect_timeout=5)
+    proxy = URL(await guard.start())
+    try:
+        for _ in range(5):
+            reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
+            writer.write(b"\x05\x01\x00" + b"\x05\x01\x00\x01" + bytes([127, 0, 0, 1]) + port.to_bytes(2, "big"))
+            assert (await reader.readexactly(12))[:4] == b"\x05\x00\x05\x00"  # no auth; connected
+            writer.close()
+        await until(lambda: len(held) == 5 and not guard._pipes, "the guard closed every connection")
+    finally:
+        over.set()
+        await guard.close()
+        server.close()

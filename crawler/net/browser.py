@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.config import Job
 from crawler.errors import FetchError, Kind
-from crawler.net.guard import BrowserGuard, chromium_args, running_as_root
+from crawler.net.guard import BrowserGuard, launch_options, running_as_root
 from crawler.net.proctree import descendants, pss_mb, running
 
 if TYPE_CHECKING:
     from playwright._impl._api_structures import SetCookieParam
-    from playwright.async_api import Browser, BrowserContext, Page, Playwright, ProxySettings, Request, Response, Route
+    from playwright.async_api import Browser, BrowserContext, Page, Playwright, Request, Response, Route, WebSocketRoute
 
 CHECK_EVERY = 10  # pages between two readings of the browser's memory
 CONTEXT_PAGES = 100  # pages one context serves before it closes (its cookies, cache, history with it)
@@ -87,6 +87,11 @@ class Tab:
             await self.on_response(response)
 
 
+async def _refuse_socket(socket: WebSocketRoute) -> None:
+    """A page's WebSocket, when ``render_block`` has ``websocket``: closed before it reaches a server."""
+    await socket.close(code=1008, reason="blocked by the crawler")
+
+
 async def _close(popup: Page) -> None:
     """A page the crawl did not open (``window.open``): closed; its requests were refused."""
     from playwright.async_api import Error
@@ -133,6 +138,7 @@ class _Instance:
     retired: bool = False  # over the memory cap: closes when its last page does
     stuck: bool = False  # stopped answering: killed
     making: asyncio.Lock = field(default_factory=asyncio.Lock)  # one new context per key, not two
+    refuse_sockets: bool = False  # render_block has websocket (Playwright's route never sees their handshake)
 
     async def take(self, key: Hashable, options: dict[str, Any], cookies: list[SetCookieParam]) -> Tab:
         """An idle tab of ``key``'s context, or a new one (in a new context if need be)."""
@@ -142,6 +148,8 @@ class _Instance:
                 entry = _Context(await self.browser.new_context(**options, service_workers="block",
                                                                 accept_downloads=False))
                 await entry.context.route("**/*", lambda route: entry.route(route))  # (slots: no bound method)
+                if self.refuse_sockets:
+                    await entry.context.route_web_socket("**/*", _refuse_socket)
                 if cookies:
                     await entry.context.add_cookies(cookies)
             self.contexts[key] = entry  # now the most recently used
@@ -297,7 +305,8 @@ class BrowserPool:
                     self.relaunches += 1
                 before = self._processes()
                 browser = await self._launch()
-                self._current = current = _Instance(browser, pids=self._processes() - before)
+                self._current = current = _Instance(browser, pids=self._processes() - before,
+                                                    refuse_sockets="websocket" in self._job.render_block)
             return current
 
     def _processes(self) -> set[int]:
@@ -311,13 +320,14 @@ class BrowserPool:
         try:
             if self._playwright is None:
                 self._playwright = await async_playwright().start()
-            args = chromium_args(self._job.resolve_pins(), running_as_root())
-            guard: ProxySettings | None = {"server": await self.guard.start()} if self.guard is not None else None
-            return await self._playwright.chromium.launch(executable_path=self._job.render_browser, args=args,
-                                                          proxy=guard)
+            guard = await self.guard.start() if self.guard is not None else None
+            options = launch_options(self._job.resolve_pins(), running_as_root(), guard)
+            return await self._playwright.chromium.launch(executable_path=self._job.render_browser, **options)
         except Error as e:
+            hint = "" if running_as_root() else (" (it was started in its sandbox, which needs unprivileged user "
+                                                 "namespaces or Chromium's setuid sandbox helper on this machine)")
             raise FetchError(Kind.RENDER, f"cannot start the browser {self._job.render_browser}: "
-                             f"{str(e).splitlines()[0][:300]}") from None
+                             f"{str(e).splitlines()[0][:300]}{hint}") from None
 
     def report(self) -> list[str]:
         """The summary's line about the browser."""

@@ -18,7 +18,7 @@ import os
 import socket
 import struct
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
@@ -32,6 +32,7 @@ SOCKS = 5
 CONNECT = 1
 NOT_ALLOWED, UNREACHABLE, NO_COMMAND = 2, 4, 7  # SOCKS5 replies (RFC 1928)
 CHUNK = 1 << 16
+LINGER = 5.0  # seconds one side of a connection may go on once the other is done
 REFUSALS_KEPT = 256  # the last refused hosts, remembered to name the reason of a page's failure
 
 
@@ -39,12 +40,19 @@ def running_as_root() -> bool:
     return os.geteuid() == 0
 
 
-def chromium_args(pins: dict[tuple[str, int], str], root: bool) -> list[str]:
-    """The browser's command line: sandboxed unless we are root (Chromium refuses to start
-    sandboxed as root), and the job's ``--resolve`` pins for the hosts it resolves itself."""
+def launch_options(pins: dict[tuple[str, int], str], root: bool, guard: str | None) -> dict[str, Any]:
+    """Playwright's launch options. Chromium sandboxed unless we are root (Chromium refuses to start
+    sandboxed as root; Playwright adds --no-sandbox itself unless asked for the sandbox), the
+    job's ``--resolve`` pins for the names it resolves itself, and with the ``guard`` every
+    connection through it: loopback too (said here, not left to Playwright's default) and no
+    WebRTC UDP past it."""
     rules = ", ".join(f"MAP {host} {addr}" for (host, _), addr in pins.items())
-    return ["--disable-dev-shm-usage", *(["--no-sandbox"] if root else []),
-            *([f"--host-resolver-rules={rules}"] if rules else [])]
+    args = ["--disable-dev-shm-usage", *([f"--host-resolver-rules={rules}"] if rules else [])]
+    options: dict[str, Any] = {"args": args, "chromium_sandbox": not root}
+    if guard is not None:
+        args.append("--force-webrtc-ip-handling-policy=disable_non_proxied_udp")
+        options["proxy"] = {"server": guard, "bypass": "<-loopback>"}
+    return options
 
 
 def literal_refusal(host: str) -> str | None:
@@ -98,6 +106,8 @@ class BrowserGuard:
                 await _pipe(reader, writer, *upstream)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             pass  # the browser went away, or spoke something other than SOCKS5
+        except asyncio.CancelledError:
+            pass  # the guard is closing with the crawl: nothing to report
         finally:
             self._pipes.discard(task)
             writer.close()
@@ -122,11 +132,14 @@ class BrowserGuard:
             _reply(writer, NO_COMMAND)
             return None
         try:
-            addresses = await self._allowed(host, port)
+            async with asyncio.timeout(self._timeout):  # a name server that never answers holds nothing
+                addresses = await self._allowed(host, port)
         except BlockedAddress as e:
             self._remember(host, str(e))
             _reply(writer, NOT_ALLOWED)
             return None
+        except TimeoutError:
+            addresses = []
         for address in addresses:
             with contextlib.suppress(OSError, TimeoutError):
                 async with asyncio.timeout(self._timeout):
@@ -210,10 +223,16 @@ def _reply(writer: asyncio.StreamWriter, code: int) -> None:
 
 async def _pipe(client: asyncio.StreamReader, to_client: asyncio.StreamWriter,
                 upstream: asyncio.StreamReader, to_upstream: asyncio.StreamWriter) -> None:
-    """Copy both ways until both sides are done (a side that ends its sending is passed on)."""
+    """Copy both ways. Once one side is done (its end is passed on), the other has ``LINGER``
+    seconds to finish: a server that never closes cannot hold a connection the browser left."""
+    copies = {asyncio.ensure_future(_copy(client, to_upstream)), asyncio.ensure_future(_copy(upstream, to_client))}
     try:
-        await asyncio.gather(_copy(client, to_upstream), _copy(upstream, to_client))
+        _, rest = await asyncio.wait(copies, return_when=asyncio.FIRST_COMPLETED)
+        if rest:
+            await asyncio.wait(rest, timeout=LINGER)
     finally:
+        for copy in copies:
+            copy.cancel()
         to_upstream.close()
 
 
