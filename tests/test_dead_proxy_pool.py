@@ -11,6 +11,8 @@ import sys
 
 import yaml
 
+from crawler.net.proxies import NoProxy, Pool, Proxy
+
 URLS = 30
 
 
@@ -58,3 +60,18 @@ async def test_sigterm_drains_at_once_while_requests_wait_for_a_dead_pool(site, 
             await proc.wait()
     assert proc.returncode == 130, err.decode()
     assert "Traceback" not in err.decode()
+
+
+def test_a_pool_busy_with_slow_answers_is_not_dead():
+    """One failure long ago, then both proxies at their cap with slow downloads: the waiting
+    requests wait (a pool at work may free a proxy any moment); once every proxy is cooling down
+    and nothing is at work, the pool counts as dead."""
+    pool = Pool("busy", [Proxy("p1", "http://p1:3128", "http"), Proxy("p2", "http://p2:3128", "http")],
+                "round_robin", cap=1)
+    pool.failing_since = 0.0  # p1 failed once, 10 s ago; nothing has finished since
+    for proxy in pool.proxies:
+        proxy.inflight = 1
+    assert not NoProxy(pool, now=10.0, patience=2).hopeless
+    for proxy in pool.proxies:
+        proxy.inflight, proxy.cooling_until = 0, 30.0
+    assert NoProxy(pool, now=10.0, patience=2).hopeless

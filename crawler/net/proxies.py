@@ -113,14 +113,17 @@ class Pool:
 class NoProxy(Exception):
     """No proxy of ``pool`` is usable at loop time ``now``; ``wait``: seconds until one may be.
     ``hopeless``: waiting will not help: every proxy is disabled, or none has worked for
-    ``proxy_wait`` seconds (a dead pool's URLs end now instead of each waiting it out again)."""
+    ``proxy_wait`` seconds and none is at work now (a dead pool's URLs end now instead of each
+    waiting it out again; a pool merely busy with slow answers is not dead)."""
 
     def __init__(self, pool: Pool, now: float, patience: float) -> None:
         super().__init__(pool.name)
         self.pool = pool
         self.now = now
         self.all_dead = all(p.dead for p in pool.proxies)
-        self.failing = pool.failing_since is not None and now - pool.failing_since >= patience
+        at_work = any(p.inflight and not p.dead and p.cooling_until <= now for p in pool.proxies)
+        self.failing = (pool.failing_since is not None and now - pool.failing_since >= patience
+                        and not at_work)
         self.hopeless = self.all_dead or self.failing
         wake = pool.wake_at(now)
         self.wait = wake - now if wake is not None else POLL
