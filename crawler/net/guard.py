@@ -174,7 +174,7 @@ class BrowserGuard:
         def note(request: Request) -> None:
             with contextlib.suppress(Error):  # (a service worker's request has no frame)
                 if request.is_navigation_request() and request.frame == page.main_frame:
-                    hops.append(URL(request.url).raw_host or "")
+                    hops.append(URL(request.url, encoded=True).raw_host or "")
 
         page.on("request", note)
         try:
