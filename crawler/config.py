@@ -170,6 +170,12 @@ class Job(Strict):
             raise ValueError("expected sqlite, memory, or a Redis URL redis://host:port/db (rediss:// for TLS)")
         if url.path not in ("", "/") and not url.path.strip("/").isdigit():
             raise ValueError(f"the Redis URL's path must be a database number, not {url.path!r}")
+        from redis.asyncio.connection import parse_url
+
+        try:
+            parse_url(value)  # its query options (socket_timeout=…), as the client will read them
+        except ValueError as e:
+            raise ValueError(f"the Redis URL: {e}") from None
         return value
 
     @property

@@ -30,6 +30,7 @@ FLAGS = [  # (arguments, what the line must name)
                                                                       "--allow-domain"),
     (["--resolve", "a:99999:127.0.0.1"], "--resolve"), (["--proxy", "http://127.0.0.1:99999"], "--proxy"),
     (["--frontier", "redis://127.0.0.1:99999/0"], "--frontier"), (["--concurrency", "0"], "--concurrency"),
+    (["--frontier", "redis://127.0.0.1/0?socket_timeout=abc&password=pw"], "--frontier"),
     (["--render", "re:("], "--render"), (["--include", "("], "--include"), (["--retries", "-1"], "--retries"),
 ]
 
