@@ -7,19 +7,16 @@ error style. Exit codes: 0 crawl completed (even with failed URLs), 1 fatal erro
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from crawler import __version__
-from crawler.config import Job
-from crawler.engine import Crawl
 from crawler.errors import (
     CheckpointError,
     ClusterError,
@@ -29,11 +26,11 @@ from crawler.errors import (
     StalledError,
     StateError,
 )
-from crawler.hooks import Hooks
-from crawler.jobfile import build_job, load_yaml
-from crawler.jobfile import merge as merge_values
-from crawler.net.render import RenderUnavailable
-from crawler.stats import Progress, Stats
+
+if TYPE_CHECKING:  # the crawl's modules load when a command runs, so --help and --version stay quick
+    from crawler.config import Job
+    from crawler.engine import Crawl
+    from crawler.stats import Stats
 
 # (option decls, Job field, kind) — kind: "value", "list", "flag", "header", "cookie", "timeout.X"
 OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
@@ -160,6 +157,10 @@ def _pair(text: str, sep: str, flag: str, shape: str) -> tuple[str, str]:
 
 def make_job(file: Path | None, params: dict[str, Any], urls: tuple[str, ...] = ()) -> Job:
     """Build the Job from an optional YAML file, CLI params and CLI URLs (CLI wins)."""
+    from crawler.hooks import Hooks
+    from crawler.jobfile import build_job, load_yaml
+    from crawler.jobfile import merge as merge_values
+
     file_data, lines = load_yaml(file) if file else ({}, {})
     cli, flags = overrides_from(params)
     if urls:
@@ -171,6 +172,10 @@ def make_job(file: Path | None, params: dict[str, Any], urls: tuple[str, ...] = 
 
 def execute(job: Job) -> int:
     """Run a crawl to completion in this process; print the summary; return the exit code."""
+    from crawler.engine import Crawl
+    from crawler.net.render import RenderUnavailable
+    from crawler.stats import Progress
+
     def warn(message: str) -> None:
         progress.clear()
         click.echo(f"warning: {message}", err=True)
@@ -201,6 +206,8 @@ def execute(job: Job) -> int:
 
 
 def _run_loop(crawl: Crawl) -> Stats:
+    import asyncio
+
     async def main() -> Stats:
         loop = asyncio.get_running_loop()
 
@@ -280,6 +287,8 @@ def check(job_file: Path, url: str | None) -> None:
     click.echo(f"ok: job {job.job_name!r}: {len(job.start_urls)} start URL(s), "
                f"concurrency {job.concurrency}, per host {job.per_host}, output {job.output_dir}")
     if url:
+        import asyncio
+
         from crawler.check import try_url
         from crawler.errors import InvalidURL
 
@@ -319,6 +328,8 @@ def status(out: str) -> None:
     redis://HOST:PORT/DB/JOB."""
     try:
         if out.startswith(("redis://", "rediss://")):
+            import asyncio
+
             from crawler.cluster.status import describe as describe_shared
 
             click.echo(asyncio.run(describe_shared(out)))

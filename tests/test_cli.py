@@ -254,3 +254,17 @@ async def test_yaml_tags_cannot_run_code(tmp_path):
 def test_bad_extraction_and_follow_rules_name_the_field(tmp_path, rule, expected):
     with pytest.raises(ConfigError, match="line 2: " + re.escape(expected)):
         make_job(write(tmp_path, f"start_urls: [http://a.test/]\n{rule}\n"), {})
+
+
+def test_help_and_version_load_none_of_the_crawl():
+    """``crawler --help`` and ``--version`` import click and the CLI, not the crawl's stack
+    (aiohttp, pydantic, the parser, the browser driver, Redis, asyncio): they answer at once."""
+    probe = ("import sys\nfrom click.testing import CliRunner\nfrom crawler.cli import main\n"
+             "for args in (['--version'], ['--help'], ['crawl', '--help']):\n"
+             "    assert CliRunner().invoke(main, args).exit_code == 0, args\n"
+             "heavy = {'aiohttp', 'pydantic', 'selectolax', 'playwright', 'redis', 'yaml', 'asyncio', 'crawler.engine'}\n"
+             "print(sorted(heavy & set(sys.modules)))\n")
+    import subprocess
+
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert shown.stdout.strip() == "[]", shown.stdout + shown.stderr
