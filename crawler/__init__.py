@@ -24,17 +24,35 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Crawl", "Follow", "Hooks", "Job", "Outgoing", "Page", "Record", "Stats", "__version__", "crawl"]
-
+_ERRORS = ("CheckpointError", "ClusterError", "ConfigError", "CrawlerError", "FetchError", "InvalidURL",
+           "LockedError", "RenderUnavailable", "StalledError", "StateError")
 _WHERE = {"Crawl": "crawler.engine", "Follow": "crawler.parsing.page", "Hooks": "crawler.hooks",
           "Outgoing": "crawler.hooks",
           "Job": "crawler.config", "Page": "crawler.parsing.page", "Record": "crawler.record",
-          "Stats": "crawler.stats", "crawl": "crawler.api"}
+          "Stats": "crawler.stats", "crawl": "crawler.api", **dict.fromkeys(_ERRORS, "crawler.errors")}
+
+__all__ = [  # a literal, for type checkers; tests/test_api.py checks it against _WHERE and the README
+    "CheckpointError", "ClusterError", "ConfigError", "Crawl", "CrawlerError", "FetchError", "Follow", "Hooks",
+    "InvalidURL", "Job", "LockedError", "Outgoing", "Page", "Record", "RenderUnavailable", "StalledError",
+    "StateError", "Stats", "__version__", "crawl",
+]
 
 if TYPE_CHECKING:
     from crawler.api import crawl
     from crawler.config import Job
     from crawler.engine import Crawl
+    from crawler.errors import (
+        CheckpointError,
+        ClusterError,
+        ConfigError,
+        CrawlerError,
+        FetchError,
+        InvalidURL,
+        LockedError,
+        RenderUnavailable,
+        StalledError,
+        StateError,
+    )
     from crawler.hooks import Hooks, Outgoing
     from crawler.parsing.page import Follow, Page
     from crawler.record import Record

@@ -23,6 +23,7 @@ from crawler.errors import (
     ConfigError,
     DemoError,
     LockedError,
+    RenderUnavailable,
     StalledError,
     StateError,
 )
@@ -173,7 +174,6 @@ def make_job(file: Path | None, params: dict[str, Any], urls: tuple[str, ...] = 
 def execute(job: Job) -> int:
     """Run a crawl to completion in this process; print the summary; return the exit code."""
     from crawler.engine import Crawl
-    from crawler.net.render import RenderUnavailable
     from crawler.stats import Progress
 
     def warn(message: str) -> None:

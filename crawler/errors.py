@@ -1,6 +1,7 @@
 """Every error type of the crawler, and the error kinds written into records.
 
-One module, so the CLI can catch what a backend raises without importing the backend.
+One module, so the CLI can catch what a backend raises without importing the backend. Every
+error the crawler raises to its caller is a :class:`CrawlerError`.
 """
 
 from __future__ import annotations
@@ -8,38 +9,46 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class ConfigError(Exception):
+class CrawlerError(Exception):
+    """The base of every error the crawler raises to its caller."""
+
+
+class ConfigError(CrawlerError):
     """A job that cannot run as written; the message is one line meant for the user."""
 
 
-class InvalidURL(ValueError):
+class InvalidURL(CrawlerError, ValueError):
     """A URL we cannot crawl; the message says why."""
 
 
-class StateError(Exception):
+class StateError(CrawlerError):
     """state.sqlite exists but is not a usable crawler state file; the message says why."""
 
 
-class LockedError(Exception):
+class LockedError(CrawlerError):
     """The output directory is held by another running crawl."""
 
 
-class CheckpointError(Exception):
+class CheckpointError(CrawlerError):
     """Job state or records could not be saved (disk full, I/O error): the crawl stops, resumable."""
 
 
-class StalledError(Exception):
+class StalledError(CrawlerError):
     """Requests keep failing on this machine (no file descriptors, memory or disk): the crawl
     stops instead of spinning, resumable once the machine has room."""
 
 
-class ClusterError(Exception):
+class ClusterError(CrawlerError):
     """The shared job's Redis cannot be used (unreachable past the retry window, refused our
     credentials). What this worker wrote locally is whole; a re-run continues the job."""
 
 
-class DemoError(Exception):
+class DemoError(CrawlerError):
     """``crawler demo`` cannot run as asked (non-loopback address, port in use)."""
+
+
+class RenderUnavailable(CrawlerError):
+    """The browser cannot be started (Playwright missing, no Chromium, a version it refuses)."""
 
 
 class Kind(StrEnum):
@@ -66,7 +75,7 @@ class Kind(StrEnum):
     INTERNAL = "internal"
 
 
-class FetchError(Exception):
+class FetchError(CrawlerError):
     """A classified failure of one request; ``retryable`` says whether another try may help."""
 
     def __init__(self, kind: Kind, message: str, *, retryable: bool = False,

@@ -14,7 +14,7 @@ from yarl import URL
 
 from crawler.config import Job
 from crawler.engine import Crawl
-from crawler.net.browser import RenderUnavailable
+from crawler.errors import RenderUnavailable
 from crawler.net.guard import BrowserGuard, launch_options
 from tests.conftest import read_records, until
 from tests.test_cli import run_cli

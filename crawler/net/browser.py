@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crawler.config import Job
-from crawler.errors import FetchError, Kind
+from crawler.errors import FetchError, Kind, RenderUnavailable
 from crawler.net.guard import BrowserGuard, launch_options, running_as_root
 from crawler.net.proctree import descendants, pss_mb, running
 
@@ -41,10 +41,6 @@ if TYPE_CHECKING:
 
 CHECK_EVERY = 10  # pages between two readings of the browser's memory
 CONTEXT_PAGES = 100  # pages one context serves before it closes (its cookies, cache, history with it)
-
-
-class RenderUnavailable(Exception):
-    """The browser cannot be started (Playwright missing, no Chromium, a version it refuses)."""
 
 
 class Tab:

@@ -28,7 +28,7 @@ from crawler.config import Job
 from crawler.errors import FetchError, Kind
 from crawler.frontier import Visit
 from crawler.hooks import Outgoing
-from crawler.net.browser import BrowserPool, RenderUnavailable
+from crawler.net.browser import BrowserPool
 from crawler.net.fetch import Fetcher, Response
 from crawler.net.proxies import Proxy
 from crawler.scheduling.slots import SlotHolder, Slots
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from crawler.sinks.warc import WarcSink
 
-__all__ = ["NotHTML", "RenderUnavailable", "Renderer", "fetch_or_render"]
+__all__ = ["NotHTML", "Renderer", "fetch_or_render"]
 
 DEADLINE_GRACE = 1.0  # seconds past render_timeout before our deadline cuts a page the browser did not
 SLOT_POLL = 0.05  # seconds between asks for another host's slot while all are taken

@@ -49,6 +49,21 @@ class Page:
         self.tree = tree
         self._links = links
 
+    @classmethod
+    def from_html(cls, url: str, html: str | bytes, *, status: int = 200, meta: dict[str, Any] | None = None,
+                  headers: tuple[tuple[str, str], ...] = (), depth: int = 0) -> Page:
+        """The page a ``parse`` hook would get for ``html`` fetched from ``url``, without a crawl:
+        for unit-testing a hook. Links are read as the crawl reads them with no follow rules."""
+        from yarl import URL
+
+        from crawler.parsing.parse import parse_document, read_page
+
+        body = html.encode() if isinstance(html, str) else html
+        content_type = "text/html; charset=utf-8" if isinstance(html, str) else "text/html"
+        fetched = Fetched(url, body, content_type, depth, meta, status, headers)
+        tree = parse_document(body, content_type)
+        return cls(fetched, tree, [link.text for link in read_page(tree, URL(url, encoded=True)).links])
+
     @property
     def final_url(self) -> str:
         """The URL the body came from. A redirect is followed as a request of its own, so this is
