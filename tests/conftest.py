@@ -10,6 +10,7 @@ import asyncio
 import json
 import shutil
 import sqlite3
+import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
@@ -121,6 +122,16 @@ def copy_job_fixture(name: str, out: Path, port: int) -> sqlite3.Connection:
                "parent=replace(parent, '8799', ?)", (str(port),) * 3)
     db.commit()
     return db
+
+
+async def run_cli(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+    """``python -m crawler ARGS`` as a user runs it: (exit code, stdout, stderr)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "crawler", *args, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
 
 
 def record_grants(crawl: Crawl) -> defaultdict[str, list[float]]:

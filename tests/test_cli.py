@@ -15,16 +15,9 @@ from aiohttp import web
 
 from crawler.cli import make_job
 from crawler.errors import ConfigError
+from tests.conftest import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-async def run_cli(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "crawler", *args, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode, out.decode(), err.decode()
 
 
 def write(tmp_path: Path, text: str) -> Path:

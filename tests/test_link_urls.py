@@ -11,8 +11,7 @@ from aiohttp import web
 from crawler.cluster.store import RedisStore
 from crawler.frontier import Request
 from crawler.frontier.redis import RedisFrontier, fingerprint
-from tests.conftest import Site, copy_job_fixture
-from tests.test_cli import run_cli
+from tests.conftest import Site, copy_job_fixture, run_cli
 
 # href as written in the page (on /dir/page) → what a browser requests
 BROWSER = {

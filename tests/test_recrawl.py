@@ -18,8 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.frontier.sqlite_state import VERSION
 from crawler.report.data import read as read_report
-from tests.conftest import Site, copy_job_fixture, until
-from tests.test_cli import run_cli
+from tests.conftest import Site, copy_job_fixture, run_cli, until
 
 LAST_MODIFIED = "Wed, 01 Jul 2026 10:00:00 GMT"
 

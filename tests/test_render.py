@@ -14,10 +14,9 @@ from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.report.data import read
 from crawler.report.html import render as render_report
-from tests.conftest import read_records
+from tests.conftest import read_records, run_cli
 from tests.leaks import basic_credentials, read_output
 from tests.render_site import ITEM, ITEMS, SHELL, job, js_site
-from tests.test_cli import run_cli
 
 
 async def test_rendered_pages_give_the_links_and_items_their_scripts_make(site, tmp_path):

@@ -16,8 +16,7 @@ from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.errors import RenderUnavailable
 from crawler.net.guard import BrowserGuard, launch_options
-from tests.conftest import read_records, until
-from tests.test_cli import run_cli
+from tests.conftest import read_records, run_cli, until
 
 
 def page(text: str) -> web.Response:

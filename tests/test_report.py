@@ -17,9 +17,8 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from selectolax.lexbor import LexborHTMLParser
 
-from tests.conftest import read_records, until
+from tests.conftest import read_records, run_cli, until
 from tests.faults import FaultServer
-from tests.test_cli import run_cli
 
 CHROMIUM = "/usr/lib/chromium/chromium"
 FAULT_PATHS = ["/ok", "/500", "/reset-before-headers", "/bad-gzip", "/loop", "/to-file", "/good-deflate",

@@ -9,11 +9,10 @@ import base64
 import json
 from urllib.parse import quote
 
-from tests.conftest import read_records
+from tests.conftest import read_records, run_cli
 from tests.leaks import read_output
 from tests.proxy_servers import start_proxy
 from tests.redis_server import RedisServer
-from tests.test_cli import run_cli
 
 HTTP_USER, HTTP_PW = "hal", "h77pPassw0rd"  # tinyproxy's config takes no quoting
 SOCKS_USER, SOCKS_PW = "sox", "s0cks:p@ss/w%rd"
