@@ -15,9 +15,12 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from crawler.errors import ConfigError
+
+if TYPE_CHECKING:
+    from crawler.parsing.page import Page
 
 
 @dataclass(slots=True)
@@ -34,7 +37,7 @@ class Outgoing:
     proxy: str | None = None  # None: the job's proxy rules; "direct"; a proxy pool's name; a proxy URL
 
 
-ParseHook = Callable[[Any], Iterable[Any] | None]  # (Page) -> items and Follow requests
+ParseHook: TypeAlias = "Callable[[Page], Iterable[Any] | None]"  # items and Follow requests
 RequestHook = Callable[[Outgoing], Any]  # changes the Outgoing (or returns one); may be async
 RecordHook = Callable[[dict[str, Any]], Any]  # may return an awaitable
 

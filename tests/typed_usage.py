@@ -32,3 +32,13 @@ def script() -> int:
 async def in_a_loop(job: Job) -> int:
     stats = await Crawl(job, hooks=Hooks(parse=parse, request=sign)).run()
     return stats.records
+
+
+def unit_test_of_a_hook() -> list[Any]:
+    """A hook tested without a crawl; errors caught by their one base class."""
+    from crawler import CrawlerError
+
+    try:
+        return list(parse(Page.from_html("http://shop.test/", "<h1>Tea</h1>", meta={"local": True})))
+    except CrawlerError:
+        return []
