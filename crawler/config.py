@@ -30,6 +30,14 @@ RESOURCE_TYPES = frozenset({"document", "stylesheet", "image", "media", "font", 
                             "fetch", "eventsource", "websocket", "manifest", "other"})  # the browser's
 
 
+def url_match(pattern: str) -> str:
+    """A URL glob, or a regex after ``re:`` that compiles (``match:`` of rules, ``render:``)."""
+    return _pattern(pattern, glob_ok=True) or pattern
+
+
+UrlMatch = Annotated[str, AfterValidator(url_match)]
+
+
 class Timeouts(Strict):
     """Seconds. ``connect`` covers getting a connection, ``read`` each socket read, ``total`` all."""
 
@@ -42,7 +50,7 @@ class ProxyRule(Strict):
     """Route hosts matching ``match`` (a glob, or a regex after ``re:``) to ``proxy``:
     a pool name, a proxy URL or ``direct``."""
 
-    match: Annotated[str, AfterValidator(lambda p: _pattern(p, glob_ok=True))]
+    match: UrlMatch
     proxy: str
 
 
@@ -72,7 +80,7 @@ FolderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$"), AfterVali
 class RecrawlRule(Strict):
     """URLs matching ``match`` (a glob, or a regex after ``re:``) are due again ``after`` this long."""
 
-    match: Annotated[str, AfterValidator(lambda p: _pattern(p, glob_ok=True))]
+    match: UrlMatch
     after: Duration
 
 
@@ -241,7 +249,7 @@ class Job(Strict):
     @field_validator("render")
     @classmethod
     def _render(cls, patterns: list[str]) -> list[str]:
-        return [_pattern(p, glob_ok=True) or p for p in patterns]
+        return [url_match(p) for p in patterns]
 
     @field_validator("render_block")
     @classmethod
