@@ -27,6 +27,7 @@ from aiohttp import web
 
 def serve(port_file: Path, hosts: int) -> None:
     """The site, run in a process of its own so it does not share the crawler's event loop."""
+
     async def handle(request: web.Request) -> web.Response:
         host = request.host.rsplit(":", 1)[0]
         port = request.host.rsplit(":", 1)[1]
@@ -89,10 +90,19 @@ def run(crawler: str, hosts: int, nofile: int | None, work: Path) -> dict[str, o
         port = int(port_file.read_text())
         names = ["hub.broad.test", *(f"h{i}.broad.test" for i in range(hosts))]
         job = work / f"broad-{hosts}.yaml"
-        job.write_text(json.dumps({
-            "start_urls": [f"http://hub.broad.test:{port}/"], "allow_domains": ["broad.test"],
-            "resolve": [f"{n}:{port}:127.0.0.1" for n in names], "output": str(work / f"out-{hosts}-{nofile}"),
-            "concurrency": 128, "per_host": 2, "fresh": True}))
+        job.write_text(
+            json.dumps(
+                {
+                    "start_urls": [f"http://hub.broad.test:{port}/"],
+                    "allow_domains": ["broad.test"],
+                    "resolve": [f"{n}:{port}:127.0.0.1" for n in names],
+                    "output": str(work / f"out-{hosts}-{nofile}"),
+                    "concurrency": 128,
+                    "per_host": 2,
+                    "fresh": True,
+                }
+            )
+        )
         limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) if nofile else None
         started = time.perf_counter()
         proc = subprocess.Popen([crawler, "run", str(job)], stderr=subprocess.PIPE, text=True, preexec_fn=limit)
@@ -107,10 +117,18 @@ def run(crawler: str, hosts: int, nofile: int | None, work: Path) -> dict[str, o
         server.wait()
     conns = re.search(r"connections: (\d+) new for (\d+) requests", err)
     done = re.search(r"in [\d.]+s: (\d+) URLs, (\d+) pages", err)
-    return {"hosts": hosts, "nofile": nofile or resource.getrlimit(resource.RLIMIT_NOFILE)[0], "rc": proc.returncode,
-            "seconds": round(wall, 1), "urls": int(done[1]) if done else None, "pages": int(done[2]) if done else None,
-            "new_connections": int(conns[1]) if conns else None, "requests": int(conns[2]) if conns else None,
-            "peak_mb_all_processes": round(peak / 1024), "tail": err.strip().splitlines()[-4:]}
+    return {
+        "hosts": hosts,
+        "nofile": nofile or resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+        "rc": proc.returncode,
+        "seconds": round(wall, 1),
+        "urls": int(done[1]) if done else None,
+        "pages": int(done[2]) if done else None,
+        "new_connections": int(conns[1]) if conns else None,
+        "requests": int(conns[2]) if conns else None,
+        "peak_mb_all_processes": round(peak / 1024),
+        "tail": err.strip().splitlines()[-4:],
+    }
 
 
 def main() -> int:
@@ -125,7 +143,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="broad-") as tmp:
         for hosts in args.hosts:
             r = run(args.crawler, hosts, args.nofile, Path(tmp))
-            per_page = (f"{r['new_connections'] / r['pages']:.2f}" if r["new_connections"] and r["pages"] else "n/a")
+            per_page = f"{r['new_connections'] / r['pages']:.2f}" if r["new_connections"] and r["pages"] else "n/a"
             print(json.dumps({**r, "new_connections_per_page": per_page}), flush=True)
     return 0
 

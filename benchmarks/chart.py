@@ -40,8 +40,13 @@ def main(result: Path, out: Path) -> None:
     rss.set_xlabel("crawler: its largest process (with a parser process: see benchmarks/README.md)", fontsize=7)
     for ax in (speed, rss):
         for patch in ax.patches:
-            ax.annotate(f"{patch.get_height():.0f}", (patch.get_x() + patch.get_width() / 2, patch.get_height()),
-                        ha="center", va="bottom", fontsize=8)
+            ax.annotate(
+                f"{patch.get_height():.0f}",
+                (patch.get_x() + patch.get_width() / 2, patch.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
     fig.suptitle(f"compare.sh, one run: {result.stem}", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=110)

@@ -25,8 +25,10 @@ def timed(cmd: list[str], runs: int) -> list[float]:
 def main(crawler: str, runs: int) -> None:
     for args in (["--version"], ["--help"]):
         times = timed([crawler, *args], runs)
-        print(f"crawler {' '.join(args):10} median {statistics.median(times) * 1000:6.0f} ms, "
-              f"fastest {min(times) * 1000:6.0f} ms ({runs} runs)")
+        print(
+            f"crawler {' '.join(args):10} median {statistics.median(times) * 1000:6.0f} ms, "
+            f"fastest {min(times) * 1000:6.0f} ms ({runs} runs)"
+        )
 
 
 if __name__ == "__main__":

@@ -61,9 +61,14 @@ def run(name: str, cmd: list[str], out: Path, client: redis.Redis | None) -> dic
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     secs, cpu1 = time.perf_counter() - t0, machine_cpu()
     n = pages200(out)
-    row: dict[str, object] = {"name": name, "rc": proc.returncode, "secs": round(secs, 2), "pages": n,
-                              "pages_s": round(n / secs, 1),
-                              "busy": round(100 * (cpu1[0] - cpu0[0]) / max(cpu1[1] - cpu0[1], 1))}
+    row: dict[str, object] = {
+        "name": name,
+        "rc": proc.returncode,
+        "secs": round(secs, 2),
+        "pages": n,
+        "pages_s": round(n / secs, 1),
+        "busy": round(100 * (cpu1[0] - cpu0[0]) / max(cpu1[1] - cpu0[1], 1)),
+    }
     if client is not None:
         row["commands_per_page"] = round(commands(client) / max(n, 1), 2)
         if m := ROUND_TRIPS.search(proc.stderr):  # a single worker's summary line
@@ -90,13 +95,48 @@ def measure(args: argparse.Namespace, url: str, client: redis.Redis, work: Path)
         "sqlite": lambda o: [*base, "-o", str(o)],
         "redis": lambda o: [*base, "-o", str(o), "--frontier", url, "--name", "bench"],
         "redis-inline-1": lambda o: [*base, "-o", str(o), "--frontier", url, "--name", "bench", "--parser", "inline"],
-        "redis-inline-2": lambda o: [*base, "-o", str(o), "--frontier", url, "--name", "bench", "--parser", "inline",
-                                     "--processes", "2"],
+        "redis-inline-2": lambda o: [
+            *base,
+            "-o",
+            str(o),
+            "--frontier",
+            url,
+            "--name",
+            "bench",
+            "--parser",
+            "inline",
+            "--processes",
+            "2",
+        ],
         # the same pair with politeness out of the way (32 per host): bound by CPU alone
-        "redis-inline-1-ph32": lambda o: [*base, "-o", str(o), "--frontier", url, "--name", "bench",
-                                          "--parser", "inline", "--per-host", "32"],
-        "redis-inline-2-ph32": lambda o: [*base, "-o", str(o), "--frontier", url, "--name", "bench",
-                                          "--parser", "inline", "--per-host", "32", "--processes", "2"],
+        "redis-inline-1-ph32": lambda o: [
+            *base,
+            "-o",
+            str(o),
+            "--frontier",
+            url,
+            "--name",
+            "bench",
+            "--parser",
+            "inline",
+            "--per-host",
+            "32",
+        ],
+        "redis-inline-2-ph32": lambda o: [
+            *base,
+            "-o",
+            str(o),
+            "--frontier",
+            url,
+            "--name",
+            "bench",
+            "--parser",
+            "inline",
+            "--per-host",
+            "32",
+            "--processes",
+            "2",
+        ],
     }
     rows: list[dict[str, object]] = []
     for _ in range(args.rounds):
@@ -110,23 +150,31 @@ def report(rows: list[dict[str, object]], args: argparse.Namespace) -> str:
     def median(name: str, key: str) -> float:
         return statistics.median(float(str(r[key])) for r in rows if r["name"] == name and key in r)
 
-    lines = [f"Command: `python3 benchmarks/cluster.py --rounds {args.rounds} {' '.join(args.sites)}` "
-             f"({args.rounds} rounds, runs alternating; medians)", "",
-             "| run | pages | seconds | pages/s | machine busy (2 cores) | Redis round trips per page "
-             "| Redis commands per page |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Command: `python3 benchmarks/cluster.py --rounds {args.rounds} {' '.join(args.sites)}` "
+        f"({args.rounds} rounds, runs alternating; medians)",
+        "",
+        "| run | pages | seconds | pages/s | machine busy (2 cores) | Redis round trips per page "
+        "| Redis commands per page |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name in ("sqlite", "redis", "redis-inline-1", "redis-inline-2", "redis-inline-1-ph32", "redis-inline-2-ph32"):
         trips = f"{median(name, 'trips_per_page'):.2f}" if name in ("redis", "redis-inline-1") else ""
         busy = f"{median(name, 'busy'):.0f}%"
         cmds = f"{median(name, 'commands_per_page'):.2f}" if name != "sqlite" else ""
-        lines.append(f"| {name} | {median(name, 'pages'):.0f} | {median(name, 'secs'):.2f} | "
-                     f"{median(name, 'pages_s'):.1f} | {busy} | {trips} | {cmds} |")
+        lines.append(
+            f"| {name} | {median(name, 'pages'):.0f} | {median(name, 'secs'):.2f} | "
+            f"{median(name, 'pages_s'):.1f} | {busy} | {trips} | {cmds} |"
+        )
     single = median("redis", "pages_s") / median("sqlite", "pages_s")
     scaling = median("redis-inline-2", "pages_s") / median("redis-inline-1", "pages_s")
     scaling32 = median("redis-inline-2-ph32", "pages_s") / median("redis-inline-1-ph32", "pages_s")
-    lines += ["", f"- redis / sqlite pages/s: **{single:.2f}×** (goal ≥ 0.8×)",
-              f"- 2 inline workers / 1 inline worker: **{scaling:.2f}×** at 8 per host, "
-              f"**{scaling32:.2f}×** at 32 per host (goal ≥ 1.6×)"]
+    lines += [
+        "",
+        f"- redis / sqlite pages/s: **{single:.2f}×** (goal ≥ 0.8×)",
+        f"- 2 inline workers / 1 inline worker: **{scaling:.2f}×** at 8 per host, "
+        f"**{scaling32:.2f}×** at 32 per host (goal ≥ 1.6×)",
+    ]
     return "\n".join(lines)
 
 

@@ -20,8 +20,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SHARED = Path(os.environ.get("SHARED", ROOT.parent / "shared"))
-LINE = re.compile(r"^(?P<name>\S+)\s+rc=(?P<rc>\d+)\s+(?P<secs>[\d.]+)s\s+peak_rss=\s*(?P<mb>\d+) MB\s+"
-                  r"cpu=\s*(?P<cpu>[\d.]+)s\s+pages200=(?P<pages>\d+)")
+LINE = re.compile(
+    r"^(?P<name>\S+)\s+rc=(?P<rc>\d+)\s+(?P<secs>[\d.]+)s\s+peak_rss=\s*(?P<mb>\d+) MB\s+"
+    r"cpu=\s*(?P<cpu>[\d.]+)s\s+pages200=(?P<pages>\d+)"
+)
 
 
 def main() -> int:
@@ -38,8 +40,12 @@ def main() -> int:
         print(run.stdout, run.stderr, file=sys.stderr)
         return 1
     outdir = run.stdout.rsplit("outputs in ", 1)[-1].strip()
-    check = subprocess.run([sys.executable, str(HERE / "verify_corpus.py"), f"{outdir}/crawler"],
-                           capture_output=True, text=True, check=False).stdout.strip()
+    check = subprocess.run(
+        [sys.executable, str(HERE / "verify_corpus.py"), f"{outdir}/crawler"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
     report = render(rows, args, check)
     stamp = dt.datetime.now().strftime("%Y-%m-%d-%H%M")
     target = HERE / "results" / f"{stamp}{'-' + args.label if args.label else ''}.md"
@@ -68,17 +74,25 @@ def render(rows: dict[str, dict[str, str]], args: argparse.Namespace, check: str
         secs = float(r["secs"])
         rate = int(r["pages"]) / secs if secs else 0
         vs_ceiling = f"{ceiling / secs:.2f}×" if ceiling else "n/a"
-        lines.append(f"| {name} | {secs:.2f} | {rate:.0f} | {vs_ceiling} | {secs / ours:.1f}× | "
-                     f"{r['mb']} | {r['cpu']} | {r['pages']} |")
-    lines += ["", "The crawler's peak RSS is its largest process (GNU time): the crawler or its parser "
-              "process. Both together: `benchmarks/memory.py` (124 MB PSS on this corpus).", "",
-              f"Output check (verify_corpus.py): {check}", ""]
+        lines.append(
+            f"| {name} | {secs:.2f} | {rate:.0f} | {vs_ceiling} | {secs / ours:.1f}× | "
+            f"{r['mb']} | {r['cpu']} | {r['pages']} |"
+        )
+    lines += [
+        "",
+        "The crawler's peak RSS is its largest process (GNU time): the crawler or its parser "
+        "process. Both together: `benchmarks/memory.py` (124 MB PSS on this corpus).",
+        "",
+        f"Output check (verify_corpus.py): {check}",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def git_rev() -> str:
-    out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    )
     return out.stdout.strip() or "unknown"
 
 

@@ -11,6 +11,7 @@ SITES = ["python", "postgres", "django"]  # compare.sh's default
 
 
 def corpus_seeds(sites: list[str] | None = None) -> list[str]:
-    out = subprocess.run(["bash", str(SHARED / "bench/corpus.sh"), "seeds"], capture_output=True, text=True,
-                         check=True).stdout.split()
+    out = subprocess.run(
+        ["bash", str(SHARED / "bench/corpus.sh"), "seeds"], capture_output=True, text=True, check=True
+    ).stdout.split()
     return [u for u in out if any(f"//{s}." in u for s in sites or SITES)]

@@ -28,8 +28,10 @@ async def main(kind: str, n: int) -> None:
     await frontier.open()
     t0 = time.perf_counter()
     for start in range(0, n, 100):
-        batch = [Request(f"http://h{i % HOSTS}.test/page/{i}", f"h{i % HOSTS}.test:80", 1)
-                 for i in range(start, min(start + 100, n))]
+        batch = [
+            Request(f"http://h{i % HOSTS}.test/page/{i}", f"h{i % HOSTS}.test:80", 1)
+            for i in range(start, min(start + 100, n))
+        ]
         await frontier.add(batch)
         await frontier.add(batch)  # links seen again on other pages
         if start % 10_000 == 0:
@@ -45,8 +47,7 @@ async def main(kind: str, n: int) -> None:
     await frontier.close()
     total = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{kind}: {n} URLs added in {added:.1f}s, {leased} leased+done, total {total:.1f}s, "
-          f"peak RSS {rss:.0f} MB")
+    print(f"{kind}: {n} URLs added in {added:.1f}s, {leased} leased+done, total {total:.1f}s, peak RSS {rss:.0f} MB")
 
 
 if __name__ == "__main__":

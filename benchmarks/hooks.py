@@ -36,8 +36,23 @@ def main() -> int:
                 out = work / name.replace(" ", "-")
                 shutil.rmtree(out, ignore_errors=True)
                 t0 = time.perf_counter()
-                subprocess.run([args.crawler, "crawl", *seeds, "--concurrency", "32", "--per-host", "8", "-q",
-                                "-o", str(out), *extra], cwd=HERE, check=True)
+                subprocess.run(
+                    [
+                        args.crawler,
+                        "crawl",
+                        *seeds,
+                        "--concurrency",
+                        "32",
+                        "--per-host",
+                        "8",
+                        "-q",
+                        "-o",
+                        str(out),
+                        *extra,
+                    ],
+                    cwd=HERE,
+                    check=True,
+                )
                 secs = time.perf_counter() - t0
                 pages = sum(1 for line in (out / "records.jsonl").open() if json.loads(line)["status"] == 200)
                 items = sum(1 for _ in (out / "items.jsonl").open()) if (out / "items.jsonl").exists() else 0
@@ -46,9 +61,11 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     base, hook = statistics.median(rows["no hook"]), statistics.median(rows["parse hook"])
-    print(f"\nCommand: `python3 benchmarks/hooks.py --rounds {args.rounds}`\n\n| run | pages/s (median) |\n|---|---|\n"
-          f"| no hook | {base:.0f} |\n| parse hook | {hook:.0f} |\n\nwith the hook: **{hook / base:.2f}×** "
-          "the pages/s without it (goal ≥ 0.85×)")
+    print(
+        f"\nCommand: `python3 benchmarks/hooks.py --rounds {args.rounds}`\n\n| run | pages/s (median) |\n|---|---|\n"
+        f"| no hook | {base:.0f} |\n| parse hook | {hook:.0f} |\n\nwith the hook: **{hook / base:.2f}×** "
+        "the pages/s without it (goal ≥ 0.85×)"
+    )
     return 0
 
 

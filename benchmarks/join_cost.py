@@ -18,8 +18,14 @@ from crawler.parsing import parse
 
 HREFS = [f"../p{i}/x.html?a={i}" if i % 3 else f"/abs/{i}.html#s{i % 7}" for i in range(100_000)]
 NAV = [f"../section{i % 40}/page{i}.html" for i in range(2000)]
-PAGES = [("<html><body>" + "".join(f'<a href="{NAV[(p * 7 + k) % len(NAV)]}">x</a>' for k in range(200))
-          + "</body></html>").encode() for p in range(500)]
+PAGES = [
+    (
+        "<html><body>"
+        + "".join(f'<a href="{NAV[(p * 7 + k) % len(NAV)]}">x</a>' for k in range(200))
+        + "</body></html>"
+    ).encode()
+    for p in range(500)
+]
 
 
 def best(rounds: int, run: object) -> float:
@@ -37,10 +43,14 @@ def main() -> int:
     join = parse._join_in.__wrapped__
     base_dir = "http://example.org/docs/dir/"
     uncached = best(rounds, lambda: [join(base_dir, h) for h in HREFS])
-    pages = best(rounds, lambda: [parse.parse_html(b, URL(f"http://example.org/docs/d{i % 50}/page.html"))
-                                  for i, b in enumerate(PAGES)])
-    print(f"{parse.__file__}\n100k uncached joins: {uncached * 1e3:.0f} ms; "
-          f"500 pages x 200 links (cached joins): {pages * 1e3:.0f} ms")
+    pages = best(
+        rounds,
+        lambda: [parse.parse_html(b, URL(f"http://example.org/docs/d{i % 50}/page.html")) for i, b in enumerate(PAGES)],
+    )
+    print(
+        f"{parse.__file__}\n100k uncached joins: {uncached * 1e3:.0f} ms; "
+        f"500 pages x 200 links (cached joins): {pages * 1e3:.0f} ms"
+    )
     return 0
 
 

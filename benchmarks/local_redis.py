@@ -21,8 +21,22 @@ def local_redis(prefix: str) -> Iterator[tuple[str, redis.Redis, Path]]:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     work = Path(tempfile.mkdtemp(prefix=prefix))
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--dir", str(work)], stdout=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(work),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     client = redis.Redis(port=port)
     try:
         for _ in range(100):  # bounded: about 5 s for the server to answer

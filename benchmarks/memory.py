@@ -53,8 +53,10 @@ def main() -> int:
         time.sleep(0.02)
     proc.wait()
     print(f"sites: {' '.join(sites)}; exit {proc.returncode}; output {out}")
-    print(f"peak RSS: crawler {main_rss / 1024:.0f} MB, parser process {child_rss / 1024:.0f} MB; "
-          f"peak PSS of both together: {tree_pss / 1024:.0f} MB")
+    print(
+        f"peak RSS: crawler {main_rss / 1024:.0f} MB, parser process {child_rss / 1024:.0f} MB; "
+        f"peak PSS of both together: {tree_pss / 1024:.0f} MB"
+    )
     return proc.returncode
 
 

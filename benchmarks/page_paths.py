@@ -15,9 +15,17 @@ from yarl import URL
 
 from crawler.sinks.paths import relative_path
 
-SHAPES = ("/p{i}", "/blog/2024/{i}/post-title.html", "/search?q=item{i}&page=2&sort=asc",
-          "/caf%C3%A9/{i}/men%C3%BC", "/a/b/c/{i}/", "/r?url=http%3A%2F%2Fx.test%2F{i}",
-          "/files/report%20{i}.pdf", "/s?q=tom%26jerry&i={i}", "/" + "long-name-" * 30 + "{i}")
+SHAPES = (
+    "/p{i}",
+    "/blog/2024/{i}/post-title.html",
+    "/search?q=item{i}&page=2&sort=asc",
+    "/caf%C3%A9/{i}/men%C3%BC",
+    "/a/b/c/{i}/",
+    "/r?url=http%3A%2F%2Fx.test%2F{i}",
+    "/files/report%20{i}.pdf",
+    "/s?q=tom%26jerry&i={i}",
+    "/" + "long-name-" * 30 + "{i}",
+)
 
 
 def main(n: int) -> None:

@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def crawl(crawler: str, seeds: list[str], out: Path, *extra: str) -> float:
     t0 = time.perf_counter()
-    subprocess.run([crawler, "crawl", *seeds, "--concurrency", "32", "--per-host", "8", "-q", "-o", str(out),
-                    *extra], check=True)
+    subprocess.run(
+        [crawler, "crawl", *seeds, "--concurrency", "32", "--per-host", "8", "-q", "-o", str(out), *extra], check=True
+    )
     return time.perf_counter() - t0
 
 
@@ -63,16 +64,29 @@ def main() -> int:
                 urls, size, changes, statuses = generation(out, n)
                 rates[n].append(urls / secs)
                 sizes[n].append(size)
-                print(json.dumps({"crawl": n, "secs": round(secs, 2), "urls": urls, "bytes": size,
-                                  "changes": changes, "statuses": statuses}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "crawl": n,
+                            "secs": round(secs, 2),
+                            "urls": urls,
+                            "bytes": size,
+                            "changes": changes,
+                            "statuses": statuses,
+                        }
+                    ),
+                    flush=True,
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     first, again = statistics.median(rates[1]), statistics.median(rates[2])
     b1, b2 = statistics.median(sizes[1]), statistics.median(sizes[2])
-    print(f"\nCommand: `python3 benchmarks/recrawl.py --rounds {args.rounds}`\n\n"
-          "| crawl | URLs/s (median) | body bytes |\n|---|---|---|\n"
-          f"| first | {first:.0f} | {b1:,} |\n| re-crawl, nothing changed | {again:.0f} | {b2:,} |\n\n"
-          f"re-crawl: **{again / first:.2f}×** the URLs/s, {b2 / max(b1, 1):.3f}× the body bytes")
+    print(
+        f"\nCommand: `python3 benchmarks/recrawl.py --rounds {args.rounds}`\n\n"
+        "| crawl | URLs/s (median) | body bytes |\n|---|---|---|\n"
+        f"| first | {first:.0f} | {b1:,} |\n| re-crawl, nothing changed | {again:.0f} | {b2:,} |\n\n"
+        f"re-crawl: **{again / first:.2f}×** the URLs/s, {b2 / max(b1, 1):.3f}× the body bytes"
+    )
     return 0
 
 

@@ -34,8 +34,15 @@ async def fill(url: str, total: int, work: Path, client: redis.Redis) -> dict[st
     base = client.info("memory")["used_memory"]
     t0 = time.perf_counter()
     for start in range(0, total, 1000):
-        batch = [Request(f"http://www.host{i % HOSTS}.example/section/{i // HOSTS}/page-{i}.html",
-                         f"www.host{i % HOSTS}.example:80", 2, None) for i in range(start, start + 1000)]
+        batch = [
+            Request(
+                f"http://www.host{i % HOSTS}.example/section/{i // HOSTS}/page-{i}.html",
+                f"www.host{i % HOSTS}.example:80",
+                2,
+                None,
+            )
+            for i in range(start, start + 1000)
+        ]
         await frontier.add(batch)
     add_secs = time.perf_counter() - t0
     queued = client.info("memory")["used_memory"]
@@ -53,9 +60,14 @@ async def fill(url: str, total: int, work: Path, client: redis.Redis) -> dict[st
     done = client.info("memory")["used_memory"]
     counts = await frontier.counts()
     await frontier.close()
-    return {"urls": total, "admitted": counts.admitted, "bytes_per_url_queued": round((queued - base) / total, 1),
-            "bytes_per_url_done": round((done - base) / total, 1), "adds_per_s": round(total / add_secs),
-            "lease_done_per_s": round(total / drain_secs)}
+    return {
+        "urls": total,
+        "admitted": counts.admitted,
+        "bytes_per_url_queued": round((queued - base) / total, 1),
+        "bytes_per_url_done": round((done - base) / total, 1),
+        "adds_per_s": round(total / add_secs),
+        "lease_done_per_s": round(total / drain_secs),
+    }
 
 
 def main() -> int:

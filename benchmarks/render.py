@@ -64,21 +64,39 @@ async def main() -> int:
     start = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/p/0"  # type: ignore[union-attr]
     results = []
     with tempfile.TemporaryDirectory() as out:
-        secs, peak = await measure(args.crawler, "crawl", start, "-o", out, "-q", "--ignore-robots",
-                                   "--render", "*", "--render-selector", "h1", "--render-concurrency", "4",
-                                   "--concurrency", "8", "--per-host", "8")
+        secs, peak = await measure(
+            args.crawler,
+            "crawl",
+            start,
+            "-o",
+            out,
+            "-q",
+            "--ignore-robots",
+            "--render",
+            "*",
+            "--render-selector",
+            "h1",
+            "--render-concurrency",
+            "4",
+            "--concurrency",
+            "8",
+            "--per-host",
+            "8",
+        )
         records = [json.loads(x) for x in (Path(out) / "records.jsonl").read_text().splitlines()]
         ours = sum(1 for r in records if r["rendered"] and r["error"] is None)
         results.append(line("crawler", ours, secs, peak))
         if args.peer:
             feed = Path(out) / "peer.jsonl"
-            secs_p, peak_p = await measure(args.peer, str(ROOT / "benchmarks/render_scrapy_playwright.py"),
-                                           str(feed), start)
+            secs_p, peak_p = await measure(
+                args.peer, str(ROOT / "benchmarks/render_scrapy_playwright.py"), str(feed), start
+            )
             theirs = sum(1 for x in feed.read_text().splitlines() if json.loads(x)["title"]) if feed.exists() else 0
             results.append(line("scrapy-playwright", theirs, secs_p, peak_p))
             if theirs:
-                results.append(f"ratio: {(ours / secs) / (theirs / secs_p):.2f}x the pages/s, "
-                               f"{peak / peak_p:.2f}x the memory")
+                results.append(
+                    f"ratio: {(ours / secs) / (theirs / secs_p):.2f}x the pages/s, {peak / peak_p:.2f}x the memory"
+                )
     await runner.cleanup()
     print(f"`{' '.join(['python3', 'benchmarks/render.py', *sys.argv[1:]])}`")
     print("\n".join(results))

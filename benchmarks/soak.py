@@ -36,13 +36,23 @@ async def main(max_urls: int, seconds: float) -> int:
     server = FaultServer()
     await server.start()
     out = Path(tempfile.mkdtemp(prefix="soak-"))
-    job = Job.model_validate({
-        "start_urls": [f"http://h{i}.soak.test:{server.port}/page/{i}" for i in range(SOAK_HOSTS)],
-        "resolve": [f"h{i}.soak.test:{server.port}:127.0.0.1" for i in range(SOAK_HOSTS)],
-        "allow_domains": ["soak.test"], "max_pages": max_urls, "concurrency": 64, "per_host": 4,
-        "timeout": {"connect": 2, "read": 1, "total": 3}, "retries": 1, "retry_backoff": 0.05,
-        "max_retry_after": 1, "max_bytes": 2_000_000, "ignore_robots": True, "output": str(out),
-    })
+    job = Job.model_validate(
+        {
+            "start_urls": [f"http://h{i}.soak.test:{server.port}/page/{i}" for i in range(SOAK_HOSTS)],
+            "resolve": [f"h{i}.soak.test:{server.port}:127.0.0.1" for i in range(SOAK_HOSTS)],
+            "allow_domains": ["soak.test"],
+            "max_pages": max_urls,
+            "concurrency": 64,
+            "per_host": 4,
+            "timeout": {"connect": 2, "read": 1, "total": 3},
+            "retries": 1,
+            "retry_backoff": 0.05,
+            "max_retry_after": 1,
+            "max_bytes": 2_000_000,
+            "ignore_robots": True,
+            "output": str(out),
+        }
+    )
     crawl = Crawl(job)
     samples: list[tuple[float, float, float]] = []  # (seconds, crawler RSS, parser process RSS)
 
@@ -65,10 +75,12 @@ async def main(max_urls: int, seconds: float) -> int:
     per_url = Counter(r["url"] for r in records)
     kinds = Counter((r["error"] or {}).get("kind", "ok") for r in records)
     quarter = max(1, len(samples) // 4)
-    early, late = max(s[1] for s in samples[quarter:2 * quarter]), max(s[1] for s in samples[-quarter:])
-    early_p, late_p = max(s[2] for s in samples[quarter:2 * quarter]), max(s[2] for s in samples[-quarter:])
-    print(f"{stats.records} URLs in {stats.elapsed():.0f}s ({stats.records / stats.elapsed():.0f}/s), "
-          f"{stats.left_queued} left queued{' (stopped at the time limit)' if stats.interrupted else ''}")
+    early, late = max(s[1] for s in samples[quarter : 2 * quarter]), max(s[1] for s in samples[-quarter:])
+    early_p, late_p = max(s[2] for s in samples[quarter : 2 * quarter]), max(s[2] for s in samples[-quarter:])
+    print(
+        f"{stats.records} URLs in {stats.elapsed():.0f}s ({stats.records / stats.elapsed():.0f}/s), "
+        f"{stats.left_queued} left queued{' (stopped at the time limit)' if stats.interrupted else ''}"
+    )
     print("outcomes:", ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
     print("RSS MB over time (crawler/parser process):", " ".join(f"{t:.0f}s:{m:.0f}/{p:.0f}" for t, m, p in samples))
     admitted = (await crawl.frontier.counts()).admitted - stats.left_queued
@@ -76,8 +88,8 @@ async def main(max_urls: int, seconds: float) -> int:
         "one record per URL": max(per_url.values()) == 1,
         "every admitted URL not left queued has a record": len(per_url) == admitted,
         f"RSS flat (second quarter peak {early:.0f} MB, last quarter peak {late:.0f} MB)": late <= early * 1.2,
-        f"parser RSS flat (second quarter peak {early_p:.0f} MB, last quarter {late_p:.0f} MB)":
-            late_p <= early_p * 1.2,
+        f"parser RSS flat (second quarter peak {early_p:.0f} MB, last quarter {late_p:.0f} MB)": late_p
+        <= early_p * 1.2,
     }
     for name, ok in checks.items():
         print(("ok   " if ok else "FAIL ") + name)

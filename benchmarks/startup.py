@@ -24,9 +24,21 @@ def main(crawler: str, runs: int) -> None:
             time.sleep(0.01)
         port = port_file.read_text().split()[0]
         start = time.time()
-        subprocess.run([crawler, "crawl", f"http://h0.bench.test:{port}/p0", "--resolve",
-                        f"h0.bench.test:{port}:127.0.0.1", "--max-pages", "1", "-q", "-o", str(work / f"o{n}")],
-                       check=True)
+        subprocess.run(
+            [
+                crawler,
+                "crawl",
+                f"http://h0.bench.test:{port}/p0",
+                "--resolve",
+                f"h0.bench.test:{port}:127.0.0.1",
+                "--max-pages",
+                "1",
+                "-q",
+                "-o",
+                str(work / f"o{n}"),
+            ],
+            check=True,
+        )
         times.append(float(port_file.read_text().split()[1]) - start)
         site.terminate()
         site.wait()
@@ -34,5 +46,7 @@ def main(crawler: str, runs: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else str(Path(__file__).parent.parent / ".venv/bin/crawler"),
-         int(sys.argv[2]) if len(sys.argv) > 2 else 5)
+    main(
+        sys.argv[1] if len(sys.argv) > 1 else str(Path(__file__).parent.parent / ".venv/bin/crawler"),
+        int(sys.argv[2]) if len(sys.argv) > 2 else 5,
+    )

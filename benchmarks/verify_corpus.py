@@ -38,8 +38,10 @@ def main(out: str) -> int:
                 body = disk.read()
                 if body != orig.read() or hashlib.sha256(body).hexdigest() != rec["sha256"]:
                     bad.append(rec["url"])
-    print(f"status-200 pages: {len(pages)}; bodies identical to served files: {len(pages) - len(bad)}; "
-          f"different: {len(bad)}")
+    print(
+        f"status-200 pages: {len(pages)}; bodies identical to served files: {len(pages) - len(bad)}; "
+        f"different: {len(bad)}"
+    )
     for url in bad[:20]:
         print("  differs:", url)
     return 1 if bad else 0

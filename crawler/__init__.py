@@ -24,17 +24,52 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_ERRORS = ("CheckpointError", "ClusterError", "ConfigError", "CrawlerError", "FetchError", "InvalidURL",
-           "LockedError", "RenderUnavailable", "StalledError", "StateError")
-_WHERE = {"Crawl": "crawler.engine", "Follow": "crawler.parsing.page", "Hooks": "crawler.hooks",
-          "Outgoing": "crawler.hooks",
-          "Job": "crawler.config", "Page": "crawler.parsing.page", "Record": "crawler.record",
-          "Stats": "crawler.stats", "crawl": "crawler.api", **dict.fromkeys(_ERRORS, "crawler.errors")}
+_ERRORS = (
+    "CheckpointError",
+    "ClusterError",
+    "ConfigError",
+    "CrawlerError",
+    "FetchError",
+    "InvalidURL",
+    "LockedError",
+    "RenderUnavailable",
+    "StalledError",
+    "StateError",
+)
+_WHERE = {
+    "Crawl": "crawler.engine",
+    "Follow": "crawler.parsing.page",
+    "Hooks": "crawler.hooks",
+    "Outgoing": "crawler.hooks",
+    "Job": "crawler.config",
+    "Page": "crawler.parsing.page",
+    "Record": "crawler.record",
+    "Stats": "crawler.stats",
+    "crawl": "crawler.api",
+    **dict.fromkeys(_ERRORS, "crawler.errors"),
+}
 
 __all__ = [  # a literal, for type checkers; tests/test_api.py checks it against _WHERE and the README
-    "CheckpointError", "ClusterError", "ConfigError", "Crawl", "CrawlerError", "FetchError", "Follow", "Hooks",
-    "InvalidURL", "Job", "LockedError", "Outgoing", "Page", "Record", "RenderUnavailable", "StalledError",
-    "StateError", "Stats", "__version__", "crawl",
+    "CheckpointError",
+    "ClusterError",
+    "ConfigError",
+    "Crawl",
+    "CrawlerError",
+    "FetchError",
+    "Follow",
+    "Hooks",
+    "InvalidURL",
+    "Job",
+    "LockedError",
+    "Outgoing",
+    "Page",
+    "Record",
+    "RenderUnavailable",
+    "StalledError",
+    "StateError",
+    "Stats",
+    "__version__",
+    "crawl",
 ]
 
 if TYPE_CHECKING:

@@ -37,8 +37,9 @@ class LinkRules:
 
     @classmethod
     def from_job(cls, job: Job) -> LinkRules:
-        return cls(Scope(job.start_urls, job.allow_domains, job.include, job.exclude, job.max_depth),
-                   job.max_url_length)
+        return cls(
+            Scope(job.start_urls, job.allow_domains, job.include, job.exclude, job.max_depth), job.max_url_length
+        )
 
     def allows_parts(self, scheme: str, host: str | None, text: str, depth: int) -> bool:
         """``refusal(...) is None`` for a URL already taken apart (the parser's links are strings)."""

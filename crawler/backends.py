@@ -39,9 +39,14 @@ def make_backends(job: Job, warn: Callable[[str], None]) -> Backends:
         worker = job.worker_id or default_worker_id()
         store = RedisStore(job.frontier, job.job_name, worker, ttl=job.lease_ttl, wait=job.redis_wait, warn=warn)
         out = shard_dir(job, worker)
-        return Backends(RedisFrontier(store, out / "records.jsonl"),
-                        RedisHostLimiter(store, job.per_host, job.delay, job.jitter, adaptive=job.adaptive),
-                        SharedRobots(store), out, store.report, lambda: claim(store, job))
+        return Backends(
+            RedisFrontier(store, out / "records.jsonl"),
+            RedisHostLimiter(store, job.per_host, job.delay, job.jitter, adaptive=job.adaptive),
+            SharedRobots(store),
+            out,
+            store.report,
+            lambda: claim(store, job),
+        )
     out = job.output_dir
     limiter = LocalHostLimiter(job.per_host, job.delay, job.jitter, adaptive=job.adaptive)
     if job.frontier == "memory":

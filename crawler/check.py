@@ -36,10 +36,22 @@ async def try_url(job: Job, url: str) -> str:
             if hooks.request is not None:
                 extra = await prepare(hooks.request, Outgoing(str(target), 0), router.choose)
             proxy = await router.acquire(target.host or "", extra.proxy if extra is not None else None)
-            response = await fetch_or_render(target, None, proxy, extra, fetcher=fetcher, renderer=renderer,
-                                             render=renderer is not None and renderer.wants(str(target)))
-            if renderer is not None and not response.rendered and response.body is not None \
-                    and response.error is None and _read(reader, str(target), response, []).shell:
+            response = await fetch_or_render(
+                target,
+                None,
+                proxy,
+                extra,
+                fetcher=fetcher,
+                renderer=renderer,
+                render=renderer is not None and renderer.wants(str(target)),
+            )
+            if (
+                renderer is not None
+                and not response.rendered
+                and response.body is not None
+                and response.error is None
+                and _read(reader, str(target), response, []).shell
+            ):
                 response = await renderer.fetch(target, None, proxy, extra)  # render: auto
         except HookFailed as e:
             return f"{target}: request hook failed: {e}"
@@ -57,14 +69,19 @@ async def try_url(job: Job, url: str) -> str:
 def _read(reader: PageReader, url: str, response: Response, trace: list[str]) -> PageResult:
     assert response.body is not None
     headers = tuple(response.headers.items()) if response.headers else ()
-    return reader.read(Fetched(response.final_url or url, response.body, response.content_type, 0, None,
-                               response.status, headers), trace)
+    return reader.read(
+        Fetched(response.final_url or url, response.body, response.content_type, 0, None, response.status, headers),
+        trace,
+    )
 
 
 def _report(reader: PageReader, target: str, response: Response, proxy: Proxy | None) -> str:
-    lines = [f"{target}: status {response.status}, {response.content_type or 'no content type'}, "
-             f"{response.nbytes} bytes" + (f", via {proxy.id}" if proxy else "")
-             + (", rendered in the browser" if response.rendered else "")]
+    lines = [
+        f"{target}: status {response.status}, {response.content_type or 'no content type'}, "
+        f"{response.nbytes} bytes"
+        + (f", via {proxy.id}" if proxy else "")
+        + (", rendered in the browser" if response.rendered else "")
+    ]
     if response.error is not None:
         lines.append(f"error: {response.error.kind}: {response.error.message}")
     if response.location is not None:

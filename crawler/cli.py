@@ -62,50 +62,94 @@ OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--ignore-robots",), "ignore_robots", "flag", "Do not fetch or obey robots.txt."),
     (("--sitemaps",), "sitemaps", "flag", "Seed from robots.txt Sitemap: lines and /sitemap.xml."),
     (("--parse",), "parse", "value", "Parse hook 'package.module:function': yields items and page.follow(url)."),
-    (("--request-hook",), "request", "value",
-     "Hook 'package.module:function' that may set headers and cookies of each request before it is sent."),
+    (
+        ("--request-hook",),
+        "request",
+        "value",
+        "Hook 'package.module:function' that may set headers and cookies of each request before it is sent.",
+    ),
     (("--on-record",), "on_record", "value", "Hook 'package.module:function' called with every record."),
     (("--on-item",), "on_item", "value", "Hook 'package.module:function' called with every item."),
     (("--format",), "format", "value", "Items as jsonl (default, items.jsonl) or csv (items.csv)."),
     (("--warc",), "warc", "flag", "Also write OUT/crawl.warc.gz: every response as received."),
     (("--follow-nofollow",), "follow_nofollow", "flag", "Follow rel=nofollow links and pages."),
     (("-q", "--quiet"), "quiet", "flag", "No progress line and no summary."),
-    (("--progress",), "progress", "value",
-     "auto (a live line on a terminal, else a log line every 10 s), tty, log or off [auto]."),
+    (
+        ("--progress",),
+        "progress",
+        "value",
+        "auto (a live line on a terminal, else a log line every 10 s), tty, log or off [auto].",
+    ),
     (("--metrics",), "metrics", "value", "Serve Prometheus metrics on ADDR:PORT (e.g. 127.0.0.1:9100)."),
-    (("--frontier",), "frontier", "value",
-     "sqlite (default: resumable, OUT/state.sqlite), memory, or redis://[:PASSWORD@]HOST:PORT/DB to share "
-     "the job with other processes (rediss:// for TLS)."),
+    (
+        ("--frontier",),
+        "frontier",
+        "value",
+        "sqlite (default: resumable, OUT/state.sqlite), memory, or redis://[:PASSWORD@]HOST:PORT/DB to share "
+        "the job with other processes (rediss:// for TLS).",
+    ),
     (("--worker-id",), "worker_id", "value", "This worker's name in a shared job [host-pid]; pin it to resume."),
     (("--processes",), "processes", "value", "Run N workers of a shared job here, then merge their shards [1]."),
     (("--lease-ttl",), "lease_ttl", "value", "Seconds before a dead worker's URLs and slots are taken back [30]."),
     (("--redis-wait",), "redis_wait", "value", "Seconds to keep retrying an unreachable Redis before stopping [60]."),
-    (("--parser",), "parser", "value",
-     "process (parse in a second process), inline, or auto [auto: process with 2+ CPUs]."),
-    (("--fresh/--no-fresh",), "fresh", "switch",
-     "Start over: delete OUT's state, records and pages first (a shared job: its Redis keys too)."),
-    (("--render",), "render", "list",
-     "URL glob (or re: regex) of pages to load in Chromium, JavaScript run (repeatable; needs '.[render]')."),
-    (("--render-auto",), "render_auto", "flag",
-     "Fetch over HTTP first; load in the browser the pages that look built by scripts."),
+    (
+        ("--parser",),
+        "parser",
+        "value",
+        "process (parse in a second process), inline, or auto [auto: process with 2+ CPUs].",
+    ),
+    (
+        ("--fresh/--no-fresh",),
+        "fresh",
+        "switch",
+        "Start over: delete OUT's state, records and pages first (a shared job: its Redis keys too).",
+    ),
+    (
+        ("--render",),
+        "render",
+        "list",
+        "URL glob (or re: regex) of pages to load in Chromium, JavaScript run (repeatable; needs '.[render]').",
+    ),
+    (
+        ("--render-auto",),
+        "render_auto",
+        "flag",
+        "Fetch over HTTP first; load in the browser the pages that look built by scripts.",
+    ),
     (("--render-wait",), "render_wait", "value", "load, domcontentloaded or networkidle [load]."),
     (("--render-selector",), "render_selector", "value", "Also wait until this CSS selector matches."),
     (("--render-timeout",), "render_timeout", "value", "Seconds a rendered page may take [30]."),
     (("--render-concurrency",), "render_concurrency", "value", "Pages open in the browser at once [4]."),
-    (("--render-screenshot",), "render_screenshot", "flag",
-     "Save a full-page PNG of each rendered page in OUT/screens/."),
-    (("--recrawl",), "recrawl", "flag",
-     "Fetch a finished job again with conditional requests; records say new/changed/unchanged/gone."),
+    (
+        ("--render-screenshot",),
+        "render_screenshot",
+        "flag",
+        "Save a full-page PNG of each rendered page in OUT/screens/.",
+    ),
+    (
+        ("--recrawl",),
+        "recrawl",
+        "flag",
+        "Fetch a finished job again with conditional requests; records say new/changed/unchanged/gone.",
+    ),
     (("--recrawl-after",), "recrawl_after", "value", "Re-crawl only URLs fetched longer ago than this (6h, 2d)."),
-    (("--recrawl-adaptive",), "recrawl_adaptive", "flag",
-     "Each URL's re-crawl interval halves when it changed and doubles when it did not."),
+    (
+        ("--recrawl-adaptive",),
+        "recrawl_adaptive",
+        "flag",
+        "Each URL's re-crawl interval halves when it changed and doubles when it did not.",
+    ),
     (("--proxy",), "proxy", "value", "Proxy URL: http(s)://, socks5(h)://, socks4://, user:pass@ allowed."),
     (("--proxy-rotation",), "proxy_rotation", "value", "round_robin, random, least_used or sticky."),
     (("--proxy-concurrency",), "proxy_concurrency", "value", "Requests in flight per proxy."),
     (("--trust-env",), "trust_env", "flag", "Honour HTTP(S)_PROXY and NO_PROXY."),
     (("--insecure",), "insecure", "flag", "Do not verify TLS certificates."),
-    (("--block-private-ips",), "block_private_ips", "flag",
-     "Refuse private, loopback and link-local addresses (after DNS) for untrusted link graphs."),
+    (
+        ("--block-private-ips",),
+        "block_private_ips",
+        "flag",
+        "Refuse private, loopback and link-local addresses (after DNS) for untrusted link graphs.",
+    ),
     (("--ca-bundle",), "ca_bundle", "value", "PEM file of CAs to trust (private CAs)."),
 ]
 
@@ -284,8 +328,10 @@ def check(job_file: Path, url: str | None) -> None:
         job = make_job(job_file, {})
     except ConfigError as e:
         _fail(e)
-    click.echo(f"ok: job {job.job_name!r}: {len(job.start_urls)} start URL(s), "
-               f"concurrency {job.concurrency}, per host {job.per_host}, output {job.output_dir}")
+    click.echo(
+        f"ok: job {job.job_name!r}: {len(job.start_urls)} start URL(s), "
+        f"concurrency {job.concurrency}, per host {job.per_host}, output {job.output_dir}"
+    )
     if url:
         import asyncio
 
@@ -306,18 +352,31 @@ def check(job_file: Path, url: str | None) -> None:
 @click.option("--concurrency", default=32, show_default=True)
 @click.option("--per-host", default=8, show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Keep the crawl output here.")
-def bench(pages: int, hosts: int, links: int, size: int, concurrency: int, per_host: int,
-          output: Path | None) -> None:
+def bench(pages: int, hosts: int, links: int, size: int, concurrency: int, per_host: int, output: Path | None) -> None:
     """Crawl a local synthetic site and report pages/s, MB/s, CPU per page and peak RSS."""
     from crawler.bench import run_bench
 
-    for flag, value in (("--pages", pages), ("--hosts", hosts), ("--links", links), ("--size", size),
-                        ("--concurrency", concurrency), ("--per-host", per_host)):
+    for flag, value in (
+        ("--pages", pages),
+        ("--hosts", hosts),
+        ("--links", links),
+        ("--size", size),
+        ("--concurrency", concurrency),
+        ("--per-host", per_host),
+    ):
         if value < 1:
             _fail(ConfigError(f"{flag}: must be at least 1, not {value}"))
 
-    result = run_bench(execute, pages=pages, hosts=hosts, links=links, size=size,
-                       concurrency=concurrency, per_host=per_host, output=output)
+    result = run_bench(
+        execute,
+        pages=pages,
+        hosts=hosts,
+        links=links,
+        size=size,
+        concurrency=concurrency,
+        per_host=per_host,
+        output=output,
+    )
     click.echo(result.report())
 
 
@@ -358,8 +417,14 @@ def merge_command(out: Path) -> None:
 
 @main.command()
 @click.argument("out", type=click.Path(path_type=Path, file_okay=False))
-@click.option("-o", "--output", "target", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Where to write it [OUT/report.html].")
+@click.option(
+    "-o",
+    "--output",
+    "target",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Where to write it [OUT/report.html].",
+)
 def report(out: Path, target: Path | None) -> None:
     """Write OUT/report.html: one self-contained page (charts, hosts, errors, slowest pages) about
     a finished, stopped, running or shared crawl. Opens offline in any browser."""

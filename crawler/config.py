@@ -26,8 +26,23 @@ DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://github.com/crawler-projec
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _RESOLVE = re.compile(r"^(?P<host>[^:\s]+):(?P<port>\d{1,5}):(?P<addr>\S+)$")
 DAY = 86_400.0  # the longest wait any setting may ask for (a longer one would hang the crawl)
-RESOURCE_TYPES = frozenset({"document", "stylesheet", "image", "media", "font", "script", "texttrack", "xhr",
-                            "fetch", "eventsource", "websocket", "manifest", "other"})  # the browser's
+RESOURCE_TYPES = frozenset(
+    {
+        "document",
+        "stylesheet",
+        "image",
+        "media",
+        "font",
+        "script",
+        "texttrack",
+        "xhr",
+        "fetch",
+        "eventsource",
+        "websocket",
+        "manifest",
+        "other",
+    }
+)  # the browser's
 
 
 def url_match(pattern: str) -> str:
@@ -230,7 +245,7 @@ class Job(Strict):
     @classmethod
     def _output(cls, value: Any) -> Any:
         if isinstance(value, str | Path) and not str(value).strip():
-            raise ValueError("empty: give a folder (\".\" for this one)")
+            raise ValueError('empty: give a folder ("." for this one)')
         if isinstance(value, str | Path) and Path(value).exists() and not Path(value).is_dir():
             raise ValueError(f"{value} is a file, not a folder")
         return value

@@ -58,9 +58,16 @@ TICK = 0.5  # seconds between checkpoints
 class Crawl:
     """One crawl job from seeds to summary. ``await Crawl(job).run()``; ``stop()`` drains."""
 
-    def __init__(self, job: Job, *, hooks: Hooks | None = None, frontier: Frontier | None = None,
-                 limiter: HostLimiter | None = None, warn: Callable[[str], None] | None = None,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        job: Job,
+        *,
+        hooks: Hooks | None = None,
+        frontier: Frontier | None = None,
+        limiter: HostLimiter | None = None,
+        warn: Callable[[str], None] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         self.job = job
         self.hooks = hooks or Hooks.from_paths(job.hook_paths)
         self.stats = Stats()
@@ -71,13 +78,23 @@ class Crawl:
         self._shared_robots = backends.robots
         self._backend_report = backends.report
         self._claim = backends.claim
-        self.scheduler = Scheduler(self.frontier, self.limiter, lease_ttl=job.lease_ttl, warn=self.warn,
-                                   stall_after=max(STALL_AFTER, 4 * job.render_timeout))
+        self.scheduler = Scheduler(
+            self.frontier,
+            self.limiter,
+            lease_ttl=job.lease_ttl,
+            warn=self.warn,
+            stall_after=max(STALL_AFTER, 4 * job.render_timeout),
+        )
         self.admission = Admission(job, self.frontier, self.scheduler.has_work)
         self.router = Router.from_job(job)
         self.parser = make_parser(job.parser, PageReader(job, self.hooks.parse), warn=self.warn)
-        self.renderer = (Renderer(job, self.scheduler.slots, screens=self.out / "screens", rules=self.admission.rules,
-                                  warn=self.warn) if job.render or job.render_auto else None)
+        self.renderer = (
+            Renderer(
+                job, self.scheduler.slots, screens=self.out / "screens", rules=self.admission.rules, warn=self.warn
+            )
+            if job.render or job.render_auto
+            else None
+        )
         self._warn_cb = warn
         self._progress = progress or Progress(mode="off")
         self._tasks: set[asyncio.Task[None]] = set()
@@ -133,8 +150,9 @@ class Crawl:
         if self.job.recrawl:
             await self._next_generation()
         self.stats_log = StatsLog(self.out)
-        output = self.output = Output(self.job, self.out, start_over=not self.frontier.persistent,
-                                      hook_items=self.hooks.parse is not None)
+        output = self.output = Output(
+            self.job, self.out, start_over=not self.frontier.persistent, hook_items=self.hooks.parse is not None
+        )
         ticker = asyncio.create_task(self._tick())
         metrics = MetricsServer(self.job.metrics, self._metrics_text) if self.job.metrics else None
         try:
@@ -144,13 +162,30 @@ class Crawl:
                 self.fetcher = Fetcher(session, self.job, self.router, output.warc)
                 if self.renderer is not None:
                     self.renderer.warc = output.warc
-                self.robots = Robots(self.fetcher, self.limiter, self.job.user_agent, retries=self.job.retries,
-                                     backoff=self.job.retry_backoff, warn=self.warn, shared=self._shared_robots)
-                self.pipeline = Pipeline(self.job, fetcher=self.fetcher, router=self.router, robots=self.robots,
-                                         parser=self.parser, limiter=self.limiter, rules=self.admission.rules,
-                                         pages=output.pages, stats=self.stats, warn=self.warn,
-                                         request_hook=self.hooks.request, generation=self.frontier.generation,
-                                         renderer=self.renderer)
+                self.robots = Robots(
+                    self.fetcher,
+                    self.limiter,
+                    self.job.user_agent,
+                    retries=self.job.retries,
+                    backoff=self.job.retry_backoff,
+                    warn=self.warn,
+                    shared=self._shared_robots,
+                )
+                self.pipeline = Pipeline(
+                    self.job,
+                    fetcher=self.fetcher,
+                    router=self.router,
+                    robots=self.robots,
+                    parser=self.parser,
+                    limiter=self.limiter,
+                    rules=self.admission.rules,
+                    pages=output.pages,
+                    stats=self.stats,
+                    warn=self.warn,
+                    request_hook=self.hooks.request,
+                    generation=self.frontier.generation,
+                    renderer=self.renderer,
+                )
                 try:
                     await self._start()
                     await self._dispatch()
@@ -181,8 +216,11 @@ class Crawl:
         self.stats.render_report = self.renderer.report() if self.renderer is not None else []
         self.stats.shared_report = self._backend_report(self.stats.records)
         now = asyncio.get_running_loop().time()
-        self.stats.proxy_report = [f"{p.id}: {p.requests} requests, {p.failures} failures, {p.bans} bans, "
-                                   f"{p.bytes / 1e6:.1f} MB, {p.state(now)}" for p in self.router.proxies()]
+        self.stats.proxy_report = [
+            f"{p.id}: {p.requests} requests, {p.failures} failures, {p.bans} bans, "
+            f"{p.bytes / 1e6:.1f} MB, {p.state(now)}"
+            for p in self.router.proxies()
+        ]
 
     async def _metrics_text(self) -> str:
         return render(self.stats, await self.frontier.counts(), self.scheduler.inflight, self.router.proxies())
@@ -219,8 +257,7 @@ class Crawl:
                 return await self.fetcher.get_routed(url, self.job.max_bytes)
 
         async for found in sitemap_urls(root, declared, fetch, self.job.max_bytes, self.warn):
-            await self.admission.admit([Request(str(u), host_key(u), 1, parent) for u, parent in found],
-                                       Source.SITEMAP)
+            await self.admission.admit([Request(str(u), host_key(u), 1, parent) for u, parent in found], Source.SITEMAP)
 
     async def _dispatch(self) -> None:
         """Start a worker for each lease the scheduler hands out, at most ``concurrency`` at once."""
@@ -258,10 +295,13 @@ class Crawl:
             await self._settle(lease, outcome)
             if self.pipeline.stall.stalled:
                 stall = self.pipeline.stall
-                self._fail(StalledError(
-                    f"cannot make progress: {stall.streak} requests in a row failed for lack of resources on "
-                    f"this machine ({stall.reason}); lower --concurrency or raise the limit (ulimit -n, memory, "
-                    "disk); stopped; run the same command again to resume"))
+                self._fail(
+                    StalledError(
+                        f"cannot make progress: {stall.streak} requests in a row failed for lack of resources on "
+                        f"this machine ({stall.reason}); lower --concurrency or raise the limit (ulimit -n, memory, "
+                        "disk); stopped; run the same command again to resume"
+                    )
+                )
         except Exception as e:  # the job's own state failed (frontier, admission, output)
             self._fail(e)
         finally:
@@ -353,8 +393,11 @@ class Crawl:
         """Stop the crawl (its state could not be saved, or it stalled); the first failure is
         the one reported."""
         if self._fatal is None:
-            self._fatal = (error if isinstance(error, (StalledError, ClusterError))
-                           else CheckpointError(_describe(error, self.out)))
+            self._fatal = (
+                error
+                if isinstance(error, (StalledError, ClusterError))
+                else CheckpointError(_describe(error, self.out))
+            )
             self.scheduler.close()
 
 

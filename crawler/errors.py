@@ -78,9 +78,16 @@ class Kind(StrEnum):
 class FetchError(CrawlerError):
     """A classified failure of one request; ``retryable`` says whether another try may help."""
 
-    def __init__(self, kind: Kind, message: str, *, retryable: bool = False,
-                 retry_after: float | None = None, proxy_fault: bool = False,
-                 banned: bool = False) -> None:
+    def __init__(
+        self,
+        kind: Kind,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        proxy_fault: bool = False,
+        banned: bool = False,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message

@@ -99,8 +99,9 @@ def as_item(value: Any) -> dict[str, Any]:
     fields = getattr(type(value), "__struct_fields__", None)  # msgspec.Struct (no import needed)
     if fields is not None:
         return {name: getattr(value, name) for name in fields}
-    raise TypeError(f"cannot write a {type(value).__name__} as an item (yield a dict, dataclass, "
-                    "pydantic model or msgspec struct)")
+    raise TypeError(
+        f"cannot write a {type(value).__name__} as an item (yield a dict, dataclass, pydantic model or msgspec struct)"
+    )
 
 
 class HookFailed(Exception):

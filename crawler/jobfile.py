@@ -22,8 +22,13 @@ KeyPath = tuple[str | int, ...]  # a YAML key's path: mapping keys and list inde
 FIELDS = set(Job.model_fields)
 
 
-def build_job(data: dict[str, Any], *, source: str = "", lines: dict[KeyPath, int] | None = None,
-              flags: dict[str, str] | None = None) -> Job:
+def build_job(
+    data: dict[str, Any],
+    *,
+    source: str = "",
+    lines: dict[KeyPath, int] | None = None,
+    flags: dict[str, str] | None = None,
+) -> Job:
     """Validate ``data`` into a Job, or raise ConfigError naming the first bad field.
 
     ``lines`` maps YAML key paths to line numbers; ``flags`` maps fields given on the command line

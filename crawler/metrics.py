@@ -33,20 +33,33 @@ def render(stats: Stats, counts: Counts, inflight: int, proxies: Iterable[Proxy]
     family("bytes_total", "counter", "Body bytes of the pages (decoded).", [({}, stats.bytes)])
     family("retries_total", "counter", "Attempts retried.", [({}, stats.retries)])
     family("items_total", "counter", "Items extracted.", [({}, stats.items)])
-    family("errors_total", "counter", "Records with an error, by kind.",
-           [({"kind": k}, v) for k, v in sorted(stats.errors.items())])
-    family("responses_total", "counter", "Final records by HTTP status.",
-           [({"status": str(k)}, v) for k, v in sorted(stats.statuses.items())])
+    family(
+        "errors_total",
+        "counter",
+        "Records with an error, by kind.",
+        [({"kind": k}, v) for k, v in sorted(stats.errors.items())],
+    )
+    family(
+        "responses_total",
+        "counter",
+        "Final records by HTTP status.",
+        [({"status": str(k)}, v) for k, v in sorted(stats.statuses.items())],
+    )
     family("queued", "gauge", "URLs waiting in the frontier (the whole job).", [({}, counts.queued)])
     family("inflight", "gauge", "Requests in flight in this process.", [({}, inflight)])
     hosts = top_hosts(stats)
     for field, help_text in (("urls", "URLs"), ("errors", "Errors"), ("throttles", "Answers that slowed the host")):
-        family(f"host_{field}_total", "counter", f"{help_text} per host (the busiest, then other).",
-               [({"host": h}, c[field]) for h, c in hosts.items()])
+        family(
+            f"host_{field}_total",
+            "counter",
+            f"{help_text} per host (the busiest, then other).",
+            [({"host": h}, c[field]) for h, c in hosts.items()],
+        )
     used = list(proxies)
     for field in ("requests", "failures", "bans"):
-        family(f"proxy_{field}_total", "counter", f"Proxy {field}.",
-               [({"proxy": p.id}, getattr(p, field)) for p in used])
+        family(
+            f"proxy_{field}_total", "counter", f"Proxy {field}.", [({"proxy": p.id}, getattr(p, field)) for p in used]
+        )
     return "\n".join(out) + "\n"
 
 
@@ -79,5 +92,9 @@ class MetricsServer:
             await self._runner.cleanup()
 
     async def _metrics(self, _: web.Request) -> web.Response:
-        return web.Response(text=await self._text(), content_type="text/plain", charset="utf-8",
-                            headers={"X-Content-Type-Options": "nosniff"})
+        return web.Response(
+            text=await self._text(),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )

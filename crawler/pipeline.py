@@ -78,10 +78,23 @@ class Outcome:
 class Pipeline:
     """Runs requests through robots, the proxy router, the fetcher and the parser."""
 
-    def __init__(self, job: Job, *, fetcher: Fetcher, router: Router, robots: Robots, parser: Parser,
-                 limiter: HostLimiter, rules: LinkRules, pages: PageStore, stats: Stats,
-                 warn: Callable[[str], None], request_hook: RequestHook | None = None, generation: int = 1,
-                 renderer: Renderer | None = None) -> None:
+    def __init__(
+        self,
+        job: Job,
+        *,
+        fetcher: Fetcher,
+        router: Router,
+        robots: Robots,
+        parser: Parser,
+        limiter: HostLimiter,
+        rules: LinkRules,
+        pages: PageStore,
+        stats: Stats,
+        warn: Callable[[str], None],
+        request_hook: RequestHook | None = None,
+        generation: int = 1,
+        renderer: Renderer | None = None,
+    ) -> None:
         self._job = job
         self._renderer = renderer
         self._generation = generation
@@ -109,8 +122,12 @@ class Pipeline:
                     return self._local(rules.reason)
                 return Outcome()  # the page waits for a slot (and the host's delay) of its own
             refusal = self._robots.refusal(url, request.host)
-            if refusal is not None and refusal.retryable and request.attempt < self._job.retries and not (
-                    refusal.kind is Kind.PROXY and self._router.hopeless(url.host or "")):  # a dead pool: end now
+            if (
+                refusal is not None
+                and refusal.retryable
+                and request.attempt < self._job.retries
+                and not (refusal.kind is Kind.PROXY and self._router.hopeless(url.host or ""))
+            ):  # a dead pool: end now
                 return self._retry(request, refusal)
             if refusal is not None:
                 return self._final(request, started, error=refusal)
@@ -152,8 +169,9 @@ class Pipeline:
         except HookFailed as e:
             return FetchError(Kind.HOOK, str(e))
 
-    async def _fetch(self, request: Request, url: URL, proxy: Proxy | None,
-                     extra: Outgoing | None = None) -> tuple[Response | None, FetchError | None]:
+    async def _fetch(
+        self, request: Request, url: URL, proxy: Proxy | None, extra: Outgoing | None = None
+    ) -> tuple[Response | None, FetchError | None]:
         """The fetch, its proxy's health report (always, in ``finally``) and AIMD's sample (not
         for rendered pages: the browser's time is not the server's latency)."""
         response: Response | None = None
@@ -161,21 +179,36 @@ class Pipeline:
         sent = time.monotonic()
         render = self._renderer is not None and (request.render or self._renderer.wants(request.url))
         try:
-            response = await fetch_or_render(url, self._pages, proxy, extra, fetcher=self._fetcher,
-                                             renderer=self._renderer, render=render, previous=request.previous)
+            response = await fetch_or_render(
+                url,
+                self._pages,
+                proxy,
+                extra,
+                fetcher=self._fetcher,
+                renderer=self._renderer,
+                render=render,
+                previous=request.previous,
+            )
             error = response.error
         except FetchError as e:
             error = e
         finally:
             if proxy is not None:
-                self._router.release(proxy, failed=bool(error and error.proxy_fault and not error.banned),
-                                     banned=bool(error and error.banned),
-                                     nbytes=response.nbytes if response is not None else 0)
+                self._router.release(
+                    proxy,
+                    failed=bool(error and error.proxy_fault and not error.banned),
+                    banned=bool(error and error.banned),
+                    nbytes=response.nbytes if response is not None else 0,
+                )
         rendered = response is not None and response.rendered  # (the browser's errors are never timeouts)
-        if proxy is None and not rendered and (response is not None or
-                                               (error is not None and error.kind is Kind.TIMEOUT)):
-            overloaded = error is not None and (error.kind is Kind.TIMEOUT or
-                                                (response is not None and response.status in (429, 503)))
+        if (
+            proxy is None
+            and not rendered
+            and (response is not None or (error is not None and error.kind is Kind.TIMEOUT))
+        ):
+            overloaded = error is not None and (
+                error.kind is Kind.TIMEOUT or (response is not None and response.status in (429, 503))
+            )
             await self._limiter.observe(request.host, sent, overloaded)
             if overloaded:
                 self._stats.host(request.host).throttles += 1
@@ -204,8 +237,15 @@ class Pipeline:
             wait = self._job.retry_backoff * 2 ** (request.attempt - 1) * random.uniform(0.5, 1.5)
         return Outcome(retry_in=wait)
 
-    def _redirect(self, request: Request, url: URL, response: Response, error: FetchError | None,
-                        started: float, proxy: str | None) -> Outcome:
+    def _redirect(
+        self,
+        request: Request,
+        url: URL,
+        response: Response,
+        error: FetchError | None,
+        started: float,
+        proxy: str | None,
+    ) -> Outcome:
         """A redirect's target is a request of its own: admitted (scope, dedup) like a link."""
         self._stats.redirects += 1
         location = response.location or ""
@@ -223,22 +263,39 @@ class Pipeline:
             elif refusal is not None:
                 error = FetchError(Kind.REDIRECT, f"redirect to {refusal} {target}")
             else:
-                follow = [Request(final, host_key(target), request.depth, request.url, redirects=request.redirects + 1,
-                                  meta=request.meta, priority=request.priority)]
+                follow = [
+                    Request(
+                        final,
+                        host_key(target),
+                        request.depth,
+                        request.url,
+                        redirects=request.redirects + 1,
+                        meta=request.meta,
+                        priority=request.priority,
+                    )
+                ]
         outcome = self._final(request, started, response, error, proxy=proxy, final_url=final)
         outcome.follow, outcome.source = follow, Source.REDIRECT
         return outcome
 
-    async def _parse(self, request: Request, response: Response, started: float,
-                     proxy: str | None) -> Outcome:
+    async def _parse(self, request: Request, response: Response, started: float, proxy: str | None) -> Outcome:
         """Parse an HTML page once: its in-scope links, its items, its title."""
         assert response.body is not None
         try:
             headers = tuple(response.headers.items()) if self._parser.reads_headers and response.headers else ()
             url = response.final_url or request.url  # where the browser's redirects ended: links are relative to it
-            page = await self._parser.read(Fetched(
-                url, response.body, response.content_type, request.depth, request.meta, response.status, headers,
-                request.url if url != request.url else request.parent if request.redirects else None))
+            page = await self._parser.read(
+                Fetched(
+                    url,
+                    response.body,
+                    response.content_type,
+                    request.depth,
+                    request.meta,
+                    response.status,
+                    headers,
+                    request.url if url != request.url else request.parent if request.redirects else None,
+                )
+            )
         except FetchError as e:  # the page could not be parsed (see crawler.parsing.process)
             self._warn(f"{request.url}: {e.message}")
             return self._final(request, started, response, e, proxy=proxy)
@@ -260,9 +317,17 @@ class Pipeline:
             return Request(link, host, request.depth + 1, request.url)
         return Request(link, host, request.depth + 1, request.url, meta=hooked.meta or None, priority=hooked.priority)
 
-    def _final(self, request: Request, started: float, response: Response | None = None,
-               error: FetchError | None = None, *, proxy: str | None = None,
-               final_url: str | None = None, title: str | None = None) -> Outcome:
+    def _final(
+        self,
+        request: Request,
+        started: float,
+        response: Response | None = None,
+        error: FetchError | None = None,
+        *,
+        proxy: str | None = None,
+        final_url: str | None = None,
+        title: str | None = None,
+    ) -> Outcome:
         r = response
         record = Record(
             url=request.url,
@@ -290,7 +355,12 @@ class Pipeline:
 
 def internal_error(request: Request, bug: Exception, redact: Callable[[str], str]) -> Record:
     """The record of a request that a bug of ours stopped: its URL still gets its one record."""
-    return Record(url=request.url, depth=request.depth, parent=request.parent, attempts=request.attempt + 1,
-                  error=FetchError(Kind.INTERNAL, redact(f"{type(bug).__name__}: {bug}")),
-                  meta=request.meta, priority=request.priority)
-
+    return Record(
+        url=request.url,
+        depth=request.depth,
+        parent=request.parent,
+        attempts=request.attempt + 1,
+        error=FetchError(Kind.INTERNAL, redact(f"{type(bug).__name__}: {bug}")),
+        meta=request.meta,
+        priority=request.priority,
+    )

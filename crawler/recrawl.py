@@ -66,8 +66,11 @@ def visit_after(record: Record, headers: Mapping[str, str] | None, previous: Vis
     record.change = change(previous, visit)
     record.etag, record.last_modified = etag, last_modified
     unchanged = record.change == "unchanged" and previous is not None
-    return dataclasses.replace(visit, changed_at=previous.changed_at if unchanged and previous else now,
-                               revisit=next_revisit(job, previous, changed=not unchanged))
+    return dataclasses.replace(
+        visit,
+        changed_at=previous.changed_at if unchanged and previous else now,
+        revisit=next_revisit(job, previous, changed=not unchanged),
+    )
 
 
 def next_revisit(job: Job, previous: Visit | None, changed: bool) -> float | None:
@@ -110,8 +113,16 @@ def visit_from_record(line: dict[str, Any]) -> Visit:
     if ok and 300 <= status < 400 and line.get("final_url"):  # type: ignore[operator]
         digest = redirect_digest(line["final_url"])
     fetched = _epoch(line.get("fetched_at"))
-    return Visit(status, ok, digest, line.get("path"), line.get("etag"), line.get("last_modified"),
-                 fetched_at=fetched, changed_at=fetched)
+    return Visit(
+        status,
+        ok,
+        digest,
+        line.get("path"),
+        line.get("etag"),
+        line.get("last_modified"),
+        fetched_at=fetched,
+        changed_at=fetched,
+    )
 
 
 def write_changes(out: Path, generation: int) -> Counter[str]:

@@ -106,9 +106,11 @@ class Stats:
 
     def progress_line(self, queued: int, inflight: int) -> str:
         e = int(self.elapsed())
-        return (f"{e // 3600}:{e // 60 % 60:02d}:{e % 60:02d}  {self.records} urls  {self.pages} pages  "
-                f"{sum(self.errors.values())} errors  {self.bytes / 1e6:.1f} MB  {self.recent_rate():.0f} pages/s  "
-                f"queued {queued}  in flight {inflight}")
+        return (
+            f"{e // 3600}:{e // 60 % 60:02d}:{e % 60:02d}  {self.records} urls  {self.pages} pages  "
+            f"{sum(self.errors.values())} errors  {self.bytes / 1e6:.1f} MB  {self.recent_rate():.0f} pages/s  "
+            f"queued {queued}  in flight {inflight}"
+        )
 
     def summary(self, output: str) -> str:
         e = self.elapsed()
@@ -117,28 +119,36 @@ class Stats:
             f"{'Interrupted' if self.interrupted else 'Done'} in {e:.2f}s: {self.records} URLs, "
             f"{self.pages} pages, {self.redirects} redirects, {self.bytes / 1e6:.1f} MB, "
             f"{self.records / e:.1f} URLs/s",
-            f"errors: {errs}; retries: {self.retries}" + (f"; items: {self.items}" if self.items else "")
+            f"errors: {errs}; retries: {self.retries}"
+            + (f"; items: {self.items}" if self.items else "")
             + (f"; hook failures: {self.hook_failures}" if self.hook_failures else ""),
         ]
         if self.recrawled is not None:
             lines.insert(0, f"Re-crawl: crawl {self.generation}, {self.recrawled} known URLs due again")
         if self.generation > 1:
             c = self.changes
-            lines.append(f"crawl {self.generation}: {c['new']} new, {c['changed']} changed, {c['unchanged']} "
-                         f"unchanged, {c['gone']} gone (OUT/changes.jsonl)")
+            lines.append(
+                f"crawl {self.generation}: {c['new']} new, {c['changed']} changed, {c['unchanged']} "
+                f"unchanged, {c['gone']} gone (OUT/changes.jsonl)"
+            )
         if self.extract_errors:
-            lines.append(f"extraction errors: {self.extract_errors} on {self.extract_error_pages} pages "
-                         "(see extract_errors in records.jsonl)")
+            lines.append(
+                f"extraction errors: {self.extract_errors} on {self.extract_error_pages} pages "
+                "(see extract_errors in records.jsonl)"
+            )
         if self.resumed:
             lines.insert(0, f"Resumed: {self.resumed} URLs were already done before this run")
         if self.damaged:
-            lines.append(f"{self.damaged} damaged lines of records/items were set aside "
-                         "(OUT/<file>.damaged) before resuming")
+            lines.append(
+                f"{self.damaged} damaged lines of records/items were set aside (OUT/<file>.damaged) before resuming"
+            )
         if self.left_queued:
             lines.append(f"{self.left_queued} URLs are still queued; run the same job again to resume")
         if self.connections:
-            lines.append(f"connections: {self.new_connections} new for {self.connections} requests "
-                         f"({self.new_connections / self.connections:.2f} per request)")
+            lines.append(
+                f"connections: {self.new_connections} new for {self.connections} requests "
+                f"({self.new_connections / self.connections:.2f} per request)"
+            )
         lines += self.shared_report + self.render_report
         if self.throttle_report:
             lines += ["throttled hosts:", *(f"  {line}" for line in self.throttle_report)]

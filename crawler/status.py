@@ -30,9 +30,11 @@ def describe(out: Path) -> str:
             lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
     total = sum(counts.values())
     queued, leased, done = (counts.get(k, 0) for k in (QUEUED, LEASED, DONE))
-    return (f"{out}: {_running(out)}\n"
-            f"urls: {total} admitted, {done} done, {queued} queued, {leased} in flight or interrupted\n"
-            f"records: {lines} in records.jsonl")
+    return (
+        f"{out}: {_running(out)}\n"
+        f"urls: {total} admitted, {done} done, {queued} queued, {leased} in flight or interrupted\n"
+        f"records: {lines} in records.jsonl"
+    )
 
 
 def _running(out: Path) -> str:

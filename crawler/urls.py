@@ -148,9 +148,14 @@ def host_key(url: URL) -> str:
 class Scope:
     """Which URLs the crawl may visit: hosts or domains, include/exclude regexes, depth."""
 
-    def __init__(self, seeds: Iterable[str], allow_domains: Iterable[str] = (),
-                 include: Iterable[str] = (), exclude: Iterable[str] = (),
-                 max_depth: int | None = None) -> None:
+    def __init__(
+        self,
+        seeds: Iterable[str],
+        allow_domains: Iterable[str] = (),
+        include: Iterable[str] = (),
+        exclude: Iterable[str] = (),
+        max_depth: int | None = None,
+    ) -> None:
         self._domains = tuple(allow_domains)
         self._hosts = frozenset() if self._domains else frozenset(URL(s, encoded=True).host for s in seeds)
         self._include = [re.compile(p) for p in include]

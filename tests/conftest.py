@@ -73,8 +73,9 @@ class Site:
         self.max_inflight[host] = max(self.max_inflight[host], self.inflight[host])
         self.starts[host].append(asyncio.get_running_loop().time())
         try:
-            handler = (self.routes.get((host, path)) or self.routes.get((host, request.path))
-                       or self.routes.get((host, "*")))
+            handler = (
+                self.routes.get((host, path)) or self.routes.get((host, request.path)) or self.routes.get((host, "*"))
+            )
             if handler is None:
                 raise web.HTTPNotFound()
             return await handler(request)
@@ -118,8 +119,10 @@ def copy_job_fixture(name: str, out: Path, port: int) -> sqlite3.Connection:
     (out / "records.jsonl").write_text((out / "records.jsonl").read_text().replace("8799", str(port)))
     (out / "pages" / "old.test_8799").rename(out / "pages" / f"old.test_{port}")
     db = sqlite3.connect(out / "state.sqlite")
-    db.execute("UPDATE urls SET url=replace(url, '8799', ?), host=replace(host, '8799', ?), "
-               "parent=replace(parent, '8799', ?)", (str(port),) * 3)
+    db.execute(
+        "UPDATE urls SET url=replace(url, '8799', ?), host=replace(host, '8799', ?), parent=replace(parent, '8799', ?)",
+        (str(port),) * 3,
+    )
     db.commit()
     return db
 
@@ -127,8 +130,8 @@ def copy_job_fixture(name: str, out: Path, port: int) -> sqlite3.Connection:
 async def run_cli(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
     """``python -m crawler ARGS`` as a user runs it: (exit code, stdout, stderr)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "crawler", *args, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable, "-m", "crawler", *args, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
@@ -195,6 +198,7 @@ async def hosts_site() -> Any:
 @pytest.fixture
 def crawl(tmp_path: Path) -> Callable[..., Awaitable[Result]]:
     """``await crawl(start_urls=[...], **job_fields)`` runs a real crawl into a temp directory."""
+
     async def run(**fields: Any) -> Result:
         fields.setdefault("output", tmp_path / "out")
         fields.setdefault("retry_backoff", 0.01)

@@ -65,6 +65,7 @@ async def length_lies_low(w: Writer, _: dict) -> None:
 def encoded(encoding: str, payload: bytes) -> Behaviour:
     async def behaviour(w: Writer, _: dict) -> None:
         await reply(w, html(payload, {"Content-Encoding": encoding}))
+
     return behaviour
 
 
@@ -76,6 +77,7 @@ def redirect(to: str, status: str = "302 Found") -> Behaviour:
     async def behaviour(w: Writer, req: dict) -> None:
         target = to.replace("{n}", str(int(req["query"].get("n", "0")) + 1))
         await reply(w, head(status, {"Location": target, "Content-Length": "0"}))
+
     return behaviour
 
 
@@ -85,6 +87,7 @@ def fails_then_ok(status: str, failures: int = 2) -> Behaviour:
             await reply(w, head(status, {"Content-Length": "0"}))
         else:
             await reply(w, html("<title>recovered</title>"))
+
     return behaviour
 
 
@@ -94,6 +97,7 @@ def rate_limited(retry_after: str) -> Behaviour:
             await reply(w, head("429 Too Many Requests", {"Retry-After": retry_after, "Content-Length": "0"}))
         else:
             await reply(w, html("<title>after 429</title>"))
+
     return behaviour
 
 
@@ -125,11 +129,16 @@ async def missing_charset(w: Writer, _: dict) -> None:
 
 
 async def bad_bytes_links(w: Writer, _: dict) -> None:
-    await reply(w, html(b'<a href="/leaf/caf\xe9">latin-1</a><a href="/leaf/%FF%00">escaped</a><a href="/leaf/\xff\xfe">raw</a>'))
+    await reply(
+        w,
+        html(b'<a href="/leaf/caf\xe9">latin-1</a><a href="/leaf/%FF%00">escaped</a><a href="/leaf/\xff\xfe">raw</a>'),
+    )
 
 
 async def http10_no_length(w: Writer, _: dict) -> None:
-    await reply(w, head("200 OK", {"Content-Type": "text/html"}, version="HTTP/1.0") + b"<title>old</title>" + b"z" * 5000)
+    await reply(
+        w, head("200 OK", {"Content-Type": "text/html"}, version="HTTP/1.0") + b"<title>old</title>" + b"z" * 5000
+    )
     w.close()
 
 
@@ -142,9 +151,26 @@ async def long_header(w: Writer, _: dict) -> None:
 
 
 SOAK_HOSTS = 50
-SOAK_FAULTS = ["/reset-before-headers", "/reset-after-headers", "/stall", "/length-high", "/length-low",
-               "/bad-gzip", "/bomb", "/loop", "/to-file", "/to-elsewhere", "/503", "/429-seconds",
-               "/binary", "/wrong-charset", "/http10", "/empty", "/long-header", "/missing"]
+SOAK_FAULTS = [
+    "/reset-before-headers",
+    "/reset-after-headers",
+    "/stall",
+    "/length-high",
+    "/length-low",
+    "/bad-gzip",
+    "/bomb",
+    "/loop",
+    "/to-file",
+    "/to-elsewhere",
+    "/503",
+    "/429-seconds",
+    "/binary",
+    "/wrong-charset",
+    "/http10",
+    "/empty",
+    "/long-header",
+    "/missing",
+]
 
 
 async def soak_page(w: Writer, req: dict) -> None:
@@ -222,11 +248,21 @@ class FaultServer:
                 target = request.split(b" ", 2)[1].decode("latin-1")
                 path, _, query = target.partition("?")
                 self.hits[path] = self.hits.get(path, 0) + 1
-                req = {"path": path, "hits": self.hits[path], "port": self.port,
-                       "query": dict(p.partition("=")[::2] for p in query.split("&") if p)}
-                behaviour = BEHAVIOURS.get(path) or (link_trap if path.startswith("/trap/") else
-                                                     leaf if path.startswith("/leaf/") else
-                                                     soak_page if path.startswith("/page/") else None)
+                req = {
+                    "path": path,
+                    "hits": self.hits[path],
+                    "port": self.port,
+                    "query": dict(p.partition("=")[::2] for p in query.split("&") if p),
+                }
+                behaviour = BEHAVIOURS.get(path) or (
+                    link_trap
+                    if path.startswith("/trap/")
+                    else leaf
+                    if path.startswith("/leaf/")
+                    else soak_page
+                    if path.startswith("/page/")
+                    else None
+                )
                 if behaviour is None:
                     await reply(writer, head("404 Not Found", {"Content-Length": "0"}))
                 else:

@@ -17,8 +17,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 # pproxy dies at start-up when uvloop is importable; make the import fail in its process.
-PPROXY = "import runpy, sys; sys.modules['uvloop'] = None; sys.argv[0] = 'pproxy'; " \
-         "runpy.run_module('pproxy', run_name='__main__')"
+PPROXY = (
+    "import runpy, sys; sys.modules['uvloop'] = None; sys.argv[0] = 'pproxy'; "
+    "runpy.run_module('pproxy', run_name='__main__')"
+)
 
 
 def free_port() -> int:
@@ -55,15 +57,24 @@ class ProxyServer:
             self.proc.kill()
 
 
-async def start_proxy(kind: str, source: str, tmp: Path, user: str | None = None,
-                      password: str | None = None, tls_pem: Path | None = None) -> ProxyServer:
+async def start_proxy(
+    kind: str, source: str, tmp: Path, user: str | None = None, password: str | None = None, tls_pem: Path | None = None
+) -> ProxyServer:
     """Start tinyproxy (``http``), pproxy (``pproxy``; ``pproxy-tls`` serves TLS with ``tls_pem``,
     key then certificate) or microsocks (``socks5``) and wait until it accepts connections."""
     server = ProxyServer(kind, free_port(), source, user, password)
     if kind == "http":
         conf = tmp / f"tinyproxy-{server.port}.conf"
-        lines = [f"Port {server.port}", "Listen 127.0.0.1", f"Bind {source}", "Timeout 30",
-                 "MaxClients 200", "Allow 127.0.0.1", "DisableViaHeader Yes", "LogLevel Critical"]
+        lines = [
+            f"Port {server.port}",
+            "Listen 127.0.0.1",
+            f"Bind {source}",
+            "Timeout 30",
+            "MaxClients 200",
+            "Allow 127.0.0.1",
+            "DisableViaHeader Yes",
+            "LogLevel Critical",
+        ]
         if user:
             lines.append(f"BasicAuth {user} {password}")
         conf.write_text("\n".join(lines) + "\n")
@@ -75,14 +86,14 @@ async def start_proxy(kind: str, source: str, tmp: Path, user: str | None = None
         if tls_pem is not None:
             cmd += ["--ssl", str(tls_pem)]
     else:
-        cmd = ["microsocks", "-i", "127.0.0.1", "-p", str(server.port),
-               "-b", source]
+        cmd = ["microsocks", "-i", "127.0.0.1", "-p", str(server.port), "-b", source]
         if user:
             cmd += ["-u", user, "-P", password or ""]
     if cmd[0] != sys.executable and not shutil.which(cmd[0]):
         raise RuntimeError(f"{cmd[0]} is not installed: apt-get install tinyproxy microsocks (.ci/run does)")
     server.proc = await asyncio.create_subprocess_exec(
-        *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 30  # readiness: stops as soon as the port answers
     while time.monotonic() < deadline:
         try:

@@ -41,9 +41,20 @@ class RedisServer:
             issued = ca.issue_cert("127.0.0.1")
             issued.cert_chain_pems[0].write_to_path(str(cert))
             issued.private_key_pem.write_to_path(str(key))
-            self._tls_args = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(cert),
-                              "--tls-key-file", str(key), "--tls-ca-cert-file", str(self.ca_file),
-                              "--tls-auth-clients", "no"]
+            self._tls_args = [
+                "--port",
+                "0",
+                "--tls-port",
+                str(self.port),
+                "--tls-cert-file",
+                str(cert),
+                "--tls-key-file",
+                str(key),
+                "--tls-ca-cert-file",
+                str(self.ca_file),
+                "--tls-auth-clients",
+                "no",
+            ]
 
     @property
     def url(self) -> str:
@@ -53,8 +64,23 @@ class RedisServer:
     def start(self) -> None:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is missing: apt-get install redis-server (.ci/run does)"
-        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-                "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"]
+        args = [
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+        ]
         if self.password:
             args += ["--requirepass", self.password]
         self.proc = subprocess.Popen(args + self._tls_args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -45,11 +45,18 @@ def js_site(site: Site) -> None:
 
 
 def job(site: Site, out: Path, **extra: object) -> Job:
-    return Job.model_validate({"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"),
-                               "output": str(out), "ignore_robots": True,
-                               "render": ["*://js.test:*/", "*/item/*"], "render_selector": "body[data-ready], h1",
-                               "extract": [{"name": "item", "match": "*/item/*", "fields": {"name": "h1.name"}}],
-                               **extra})
+    return Job.model_validate(
+        {
+            "start_urls": [site.url("js.test")],
+            "resolve": site.pin("js.test"),
+            "output": str(out),
+            "ignore_robots": True,
+            "render": ["*://js.test:*/", "*/item/*"],
+            "render_selector": "body[data-ready], h1",
+            "extract": [{"name": "item", "match": "*/item/*", "fields": {"name": "h1.name"}}],
+            **extra,
+        }
+    )
 
 
 def held_script() -> tuple[asyncio.Event, asyncio.Event, Callable[[web.Request], Awaitable[web.Response]]]:

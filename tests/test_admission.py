@@ -26,8 +26,12 @@ def gate(**fields: object) -> tuple[Admission, list[str]]:
 async def test_redirects_and_sitemap_entries_meet_scope_depth_and_length():
     admission, _ = gate(max_depth=2, max_url_length=40)
     for source in (Source.REDIRECT, Source.SITEMAP):
-        offered = [req(f"http://a.test/{source}"), req(f"http://elsewhere.test/{source}"),
-                   req(f"http://a.test/{source}/deep", depth=3), req(f"http://a.test/{source}/" + "x" * 40)]
+        offered = [
+            req(f"http://a.test/{source}"),
+            req(f"http://elsewhere.test/{source}"),
+            req(f"http://a.test/{source}/deep", depth=3),
+            req(f"http://a.test/{source}/" + "x" * 40),
+        ]
         assert [r.url for r in await admission.admit(offered, source)] == [f"http://a.test/{source}"]
 
 
@@ -35,8 +39,9 @@ async def test_seeds_enter_as_given_and_no_url_enters_twice():
     admission, woken = gate()
     first = await admission.admit([req("http://a.test/"), req("http://b.test/")], Source.SEED)
     assert [r.url for r in first] == ["http://a.test/", "http://b.test/"]
-    again = await admission.admit([req("http://a.test/~u"), req("http://a.test/%7eu"), req("http://a.test/")],
-                                  Source.LINK)
+    again = await admission.admit(
+        [req("http://a.test/~u"), req("http://a.test/%7eu"), req("http://a.test/")], Source.LINK
+    )
     assert [r.url for r in again] == ["http://a.test/~u"]  # one dedup key: the spelling first met is kept
     assert sorted(woken) == ["a.test:80", "a.test:80", "b.test:80"]  # each batch wakes each of its hosts once
 

@@ -38,14 +38,18 @@ def test_a_parse_hook_is_unit_tested_with_page_from_html():
         from shop_hooks import Product, parse
     finally:
         sys.path.remove(str(ROOT / "examples" / "shop"))
-    listing = Page.from_html("http://shop.test/list/", '<base href="/c/"><div data-href="p1" data-category="tea">'
-                             '</div><a href="x">x</a><a rel="nofollow" href="y">y</a>')
+    listing = Page.from_html(
+        "http://shop.test/list/",
+        '<base href="/c/"><div data-href="p1" data-category="tea">'
+        '</div><a href="x">x</a><a rel="nofollow" href="y">y</a>',
+    )
     assert list(parse(listing)) == [Follow("p1", meta={"category": "tea"})]
     assert listing.links() == ["http://shop.test/c/x"]  # <base> honoured, nofollow skipped, as in a crawl
     product = Page.from_html(
-        "http://shop.test/c/p1", '<script type="application/json" id="product">{"sku": "T1", "name": "Sencha",'
+        "http://shop.test/c/p1",
+        '<script type="application/json" id="product">{"sku": "T1", "name": "Sencha",'
         ' "offers": {"price": "4.50"}}</script><p class="stars"><i class="filled"></i><i class="filled"></i><i></i></p>',
-        meta={"category": "tea"})
+        meta={"category": "tea"},
+    )
     assert list(parse(product)) == [Product("T1", "Sencha", 4.5, 2, "tea", "http://shop.test/c/p1")]
     assert (product.status, product.depth, product.text.startswith("<html>")) == (200, 0, True)
-

@@ -35,8 +35,12 @@ class BroadSite:
             return _html("".join(f'<a href="http://h{i}.broad.test:{self.port}/">{i}</a>' for i in range(HOSTS)))
         n = int(host.split(".")[0][1:])
         if request.path == "/robots.txt":
-            return [web.Response(text="User-agent: *\nDisallow: /p/2\n"), web.Response(status=503),
-                    web.Response(status=404), web.Response(text="")][n % 4]
+            return [
+                web.Response(text="User-agent: *\nDisallow: /p/2\n"),
+                web.Response(status=503),
+                web.Response(status=404),
+                web.Response(text=""),
+            ][n % 4]
         if request.path == "/":
             return _html('<a href="/p/1">1</a> <a href="/p/2">2</a>')
         if request.path in ("/p/1", "/p/2"):
@@ -71,13 +75,31 @@ async def test_two_thousand_hosts_under_a_low_open_files_limit(tmp_path: Path) -
     try:
         names = ["hub.broad.test", *(f"h{i}.broad.test" for i in range(HOSTS))]
         job = tmp_path / "broad.yaml"
-        job.write_text(json.dumps({  # JSON is YAML
-            "start_urls": [f"http://hub.broad.test:{site.port}/"], "allow_domains": ["broad.test"],
-            "resolve": [f"{n}:{site.port}:127.0.0.1" for n in names], "output": str(tmp_path / "out"),
-            "concurrency": 128, "per_host": 2, "retries": 1, "retry_backoff": 0.05, "quiet": False}))
+        job.write_text(
+            json.dumps(
+                {  # JSON is YAML
+                    "start_urls": [f"http://hub.broad.test:{site.port}/"],
+                    "allow_domains": ["broad.test"],
+                    "resolve": [f"{n}:{site.port}:127.0.0.1" for n in names],
+                    "output": str(tmp_path / "out"),
+                    "concurrency": 128,
+                    "per_host": 2,
+                    "retries": 1,
+                    "retry_backoff": 0.05,
+                    "quiet": False,
+                }
+            )
+        )
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "crawler", "run", str(job), preexec_fn=_lower_open_files,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "crawler",
+            "run",
+            str(job),
+            preexec_fn=_lower_open_files,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         _, err = await asyncio.wait_for(proc.communicate(), 300)
     finally:
         await site.stop()

@@ -49,8 +49,7 @@ def test_yaml_job_from_the_issue_loads(tmp_path):
 
 
 def test_cli_overrides_yaml_and_merges_headers(tmp_path):
-    job = make_job(write(tmp_path, JOB), {"per_host": "2", "header": ("X-A: 1",),
-                                          "read_timeout": "5", "timeout": "90"})
+    job = make_job(write(tmp_path, JOB), {"per_host": "2", "header": ("X-A: 1",), "read_timeout": "5", "timeout": "90"})
     assert job.per_host == 2
     assert job.headers == {"Accept-Language": "en", "X-A": "1"}
     assert (job.timeout.connect, job.timeout.read, job.timeout.total) == (10, 5, 90)
@@ -61,25 +60,50 @@ def test_timeout_as_one_number_is_total(tmp_path):
     assert job.timeout.total == 7 and job.timeout.connect == 10
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("start_urls: [http://a.test/]\nconcurency: 3\n", "line 2: concurency: unknown key (did you mean 'concurrency'?)"),
-    ("start_urls: [http://a.test/]\nper_host: many\n", "line 2: per_host: Input should be a valid integer"),
-    ("start_urls: [http://a.test/]\nper_host: 0\n", "line 2: per_host: Input should be greater than or equal to 1"),
-    ("start_urls:\n  - http://a.test/\n  - 'ftp://x/'\n", "line 1: start_urls: item 1: 'ftp://x/': unsupported scheme"),
-    ("start_urls: [http://a.test/]\nexclude: ['(']\n", "line 2: exclude: bad regex '('"),
-    ("start_urls: [http://a.test/]\nheaders:\n  X-Evil: \"a\\r\\nSet-Cookie: x\"\n", "line 2: headers: header 'X-Evil': value contains CR, LF or NUL"),
-    ("start_urls: [http://a.test/]\ntimeout: {conect: 3}\n", "line 2: timeout.conect: unknown key (did you mean 'connect'?)"),
-    ("start_urls: [http://a.test/]\nresolve: ['a.test:80:not-an-ip']\n", "resolve: 'a.test:80:not-an-ip': 'not-an-ip' is not an IP address"),
-    ("concurrency: 2\n", "start_urls: required but missing"),
-    ("start_urls: [http://a.test/\n", "invalid YAML"),
-    ("- just\n- a list\n", "a job file must be a mapping"),
-    ("start_urls: [http://a.test/]\nproxy: http://p.test:1\nproxies: [http://q.test:1]\n",
-     "job.yaml: give either proxy (one) or proxies (a pool), not both"),
-    ("start_urls: [http://a.test/]\nprocesses: 2\n", "processes: more than one worker needs a shared frontier"),
-    ("start_urls: [http://a.test/]\nfrontier: postgres://db/1\n", "line 2: frontier: expected sqlite, memory, or a Redis URL"),
-    ("start_urls: [http://a.test/]\nfrontier: 'redis://:hunter2@r.test:6379/jobs'\n",
-     "line 2: frontier: the Redis URL's path must be a database number, not '/jobs'"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "start_urls: [http://a.test/]\nconcurency: 3\n",
+            "line 2: concurency: unknown key (did you mean 'concurrency'?)",
+        ),
+        ("start_urls: [http://a.test/]\nper_host: many\n", "line 2: per_host: Input should be a valid integer"),
+        ("start_urls: [http://a.test/]\nper_host: 0\n", "line 2: per_host: Input should be greater than or equal to 1"),
+        (
+            "start_urls:\n  - http://a.test/\n  - 'ftp://x/'\n",
+            "line 1: start_urls: item 1: 'ftp://x/': unsupported scheme",
+        ),
+        ("start_urls: [http://a.test/]\nexclude: ['(']\n", "line 2: exclude: bad regex '('"),
+        (
+            'start_urls: [http://a.test/]\nheaders:\n  X-Evil: "a\\r\\nSet-Cookie: x"\n',
+            "line 2: headers: header 'X-Evil': value contains CR, LF or NUL",
+        ),
+        (
+            "start_urls: [http://a.test/]\ntimeout: {conect: 3}\n",
+            "line 2: timeout.conect: unknown key (did you mean 'connect'?)",
+        ),
+        (
+            "start_urls: [http://a.test/]\nresolve: ['a.test:80:not-an-ip']\n",
+            "resolve: 'a.test:80:not-an-ip': 'not-an-ip' is not an IP address",
+        ),
+        ("concurrency: 2\n", "start_urls: required but missing"),
+        ("start_urls: [http://a.test/\n", "invalid YAML"),
+        ("- just\n- a list\n", "a job file must be a mapping"),
+        (
+            "start_urls: [http://a.test/]\nproxy: http://p.test:1\nproxies: [http://q.test:1]\n",
+            "job.yaml: give either proxy (one) or proxies (a pool), not both",
+        ),
+        ("start_urls: [http://a.test/]\nprocesses: 2\n", "processes: more than one worker needs a shared frontier"),
+        (
+            "start_urls: [http://a.test/]\nfrontier: postgres://db/1\n",
+            "line 2: frontier: expected sqlite, memory, or a Redis URL",
+        ),
+        (
+            "start_urls: [http://a.test/]\nfrontier: 'redis://:hunter2@r.test:6379/jobs'\n",
+            "line 2: frontier: the Redis URL's path must be a database number, not '/jobs'",
+        ),
+    ],
+)
 def test_bad_job_files_name_the_field_and_line(tmp_path, text, expected):
     with pytest.raises(ConfigError) as e:
         make_job(write(tmp_path, text), {})
@@ -103,8 +127,12 @@ def test_bad_flag_names_the_flag(tmp_path):
 
 async def test_config_errors_exit_2_with_one_line_and_no_traceback(tmp_path):
     job = write(tmp_path, "start_urls: [http://a.test/]\nconcurency: 3\n")
-    for args in (["run", str(job)], ["check", str(job)], ["crawl", "http://[bad"],
-                 ["crawl", "http://a.test/", "-H", "X-A: b\r\nInjected: 1"]):
+    for args in (
+        ["run", str(job)],
+        ["check", str(job)],
+        ["crawl", "http://[bad"],
+        ["crawl", "http://a.test/", "-H", "X-A: b\r\nInjected: 1"],
+    ):
         code, out, err = await run_cli(*args)
         assert code == 2, (args, err)
         assert len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
@@ -119,8 +147,9 @@ async def test_check_accepts_a_good_job(tmp_path):
 async def test_crawl_exits_0_even_when_urls_fail(site, tmp_path):
     site.html("a.test", "/", '<a href="/missing">m</a>')
     out = tmp_path / "o"
-    code, _, err = await run_cli("crawl", site.url("a.test"), "--resolve", *site.pin("a.test"),
-                                 "-o", str(out), "--ignore-robots")
+    code, _, err = await run_cli(
+        "crawl", site.url("a.test"), "--resolve", *site.pin("a.test"), "-o", str(out), "--ignore-robots"
+    )
     assert code == 0, err
     recs = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
     assert {r["status"] for r in recs} == {200, 404}
@@ -131,8 +160,11 @@ async def test_run_job_file_with_cli_override(site, tmp_path):
     site.html("a.test", "/", '<a href="/x">x</a>')
     site.html("a.test", "/x", '<a href="/y">y</a>')
     site.html("a.test", "/y", "y")
-    job = write(tmp_path, f"start_urls: ['{site.url('a.test')}']\nresolve: ['{site.pin('a.test')[0]}']\n"
-                          f"ignore_robots: true\nmax_depth: 5\noutput: '{tmp_path / 'o'}'\n")
+    job = write(
+        tmp_path,
+        f"start_urls: ['{site.url('a.test')}']\nresolve: ['{site.pin('a.test')[0]}']\n"
+        f"ignore_robots: true\nmax_depth: 5\noutput: '{tmp_path / 'o'}'\n",
+    )
     code, _, err = await run_cli("run", str(job), "--max-depth", "1", "-q")
     assert code == 0 and err == ""
     urls = {json.loads(x)["url"] for x in (tmp_path / "o/records.jsonl").read_text().splitlines()}
@@ -143,8 +175,17 @@ async def test_max_pages_caps_urls_and_each_has_a_record(site, tmp_path):
     site.html("a.test", "/", "".join(f'<a href="/p{i}">{i}</a>' for i in range(50)))
     for i in range(50):
         site.html("a.test", f"/p{i}", "leaf")
-    code, _, _ = await run_cli("crawl", site.url("a.test"), "--resolve", *site.pin("a.test"),
-                               "-o", str(tmp_path / "o"), "--max-pages", "10", "-q")
+    code, _, _ = await run_cli(
+        "crawl",
+        site.url("a.test"),
+        "--resolve",
+        *site.pin("a.test"),
+        "-o",
+        str(tmp_path / "o"),
+        "--max-pages",
+        "10",
+        "-q",
+    )
     recs = (tmp_path / "o/records.jsonl").read_text().splitlines()
     assert code == 0 and len(recs) == 10
     assert sum(site.hits.values()) == 10 + 1  # ten pages and robots.txt
@@ -165,11 +206,20 @@ async def test_sigint_and_sigterm_drain_in_flight_requests_exit_130_and_resume(s
     for i in range(20):
         site.route("a.test", f"/s{i}", slow)
     out = tmp_path / "o"
-    args = ["crawl", site.url("a.test"), "--resolve", *site.pin("a.test"), "-o", str(out),
-            "--per-host", "2", "--ignore-robots"]
+    args = [
+        "crawl",
+        site.url("a.test"),
+        "--resolve",
+        *site.pin("a.test"),
+        "-o",
+        str(out),
+        "--per-host",
+        "2",
+        "--ignore-robots",
+    ]
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "crawler", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable, "-m", "crawler", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
     await asyncio.wait_for(arrived.wait(), 30)
     proc.send_signal(sig)
     while "stopping" not in (line := (await asyncio.wait_for(proc.stderr.readline(), 30)).decode()):
@@ -185,7 +235,9 @@ async def test_sigint_and_sigterm_drain_in_flight_requests_exit_130_and_resume(s
     assert code == 0, err
     assert "Resumed: 3 URLs were already done" in err
     recs = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
-    assert sorted(r["url"] for r in recs) == sorted([site.url("a.test")] + [site.url("a.test", f"/s{i}") for i in range(20)])
+    assert sorted(r["url"] for r in recs) == sorted(
+        [site.url("a.test")] + [site.url("a.test", f"/s{i}") for i in range(20)]
+    )
     assert all(n == 1 for n in site.hits.values())  # nothing was fetched twice
 
 
@@ -194,13 +246,14 @@ async def test_demo_serves_and_crawls_the_bundled_site(tmp_path, unused_tcp_port
     path = write(tmp_path, job)
     code, _, err = await run_cli("demo", str(path), "-o", str(tmp_path / "o"), cwd=tmp_path)
     assert code == 0, err
-    recs = {json.loads(x)["url"].split(str(unused_tcp_port))[1]: json.loads(x)
-            for x in (tmp_path / "o/records.jsonl").read_text().splitlines()}
+    recs = {
+        json.loads(x)["url"].split(str(unused_tcp_port))[1]: json.loads(x)
+        for x in (tmp_path / "o/records.jsonl").read_text().splitlines()
+    }
     assert recs["/private/secret.html"]["error"]["kind"] == "robots"
     assert recs["/old-about"]["status"] == 301 and recs["/about.html"]["status"] == 200
     assert recs["/missing.html"]["status"] == 404
-    assert (tmp_path / "o" / recs["/"]["path"]).read_bytes() == \
-        (REPO / "crawler/demo/site/index.html").read_bytes()
+    assert (tmp_path / "o" / recs["/"]["path"]).read_bytes() == (REPO / "crawler/demo/site/index.html").read_bytes()
     assert os.path.exists(tmp_path / "o/pages")
     code, _, err = await run_cli("demo", str(path), "-o", str(tmp_path / "o"), cwd=tmp_path)
     assert code == 0 and "Resumed" not in err and "15 URLs" in err  # a second demo starts over
@@ -221,8 +274,9 @@ def test_example_jobs_are_valid(job_file):
 
 
 async def test_bench_crawls_the_synthetic_site_and_reports(tmp_path):
-    code, out, err = await run_cli("bench", "--pages", "150", "--hosts", "3", "--links", "20",
-                                   "-o", str(tmp_path / "b"))
+    code, out, err = await run_cli(
+        "bench", "--pages", "150", "--hosts", "3", "--links", "20", "-o", str(tmp_path / "b")
+    )
     assert code == 0, err
     assert out.startswith("150 pages in ") and "pages/s" in out and "peak RSS" in out
     recs = [json.loads(x) for x in (tmp_path / "b/records.jsonl").read_text().splitlines()]
@@ -238,12 +292,15 @@ async def test_yaml_tags_cannot_run_code(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("rule, expected", [
-    ('extract: [{name: p, fields: {a: "div[["}}]', "extract.0.fields.a.css: bad CSS selector 'div[['"),
-    ('extract: [{name: p, match: "re:(", fields: {a: h1}}]', "extract.0.match: bad regex 're:('"),
-    ('follow: [{css: ">>>"}]', "follow.0.css: bad CSS selector '>>>'"),
-    ('extract: [{name: p, fields: {a: {css: h1, type: money}}}]', "extract.0.fields.a.type: Input should be"),
-])
+@pytest.mark.parametrize(
+    "rule, expected",
+    [
+        ('extract: [{name: p, fields: {a: "div[["}}]', "extract.0.fields.a.css: bad CSS selector 'div[['"),
+        ('extract: [{name: p, match: "re:(", fields: {a: h1}}]', "extract.0.match: bad regex 're:('"),
+        ('follow: [{css: ">>>"}]', "follow.0.css: bad CSS selector '>>>'"),
+        ("extract: [{name: p, fields: {a: {css: h1, type: money}}}]", "extract.0.fields.a.type: Input should be"),
+    ],
+)
 def test_bad_extraction_and_follow_rules_name_the_field(tmp_path, rule, expected):
     with pytest.raises(ConfigError, match="line 2: " + re.escape(expected)):
         make_job(write(tmp_path, f"start_urls: [http://a.test/]\n{rule}\n"), {})
@@ -252,11 +309,13 @@ def test_bad_extraction_and_follow_rules_name_the_field(tmp_path, rule, expected
 def test_help_and_version_load_none_of_the_crawl():
     """``crawler --help`` and ``--version`` import click and the CLI, not the crawl's stack
     (aiohttp, pydantic, the parser, the browser driver, Redis, asyncio): they answer at once."""
-    probe = ("import sys\nfrom click.testing import CliRunner\nfrom crawler.cli import main\n"
-             "for args in (['--version'], ['--help'], ['crawl', '--help']):\n"
-             "    assert CliRunner().invoke(main, args).exit_code == 0, args\n"
-             "heavy = {'aiohttp', 'pydantic', 'selectolax', 'playwright', 'redis', 'yaml', 'asyncio', 'crawler.engine'}\n"
-             "print(sorted(heavy & set(sys.modules)))\n")
+    probe = (
+        "import sys\nfrom click.testing import CliRunner\nfrom crawler.cli import main\n"
+        "for args in (['--version'], ['--help'], ['crawl', '--help']):\n"
+        "    assert CliRunner().invoke(main, args).exit_code == 0, args\n"
+        "heavy = {'aiohttp', 'pydantic', 'selectolax', 'playwright', 'redis', 'yaml', 'asyncio', 'crawler.engine'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
     import subprocess
 
     shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)

@@ -58,9 +58,34 @@ def page(site: Site, host: str, path: str, body: str, latency: float) -> None:
 def worker_cmd(site: Site, redis_url: str, out: Path, worker: str, *extra: str, quiet: bool = True) -> list[str]:
     seeds = [site.url(h, "/") for h in HOSTS]
     pins = [a for p in site.pin(*HOSTS) for a in ("--resolve", p)]
-    return [sys.executable, "-m", "crawler", "crawl", *seeds, *pins, "--frontier", redis_url, "--name", "shared",
-            "-o", str(out), "--worker-id", worker, "--per-host", str(PER_HOST), "--delay", str(DELAY),
-            "--concurrency", "8", "--lease-ttl", "2", "--parser", "inline", *(["-q"] if quiet else []), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "crawler",
+        "crawl",
+        *seeds,
+        *pins,
+        "--frontier",
+        redis_url,
+        "--name",
+        "shared",
+        "-o",
+        str(out),
+        "--worker-id",
+        worker,
+        "--per-host",
+        str(PER_HOST),
+        "--delay",
+        str(DELAY),
+        "--concurrency",
+        "8",
+        "--lease-ttl",
+        "2",
+        "--parser",
+        "inline",
+        *(["-q"] if quiet else []),
+        *extra,
+    ]
 
 
 async def start(cmd: list[str]) -> asyncio.subprocess.Process:
@@ -120,6 +145,7 @@ def count_hits(site: Site, n: int) -> asyncio.Event:
             if served >= n:
                 reached.set()
             return await handler(request)
+
         return wrapper
 
     for key, handler in list(site.routes.items()):
@@ -135,6 +161,7 @@ def hold(site: Site) -> asyncio.Event:
         async def wrapper(request: web.Request) -> web.StreamResponse:
             await go.wait()
             return await handler(request)
+
         return wrapper
 
     for key, handler in list(site.routes.items()):
@@ -222,6 +249,7 @@ async def test_a_killed_worker_loses_nothing(site, redis_url, tmp_path):
                     victim_holds.set()
                     await release.wait()
             return await handler(request)
+
         return held
 
     for key, handler in list(site.routes.items()):
@@ -266,8 +294,7 @@ async def test_a_redis_stall_too_short_to_notice_says_nothing(site, redis_server
     urls = build(site)
     under_way = count_hits(site, 30)
     out = tmp_path / "out"
-    workers = [Worker(await start(worker_cmd(site, redis_url, out, f"w{i}", "--lease-ttl", "10")))
-               for i in range(2)]
+    workers = [Worker(await start(worker_cmd(site, redis_url, out, f"w{i}", "--lease-ttl", "10"))) for i in range(2)]
     await asyncio.wait_for(under_way.wait(), 60)
     assert redis_server.proc is not None
     redis_server.proc.send_signal(signal.SIGSTOP)
@@ -298,11 +325,15 @@ async def test_redis_gone_for_good_is_one_line_and_the_shard_stays_whole(site, r
     assert lines and all(line.endswith(b"\n") and json.loads(line)["url"] for line in lines)
 
 
-@pytest.mark.parametrize("form, shown", [
-    (":{pw}@{host}/0", "***@{host}/0"), ("default:{pw}@{host}/0", "***@{host}/0"),
-    ("{host}/0?password={pw}", "{host}/0?password=***"),
-    ("{host}/0?username=default&password={pw}", "{host}/0?username=***&password=***"),
-])
+@pytest.mark.parametrize(
+    "form, shown",
+    [
+        (":{pw}@{host}/0", "***@{host}/0"),
+        ("default:{pw}@{host}/0", "***@{host}/0"),
+        ("{host}/0?password={pw}", "{host}/0?password=***"),
+        ("{host}/0?username=default&password={pw}", "{host}/0?username=***&password=***"),
+    ],
+)
 async def test_a_password_works_and_is_never_shown(site, tmp_path, form, shown):
     """Every form of password redis-py reads from the URL: user info, or query parameters."""
     await site.start()
@@ -317,8 +348,14 @@ async def test_a_password_works_and_is_never_shown(site, tmp_path, form, shown):
         assert code == 0, err
         assert f"at redis://{shown.format(host=host)}, worker w0" in err
         status = await asyncio.create_subprocess_exec(  # `crawler status` takes the same URL with the job
-            sys.executable, "-m", "crawler", "status", url.replace("/0", "/0/shared", 1),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "crawler",
+            "status",
+            url.replace("/0", "/0/shared", 1),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         described, status_err = await asyncio.wait_for(status.communicate(), 60)
         assert status.returncode == 0, status_err
         assert described.decode().startswith(f"redis://{shown.format(host=host)} job 'shared': finished")
@@ -343,19 +380,31 @@ async def test_redis_over_tls_shares_the_job_and_an_untrusted_certificate_is_one
     try:
         out = tmp_path / "out"
         trusted = {**os.environ, "SSL_CERT_FILE": str(server.ca_file)}
-        proc = await asyncio.create_subprocess_exec(*worker_cmd(site, server.url, out, "w0"), env=trusted,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        proc = await asyncio.create_subprocess_exec(
+            *worker_cmd(site, server.url, out, "w0"),
+            env=trusted,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         code, err = await finish(proc)
         assert code == 0, err
         assert_one_whole_record_each(await merged(out), urls, out)
-        status = await asyncio.create_subprocess_exec(sys.executable, "-m", "crawler", "status", server.url + "/shared",
-                                                      env=trusted, stdout=asyncio.subprocess.PIPE,
-                                                      stderr=asyncio.subprocess.PIPE)
+        status = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "crawler",
+            "status",
+            server.url + "/shared",
+            env=trusted,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         shown, err = await asyncio.wait_for(status.communicate(), 60)
         assert status.returncode == 0 and "job 'shared'" in shown.decode(), err
 
-        code, err = await finish(await start(worker_cmd(site, server.url, tmp_path / "o2", "w0", "--redis-wait", "30")),
-                                 timeout=20)  # at once, not after 30 s of retries
+        code, err = await finish(
+            await start(worker_cmd(site, server.url, tmp_path / "o2", "w0", "--redis-wait", "30")), timeout=20
+        )  # at once, not after 30 s of retries
         assert code == 1 and "Traceback" not in err
         (line,) = err.strip().splitlines()
         assert line.startswith("error: Redis at rediss://127.0.0.1:") and "certificate verify failed" in line
@@ -369,11 +418,24 @@ async def test_processes_runs_workers_and_merges(site, redis_url, tmp_path):
     urls = build(site)
     out = tmp_path / "out"
     job = tmp_path / "job.yaml"
-    job.write_text("\n".join([
-        "name: many", f"output: {out}", f"frontier: {redis_url}", "processes: 2", "parser: inline",
-        f"per_host: {PER_HOST}",
-        f"delay: {DELAY}", "start_urls:", *(f"  - {site.url(h, '/')}" for h in HOSTS),
-        "resolve:", *(f"  - {p}" for p in site.pin(*HOSTS))]) + "\n")
+    job.write_text(
+        "\n".join(
+            [
+                "name: many",
+                f"output: {out}",
+                f"frontier: {redis_url}",
+                "processes: 2",
+                "parser: inline",
+                f"per_host: {PER_HOST}",
+                f"delay: {DELAY}",
+                "start_urls:",
+                *(f"  - {site.url(h, '/')}" for h in HOSTS),
+                "resolve:",
+                *(f"  - {p}" for p in site.pin(*HOSTS)),
+            ]
+        )
+        + "\n"
+    )
     go = hold(site)
     proc = await start([sys.executable, "-m", "crawler", "run", str(job)])
     await registered(redis_url, "many", 2)

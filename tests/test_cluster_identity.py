@@ -16,8 +16,15 @@ def snapshot(redis_url: str) -> dict[bytes, object]:
     out: dict[bytes, object] = {}
     for key in client.scan_iter():
         kind = client.type(key).decode()
-        out[key] = (client.hgetall(key) if kind == "hash" else sorted(client.smembers(key)) if kind == "set"
-                    else client.lrange(key, 0, -1) if kind == "list" else client.dump(key))
+        out[key] = (
+            client.hgetall(key)
+            if kind == "hash"
+            else sorted(client.smembers(key))
+            if kind == "set"
+            else client.lrange(key, 0, -1)
+            if kind == "list"
+            else client.dump(key)
+        )
     client.close()
     return out
 
@@ -28,8 +35,9 @@ async def test_a_second_job_under_the_same_name_stops_and_its_fresh_wipes_nothin
     site.html("a.test", "/b", "b")
     await site.start()
     common = ["--frontier", redis_url, "--resolve", site.pin("a.test")[0], "--ignore-robots", "-q"]
-    code, _, err = await run_cli("crawl", site.url("a.test", "/a"), "-o", str(tmp_path / "a"), "--worker-id", "w1",
-                                 *common)
+    code, _, err = await run_cli(
+        "crawl", site.url("a.test", "/a"), "-o", str(tmp_path / "a"), "--worker-id", "w1", *common
+    )
     assert code == 0, err
     job_a = snapshot(redis_url)
     code, status, err = await run_cli("status", redis_url + "/a.test")
@@ -37,22 +45,36 @@ async def test_a_second_job_under_the_same_name_stops_and_its_fresh_wipes_nothin
     assert any(key.startswith(b"crawler:a.test:") for key in job_a)  # named after the seed's host
 
     for extra in ([], ["--fresh"], ["--fresh", "--processes", "2"]):
-        code, _, err = await run_cli("crawl", site.url("a.test", "/b"), "-o", str(tmp_path / "b"), "--worker-id",
-                                     "w1", *common, *extra)
+        code, _, err = await run_cli(
+            "crawl", site.url("a.test", "/b"), "-o", str(tmp_path / "b"), "--worker-id", "w1", *common, *extra
+        )
         assert code == 1 and "Traceback" not in err, err
         assert err.strip().splitlines() == [
             f"error: Redis at {redis_url} holds another job named 'a.test': start_urls differ "
             f'(there: ["{site.url("a.test", "/a")}"], here: ["{site.url("a.test", "/b")}"]); '
-            "give this job its own name (--name, YAML name:)"]
+            "give this job its own name (--name, YAML name:)"
+        ]
         assert snapshot(redis_url) == job_a  # job A untouched, --fresh included
     assert not (tmp_path / "b" / "shards" / "w1" / "records.jsonl").exists()
 
     # another worker of job A, with its own worker settings, joins it
-    code, _, err = await run_cli("crawl", site.url("a.test", "/a"), "-o", str(tmp_path / "a2"), "--worker-id", "w2",
-                                 "--concurrency", "3", "--per-host", "1", *common[:-1])
+    code, _, err = await run_cli(
+        "crawl",
+        site.url("a.test", "/a"),
+        "-o",
+        str(tmp_path / "a2"),
+        "--worker-id",
+        "w2",
+        "--concurrency",
+        "3",
+        "--per-host",
+        "1",
+        *common[:-1],
+    )
     assert code == 0 and "Resumed: 2 URLs were already done" in err, err
-    code, _, err = await run_cli("crawl", site.url("a.test", "/b"), "-o", str(tmp_path / "b"), "--name", "job-b",
-                                 *common)
+    code, _, err = await run_cli(
+        "crawl", site.url("a.test", "/b"), "-o", str(tmp_path / "b"), "--name", "job-b", *common
+    )
     assert code == 0, err  # under its own name, job B runs
     assert (tmp_path / "b" / "shards").is_dir()
 

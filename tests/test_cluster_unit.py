@@ -78,9 +78,21 @@ async def test_two_workers_one_max_pages_then_status_and_merge(site, redis_url, 
     site.html("a.test", "/", "".join(f'<a href="/p{i}">p</a>' for i in range(50)))
     site.route("a.test", "*", _page)
     out = tmp_path / "out"
-    jobs = [Job.model_validate({"start_urls": [site.url("a.test")], "resolve": site.pin("a.test"), "output": out,
-                                "frontier": redis_url, "name": "capped", "worker_id": w, "max_pages": 20,
-                                "ignore_robots": True}) for w in ("w1", "w2")]
+    jobs = [
+        Job.model_validate(
+            {
+                "start_urls": [site.url("a.test")],
+                "resolve": site.pin("a.test"),
+                "output": out,
+                "frontier": redis_url,
+                "name": "capped",
+                "worker_id": w,
+                "max_pages": 20,
+                "ignore_robots": True,
+            }
+        )
+        for w in ("w1", "w2")
+    ]
     stats = await asyncio.gather(*(Crawl(job).run() for job in jobs))
     assert sum(s.records for s in stats) == 20  # max_pages counts across the cluster
     text = await describe(redis_url.rsplit("/", 1)[0] + "/0/capped")
@@ -104,12 +116,22 @@ async def _page(_request):
 def test_merge_keeps_one_record_per_url_and_its_items(tmp_path):
     out = tmp_path / "out"
     for worker, lines, items in [
-        ("w1", [{"url": "u1", "error": {"kind": "timeout"}, "fetched_at": "2026-01-01T00:00:02", "path": None},
-                {"url": "u2", "error": None, "fetched_at": "2026-01-01T00:00:01", "path": "pages/u2.html"}],
-         [{"url": "u2", "n": 1}]),
-        ("w2", [{"url": "u1", "error": None, "fetched_at": "2026-01-01T00:00:01", "path": "pages/u1.html"},
-                {"url": "u2", "error": None, "fetched_at": "2026-01-01T00:00:00", "path": "pages/u2.html"}],
-         [{"url": "u1", "n": 2}, {"url": "u2", "n": 3}]),
+        (
+            "w1",
+            [
+                {"url": "u1", "error": {"kind": "timeout"}, "fetched_at": "2026-01-01T00:00:02", "path": None},
+                {"url": "u2", "error": None, "fetched_at": "2026-01-01T00:00:01", "path": "pages/u2.html"},
+            ],
+            [{"url": "u2", "n": 1}],
+        ),
+        (
+            "w2",
+            [
+                {"url": "u1", "error": None, "fetched_at": "2026-01-01T00:00:01", "path": "pages/u1.html"},
+                {"url": "u2", "error": None, "fetched_at": "2026-01-01T00:00:00", "path": "pages/u2.html"},
+            ],
+            [{"url": "u1", "n": 2}, {"url": "u2", "n": 3}],
+        ),
     ]:
         shard = out / "shards" / worker
         shard.mkdir(parents=True)

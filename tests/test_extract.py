@@ -15,8 +15,11 @@ PRODUCTS = {f"{c[:3].upper()}-{p}{i}": (c, p, i) for c in CATEGORIES for p in (1
 
 def product_data(sku: str) -> dict:
     c, p, i = PRODUCTS[sku]
-    return {"name": f"{c.title()} thing {p}.{i}", "price": round(3.5 * (p * 10 + i) + 0.25, 2),
-            "in_stock": (p + i) % 2 == 0}
+    return {
+        "name": f"{c.title()} thing {p}.{i}",
+        "price": round(3.5 * (p * 10 + i) + 0.25, 2),
+        "in_stock": (p + i) % 2 == 0,
+    }
 
 
 def shop(site, host: str = "shop.test") -> None:
@@ -28,20 +31,24 @@ def shop(site, host: str = "shop.test") -> None:
 
     def category(c: str):
         async def handler(request: web.Request) -> web.Response:
-            return web.Response(text=category_html(c, int(request.query.get("page", "1"))),
-                                content_type="text/html")
+            return web.Response(text=category_html(c, int(request.query.get("page", "1"))), content_type="text/html")
+
         return handler
 
     def category_html(c: str, page: int) -> str:
-        cards = "".join(f'<div class="product-card"><a class="title" href="/product/{sku}">{product_data(sku)["name"]}</a>'
-                        f'<a href="/blog/review-{sku}">review</a></div>'
-                        for sku, (cc, p, _) in PRODUCTS.items() if cc == c and p == page)
+        cards = "".join(
+            f'<div class="product-card"><a class="title" href="/product/{sku}">{product_data(sku)["name"]}</a>'
+            f'<a href="/blog/review-{sku}">review</a></div>'
+            for sku, (cc, p, _) in PRODUCTS.items()
+            if cc == c and p == page
+        )
         pager = '<div class="pagination"><a href="?page=2">next</a></div>' if page == 1 else ""
         return f"<html><title>{c}</title>{nav}{cards}{pager}{footer}</html>"
 
     def product(sku: str):
         async def handler(_: web.Request) -> web.Response:
             return web.Response(text=product_html(sku), content_type="text/html")
+
         return handler
 
     def product_html(sku: str) -> str:
@@ -49,9 +56,11 @@ def shop(site, host: str = "shop.test") -> None:
             return f"<html><h1>Broken</h1><span class=sku>SKU: {sku}</span></html>"
         d = product_data(sku)
         stock = "yes" if d["in_stock"] else "no"
-        return (f"<html><title>{d['name']}</title>{nav}<h1 class=name> {d['name']} </h1>"
-                f"<span class=price>Price: ${d['price']:.2f}</span><span class=sku>SKU: {sku}</span>"
-                f"<span class=stock>{stock}</span><img class=main src='/img/{sku}.jpg'>{footer}</html>")
+        return (
+            f"<html><title>{d['name']}</title>{nav}<h1 class=name> {d['name']} </h1>"
+            f"<span class=price>Price: ${d['price']:.2f}</span><span class=sku>SKU: {sku}</span>"
+            f"<span class=stock>{stock}</span><img class=main src='/img/{sku}.jpg'>{footer}</html>"
+        )
 
     site.route(host, "/", home)
     for c in CATEGORIES:
@@ -62,16 +71,26 @@ def shop(site, host: str = "shop.test") -> None:
 
 JOB = {
     "extract": [
-        {"name": "product", "match": "*/product/*", "fields": {
-            "name": "h1.name",
-            "price": {"css": ".price", "regex": r"\$([\d.]+)", "type": "float", "required": True},
-            "sku": {"css": ".sku", "regex": r"SKU: (\S+)", "required": True},
-            "image": {"css": "img.main", "attr": "src", "type": "url"},
-            "in_stock": {"css": ".stock", "type": "bool", "default": False},
-        }},
-        {"name": "listing", "match": "re:/category/", "items": ".product-card", "fields": {
-            "title": "a.title", "link": {"css": "a.title", "attr": "href", "type": "url"},
-        }},
+        {
+            "name": "product",
+            "match": "*/product/*",
+            "fields": {
+                "name": "h1.name",
+                "price": {"css": ".price", "regex": r"\$([\d.]+)", "type": "float", "required": True},
+                "sku": {"css": ".sku", "regex": r"SKU: (\S+)", "required": True},
+                "image": {"css": "img.main", "attr": "src", "type": "url"},
+                "in_stock": {"css": ".stock", "type": "bool", "default": False},
+            },
+        },
+        {
+            "name": "listing",
+            "match": "re:/category/",
+            "items": ".product-card",
+            "fields": {
+                "title": "a.title",
+                "link": {"css": "a.title", "attr": "href", "type": "url"},
+            },
+        },
     ],
     "follow": [{"css": "nav.categories"}, {"css": ".pagination"}, {"css": ".product-card", "match": "/product/"}],
 }
@@ -79,8 +98,12 @@ JOB = {
 
 async def test_yaml_job_extracts_every_product_and_follows_only_what_it_should(site, crawl):
     shop(site)
-    r = await crawl(start_urls=[site.url("shop.test"), site.url("shop.test", "/product/BROKEN")],
-                    resolve=site.pin("shop.test"), ignore_robots=True, **yaml.safe_load(yaml.safe_dump(JOB)))
+    r = await crawl(
+        start_urls=[site.url("shop.test"), site.url("shop.test", "/product/BROKEN")],
+        resolve=site.pin("shop.test"),
+        ignore_robots=True,
+        **yaml.safe_load(yaml.safe_dump(JOB)),
+    )
     items = [json.loads(line) for line in (r.out / "items.jsonl").read_text().splitlines()]
     products = {i["sku"]: i for i in items if i["rule"] == "product"}
     assert set(products) == set(PRODUCTS)
@@ -116,8 +139,9 @@ async def test_csv_items_read_back(site, crawl):
     import csv
 
     shop(site)
-    r = await crawl(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), ignore_robots=True,
-                    format="csv", **JOB)
+    r = await crawl(
+        start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), ignore_robots=True, format="csv", **JOB
+    )
     with open(r.out / "items.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert not (r.out / "items.jsonl").exists()
@@ -134,14 +158,22 @@ async def test_csv_items_read_back(site, crawl):
 async def test_items_resume_and_fresh(site, crawl, tmp_path):
     shop(site)
     out = tmp_path / "o"
-    first = await crawl(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), ignore_robots=True,
-                        output=out, **JOB)
+    first = await crawl(
+        start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), ignore_robots=True, output=out, **JOB
+    )
     with open(out / "items.jsonl", "ab") as f:
         f.write(b'{"url": "torn')  # a crash in the middle of a line
-    again = await crawl(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), ignore_robots=True,
-                        output=out, **JOB)
+    again = await crawl(
+        start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), ignore_robots=True, output=out, **JOB
+    )
     lines = (out / "items.jsonl").read_text().splitlines()
     assert again.stats.resumed == len(first.records) and len(lines) == 48  # torn line cut, nothing added
-    fresh = await crawl(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), ignore_robots=True,
-                        output=out, fresh=True, **JOB)
+    fresh = await crawl(
+        start_urls=[site.url("shop.test")],
+        resolve=site.pin("shop.test"),
+        ignore_robots=True,
+        output=out,
+        fresh=True,
+        **JOB,
+    )
     assert fresh.stats.items == 48 and len((out / "items.jsonl").read_text().splitlines()) == 48

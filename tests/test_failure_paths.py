@@ -67,8 +67,15 @@ async def test_a_failed_commit_stops_the_crawl_and_never_doubles_a_record(site, 
     """The first checkpoint (64 KB of records, ~160) succeeds; one after 250 records fails."""
     urls = serve_tree(site, "a.test", 500)
     out = tmp_path / "out"
-    job = Job.model_validate({"start_urls": [site.url("a.test")], "resolve": site.pin("a.test"), "output": out,
-                              "ignore_robots": True, "concurrency": 4})
+    job = Job.model_validate(
+        {
+            "start_urls": [site.url("a.test")],
+            "resolve": site.pin("a.test"),
+            "output": out,
+            "ignore_robots": True,
+            "concurrency": 4,
+        }
+    )
     inner = SqliteFrontier(out / "state.sqlite", out / "records.jsonl")
     with pytest.raises(CheckpointError, match=r"database or disk is full.*run the same command again"):
         await Crawl(job, frontier=FailingCommit(inner, fail_after=250)).run()
@@ -88,14 +95,27 @@ async def test_records_on_a_full_disk_exit_1_with_one_line(site, tmp_path):
     out.mkdir()
     (out / "records.jsonl").symlink_to("/dev/full")  # every write: ENOSPC
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "crawler", "crawl", site.url("a.test"), "--resolve", *site.pin("a.test"),
-        "-o", str(out), "--frontier", "memory", "--ignore-robots",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "crawler",
+        "crawl",
+        site.url("a.test"),
+        "--resolve",
+        *site.pin("a.test"),
+        "-o",
+        str(out),
+        "--frontier",
+        "memory",
+        "--ignore-robots",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     lines = err.decode().strip().splitlines()
     assert proc.returncode == 1
-    assert lines == ["error: cannot save the crawl's state (No space left on device); stopped; "
-                     "run the same command again to resume"]
+    assert lines == [
+        "error: cannot save the crawl's state (No space left on device); stopped; run the same command again to resume"
+    ]
 
 
 def test_record_sink_keeps_lines_a_failed_write_did_not_store(tmp_path):
@@ -113,9 +133,14 @@ def test_record_sink_keeps_lines_a_failed_write_did_not_store(tmp_path):
 async def test_resume_sets_damaged_records_and_items_aside_and_goes_on(site, tmp_path):
     urls = serve_tree(site, "a.test", 20)
     out = tmp_path / "out"
-    job = {"start_urls": [site.url("a.test")], "resolve": site.pin("a.test"), "output": out,
-           "ignore_robots": True, "format": "csv",
-           "extract": [{"name": "page", "match": "*", "fields": {"title": "title"}}]}
+    job = {
+        "start_urls": [site.url("a.test")],
+        "resolve": site.pin("a.test"),
+        "output": out,
+        "ignore_robots": True,
+        "format": "csv",
+        "extract": [{"name": "page", "match": "*", "fields": {"title": "title"}}],
+    }
     await Crawl(Job.model_validate(job)).run()
     lines = (out / "records.jsonl").read_bytes().splitlines(keepends=True)
     damaged_url = json.loads(lines[4])["url"]
@@ -160,9 +185,16 @@ async def test_requests_waiting_for_a_proxy_hold_no_slot(site, crawl, unused_tcp
     are all fetched while a.test's requests wait for the pool, not after they give up."""
     serve_tree(site, "b.test", 20)
     a_seeds = [site.url("a.test", f"/a{i}") for i in range(4)]  # enough to fill every slot
-    r = await crawl(start_urls=[*a_seeds, site.url("b.test")], resolve=site.pin("a.test", "b.test"),
-                    ignore_robots=True, concurrency=2, per_host=2, proxy_wait=10, proxy_cooldown=30,
-                    proxy_rules=[{"match": "a.test", "proxy": f"http://127.0.0.1:{unused_tcp_port}"}])
+    r = await crawl(
+        start_urls=[*a_seeds, site.url("b.test")],
+        resolve=site.pin("a.test", "b.test"),
+        ignore_robots=True,
+        concurrency=2,
+        per_host=2,
+        proxy_wait=10,
+        proxy_cooldown=30,
+        proxy_rules=[{"match": "a.test", "proxy": f"http://127.0.0.1:{unused_tcp_port}"}],
+    )
     order = [rec["url"].split("/")[2].split(":")[0] for rec in r.records]
     assert order.count("b.test") == 21 and all(rec["status"] == 200 for rec in r.records if "b.test" in rec["url"])
     assert all(r.by_url[u]["error"]["kind"] == "proxy" for u in a_seeds)
@@ -176,8 +208,17 @@ async def test_robots_and_sitemap_fetches_keep_the_hosts_delay(site, tmp_path, s
     site.route("a.test", "/robots.txt", _text(f"Sitemap: {site.url('a.test', '/sitemap.xml')}\n"))
     site.route("a.test", "/sitemap.xml", _text(f"<urlset><url><loc>{site.url('a.test', '/p0')}</loc></url></urlset>"))
     serve_tree(site, "a.test", 2)
-    job = Job.model_validate({"start_urls": [site.url("a.test")], "resolve": site.pin("a.test"), "per_host": 1,
-                              "delay": 0.6, "sitemaps": sitemaps, "adaptive": False, "output": tmp_path / "o"})
+    job = Job.model_validate(
+        {
+            "start_urls": [site.url("a.test")],
+            "resolve": site.pin("a.test"),
+            "per_host": 1,
+            "delay": 0.6,
+            "sitemaps": sitemaps,
+            "adaptive": False,
+            "output": tmp_path / "o",
+        }
+    )
     await Crawl(job).run()
     starts = site.starts["a.test"]
     assert site.hits[("a.test", "/robots.txt")] == 1 and site.hits[("a.test", "/sitemap.xml")] == int(sitemaps)
@@ -189,18 +230,29 @@ async def test_robots_and_sitemap_fetches_keep_the_hosts_delay(site, tmp_path, s
 def _text(body: str):
     async def handler(_: web.Request) -> web.Response:
         return web.Response(text=body)
+
     return handler
 
 
 async def test_a_crawl_on_a_suspending_frontier_matches_a_plain_one(site, tmp_path):
     """Every frontier call yields to the loop (as Redis would): same records, caps still hold."""
     for h in ("a.test", "b.test", "c.test"):
-        site.html(h, "/", links([f"http://{x}:{site.port}/{h[0]}{i}" for x in ("a.test", "b.test", "c.test")
-                                 for i in range(15)]))
+        site.html(
+            h,
+            "/",
+            links([f"http://{x}:{site.port}/{h[0]}{i}" for x in ("a.test", "b.test", "c.test") for i in range(15)]),
+        )
         site.route(h, "*", _page)
     seeds = [site.url(h) for h in ("a.test", "b.test", "c.test")]
-    fields = {"start_urls": seeds, "resolve": site.pin("a.test", "b.test", "c.test"), "ignore_robots": True,
-              "concurrency": 8, "per_host": 3, "max_pages_per_host": 25, "max_pages": 70}
+    fields = {
+        "start_urls": seeds,
+        "resolve": site.pin("a.test", "b.test", "c.test"),
+        "ignore_robots": True,
+        "concurrency": 8,
+        "per_host": 3,
+        "max_pages_per_host": 25,
+        "max_pages": 70,
+    }
     plain = await Crawl(Job.model_validate({**fields, "output": tmp_path / "plain"})).run()
     out = tmp_path / "yielding"
     frontier = YieldingFrontier(SqliteFrontier(out / "state.sqlite", out / "records.jsonl"))
@@ -241,8 +293,12 @@ async def test_redirect_targets_pass_admission_like_links(site, crawl):
     site.route("a.test", "/short", redirect)
     site.html("a.test", "/short-target", "ok")
     site.html("a.test", long_path, "never")
-    r = await crawl(start_urls=[site.url("a.test", "/long"), site.url("a.test", "/short")],
-                    resolve=site.pin("a.test"), ignore_robots=True, max_url_length=100)
+    r = await crawl(
+        start_urls=[site.url("a.test", "/long"), site.url("a.test", "/short")],
+        resolve=site.pin("a.test"),
+        ignore_robots=True,
+        max_url_length=100,
+    )
     long_rec = r.by_url[site.url("a.test", "/long")]
     assert long_rec["error"]["kind"] == "redirect" and "max_url_length" in long_rec["error"]["message"]
     assert site.hits[("a.test", long_path)] == 0
@@ -292,8 +348,9 @@ async def test_the_last_commit_never_races_a_checkpoint_in_progress(site, tmp_pa
     before the last commit, so the crawl finishes cleanly with every record kept."""
     urls = serve_tree(site, "a.test", 60)
     out = tmp_path / "out"
-    job = Job.model_validate({"start_urls": [site.url("a.test")], "resolve": site.pin("a.test"), "output": out,
-                              "ignore_robots": True})
+    job = Job.model_validate(
+        {"start_urls": [site.url("a.test")], "resolve": site.pin("a.test"), "output": out, "ignore_robots": True}
+    )
     crawl = Crawl(job, frontier=SlowCommit(SqliteFrontier(out / "state.sqlite", out / "records.jsonl")))
     crawl._flush_now.set()
     stats = await crawl.run()

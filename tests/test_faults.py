@@ -15,8 +15,15 @@ from tests.faults import FaultServer
 
 # Bounds that a healthy page meets with room to spare on a busy machine (the server shares the
 # crawl's loop), while /stall and /drip (10 s) still time out.
-FAST = {"timeout": {"connect": 5, "read": 1, "total": 2.5}, "retries": 2, "retry_backoff": 0.01,
-        "max_retry_after": 2, "ignore_robots": True, "max_redirects": 3, "max_bytes": 1_000_000}
+FAST = {
+    "timeout": {"connect": 5, "read": 1, "total": 2.5},
+    "retries": 2,
+    "retry_backoff": 0.01,
+    "max_retry_after": 2,
+    "ignore_robots": True,
+    "max_redirects": 3,
+    "max_bytes": 1_000_000,
+}
 
 
 @pytest.fixture
@@ -35,23 +42,26 @@ async def run(crawl, faults, path: str, **extra):
     return r, r.by_url[faults.url(path)]
 
 
-@pytest.mark.parametrize("path, kind", [
-    ("/reset-before-headers", "aborted"),
-    ("/reset-after-headers", "aborted"),
-    ("/stall", "timeout"),
-    ("/drip", "timeout"),
-    ("/length-high", "aborted"),
-    ("/length-low", "protocol"),  # the surplus bytes read as a broken next response
-    ("/bad-gzip", "decode"),
-    ("/bad-deflate", "decode"),
-    ("/bad-br", "decode"),
-    ("/bomb", "too_large"),
-    ("/to-file", "redirect"),
-    ("/to-data", "redirect"),
-    ("/to-ftp", "redirect"),
-    ("/to-elsewhere", "redirect"),
-    ("/long-header", "protocol"),
-])
+@pytest.mark.parametrize(
+    "path, kind",
+    [
+        ("/reset-before-headers", "aborted"),
+        ("/reset-after-headers", "aborted"),
+        ("/stall", "timeout"),
+        ("/drip", "timeout"),
+        ("/length-high", "aborted"),
+        ("/length-low", "protocol"),  # the surplus bytes read as a broken next response
+        ("/bad-gzip", "decode"),
+        ("/bad-deflate", "decode"),
+        ("/bad-br", "decode"),
+        ("/bomb", "too_large"),
+        ("/to-file", "redirect"),
+        ("/to-data", "redirect"),
+        ("/to-ftp", "redirect"),
+        ("/to-elsewhere", "redirect"),
+        ("/long-header", "protocol"),
+    ],
+)
 async def test_fault_ends_in_one_record_of_the_right_kind(crawl, faults, path, kind):
     _, rec = await run(crawl, faults, path)
     assert rec["error"] is not None and rec["error"]["kind"] == kind, rec
@@ -116,8 +126,11 @@ async def test_non_utf8_bytes_in_links_become_percent_encoded_urls(crawl, faults
 
 
 async def test_idn_host_names_are_crawled_in_punycode(crawl, faults):
-    r = await crawl(start_urls=[f"http://bücher.test:{faults.port}/ok"],
-                    resolve=[f"xn--bcher-kva.test:{faults.port}:127.0.0.1"], **FAST)
+    r = await crawl(
+        start_urls=[f"http://bücher.test:{faults.port}/ok"],
+        resolve=[f"xn--bcher-kva.test:{faults.port}:127.0.0.1"],
+        **FAST,
+    )
     assert r.records[0]["url"] == f"http://xn--bcher-kva.test:{faults.port}/ok"
     assert r.records[0]["status"] == 200
 
@@ -140,10 +153,17 @@ async def test_page_with_50000_links_stays_bounded(faults, tmp_path):
     """The process that parses (the parser child) grows by less than 200 MB on a page of 50,000
     links, and so does the crawl's own process. Resident sizes are sampled from /proc while it
     runs (not the lifetime peaks, which a forked child and pytest's process inherit)."""
-    job = Job.model_validate({**FAST, "timeout": {"read": 10, "total": 30},
-                              "start_urls": [faults.url("/many-links"), faults.url("/ok")],
-                              "max_pages": 300, "max_bytes": 5_000_000, "parser": "process",
-                              "output": tmp_path / "o"})
+    job = Job.model_validate(
+        {
+            **FAST,
+            "timeout": {"read": 10, "total": 30},
+            "start_urls": [faults.url("/many-links"), faults.url("/ok")],
+            "max_pages": 300,
+            "max_bytes": 5_000_000,
+            "parser": "process",
+            "output": tmp_path / "o",
+        }
+    )
     crawl = Crawl(job)
     peaks: dict[str, int] = {}
     run = asyncio.create_task(crawl.run())

@@ -71,14 +71,17 @@ async def test_redirect_returns_location_without_following():
     assert len(m.requests) == 1
 
 
-@pytest.mark.parametrize("exc, kind, retryable", [
-    (aiohttp.ClientConnectionError("boom"), Kind.ABORTED, True),
-    (TimeoutError(), Kind.TIMEOUT, True),
-    (aiohttp.ServerDisconnectedError(), Kind.ABORTED, True),
-    (aiohttp.ClientPayloadError("Response payload is not completed"), Kind.ABORTED, True),
-    (aiohttp.ClientPayloadError("Can not decode content-encoding: gzip"), Kind.DECODE, False),
-    (aiohttp.ClientOSError(104, "Connection reset by peer"), Kind.ABORTED, True),
-])
+@pytest.mark.parametrize(
+    "exc, kind, retryable",
+    [
+        (aiohttp.ClientConnectionError("boom"), Kind.ABORTED, True),
+        (TimeoutError(), Kind.TIMEOUT, True),
+        (aiohttp.ServerDisconnectedError(), Kind.ABORTED, True),
+        (aiohttp.ClientPayloadError("Response payload is not completed"), Kind.ABORTED, True),
+        (aiohttp.ClientPayloadError("Can not decode content-encoding: gzip"), Kind.DECODE, False),
+        (aiohttp.ClientOSError(104, "Connection reset by peer"), Kind.ABORTED, True),
+    ],
+)
 async def test_transport_errors_are_classified(exc, kind, retryable):
     _, err, _ = await fetch(job(), exception=exc)
     assert err.kind is kind and err.retryable is retryable

@@ -30,16 +30,34 @@ async def test_every_url_gets_one_record_and_bodies_match(site, crawl):
     assert two["sha256"] == hashlib.sha256(body).hexdigest() and two["bytes"] == len(body)
     gone = r.by_url[site.url("a.test", "/gone")]
     assert gone["status"] == 404 and gone["error"]["kind"] == "http" and gone["path"] is None
-    assert set(one) >= {"url", "final_url", "status", "error", "content_type", "bytes", "sha256",
-                        "depth", "parent", "fetched_at", "elapsed_ms", "path", "title"}
+    assert set(one) >= {
+        "url",
+        "final_url",
+        "status",
+        "error",
+        "content_type",
+        "bytes",
+        "sha256",
+        "depth",
+        "parent",
+        "fetched_at",
+        "elapsed_ms",
+        "path",
+        "title",
+    }
     assert site.hits[("a.test", "/two")] == 1
 
 
 async def test_headers_user_agent_and_cookies_reach_the_server(site, crawl):
     site.html("h.test", "/", "hi")
-    await crawl(start_urls=[site.url("h.test")], resolve=site.pin("h.test"), ignore_robots=True,
-                headers={"Accept-Language": "en", "X-Token": "abc"}, cookies={"session": "s1"},
-                user_agent="TestBot/1.0")
+    await crawl(
+        start_urls=[site.url("h.test")],
+        resolve=site.pin("h.test"),
+        ignore_robots=True,
+        headers={"Accept-Language": "en", "X-Token": "abc"},
+        cookies={"session": "s1"},
+        user_agent="TestBot/1.0",
+    )
     seen = site.headers[0]
     assert seen["Accept-Language"] == "en" and seen["X-Token"] == "abc"
     assert seen["User-Agent"] == "TestBot/1.0"
@@ -59,8 +77,7 @@ async def test_5xx_is_retried_then_succeeds(site, crawl):
         return web.Response(text="ok", content_type="text/html")
 
     site.route("f.test", "/", flaky)
-    r = await crawl(start_urls=[site.url("f.test")], resolve=site.pin("f.test"), retries=3,
-                    ignore_robots=True)
+    r = await crawl(start_urls=[site.url("f.test")], resolve=site.pin("f.test"), retries=3, ignore_robots=True)
     rec = r.records[0]
     assert len(r.records) == 1
     assert rec["status"] == 200 and rec["error"] is None and rec["attempts"] == 3
@@ -71,8 +88,7 @@ async def test_retries_exhausted_leave_an_error_record(site, crawl):
         return web.Response(status=500)
 
     site.route("d.test", "/", down)
-    r = await crawl(start_urls=[site.url("d.test")], resolve=site.pin("d.test"), retries=2,
-                    ignore_robots=True)
+    r = await crawl(start_urls=[site.url("d.test")], resolve=site.pin("d.test"), retries=2, ignore_robots=True)
     assert site.hits[("d.test", "/")] == 3
     assert r.records[0]["error"] == {"kind": "http", "message": "500 Internal Server Error"}
     assert r.records[0]["attempts"] == 3
@@ -87,12 +103,17 @@ async def test_retry_after_seconds_and_http_date_are_honoured(site, crawl):
             if len(times[path]) == 1:
                 return web.Response(status=429, headers={"Retry-After": header})
             return web.Response(text="ok", content_type="text/html")
+
         return handler
 
     site.route("s.test", "/s", limited("/s", "1"))
     site.route("d.test", "/d", limited("/d", formatdate(usegmt=True, timeval=None)))
-    r = await crawl(start_urls=[site.url("s.test", "/s"), site.url("d.test", "/d")],
-                    resolve=site.pin("s.test", "d.test"), ignore_robots=True, retry_backoff=0)
+    r = await crawl(
+        start_urls=[site.url("s.test", "/s"), site.url("d.test", "/d")],
+        resolve=site.pin("s.test", "d.test"),
+        ignore_robots=True,
+        retry_backoff=0,
+    )
     assert all(rec["status"] == 200 for rec in r.records)
     assert times["/s"][1] - times["/s"][0] >= 0.95  # Retry-After: 1 second
 
@@ -104,8 +125,9 @@ async def test_retry_after_is_capped(site, crawl):
         return web.Response(text="ok", content_type="text/html")
 
     site.route("c.test", "/", handler)
-    r = await crawl(start_urls=[site.url("c.test")], resolve=site.pin("c.test"), ignore_robots=True,
-                    max_retry_after=0.05)
+    r = await crawl(
+        start_urls=[site.url("c.test")], resolve=site.pin("c.test"), ignore_robots=True, max_retry_after=0.05
+    )
     assert r.records[0]["status"] == 200 and r.records[0]["attempts"] == 2
 
 
@@ -113,6 +135,7 @@ async def test_redirect_chain_each_hop_recorded_and_deduplicated(site, crawl):
     def redirect(to: str):
         async def handler(_: web.Request) -> web.Response:
             raise web.HTTPFound(to)
+
         return handler
 
     site.html("r.test", "/", '<a href="/old">old</a><a href="/final">final</a><a href="/away">away</a>')
@@ -141,8 +164,7 @@ async def test_redirect_loop_and_bad_scheme_end_with_redirect_errors(site, crawl
     site.html("l.test", "/", '<a href="/loop">loop</a><a href="/file">file</a>')
     site.route("l.test", "/loop", loop)
     site.route("l.test", "/file", to_file)
-    r = await crawl(start_urls=[site.url("l.test")], resolve=site.pin("l.test"), ignore_robots=True,
-                    max_redirects=3)
+    r = await crawl(start_urls=[site.url("l.test")], resolve=site.pin("l.test"), ignore_robots=True, max_redirects=3)
     kinds = {rec["url"]: (rec["error"] or {}).get("kind") for rec in r.records}
     assert kinds[site.url("l.test", "/loop?n=3")] == "redirect"
     assert site.url("l.test", "/loop?n=4") not in kinds
@@ -170,8 +192,7 @@ async def test_max_bytes_cuts_lying_length_and_gzip_bomb(site, crawl):
     site.route("b.test", "/chunked", chunked)
     site.route("b.test", "/bomb", gzip_bomb)
     site.route("b.test", "/big", declared)
-    r = await crawl(start_urls=[site.url("b.test")], resolve=site.pin("b.test"), ignore_robots=True,
-                    max_bytes=200_000)
+    r = await crawl(start_urls=[site.url("b.test")], resolve=site.pin("b.test"), ignore_robots=True, max_bytes=200_000)
     for path in ("/chunked", "/bomb", "/big"):
         rec = r.by_url[site.url("b.test", path)]
         assert rec["error"]["kind"] == "too_large", rec
@@ -192,8 +213,13 @@ async def test_read_timeout_is_classified_and_others_continue(site, crawl):
     site.html("t.test", "/", '<a href="/stall">s</a><a href="/fine">f</a>')
     site.route("t.test", "/stall", stalls)
     site.html("t.test", "/fine", "fine")
-    r = await crawl(start_urls=[site.url("t.test")], resolve=site.pin("t.test"), ignore_robots=True,
-                    timeout={"read": 2, "total": 10}, retries=1)  # /stall is held until the crawl ends
+    r = await crawl(
+        start_urls=[site.url("t.test")],
+        resolve=site.pin("t.test"),
+        ignore_robots=True,
+        timeout={"read": 2, "total": 10},
+        retries=1,
+    )  # /stall is held until the crawl ends
     stall.set()
     assert r.by_url[site.url("t.test", "/stall")]["error"]["kind"] == "timeout"
     assert r.by_url[site.url("t.test", "/stall")]["attempts"] == 2
@@ -208,16 +234,18 @@ async def test_connection_refused_is_a_connect_error(crawl, unused_tcp_port):
 
 async def test_resolve_pins_names_without_dns(site, crawl):
     site.html("no-such-host.invalid", "/", "pinned")
-    r = await crawl(start_urls=[site.url("no-such-host.invalid")],
-                    resolve=site.pin("no-such-host.invalid"), ignore_robots=True)
+    r = await crawl(
+        start_urls=[site.url("no-such-host.invalid")], resolve=site.pin("no-such-host.invalid"), ignore_robots=True
+    )
     assert r.records[0]["status"] == 200
 
 
 async def test_block_private_ips_refuses_loopback_by_name_and_literal(site, crawl, tmp_path):
     site.html("a.test", "/", "hi")
     literal = f"http://127.0.0.1:{site.port}/"
-    r = await crawl(start_urls=[site.url("a.test"), literal], resolve=site.pin("a.test"),
-                    block_private_ips=True, retries=2)
+    r = await crawl(
+        start_urls=[site.url("a.test"), literal], resolve=site.pin("a.test"), block_private_ips=True, retries=2
+    )
     assert {rec["error"]["kind"] for rec in r.records} == {"blocked"}
     assert all(rec["attempts"] == 1 for rec in r.records)  # refused, not retried
     assert "not a public address" in r.by_url[literal]["error"]["message"]

@@ -73,11 +73,11 @@ async def test_leases_are_batched_fifo_per_host_and_failed_puts_back_at_the_head
     first = batch[0]
     first.request.attempt = 1
     await frontier.failed(first)
-    again, = await frontier.lease({"a:80": 1}, ttl=30)
+    (again,) = await frontier.lease({"a:80": 1}, ttl=30)
     assert again.request.url == "http://a/1" and again.request.attempt == 1 and again.id != first.id
     for lease in [again, *batch[1:]]:
         await frontier.done(lease)
-    last, = await frontier.lease({"a:80": 9}, ttl=30)
+    (last,) = await frontier.lease({"a:80": 9}, ttl=30)
     assert last.request.url == "http://a/3"
     assert await frontier.lease({"a:80": 1, "b:80": 1}, ttl=30) == []
     await frontier.done(last)
@@ -128,8 +128,14 @@ async def test_higher_priority_is_leased_first_and_a_retry_heads_its_priority(fr
     await frontier.failed(first[1])
     await frontier.add([prio(req("/6"), 5), prio(req("/7"), 1_000_000)])
     rest = await frontier.lease({"a:80": 9}, ttl=30)
-    assert [lease.request.url for lease in rest] == ["http://a/7", "http://a/4", "http://a/6", "http://a/1",
-                                                     "http://a/5", "http://a/3"]
+    assert [lease.request.url for lease in rest] == [
+        "http://a/7",
+        "http://a/4",
+        "http://a/6",
+        "http://a/1",
+        "http://a/5",
+        "http://a/3",
+    ]
     assert [lease.request.priority for lease in rest] == [1_000_000, 5, 5, 0, 0, -1]
     assert await frontier.hosts_with_work() == []
 
@@ -138,11 +144,11 @@ async def test_a_failed_request_comes_back_with_its_counters(frontier):
     """Proxy retries are counted on the request: a request that lost them on the way back would
     try bad proxies for ever."""
     await frontier.add([req("/1")])
-    lease, = await frontier.lease({"a:80": 1}, ttl=30)
+    (lease,) = await frontier.lease({"a:80": 1}, ttl=30)
     lease.request.attempt, lease.request.proxy_attempts = 1, 2
     await frontier.failed(lease)
     assert await frontier.hosts_with_work() == ["a:80"]
-    again, = await frontier.lease({"a:80": 1}, ttl=30)
+    (again,) = await frontier.lease({"a:80": 1}, ttl=30)
     assert (again.request.attempt, again.request.proxy_attempts) == (1, 2)
 
 
@@ -198,7 +204,7 @@ async def test_a_format_1_state_file_is_upgraded_in_place(tmp_path):
     db.close()
     f = SqliteFrontier(path, tmp_path / "r.jsonl")
     await f.open()
-    lease, = await f.lease({"a:80": 1}, ttl=30)
+    (lease,) = await f.lease({"a:80": 1}, ttl=30)
     assert (lease.request.url, lease.request.depth, lease.request.meta) == ("http://a/old", 1, None)
     await f.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == VERSION
@@ -207,7 +213,9 @@ async def test_a_format_1_state_file_is_upgraded_in_place(tmp_path):
 async def test_urls_with_one_dedup_key_are_one_url_requested_as_first_met(frontier):
     """Escapes' case, escaped unreserved characters and an empty query do not make a new page; the
     URL requested is the browser's URL first met, as written."""
-    fresh = await frontier.add([req("/x%7e"), req("/x~"), req("/X%7E"), req("/e?"), req("/e"), req("/f%2f"), req("/f%2F")])
+    fresh = await frontier.add(
+        [req("/x%7e"), req("/x~"), req("/X%7E"), req("/e?"), req("/e"), req("/f%2f"), req("/f%2F")]
+    )
     assert [r.url for r in fresh] == ["http://a/x%7e", "http://a/X%7E", "http://a/e?", "http://a/f%2f"]
     assert await frontier.seen("http://a/x%7E") and await frontier.seen("http://a/f%2F")
     leased = await frontier.lease({"a:80": 10}, ttl=30)
@@ -222,15 +230,27 @@ async def test_an_old_state_file_is_rekeyed_and_urls_sharing_a_key_become_one(tm
     shutil.copy(job / "state.sqlite", path)
     shutil.copy(job / "records.jsonl", records)
     db = sqlite3.connect(path)
-    db.executemany("INSERT INTO urls (url, host, depth) VALUES (?, 'old.test:8799', 1)",
-                   [("http://old.test:8799/k%7e",), ("http://old.test:8799/k~",), ("http://old.test:8799/%6Cater",)])
+    db.executemany(
+        "INSERT INTO urls (url, host, depth) VALUES (?, 'old.test:8799', 1)",
+        [("http://old.test:8799/k%7e",), ("http://old.test:8799/k~",), ("http://old.test:8799/%6Cater",)],
+    )
     db.commit()
     db.close()
     f = SqliteFrontier(path, records)
     await f.open()
-    assert await f.add([Request("http://old.test:8799/k%7E", "old.test:8799"),
-                        Request("http://old.test:8799/later", "old.test:8799")]) == []
+    assert (
+        await f.add(
+            [
+                Request("http://old.test:8799/k%7E", "old.test:8799"),
+                Request("http://old.test:8799/later", "old.test:8799"),
+            ]
+        )
+        == []
+    )
     leased = await f.lease({"old.test:8799": 10}, ttl=30)
     assert sorted(lease.request.url for lease in leased) == [
-        "http://old.test:8799/%6Cater", "http://old.test:8799/k~", "http://old.test:8799/next"]  # k~ was keyed already
+        "http://old.test:8799/%6Cater",
+        "http://old.test:8799/k~",
+        "http://old.test:8799/next",
+    ]  # k~ was keyed already
     await f.close()

@@ -26,23 +26,33 @@ def shop(site) -> dict[str, dict[str, object]]:
     """A listing whose tiles link by data-href only; products carry JSON and star icons.
     Called once the site listens (URLs carry its port)."""
     expected = {}
-    tiles = "".join(f'<div class="tile" data-href="/p/{i}" data-category="c{i % 3}">product {i}</div>'
-                    for i in range(PRODUCTS))
+    tiles = "".join(
+        f'<div class="tile" data-href="/p/{i}" data-category="c{i % 3}">product {i}</div>' for i in range(PRODUCTS)
+    )
     site.html("shop.test", "/", tiles + '<a href="/about">about</a>', title="Shop")
     site.html("shop.test", "/about", "about us", title="About")
     for i in range(PRODUCTS):
         data = {"sku": f"SKU-{i}", "name": f"Product {i}", "offers": {"price": f"{i}.50"}}
         stars = "".join(f'<i class="{"filled" if s < i % 5 else "empty"}">★</i>' for s in range(5))
-        site.html("shop.test", f"/p/{i}", f'<script type="application/json" id="product">{json.dumps(data)}</script>'
-                  f'<div class="stars">{stars}</div>', title=f"P{i}")
-        expected[site.url("shop.test", f"/p/{i}")] = {"sku": f"SKU-{i}", "price": i + 0.5, "rating": i % 5,
-                                                      "category": f"c{i % 3}"}
+        site.html(
+            "shop.test",
+            f"/p/{i}",
+            f'<script type="application/json" id="product">{json.dumps(data)}</script><div class="stars">{stars}</div>',
+            title=f"P{i}",
+        )
+        expected[site.url("shop.test", f"/p/{i}")] = {
+            "sku": f"SKU-{i}",
+            "price": i + 0.5,
+            "rating": i % 5,
+            "category": f"c{i % 3}",
+        }
     return expected
 
 
 async def run_cli(*args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "crawler", *args,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "crawler", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
     _, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode is not None
     return proc.returncode, err.decode()
@@ -56,8 +66,17 @@ async def test_the_example_project_gives_the_same_items_in_both_parser_modes(sit
     await site.start()
     expected = shop(site)
     out = tmp_path / parser
-    code, err = await run_cli("run", str(REPO / "examples/shop/job.yaml"), site.url("shop.test"),
-                              "--resolve", site.pin("shop.test")[0], "-o", str(out), "--parser", parser)
+    code, err = await run_cli(
+        "run",
+        str(REPO / "examples/shop/job.yaml"),
+        site.url("shop.test"),
+        "--resolve",
+        site.pin("shop.test")[0],
+        "-o",
+        str(out),
+        "--parser",
+        parser,
+    )
     assert code == 0, err
     items = {i["url"]: i for i in map(json.loads, (out / "items.jsonl").read_text().splitlines())}
     assert {u: {k: i[k] for k in ("sku", "price", "rating", "category")} for u, i in items.items()} == expected
@@ -86,8 +105,7 @@ def hanging_parse(page: Page):
 async def test_a_raising_hook_is_the_pages_error_and_the_crawl_goes_on(site, tmp_path):
     await site.start()
     shop(site)
-    job = Job(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), output=tmp_path / "o",
-              parser="inline")
+    job = Job(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), output=tmp_path / "o", parser="inline")
     records = {}
     stats = await Crawl(job, hooks=Hooks(parse=failing_parse)).run()
     for r in read_records(tmp_path / "o"):
@@ -107,8 +125,9 @@ async def test_a_hanging_hook_is_stopped_by_the_parser_watchdog(site, tmp_path, 
     monkeypatch.setattr(process, "PARSE_TIMEOUT", 3.0)  # the hang never ends: any bound works
     await site.start()
     shop(site)
-    job = Job(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), output=tmp_path / "o",
-              parser="process")
+    job = Job(
+        start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), output=tmp_path / "o", parser="process"
+    )
     stats = await Crawl(job, hooks=Hooks(parse=hanging_parse)).run()
     records = {r["url"]: r for r in read_records(tmp_path / "o")}
     stuck = records[site.url("shop.test", "/p/5")]
@@ -132,8 +151,9 @@ async def test_follow_requests_obey_scope_and_sink_hooks_see_everything(site, tm
     async def on_record(record: dict) -> None:  # async hooks are awaited
         seen_records.append(record)
 
-    job = Job(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test", "elsewhere.test"),
-              output=tmp_path / "o")
+    job = Job(
+        start_urls=[site.url("shop.test")], resolve=site.pin("shop.test", "elsewhere.test"), output=tmp_path / "o"
+    )
     stats = await Crawl(job, hooks=Hooks(parse=parse, on_record=on_record, on_item=seen_items.append)).run()
     assert site.hits[("elsewhere.test", "/")] == 0
     assert len(seen_records) == stats.records == PRODUCTS + 2
@@ -145,8 +165,9 @@ async def test_the_python_api_runs_a_crawl_with_hooks(site, tmp_path):
     shop(site)
     items: list[dict] = []
     job = {"start_urls": [site.url("shop.test")], "resolve": site.pin("shop.test"), "output": str(tmp_path / "o")}
-    stats = await asyncio.to_thread(crawl, job, parse=lambda page: _tiles(page) + [{"u": page.url}],
-                                    on_item=items.append)
+    stats = await asyncio.to_thread(
+        crawl, job, parse=lambda page: _tiles(page) + [{"u": page.url}], on_item=items.append
+    )
     assert stats.records == PRODUCTS + 2 and len(items) == PRODUCTS + 2
 
 
@@ -165,11 +186,14 @@ async def test_a_failing_sink_hook_is_counted_and_the_crawl_goes_on(site, tmp_pa
     assert any("sink is down" in w for w in stats.warnings)
 
 
-@pytest.mark.parametrize("path, expected", [
-    ("nodots", "parse: 'nodots' is not a dotted path 'package.module:function'"),
-    ("no_such_module_xyz:parse", "parse: cannot import 'no_such_module_xyz' (ModuleNotFoundError"),
-    ("json:no_such_function", "parse: 'json' has no 'no_such_function'"),
-])
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("nodots", "parse: 'nodots' is not a dotted path 'package.module:function'"),
+        ("no_such_module_xyz:parse", "parse: cannot import 'no_such_module_xyz' (ModuleNotFoundError"),
+        ("json:no_such_function", "parse: 'json' has no 'no_such_function'"),
+    ],
+)
 async def test_bad_dotted_paths_are_refused_at_start(tmp_path, path, expected):
     code, err = await run_cli("crawl", "http://127.0.0.1:9/", "--parse", path, "-o", str(tmp_path / "o"))
     assert code == 2 and err.startswith(f"error: {expected}") and len(err.strip().splitlines()) == 1, err
@@ -205,11 +229,22 @@ async def test_check_sends_the_page_through_the_request_hook(site, tmp_path):
 
 async def _check(site, tmp_path, extra: str = "") -> tuple[int, str]:
     job = tmp_path / "job.yaml"
-    job.write_text(f"start_urls: [{site.url('shop.test')}]\nresolve: [{site.pin('shop.test')[0]}]\n"
-                   f"parse: shop_hooks:parse\n" + extra)
+    job.write_text(
+        f"start_urls: [{site.url('shop.test')}]\nresolve: [{site.pin('shop.test')[0]}]\n"
+        f"parse: shop_hooks:parse\n" + extra
+    )
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "crawler", "check", str(job), "--url", site.url("shop.test", "/p/2"),
-        cwd=REPO / "examples/shop", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "crawler",
+        "check",
+        str(job),
+        "--url",
+        site.url("shop.test", "/p/2"),
+        cwd=REPO / "examples/shop",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None
     return proc.returncode, out.decode() + err.decode()
@@ -227,8 +262,9 @@ async def test_a_request_hook_signs_each_request_and_its_failure_is_a_record(sit
         req.headers["X-Signature"] = f"sig-{len(req.url)}"
         req.cookies["session"] = "s1"
 
-    job = Job(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), output=tmp_path / "o",
-              headers={"X-Job": "j"})
+    job = Job(
+        start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), output=tmp_path / "o", headers={"X-Job": "j"}
+    )
     stats = await Crawl(job, hooks=Hooks(request=sign)).run()
     pages = [h for h in site.headers if "X-Signature" in h]
     assert len(pages) == 2 and all(h["X-Job"] == "j" and "session=s1" in h.get("Cookie", "") for h in pages)
@@ -255,10 +291,20 @@ async def test_meta_survives_kill_9_and_resume(site, tmp_path):
 
     site.route("shop.test", "/p/4", held)
     out = tmp_path / "o"
-    args = ["run", str(REPO / "examples/shop/job.yaml"), site.url("shop.test"), "--resolve",
-            site.pin("shop.test")[0], "-o", str(out), "--per-host", "1"]
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "crawler", *args,
-                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    args = [
+        "run",
+        str(REPO / "examples/shop/job.yaml"),
+        site.url("shop.test"),
+        "--resolve",
+        site.pin("shop.test")[0],
+        "-o",
+        str(out),
+        "--per-host",
+        "1",
+    ]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "crawler", *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
     await asyncio.wait_for(started.wait(), 60)
     records = out / "records.jsonl"
     await until(lambda: records.exists() and records.stat().st_size, "a checkpoint made the listing's links durable")
@@ -288,8 +334,13 @@ async def test_hook_follow_requests_keep_per_host_limits(site, tmp_path):
             return await inner(request)
 
         site.route("shop.test", f"/p/{i}", slow)
-    job = Job(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), output=tmp_path / "o",
-              per_host=2, concurrency=16)
+    job = Job(
+        start_urls=[site.url("shop.test")],
+        resolve=site.pin("shop.test"),
+        output=tmp_path / "o",
+        per_host=2,
+        concurrency=16,
+    )
     stats = await Crawl(job, hooks=Hooks(parse=_tiles)).run()
     assert stats.records == PRODUCTS + 2
     assert site.max_inflight["shop.test"] == 2  # reached, never passed
@@ -317,20 +368,35 @@ async def test_priority_orders_a_hosts_queue_and_the_page_shows_its_response(sit
         if page.depth == 0:
             for path, priority in priorities.items():
                 yield page.follow(path, meta={"p": priority}, priority=priority)
-        yield {"status": page.status, "stock": page.headers.get("x-stock"), "final": page.final_url,
-               "via": page.redirected_from, "meta": page.meta}
+        yield {
+            "status": page.status,
+            "stock": page.headers.get("x-stock"),
+            "final": page.final_url,
+            "via": page.redirected_from,
+            "meta": page.meta,
+        }
 
-    job = Job(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), output=tmp_path / "o",
-              per_host=1, ignore_robots=True)
+    job = Job(
+        start_urls=[site.url("shop.test")],
+        resolve=site.pin("shop.test"),
+        output=tmp_path / "o",
+        per_host=1,
+        ignore_robots=True,
+    )
     await Crawl(job, hooks=Hooks(parse=parse)).run()
 
     order = [path for _, path, _ in site.remotes]
     assert order == ["/", "/urgent", "/high", "/old", "/new", "/a", "/b", "/low"]
     items = {i["url"]: i for i in map(json.loads, (tmp_path / "o" / "items.jsonl").read_text().splitlines())}
     new_item = items[site.url("shop.test", "/new")]
-    assert new_item == {"url": site.url("shop.test", "/new"), "status": 200, "stock": "3",
-                        "final": site.url("shop.test", "/new"), "via": site.url("shop.test", "/old"),
-                        "meta": {"p": 7}}  # the redirect kept the meta (and the priority)
+    assert new_item == {
+        "url": site.url("shop.test", "/new"),
+        "status": 200,
+        "stock": "3",
+        "final": site.url("shop.test", "/new"),
+        "via": site.url("shop.test", "/old"),
+        "meta": {"p": 7},
+    }  # the redirect kept the meta (and the priority)
     assert items[site.url("shop.test", "/low")]["stock"] is None and items[site.url("shop.test", "/low")]["via"] is None
 
 
@@ -344,8 +410,10 @@ async def test_a_priority_out_of_range_is_the_hooks_error(site, tmp_path):
     job = Job(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), output=tmp_path / "o")
     stats = await Crawl(job, hooks=Hooks(parse=parse)).run()
     (record,) = read_records(tmp_path / "o")
-    assert record["error"]["kind"] == "hook" and "priority must be an int from -1000000 to 1000000" in \
-        record["error"]["message"]
+    assert (
+        record["error"]["kind"] == "hook"
+        and "priority must be an int from -1000000 to 1000000" in record["error"]["message"]
+    )
     assert stats.errors["hook"] == 1
 
 
@@ -356,13 +424,27 @@ async def test_meta_and_priority_come_back_in_a_shared_recrawl(site, redis_url, 
     await site.start()
     expected = shop(site)
     out = tmp_path / "o"
-    args = ["run", str(REPO / "examples/shop/job.yaml"), site.url("shop.test"), "--resolve", site.pin("shop.test")[0],
-            "-o", str(out), "--frontier", redis_url, "--name", "shopmeta", "--processes", "2"]
+    args = [
+        "run",
+        str(REPO / "examples/shop/job.yaml"),
+        site.url("shop.test"),
+        "--resolve",
+        site.pin("shop.test")[0],
+        "-o",
+        str(out),
+        "--frontier",
+        redis_url,
+        "--name",
+        "shopmeta",
+        "--processes",
+        "2",
+    ]
     code, err = await run_cli(*args)
     assert code == 0, err
     records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
     assert {r["url"]: r.get("meta") for r in records if "/p/" in r["url"]} == {
-        u: {"category": e["category"]} for u, e in expected.items()}
+        u: {"category": e["category"]} for u, e in expected.items()
+    }
     for i in range(PRODUCTS):  # every price changes
         data = {"sku": f"SKU-{i}", "name": f"Product {i}", "offers": {"price": f"{i}.75"}}
         site.html("shop.test", f"/p/{i}", f'<script type="application/json" id="product">{json.dumps(data)}</script>')

@@ -44,9 +44,18 @@ async def test_the_server_sees_exactly_the_browsers_urls(site: Site, tmp_path: P
     site.route("links.test", "*", handler)
     site.route("xn--bcher-kva.test", "*", handler)
     out = tmp_path / "out"
-    code, _, err = await run_cli("crawl", site.url("links.test", "/dir/page"), "--allow-domain", "test",
-                                 "--resolve", site.pin("links.test")[0], "--resolve", site.pin("xn--bcher-kva.test")[0],
-                                 "-o", str(out))
+    code, _, err = await run_cli(
+        "crawl",
+        site.url("links.test", "/dir/page"),
+        "--allow-domain",
+        "test",
+        "--resolve",
+        site.pin("links.test")[0],
+        "--resolve",
+        site.pin("xn--bcher-kva.test")[0],
+        "-o",
+        str(out),
+    )
     assert code == 0, err
     sent = {path for (host, path) in site.raw_hits if path != "/robots.txt"}
     assert sent == {"/dir/page", *BROWSER.values(), "/idn"}
@@ -63,6 +72,7 @@ async def test_a_job_saved_before_browser_urls_resumes_without_fetching_a_url_tw
     /next's record. Resumed now, /next is fetched, and its links (the same pages, read as a browser
     reads them) are known by their old keys: nothing else is fetched. A re-crawl then asks for each
     URL once."""
+
     async def handler(request: web.Request) -> web.Response:
         return _page(OLD_LINKS if request.path == "/next" else [])
 
@@ -80,12 +90,14 @@ async def test_a_job_saved_before_browser_urls_resumes_without_fetching_a_url_tw
     assert len(urls) == len(set(urls)) == 7
 
     site.raw_hits.clear()  # a re-crawl asks for each saved URL once more, as the job saved it
-    code, _, err = await run_cli("crawl", site.url("old.test"), "--resolve", site.pin("old.test")[0], "-o", str(out),
-                                 "--recrawl")
+    code, _, err = await run_cli(
+        "crawl", site.url("old.test"), "--resolve", site.pin("old.test")[0], "-o", str(out), "--recrawl"
+    )
     assert code == 0, err
     assert "crawl 2, 7 known URLs due again" in err
     assert {p: n for (_, p), n in site.raw_hits.items() if p != "/robots.txt"} == {
-        p: 1 for p in ["/", "/a%7Cb", "/foo%25", "/q?+d", "/x~", "/e", "/next"]}
+        p: 1 for p in ["/", "/a%7Cb", "/foo%25", "/q?+d", "/x~", "/e", "/next"]
+    }
 
 
 async def test_a_redis_seen_set_filled_the_old_way_is_read_with_old_keys(redis_url: str, tmp_path: Path):
@@ -101,14 +113,17 @@ async def test_a_redis_seen_set_filled_the_old_way_is_read_with_old_keys(redis_u
 
     fresh = RedisFrontier(RedisStore(redis_url, "fresh", "w1", ttl=30, wait=5), tmp_path / "r2.jsonl")
     await fresh.open()
-    assert [r.url for r in await fresh.add([Request("http://a/foo%", "a:80"), Request("http://a/foo%25", "a:80")])] \
-        == ["http://a/foo%", "http://a/foo%25"]  # two resources to a server
+    assert [r.url for r in await fresh.add([Request("http://a/foo%", "a:80"), Request("http://a/foo%25", "a:80")])] == [
+        "http://a/foo%",
+        "http://a/foo%25",
+    ]  # two resources to a server
     await fresh.close()
 
 
 async def test_redirects_and_sitemap_entries_are_followed_as_a_browser_would(site: Site, crawl):
     """A Location header and a sitemap's <loc> are read like a link: backslashes, a literal % and a
     space in the query reach the server as a browser sends them."""
+
     async def moved(_: web.Request) -> web.Response:
         return web.Response(status=302, headers={"Location": "\\moved%/x? a"})
 

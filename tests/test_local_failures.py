@@ -46,7 +46,10 @@ async def test_a_local_failure_fetching_robots_never_opens_the_host(site, crawl,
     r = await crawl(start_urls=[site.url("a.test")], resolve=site.pin("a.test"))
     assert failed["/robots.txt"] == 3 and site.hits[("a.test", "/robots.txt")] == 1
     assert site.hits[("a.test", "/private")] == 0
-    assert r.by_url[site.url("a.test", "/private")]["error"] == {"kind": "robots", "message": "disallowed by robots.txt"}
+    assert r.by_url[site.url("a.test", "/private")]["error"] == {
+        "kind": "robots",
+        "message": "disallowed by robots.txt",
+    }
     home = r.by_url[site.url("a.test")]
     assert home["status"] == 200 and home["attempts"] == 1  # waiting for this machine is no attempt
     assert r.by_url[site.url("a.test", "/open")]["status"] == 200
@@ -56,8 +59,13 @@ async def test_local_failures_of_pages_are_retried_not_recorded_against_the_site
     site.html("a.test", "/", '<a href="/p">p</a>')
     site.html("a.test", "/p", "p")
     failed = out_of_files(monkeypatch, lambda path, n: path == "/p" and n[path] < 4)
-    r = await crawl(start_urls=[site.url("a.test")], resolve=site.pin("a.test"), ignore_robots=True, retries=1,
-                    headers={"Connection": "close"})  # a new socket per request
+    r = await crawl(
+        start_urls=[site.url("a.test")],
+        resolve=site.pin("a.test"),
+        ignore_robots=True,
+        retries=1,
+        headers={"Connection": "close"},
+    )  # a new socket per request
     assert failed["/p"] == 4
     rec = r.by_url[site.url("a.test", "/p")]
     assert rec["status"] == 200 and rec["attempts"] == 1 and r.stats.errors == {}
@@ -67,16 +75,25 @@ async def test_a_crawl_that_cannot_make_progress_stops_and_resumes(site, tmp_pat
     site.html("a.test", "/", "".join(f'<a href="/p{i}">{i}</a>' for i in range(5)))
     for i in range(5):
         site.html("a.test", f"/p{i}", "leaf")
-    job = Job.model_validate({"start_urls": [site.url("a.test")], "resolve": site.pin("a.test"),
-                              "output": tmp_path / "o", "ignore_robots": True})
+    job = Job.model_validate(
+        {
+            "start_urls": [site.url("a.test")],
+            "resolve": site.pin("a.test"),
+            "output": tmp_path / "o",
+            "ignore_robots": True,
+        }
+    )
     first = Crawl(job)
     await first.run()  # the seed and its links are admitted and fetched...
     (tmp_path / "o" / "records.jsonl").write_bytes(b"")  # ...then forgotten: all six are due again
     monkeypatch.setattr(pipeline, "STALL_FAILURES", 5)
     monkeypatch.setattr(pipeline, "STALL_SECONDS", 0.2)
     out_of_files(monkeypatch, lambda path, n: True)
-    with pytest.raises(StalledError, match=r"cannot make progress: \d+ requests in a row failed for lack of "
-                                           r"resources on this machine \(Too many open files\).*run the same command"):
+    with pytest.raises(
+        StalledError,
+        match=r"cannot make progress: \d+ requests in a row failed for lack of "
+        r"resources on this machine \(Too many open files\).*run the same command",
+    ):
         await Crawl(job).run()
     assert read_records(tmp_path / "o") == []  # nothing was blamed on the site
     monkeypatch.undo()

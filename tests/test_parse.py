@@ -14,8 +14,10 @@ def links(html: str, **kw) -> list[str]:
 
 
 def test_a_and_area_links_are_joined_and_deduplicated():
-    html = ('<a href="x.html">x</a><a href="x.html#top">x again</a><map><area href="/y.html"></map>'
-            '<a>no href</a><a href="  z.html  ">z</a>')
+    html = (
+        '<a href="x.html">x</a><a href="x.html#top">x again</a><map><area href="/y.html"></map>'
+        '<a>no href</a><a href="  z.html  ">z</a>'
+    )
     assert links(html) == ["http://a.com/dir/x.html", "http://a.com/y.html", "http://a.com/dir/z.html"]
 
 
@@ -25,8 +27,10 @@ def test_base_href_is_honoured():
 
 
 def test_non_http_schemes_are_skipped():
-    html = ('<a href="javascript:void(0)">j</a><a href="mailto:a@b.c">m</a><a href="data:text/html,hi">d</a>'
-            '<a href="tel:123">t</a><a href="ftp://a.com/f">f</a><a href="#frag">f</a><a href="ok.html">ok</a>')
+    html = (
+        '<a href="javascript:void(0)">j</a><a href="mailto:a@b.c">m</a><a href="data:text/html,hi">d</a>'
+        '<a href="tel:123">t</a><a href="ftp://a.com/f">f</a><a href="#frag">f</a><a href="ok.html">ok</a>'
+    )
     assert links(html) == ["http://a.com/dir/ok.html"]
 
 

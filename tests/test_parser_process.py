@@ -23,8 +23,16 @@ from tests.conftest import read_records
 
 
 def job(site, out: Path, *hosts: str, **fields: Any) -> Job:
-    return Job.model_validate({"start_urls": [site.url(hosts[0])], "output": out, "parser": "process",
-                               "resolve": site.pin(*hosts), "retry_backoff": 0.01, **fields})
+    return Job.model_validate(
+        {
+            "start_urls": [site.url(hosts[0])],
+            "output": out,
+            "parser": "process",
+            "resolve": site.pin(*hosts),
+            "retry_backoff": 0.01,
+            **fields,
+        }
+    )
 
 
 async def test_parser_killed_mid_crawl_loses_nothing(site, tmp_path):
@@ -100,7 +108,8 @@ async def test_only_the_page_being_parsed_is_blamed_for_a_crash(monkeypatch):
         crash, fine = await asyncio.gather(
             parser.read(Fetched("http://a.test/segv", b"<title>x</title>", "text/html")),
             parser.read(Fetched("http://a.test/fine", b'<title>Fine</title><a href="/next">n</a>', "text/html")),
-            return_exceptions=True)
+            return_exceptions=True,
+        )
     finally:
         await parser.close()
     assert isinstance(crash, FetchError) and crash.kind == "internal"
@@ -123,8 +132,14 @@ async def test_inline_parser_gives_the_same_crawl_as_the_process(site, tmp_path,
         cards = "".join(f'<div class="p"><b>{c}-{i}</b><i>{i}.5</i></div>' for i in range(3))
         site.html("a.test", f"/c{c}", f'{cards}<a href="/c{3 - c}">other</a> <a href="/">home</a>')
     site.html("a.test", "/bug", "<p>never read</p>")
-    rules = [{"name": "product", "match": "re:/c\\d$", "items": "div.p",
-              "fields": {"name": {"css": "b"}, "price": {"css": "i", "type": "float"}}}]
+    rules = [
+        {
+            "name": "product",
+            "match": "re:/c\\d$",
+            "items": "div.p",
+            "fields": {"name": {"css": "b"}, "price": {"css": "i", "type": "float"}},
+        }
+    ]
 
     outputs = {}
     for mode in ("process", "inline"):
@@ -165,8 +180,7 @@ async def test_crawl_parses_inline_when_the_parser_process_cannot_start(site, tm
 
     titles = {r["url"].split("/", 3)[3]: r["title"] for r in read_records(tmp_path / "out")}
     assert titles == {"": "Home", "p1": "P1"}
-    assert stats.warnings == ["cannot start the parser process (Resource temporarily unavailable); "
-                              "parsing inline"]
+    assert stats.warnings == ["cannot start the parser process (Resource temporarily unavailable); parsing inline"]
 
 
 async def test_a_page_that_hangs_the_parser_is_given_up_and_the_crawl_goes_on(site, tmp_path, monkeypatch):
@@ -191,5 +205,6 @@ async def test_a_page_that_hangs_the_parser_is_given_up_and_the_crawl_goes_on(si
     assert sorted(by_path) == ["", "hang", "p1", "p2"]
     assert by_path["hang"]["error"] == {
         "kind": "internal",
-        "message": "the parser process died (stopped after 3s on one page) twice while parsing this page"}
+        "message": "the parser process died (stopped after 3s on one page) twice while parsing this page",
+    }
     assert by_path["p2"]["title"] == "P2" and stats.errors["internal"] == 1

@@ -18,11 +18,38 @@ from crawler.urls import InvalidURL, parse_seed
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))
 SEGMENT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
 ESCAPES = ["%26", "&", "%21", "!", "%25", "%", "%2F", "%3A", ":", "%2E", "%5F", "_", "%43", "%c3%a9", "%20"]
-HOSTILE = st.sampled_from(["..", ".", "%2e%2e", "%2E.", ".%2e", "%00", "\\", "//", "%2F", "CON",
-                           "nul.txt", "_index.html", "!", "?", "#", "~", "%", "%%", "é", "\x7f", *ESCAPES])
+HOSTILE = st.sampled_from(
+    [
+        "..",
+        ".",
+        "%2e%2e",
+        "%2E.",
+        ".%2e",
+        "%00",
+        "\\",
+        "//",
+        "%2F",
+        "CON",
+        "nul.txt",
+        "_index.html",
+        "!",
+        "?",
+        "#",
+        "~",
+        "%",
+        "%%",
+        "é",
+        "\x7f",
+        *ESCAPES,
+    ]
+)
 PATHS = st.lists(st.one_of(SEGMENT, HOSTILE), max_size=12).map("/".join)
-QUERY = st.one_of(st.just(""), st.lists(st.one_of(st.text(max_size=10), st.sampled_from(ESCAPES)), max_size=6)
-                  .map(lambda parts: "?" + "".join(parts)))
+QUERY = st.one_of(
+    st.just(""),
+    st.lists(st.one_of(st.text(max_size=10), st.sampled_from(ESCAPES)), max_size=6).map(
+        lambda parts: "?" + "".join(parts)
+    ),
+)
 
 
 def to_url(host: str, path: str, query: str) -> str | None:
@@ -33,8 +60,13 @@ def to_url(host: str, path: str, query: str) -> str | None:
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.sampled_from(["a.test", "b.test:8080", "xn--bcher-kva.test"]), PATHS, QUERY),
-                min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a.test", "b.test:8080", "xn--bcher-kva.test"]), PATHS, QUERY),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_paths_stay_inside_and_never_collide(urls):
     seen: dict[str, str] = {}
     for host, path, query in urls:

@@ -29,14 +29,20 @@ async def test_per_host_limit_is_reached_and_never_exceeded(site, crawl):
             except TimeoutError:
                 pass
             return web.Response(text="<p>leaf</p>", content_type="text/html")
+
         return handler
 
     for h in hosts:
         site.html(h, "/", links([f"/p{i}" for i in range(12)]))
         for i in range(12):
             site.route(h, f"/p{i}", page(h))
-    r = await crawl(start_urls=[site.url(h) for h in hosts], resolve=site.pin(*hosts),
-                    concurrency=20, per_host=per_host, ignore_robots=True)
+    r = await crawl(
+        start_urls=[site.url(h) for h in hosts],
+        resolve=site.pin(*hosts),
+        concurrency=20,
+        per_host=per_host,
+        ignore_robots=True,
+    )
     assert r.stats.pages == 3 * 13
     for h in hosts:
         assert site.max_inflight[h] == per_host, (h, site.max_inflight[h])
@@ -66,9 +72,13 @@ async def test_slow_host_does_not_block_other_hosts(site, crawl):
     site.html("fast.test", "/", links(fast_pages))
     for p in fast_pages:
         site.route("fast.test", p, fast)
-    r = await crawl(start_urls=[site.url("slow.test"), site.url("fast.test")],
-                    resolve=site.pin("slow.test", "fast.test"), concurrency=8, per_host=2,
-                    ignore_robots=True)
+    r = await crawl(
+        start_urls=[site.url("slow.test"), site.url("fast.test")],
+        resolve=site.pin("slow.test", "fast.test"),
+        concurrency=8,
+        per_host=2,
+        ignore_robots=True,
+    )
     assert held_too_long == [], "fast host waited behind the slow one"
     assert release.is_set()
     assert r.stats.pages == 1 + 10 + 1 + 30
@@ -79,16 +89,23 @@ async def test_delay_spaces_request_starts_per_host(site, crawl):
     for i in range(5):
         site.html("d.test", f"/p{i}", "leaf")
     delay = 0.15
-    r = await crawl(start_urls=[site.url("d.test")], resolve=site.pin("d.test"), per_host=4,
-                    delay=delay, jitter=0.05, ignore_robots=True)
+    r = await crawl(
+        start_urls=[site.url("d.test")],
+        resolve=site.pin("d.test"),
+        per_host=4,
+        delay=delay,
+        jitter=0.05,
+        ignore_robots=True,
+    )
     assert len(site.starts["d.test"]) == len(r.grants["d.test"]) == 6  # every request held a slot
     assert min(gaps(r.grants["d.test"])) >= delay - 0.001, r.grants
 
 
 async def test_robots_disallow_and_crawl_delay(site, crawl):
     async def robots(_: web.Request) -> web.Response:
-        return web.Response(text="User-agent: crawler\nDisallow: /private\nCrawl-delay: 0.6\n"
-                                 "\nUser-agent: *\nDisallow: /\n")
+        return web.Response(
+            text="User-agent: crawler\nDisallow: /private\nCrawl-delay: 0.6\n\nUser-agent: *\nDisallow: /\n"
+        )
 
     site.route("r.test", "/robots.txt", robots)
     site.html("r.test", "/", links(["/a", "/b", "/private/x"]))
@@ -106,9 +123,11 @@ async def test_robots_disallow_and_crawl_delay(site, crawl):
 
 
 async def test_robots_missing_allows_everything_and_broken_or_unreachable_disallows_for_now(
-        site, crawl, unused_tcp_port):
+    site, crawl, unused_tcp_port
+):
     """RFC 9309: 4xx means no rules; 5xx or an unreachable site means the host counts as fully
     disallowed, and robots.txt is asked for again later rather than crawling without rules."""
+
     async def broken(_: web.Request) -> web.Response:
         return web.Response(status=503)
 
@@ -117,8 +136,11 @@ async def test_robots_missing_allows_everything_and_broken_or_unreachable_disall
         site.html(h, "/", links(["/x"]))
         site.html(h, "/x", "x")
     down = f"http://127.0.0.1:{unused_tcp_port}/"
-    r = await crawl(start_urls=[site.url("broken.test"), site.url("none.test"), down],
-                    resolve=site.pin("broken.test", "none.test"), retries=2)
+    r = await crawl(
+        start_urls=[site.url("broken.test"), site.url("none.test"), down],
+        resolve=site.pin("broken.test", "none.test"),
+        retries=2,
+    )
     assert r.stats.pages == 2 and site.hits[("none.test", "/robots.txt")] == 1
     assert site.hits[("broken.test", "/")] == 0  # never fetched without rules
     assert site.hits[("broken.test", "/robots.txt")] >= 6  # 3 tries, then asked again later
@@ -172,8 +194,15 @@ async def test_aimd_halves_slots_on_429_and_restores_them_on_success(site, crawl
 
     site.html("t.test", "/", links([f"/p{i}" for i in range(300)]))
     site.route("t.test", "*", page)
-    r = await crawl(start_urls=[site.url("t.test")], resolve=site.pin("t.test"), per_host=per_host,
-                    concurrency=16, ignore_robots=True, retries=40, retry_backoff=0)
+    r = await crawl(
+        start_urls=[site.url("t.test")],
+        resolve=site.pin("t.test"),
+        per_host=per_host,
+        concurrency=16,
+        ignore_robots=True,
+        retries=40,
+        retry_backoff=0,
+    )
     state = r.crawl.limiter.state(f"t.test:{site.port}")
     assert r.stats.pages == 301
     assert state.min_slots == 1 and 3 <= state.throttles < 16  # cuts per window, not per 429

@@ -50,10 +50,15 @@ def sources(site, host: str | None = None) -> Counter[str]:
     return Counter(r for h, path, r in site.remotes if path != "/robots.txt" and host in (None, h))
 
 
-@pytest.mark.parametrize("kind, auth", [
-    ("http", {}), ("http", {"user": "alice", "password": "s3cretpw"}),
-    ("socks5", {}), ("socks5", {"user": "bob", "password": "p@ss:w%rd/x"}),
-])
+@pytest.mark.parametrize(
+    "kind, auth",
+    [
+        ("http", {}),
+        ("http", {"user": "alice", "password": "s3cretpw"}),
+        ("socks5", {}),
+        ("socks5", {"user": "bob", "password": "p@ss:w%rd/x"}),
+    ],
+)
 async def test_requests_go_through_the_proxy(site, crawl, proxies, kind, auth):
     (p,) = await proxies(kind, 1, **auth)
     urls = pages(site, "127.0.0.1", 5)
@@ -74,8 +79,13 @@ async def test_round_robin_random_least_used_spread_requests(site, crawl, proxie
     pages(site, "127.0.0.1", 29)
     for rotation in ("round_robin", "least_used", "random"):
         site.remotes.clear()
-        r = await crawl(start_urls=[site.url("127.0.0.1")], proxies=[p.url() for p in ps],
-                        proxy_rotation=rotation, output=tmp_path / rotation, ignore_robots=True)
+        r = await crawl(
+            start_urls=[site.url("127.0.0.1")],
+            proxies=[p.url() for p in ps],
+            proxy_rotation=rotation,
+            output=tmp_path / rotation,
+            ignore_robots=True,
+        )
         assert r.stats.pages == 30
         counts = sources(site)
         assert set(counts) == {p.source for p in ps}, rotation
@@ -86,8 +96,7 @@ async def test_round_robin_random_least_used_spread_requests(site, crawl, proxie
 async def test_sticky_keeps_each_host_on_one_proxy(hosts_site, crawl, proxies):
     ps = await proxies("socks5", 3)
     seeds = [pages(hosts_site, h, 8)[0] for h in ("127.0.0.1", "127.0.0.2", "127.0.0.3")]
-    r = await crawl(start_urls=seeds, proxies=[p.url() for p in ps], proxy_rotation="sticky",
-                    ignore_robots=True)
+    r = await crawl(start_urls=seeds, proxies=[p.url() for p in ps], proxy_rotation="sticky", ignore_robots=True)
     assert r.stats.pages == 27
     used = {h: set(sources(hosts_site, h)) for h in ("127.0.0.1", "127.0.0.2", "127.0.0.3")}
     assert all(len(s) == 1 for s in used.values()), used
@@ -98,11 +107,15 @@ async def test_routing_rules_send_each_host_its_own_way(hosts_site, crawl, proxi
     (http,) = await proxies("http", 1)
     (socks,) = await proxies("socks5", 1)
     seeds = [pages(hosts_site, h, 3)[0] for h in ("127.0.0.1", "127.0.0.2", "127.0.0.3")]
-    r = await crawl(start_urls=seeds, proxy_pools={"web": [http.url()]}, proxy_rules=[
-        {"match": "127.0.0.1", "proxy": "web"},
-        {"match": "re:^127\\.0\\.0\\.2$", "proxy": socks.url()},
-        {"match": "*", "proxy": "direct"},
-    ])
+    r = await crawl(
+        start_urls=seeds,
+        proxy_pools={"web": [http.url()]},
+        proxy_rules=[
+            {"match": "127.0.0.1", "proxy": "web"},
+            {"match": "re:^127\\.0\\.0\\.2$", "proxy": socks.url()},
+            {"match": "*", "proxy": "direct"},
+        ],
+    )
     assert r.stats.pages == 12
     assert set(sources(hosts_site, "127.0.0.1")) == {http.source}
     assert set(sources(hosts_site, "127.0.0.2")) == {socks.source}
@@ -126,8 +139,14 @@ async def test_killed_proxy_loses_no_url_and_is_reported(site, crawl, proxies):
 
     site.html("127.0.0.1", "/", "".join(f'<a href="/p{i}">{i}</a>' for i in range(60)))
     site.route("127.0.0.1", "*", page)
-    r = await crawl(start_urls=[site.url("127.0.0.1")], proxies=[p.url() for p in ps],
-                    ignore_robots=True, proxy_cooldown=30, concurrency=6, per_host=6)
+    r = await crawl(
+        start_urls=[site.url("127.0.0.1")],
+        proxies=[p.url() for p in ps],
+        ignore_robots=True,
+        proxy_cooldown=30,
+        concurrency=6,
+        per_host=6,
+    )
     assert len(r.records) == 61 and all(rec["status"] == 200 for rec in r.records)
     assert len({rec["url"] for rec in r.records}) == 61
     late = [rec["proxy"] for rec in r.records[-20:]]
@@ -142,9 +161,15 @@ async def test_all_proxies_dead_every_url_ends_with_a_proxy_error(site, crawl, p
         p.kill()
         await p.proc.wait()
     site.html("127.0.0.1", "/", "home")
-    r = await crawl(start_urls=[site.url("127.0.0.1"), site.url("127.0.0.1", "/x")],
-                    proxies=[p.url() for p in ps], ignore_robots=True, proxy_cooldown=0.05,
-                    proxy_wait=0.5, proxy_retries=3, retries=0)
+    r = await crawl(
+        start_urls=[site.url("127.0.0.1"), site.url("127.0.0.1", "/x")],
+        proxies=[p.url() for p in ps],
+        ignore_robots=True,
+        proxy_cooldown=0.05,
+        proxy_wait=0.5,
+        proxy_retries=3,
+        retries=0,
+    )
     assert len(r.records) == 2
     assert {rec["error"]["kind"] for rec in r.records} == {"proxy"}
     assert not site.remotes
@@ -155,9 +180,20 @@ async def test_wrong_password_names_the_proxy_not_the_password(site, proxies, tm
     pages(site, "127.0.0.1", 1)
     out = tmp_path / "o"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "crawler", "crawl", site.url("127.0.0.1"), "-o", str(out),
-        "--proxy", p.url(password="wrongpass9"), "--retries", "0",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "crawler",
+        "crawl",
+        site.url("127.0.0.1"),
+        "-o",
+        str(out),
+        "--proxy",
+        p.url(password="wrongpass9"),
+        "--retries",
+        "0",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)
     rec = json.loads((out / "records.jsonl").read_text().splitlines()[0])
     assert rec["error"]["kind"] == "proxy" and p.id in rec["error"]["message"]
@@ -179,8 +215,7 @@ async def test_https_target_through_http_proxy_with_private_ca(proxies, crawl, t
 
     async def handler(request: web.Request) -> web.Response:
         seen.append(request.remote or "")
-        return web.Response(text="<a href='/next'>n</a>" if request.path == "/" else "secure",
-                            content_type="text/html")
+        return web.Response(text="<a href='/next'>n</a>" if request.path == "/" else "secure", content_type="text/html")
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", handler)
@@ -191,10 +226,10 @@ async def test_https_target_through_http_proxy_with_private_ca(proxies, crawl, t
     port = tls_site._server.sockets[0].getsockname()[1]
     (p,) = await proxies("http", 1, user="carol", password="tlspass1")
     try:
-        ok = await crawl(start_urls=[f"https://localhost:{port}/"], proxy=p.url(), ca_bundle=ca_file,
-                         output=tmp_path / "ok")
-        bad = await crawl(start_urls=[f"https://localhost:{port}/"], proxy=p.url(), output=tmp_path / "bad",
-                          retries=0)
+        ok = await crawl(
+            start_urls=[f"https://localhost:{port}/"], proxy=p.url(), ca_bundle=ca_file, output=tmp_path / "ok"
+        )
+        bad = await crawl(start_urls=[f"https://localhost:{port}/"], proxy=p.url(), output=tmp_path / "bad", retries=0)
     finally:
         await runner.cleanup()
     assert ok.stats.pages == 2 and set(seen) == {p.source}
@@ -214,6 +249,7 @@ async def test_per_host_limit_holds_through_one_proxy(hosts_site, crawl, proxies
             except TimeoutError:
                 pass
             return web.Response(text="leaf", content_type="text/html")
+
         return handler
 
     seeds = []
@@ -239,9 +275,14 @@ async def test_ban_signals_cool_a_proxy_and_requests_move_to_another(site, crawl
 
     site.html("127.0.0.1", "/", "".join(f'<a href="/p{i}">{i}</a>' for i in range(20)))
     site.route("127.0.0.1", "*", page)
-    r = await crawl(start_urls=[site.url("127.0.0.1")], proxies=[banned.url(), clean.url()],
-                    ignore_robots=True, proxy_ban_status=[429], proxy_ban_body="(?i)captcha",
-                    proxy_cooldown=60)
+    r = await crawl(
+        start_urls=[site.url("127.0.0.1")],
+        proxies=[banned.url(), clean.url()],
+        ignore_robots=True,
+        proxy_ban_status=[429],
+        proxy_ban_body="(?i)captcha",
+        proxy_cooldown=60,
+    )
     assert len(r.records) == 21 and all(rec["status"] == 200 for rec in r.records)
     assert {rec["proxy"] for rec in r.records[1:]} == {clean.id}
     assert not any(b"CAPTCHA" in f.read_bytes() for f in (r.out / "pages").rglob("*") if f.is_file())
@@ -252,8 +293,14 @@ async def test_ban_signals_cool_a_proxy_and_requests_move_to_another(site, crawl
 async def test_per_proxy_concurrency_cap(site, crawl, proxies):
     (p,) = await proxies("socks5", 1)
     pages(site, "127.0.0.1", 12)
-    r = await crawl(start_urls=[site.url("127.0.0.1")], proxy=p.url(), proxy_concurrency=1,
-                    per_host=4, concurrency=8, ignore_robots=True)
+    r = await crawl(
+        start_urls=[site.url("127.0.0.1")],
+        proxy=p.url(),
+        proxy_concurrency=1,
+        per_host=4,
+        concurrency=8,
+        ignore_robots=True,
+    )
     assert r.stats.pages == 13
     assert site.max_inflight["127.0.0.1"] == 1
 
@@ -264,8 +311,9 @@ async def test_trust_env_uses_http_proxy_and_honours_no_proxy(hosts_site, crawl,
         pages(hosts_site, h, 2)
     monkeypatch.setenv("HTTP_PROXY", p.url())
     monkeypatch.setenv("NO_PROXY", "127.0.0.2")
-    r = await crawl(start_urls=[hosts_site.url("127.0.0.1"), hosts_site.url("127.0.0.2")], trust_env=True,
-                    ignore_robots=True)
+    r = await crawl(
+        start_urls=[hosts_site.url("127.0.0.1"), hosts_site.url("127.0.0.2")], trust_env=True, ignore_robots=True
+    )
     assert r.stats.pages == 6
     assert set(sources(hosts_site, "127.0.0.1")) == {p.source}
     assert set(sources(hosts_site, "127.0.0.2")) == {"127.0.0.1"}
@@ -300,15 +348,15 @@ async def test_https_proxy_url_speaks_tls_to_the_proxy(hosts_site, crawl, proxie
     assert p.url().startswith("https://")
 
     ok = await crawl(start_urls=[urls[0]], proxy=p.url(), ca_bundle=ca_file, output=tmp_path / "ok")
-    untrusted = await crawl(start_urls=[urls[0]], proxy=p.url(), proxy_retries=1, proxy_cooldown=0,
-                            output=tmp_path / "untrusted")
+    untrusted = await crawl(
+        start_urls=[urls[0]], proxy=p.url(), proxy_retries=1, proxy_cooldown=0, output=tmp_path / "untrusted"
+    )
 
     assert ok.stats.pages == 4 and {r["proxy"] for r in ok.records} == {p.id}
     (rec,) = untrusted.records  # the proxy's certificate is the proxy's fault, not the site's
     assert rec["error"]["kind"] == "proxy" and f"TLS with proxy {p.id} failed" in rec["error"]["message"]
     assert "CERTIFICATE_VERIFY_FAILED" in rec["error"]["message"] and "tlsproxy7" not in json.dumps(rec)
     assert hosts_site.hits[("127.0.0.2", "/")] == 1  # only the trusted crawl reached the site
-
 
 
 async def test_a_request_hook_chooses_the_proxy_of_each_request(site, proxies, tmp_path):
@@ -318,8 +366,14 @@ async def test_a_request_hook_chooses_the_proxy_of_each_request(site, proxies, t
     (socks,) = await proxies("socks5", 1, user="dan", password="sockpw66")
     (pooled,) = await proxies("socks5", 1)
     (default,) = await proxies("http", 1)
-    routes = {"/http": http.url(), "/socks": socks.url(), "/pool": "spare", "/direct": "direct",
-              "/bad": "fast", "/job": None}
+    routes = {
+        "/http": http.url(),
+        "/socks": socks.url(),
+        "/pool": "spare",
+        "/direct": "direct",
+        "/bad": "fast",
+        "/job": None,
+    }
     site.html("127.0.0.1", "/", "".join(f'<a href="{path}">{path}</a>' for path in routes))
     for path in routes:
         site.html("127.0.0.1", path, path)
@@ -327,18 +381,35 @@ async def test_a_request_hook_chooses_the_proxy_of_each_request(site, proxies, t
     def choose(req: Outgoing) -> None:
         req.proxy = routes.get(URL(req.url).path)
 
-    job = Job.model_validate({"start_urls": [site.url("127.0.0.1")], "output": str(tmp_path / "o"),
-                              "proxy": default.url(), "proxy_pools": {"spare": [pooled.url()]},
-                              "ignore_robots": True})
+    job = Job.model_validate(
+        {
+            "start_urls": [site.url("127.0.0.1")],
+            "output": str(tmp_path / "o"),
+            "proxy": default.url(),
+            "proxy_pools": {"spare": [pooled.url()]},
+            "ignore_robots": True,
+        }
+    )
     stats = await Crawl(job, hooks=Hooks(request=choose)).run()
 
     by_path = {URL(r["url"]).path: r for r in read_records(tmp_path / "o")}
     peers = {path: peer for _, path, peer in site.remotes}
-    assert peers == {"/": default.source, "/http": http.source, "/socks": socks.source,
-                     "/pool": pooled.source, "/direct": "127.0.0.1", "/job": default.source}
+    assert peers == {
+        "/": default.source,
+        "/http": http.source,
+        "/socks": socks.source,
+        "/pool": pooled.source,
+        "/direct": "127.0.0.1",
+        "/job": default.source,
+    }
     assert {path: r["proxy"] for path, r in by_path.items() if path != "/bad"} == {
-        "/": default.id, "/http": http.id, "/socks": socks.id, "/pool": pooled.id, "/direct": None,
-        "/job": default.id}
+        "/": default.id,
+        "/http": http.id,
+        "/socks": socks.id,
+        "/pool": pooled.id,
+        "/direct": None,
+        "/job": default.id,
+    }
     bad = by_path["/bad"]["error"]
     assert bad["kind"] == "hook" and "'fast' is not 'direct', a proxy URL or a pool of this job" in bad["message"]
     everything = b"".join(f.read_bytes() for f in (tmp_path / "o").rglob("*") if f.is_file())

@@ -32,9 +32,16 @@ class ChangingSite:
         self.hold = asyncio.Event()
         self.hold.set()
         self.held = asyncio.Event()
-        for path, handler in {"/": self.root, "/etag": self.etag, "/lm": self.last_modified, "/plain": self.plain,
-                              "/edited": self.edited, "/gone": self.gone, "/new": self.new,
-                              "/moved": self.moved}.items():
+        for path, handler in {
+            "/": self.root,
+            "/etag": self.etag,
+            "/lm": self.last_modified,
+            "/plain": self.plain,
+            "/edited": self.edited,
+            "/gone": self.gone,
+            "/new": self.new,
+            "/moved": self.moved,
+        }.items():
             site.route("shop.test", path, handler)
 
     @staticmethod
@@ -64,8 +71,11 @@ class ChangingSite:
         if self.generation == 2:
             self.held.set()
             await self.hold.wait()
-        return web.Response(text=self.page(f"Edited v{self.generation}"), content_type="text/html",
-                            headers={"ETag": f'"e{self.generation}"'})
+        return web.Response(
+            text=self.page(f"Edited v{self.generation}"),
+            content_type="text/html",
+            headers={"ETag": f'"e{self.generation}"'},
+        )
 
     async def gone(self, _: web.Request) -> web.Response:
         if self.generation == 2:
@@ -79,13 +89,30 @@ class ChangingSite:
         raise web.HTTPMovedPermanently("/plain")
 
 
-EXPECTED_CHANGES = {"/": "changed", "/edited": "changed", "/gone": "gone", "/new": "new", "/etag": "unchanged",
-                    "/lm": "unchanged", "/plain": "unchanged", "/moved": "unchanged"}
+EXPECTED_CHANGES = {
+    "/": "changed",
+    "/edited": "changed",
+    "/gone": "gone",
+    "/new": "new",
+    "/etag": "unchanged",
+    "/lm": "unchanged",
+    "/plain": "unchanged",
+    "/moved": "unchanged",
+}
 
 
 def job_args(site: Site, out: Path) -> list[str]:
-    return ["crawl", site.url("shop.test"), "--resolve", site.pin("shop.test")[0], "-o", str(out), "--warc",
-            "--retries", "0"]
+    return [
+        "crawl",
+        site.url("shop.test"),
+        "--resolve",
+        site.pin("shop.test")[0],
+        "-o",
+        str(out),
+        "--warc",
+        "--retries",
+        "0",
+    ]
 
 
 def lines(path: Path) -> list[dict]:
@@ -143,8 +170,11 @@ async def test_a_recrawl_reports_exactly_what_changed_and_rewrites_only_changed_
         for rec in ArchiveIterator(f):
             if rec.rec_type == "revisit":
                 revisits[rec.rec_headers.get_header("WARC-Target-URI")] = rec.rec_headers.get_header("WARC-Profile")
-    assert {u.removeprefix(site.url("shop.test").rstrip("/")): p.rsplit("/", 1)[-1] for u, p in revisits.items()} \
-        == {"/etag": "server-not-modified", "/lm": "server-not-modified", "/plain": "identical-payload-digest"}
+    assert {u.removeprefix(site.url("shop.test").rstrip("/")): p.rsplit("/", 1)[-1] for u, p in revisits.items()} == {
+        "/etag": "server-not-modified",
+        "/lm": "server-not-modified",
+        "/plain": "identical-payload-digest",
+    }
 
 
 async def test_a_page_file_deleted_or_edited_by_hand_is_fetched_whole_again(site, tmp_path):
@@ -213,11 +243,14 @@ async def test_kill_9_during_a_recrawl_then_the_same_command_finishes_that_recra
     pages.generation = 2
     pages.hold.clear()
     args = [sys.executable, "-m", "crawler", *job_args(site, out), "--recrawl", "-q"]
-    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.DEVNULL,
-                                                stderr=asyncio.subprocess.DEVNULL)
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
     await asyncio.wait_for(pages.held.wait(), 60)
-    await until(lambda: any(r["crawl"] == 2 for r in lines(out / "records.jsonl")),
-                "a checkpoint put records of crawl 2 on disk")
+    await until(
+        lambda: any(r["crawl"] == 2 for r in lines(out / "records.jsonl")),
+        "a checkpoint put records of crawl 2 on disk",
+    )
     proc.send_signal(signal.SIGKILL)
     await proc.wait()
     pages.hold.set()
@@ -251,8 +284,9 @@ async def test_a_job_written_before_recrawls_existed_is_upgraded_and_recrawled(s
     db.close()
     mtime = (out / "pages" / f"old.test_{port}" / "a").stat().st_mtime_ns
 
-    code, _, err = await run_cli("crawl", site.url("old.test"), "--resolve", site.pin("old.test")[0], "-o", str(out),
-                                 "--recrawl")
+    code, _, err = await run_cli(
+        "crawl", site.url("old.test"), "--resolve", site.pin("old.test")[0], "-o", str(out), "--recrawl"
+    )
 
     assert code == 0, err
     assert "Re-crawl: crawl 2, 3 known URLs due again" in err
@@ -265,6 +299,7 @@ async def test_a_job_written_before_recrawls_existed_is_upgraded_and_recrawled(s
 def _old_page(path: str, body: str):
     async def handler(_: web.Request) -> web.Response:
         return web.Response(text=f"<html><title>{path}</title><body>{body}</body></html>", content_type="text/html")
+
     return handler
 
 
@@ -274,8 +309,22 @@ async def test_a_job_shared_through_redis_is_recrawled_by_its_workers(site, redi
     pages = ChangingSite(site)
     await site.start()
     out = tmp_path / "o"
-    args = ["crawl", site.url("shop.test"), "--resolve", site.pin("shop.test")[0], "-o", str(out), "--frontier",
-            redis_url, "--name", "shop", "--processes", "2", "--retries", "0"]
+    args = [
+        "crawl",
+        site.url("shop.test"),
+        "--resolve",
+        site.pin("shop.test")[0],
+        "-o",
+        str(out),
+        "--frontier",
+        redis_url,
+        "--name",
+        "shop",
+        "--processes",
+        "2",
+        "--retries",
+        "0",
+    ]
     code, _, err = await run_cli(*args)
     assert code == 0, err
     site.headers.clear()

@@ -55,8 +55,10 @@ async def test_a_screenshot_never_stands_where_another_url_needs_a_folder(site, 
 
     records = read_records(tmp_path / "o")
     assert len(records) == 3 and all(r["error"] is None and r["rendered"] for r in records), records
-    shots = sorted(str(p.relative_to(tmp_path / "o" / "screens")).split("/", 1)[1]
-                   for p in (tmp_path / "o" / "screens").rglob("*.png"))
+    shots = sorted(
+        str(p.relative_to(tmp_path / "o" / "screens")).split("/", 1)[1]
+        for p in (tmp_path / "o" / "screens").rglob("*.png")
+    )
     assert shots == ["_index.html.png", "x%2Epng/y.png", "x.png"]
 
 
@@ -69,8 +71,14 @@ async def test_a_page_that_never_finishes_loading_is_a_render_error_and_the_craw
         await asyncio.wait_for(crawled.wait(), 120)
         return web.Response(text="", content_type="application/javascript")
 
-    site.route("js.test", "/item/2", lambda _: asyncio.sleep(0, web.Response(
-        text='<html><body><script src="/never.js"></script></body></html>', content_type="text/html")))
+    site.route(
+        "js.test",
+        "/item/2",
+        lambda _: asyncio.sleep(
+            0,
+            web.Response(text='<html><body><script src="/never.js"></script></body></html>', content_type="text/html"),
+        ),
+    )
     site.route("js.test", "/never.js", never)
     await site.start()
 
@@ -93,10 +101,20 @@ async def test_the_browser_goes_through_the_jobs_proxy(hosts_site, tmp_path):
     hosts_site.route("127.0.0.2", "/api/items.json", lambda _: asyncio.sleep(0, web.json_response(ITEMS)))
     proxy = await start_proxy("http", "127.0.0.20", tmp_path, user="rita", password="renderpw9")
     try:
-        stats = await Crawl(Job.model_validate({
-            "start_urls": [hosts_site.url("127.0.0.2")], "output": str(tmp_path / "o"), "ignore_robots": True,
-            "render": ["*"], "render_selector": "body[data-ready]", "proxy": proxy.url(), "max_depth": 0,
-            "warc": True})).run()
+        stats = await Crawl(
+            Job.model_validate(
+                {
+                    "start_urls": [hosts_site.url("127.0.0.2")],
+                    "output": str(tmp_path / "o"),
+                    "ignore_robots": True,
+                    "render": ["*"],
+                    "render_selector": "body[data-ready]",
+                    "proxy": proxy.url(),
+                    "max_depth": 0,
+                    "warc": True,
+                }
+            )
+        ).run()
     finally:
         proxy.kill()
     peers = {(path, peer) for _, path, peer in hosts_site.remotes}
@@ -115,19 +133,36 @@ async def test_render_auto_renders_only_the_pages_built_by_scripts(site, tmp_pat
     links = "".join(f'<a href="/item/{i}">item</a>' for i in (1, 2, 3)) + '<a href="/static">s</a>'
     site.html("js.test", "/", "<script>console.log('hi')</script>" + links + "menu " * 100)
     for i in (1, 2, 3):
-        site.route("js.test", f"/item/{i}", lambda _: asyncio.sleep(0, web.Response(text=ITEM, content_type="text/html")))
+        site.route(
+            "js.test", f"/item/{i}", lambda _: asyncio.sleep(0, web.Response(text=ITEM, content_type="text/html"))
+        )
     site.html("js.test", "/static", "<h1 class=name>Static</h1>")
     await site.start()
 
-    await Crawl(Job.model_validate({
-        "start_urls": [site.url("js.test")], "resolve": site.pin("js.test"), "output": str(tmp_path / "o"),
-        "ignore_robots": True, "render": "auto", "render_selector": "h1",
-        "extract": [{"name": "item", "match": "*/item/*", "fields": {"name": {"css": "h1.name", "required": True}}}],
-    })).run()
+    await Crawl(
+        Job.model_validate(
+            {
+                "start_urls": [site.url("js.test")],
+                "resolve": site.pin("js.test"),
+                "output": str(tmp_path / "o"),
+                "ignore_robots": True,
+                "render": "auto",
+                "render_selector": "h1",
+                "extract": [
+                    {"name": "item", "match": "*/item/*", "fields": {"name": {"css": "h1.name", "required": True}}}
+                ],
+            }
+        )
+    ).run()
 
     records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
-    assert {p: r["rendered"] for p, r in records.items()} == {"": False, "item/1": True, "item/2": True,
-                                                              "item/3": True, "static": False}
+    assert {p: r["rendered"] for p, r in records.items()} == {
+        "": False,
+        "item/1": True,
+        "item/2": True,
+        "item/3": True,
+        "static": False,
+    }
     items = [json.loads(line) for line in (tmp_path / "o" / "items.jsonl").read_text().splitlines()]
     assert sorted(i["name"] for i in items) == ["Item 1", "Item 2", "Item 3"]
     assert all(site.hits[("js.test", f"/item/{i}")] == 2 for i in (1, 2, 3))  # once plain, once in the browser
@@ -137,26 +172,46 @@ async def test_render_auto_renders_only_the_pages_built_by_scripts(site, tmp_pat
 async def test_no_usable_browser_is_one_line_at_the_start(site, tmp_path):
     site.html("js.test", "/", "x")
     await site.start()
-    code, out, err = await run_cli("crawl", site.url("js.test"), "--resolve", site.pin("js.test")[0],
-                                   "-o", str(tmp_path / "o"), "--render", "*")  # the real browser: fine
+    code, out, err = await run_cli(
+        "crawl", site.url("js.test"), "--resolve", site.pin("js.test")[0], "-o", str(tmp_path / "o"), "--render", "*"
+    )  # the real browser: fine
     assert code == 0, err
     job_file = tmp_path / "job.yaml"
-    job_file.write_text(f"start_urls: [{site.url('js.test')}]\nresolve: [{site.pin('js.test')[0]}]\n"
-                        f"render: ['*']\nrender_browser: {tmp_path / 'no-such-chromium'}\noutput: {tmp_path / 'p'}\n")
+    job_file.write_text(
+        f"start_urls: [{site.url('js.test')}]\nresolve: [{site.pin('js.test')[0]}]\n"
+        f"render: ['*']\nrender_browser: {tmp_path / 'no-such-chromium'}\noutput: {tmp_path / 'p'}\n"
+    )
     code, out, err = await run_cli("run", str(job_file))
     assert code == 1 and "Traceback" not in err and site.hits[("js.test", "/")] == 1
     assert err.startswith("error: cannot start the browser ") and len(err.strip().splitlines()) == 1
 
 
 async def test_a_rendered_page_is_not_sent_out_of_scope_by_its_script(site, tmp_path):
-    site.route("js.test", "/", lambda _: asyncio.sleep(0, web.Response(
-        text=f'<html><body><script>location.href = "{site.url("elsewhere.test")}";</script>stay</body></html>',
-        content_type="text/html")))
+    site.route(
+        "js.test",
+        "/",
+        lambda _: asyncio.sleep(
+            0,
+            web.Response(
+                text=f'<html><body><script>location.href = "{site.url("elsewhere.test")}";</script>stay</body></html>',
+                content_type="text/html",
+            ),
+        ),
+    )
     site.html("elsewhere.test", "/", "<h1>away</h1>")
     await site.start()
-    await Crawl(Job.model_validate({"start_urls": [site.url("js.test")], "resolve": site.pin("js.test", "elsewhere.test"),
-                                    "output": str(tmp_path / "o"), "ignore_robots": True, "render": ["*"],
-                                    "render_wait": "networkidle"})).run()
+    await Crawl(
+        Job.model_validate(
+            {
+                "start_urls": [site.url("js.test")],
+                "resolve": site.pin("js.test", "elsewhere.test"),
+                "output": str(tmp_path / "o"),
+                "ignore_robots": True,
+                "render": ["*"],
+                "render_wait": "networkidle",
+            }
+        )
+    ).run()
     assert site.hits[("elsewhere.test", "/")] == 0
     (record,) = read_records(tmp_path / "o")
     assert record["rendered"] and record["status"] == 200
@@ -186,6 +241,7 @@ Promise.all(paths.map(p => fetch(p).then(r => r.text()))).then(parts => {
 async def test_a_rendered_pages_own_requests_are_held_to_the_per_host_limit(site, tmp_path):
     """Six pages, each fetching six parts from its own host and three from another at once: with
     per_host 2 neither host ever sees more than two requests from the crawl in flight."""
+
     async def part(request: web.Request) -> web.Response:
         await asyncio.sleep(0.02)  # the server takes a moment, so overlapping requests would show
         return web.Response(text=request.path.rsplit("/", 1)[1], headers={"Access-Control-Allow-Origin": "*"})
@@ -193,15 +249,28 @@ async def test_a_rendered_pages_own_requests_are_held_to_the_per_host_limit(site
     await site.start()
     busy = BUSY.replace("CDN", f"http://cdn.test:{site.port}")
     for n in range(6):
-        site.route("js.test", f"/page/{n}", lambda _: asyncio.sleep(0, web.Response(text=busy, content_type="text/html")))
+        site.route(
+            "js.test", f"/page/{n}", lambda _: asyncio.sleep(0, web.Response(text=busy, content_type="text/html"))
+        )
     site.route("js.test", "*", part)
     site.route("cdn.test", "*", part)
 
-    stats = await Crawl(Job.model_validate({
-        "start_urls": [site.url("js.test", f"/page/{n}") for n in range(6)], "output": str(tmp_path / "o"),
-        "resolve": site.pin("js.test", "cdn.test"), "ignore_robots": True, "render": ["*/page/*"],
-        "render_selector": "body[data-ready]", "per_host": 2, "concurrency": 8, "render_concurrency": 4,
-        "extract": [{"name": "parts", "fields": {"count": {"css": "span.part", "count": True}}}]})).run()
+    stats = await Crawl(
+        Job.model_validate(
+            {
+                "start_urls": [site.url("js.test", f"/page/{n}") for n in range(6)],
+                "output": str(tmp_path / "o"),
+                "resolve": site.pin("js.test", "cdn.test"),
+                "ignore_robots": True,
+                "render": ["*/page/*"],
+                "render_selector": "body[data-ready]",
+                "per_host": 2,
+                "concurrency": 8,
+                "render_concurrency": 4,
+                "extract": [{"name": "parts", "fields": {"count": {"css": "span.part", "count": True}}}],
+            }
+        )
+    ).run()
 
     items = [json.loads(line) for line in (tmp_path / "o" / "items.jsonl").read_text().splitlines()]
     assert [i["count"] for i in items] == [9] * 6 and stats.pages == 6
@@ -218,8 +287,15 @@ async def test_rendered_pages_keep_their_raw_response_in_the_warc(site, tmp_path
     js_site(site)
     site.route("js.test", "/start", moved)
     await site.start()
-    await Crawl(job(site, tmp_path / "o", warc=True, start_urls=[site.url("js.test", "/start")],
-                    render=["*://js.test:*/", "*/start"])).run()
+    await Crawl(
+        job(
+            site,
+            tmp_path / "o",
+            warc=True,
+            start_urls=[site.url("js.test", "/start")],
+            render=["*://js.test:*/", "*/start"],
+        )
+    ).run()
 
     responses: dict[str, tuple[int, bytes]] = {}
     with open(tmp_path / "o" / "crawl.warc.gz", "rb") as f:
@@ -243,9 +319,18 @@ async def test_a_hosts_rendered_pages_share_cookies_like_one_visitor(site, tmp_p
     site.route("js.test", "/a", first)
     site.html("js.test", "/b", "<h1>b</h1>")
     await site.start()
-    await Crawl(Job.model_validate({"start_urls": [site.url("js.test", "/a")], "resolve": site.pin("js.test"),
-                                    "output": str(tmp_path / "o"), "ignore_robots": True, "render": ["*"],
-                                    "cookies": {"job": "yes"}})).run()
+    await Crawl(
+        Job.model_validate(
+            {
+                "start_urls": [site.url("js.test", "/a")],
+                "resolve": site.pin("js.test"),
+                "output": str(tmp_path / "o"),
+                "ignore_robots": True,
+                "render": ["*"],
+                "cookies": {"job": "yes"},
+            }
+        )
+    ).run()
     sent = [h.get("Cookie", "") for h in site.headers]
     assert "visit" not in sent[0] and "job=yes" in sent[0]
     assert "visit=42" in sent[1] and "job=yes" in sent[1]
@@ -265,6 +350,7 @@ fetch("/api/list?page=" + page).then(r => r.json()).then(data => {
 async def test_client_side_pagination_is_followed_page_by_page(site, tmp_path):
     """A listing whose items and "next" link are built from a JSON API by its script: the crawl
     walks all three pages in the browser and extracts every item."""
+
     async def listing(request: web.Request) -> web.Response:
         page = int(request.query.get("page", "1"))
         return web.json_response({"items": [f"p{page}-{k}" for k in range(3)], "next": page + 1 if page < 3 else None})
@@ -272,10 +358,19 @@ async def test_client_side_pagination_is_followed_page_by_page(site, tmp_path):
     site.route("js.test", "/list", lambda _: asyncio.sleep(0, web.Response(text=LISTING, content_type="text/html")))
     site.route("js.test", "/api/list", listing)
     await site.start()
-    await Crawl(Job.model_validate({
-        "start_urls": [site.url("js.test", "/list")], "resolve": site.pin("js.test"), "output": str(tmp_path / "o"),
-        "ignore_robots": True, "render": ["*/list*"], "render_selector": "body[data-ready]",
-        "extract": [{"name": "listing", "items": "li.product", "fields": {"name": "li.product"}}]})).run()
+    await Crawl(
+        Job.model_validate(
+            {
+                "start_urls": [site.url("js.test", "/list")],
+                "resolve": site.pin("js.test"),
+                "output": str(tmp_path / "o"),
+                "ignore_robots": True,
+                "render": ["*/list*"],
+                "render_selector": "body[data-ready]",
+                "extract": [{"name": "listing", "items": "li.product", "fields": {"name": "li.product"}}],
+            }
+        )
+    ).run()
 
     records = sorted(r["url"].split("/", 3)[3] for r in read_records(tmp_path / "o"))
     assert records == ["list", "list?page=2", "list?page=3"]
@@ -290,9 +385,11 @@ async def test_check_renders_the_pages_the_job_renders(site, tmp_path):
     site.html("js.test", "/static", "<h1 class=name>Static</h1>" + "words " * 60)
     await site.start()
     job_file = tmp_path / "job.yaml"
-    job_file.write_text(f"start_urls: [{site.url('js.test')}]\nresolve: [{site.pin('js.test')[0]}]\n"
-                        "render: auto\nrender_selector: h1\nextract:\n  - name: item\n    fields:\n"
-                        "      name: {css: h1.name, required: true}\n")
+    job_file.write_text(
+        f"start_urls: [{site.url('js.test')}]\nresolve: [{site.pin('js.test')[0]}]\n"
+        "render: auto\nrender_selector: h1\nextract:\n  - name: item\n    fields:\n"
+        "      name: {css: h1.name, required: true}\n"
+    )
     code, out, err = await run_cli("check", str(job_file), "--url", site.url("js.test", "/item/2"))
     assert code == 0, err
     (first,) = [line for line in out.splitlines() if line.startswith(site.url("js.test", "/item/2"))]
@@ -305,14 +402,27 @@ async def test_urls_to_render_that_are_not_html_are_fetched_over_http(site, tmp_
     """`render: ['*']` on a site linking a PDF, an image, JSON and a zip: Chromium would store
     its own viewer page for the first three and refuse the download; each is fetched over HTTP
     instead, its page file the bytes served, while the HTML page is rendered."""
-    files = {"/a.pdf": (b"%PDF-1.4 tiny", "application/pdf"), "/a.png": (b"\x89PNG\r\n\x1a\nxx", "image/png"),
-             "/a.json": (b'{"a": 1}', "application/json"), "/a.zip": (b"PK\x03\x04zip", "application/zip")}
+    files = {
+        "/a.pdf": (b"%PDF-1.4 tiny", "application/pdf"),
+        "/a.png": (b"\x89PNG\r\n\x1a\nxx", "image/png"),
+        "/a.json": (b'{"a": 1}', "application/json"),
+        "/a.zip": (b"PK\x03\x04zip", "application/zip"),
+    }
     for path, (body, ctype) in files.items():
         site.route("js.test", path, lambda _, b=body, c=ctype: asyncio.sleep(0, web.Response(body=b, content_type=c)))
     site.html("js.test", "/", "".join(f'<a href="{p}">f</a>' for p in files) + "<h1>home</h1>")
     await site.start()
-    await Crawl(Job.model_validate({"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"),
-                                    "output": str(tmp_path / "o"), "ignore_robots": True, "render": ["*"]})).run()
+    await Crawl(
+        Job.model_validate(
+            {
+                "start_urls": [site.url("js.test")],
+                "resolve": site.pin("js.test"),
+                "output": str(tmp_path / "o"),
+                "ignore_robots": True,
+                "render": ["*"],
+            }
+        )
+    ).run()
 
     records = {"/" + r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
     assert records["/"]["rendered"]
@@ -334,19 +444,41 @@ async def test_an_open_event_stream_does_not_hold_the_pages_slot(site, tmp_path)
         await asyncio.wait_for(crawled.wait(), 120)  # held open as a live feed is, until the crawl is over
         return stream
 
-    site.route("js.test", "/", lambda _: asyncio.sleep(0, web.Response(text=(
-        "<html><body><div id=feed></div><script>"
-        "const feed = new EventSource('/events');"
-        "feed.onmessage = () => fetch('/api/data').then(r => r.text()).then(t => {"
-        "  document.getElementById('feed').innerHTML = '<h1>' + t + '</h1>'; });"
-        "</script></body></html>"), content_type="text/html")))
+    site.route(
+        "js.test",
+        "/",
+        lambda _: asyncio.sleep(
+            0,
+            web.Response(
+                text=(
+                    "<html><body><div id=feed></div><script>"
+                    "const feed = new EventSource('/events');"
+                    "feed.onmessage = () => fetch('/api/data').then(r => r.text()).then(t => {"
+                    "  document.getElementById('feed').innerHTML = '<h1>' + t + '</h1>'; });"
+                    "</script></body></html>"
+                ),
+                content_type="text/html",
+            ),
+        ),
+    )
     site.route("js.test", "/events", events)
     site.route("js.test", "/api/data", lambda _: asyncio.sleep(0, web.Response(text="fresh data")))
     await site.start()
     try:
-        await Crawl(Job.model_validate({"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"),
-                                        "output": str(tmp_path / "o"), "ignore_robots": True, "render": ["*"],
-                                        "render_selector": "h1", "render_timeout": 15, "per_host": 1})).run()
+        await Crawl(
+            Job.model_validate(
+                {
+                    "start_urls": [site.url("js.test")],
+                    "resolve": site.pin("js.test"),
+                    "output": str(tmp_path / "o"),
+                    "ignore_robots": True,
+                    "render": ["*"],
+                    "render_selector": "h1",
+                    "render_timeout": 15,
+                    "per_host": 1,
+                }
+            )
+        ).run()
     finally:
         crawled.set()
     (record,) = read_records(tmp_path / "o")

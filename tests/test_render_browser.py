@@ -35,9 +35,21 @@ async def test_kill_9_of_the_crawl_leaves_no_browser(site, tmp_path):
     site.route("js.test", "/api/items.json", hold)
     await site.start()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "crawler", "crawl", site.url("js.test"), "--resolve", site.pin("js.test")[0],
-        "-o", str(tmp_path / "o"), "--render", "*://js.test:*/", "-q",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "crawler",
+        "crawl",
+        site.url("js.test"),
+        "--resolve",
+        site.pin("js.test")[0],
+        "-o",
+        str(tmp_path / "o"),
+        "--render",
+        "*://js.test:*/",
+        "-q",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     await asyncio.wait_for(held.wait(), 60)  # the browser is up and loading the page
     browser = {p for p in descendants(proc.pid) if "chrom" in Path(f"/proc/{p}/comm").read_text()}
     assert browser
@@ -56,10 +68,21 @@ async def test_a_browser_grown_past_the_memory_cap_is_replaced_and_no_page_is_lo
     await site.start()
     warnings: list[str] = []
 
-    crawl = Crawl(Job.model_validate({
-        "start_urls": [site.url("js.test", f"/p/{n}") for n in range(21)], "output": str(tmp_path / "o"),
-        "resolve": site.pin("js.test"), "ignore_robots": True, "render": ["*"], "render_selector": "h1",
-        "render_concurrency": 2, "render_memory_mb": 1}), warn=warnings.append)
+    crawl = Crawl(
+        Job.model_validate(
+            {
+                "start_urls": [site.url("js.test", f"/p/{n}") for n in range(21)],
+                "output": str(tmp_path / "o"),
+                "resolve": site.pin("js.test"),
+                "ignore_robots": True,
+                "render": ["*"],
+                "render_selector": "h1",
+                "render_concurrency": 2,
+                "render_memory_mb": 1,
+            }
+        ),
+        warn=warnings.append,
+    )
     stats = await crawl.run()
 
     records = read_records(tmp_path / "o")
@@ -80,22 +103,50 @@ async def test_a_crash_is_a_render_error_and_the_next_pages_load(site, tmp_path,
     held, release, hold = held_script()
 
     page = "<html><body><script>document.write('<h1>' + location.pathname + '</h1>')</script>{}</body></html>"
-    site.route("js.test", "/crash", lambda _: asyncio.sleep(0, web.Response(
-        text=page.format('<script src="/hold.js"></script>'), content_type="text/html")))
+    site.route(
+        "js.test",
+        "/crash",
+        lambda _: asyncio.sleep(
+            0, web.Response(text=page.format('<script src="/hold.js"></script>'), content_type="text/html")
+        ),
+    )
     site.route("js.test", "/hold.js", hold)
     for n in range(3):  # another host: its tab waits in its own context while /crash loads
-        site.route("other.test", f"/ok/{n}", lambda _: asyncio.sleep(0, web.Response(text=page.format(""),
-                                                                                  content_type="text/html")))
+        site.route(
+            "other.test",
+            f"/ok/{n}",
+            lambda _: asyncio.sleep(0, web.Response(text=page.format(""), content_type="text/html")),
+        )
     await site.start()
-    urls = [site.url("other.test", "/ok/0"), site.url("js.test", "/crash"),
-            site.url("other.test", "/ok/1"), site.url("other.test", "/ok/2")]
-    crawl = asyncio.create_task(Crawl(Job.model_validate({
-        "start_urls": urls, "output": str(tmp_path / "o"), "resolve": site.pin("js.test", "other.test"), "ignore_robots": True,
-        "render": ["*"], "render_selector": "h1", "render_concurrency": 1, "per_host": 1, "retries": 0})).run())
+    urls = [
+        site.url("other.test", "/ok/0"),
+        site.url("js.test", "/crash"),
+        site.url("other.test", "/ok/1"),
+        site.url("other.test", "/ok/2"),
+    ]
+    crawl = asyncio.create_task(
+        Crawl(
+            Job.model_validate(
+                {
+                    "start_urls": urls,
+                    "output": str(tmp_path / "o"),
+                    "resolve": site.pin("js.test", "other.test"),
+                    "ignore_robots": True,
+                    "render": ["*"],
+                    "render_selector": "h1",
+                    "render_concurrency": 1,
+                    "per_host": 1,
+                    "retries": 0,
+                }
+            )
+        ).run()
+    )
     await asyncio.wait_for(held.wait(), 60)
     chromium = running(descendants(os.getpid()), "/usr/lib/chromium/chromium")
     kinds = {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in chromium}
-    victims = [p for p, cmd in kinds.items() if (b"--type=renderer" in cmd if victim == "tabs" else b"--type=" not in cmd)]
+    victims = [
+        p for p, cmd in kinds.items() if (b"--type=renderer" in cmd if victim == "tabs" else b"--type=" not in cmd)
+    ]
     assert len(victims) >= 1
     for pid in victims:
         os.kill(pid, signal.SIGKILL)
@@ -124,16 +175,38 @@ async def test_a_kept_tabs_scripts_reach_no_host_between_loads(site, tmp_path):
         seen_during.append(len(polls) - before)
         return web.Response(text="<html><body><h1>other</h1></body></html>", content_type="text/html")
 
-    site.route("js.test", "/", lambda _: asyncio.sleep(0, web.Response(text=(
-        f'<html><body><h1>first</h1><a href="{site.url("other.test")}">other</a><script>'
-        'setInterval(() => fetch("/poll"), 20);</script></body></html>'), content_type="text/html")))
+    site.route(
+        "js.test",
+        "/",
+        lambda _: asyncio.sleep(
+            0,
+            web.Response(
+                text=(
+                    f'<html><body><h1>first</h1><a href="{site.url("other.test")}">other</a><script>'
+                    'setInterval(() => fetch("/poll"), 20);</script></body></html>'
+                ),
+                content_type="text/html",
+            ),
+        ),
+    )
     site.route("js.test", "/poll", poll)
     site.route("other.test", "/", other)
     await site.start()
-    await Crawl(Job.model_validate({
-        "start_urls": [site.url("js.test")], "allow_domains": ["js.test", "other.test"],
-        "resolve": site.pin("js.test", "other.test"), "output": str(tmp_path / "o"), "ignore_robots": True,
-        "render": ["*"], "render_selector": "h1", "render_wait": "load", "render_concurrency": 1})).run()
+    await Crawl(
+        Job.model_validate(
+            {
+                "start_urls": [site.url("js.test")],
+                "allow_domains": ["js.test", "other.test"],
+                "resolve": site.pin("js.test", "other.test"),
+                "output": str(tmp_path / "o"),
+                "ignore_robots": True,
+                "render": ["*"],
+                "render_selector": "h1",
+                "render_wait": "load",
+                "render_concurrency": 1,
+            }
+        )
+    ).run()
 
     assert seen_during == [0]
     assert all(r["rendered"] and r["error"] is None for r in read_records(tmp_path / "o"))
@@ -143,15 +216,35 @@ async def test_a_script_that_never_yields_is_a_render_error_within_the_timeout(s
     """A page whose script spins forever once loaded: the tab's main thread never answers again
     (reading its DOM would wait forever); the page is a render error after render_timeout and
     the other pages are rendered."""
-    site.route("js.test", "/spin", lambda _: asyncio.sleep(0, web.Response(text=(
-        "<html><body><h1>spin</h1><script>addEventListener(\"load\", () => setTimeout(() => { while (true) {} }, 0));</script></body></html>"),
-        content_type="text/html")))
+    site.route(
+        "js.test",
+        "/spin",
+        lambda _: asyncio.sleep(
+            0,
+            web.Response(
+                text=(
+                    '<html><body><h1>spin</h1><script>addEventListener("load", () => setTimeout(() => { while (true) {} }, 0));</script></body></html>'
+                ),
+                content_type="text/html",
+            ),
+        ),
+    )
     site.html("js.test", "/", '<a href="/spin">spin</a><a href="/fine">fine</a>')
     site.html("js.test", "/fine", "<h1>fine</h1>")
     await site.start()
-    crawl = Crawl(Job.model_validate({"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"),
-                                      "output": str(tmp_path / "o"), "ignore_robots": True, "render": ["*"],
-                                      "render_timeout": 8, "retries": 0}))  # room for a new browser's first page
+    crawl = Crawl(
+        Job.model_validate(
+            {
+                "start_urls": [site.url("js.test")],
+                "resolve": site.pin("js.test"),
+                "output": str(tmp_path / "o"),
+                "ignore_robots": True,
+                "render": ["*"],
+                "render_timeout": 8,
+                "retries": 0,
+            }
+        )
+    )  # room for a new browser's first page
     await asyncio.wait_for(crawl.run(), 120)
     records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
     assert records["spin"]["error"]["kind"] == "render"
@@ -165,21 +258,46 @@ async def test_a_browser_that_stops_answering_is_killed_and_replaced(site, tmp_p
     held, release, hold = held_script()
 
     page = "<html><body><h1>{}</h1>{}</body></html>"
-    site.route("js.test", "/stuck", lambda _: asyncio.sleep(0, web.Response(
-        text=page.format("stuck", '<script src="/hold.js"></script>'), content_type="text/html")))
+    site.route(
+        "js.test",
+        "/stuck",
+        lambda _: asyncio.sleep(
+            0, web.Response(text=page.format("stuck", '<script src="/hold.js"></script>'), content_type="text/html")
+        ),
+    )
     site.route("js.test", "/hold.js", hold)
     for n in range(3):
-        site.route("js.test", f"/ok/{n}", lambda _: asyncio.sleep(0, web.Response(text=page.format("ok", ""),
-                                                                              content_type="text/html")))
+        site.route(
+            "js.test",
+            f"/ok/{n}",
+            lambda _: asyncio.sleep(0, web.Response(text=page.format("ok", ""), content_type="text/html")),
+        )
     await site.start()
     urls = [site.url("js.test", p) for p in ("/stuck", "/ok/0", "/ok/1", "/ok/2")]
-    crawl = asyncio.create_task(Crawl(Job.model_validate({
-        "start_urls": urls, "output": str(tmp_path / "o"), "resolve": site.pin("js.test"), "ignore_robots": True,
-        "render": ["*"], "render_selector": "h1", "render_concurrency": 1, "per_host": 1, "retries": 0,
-        "render_timeout": 8})).run())  # room for the replacement browser's first page
+    crawl = asyncio.create_task(
+        Crawl(
+            Job.model_validate(
+                {
+                    "start_urls": urls,
+                    "output": str(tmp_path / "o"),
+                    "resolve": site.pin("js.test"),
+                    "ignore_robots": True,
+                    "render": ["*"],
+                    "render_selector": "h1",
+                    "render_concurrency": 1,
+                    "per_host": 1,
+                    "retries": 0,
+                    "render_timeout": 8,
+                }
+            )
+        ).run()
+    )  # room for the replacement browser's first page
     await asyncio.wait_for(held.wait(), 60)
-    browser = {p for p in running(descendants(os.getpid()), "/usr/lib/chromium/chromium")
-               if b"--type=" not in Path(f"/proc/{p}/cmdline").read_bytes()}
+    browser = {
+        p
+        for p in running(descendants(os.getpid()), "/usr/lib/chromium/chromium")
+        if b"--type=" not in Path(f"/proc/{p}/cmdline").read_bytes()
+    }
     assert len(browser) == 1
     os.kill(next(iter(browser)), signal.SIGSTOP)
     try:

@@ -16,22 +16,47 @@ from tests.conftest import read_records
 
 
 def render_job(start: list[str], out: Path, **extra: object) -> Job:
-    return Job.model_validate({"start_urls": start, "output": str(out), "ignore_robots": True, "render": ["*"],
-                               "render_selector": "h1", "render_concurrency": 1, **extra})
+    return Job.model_validate(
+        {
+            "start_urls": start,
+            "output": str(out),
+            "ignore_robots": True,
+            "render": ["*"],
+            "render_selector": "h1",
+            "render_concurrency": 1,
+            **extra,
+        }
+    )
 
 
 async def test_a_popup_sends_no_request(site, tmp_path):
     """The page opens a popup on another host, which would poll it; its record is written and
     the next page of its host loaded in the same tab: the other host never sees a request."""
-    site.route("js.test", "/", lambda _: asyncio.sleep(0, web.Response(text=(
-        f'<html><body><a href="/next">next</a><script>window.open("{site.url("popped.test", "/popup")}");'
-        "document.body.insertAdjacentHTML('beforeend', '<h1>opened</h1>');</script></body></html>"),
-        content_type="text/html")))
+    site.route(
+        "js.test",
+        "/",
+        lambda _: asyncio.sleep(
+            0,
+            web.Response(
+                text=(
+                    f'<html><body><a href="/next">next</a><script>window.open("{site.url("popped.test", "/popup")}");'
+                    "document.body.insertAdjacentHTML('beforeend', '<h1>opened</h1>');</script></body></html>"
+                ),
+                content_type="text/html",
+            ),
+        ),
+    )
     site.html("js.test", "/next", "<h1>next</h1>")
     site.html("popped.test", "/popup", "<h1>popup</h1><script>setInterval(() => fetch('/poll'), 10)</script>")
 
-    await Crawl(render_job([site.url("js.test")], tmp_path / "o", resolve=site.pin("js.test", "popped.test"),
-                           allow_domains=["js.test", "popped.test"])).run()
+    await Crawl(
+        render_job(
+            [site.url("js.test")],
+            tmp_path / "o",
+            resolve=site.pin("js.test", "popped.test"),
+            allow_domains=["js.test", "popped.test"],
+        )
+    ).run()
 
     assert not [path for host, path, _ in site.remotes if host == "popped.test"]
     records = read_records(tmp_path / "o")
@@ -71,9 +96,13 @@ async def test_a_download_a_page_starts_writes_nothing_to_disk(site, tmp_path, m
     cut, whole = asyncio.Event(), asyncio.Event()
 
     async def big(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream",
-                                               "Content-Disposition": 'attachment; filename="big.bin"',
-                                               "Content-Length": str(20 * 2**20)})
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Disposition": 'attachment; filename="big.bin"',
+                "Content-Length": str(20 * 2**20),
+            }
+        )
         try:
             await response.prepare(request)
             for _ in range(20 * 16):
@@ -84,16 +113,37 @@ async def test_a_download_a_page_starts_writes_nothing_to_disk(site, tmp_path, m
         whole.set()
         return response
 
-    site.route("js.test", "/", lambda _: asyncio.sleep(0, web.Response(text=(
-        '<html><body><a id=get href="/big.bin" download>get</a><h1>page</h1>'
-        "<script>document.getElementById('get').click();</script></body></html>"), content_type="text/html")))
+    site.route(
+        "js.test",
+        "/",
+        lambda _: asyncio.sleep(
+            0,
+            web.Response(
+                text=(
+                    '<html><body><a id=get href="/big.bin" download>get</a><h1>page</h1>'
+                    "<script>document.getElementById('get').click();</script></body></html>"
+                ),
+                content_type="text/html",
+            ),
+        ),
+    )
     site.route("js.test", "/big.bin", big)
 
-    crawl = asyncio.create_task(Crawl(render_job([site.url("js.test")], tmp_path / "o", resolve=site.pin("js.test"),
-                                                 max_bytes=100_000, max_depth=0)).run())
+    crawl = asyncio.create_task(
+        Crawl(
+            render_job(
+                [site.url("js.test")], tmp_path / "o", resolve=site.pin("js.test"), max_bytes=100_000, max_depth=0
+            )
+        ).run()
+    )
     try:
-        await asyncio.wait_for(asyncio.wait([asyncio.create_task(cut.wait()), asyncio.create_task(whole.wait())],
-                                            return_when=asyncio.FIRST_COMPLETED), 60)
+        await asyncio.wait_for(
+            asyncio.wait(
+                [asyncio.create_task(cut.wait()), asyncio.create_task(whole.wait())],
+                return_when=asyncio.FIRST_COMPLETED,
+            ),
+            60,
+        )
         downloads = [p for p in temp.glob("playwright-artifacts-*/*") if p.is_file()]
         assert cut.is_set() and not whole.is_set() and not downloads
         await asyncio.wait_for(crawl, 60)

@@ -25,18 +25,32 @@ def page(text: str) -> web.Response:
 
 async def test_a_redirected_rendered_pages_links_and_urls_are_relative_to_where_it_ended(site, tmp_path):
     """`/old` → `/dir/new`: its link `child` is `/dir/child` (not `/child`), and so is a `type: url` field."""
+
     async def moved(_: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/dir/new")
 
     site.route("js.test", "/old", moved)
-    site.route("js.test", "/dir/new", lambda _: asyncio.sleep(0, page(
-        '<html><body><h1>new</h1><a class=next href="child">child</a></body></html>')))
+    site.route(
+        "js.test",
+        "/dir/new",
+        lambda _: asyncio.sleep(0, page('<html><body><h1>new</h1><a class=next href="child">child</a></body></html>')),
+    )
     site.html("js.test", "/dir/child", "<h1>child</h1>")
     await site.start()
-    await Crawl(Job.model_validate({
-        "start_urls": [site.url("js.test", "/old")], "resolve": site.pin("js.test"), "output": str(tmp_path / "o"),
-        "ignore_robots": True, "render": ["*/old"],
-        "extract": [{"name": "next", "match": "*/dir/new", "fields": {"next": {"css": "a.next", "type": "url"}}}]})).run()
+    await Crawl(
+        Job.model_validate(
+            {
+                "start_urls": [site.url("js.test", "/old")],
+                "resolve": site.pin("js.test"),
+                "output": str(tmp_path / "o"),
+                "ignore_robots": True,
+                "render": ["*/old"],
+                "extract": [
+                    {"name": "next", "match": "*/dir/new", "fields": {"next": {"css": "a.next", "type": "url"}}}
+                ],
+            }
+        )
+    ).run()
 
     records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
     assert records["old"]["rendered"] and records["old"]["final_url"] == site.url("js.test", "/dir/new")
@@ -62,8 +76,17 @@ async def test_render_auto_renders_a_shell_whose_inline_state_is_long(site, tmp_
     site.route("js.test", "/", lambda _: asyncio.sleep(0, page(shell)))
     site.html("js.test", "/built", "<h1>built</h1>")
     await site.start()
-    await Crawl(Job.model_validate({"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"),
-                                    "output": str(tmp_path / "o"), "ignore_robots": True, "render": "auto"})).run()
+    await Crawl(
+        Job.model_validate(
+            {
+                "start_urls": [site.url("js.test")],
+                "resolve": site.pin("js.test"),
+                "output": str(tmp_path / "o"),
+                "ignore_robots": True,
+                "render": "auto",
+            }
+        )
+    ).run()
 
     records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
     assert records[""]["rendered"] and records[""]["error"] is None
@@ -84,14 +107,31 @@ async def test_a_dom_past_max_bytes_is_refused_before_it_leaves_the_browser(site
         return html
 
     monkeypatch.setattr(Page, "content", measured)
-    site.route("js.test", "/big", lambda _: asyncio.sleep(0, page(
-        '<html><body><h1>big</h1><script>document.body.appendChild(document.createTextNode("x".repeat(3e6)))'
-        '</script></body></html>')))
+    site.route(
+        "js.test",
+        "/big",
+        lambda _: asyncio.sleep(
+            0,
+            page(
+                '<html><body><h1>big</h1><script>document.body.appendChild(document.createTextNode("x".repeat(3e6)))'
+                "</script></body></html>"
+            ),
+        ),
+    )
     site.html("js.test", "/small", "<h1>small</h1>")
     await site.start()
-    await Crawl(Job.model_validate({
-        "start_urls": [site.url("js.test", "/big"), site.url("js.test", "/small")], "resolve": site.pin("js.test"),
-        "output": str(tmp_path / "o"), "ignore_robots": True, "render": ["*"], "max_bytes": 1_000_000})).run()
+    await Crawl(
+        Job.model_validate(
+            {
+                "start_urls": [site.url("js.test", "/big"), site.url("js.test", "/small")],
+                "resolve": site.pin("js.test"),
+                "output": str(tmp_path / "o"),
+                "ignore_robots": True,
+                "render": ["*"],
+                "max_bytes": 1_000_000,
+            }
+        )
+    ).run()
 
     records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
     assert records["big"]["error"]["kind"] == "too_large" and records["big"]["path"] is None
@@ -120,8 +160,17 @@ async def test_the_sandbox_really_reaches_chromium(site, tmp_path, monkeypatch):
 
     monkeypatch.setattr(crawler.net.browser, "running_as_root", lambda: False)
     await site.start()
-    crawl = Crawl(Job.model_validate({"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"),
-                                      "output": str(tmp_path / "o"), "ignore_robots": True, "render": ["*"]}))
+    crawl = Crawl(
+        Job.model_validate(
+            {
+                "start_urls": [site.url("js.test")],
+                "resolve": site.pin("js.test"),
+                "output": str(tmp_path / "o"),
+                "ignore_robots": True,
+                "render": ["*"],
+            }
+        )
+    )
     with pytest.raises(RenderUnavailable, match=r"cannot start the browser .* started in its sandbox"):
         await crawl.run()
 
@@ -131,12 +180,23 @@ async def test_a_crawl_run_as_root_says_once_that_the_browser_has_no_sandbox(sit
     for n in range(3):
         site.html("js.test", f"/{n}", "".join(f'<a href="/{k}">{k}</a>' for k in range(3)))
     await site.start()
-    code, _, err = await run_cli("crawl", site.url("js.test", "/0"), "--resolve", site.pin("js.test")[0],
-                                 "-o", str(tmp_path / "o"), "--render", "*", "--ignore-robots")
+    code, _, err = await run_cli(
+        "crawl",
+        site.url("js.test", "/0"),
+        "--resolve",
+        site.pin("js.test")[0],
+        "-o",
+        str(tmp_path / "o"),
+        "--render",
+        "*",
+        "--ignore-robots",
+    )
     assert code == 0, err
     warnings = [line for line in err.splitlines() if "sandbox" in line]
-    assert warnings == ["warning: the browser runs without its sandbox, as the crawler runs as root: "
-                        "run the crawl as another user to render untrusted pages sandboxed"]
+    assert warnings == [
+        "warning: the browser runs without its sandbox, as the crawler runs as root: "
+        "run the crawl as another user to render untrusted pages sandboxed"
+    ]
     assert len(read_records(tmp_path / "o")) == 3
 
 
@@ -153,27 +213,47 @@ def private_is_127_0_0_2(monkeypatch):
 
 
 def guarded(hosts_site, out, **extra: object) -> Job:
-    return Job.model_validate({"resolve": [f"pub.test:{hosts_site.port}:127.0.0.1", f"in.test:{hosts_site.port}:127.0.0.2"],
-                               "output": str(out), "ignore_robots": True, "block_private_ips": True, "retries": 0,
-                               **extra})
+    return Job.model_validate(
+        {
+            "resolve": [f"pub.test:{hosts_site.port}:127.0.0.1", f"in.test:{hosts_site.port}:127.0.0.2"],
+            "output": str(out),
+            "ignore_robots": True,
+            "block_private_ips": True,
+            "retries": 0,
+            **extra,
+        }
+    )
 
 
 async def test_a_rendered_pages_subresources_and_iframes_reach_no_private_address(
-        hosts_site, tmp_path, private_is_127_0_0_2):
+    hosts_site, tmp_path, private_is_127_0_0_2
+):
     """A public page whose script, iframe, fetch() and WebSocket aim at a private address (by name
     and literal): it renders, and the private server sees nothing; without the flag it would."""
     inside = f"http://in.test:{hosts_site.port}"
-    hosts_site.route("pub.test", "/", lambda _: asyncio.sleep(0, page(
-        f'<html><body><h1>public</h1><script src="{inside}/s.js"></script>'
-        f'<iframe src="http://127.0.0.2:{hosts_site.port}/frame"></iframe>'
-        f'<script>const ws = new Promise(open => {{ const s = new WebSocket("ws://in.test:{hosts_site.port}/ws");'
-        f' s.onopen = s.onerror = open; }});'
-        f'Promise.all([fetch("{inside}/api").catch(() => 0), ws]).then(() => document.body.dataset.done = "yes");'
-        '</script></body></html>')))
+    hosts_site.route(
+        "pub.test",
+        "/",
+        lambda _: asyncio.sleep(
+            0,
+            page(
+                f'<html><body><h1>public</h1><script src="{inside}/s.js"></script>'
+                f'<iframe src="http://127.0.0.2:{hosts_site.port}/frame"></iframe>'
+                f'<script>const ws = new Promise(open => {{ const s = new WebSocket("ws://in.test:{hosts_site.port}/ws");'
+                f" s.onopen = s.onerror = open; }});"
+                f'Promise.all([fetch("{inside}/api").catch(() => 0), ws]).then(() => document.body.dataset.done = "yes");'
+                "</script></body></html>"
+            ),
+        ),
+    )
     hosts_site.route("in.test", "*", lambda _: asyncio.sleep(0, page("secret")))
     hosts_site.route("127.0.0.2", "*", lambda _: asyncio.sleep(0, page("secret")))
-    start = {"start_urls": [hosts_site.url("pub.test")], "render": ["*"], "render_selector": "body[data-done]",
-             "render_wait": "load"}
+    start = {
+        "start_urls": [hosts_site.url("pub.test")],
+        "render": ["*"],
+        "render_selector": "body[data-done]",
+        "render_wait": "load",
+    }
     await Crawl(guarded(hosts_site, tmp_path / "o", **start)).run()
 
     (record,) = read_records(tmp_path / "o")
@@ -185,9 +265,11 @@ async def test_a_rendered_pages_subresources_and_iframes_reach_no_private_addres
 
 
 async def test_a_private_page_or_redirect_is_blocked_in_the_browser_as_in_a_fetch(
-        hosts_site, tmp_path, private_is_127_0_0_2):
+    hosts_site, tmp_path, private_is_127_0_0_2
+):
     """The same refusals whether the page is rendered or fetched: a name that resolves to a
     private address, a private literal, and (rendered) a redirect to one the browser would follow."""
+
     async def away(_: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(hosts_site.url("in.test", "/moved"))
 
@@ -225,24 +307,50 @@ async def test_the_cli_renders_under_block_private_ips(site, tmp_path):
     """From the command line (the crawl is made before its event loop runs) a loopback page is refused."""
     site.html("js.test", "/", "<h1>inside</h1>")
     await site.start()
-    code, _, err = await run_cli("crawl", site.url("js.test"), "--resolve", site.pin("js.test")[0], "-o",
-                                 str(tmp_path / "o"), "--render", "*", "--block-private-ips", "--ignore-robots")
+    code, _, err = await run_cli(
+        "crawl",
+        site.url("js.test"),
+        "--resolve",
+        site.pin("js.test")[0],
+        "-o",
+        str(tmp_path / "o"),
+        "--render",
+        "*",
+        "--block-private-ips",
+        "--ignore-robots",
+    )
     assert code == 0 and "Traceback" not in err, err
     (record,) = read_records(tmp_path / "o")
-    assert record["error"] == {"kind": "blocked", "message": "js.test resolves only to non-public addresses (127.0.0.1)"}
+    assert record["error"] == {
+        "kind": "blocked",
+        "message": "js.test resolves only to non-public addresses (127.0.0.1)",
+    }
     assert sum(site.hits.values()) == 0
 
 
 async def test_render_block_websocket_keeps_a_pages_websockets_from_any_server(site, tmp_path):
     """Playwright's request routing never sees a WebSocket's handshake: with ``websocket`` in
     ``render_block`` the socket is closed before it reaches a server; without, it gets there."""
-    site.route("js.test", "/", lambda _: asyncio.sleep(0, page(
-        '<html><body><h1>live</h1><script>const s = new WebSocket("ws://" + location.host + "/ws");'
-        's.onopen = s.onerror = s.onclose = () => { document.body.dataset.done = "yes"; };</script></body></html>')))
+    site.route(
+        "js.test",
+        "/",
+        lambda _: asyncio.sleep(
+            0,
+            page(
+                '<html><body><h1>live</h1><script>const s = new WebSocket("ws://" + location.host + "/ws");'
+                's.onopen = s.onerror = s.onclose = () => { document.body.dataset.done = "yes"; };</script></body></html>'
+            ),
+        ),
+    )
     site.route("js.test", "/ws", lambda _: asyncio.sleep(0, page("not a socket")))
     await site.start()
-    start = {"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"), "ignore_robots": True,
-             "render": ["*"], "render_selector": "body[data-done]"}
+    start = {
+        "start_urls": [site.url("js.test")],
+        "resolve": site.pin("js.test"),
+        "ignore_robots": True,
+        "render": ["*"],
+        "render_selector": "body[data-done]",
+    }
     await Crawl(Job.model_validate({**start, "output": str(tmp_path / "b"), "render_block": ["websocket"]})).run()
     (record,) = read_records(tmp_path / "b")
     assert record["rendered"] and record["error"] is None

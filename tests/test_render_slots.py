@@ -38,25 +38,41 @@ class KeptBrowser(BrowserPool):
 
 def shop_on_two_hosts(site: Site) -> None:
     """Pages on shop.test whose script, iframe and fetch() load from cdn.test, which has pages of its own."""
+
     async def page(request: web.Request) -> web.Response:
-        return web.Response(text=PAGE.format(path=request.path, cdn=site.url("cdn.test").rstrip("/")),
-                            content_type="text/html")
+        return web.Response(
+            text=PAGE.format(path=request.path, cdn=site.url("cdn.test").rstrip("/")), content_type="text/html"
+        )
 
     async def cdn(request: web.Request) -> web.Response:
         if request.path == "/lib.js":
             return web.Response(text="window.lib = 1;", content_type="application/javascript")
-        return web.Response(text=f"<html><body><h1>{request.path}</h1></body></html>", content_type="text/html",
-                            headers={"Access-Control-Allow-Origin": "*"})
+        return web.Response(
+            text=f"<html><body><h1>{request.path}</h1></body></html>",
+            content_type="text/html",
+            headers={"Access-Control-Allow-Origin": "*"},
+        )
 
     site.route("shop.test", "*", page)
     site.route("cdn.test", "*", cdn)
 
 
 def job(site: Site, out: Path, **extra: Any) -> Job:
-    return Job.model_validate({
-        "start_urls": [site.url("shop.test", f"/p{n}") for n in range(2)] + [site.url("cdn.test", f"/q{n}") for n in range(2)],
-        "resolve": site.pin("shop.test", "cdn.test"), "output": str(out), "ignore_robots": True, "max_depth": 0,
-        "render": ["*"], "render_selector": "h1", "per_host": 2, "parser": "inline", **extra})
+    return Job.model_validate(
+        {
+            "start_urls": [site.url("shop.test", f"/p{n}") for n in range(2)]
+            + [site.url("cdn.test", f"/q{n}") for n in range(2)],
+            "resolve": site.pin("shop.test", "cdn.test"),
+            "output": str(out),
+            "ignore_robots": True,
+            "max_depth": 0,
+            "render": ["*"],
+            "render_selector": "h1",
+            "per_host": 2,
+            "parser": "inline",
+            **extra,
+        }
+    )
 
 
 def slots_in_redis(redis_server: Any, name: str) -> int:
@@ -116,18 +132,38 @@ async def test_a_page_ended_mid_subresources_gives_back_the_other_hosts_slots(si
         return web.Response(text=f'<a href="{site.url("cdn.test", "/q")}">q</a>', content_type="text/html")
 
     cdn = site.url("cdn.test").rstrip("/")
-    site.route("shop.test", "/held", lambda _: asyncio.sleep(0, web.Response(
-        text=f'<html><body><h1>held</h1><script src="{cdn}/a.js"></script><script src="{cdn}/b.js"></script></body></html>',
-        content_type="text/html")))
+    site.route(
+        "shop.test",
+        "/held",
+        lambda _: asyncio.sleep(
+            0,
+            web.Response(
+                text=f'<html><body><h1>held</h1><script src="{cdn}/a.js"></script><script src="{cdn}/b.js"></script></body></html>',
+                content_type="text/html",
+            ),
+        ),
+    )
     site.route("shop.test", "/list", listing)
     site.route("cdn.test", "/a.js", script)
     site.route("cdn.test", "/b.js", script)
     site.html("cdn.test", "/q", "<h1>q</h1>")
-    crawl = Crawl(Job.model_validate({
-        "start_urls": [site.url("shop.test", "/held"), site.url("shop.test", "/list")], "output": str(tmp_path / "o"),
-        "resolve": site.pin("shop.test", "cdn.test"), "allow_domains": ["shop.test", "cdn.test"], "ignore_robots": True,
-        "render": ["*/held"], "render_wait": "load", "per_host": 2, "retries": 0, "max_depth": 1,
-        "render_timeout": 3 if ending == "timeout" else 30}))
+    crawl = Crawl(
+        Job.model_validate(
+            {
+                "start_urls": [site.url("shop.test", "/held"), site.url("shop.test", "/list")],
+                "output": str(tmp_path / "o"),
+                "resolve": site.pin("shop.test", "cdn.test"),
+                "allow_domains": ["shop.test", "cdn.test"],
+                "ignore_robots": True,
+                "render": ["*/held"],
+                "render_wait": "load",
+                "per_host": 2,
+                "retries": 0,
+                "max_depth": 1,
+                "render_timeout": 3 if ending == "timeout" else 30,
+            }
+        )
+    )
     running = asyncio.create_task(crawl.run())
     try:
         await asyncio.wait_for(asyncio.gather(*(e.wait() for e in held.values())), 60)
@@ -146,8 +182,12 @@ async def test_a_page_ended_mid_subresources_gives_back_the_other_hosts_slots(si
 def kill_browser(*, tabs_only: bool) -> None:
     """SIGKILL the crawl's Chromium renderers (``tabs_only``) or the browser itself, as an out-of-memory kill would."""
     chromium = running(descendants(os.getpid()), "/usr/lib/chromium/chromium")
-    victims = [p for p in chromium if (b"--type=renderer" in Path(f"/proc/{p}/cmdline").read_bytes()) == tabs_only
-               and (tabs_only or b"--type=" not in Path(f"/proc/{p}/cmdline").read_bytes())]
+    victims = [
+        p
+        for p in chromium
+        if (b"--type=renderer" in Path(f"/proc/{p}/cmdline").read_bytes()) == tabs_only
+        and (tabs_only or b"--type=" not in Path(f"/proc/{p}/cmdline").read_bytes())
+    ]
     assert victims
     for pid in victims:
         os.kill(pid, signal.SIGKILL)

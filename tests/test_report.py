@@ -21,8 +21,18 @@ from tests.conftest import read_records, run_cli, until
 from tests.faults import FaultServer
 
 CHROMIUM = "/usr/lib/chromium/chromium"
-FAULT_PATHS = ["/ok", "/500", "/reset-before-headers", "/bad-gzip", "/loop", "/to-file", "/good-deflate",
-               "/binary", "/empty", "/missing"]
+FAULT_PATHS = [
+    "/ok",
+    "/500",
+    "/reset-before-headers",
+    "/bad-gzip",
+    "/loop",
+    "/to-file",
+    "/good-deflate",
+    "/binary",
+    "/empty",
+    "/missing",
+]
 
 
 @pytest.fixture
@@ -32,8 +42,23 @@ async def fault_crawl(tmp_path):
     await server.start()
     out = tmp_path / "out"
     urls = [server.url(p) for p in FAULT_PATHS] + [server.url("/ok", host="localhost")]
-    code, _, err = await run_cli("crawl", *urls, "-o", str(out), "--ignore-robots", "--max-redirects", "3",
-                                 "--timeout", "2", "--read-timeout", "1", "--retries", "2", "--max-depth", "1")
+    code, _, err = await run_cli(
+        "crawl",
+        *urls,
+        "-o",
+        str(out),
+        "--ignore-robots",
+        "--max-redirects",
+        "3",
+        "--timeout",
+        "2",
+        "--read-timeout",
+        "1",
+        "--retries",
+        "2",
+        "--max-depth",
+        "1",
+    )
     assert code == 0, err
     code, stdout, err = await run_cli("report", str(out))
     assert code == 0 and "report.html" in stdout, err
@@ -137,17 +162,37 @@ async def test_metrics_scraped_during_a_crawl_match_its_records(site, tmp_path, 
     await site.start()
     out = tmp_path / "o"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "crawler", "crawl", site.url("a.test"), "--resolve", site.pin("a.test")[0], "-o", str(out),
-        "--metrics", f"127.0.0.1:{unused_tcp_port}", "--per-host", "1", "-q",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "crawler",
+        "crawl",
+        site.url("a.test"),
+        "--resolve",
+        site.pin("a.test")[0],
+        "-o",
+        str(out),
+        "--metrics",
+        f"127.0.0.1:{unused_tcp_port}",
+        "--per-host",
+        "1",
+        "-q",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     await asyncio.wait_for(held.wait(), 60)
     metrics: dict[str, float] = {}
     async with aiohttp.ClientSession() as http:
+
         async def all_but_the_held_one_counted() -> bool:
             async with http.get(f"http://127.0.0.1:{unused_tcp_port}/metrics") as resp:
                 text = await resp.text()
-            metrics.update({f"{s.name}{sorted(s.labels.items())}": s.value
-                            for family in text_string_to_metric_families(text) for s in family.samples})
+            metrics.update(
+                {
+                    f"{s.name}{sorted(s.labels.items())}": s.value
+                    for family in text_string_to_metric_families(text)
+                    for s in family.samples
+                }
+            )
             return metrics.get("crawler_urls_total[]") == pages + 2
 
         await until(all_but_the_held_one_counted, "/metrics counted every page but the held one")
@@ -174,8 +219,20 @@ async def test_the_report_of_a_shared_job_counts_every_worker(site, redis_url, t
         site.html("a.test", f"/p{i}", "x")
     await site.start()
     out = tmp_path / "o"
-    code, _, err = await run_cli("crawl", site.url("a.test"), "--resolve", site.pin("a.test")[0], "-o", str(out),
-                                 "--frontier", redis_url, "--name", "rep", "--processes", "2")
+    code, _, err = await run_cli(
+        "crawl",
+        site.url("a.test"),
+        "--resolve",
+        site.pin("a.test")[0],
+        "-o",
+        str(out),
+        "--frontier",
+        redis_url,
+        "--name",
+        "rep",
+        "--processes",
+        "2",
+    )
     assert code == 0, err
     (out / "records.jsonl").unlink()  # as before `crawler merge`: the report reads the shards
     code, _, err = await run_cli("report", str(out))

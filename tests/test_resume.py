@@ -31,10 +31,12 @@ def page_html(i: int) -> bytes:
     return f"<html><title>page {i}</title><body>{links}{'x' * rng.randrange(200, 3000)}</body></html>".encode()
 
 
-def serve_graph(site, kill_after: list[int], victims: list[asyncio.subprocess.Process],
-                orphans: list[int] | None = None) -> None:
+def serve_graph(
+    site, kill_after: list[int], victims: list[asyncio.subprocess.Process], orphans: list[int] | None = None
+) -> None:
     """Route every host to the generated graph; SIGKILL the victim after ``kill_after[0]`` hits
     (its children, the parser process, go into ``orphans``)."""
+
     async def handler(request: web.Request) -> web.Response:
         if victims and kill_after[0] > 0:
             kill_after[0] -= 1
@@ -56,13 +58,23 @@ def serve_graph(site, kill_after: list[int], victims: list[asyncio.subprocess.Pr
 
 
 async def crawl_proc(site, out: Path, *extra: str) -> asyncio.subprocess.Process:
-    args = ["crawl", *(site.url(h, f"/p{i}") for i, h in enumerate(HOSTS)), "-o", str(out),
-            "--concurrency", "16", "--per-host", "4", "-q", *extra]
+    args = [
+        "crawl",
+        *(site.url(h, f"/p{i}") for i, h in enumerate(HOSTS)),
+        "-o",
+        str(out),
+        "--concurrency",
+        "16",
+        "--per-host",
+        "4",
+        "-q",
+        *extra,
+    ]
     for pin in site.pin(*HOSTS):
         args += ["--resolve", pin]
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "crawler", *args,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        sys.executable, "-m", "crawler", *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
 
 
 async def exited(pid: int, timeout: float) -> bool:
@@ -126,8 +138,9 @@ async def test_sigkill_at_random_moments_then_resume_equals_uninterrupted_crawl(
 
     final = records(out)
     with open(out / "crawl.warc.gz", "rb") as f:  # whole after every kill: torn tails were cut
-        archived = {rec.rec_headers.get_header("WARC-Target-URI") for rec in ArchiveIterator(f)
-                    if rec.rec_type == "response"}
+        archived = {
+            rec.rec_headers.get_header("WARC-Target-URI") for rec in ArchiveIterator(f) if rec.rec_type == "response"
+        }
     assert {r["url"] for r in final if r["status"] == 200} <= archived
     per_url = Counter(r["url"] for r in final)
     assert max(per_url.values()) == 1, per_url.most_common(3)
@@ -145,15 +158,24 @@ async def test_sigkill_at_random_moments_then_resume_equals_uninterrupted_crawl(
 
 
 async def test_corrupt_or_foreign_state_is_a_clear_error_not_a_fresh_start(tmp_path):
-    for name, make in [("garbage", lambda p: p.write_bytes(b"this is not sqlite" * 100)),
-                       ("foreign", lambda p: sqlite3.connect(p).execute("CREATE TABLE t (x)").connection.commit())]:
+    for name, make in [
+        ("garbage", lambda p: p.write_bytes(b"this is not sqlite" * 100)),
+        ("foreign", lambda p: sqlite3.connect(p).execute("CREATE TABLE t (x)").connection.commit()),
+    ]:
         out = tmp_path / name
         out.mkdir()
         make(out / "state.sqlite")
         before = (out / "state.sqlite").read_bytes()
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "crawler", "crawl", "http://127.0.0.1:9/", "-o", str(out),
-            stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "crawler",
+            "crawl",
+            "http://127.0.0.1:9/",
+            "-o",
+            str(out),
+            stderr=asyncio.subprocess.PIPE,
+        )
         _, err = await asyncio.wait_for(proc.communicate(), 60)
         text = err.decode()
         assert proc.returncode == 1 and len(text.strip().splitlines()) == 1, text
@@ -169,8 +191,9 @@ async def test_fresh_starts_over_and_status_reports_progress(site, crawl, tmp_pa
     await crawl(start_urls=[site.url("a.test")], resolve=site.pin("a.test"), output=out)
     again = await crawl(start_urls=[site.url("a.test")], resolve=site.pin("a.test"), output=out)
     assert again.stats.resumed == 2 and again.stats.records == 0  # robots.txt is not a record
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "crawler", "status", str(out),
-                                                stdout=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "crawler", "status", str(out), stdout=asyncio.subprocess.PIPE
+    )
     text = (await proc.communicate())[0].decode()
     assert "stopped" in text and "2 admitted, 2 done, 0 queued" in text and "2 in records.jsonl" in text
     fresh = await crawl(start_urls=[site.url("a.test")], resolve=site.pin("a.test"), output=out, fresh=True)
@@ -207,18 +230,34 @@ async def test_death_at_any_checkpoint_loses_no_link(site, tmp_path):
 
     site.route("t.test", "*", tree)
     out = tmp_path / "o"
-    args = ["crawl", site.url("t.test", "/p0"), "--resolve", site.pin("t.test")[0], "-o", str(out),
-            "--ignore-robots", "--concurrency", "8", "--per-host", "8", "-q"]
+    args = [
+        "crawl",
+        site.url("t.test", "/p0"),
+        "--resolve",
+        site.pin("t.test")[0],
+        "-o",
+        str(out),
+        "--ignore-robots",
+        "--concurrency",
+        "8",
+        "--per-host",
+        "8",
+        "-q",
+    ]
     for die_at in (2, 3, 5, 8):
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", DIE_AT_COMMIT, *args, env={**os.environ, "DIE_AT_COMMIT": str(die_at)},
-            stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-c",
+            DIE_AT_COMMIT,
+            *args,
+            env={**os.environ, "DIE_AT_COMMIT": str(die_at)},
+            stderr=asyncio.subprocess.PIPE,
+        )
         code = await asyncio.wait_for(proc.wait(), 60)
         if code == 0:
             break
         assert code == 9, (await proc.stderr.read()).decode()
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "crawler", *args,
-                                                stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "crawler", *args, stderr=asyncio.subprocess.PIPE)
     assert await asyncio.wait_for(proc.wait(), 60) == 0, (await proc.stderr.read()).decode()
     urls = Counter(r["url"] for r in records(out))
     assert max(urls.values()) == 1
@@ -241,9 +280,16 @@ async def test_per_host_cap_counts_across_resumes(site, tmp_path):
         return web.Response(text=links, content_type="text/html")
 
     site.route("c.test", "*", page)
-    job = Job.model_validate({"start_urls": [site.url("c.test", "/p0")], "resolve": site.pin("c.test"),
-                              "output": str(tmp_path / "o"), "ignore_robots": True, "per_host": 1,
-                              "max_pages_per_host": 8})
+    job = Job.model_validate(
+        {
+            "start_urls": [site.url("c.test", "/p0")],
+            "resolve": site.pin("c.test"),
+            "output": str(tmp_path / "o"),
+            "ignore_robots": True,
+            "per_host": 1,
+            "max_pages_per_host": 8,
+        }
+    )
     crawls.append(Crawl(job))
     first = await crawls[-1].run()
     assert first.interrupted and first.records < 8

@@ -17,8 +17,9 @@ async def test_a_host_whose_request_finished_goes_next_while_its_connection_is_w
     instead of after a lap of every host."""
     frontier = MemoryFrontier()
     scheduler = Scheduler(frontier, LocalHostLimiter(per_host=1), lease_ttl=60)
-    await frontier.add([Request(f"http://a/{i}", "a:80") for i in range(3)]
-                       + [Request(f"http://{h}/", f"{h}:80") for h in "bcd"])
+    await frontier.add(
+        [Request(f"http://a/{i}", "a:80") for i in range(3)] + [Request(f"http://{h}/", f"{h}:80") for h in "bcd"]
+    )
     for host in ("a:80", "b:80", "c:80", "d:80"):
         scheduler.has_work(host)
     order = []
@@ -85,6 +86,8 @@ async def test_a_crawl_stuck_on_slots_nobody_gives_back_says_who_holds_them_and_
 
     assert lease.request.url == "http://b/"
     (warning,) = warnings
-    assert warning.startswith("nothing in flight for 0.1s and b:80 has no free slot: 3 held by "
-                              "page http://a/live (1), page http://a/stuck (1, over)")
+    assert warning.startswith(
+        "nothing in flight for 0.1s and b:80 has no free slot: 3 held by "
+        "page http://a/live (1), page http://a/stuck (1, over)"
+    )
     assert limiter.held() == {"b:80": 2} and [h.name for h in scheduler.slots.held("b:80")] == ["page http://a/live"]

@@ -21,8 +21,12 @@ REDIS_PW = "r3dis&pass word"
 
 def forms(user: str, password: str) -> set[bytes]:
     """Every form a password takes on the way: as given, percent-encoded, inside Basic auth."""
-    return {password.encode(), quote(password, safe="").encode(), quote(password).encode(),
-            base64.b64encode(f"{user}:{password}".encode())}
+    return {
+        password.encode(),
+        quote(password, safe="").encode(),
+        quote(password).encode(),
+        base64.b64encode(f"{user}:{password}".encode()),
+    }
 
 
 async def test_no_secret_in_any_output_file_or_message(hosts_site, tmp_path):
@@ -35,11 +39,17 @@ async def test_no_secret_in_any_output_file_or_message(hosts_site, tmp_path):
     redis.start()
     try:
         out = tmp_path / "out"
-        job = {"name": "secrets", "start_urls": [hosts_site.url(h) for h in ("127.0.0.1", "127.0.0.2")],
-               "output": str(out), "warc": True, "ignore_robots": True, "worker_id": "w0",
-               "frontier": f"redis://127.0.0.1:{redis.port}/0?password={quote(REDIS_PW, safe='')}",
-               "proxy_pools": {"web": [http.url()]},
-               "proxy_rules": [{"match": "127.0.0.1", "proxy": "web"}, {"match": "127.0.0.2", "proxy": socks.url()}]}
+        job = {
+            "name": "secrets",
+            "start_urls": [hosts_site.url(h) for h in ("127.0.0.1", "127.0.0.2")],
+            "output": str(out),
+            "warc": True,
+            "ignore_robots": True,
+            "worker_id": "w0",
+            "frontier": f"redis://127.0.0.1:{redis.port}/0?password={quote(REDIS_PW, safe='')}",
+            "proxy_pools": {"web": [http.url()]},
+            "proxy_rules": [{"match": "127.0.0.1", "proxy": "web"}, {"match": "127.0.0.2", "proxy": socks.url()}],
+        }
         (tmp_path / "job.yaml").write_text(json.dumps(job))
         code, stdout, stderr = await run_cli("run", str(tmp_path / "job.yaml"))
         assert code == 0, stderr

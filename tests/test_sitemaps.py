@@ -15,8 +15,10 @@ def urlset(urls: list[str]) -> bytes:
 async def test_sitemap_index_and_gzipped_child_seed_the_frontier(site, crawl):
     host = "s.test"
     base = site.url(host).rstrip("/")
-    index = (f'<?xml version="1.0"?><sitemapindex><sitemap><loc>{base}/sitemaps/products.xml.gz</loc></sitemap>'
-             f'<sitemap><loc>{base}/sitemaps/blog.xml</loc></sitemap></sitemapindex>').encode()
+    index = (
+        f'<?xml version="1.0"?><sitemapindex><sitemap><loc>{base}/sitemaps/products.xml.gz</loc></sitemap>'
+        f"<sitemap><loc>{base}/sitemaps/blog.xml</loc></sitemap></sitemapindex>"
+    ).encode()
     listed = [f"{base}/product/{i}" for i in range(5)] + ["http://elsewhere.test/x", f"{base}/a?x=1&amp;y=2"]
     routes = {
         "/robots.txt": (b"User-agent: *\nAllow: /\nSitemap: " + f"{base}/sitemap_index.xml".encode(), "text/plain"),
@@ -26,8 +28,10 @@ async def test_sitemap_index_and_gzipped_child_seed_the_frontier(site, crawl):
         "/sitemap.xml": (urlset([f"{base}/about"]), "application/xml"),
     }
     for path, (body, ctype) in routes.items():
+
         async def handler(_: web.Request, body=body, ctype=ctype) -> web.Response:
             return web.Response(body=body, content_type=ctype)
+
         site.route(host, path, handler)
     site.html(host, "/", "home, linking nowhere")
     for path in ["/about", "/blog/1", "/a"] + [f"/product/{i}" for i in range(5)]:
@@ -60,7 +64,6 @@ async def test_gzip_bomb_sitemap_is_refused_with_a_warning(site, crawl):
 
     site.html("b.test", "/", "home")
     site.route("b.test", "/sitemap.xml", sitemap)
-    r = await crawl(start_urls=[site.url("b.test")], resolve=site.pin("b.test"), sitemaps=True,
-                    max_bytes=1_000_000)
+    r = await crawl(start_urls=[site.url("b.test")], resolve=site.pin("b.test"), sitemaps=True, max_bytes=1_000_000)
     assert len(r.records) == 1 and r.records[0]["status"] == 200
     assert any("larger than max_bytes" in w for w in r.stats.warnings)

@@ -16,15 +16,21 @@ from crawler.sinks.paths import MAX_NAME, relative_path
 from crawler.urls import InvalidURL, Scope, dedup_key, join, parse_seed
 
 
-@pytest.mark.parametrize("raw, browser, key", [
-    ("HTTP://Example.COM:80/a/%7euser/b%2fc?q=%41#frag", "http://example.com/a/%7euser/b%2fc?q=%41",
-     "http://example.com/a/~user/b%2Fc?q=A"),
-    ("https://a.com:443", "https://a.com/", "https://a.com/"),
-    ("http://a.com:8080/x/../y/./z", "http://a.com:8080/y/z", "http://a.com:8080/y/z"),
-    ("example.org/path", "http://example.org/path", "http://example.org/path"),
-    ("http://Bücher.example/ü", "http://xn--bcher-kva.example/%C3%BC", "http://xn--bcher-kva.example/%C3%BC"),
-    ("http://a.com/x?", "http://a.com/x", "http://a.com/x"),  # yarl cannot send an empty query: one page
-])
+@pytest.mark.parametrize(
+    "raw, browser, key",
+    [
+        (
+            "HTTP://Example.COM:80/a/%7euser/b%2fc?q=%41#frag",
+            "http://example.com/a/%7euser/b%2fc?q=%41",
+            "http://example.com/a/~user/b%2Fc?q=A",
+        ),
+        ("https://a.com:443", "https://a.com/", "https://a.com/"),
+        ("http://a.com:8080/x/../y/./z", "http://a.com:8080/y/z", "http://a.com:8080/y/z"),
+        ("example.org/path", "http://example.org/path", "http://example.org/path"),
+        ("http://Bücher.example/ü", "http://xn--bcher-kva.example/%C3%BC", "http://xn--bcher-kva.example/%C3%BC"),
+        ("http://a.com/x?", "http://a.com/x", "http://a.com/x"),  # yarl cannot send an empty query: one page
+    ],
+)
 def test_seed_is_the_browser_url_and_its_dedup_key_normalises_escapes(raw, browser, key):
     """The request keeps the page's percent-encoding as written; only the dedup key normalises it."""
     assert str(parse_seed(raw)) == browser
@@ -39,8 +45,15 @@ def test_invalid_seeds_are_rejected(bad):
 
 def test_join_equivalent_links_give_one_dedup_key():
     base = URL("http://a.com/dir/page.html")
-    forms = ["other.html", "./other.html#x", "../dir/other.html", "/dir/other.html",
-             "HTTP://A.COM:80/dir/other.html", "/dir/%6Fther.html", "/dir/%6fther.html?"]
+    forms = [
+        "other.html",
+        "./other.html#x",
+        "../dir/other.html",
+        "/dir/other.html",
+        "HTTP://A.COM:80/dir/other.html",
+        "/dir/%6Fther.html",
+        "/dir/%6fther.html?",
+    ]
     assert {dedup_key(str(join(base, f))) for f in forms} == {"http://a.com/dir/other.html"}
 
 
@@ -55,12 +68,24 @@ def test_scope_hosts_domains_regexes_depth():
 
 
 HOSTILE = [
-    "http://a.com/../../../etc/passwd", "http://a.com/%2e%2e/%2e%2e/etc/passwd",
-    "http://a.com/..%2f..%2fetc/passwd", "http://a.com/%2F%2Fetc%2Fpasswd", "http://a.com//etc/passwd",
-    "http://a.com/" + "x" * 5000, "http://a.com/" + "é" * 300 + "/y", "http://a.com/CON",
-    "http://a.com/nul.txt", "http://a.com/%00%01%FF%FE", "http://a.com/a\\..\\..\\b",
-    "http://a.com/.", "http://a.com/.git/config", "http://a.com/_index.html", "http://a.com/",
-    "http://a.com/?q=../../x", "http://a.com/x?" + "q" * 3000, "http://[::1]:8080/x",
+    "http://a.com/../../../etc/passwd",
+    "http://a.com/%2e%2e/%2e%2e/etc/passwd",
+    "http://a.com/..%2f..%2fetc/passwd",
+    "http://a.com/%2F%2Fetc%2Fpasswd",
+    "http://a.com//etc/passwd",
+    "http://a.com/" + "x" * 5000,
+    "http://a.com/" + "é" * 300 + "/y",
+    "http://a.com/CON",
+    "http://a.com/nul.txt",
+    "http://a.com/%00%01%FF%FE",
+    "http://a.com/a\\..\\..\\b",
+    "http://a.com/.",
+    "http://a.com/.git/config",
+    "http://a.com/_index.html",
+    "http://a.com/",
+    "http://a.com/?q=../../x",
+    "http://a.com/x?" + "q" * 3000,
+    "http://[::1]:8080/x",
 ]
 
 
@@ -115,6 +140,7 @@ async def test_file_and_folder_conflict_keeps_both_bodies(tmp_path: Path):
 
 async def test_urls_that_differ_in_an_escape_keep_their_own_page_files(site, crawl):
     """``?a=b&c`` and ``?a=b%26c`` are two URLs: each record's file holds its own body."""
+
     async def echo(request: web.Request) -> web.Response:
         return web.Response(text=f"query {request.raw_path}", content_type="text/plain")
 

@@ -41,18 +41,31 @@ async def test_warc_records_hold_the_bytes_as_received(site, crawl):
 
     check = subprocess.run([WARCIO, "check", "-v", str(warc)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    index = [json.loads(line) for line in subprocess.run(
-        [WARCIO, "index", "-f", "warc-type,warc-target-uri,http:status", str(warc)],
-        capture_output=True, text=True, check=True).stdout.splitlines()]
+    index = [
+        json.loads(line)
+        for line in subprocess.run(
+            [WARCIO, "index", "-f", "warc-type,warc-target-uri,http:status", str(warc)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+    ]
     responses = {(i["warc-target-uri"], i.get("http:status")) for i in index if i["warc-type"] == "response"}
     requests = [i for i in index if i["warc-type"] == "request"]
-    assert responses == {(site.url("w.test"), "200"), (site.url("w.test", "/chunked"), "200"),
-                         (site.url("w.test", "/old"), "301"), (site.url("w.test", "/gone"), "404")}
+    assert responses == {
+        (site.url("w.test"), "200"),
+        (site.url("w.test", "/chunked"), "200"),
+        (site.url("w.test", "/old"), "301"),
+        (site.url("w.test", "/gone"), "404"),
+    }
     assert len(requests) == len(responses)
 
     with open(warc, "rb") as f:
-        bodies = {rec.rec_headers.get_header("WARC-Target-URI"): (rec.raw_stream.read(), rec.http_headers)
-                  for rec in ArchiveIterator(f) if rec.rec_type == "response"}
+        bodies = {
+            rec.rec_headers.get_header("WARC-Target-URI"): (rec.raw_stream.read(), rec.http_headers)
+            for rec in ArchiveIterator(f)
+            if rec.rec_type == "response"
+        }
     raw, headers = bodies[site.url("w.test")]
     assert raw == ZIPPED and headers.get_header("Content-Encoding") == "gzip"  # exactly as sent
     raw, headers = bodies[site.url("w.test", "/chunked")]
@@ -66,8 +79,9 @@ async def test_warc_keeps_the_bomb_cap(site, crawl):
         return web.Response(body=bomb, headers={"Content-Encoding": "gzip", "Content-Type": "text/html"})
 
     site.route("b.test", "/", handler)
-    r = await crawl(start_urls=[site.url("b.test")], resolve=site.pin("b.test"), warc=True,
-                    max_bytes=1_000_000, ignore_robots=True)
+    r = await crawl(
+        start_urls=[site.url("b.test")], resolve=site.pin("b.test"), warc=True, max_bytes=1_000_000, ignore_robots=True
+    )
     assert r.records[0]["error"]["kind"] == "too_large"
 
 
@@ -75,8 +89,9 @@ def warc_responses(warc: Path) -> list[str]:
     check = subprocess.run([WARCIO, "check", "-v", str(warc)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     with open(warc, "rb") as f:
-        return [rec.rec_headers.get_header("WARC-Target-URI") for rec in ArchiveIterator(f)
-                if rec.rec_type == "response"]
+        return [
+            rec.rec_headers.get_header("WARC-Target-URI") for rec in ArchiveIterator(f) if rec.rec_type == "response"
+        ]
 
 
 async def test_resume_cuts_a_torn_warc_record_and_appends_after_it(site, crawl):
@@ -88,7 +103,7 @@ async def test_resume_cuts_a_torn_warc_record_and_appends_after_it(site, crawl):
     warc = first.out / "crawl.warc.gz"
     before = warc.read_bytes()
     assert sorted(warc_responses(warc)) == [site.url("t.test"), site.url("t.test", "/a")]
-    last_member = before[before.rindex(b"\x1f\x8b\x08"):]  # how kill -9 in mid-write leaves it
+    last_member = before[before.rindex(b"\x1f\x8b\x08") :]  # how kill -9 in mid-write leaves it
     warc.write_bytes(before + last_member[: len(last_member) // 2])
 
     await crawl(start_urls=[*seeds, site.url("t.test", "/new")], resolve=site.pin("t.test"), warc=True)

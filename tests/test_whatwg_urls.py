@@ -19,8 +19,9 @@ from crawler.errors import InvalidURL
 from crawler.parsing.parse import parse_html
 from crawler.urls import resolve
 
-CASES: list[dict[str, Any]] = [c for c in json.loads((Path(__file__).parent / "wpt" / "urltestdata.json").read_text())
-                               if isinstance(c, dict)]
+CASES: list[dict[str, Any]] = [
+    c for c in json.loads((Path(__file__).parent / "wpt" / "urltestdata.json").read_text()) if isinstance(c, dict)
+]
 HTTP = ("http:", "https:")
 # cases a crawl can meet: against a page's URL (an http(s) base), or a seed (no base)
 CRAWL_CASES = [c for c in CASES if c["base"] is None or c["base"].startswith(HTTP)]
@@ -49,8 +50,13 @@ def test_join_gives_the_browsers_url_or_refuses(case: dict[str, Any]) -> None:
 
 # links in a page: the parser's own path (href strip, fragment cut, the join cache by directory);
 # an empty or fragment-only href is the page itself, not a link; HTML turns NUL into U+FFFD
-PAGE_CASES = [c for c in CRAWL_CASES if c["base"] is not None and "\x00" not in c["input"]
-              and c["input"].strip("".join(map(chr, range(0x21)))).partition("#")[0]]
+PAGE_CASES = [
+    c
+    for c in CRAWL_CASES
+    if c["base"] is not None
+    and "\x00" not in c["input"]
+    and c["input"].strip("".join(map(chr, range(0x21)))).partition("#")[0]
+]
 
 
 def test_page_links_are_the_browsers_urls():

@@ -12,8 +12,14 @@ from crawler import Crawl, Follow, Hooks, Job, Outgoing, Page, Stats, crawl
 def parse(page: Page) -> Iterator[dict[str, Any] | Follow]:
     title = page.css_first("h1")
     stock: str | None = page.headers.get("X-Stock")
-    yield {"title": title.text(strip=True) if title is not None else None, "depth": page.depth,
-           "status": page.status, "stock": stock, "via": page.redirected_from, "final": page.final_url}
+    yield {
+        "title": title.text(strip=True) if title is not None else None,
+        "depth": page.depth,
+        "status": page.status,
+        "stock": stock,
+        "via": page.redirected_from,
+        "final": page.final_url,
+    }
     for href in page.links():
         yield page.follow(href, meta={"from": page.url}, priority=1 if "/product/" in href else 0)
 

@@ -32,35 +32,59 @@ class BenchResult:
 
     def report(self) -> str:
         rate = self.pages / self.seconds
-        return (f"{self.pages} pages in {self.seconds:.2f}s: {rate:.0f} pages/s, "
-                f"{self.megabytes / self.seconds:.1f} MB/s, "
-                f"{self.cpu_seconds / self.pages * 1000:.2f} ms CPU per page, "
-                f"peak RSS {self.peak_rss_mb:.0f} MB (parser process {self.parser_rss_mb:.0f} MB)")
+        return (
+            f"{self.pages} pages in {self.seconds:.2f}s: {rate:.0f} pages/s, "
+            f"{self.megabytes / self.seconds:.1f} MB/s, "
+            f"{self.cpu_seconds / self.pages * 1000:.2f} ms CPU per page, "
+            f"peak RSS {self.peak_rss_mb:.0f} MB (parser process {self.parser_rss_mb:.0f} MB)"
+        )
 
 
-def run_bench(execute_job: Callable[[Job], int], *, pages: int, hosts: int, links: int, size: int, concurrency: int,
-              per_host: int, output: Path | None) -> BenchResult:
+def run_bench(
+    execute_job: Callable[[Job], int],
+    *,
+    pages: int,
+    hosts: int,
+    links: int,
+    size: int,
+    concurrency: int,
+    per_host: int,
+    output: Path | None,
+) -> BenchResult:
     """Serve the synthetic site, crawl ``pages`` of it with ``execute_job(job)``, measure."""
     work = Path(tempfile.mkdtemp(prefix="crawler-bench-"))
     port_file = work / "port"
-    site = subprocess.Popen([sys.executable, "-m", "crawler.bench.site", str(port_file),
-                             str(hosts), str(pages), str(links), str(size)])
+    site = subprocess.Popen(
+        [sys.executable, "-m", "crawler.bench.site", str(port_file), str(hosts), str(pages), str(links), str(size)]
+    )
     try:
         port = _wait_for_port(port_file, site)
         out = output or work / "out"
-        job = Job.model_validate({
-            "start_urls": [f"http://h{k}.bench.test:{port}/p0" for k in range(min(hosts, 4))],
-            "resolve": [f"h{k}.bench.test:{port}:127.0.0.1" for k in range(hosts)],
-            "max_pages": pages, "concurrency": concurrency, "per_host": per_host,
-            "output": str(out), "quiet": True, "fresh": True, "name": "bench",
-        })
+        job = Job.model_validate(
+            {
+                "start_urls": [f"http://h{k}.bench.test:{port}/p0" for k in range(min(hosts, 4))],
+                "resolve": [f"h{k}.bench.test:{port}:127.0.0.1" for k in range(hosts)],
+                "max_pages": pages,
+                "concurrency": concurrency,
+                "per_host": per_host,
+                "output": str(out),
+                "quiet": True,
+                "fresh": True,
+                "name": "bench",
+            }
+        )
         cpu0, t0 = _cpu(), time.perf_counter()
         execute_job(job)  # the parser process is reaped by now; the site is not
         seconds, cpu = time.perf_counter() - t0, _cpu() - cpu0
         crawled, size_b = _count(out)
-        return BenchResult(crawled, seconds, size_b / 1e6, cpu,
-                           resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                           resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+        return BenchResult(
+            crawled,
+            seconds,
+            size_b / 1e6,
+            cpu,
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        )
     finally:
         site.terminate()
         site.wait(10)
@@ -94,4 +118,3 @@ def _count(out: Path) -> tuple[int, int]:
                 pages += 1
                 size += rec["bytes"]
     return pages, size
-

@@ -19,9 +19,30 @@ from pathlib import Path
 
 from aiohttp import web
 
-WORDS = ["crawler", "frontier", "politeness", "robots", "parser", "selector", "record", "sink", "proxy", "queue",
-         "host", "gate", "latency", "throughput", "page", "link", "anchor", "title", "document", "corpus", "index",
-         "archive"]
+WORDS = [
+    "crawler",
+    "frontier",
+    "politeness",
+    "robots",
+    "parser",
+    "selector",
+    "record",
+    "sink",
+    "proxy",
+    "queue",
+    "host",
+    "gate",
+    "latency",
+    "throughput",
+    "page",
+    "link",
+    "anchor",
+    "title",
+    "document",
+    "corpus",
+    "index",
+    "archive",
+]
 
 
 def page(host: int, i: int, hosts: int, pages: int, links: int, size: int) -> bytes:

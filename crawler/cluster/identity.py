@@ -21,8 +21,18 @@ from crawler.config import Job
 from crawler.errors import ClusterError
 
 # seeds, scope, and the rules that decide what is followed and extracted
-DEFINING = ("start_urls", "sitemaps", "allow_domains", "include", "exclude", "max_depth", "follow_nofollow",
-            "follow", "extract", "parse")
+DEFINING = (
+    "start_urls",
+    "sitemaps",
+    "allow_domains",
+    "include",
+    "exclude",
+    "max_depth",
+    "follow_nofollow",
+    "follow",
+    "extract",
+    "parse",
+)
 SHOWN = 80  # characters of a differing value in the message
 
 
@@ -44,8 +54,10 @@ async def claim(store: RedisStore, job: Job) -> None:
         stored = await store.script("CLAIM", [key], [fingerprint, text])
         differs = difference(orjson.loads(stored), ours) if stored is not None else None
         if differs:
-            raise ClusterError(f"Redis at {store.shown} holds another job named {store.job!r}: {differs}; "
-                               "give this job its own name (--name, YAML name:)")
+            raise ClusterError(
+                f"Redis at {store.shown} holds another job named {store.job!r}: {differs}; "
+                "give this job its own name (--name, YAML name:)"
+            )
 
     await claim_once()
     if job.fresh:

@@ -35,8 +35,10 @@ class Merged:
 
     def summary(self, out: Path) -> str:
         repeats = self.records - self.torn - self.urls
-        return (f"merged {self.shards} shards: {self.urls} URLs ({repeats} repeated records dropped, "
-                f"{self.torn} torn lines skipped), {self.items} items → {out}/records.jsonl")
+        return (
+            f"merged {self.shards} shards: {self.urls} URLs ({repeats} repeated records dropped, "
+            f"{self.torn} torn lines skipped), {self.items} items → {out}/records.jsonl"
+        )
 
 
 def merge(out: Path) -> Merged:

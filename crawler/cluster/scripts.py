@@ -20,7 +20,9 @@ RANK = 4294967296
 # KEYS: seen, meta, host_admitted, hosts, then the queue of request 1..n (list or ranked set)
 # ARGV: total cap (-1: none), per-host cap (-1: none), known (1: a re-crawl queues URLs the job has
 # seen: no dedup, no caps), then fingerprint, host, encoded, priority per request
-ADD = f"local RANK = {RANK}" + """
+ADD = (
+    f"local RANK = {RANK}"
+    + """
 local total, per, known = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1'
 local admitted = tonumber(redis.call('HGET', KEYS[2], 'admitted') or '0')
 local out = {}
@@ -48,10 +50,13 @@ if #out > 0 then
 end
 return out
 """
+)
 
 # KEYS: meta, leases, expiry, hosts, then queue and ranked set of host 1..n
 # ARGV: worker, ttl ms, then host, count per host.  Returns {expiry ms, id1, enc1, id2, enc2, ...}
-LEASE = NOW + """
+LEASE = (
+    NOW
+    + """
 local expires = now + tonumber(ARGV[2])
 local out = {expires}
 local function take(items)
@@ -85,11 +90,14 @@ if n > 0 then
 end
 return out
 """
+)
 
 # A lease goes back to the head of its host's queue (failed attempt, expired, or given up by a
 # restarted worker). Idempotent: only a lease that still exists is requeued.
 # KEYS: meta, leases, expiry, hosts, queue, ranked set   ARGV: lease id, host, encoded request, priority
-REQUEUE = f"local RANK = {RANK}" + """
+REQUEUE = (
+    f"local RANK = {RANK}"
+    + """
 if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then return 0 end
 redis.call('ZREM', KEYS[3], ARGV[1])
 local priority = tonumber(ARGV[4])
@@ -100,6 +108,7 @@ redis.call('HINCRBY', KEYS[1], 'leased', -1)
 redis.call('HINCRBY', KEYS[1], 'queued', 1)
 return 1
 """
+)
 
 # KEYS: meta, leases, expiry, worker_done, host_done   ARGV: worker, then lease id, host per lease
 DONE = """
@@ -145,7 +154,9 @@ return nil
 
 # Leases whose expiry has passed (their worker died or stalled): {id1, value1, ...}, at most ARGV[1].
 # KEYS: expiry, leases
-EXPIRED = NOW + """
+EXPIRED = (
+    NOW
+    + """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 local out = {}
 for _, id in ipairs(ids) do
@@ -154,11 +165,14 @@ for _, id in ipairs(ids) do
 end
 return out
 """
+)
 
 # Keep this worker's leases and host slots alive, and say it is alive.
 # KEYS: expiry, workers, slot set of host 1..n   ARGV: ttl ms, worker, info, lease count, lease ids...,
 # then one token per slot key.
-HEARTBEAT = NOW + """
+HEARTBEAT = (
+    NOW
+    + """
 local expires = now + tonumber(ARGV[1])
 local leases = tonumber(ARGV[4])
 for i = 5, 4 + leases do redis.call('ZADD', KEYS[1], 'XX', expires, ARGV[i]) end
@@ -166,6 +180,7 @@ for i = 3, #KEYS do redis.call('ZADD', KEYS[i], 'XX', expires, ARGV[4 + leases +
 redis.call('HSET', KEYS[2], ARGV[2], now .. ' ' .. ARGV[3])
 return now
 """
+)
 
 # The host limiter. State hash fields: slots, delay, base (Crawl-delay floor), ready (ms), and
 # AIMD's latency, samples, good, cut, throttles, min. Slot holders: a sorted set token → expiry.
@@ -215,15 +230,24 @@ end
 """
 
 # KEYS: state, slots   ARGV: tokens given back, per_host, delay ms, then answers (see GIVE_BACK)
-RELEASE = NOW + "local FIRST = 4\n" + GIVE_BACK + """
+RELEASE = (
+    NOW
+    + "local FIRST = 4\n"
+    + GIVE_BACK
+    + """
 return {change, unpack(report)}
 """
+)
 
 # Take up to ARGV[7] slots, giving this worker's parked ones back first in the same round trip (a worker's next request
 # to a host whose request just finished). ARGV: tokens given back, per_host, delay ms, token
 # prefix (slot i is prefix:i), jitter ms (drawn by the caller), slot ttl ms, want, then answers.
 # Returns {slots taken, 0 | ms to wait | -1 (every slot is held), change, report...}
-ACQUIRE = NOW + "local FIRST = 8\n" + GIVE_BACK + """
+ACQUIRE = (
+    NOW
+    + "local FIRST = 8\n"
+    + GIVE_BACK
+    + """
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local st = redis.call('HMGET', KEYS[1], 'slots', 'delay', 'ready')
 local slots = tonumber(st[1]) or tonumber(ARGV[2])
@@ -245,9 +269,12 @@ if taken > 0 then
 end
 return {taken, answer, change, unpack(report)}
 """
+)
 
 # KEYS: state   ARGV: ms to wait from now, new delay floor ms (-1: unchanged)
-HOLD = NOW + """
+HOLD = (
+    NOW
+    + """
 local floor = tonumber(ARGV[2])
 local st = redis.call('HMGET', KEYS[1], 'delay', 'base', 'ready')
 local delay, base, ready = tonumber(st[1]) or 0, tonumber(st[2]) or 0, tonumber(st[3]) or 0
@@ -260,3 +287,4 @@ redis.call('HSET', KEYS[1], 'ready', math.max(ready, now + wait))
 redis.call('PEXPIRE', KEYS[1], 86400000)
 return 1
 """
+)

@@ -19,8 +19,13 @@ def split_job_url(text: str) -> tuple[str, str]:
     except ValueError:
         url = URL()
     parts = [p for p in url.path.split("/") if p]
-    if url.scheme not in ("redis", "rediss") or not url.host or not parts or len(parts) > 2 or (
-            len(parts) == 2 and not parts[0].isdigit()):
+    if (
+        url.scheme not in ("redis", "rediss")
+        or not url.host
+        or not parts
+        or len(parts) > 2
+        or (len(parts) == 2 and not parts[0].isdigit())
+    ):
         raise ConfigError("expected OUT or redis://host:port[/db]/JOB")
     db = parts[0] if len(parts) == 2 else "0"
     return str(url.with_path(f"/{db}", keep_query=True)), parts[-1]  # the query may hold the password
@@ -51,8 +56,10 @@ async def describe(text: str) -> str:
         await store.redis.aclose()
     now = seconds * 1000 + micros // 1000
     n = {key: int(meta.get(key, 0)) for key in ("queued", "leased", "admitted", "done")}
-    lines = [f"{store.shown} job {job!r}: {'finished' if not n['queued'] + n['leased'] else 'in progress'}",
-             f"urls: {n['admitted']} admitted, {n['done']} done, {n['queued']} queued, {n['leased']} leased"]
+    lines = [
+        f"{store.shown} job {job!r}: {'finished' if not n['queued'] + n['leased'] else 'in progress'}",
+        f"urls: {n['admitted']} admitted, {n['done']} done, {n['queued']} queued, {n['leased']} leased",
+    ]
     if defined:  # what a worker's job must match (crawler.cluster.identity)
         lines.append(f"job: {str(defined)[:DEFINED_SHOWN]}" + ("…" if len(str(defined)) > DEFINED_SHOWN else ""))
     for worker in sorted(set(workers) | set(done_by)):

@@ -28,8 +28,10 @@ from crawler.errors import ClusterError, ConfigError
 from crawler.net.proxy_url import redact_url
 
 T = TypeVar("T")
-TLS_HINT = ("rediss:// needs a server certificate this machine trusts: a private CA's file can be given "
-            "with SSL_CERT_FILE=ca.pem; redis:// is for servers without TLS")
+TLS_HINT = (
+    "rediss:// needs a server certificate this machine trusts: a private CA's file can be given "
+    "with SSL_CERT_FILE=ca.pem; redis:// is for servers without TLS"
+)
 UNREACHABLE = (rx.ConnectionError, rx.TimeoutError, ConnectionError, OSError)
 
 
@@ -89,8 +91,9 @@ class Keys:
 class RedisStore:
     """One process's connection to one shared job."""
 
-    def __init__(self, url: str, job: str, worker: str, *, ttl: float, wait: float,
-                 warn: Callable[[str], None] = lambda _: None) -> None:
+    def __init__(
+        self, url: str, job: str, worker: str, *, ttl: float, wait: float, warn: Callable[[str], None] = lambda _: None
+    ) -> None:
         self.shown = redact(url)
         self.job = job
         self.worker = worker
@@ -98,12 +101,25 @@ class RedisStore:
         self.wait = wait
         self.keys = Keys(job)
         self._warn = warn
-        self.redis: Redis = Redis.from_url(url, decode_responses=True, socket_connect_timeout=5,
-                                           socket_timeout=max(10.0, ttl))
+        self.redis: Redis = Redis.from_url(
+            url, decode_responses=True, socket_connect_timeout=5, socket_timeout=max(10.0, ttl)
+        )
         self.scripts: dict[str, AsyncScript] = {
             name: self.redis.register_script(getattr(scripts, name))
-            for name in ("ADD", "LEASE", "REQUEUE", "DONE", "EXPIRED", "HEARTBEAT", "ACQUIRE", "HOLD", "RELEASE",
-                         "NEXT_GENERATION", "CLAIM")}
+            for name in (
+                "ADD",
+                "LEASE",
+                "REQUEUE",
+                "DONE",
+                "EXPIRED",
+                "HEARTBEAT",
+                "ACQUIRE",
+                "HOLD",
+                "RELEASE",
+                "NEXT_GENERATION",
+                "CLAIM",
+            )
+        }
         self.renewals: list[Callable[[], tuple[list[str], list[str]]]] = []  # → (lease ids, slot keys+tokens)
         self.before_close: list[Callable[[], Awaitable[None]]] = []  # last words to Redis
         self._heartbeat: asyncio.Task[None] | None = None
@@ -119,27 +135,33 @@ class RedisStore:
             try:
                 result = await fn()
             except rx.AuthenticationError as e:
-                raise ClusterError(f"Redis at {self.shown} refused our credentials ({e}); check the password "
-                                   "in the frontier URL") from None
+                raise ClusterError(
+                    f"Redis at {self.shown} refused our credentials ({e}); check the password in the frontier URL"
+                ) from None
             except rx.ResponseError as e:
                 if "NOAUTH" in str(e) or "WRONGPASS" in str(e):
-                    raise ClusterError(f"Redis at {self.shown} needs a password ({e}); give it in the frontier "
-                                       "URL: redis://:PASSWORD@host:port/db") from None
+                    raise ClusterError(
+                        f"Redis at {self.shown} needs a password ({e}); give it in the frontier "
+                        "URL: redis://:PASSWORD@host:port/db"
+                    ) from None
                 if "DB index is out of range" in str(e):  # a bad --frontier value, found on connecting
                     raise ConfigError(f"--frontier: Redis at {self.shown} has no such database ({e})") from None
                 raise
             except UNREACHABLE as e:
                 if "CERTIFICATE_VERIFY_FAILED" in str(e):
-                    raise ClusterError(f"Redis at {self.shown}: TLS failed ({_reason(e)}); "
-                                       f"{TLS_HINT}") from None  # retrying will not mend it
+                    raise ClusterError(
+                        f"Redis at {self.shown}: TLS failed ({_reason(e)}); {TLS_HINT}"
+                    ) from None  # retrying will not mend it
                 now = time.monotonic()
                 if self._outage_since is None:
                     self._outage_since = now
                     self._warn(f"Redis at {self.shown} unreachable ({_reason(e)}); retrying for up to {self.wait:g}s")
                 if now - self._outage_since >= self.wait:
-                    raise ClusterError(f"Redis at {self.shown} unreachable for {self.wait:g}s ({_reason(e)}); "
-                                       "stopped; what this worker wrote is kept; run the same command "
-                                       "again to continue") from None
+                    raise ClusterError(
+                        f"Redis at {self.shown} unreachable for {self.wait:g}s ({_reason(e)}); "
+                        "stopped; what this worker wrote is kept; run the same command "
+                        "again to continue"
+                    ) from None
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 1.0)
                 continue
@@ -151,8 +173,7 @@ class RedisStore:
     def report(self, records: int) -> list[str]:
         """The summary's line: which job and worker, and how hard this worker used Redis."""
         per = f" ({self.calls / records:.1f} per URL)" if records else ""
-        return [f"shared job {self.job!r} at {self.shown}, worker {self.worker}: "
-                f"redis: {self.calls} round trips{per}"]
+        return [f"shared job {self.job!r} at {self.shown}, worker {self.worker}: redis: {self.calls} round trips{per}"]
 
     async def script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         return await self.call(lambda: self.scripts[name](keys=keys, args=args))
@@ -189,8 +210,11 @@ class RedisStore:
             slot_keys += slots[0::2]
             tokens += slots[1::2]
         info = f"{os.getpid()} {socket.gethostname()}"
-        await self.script("HEARTBEAT", [self.keys.expiry, self.keys.workers, *slot_keys],
-                          [round(self.ttl * 1000), self.worker, info, len(ids), *ids, *tokens])
+        await self.script(
+            "HEARTBEAT",
+            [self.keys.expiry, self.keys.workers, *slot_keys],
+            [round(self.ttl * 1000), self.worker, info, len(ids), *ids, *tokens],
+        )
 
     async def _beat_forever(self) -> None:
         interval = max(0.2, self.ttl / 3)

@@ -38,9 +38,23 @@ def run_workers(job: Job, argv: list[str], echo: Callable[[str], None]) -> int:
         shutil.rmtree(job.output_dir / "shards", ignore_errors=True)
     base = job.worker_id or socket.gethostname()
     # later options win in click: each worker runs alone, not fresh, under its own id
-    workers = [subprocess.Popen([sys.executable, "-m", "crawler", *argv, "--processes", "1", "--no-fresh",
-                                 "--worker-id", f"{base}-{i}", "--quiet"])
-               for i in range(1, job.processes + 1)]
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "crawler",
+                *argv,
+                "--processes",
+                "1",
+                "--no-fresh",
+                "--worker-id",
+                f"{base}-{i}",
+                "--quiet",
+            ]
+        )
+        for i in range(1, job.processes + 1)
+    ]
 
     def forward(sig: int, _: FrameType | None) -> None:
         for w in workers:
@@ -56,8 +70,10 @@ def run_workers(job: Job, argv: list[str], echo: Callable[[str], None]) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     failed = [f"{base}-{i} exited {code}" for i, code in enumerate(codes, 1) if code]
     if failed:
-        echo(f"{len(failed)} of {len(codes)} workers did not finish ({', '.join(failed)}); "
-             f"run the same command again to continue, or `crawler merge {job.output_dir}` for what is done")
+        echo(
+            f"{len(failed)} of {len(codes)} workers did not finish ({', '.join(failed)}); "
+            f"run the same command again to continue, or `crawler merge {job.output_dir}` for what is done"
+        )
         return max(codes)
     if not job.quiet:
         echo(merge(job.output_dir).summary(job.output_dir))

@@ -47,8 +47,19 @@ def encode(r: Request) -> str:
     the URL, so a request that keeps meeting bad proxies ends however often it changes workers;
     a re-crawl's last visit travels with it to whichever worker fetches it."""
     previous = list(dataclasses.astuple(r.previous)) if r.previous is not None else None
-    fields: list[object] = [r.url, r.host, r.depth, r.parent, r.attempt, r.redirects,
-                            r.meta, r.priority, r.proxy_attempts, previous, r.render]
+    fields: list[object] = [
+        r.url,
+        r.host,
+        r.depth,
+        r.parent,
+        r.attempt,
+        r.redirects,
+        r.meta,
+        r.priority,
+        r.proxy_attempts,
+        previous,
+        r.render,
+    ]
     while len(fields) > 6 and not fields[-1]:
         fields.pop()
     return orjson.dumps(fields).decode()
@@ -109,8 +120,13 @@ class RedisFrontier:
     async def _add(self, requests: Sequence[Request], caps: Caps = NO_CAPS, *, known: bool = False) -> list[Request]:
         """One ADD script for a batch; ``known``: a re-crawl's URLs, queued without dedup or caps."""
         k = self._keys
-        keys = [k.seen, k.meta, k.host_admitted, k.hosts,
-                *(k.ranked(r.host) if r.priority else k.queue(r.host) for r in requests)]
+        keys = [
+            k.seen,
+            k.meta,
+            k.host_admitted,
+            k.hosts,
+            *(k.ranked(r.host) if r.priority else k.queue(r.host) for r in requests),
+        ]
         args: list[object] = [_cap(caps.total), _cap(caps.per_host), int(known)]
         for r in requests:
             args += [fingerprint(dedup_key(r.url)), r.host, encode(r), r.priority]
@@ -177,15 +193,18 @@ class RedisFrontier:
         generation = self.generation
         if joined >= generation:
             k = self._keys
-            generation = int(await self._store.script(
-                "NEXT_GENERATION", [k.meta, k.host_admitted, k.host_done, k.worker_done], [generation]))
+            generation = int(
+                await self._store.script(
+                    "NEXT_GENERATION", [k.meta, k.host_admitted, k.host_done, k.worker_done], [generation]
+                )
+            )
             if generation == self.generation:  # unfinished: this run goes on with it
                 return None
         self.generation = generation
         again = 0
         requests = [r for r in _shard_requests(self._records, generation) if due is None or due(r.url, r.previous)]
         for start in range(0, len(requests), RECLAIM_BATCH):
-            again += len(await self._add(requests[start:start + RECLAIM_BATCH], known=True))
+            again += len(await self._add(requests[start : start + RECLAIM_BATCH], known=True))
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(str(generation))
         return again
@@ -197,7 +216,8 @@ class RedisFrontier:
     async def counts(self) -> Counts:
         async with self._publishing:  # not while a batch of done leases is half-way to Redis
             queued, leased, admitted = await self._store.call(
-                lambda: self._store.redis.hmget(self._keys.meta, ["queued", "leased", "admitted"]))
+                lambda: self._store.redis.hmget(self._keys.meta, ["queued", "leased", "admitted"])
+            )
             # this worker's finished leases count as finished here at once, though published later
             return Counts(int(queued or 0), int(leased or 0) - len(self._done), int(admitted or 0))
 
@@ -215,12 +235,12 @@ class RedisFrontier:
 
     async def flushed(self) -> None:
         """The records of the leases marked at the last commit are on disk: publish them done."""
-        batch = self._done[:self._marked]
+        batch = self._done[: self._marked]
         if not batch:
             return
         async with self._publishing:
             await self._publish_done([(lease.id, lease.request.host) for lease in batch])
-            del self._done[:len(batch)]
+            del self._done[: len(batch)]
         self._marked = 0
         for lease in batch:
             self._live.pop(lease.id, None)
@@ -239,8 +259,11 @@ class RedisFrontier:
 
     async def _requeue(self, lease_id: int | str, enc: str, r: Request) -> None:
         k = self._keys
-        await self._store.script("REQUEUE", [k.meta, k.leases, k.expiry, k.hosts, k.queue(r.host), k.ranked(r.host)],
-                                 [lease_id, r.host, enc, r.priority])
+        await self._store.script(
+            "REQUEUE",
+            [k.meta, k.leases, k.expiry, k.hosts, k.queue(r.host), k.ranked(r.host)],
+            [lease_id, r.host, enc, r.priority],
+        )
 
     async def _reclaim(self) -> None:
         """Put leases whose worker stopped renewing them back into their queues."""
@@ -282,9 +305,17 @@ def _shard_requests(records: Path, generation: int) -> list[Request]:
     for url, line in latest.items():
         if line.get("path") and not str(line["path"]).startswith("../"):
             line["path"] = f"../{shard}/{line['path']}"
-        requests.append(Request(url, host_key(URL(url, encoded=True)), line["depth"], line.get("parent"),
-                                meta=line.get("meta"), priority=int(line.get("priority", 0)),
-                                previous=visit_from_record(line)))
+        requests.append(
+            Request(
+                url,
+                host_key(URL(url, encoded=True)),
+                line["depth"],
+                line.get("parent"),
+                meta=line.get("meta"),
+                priority=int(line.get("priority", 0)),
+                previous=visit_from_record(line),
+            )
+        )
     return requests
 
 

@@ -110,8 +110,7 @@ class SqliteFrontier:
                 db.execute(f"PRAGMA application_id={APP_ID}")
                 db.execute(f"PRAGMA user_version={VERSION}")
         except sqlite3.DatabaseError as e:
-            raise StateError(f"{self.path}: not a crawler state file ({e}); "
-                             "move it away or run with --fresh") from None
+            raise StateError(f"{self.path}: not a crawler state file ({e}); move it away or run with --fresh") from None
         self._db = db
         db.execute("BEGIN")
         row = db.execute("SELECT value FROM job WHERE key='generation'").fetchone()
@@ -137,10 +136,21 @@ class SqliteFrontier:
             if caps.per_host is not None and self._host_count(r.host) >= caps.per_host:
                 continue
             meta = orjson.dumps(r.meta).decode() if r.meta else None
-            cur = db.execute("INSERT OR IGNORE INTO urls (url, host, depth, parent, redirects, meta, priority, "
-                             "generation, href) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             (key, r.host, r.depth, r.parent, r.redirects, meta, r.priority, self.generation,
-                              r.url if r.url != key else None))
+            cur = db.execute(
+                "INSERT OR IGNORE INTO urls (url, host, depth, parent, redirects, meta, priority, "
+                "generation, href) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    r.host,
+                    r.depth,
+                    r.parent,
+                    r.redirects,
+                    meta,
+                    r.priority,
+                    self.generation,
+                    r.url if r.url != key else None,
+                ),
+            )
             self._remember(key)
             if cur.rowcount:
                 fresh.append(r)
@@ -205,12 +215,15 @@ class SqliteFrontier:
         self._apply_changes()
         generation = self.generation + 1
         if due is None:
-            cur = db.execute(f"UPDATE urls SET state={QUEUED}, attempt=0, generation=? WHERE state={DONE}",
-                             (generation,))
+            cur = db.execute(
+                f"UPDATE urls SET state={QUEUED}, attempt=0, generation=? WHERE state={DONE}", (generation,)
+            )
             again = cur.rowcount
         else:
-            rows = db.execute(f"SELECT u.id, coalesce(u.href, u.url), {VISIT_OF_U} FROM urls u {LATEST_VISIT} "
-                              f"WHERE u.state={DONE}", (generation,)).fetchall()
+            rows = db.execute(
+                f"SELECT u.id, coalesce(u.href, u.url), {VISIT_OF_U} FROM urls u {LATEST_VISIT} WHERE u.state={DONE}",
+                (generation,),
+            ).fetchall()
             chosen = [(generation, row[0]) for row in rows if due(row[1], visit_of(row[2:]))]
             db.executemany(f"UPDATE urls SET state={QUEUED}, attempt=0, generation=? WHERE id=?", chosen)
             again = len(chosen)
@@ -302,12 +315,32 @@ class SqliteFrontier:
         query = f"SELECT {columns} FROM urls u"  # generation 1 has no earlier visits: the plain read
         if self.generation > 1:
             query, args = f"SELECT {columns}, {VISIT_OF_U} FROM urls u {LATEST_VISIT}", (self.generation,)
-        rows = self._conn().execute(f"{query} WHERE u.host=? AND u.state=? ORDER BY u.priority DESC, u.id LIMIT ?",
-                                    (*args, host, QUEUED, BATCH)).fetchall()
-        heap = [(-priority, rowid, Request(url, host, depth, parent, attempt, redirects,
-                                           orjson.loads(meta) if meta else None, priority,
-                                           previous=visit_of(tuple(visit)) if visit else None))
-                for rowid, url, depth, parent, attempt, redirects, meta, priority, *visit in rows]  # sorted: a heap
+        rows = (
+            self._conn()
+            .execute(
+                f"{query} WHERE u.host=? AND u.state=? ORDER BY u.priority DESC, u.id LIMIT ?",
+                (*args, host, QUEUED, BATCH),
+            )
+            .fetchall()
+        )
+        heap = [
+            (
+                -priority,
+                rowid,
+                Request(
+                    url,
+                    host,
+                    depth,
+                    parent,
+                    attempt,
+                    redirects,
+                    orjson.loads(meta) if meta else None,
+                    priority,
+                    previous=visit_of(tuple(visit)) if visit else None,
+                ),
+            )
+            for rowid, url, depth, parent, attempt, redirects, meta, priority, *visit in rows
+        ]  # sorted: a heap
         boundary = (-rows[-1][7], rows[-1][0]) if len(rows) == BATCH else None
         return _Batch(heap, boundary)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from crawler.errors import StateError
 from crawler.frontier import Visit
@@ -40,7 +41,8 @@ CREATE TABLE visits (
 ) WITHOUT ROWID;
 CREATE TABLE job (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 """
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE urls (
     id INTEGER PRIMARY KEY,
     url TEXT NOT NULL UNIQUE,
@@ -56,17 +58,26 @@ CREATE TABLE urls (
     href TEXT
 );
 CREATE INDEX urls_order ON urls (host, state, priority DESC, id);
-""" + _NEW_TABLES
+"""
+    + _NEW_TABLES
+)
 # the visit columns of urls u's latest visit before a generation (one parameter), NULLs without one
 VISIT_OF_U = ", ".join(f"v.{c}" for c in VISIT_COLUMNS.split(", "))
-LATEST_VISIT = ("LEFT JOIN visits v ON v.url_id=u.id AND v.generation="
-                "(SELECT max(generation) FROM visits WHERE url_id=u.id AND generation<?)")
+LATEST_VISIT = (
+    "LEFT JOIN visits v ON v.url_id=u.id AND v.generation="
+    "(SELECT max(generation) FROM visits WHERE url_id=u.id AND generation<?)"
+)
 UPGRADES = {  # format → the statements that bring it to the next one
     1: ["ALTER TABLE urls ADD COLUMN meta TEXT"],
-    2: ["ALTER TABLE urls ADD COLUMN priority INTEGER NOT NULL DEFAULT 0", "DROP INDEX urls_queue",
-        "CREATE INDEX urls_order ON urls (host, state, priority DESC, id)"],
-    3: ["ALTER TABLE urls ADD COLUMN generation INTEGER NOT NULL DEFAULT 1",
-        *(statement for statement in _NEW_TABLES.split(";") if statement.strip())],
+    2: [
+        "ALTER TABLE urls ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
+        "DROP INDEX urls_queue",
+        "CREATE INDEX urls_order ON urls (host, state, priority DESC, id)",
+    ],
+    3: [
+        "ALTER TABLE urls ADD COLUMN generation INTEGER NOT NULL DEFAULT 1",
+        *(statement for statement in _NEW_TABLES.split(";") if statement.strip()),
+    ],
     4: ["ALTER TABLE urls ADD COLUMN href TEXT", "INSERT OR REPLACE INTO job VALUES ('legacy_keys', 1)"],
 }
 
@@ -77,11 +88,13 @@ def check_state(db: sqlite3.Connection, path: Path) -> int:
     app_id = db.execute("PRAGMA application_id").fetchone()[0]
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if app_id != APP_ID:
-        raise StateError(f"{path}: not a crawler state file (foreign SQLite database); "
-                         "move it away or run with --fresh")
+        raise StateError(
+            f"{path}: not a crawler state file (foreign SQLite database); move it away or run with --fresh"
+        )
     if not 1 <= version <= VERSION:
-        raise StateError(f"{path}: state format {version}, this crawler reads {VERSION}; "
-                         "run with --fresh to start over")
+        raise StateError(
+            f"{path}: state format {version}, this crawler reads {VERSION}; run with --fresh to start over"
+        )
     result = db.execute("PRAGMA quick_check").fetchone()[0]
     if result != "ok":
         raise StateError(f"{path}: state file is damaged ({result}); run with --fresh to start over")
@@ -97,8 +110,10 @@ def upgrade(db: sqlite3.Connection, version: int, records: Path) -> None:
         for statement in UPGRADES[v]:
             db.execute(statement)
     if version < 4:
-        db.executemany(f"INSERT OR REPLACE INTO visits SELECT id, 1, {', '.join('?' * 9)} FROM urls WHERE url=?",
-                       ((*visit_row(v), url) for url, v in _record_visits(records)))
+        db.executemany(
+            f"INSERT OR REPLACE INTO visits SELECT id, 1, {', '.join('?' * 9)} FROM urls WHERE url=?",
+            ((*visit_row(v), url) for url, v in _record_visits(records)),
+        )
     if version < 5:
         _rekey(db)
     db.execute(f"PRAGMA user_version={VERSION}")
@@ -122,12 +137,19 @@ def reconcile(db: sqlite3.Connection, records: Path, generation: int) -> int:
     done (matched by dedup key), the others (leased when the process died, or marked done without a record) queued.
     Returns how many URLs of this generation have their record."""
     db.execute("CREATE TEMP TABLE recorded (url TEXT PRIMARY KEY) WITHOUT ROWID")
-    db.executemany("INSERT OR IGNORE INTO recorded VALUES (?)",
-                   ((dedup_key(u),) for u in read_jsonl_urls(records, generation)))
-    db.execute(f"UPDATE urls SET state={QUEUED} WHERE generation=? AND state!={QUEUED} "
-               "AND url NOT IN (SELECT url FROM recorded)", (generation,))
-    db.execute("DELETE FROM visits WHERE generation=? AND url_id IN (SELECT id FROM urls WHERE generation=? "
-               "AND url NOT IN (SELECT url FROM recorded))", (generation, generation))
+    db.executemany(
+        "INSERT OR IGNORE INTO recorded VALUES (?)", ((dedup_key(u),) for u in read_jsonl_urls(records, generation))
+    )
+    db.execute(
+        f"UPDATE urls SET state={QUEUED} WHERE generation=? AND state!={QUEUED} "
+        "AND url NOT IN (SELECT url FROM recorded)",
+        (generation,),
+    )
+    db.execute(
+        "DELETE FROM visits WHERE generation=? AND url_id IN (SELECT id FROM urls WHERE generation=? "
+        "AND url NOT IN (SELECT url FROM recorded))",
+        (generation, generation),
+    )
     db.execute(f"UPDATE urls SET state={DONE} WHERE url IN (SELECT url FROM recorded)")
     count: int = db.execute("SELECT count(*) FROM recorded").fetchone()[0]
     db.execute("DROP TABLE recorded")
@@ -139,13 +161,12 @@ def visit_row(v: Visit) -> tuple[object, ...]:
     return (v.status, int(v.ok), v.digest, v.path, v.etag, v.last_modified, v.fetched_at, v.changed_at, v.revisit)
 
 
-def visit_of(row: tuple[object, ...]) -> Visit | None:
+def visit_of(row: tuple[Any, ...]) -> Visit | None:
     """The visit in the values of VISIT_COLUMNS (None: the URL was never fetched)."""
     status, ok, digest, path, etag, last_modified, fetched_at, changed_at, revisit = row
     if ok is None:
         return None
-    return Visit(status, bool(ok), digest, path, etag, last_modified,  # type: ignore[arg-type]
-                 fetched_at or 0.0, changed_at or 0.0, revisit)  # type: ignore[arg-type]
+    return Visit(status, bool(ok), digest, path, etag, last_modified, fetched_at or 0.0, changed_at or 0.0, revisit)
 
 
 def _record_visits(records: Path) -> Iterator[tuple[str, Visit]]:

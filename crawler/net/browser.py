@@ -141,8 +141,9 @@ class _Instance:
         async with self.making:
             entry = self.contexts.pop(key, None)
             if entry is None:
-                entry = _Context(await self.browser.new_context(**options, service_workers="block",
-                                                                accept_downloads=False))
+                entry = _Context(
+                    await self.browser.new_context(**options, service_workers="block", accept_downloads=False)
+                )
                 await entry.context.route("**/*", lambda route: entry.route(route))  # (slots: no bound method)
                 if self.refuse_sockets:
                     await entry.context.route_web_socket("**/*", _refuse_socket)
@@ -217,8 +218,10 @@ class BrowserPool:
         except FetchError as e:
             raise RenderUnavailable(e.message) from None
         if running_as_root() and self._warn is not None:
-            self._warn("the browser runs without its sandbox, as the crawler runs as root: "
-                       "run the crawl as another user to render untrusted pages sandboxed")
+            self._warn(
+                "the browser runs without its sandbox, as the crawler runs as root: "
+                "run the crawl as another user to render untrusted pages sandboxed"
+            )
 
     @asynccontextmanager
     async def tab(self, key: Hashable, options: dict[str, Any], cookies: list[SetCookieParam]) -> AsyncIterator[Tab]:
@@ -258,8 +261,10 @@ class BrowserPool:
                     with contextlib.suppress(OSError):
                         os.kill(pid, signal.SIGKILL)
                 if self._warn is not None:
-                    self._warn(f"the browser did not {doing} within {self._job.render_timeout:g}s: killed it; "
-                               "the next pages open in a new one")
+                    self._warn(
+                        f"the browser did not {doing} within {self._job.render_timeout:g}s: killed it; "
+                        "the next pages open in a new one"
+                    )
             raise FetchError(Kind.RENDER, f"the browser did not {doing} within {self._job.render_timeout:g}s") from None
 
     async def _after_page(self, instance: _Instance) -> None:
@@ -280,8 +285,10 @@ class BrowserPool:
                 return
             self.restarts += 1
             if self._warn is not None:
-                self._warn(f"the browser uses {used:.0f} MB (render_memory_mb {self._job.render_memory_mb}): "
-                           "starting a new one; the old one closes after its open pages")
+                self._warn(
+                    f"the browser uses {used:.0f} MB (render_memory_mb {self._job.render_memory_mb}): "
+                    "starting a new one; the old one closes after its open pages"
+                )
             self._current = None  # the next page launches a new browser
             instance.retired = True
             self._retired.append(instance)
@@ -301,8 +308,9 @@ class BrowserPool:
                     self.relaunches += 1
                 before = self._processes()
                 browser = await self._launch()
-                self._current = current = _Instance(browser, pids=self._processes() - before,
-                                                    refuse_sockets="websocket" in self._job.render_block)
+                self._current = current = _Instance(
+                    browser, pids=self._processes() - before, refuse_sockets="websocket" in self._job.render_block
+                )
             return current
 
     def _processes(self) -> set[int]:
@@ -320,17 +328,27 @@ class BrowserPool:
             options = launch_options(self._job.resolve_pins(), running_as_root(), guard)
             return await self._playwright.chromium.launch(executable_path=self._job.render_browser, **options)
         except Error as e:
-            hint = "" if running_as_root() else (" (it was started in its sandbox, which needs unprivileged user "
-                                                 "namespaces or Chromium's setuid sandbox helper on this machine)")
-            raise FetchError(Kind.RENDER, f"cannot start the browser {self._job.render_browser}: "
-                             f"{str(e).splitlines()[0][:300]}{hint}") from None
+            hint = (
+                ""
+                if running_as_root()
+                else (
+                    " (it was started in its sandbox, which needs unprivileged user "
+                    "namespaces or Chromium's setuid sandbox helper on this machine)"
+                )
+            )
+            raise FetchError(
+                Kind.RENDER,
+                f"cannot start the browser {self._job.render_browser}: {str(e).splitlines()[0][:300]}{hint}",
+            ) from None
 
     def report(self) -> list[str]:
         """The summary's line about the browser."""
         if not self.pages:
             return []
-        return [f"browser: {self.pages} pages rendered, {self.peak_mb:.0f} MB at most (read every {CHECK_EVERY} "
-                f"pages), {self.restarts} restarts over render_memory_mb, {self.relaunches} after a crash"]
+        return [
+            f"browser: {self.pages} pages rendered, {self.peak_mb:.0f} MB at most (read every {CHECK_EVERY} "
+            f"pages), {self.restarts} restarts over render_memory_mb, {self.relaunches} after a crash"
+        ]
 
     async def close(self) -> None:
         if self._check is not None:

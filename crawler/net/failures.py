@@ -36,9 +36,20 @@ def _local_failure(exc: BaseException) -> str | None:
 def is_transport(exc: BaseException) -> bool:
     """An exception the network or the disk can cause (classified into a record's error kind);
     anything else is a bug of ours, which the engine records as ``internal`` and warns about."""
-    return isinstance(exc, (aiohttp.ClientError, aiohttp_socks.ProxyError, aiohttp_socks.ProxyTimeoutError,
-                            aiohttp_socks.ProxyConnectionError, asyncio.TimeoutError, OSError,
-                            HttpProcessingError, UnicodeError, zlib.error))
+    return isinstance(
+        exc,
+        (
+            aiohttp.ClientError,
+            aiohttp_socks.ProxyError,
+            aiohttp_socks.ProxyTimeoutError,
+            aiohttp_socks.ProxyConnectionError,
+            asyncio.TimeoutError,
+            OSError,
+            HttpProcessingError,
+            UnicodeError,
+            zlib.error,
+        ),
+    )
 
 
 def classify(exc: BaseException) -> FetchError:

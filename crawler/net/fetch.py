@@ -69,8 +69,13 @@ def make_session(job: Job, proxy: Proxy | None = None, *, idle: int | None = Non
     """
     pins = job.resolve_pins()
     resolver = CrawlResolver(pins, job.block_private_ips) if pins or job.block_private_ips else None
-    kw: dict[str, Any] = {"limit": job.concurrency, "limit_per_host": 0, "ttl_dns_cache": 300,
-                          "resolver": resolver, "ssl": tls_context(job)}
+    kw: dict[str, Any] = {
+        "limit": job.concurrency,
+        "limit_per_host": 0,
+        "ttl_dns_cache": 300,
+        "resolver": resolver,
+        "ssl": tls_context(job),
+    }
     if proxy is None and idle is not None:
         connector: aiohttp.TCPConnector = BoundedConnector(max_idle=idle, per_host=job.per_host, **kw)
     elif proxy is None:
@@ -79,8 +84,14 @@ def make_session(job: Job, proxy: Proxy | None = None, *, idle: int | None = Non
         url = URL(proxy.url)
         kind = aiohttp_socks.ProxyType.SOCKS4 if url.scheme == "socks4" else aiohttp_socks.ProxyType.SOCKS5
         connector = aiohttp_socks.ProxyConnector(  # host and port are checked by parse_proxy
-            host=url.host or "", port=url.port or 0, proxy_type=kind, username=url.user, password=url.password,
-            rdns=url.scheme == "socks5h", **kw)
+            host=url.host or "",
+            port=url.port or 0,
+            proxy_type=kind,
+            username=url.user,
+            password=url.password,
+            rdns=url.scheme == "socks5h",
+            **kw,
+        )
     t = job.timeout
     return aiohttp.ClientSession(
         connector=connector,
@@ -103,8 +114,7 @@ def tls_context(job: Job) -> ssl.SSLContext | bool:
 class Fetcher:
     """Performs GETs for the engine and for robots.txt, directly or through a proxy."""
 
-    def __init__(self, session: aiohttp.ClientSession, job: Job, router: Router,
-                 warc: WarcSink | None = None) -> None:
+    def __init__(self, session: aiohttp.ClientSession, job: Job, router: Router, warc: WarcSink | None = None) -> None:
         self._session = session
         self._job = job
         self._router = router
@@ -115,8 +125,9 @@ class Fetcher:
         self._ban_body = re.compile(job.proxy_ban_body.encode()) if job.proxy_ban_body else None
         self.headers = CIMultiDict({"User-Agent": job.user_agent, **job.headers})
 
-    def request_kwargs(self, proxy: Proxy | None = None, extra: Outgoing | None = None,
-                       previous: Visit | None = None) -> dict[str, Any]:
+    def request_kwargs(
+        self, proxy: Proxy | None = None, extra: Outgoing | None = None, previous: Visit | None = None
+    ) -> dict[str, Any]:
         """Keyword arguments for ``session.get``: headers (with the validators of the URL's last
         visit, in a re-crawl), cookies (the job's, then what the request hook set for this
         request), no redirects, HTTP proxy."""
@@ -139,8 +150,14 @@ class Fetcher:
             kw["auto_decompress"] = False
         return kw
 
-    async def fetch(self, url: URL, pages: PageStore | None, proxy: Proxy | None = None,
-                    extra: Outgoing | None = None, previous: Visit | None = None) -> Response:
+    async def fetch(
+        self,
+        url: URL,
+        pages: PageStore | None,
+        proxy: Proxy | None = None,
+        extra: Outgoing | None = None,
+        previous: Visit | None = None,
+    ) -> Response:
         """GET ``url``; 2xx bodies go to a file of ``pages``. With ``previous`` (a re-crawl), the
         request is conditional, and a 304 or an identical body comes back ``unchanged`` with the
         page file untouched. Raises FetchError for transport failures."""
@@ -148,7 +165,8 @@ class Fetcher:
         kept = await self._kept(previous, pages)
         try:
             async with self._session_for(proxy).get(
-                    url, **self.request_kwargs(proxy, extra, previous if kept else None)) as resp:
+                url, **self.request_kwargs(proxy, extra, previous if kept else None)
+            ) as resp:
                 return await self._handle(resp, url, pages, proxy, previous, kept)
         except FetchError as e:
             raise self._blame(e, proxy) from None
@@ -158,8 +176,9 @@ class Fetcher:
             if proxy is not None and isinstance(e, aiohttp.ClientHttpProxyError) and e.status == 407:
                 raise self._blame(self._credentials_rejected(proxy, 407), proxy) from None
             if proxy is not None and _tls_with_proxy(e, proxy):
-                raise self._blame(FetchError(Kind.PROXY, f"TLS with proxy {proxy.id} failed: {e}",
-                                             retryable=True), proxy) from None
+                raise self._blame(
+                    FetchError(Kind.PROXY, f"TLS with proxy {proxy.id} failed: {e}", retryable=True), proxy
+                ) from None
             raise self._blame(classify(e), proxy) from None
 
     async def get_routed(self, url: URL, limit: int) -> tuple[int, bytes]:
@@ -249,19 +268,30 @@ class Fetcher:
             return False
         if pages is None:  # no page files: nothing to keep
             return True
-        return previous.path is not None and previous.digest is not None \
+        return (
+            previous.path is not None
+            and previous.digest is not None
             and await pages.holds(previous.path, previous.digest)
+        )
 
-    async def _handle(self, resp: aiohttp.ClientResponse, url: URL, pages: PageStore | None,
-                      proxy: Proxy | None, previous: Visit | None, kept: bool) -> Response:
+    async def _handle(
+        self,
+        resp: aiohttp.ClientResponse,
+        url: URL,
+        pages: PageStore | None,
+        proxy: Proxy | None,
+        previous: Visit | None,
+        kept: bool,
+    ) -> Response:
         status = resp.status
         ctype = resp.headers.get("Content-Type")
         if status == 304 and kept and previous is not None and previous.digest is not None:
             await self._drain(resp, archive=False)
             if self._warc is not None:
                 await self._warc.revisit(Exchange.of(resp), previous.digest, previous.fetched_at)
-            return Response(status, ctype, sha256=previous.digest, path=previous.path, headers=resp.headers,
-                            unchanged=True)
+            return Response(
+                status, ctype, sha256=previous.digest, path=previous.path, headers=resp.headers, unchanged=True
+            )
         if proxy is not None and (_proxy_auth_failed(resp) or status in self._ban_status):
             await self._drain(resp)
             if _proxy_auth_failed(resp):
@@ -273,8 +303,12 @@ class Fetcher:
         if not 200 <= status < 300:
             await self._drain(resp)
             retry_after = parse_retry_after(resp.headers.get("Retry-After"), self._job.max_retry_after)
-            error = FetchError(Kind.HTTP, f"{status} {resp.reason or ''}".strip(),
-                               retryable=status in RETRY_STATUS, retry_after=retry_after)
+            error = FetchError(
+                Kind.HTTP,
+                f"{status} {resp.reason or ''}".strip(),
+                retryable=status in RETRY_STATUS,
+                retry_after=retry_after,
+            )
             return Response(status, ctype, error=error)
         declared = resp.content_length
         if declared is not None and declared > self._job.max_bytes and not resp.headers.get("Content-Encoding"):
@@ -284,12 +318,16 @@ class Fetcher:
         digest = hashlib.sha256()  # fed only without a page file, which hashes on its writer thread
         raw: list[bytes] | None = [] if self._warc is not None else None
         try:
-            body, size = await self._read_capped(resp, self._job.max_bytes, page,
-                                                 digest if page is None else None,
-                                                 keep=self._parse_cap if is_html else 0, raw=raw)
+            body, size = await self._read_capped(
+                resp,
+                self._job.max_bytes,
+                page,
+                digest if page is None else None,
+                keep=self._parse_cap if is_html else 0,
+                raw=raw,
+            )
             if proxy is not None and self._ban_body is not None and self._ban_body.search(body):
-                raise FetchError(Kind.PROXY, f"ban signal via {proxy.id}: body matches proxy_ban_body",
-                                 banned=True)
+                raise FetchError(Kind.PROXY, f"ban signal via {proxy.id}: body matches proxy_ban_body", banned=True)
             known = previous.digest if previous is not None and previous.ok else None
             path = await page.commit(unless=known) if page is not None else None
             sha256 = page.sha256 if page is not None else digest.hexdigest()
@@ -303,12 +341,26 @@ class Fetcher:
                 await self._warc.revisit(Exchange.of(resp), sha256, previous.fetched_at)
             else:
                 await self._warc.write(Exchange.of(resp), b"".join(raw))
-        return Response(status, ctype, nbytes=size, sha256=sha256, path=path,
-                        body=body if is_html else None, headers=resp.headers, unchanged=unchanged)
+        return Response(
+            status,
+            ctype,
+            nbytes=size,
+            sha256=sha256,
+            path=path,
+            body=body if is_html else None,
+            headers=resp.headers,
+            unchanged=unchanged,
+        )
 
-    async def _read_capped(self, resp: aiohttp.ClientResponse, limit: int, page: PageFile | None,
-                           digest: Any = None, keep: int | None = None,
-                           raw: list[bytes] | None = None) -> tuple[bytes, int]:
+    async def _read_capped(
+        self,
+        resp: aiohttp.ClientResponse,
+        limit: int,
+        page: PageFile | None,
+        digest: Any = None,
+        keep: int | None = None,
+        raw: list[bytes] | None = None,
+    ) -> tuple[bytes, int]:
         """Stream the decoded body; raise TOO_LARGE past ``limit``.
 
         Returns the first ``keep`` bytes (all of it by default) and the full decoded size. With

@@ -112,8 +112,9 @@ class BrowserGuard:
             self._pipes.discard(task)
             writer.close()
 
-    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-                         ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+    async def _handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         """The SOCKS5 greeting and request; the connection to the target if it is allowed."""
         greeting, methods = await reader.readexactly(2)
         await reader.readexactly(methods)
@@ -221,8 +222,12 @@ def _reply(writer: asyncio.StreamWriter, code: int) -> None:
     writer.write(bytes([SOCKS, code, 0, 1, 0, 0, 0, 0, 0, 0]))
 
 
-async def _pipe(client: asyncio.StreamReader, to_client: asyncio.StreamWriter,
-                upstream: asyncio.StreamReader, to_upstream: asyncio.StreamWriter) -> None:
+async def _pipe(
+    client: asyncio.StreamReader,
+    to_client: asyncio.StreamWriter,
+    upstream: asyncio.StreamReader,
+    to_upstream: asyncio.StreamWriter,
+) -> None:
     """Copy both ways. Once one side is done (its end is passed on), the other has ``LINGER``
     seconds to finish: a server that never closes cannot hold a connection the browser left."""
     copies = {asyncio.ensure_future(_copy(client, to_upstream)), asyncio.ensure_future(_copy(upstream, to_client))}

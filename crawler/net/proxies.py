@@ -75,8 +75,11 @@ class Pool:
     failing_since: float | None = None  # loop time of the first failure since a request last worked
 
     def usable(self, now: float) -> list[Proxy]:
-        return [p for p in self.proxies if not p.dead and p.cooling_until <= now
-                and (self.cap is None or p.inflight < self.cap)]
+        return [
+            p
+            for p in self.proxies
+            if not p.dead and p.cooling_until <= now and (self.cap is None or p.inflight < self.cap)
+        ]
 
     def pick(self, host: str, now: float) -> Proxy | None:
         ready = self.usable(now)
@@ -122,8 +125,7 @@ class NoProxy(Exception):
         self.now = now
         self.all_dead = all(p.dead for p in pool.proxies)
         at_work = any(p.inflight and not p.dead and p.cooling_until <= now for p in pool.proxies)
-        self.failing = (pool.failing_since is not None and now - pool.failing_since >= patience
-                        and not at_work)
+        self.failing = pool.failing_since is not None and now - pool.failing_since >= patience and not at_work
         self.hopeless = self.all_dead or self.failing
         wake = pool.wake_at(now)
         self.wait = wake - now if wake is not None else POLL
@@ -132,17 +134,32 @@ class NoProxy(Exception):
 class Router:
     """Chooses the route for each target host and keeps proxy health."""
 
-    def __init__(self, default: list[str], pools: dict[str, list[str]], rules: list[tuple[str, str]],
-                 *, rotation: str, cap: int | None, cooldown: float, wait: float) -> None:
+    def __init__(
+        self,
+        default: list[str],
+        pools: dict[str, list[str]],
+        rules: list[tuple[str, str]],
+        *,
+        rotation: str,
+        cap: int | None,
+        cooldown: float,
+        wait: float,
+    ) -> None:
         self._all: dict[str, Proxy] = {}
-        self.pools = {name: Pool(name, [self._proxy(u) for u in urls], rotation, cap)
-                      for name, urls in {"default": default, **pools}.items() if urls}
+        self.pools = {
+            name: Pool(name, [self._proxy(u) for u in urls], rotation, cap)
+            for name, urls in {"default": default, **pools}.items()
+            if urls
+        }
         self._rules: list[tuple[Callable[[str], object], Pool | None]] = []
         for pattern, target in rules:
             if target != "direct" and target not in self.pools:
                 self.pools[target] = Pool(target, [self._proxy(target)], rotation, cap)
-            matches = (re.compile(pattern[3:]).search if pattern.startswith("re:")
-                       else re.compile(fnmatch.translate(pattern.lower())).fullmatch)
+            matches = (
+                re.compile(pattern[3:]).search
+                if pattern.startswith("re:")
+                else re.compile(fnmatch.translate(pattern.lower())).fullmatch
+            )
             self._rules.append((matches, None if target == "direct" else self.pools[target]))
         self._cooldown = cooldown
         self._cap = cap
@@ -154,9 +171,15 @@ class Router:
 
     @classmethod
     def from_job(cls, job: Job) -> Router:
-        return cls(job.default_proxies, job.proxy_pools, [(r.match, r.proxy) for r in job.proxy_rules],
-                   rotation=job.proxy_rotation, cap=job.proxy_concurrency,
-                   cooldown=job.proxy_cooldown, wait=job.proxy_wait)
+        return cls(
+            job.default_proxies,
+            job.proxy_pools,
+            [(r.match, r.proxy) for r in job.proxy_rules],
+            rotation=job.proxy_rotation,
+            cap=job.proxy_concurrency,
+            cooldown=job.proxy_cooldown,
+            wait=job.proxy_wait,
+        )
 
     def proxies(self) -> list[Proxy]:
         return [*self._all.values(), *(pool.proxies[0] for pool in self._chosen.values())]

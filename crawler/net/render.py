@@ -143,8 +143,15 @@ class Renderer:
     """Loads pages in the crawl's browser; ``start`` before the first page, ``close`` at the end.
     ``warc`` is set once the crawl's output is open, when it writes WARC."""
 
-    def __init__(self, job: Job, slots: Slots, *, screens: Path | None = None,
-                 rules: LinkRules | None = None, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        job: Job,
+        slots: Slots,
+        *,
+        screens: Path | None = None,
+        rules: LinkRules | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
         self._job = job
         self._slots = slots
         self._rules = rules
@@ -160,8 +167,9 @@ class Renderer:
     def wants(self, url: str) -> bool:
         return any(matches(url) for matches in self._patterns)
 
-    async def fetch(self, url: URL, pages: PageStore | None, proxy: Proxy | None = None,
-                    extra: Outgoing | None = None) -> Response:
+    async def fetch(
+        self, url: URL, pages: PageStore | None, proxy: Proxy | None = None, extra: Outgoing | None = None
+    ) -> Response:
         """The page as the browser left it once loaded; FetchError ``render`` if it never was.
         The job's (and the request hook's) headers and cookies, and the request's proxy, are the
         browser context's: pages sharing all of them and the host share a context."""
@@ -172,14 +180,19 @@ class Renderer:
         host = host_key(url)
         key = (host, proxy.url if proxy is not None else None, tuple(headers.items()), tuple(cookies.items()))
         width, _, height = self._job.render_viewport.partition("x")
-        options = {"user_agent": self._job.user_agent, "extra_http_headers": headers, "proxy": _proxy(proxy),
-                   "viewport": {"width": int(width), "height": int(height)},
-                   "ignore_https_errors": self._job.insecure}
+        options = {
+            "user_agent": self._job.user_agent,
+            "extra_http_headers": headers,
+            "proxy": _proxy(proxy),
+            "viewport": {"width": int(width), "height": int(height)},
+            "ignore_https_errors": self._job.insecure,
+        }
         if self.browsers.guard is not None:
             await self.browsers.guard.check(url, resolve=proxy is None)
         try:
-            async with self.browsers.tab(key, options, [{"name": k, "value": v, "url": str(url)}
-                                                         for k, v in cookies.items()]) as tab:
+            async with self.browsers.tab(
+                key, options, [{"name": k, "value": v, "url": str(url)} for k, v in cookies.items()]
+            ) as tab:
                 lifetime = 2 * self._job.render_timeout + DEADLINE_GRACE  # the load, and the tab's close
                 traffic = PageTraffic(host, self._slots.holder(f"page {url}", lifetime), self._job.render_timeout / 2)
                 tab.on_route = lambda route: self._route(route, tab.page.main_frame, url, traffic)
@@ -207,15 +220,17 @@ class Renderer:
         try:
             async with asyncio.timeout(self._job.render_timeout + DEADLINE_GRACE):
                 with self.browsers.guard.blame(page) if self.browsers.guard else contextlib.nullcontext():
-                    answer = await page.goto(str(url), wait_until=self._job.render_wait,
-                                             timeout=self._job.render_timeout * 1000)
+                    answer = await page.goto(
+                        str(url), wait_until=self._job.render_wait, timeout=self._job.render_timeout * 1000
+                    )
                 if answer is not None and answer.ok:
                     ctype = await answer.header_value("content-type") or ""
                     if "html" not in ctype.lower():
                         raise NotHTML(ctype)
                 if self._job.render_selector:
-                    await page.wait_for_selector(self._job.render_selector,
-                                                 timeout=max(deadline - loop.time(), 0.001) * 1000)
+                    await page.wait_for_selector(
+                        self._job.render_selector, timeout=max(deadline - loop.time(), 0.001) * 1000
+                    )
                 html = await _dom(page, self._job.max_bytes)
                 if self._screens is not None:
                     shot = self._screens / screenshot_path(url)
@@ -224,9 +239,12 @@ class Renderer:
                 if self.warc is not None and answer is not None:
                     await self._archive(answer)
         except (BrowserTimeout, TimeoutError):
-            raise FetchError(Kind.RENDER, f"the page did not finish loading ({self._job.render_wait}"
-                             f"{', ' + self._job.render_selector if self._job.render_selector else ''}) "
-                             f"within {self._job.render_timeout:g}s") from None
+            raise FetchError(
+                Kind.RENDER,
+                f"the page did not finish loading ({self._job.render_wait}"
+                f"{', ' + self._job.render_selector if self._job.render_selector else ''}) "
+                f"within {self._job.render_timeout:g}s",
+            ) from None
         return await self._response(url, answer.status if answer is not None else 200, html, page.url, pages)
 
     async def _response(self, url: URL, status: int, html: str, final_url: str, pages: PageStore | None) -> Response:
@@ -240,8 +258,17 @@ class Renderer:
             await page_file.write(body)
             path = await page_file.commit()
         error = None if 200 <= status < 300 else FetchError(Kind.HTTP, f"{status} (rendered)")
-        return Response(status, "text/html; charset=utf-8", nbytes=len(body), sha256=sha256, path=path,
-                        body=body if error is None else None, error=error, rendered=True, final_url=final_url)
+        return Response(
+            status,
+            "text/html; charset=utf-8",
+            nbytes=len(body),
+            sha256=sha256,
+            path=path,
+            body=body if error is None else None,
+            error=error,
+            rendered=True,
+            final_url=final_url,
+        )
 
     async def _route(self, route: Route, main: Frame, target: URL, traffic: PageTraffic) -> None:
         """Blocked resource types are not loaded; the page itself may not be navigated out of the
@@ -261,8 +288,13 @@ class Renderer:
             await traffic.done(request)
 
     def _leaves_scope(self, request: Request, main: Frame, target: URL) -> bool:
-        return (request.is_navigation_request() and request.frame == main and self._rules is not None
-                and str(target) != request.url and self._rules.refusal(URL(request.url, encoded=True), 0) is not None)
+        return (
+            request.is_navigation_request()
+            and request.frame == main
+            and self._rules is not None
+            and str(target) != request.url
+            and self._rules.refusal(URL(request.url, encoded=True), 0) is not None
+        )
 
     async def _archive(self, answer: BrowserResponse) -> None:
         """WARC records of the main document as the browser received it, its redirects first. The
@@ -278,12 +310,24 @@ class Renderer:
         for response in reversed(chain):
             body = await response.body() if response is answer else b""
             sent = [(h["name"], h["value"]) for h in await response.request.headers_array()]
-            received = [(h["name"], h["value"]) for h in await response.headers_array()
-                        if h["name"].lower() not in BODY_FRAMING]
+            received = [
+                (h["name"], h["value"]) for h in await response.headers_array() if h["name"].lower() not in BODY_FRAMING
+            ]
             u = URL(response.url, encoded=True)
-            await self.warc.write(Exchange(response.url, response.request.method, u.raw_host or "",
-                                           u.raw_path_qs or "/", sent, response.status, response.status_text,
-                                           "HTTP/1.1", [*received, ("Content-Length", str(len(body)))]), body)
+            await self.warc.write(
+                Exchange(
+                    response.url,
+                    response.request.method,
+                    u.raw_host or "",
+                    u.raw_path_qs or "/",
+                    sent,
+                    response.status,
+                    response.status_text,
+                    "HTTP/1.1",
+                    [*received, ("Content-Length", str(len(body)))],
+                ),
+                body,
+            )
 
     def report(self) -> list[str]:
         return self.browsers.report()
@@ -301,9 +345,17 @@ async def _dom(page: Page, limit: int) -> str:
     return await page.content()
 
 
-async def fetch_or_render(url: URL, pages: PageStore | None, proxy: Proxy | None, extra: Outgoing | None, *,
-                          fetcher: Fetcher, renderer: Renderer | None, render: bool,
-                          previous: Visit | None = None) -> Response:
+async def fetch_or_render(
+    url: URL,
+    pages: PageStore | None,
+    proxy: Proxy | None,
+    extra: Outgoing | None,
+    *,
+    fetcher: Fetcher,
+    renderer: Renderer | None,
+    render: bool,
+    previous: Visit | None = None,
+) -> Response:
     """A page to ``render`` goes to the browser (the second transport), unless it turns out not
     to be HTML (a PDF, an image, JSON: the browser would only wrap it); everything else is
     fetched over HTTP. ``Response.rendered`` says which made it."""

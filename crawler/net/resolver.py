@@ -30,16 +30,18 @@ class CrawlResolver(AbstractResolver):
         self._block = block_private
         self._fallback = DefaultResolver()
 
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         addr = self._pins.get((host.lower().rstrip("."), port))
         if addr is None:
             results = await self._fallback.resolve(host, port, family)
         else:
             ip = ipaddress.ip_address(addr)
             fam = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
-            results = [ResolveResult(hostname=host, host=str(ip), port=port, family=fam,
-                                     proto=0, flags=socket.AI_NUMERICHOST)]
+            results = [
+                ResolveResult(hostname=host, host=str(ip), port=port, family=fam, proto=0, flags=socket.AI_NUMERICHOST)
+            ]
         if self._block:
             allowed = [r for r in results if not is_blocked(r["host"])]
             if not allowed:
@@ -50,4 +52,3 @@ class CrawlResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._fallback.close()
-

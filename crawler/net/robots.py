@@ -64,9 +64,17 @@ SHARED_TTL = 86_400.0  # seconds a shared robots.txt is trusted (RFC 9309: at mo
 class Robots:
     """Answers "may we fetch this URL?" per host, loading each robots.txt at most once."""
 
-    def __init__(self, fetcher: Fetcher, limiter: HostLimiter, user_agent: str, *,
-                 retries: int, backoff: float, warn: Callable[[str], None],
-                 shared: RobotsCache | None = None) -> None:
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        limiter: HostLimiter,
+        user_agent: str,
+        *,
+        retries: int,
+        backoff: float,
+        warn: Callable[[str], None],
+        shared: RobotsCache | None = None,
+    ) -> None:
         self._fetcher = fetcher
         self._limiter = limiter
         self._ua = user_agent
@@ -74,7 +82,7 @@ class Robots:
         self._backoff = backoff
         self._warn = warn
         self._shared = shared
-        self.recheck = max(1.0, backoff * 2 ** retries)
+        self.recheck = max(1.0, backoff * 2**retries)
         self._rules: OrderedDict[str, asyncio.Task[Rules]] = OrderedDict()
 
     def loaded(self, host: str) -> bool:
@@ -93,9 +101,13 @@ class Robots:
         """Why robots.txt keeps ``url`` from being fetched now, or None (rules must be loaded)."""
         rules = self._rules[host].result()
         if isinstance(rules, Unavailable):
-            return FetchError(rules.kind, f"robots.txt unavailable ({rules.reason}); the host counts as "
-                              "disallowed until it can be read (RFC 9309)", retryable=True,
-                              retry_after=max(0.0, rules.retry_at - time.monotonic()))
+            return FetchError(
+                rules.kind,
+                f"robots.txt unavailable ({rules.reason}); the host counts as "
+                "disallowed until it can be read (RFC 9309)",
+                retryable=True,
+                retry_after=max(0.0, rules.retry_at - time.monotonic()),
+            )
         if rules is not None and not rules.can_fetch(str(url), self._ua):
             return FetchError(Kind.ROBOTS, "disallowed by robots.txt")
         return None
@@ -166,8 +178,10 @@ class Robots:
                     continue
                 if kind is Kind.PROXY:
                     break
-                self._warn(f"robots.txt of {host} refused ({problem}); crawling it without rules: "
-                           "its pages meet the same refusal")
+                self._warn(
+                    f"robots.txt of {host} refused ({problem}); crawling it without rules: "
+                    "its pages meet the same refusal"
+                )
                 return None, "-"
             if 200 <= status < 300:
                 value = "+" + body.decode("utf-8", "replace")
@@ -175,7 +189,9 @@ class Robots:
             if 400 <= status < 500:
                 return None, "-"
             problem = f"status {status}"
-        self._warn(f"robots.txt of {host} unavailable ({problem}); not crawling it until it can be read, "
-                   f"asking again in {self.recheck:g}s (RFC 9309)")
+        self._warn(
+            f"robots.txt of {host} unavailable ({problem}); not crawling it until it can be read, "
+            f"asking again in {self.recheck:g}s (RFC 9309)"
+        )
         shareable = "!" + problem if kind is Kind.ROBOTS else None  # our proxy's failure is not the site's
         return Unavailable(problem, time.monotonic() + self.recheck, kind=kind), shareable

@@ -25,8 +25,9 @@ _INDEX = re.compile(rb"<sitemapindex[\s>]", re.IGNORECASE)
 Fetch = Callable[[URL], Awaitable[tuple[int, bytes]]]
 
 
-async def sitemap_urls(root: URL, declared: list[str], fetch: Fetch, max_bytes: int,
-                       warn: Callable[[str], None]) -> AsyncIterator[list[tuple[URL, str]]]:
+async def sitemap_urls(
+    root: URL, declared: list[str], fetch: Fetch, max_bytes: int, warn: Callable[[str], None]
+) -> AsyncIterator[list[tuple[URL, str]]]:
     """For each sitemap of ``root``'s host (robots.txt's first), its (page URL, sitemap URL)
     pairs: one batch per file, so a crawl never holds more than one sitemap's URLs at a time."""
     queue = [(u, 0) for u in declared] + [(str(root.with_path("/sitemap.xml").with_query(None)), 0)]

@@ -49,8 +49,10 @@ def fd_budget(concurrency: int) -> Budget:
     allowed = max(1, room // PER_REQUEST)
     lowered = None
     if concurrency > allowed:
-        lowered = (f"the open-files limit ({limit}, ulimit -n) leaves room for {allowed} requests in flight: "
-                   f"running with concurrency {allowed} instead of {concurrency}")
+        lowered = (
+            f"the open-files limit ({limit}, ulimit -n) leaves room for {allowed} requests in flight: "
+            f"running with concurrency {allowed} instead of {concurrency}"
+        )
         concurrency = allowed
     return Budget(concurrency, min(MAX_IDLE, room - PER_REQUEST * concurrency), limit, lowered)
 

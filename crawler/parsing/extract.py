@@ -75,8 +75,9 @@ class Extractor:
     def __bool__(self) -> bool:
         return bool(self._rules)
 
-    def extract(self, tree: LexborHTMLParser, url: URL,
-                trace: list[str] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    def extract(
+        self, tree: LexborHTMLParser, url: URL, trace: list[str] | None = None
+    ) -> tuple[list[dict[str, Any]], list[str]]:
         """Items of the rules that match ``url``, and the problems met (``trace`` collects each
         field's raw match and value, for ``crawler check``)."""
         page = _Page(tree, url, trace)
@@ -116,8 +117,12 @@ class Extractor:
             return self._nested(page, root, field, where)
         raws, nothing = self._select(page, root, field)
         if not raws and not field.count:
-            page.note(where, raws, f"{nothing}: " + ("required, item dropped" if field.required else
-                                                      f"default {orjson.dumps(field.default).decode()}"))
+            page.note(
+                where,
+                raws,
+                f"{nothing}: "
+                + ("required, item dropped" if field.required else f"default {orjson.dumps(field.default).decode()}"),
+            )
             if field.required:
                 raise Missing(f"{where}: {nothing}")
             return field.default
@@ -162,8 +167,15 @@ class Extractor:
         if field.microdata is not None:
             return page.microdata(field.microdata)
         assert field.css is not None
-        single = not (field.all or field.last or field.count or field.join is not None or field.slice
-                      or field.split is not None or field.json_path is not None)
+        single = not (
+            field.all
+            or field.last
+            or field.count
+            or field.join is not None
+            or field.slice
+            or field.split is not None
+            or field.json_path is not None
+        )
         nodes = [n for n in [root.css_first(field.css)] if n] if single and not field.attr else root.css(field.css)
         if field.attr:
             values: list[Any] = [v for n in nodes if (v := n.attributes.get(field.attr)) is not None]

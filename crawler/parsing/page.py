@@ -50,8 +50,16 @@ class Page:
         self._links = links
 
     @classmethod
-    def from_html(cls, url: str, html: str | bytes, *, status: int = 200, meta: dict[str, Any] | None = None,
-                  headers: tuple[tuple[str, str], ...] = (), depth: int = 0) -> Page:
+    def from_html(
+        cls,
+        url: str,
+        html: str | bytes,
+        *,
+        status: int = 200,
+        meta: dict[str, Any] | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+        depth: int = 0,
+    ) -> Page:
         """The page a ``parse`` hook would get for ``html`` fetched from ``url``, without a crawl:
         for unit-testing a hook. Links are read as the crawl reads them with no follow rules."""
         from yarl import URL
@@ -93,6 +101,7 @@ class Page:
         ``page.meta`` when it is parsed. ``priority`` (an int within ±1,000,000): its host's
         queued URLs are fetched highest first. A URL already admitted keeps what it came with."""
         if not isinstance(priority, int) or priority not in PRIORITY_RANGE:
-            raise ValueError(f"priority must be an int from {PRIORITY_RANGE.start} to {PRIORITY_RANGE.stop - 1}, "
-                             f"not {priority!r}")
+            raise ValueError(
+                f"priority must be an int from {PRIORITY_RANGE.start} to {PRIORITY_RANGE.stop - 1}, not {priority!r}"
+            )
         return Follow(url, dict(meta or {}), priority)

@@ -34,6 +34,7 @@ _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.IGNO
 
 Link = Parts  # a link as plain strings (the join cache holds 65,536 of them; URL objects would triple its memory)
 
+
 @dataclass(slots=True)
 class Page:
     title: str | None = None
@@ -45,14 +46,21 @@ def parse_document(body: bytes, content_type: str | None = None) -> LexborHTMLPa
     return LexborHTMLParser(decode_html(body, content_type))
 
 
-def parse_html(body: bytes, url: URL, *, content_type: str | None = None,
-               follow_nofollow: bool = False, follow: Sequence[FollowRule] = ()) -> Page:
+def parse_html(
+    body: bytes,
+    url: URL,
+    *,
+    content_type: str | None = None,
+    follow_nofollow: bool = False,
+    follow: Sequence[FollowRule] = (),
+) -> Page:
     """Title and followable links of an HTML document fetched from ``url``."""
     return read_page(parse_document(body, content_type), url, follow_nofollow=follow_nofollow, follow=follow)
 
 
-def read_page(tree: LexborHTMLParser, url: URL, *, follow_nofollow: bool = False,
-              follow: Sequence[FollowRule] = ()) -> Page:
+def read_page(
+    tree: LexborHTMLParser, url: URL, *, follow_nofollow: bool = False, follow: Sequence[FollowRule] = ()
+) -> Page:
     """Title and links of a parsed page. With ``follow`` rules, only links inside a rule's CSS
     region whose URL matches its regex (either part may be absent) are kept."""
     title_node = tree.css_first("title")
@@ -107,7 +115,7 @@ def decode_html(body: bytes, content_type: str | None) -> bytes | str:
     decoded here; UTF-8 stays bytes (decoding it only for lexbor to encode it again costs ~15%)."""
     for bom, codec in _BOMS:
         if body.startswith(bom):
-            return body[len(bom):].decode(codec, "replace")
+            return body[len(bom) :].decode(codec, "replace")
     declared = _CHARSET.search(content_type or "") or _META_CHARSET.search(body[:1024])
     if declared:
         name = declared.group(1)
@@ -154,8 +162,9 @@ def _link(base: str, href: str) -> Link | None:
 def _meta_nofollow(tree: LexborHTMLParser) -> bool:
     for meta in (tree.head or tree).css("meta[name]"):
         attrs = meta.attributes
-        if ((attrs.get("name") or "").lower() == "robots"
-                and "nofollow" in (attrs.get("content") or "").lower().replace(",", " ").split()):
+        if (attrs.get("name") or "").lower() == "robots" and "nofollow" in (attrs.get("content") or "").lower().replace(
+            ",", " "
+        ).split():
             return True
     return False
 

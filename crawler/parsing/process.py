@@ -102,8 +102,9 @@ class ParserProcess:
                 return await self._send(page)
             except _Died as died:
                 if died.suspect and suspected:
-                    raise FetchError(Kind.INTERNAL, f"the parser process died ({died.status}) "
-                                     "twice while parsing this page") from None
+                    raise FetchError(
+                        Kind.INTERNAL, f"the parser process died ({died.status}) twice while parsing this page"
+                    ) from None
                 suspected = suspected or died.suspect
 
     async def _send(self, page: Fetched) -> PageResult:
@@ -172,8 +173,7 @@ class ParserProcess:
         self.deaths += 1
         pending, child.pending = child.pending, {}
         if self._warn is not None:
-            self._warn(f"the parser process died ({status}); the {len(pending)} pages it held "
-                       "go to a new one")
+            self._warn(f"the parser process died ({status}); the {len(pending)} pages it held go to a new one")
         oldest = min(pending, default=0)
         for ident, future in pending.items():
             if not future.done():

@@ -66,8 +66,9 @@ class PageReader:
         if self._detect_shells:
             result.shell = _looks_like_shell(tree, result.extract_errors, bool(page.links))
         allows = self._rules.allows_parts  # admission's own rules, applied before the pipe
-        result.links = [(link.text, link.key) for link in page.links
-                        if allows(link.scheme, link.host, link.text, depth + 1)]
+        result.links = [
+            (link.text, link.key) for link in page.links if allows(link.scheme, link.host, link.text, depth + 1)
+        ]
         if self._hook is not None:
             links = [link.text for link in page.links]
             self._run_hook(Page(fetched, tree, links), result)

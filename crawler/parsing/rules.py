@@ -107,8 +107,9 @@ class FieldRule(Strict):
         if self.items is not None:
             raise ValueError("items: needs fields: (the fields of each object)")
         if len(sources) != 1:
-            raise ValueError("give exactly one of css:, jsonld:, microdata:" + (f" (got {', '.join(sources)})"
-                                                                                if sources else ""))
+            raise ValueError(
+                "give exactly one of css:, jsonld:, microdata:" + (f" (got {', '.join(sources)})" if sources else "")
+            )
         if sum([self.all, self.first, self.last]) > 1:
             raise ValueError("all:, first: and last: exclude each other")
         if self.css is None and (self.attr or self.html or self.count or self.json_path is not None):

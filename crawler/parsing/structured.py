@@ -15,8 +15,19 @@ from typing import Any
 import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-_URL_PROPS = {"a": "href", "area": "href", "link": "href", "img": "src", "audio": "src", "video": "src",
-              "source": "src", "embed": "src", "iframe": "src", "track": "src", "object": "data"}
+_URL_PROPS = {
+    "a": "href",
+    "area": "href",
+    "link": "href",
+    "img": "src",
+    "audio": "src",
+    "video": "src",
+    "source": "src",
+    "embed": "src",
+    "iframe": "src",
+    "track": "src",
+    "object": "data",
+}
 
 
 def jsonld(tree: LexborHTMLParser) -> tuple[list[Any], int]:
@@ -54,7 +65,7 @@ def walk(value: Any, path: str) -> list[Any]:
         step: list[Any] = []
         for v in current:
             if isinstance(v, list) and key.isdigit():
-                step += v[int(key):int(key) + 1]
+                step += v[int(key) : int(key) + 1]
                 continue
             for item in v if isinstance(v, list) else [v]:
                 if isinstance(item, dict) and key in item:

@@ -25,10 +25,25 @@ _GROUPING = re.compile(r"['\s\u00a0\u202f]")  # always thousands separators
 # a multiplier right after the number, as a word of its own ("$59K", "1.2M", "3 bn", "1,5 Mio"; "£5m"
 # with a currency sign, since "5m" alone is metres); a unit that starts with the same letter
 # ("12kg", "59 KB", "5 Mbps") is a unit, not a multiplier
-_MULTIPLIER = re.compile(r"(?:(?P<letter>[kKMB])|(?P<money>[mb])|\s?(?P<word>bn|mn|Mio|Mrd|thousand|million|billion))"
-                         r"(?![^\W\d_])")
-MULTIPLIERS = {"k": 10**3, "K": 10**3, "M": 10**6, "B": 10**9, "m": 10**6, "b": 10**9, "bn": 10**9, "mn": 10**6,
-               "Mio": 10**6, "Mrd": 10**9, "thousand": 10**3, "million": 10**6, "billion": 10**9}
+_MULTIPLIER = re.compile(
+    r"(?:(?P<letter>[kKMB])|(?P<money>[mb])|\s?(?P<word>bn|mn|Mio|Mrd|thousand|million|billion))"
+    r"(?![^\W\d_])"
+)
+MULTIPLIERS = {
+    "k": 10**3,
+    "K": 10**3,
+    "M": 10**6,
+    "B": 10**9,
+    "m": 10**6,
+    "b": 10**9,
+    "bn": 10**9,
+    "mn": 10**6,
+    "Mio": 10**6,
+    "Mrd": 10**9,
+    "thousand": 10**3,
+    "million": 10**6,
+    "billion": 10**9,
+}
 
 
 class Unconvertible(Exception):
@@ -54,8 +69,11 @@ def number(raw: str, decimal: str = ".") -> float:
     text = _GROUPING.sub(thousands, found[0][0]).replace("−", "-")
     whole, sep, fraction = text.partition(decimal)
     groups = whole.lstrip("+-").split(thousands)
-    if decimal in fraction or thousands in fraction or (
-            len(groups) > 1 and (len(groups[0]) > 3 or any(len(g) != 3 for g in groups[1:]))):
+    if (
+        decimal in fraction
+        or thousands in fraction
+        or (len(groups) > 1 and (len(groups[0]) > 3 or any(len(g) != 3 for g in groups[1:])))
+    ):
         raise Unconvertible(f"{shown(raw)} is not a number with decimal {decimal!r} (thousands {thousands!r})")
     digits = whole.replace(thousands, "")
     value = Decimal(f"{digits}.{fraction}" if sep else digits)
@@ -75,8 +93,9 @@ def integer(raw: str, decimal: str = ".") -> int:
 def boolean(raw: str) -> bool:
     low = raw.strip().lower()
     if low not in TRUE_WORDS | FALSE_WORDS:
-        raise Unconvertible(f"{shown(raw)} is not a bool word (true/false, yes/no, on/off, y/n, 1/0); "
-                            "use map: for other words")
+        raise Unconvertible(
+            f"{shown(raw)} is not a bool word (true/false, yes/no, on/off, y/n, 1/0); use map: for other words"
+        )
     return low in TRUE_WORDS
 
 
@@ -86,8 +105,7 @@ def date(raw: str, fmt: str | None) -> str:
     try:
         parsed = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
     except ValueError:
-        raise Unconvertible(f"{shown(raw)} is not a date " + (f"in format {fmt!r}" if fmt else "(ISO 8601)")) \
-            from None
+        raise Unconvertible(f"{shown(raw)} is not a date " + (f"in format {fmt!r}" if fmt else "(ISO 8601)")) from None
     has_time = any(d in fmt for d in ("%H", "%I", "%M", "%S", "%X", "%c")) if fmt else len(text) > 10
     return parsed.isoformat() if has_time else parsed.date().isoformat()
 

@@ -138,10 +138,11 @@ def _read_stats(report: Report, files: list[Path]) -> None:
     buckets = sorted(pages)
     step = max(1, len(buckets) // POINTS)
     for i in range(0, len(buckets), step):
-        group = buckets[i:i + step]
+        group = buckets[i : i + step]
         span = BUCKET * len(group)
-        report.timeline.append((group[0] * BUCKET, sum(pages[b] for b in group) / span,
-                                sum(errors[b] for b in group) / span))
+        report.timeline.append(
+            (group[0] * BUCKET, sum(pages[b] for b in group) / span, sum(errors[b] for b in group) / span)
+        )
     for line in last.values():
         for host, counts in (line.get("hosts") or {}).items():
             if host in report.hosts:

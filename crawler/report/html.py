@@ -45,10 +45,17 @@ def render(r: Report) -> str:
     parts = [
         f"<h1>Crawl report: {escape(str(r.out))}</h1>",
         f"<p class=muted>crawl {r.crawl} · {state} · written {time.strftime('%Y-%m-%d %H:%M:%S')}</p>",
-        _cards([("URLs", f"{r.urls:,}"), ("pages", f"{r.pages:,}"), ("errors", f"{sum(r.errors.values()):,}"),
-                ("MB", f"{r.bytes / 1e6:,.1f}"), ("hosts", f"{len(r.hosts):,}"),
+        _cards(
+            [
+                ("URLs", f"{r.urls:,}"),
+                ("pages", f"{r.pages:,}"),
+                ("errors", f"{sum(r.errors.values()):,}"),
+                ("MB", f"{r.bytes / 1e6:,.1f}"),
+                ("hosts", f"{len(r.hosts):,}"),
                 ("items", f"{sum(r.items.values()):,}"),
-                *([("rendered in the browser", f"{r.rendered:,}")] if r.rendered else [])]),
+                *([("rendered in the browser", f"{r.rendered:,}")] if r.rendered else []),
+            ]
+        ),
         "<h2>Over time</h2>",
         _line_chart(r.timeline) if r.timeline else "<p class=muted>no stats.jsonl yet</p>",
         "<div class=grid>",
@@ -60,28 +67,42 @@ def render(r: Report) -> str:
     if r.crawl > 1:
         parts.append(_section(f"Changes in crawl {r.crawl}", _bars(r.changes.most_common())))
     parts += ["</div>", "<h2>Hosts</h2>", _hosts_table(r)]
-    parts += ["<div class=grid>",
-              _section("Slowest pages", _table(["URL", "ms"], [(u, f"{ms:,.0f}") for ms, u in r.slowest])),
-              _section("Largest pages", _table(["URL", "bytes"], [(u, f"{b:,}") for b, u in r.largest])),
-              "</div>", "<h2>Errors</h2>", _errors(r)]
+    parts += [
+        "<div class=grid>",
+        _section("Slowest pages", _table(["URL", "ms"], [(u, f"{ms:,.0f}") for ms, u in r.slowest])),
+        _section("Largest pages", _table(["URL", "bytes"], [(u, f"{b:,}") for b, u in r.largest])),
+        "</div>",
+        "<h2>Errors</h2>",
+        _errors(r),
+    ]
     if r.proxies:
-        rows = [(p, *(f"{c.get(k, 0):,}" for k in ("requests", "failures", "bans")))
-                for p, c in sorted(r.proxies.items())]
+        rows = [
+            (p, *(f"{c.get(k, 0):,}" for k in ("requests", "failures", "bans"))) for p, c in sorted(r.proxies.items())
+        ]
         parts.append(_section("Proxies", _table(["proxy", "requests", "failures", "bans"], rows)))
     if r.items or r.extract_errors:
-        parts += ["<div class=grid>",
-                  _section("Items per rule", _bars(r.items.most_common())),
-                  _section("Commonest extraction errors", _table(["problem", "pages"], [
-                      (p, f"{n:,}") for p, n in r.extract_errors.most_common(15)])),
-                  "</div>"]
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Crawl report</title>"
-            f"<meta name=viewport content='width=device-width,initial-scale=1'><style>{CSS}</style></head>"
-            f"<body>{''.join(parts)}<script>{SORT_JS}</script></body></html>")
+        parts += [
+            "<div class=grid>",
+            _section("Items per rule", _bars(r.items.most_common())),
+            _section(
+                "Commonest extraction errors",
+                _table(["problem", "pages"], [(p, f"{n:,}") for p, n in r.extract_errors.most_common(15)]),
+            ),
+            "</div>",
+        ]
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Crawl report</title>"
+        f"<meta name=viewport content='width=device-width,initial-scale=1'><style>{CSS}</style></head>"
+        f"<body>{''.join(parts)}<script>{SORT_JS}</script></body></html>"
+    )
 
 
 def _cards(cards: Iterable[tuple[str, str]]) -> str:
-    return "<div class=cards>" + "".join(f"<div class=card>{escape(k)}<b>{escape(v)}</b></div>"
-                                          for k, v in cards) + "</div>"
+    return (
+        "<div class=cards>"
+        + "".join(f"<div class=card>{escape(k)}<b>{escape(v)}</b></div>" for k, v in cards)
+        + "</div>"
+    )
 
 
 def _section(title: str, body: str) -> str:
@@ -98,9 +119,11 @@ def _bars(rows: Sequence[tuple[object, int]]) -> str:
     for i, (label, n) in enumerate(rows):
         y = 22 * i
         width = max(1.0, 250 * n / top)
-        bars.append(f"<text x=0 y={y + 15}>{escape(str(label))[:28]}</text>"
-                    f"<rect class=bar x=130 y={y + 4} width={width:.1f} height=14 fill='#4a7fc1'/>"
-                    f"<text x={136 + width:.1f} y={y + 15}>{n:,}</text>")
+        bars.append(
+            f"<text x=0 y={y + 15}>{escape(str(label))[:28]}</text>"
+            f"<rect class=bar x=130 y={y + 4} width={width:.1f} height=14 fill='#4a7fc1'/>"
+            f"<text x={136 + width:.1f} y={y + 15}>{n:,}</text>"
+        )
     return f"<svg class=chart viewBox='0 0 460 {height}' width='100%' role=img>{''.join(bars)}</svg>"
 
 
@@ -116,17 +139,25 @@ def _line_chart(points: Sequence[tuple[float, float, float]]) -> str:
 
     pages = " ".join(xy(t, p) for t, p, _ in points)
     errors = " ".join(xy(t, e) for t, _, e in points)
-    dots = "".join(f"<circle cx={xy(t, p).split(',')[0]} cy={xy(t, p).split(',')[1]} r=3 fill='#4a7fc1'/>"
-                   for t, p, _ in points) if len(points) <= 60 else ""
+    dots = (
+        "".join(
+            f"<circle cx={xy(t, p).split(',')[0]} cy={xy(t, p).split(',')[1]} r=3 fill='#4a7fc1'/>"
+            for t, p, _ in points
+        )
+        if len(points) <= 60
+        else ""
+    )
     start, end = (time.strftime("%H:%M:%S", time.localtime(t)) for t in (t0, t1))
-    return (f"<svg class=chart viewBox='0 0 {w:.0f} {h:.0f}' width='100%' role=img>"
-            f"<line x1={left} y1={h - 20} x2={w} y2={h - 20} stroke='#999'/>"
-            f"<text x=0 y=24>{top:,.0f}/s</text><text x=0 y={h - 22}>0</text>"
-            f"<text x={left} y={h - 4}>{start}</text><text x={w - 60} y={h - 4}>{end}</text>"
-            f"<polyline class=series points='{pages}' fill=none stroke='#4a7fc1' stroke-width=2/>"
-            f"<polyline class=series points='{errors}' fill=none stroke='#c14a4a' stroke-width=1.5/>{dots}"
-            f"<text x={w - 220} y=14 fill='#4a7fc1'>pages/s</text><text x={w - 150} y=14 fill='#c14a4a'>errors/s</text>"
-            "</svg>")
+    return (
+        f"<svg class=chart viewBox='0 0 {w:.0f} {h:.0f}' width='100%' role=img>"
+        f"<line x1={left} y1={h - 20} x2={w} y2={h - 20} stroke='#999'/>"
+        f"<text x=0 y=24>{top:,.0f}/s</text><text x=0 y={h - 22}>0</text>"
+        f"<text x={left} y={h - 4}>{start}</text><text x={w - 60} y={h - 4}>{end}</text>"
+        f"<polyline class=series points='{pages}' fill=none stroke='#4a7fc1' stroke-width=2/>"
+        f"<polyline class=series points='{errors}' fill=none stroke='#c14a4a' stroke-width=1.5/>{dots}"
+        f"<text x={w - 220} y=14 fill='#4a7fc1'>pages/s</text><text x={w - 150} y=14 fill='#c14a4a'>errors/s</text>"
+        "</svg>"
+    )
 
 
 def _hosts_table(r: Report) -> str:
@@ -134,16 +165,27 @@ def _hosts_table(r: Report) -> str:
     rows = []
     for name, h in hosts[:HOSTS]:
         p50, p95 = h.percentile(50), h.percentile(95)
-        rows.append(f"<tr><td>{escape(name)}</td>" + "".join(
-            f"<td class=n data-v='{v}'>{shown}</td>" for v, shown in (
-                (h.urls, f"{h.urls:,}"), (h.pages, f"{h.pages:,}"), (h.errors, f"{h.errors:,}"),
-                (p50 or 0, f"{p50:,.0f}" if p50 is not None else "–"),
-                (p95 or 0, f"{p95:,.0f}" if p95 is not None else "–"),
-                (h.bytes, f"{h.bytes / 1e6:,.2f}"), (h.throttles, f"{h.throttles:,}"), (h.robots, f"{h.robots:,}")))
-            + "</tr>")
+        rows.append(
+            f"<tr><td>{escape(name)}</td>"
+            + "".join(
+                f"<td class=n data-v='{v}'>{shown}</td>"
+                for v, shown in (
+                    (h.urls, f"{h.urls:,}"),
+                    (h.pages, f"{h.pages:,}"),
+                    (h.errors, f"{h.errors:,}"),
+                    (p50 or 0, f"{p50:,.0f}" if p50 is not None else "–"),
+                    (p95 or 0, f"{p95:,.0f}" if p95 is not None else "–"),
+                    (h.bytes, f"{h.bytes / 1e6:,.2f}"),
+                    (h.throttles, f"{h.throttles:,}"),
+                    (h.robots, f"{h.robots:,}"),
+                )
+            )
+            + "</tr>"
+        )
     heads = "<th data-sort=s>host</th>" + "".join(
-        f"<th class=n data-sort=n>{escape(c)}</th>" for c in
-        ("URLs", "pages", "errors", "p50 ms", "p95 ms", "MB", "throttled", "robots disallowed"))
+        f"<th class=n data-sort=n>{escape(c)}</th>"
+        for c in ("URLs", "pages", "errors", "p50 ms", "p95 ms", "MB", "throttled", "robots disallowed")
+    )
     more = f"<p class=muted>and {len(hosts) - HOSTS:,} more hosts</p>" if len(hosts) > HOSTS else ""
     return f"<table class='sortable hosts'><thead><tr>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
 

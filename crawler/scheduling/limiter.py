@@ -85,8 +85,15 @@ class LocalHostLimiter:
     are dropped; a dropped host starts again from the defaults, which is what it had.
     """
 
-    def __init__(self, per_host: int, delay: float = 0.0, jitter: float = 0.0, *,
-                 adaptive: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_host: int,
+        delay: float = 0.0,
+        jitter: float = 0.0,
+        *,
+        adaptive: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._per_host = per_host
         self._delay = delay
         self._jitter = jitter
@@ -102,8 +109,9 @@ class LocalHostLimiter:
         if s is None:
             if len(self._hosts) >= self._sweep_at:
                 self._sweep()
-            s = self._hosts[host] = HostState(self._per_host, self._delay, limit=self._per_host,
-                                              base_delay=self._delay, min_slots=self._per_host)
+            s = self._hosts[host] = HostState(
+                self._per_host, self._delay, limit=self._per_host, base_delay=self._delay, min_slots=self._per_host
+            )
         return s
 
     def __len__(self) -> int:
@@ -183,15 +191,23 @@ class LocalHostLimiter:
     def _note_throttle(self, host: str, s: HostState, *, cut: bool) -> None:
         """Keep the host's report line current (the first MAX_REPORTED hosts; others counted)."""
         if host in self._throttled or len(self._throttled) < MAX_REPORTED:
-            self._throttled[host] = (f"{host}: slowed {s.throttles} times, down to {s.min_slots} of "
-                                     f"{s.limit} slots; now {s.slots} slots, {s.delay:g}s delay")
+            self._throttled[host] = (
+                f"{host}: slowed {s.throttles} times, down to {s.min_slots} of "
+                f"{s.limit} slots; now {s.slots} slots, {s.delay:g}s delay"
+            )
         elif cut and s.throttles == 1:
             self._more_throttled += 1
 
     def _sweep(self) -> None:
         """Drop idle hosts at the job's defaults; sweep again when the table has doubled."""
         now = self._clock()
-        self._hosts = {h: s for h, s in self._hosts.items()
-                       if s.active or s.ready_at > now or s.base_delay != self._delay
-                       or s.slots != s.limit or s.delay != s.base_delay}
+        self._hosts = {
+            h: s
+            for h, s in self._hosts.items()
+            if s.active
+            or s.ready_at > now
+            or s.base_delay != self._delay
+            or s.slots != s.limit
+            or s.delay != s.base_delay
+        }
         self._sweep_at = max(MIN_SWEEP, 2 * len(self._hosts))

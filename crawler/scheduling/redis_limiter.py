@@ -28,8 +28,9 @@ MAX_REPORTED = 100
 class RedisHostLimiter:
     """The :class:`~crawler.scheduling.limiter.HostLimiter` contract on a shared job."""
 
-    def __init__(self, store: RedisStore, per_host: int, delay: float = 0.0, jitter: float = 0.0, *,
-                 adaptive: bool = True) -> None:
+    def __init__(
+        self, store: RedisStore, per_host: int, delay: float = 0.0, jitter: float = 0.0, *, adaptive: bool = True
+    ) -> None:
         self._store = store
         self._keys = store.keys
         self._per_host = per_host
@@ -55,9 +56,19 @@ class RedisHostLimiter:
         jitter_ms = round(random.uniform(0, self._jitter) * 1000) if self._jitter else 0
         old = self._pop_parked(host)
         taken, answer, change, *state = await self._store.script(
-            "ACQUIRE", [self._keys.state(host), self._keys.slots(host)],
-            [old, self._per_host, self._delay_ms, prefix, jitter_ms, round(self._store.ttl * 1000), want,
-             *(self._answers.pop(host, []) if old else [])])
+            "ACQUIRE",
+            [self._keys.state(host), self._keys.slots(host)],
+            [
+                old,
+                self._per_host,
+                self._delay_ms,
+                prefix,
+                jitter_ms,
+                round(self._store.ttl * 1000),
+                want,
+                *(self._answers.pop(host, []) if old else []),
+            ],
+        )
         self._note(host, change, state)
         if taken:
             self._held.setdefault(host, []).extend(f"{prefix}:{i}" for i in range(1, taken + 1))
@@ -93,8 +104,10 @@ class RedisHostLimiter:
             host = next(iter(self._parked))
             old = self._pop_parked(host)
             change, *state = await self._store.script(
-                "RELEASE", [self._keys.state(host), self._keys.slots(host)],
-                [old, self._per_host, self._delay_ms, *self._answers.pop(host, [])])
+                "RELEASE",
+                [self._keys.state(host), self._keys.slots(host)],
+                [old, self._per_host, self._delay_ms, *self._answers.pop(host, [])],
+            )
             self._note(host, change, state)
 
     def _pop_parked(self, host: str) -> str:
@@ -105,8 +118,10 @@ class RedisHostLimiter:
         if change and (host in self._throttled or len(self._throttled) < MAX_REPORTED):
             slots, delay_ms, throttles, least = state
             delay = float(str(delay_ms)) / 1000
-            self._throttled[host] = (f"{host}: slowed {throttles} times (all workers), down to {least} of "
-                                     f"{self._per_host} slots; now {slots} slots, {delay:g}s delay")
+            self._throttled[host] = (
+                f"{host}: slowed {throttles} times (all workers), down to {least} of "
+                f"{self._per_host} slots; now {slots} slots, {delay:g}s delay"
+            )
 
     async def backoff(self, host: str, seconds: float) -> None:
         await self._store.script("HOLD", [self._keys.state(host)], [round(seconds * 1000), -1])

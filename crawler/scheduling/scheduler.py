@@ -40,8 +40,15 @@ STALL_AFTER = 120.0  # seconds with nothing in flight and every slot of the queu
 class Scheduler:
     """Hands out leases whose host may start now, round-robin across hosts."""
 
-    def __init__(self, frontier: Frontier, limiter: HostLimiter, lease_ttl: float, *,
-                 stall_after: float = STALL_AFTER, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        frontier: Frontier,
+        limiter: HostLimiter,
+        lease_ttl: float,
+        *,
+        stall_after: float = STALL_AFTER,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
         self._frontier = frontier
         self._limiter = limiter
         self._ttl = lease_ttl
@@ -156,11 +163,17 @@ class Scheduler:
         held, full = self._limiter.held(), sorted(self._full)
         for host in full:
             holders = self.slots.held(host)
-            named = ", ".join(f"{h.name} ({h.hosts[host]}{', over' if h.closed or now >= h.over_at else ''})"
-                              for h in holders) or "no page or fetch of this crawl"
+            named = (
+                ", ".join(
+                    f"{h.name} ({h.hosts[host]}{', over' if h.closed or now >= h.over_at else ''})" for h in holders
+                )
+                or "no page or fetch of this crawl"
+            )
             if self._warn is not None:
-                self._warn(f"nothing in flight for {self._stall_after:g}s and {host} has no free slot: "
-                           f"{held.get(host, 0)} held by {named}; freeing what belongs to finished pages")
+                self._warn(
+                    f"nothing in flight for {self._stall_after:g}s and {host} has no free slot: "
+                    f"{held.get(host, 0)} held by {named}; freeing what belongs to finished pages"
+                )
         await self.slots.free_over()
         held = self._limiter.held()
         for host in full:

@@ -27,6 +27,14 @@ class Exchange:
     def of(cls, resp: aiohttp.ClientResponse) -> Exchange:
         info = resp.request_info
         version = f"HTTP/{resp.version.major}.{resp.version.minor}" if resp.version else "HTTP/1.1"
-        return cls(str(resp.url), info.method, info.url.raw_host or "", info.url.raw_path_qs or "/",
-                   list(info.headers.items()), resp.status, resp.reason or "", version,
-                   [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers])
+        return cls(
+            str(resp.url),
+            info.method,
+            info.url.raw_host or "",
+            info.url.raw_path_qs or "/",
+            list(info.headers.items()),
+            resp.status,
+            resp.reason or "",
+            version,
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers],
+        )

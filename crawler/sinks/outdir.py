@@ -10,9 +10,19 @@ from pathlib import Path
 from crawler.errors import LockedError
 from crawler.sinks.repair import repair_csv, repair_jsonl
 
-STATE_FILES = ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "records.jsonl",
-               "items.jsonl", "items.csv", "crawl.warc.gz", ".warc-good", "changes.jsonl", "stats.jsonl",
-               "report.html")
+STATE_FILES = (
+    "state.sqlite",
+    "state.sqlite-wal",
+    "state.sqlite-shm",
+    "records.jsonl",
+    "items.jsonl",
+    "items.csv",
+    "crawl.warc.gz",
+    ".warc-good",
+    "changes.jsonl",
+    "stats.jsonl",
+    "report.html",
+)
 STATE_DIRS = ("pages", "screens")
 
 
@@ -40,5 +50,8 @@ def clear(out: Path) -> None:
 def repair(out: Path) -> int:
     """Before a resume: set damaged lines of records and items aside (``<file>.damaged``), so
     the crawl goes on; return how many lines were set aside."""
-    return (repair_jsonl(out / "records.jsonl", required="url") + repair_jsonl(out / "items.jsonl")
-            + repair_csv(out / "items.csv"))
+    return (
+        repair_jsonl(out / "records.jsonl", required="url")
+        + repair_jsonl(out / "items.jsonl")
+        + repair_csv(out / "items.csv")
+    )

@@ -100,8 +100,9 @@ class PageFile:
         else:
             await self._file.close()
             streamed = self._digest.hexdigest()
-        rel, self.sha256 = await _place(self._tmp, data, streamed, unless, self._store.pages, self._url,
-                                        executor=self._store.executor)
+        rel, self.sha256 = await _place(
+            self._tmp, data, streamed, unless, self._store.pages, self._url, executor=self._store.executor
+        )
         return f"pages/{rel}"
 
     async def discard(self) -> None:
@@ -114,8 +115,9 @@ class PageFile:
                 pass
 
 
-def _place_sync(tmp: str, data: bytes | None, digest: str | None, unless: str | None, pages: Path,
-                url: URL) -> tuple[str, str]:
+def _place_sync(
+    tmp: str, data: bytes | None, digest: str | None, unless: str | None, pages: Path, url: URL
+) -> tuple[str, str]:
     """Hash ``data`` (if given; else ``tmp`` holds the body, of ``digest``), write it to ``tmp``
     and rename that to its place under ``pages`` — unless the place already holds a body of
     digest ``unless``. Returns the place and the sha256 (hashed here, off the event loop).

@@ -32,8 +32,7 @@ from yarl import URL
 _SAFE = "A-Za-z0-9._~%+=,@-"
 _UNSAFE = re.compile(f"[^{_SAFE}]")
 _OURS = "!$&'()*/:;?[\\]^`{|}" + "%._" + "CPANLcpanl"  # what _escape and _segment write as %XX
-_OWN_ESCAPE = re.compile("%(?![0-9A-Fa-f]{2})|%(?=(?:" + "|".join(f"{ord(c):02X}" for c in _OURS) + "))",
-                         re.IGNORECASE)
+_OWN_ESCAPE = re.compile("%(?![0-9A-Fa-f]{2})|%(?=(?:" + "|".join(f"{ord(c):02X}" for c in _OURS) + "))", re.IGNORECASE)
 _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
 MAX_NAME = 200
 INDEX = "_index.html"

@@ -19,6 +19,7 @@ import orjson
 def repair_jsonl(path: Path, required: str | None = None) -> int:
     """Set aside lines of ``path`` that are not a JSON object (with key ``required``, if given)
     and a last line without its newline; return how many lines were set aside."""
+
     def good(line: bytes) -> bool:
         try:
             value = orjson.loads(line)
@@ -91,6 +92,7 @@ def _csv_rows(path: Path) -> Iterator[bytes]:
 def _repair(path: Path, rows: Callable[[Path], Iterator[bytes]], good: Callable[[bytes], bool]) -> int:
     """Rewrite ``path`` without the rows ``good`` refuses (and without a torn last row). A first
     pass only reads, so an undamaged file (the usual case) is never rewritten."""
+
     def whole(row: bytes) -> bool:
         return row.endswith(b"\n") and good(row)
 

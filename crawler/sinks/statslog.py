@@ -36,18 +36,31 @@ class StatsLog:
         now = time.monotonic()
         if not final and now - self._last_at < EVERY:
             return
-        totals = {"urls": stats.records, "pages": stats.pages, "bytes": stats.bytes,
-                  "errors": sum(stats.errors.values()), "retries": stats.retries}
+        totals = {
+            "urls": stats.records,
+            "pages": stats.pages,
+            "bytes": stats.bytes,
+            "errors": sum(stats.errors.values()),
+            "retries": stats.retries,
+        }
         line = {
-            "t": round(time.time(), 3), "run": self._run, "elapsed": round(stats.elapsed(), 3), "final": final,
+            "t": round(time.time(), 3),
+            "run": self._run,
+            "elapsed": round(stats.elapsed(), 3),
+            "final": final,
             **totals,
-            "interval": {"seconds": round(now - self._last_at, 3),
-                         **{k: totals[k] - self._last[k] for k in totals}},
-            "errors_by_kind": dict(stats.errors), "statuses": {str(k): v for k, v in stats.statuses.items()},
-            "items": stats.items, "rendered": stats.rendered, "queued": queued, "inflight": inflight,
+            "interval": {"seconds": round(now - self._last_at, 3), **{k: totals[k] - self._last[k] for k in totals}},
+            "errors_by_kind": dict(stats.errors),
+            "statuses": {str(k): v for k, v in stats.statuses.items()},
+            "items": stats.items,
+            "rendered": stats.rendered,
+            "queued": queued,
+            "inflight": inflight,
             "hosts": top_hosts(stats),
-            "proxies": {p.id: {"requests": p.requests, "failures": p.failures, "bans": p.bans, "bytes": p.bytes}
-                        for p in proxies},
+            "proxies": {
+                p.id: {"requests": p.requests, "failures": p.failures, "bans": p.bans, "bytes": p.bytes}
+                for p in proxies
+            },
         }
         with open(self._path, "ab") as f:
             f.write(orjson.dumps(line) + b"\n")

@@ -50,7 +50,8 @@ class WarcSink:
         """Archive a response (whose body as received is ``body``) and the request that produced it."""
         request, headers = self._request_and_headers(exchange, body)
         response = self._writer.create_warc_record(
-            exchange.url, "response", payload=io.BytesIO(body), http_headers=_status_line(exchange, headers))
+            exchange.url, "response", payload=io.BytesIO(body), http_headers=_status_line(exchange, headers)
+        )
         await self._write(request, response)
 
     async def revisit(self, exchange: Exchange, sha256: str, previous: float) -> None:
@@ -59,8 +60,9 @@ class WarcSink:
         identical-payload-digest; the digest is the decoded body's sha256, as in records."""
         request, headers = self._request_and_headers(exchange, None)
         refers = datetime.fromtimestamp(previous, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        record = self._writer.create_revisit_record(exchange.url, f"sha256:{sha256}", exchange.url, refers,
-                                                    http_headers=_status_line(exchange, headers))
+        record = self._writer.create_revisit_record(
+            exchange.url, f"sha256:{sha256}", exchange.url, refers, http_headers=_status_line(exchange, headers)
+        )
         if exchange.status == 304:
             record.rec_headers.replace_header("WARC-Profile", NOT_MODIFIED)
         await self._write(request, record)
@@ -72,8 +74,11 @@ class WarcSink:
         if not any(k.lower() == "host" for k, _ in sent):
             sent.insert(0, ("Host", exchange.host))
         request = self._writer.create_warc_record(
-            exchange.url, "request", payload=io.BytesIO(b""),
-            http_headers=StatusAndHeaders(f"{exchange.method} {exchange.target} HTTP/1.1", sent, is_http_request=True))
+            exchange.url,
+            "request",
+            payload=io.BytesIO(b""),
+            http_headers=StatusAndHeaders(f"{exchange.method} {exchange.target} HTTP/1.1", sent, is_http_request=True),
+        )
         headers = exchange.headers
         if any(k.lower() == "transfer-encoding" for k, _ in headers):
             headers = [(k, v) for k, v in headers if k.lower() not in ("transfer-encoding", "content-length")]

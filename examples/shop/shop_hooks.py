@@ -25,11 +25,17 @@ class Product:
 
 def parse(page: Page) -> Iterator[Product | Follow]:
     for node in page.css("[data-href]"):  # listing tiles: not links to the crawler's rules
-        yield page.follow(node.attributes.get("data-href") or "",
-                          meta={"category": node.attributes.get("data-category")})
+        yield page.follow(
+            node.attributes.get("data-href") or "", meta={"category": node.attributes.get("data-category")}
+        )
     data = page.css_first('script[type="application/json"]#product')
     if data is not None:
         product = json.loads(data.text())
-        yield Product(sku=product["sku"], name=product["name"], price=float(product["offers"]["price"]),
-                      rating=len(page.css(".stars .filled")), category=page.meta.get("category"),
-                      url=page.url)
+        yield Product(
+            sku=product["sku"],
+            name=product["name"],
+            price=float(product["offers"]["price"]),
+            rating=len(page.css(".stars .filled")),
+            category=page.meta.get("category"),
+            url=page.url,
+        )
