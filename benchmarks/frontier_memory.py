@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from crawler.frontier import Request
+from crawler.core.request import Request
 from crawler.frontier.memory import MemoryFrontier
 from crawler.frontier.sqlite import SqliteFrontier
 

@@ -40,13 +40,13 @@ _WHERE = {
     "Crawl": "crawler.engine",
     "Follow": "crawler.parsing.page",
     "Hooks": "crawler.hooks",
-    "Outgoing": "crawler.hooks",
+    "Outgoing": "crawler.core.outgoing",
     "Job": "crawler.config",
     "Page": "crawler.parsing.page",
-    "Record": "crawler.record",
+    "Record": "crawler.core.record",
     "Stats": "crawler.stats",
     "crawl": "crawler.api",
-    **dict.fromkeys(_ERRORS, "crawler.errors"),
+    **dict.fromkeys(_ERRORS, "crawler.core.errors"),
 }
 
 __all__ = [  # a literal, for type checkers; tests/test_api.py checks it against _WHERE and the README
@@ -75,8 +75,7 @@ __all__ = [  # a literal, for type checkers; tests/test_api.py checks it against
 if TYPE_CHECKING:
     from crawler.api import crawl
     from crawler.config import Job
-    from crawler.engine import Crawl
-    from crawler.errors import (
+    from crawler.core.errors import (
         CheckpointError,
         ClusterError,
         ConfigError,
@@ -88,9 +87,11 @@ if TYPE_CHECKING:
         StalledError,
         StateError,
     )
-    from crawler.hooks import Hooks, Outgoing
+    from crawler.core.outgoing import Outgoing
+    from crawler.core.record import Record
+    from crawler.engine import Crawl
+    from crawler.hooks import Hooks
     from crawler.parsing.page import Follow, Page
-    from crawler.record import Record
     from crawler.stats import Stats
 
 

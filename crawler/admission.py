@@ -15,8 +15,9 @@ from enum import StrEnum
 from yarl import URL
 
 from crawler.config import Job
-from crawler.frontier import Caps, Frontier, Request
-from crawler.urls import Scope
+from crawler.core.request import Caps, Request
+from crawler.core.urls import Scope
+from crawler.frontier import Frontier
 
 
 class Source(StrEnum):

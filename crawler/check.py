@@ -8,16 +8,18 @@ from __future__ import annotations
 import json
 
 from crawler.config import Job
-from crawler.errors import FetchError, InvalidURL
-from crawler.hooks import HookFailed, Hooks, Outgoing, prepare
-from crawler.net.fetch import Fetcher, Response, make_session
+from crawler.core.errors import FetchError, InvalidURL
+from crawler.core.outgoing import Outgoing
+from crawler.core.response import Response
+from crawler.core.urls import join, parse_seed
+from crawler.hooks import HookFailed, Hooks, prepare
+from crawler.net.fetch import Fetcher, make_session
 from crawler.net.proxies import Proxy, Router
 from crawler.net.render import Renderer, fetch_or_render
 from crawler.parsing.page import Fetched
 from crawler.parsing.reader import PageReader, PageResult
 from crawler.scheduling.limiter import LocalHostLimiter
 from crawler.scheduling.slots import Slots
-from crawler.urls import join, parse_seed
 
 
 async def try_url(job: Job, url: str) -> str:

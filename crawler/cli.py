@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from crawler import __version__
-from crawler.errors import (
+from crawler.core.errors import (
     CheckpointError,
     ClusterError,
     ConfigError,
@@ -336,7 +336,7 @@ def check(job_file: Path, url: str | None) -> None:
         import asyncio
 
         from crawler.check import try_url
-        from crawler.errors import InvalidURL
+        from crawler.core.errors import InvalidURL
 
         try:
             click.echo(asyncio.run(try_url(job, url)))

@@ -17,10 +17,10 @@ from pydantic import AfterValidator, BeforeValidator, Field, field_validator, mo
 from yarl import URL
 
 from crawler import __version__
-from crawler.errors import InvalidURL
+from crawler.core.errors import InvalidURL
+from crawler.core.urls import parse_seed
 from crawler.net.proxy_url import parse_proxy
 from crawler.parsing.rules import ExtractRule, FollowRule, Strict, _pattern
-from crawler.urls import parse_seed
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://github.com/crawler-project/crawler)"
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")

@@ -10,7 +10,7 @@ pipeline and settles its outcome: requests to admission, record and items to the
 back to the frontier. Checkpoints (every 0.5 s, every 64 KB of records, and at the end) commit the
 frontier and *then* flush what was buffered before the commit began, so a record never reaches disk
 before the links its page produced are durable. A checkpoint that fails stops the crawl
-(:class:`~crawler.errors.CheckpointError`); what was committed resumes on the next run.
+(:class:`~crawler.core.errors.CheckpointError`); what was committed resumes on the next run.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from yarl import URL
 from crawler.admission import Admission, Source
 from crawler.backends import make_backends
 from crawler.config import Job
-from crawler.errors import CheckpointError, ClusterError, StalledError
-from crawler.frontier import Frontier, Lease, Request
+from crawler.core.errors import CheckpointError, ClusterError, StalledError
+from crawler.core.request import Lease, Request
+from crawler.core.urls import host_key
+from crawler.frontier import Frontier
 from crawler.hooks import Hooks, failure
 from crawler.hooks import call as call_hook
 from crawler.metrics import MetricsServer, render
@@ -50,7 +52,6 @@ from crawler.sinks.output import Output
 from crawler.sinks.records import FLUSH_BYTES
 from crawler.sinks.statslog import StatsLog
 from crawler.stats import Progress, Stats
-from crawler.urls import host_key
 
 TICK = 0.5  # seconds between checkpoints
 

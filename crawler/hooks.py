@@ -13,28 +13,15 @@ import importlib
 import inspect
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from crawler.errors import ConfigError
+from crawler.core.errors import ConfigError
+from crawler.core.outgoing import Outgoing
 
 if TYPE_CHECKING:
     from crawler.parsing.page import Page
-
-
-@dataclass(slots=True)
-class Outgoing:
-    """A request about to be sent, as the ``request`` hook sees it: it may add or change
-    ``headers`` and ``cookies`` (for this request only), e.g. to sign it or add a token, and
-    choose its ``proxy``. The host's slot is already held: a hook cannot bypass politeness."""
-
-    url: str
-    depth: int
-    meta: dict[str, Any] = field(default_factory=dict)  # read-only here: the URL's stored meta
-    headers: dict[str, str] = field(default_factory=dict)
-    cookies: dict[str, str] = field(default_factory=dict)
-    proxy: str | None = None  # None: the job's proxy rules; "direct"; a proxy pool's name; a proxy URL
 
 
 ParseHook: TypeAlias = "Callable[[Page], Iterable[Any] | None]"  # items and Follow requests

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from crawler.config import Job, Timeouts
-from crawler.errors import ConfigError
+from crawler.core.errors import ConfigError
 
 if TYPE_CHECKING:
     import yaml

@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
-from crawler.errors import ConfigError
-from crawler.frontier import Counts
+from crawler.core.errors import ConfigError
+from crawler.core.request import Counts
 from crawler.net.proxies import Proxy
 from crawler.sinks.statslog import top_hosts
 from crawler.stats import Stats

@@ -20,21 +20,23 @@ from yarl import URL
 
 from crawler.admission import LinkRules, Source
 from crawler.config import Job
-from crawler.errors import FetchError, InvalidURL, Kind
-from crawler.frontier import Request, Visit
-from crawler.hooks import HookFailed, Outgoing, RequestHook, prepare
-from crawler.net.fetch import Fetcher, Response
+from crawler.core.errors import FetchError, InvalidURL, Kind
+from crawler.core.outgoing import Outgoing
+from crawler.core.record import Record
+from crawler.core.request import Request, Visit
+from crawler.core.response import Response
+from crawler.core.urls import host_key, join
+from crawler.hooks import HookFailed, RequestHook, prepare
+from crawler.net.fetch import Fetcher
 from crawler.net.proxies import NoProxy, Proxy, Router
 from crawler.net.render import Renderer, fetch_or_render
 from crawler.net.robots import Robots, Unavailable
 from crawler.parsing.page import Fetched, Follow
 from crawler.parsing.process import Parser
-from crawler.record import Record
 from crawler.recrawl import visit_after
 from crawler.scheduling.limiter import HostLimiter
 from crawler.sinks.pages import PageStore
 from crawler.stats import Stats
-from crawler.urls import host_key, join
 
 LOCAL_PAUSE = 1.0  # seconds a host waits after a request failed on this machine
 STALL_FAILURES = 100  # local failures in a row, with no answer from any site in between...

@@ -23,10 +23,10 @@ from typing import Any
 import orjson
 
 from crawler.config import Job
-from crawler.frontier import Visit
-from crawler.record import Record
-from crawler.sinks.repair import crawl_of, read_jsonl
-from crawler.urls import url_pattern
+from crawler.core.record import Record
+from crawler.core.records import crawl_of, read_jsonl
+from crawler.core.request import Visit
+from crawler.core.urls import url_pattern
 
 ADAPTIVE_SPAN = 8.0  # an adaptive interval stays within [after / 8, after * 8]
 DEFAULT_AFTER = 86_400.0  # adaptive re-crawls without recrawl_after start from a day

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from crawler.record import Record
+    from crawler.core.record import Record
 
 MAX_WARNINGS = 100  # kept word for word; later ones are only counted
 RATE_SAMPLES = 10  # progress samples behind "pages/s" (one per tick: the last ~5 s)

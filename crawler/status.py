@@ -7,7 +7,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from crawler.errors import StateError
+from crawler.core.errors import StateError
 from crawler.frontier.sqlite_state import DONE, LEASED, QUEUED, check_state
 
 

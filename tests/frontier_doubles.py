@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 
-from crawler.frontier import NO_CAPS, Caps, Counts, Frontier, Lease, Request, Visit
+from crawler.core.request import NO_CAPS, Caps, Counts, Lease, Request, Visit
+from crawler.frontier import Frontier
 
 
 class YieldingFrontier:

@@ -8,9 +8,9 @@ from yarl import URL
 
 from crawler.admission import Admission, Source
 from crawler.config import Job
-from crawler.frontier import Request
+from crawler.core.request import Request
+from crawler.core.urls import host_key
 from crawler.frontier.memory import MemoryFrontier
-from crawler.urls import host_key
 
 
 def req(url: str, depth: int = 0) -> Request:

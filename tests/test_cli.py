@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 
 from crawler.cli import make_job
-from crawler.errors import ConfigError
+from crawler.core.errors import ConfigError
 from tests.conftest import run_cli
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,8 +11,8 @@ from crawler.cluster.merge import merge
 from crawler.cluster.status import describe
 from crawler.cluster.store import RedisStore
 from crawler.config import Job
+from crawler.core.request import Caps, Request
 from crawler.engine import Crawl
-from crawler.frontier import Caps, Request
 from crawler.frontier.redis import RedisFrontier
 
 

@@ -14,8 +14,8 @@ import pytest
 from aiohttp import web
 
 from crawler.config import Job
+from crawler.core.errors import CheckpointError
 from crawler.engine import Crawl
-from crawler.errors import CheckpointError
 from crawler.frontier.sqlite import SqliteFrontier
 from crawler.net import fetch
 from crawler.scheduling.limiter import LocalHostLimiter

@@ -13,7 +13,7 @@ from aioresponses import aioresponses
 from yarl import URL
 
 from crawler.config import Job
-from crawler.errors import FetchError, Kind
+from crawler.core.errors import FetchError, Kind
 from crawler.net.failures import classify
 from crawler.net.fetch import Fetcher, make_session, parse_retry_after
 from crawler.net.proxies import Router

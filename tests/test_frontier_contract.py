@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from crawler.cluster.store import RedisStore
-from crawler.frontier import Caps, Request
+from crawler.core.request import Caps, Request
 from crawler.frontier.memory import MemoryFrontier
 from crawler.frontier.redis import RedisFrontier
 from crawler.frontier.sqlite import SqliteFrontier

@@ -9,7 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from crawler.cluster.store import RedisStore
-from crawler.frontier import Request
+from crawler.core.request import Request
 from crawler.frontier.redis import RedisFrontier, fingerprint
 from tests.conftest import Site, copy_job_fixture, run_cli
 

@@ -12,8 +12,8 @@ from aiohttp import web
 
 from crawler import pipeline
 from crawler.config import Job
+from crawler.core.errors import StalledError
 from crawler.engine import Crawl
-from crawler.errors import StalledError
 from tests.conftest import read_records
 
 

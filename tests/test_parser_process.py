@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from crawler.config import Job
+from crawler.core.errors import FetchError
 from crawler.engine import Crawl
-from crawler.errors import FetchError
 from crawler.parsing import process as parser_process
 from crawler.parsing.page import Fetched
 from crawler.parsing.process import InlineParser, ParserProcess, make_parser

@@ -12,8 +12,8 @@ import posixpath
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from crawler.core.urls import InvalidURL, parse_seed
 from crawler.sinks.paths import MAX_NAME, relative_path, screenshot_path
-from crawler.urls import InvalidURL, parse_seed
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))
 SEGMENT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)

@@ -323,7 +323,7 @@ async def test_trust_env_uses_http_proxy_and_honours_no_proxy(hosts_site, crawl,
 
 
 async def test_router_waits_at_most_proxy_wait_then_says_why():
-    from crawler.errors import FetchError
+    from crawler.core.errors import FetchError
     from crawler.net.proxies import Router
 
     router = Router(["http://127.0.0.1:9"], {}, [], rotation="round_robin", cap=None, cooldown=60, wait=0.1)

@@ -13,8 +13,8 @@ from aiohttp import web
 from yarl import URL
 
 from crawler.config import Job
+from crawler.core.errors import RenderUnavailable
 from crawler.engine import Crawl
-from crawler.errors import RenderUnavailable
 from crawler.net.guard import BrowserGuard, launch_options
 from tests.conftest import read_records, run_cli, until
 

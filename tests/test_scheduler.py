@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 
-from crawler.frontier import Request
+from crawler.core.request import Request
 from crawler.frontier.memory import MemoryFrontier
 from crawler.scheduling.limiter import LocalHostLimiter
 from crawler.scheduling.scheduler import Scheduler

@@ -11,9 +11,9 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
+from crawler.core.urls import InvalidURL, Scope, dedup_key, join, parse_seed
 from crawler.sinks.pages import PageStore
 from crawler.sinks.paths import MAX_NAME, relative_path
-from crawler.urls import InvalidURL, Scope, dedup_key, join, parse_seed
 
 
 @pytest.mark.parametrize(

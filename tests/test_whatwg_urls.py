@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from crawler.errors import InvalidURL
+from crawler.core.errors import InvalidURL
+from crawler.core.urls import resolve
 from crawler.parsing.parse import parse_html
-from crawler.urls import resolve
 
 CASES: list[dict[str, Any]] = [
     c for c in json.loads((Path(__file__).parent / "wpt" / "urltestdata.json").read_text()) if isinstance(c, dict)

@@ -18,7 +18,7 @@ import orjson
 
 from crawler.cluster.store import RedisStore
 from crawler.config import Job
-from crawler.errors import ClusterError
+from crawler.core.errors import ClusterError
 
 # seeds, scope, and the rules that decide what is followed and extracted
 DEFINING = (

@@ -21,8 +21,8 @@ from typing import IO, Any
 
 import orjson
 
+from crawler.core.records import crawl_of
 from crawler.recrawl import write_changes
-from crawler.sinks.repair import crawl_of
 
 
 @dataclass(slots=True)

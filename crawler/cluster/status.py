@@ -5,7 +5,7 @@ from __future__ import annotations
 from yarl import URL
 
 from crawler.cluster.store import RedisStore
-from crawler.errors import ConfigError
+from crawler.core.errors import ConfigError
 
 TOP_HOSTS = 10
 DEFINED_SHOWN = 300  # characters of the job's stored definition

@@ -2,7 +2,7 @@
 
 Every call goes through :meth:`RedisStore.call`: while Redis is unreachable (down, restarting,
 loading its data) the call is retried with back-off for ``wait`` seconds, then fails with one
-:class:`~crawler.errors.ClusterError` line. The password in the URL is never shown: messages use
+:class:`~crawler.core.errors.ClusterError` line. The password in the URL is never shown: messages use
 :func:`redact`. The heartbeat keeps this worker's leases and host slots alive (``ttl``) and
 says the worker is alive, for ``crawler status``.
 """
@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from crawler.cluster import scripts
-from crawler.errors import ClusterError, ConfigError
+from crawler.core.errors import ClusterError, ConfigError
 from crawler.net.proxy_url import redact_url
 
 T = TypeVar("T")

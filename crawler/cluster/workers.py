@@ -21,7 +21,7 @@ from crawler.cluster.identity import claim
 from crawler.cluster.merge import merge
 from crawler.cluster.store import RedisStore
 from crawler.config import Job
-from crawler.errors import ClusterError, ConfigError
+from crawler.core.errors import ClusterError, ConfigError
 
 
 def run_workers(job: Job, argv: list[str], echo: Callable[[str], None]) -> int:

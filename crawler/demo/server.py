@@ -16,7 +16,7 @@ from aiohttp import web
 from yarl import URL
 
 from crawler.config import Job
-from crawler.errors import DemoError
+from crawler.core.errors import DemoError
 
 SITE = Path(__file__).parent / "site"
 REDIRECTS = {"/old-about": "/about.html"}

@@ -8,9 +8,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
-from crawler.errors import StateError
-from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request, Visit
-from crawler.urls import dedup_key
+from crawler.core.errors import StateError
+from crawler.core.request import NO_CAPS, Caps, Counts, Lease, Request, Visit
+from crawler.core.urls import dedup_key
 
 
 class MemoryFrontier:

@@ -2,7 +2,7 @@
 
 Every change is one Lua script (:mod:`crawler.cluster.scripts`), so dedup, the caps and the
 counters stay exact however many workers add and lease at once. The seen set holds 8-byte
-fingerprints of dedup keys (``crawler.urls``), not URLs; a URL's text lives in Redis only while it
+fingerprints of dedup keys (``crawler.core.urls``), not URLs; a URL's text lives in Redis only while it
 is queued or leased. A job whose seen set was filled before dedup keys (no ``url_keys`` in its
 meta hash) is also asked for the old keys of each new URL.
 
@@ -27,10 +27,10 @@ import orjson
 from yarl import URL
 
 from crawler.cluster.store import RedisStore
-from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request, Visit
+from crawler.core.records import crawl_of, read_jsonl, read_jsonl_urls
+from crawler.core.request import NO_CAPS, Caps, Counts, Lease, Request, Visit
+from crawler.core.urls import dedup_key, host_key, legacy_keys
 from crawler.recrawl import visit_from_record
-from crawler.sinks.repair import crawl_of, read_jsonl, read_jsonl_urls
-from crawler.urls import dedup_key, host_key, legacy_keys
 
 RECLAIM_BATCH = 500
 KNOWN_CACHE = 200_000  # URLs this process already offered to Redis (two generations, bounded)

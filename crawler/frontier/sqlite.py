@@ -16,7 +16,7 @@ batch, so they are buffered and written in order, in one ``executemany``, at eac
 each batch read.
 
 Memory stays bounded: queued URLs are read from the database per host in small batches, and the
-seen set is the table's unique index (of dedup keys, ``crawler.urls``) behind a bounded in-memory
+seen set is the table's unique index (of dedup keys, ``crawler.core.urls``) behind a bounded in-memory
 cache.
 """
 
@@ -33,8 +33,9 @@ from pathlib import Path
 
 import orjson
 
-from crawler.errors import StateError
-from crawler.frontier import NO_CAPS, Caps, Counts, Lease, Request, Visit
+from crawler.core.errors import StateError
+from crawler.core.request import NO_CAPS, Caps, Counts, Lease, Request, Visit
+from crawler.core.urls import dedup_key, legacy_keys
 from crawler.frontier.sqlite_state import (
     APP_ID,
     DONE,
@@ -50,7 +51,6 @@ from crawler.frontier.sqlite_state import (
     visit_of,
     visit_row,
 )
-from crawler.urls import dedup_key, legacy_keys
 
 BATCH = 256
 SEEN_CACHE = 200_000

@@ -11,7 +11,7 @@ its URLs' visits from ``records.jsonl`` (all but the validators, which it never 
 Format 5 reads URLs as a browser does: ``urls.url`` is the URL's dedup key, ``urls.href`` the
 browser's URL to request where it differs (NULL: the same). A file of format 4 or older is
 re-keyed, and marked ``legacy_keys`` in ``job``: its URLs were keyed in yarl's RFC 3986 form, so
-the frontier looks new links up by their old keys too (``crawler.urls.legacy_keys``).
+the frontier looks new links up by their old keys too (``crawler.core.urls.legacy_keys``).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from crawler.errors import StateError
-from crawler.frontier import Visit
+from crawler.core.errors import StateError
+from crawler.core.records import read_jsonl, read_jsonl_urls
+from crawler.core.request import Visit
+from crawler.core.urls import dedup_key
 from crawler.recrawl import visit_from_record
-from crawler.sinks.repair import read_jsonl, read_jsonl_urls
-from crawler.urls import dedup_key
 
 APP_ID = 0x43524157  # "CRAW": marks the file as ours (PRAGMA application_id)
 VERSION = 5  # 2: urls.meta; 3: urls.priority; 4: last visits and generations; 5: dedup keys, urls.href

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crawler.config import Job
-from crawler.errors import FetchError, Kind, RenderUnavailable
+from crawler.core.errors import FetchError, Kind, RenderUnavailable
 from crawler.net.guard import BrowserGuard, launch_options, running_as_root
 from crawler.net.proctree import descendants, pss_mb, running
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from crawler.errors import FetchError, Kind
+from crawler.core.errors import FetchError, Kind
 
 
 class BodyDecoder:

@@ -16,7 +16,7 @@ import aiohttp
 import aiohttp_socks
 from aiohttp.http_exceptions import HttpProcessingError
 
-from crawler.errors import FetchError, Kind
+from crawler.core.errors import FetchError, Kind
 from crawler.net.resolver import BlockedAddress
 
 LOCAL_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ENOSPC})

@@ -12,27 +12,27 @@ import hashlib
 import re
 import ssl
 import time
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import aiohttp_socks
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict
 from yarl import URL
 
 from crawler.config import Job
-from crawler.errors import FetchError, InvalidURL, Kind
-from crawler.frontier import Visit
-from crawler.hooks import Outgoing
+from crawler.core.errors import FetchError, InvalidURL, Kind
+from crawler.core.exchange import Exchange
+from crawler.core.outgoing import Outgoing
+from crawler.core.request import Visit
+from crawler.core.response import Response
+from crawler.core.urls import join
 from crawler.net.decode import BodyDecoder
 from crawler.net.failures import classify, is_transport
 from crawler.net.proxies import Proxy, Router
 from crawler.net.resolver import CrawlResolver, is_blocked
 from crawler.net.sockets import BoundedConnector
-from crawler.sinks.exchange import Exchange
 from crawler.sinks.pages import PageFile, PageStore
-from crawler.urls import join
 
 if TYPE_CHECKING:  # warcio is imported only by crawls that write WARC
     from crawler.sinks.warc import WarcSink
@@ -41,24 +41,6 @@ CHUNK = 1 << 16
 DRAIN = 1 << 16
 SMALL_REDIRECTS = 5
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-@dataclass(slots=True)
-class Response:
-    """What the engine needs from one answer; ``error`` is set for HTTP error statuses."""
-
-    status: int
-    content_type: str | None = None
-    location: str | None = None
-    nbytes: int = 0
-    sha256: str | None = None
-    path: str | None = None
-    body: bytes | None = None
-    error: FetchError | None = None
-    headers: CIMultiDictProxy[str] | None = None  # of a 2xx or 304 answer
-    unchanged: bool = False  # a re-crawl found the page as its last visit left it (304, or the same body)
-    rendered: bool = False  # the body is the DOM a browser built (render:)
-    final_url: str | None = None  # where a browser ended up after redirects it followed itself
 
 
 def make_session(job: Job, proxy: Proxy | None = None, *, idle: int | None = None) -> aiohttp.ClientSession:

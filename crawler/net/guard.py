@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from yarl import URL
 
-from crawler.errors import FetchError, Kind
+from crawler.core.errors import FetchError, Kind
 from crawler.net.resolver import BlockedAddress, CrawlResolver, is_blocked
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from yarl import URL
 
 from crawler.config import Job
-from crawler.errors import FetchError, Kind
+from crawler.core.errors import FetchError, Kind
 from crawler.net.proxy_url import parse_proxy, redact_url
 
 MAX_COOLDOWN = 300.0

@@ -25,17 +25,18 @@ from yarl import URL
 
 from crawler.admission import LinkRules
 from crawler.config import Job
-from crawler.errors import FetchError, Kind
-from crawler.frontier import Visit
-from crawler.hooks import Outgoing
+from crawler.core.errors import FetchError, Kind
+from crawler.core.exchange import Exchange
+from crawler.core.outgoing import Outgoing
+from crawler.core.request import Visit
+from crawler.core.response import Response
+from crawler.core.urls import host_key, url_pattern
 from crawler.net.browser import BrowserPool
-from crawler.net.fetch import Fetcher, Response
+from crawler.net.fetch import Fetcher
 from crawler.net.proxies import Proxy
 from crawler.scheduling.slots import SlotHolder, Slots
-from crawler.sinks.exchange import Exchange
 from crawler.sinks.pages import PageStore
 from crawler.sinks.paths import screenshot_path
-from crawler.urls import host_key, url_pattern
 
 if TYPE_CHECKING:
     from playwright.async_api import Frame, Page, ProxySettings, Request, Route

@@ -26,7 +26,7 @@ from typing import Protocol
 from protego import Protego
 from yarl import URL
 
-from crawler.errors import FetchError, Kind
+from crawler.core.errors import FetchError, Kind
 from crawler.net.fetch import Fetcher
 from crawler.scheduling.limiter import HostLimiter
 

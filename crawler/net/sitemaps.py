@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from yarl import URL
 
-from crawler.errors import FetchError, InvalidURL
-from crawler.urls import join
+from crawler.core.errors import FetchError, InvalidURL
+from crawler.core.urls import join
 
 MAX_FILES = 100
 MAX_DEPTH = 3

@@ -19,10 +19,10 @@ import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
+from crawler.core.urls import url_pattern
 from crawler.parsing import structured
 from crawler.parsing.rules import ExtractRule, FieldRule
 from crawler.parsing.values import Mapper, Unconvertible, convert, shown
-from crawler.urls import url_pattern
 
 Root = LexborHTMLParser | LexborNode
 

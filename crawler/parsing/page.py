@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from multidict import CIMultiDict
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from crawler.frontier import PRIORITY_RANGE
+from crawler.core.request import PRIORITY_RANGE
 
 
 class Fetched(NamedTuple):

@@ -2,7 +2,7 @@
 
 Honours ``<base href>``, ``rel=nofollow`` and ``<meta name=robots content=nofollow>`` (unless the
 job says to follow them), skips non-http(s) schemes, and returns the browser's URLs of the links
-(``crawler.urls``: the WHATWG URL standard), deduplicated per page.
+(``crawler.core.urls``: the WHATWG URL standard), deduplicated per page.
 
 Joining is cached per (base directory, href without its fragment): a reference other than a query
 (``?q``, ``http:?q``) resolves against the base path up to its last ``/``, and navigation links
@@ -22,9 +22,9 @@ from ada_url import join_url
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
-from crawler.errors import InvalidURL
+from crawler.core.errors import InvalidURL
+from crawler.core.urls import C0_SPACE, Parts, split
 from crawler.parsing.rules import FollowRule
-from crawler.urls import C0_SPACE, Parts, split
 
 _SKIP = ("javascript:", "mailto:", "data:", "tel:", "#")
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))

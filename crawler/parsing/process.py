@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from crawler.errors import FetchError, Kind
+from crawler.core.errors import FetchError, Kind
 from crawler.parsing.page import Fetched
 from crawler.parsing.reader import PageReader, PageResult
 

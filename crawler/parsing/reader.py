@@ -14,12 +14,12 @@ from yarl import URL
 
 from crawler.admission import LinkRules
 from crawler.config import Job
-from crawler.errors import InvalidURL
+from crawler.core.errors import InvalidURL
+from crawler.core.urls import split
 from crawler.hooks import ParseHook, as_item, failure
 from crawler.parsing.extract import DROPPED, Extractor
 from crawler.parsing.page import Fetched, Follow, Page
 from crawler.parsing.parse import parse_document, read_page
-from crawler.urls import split
 
 
 @dataclass(slots=True)

@@ -15,8 +15,8 @@ from typing import Any
 
 from yarl import URL
 
-from crawler.errors import InvalidURL
-from crawler.urls import resolve
+from crawler.core.errors import InvalidURL
+from crawler.core.urls import resolve
 
 TRUE_WORDS = frozenset({"true", "yes", "1", "on", "y"})
 FALSE_WORDS = frozenset({"false", "no", "0", "off", "n", ""})
@@ -111,7 +111,7 @@ def date(raw: str, fmt: str | None) -> str:
 
 
 def url(raw: str, base: URL) -> str:
-    """The browser's URL of ``raw`` on the page at ``base`` (``crawler.urls``)."""
+    """The browser's URL of ``raw`` on the page at ``base`` (``crawler.core.urls``)."""
     try:
         return resolve(raw.strip(), str(base))
     except InvalidURL as e:

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from crawler.sinks.repair import crawl_of
+from crawler.core.records import crawl_of
 from crawler.stats import HostCounts
 
 TOP = 20  # slowest and largest pages listed

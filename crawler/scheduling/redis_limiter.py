@@ -18,7 +18,7 @@ import random
 import time
 
 from crawler.cluster.store import RedisStore
-from crawler.errors import ClusterError
+from crawler.core.errors import ClusterError
 
 FULL_POLL = 0.02  # seconds between looks at a host whose slots other processes hold
 PARK = 0.005  # seconds a given-back slot waits for this process's next acquire of its host

@@ -29,7 +29,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from crawler.frontier import Frontier, Lease
+from crawler.core.request import Lease
+from crawler.frontier import Frontier
 from crawler.scheduling.limiter import HostLimiter
 from crawler.scheduling.slots import Slots
 

@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-from crawler.errors import LockedError
+from crawler.core.errors import LockedError
 from crawler.sinks.repair import repair_csv, repair_jsonl
 
 STATE_FILES = (

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler.config import Job
-from crawler.record import Record
+from crawler.core.record import Record
 from crawler.sinks.pages import PageStore
 from crawler.sinks.records import RecordSink
 from crawler.sinks.table import CsvSink

@@ -9,9 +9,8 @@ is ever lost), the file keeps its good lines in order, and the count goes into t
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -48,28 +47,6 @@ def repair_csv(path: Path) -> int:
         return len(fields) == width
 
     return _repair(path, _csv_rows, good)
-
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """Every line of a repaired JSON-lines file (nothing if there is no file)."""
-    if not path.exists():
-        return
-    with open(path, "rb") as f:
-        for raw in f:
-            yield orjson.loads(raw)
-
-
-def crawl_of(line: Mapping[str, Any]) -> int:
-    """The generation of a record (records of versions before re-crawls are generation 1)."""
-    crawl = line.get("crawl")
-    return crawl if isinstance(crawl, int) else 1
-
-
-def read_jsonl_urls(path: Path, generation: int | None = None) -> Iterator[str]:
-    """The ``url`` of every line of a repaired ``records.jsonl`` (of one ``crawl`` generation)."""
-    for line in read_jsonl(path):
-        if generation is None or crawl_of(line) == generation:
-            yield line["url"]
 
 
 def _lines(path: Path) -> Iterator[bytes]:

@@ -27,7 +27,7 @@ from pathlib import Path
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from crawler.sinks.exchange import Exchange
+from crawler.core.exchange import Exchange
 
 NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 UNARCHIVED = frozenset({"proxy-authorization"})  # a proxy's credentials (aiohttp and Chromium send

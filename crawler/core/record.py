@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from crawler.errors import FetchError
+from crawler.core.errors import FetchError
 
 
 @dataclass(slots=True)

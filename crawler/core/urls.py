@@ -25,7 +25,7 @@ from typing import NamedTuple
 from ada_url import idna_to_ascii, join_url, normalize_url
 from yarl import URL
 
-from crawler.errors import InvalidURL
+from crawler.core.errors import InvalidURL
 
 SCHEMES = frozenset({"http", "https"})
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!\d)")  # "mailto:x" has one; "host:8080/" has not
