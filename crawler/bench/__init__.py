@@ -3,7 +3,7 @@
 Starts the synthetic site (:mod:`crawler.bench.site`) in a separate process on 127.0.0.1, crawls a
 fixed number of its pages with the normal engine (robots, pages to disk, records), and reports
 pages/s, MB/s, CPU time per page and peak RSS. The site's CPU is not counted: it runs in its own
-process. (Start-up time is measured by ``benchmarks/startup.py``.)
+process. (Start-up time is measured by ``benchmarks/scenarios/startup.py``.)
 """
 
 from __future__ import annotations

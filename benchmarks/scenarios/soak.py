@@ -1,6 +1,6 @@
 """Soak: minutes of crawling a 50-host graph where every page links to a misbehaving URL.
 
-Usage: python benchmarks/soak.py [MAX_URLS] [SECONDS]   (defaults 60000 URLs, 300 s)
+Usage: python benchmarks/scenarios/soak.py [MAX_URLS] [SECONDS]   (defaults 60000 URLs, 300 s)
 The fault server (tests/faults.py) plays all hosts on 127.0.0.1; names are pinned with
 ``resolve``. While the crawl runs, RSS is sampled every 2 s. At the end it checks that every URL
 the frontier admitted has exactly one record and that RSS stayed flat: after warm-up (the first
@@ -18,7 +18,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks.harness, tests, crawler
 
 from crawler.config import Job
 from crawler.engine import Crawl

@@ -1,6 +1,6 @@
 """What extraction rules cost per page, by source: CSS fields only, plus JSON-LD, plus microdata.
 
-    python3 benchmarks/extract_cost.py [pages]
+    python3 benchmarks/costs/extract_cost.py [pages]
 
 Pages are the shop product pages of tests/test_extract_rules.py (about 2 KB each); the parse is
 timed apart, since the crawl parses every page once whatever the rules."""
@@ -14,7 +14,7 @@ from pathlib import Path
 from selectolax.lexbor import LexborHTMLParser
 from yarl import URL
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks.harness, tests, crawler
 
 from crawler.parsing.extract import Extractor
 from crawler.parsing.rules import ExtractRule

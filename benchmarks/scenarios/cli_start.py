@@ -1,6 +1,6 @@
 """Wall time of ``crawler --version`` and ``crawler --help``: what a user waits for before anything.
 
-Usage: python benchmarks/cli_start.py [CRAWLER] [RUNS]   (CRAWLER default .venv/bin/crawler, RUNS 10)
+Usage: python benchmarks/scenarios/cli_start.py [CRAWLER] [RUNS]   (CRAWLER default .venv/bin/crawler, RUNS 10)
 Prints the median and the fastest run of each. Compare two builds in one invocation (the machine is
 shared): run it for each CRAWLER back to back.
 """

@@ -5,7 +5,7 @@ samples every 20 ms, for each process, RSS and PSS (shared pages split between t
 share them; the parser is forked, so much of its RSS is the crawler's memory), and prints the
 peaks: the crawler's RSS, the parser's RSS, and the tree's summed PSS, the honest total.
 
-Usage: python benchmarks/memory.py CRAWLER SITES...   e.g. .venv/bin/crawler python postgres django
+Usage: python benchmarks/scenarios/memory.py CRAWLER SITES...   e.g. .venv/bin/crawler python postgres django
   Needs the corpus running (../shared/bench/corpus.sh start).
 """
 
@@ -17,7 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from corpus_seeds import corpus_seeds
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks.harness, tests, crawler
+
+from benchmarks.harness.corpus_seeds import corpus_seeds
 
 
 def kb(pid: int, field: str, name: str) -> int:

@@ -2,7 +2,7 @@
 the second crawl should be 304s. Each round: a fresh crawl, then ``--recrawl`` of the same OUT;
 medians of pages/s and of body bytes received (the records' ``bytes``).
 
-Usage: python3 benchmarks/recrawl.py [--crawler PATH] [--rounds N]   (needs corpus.sh start)
+Usage: python3 benchmarks/scenarios/recrawl.py [--crawler PATH] [--rounds N]   (needs corpus.sh start)
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from corpus_seeds import corpus_seeds
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks.harness, tests, crawler
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.harness.corpus_seeds import corpus_seeds
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def crawl(crawler: str, seeds: list[str], out: Path, *extra: str) -> float:
@@ -82,7 +84,7 @@ def main() -> int:
     first, again = statistics.median(rates[1]), statistics.median(rates[2])
     b1, b2 = statistics.median(sizes[1]), statistics.median(sizes[2])
     print(
-        f"\nCommand: `python3 benchmarks/recrawl.py --rounds {args.rounds}`\n\n"
+        f"\nCommand: `python3 benchmarks/scenarios/recrawl.py --rounds {args.rounds}`\n\n"
         "| crawl | URLs/s (median) | body bytes |\n|---|---|---|\n"
         f"| first | {first:.0f} | {b1:,} |\n| re-crawl, nothing changed | {again:.0f} | {b2:,} |\n\n"
         f"re-crawl: **{again / first:.2f}×** the URLs/s, {b2 / max(b1, 1):.3f}× the body bytes"

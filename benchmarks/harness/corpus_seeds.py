@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-SHARED = Path(os.environ.get("SHARED", Path(__file__).resolve().parents[2] / "shared"))
+SHARED = Path(os.environ.get("SHARED", Path(__file__).resolve().parents[3] / "shared"))
 SITES = ["python", "postgres", "django"]  # compare.sh's default
 
 

@@ -1,6 +1,6 @@
 """Broad crawl benchmark (issue 18): one local server answering for N host names, 3-4 pages each.
 
-Usage: python benchmarks/broad.py [--crawler PATH] [--nofile N] HOSTS [HOSTS ...]
+Usage: python benchmarks/scenarios/broad.py [--crawler PATH] [--nofile N] HOSTS [HOSTS ...]
   For each HOSTS: serve hN.broad.test on 127.0.0.1 (pinned with --resolve entries in a job file,
   no /etc/hosts edits), crawl from a hub page linking every host with --concurrency 128
   --per-host 2 --allow-domain broad.test, and report wall seconds, pages, new connections per
@@ -136,7 +136,7 @@ def main() -> int:
         serve(Path(sys.argv[2]), int(sys.argv[3]))
         return 0
     ap = argparse.ArgumentParser()
-    ap.add_argument("--crawler", default=str(Path(__file__).resolve().parent.parent / ".venv/bin/crawler"))
+    ap.add_argument("--crawler", default=str(Path(__file__).resolve().parents[2] / ".venv/bin/crawler"))
     ap.add_argument("--nofile", type=int)
     ap.add_argument("hosts", type=int, nargs="+")
     args = ap.parse_args()

@@ -2,7 +2,7 @@
 under 5 MB). The output is synthetic but shaped like a broad crawl: 2,000 hosts, a few error
 kinds, depths 0–5, one stats line per 5 s for two hours, items of two rules.
 
-Usage: python3 benchmarks/report_size.py [records]
+Usage: python3 benchmarks/costs/report_size.py [records]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks.harness, tests, crawler
 
 from crawler.report import build
 
@@ -83,7 +83,7 @@ def main() -> int:
         took = time.perf_counter() - started
         size = report.stat().st_size
     print(
-        f"`python3 benchmarks/report_size.py {n}`: {n:,} records, 2,000 hosts, 1,440 stats lines: "
+        f"`python3 benchmarks/costs/report_size.py {n}`: {n:,} records, 2,000 hosts, 1,440 stats lines: "
         f"report built in {took:.2f} s, {size / 1e6:.2f} MB (goal: under 10 s and 5 MB)"
     )
     return 0

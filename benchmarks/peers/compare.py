@@ -1,9 +1,9 @@
 """Run ../shared/bench/compare.sh once and write its table, with ratios, to benchmarks/results/.
 
-Usage: python benchmarks/compare.py [--crawler PATH] [--label TEXT] [SITES...]
+Usage: python benchmarks/peers/compare.py [--crawler PATH] [--label TEXT] [SITES...]
   Needs the corpus running (../shared/bench/corpus.sh start). All runners are measured in the same
   invocation, so their ratios are comparable even on a noisy machine. The crawler's output is also
-  checked against the served files (benchmarks/verify_corpus.py).
+  checked against the served files (benchmarks/peers/verify_corpus.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+ROOT = HERE.parents[1]
 SHARED = Path(os.environ.get("SHARED", ROOT.parent / "shared"))
 LINE = re.compile(
     r"^(?P<name>\S+)\s+rc=(?P<rc>\d+)\s+(?P<secs>[\d.]+)s\s+peak_rss=\s*(?P<mb>\d+) MB\s+"
@@ -48,7 +48,7 @@ def main() -> int:
     ).stdout.strip()
     report = render(rows, args, check)
     stamp = dt.datetime.now().strftime("%Y-%m-%d-%H%M")
-    target = HERE / "results" / f"{stamp}{'-' + args.label if args.label else ''}.md"
+    target = ROOT / "benchmarks" / "results" / f"{stamp}{'-' + args.label if args.label else ''}.md"
     target.parent.mkdir(exist_ok=True)
     target.write_text(report)
     print(report)
@@ -62,7 +62,7 @@ def render(rows: dict[str, dict[str, str]], args: argparse.Namespace, check: str
     lines = [
         f"# compare.sh run {dt.datetime.now():%Y-%m-%d %H:%M} {args.label}".rstrip(),
         "",
-        f"Command: `CRAWLER={args.crawler} python benchmarks/compare.py {' '.join(args.sites)}`"
+        f"Command: `CRAWLER={args.crawler} python benchmarks/peers/compare.py {' '.join(args.sites)}`"
         f" (compare.sh defaults: C=32, P=8, sites {' '.join(args.sites) or 'python postgres django'})",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"commit {git_rev()}",
@@ -81,7 +81,7 @@ def render(rows: dict[str, dict[str, str]], args: argparse.Namespace, check: str
     lines += [
         "",
         "The crawler's peak RSS is its largest process (GNU time): the crawler or its parser "
-        "process. Both together: `benchmarks/memory.py` (124 MB PSS on this corpus).",
+        "process. Both together: `benchmarks/scenarios/memory.py` (124 MB PSS on this corpus).",
         "",
         f"Output check (verify_corpus.py): {check}",
         "",

@@ -4,7 +4,7 @@ with Scrapy + scrapy-playwright at 4 pages at once, in one run. Reports pages/s 
 each crawler's whole process tree (crawler, parser, Playwright driver, Chromium), sampled from
 /proc every 0.2 s.
 
-Usage: python3 benchmarks/render.py [--crawler PATH] [--pages N] [--peer PEERS_VENV_PYTHON]
+Usage: python3 benchmarks/scenarios/render.py [--crawler PATH] [--pages N] [--peer PEERS_VENV_PYTHON]
 (run with the project's venv python; the peer needs scrapy and scrapy-playwright in its venv)
 """
 
@@ -22,7 +22,7 @@ from aiohttp import web
 
 from crawler.net.proctree import descendants, pss_mb
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = """<html><head><title>p</title></head><body><div id=app></div><script>
 const n = Number(location.pathname.split("/").pop() || 0);
 setTimeout(() => { document.getElementById("app").innerHTML = '<h1>Page ' + n + '</h1>' +
@@ -89,7 +89,7 @@ async def main() -> int:
         if args.peer:
             feed = Path(out) / "peer.jsonl"
             secs_p, peak_p = await measure(
-                args.peer, str(ROOT / "benchmarks/render_scrapy_playwright.py"), str(feed), start
+                args.peer, str(ROOT / "benchmarks/peers/render_scrapy_playwright.py"), str(feed), start
             )
             theirs = sum(1 for x in feed.read_text().splitlines() if json.loads(x)["title"]) if feed.exists() else 0
             results.append(line("scrapy-playwright", theirs, secs_p, peak_p))
@@ -98,7 +98,7 @@ async def main() -> int:
                     f"ratio: {(ours / secs) / (theirs / secs_p):.2f}x the pages/s, {peak / peak_p:.2f}x the memory"
                 )
     await runner.cleanup()
-    print(f"`{' '.join(['python3', 'benchmarks/render.py', *sys.argv[1:]])}`")
+    print(f"`{' '.join(['python3', 'benchmarks/scenarios/render.py', *sys.argv[1:]])}`")
     print("\n".join(results))
     return 0 if ours == args.pages else 1
 

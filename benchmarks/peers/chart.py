@@ -1,6 +1,6 @@
 """Draw pages/s and peak RSS per runner from a compare.py result into a PNG.
 
-Usage: python benchmarks/chart.py [RESULT.md] [OUT.png]
+Usage: python benchmarks/peers/chart.py [RESULT.md] [OUT.png]
   RESULT.md defaults to the newest file in benchmarks/results/, OUT.png to the same name .png.
   Needs matplotlib (pip install '.[bench]').
 """
@@ -54,6 +54,6 @@ def main(result: Path, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    latest = sorted((HERE / "results").glob("*.md"))[-1]
+    latest = sorted((HERE.parent / "results").glob("*.md"))[-1]
     src = Path(sys.argv[1]) if len(sys.argv) > 1 else latest
     main(src, Path(sys.argv[2]) if len(sys.argv) > 2 else src.with_suffix(".png"))

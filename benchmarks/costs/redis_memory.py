@@ -1,7 +1,7 @@
 """Redis memory per seen URL for a shared job (issue 12): 1,000,000 URLs admitted through
 RedisFrontier.add (1,000 hosts), then leased and finished, measuring ``used_memory`` at each stage.
 
-Usage: python3 benchmarks/redis_memory.py [URLS]     (needs Debian's redis-server)
+Usage: python3 benchmarks/costs/redis_memory.py [URLS]     (needs Debian's redis-server)
 Stages: empty → all queued (URL text is in Redis while queued) → all done (only the 8-byte
 fingerprints of the seen set and per-host counters are left).
 """
@@ -15,14 +15,13 @@ import time
 from pathlib import Path
 
 import redis
-from local_redis import local_redis
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks.harness, tests, crawler
 
-from crawler.cluster.store import RedisStore  # noqa: E402
-from crawler.core.request import Request  # noqa: E402
-from crawler.frontier.redis import RedisFrontier  # noqa: E402
+from benchmarks.harness.local_redis import local_redis
+from crawler.cluster.store import RedisStore
+from crawler.core.request import Request
+from crawler.frontier.redis import RedisFrontier
 
 HOSTS = 1000
 

@@ -1,6 +1,6 @@
 """Push N URLs through a frontier's API and report time and peak RSS.
 
-Usage: python benchmarks/frontier_memory.py sqlite|memory [N]   (N default 1,000,000)
+Usage: python benchmarks/costs/frontier_memory.py sqlite|memory [N]   (N default 1,000,000)
 Each URL is added (in page-sized batches of 100, as link extraction does, with every batch
 repeated once to exercise dedup), then leased and marked done, with commits every 10,000 URLs.
 Peak RSS is read from the kernel (ru_maxrss) at the end.
@@ -39,11 +39,12 @@ async def main(kind: str, n: int) -> None:
     added = time.perf_counter() - t0
     leased = 0
     for h in range(HOSTS):
-        while (r := await frontier.lease(f"h{h}.test:80")) is not None:
-            await frontier.done(r)
-            leased += 1
-            if leased % 10_000 == 0:
-                await frontier.commit()
+        while leases := await frontier.lease({f"h{h}.test:80": 100}, ttl=600):
+            for lease in leases:
+                await frontier.done(lease)
+                leased += 1
+                if leased % 10_000 == 0:
+                    await frontier.commit()
     await frontier.close()
     total = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,6 +1,6 @@
 """Check a crawl of the benchmark corpus against the files nginx serves.
 
-Usage: python benchmarks/verify_corpus.py OUT
+Usage: python benchmarks/peers/verify_corpus.py OUT
   OUT is a crawl output directory of ../shared/bench/corpus.sh sites (e.g. compare.sh's
   $OUT/crawler). Prints how many status-200 pages were recorded and whether every body on disk
   is byte-identical to the served file and matches its record's sha256. Exit 1 on any mismatch.

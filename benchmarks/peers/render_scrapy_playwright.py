@@ -1,4 +1,4 @@
-"""The peer for benchmarks/render.py: the same JavaScript pages crawled by Scrapy with
+"""The peer for benchmarks/scenarios/render.py: the same JavaScript pages crawled by Scrapy with
 scrapy-playwright, in Debian's Chromium, 4 pages at once, images/fonts/media not loaded, each page
 done once its ``h1`` exists. Runs in the peers' venv (scrapy, scrapy-playwright, playwright).
 

@@ -1,4 +1,4 @@
-"""The parse hook of benchmarks/hooks.py: what an extraction rule set for the docs corpus would
+"""The parse hook of benchmarks/scenarios/hooks.py: what an extraction rule set for the docs corpus would
 take from each page (title, first heading, section headings, code block count)."""
 
 from __future__ import annotations

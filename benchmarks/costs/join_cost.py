@@ -2,7 +2,7 @@
 its cache), and pages of repeated navigation links through ``parse_html`` (the cache at work).
 CPU time of this process, best of ROUNDS: a shared machine's load moves it far less than wall time.
 
-Usage: python benchmarks/join_cost.py [ROUNDS]
+Usage: python benchmarks/costs/join_cost.py [ROUNDS]
   Run it from two trees (PYTHONPATH=OTHER_TREE) to compare versions: it only uses functions both
   the yarl and the WHATWG (ada) versions of ``crawler.parsing.parse`` have.
 """

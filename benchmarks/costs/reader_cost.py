@@ -1,6 +1,6 @@
 """CPU cost of the parser's work (PageReader.read: parse, links, scope) over a finished crawl's pages.
 
-Usage: python benchmarks/reader_cost.py OUT [ROUNDS]
+Usage: python benchmarks/costs/reader_cost.py OUT [ROUNDS]
   OUT is the output directory of a crawl (records.jsonl and pages/). Each round starts with a cold
   join cache, as a new parser process does.
 """
@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from crawler import parse
 from crawler.config import Job
+from crawler.parsing import parse
 from crawler.parsing.page import Fetched
 from crawler.parsing.reader import PageReader
 

@@ -1,7 +1,7 @@
-"""Cost of a parse hook (issue 13): the corpus crawled with and without benchmarks/docs_hook.py,
+"""Cost of a parse hook (issue 13): the corpus crawled with and without benchmarks/scenarios/docs_hook.py,
 alternating, in one run; medians of pages/s.
 
-Usage: python3 benchmarks/hooks.py [--crawler PATH] [--rounds N]   (needs corpus.sh start)
+Usage: python3 benchmarks/scenarios/hooks.py [--crawler PATH] [--rounds N]   (needs corpus.sh start)
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from corpus_seeds import corpus_seeds
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks.harness, tests, crawler
+
+from benchmarks.harness.corpus_seeds import corpus_seeds
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+ROOT = HERE.parents[1]
 
 
 def main() -> int:
@@ -62,7 +64,8 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     base, hook = statistics.median(rows["no hook"]), statistics.median(rows["parse hook"])
     print(
-        f"\nCommand: `python3 benchmarks/hooks.py --rounds {args.rounds}`\n\n| run | pages/s (median) |\n|---|---|\n"
+        f"\nCommand: `python3 benchmarks/scenarios/hooks.py --rounds {args.rounds}`\n\n"
+        "| run | pages/s (median) |\n|---|---|\n"
         f"| no hook | {base:.0f} |\n| parse hook | {hook:.0f} |\n\nwith the hook: **{hook / base:.2f}×** "
         "the pages/s without it (goal ≥ 0.85×)"
     )

@@ -1,6 +1,6 @@
 """Time from launching ``crawler crawl`` to its first request reaching a server that is already up.
 
-Usage: python benchmarks/startup.py [CRAWLER] [RUNS]   (CRAWLER default .venv/bin/crawler, RUNS 5)
+Usage: python benchmarks/scenarios/startup.py [CRAWLER] [RUNS]   (CRAWLER default .venv/bin/crawler, RUNS 5)
 Prints each run and the median. The first request of a crawl is its robots.txt.
 """
 
@@ -47,6 +47,6 @@ def main(crawler: str, runs: int) -> None:
 
 if __name__ == "__main__":
     main(
-        sys.argv[1] if len(sys.argv) > 1 else str(Path(__file__).parent.parent / ".venv/bin/crawler"),
+        sys.argv[1] if len(sys.argv) > 1 else str(Path(__file__).resolve().parents[2] / ".venv/bin/crawler"),
         int(sys.argv[2]) if len(sys.argv) > 2 else 5,
     )

@@ -1,7 +1,7 @@
 """Shared-job benchmark (issue 12): the docs corpus crawled with the SQLite frontier and with a
 Redis frontier, and by one and two Redis workers with ``--parser inline``, alternating, in one run.
 
-Usage: python3 benchmarks/cluster.py [--crawler PATH] [--rounds N] [SITES...]
+Usage: python3 benchmarks/scenarios/cluster.py [--crawler PATH] [--rounds N] [SITES...]
   Needs the corpus (../shared/bench/corpus.sh start) and Debian's redis-server. Starts its own
   redis-server on a free loopback port (no persistence: the default of a cache-style Redis).
   Prints a Markdown table; Redis commands per page come from INFO commandstats.
@@ -20,11 +20,14 @@ import time
 from pathlib import Path
 
 import redis
-from corpus_seeds import corpus_seeds
-from local_redis import local_redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks.harness, tests, crawler
+
+from benchmarks.harness.corpus_seeds import corpus_seeds
+from benchmarks.harness.local_redis import local_redis
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+ROOT = HERE.parents[1]
 
 
 def pages200(out: Path) -> int:
@@ -151,7 +154,7 @@ def report(rows: list[dict[str, object]], args: argparse.Namespace) -> str:
         return statistics.median(float(str(r[key])) for r in rows if r["name"] == name and key in r)
 
     lines = [
-        f"Command: `python3 benchmarks/cluster.py --rounds {args.rounds} {' '.join(args.sites)}` "
+        f"Command: `python3 benchmarks/scenarios/cluster.py --rounds {args.rounds} {' '.join(args.sites)}` "
         f"({args.rounds} rounds, runs alternating; medians)",
         "",
         "| run | pages | seconds | pages/s | machine busy (2 cores) | Redis round trips per page "

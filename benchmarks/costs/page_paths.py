@@ -1,6 +1,6 @@
 """Cost of the URL → page file mapping (``relative_path``), on the hot path of every stored page.
 
-    .venv/bin/python benchmarks/page_paths.py [N]
+    .venv/bin/python benchmarks/costs/page_paths.py [N]
 
 N (100 000) URLs of a mix seen in crawls: plain paths, queries with ``&``, percent-encoded
 paths and queries, long names. Prints the best of 5 runs, in µs per URL.

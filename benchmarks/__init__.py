@@ -1,0 +1,1 @@
+"""Benchmark scripts (see README.md); a package only so scripts can import ``benchmarks.harness``."""

@@ -1,0 +1,1 @@
+"""What the benchmark scripts share: the corpus's seeds, a throwaway redis-server."""
