@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from crawler.cli import main
-from tests.conftest import run_cli
+from tests.helpers.cli import run_cli
 
 SEED = "http://127.0.0.1:9/"
 

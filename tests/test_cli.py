@@ -15,7 +15,7 @@ from aiohttp import web
 
 from crawler.cli import make_job
 from crawler.core.errors import ConfigError
-from tests.conftest import run_cli
+from tests.helpers.cli import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 

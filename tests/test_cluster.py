@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.conftest import Site
-from tests.redis_server import RedisServer
+from tests.helpers.redis_server import RedisServer
+from tests.helpers.site import Site
 
 HOSTS = ("a.test", "b.test")
 PAGES = 30

@@ -7,7 +7,7 @@ from __future__ import annotations
 import redis
 
 from crawler.cluster.store import RedisStore
-from tests.conftest import run_cli
+from tests.helpers.cli import run_cli
 
 
 def snapshot(redis_url: str) -> dict[bytes, object]:

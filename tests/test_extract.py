@@ -7,7 +7,7 @@ import json
 import yaml
 from aiohttp import web
 
-from tests.conftest import run_cli
+from tests.helpers.cli import run_cli
 
 CATEGORIES = ["tools", "garden", "kitchen"]
 PRODUCTS = {f"{c[:3].upper()}-{p}{i}": (c, p, i) for c in CATEGORIES for p in (1, 2) for i in range(4)}

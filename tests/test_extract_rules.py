@@ -11,7 +11,7 @@ import yaml
 from yarl import URL
 
 from crawler.parsing.values import Unconvertible, number
-from tests.conftest import run_cli
+from tests.helpers.cli import run_cli
 
 PRODUCTS = [  # (price as shown, price, stars, stock text, in stock, variants)
     ("£1,234.50", 1234.5, 3, "In stock", True, [("V-0a", "£10.00", 10.0)]),

@@ -21,8 +21,8 @@ from crawler.net import fetch
 from crawler.scheduling.limiter import LocalHostLimiter
 from crawler.sinks.records import RecordSink
 from crawler.stats import MAX_WARNINGS, Stats
-from tests.conftest import read_records
-from tests.frontier_doubles import YieldingFrontier
+from tests.helpers.frontier_doubles import YieldingFrontier
+from tests.helpers.output import read_records
 
 
 def links(paths: list[str]) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from crawler.config import Job
 from crawler.engine import Crawl
-from tests.faults import FaultServer
+from tests.helpers.faults import FaultServer
 
 # Bounds that a healthy page meets with room to spare on a busy machine (the server shares the
 # crawl's loop), while /stall and /drip (10 s) still time out.

@@ -18,7 +18,7 @@ from crawler.frontier.memory import MemoryFrontier
 from crawler.frontier.redis import RedisFrontier
 from crawler.frontier.sqlite import SqliteFrontier
 from crawler.frontier.sqlite_state import VERSION
-from tests.frontier_doubles import YieldingFrontier
+from tests.helpers.frontier_doubles import YieldingFrontier
 
 BACKENDS = ["memory", "sqlite", "yielding-sqlite", "redis"]
 

@@ -16,7 +16,8 @@ from aiohttp import web
 from crawler import Follow, Hooks, Job, Outgoing, Page, crawl
 from crawler.engine import Crawl
 from crawler.parsing import process
-from tests.conftest import read_records, until
+from tests.helpers.output import read_records
+from tests.helpers.timing import until
 
 REPO = Path(__file__).resolve().parent.parent
 PRODUCTS = 12

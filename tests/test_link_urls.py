@@ -11,7 +11,9 @@ from aiohttp import web
 from crawler.cluster.store import RedisStore
 from crawler.core.request import Request
 from crawler.frontier.redis import RedisFrontier, fingerprint
-from tests.conftest import Site, copy_job_fixture, run_cli
+from tests.helpers.cli import run_cli
+from tests.helpers.output import copy_job_fixture
+from tests.helpers.site import Site
 
 # href as written in the page (on /dir/page) → what a browser requests
 BROWSER = {

@@ -14,7 +14,7 @@ from crawler import pipeline
 from crawler.config import Job
 from crawler.core.errors import StalledError
 from crawler.engine import Crawl
-from tests.conftest import read_records
+from tests.helpers.output import read_records
 
 
 def out_of_files(monkeypatch, when) -> Counter[str]:

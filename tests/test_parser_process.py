@@ -19,7 +19,7 @@ from crawler.parsing import process as parser_process
 from crawler.parsing.page import Fetched
 from crawler.parsing.process import InlineParser, ParserProcess, make_parser
 from crawler.parsing.reader import PageReader, PageResult
-from tests.conftest import read_records
+from tests.helpers.output import read_records
 
 
 def job(site, out: Path, *hosts: str, **fields: Any) -> Job:

@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from tests.conftest import gaps
+from tests.helpers.timing import gaps
 
 HOLD = 20.0  # upper bound on how long a handler waits for its peers; reached only when a test fails
 

@@ -15,9 +15,9 @@ from yarl import URL
 
 from crawler import Hooks, Job, Outgoing
 from crawler.engine import Crawl
-from tests.conftest import read_records
-from tests.leaks import basic_credentials, read_output
-from tests.proxy_servers import ProxyServer, start_proxy
+from tests.helpers.leaks import basic_credentials, read_output
+from tests.helpers.output import read_records
+from tests.helpers.proxy_servers import ProxyServer, start_proxy
 
 
 @pytest.fixture

@@ -18,7 +18,10 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.frontier.sqlite_state import VERSION
 from crawler.report.data import read as read_report
-from tests.conftest import Site, copy_job_fixture, run_cli, until
+from tests.helpers.cli import run_cli
+from tests.helpers.output import copy_job_fixture
+from tests.helpers.site import Site
+from tests.helpers.timing import until
 
 LAST_MODIFIED = "Wed, 01 Jul 2026 10:00:00 GMT"
 

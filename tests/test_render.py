@@ -14,9 +14,10 @@ from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.report.data import read
 from crawler.report.html import render as render_report
-from tests.conftest import read_records, run_cli
-from tests.leaks import basic_credentials, read_output
-from tests.render_site import ITEM, ITEMS, SHELL, job, js_site
+from tests.helpers.cli import run_cli
+from tests.helpers.leaks import basic_credentials, read_output
+from tests.helpers.output import read_records
+from tests.helpers.render_site import ITEM, ITEMS, SHELL, job, js_site
 
 
 async def test_rendered_pages_give_the_links_and_items_their_scripts_make(site, tmp_path):
@@ -95,7 +96,7 @@ async def test_a_page_that_never_finishes_loading_is_a_render_error_and_the_craw
 
 async def test_the_browser_goes_through_the_jobs_proxy(hosts_site, tmp_path):
     """The document and its scripts' requests reach the site from the proxy's address."""
-    from tests.proxy_servers import start_proxy
+    from tests.helpers.proxy_servers import start_proxy
 
     hosts_site.route("127.0.0.2", "/", lambda _: asyncio.sleep(0, web.Response(text=SHELL, content_type="text/html")))
     hosts_site.route("127.0.0.2", "/api/items.json", lambda _: asyncio.sleep(0, web.json_response(ITEMS)))

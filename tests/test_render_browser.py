@@ -19,8 +19,9 @@ from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.net import browser as browser_module
 from crawler.net.proctree import descendants, running
-from tests.conftest import read_records, until
-from tests.render_site import ITEMS, alive, held_script, js_site
+from tests.helpers.output import read_records
+from tests.helpers.render_site import ITEMS, alive, held_script, js_site
+from tests.helpers.timing import until
 
 
 async def test_kill_9_of_the_crawl_leaves_no_browser(site, tmp_path):

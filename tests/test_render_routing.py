@@ -12,7 +12,7 @@ from aiohttp import web
 
 from crawler.config import Job
 from crawler.engine import Crawl
-from tests.conftest import read_records
+from tests.helpers.output import read_records
 
 
 def render_job(start: list[str], out: Path, **extra: object) -> Job:

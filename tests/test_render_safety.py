@@ -16,7 +16,9 @@ from crawler.config import Job
 from crawler.core.errors import RenderUnavailable
 from crawler.engine import Crawl
 from crawler.net.guard import BrowserGuard, launch_options
-from tests.conftest import read_records, run_cli, until
+from tests.helpers.cli import run_cli
+from tests.helpers.output import read_records
+from tests.helpers.timing import until
 
 
 def page(text: str) -> web.Response:

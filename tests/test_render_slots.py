@@ -19,7 +19,8 @@ from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.net.browser import BrowserPool
 from crawler.net.proctree import descendants, running
-from tests.conftest import Site, read_records
+from tests.helpers.output import read_records
+from tests.helpers.site import Site
 
 PAGE = """<html><body><h1>{path}</h1><script src="{cdn}/lib.js"></script><iframe src="{cdn}/frame"></iframe>
 <script>fetch("{cdn}/api").then(r => r.text()).then(t => {{ document.body.dataset.ready = "yes"; }});</script>

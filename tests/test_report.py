@@ -17,8 +17,10 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from selectolax.lexbor import LexborHTMLParser
 
-from tests.conftest import read_records, run_cli, until
-from tests.faults import FaultServer
+from tests.helpers.cli import run_cli
+from tests.helpers.faults import FaultServer
+from tests.helpers.output import read_records
+from tests.helpers.timing import until
 
 CHROMIUM = "/usr/lib/chromium/chromium"
 FAULT_PATHS = [

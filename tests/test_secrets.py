@@ -9,10 +9,11 @@ import base64
 import json
 from urllib.parse import quote
 
-from tests.conftest import read_records, run_cli
-from tests.leaks import read_output
-from tests.proxy_servers import start_proxy
-from tests.redis_server import RedisServer
+from tests.helpers.cli import run_cli
+from tests.helpers.leaks import read_output
+from tests.helpers.output import read_records
+from tests.helpers.proxy_servers import start_proxy
+from tests.helpers.redis_server import RedisServer
 
 HTTP_USER, HTTP_PW = "hal", "h77pPassw0rd"  # tinyproxy's config takes no quoting
 SOCKS_USER, SOCKS_PW = "sox", "s0cks:p@ss/w%rd"

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: b
 
 from crawler.config import Job
 from crawler.engine import Crawl
-from tests.faults import SOAK_HOSTS, FaultServer
+from tests.helpers.faults import SOAK_HOSTS, FaultServer
 
 
 def rss_mb(pid: int | str = "self") -> float:

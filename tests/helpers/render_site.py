@@ -10,7 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from crawler.config import Job
-from tests.conftest import Site
+from tests.helpers.site import Site
 
 SHELL = """<html><head><title>Shop</title></head><body><div id=app>loading…</div><script>
 fetch("/api/items.json").then(r => r.json()).then(items => {

@@ -1,0 +1,48 @@
+"""What a crawl leaves in its output directory, read back: records, a ``Result`` to inspect (what
+the ``crawl`` fixture returns), and saved jobs of ``tests/fixtures`` copied to a test's port."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from crawler.engine import Crawl
+from crawler.stats import Stats
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def read_records(out: Path) -> list[dict[str, Any]]:
+    with open(out / "records.jsonl", "rb") as f:
+        return [json.loads(line) for line in f]
+
+
+def copy_job_fixture(name: str, out: Path, port: int) -> sqlite3.Connection:
+    """A job of ``tests/fixtures`` (written on port 8799) copied to ``out``, moved to ``port``; its
+    state file open (committed) for the test to look at."""
+    shutil.copytree(FIXTURES / name, out)
+    (out / "records.jsonl").write_text((out / "records.jsonl").read_text().replace("8799", str(port)))
+    (out / "pages" / "old.test_8799").rename(out / "pages" / f"old.test_{port}")
+    db = sqlite3.connect(out / "state.sqlite")
+    db.execute(
+        "UPDATE urls SET url=replace(url, '8799', ?), host=replace(host, '8799', ?), parent=replace(parent, '8799', ?)",
+        (str(port),) * 3,
+    )
+    db.commit()
+    return db
+
+
+class Result:
+    """What a test inspects after a crawl: stats, records by URL, the output directory, and when
+    each host's slots were given out (``grants``)."""
+
+    def __init__(self, stats: Stats, out: Path, crawl: Crawl, grants: dict[str, list[float]]) -> None:
+        self.stats = stats
+        self.out = out
+        self.crawl = crawl
+        self.grants = grants
+        self.records = read_records(out)
+        self.by_url = {r["url"]: r for r in self.records}
