@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 
-from crawler.core.request import NO_CAPS, Caps, Counts, Lease, Request, Visit
+from crawler.core.request import NO_CAPS, Attempts, Caps, Counts, Lease, Request, Visit
 from crawler.frontier import Frontier
 
 
@@ -51,9 +51,9 @@ class YieldingFrontier:
         await self._pause()
         return leases
 
-    async def failed(self, lease: Lease) -> None:
+    async def again(self, lease: Lease, attempts: Attempts) -> None:
         await self._pause()
-        await self.inner.failed(lease)
+        await self.inner.again(lease, attempts)
 
     async def done(self, lease: Lease, visit: Visit | None = None) -> None:
         await self._pause()

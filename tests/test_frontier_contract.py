@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from crawler.cluster.store import RedisStore
-from crawler.core.request import Caps, Request
+from crawler.core.request import FIRST_ATTEMPT, Attempts, Caps, Request
 from crawler.frontier.memory import MemoryFrontier
 from crawler.frontier.redis import RedisFrontier
 from crawler.frontier.sqlite import SqliteFrontier
@@ -21,6 +21,7 @@ from crawler.frontier.sqlite_state import VERSION
 from tests.frontier_doubles import YieldingFrontier
 
 BACKENDS = ["memory", "sqlite", "yielding-sqlite", "redis"]
+TRIED = Attempts(attempt=1, proxy_attempts=2, render=True, proxy_waiting_since=1_700_000_000.5)
 
 
 def make(kind: str, tmp_path, request=None):
@@ -71,10 +72,10 @@ async def test_leases_are_batched_fifo_per_host_and_failed_puts_back_at_the_head
     assert len({lease.id for lease in batch}) == 3 and all(lease.expires > 0 for lease in batch)
     assert (await frontier.counts()).leased == 3 and (await frontier.counts()).queued == 1
     first = batch[0]
-    first.request.attempt = 1
-    await frontier.failed(first)
+    await frontier.again(first, Attempts(attempt=1))
+    assert first.request.attempts == FIRST_ATTEMPT  # the lease is not edited
     (again,) = await frontier.lease({"a:80": 1}, ttl=30)
-    assert again.request.url == "http://a/1" and again.request.attempt == 1 and again.id != first.id
+    assert again.request.url == "http://a/1" and again.request.attempts.attempt == 1 and again.id != first.id
     for lease in [again, *batch[1:]]:
         await frontier.done(lease)
     (last,) = await frontier.lease({"a:80": 9}, ttl=30)
@@ -107,7 +108,7 @@ async def test_a_host_read_in_batches_never_hands_out_a_url_twice(tmp_path):
         leases = await f.lease({"a:80": 100}, ttl=30)
         urls += [lease.request.url for lease in leases]
         if len(urls) == 300:
-            await f.failed(leases[-1])  # one goes back mid-way and comes out again, once
+            await f.again(leases[-1], FIRST_ATTEMPT)  # one goes back mid-way and comes out again, once
             urls.pop()
     assert len(urls) == 600 == len(set(urls))
     await f.close()
@@ -125,7 +126,7 @@ async def test_higher_priority_is_leased_first_and_a_retry_heads_its_priority(fr
     await frontier.add([req("/1"), prio(req("/2"), 5), prio(req("/3"), -1), prio(req("/4"), 5), req("/5")])
     first = await frontier.lease({"a:80": 2}, ttl=30)
     assert [lease.request.url for lease in first] == ["http://a/2", "http://a/4"]
-    await frontier.failed(first[1])
+    await frontier.again(first[1], FIRST_ATTEMPT)
     await frontier.add([prio(req("/6"), 5), prio(req("/7"), 1_000_000)])
     rest = await frontier.lease({"a:80": 9}, ttl=30)
     assert [lease.request.url for lease in rest] == [
@@ -140,16 +141,15 @@ async def test_higher_priority_is_leased_first_and_a_retry_heads_its_priority(fr
     assert await frontier.hosts_with_work() == []
 
 
-async def test_a_failed_request_comes_back_with_its_counters(frontier):
+async def test_a_request_sent_again_comes_back_with_its_attempts(frontier):
     """Proxy retries are counted on the request: a request that lost them on the way back would
     try bad proxies for ever."""
     await frontier.add([req("/1")])
     (lease,) = await frontier.lease({"a:80": 1}, ttl=30)
-    lease.request.attempt, lease.request.proxy_attempts = 1, 2
-    await frontier.failed(lease)
+    await frontier.again(lease, TRIED)
     assert await frontier.hosts_with_work() == ["a:80"]
     (again,) = await frontier.lease({"a:80": 1}, ttl=30)
-    assert (again.request.attempt, again.request.proxy_attempts) == (1, 2)
+    assert again.request.attempts == TRIED
 
 
 async def test_lease_order_matches_a_model_of_priorities_and_retries(frontier):
@@ -178,7 +178,7 @@ async def test_lease_order_matches_a_model_of_priorities_and_retries(frontier):
         for lease in leases[1:] if retry_pending is None and leases else leases:
             await frontier.done(lease)
         if retry_pending is None and leases:
-            await frontier.failed(leases[0])
+            await frontier.again(leases[0], FIRST_ATTEMPT)
             retry_pending = leases[0].request.url
             model.append((-priorities[retry_pending], -next(order), retry_pending))
     assert model == [] or (await frontier.counts()).queued == len(model)
