@@ -17,7 +17,8 @@ from crawler.core.request import FIRST_ATTEMPT, Attempts, Caps, Request
 from crawler.frontier.memory import MemoryFrontier
 from crawler.frontier.redis import RedisFrontier
 from crawler.frontier.sqlite import SqliteFrontier
-from crawler.frontier.sqlite_state import VERSION
+from crawler.frontier.sqlite_state import APP_ID, SCHEMA, VERSION
+from tests.conftest import until
 from tests.frontier_doubles import YieldingFrontier
 
 BACKENDS = ["memory", "sqlite", "yielding-sqlite", "redis"]
@@ -152,6 +153,46 @@ async def test_a_request_sent_again_comes_back_with_its_attempts(frontier):
     assert again.request.attempts == TRIED
 
 
+async def taken_over(kind: str, f, tmp_path, request):
+    """The frontier that goes on after ``f``'s process died: the same one (memory keeps nothing
+    beyond its process), the state file reopened (SQLite), or another worker of the job (Redis)."""
+    if kind == "memory":
+        return f
+    if kind == "redis":
+        await f._store.redis.aclose()  # killed: no close, no heartbeat (never opened)
+        other = RedisFrontier(
+            RedisStore(request.getfixturevalue("redis_url"), "contract", "w2", ttl=30, wait=5), tmp_path / "w2.jsonl"
+        )
+        await other.open()
+        await until(other.hosts_with_work, "the dead worker's lease taken back")
+        return other
+    await f.close()
+    reopened = make(kind, tmp_path, request)
+    await reopened.open()
+    return reopened
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+async def test_the_attempt_state_outlives_the_process_that_sent_the_url_again(kind, tmp_path, request):
+    """What a retry changed is stored with the URL by every backend: after a kill and a resume
+    (SQLite) or in the hands of the worker that takes a dead one's lease back (Redis), the URL
+    goes on from the same attempts."""
+    f = make(kind, tmp_path, request)
+    if kind != "redis":
+        await f.open()
+    await f.add([req("/1")])
+    (first,) = await f.lease({"a:80": 1}, ttl=30)
+    await f.again(first, TRIED)
+    await f.commit()
+    if kind != "memory":  # leased again, and its process dies holding it
+        (held,) = await f.lease({"a:80": 1}, ttl=1 if kind == "redis" else 30)
+        assert held.request.attempts == TRIED
+    after = await taken_over(kind, f, tmp_path, request)
+    (lease,) = await after.lease({"a:80": 1}, ttl=30)
+    assert (lease.request.url, lease.request.attempts) == ("http://a/1", TRIED)
+    await after.close()
+
+
 async def test_lease_order_matches_a_model_of_priorities_and_retries(frontier):
     """Random adds, leases and failures over 1,500 URLs (SQLite reads a host 256 rows at a time, so
     URLs arrive while a batch is in memory): every lease is the model's next URL."""
@@ -208,6 +249,30 @@ async def test_a_format_1_state_file_is_upgraded_in_place(tmp_path):
     assert (lease.request.url, lease.request.depth, lease.request.meta) == ("http://a/old", 1, None)
     await f.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == VERSION
+
+
+async def test_a_format_5_state_file_resumes_its_retries_with_the_rest_of_their_state_fresh(tmp_path):
+    """The previous format kept only ``attempt``: a URL leased (or waiting to be tried again)
+    when that crawler stopped resumes with it, and starts its proxy retries and render afresh."""
+    path = tmp_path / "s.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        SCHEMA.replace(",\n    proxy_attempts INTEGER NOT NULL DEFAULT 0", "")
+        .replace(",\n    render INTEGER NOT NULL DEFAULT 0", "")
+        .replace(",\n    proxy_waiting_since REAL", "")
+    )
+    db.execute("INSERT INTO urls (url, host, depth, attempt, state) VALUES ('http://a/1', 'a:80', 1, 2, 1)")
+    db.execute(f"PRAGMA application_id={APP_ID}")
+    db.execute("PRAGMA user_version=5")
+    db.commit()
+    assert "render" not in {row[1] for row in db.execute("PRAGMA table_info(urls)")}
+    db.close()
+    f = SqliteFrontier(path, tmp_path / "r.jsonl")
+    await f.open()
+    (lease,) = await f.lease({"a:80": 1}, ttl=30)
+    assert (lease.request.url, lease.request.attempts) == ("http://a/1", Attempts(attempt=2))
+    await f.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == VERSION == 6
 
 
 async def test_urls_with_one_dedup_key_are_one_url_requested_as_first_met(frontier):
