@@ -130,9 +130,7 @@ class Pipeline:
         if response is not None and response.location is not None:
             return self._redirect(request, url, response, error, started, proxy_id)
         if response is not None and response.body is not None and error is None and not response.unchanged:
-            return await self._parse(
-                request, attempts, response, started, proxy_id
-            )  # an unchanged page's links are known
+            return await self._parse(request, attempts, response, started, proxy_id)  # (unchanged: links known)
         return self._final(request, started, response, error, proxy=proxy_id)
 
     async def _outgoing(self, request: Request) -> Outgoing | FetchError:

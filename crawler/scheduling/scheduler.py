@@ -14,8 +14,11 @@ The frontier and the limiter are async and may really suspend (a networked backe
 place is decided only from answers that cannot have gone stale: work admitted or a slot released
 for a host *while* it is being taken marks it ``_rewoken``, and it goes back to the ready ring.
 
-Slots taken outside a lease (a rendered page's requests, sitemaps) are :attr:`slots`' and go back
-through the same release. If the crawl still stops moving (nothing in flight, work queued, its
+A lease's slot is handed to the pipeline as a :class:`LeaseSlot`: it goes back once the host has
+answered, and a visit that makes a second request to the host (a host's first URL: robots.txt,
+then the page) takes it anew, waiting for the host's next start as any request does. Slots taken
+outside a lease (a rendered page's requests, sitemaps) are :attr:`slots`' and go back through the
+same release. If the crawl still stops moving (nothing in flight, work queued, its
 hosts' slots all taken) for ``stall_after`` seconds, the watchdog names the holders and frees the
 slots of those that are over: never a silent hang.
 """
