@@ -10,23 +10,14 @@ and sitemap entries. The rules (scope, depth, ``max_url_length``) are a picklabl
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from enum import StrEnum
 
 from yarl import URL
 
 from crawler.config import Job
 from crawler.core.request import Caps, Request
+from crawler.core.step import Source
 from crawler.core.urls import Scope
 from crawler.frontier import Frontier
-
-
-class Source(StrEnum):
-    """Where a URL came from; seeds are in scope by definition."""
-
-    SEED = "seed"
-    LINK = "link"  # checked against LinkRules in the parser, before it left the page
-    REDIRECT = "redirect"
-    SITEMAP = "sitemap"
 
 
 class LinkRules:

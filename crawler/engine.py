@@ -25,11 +25,12 @@ from typing import Any
 
 from yarl import URL
 
-from crawler.admission import Admission, Source
+from crawler.admission import Admission
 from crawler.backends import make_backends
 from crawler.config import Job
 from crawler.core.errors import CheckpointError, ClusterError, StalledError
 from crawler.core.request import Lease, Request
+from crawler.core.step import Again, Final, Source, Step
 from crawler.core.urls import host_key
 from crawler.frontier import Frontier
 from crawler.hooks import Hooks, failure
@@ -38,12 +39,11 @@ from crawler.metrics import MetricsServer, render
 from crawler.net.fetch import Fetcher, make_session
 from crawler.net.proxies import Router
 from crawler.net.render import Renderer
-from crawler.net.robots import Robots
 from crawler.net.sitemaps import sitemap_urls
 from crawler.net.sockets import BoundedConnector, fd_budget
 from crawler.parsing.process import make_parser
 from crawler.parsing.reader import PageReader
-from crawler.pipeline import Outcome, Pipeline, internal_error
+from crawler.pipeline import internal_error, make_pipeline
 from crawler.recrawl import due_policy, write_changes
 from crawler.scheduling.limiter import HostLimiter
 from crawler.scheduling.scheduler import STALL_AFTER, Scheduler
@@ -51,6 +51,7 @@ from crawler.sinks import outdir
 from crawler.sinks.output import Output
 from crawler.sinks.records import FLUSH_BYTES
 from crawler.sinks.statslog import StatsLog
+from crawler.stall import StallWatch
 from crawler.stats import Progress, Stats
 
 TICK = 0.5  # seconds between checkpoints
@@ -103,6 +104,7 @@ class Crawl:
         self._slot_free = asyncio.Event()
         self._flush_now = asyncio.Event()
         self._fatal: CheckpointError | StalledError | ClusterError | None = None
+        self.stall = StallWatch()
 
     def warn(self, message: str) -> None:
         message = self.router.redact(message)
@@ -163,20 +165,10 @@ class Crawl:
                 self.fetcher = Fetcher(session, self.job, self.router, output.warc)
                 if self.renderer is not None:
                     self.renderer.warc = output.warc
-                self.robots = Robots(
-                    self.fetcher,
-                    self.limiter,
-                    self.job.user_agent,
-                    retries=self.job.retries,
-                    backoff=self.job.retry_backoff,
-                    warn=self.warn,
-                    shared=self._shared_robots,
-                )
-                self.pipeline = Pipeline(
+                self.pipeline = make_pipeline(
                     self.job,
-                    fetcher=self.fetcher,
+                    self.fetcher,
                     router=self.router,
-                    robots=self.robots,
                     parser=self.parser,
                     limiter=self.limiter,
                     rules=self.admission.rules,
@@ -186,7 +178,9 @@ class Crawl:
                     request_hook=self.hooks.request,
                     generation=self.frontier.generation,
                     renderer=self.renderer,
+                    shared_robots=self._shared_robots,
                 )
+                self.robots = self.pipeline.robots
                 try:
                     await self._start()
                     await self._dispatch()
@@ -287,22 +281,16 @@ class Crawl:
         request = lease.request
         try:
             try:
-                outcome = await self.pipeline.run(request, lambda: self.scheduler.free(lease))
+                step = await self.pipeline.run(request, self.scheduler.slot_of(lease))
             except ClusterError:
                 raise  # the job's shared state is out of reach: not this URL's fault; it stays leased
             except Exception as bug:  # a bug of ours must not lose the URL: it still gets its record
                 self.warn(f"internal error on {request.url}: {type(bug).__name__}: {bug}")
-                outcome = Outcome(internal_error(request, bug, self.router.redact))
-            await self._settle(lease, outcome)
-            if self.pipeline.stall.stalled:
-                stall = self.pipeline.stall
-                self._fail(
-                    StalledError(
-                        f"cannot make progress: {stall.streak} requests in a row failed for lack of resources on "
-                        f"this machine ({stall.reason}); lower --concurrency or raise the limit (ulimit -n, memory, "
-                        "disk); stopped; run the same command again to resume"
-                    )
-                )
+                step = Final(internal_error(request, bug, self.router.redact))
+            await self._settle(lease, step)
+            self.stall.saw(step)
+            if self.stall.stalled:
+                self._fail(self.stall.error())
         except Exception as e:  # the job's own state failed (frontier, admission, output)
             self._fail(e)
         finally:
@@ -313,14 +301,14 @@ class Crawl:
             except Exception as e:
                 self._fail(e)
 
-    async def _settle(self, lease: Lease, outcome: Outcome) -> None:
-        """Hand an outcome on: follow-ups to admission, record and items to the output (once),
-        the lease back to the frontier."""
+    async def _settle(self, lease: Lease, outcome: Step) -> None:
+        """Hand a step on: follow-ups to admission, record and items to the output (once), the
+        lease back to the frontier (with the attempt state of its next try, for ``Again``)."""
         request = lease.request
-        if outcome.record is None:  # try again later: back into the frontier
-            if outcome.retry_in:
-                await self.limiter.backoff(request.host, outcome.retry_in)
-            await self.frontier.failed(lease)
+        if isinstance(outcome, Again):  # try again later: back into the frontier
+            if outcome.after:
+                await self.limiter.backoff(request.host, outcome.after)
+            await self.frontier.again(lease, outcome.attempts)
             self.scheduler.has_work(request.host)
             return
         if outcome.follow:
@@ -333,11 +321,10 @@ class Crawl:
         if self.output.pending_bytes >= FLUSH_BYTES:
             self._flush_now.set()
 
-    async def _sink_hooks(self, outcome: Outcome, line: dict[str, Any]) -> None:
+    async def _sink_hooks(self, outcome: Final, line: dict[str, Any]) -> None:
         """The user's ``on_record`` / ``on_item`` with the record line and items just written
         (already serialized, so a hook that changes them changes nothing on disk). Failures are
         counted; the first three are warned about; the crawl goes on."""
-        assert outcome.record is not None
         calls = [(self.hooks.on_record, line)]
         calls += [(self.hooks.on_item, item) for item in outcome.items]
         for fn, value in calls:

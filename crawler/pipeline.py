@@ -1,80 +1,50 @@
-"""The request pipeline: one attempt at one request, start to finish.
+"""The request pipeline: one visit of one leased request, start to finish.
 
-    robots → request hook → proxy → fetch → retry / redirect → parse → Outcome
+    robots → request hook → proxy → fetch → retry / redirect → parse → Final | Again
 
-An :class:`Outcome` is either *final* (a record, with the requests and items the page produced)
-or *again* (the request goes back to the frontier and its host pauses ``retry_in`` seconds). The
-pipeline writes nothing and admits nothing: the engine hands the outcome's requests to admission
-and its record and items to the sinks, so the data flows one way.
+A step ends in a value (:mod:`crawler.core.step`): :class:`Final` (a record, with the requests and
+items the page produced) or :class:`Again` (the request goes back to the frontier with its next
+attempt state, and its host pauses ``after`` seconds). The leased request is never changed. The
+pipeline writes nothing and admits nothing: the engine hands the requests to admission, the record
+and items to the sinks and the attempt state to the frontier, so the data flows one way.
+
+A host's first URL loads the host's robots.txt in its own slot, then goes on to its page in the
+same visit: the lease's slot is taken anew (:meth:`LeaseSlot.restart`) once the host limiter
+allows, so the delay between the two requests is the one between any two.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
 
 from yarl import URL
 
-from crawler.admission import LinkRules, Source
+from crawler.admission import LinkRules
 from crawler.config import Job
 from crawler.core.errors import FetchError, InvalidURL, Kind
 from crawler.core.outgoing import Outgoing
 from crawler.core.record import Record
-from crawler.core.request import Request, Visit
+from crawler.core.request import Attempts, Request
 from crawler.core.response import Response
+from crawler.core.step import Again, Final, Reason, Source, Step
 from crawler.core.urls import host_key, join
 from crawler.hooks import HookFailed, RequestHook, prepare
 from crawler.net.fetch import Fetcher
 from crawler.net.proxies import NoProxy, Proxy, Router
 from crawler.net.render import Renderer, fetch_or_render
-from crawler.net.robots import Robots, Unavailable
+from crawler.net.robots import Robots, RobotsCache, Unavailable
 from crawler.parsing.page import Fetched, Follow
 from crawler.parsing.process import Parser
 from crawler.recrawl import visit_after
 from crawler.scheduling.limiter import HostLimiter
+from crawler.scheduling.scheduler import LeaseSlot
 from crawler.sinks.pages import PageStore
 from crawler.stats import Stats
 
 LOCAL_PAUSE = 1.0  # seconds a host waits after a request failed on this machine
-STALL_FAILURES = 100  # local failures in a row, with no answer from any site in between...
-STALL_SECONDS = 30.0  # ...for this long: the crawl cannot make progress and stops
-
-
-class Stall:
-    """Watches for a crawl that cannot make progress: only local failures, for a while."""
-
-    def __init__(self) -> None:
-        self.streak = 0
-        self.since = 0.0
-        self.reason = ""
-
-    def failed(self, reason: str) -> None:
-        if not self.streak:
-            self.since = time.monotonic()
-        self.streak += 1
-        self.reason = reason
-
-    def progressed(self) -> None:
-        self.streak = 0
-
-    @property
-    def stalled(self) -> bool:
-        return self.streak >= STALL_FAILURES and time.monotonic() - self.since >= STALL_SECONDS
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What one attempt came to. ``record`` None means: try the request again later."""
-
-    record: Record | None = None
-    visit: Visit | None = None  # what the final attempt leaves for the next re-crawl
-    follow: list[Request] = field(default_factory=list)
-    source: Source = Source.LINK
-    items: list[dict[str, Any]] = field(default_factory=list)
-    retry_in: float = 0.0
 
 
 class Pipeline:
@@ -103,36 +73,38 @@ class Pipeline:
         self._request_hook = request_hook
         self._fetcher = fetcher
         self._router = router
-        self._robots = robots
+        self.robots = robots
         self._parser = parser
         self._limiter = limiter
         self._rules = rules
         self._pages = pages
         self._stats = stats
         self._warn = warn
-        self.stall = Stall()
 
-    async def run(self, request: Request, answered: Callable[[], Awaitable[None]] | None = None) -> Outcome:
-        """One attempt. ``answered`` is awaited once the host has answered (the request's slot may
-        go back then). Raises only for bugs of ours (the engine records those as ``internal``)."""
+    async def run(self, request: Request, slot: LeaseSlot) -> Step:
+        """One visit of a leased ``request``, which holds ``slot`` (given back once the host has
+        answered). Raises only for bugs of ours (the engine records those as ``internal``)."""
         url = URL(request.url, encoded=True)
         started = time.perf_counter()
+        attempts = request.attempts
         if not self._job.ignore_robots:
-            if not self._robots.loaded(request.host):
-                rules = await self._robots.load(url, request.host)  # in this request's slot
+            first = not self.robots.loaded(request.host)
+            if first:
+                rules = await self.robots.load(url, request.host)  # in this request's slot
                 if isinstance(rules, Unavailable) and rules.local:
-                    return self._local(rules.reason)
-                return Outcome()  # the page waits for a slot (and the host's delay) of its own
-            refusal = self._robots.refusal(url, request.host)
+                    return self._local(attempts, rules.reason)
+            refusal = self.robots.refusal(url, request.host)
             if (
                 refusal is not None
                 and refusal.retryable
-                and request.attempt < self._job.retries
+                and attempts.attempt < self._job.retries
                 and not (refusal.kind is Kind.PROXY and self._router.hopeless(url.host or ""))
             ):  # a dead pool: end now
-                return self._retry(request, refusal)
+                return self._retry(attempts, refusal)
             if refusal is not None:
                 return self._final(request, started, error=refusal)
+            if first and not await slot.restart():  # robots.txt had this slot's start; the page waits its turn
+                return Again(Reason.STOPPED, 0.0, attempts)
         extra: Outgoing | None = None
         if self._request_hook is not None:
             outgoing = await self._outgoing(request)
@@ -143,23 +115,22 @@ class Pipeline:
             proxy = self._router.take(url.host or "", extra.proxy if extra is not None else None)
         except NoProxy as e:
             return self._no_proxy(request, e, started)
-        request.proxy_waiting_since = None
-        response, error = await self._fetch(request, url, proxy, extra)
-        if answered is not None:
-            await answered()
+        if attempts.proxy_waiting_since is not None:
+            attempts = replace(attempts, proxy_waiting_since=None)
+        response, error = await self._fetch(request, attempts, url, proxy, extra)
+        await slot.free()
         if error is not None and error.kind is Kind.LOCAL:
-            return self._local(error.message)
-        self.stall.progressed()
-        if error is not None and error.proxy_fault and request.proxy_attempts < self._job.proxy_retries:
-            request.proxy_attempts += 1  # the proxy's fault: try another, keep the normal retries
-            return Outcome()
-        if error is not None and error.retryable and request.attempt < self._job.retries:
-            return self._retry(request, error)
+            return self._local(attempts, error.message)
+        if error is not None and error.proxy_fault and attempts.proxy_attempts < self._job.proxy_retries:
+            # the proxy's fault: try another, keep the normal retries
+            return Again(Reason.PROXY, 0.0, replace(attempts, proxy_attempts=attempts.proxy_attempts + 1))
+        if error is not None and error.retryable and attempts.attempt < self._job.retries:
+            return self._retry(attempts, error)
         proxy_id = proxy.id if proxy is not None else None
         if response is not None and response.location is not None:
             return self._redirect(request, url, response, error, started, proxy_id)
         if response is not None and response.body is not None and error is None and not response.unchanged:
-            return await self._parse(request, response, started, proxy_id)  # an unchanged page's links are known
+            return await self._parse(request, attempts, response, started, proxy_id)  # (unchanged: links known)
         return self._final(request, started, response, error, proxy=proxy_id)
 
     async def _outgoing(self, request: Request) -> Outgoing | FetchError:
@@ -172,14 +143,14 @@ class Pipeline:
             return FetchError(Kind.HOOK, str(e))
 
     async def _fetch(
-        self, request: Request, url: URL, proxy: Proxy | None, extra: Outgoing | None = None
+        self, request: Request, attempts: Attempts, url: URL, proxy: Proxy | None, extra: Outgoing | None = None
     ) -> tuple[Response | None, FetchError | None]:
         """The fetch, its proxy's health report (always, in ``finally``) and AIMD's sample (not
         for rendered pages: the browser's time is not the server's latency)."""
         response: Response | None = None
         error: FetchError | None = None
         sent = time.monotonic()
-        render = self._renderer is not None and (request.render or self._renderer.wants(request.url))
+        render = self._renderer is not None and (attempts.render or self._renderer.wants(request.url))
         try:
             response = await fetch_or_render(
                 url,
@@ -216,28 +187,30 @@ class Pipeline:
                 self._stats.host(request.host).throttles += 1
         return response, error
 
-    def _no_proxy(self, request: Request, e: NoProxy, started: float) -> Outcome:
-        """No usable proxy now: wait in the frontier (holding no slot), up to ``proxy_wait``."""
-        if request.proxy_waiting_since is None:
-            request.proxy_waiting_since = e.now
-        left = request.proxy_waiting_since + self._router.wait - e.now
+    def _no_proxy(self, request: Request, e: NoProxy, started: float) -> Step:
+        """No usable proxy now: wait in the frontier (holding no slot), up to ``proxy_wait`` from
+        the first time (wall-clock: the wait is stored with the URL, like its attempts)."""
+        now = time.time()
+        since = request.attempts.proxy_waiting_since
+        since = now if since is None else since
+        left = since + self._router.wait - now
         if e.hopeless or left <= 0:
             return self._final(request, started, error=self._router.gave_up(e))
-        return Outcome(retry_in=min(e.wait, left))
+        return Again(Reason.NO_PROXY, min(e.wait, left), replace(request.attempts, proxy_waiting_since=since))
 
-    def _local(self, reason: str) -> Outcome:
+    @staticmethod
+    def _local(attempts: Attempts, reason: str) -> Again:
         """This machine ran out of something: not the site's fault and not an attempt; the
-        request waits in the frontier (its host pauses) and the stall watch counts it."""
-        self.stall.failed(reason)
-        return Outcome(retry_in=LOCAL_PAUSE)
+        request waits in the frontier (its host pauses) and the engine's stall watch counts it."""
+        return Again(Reason.LOCAL, LOCAL_PAUSE, attempts, reason)
 
-    def _retry(self, request: Request, error: FetchError) -> Outcome:
-        request.attempt += 1
+    def _retry(self, attempts: Attempts, error: FetchError) -> Again:
+        attempt = attempts.attempt + 1
         self._stats.retries += 1
         wait = error.retry_after
         if wait is None:
-            wait = self._job.retry_backoff * 2 ** (request.attempt - 1) * random.uniform(0.5, 1.5)
-        return Outcome(retry_in=wait)
+            wait = self._job.retry_backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+        return Again(Reason.RETRY, wait, replace(attempts, attempt=attempt))
 
     def _redirect(
         self,
@@ -247,7 +220,7 @@ class Pipeline:
         error: FetchError | None,
         started: float,
         proxy: str | None,
-    ) -> Outcome:
+    ) -> Final:
         """A redirect's target is a request of its own: admitted (scope, dedup) like a link."""
         self._stats.redirects += 1
         location = response.location or ""
@@ -277,10 +250,11 @@ class Pipeline:
                     )
                 ]
         outcome = self._final(request, started, response, error, proxy=proxy, final_url=final)
-        outcome.follow, outcome.source = follow, Source.REDIRECT
-        return outcome
+        return replace(outcome, follow=follow, source=Source.REDIRECT)
 
-    async def _parse(self, request: Request, response: Response, started: float, proxy: str | None) -> Outcome:
+    async def _parse(
+        self, request: Request, attempts: Attempts, response: Response, started: float, proxy: str | None
+    ) -> Step:
         """Parse an HTML page once: its in-scope links, its items, its title."""
         assert response.body is not None
         try:
@@ -302,15 +276,13 @@ class Pipeline:
             self._warn(f"{request.url}: {e.message}")
             return self._final(request, started, response, e, proxy=proxy)
         if page.shell and self._renderer is not None and not response.rendered:
-            request.render = True  # render: auto: back to the frontier, to be loaded in its own slot
-            return Outcome()
+            # render: auto: back to the frontier, to be loaded in the browser in a slot of its own
+            return Again(Reason.RENDER, 0.0, replace(attempts, render=True))
         hook_error = FetchError(Kind.HOOK, page.hook_error) if page.hook_error else None
         outcome = self._final(request, started, response, hook_error, proxy=proxy, title=page.title)
-        assert outcome.record is not None
         outcome.record.items, outcome.record.extract_errors = len(page.items), page.extract_errors
-        outcome.items = page.items
-        outcome.follow = [self._link(request, link, host, page.hooked.get(link)) for link, host in page.links]
-        return outcome
+        follow = [self._link(request, link, host, page.hooked.get(link)) for link, host in page.links]
+        return replace(outcome, follow=follow, items=page.items)
 
     @staticmethod
     def _link(request: Request, link: str, host: str, hooked: Follow | None) -> Request:
@@ -329,13 +301,13 @@ class Pipeline:
         proxy: str | None = None,
         final_url: str | None = None,
         title: str | None = None,
-    ) -> Outcome:
+    ) -> Final:
         r = response
         record = Record(
             url=request.url,
             depth=request.depth,
             parent=request.parent,
-            attempts=request.attempt + 1,
+            attempts=request.attempts.attempt + 1,
             elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
             final_url=final_url or (r.final_url or request.url if r is not None else None),
             status=r.status if r is not None else None,
@@ -352,7 +324,7 @@ class Pipeline:
             priority=request.priority,
         )
         visit = visit_after(record, r.headers if r is not None else None, request.previous, self._job)
-        return Outcome(record, visit=visit)
+        return Final(record, visit=visit)
 
 
 def internal_error(request: Request, bug: Exception, redact: Callable[[str], str]) -> Record:
@@ -361,8 +333,52 @@ def internal_error(request: Request, bug: Exception, redact: Callable[[str], str
         url=request.url,
         depth=request.depth,
         parent=request.parent,
-        attempts=request.attempt + 1,
+        attempts=request.attempts.attempt + 1,
         error=FetchError(Kind.INTERNAL, redact(f"{type(bug).__name__}: {bug}")),
         meta=request.meta,
         priority=request.priority,
+    )
+
+
+def make_pipeline(
+    job: Job,
+    fetcher: Fetcher,
+    *,
+    router: Router,
+    parser: Parser,
+    limiter: HostLimiter,
+    rules: LinkRules,
+    pages: PageStore,
+    stats: Stats,
+    warn: Callable[[str], None],
+    request_hook: RequestHook | None = None,
+    generation: int = 1,
+    renderer: Renderer | None = None,
+    shared_robots: RobotsCache | None = None,
+) -> Pipeline:
+    """The pipeline over one fetcher, its robots.txt read through the same fetcher and limiter:
+    the one way it is built, by the engine and by tests of the pipeline alone."""
+    robots = Robots(
+        fetcher,
+        limiter,
+        job.user_agent,
+        retries=job.retries,
+        backoff=job.retry_backoff,
+        warn=warn,
+        shared=shared_robots,
+    )
+    return Pipeline(
+        job,
+        fetcher=fetcher,
+        router=router,
+        robots=robots,
+        parser=parser,
+        limiter=limiter,
+        rules=rules,
+        pages=pages,
+        stats=stats,
+        warn=warn,
+        request_hook=request_hook,
+        generation=generation,
+        renderer=renderer,
     )

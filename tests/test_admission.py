@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from yarl import URL
 
-from crawler.admission import Admission, Source
+from crawler.admission import Admission
 from crawler.config import Job
 from crawler.core.request import Request
+from crawler.core.step import Source
 from crawler.core.urls import host_key
 from crawler.frontier.memory import MemoryFrontier
 

@@ -13,14 +13,16 @@ from pathlib import Path
 import pytest
 
 from crawler.cluster.store import RedisStore
-from crawler.core.request import Caps, Request
+from crawler.core.request import FIRST_ATTEMPT, Attempts, Caps, Request
 from crawler.frontier.memory import MemoryFrontier
 from crawler.frontier.redis import RedisFrontier
 from crawler.frontier.sqlite import SqliteFrontier
-from crawler.frontier.sqlite_state import VERSION
+from crawler.frontier.sqlite_state import APP_ID, SCHEMA, VERSION
 from tests.helpers.frontier_doubles import YieldingFrontier
+from tests.helpers.timing import until
 
 BACKENDS = ["memory", "sqlite", "yielding-sqlite", "redis"]
+TRIED = Attempts(attempt=1, proxy_attempts=2, render=True, proxy_waiting_since=1_700_000_000.5)
 
 
 def make(kind: str, tmp_path, request=None):
@@ -71,10 +73,10 @@ async def test_leases_are_batched_fifo_per_host_and_failed_puts_back_at_the_head
     assert len({lease.id for lease in batch}) == 3 and all(lease.expires > 0 for lease in batch)
     assert (await frontier.counts()).leased == 3 and (await frontier.counts()).queued == 1
     first = batch[0]
-    first.request.attempt = 1
-    await frontier.failed(first)
+    await frontier.again(first, Attempts(attempt=1))
+    assert first.request.attempts == FIRST_ATTEMPT  # the lease is not edited
     (again,) = await frontier.lease({"a:80": 1}, ttl=30)
-    assert again.request.url == "http://a/1" and again.request.attempt == 1 and again.id != first.id
+    assert again.request.url == "http://a/1" and again.request.attempts.attempt == 1 and again.id != first.id
     for lease in [again, *batch[1:]]:
         await frontier.done(lease)
     (last,) = await frontier.lease({"a:80": 9}, ttl=30)
@@ -107,7 +109,7 @@ async def test_a_host_read_in_batches_never_hands_out_a_url_twice(tmp_path):
         leases = await f.lease({"a:80": 100}, ttl=30)
         urls += [lease.request.url for lease in leases]
         if len(urls) == 300:
-            await f.failed(leases[-1])  # one goes back mid-way and comes out again, once
+            await f.again(leases[-1], FIRST_ATTEMPT)  # one goes back mid-way and comes out again, once
             urls.pop()
     assert len(urls) == 600 == len(set(urls))
     await f.close()
@@ -125,7 +127,7 @@ async def test_higher_priority_is_leased_first_and_a_retry_heads_its_priority(fr
     await frontier.add([req("/1"), prio(req("/2"), 5), prio(req("/3"), -1), prio(req("/4"), 5), req("/5")])
     first = await frontier.lease({"a:80": 2}, ttl=30)
     assert [lease.request.url for lease in first] == ["http://a/2", "http://a/4"]
-    await frontier.failed(first[1])
+    await frontier.again(first[1], FIRST_ATTEMPT)
     await frontier.add([prio(req("/6"), 5), prio(req("/7"), 1_000_000)])
     rest = await frontier.lease({"a:80": 9}, ttl=30)
     assert [lease.request.url for lease in rest] == [
@@ -140,16 +142,55 @@ async def test_higher_priority_is_leased_first_and_a_retry_heads_its_priority(fr
     assert await frontier.hosts_with_work() == []
 
 
-async def test_a_failed_request_comes_back_with_its_counters(frontier):
+async def test_a_request_sent_again_comes_back_with_its_attempts(frontier):
     """Proxy retries are counted on the request: a request that lost them on the way back would
     try bad proxies for ever."""
     await frontier.add([req("/1")])
     (lease,) = await frontier.lease({"a:80": 1}, ttl=30)
-    lease.request.attempt, lease.request.proxy_attempts = 1, 2
-    await frontier.failed(lease)
+    await frontier.again(lease, TRIED)
     assert await frontier.hosts_with_work() == ["a:80"]
     (again,) = await frontier.lease({"a:80": 1}, ttl=30)
-    assert (again.request.attempt, again.request.proxy_attempts) == (1, 2)
+    assert again.request.attempts == TRIED
+
+
+async def taken_over(kind: str, f, tmp_path, request):
+    """The frontier that goes on after ``f``'s process died: the same one (memory keeps nothing
+    beyond its process), the state file reopened (SQLite), or another worker of the job (Redis)."""
+    if kind == "memory":
+        return f
+    if kind == "redis":
+        await f._store.redis.aclose()  # killed: no close, no heartbeat (never opened)
+        other = RedisFrontier(
+            RedisStore(request.getfixturevalue("redis_url"), "contract", "w2", ttl=30, wait=5), tmp_path / "w2.jsonl"
+        )
+        await other.open()
+        await until(other.hosts_with_work, "the dead worker's lease taken back")
+        return other
+    await f.close()
+    reopened = make(kind, tmp_path, request)
+    await reopened.open()
+    return reopened
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+async def test_the_attempt_state_outlives_the_process_that_sent_the_url_again(kind, tmp_path, request):
+    """What a retry changed is stored with the URL by every backend: after a kill and a resume
+    (SQLite) or in the hands of the worker that takes a dead one's lease back (Redis), the URL
+    goes on from the same attempts."""
+    f = make(kind, tmp_path, request)
+    if kind != "redis":
+        await f.open()
+    await f.add([req("/1")])
+    (first,) = await f.lease({"a:80": 1}, ttl=30)
+    await f.again(first, TRIED)
+    await f.commit()
+    if kind != "memory":  # leased again, and its process dies holding it
+        (held,) = await f.lease({"a:80": 1}, ttl=1 if kind == "redis" else 30)
+        assert held.request.attempts == TRIED
+    after = await taken_over(kind, f, tmp_path, request)
+    (lease,) = await after.lease({"a:80": 1}, ttl=30)
+    assert (lease.request.url, lease.request.attempts) == ("http://a/1", TRIED)
+    await after.close()
 
 
 async def test_lease_order_matches_a_model_of_priorities_and_retries(frontier):
@@ -178,7 +219,7 @@ async def test_lease_order_matches_a_model_of_priorities_and_retries(frontier):
         for lease in leases[1:] if retry_pending is None and leases else leases:
             await frontier.done(lease)
         if retry_pending is None and leases:
-            await frontier.failed(leases[0])
+            await frontier.again(leases[0], FIRST_ATTEMPT)
             retry_pending = leases[0].request.url
             model.append((-priorities[retry_pending], -next(order), retry_pending))
     assert model == [] or (await frontier.counts()).queued == len(model)
@@ -208,6 +249,30 @@ async def test_a_format_1_state_file_is_upgraded_in_place(tmp_path):
     assert (lease.request.url, lease.request.depth, lease.request.meta) == ("http://a/old", 1, None)
     await f.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == VERSION
+
+
+async def test_a_format_5_state_file_resumes_its_retries_with_the_rest_of_their_state_fresh(tmp_path):
+    """The previous format kept only ``attempt``: a URL leased (or waiting to be tried again)
+    when that crawler stopped resumes with it, and starts its proxy retries and render afresh."""
+    path = tmp_path / "s.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        SCHEMA.replace(",\n    proxy_attempts INTEGER NOT NULL DEFAULT 0", "")
+        .replace(",\n    render INTEGER NOT NULL DEFAULT 0", "")
+        .replace(",\n    proxy_waiting_since REAL", "")
+    )
+    db.execute("INSERT INTO urls (url, host, depth, attempt, state) VALUES ('http://a/1', 'a:80', 1, 2, 1)")
+    db.execute(f"PRAGMA application_id={APP_ID}")
+    db.execute("PRAGMA user_version=5")
+    db.commit()
+    assert "render" not in {row[1] for row in db.execute("PRAGMA table_info(urls)")}
+    db.close()
+    f = SqliteFrontier(path, tmp_path / "r.jsonl")
+    await f.open()
+    (lease,) = await f.lease({"a:80": 1}, ttl=30)
+    assert (lease.request.url, lease.request.attempts) == ("http://a/1", Attempts(attempt=2))
+    await f.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == VERSION == 6
 
 
 async def test_urls_with_one_dedup_key_are_one_url_requested_as_first_met(frontier):

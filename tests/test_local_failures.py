@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from crawler import pipeline
+from crawler import pipeline, stall
 from crawler.config import Job
 from crawler.core.errors import StalledError
 from crawler.engine import Crawl
@@ -86,8 +86,8 @@ async def test_a_crawl_that_cannot_make_progress_stops_and_resumes(site, tmp_pat
     first = Crawl(job)
     await first.run()  # the seed and its links are admitted and fetched...
     (tmp_path / "o" / "records.jsonl").write_bytes(b"")  # ...then forgotten: all six are due again
-    monkeypatch.setattr(pipeline, "STALL_FAILURES", 5)
-    monkeypatch.setattr(pipeline, "STALL_SECONDS", 0.2)
+    monkeypatch.setattr(stall, "STALL_FAILURES", 5)
+    monkeypatch.setattr(stall, "STALL_SECONDS", 0.2)
     out_of_files(monkeypatch, lambda path, n: True)
     with pytest.raises(
         StalledError,

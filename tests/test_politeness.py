@@ -6,7 +6,11 @@ import asyncio
 
 from aiohttp import web
 
-from tests.helpers.timing import gaps
+from crawler.config import Job
+from crawler.engine import Crawl
+from crawler.frontier.memory import MemoryFrontier
+from tests.helpers.frontier_doubles import YieldingFrontier
+from tests.helpers.timing import gaps, record_grants
 
 HOLD = 20.0  # upper bound on how long a handler waits for its peers; reached only when a test fails
 
@@ -120,6 +124,32 @@ async def test_robots_disallow_and_crawl_delay(site, crawl):
     page_starts = site.starts["r.test"][1:]  # after robots.txt
     assert len(page_starts) == 3
     assert min(gaps(page_starts)) >= 0.3, page_starts  # a request reaching the server late eats into one gap
+
+
+async def test_a_hosts_first_url_is_leased_once_for_robots_txt_and_its_page(site, tmp_path):
+    """robots.txt and the page are one visit of one lease; the page still starts no sooner after
+    robots.txt than the host's delay allows, and the host's slots all come back."""
+    delay = 0.2
+
+    async def robots(_: web.Request) -> web.Response:
+        return web.Response(text="User-agent: *\nDisallow: /private\n")
+
+    site.route("o.test", "/robots.txt", robots)
+    site.html("o.test", "/", links(["/a", "/b", "/private"]))
+    site.html("o.test", "/a", "a")
+    site.html("o.test", "/b", "b")
+    frontier = YieldingFrontier(MemoryFrontier())
+    job = Job.model_validate(
+        {"start_urls": [site.url("o.test")], "resolve": site.pin("o.test"), "output": tmp_path / "o", "delay": delay}
+    )
+    crawl = Crawl(job, frontier=frontier)
+    grants = record_grants(crawl)
+    stats = await crawl.run()
+    assert stats.pages == 3 and site.hits[("o.test", "/robots.txt")] == 1
+    assert set(frontier.leased.values()) == {1} and len(frontier.leased) == 4  # /private: refused, once
+    assert len(site.starts["o.test"]) == 4 and len(grants["o.test"]) == 5  # and /private's lease, unused
+    assert min(gaps(grants["o.test"])) >= delay - 0.001, grants
+    assert crawl.limiter.held() == {}
 
 
 async def test_robots_missing_allows_everything_and_broken_or_unreachable_disallows_for_now(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -14,6 +15,10 @@ from pathlib import Path
 
 from aiohttp import web
 from warcio.archiveiterator import ArchiveIterator
+
+from tests.helpers.cli import run_cli
+from tests.helpers.output import read_records
+from tests.helpers.timing import until
 
 HOSTS = ["p.test", "q.test", "r.test"]
 PAGES = 2400
@@ -297,3 +302,40 @@ async def test_per_host_cap_counts_across_resumes(site, tmp_path):
     await crawls[-1].run()
     urls = {json.loads(line)["url"] for line in open(tmp_path / "o/records.jsonl", "rb")}
     assert len(urls) == 8
+
+
+async def test_a_retry_before_a_kill_counts_in_the_record_after_the_resume(site, tmp_path):
+    """Attempts are part of a URL's saved state: the 503 it got before a kill -9 counts in the
+    record that the resumed crawl writes."""
+    busy = True
+
+    async def flaky(_: web.Request) -> web.Response:
+        if busy:  # the host pauses for a minute (Retry-After is capped at max_retry_after)...
+            return web.Response(status=503, headers={"Retry-After": "3600"})
+        return web.Response(text="<p>ok</p>", content_type="text/html")
+
+    site.route("k.test", "/", flaky)
+    out = tmp_path / "o"
+    args = ["crawl", site.url("k.test"), "-o", str(out), "-q", "--retries", "2", "--resolve", *site.pin("k.test")]
+    first = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "crawler", *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+
+    def retry_saved() -> bool:
+        state = out / "state.sqlite"
+        if not state.exists():
+            return False
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{state}?mode=ro", uri=True)) as db:
+                return db.execute("SELECT attempt FROM urls").fetchall() == [(1,)]
+        except sqlite3.Error:  # not created yet
+            return False
+
+    await until(retry_saved, "the first attempt saved")
+    first.kill()
+    assert await first.wait() == -9
+    busy = False
+    code, _, err = await run_cli(*args)  # ...which the next process knows nothing of
+    assert code == 0, err
+    (record,) = read_records(out)
+    assert (record["status"], record["attempts"]) == (200, 2) and site.hits[("k.test", "/")] == 2

@@ -24,6 +24,22 @@ class Visit:
     revisit: float | None = None  # adaptive re-crawls: seconds until the URL is due again
 
 
+@dataclass(frozen=True, slots=True)
+class Attempts:
+    """Where a URL's attempts stand: everything a retry changes. A retry never edits the leased
+    request; it hands the frontier the next value (``dataclasses.replace``), and every backend
+    stores all of it with the queued URL, so a URL keeps its count across a resume or a move to
+    another worker."""
+
+    attempt: int = 0  # attempts spent on the site's retryable failures; the record says attempt + 1
+    proxy_attempts: int = 0  # retries spent on failing proxies (they spend no ``attempt``)
+    render: bool = False  # load it in the browser: its plain HTML looked like a script-built shell
+    proxy_waiting_since: float | None = None  # wall-clock time it first found no usable proxy
+
+
+FIRST_ATTEMPT = Attempts()
+
+
 @dataclass(slots=True)
 class Request:
     """One URL to fetch, with where it came from. ``url`` is the browser's URL (``crawler.urls``),
@@ -33,14 +49,11 @@ class Request:
     host: str
     depth: int = 0
     parent: str | None = None
-    attempt: int = 0
     redirects: int = 0
     meta: dict[str, Any] | None = None  # the user's JSON data (parse hook's follow), kept with the URL
     priority: int = 0  # higher is leased first among its host's queued URLs (see PRIORITY_RANGE)
-    proxy_attempts: int = 0  # retries spent on failing proxies (not persisted: resets on resume)
-    proxy_waiting_since: float | None = None  # loop time the request first found no usable proxy
     previous: Visit | None = None  # the URL's last fetch, in an earlier crawl of the job (re-crawls)
-    render: bool = False  # load it in the browser: its plain HTML looked like a script-built shell
+    attempts: Attempts = FIRST_ATTEMPT
 
 
 PRIORITY_RANGE = range(-1_000_000, 1_000_001)  # what every backend orders exactly

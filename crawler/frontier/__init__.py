@@ -3,7 +3,8 @@
 The engine only talks to the :class:`Frontier` protocol. Every method is async, so a networked
 backend (Redis, shared by many processes) can implement it without changing its callers. A URL's
 life: ``add`` (deduplicated, within the caps) → ``lease`` (taken by a worker, in batches) → ``done``
-(its final record is written) or ``failed`` (this attempt failed: back in its host's queue).
+(its final record is written) or ``again`` (not finished: back in its host's queue, with the
+:class:`~crawler.core.request.Attempts` its next try starts from, which every backend stores).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-from crawler.core.request import NO_CAPS, Caps, Counts, Lease, Request, Visit
+from crawler.core.request import NO_CAPS, Attempts, Caps, Counts, Lease, Request, Visit
 
 
 class Frontier(Protocol):
@@ -37,9 +38,11 @@ class Frontier(Protocol):
         """Take up to ``wants[host]`` queued requests of each host for ``ttl`` s: the highest
         ``priority`` first, oldest first among equals."""
 
-    async def failed(self, lease: Lease) -> None:
-        """This attempt failed and will be tried again: the lease's request (with its updated
-        counters) goes back to the head of its host's queue, among requests of its priority."""
+    async def again(self, lease: Lease, attempts: Attempts) -> None:
+        """The visit did not finish the URL: the lease's request, with ``attempts`` in place of
+        its own, goes back to the head of its host's queue, among requests of its priority. The
+        attempts are kept as durably as the queue: a resumed crawl, or another worker taking the
+        URL back, goes on from them."""
 
     async def done(self, lease: Lease, visit: Visit | None = None) -> None:
         """The request's final record is written (flushed at the next checkpoint); a persistent

@@ -7,9 +7,10 @@ import itertools
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from crawler.core.errors import StateError
-from crawler.core.request import NO_CAPS, Caps, Counts, Lease, Request, Visit
+from crawler.core.request import NO_CAPS, Attempts, Caps, Counts, Lease, Request, Visit
 from crawler.core.urls import dedup_key
 
 
@@ -61,9 +62,9 @@ class MemoryFrontier:
         self._queued -= len(leases)
         return leases
 
-    async def failed(self, lease: Lease) -> None:
+    async def again(self, lease: Lease, attempts: Attempts) -> None:
         self._leased.pop(lease.id, None)
-        r = lease.request
+        r = replace(lease.request, attempts=attempts)
         heapq.heappush(self._queues.setdefault(r.host, []), (-r.priority, -next(self._order), r))
         self._queued += 1
 

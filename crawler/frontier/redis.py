@@ -28,7 +28,7 @@ from yarl import URL
 
 from crawler.cluster.store import RedisStore
 from crawler.core.records import crawl_of, read_jsonl, read_jsonl_urls
-from crawler.core.request import NO_CAPS, Caps, Counts, Lease, Request, Visit
+from crawler.core.request import NO_CAPS, Attempts, Caps, Counts, Lease, Request, Visit
 from crawler.core.urls import dedup_key, host_key, legacy_keys
 from crawler.recrawl import visit_from_record
 
@@ -43,22 +43,25 @@ def fingerprint(url: str) -> bytes:
 
 def encode(r: Request) -> str:
     """JSON: url, host, depth, parent, attempt, redirects, meta, priority, proxy_attempts, the
-    last visit, render (the fields after redirects only as far as one is set). Proxy retries travel with
-    the URL, so a request that keeps meeting bad proxies ends however often it changes workers;
-    a re-crawl's last visit travels with it to whichever worker fetches it."""
+    last visit, render, proxy_waiting_since (the fields after redirects only as far as one is set).
+    The whole attempt state travels with the URL, so a request that keeps meeting bad proxies ends
+    however often it changes workers; a re-crawl's last visit travels with it to whichever worker
+    fetches it."""
+    a = r.attempts
     previous = list(dataclasses.astuple(r.previous)) if r.previous is not None else None
     fields: list[object] = [
         r.url,
         r.host,
         r.depth,
         r.parent,
-        r.attempt,
+        a.attempt,
         r.redirects,
         r.meta,
         r.priority,
-        r.proxy_attempts,
+        a.proxy_attempts,
         previous,
-        r.render,
+        a.render,
+        a.proxy_waiting_since,
     ]
     while len(fields) > 6 and not fields[-1]:
         fields.pop()
@@ -66,12 +69,20 @@ def encode(r: Request) -> str:
 
 
 def decode(text: str) -> Request:
-    fields = orjson.loads(text)
-    request = Request(*fields[:9])
-    if len(fields) > 9 and fields[9]:
-        request.previous = Visit(*fields[9])
-    request.render = len(fields) > 10 and bool(fields[10])
-    return request
+    url, host, depth, parent, attempt, redirects, *rest = orjson.loads(text)
+    rest += [None] * (6 - len(rest))
+    meta, priority, proxy_attempts, previous, render, waiting_since = rest
+    return Request(
+        url,
+        host,
+        depth,
+        parent,
+        redirects,
+        meta,
+        priority or 0,
+        Visit(*previous) if previous else None,
+        Attempts(attempt, proxy_attempts or 0, bool(render), waiting_since),
+    )
 
 
 class RedisFrontier:
@@ -176,9 +187,11 @@ class RedisFrontier:
             self._live[lease.id] = lease
         return leases
 
-    async def failed(self, lease: Lease) -> None:
+    async def again(self, lease: Lease, attempts: Attempts) -> None:
+        """The request goes back with its new attempts in its JSON: the queue holds them."""
         self._live.pop(lease.id, None)
-        await self._requeue(lease.id, encode(lease.request), lease.request)
+        request = dataclasses.replace(lease.request, attempts=attempts)
+        await self._requeue(lease.id, encode(request), request)
 
     async def done(self, lease: Lease, visit: Visit | None = None) -> None:
         self._done.append(lease)

@@ -28,16 +28,17 @@ import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import orjson
 
 from crawler.core.errors import StateError
-from crawler.core.request import NO_CAPS, Caps, Counts, Lease, Request, Visit
+from crawler.core.request import NO_CAPS, Attempts, Caps, Counts, Lease, Request, Visit
 from crawler.core.urls import dedup_key, legacy_keys
 from crawler.frontier.sqlite_state import (
     APP_ID,
+    ATTEMPT_COLUMNS,
     DONE,
     LATEST_VISIT,
     LEASED,
@@ -45,6 +46,8 @@ from crawler.frontier.sqlite_state import (
     SCHEMA,
     VERSION,
     VISIT_OF_U,
+    attempts_of,
+    attempts_row,
     check_state,
     reconcile,
     upgrade,
@@ -56,6 +59,8 @@ BATCH = 256
 SEEN_CACHE = 200_000
 HOST_CACHE = 100_000  # hosts whose admitted count is kept in memory (for max_pages_per_host)
 _VISIT_INSERT = f"INSERT OR REPLACE INTO visits SELECT id, ?, {', '.join('?' * 9)} FROM urls WHERE url=?"
+_CHANGE = "UPDATE urls SET state=?, attempt=?, proxy_attempts=?, render=?, proxy_waiting_since=? WHERE url=?"
+_FRESH = "attempt=0, proxy_attempts=0, render=0, proxy_waiting_since=NULL"  # a new generation's first attempt
 
 
 @dataclass(slots=True)
@@ -91,7 +96,7 @@ class SqliteFrontier:
         self._retry_order = itertools.count(1)
         self._queued = 0
         self._admitted = 0
-        self._changes: list[tuple[int, int, str]] = []  # (state, attempt, key), applied at commit
+        self._changes: list[tuple[object, ...]] = []  # (state, *attempts_row, key), applied at commit
         self._visits: list[tuple[object, ...]] = []  # (generation, *visit, key), applied at commit
         self._legacy = False  # the file was saved before dedup keys: look links up by old keys too
 
@@ -176,7 +181,7 @@ class SqliteFrontier:
                     r = heapq.heappop(batch.heap)[2]
                 else:
                     break
-                self._changes.append((LEASED, r.attempt, dedup_key(r.url)))
+                self._changes.append((LEASED, *attempts_row(r.attempts), dedup_key(r.url)))
                 lease = Lease(next(self._ids), r, expires)
                 self._leased[lease.id] = lease
                 leases.append(lease)
@@ -187,12 +192,12 @@ class SqliteFrontier:
         self._queued -= len(leases)
         return leases
 
-    async def failed(self, lease: Lease) -> None:
-        """The request waits in memory, keeping its counters (proxy retries are not stored); its
-        row stays leased, with the new attempt count, so a batch read does not take it again."""
-        request = lease.request
+    async def again(self, lease: Lease, attempts: Attempts) -> None:
+        """The request waits in memory; its row stays leased, with the new attempts, so a batch
+        read does not take it again (on a resume it is queued again, with them)."""
+        request = replace(lease.request, attempts=attempts)
         self._leased.pop(lease.id, None)
-        self._changes.append((LEASED, request.attempt, dedup_key(request.url)))
+        self._changes.append((LEASED, *attempts_row(attempts), dedup_key(request.url)))
         key = (-request.priority, -next(self._retry_order))  # the head of its priority
         heapq.heappush(self._retries.setdefault(request.host, []), (*key, request))
         self._queued += 1
@@ -201,7 +206,7 @@ class SqliteFrontier:
         self._leased.pop(lease.id, None)
         r = lease.request
         key = dedup_key(r.url)
-        self._changes.append((DONE, r.attempt, key))
+        self._changes.append((DONE, *attempts_row(r.attempts), key))
         if visit is not None:
             self._visits.append((self.generation, *visit_row(visit), key))
 
@@ -216,7 +221,7 @@ class SqliteFrontier:
         generation = self.generation + 1
         if due is None:
             cur = db.execute(
-                f"UPDATE urls SET state={QUEUED}, attempt=0, generation=? WHERE state={DONE}", (generation,)
+                f"UPDATE urls SET state={QUEUED}, {_FRESH}, generation=? WHERE state={DONE}", (generation,)
             )
             again = cur.rowcount
         else:
@@ -225,7 +230,7 @@ class SqliteFrontier:
                 (generation,),
             ).fetchall()
             chosen = [(generation, row[0]) for row in rows if due(row[1], visit_of(row[2:]))]
-            db.executemany(f"UPDATE urls SET state={QUEUED}, attempt=0, generation=? WHERE id=?", chosen)
+            db.executemany(f"UPDATE urls SET state={QUEUED}, {_FRESH}, generation=? WHERE id=?", chosen)
             again = len(chosen)
         db.execute("INSERT OR REPLACE INTO job VALUES ('generation', ?)", (generation,))
         db.execute("COMMIT")
@@ -274,7 +279,7 @@ class SqliteFrontier:
 
     def _apply_changes(self) -> None:
         if self._changes:
-            self._conn().executemany("UPDATE urls SET state=?, attempt=? WHERE url=?", self._changes)
+            self._conn().executemany(_CHANGE, self._changes)
             self._changes.clear()
         if self._visits:
             self._conn().executemany(_VISIT_INSERT, self._visits)
@@ -310,7 +315,8 @@ class SqliteFrontier:
         state changes are applied first, so rows leased before (and not yet committed) are not
         read again; the index on (host, state, priority, id) makes this a seek."""
         self._apply_changes()
-        columns = "u.id, coalesce(u.href, u.url), u.depth, u.parent, u.attempt, u.redirects, u.meta, u.priority"
+        attempts = ", ".join(f"u.{c}" for c in ATTEMPT_COLUMNS.split(", "))
+        columns = f"u.id, coalesce(u.href, u.url), u.depth, u.parent, u.redirects, u.meta, u.priority, {attempts}"
         args: tuple[int, ...] = ()
         query = f"SELECT {columns} FROM urls u"  # generation 1 has no earlier visits: the plain read
         if self.generation > 1:
@@ -332,16 +338,16 @@ class SqliteFrontier:
                     host,
                     depth,
                     parent,
-                    attempt,
                     redirects,
                     orjson.loads(meta) if meta else None,
                     priority,
-                    previous=visit_of(tuple(visit)) if visit else None,
+                    visit_of(tuple(rest[4:])) if len(rest) > 4 else None,
+                    attempts_of(tuple(rest[:4])),
                 ),
             )
-            for rowid, url, depth, parent, attempt, redirects, meta, priority, *visit in rows
+            for rowid, url, depth, parent, redirects, meta, priority, *rest in rows
         ]  # sorted: a heap
-        boundary = (-rows[-1][7], rows[-1][0]) if len(rows) == BATCH else None
+        boundary = (-rows[-1][6], rows[-1][0]) if len(rows) == BATCH else None
         return _Batch(heap, boundary)
 
     def _remember(self, url: str) -> None:

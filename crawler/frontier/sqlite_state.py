@@ -12,6 +12,11 @@ Format 5 reads URLs as a browser does: ``urls.url`` is the URL's dedup key, ``ur
 browser's URL to request where it differs (NULL: the same). A file of format 4 or older is
 re-keyed, and marked ``legacy_keys`` in ``job``: its URLs were keyed in yarl's RFC 3986 form, so
 the frontier looks new links up by their old keys too (``crawler.core.urls.legacy_keys``).
+
+Format 6 keeps a URL's whole attempt state (:class:`~crawler.core.request.Attempts`): besides
+``attempt``, the proxy retries it spent, whether it is to be rendered, and since when it has waited
+for a proxy, so a resumed crawl goes on from them as a shared job's next worker does. Older files
+gain the columns with their defaults: a URL's state that was never saved starts afresh.
 """
 
 from __future__ import annotations
@@ -23,12 +28,13 @@ from typing import Any
 
 from crawler.core.errors import StateError
 from crawler.core.records import read_jsonl, read_jsonl_urls
-from crawler.core.request import Visit
+from crawler.core.request import FIRST_ATTEMPT, Attempts, Visit
 from crawler.core.urls import dedup_key
 from crawler.recrawl import visit_from_record
 
 APP_ID = 0x43524157  # "CRAW": marks the file as ours (PRAGMA application_id)
-VERSION = 5  # 2: urls.meta; 3: urls.priority; 4: last visits and generations; 5: dedup keys, urls.href
+VERSION = 6  # 2: urls.meta; 3: urls.priority; 4: last visits and generations; 5: dedup keys, urls.href;
+# 6: the attempt state (urls.proxy_attempts, render, proxy_waiting_since)
 QUEUED, LEASED, DONE = 0, 1, 2
 VISIT_COLUMNS = "status, ok, digest, path, etag, last_modified, fetched_at, changed_at, revisit"
 _NEW_TABLES = """
@@ -55,7 +61,10 @@ CREATE TABLE urls (
     meta TEXT,
     priority INTEGER NOT NULL DEFAULT 0,
     generation INTEGER NOT NULL DEFAULT 1,
-    href TEXT
+    href TEXT,
+    proxy_attempts INTEGER NOT NULL DEFAULT 0,
+    render INTEGER NOT NULL DEFAULT 0,
+    proxy_waiting_since REAL
 );
 CREATE INDEX urls_order ON urls (host, state, priority DESC, id);
 """
@@ -79,7 +88,13 @@ UPGRADES = {  # format → the statements that bring it to the next one
         *(statement for statement in _NEW_TABLES.split(";") if statement.strip()),
     ],
     4: ["ALTER TABLE urls ADD COLUMN href TEXT", "INSERT OR REPLACE INTO job VALUES ('legacy_keys', 1)"],
+    5: [
+        "ALTER TABLE urls ADD COLUMN proxy_attempts INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE urls ADD COLUMN render INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE urls ADD COLUMN proxy_waiting_since REAL",
+    ],
 }
+ATTEMPT_COLUMNS = "attempt, proxy_attempts, render, proxy_waiting_since"  # Attempts, in its order
 
 
 def check_state(db: sqlite3.Connection, path: Path) -> int:
@@ -154,6 +169,19 @@ def reconcile(db: sqlite3.Connection, records: Path, generation: int) -> int:
     count: int = db.execute("SELECT count(*) FROM recorded").fetchone()[0]
     db.execute("DROP TABLE recorded")
     return count
+
+
+def attempts_row(a: Attempts) -> tuple[object, ...]:
+    """Attempts as the values of ATTEMPT_COLUMNS."""
+    return (a.attempt, a.proxy_attempts, int(a.render), a.proxy_waiting_since)
+
+
+def attempts_of(row: tuple[Any, ...]) -> Attempts:
+    """Attempts from the values of ATTEMPT_COLUMNS (a URL never retried shares FIRST_ATTEMPT)."""
+    attempt, proxy_attempts, render, waiting_since = row
+    if not (attempt or proxy_attempts or render) and waiting_since is None:
+        return FIRST_ATTEMPT
+    return Attempts(attempt, proxy_attempts, bool(render), waiting_since)
 
 
 def visit_row(v: Visit) -> tuple[object, ...]:

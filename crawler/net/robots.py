@@ -9,8 +9,8 @@ for again after a pause. A refusal that the page itself would hit too (blocked a
 URL) lets the page's own request fail with its real error kind; when our proxy fails, the host
 stays closed and its pages' records say ``proxy``. ``Crawl-delay`` raises the host's delay.
 
-The pipeline loads a host's rules inside a slot the host limiter gave it, like any request, and
-the page then waits for a slot of its own. Rules are kept for the ``CACHE`` most recent hosts, so a
+The pipeline loads a host's rules inside a slot the host limiter gave it, like any request; the
+page then waits, in the same lease, for the host's next start. Rules are kept for the ``CACHE`` most recent hosts, so a
 broad crawl's memory does not grow with every host it ever saw (an evicted host is asked again).
 """
 

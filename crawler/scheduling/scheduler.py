@@ -14,8 +14,11 @@ The frontier and the limiter are async and may really suspend (a networked backe
 place is decided only from answers that cannot have gone stale: work admitted or a slot released
 for a host *while* it is being taken marks it ``_rewoken``, and it goes back to the ready ring.
 
-Slots taken outside a lease (a rendered page's requests, sitemaps) are :attr:`slots`' and go back
-through the same release. If the crawl still stops moving (nothing in flight, work queued, its
+A lease's slot is handed to the pipeline as a :class:`LeaseSlot`: it goes back once the host has
+answered, and a visit that makes a second request to the host (a host's first URL: robots.txt,
+then the page) takes it anew, waiting for the host's next start as any request does. Slots taken
+outside a lease (a rendered page's requests, sitemaps) are :attr:`slots`' and go back through the
+same release. If the crawl still stops moving (nothing in flight, work queued, its
 hosts' slots all taken) for ``stall_after`` seconds, the watchdog names the holders and frees the
 slots of those that are over: never a silent hang.
 """
@@ -36,6 +39,7 @@ from crawler.scheduling.slots import Slots
 
 POLL = 0.5  # seconds between looks at the frontier when other processes hold the job's work
 STALL_AFTER = 120.0  # seconds with nothing in flight and every slot of the queued hosts taken
+SLOT_POLL = 0.05  # seconds between asks for a slot of a full host (a lease's next request)
 
 
 class Scheduler:
@@ -77,11 +81,31 @@ class Scheduler:
             self._ready.append(host)
             self._wake.set()
 
+    def slot_of(self, lease: Lease) -> LeaseSlot:
+        """The handle on ``lease``'s slot that the pipeline is given for the request."""
+        return LeaseSlot(self, lease)
+
     async def free(self, lease: Lease) -> None:
         """The request's answer is in: give its host's slot back now (parsing and settling the
-        page hold no slot, as in Scrapy's download slots). Called at most once per lease."""
-        self._freed.add(lease.id)
-        await self._release(lease.request.host)
+        page hold no slot, as in Scrapy's download slots). Nothing if it is already back."""
+        if lease.id not in self._freed:
+            self._freed.add(lease.id)
+            await self._release(lease.request.host)
+
+    async def restart(self, lease: Lease) -> bool:
+        """Take a slot of the lease's host anew for its next request (the page, after the host's
+        robots.txt): the slot goes back, then is taken once the limiter allows, so the start-to-
+        start delay (and Crawl-delay, back-off, AIMD) holds between the two requests as between
+        any two. False if the crawl stopped meanwhile (the lease then holds no slot)."""
+        await self.free(lease)
+        host = lease.request.host
+        while not self.closed:
+            wait = await self._limiter.acquire(host)
+            if not wait:
+                self._freed.discard(lease.id)
+                return True
+            await asyncio.sleep(min(wait, POLL) if wait != math.inf else SLOT_POLL)  # full: polled
+        return False
 
     async def finished(self, lease: Lease) -> None:
         """A leased request is over: free its slot, unless ``free`` already did."""
@@ -232,3 +256,20 @@ class Scheduler:
             self._full.add(host)
         else:
             heapq.heappush(self._sleeping, (asyncio.get_running_loop().time() + wait, host))
+
+
+class LeaseSlot:
+    """The host slot one lease holds, as the pipeline sees it: given back once the host has
+    answered (:meth:`free`), or taken anew for the lease's next request to the host
+    (:meth:`restart`). The scheduler keeps the count, so the lease's end gives back only what
+    it still holds."""
+
+    def __init__(self, scheduler: Scheduler, lease: Lease) -> None:
+        self._scheduler = scheduler
+        self._lease = lease
+
+    async def free(self) -> None:
+        await self._scheduler.free(self._lease)
+
+    async def restart(self) -> bool:
+        return await self._scheduler.restart(self._lease)

@@ -1,13 +1,15 @@
 """A frontier that really suspends: every call yields to the event loop before and after the
 wrapped backend runs, as a networked backend (Redis) would. Engine code that assumes a call
-completes without another coroutine running in between fails against it."""
+completes without another coroutine running in between fails against it. It also counts the
+leases of each URL (one lease per visit)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
-from crawler.core.request import NO_CAPS, Caps, Counts, Lease, Request, Visit
+from crawler.core.request import NO_CAPS, Attempts, Caps, Counts, Lease, Request, Visit
 from crawler.frontier import Frontier
 
 
@@ -19,6 +21,7 @@ class YieldingFrontier:
         self.persistent = inner.persistent
         self._yields = yields
         self.calls = 0
+        self.leased: Counter[str] = Counter()  # URL → times leased
 
     async def _pause(self) -> None:
         self.calls += 1
@@ -48,12 +51,13 @@ class YieldingFrontier:
         wants = dict(wants)
         await self._pause()
         leases = await self.inner.lease(wants, ttl)
+        self.leased.update(lease.request.url for lease in leases)
         await self._pause()
         return leases
 
-    async def failed(self, lease: Lease) -> None:
+    async def again(self, lease: Lease, attempts: Attempts) -> None:
         await self._pause()
-        await self.inner.failed(lease)
+        await self.inner.again(lease, attempts)
 
     async def done(self, lease: Lease, visit: Visit | None = None) -> None:
         await self._pause()
