@@ -20,9 +20,9 @@ from local_redis import local_redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crawler.cluster.store import RedisStore  # noqa: E402
 from crawler.core.request import Request  # noqa: E402
-from crawler.frontier.redis import RedisFrontier  # noqa: E402
+from crawler.redis.frontier import RedisFrontier  # noqa: E402
+from crawler.redis.store import RedisStore  # noqa: E402
 
 HOSTS = 1000
 

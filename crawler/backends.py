@@ -31,10 +31,10 @@ def shard_dir(job: Job, worker: str) -> Path:
 def make_backends(job: Job, warn: Callable[[str], None]) -> Backends:
     """The backends the job's ``frontier`` setting names."""
     if job.shared:
-        from crawler.cluster.identity import claim
-        from crawler.cluster.store import RedisStore, SharedRobots, default_worker_id
-        from crawler.frontier.redis import RedisFrontier
-        from crawler.scheduling.redis_limiter import RedisHostLimiter
+        from crawler.redis.frontier import RedisFrontier
+        from crawler.redis.identity import claim
+        from crawler.redis.limiter import RedisHostLimiter
+        from crawler.redis.store import RedisStore, SharedRobots, default_worker_id
 
         worker = job.worker_id or default_worker_id()
         store = RedisStore(job.frontier, job.job_name, worker, ttl=job.lease_ttl, wait=job.redis_wait, warn=warn)

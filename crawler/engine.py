@@ -34,13 +34,15 @@ from crawler.core.urls import host_key
 from crawler.frontier import Frontier
 from crawler.hooks import Hooks, failure
 from crawler.hooks import call as call_hook
-from crawler.metrics import MetricsServer, render
 from crawler.net.fetch import Fetcher, make_session
 from crawler.net.proxies import Router
 from crawler.net.render import Renderer
 from crawler.net.robots import Robots
 from crawler.net.sitemaps import sitemap_urls
 from crawler.net.sockets import BoundedConnector, fd_budget
+from crawler.observe.metrics import MetricsServer, render
+from crawler.observe.stats import Progress, Stats
+from crawler.observe.statslog import StatsLog
 from crawler.parsing.process import make_parser
 from crawler.parsing.reader import PageReader
 from crawler.pipeline import Outcome, Pipeline, internal_error
@@ -50,8 +52,6 @@ from crawler.scheduling.scheduler import STALL_AFTER, Scheduler
 from crawler.sinks import outdir
 from crawler.sinks.output import Output
 from crawler.sinks.records import FLUSH_BYTES
-from crawler.sinks.statslog import StatsLog
-from crawler.stats import Progress, Stats
 
 TICK = 0.5  # seconds between checkpoints
 

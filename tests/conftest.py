@@ -22,7 +22,7 @@ from aiohttp import web
 
 from crawler.config import Job
 from crawler.engine import Crawl
-from crawler.stats import Stats
+from crawler.observe.stats import Stats
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

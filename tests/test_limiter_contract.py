@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from crawler.cluster.store import RedisStore
+from crawler.redis.limiter import RedisHostLimiter
+from crawler.redis.store import RedisStore
 from crawler.scheduling.limiter import LocalHostLimiter
-from crawler.scheduling.redis_limiter import RedisHostLimiter
 
 H = "h.test:80"
 

@@ -17,7 +17,7 @@ from aiohttp import web
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.frontier.sqlite_state import VERSION
-from crawler.report.data import read as read_report
+from crawler.observe.report.data import read as read_report
 from tests.conftest import Site, copy_job_fixture, run_cli, until
 
 LAST_MODIFIED = "Wed, 01 Jul 2026 10:00:00 GMT"

@@ -23,9 +23,9 @@ from redis import exceptions as rx
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from crawler.cluster import scripts
 from crawler.core.errors import ClusterError, ConfigError
 from crawler.net.proxy_url import redact_url
+from crawler.redis import scripts
 
 T = TypeVar("T")
 TLS_HINT = (
@@ -68,7 +68,7 @@ class Keys:
         self.expiry = p + "expiry"  # sorted set lease id → expiry (ms, Redis clock)
         self.workers = p + "workers"  # hash worker → "last seen ms pid host"
         self.worker_done = p + "worker_done"  # hash worker → URLs done
-        self.job = p + "job"  # hash: fingerprint and summary of what defines the job (cluster/identity.py)
+        self.job = p + "job"  # hash: fingerprint and summary of what defines the job (redis/identity.py)
 
     def queue(self, host: str) -> str:
         """List: the host's queued requests of priority 0, oldest first."""

@@ -17,8 +17,8 @@ import math
 import random
 import time
 
-from crawler.cluster.store import RedisStore
 from crawler.core.errors import ClusterError
+from crawler.redis.store import RedisStore
 
 FULL_POLL = 0.02  # seconds between looks at a host whose slots other processes hold
 PARK = 0.005  # seconds a given-back slot waits for this process's next acquire of its host

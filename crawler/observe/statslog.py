@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from crawler.net.proxies import Proxy
-from crawler.stats import Stats
+from crawler.observe.stats import Stats
 
 EVERY = 5.0  # seconds between lines
 TOP_HOSTS = 20  # hosts listed per line (the busiest); the rest are summed as "other"
