@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crawler.config import Job
+from crawler.core.usage import RedisUse
 from crawler.frontier import Frontier
 from crawler.net.robots import RobotsCache
 from crawler.scheduling.limiter import HostLimiter, LocalHostLimiter
@@ -20,7 +21,7 @@ class Backends:
     limiter: HostLimiter
     robots: RobotsCache | None  # shared robots.txt answers (None: this process asks on its own)
     out: Path  # this process's output directory
-    report: Callable[[int], list[str]] = field(default=lambda records: [])  # summary lines, given URLs done
+    redis_use: Callable[[], RedisUse | None] = field(default=lambda: None)  # a shared job's, for the summary
     claim: Callable[[], Awaitable[None]] | None = None  # before anything is cleared: the shared state is this job's
 
 
@@ -44,7 +45,7 @@ def make_backends(job: Job, warn: Callable[[str], None]) -> Backends:
             RedisHostLimiter(store, job.per_host, job.delay, job.jitter, adaptive=job.adaptive),
             SharedRobots(store),
             out,
-            store.report,
+            store.usage,
             lambda: claim(store, job),
         )
     out = job.output_dir

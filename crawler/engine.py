@@ -43,6 +43,7 @@ from crawler.net.sockets import BoundedConnector, fd_budget
 from crawler.observe.metrics import MetricsServer, render
 from crawler.observe.stats import Progress, Stats
 from crawler.observe.statslog import StatsLog
+from crawler.observe.summary import progress_line
 from crawler.parsing.process import make_parser
 from crawler.parsing.reader import PageReader
 from crawler.pipeline import Outcome, Pipeline, internal_error
@@ -77,7 +78,7 @@ class Crawl:
         self.frontier: Frontier = frontier or backends.frontier
         self.limiter: HostLimiter = limiter or backends.limiter
         self._shared_robots = backends.robots
-        self._backend_report = backends.report
+        self._redis_use = backends.redis_use
         self._claim = backends.claim
         self.scheduler = Scheduler(
             self.frontier,
@@ -213,15 +214,11 @@ class Crawl:
         if self.frontier.generation > 1 and self._fatal is None:
             self.stats.generation = self.frontier.generation
             self.stats.changes = write_changes(self.out, self.frontier.generation)
-        self.stats.throttle_report = self.limiter.report()
-        self.stats.render_report = self.renderer.report() if self.renderer is not None else []
-        self.stats.shared_report = self._backend_report(self.stats.records)
+        self.stats.throttled = self.limiter.throttled()
+        self.stats.browser = self.renderer.usage() if self.renderer is not None else None
+        self.stats.redis = self._redis_use()
         now = asyncio.get_running_loop().time()
-        self.stats.proxy_report = [
-            f"{p.id}: {p.requests} requests, {p.failures} failures, {p.bans} bans, "
-            f"{p.bytes / 1e6:.1f} MB, {p.state(now)}"
-            for p in self.router.proxies()
-        ]
+        self.stats.proxies = [p.usage(now) for p in self.router.proxies()]
 
     async def _metrics_text(self) -> str:
         return render(self.stats, await self.frontier.counts(), self.scheduler.inflight, self.router.proxies())
@@ -361,7 +358,7 @@ class Crawl:
                 self._flush_now.clear()
                 await self._checkpoint()
                 counts = await self.frontier.counts()
-                self._progress.show(self.stats.progress_line(counts.queued, self.scheduler.inflight))
+                self._progress.show(progress_line(self.stats, counts.queued, self.scheduler.inflight))
                 self.stats_log.tick(self.stats, counts.queued, self.scheduler.inflight, self.router.proxies())
         except Exception as e:
             self._fail(e)

@@ -21,6 +21,7 @@ from crawler.core.errors import (
 )
 from crawler.engine import Crawl
 from crawler.observe.stats import Progress, Stats
+from crawler.observe.summary import summary
 
 
 def execute(job: Job) -> int:
@@ -51,7 +52,7 @@ def execute(job: Job) -> int:
         click.echo(f"error: {e.strerror or e}: {getattr(e, 'filename', '') or ''}".rstrip(": "), err=True)
         return 1
     if not job.quiet:
-        click.echo(stats.summary(str(crawl.out)), err=True)
+        click.echo(summary(stats, str(crawl.out)), err=True)
     return 130 if stats.interrupted else 0
 
 

@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from crawler.core.errors import ClusterError, ConfigError
+from crawler.core.usage import RedisUse
 from crawler.net.proxy_url import redact_url
 from crawler.redis import scripts
 
@@ -170,10 +171,9 @@ class RedisStore:
                 self._warn(f"Redis at {self.shown} is back")
             return result
 
-    def report(self, records: int) -> list[str]:
-        """The summary's line: which job and worker, and how hard this worker used Redis."""
-        per = f" ({self.calls / records:.1f} per URL)" if records else ""
-        return [f"shared job {self.job!r} at {self.shown}, worker {self.worker}: redis: {self.calls} round trips{per}"]
+    def usage(self) -> RedisUse:
+        """For the summary: which job and worker, and how hard this worker used Redis."""
+        return RedisUse(self.job, self.shown, self.worker, self.calls)
 
     async def script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         return await self.call(lambda: self.scripts[name](keys=keys, args=args))
