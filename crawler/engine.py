@@ -31,6 +31,7 @@ from crawler.config import Job
 from crawler.core.errors import CheckpointError, ClusterError, StalledError
 from crawler.core.request import Lease, Request
 from crawler.core.urls import host_key
+from crawler.core.usage import ProxyUse
 from crawler.frontier import Frontier
 from crawler.hooks import Hooks, failure
 from crawler.hooks import call as call_hook
@@ -202,7 +203,7 @@ class Crawl:
                 try:
                     await self._checkpoint()
                     self.stats.left_queued = (await self.frontier.counts()).queued
-                    self.stats_log.tick(self.stats, self.stats.left_queued, 0, self.router.proxies(), final=True)
+                    self.stats_log.tick(self.stats, self.stats.left_queued, 0, self._proxy_use(), final=True)
                 except Exception as e:
                     self._fail(e)
         finally:
@@ -217,11 +218,14 @@ class Crawl:
         self.stats.throttled = self.limiter.throttled()
         self.stats.browser = self.renderer.usage() if self.renderer is not None else None
         self.stats.redis = self._redis_use()
+        self.stats.proxies = self._proxy_use()
+
+    def _proxy_use(self) -> list[ProxyUse]:
         now = asyncio.get_running_loop().time()
-        self.stats.proxies = [p.usage(now) for p in self.router.proxies()]
+        return [p.usage(now) for p in self.router.proxies()]
 
     async def _metrics_text(self) -> str:
-        return render(self.stats, await self.frontier.counts(), self.scheduler.inflight, self.router.proxies())
+        return render(self.stats, await self.frontier.counts(), self.scheduler.inflight, self._proxy_use())
 
     async def _next_generation(self) -> None:
         """``--recrawl``: a finished job starts its next generation; an unfinished one (stopped,
@@ -359,7 +363,7 @@ class Crawl:
                 await self._checkpoint()
                 counts = await self.frontier.counts()
                 self._progress.show(progress_line(self.stats, counts.queued, self.scheduler.inflight))
-                self.stats_log.tick(self.stats, counts.queued, self.scheduler.inflight, self.router.proxies())
+                self.stats_log.tick(self.stats, counts.queued, self.scheduler.inflight, self._proxy_use())
         except Exception as e:
             self._fail(e)
 
