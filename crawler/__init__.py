@@ -44,7 +44,7 @@ _WHERE = {
     "Job": "crawler.config",
     "Page": "crawler.parsing.page",
     "Record": "crawler.core.record",
-    "Stats": "crawler.stats",
+    "Stats": "crawler.observe.stats",
     "crawl": "crawler.api",
     **dict.fromkeys(_ERRORS, "crawler.core.errors"),
 }
@@ -91,8 +91,8 @@ if TYPE_CHECKING:
     from crawler.core.record import Record
     from crawler.engine import Crawl
     from crawler.hooks import Hooks
+    from crawler.observe.stats import Stats
     from crawler.parsing.page import Follow, Page
-    from crawler.stats import Stats
 
 
 def __getattr__(name: str) -> Any:

@@ -13,7 +13,7 @@ from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.hooks import Hooks, ParseHook, RecordHook, RequestHook
 from crawler.jobfile import build_job
-from crawler.stats import Stats
+from crawler.observe.stats import Stats
 
 
 def crawl(

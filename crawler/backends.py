@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crawler.config import Job
+from crawler.core.usage import RedisUse
 from crawler.frontier import Frontier
 from crawler.net.robots import RobotsCache
 from crawler.scheduling.limiter import HostLimiter, LocalHostLimiter
@@ -20,7 +21,7 @@ class Backends:
     limiter: HostLimiter
     robots: RobotsCache | None  # shared robots.txt answers (None: this process asks on its own)
     out: Path  # this process's output directory
-    report: Callable[[int], list[str]] = field(default=lambda records: [])  # summary lines, given URLs done
+    redis_use: Callable[[], RedisUse | None] = field(default=lambda: None)  # a shared job's, for the summary
     claim: Callable[[], Awaitable[None]] | None = None  # before anything is cleared: the shared state is this job's
 
 
@@ -31,10 +32,10 @@ def shard_dir(job: Job, worker: str) -> Path:
 def make_backends(job: Job, warn: Callable[[str], None]) -> Backends:
     """The backends the job's ``frontier`` setting names."""
     if job.shared:
-        from crawler.cluster.identity import claim
-        from crawler.cluster.store import RedisStore, SharedRobots, default_worker_id
-        from crawler.frontier.redis import RedisFrontier
-        from crawler.scheduling.redis_limiter import RedisHostLimiter
+        from crawler.redis.frontier import RedisFrontier
+        from crawler.redis.identity import claim
+        from crawler.redis.limiter import RedisHostLimiter
+        from crawler.redis.store import RedisStore, SharedRobots, default_worker_id
 
         worker = job.worker_id or default_worker_id()
         store = RedisStore(job.frontier, job.job_name, worker, ttl=job.lease_ttl, wait=job.redis_wait, warn=warn)
@@ -44,7 +45,7 @@ def make_backends(job: Job, warn: Callable[[str], None]) -> Backends:
             RedisHostLimiter(store, job.per_host, job.delay, job.jitter, adaptive=job.adaptive),
             SharedRobots(store),
             out,
-            store.report,
+            store.usage,
             lambda: claim(store, job),
         )
     out = job.output_dir

@@ -1,4 +1,5 @@
-"""Command line: ``crawler crawl``, ``run``, ``check`` and ``demo``. Thin: flags → Job → Crawl.
+"""Command line: ``crawler crawl``, ``run``, ``check``, ``status``, ``merge``, ``report``, ``bench``
+and ``demo``. Thin: flags → Job → a command (:mod:`crawler.commands`, imported when it runs).
 
 Option values reach the Job schema as strings, so the CLI and YAML share one validator and one
 error style. Exit codes: 0 crawl completed (even with failed URLs), 1 fatal error, 2 bad input,
@@ -8,7 +9,6 @@ error style. Exit codes: 0 crawl completed (even with failed URLs), 1 fatal erro
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,21 +17,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from crawler import __version__
-from crawler.core.errors import (
-    CheckpointError,
-    ClusterError,
-    ConfigError,
-    DemoError,
-    LockedError,
-    RenderUnavailable,
-    StalledError,
-    StateError,
-)
+from crawler.core.errors import ClusterError, ConfigError, DemoError, StateError
 
 if TYPE_CHECKING:  # the crawl's modules load when a command runs, so --help and --version stay quick
     from crawler.config import Job
-    from crawler.engine import Crawl
-    from crawler.stats import Stats
 
 # (option decls, Job field, kind) — kind: "value", "list", "flag", "header", "cookie", "timeout.X"
 OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
@@ -216,62 +205,10 @@ def make_job(file: Path | None, params: dict[str, Any], urls: tuple[str, ...] = 
 
 
 def execute(job: Job) -> int:
-    """Run a crawl to completion in this process; print the summary; return the exit code."""
-    from crawler.engine import Crawl
-    from crawler.stats import Progress
+    """Run the crawl (:mod:`crawler.commands.crawl`, loaded now); return its exit code."""
+    from crawler.commands import crawl
 
-    def warn(message: str) -> None:
-        progress.clear()
-        click.echo(f"warning: {message}", err=True)
-
-    if job.processes > 1:
-        from crawler.cluster.workers import run_workers
-
-        return run_workers(job, sys.argv[1:], lambda line: click.echo(line, err=True))
-    progress = Progress(mode="off" if job.quiet else job.progress)
-    crawl = Crawl(job, warn=warn, progress=progress)
-    try:
-        stats = _run_loop(crawl)
-    except KeyboardInterrupt:
-        click.echo("interrupted twice: stopped without draining", err=True)
-        return 130
-    except ConfigError as e:  # found once the crawl starts using it (the metrics address)
-        click.echo(f"error: {e}", err=True)
-        return 2
-    except (StateError, LockedError, CheckpointError, StalledError, ClusterError, RenderUnavailable) as e:
-        click.echo(f"error: {e}", err=True)
-        return 1
-    except OSError as e:
-        click.echo(f"error: {e.strerror or e}: {getattr(e, 'filename', '') or ''}".rstrip(": "), err=True)
-        return 1
-    if not job.quiet:
-        click.echo(stats.summary(str(crawl.out)), err=True)
-    return 130 if stats.interrupted else 0
-
-
-def _run_loop(crawl: Crawl) -> Stats:
-    import asyncio
-
-    async def main() -> Stats:
-        loop = asyncio.get_running_loop()
-
-        def on_signal(sig: signal.Signals) -> None:
-            """Ctrl-C, or SIGTERM from systemd or a container runtime: drain, then stop."""
-            crawl.stop()
-            loop.remove_signal_handler(sig)  # a second one stops at once
-            again = "Ctrl-C" if sig is signal.SIGINT else "SIGTERM"
-            click.echo(f"\nstopping: finishing requests in flight ({again} again to abort)", err=True)
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal, sig)
-        return await crawl.run()
-
-    try:
-        import uvloop  # type: ignore[import-not-found, unused-ignore]  # optional: the "speed" extra
-    except ImportError:
-        return asyncio.run(main())
-    stats: Stats = uvloop.run(main())
-    return stats
+    return crawl.execute(job)
 
 
 def _finish(code: int) -> NoReturn:
@@ -324,24 +261,12 @@ def run(job_file: Path, urls: tuple[str, ...], **params: Any) -> None:
 @click.option("--url", help="Also fetch this page and show what the job's rules extract and follow.")
 def check(job_file: Path, url: str | None) -> None:
     """Validate a YAML job file without crawling (and try it on one page with --url)."""
+    from crawler.commands.check import check as check_job
+
     try:
-        job = make_job(job_file, {})
+        check_job(make_job(job_file, {}), url, click.echo)
     except ConfigError as e:
         _fail(e)
-    click.echo(
-        f"ok: job {job.job_name!r}: {len(job.start_urls)} start URL(s), "
-        f"concurrency {job.concurrency}, per host {job.per_host}, output {job.output_dir}"
-    )
-    if url:
-        import asyncio
-
-        from crawler.check import try_url
-        from crawler.core.errors import InvalidURL
-
-        try:
-            click.echo(asyncio.run(try_url(job, url)))
-        except InvalidURL as e:
-            _fail(ConfigError(f"--url: {e}"))
 
 
 @main.command()
@@ -385,17 +310,12 @@ def bench(pages: int, hosts: int, links: int, size: int, concurrency: int, per_h
 def status(out: str) -> None:
     """Show the progress of a stopped or running crawl: its OUT directory, or a shared job's
     redis://HOST:PORT/DB/JOB."""
+    import asyncio
+
+    from crawler.commands.status import describe
+
     try:
-        if out.startswith(("redis://", "rediss://")):
-            import asyncio
-
-            from crawler.cluster.status import describe as describe_shared
-
-            click.echo(asyncio.run(describe_shared(out)))
-        else:
-            from crawler.status import describe
-
-            click.echo(describe(Path(out)))
+        click.echo(asyncio.run(describe(out)))
     except ConfigError as e:
         _fail(e)
     except (StateError, ClusterError) as e:
@@ -408,7 +328,7 @@ def status(out: str) -> None:
 def merge_command(out: Path) -> None:
     """Merge the shards of a shared job's workers (OUT/shards/*) into OUT/records.jsonl and
     items, one final record per URL."""
-    from crawler.cluster.merge import merge as merge_shards
+    from crawler.commands.merge import merge as merge_shards
 
     if not (out / "shards").is_dir():
         _fail(ConfigError(f"{out}: no shards/ here (not the output of a shared job)"))
@@ -428,7 +348,7 @@ def merge_command(out: Path) -> None:
 def report(out: Path, target: Path | None) -> None:
     """Write OUT/report.html: one self-contained page (charts, hosts, errors, slowest pages) about
     a finished, stopped, running or shared crawl. Opens offline in any browser."""
-    from crawler.report import build
+    from crawler.commands.report import build
 
     try:
         click.echo(f"report: {build(out, target)}")

@@ -18,6 +18,7 @@ from yarl import URL
 
 from crawler import __version__
 from crawler.core.errors import InvalidURL
+from crawler.core.outgoing import breaks_header
 from crawler.core.urls import parse_seed
 from crawler.net.proxy_url import parse_proxy
 from crawler.parsing.rules import ExtractRule, FollowRule, Strict, _pattern
@@ -367,14 +368,14 @@ class Job(Strict):
         for k, v in headers.items():
             if not _HEADER_NAME.match(k):
                 raise ValueError(f"bad header name {k!r}")
-            if "\r" in v or "\n" in v or "\0" in v:
+            if breaks_header(v):
                 raise ValueError(f"header {k!r}: value contains CR, LF or NUL")
         return headers
 
     @field_validator("user_agent")
     @classmethod
     def _user_agent(cls, ua: str) -> str:
-        if "\r" in ua or "\n" in ua or "\0" in ua:
+        if breaks_header(ua):
             raise ValueError("contains CR, LF or NUL")
         return ua
 
@@ -382,7 +383,7 @@ class Job(Strict):
     @classmethod
     def _cookies(cls, cookies: dict[str, str]) -> dict[str, str]:
         for k, v in cookies.items():
-            if not _HEADER_NAME.match(k) or any(c in v for c in "\r\n\0;"):
+            if not _HEADER_NAME.match(k) or breaks_header(v) or ";" in v:
                 raise ValueError(f"bad cookie {k!r}")
         return cookies
 

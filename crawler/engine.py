@@ -32,15 +32,19 @@ from crawler.core.errors import CheckpointError, ClusterError, StalledError
 from crawler.core.request import Lease, Request
 from crawler.core.step import Again, Final, Source, Step
 from crawler.core.urls import host_key
+from crawler.core.usage import ProxyUse
 from crawler.frontier import Frontier
 from crawler.hooks import Hooks, failure
 from crawler.hooks import call as call_hook
-from crawler.metrics import MetricsServer, render
 from crawler.net.fetch import Fetcher, make_session
 from crawler.net.proxies import Router
 from crawler.net.render import Renderer
 from crawler.net.sitemaps import sitemap_urls
 from crawler.net.sockets import BoundedConnector, fd_budget
+from crawler.observe.metrics import MetricsServer, render
+from crawler.observe.stats import Progress, Stats
+from crawler.observe.statslog import StatsLog
+from crawler.observe.summary import progress_line
 from crawler.parsing.process import make_parser
 from crawler.parsing.reader import PageReader
 from crawler.pipeline import internal_error, make_pipeline
@@ -50,9 +54,7 @@ from crawler.scheduling.scheduler import STALL_AFTER, Scheduler
 from crawler.sinks import outdir
 from crawler.sinks.output import Output
 from crawler.sinks.records import FLUSH_BYTES
-from crawler.sinks.statslog import StatsLog
 from crawler.stall import StallWatch
-from crawler.stats import Progress, Stats
 
 TICK = 0.5  # seconds between checkpoints
 
@@ -78,7 +80,7 @@ class Crawl:
         self.frontier: Frontier = frontier or backends.frontier
         self.limiter: HostLimiter = limiter or backends.limiter
         self._shared_robots = backends.robots
-        self._backend_report = backends.report
+        self._redis_use = backends.redis_use
         self._claim = backends.claim
         self.scheduler = Scheduler(
             self.frontier,
@@ -195,7 +197,7 @@ class Crawl:
                 try:
                     await self._checkpoint()
                     self.stats.left_queued = (await self.frontier.counts()).queued
-                    self.stats_log.tick(self.stats, self.stats.left_queued, 0, self.router.proxies(), final=True)
+                    self.stats_log.tick(self.stats, self.stats.left_queued, 0, self._proxy_use(), final=True)
                 except Exception as e:
                     self._fail(e)
         finally:
@@ -207,18 +209,17 @@ class Crawl:
         if self.frontier.generation > 1 and self._fatal is None:
             self.stats.generation = self.frontier.generation
             self.stats.changes = write_changes(self.out, self.frontier.generation)
-        self.stats.throttle_report = self.limiter.report()
-        self.stats.render_report = self.renderer.report() if self.renderer is not None else []
-        self.stats.shared_report = self._backend_report(self.stats.records)
+        self.stats.throttled = self.limiter.throttled()
+        self.stats.browser = self.renderer.usage() if self.renderer is not None else None
+        self.stats.redis = self._redis_use()
+        self.stats.proxies = self._proxy_use()
+
+    def _proxy_use(self) -> list[ProxyUse]:
         now = asyncio.get_running_loop().time()
-        self.stats.proxy_report = [
-            f"{p.id}: {p.requests} requests, {p.failures} failures, {p.bans} bans, "
-            f"{p.bytes / 1e6:.1f} MB, {p.state(now)}"
-            for p in self.router.proxies()
-        ]
+        return [p.usage(now) for p in self.router.proxies()]
 
     async def _metrics_text(self) -> str:
-        return render(self.stats, await self.frontier.counts(), self.scheduler.inflight, self.router.proxies())
+        return render(self.stats, await self.frontier.counts(), self.scheduler.inflight, self._proxy_use())
 
     async def _next_generation(self) -> None:
         """``--recrawl``: a finished job starts its next generation; an unfinished one (stopped,
@@ -348,8 +349,8 @@ class Crawl:
                 self._flush_now.clear()
                 await self._checkpoint()
                 counts = await self.frontier.counts()
-                self._progress.show(self.stats.progress_line(counts.queued, self.scheduler.inflight))
-                self.stats_log.tick(self.stats, counts.queued, self.scheduler.inflight, self.router.proxies())
+                self._progress.show(progress_line(self.stats, counts.queued, self.scheduler.inflight))
+                self.stats_log.tick(self.stats, counts.queued, self.scheduler.inflight, self._proxy_use())
         except Exception as e:
             self._fail(e)
 

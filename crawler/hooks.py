@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from crawler.core.errors import ConfigError
-from crawler.core.outgoing import Outgoing
+from crawler.core.outgoing import Outgoing, breaks_header
 
 if TYPE_CHECKING:
     from crawler.parsing.page import Page
@@ -104,7 +104,7 @@ async def prepare(hook: RequestHook, outgoing: Outgoing, choose_proxy: Callable[
         raise HookFailed(failure(hook, e)) from None
     outgoing = result if isinstance(result, Outgoing) else outgoing
     for key, value in [*outgoing.headers.items(), *outgoing.cookies.items()]:
-        if any(c in f"{key}{value}" for c in "\r\n\0"):
+        if breaks_header(key) or breaks_header(value):
             raise HookFailed(f"{hook_name(hook)}: header or cookie {key!r} contains CR, LF or NUL")
     if outgoing.proxy is not None:
         try:

@@ -36,13 +36,13 @@ from crawler.net.fetch import Fetcher
 from crawler.net.proxies import NoProxy, Proxy, Router
 from crawler.net.render import Renderer, fetch_or_render
 from crawler.net.robots import Robots, RobotsCache, Unavailable
+from crawler.observe.stats import Stats
 from crawler.parsing.page import Fetched, Follow
 from crawler.parsing.process import Parser
 from crawler.recrawl import visit_after
 from crawler.scheduling.limiter import HostLimiter
 from crawler.scheduling.scheduler import LeaseSlot
 from crawler.sinks.pages import PageStore
-from crawler.stats import Stats
 
 LOCAL_PAUSE = 1.0  # seconds a host waits after a request failed on this machine
 

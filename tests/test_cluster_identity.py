@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import redis
 
-from crawler.cluster.store import RedisStore
+from crawler.redis.store import RedisStore
 from tests.helpers.cli import run_cli
 
 

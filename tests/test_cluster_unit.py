@@ -7,13 +7,13 @@ import asyncio
 import json
 import time
 
-from crawler.cluster.merge import merge
-from crawler.cluster.status import describe
-from crawler.cluster.store import RedisStore
+from crawler.commands.merge import merge
+from crawler.commands.status import describe
 from crawler.config import Job
 from crawler.core.request import Caps, Request
 from crawler.engine import Crawl
-from crawler.frontier.redis import RedisFrontier
+from crawler.redis.frontier import RedisFrontier
+from crawler.redis.store import RedisStore
 
 
 def req(i: int, host: str = "a.test:80") -> Request:

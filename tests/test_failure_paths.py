@@ -18,9 +18,9 @@ from crawler.core.errors import CheckpointError
 from crawler.engine import Crawl
 from crawler.frontier.sqlite import SqliteFrontier
 from crawler.net import fetch
+from crawler.observe.stats import MAX_WARNINGS, Stats
 from crawler.scheduling.limiter import LocalHostLimiter
 from crawler.sinks.records import RecordSink
-from crawler.stats import MAX_WARNINGS, Stats
 from tests.helpers.frontier_doubles import YieldingFrontier
 from tests.helpers.output import read_records
 

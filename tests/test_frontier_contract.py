@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from crawler.cluster.store import RedisStore
 from crawler.core.request import FIRST_ATTEMPT, Attempts, Caps, Request
 from crawler.frontier.memory import MemoryFrontier
-from crawler.frontier.redis import RedisFrontier
 from crawler.frontier.sqlite import SqliteFrontier
 from crawler.frontier.sqlite_state import APP_ID, SCHEMA, VERSION
+from crawler.redis.frontier import RedisFrontier
+from crawler.redis.store import RedisStore
 from tests.helpers.frontier_doubles import YieldingFrontier
 from tests.helpers.timing import until
 

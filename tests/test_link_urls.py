@@ -8,9 +8,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from crawler.cluster.store import RedisStore
 from crawler.core.request import Request
-from crawler.frontier.redis import RedisFrontier, fingerprint
+from crawler.redis.frontier import RedisFrontier, fingerprint
+from crawler.redis.store import RedisStore
 from tests.helpers.cli import run_cli
 from tests.helpers.output import copy_job_fixture
 from tests.helpers.site import Site

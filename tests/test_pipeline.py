@@ -17,13 +17,13 @@ from crawler.core.step import Again, Final, Reason, Source, Step
 from crawler.frontier.memory import MemoryFrontier
 from crawler.net.fetch import Fetcher, make_session
 from crawler.net.proxies import Router
+from crawler.observe.stats import Stats
 from crawler.parsing.process import make_parser
 from crawler.parsing.reader import PageReader
 from crawler.pipeline import Pipeline, make_pipeline
 from crawler.scheduling.limiter import LocalHostLimiter
 from crawler.scheduling.scheduler import Scheduler
 from crawler.sinks.pages import PageStore
-from crawler.stats import Stats
 from tests.helpers.frontier_doubles import YieldingFrontier
 
 RETRIES = 2

@@ -15,6 +15,7 @@ from yarl import URL
 
 from crawler import Hooks, Job, Outgoing
 from crawler.engine import Crawl
+from crawler.observe.summary import summary
 from tests.helpers.leaks import basic_credentials, read_output
 from tests.helpers.output import read_records
 from tests.helpers.proxy_servers import ProxyServer, start_proxy
@@ -67,8 +68,8 @@ async def test_requests_go_through_the_proxy(site, crawl, proxies, kind, auth):
     assert sources(site) == {p.source: 6}
     assert {rec["proxy"] for rec in r.records} == {p.id}
     everything = b"".join(read_output(f) for f in r.out.rglob("*") if f.is_file())
-    everything += "\n".join(r.stats.warnings + r.stats.proxy_report).encode()
-    everything += r.stats.summary(str(r.out)).encode()
+    everything += "\n".join(r.stats.warnings).encode()
+    everything += summary(r.stats, str(r.out)).encode()  # with its proxies: lines
     assert b"WARC/1.1" in everything  # the archive was read, decompressed
     for secret in (b"s3cretpw", b"p@ss", b"p%40ss", *basic_credentials(auth)):
         assert secret not in everything
@@ -151,8 +152,8 @@ async def test_killed_proxy_loses_no_url_and_is_reported(site, crawl, proxies):
     assert len({rec["url"] for rec in r.records}) == 61
     late = [rec["proxy"] for rec in r.records[-20:]]
     assert victim.id not in late, "traffic kept going to the dead proxy"
-    report = "\n".join(r.stats.proxy_report)
-    assert f"{victim.id}: " in report and "cooling down" in report.split(victim.id)[1].splitlines()[0]
+    (used,) = [p for p in r.stats.proxies if p.id == victim.id]
+    assert used.state.startswith("cooling down")
 
 
 async def test_all_proxies_dead_every_url_ends_with_a_proxy_error(site, crawl, proxies):
@@ -286,8 +287,8 @@ async def test_ban_signals_cool_a_proxy_and_requests_move_to_another(site, crawl
     assert len(r.records) == 21 and all(rec["status"] == 200 for rec in r.records)
     assert {rec["proxy"] for rec in r.records[1:]} == {clean.id}
     assert not any(b"CAPTCHA" in f.read_bytes() for f in (r.out / "pages").rglob("*") if f.is_file())
-    report = "\n".join(r.stats.proxy_report)
-    assert f"{banned.id}: " in report and " 0 bans" not in report.split(banned.id)[1].splitlines()[0]
+    (used,) = [p for p in r.stats.proxies if p.id == banned.id]
+    assert used.bans > 0
 
 
 async def test_per_proxy_concurrency_cap(site, crawl, proxies):
@@ -413,5 +414,5 @@ async def test_a_request_hook_chooses_the_proxy_of_each_request(site, proxies, t
     bad = by_path["/bad"]["error"]
     assert bad["kind"] == "hook" and "'fast' is not 'direct', a proxy URL or a pool of this job" in bad["message"]
     everything = b"".join(f.read_bytes() for f in (tmp_path / "o").rglob("*") if f.is_file())
-    everything += (stats.summary(str(tmp_path / "o")) + "\n".join(stats.proxy_report)).encode()
+    everything += summary(stats, str(tmp_path / "o")).encode()  # with its proxies: lines
     assert b"hookpw55" not in everything and b"sockpw66" not in everything

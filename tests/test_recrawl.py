@@ -17,7 +17,7 @@ from aiohttp import web
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.frontier.sqlite_state import VERSION
-from crawler.report.data import read as read_report
+from crawler.observe.report.data import read as read_report
 from tests.helpers.cli import run_cli
 from tests.helpers.output import copy_job_fixture
 from tests.helpers.site import Site

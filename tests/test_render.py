@@ -12,8 +12,8 @@ from aiohttp import web
 
 from crawler.config import Job
 from crawler.engine import Crawl
-from crawler.report.data import read
-from crawler.report.html import render as render_report
+from crawler.observe.report.data import read
+from crawler.observe.report.html import render as render_report
 from tests.helpers.cli import run_cli
 from tests.helpers.leaks import basic_credentials, read_output
 from tests.helpers.output import read_records

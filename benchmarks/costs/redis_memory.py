@@ -19,9 +19,9 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks.harness, tests, crawler
 
 from benchmarks.harness.local_redis import local_redis
-from crawler.cluster.store import RedisStore
 from crawler.core.request import Request
-from crawler.frontier.redis import RedisFrontier
+from crawler.redis.frontier import RedisFrontier
+from crawler.redis.store import RedisStore
 
 HOSTS = 1000
 

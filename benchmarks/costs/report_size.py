@@ -17,7 +17,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks.harness, tests, crawler
 
-from crawler.report import build
+from crawler.commands.report import build
 
 
 def write_crawl(out: Path, n: int) -> None:

@@ -18,3 +18,10 @@ class Outgoing:
     headers: dict[str, str] = field(default_factory=dict)
     cookies: dict[str, str] = field(default_factory=dict)
     proxy: str | None = None  # None: the job's proxy rules; "direct"; a proxy pool's name; a proxy URL
+
+
+def breaks_header(text: str) -> bool:
+    """True if ``text`` holds CR, LF or NUL: written into a request's head, it would end the
+    header line early and let the rest pose as headers or as another request. Job headers, the
+    User-Agent, cookies and what a request hook sets are refused for it."""
+    return "\r" in text or "\n" in text or "\0" in text

@@ -20,7 +20,7 @@ class Frontier(Protocol):
 
     Backends: :class:`~crawler.frontier.memory.MemoryFrontier` (tests, throwaway crawls),
     :class:`~crawler.frontier.sqlite.SqliteFrontier` (the default; survives crashes and resumes) and
-    :class:`~crawler.frontier.redis.RedisFrontier` (one job shared by many processes).
+    :class:`~crawler.redis.frontier.RedisFrontier` (one job shared by many processes).
     """
 
     persistent: bool  # keeps state across runs (records are appended); False: starts empty

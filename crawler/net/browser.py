@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.config import Job
 from crawler.core.errors import FetchError, Kind, RenderUnavailable
+from crawler.core.usage import BrowserUse
 from crawler.net.guard import BrowserGuard, launch_options, running_as_root
 from crawler.net.proctree import descendants, pss_mb, running
 
@@ -341,14 +342,11 @@ class BrowserPool:
                 f"cannot start the browser {self._job.render_browser}: {str(e).splitlines()[0][:300]}{hint}",
             ) from None
 
-    def report(self) -> list[str]:
-        """The summary's line about the browser."""
+    def usage(self) -> BrowserUse | None:
+        """What the summary says about the browser (None: it loaded no page)."""
         if not self.pages:
-            return []
-        return [
-            f"browser: {self.pages} pages rendered, {self.peak_mb:.0f} MB at most (read every {CHECK_EVERY} "
-            f"pages), {self.restarts} restarts over render_memory_mb, {self.relaunches} after a crash"
-        ]
+            return None
+        return BrowserUse(self.pages, self.peak_mb, CHECK_EVERY, self.restarts, self.relaunches)
 
     async def close(self) -> None:
         if self._check is not None:

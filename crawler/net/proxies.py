@@ -27,6 +27,7 @@ from yarl import URL
 
 from crawler.config import Job
 from crawler.core.errors import FetchError, Kind
+from crawler.core.usage import ProxyUse
 from crawler.net.proxy_url import parse_proxy, redact_url
 
 MAX_COOLDOWN = 300.0
@@ -54,6 +55,10 @@ class Proxy:
     @property
     def is_socks(self) -> bool:
         return self.scheme.startswith("socks")
+
+    def usage(self, now: float) -> ProxyUse:
+        """What the summary says about this proxy."""
+        return ProxyUse(self.id, self.requests, self.failures, self.bans, self.bytes, self.state(now))
 
     def state(self, now: float) -> str:
         if self.dead:

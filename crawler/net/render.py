@@ -31,6 +31,7 @@ from crawler.core.outgoing import Outgoing
 from crawler.core.request import Visit
 from crawler.core.response import Response
 from crawler.core.urls import host_key, url_pattern
+from crawler.core.usage import BrowserUse
 from crawler.net.browser import BrowserPool
 from crawler.net.fetch import Fetcher
 from crawler.net.proxies import Proxy
@@ -330,8 +331,8 @@ class Renderer:
                 body,
             )
 
-    def report(self) -> list[str]:
-        return self.browsers.report()
+    def usage(self) -> BrowserUse | None:
+        return self.browsers.usage()
 
     async def close(self) -> None:
         await self.browsers.close()

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from crawler.core.usage import Throttled, Throttling
+
 
 class HostLimiter(Protocol):
     """Per-host slots and start times. ``sent`` values are ``time.monotonic()`` of this process."""
@@ -44,8 +46,8 @@ class HostLimiter(Protocol):
     def held(self) -> dict[str, int]:
         """The slots this process holds now, per host (hosts holding none left out)."""
 
-    def report(self) -> list[str]:
-        """One line per host the AIMD throttle slowed down (for the summary)."""
+    def throttled(self) -> Throttling:
+        """The hosts the AIMD throttle slowed down (for the summary)."""
 
 
 @dataclass(slots=True)
@@ -101,7 +103,7 @@ class LocalHostLimiter:
         self._clock = clock
         self._hosts: dict[str, HostState] = {}
         self._sweep_at = MIN_SWEEP
-        self._throttled: dict[str, str] = {}  # host → report line, kept after the host is dropped
+        self._throttled: dict[str, Throttled] = {}  # kept after the host is dropped
         self._more_throttled = 0
 
     def state(self, host: str) -> HostState:
@@ -182,19 +184,13 @@ class LocalHostLimiter:
     def held(self) -> dict[str, int]:
         return {host: s.active for host, s in self._hosts.items() if s.active}
 
-    def report(self) -> list[str]:
-        lines = list(self._throttled.values())
-        if self._more_throttled:
-            lines.append(f"... and {self._more_throttled} more hosts")
-        return lines
+    def throttled(self) -> Throttling:
+        return Throttling(tuple(self._throttled.values()), self._more_throttled)
 
     def _note_throttle(self, host: str, s: HostState, *, cut: bool) -> None:
-        """Keep the host's report line current (the first MAX_REPORTED hosts; others counted)."""
+        """Keep the host's entry current (the first MAX_REPORTED hosts; others counted)."""
         if host in self._throttled or len(self._throttled) < MAX_REPORTED:
-            self._throttled[host] = (
-                f"{host}: slowed {s.throttles} times, down to {s.min_slots} of "
-                f"{s.limit} slots; now {s.slots} slots, {s.delay:g}s delay"
-            )
+            self._throttled[host] = Throttled(host, s.throttles, s.min_slots, s.limit, s.slots, s.delay)
         elif cut and s.throttles == 1:
             self._more_throttled += 1
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.engine import Crawl
-from crawler.stats import Stats
+from crawler.observe.stats import Stats
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
-from crawler.cluster.store import RedisStore
 from crawler.config import Job
 from crawler.core.errors import ClusterError
+from crawler.redis.store import RedisStore
 
 # seeds, scope, and the rules that decide what is followed and extracted
 DEFINING = (

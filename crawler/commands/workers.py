@@ -17,11 +17,11 @@ import sys
 from collections.abc import Callable
 from types import FrameType
 
-from crawler.cluster.identity import claim
-from crawler.cluster.merge import merge
-from crawler.cluster.store import RedisStore
+from crawler.commands.merge import merge
 from crawler.config import Job
 from crawler.core.errors import ClusterError, ConfigError
+from crawler.redis.identity import claim
+from crawler.redis.store import RedisStore
 
 
 def run_workers(job: Job, argv: list[str], echo: Callable[[str], None]) -> int:

@@ -12,12 +12,12 @@ from aiohttp import web
 
 from crawler.core.errors import ConfigError
 from crawler.core.request import Counts
-from crawler.net.proxies import Proxy
-from crawler.sinks.statslog import top_hosts
-from crawler.stats import Stats
+from crawler.core.usage import ProxyUse
+from crawler.observe.stats import Stats
+from crawler.observe.statslog import top_hosts
 
 
-def render(stats: Stats, counts: Counts, inflight: int, proxies: Iterable[Proxy]) -> str:
+def render(stats: Stats, counts: Counts, inflight: int, proxies: Iterable[ProxyUse]) -> str:
     """The exposition text (format 0.0.4)."""
     out: list[str] = []
 

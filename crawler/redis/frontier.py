@@ -1,6 +1,6 @@
 """Redis frontier: one job shared by many processes, on one machine or many.
 
-Every change is one Lua script (:mod:`crawler.cluster.scripts`), so dedup, the caps and the
+Every change is one Lua script (:mod:`crawler.redis.scripts`), so dedup, the caps and the
 counters stay exact however many workers add and lease at once. The seen set holds 8-byte
 fingerprints of dedup keys (``crawler.core.urls``), not URLs; a URL's text lives in Redis only while it
 is queued or leased. A job whose seen set was filled before dedup keys (no ``url_keys`` in its
@@ -26,11 +26,11 @@ from pathlib import Path
 import orjson
 from yarl import URL
 
-from crawler.cluster.store import RedisStore
 from crawler.core.records import crawl_of, read_jsonl, read_jsonl_urls
 from crawler.core.request import NO_CAPS, Attempts, Caps, Counts, Lease, Request, Visit
 from crawler.core.urls import dedup_key, host_key, legacy_keys
 from crawler.recrawl import visit_from_record
+from crawler.redis.store import RedisStore
 
 RECLAIM_BATCH = 500
 KNOWN_CACHE = 200_000  # URLs this process already offered to Redis (two generations, bounded)
@@ -106,7 +106,7 @@ class RedisFrontier:
         store.renewals.append(lambda: ([str(i) for i in self._live], []))
 
     async def open(self) -> int:
-        """Join the job (``--fresh`` cleared it before: :func:`crawler.cluster.identity.claim`)."""
+        """Join the job (``--fresh`` cleared it before: :func:`crawler.redis.identity.claim`)."""
         generation = await self._store.call(lambda: self._store.redis.hget(self._keys.meta, "generation"))
         self.generation = int(generation or 1)
         self._legacy = await self._saved_before_keys()

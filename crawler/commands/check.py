@@ -1,14 +1,16 @@
-"""``crawler check JOB --url URL``: fetch one page with the job's settings and show what the job
-would do with it: the items its rules and parse hook give, their problems, and the links it would
-follow. A page the job renders (``render:``, or ``render: auto`` finding a script-built shell) is
-loaded in the browser, as the crawl would."""
+"""``crawler check JOB [--url URL]``: the job file is valid; with ``--url``, fetch one page with
+the job's settings and show what the job would do with it: the items its rules and parse hook
+give, their problems, and the links it would follow. A page the job renders (``render:``, or
+``render: auto`` finding a script-built shell) is loaded in the browser, as the crawl would."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 
 from crawler.config import Job
-from crawler.core.errors import FetchError, InvalidURL
+from crawler.core.errors import ConfigError, FetchError, InvalidURL
 from crawler.core.outgoing import Outgoing
 from crawler.core.response import Response
 from crawler.core.urls import join, parse_seed
@@ -20,6 +22,19 @@ from crawler.parsing.page import Fetched
 from crawler.parsing.reader import PageReader, PageResult
 from crawler.scheduling.limiter import LocalHostLimiter
 from crawler.scheduling.slots import Slots
+
+
+def check(job: Job, url: str | None, echo: Callable[[str], None]) -> None:
+    """Say the (validated) job's shape; with ``url``, what the job does with that page."""
+    echo(
+        f"ok: job {job.job_name!r}: {len(job.start_urls)} start URL(s), "
+        f"concurrency {job.concurrency}, per host {job.per_host}, output {job.output_dir}"
+    )
+    if url:
+        try:
+            echo(asyncio.run(try_url(job, url)))
+        except InvalidURL as e:
+            raise ConfigError(f"--url: {e}") from None
 
 
 async def try_url(job: Job, url: str) -> str:

@@ -1,4 +1,5 @@
-"""Counters of a crawl, the live progress line and the closing summary."""
+"""Counters of a crawl, as data (:mod:`crawler.observe.summary` writes them as text), and the live
+progress line's display."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
+
+from crawler.core.usage import BrowserUse, ProxyUse, RedisUse, Throttling
 
 if TYPE_CHECKING:
     from crawler.core.record import Record
@@ -28,7 +31,8 @@ class HostCounts:
 
 @dataclass
 class Stats:
-    """What the crawl did so far; the engine updates it, the CLI prints it."""
+    """What the crawl did so far: numbers and typed records of use, no text. The engine updates it;
+    :func:`crawler.observe.summary.summary` is what the CLI prints of it."""
 
     started: float = field(default_factory=time.perf_counter)
     records: int = 0
@@ -47,10 +51,10 @@ class Stats:
     damaged: int = 0
     new_connections: int = 0
     connections: int = 0  # connections handed to requests, new or reused
-    proxy_report: list[str] = field(default_factory=list)
-    throttle_report: list[str] = field(default_factory=list)
-    shared_report: list[str] = field(default_factory=list)  # a shared job's worker: its Redis use
-    render_report: list[str] = field(default_factory=list)  # the browser's pages, memory, restarts
+    proxies: list[ProxyUse] = field(default_factory=list)
+    throttled: Throttling = field(default_factory=Throttling)  # hosts the AIMD throttle slowed down
+    redis: RedisUse | None = None  # a shared job's worker: its Redis use
+    browser: BrowserUse | None = None  # the browser's pages, memory, restarts
     hook_failures: int = 0  # on_record / on_item calls that raised (parse hook failures: error kind hook)
     extract_errors: int = 0  # problems extraction rules met (records' extract_errors)
     generation: int = 1  # a re-crawl's generation (> 1), with its changes so far (all its runs)
@@ -103,59 +107,6 @@ class Stats:
         self._rate.append((now, self.pages))
         then, pages = self._rate[0]
         return (self.pages - pages) / (now - then) if now > then else 0.0
-
-    def progress_line(self, queued: int, inflight: int) -> str:
-        e = int(self.elapsed())
-        return (
-            f"{e // 3600}:{e // 60 % 60:02d}:{e % 60:02d}  {self.records} urls  {self.pages} pages  "
-            f"{sum(self.errors.values())} errors  {self.bytes / 1e6:.1f} MB  {self.recent_rate():.0f} pages/s  "
-            f"queued {queued}  in flight {inflight}"
-        )
-
-    def summary(self, output: str) -> str:
-        e = self.elapsed()
-        errs = ", ".join(f"{k} {v}" for k, v in sorted(self.errors.items())) or "none"
-        lines = [
-            f"{'Interrupted' if self.interrupted else 'Done'} in {e:.2f}s: {self.records} URLs, "
-            f"{self.pages} pages, {self.redirects} redirects, {self.bytes / 1e6:.1f} MB, "
-            f"{self.records / e:.1f} URLs/s",
-            f"errors: {errs}; retries: {self.retries}"
-            + (f"; items: {self.items}" if self.items else "")
-            + (f"; hook failures: {self.hook_failures}" if self.hook_failures else ""),
-        ]
-        if self.recrawled is not None:
-            lines.insert(0, f"Re-crawl: crawl {self.generation}, {self.recrawled} known URLs due again")
-        if self.generation > 1:
-            c = self.changes
-            lines.append(
-                f"crawl {self.generation}: {c['new']} new, {c['changed']} changed, {c['unchanged']} "
-                f"unchanged, {c['gone']} gone (OUT/changes.jsonl)"
-            )
-        if self.extract_errors:
-            lines.append(
-                f"extraction errors: {self.extract_errors} on {self.extract_error_pages} pages "
-                "(see extract_errors in records.jsonl)"
-            )
-        if self.resumed:
-            lines.insert(0, f"Resumed: {self.resumed} URLs were already done before this run")
-        if self.damaged:
-            lines.append(
-                f"{self.damaged} damaged lines of records/items were set aside (OUT/<file>.damaged) before resuming"
-            )
-        if self.left_queued:
-            lines.append(f"{self.left_queued} URLs are still queued; run the same job again to resume")
-        if self.connections:
-            lines.append(
-                f"connections: {self.new_connections} new for {self.connections} requests "
-                f"({self.new_connections / self.connections:.2f} per request)"
-            )
-        lines += self.shared_report + self.render_report
-        if self.throttle_report:
-            lines += ["throttled hosts:", *(f"  {line}" for line in self.throttle_report)]
-        if self.proxy_report:
-            lines += ["proxies:", *(f"  {line}" for line in self.proxy_report)]
-        lines.append(f"output: {output}")
-        return "\n".join(lines)
 
 
 class Progress:

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from crawler.core.records import crawl_of
-from crawler.stats import HostCounts
+from crawler.observe.stats import HostCounts
 
 TOP = 20  # slowest and largest pages listed
 HOSTS = 500  # rows of the per-host table (the busiest)

@@ -23,9 +23,10 @@ from redis import exceptions as rx
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from crawler.cluster import scripts
 from crawler.core.errors import ClusterError, ConfigError
+from crawler.core.usage import RedisUse
 from crawler.net.proxy_url import redact_url
+from crawler.redis import scripts
 
 T = TypeVar("T")
 TLS_HINT = (
@@ -68,7 +69,7 @@ class Keys:
         self.expiry = p + "expiry"  # sorted set lease id → expiry (ms, Redis clock)
         self.workers = p + "workers"  # hash worker → "last seen ms pid host"
         self.worker_done = p + "worker_done"  # hash worker → URLs done
-        self.job = p + "job"  # hash: fingerprint and summary of what defines the job (cluster/identity.py)
+        self.job = p + "job"  # hash: fingerprint and summary of what defines the job (redis/identity.py)
 
     def queue(self, host: str) -> str:
         """List: the host's queued requests of priority 0, oldest first."""
@@ -170,10 +171,9 @@ class RedisStore:
                 self._warn(f"Redis at {self.shown} is back")
             return result
 
-    def report(self, records: int) -> list[str]:
-        """The summary's line: which job and worker, and how hard this worker used Redis."""
-        per = f" ({self.calls / records:.1f} per URL)" if records else ""
-        return [f"shared job {self.job!r} at {self.shown}, worker {self.worker}: redis: {self.calls} round trips{per}"]
+    def usage(self) -> RedisUse:
+        """For the summary: which job and worker, and how hard this worker used Redis."""
+        return RedisUse(self.job, self.shown, self.worker, self.calls)
 
     async def script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         return await self.call(lambda: self.scripts[name](keys=keys, args=args))

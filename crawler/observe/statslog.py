@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from crawler.net.proxies import Proxy
-from crawler.stats import Stats
+from crawler.core.usage import ProxyUse
+from crawler.observe.stats import Stats
 
 EVERY = 5.0  # seconds between lines
 TOP_HOSTS = 20  # hosts listed per line (the busiest); the rest are summed as "other"
@@ -32,7 +32,9 @@ class StatsLog:
         self._last: dict[str, Any] = {"urls": 0, "pages": 0, "bytes": 0, "errors": 0, "retries": 0}
         self._last_at = time.monotonic()
 
-    def tick(self, stats: Stats, queued: int, inflight: int, proxies: Iterable[Proxy], *, final: bool = False) -> None:
+    def tick(
+        self, stats: Stats, queued: int, inflight: int, proxies: Iterable[ProxyUse], *, final: bool = False
+    ) -> None:
         now = time.monotonic()
         if not final and now - self._last_at < EVERY:
             return

@@ -17,8 +17,9 @@ import math
 import random
 import time
 
-from crawler.cluster.store import RedisStore
 from crawler.core.errors import ClusterError
+from crawler.core.usage import Throttled, Throttling
+from crawler.redis.store import RedisStore
 
 FULL_POLL = 0.02  # seconds between looks at a host whose slots other processes hold
 PARK = 0.005  # seconds a given-back slot waits for this process's next acquire of its host
@@ -42,7 +43,7 @@ class RedisHostLimiter:
         self._parked: dict[str, list[str]] = {}  # host → slots given back here, not yet in Redis
         self._flusher: asyncio.Task[None] | None = None
         self._answers: dict[str, list[int]] = {}  # host → (ms taken, overloaded) pairs not yet sent
-        self._throttled: dict[str, str] = {}
+        self._throttled: dict[str, Throttled] = {}
         store.renewals.append(self._renewal)
         store.before_close.append(self.give_back_all)
 
@@ -118,9 +119,8 @@ class RedisHostLimiter:
         if change and (host in self._throttled or len(self._throttled) < MAX_REPORTED):
             slots, delay_ms, throttles, least = state
             delay = float(str(delay_ms)) / 1000
-            self._throttled[host] = (
-                f"{host}: slowed {throttles} times (all workers), down to {least} of "
-                f"{self._per_host} slots; now {slots} slots, {delay:g}s delay"
+            self._throttled[host] = Throttled(
+                host, int(str(throttles)), int(str(least)), self._per_host, int(str(slots)), delay, shared=True
             )
 
     async def backoff(self, host: str, seconds: float) -> None:
@@ -134,8 +134,8 @@ class RedisHostLimiter:
         """Slots given back and only parked are no longer held (they reach Redis within PARK)."""
         return {host: len(tokens) for host, tokens in self._held.items() if tokens}
 
-    def report(self) -> list[str]:
-        return list(self._throttled.values())
+    def throttled(self) -> Throttling:
+        return Throttling(tuple(self._throttled.values()))
 
     def _renewal(self) -> tuple[list[str], list[str]]:
         pairs: list[str] = []

@@ -1,14 +1,68 @@
-"""``crawler status redis://host:port/db/JOB``: a shared job's progress, read from Redis."""
+"""``crawler status WHERE``: the progress of a crawl, stopped or running. WHERE is an output
+directory (read from its state file) or a shared job's ``redis://host:port[/db]/JOB`` (read from
+Redis): one command, one :func:`describe`."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import sqlite3
+from pathlib import Path
+
 from yarl import URL
 
-from crawler.cluster.store import RedisStore
-from crawler.core.errors import ConfigError
+from crawler.core.errors import ConfigError, StateError
+from crawler.frontier.sqlite_state import DONE, LEASED, QUEUED, check_state
 
 TOP_HOSTS = 10
 DEFINED_SHOWN = 300  # characters of the job's stored definition
+
+
+async def describe(where: str) -> str:
+    """A few lines saying what the crawl at ``where`` has done and has left."""
+    if where.startswith(("redis://", "rediss://")):
+        return await _shared(where)
+    return _local(Path(where))
+
+
+def _local(out: Path) -> str:
+    """What the crawl in ``out`` has done and has left, from its state file."""
+    state = out / "state.sqlite"
+    if not state.exists():
+        raise StateError(f"{out}: no state.sqlite here (not a crawl output, or a memory-frontier crawl)")
+    try:
+        db = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
+        check_state(db, state)
+        counts = dict(db.execute("SELECT state, count(*) FROM urls GROUP BY state").fetchall())
+        db.close()
+    except sqlite3.DatabaseError as e:
+        raise StateError(f"{state}: not a crawler state file ({e})") from None
+    records = out / "records.jsonl"
+    lines = 0
+    if records.exists():
+        with open(records, "rb") as f:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    total = sum(counts.values())
+    queued, leased, done = (counts.get(k, 0) for k in (QUEUED, LEASED, DONE))
+    return (
+        f"{out}: {_running(out)}\n"
+        f"urls: {total} admitted, {done} done, {queued} queued, {leased} in flight or interrupted\n"
+        f"records: {lines} in records.jsonl"
+    )
+
+
+def _running(out: Path) -> str:
+    lock = out / ".lock"
+    if not lock.exists():
+        return "stopped"
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return f"running (pid {lock.read_text().strip() or '?'})"
+    finally:
+        os.close(fd)
+    return "stopped"
 
 
 def split_job_url(text: str) -> tuple[str, str]:
@@ -31,8 +85,10 @@ def split_job_url(text: str) -> tuple[str, str]:
     return str(url.with_path(f"/{db}", keep_query=True)), parts[-1]  # the query may hold the password
 
 
-async def describe(text: str) -> str:
+async def _shared(text: str) -> str:
     """Queued, leased and done for the job; every worker with its last heartbeat; busiest hosts."""
+    from crawler.redis.store import RedisStore  # redis-py loads only for a shared job
+
     redis_url, job = split_job_url(text)
     store = RedisStore(redis_url, job, "status", ttl=30, wait=5)
     r, k = store.redis, store.keys
@@ -60,7 +116,7 @@ async def describe(text: str) -> str:
         f"{store.shown} job {job!r}: {'finished' if not n['queued'] + n['leased'] else 'in progress'}",
         f"urls: {n['admitted']} admitted, {n['done']} done, {n['queued']} queued, {n['leased']} leased",
     ]
-    if defined:  # what a worker's job must match (crawler.cluster.identity)
+    if defined:  # what a worker's job must match (crawler.redis.identity)
         lines.append(f"job: {str(defined)[:DEFINED_SHOWN]}" + ("…" if len(str(defined)) > DEFINED_SHOWN else ""))
     for worker in sorted(set(workers) | set(done_by)):
         seen_ms, _, where = str(workers.get(worker, "")).partition(" ")

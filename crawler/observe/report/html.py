@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from crawler.report.data import HOSTS, Report
+from crawler.observe.report.data import HOSTS, Report
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:0 16px 40px;color:#222}

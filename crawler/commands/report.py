@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from crawler.report.data import read
-from crawler.report.html import render
+from crawler.observe.report.data import read
+from crawler.observe.report.html import render
 
 
 def build(out: Path, target: Path | None = None) -> Path:

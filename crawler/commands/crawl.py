@@ -1,0 +1,79 @@
+"""The crawl command's body: run a job in this process (signals drain it; the summary is printed;
+errors become exit codes), or as ``--processes N`` workers of a shared job."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import click
+
+from crawler.config import Job
+from crawler.core.errors import (
+    CheckpointError,
+    ClusterError,
+    ConfigError,
+    LockedError,
+    RenderUnavailable,
+    StalledError,
+    StateError,
+)
+from crawler.engine import Crawl
+from crawler.observe.stats import Progress, Stats
+from crawler.observe.summary import summary
+
+
+def execute(job: Job) -> int:
+    """Run a crawl to completion in this process; print the summary; return the exit code."""
+
+    def warn(message: str) -> None:
+        progress.clear()
+        click.echo(f"warning: {message}", err=True)
+
+    if job.processes > 1:
+        from crawler.commands.workers import run_workers  # redis-py loads only for a shared job
+
+        return run_workers(job, sys.argv[1:], lambda line: click.echo(line, err=True))
+    progress = Progress(mode="off" if job.quiet else job.progress)
+    crawl = Crawl(job, warn=warn, progress=progress)
+    try:
+        stats = _run_loop(crawl)
+    except KeyboardInterrupt:
+        click.echo("interrupted twice: stopped without draining", err=True)
+        return 130
+    except ConfigError as e:  # found once the crawl starts using it (the metrics address)
+        click.echo(f"error: {e}", err=True)
+        return 2
+    except (StateError, LockedError, CheckpointError, StalledError, ClusterError, RenderUnavailable) as e:
+        click.echo(f"error: {e}", err=True)
+        return 1
+    except OSError as e:
+        click.echo(f"error: {e.strerror or e}: {getattr(e, 'filename', '') or ''}".rstrip(": "), err=True)
+        return 1
+    if not job.quiet:
+        click.echo(summary(stats, str(crawl.out)), err=True)
+    return 130 if stats.interrupted else 0
+
+
+def _run_loop(crawl: Crawl) -> Stats:
+    async def main() -> Stats:
+        loop = asyncio.get_running_loop()
+
+        def on_signal(sig: signal.Signals) -> None:
+            """Ctrl-C, or SIGTERM from systemd or a container runtime: drain, then stop."""
+            crawl.stop()
+            loop.remove_signal_handler(sig)  # a second one stops at once
+            again = "Ctrl-C" if sig is signal.SIGINT else "SIGTERM"
+            click.echo(f"\nstopping: finishing requests in flight ({again} again to abort)", err=True)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal, sig)
+        return await crawl.run()
+
+    try:
+        import uvloop  # type: ignore[import-not-found, unused-ignore]  # optional: the "speed" extra
+    except ImportError:
+        return asyncio.run(main())
+    stats: Stats = uvloop.run(main())
+    return stats

@@ -1,0 +1,61 @@
+"""What components tell the crawl's stats about their use of a resource, as data: proxies, hosts
+the throttle slowed, the browser, a shared job's Redis. ``crawler.observe.summary`` turns them
+into the summary's text; nothing else formats them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyUse:
+    """One proxy over the crawl."""
+
+    id: str  # redacted: never holds credentials
+    requests: int
+    failures: int
+    bans: int
+    bytes: int
+    state: str  # "ok", "cooling down (N failures in a row)" or "disabled: why"
+
+
+@dataclass(frozen=True, slots=True)
+class Throttled:
+    """A host the adaptive throttle (AIMD) slowed down, as it stands now."""
+
+    host: str
+    throttles: int  # times it was slowed
+    least: int  # the fewest slots it was cut to
+    limit: int  # the slots configured
+    slots: int  # its slots now
+    delay: float  # its delay now, seconds
+    shared: bool = False  # counted over every worker of a shared job
+
+
+@dataclass(frozen=True, slots=True)
+class Throttling:
+    """Hosts slowed down: the first ones in full, the rest only counted (a broad crawl has many)."""
+
+    hosts: tuple[Throttled, ...] = ()
+    more: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserUse:
+    """The browser (``render:``): pages loaded, memory, and why it was started again."""
+
+    pages: int
+    peak_mb: float  # the most memory a reading found
+    check_every: int  # pages between memory readings
+    restarts: int  # replaced for growing past render_memory_mb
+    relaunches: int  # launched again after a crash
+
+
+@dataclass(frozen=True, slots=True)
+class RedisUse:
+    """A shared job's worker: which job and worker, and how many round trips to Redis it made."""
+
+    job: str
+    server: str  # the Redis URL, password redacted
+    worker: str
+    calls: int
