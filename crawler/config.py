@@ -20,7 +20,7 @@ from crawler import __version__
 from crawler.core.errors import InvalidURL
 from crawler.core.urls import parse_seed
 from crawler.net.proxy_url import parse_proxy
-from crawler.parsing.rules import ExtractRule, FollowRule, Strict, _pattern
+from crawler.parsing.rules import ExtractRule, FollowRule, Strict, checked_pattern
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://github.com/crawler-project/crawler)"
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -47,7 +47,7 @@ RESOURCE_TYPES = frozenset(
 
 def url_match(pattern: str) -> str:
     """A URL glob, or a regex after ``re:`` that compiles (``match:`` of rules, ``render:``)."""
-    return _pattern(pattern, glob_ok=True) or pattern
+    return checked_pattern(pattern, glob_ok=True) or pattern
 
 
 UrlMatch = Annotated[str, AfterValidator(url_match)]

@@ -25,8 +25,8 @@ from typing import Any
 
 from yarl import URL
 
-from crawler.admission import Admission, Source
-from crawler.backends import make_backends
+from crawler import wiring
+from crawler.admission import Source
 from crawler.config import Job
 from crawler.core.errors import CheckpointError, ClusterError, StalledError
 from crawler.core.request import Lease, Request
@@ -35,18 +35,11 @@ from crawler.frontier import Frontier
 from crawler.hooks import Hooks, failure
 from crawler.hooks import call as call_hook
 from crawler.metrics import MetricsServer, render
-from crawler.net.fetch import Fetcher, make_session
-from crawler.net.proxies import Router
-from crawler.net.render import Renderer
-from crawler.net.robots import Robots
 from crawler.net.sitemaps import sitemap_urls
-from crawler.net.sockets import BoundedConnector, fd_budget
-from crawler.parsing.process import make_parser
-from crawler.parsing.reader import PageReader
+from crawler.net.sockets import fd_budget
 from crawler.pipeline import Outcome, Pipeline, internal_error
 from crawler.recrawl import due_policy, write_changes
 from crawler.scheduling.limiter import HostLimiter
-from crawler.scheduling.scheduler import STALL_AFTER, Scheduler
 from crawler.sinks import outdir
 from crawler.sinks.output import Output
 from crawler.sinks.records import FLUSH_BYTES
@@ -69,33 +62,9 @@ class Crawl:
         warn: Callable[[str], None] | None = None,
         progress: Progress | None = None,
     ) -> None:
-        self.job = job
-        self.hooks = hooks or Hooks.from_paths(job.hook_paths)
         self.stats = Stats()
-        backends = make_backends(job, self.warn)
-        self.out = backends.out
-        self.frontier: Frontier = frontier or backends.frontier
-        self.limiter: HostLimiter = limiter or backends.limiter
-        self._shared_robots = backends.robots
-        self._backend_report = backends.report
-        self._claim = backends.claim
-        self.scheduler = Scheduler(
-            self.frontier,
-            self.limiter,
-            lease_ttl=job.lease_ttl,
-            warn=self.warn,
-            stall_after=max(STALL_AFTER, 4 * job.render_timeout),
-        )
-        self.admission = Admission(job, self.frontier, self.scheduler.has_work)
-        self.router = Router.from_job(job)
-        self.parser = make_parser(job.parser, PageReader(job, self.hooks.parse), warn=self.warn)
-        self.renderer = (
-            Renderer(
-                job, self.scheduler.slots, screens=self.out / "screens", rules=self.admission.rules, warn=self.warn
-            )
-            if job.render or job.render_auto
-            else None
-        )
+        self.parts = wiring.build(job, self.warn, hooks=hooks, frontier=frontier, limiter=limiter)
+        self.settings = self.parts.settings
         self._warn_cb = warn
         self._progress = progress or Progress(mode="off")
         self._tasks: set[asyncio.Task[None]] = set()
@@ -105,7 +74,7 @@ class Crawl:
         self._fatal: CheckpointError | StalledError | ClusterError | None = None
 
     def warn(self, message: str) -> None:
-        message = self.router.redact(message)
+        message = self.parts.router.redact(message)
         self.stats.warn(message)
         if self._warn_cb:
             self._warn_cb(message)
@@ -113,24 +82,23 @@ class Crawl:
     def stop(self) -> None:
         """Stop leasing new URLs; in-flight requests finish and are recorded."""
         self.stats.interrupted = True
-        self.scheduler.close()
-        self.router.stop()
+        self.parts.scheduler.close()
+        self.parts.router.stop()
 
     async def run(self) -> Stats:
         """Crawl to the end (or to ``stop``). Raises CheckpointError if state could not be saved,
         StalledError if requests kept failing on this machine."""
-        self.budget = fd_budget(self.job.concurrency)
+        self.budget = fd_budget(self.settings.concurrency)
         if self.budget.lowered:
             self.warn(self.budget.lowered)
-            self.job = self.job.model_copy(update={"concurrency": self.budget.concurrency})
-        self.out.mkdir(parents=True, exist_ok=True)
-        lock = outdir.lock(self.out)
+        self.parts.out.mkdir(parents=True, exist_ok=True)
+        lock = outdir.lock(self.parts.out)
         try:
-            await self.parser.start()  # first: a fork must come before any thread
+            await self.parts.parser.start()  # first: a fork must come before any thread
             try:
                 await self._crawl()
             finally:
-                await self.parser.close()
+                await self.parts.parser.close()
         finally:
             os.close(lock)
         if self._fatal is not None:
@@ -138,70 +106,31 @@ class Crawl:
         return self.stats
 
     async def _crawl(self) -> None:
-        if self._claim is not None:  # a shared job: is it this job? (--fresh forgets it here)
-            await self._claim()
-        if self.job.fresh:
-            outdir.clear(self.out)
-        shutil.rmtree(self.out / ".tmp", ignore_errors=True)
-        if self.renderer is not None:
-            await self.renderer.start()  # one clear line now if there is no usable browser
-        if self.frontier.persistent:  # before the frontier reads records.jsonl
-            self.stats.damaged = outdir.repair(self.out)
-        self.stats.resumed = await self.frontier.open()
-        if self.job.recrawl:
-            await self._next_generation()
-        self.stats_log = StatsLog(self.out)
-        output = self.output = Output(
-            self.job, self.out, start_over=not self.frontier.persistent, hook_items=self.hooks.parse is not None
-        )
+        await self._open()
         ticker = asyncio.create_task(self._tick())
-        metrics = MetricsServer(self.job.metrics, self._metrics_text) if self.job.metrics else None
+        metrics = MetricsServer(self.settings.metrics, self._metrics_text) if self.settings.metrics else None
         try:
             if metrics is not None:
                 await metrics.start()
-            async with make_session(self.job, idle=self.budget.idle) as session:
-                self.fetcher = Fetcher(session, self.job, self.router, output.warc)
-                if self.renderer is not None:
-                    self.renderer.warc = output.warc
-                self.robots = Robots(
-                    self.fetcher,
-                    self.limiter,
-                    self.job.user_agent,
-                    retries=self.job.retries,
-                    backoff=self.job.retry_backoff,
-                    warn=self.warn,
-                    shared=self._shared_robots,
-                )
+            output, stats = self.output, self.stats
+            async with wiring.connect(
+                self.parts, stats, self.warn, pages=output.pages, warc=output.warc, budget=self.budget
+            ) as self.net:
                 self.pipeline = Pipeline(
-                    self.job,
-                    fetcher=self.fetcher,
-                    router=self.router,
-                    robots=self.robots,
-                    parser=self.parser,
-                    limiter=self.limiter,
-                    rules=self.admission.rules,
-                    pages=output.pages,
-                    stats=self.stats,
+                    self.parts.pipeline,
+                    self.net,
+                    stats=stats,
                     warn=self.warn,
-                    request_hook=self.hooks.request,
-                    generation=self.frontier.generation,
-                    renderer=self.renderer,
+                    generation=self.parts.frontier.generation,
                 )
-                try:
-                    await self._start()
-                    await self._dispatch()
-                finally:
-                    await self.fetcher.close()
-                    if self.renderer is not None:
-                        await self.renderer.close()
-                    if isinstance(connector := session.connector, BoundedConnector):
-                        self.stats.connections, self.stats.new_connections = connector.connects, connector.opened
+                await self._start()
+                await self._dispatch()
             await _stopped(ticker)  # no checkpoint may be halfway through a commit while we close
             if self._fatal is None:  # the last records on disk, then (shared jobs) published done
                 try:
                     await self._checkpoint()
-                    self.stats.left_queued = (await self.frontier.counts()).queued
-                    self.stats_log.tick(self.stats, self.stats.left_queued, 0, self.router.proxies(), final=True)
+                    stats.left_queued = (await self.parts.frontier.counts()).queued
+                    self.stats_log.tick(stats, stats.left_queued, 0, self.parts.router.proxies(), final=True)
                 except Exception as e:
                     self._fail(e)
         finally:
@@ -210,37 +139,63 @@ class Crawl:
                 await metrics.stop()
             self._progress.clear()
             self._close_output(flush=await self._close_frontier())
-        if self.frontier.generation > 1 and self._fatal is None:
-            self.stats.generation = self.frontier.generation
-            self.stats.changes = write_changes(self.out, self.frontier.generation)
-        self.stats.throttle_report = self.limiter.report()
-        self.stats.render_report = self.renderer.report() if self.renderer is not None else []
-        self.stats.shared_report = self._backend_report(self.stats.records)
+        self._report()
+
+    async def _open(self) -> None:
+        """Claim the job's state, start it over or repair it, open the frontier (and a re-crawl's
+        next generation), then the output files."""
+        parts, out = self.parts, self.parts.out
+        if parts.backends.claim is not None:  # a shared job: is it this job? (--fresh forgets it here)
+            await parts.backends.claim()
+        if self.settings.fresh:
+            outdir.clear(out)
+        shutil.rmtree(out / ".tmp", ignore_errors=True)
+        if parts.renderer is not None:
+            await parts.renderer.start()  # one clear line now if there is no usable browser
+        if parts.frontier.persistent:  # before the frontier reads records.jsonl
+            self.stats.damaged = outdir.repair(out)
+        self.stats.resumed = await parts.frontier.open()
+        if self.settings.recrawl:
+            await self._next_generation()
+        self.stats_log = StatsLog(out)
+        self.output = Output(parts.output, out, start_over=not parts.frontier.persistent)
+
+    def _report(self) -> None:
+        """The summary's numbers and lines from each part, once the crawl is over."""
+        parts, stats = self.parts, self.stats
+        if parts.frontier.generation > 1 and self._fatal is None:
+            stats.generation = parts.frontier.generation
+            stats.changes = write_changes(parts.out, parts.frontier.generation)
+        stats.throttle_report = parts.limiter.report()
+        stats.render_report = parts.renderer.report() if parts.renderer is not None else []
+        stats.shared_report = parts.backends.report(stats.records)
         now = asyncio.get_running_loop().time()
-        self.stats.proxy_report = [
+        stats.proxy_report = [
             f"{p.id}: {p.requests} requests, {p.failures} failures, {p.bans} bans, "
             f"{p.bytes / 1e6:.1f} MB, {p.state(now)}"
-            for p in self.router.proxies()
+            for p in parts.router.proxies()
         ]
 
     async def _metrics_text(self) -> str:
-        return render(self.stats, await self.frontier.counts(), self.scheduler.inflight, self.router.proxies())
+        return render(
+            self.stats, await self.parts.frontier.counts(), self.parts.scheduler.inflight, self.parts.router.proxies()
+        )
 
     async def _next_generation(self) -> None:
         """``--recrawl``: a finished job starts its next generation; an unfinished one (stopped,
         or killed during a re-crawl) goes on with the generation it was in."""
-        again = await self.frontier.recrawl(due_policy(self.job))
+        again = await self.parts.frontier.recrawl(due_policy(self.parts.pipeline.recrawl))
         if again is not None:
             self.stats.resumed = 0
             self.stats.recrawled = again
 
     async def _start(self) -> None:
         """Schedule the work a previous run left, then admit the seeds (and sitemaps)."""
-        for host in await self.frontier.hosts_with_work():
-            self.scheduler.has_work(host)
-        seeds = [Request(u, host_key(URL(u, encoded=True))) for u in self.job.start_urls]
-        await self.admission.admit(seeds, Source.SEED)
-        if self.job.sitemaps:
+        for host in await self.parts.frontier.hosts_with_work():
+            self.parts.scheduler.has_work(host)
+        seeds = [Request(u, host_key(URL(u, encoded=True))) for u in self.settings.seeds]
+        await self.parts.admission.admit(seeds, Source.SEED)
+        if self.settings.sitemaps:
             roots = {r.host: URL(r.url, encoded=True) for r in reversed(seeds)}  # first seed per host
             await asyncio.gather(*(self._seed_from_sitemaps(root) for root in roots.values()))
 
@@ -249,27 +204,29 @@ class Crawl:
         fetch holds a slot of its host, like any request."""
         host = host_key(root)
         declared: list[str] = []
-        if not self.job.ignore_robots:
-            async with self.scheduler.slot(host):
-                declared = await self.robots.sitemaps(root, host)
+        if not self.settings.ignore_robots:
+            async with self.parts.scheduler.slot(host):
+                declared = await self.net.robots.sitemaps(root, host)
 
         async def fetch(url: URL) -> tuple[int, bytes]:
-            async with self.scheduler.slot(host_key(url)):
-                return await self.fetcher.get_routed(url, self.job.max_bytes)
+            async with self.parts.scheduler.slot(host_key(url)):
+                return await self.net.fetcher.get_routed(url, self.settings.max_bytes)
 
-        async for found in sitemap_urls(root, declared, fetch, self.job.max_bytes, self.warn):
-            await self.admission.admit([Request(str(u), host_key(u), 1, parent) for u, parent in found], Source.SITEMAP)
+        async for found in sitemap_urls(root, declared, fetch, self.settings.max_bytes, self.warn):
+            await self.parts.admission.admit(
+                [Request(str(u), host_key(u), 1, parent) for u, parent in found], Source.SITEMAP
+            )
 
     async def _dispatch(self) -> None:
         """Start a worker for each lease the scheduler hands out, at most ``concurrency`` at once."""
-        concurrency = self.job.concurrency
+        concurrency = self.budget.concurrency
         while True:
             if self._running >= concurrency:
                 self._slot_free.clear()
                 await self._slot_free.wait()
                 continue
             try:
-                leases = await self.scheduler.next(concurrency - self._running)
+                leases = await self.parts.scheduler.next(concurrency - self._running)
             except Exception as e:  # the job's shared state cannot be reached (or a bug of ours)
                 self._fail(e)
                 break
@@ -287,12 +244,12 @@ class Crawl:
         request = lease.request
         try:
             try:
-                outcome = await self.pipeline.run(request, lambda: self.scheduler.free(lease))
+                outcome = await self.pipeline.run(request, lambda: self.parts.scheduler.free(lease))
             except ClusterError:
                 raise  # the job's shared state is out of reach: not this URL's fault; it stays leased
             except Exception as bug:  # a bug of ours must not lose the URL: it still gets its record
                 self.warn(f"internal error on {request.url}: {type(bug).__name__}: {bug}")
-                outcome = Outcome(internal_error(request, bug, self.router.redact))
+                outcome = Outcome(internal_error(request, bug, self.parts.router.redact))
             await self._settle(lease, outcome)
             if self.pipeline.stall.stalled:
                 stall = self.pipeline.stall
@@ -309,7 +266,7 @@ class Crawl:
             self._running -= 1
             self._slot_free.set()
             try:
-                await self.scheduler.finished(lease)
+                await self.parts.scheduler.finished(lease)
             except Exception as e:
                 self._fail(e)
 
@@ -319,16 +276,16 @@ class Crawl:
         request = lease.request
         if outcome.record is None:  # try again later: back into the frontier
             if outcome.retry_in:
-                await self.limiter.backoff(request.host, outcome.retry_in)
-            await self.frontier.failed(lease)
-            self.scheduler.has_work(request.host)
+                await self.parts.limiter.backoff(request.host, outcome.retry_in)
+            await self.parts.frontier.failed(lease)
+            self.parts.scheduler.has_work(request.host)
             return
         if outcome.follow:
-            await self.admission.admit(outcome.follow, outcome.source)
+            await self.parts.admission.admit(outcome.follow, outcome.source)
         self.stats.count(outcome.record, len(outcome.items), request.host)
         line = self.output.write(outcome.record, outcome.items)
-        await self.frontier.done(lease, outcome.visit)
-        if self.hooks.on_record or self.hooks.on_item:
+        await self.parts.frontier.done(lease, outcome.visit)
+        if self.parts.hooks.on_record or self.parts.hooks.on_item:
             await self._sink_hooks(outcome, line)
         if self.output.pending_bytes >= FLUSH_BYTES:
             self._flush_now.set()
@@ -338,8 +295,8 @@ class Crawl:
         (already serialized, so a hook that changes them changes nothing on disk). Failures are
         counted; the first three are warned about; the crawl goes on."""
         assert outcome.record is not None
-        calls = [(self.hooks.on_record, line)]
-        calls += [(self.hooks.on_item, item) for item in outcome.items]
+        calls = [(self.parts.hooks.on_record, line)]
+        calls += [(self.parts.hooks.on_item, item) for item in outcome.items]
         for fn, value in calls:
             if fn is None:
                 continue
@@ -360,9 +317,11 @@ class Crawl:
                     pass
                 self._flush_now.clear()
                 await self._checkpoint()
-                counts = await self.frontier.counts()
-                self._progress.show(self.stats.progress_line(counts.queued, self.scheduler.inflight))
-                self.stats_log.tick(self.stats, counts.queued, self.scheduler.inflight, self.router.proxies())
+                counts = await self.parts.frontier.counts()
+                self._progress.show(self.stats.progress_line(counts.queued, self.parts.scheduler.inflight))
+                self.stats_log.tick(
+                    self.stats, counts.queued, self.parts.scheduler.inflight, self.parts.router.proxies()
+                )
         except Exception as e:
             self._fail(e)
 
@@ -370,15 +329,15 @@ class Crawl:
         """Frontier, then items, then records. The mark is taken before the commit is awaited:
         records written while it runs may belong to pages whose links it does not hold."""
         mark = self.output.mark()
-        await self.frontier.commit()
+        await self.parts.frontier.commit()
         self.output.flush(mark)
-        await self.frontier.flushed()
+        await self.parts.frontier.flushed()
 
     async def _close_frontier(self) -> bool:
         """The last commit; False (and the crawl failed) if it could not be made. A shared job's
         links are in Redis as soon as admitted, so its records may be flushed even then."""
         try:
-            await self.frontier.close()
+            await self.parts.frontier.close()
         except Exception as e:
             self._fail(e)
             return isinstance(e, ClusterError)
@@ -397,9 +356,9 @@ class Crawl:
             self._fatal = (
                 error
                 if isinstance(error, (StalledError, ClusterError))
-                else CheckpointError(_describe(error, self.out))
+                else CheckpointError(_describe(error, self.parts.out))
             )
-            self.scheduler.close()
+            self.parts.scheduler.close()
 
 
 async def _stopped(task: asyncio.Task[None]) -> None:

@@ -19,7 +19,6 @@ from typing import Any
 from yarl import URL
 
 from crawler.admission import LinkRules, Source
-from crawler.config import Job
 from crawler.core.errors import FetchError, InvalidURL, Kind
 from crawler.core.outgoing import Outgoing
 from crawler.core.record import Record
@@ -33,7 +32,7 @@ from crawler.net.render import Renderer, fetch_or_render
 from crawler.net.robots import Robots, Unavailable
 from crawler.parsing.page import Fetched, Follow
 from crawler.parsing.process import Parser
-from crawler.recrawl import visit_after
+from crawler.recrawl import RecrawlSettings, visit_after
 from crawler.scheduling.limiter import HostLimiter
 from crawler.sinks.pages import PageStore
 from crawler.stats import Stats
@@ -77,37 +76,56 @@ class Outcome:
     retry_in: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    """How often a request is tried again, how far redirects go, whether robots.txt is asked."""
+
+    ignore_robots: bool
+    retries: int
+    retry_backoff: float  # seconds before the first retry; doubles with each
+    proxy_retries: int  # attempts through other proxies when one fails, besides the retries
+    max_redirects: int
+    recrawl: RecrawlSettings  # what a visit leaves for the next re-crawl
+
+
+@dataclass(frozen=True, slots=True)
+class Stages:
+    """The parts an attempt goes through, built by :mod:`crawler.wiring`."""
+
+    fetcher: Fetcher
+    router: Router
+    robots: Robots
+    parser: Parser
+    limiter: HostLimiter
+    rules: LinkRules
+    pages: PageStore | None  # None: no page files are written (``crawler check``)
+    renderer: Renderer | None = None
+    request_hook: RequestHook | None = None
+
+
 class Pipeline:
     """Runs requests through robots, the proxy router, the fetcher and the parser."""
 
     def __init__(
         self,
-        job: Job,
+        settings: PipelineSettings,
+        stages: Stages,
         *,
-        fetcher: Fetcher,
-        router: Router,
-        robots: Robots,
-        parser: Parser,
-        limiter: HostLimiter,
-        rules: LinkRules,
-        pages: PageStore,
         stats: Stats,
         warn: Callable[[str], None],
-        request_hook: RequestHook | None = None,
         generation: int = 1,
-        renderer: Renderer | None = None,
     ) -> None:
-        self._job = job
-        self._renderer = renderer
+        self._settings = settings
+        self._renderer = stages.renderer
         self._generation = generation
-        self._request_hook = request_hook
-        self._fetcher = fetcher
-        self._router = router
-        self._robots = robots
-        self._parser = parser
-        self._limiter = limiter
-        self._rules = rules
-        self._pages = pages
+        self._request_hook = stages.request_hook
+        self._fetcher = stages.fetcher
+        self._router = stages.router
+        self._robots = stages.robots
+        self._parser = stages.parser
+        self._limiter = stages.limiter
+        self._rules = stages.rules
+        self._pages = stages.pages
         self._stats = stats
         self._warn = warn
         self.stall = Stall()
@@ -117,7 +135,7 @@ class Pipeline:
         go back then). Raises only for bugs of ours (the engine records those as ``internal``)."""
         url = URL(request.url, encoded=True)
         started = time.perf_counter()
-        if not self._job.ignore_robots:
+        if not self._settings.ignore_robots:
             if not self._robots.loaded(request.host):
                 rules = await self._robots.load(url, request.host)  # in this request's slot
                 if isinstance(rules, Unavailable) and rules.local:
@@ -127,7 +145,7 @@ class Pipeline:
             if (
                 refusal is not None
                 and refusal.retryable
-                and request.attempt < self._job.retries
+                and request.attempt < self._settings.retries
                 and not (refusal.kind is Kind.PROXY and self._router.hopeless(url.host or ""))
             ):  # a dead pool: end now
                 return self._retry(request, refusal)
@@ -150,10 +168,10 @@ class Pipeline:
         if error is not None and error.kind is Kind.LOCAL:
             return self._local(error.message)
         self.stall.progressed()
-        if error is not None and error.proxy_fault and request.proxy_attempts < self._job.proxy_retries:
+        if error is not None and error.proxy_fault and request.proxy_attempts < self._settings.proxy_retries:
             request.proxy_attempts += 1  # the proxy's fault: try another, keep the normal retries
             return Outcome()
-        if error is not None and error.retryable and request.attempt < self._job.retries:
+        if error is not None and error.retryable and request.attempt < self._settings.retries:
             return self._retry(request, error)
         proxy_id = proxy.id if proxy is not None else None
         if response is not None and response.location is not None:
@@ -236,7 +254,7 @@ class Pipeline:
         self._stats.retries += 1
         wait = error.retry_after
         if wait is None:
-            wait = self._job.retry_backoff * 2 ** (request.attempt - 1) * random.uniform(0.5, 1.5)
+            wait = self._settings.retry_backoff * 2 ** (request.attempt - 1) * random.uniform(0.5, 1.5)
         return Outcome(retry_in=wait)
 
     def _redirect(
@@ -260,8 +278,8 @@ class Pipeline:
         else:
             final = str(target)
             refusal = self._rules.refusal(target, request.depth)
-            if request.redirects >= self._job.max_redirects:
-                error = FetchError(Kind.REDIRECT, f"more than {self._job.max_redirects} redirects")
+            if request.redirects >= self._settings.max_redirects:
+                error = FetchError(Kind.REDIRECT, f"more than {self._settings.max_redirects} redirects")
             elif refusal is not None:
                 error = FetchError(Kind.REDIRECT, f"redirect to {refusal} {target}")
             else:
@@ -351,7 +369,7 @@ class Pipeline:
             meta=request.meta,
             priority=request.priority,
         )
-        visit = visit_after(record, r.headers if r is not None else None, request.previous, self._job)
+        visit = visit_after(record, r.headers if r is not None else None, request.previous, self._settings.recrawl)
         return Outcome(record, visit=visit)
 
 

@@ -203,7 +203,7 @@ async def test_aimd_halves_slots_on_429_and_restores_them_on_success(site, crawl
         retries=40,
         retry_backoff=0,
     )
-    state = r.crawl.limiter.state(f"t.test:{site.port}")
+    state = r.crawl.parts.limiter.state(f"t.test:{site.port}")
     assert r.stats.pages == 301
     assert state.min_slots == 1 and 3 <= state.throttles < 16  # cuts per window, not per 429
     assert overlapped == [False] * 5, overlapped
