@@ -19,6 +19,7 @@ from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.net.browser import BrowserPool
 from crawler.net.proctree import descendants, running
+from crawler.wiring import render_settings
 from tests.conftest import Site, read_records
 
 PAGE = """<html><body><h1>{path}</h1><script src="{cdn}/lib.js"></script><iframe src="{cdn}/frame"></iframe>
@@ -103,7 +104,7 @@ async def test_pages_loading_from_a_host_with_queued_urls_end_and_hold_no_slot(s
 
     async def lane(first: int) -> None:
         """Ten crawls one after the other in one browser (three lanes at once keep the suite short)."""
-        browsers = KeptBrowser(job(site, tmp_path))
+        browsers = KeptBrowser(render_settings(job(site, tmp_path)).browser)
         try:
             for run in range(first, first + 10):
                 await crawl(run, browsers)
