@@ -1,4 +1,5 @@
-"""The engine: wires the stages and owns the crawl's lifecycle (start, checkpoint, drain, stop).
+"""The engine: owns the crawl's lifecycle (start, checkpoint, drain, stop); its parts come from
+:mod:`crawler.wiring`.
 
     admission → frontier → scheduler (host limiter) → worker: pipeline → outcome
         ▲                                                                  │

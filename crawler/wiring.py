@@ -140,6 +140,7 @@ def _assemble(
     screens: Path | None,
     warn: Callable[[str], None] | None,
 ) -> Parts:
+    """The parts on top of the backends: one recipe for the crawl and for ``crawler check``."""
     scheduler = Scheduler(
         backends.frontier,
         backends.limiter,
