@@ -10,10 +10,10 @@ and sitemap entries. The rules (scope, depth, ``max_url_length``) are a picklabl
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from yarl import URL
 
-from crawler.config import Job
 from crawler.core.request import Caps, Request
 from crawler.core.step import Source
 from crawler.core.urls import Scope
@@ -26,12 +26,6 @@ class LinkRules:
     def __init__(self, scope: Scope, max_url_length: int) -> None:
         self.scope = scope
         self.max_url_length = max_url_length
-
-    @classmethod
-    def from_job(cls, job: Job) -> LinkRules:
-        return cls(
-            Scope(job.start_urls, job.allow_domains, job.include, job.exclude, job.max_depth), job.max_url_length
-        )
 
     def allows_parts(self, scheme: str, host: str | None, text: str, depth: int) -> bool:
         """``refusal(...) is None`` for a URL already taken apart (the parser's links are strings)."""
@@ -47,13 +41,21 @@ class LinkRules:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class AdmissionSettings:
+    """What may enter (scope, depth, length) and how much (the caps)."""
+
+    rules: LinkRules
+    caps: Caps
+
+
 class Admission:
     """Filters candidate requests by source, adds them to the frontier, tells the scheduler."""
 
-    def __init__(self, job: Job, frontier: Frontier, on_admitted: Callable[[str], None]) -> None:
-        self.rules = LinkRules.from_job(job)
+    def __init__(self, settings: AdmissionSettings, frontier: Frontier, on_admitted: Callable[[str], None]) -> None:
+        self.rules = settings.rules
         self._frontier = frontier
-        self._caps = Caps(job.max_pages, job.max_pages_per_host)
+        self._caps = settings.caps
         self._on_admitted = on_admitted
 
     async def admit(self, requests: Sequence[Request], source: Source) -> list[Request]:

@@ -11,93 +11,31 @@ import ipaddress
 import re
 import ssl
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from yarl import URL
 
 from crawler import __version__
 from crawler.core.errors import InvalidURL
 from crawler.core.outgoing import breaks_header
 from crawler.core.urls import parse_seed
+from crawler.job_values import (
+    DAY,
+    RESOURCE_TYPES,
+    Duration,
+    FolderName,
+    ProxyRule,
+    RecrawlRule,
+    Timeouts,
+    url_match,
+)
 from crawler.net.proxy_url import parse_proxy
-from crawler.parsing.rules import ExtractRule, FollowRule, Strict, _pattern
+from crawler.parsing.rules import ExtractRule, FollowRule, Strict
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://github.com/crawler-project/crawler)"
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _RESOLVE = re.compile(r"^(?P<host>[^:\s]+):(?P<port>\d{1,5}):(?P<addr>\S+)$")
-DAY = 86_400.0  # the longest wait any setting may ask for (a longer one would hang the crawl)
-RESOURCE_TYPES = frozenset(
-    {
-        "document",
-        "stylesheet",
-        "image",
-        "media",
-        "font",
-        "script",
-        "texttrack",
-        "xhr",
-        "fetch",
-        "eventsource",
-        "websocket",
-        "manifest",
-        "other",
-    }
-)  # the browser's
-
-
-def url_match(pattern: str) -> str:
-    """A URL glob, or a regex after ``re:`` that compiles (``match:`` of rules, ``render:``)."""
-    return _pattern(pattern, glob_ok=True) or pattern
-
-
-UrlMatch = Annotated[str, AfterValidator(url_match)]
-
-
-class Timeouts(Strict):
-    """Seconds. ``connect`` covers getting a connection, ``read`` each socket read, ``total`` all."""
-
-    connect: float = Field(10.0, gt=0, le=DAY)
-    read: float = Field(30.0, gt=0, le=DAY)
-    total: float = Field(60.0, gt=0, le=DAY)
-
-
-class ProxyRule(Strict):
-    """Route hosts matching ``match`` (a glob, or a regex after ``re:``) to ``proxy``:
-    a pool name, a proxy URL or ``direct``."""
-
-    match: UrlMatch
-    proxy: str
-
-
-def duration(value: Any) -> Any:
-    """Seconds, from a number or text such as ``90s``, ``30m``, ``6h``, ``2d``."""
-    if isinstance(value, str):
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
-        if m is None:
-            raise ValueError(f"{value!r} is not a duration (e.g. 90s, 30m, 6h, 2d)")
-        return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
-    return value
-
-
-Duration = Annotated[float, BeforeValidator(duration), Field(ge=0)]
-
-
-def folder_name(name: str) -> str:
-    """A name that is a folder of its own (the job's output, a worker's shard): not "." or ".."."""
-    if name in (".", ".."):
-        raise ValueError(f"{name!r} names no folder of its own (letters, digits, '.', '_', '-')")
-    return name
-
-
-FolderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$"), AfterValidator(folder_name)]
-
-
-class RecrawlRule(Strict):
-    """URLs matching ``match`` (a glob, or a regex after ``re:``) are due again ``after`` this long."""
-
-    match: UrlMatch
-    after: Duration
 
 
 class Job(Strict):

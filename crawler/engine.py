@@ -1,4 +1,5 @@
-"""The engine: wires the stages and owns the crawl's lifecycle (start, checkpoint, drain, stop).
+"""The engine: owns the crawl's lifecycle (start, checkpoint, drain, stop); its parts come from
+:mod:`crawler.wiring`.
 
     admission → frontier → scheduler (host limiter) → worker: pipeline → outcome
         ▲                                                                  │
@@ -25,8 +26,7 @@ from typing import Any
 
 from yarl import URL
 
-from crawler.admission import Admission
-from crawler.backends import make_backends
+from crawler import wiring
 from crawler.config import Job
 from crawler.core.errors import CheckpointError, ClusterError, StalledError
 from crawler.core.request import Lease, Request
@@ -36,21 +36,15 @@ from crawler.core.usage import ProxyUse
 from crawler.frontier import Frontier
 from crawler.hooks import Hooks, failure
 from crawler.hooks import call as call_hook
-from crawler.net.fetch import Fetcher, make_session
-from crawler.net.proxies import Router
-from crawler.net.render import Renderer
 from crawler.net.sitemaps import sitemap_urls
-from crawler.net.sockets import BoundedConnector, fd_budget
+from crawler.net.sockets import fd_budget
 from crawler.observe.metrics import MetricsServer, render
 from crawler.observe.stats import Progress, Stats
 from crawler.observe.statslog import StatsLog
 from crawler.observe.summary import progress_line
-from crawler.parsing.process import make_parser
-from crawler.parsing.reader import PageReader
-from crawler.pipeline import internal_error, make_pipeline
+from crawler.pipeline import Pipeline, internal_error
 from crawler.recrawl import due_policy, write_changes
 from crawler.scheduling.limiter import HostLimiter
-from crawler.scheduling.scheduler import STALL_AFTER, Scheduler
 from crawler.sinks import outdir
 from crawler.sinks.output import Output
 from crawler.sinks.records import FLUSH_BYTES
@@ -72,33 +66,9 @@ class Crawl:
         warn: Callable[[str], None] | None = None,
         progress: Progress | None = None,
     ) -> None:
-        self.job = job
-        self.hooks = hooks or Hooks.from_paths(job.hook_paths)
         self.stats = Stats()
-        backends = make_backends(job, self.warn)
-        self.out = backends.out
-        self.frontier: Frontier = frontier or backends.frontier
-        self.limiter: HostLimiter = limiter or backends.limiter
-        self._shared_robots = backends.robots
-        self._redis_use = backends.redis_use
-        self._claim = backends.claim
-        self.scheduler = Scheduler(
-            self.frontier,
-            self.limiter,
-            lease_ttl=job.lease_ttl,
-            warn=self.warn,
-            stall_after=max(STALL_AFTER, 4 * job.render_timeout),
-        )
-        self.admission = Admission(job, self.frontier, self.scheduler.has_work)
-        self.router = Router.from_job(job)
-        self.parser = make_parser(job.parser, PageReader(job, self.hooks.parse), warn=self.warn)
-        self.renderer = (
-            Renderer(
-                job, self.scheduler.slots, screens=self.out / "screens", rules=self.admission.rules, warn=self.warn
-            )
-            if job.render or job.render_auto
-            else None
-        )
+        self.parts = wiring.build(job, self.warn, hooks=hooks, frontier=frontier, limiter=limiter)
+        self.settings = self.parts.settings
         self._warn_cb = warn
         self._progress = progress or Progress(mode="off")
         self._tasks: set[asyncio.Task[None]] = set()
@@ -109,7 +79,7 @@ class Crawl:
         self.stall = StallWatch()
 
     def warn(self, message: str) -> None:
-        message = self.router.redact(message)
+        message = self.parts.router.redact(message)
         self.stats.warn(message)
         if self._warn_cb:
             self._warn_cb(message)
@@ -117,24 +87,23 @@ class Crawl:
     def stop(self) -> None:
         """Stop leasing new URLs; in-flight requests finish and are recorded."""
         self.stats.interrupted = True
-        self.scheduler.close()
-        self.router.stop()
+        self.parts.scheduler.close()
+        self.parts.router.stop()
 
     async def run(self) -> Stats:
         """Crawl to the end (or to ``stop``). Raises CheckpointError if state could not be saved,
         StalledError if requests kept failing on this machine."""
-        self.budget = fd_budget(self.job.concurrency)
+        self.budget = fd_budget(self.settings.concurrency)
         if self.budget.lowered:
             self.warn(self.budget.lowered)
-            self.job = self.job.model_copy(update={"concurrency": self.budget.concurrency})
-        self.out.mkdir(parents=True, exist_ok=True)
-        lock = outdir.lock(self.out)
+        self.parts.out.mkdir(parents=True, exist_ok=True)
+        lock = outdir.lock(self.parts.out)
         try:
-            await self.parser.start()  # first: a fork must come before any thread
+            await self.parts.parser.start()  # first: a fork must come before any thread
             try:
                 await self._crawl()
             finally:
-                await self.parser.close()
+                await self.parts.parser.close()
         finally:
             os.close(lock)
         if self._fatal is not None:
@@ -142,62 +111,31 @@ class Crawl:
         return self.stats
 
     async def _crawl(self) -> None:
-        if self._claim is not None:  # a shared job: is it this job? (--fresh forgets it here)
-            await self._claim()
-        if self.job.fresh:
-            outdir.clear(self.out)
-        shutil.rmtree(self.out / ".tmp", ignore_errors=True)
-        if self.renderer is not None:
-            await self.renderer.start()  # one clear line now if there is no usable browser
-        if self.frontier.persistent:  # before the frontier reads records.jsonl
-            self.stats.damaged = outdir.repair(self.out)
-        self.stats.resumed = await self.frontier.open()
-        if self.job.recrawl:
-            await self._next_generation()
-        self.stats_log = StatsLog(self.out)
-        output = self.output = Output(
-            self.job, self.out, start_over=not self.frontier.persistent, hook_items=self.hooks.parse is not None
-        )
+        await self._open()
         ticker = asyncio.create_task(self._tick())
-        metrics = MetricsServer(self.job.metrics, self._metrics_text) if self.job.metrics else None
+        metrics = MetricsServer(self.settings.metrics, self._metrics_text) if self.settings.metrics else None
         try:
             if metrics is not None:
                 await metrics.start()
-            async with make_session(self.job, idle=self.budget.idle) as session:
-                self.fetcher = Fetcher(session, self.job, self.router, output.warc)
-                if self.renderer is not None:
-                    self.renderer.warc = output.warc
-                self.pipeline = make_pipeline(
-                    self.job,
-                    self.fetcher,
-                    router=self.router,
-                    parser=self.parser,
-                    limiter=self.limiter,
-                    rules=self.admission.rules,
-                    pages=output.pages,
-                    stats=self.stats,
+            output, stats = self.output, self.stats
+            async with wiring.connect(
+                self.parts, stats, self.warn, pages=output.pages, warc=output.warc, budget=self.budget
+            ) as self.net:
+                self.pipeline = Pipeline(
+                    self.parts.pipeline,
+                    self.net,
+                    stats=stats,
                     warn=self.warn,
-                    request_hook=self.hooks.request,
-                    generation=self.frontier.generation,
-                    renderer=self.renderer,
-                    shared_robots=self._shared_robots,
+                    generation=self.parts.frontier.generation,
                 )
-                self.robots = self.pipeline.robots
-                try:
-                    await self._start()
-                    await self._dispatch()
-                finally:
-                    await self.fetcher.close()
-                    if self.renderer is not None:
-                        await self.renderer.close()
-                    if isinstance(connector := session.connector, BoundedConnector):
-                        self.stats.connections, self.stats.new_connections = connector.connects, connector.opened
+                await self._start()
+                await self._dispatch()
             await _stopped(ticker)  # no checkpoint may be halfway through a commit while we close
             if self._fatal is None:  # the last records on disk, then (shared jobs) published done
                 try:
                     await self._checkpoint()
-                    self.stats.left_queued = (await self.frontier.counts()).queued
-                    self.stats_log.tick(self.stats, self.stats.left_queued, 0, self._proxy_use(), final=True)
+                    stats.left_queued = (await self.parts.frontier.counts()).queued
+                    self.stats_log.tick(stats, stats.left_queued, 0, self._proxy_use(), final=True)
                 except Exception as e:
                     self._fail(e)
         finally:
@@ -206,36 +144,60 @@ class Crawl:
                 await metrics.stop()
             self._progress.clear()
             self._close_output(flush=await self._close_frontier())
-        if self.frontier.generation > 1 and self._fatal is None:
-            self.stats.generation = self.frontier.generation
-            self.stats.changes = write_changes(self.out, self.frontier.generation)
-        self.stats.throttled = self.limiter.throttled()
-        self.stats.browser = self.renderer.usage() if self.renderer is not None else None
-        self.stats.redis = self._redis_use()
-        self.stats.proxies = self._proxy_use()
+        self._report()
+
+    async def _open(self) -> None:
+        """Claim the job's state, start it over or repair it, open the frontier (and a re-crawl's
+        next generation), then the output files."""
+        parts, out = self.parts, self.parts.out
+        if parts.backends.claim is not None:  # a shared job: is it this job? (--fresh forgets it here)
+            await parts.backends.claim()
+        if self.settings.fresh:
+            outdir.clear(out)
+        shutil.rmtree(out / ".tmp", ignore_errors=True)
+        if parts.renderer is not None:
+            await parts.renderer.start()  # one clear line now if there is no usable browser
+        if parts.frontier.persistent:  # before the frontier reads records.jsonl
+            self.stats.damaged = outdir.repair(out)
+        self.stats.resumed = await parts.frontier.open()
+        if self.settings.recrawl:
+            await self._next_generation()
+        self.stats_log = StatsLog(out)
+        self.output = Output(parts.output, out, start_over=not parts.frontier.persistent)
+
+    def _report(self) -> None:
+        """What each part has to tell the summary, once the crawl is over."""
+        parts, stats = self.parts, self.stats
+        if parts.frontier.generation > 1 and self._fatal is None:
+            stats.generation = parts.frontier.generation
+            stats.changes = write_changes(parts.out, parts.frontier.generation)
+        stats.throttled = parts.limiter.throttled()
+        stats.browser = parts.renderer.usage() if parts.renderer is not None else None
+        stats.redis = parts.backends.redis_use()
+        stats.proxies = self._proxy_use()
 
     def _proxy_use(self) -> list[ProxyUse]:
         now = asyncio.get_running_loop().time()
-        return [p.usage(now) for p in self.router.proxies()]
+        return [p.usage(now) for p in self.parts.router.proxies()]
 
     async def _metrics_text(self) -> str:
-        return render(self.stats, await self.frontier.counts(), self.scheduler.inflight, self._proxy_use())
+        return render(self.stats, await self.parts.frontier.counts(), self.parts.scheduler.inflight, self._proxy_use())
 
     async def _next_generation(self) -> None:
         """``--recrawl``: a finished job starts its next generation; an unfinished one (stopped,
         or killed during a re-crawl) goes on with the generation it was in."""
-        again = await self.frontier.recrawl(due_policy(self.job))
+        again = await self.parts.frontier.recrawl(due_policy(self.parts.pipeline.recrawl))
         if again is not None:
             self.stats.resumed = 0
             self.stats.recrawled = again
 
     async def _start(self) -> None:
         """Schedule the work a previous run left, then admit the seeds (and sitemaps)."""
-        for host in await self.frontier.hosts_with_work():
-            self.scheduler.has_work(host)
-        seeds = [Request(u, host_key(URL(u, encoded=True))) for u in self.job.start_urls]
-        await self.admission.admit(seeds, Source.SEED)
-        if self.job.sitemaps:
+        for host in await self.parts.frontier.hosts_with_work():
+            self.parts.scheduler.has_work(host)
+        seeds = [Request(u, host_key(URL(u, encoded=True))) for u in self.settings.seeds]
+        await self.parts.admission.admit(seeds, Source.SEED)
+        if self.settings.sitemaps:
             roots = {r.host: URL(r.url, encoded=True) for r in reversed(seeds)}  # first seed per host
             await asyncio.gather(*(self._seed_from_sitemaps(root) for root in roots.values()))
 
@@ -244,27 +206,29 @@ class Crawl:
         fetch holds a slot of its host, like any request."""
         host = host_key(root)
         declared: list[str] = []
-        if not self.job.ignore_robots:
-            async with self.scheduler.slot(host):
-                declared = await self.robots.sitemaps(root, host)
+        if not self.settings.ignore_robots:
+            async with self.parts.scheduler.slot(host):
+                declared = await self.net.robots.sitemaps(root, host)
 
         async def fetch(url: URL) -> tuple[int, bytes]:
-            async with self.scheduler.slot(host_key(url)):
-                return await self.fetcher.get_routed(url, self.job.max_bytes)
+            async with self.parts.scheduler.slot(host_key(url)):
+                return await self.net.fetcher.get_routed(url, self.settings.max_bytes)
 
-        async for found in sitemap_urls(root, declared, fetch, self.job.max_bytes, self.warn):
-            await self.admission.admit([Request(str(u), host_key(u), 1, parent) for u, parent in found], Source.SITEMAP)
+        async for found in sitemap_urls(root, declared, fetch, self.settings.max_bytes, self.warn):
+            await self.parts.admission.admit(
+                [Request(str(u), host_key(u), 1, parent) for u, parent in found], Source.SITEMAP
+            )
 
     async def _dispatch(self) -> None:
         """Start a worker for each lease the scheduler hands out, at most ``concurrency`` at once."""
-        concurrency = self.job.concurrency
+        concurrency = self.budget.concurrency
         while True:
             if self._running >= concurrency:
                 self._slot_free.clear()
                 await self._slot_free.wait()
                 continue
             try:
-                leases = await self.scheduler.next(concurrency - self._running)
+                leases = await self.parts.scheduler.next(concurrency - self._running)
             except Exception as e:  # the job's shared state cannot be reached (or a bug of ours)
                 self._fail(e)
                 break
@@ -282,12 +246,12 @@ class Crawl:
         request = lease.request
         try:
             try:
-                step = await self.pipeline.run(request, self.scheduler.slot_of(lease))
+                step = await self.pipeline.run(request, self.parts.scheduler.slot_of(lease))
             except ClusterError:
                 raise  # the job's shared state is out of reach: not this URL's fault; it stays leased
             except Exception as bug:  # a bug of ours must not lose the URL: it still gets its record
                 self.warn(f"internal error on {request.url}: {type(bug).__name__}: {bug}")
-                step = Final(internal_error(request, bug, self.router.redact))
+                step = Final(internal_error(request, bug, self.parts.router.redact))
             await self._settle(lease, step)
             self.stall.saw(step)
             if self.stall.stalled:
@@ -298,7 +262,7 @@ class Crawl:
             self._running -= 1
             self._slot_free.set()
             try:
-                await self.scheduler.finished(lease)
+                await self.parts.scheduler.finished(lease)
             except Exception as e:
                 self._fail(e)
 
@@ -308,16 +272,16 @@ class Crawl:
         request = lease.request
         if isinstance(outcome, Again):  # try again later: back into the frontier
             if outcome.after:
-                await self.limiter.backoff(request.host, outcome.after)
-            await self.frontier.again(lease, outcome.attempts)
-            self.scheduler.has_work(request.host)
+                await self.parts.limiter.backoff(request.host, outcome.after)
+            await self.parts.frontier.again(lease, outcome.attempts)
+            self.parts.scheduler.has_work(request.host)
             return
         if outcome.follow:
-            await self.admission.admit(outcome.follow, outcome.source)
+            await self.parts.admission.admit(outcome.follow, outcome.source)
         self.stats.count(outcome.record, len(outcome.items), request.host)
         line = self.output.write(outcome.record, outcome.items)
-        await self.frontier.done(lease, outcome.visit)
-        if self.hooks.on_record or self.hooks.on_item:
+        await self.parts.frontier.done(lease, outcome.visit)
+        if self.parts.hooks.on_record or self.parts.hooks.on_item:
             await self._sink_hooks(outcome, line)
         if self.output.pending_bytes >= FLUSH_BYTES:
             self._flush_now.set()
@@ -326,8 +290,8 @@ class Crawl:
         """The user's ``on_record`` / ``on_item`` with the record line and items just written
         (already serialized, so a hook that changes them changes nothing on disk). Failures are
         counted; the first three are warned about; the crawl goes on."""
-        calls = [(self.hooks.on_record, line)]
-        calls += [(self.hooks.on_item, item) for item in outcome.items]
+        calls = [(self.parts.hooks.on_record, line)]
+        calls += [(self.parts.hooks.on_item, item) for item in outcome.items]
         for fn, value in calls:
             if fn is None:
                 continue
@@ -348,9 +312,9 @@ class Crawl:
                     pass
                 self._flush_now.clear()
                 await self._checkpoint()
-                counts = await self.frontier.counts()
-                self._progress.show(progress_line(self.stats, counts.queued, self.scheduler.inflight))
-                self.stats_log.tick(self.stats, counts.queued, self.scheduler.inflight, self._proxy_use())
+                counts = await self.parts.frontier.counts()
+                self._progress.show(progress_line(self.stats, counts.queued, self.parts.scheduler.inflight))
+                self.stats_log.tick(self.stats, counts.queued, self.parts.scheduler.inflight, self._proxy_use())
         except Exception as e:
             self._fail(e)
 
@@ -358,15 +322,15 @@ class Crawl:
         """Frontier, then items, then records. The mark is taken before the commit is awaited:
         records written while it runs may belong to pages whose links it does not hold."""
         mark = self.output.mark()
-        await self.frontier.commit()
+        await self.parts.frontier.commit()
         self.output.flush(mark)
-        await self.frontier.flushed()
+        await self.parts.frontier.flushed()
 
     async def _close_frontier(self) -> bool:
         """The last commit; False (and the crawl failed) if it could not be made. A shared job's
         links are in Redis as soon as admitted, so its records may be flushed even then."""
         try:
-            await self.frontier.close()
+            await self.parts.frontier.close()
         except Exception as e:
             self._fail(e)
             return isinstance(e, ClusterError)
@@ -385,9 +349,9 @@ class Crawl:
             self._fatal = (
                 error
                 if isinstance(error, (StalledError, ClusterError))
-                else CheckpointError(_describe(error, self.out))
+                else CheckpointError(_describe(error, self.parts.out))
             )
-            self.scheduler.close()
+            self.parts.scheduler.close()
 
 
 async def _stopped(task: asyncio.Task[None]) -> None:

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from crawler.config import Job, Timeouts
+from crawler.config import Job
 from crawler.core.errors import ConfigError
+from crawler.job_values import Timeouts
 
 if TYPE_CHECKING:
     import yaml

@@ -18,12 +18,11 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from yarl import URL
 
 from crawler.admission import LinkRules
-from crawler.config import Job
 from crawler.core.errors import FetchError, InvalidURL, Kind
 from crawler.core.outgoing import Outgoing
 from crawler.core.record import Record
@@ -35,11 +34,11 @@ from crawler.hooks import HookFailed, RequestHook, prepare
 from crawler.net.fetch import Fetcher
 from crawler.net.proxies import NoProxy, Proxy, Router
 from crawler.net.render import Renderer, fetch_or_render
-from crawler.net.robots import Robots, RobotsCache, Unavailable
+from crawler.net.robots import Robots, Unavailable
 from crawler.observe.stats import Stats
 from crawler.parsing.page import Fetched, Follow
 from crawler.parsing.process import Parser
-from crawler.recrawl import visit_after
+from crawler.recrawl import RecrawlSettings, visit_after
 from crawler.scheduling.limiter import HostLimiter
 from crawler.scheduling.scheduler import LeaseSlot
 from crawler.sinks.pages import PageStore
@@ -47,37 +46,56 @@ from crawler.sinks.pages import PageStore
 LOCAL_PAUSE = 1.0  # seconds a host waits after a request failed on this machine
 
 
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    """How often a request is tried again, how far redirects go, whether robots.txt is asked."""
+
+    ignore_robots: bool
+    retries: int
+    retry_backoff: float  # seconds before the first retry; doubles with each
+    proxy_retries: int  # attempts through other proxies when one fails, besides the retries
+    max_redirects: int
+    recrawl: RecrawlSettings  # what a visit leaves for the next re-crawl
+
+
+@dataclass(frozen=True, slots=True)
+class Stages:
+    """The parts an attempt goes through, built by :mod:`crawler.wiring`."""
+
+    fetcher: Fetcher
+    router: Router
+    robots: Robots
+    parser: Parser
+    limiter: HostLimiter
+    rules: LinkRules
+    pages: PageStore | None  # None: no page files are written (``crawler check``)
+    renderer: Renderer | None = None
+    request_hook: RequestHook | None = None
+
+
 class Pipeline:
     """Runs requests through robots, the proxy router, the fetcher and the parser."""
 
     def __init__(
         self,
-        job: Job,
+        settings: PipelineSettings,
+        stages: Stages,
         *,
-        fetcher: Fetcher,
-        router: Router,
-        robots: Robots,
-        parser: Parser,
-        limiter: HostLimiter,
-        rules: LinkRules,
-        pages: PageStore,
         stats: Stats,
         warn: Callable[[str], None],
-        request_hook: RequestHook | None = None,
         generation: int = 1,
-        renderer: Renderer | None = None,
     ) -> None:
-        self._job = job
-        self._renderer = renderer
+        self._settings = settings
+        self._renderer = stages.renderer
         self._generation = generation
-        self._request_hook = request_hook
-        self._fetcher = fetcher
-        self._router = router
-        self.robots = robots
-        self._parser = parser
-        self._limiter = limiter
-        self._rules = rules
-        self._pages = pages
+        self._request_hook = stages.request_hook
+        self._fetcher = stages.fetcher
+        self._router = stages.router
+        self.robots = stages.robots
+        self._parser = stages.parser
+        self._limiter = stages.limiter
+        self._rules = stages.rules
+        self._pages = stages.pages
         self._stats = stats
         self._warn = warn
 
@@ -87,7 +105,7 @@ class Pipeline:
         url = URL(request.url, encoded=True)
         started = time.perf_counter()
         attempts = request.attempts
-        if not self._job.ignore_robots:
+        if not self._settings.ignore_robots:
             first = not self.robots.loaded(request.host)
             if first:
                 rules = await self.robots.load(url, request.host)  # in this request's slot
@@ -97,7 +115,7 @@ class Pipeline:
             if (
                 refusal is not None
                 and refusal.retryable
-                and attempts.attempt < self._job.retries
+                and attempts.attempt < self._settings.retries
                 and not (refusal.kind is Kind.PROXY and self._router.hopeless(url.host or ""))
             ):  # a dead pool: end now
                 return self._retry(attempts, refusal)
@@ -121,10 +139,10 @@ class Pipeline:
         await slot.free()
         if error is not None and error.kind is Kind.LOCAL:
             return self._local(attempts, error.message)
-        if error is not None and error.proxy_fault and attempts.proxy_attempts < self._job.proxy_retries:
+        if error is not None and error.proxy_fault and attempts.proxy_attempts < self._settings.proxy_retries:
             # the proxy's fault: try another, keep the normal retries
             return Again(Reason.PROXY, 0.0, replace(attempts, proxy_attempts=attempts.proxy_attempts + 1))
-        if error is not None and error.retryable and attempts.attempt < self._job.retries:
+        if error is not None and error.retryable and attempts.attempt < self._settings.retries:
             return self._retry(attempts, error)
         proxy_id = proxy.id if proxy is not None else None
         if response is not None and response.location is not None:
@@ -209,7 +227,7 @@ class Pipeline:
         self._stats.retries += 1
         wait = error.retry_after
         if wait is None:
-            wait = self._job.retry_backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+            wait = self._settings.retry_backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
         return Again(Reason.RETRY, wait, replace(attempts, attempt=attempt))
 
     def _redirect(
@@ -233,8 +251,8 @@ class Pipeline:
         else:
             final = str(target)
             refusal = self._rules.refusal(target, request.depth)
-            if request.redirects >= self._job.max_redirects:
-                error = FetchError(Kind.REDIRECT, f"more than {self._job.max_redirects} redirects")
+            if request.redirects >= self._settings.max_redirects:
+                error = FetchError(Kind.REDIRECT, f"more than {self._settings.max_redirects} redirects")
             elif refusal is not None:
                 error = FetchError(Kind.REDIRECT, f"redirect to {refusal} {target}")
             else:
@@ -323,7 +341,7 @@ class Pipeline:
             meta=request.meta,
             priority=request.priority,
         )
-        visit = visit_after(record, r.headers if r is not None else None, request.previous, self._job)
+        visit = visit_after(record, r.headers if r is not None else None, request.previous, self._settings.recrawl)
         return Final(record, visit=visit)
 
 
@@ -337,48 +355,4 @@ def internal_error(request: Request, bug: Exception, redact: Callable[[str], str
         error=FetchError(Kind.INTERNAL, redact(f"{type(bug).__name__}: {bug}")),
         meta=request.meta,
         priority=request.priority,
-    )
-
-
-def make_pipeline(
-    job: Job,
-    fetcher: Fetcher,
-    *,
-    router: Router,
-    parser: Parser,
-    limiter: HostLimiter,
-    rules: LinkRules,
-    pages: PageStore,
-    stats: Stats,
-    warn: Callable[[str], None],
-    request_hook: RequestHook | None = None,
-    generation: int = 1,
-    renderer: Renderer | None = None,
-    shared_robots: RobotsCache | None = None,
-) -> Pipeline:
-    """The pipeline over one fetcher, its robots.txt read through the same fetcher and limiter:
-    the one way it is built, by the engine and by tests of the pipeline alone."""
-    robots = Robots(
-        fetcher,
-        limiter,
-        job.user_agent,
-        retries=job.retries,
-        backoff=job.retry_backoff,
-        warn=warn,
-        shared=shared_robots,
-    )
-    return Pipeline(
-        job,
-        fetcher=fetcher,
-        router=router,
-        robots=robots,
-        parser=parser,
-        limiter=limiter,
-        rules=rules,
-        pages=pages,
-        stats=stats,
-        warn=warn,
-        request_hook=request_hook,
-        generation=generation,
-        renderer=renderer,
     )

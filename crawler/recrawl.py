@@ -16,13 +16,13 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from crawler.config import Job
 from crawler.core.record import Record
 from crawler.core.records import crawl_of, read_jsonl
 from crawler.core.request import Visit
@@ -30,6 +30,15 @@ from crawler.core.urls import url_pattern
 
 ADAPTIVE_SPAN = 8.0  # an adaptive interval stays within [after / 8, after * 8]
 DEFAULT_AFTER = 86_400.0  # adaptive re-crawls without recrawl_after start from a day
+
+
+@dataclass(frozen=True, slots=True)
+class RecrawlSettings:
+    """When a URL is due again: after a fixed interval, by rule, or by how often it changes."""
+
+    after: float | None  # recrawl_after: seconds since the last visit
+    rules: tuple[tuple[str, float], ...]  # (URL pattern, seconds): the first match wins
+    adaptive: bool  # each URL's interval follows how often it changes
 
 
 def redirect_digest(target: str) -> str:
@@ -48,7 +57,9 @@ def change(previous: Visit | None, now: Visit) -> str:
     return "changed"
 
 
-def visit_after(record: Record, headers: Mapping[str, str] | None, previous: Visit | None, job: Job) -> Visit:
+def visit_after(
+    record: Record, headers: Mapping[str, str] | None, previous: Visit | None, settings: RecrawlSettings
+) -> Visit:
     """What this fetch leaves for the next re-crawl; sets the record's ``change`` and validators."""
     status = record.status
     ok = record.error is None and status is not None and status < 400
@@ -69,29 +80,29 @@ def visit_after(record: Record, headers: Mapping[str, str] | None, previous: Vis
     return dataclasses.replace(
         visit,
         changed_at=previous.changed_at if unchanged and previous else now,
-        revisit=next_revisit(job, previous, changed=not unchanged),
+        revisit=next_revisit(settings, previous, changed=not unchanged),
     )
 
 
-def next_revisit(job: Job, previous: Visit | None, changed: bool) -> float | None:
+def next_revisit(settings: RecrawlSettings, previous: Visit | None, changed: bool) -> float | None:
     """Adaptive re-crawls: a URL that changed comes back twice as soon, one that did not half as
     often, within bounds around ``recrawl_after``; None when re-crawls are not adaptive."""
-    if not job.recrawl_adaptive:
+    if not settings.adaptive:
         return None
-    base = job.recrawl_after or DEFAULT_AFTER
+    base = settings.after or DEFAULT_AFTER
     current = previous.revisit if previous is not None and previous.revisit else base
     wanted = current / 2 if changed else current * 2
     return min(max(wanted, base / ADAPTIVE_SPAN), base * ADAPTIVE_SPAN)
 
 
-def due_policy(job: Job) -> Callable[[str, Visit | None], bool] | None:
+def due_policy(settings: RecrawlSettings) -> Callable[[str, Visit | None], bool] | None:
     """Which URLs the next generation fetches again (None: every one): those whose last visit
     is older than their interval (the first ``recrawl_rules`` entry whose URL pattern matches,
     else ``recrawl_after``; with adaptive re-crawls, the URL's own interval)."""
-    if job.recrawl_after is None and not job.recrawl_rules and not job.recrawl_adaptive:
+    if settings.after is None and not settings.rules and not settings.adaptive:
         return None
-    rules = [(url_pattern(rule.match), rule.after) for rule in job.recrawl_rules]
-    default = job.recrawl_after if job.recrawl_after is not None else (DEFAULT_AFTER if job.recrawl_adaptive else 0.0)
+    rules = [(url_pattern(match), after) for match, after in settings.rules]
+    default = settings.after if settings.after is not None else (DEFAULT_AFTER if settings.adaptive else 0.0)
     now = time.time()
 
     def due(url: str, visit: Visit | None) -> bool:
@@ -99,7 +110,7 @@ def due_policy(job: Job) -> Callable[[str, Visit | None], bool] | None:
             return True
         after = next((a for matches, a in rules if matches(url)), None)
         if after is None:
-            after = visit.revisit if job.recrawl_adaptive and visit.revisit else default
+            after = visit.revisit if settings.adaptive and visit.revisit else default
         return now - visit.fetched_at >= after
 
     return due

@@ -12,6 +12,7 @@ from crawler.core.request import Request
 from crawler.core.step import Source
 from crawler.core.urls import host_key
 from crawler.frontier.memory import MemoryFrontier
+from crawler.wiring import admission_settings
 
 
 def req(url: str, depth: int = 0) -> Request:
@@ -21,7 +22,7 @@ def req(url: str, depth: int = 0) -> Request:
 def gate(**fields: object) -> tuple[Admission, list[str]]:
     woken: list[str] = []
     job = Job.model_validate({"start_urls": ["http://a.test/"], **fields})
-    return Admission(job, MemoryFrontier(), woken.append), woken
+    return Admission(admission_settings(job), MemoryFrontier(), woken.append), woken
 
 
 async def test_redirects_and_sitemap_entries_meet_scope_depth_and_length():

@@ -318,7 +318,7 @@ async def test_robots_rules_are_kept_for_a_bounded_number_of_hosts(site, crawl, 
         site.html(h, "/open", "open")
     r = await crawl(start_urls=[site.url(h) for h in hosts], resolve=site.pin(*hosts), concurrency=2)
     assert all(site.hits[(h, "/private")] == 0 and site.hits[(h, "/open")] == 1 for h in hosts)
-    assert len(r.crawl.robots._rules) <= 3
+    assert len(r.crawl.net.robots._rules) <= 3
 
 
 class SlowCommit(YieldingFrontier):

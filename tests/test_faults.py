@@ -168,7 +168,7 @@ async def test_page_with_50000_links_stays_bounded(faults, tmp_path):
     peaks: dict[str, int] = {}
     run = asyncio.create_task(crawl.run())
     while not run.done():  # sampled every 20 ms until the crawl ends (bounded by its timeouts)
-        for name, pid in (("parser", crawl.parser.pid), ("crawl", os.getpid())):
+        for name, pid in (("parser", crawl.parts.parser.pid), ("crawl", os.getpid())):
             if pid:
                 peaks.setdefault(f"{name} start", _kb(pid, "VmRSS"))
                 peaks[name] = max(peaks.get(name, 0), _kb(pid, "VmRSS"))

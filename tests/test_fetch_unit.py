@@ -15,8 +15,9 @@ from yarl import URL
 from crawler.config import Job
 from crawler.core.errors import FetchError, Kind
 from crawler.net.failures import classify
-from crawler.net.fetch import Fetcher, make_session, parse_retry_after
-from crawler.net.proxies import Router
+from crawler.net.fetch import Fetcher, parse_retry_after
+from crawler.net.session import make_session
+from crawler.wiring import fetch_settings, router
 
 URL_ = "http://unit.test/page"
 
@@ -37,10 +38,10 @@ def job(**kw) -> Job:
 
 
 async def fetch(j: Job, **mock) -> tuple:
-    async with make_session(j) as session:
+    async with make_session(fetch_settings(j)) as session:
         with aioresponses() as m:
             m.get(URL_, response_class=CompatResponse, **mock)
-            f = Fetcher(session, j, Router.from_job(j))
+            f = Fetcher(session, fetch_settings(j), router(j))
             try:
                 resp = await f.fetch(URL(URL_), None)
             except FetchError as e:

@@ -19,6 +19,7 @@ from crawler.parsing import process as parser_process
 from crawler.parsing.page import Fetched
 from crawler.parsing.process import InlineParser, ParserProcess, make_parser
 from crawler.parsing.reader import PageReader, PageResult
+from crawler.wiring import reader_settings
 from tests.helpers.output import read_records
 
 
@@ -40,8 +41,8 @@ async def test_parser_killed_mid_crawl_loses_nothing(site, tmp_path):
     killed: list[int] = []
 
     async def kill(_: web.Request) -> web.Response:  # the OOM killer, as seen by the crawl
-        killed.append(crawl.parser.pid)
-        os.kill(crawl.parser.pid, signal.SIGKILL)
+        killed.append(crawl.parts.parser.pid)
+        os.kill(crawl.parts.parser.pid, signal.SIGKILL)
         return web.Response(text='<a href="/after">after</a>', content_type="text/html")
 
     site.html("a.test", "/", '<a href="/kill">kill</a> <a href="/p1">1</a> <a href="/p2">2</a>')
@@ -58,7 +59,7 @@ async def test_parser_killed_mid_crawl_loses_nothing(site, tmp_path):
     assert all(r["status"] == 200 and r["error"] is None for r in records)
     assert by_path["after"]["title"] == "After"  # /kill's links were read by the new child
     assert by_path["p3"]["title"] == "P3"
-    assert crawl.parser.deaths == 1 and len(killed) == 1
+    assert crawl.parts.parser.deaths == 1 and len(killed) == 1
     assert any("parser process died (signal 9)" in w for w in stats.warnings)
 
 
@@ -89,7 +90,7 @@ async def test_page_that_crashes_the_parser_gets_an_error_record(site, tmp_path,
     assert segv["error"]["message"] == "the parser process died (signal 11) twice while parsing this page"
     assert bug["error"] == {"kind": "internal", "message": "parser: ValueError: a bug in the reader"}
     assert by_path["ok2"]["title"] == "Still parsing" and by_path["ok2"]["error"] is None
-    assert crawl.parser.deaths == 2  # the page was given a second child before it was given up
+    assert crawl.parts.parser.deaths == 2  # the page was given a second child before it was given up
     assert stats.errors["internal"] == 2 and site.hits[("a.test", "/segv")] == 1
 
 
@@ -102,7 +103,7 @@ async def test_only_the_page_being_parsed_is_blamed_for_a_crash(monkeypatch):
         return real_read(self, page)
 
     monkeypatch.setattr(PageReader, "read", fragile_read)
-    parser = ParserProcess(PageReader(Job.model_validate({"start_urls": ["http://a.test/"]})))
+    parser = ParserProcess(PageReader(reader_settings(Job.model_validate({"start_urls": ["http://a.test/"]}))))
     await parser.start()
     try:  # both pages are written before the child reads the first: the innocent one waits behind it
         crash, fine = await asyncio.gather(
@@ -159,7 +160,7 @@ async def test_inline_parser_gives_the_same_crawl_as_the_process(site, tmp_path,
 
 
 def test_auto_parses_inline_when_only_one_cpu_is_available(monkeypatch):
-    reader = PageReader(Job.model_validate({"start_urls": ["http://a.test/"]}))
+    reader = PageReader(reader_settings(Job.model_validate({"start_urls": ["http://a.test/"]})))
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     assert isinstance(make_parser("auto", reader), InlineParser)
     assert isinstance(make_parser("process", reader), ParserProcess)

@@ -1,5 +1,5 @@
 """The pipeline as a stage by itself: one leased request in, one value out (Final or Again),
-against a live server on 127.0.0.1. It is built as the engine builds it (``make_pipeline``) and
+against a live server on 127.0.0.1. It is built as the engine builds it (``crawler.wiring``) and
 its leases come from a real scheduler over a memory frontier, so its slot is a real one."""
 
 from __future__ import annotations
@@ -10,17 +10,13 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from crawler.admission import LinkRules
+from crawler import wiring
 from crawler.config import Job
 from crawler.core.request import FIRST_ATTEMPT, Attempts, Request
 from crawler.core.step import Again, Final, Reason, Source, Step
 from crawler.frontier.memory import MemoryFrontier
-from crawler.net.fetch import Fetcher, make_session
-from crawler.net.proxies import Router
 from crawler.observe.stats import Stats
-from crawler.parsing.process import make_parser
-from crawler.parsing.reader import PageReader
-from crawler.pipeline import Pipeline, make_pipeline
+from crawler.pipeline import Pipeline
 from crawler.scheduling.limiter import LocalHostLimiter
 from crawler.scheduling.scheduler import Scheduler
 from crawler.sinks.pages import PageStore
@@ -68,30 +64,18 @@ async def stage(site: Any, tmp_path: Any) -> AsyncIterator[Stage]:
         }
     )
     warnings: list[str] = []
-    router = Router.from_job(job)
-    parser = make_parser(job.parser, PageReader(job, None), warn=warnings.append)
-    limiter = LocalHostLimiter(job.per_host, job.delay, job.jitter, adaptive=job.adaptive)
     frontier = YieldingFrontier(MemoryFrontier())
-    scheduler = Scheduler(frontier, limiter, lease_ttl=job.lease_ttl)
+    limiter = LocalHostLimiter(job.per_host, job.delay, job.jitter, adaptive=job.adaptive)
+    parts = wiring.build(job, warnings.append, frontier=frontier, limiter=limiter)
     pages = PageStore(job.output_dir)
-    await parser.start()
+    await parts.parser.start()
     try:
-        async with make_session(job) as session:
-            pipeline = make_pipeline(
-                job,
-                Fetcher(session, job, router),
-                router=router,
-                parser=parser,
-                limiter=limiter,
-                rules=LinkRules.from_job(job),
-                pages=pages,
-                stats=Stats(),
-                warn=warnings.append,
-            )
-            yield Stage(site, pipeline, scheduler, frontier, limiter)
+        async with wiring.connect(parts, Stats(), warnings.append, pages=pages) as stages:
+            pipeline = Pipeline(parts.pipeline, stages, stats=Stats(), warn=warnings.append)
+            yield Stage(site, pipeline, parts.scheduler, frontier, limiter)
     finally:
         pages.close()
-        await parser.close()
+        await parts.parser.close()
 
 
 def robots(site: Any, text: str) -> None:

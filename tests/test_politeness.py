@@ -149,7 +149,7 @@ async def test_a_hosts_first_url_is_leased_once_for_robots_txt_and_its_page(site
     assert set(frontier.leased.values()) == {1} and len(frontier.leased) == 4  # /private: refused, once
     assert len(site.starts["o.test"]) == 4 and len(grants["o.test"]) == 5  # and /private's lease, unused
     assert min(gaps(grants["o.test"])) >= delay - 0.001, grants
-    assert crawl.limiter.held() == {}
+    assert crawl.parts.limiter.held() == {}
 
 
 async def test_robots_missing_allows_everything_and_broken_or_unreachable_disallows_for_now(
@@ -233,7 +233,7 @@ async def test_aimd_halves_slots_on_429_and_restores_them_on_success(site, crawl
         retries=40,
         retry_backoff=0,
     )
-    state = r.crawl.limiter.state(f"t.test:{site.port}")
+    state = r.crawl.parts.limiter.state(f"t.test:{site.port}")
     assert r.stats.pages == 301
     assert state.min_slots == 1 and 3 <= state.throttles < 16  # cuts per window, not per 429
     assert overlapped == [False] * 5, overlapped

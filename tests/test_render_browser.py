@@ -92,7 +92,9 @@ async def test_a_browser_grown_past_the_memory_cap_is_replaced_and_no_page_is_lo
     assert restarts >= 2 and stats.browser.pages == 21
     assert len([w for w in warnings if "render_memory_mb 1)" in w]) == restarts
     assert not running(descendants(os.getpid()), "/usr/lib/chromium/chromium")  # old and new closed
-    assert crawl.limiter.held() == {} and crawl.scheduler.slots.count() == 0  # replaced browsers' pages hold none
+    assert (
+        crawl.parts.limiter.held() == {} and crawl.parts.scheduler.slots.count() == 0
+    )  # replaced browsers' pages hold none
 
 
 @pytest.mark.parametrize("victim", ["tabs", "browser"])

@@ -19,6 +19,7 @@ from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.net.browser import BrowserPool
 from crawler.net.proctree import descendants, running
+from crawler.wiring import render_settings
 from tests.helpers.output import read_records
 from tests.helpers.site import Site
 
@@ -92,19 +93,19 @@ async def test_pages_loading_from_a_host_with_queued_urls_end_and_hold_no_slot(s
 
     async def crawl(run: int, browsers: KeptBrowser) -> None:
         crawl = Crawl(job(site, tmp_path / f"o{run}", name=f"slots{run}", **shared))
-        assert crawl.renderer is not None
-        crawl.renderer.browsers = browsers
+        assert crawl.parts.renderer is not None
+        crawl.parts.renderer.browsers = browsers
         await asyncio.wait_for(crawl.run(), 60)
 
-        records = read_records(crawl.out)
+        records = read_records(crawl.parts.out)
         assert len(records) == 4 and all(r["rendered"] and r["error"] is None for r in records), run
-        assert crawl.limiter.held() == {} and crawl.scheduler.slots.count() == 0, run
+        assert crawl.parts.limiter.held() == {} and crawl.parts.scheduler.slots.count() == 0, run
         if redis_server is not None:
             assert slots_in_redis(redis_server, f"slots{run}") == 0, run
 
     async def lane(first: int) -> None:
         """Ten crawls one after the other in one browser (three lanes at once keep the suite short)."""
-        browsers = KeptBrowser(job(site, tmp_path))
+        browsers = KeptBrowser(render_settings(job(site, tmp_path)).browser)
         try:
             for run in range(first, first + 10):
                 await crawl(run, browsers)
@@ -177,7 +178,7 @@ async def test_a_page_ended_mid_subresources_gives_back_the_other_hosts_slots(si
     records = {r["url"].split("/", 3)[3]: r for r in read_records(tmp_path / "o")}
     assert records["held"]["error"]["kind"] == "render"
     assert records["q"]["error"] is None and records["list"]["error"] is None
-    assert crawl.limiter.held() == {} and crawl.scheduler.slots.count() == 0
+    assert crawl.parts.limiter.held() == {} and crawl.parts.scheduler.slots.count() == 0
 
 
 def kill_browser(*, tabs_only: bool) -> None:

@@ -16,6 +16,7 @@ from crawler.config import Job
 from crawler.parsing import parse
 from crawler.parsing.page import Fetched
 from crawler.parsing.reader import PageReader
+from crawler.wiring import reader_settings
 
 
 def main() -> int:
@@ -29,7 +30,7 @@ def main() -> int:
             if r["status"] == 200 and r["path"] and "html" in (r["content_type"] or ""):
                 pages.append(Fetched(r["url"], (out / r["path"]).read_bytes(), r["content_type"], r["depth"]))
     for _ in range(rounds):
-        reader = PageReader(Job.model_validate({"start_urls": sorted(seeds), "output": str(out)}))
+        reader = PageReader(reader_settings(Job.model_validate({"start_urls": sorted(seeds), "output": str(out)})))
         parse._join_in.cache_clear()
         started = time.perf_counter()
         links = sum(len(reader.read(page).links) for page in pages)

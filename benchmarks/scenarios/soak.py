@@ -60,7 +60,7 @@ async def main(max_urls: int, seconds: float) -> int:
         loop = asyncio.get_running_loop()
         start = loop.time()
         while True:
-            parser = getattr(crawl.parser, "pid", 0)
+            parser = getattr(crawl.parts.parser, "pid", 0)
             samples.append((loop.time() - start, rss_mb(), rss_mb(parser) if parser else 0.0))
             if loop.time() - start > seconds:
                 crawl.stop()
@@ -83,7 +83,7 @@ async def main(max_urls: int, seconds: float) -> int:
     )
     print("outcomes:", ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
     print("RSS MB over time (crawler/parser process):", " ".join(f"{t:.0f}s:{m:.0f}/{p:.0f}" for t, m, p in samples))
-    admitted = (await crawl.frontier.counts()).admitted - stats.left_queued
+    admitted = (await crawl.parts.frontier.counts()).admitted - stats.left_queued
     checks = {
         "one record per URL": max(per_url.values()) == 1,
         "every admitted URL not left queued has a record": len(per_url) == admitted,

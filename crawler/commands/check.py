@@ -1,7 +1,8 @@
-"""``crawler check JOB [--url URL]``: the job file is valid; with ``--url``, fetch one page with
-the job's settings and show what the job would do with it: the items its rules and parse hook
-give, their problems, and the links it would follow. A page the job renders (``render:``, or
-``render: auto`` finding a script-built shell) is loaded in the browser, as the crawl would."""
+"""``crawler check JOB [--url URL]``: the job file is valid; with ``--url``, fetch one page
+with the job's settings and show what the job would do with it: the items its rules and parse
+hook give, their problems, and the links it would follow. The page goes through the crawl's own
+pipeline, built by :mod:`crawler.wiring` (request hook, proxy, fetch or browser, ``render:
+auto``, parse), with one attempt, robots.txt not asked, and nothing written."""
 
 from __future__ import annotations
 
@@ -9,19 +10,33 @@ import asyncio
 import json
 from collections.abc import Callable
 
+from crawler import wiring
 from crawler.config import Job
-from crawler.core.errors import ConfigError, FetchError, InvalidURL
-from crawler.core.outgoing import Outgoing
-from crawler.core.response import Response
-from crawler.core.urls import join, parse_seed
-from crawler.hooks import HookFailed, Hooks, prepare
-from crawler.net.fetch import Fetcher, make_session
-from crawler.net.proxies import Proxy, Router
-from crawler.net.render import Renderer, fetch_or_render
+from crawler.core.errors import ConfigError, InvalidURL, Kind
+from crawler.core.record import Record
+from crawler.core.request import Request
+from crawler.core.step import Again, Final, Reason, Step
+from crawler.core.urls import host_key, parse_seed
+from crawler.hooks import Hooks
+from crawler.observe.stats import Stats
 from crawler.parsing.page import Fetched
+from crawler.parsing.process import InlineParser
 from crawler.parsing.reader import PageReader, PageResult
-from crawler.scheduling.limiter import LocalHostLimiter
-from crawler.scheduling.slots import Slots
+from crawler.pipeline import Pipeline
+
+
+class _Traced(InlineParser):
+    """The inline parser, keeping the last page it read and each extracted field's trace."""
+
+    def __init__(self, reader: PageReader) -> None:
+        super().__init__(reader)
+        self.last: PageResult | None = None
+        self.trace: list[str] = []
+
+    async def read(self, page: Fetched) -> PageResult:
+        self.trace = []
+        self.last = self._reader.read(page, self.trace)
+        return self.last
 
 
 def check(job: Job, url: str | None, echo: Callable[[str], None]) -> None:
@@ -40,80 +55,65 @@ def check(job: Job, url: str | None, echo: Callable[[str], None]) -> None:
 async def try_url(job: Job, url: str) -> str:
     """A readable report of one page through the job and its hooks (robots.txt is not consulted)."""
     target = parse_seed(url)
-    router = Router.from_job(job)
-    hooks = Hooks.from_paths(job.hook_paths)
-    reader = PageReader(job, hooks.parse)
-    limiter = LocalHostLimiter(job.per_host)
-    renderer = Renderer(job, Slots(limiter.acquire, limiter.release)) if job.render or job.render_auto else None
-    async with make_session(job) as session:
-        fetcher = Fetcher(session, job, router)
-        proxy = None
-        try:
-            extra = None
-            if hooks.request is not None:
-                extra = await prepare(hooks.request, Outgoing(str(target), 0), router.choose)
-            proxy = await router.acquire(target.host or "", extra.proxy if extra is not None else None)
-            response = await fetch_or_render(
-                target,
-                None,
-                proxy,
-                extra,
-                fetcher=fetcher,
-                renderer=renderer,
-                render=renderer is not None and renderer.wants(str(target)),
-            )
-            if (
-                renderer is not None
-                and not response.rendered
-                and response.body is not None
-                and response.error is None
-                and _read(reader, str(target), response, []).shell
-            ):
-                response = await renderer.fetch(target, None, proxy, extra)  # render: auto
-        except HookFailed as e:
-            return f"{target}: request hook failed: {e}"
-        except FetchError as e:  # a browser that cannot start is one too (kind render)
-            return f"{target}: {e.kind}: {e.message}"
-        finally:
-            if proxy is not None:
-                router.release(proxy)
-            await fetcher.close()
-            if renderer is not None:
-                await renderer.close()
-    return _report(reader, str(target), response, proxy)
+    parts = wiring.one_page(job, Hooks.from_paths(job.hook_paths), _Traced)
+    parser = parts.parser
+    assert isinstance(parser, _Traced)
+    stats = Stats()
+    async with wiring.connect(parts, stats, _ignore, pages=None) as stages:
+        pipeline = Pipeline(parts.pipeline, stages, stats=stats, warn=_ignore)
+        request = Request(str(target), host_key(target))
+        await parts.frontier.add([request])
+        while True:
+            parser.last = None
+            step = await _visit(parts, pipeline)
+            if isinstance(step, Final):
+                break
+            if step.reason is Reason.LOCAL:  # this machine ran out of something: no point waiting here
+                return f"{target}: {Kind.LOCAL}: {step.detail}"
+            await asyncio.sleep(step.after)  # a proxy to wait for; a shell to render (render: auto)
+    return _report(str(target), step.record, parser)
 
 
-def _read(reader: PageReader, url: str, response: Response, trace: list[str]) -> PageResult:
-    assert response.body is not None
-    headers = tuple(response.headers.items()) if response.headers else ()
-    return reader.read(
-        Fetched(response.final_url or url, response.body, response.content_type, 0, None, response.status, headers),
-        trace,
-    )
+async def _visit(parts: wiring.Parts, pipeline: Pipeline) -> Step:
+    """Lease the page and run it through the pipeline once, as a crawl's worker does."""
+    parts.scheduler.has_work((await parts.frontier.hosts_with_work())[0])
+    (lease,) = await parts.scheduler.next(1)
+    try:
+        step = await pipeline.run(lease.request, parts.scheduler.slot_of(lease))
+    finally:
+        await parts.scheduler.finished(lease)
+    if isinstance(step, Again):
+        await parts.frontier.again(lease, step.attempts)
+    return step
 
 
-def _report(reader: PageReader, target: str, response: Response, proxy: Proxy | None) -> str:
+def _ignore(message: str) -> None:
+    """Warnings of the crawl (a page that did not parse shows as its error) are not shown."""
+
+
+def _report(target: str, record: Record, parser: _Traced) -> str:
+    error = record.error
+    if record.status is None and error is not None:  # no answer: the request hook or the fetch failed
+        if error.kind is Kind.HOOK:
+            return f"{target}: request hook failed: {error.message}"
+        return f"{target}: {error.kind}: {error.message}"
     lines = [
-        f"{target}: status {response.status}, {response.content_type or 'no content type'}, "
-        f"{response.nbytes} bytes"
-        + (f", via {proxy.id}" if proxy else "")
-        + (", rendered in the browser" if response.rendered else "")
+        f"{target}: status {record.status}, {record.content_type or 'no content type'}, "
+        f"{record.bytes} bytes"
+        + (f", via {record.proxy}" if record.proxy else "")
+        + (", rendered in the browser" if record.rendered else "")
     ]
-    if response.error is not None:
-        lines.append(f"error: {response.error.kind}: {response.error.message}")
-    if response.location is not None:
-        try:
-            lines.append(f"redirects to {join(parse_seed(target), response.location)}")
-        except InvalidURL as e:
-            lines.append(f"redirects to an unusable URL: {e}")
-    if response.body is None:
+    if error is not None and error.kind is not Kind.HOOK:  # (a parse hook's failure is shown below)
+        lines.append(f"error: {error.kind}: {error.message}")
+    if record.status is not None and 300 <= record.status < 400 and record.final_url not in (None, target):
+        lines.append(f"redirects to {record.final_url}")
+    page = parser.last
+    if page is None:
         return "\n".join(lines)
-    trace: list[str] = []
-    page = _read(reader, target, response, trace)
     lines.append(f"title: {page.title}")
-    if trace:
+    if parser.trace:
         lines.append("fields (matches → value):")
-        lines += [f"  {t}" for t in trace]
+        lines += [f"  {t}" for t in parser.trace]
     lines.append(f"items ({len(page.items)}):")
     lines += [f"  {json.dumps(item, ensure_ascii=False)}" for item in page.items]
     if page.hook_error:

@@ -33,8 +33,9 @@ def execute(job: Job) -> int:
 
     if job.processes > 1:
         from crawler.commands.workers import run_workers  # redis-py loads only for a shared job
+        from crawler.wiring import worker_settings
 
-        return run_workers(job, sys.argv[1:], lambda line: click.echo(line, err=True))
+        return run_workers(worker_settings(job), sys.argv[1:], lambda line: click.echo(line, err=True))
     progress = Progress(mode="off" if job.quiet else job.progress)
     crawl = Crawl(job, warn=warn, progress=progress)
     try:
@@ -52,7 +53,7 @@ def execute(job: Job) -> int:
         click.echo(f"error: {e.strerror or e}: {getattr(e, 'filename', '') or ''}".rstrip(": "), err=True)
         return 1
     if not job.quiet:
-        click.echo(summary(stats, str(crawl.out)), err=True)
+        click.echo(summary(stats, str(crawl.parts.out)), err=True)
     return 130 if stats.interrupted else 0
 
 

@@ -15,28 +15,46 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from crawler.commands.merge import merge
-from crawler.config import Job
 from crawler.core.errors import ClusterError, ConfigError
 from crawler.redis.identity import claim
 from crawler.redis.store import RedisStore
 
 
-def run_workers(job: Job, argv: list[str], echo: Callable[[str], None]) -> int:
-    """Start ``job.processes`` workers with ``argv`` (this command's arguments); return the exit code."""
-    if job.fresh:
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """How many workers of which shared job, where their output goes, and a start afresh."""
+
+    processes: int
+    worker_id: str | None  # the workers' ids are <this>-1 … (default: the host name)
+    output: Path  # the job's folder: shards/ in it, merged into it
+    quiet: bool
+    fresh: bool
+    redis: str  # the shared job's Redis URL
+    job: str  # its name
+    lease_ttl: float
+    redis_wait: float
+    identity: dict[str, Any]  # the job's defining settings (see crawler.redis.identity)
+
+
+def run_workers(settings: WorkerSettings, argv: list[str], echo: Callable[[str], None]) -> int:
+    """Start ``processes`` workers with ``argv`` (this command's arguments); return the exit code."""
+    if settings.fresh:
         try:
-            asyncio.run(_forget(job))
+            asyncio.run(_forget(settings))
         except ClusterError as e:
             echo(f"error: {e}")
             return 1
         except ConfigError as e:
             echo(f"error: {e}")
             return 2
-        shutil.rmtree(job.output_dir / "shards", ignore_errors=True)
-    base = job.worker_id or socket.gethostname()
+        shutil.rmtree(settings.output / "shards", ignore_errors=True)
+    base = settings.worker_id or socket.gethostname()
     # later options win in click: each worker runs alone, not fresh, under its own id
     workers = [
         subprocess.Popen(
@@ -53,7 +71,7 @@ def run_workers(job: Job, argv: list[str], echo: Callable[[str], None]) -> int:
                 "--quiet",
             ]
         )
-        for i in range(1, job.processes + 1)
+        for i in range(1, settings.processes + 1)
     ]
 
     def forward(sig: int, _: FrameType | None) -> None:
@@ -72,20 +90,20 @@ def run_workers(job: Job, argv: list[str], echo: Callable[[str], None]) -> int:
     if failed:
         echo(
             f"{len(failed)} of {len(codes)} workers did not finish ({', '.join(failed)}); "
-            f"run the same command again to continue, or `crawler merge {job.output_dir}` for what is done"
+            f"run the same command again to continue, or `crawler merge {settings.output}` for what is done"
         )
         return max(codes)
-    if not job.quiet:
-        echo(merge(job.output_dir).summary(job.output_dir))
+    if not settings.quiet:
+        echo(merge(settings.output).summary(settings.output))
     else:
-        merge(job.output_dir)
+        merge(settings.output)
     return 0
 
 
-async def _forget(job: Job) -> None:
+async def _forget(settings: WorkerSettings) -> None:
     """``--fresh``: forget the job in Redis, if it is this job (else ClusterError)."""
-    store = RedisStore(job.frontier, job.job_name, "fresh", ttl=job.lease_ttl, wait=job.redis_wait)
+    store = RedisStore(settings.redis, settings.job, "fresh", ttl=settings.lease_ttl, wait=settings.redis_wait)
     try:
-        await claim(store, job)
+        await claim(store, settings.identity, fresh=True)
     finally:
         await store.redis.aclose()

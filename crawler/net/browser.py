@@ -25,12 +25,11 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from crawler.config import Job
 from crawler.core.errors import FetchError, Kind, RenderUnavailable
 from crawler.core.usage import BrowserUse
 from crawler.net.guard import BrowserGuard, launch_options, running_as_root
@@ -193,13 +192,27 @@ class _Instance:
                 await e.context.close()
 
 
+@dataclass(frozen=True, slots=True)
+class BrowserSettings:
+    """Which browser runs, how many pages it loads at once, and when it is stuck or too big."""
+
+    executable: str
+    concurrency: int  # pages loading at once (and idle tabs kept)
+    timeout: float  # seconds a tab may take to open or close (render_timeout)
+    memory_mb: int  # a browser grown past this (PSS) is replaced
+    refuse_sockets: bool  # WebSockets are blocked (render_block: websocket)
+    pins: Mapping[tuple[str, int], str]  # --resolve: (host, port) → address
+    guard: bool  # block_private_ips: the browser connects through the guard
+    connect_timeout: float  # the guard's connections
+
+
 class BrowserPool:
     """Hands out the current browser to at most ``render_concurrency`` pages at once."""
 
-    def __init__(self, job: Job, warn: Callable[[str], None] | None = None) -> None:
-        self._job = job
+    def __init__(self, settings: BrowserSettings, warn: Callable[[str], None] | None = None) -> None:
+        self._settings = settings
         self._warn = warn
-        self._slots = asyncio.Semaphore(job.render_concurrency)
+        self._slots = asyncio.Semaphore(settings.concurrency)
         self._lock = asyncio.Lock()
         self._playwright: Playwright | None = None
         self._current: _Instance | None = None
@@ -209,7 +222,7 @@ class BrowserPool:
         self.restarts = 0  # replaced for growing past the memory cap
         self.relaunches = 0  # launched again after a crash
         self.peak_mb = 0.0  # the most memory a reading found
-        self.guard = BrowserGuard(job.resolve_pins(), job.timeout.connect) if job.block_private_ips else None
+        self.guard = BrowserGuard(dict(settings.pins), settings.connect_timeout) if settings.guard else None
 
     async def start(self) -> None:
         """Launch now: a crawl that cannot render should say so once, at the start.
@@ -241,7 +254,7 @@ class BrowserPool:
                 if tab is not None and instance.browser.is_connected() and not instance.stuck:
                     with contextlib.suppress(FetchError):  # the page itself is done: keep its result
                         async with self._answering(instance, "close a tab"):
-                            await instance.give_back(key, tab, self._job.render_concurrency)
+                            await instance.give_back(key, tab, self._settings.concurrency)
                 instance.open -= 1
                 self.pages += 1
                 await self._after_page(instance)
@@ -250,7 +263,7 @@ class BrowserPool:
     async def _answering(self, instance: _Instance, doing: str) -> AsyncIterator[None]:
         """Run the block within ``render_timeout``, else kill the stuck browser (FetchError render)."""
         try:
-            async with asyncio.timeout(self._job.render_timeout):
+            async with asyncio.timeout(self._settings.timeout):
                 yield
         except TimeoutError:
             if not instance.stuck:
@@ -263,10 +276,10 @@ class BrowserPool:
                         os.kill(pid, signal.SIGKILL)
                 if self._warn is not None:
                     self._warn(
-                        f"the browser did not {doing} within {self._job.render_timeout:g}s: killed it; "
+                        f"the browser did not {doing} within {self._settings.timeout:g}s: killed it; "
                         "the next pages open in a new one"
                     )
-            raise FetchError(Kind.RENDER, f"the browser did not {doing} within {self._job.render_timeout:g}s") from None
+            raise FetchError(Kind.RENDER, f"the browser did not {doing} within {self._settings.timeout:g}s") from None
 
     async def _after_page(self, instance: _Instance) -> None:
         if instance.retired:
@@ -282,12 +295,12 @@ class BrowserPool:
         try:
             used = await asyncio.to_thread(self.memory_mb)
             self.peak_mb = max(self.peak_mb, used)
-            if used <= self._job.render_memory_mb or instance is not self._current:
+            if used <= self._settings.memory_mb or instance is not self._current:
                 return
             self.restarts += 1
             if self._warn is not None:
                 self._warn(
-                    f"the browser uses {used:.0f} MB (render_memory_mb {self._job.render_memory_mb}): "
+                    f"the browser uses {used:.0f} MB (render_memory_mb {self._settings.memory_mb}): "
                     "starting a new one; the old one closes after its open pages"
                 )
             self._current = None  # the next page launches a new browser
@@ -310,12 +323,12 @@ class BrowserPool:
                 before = self._processes()
                 browser = await self._launch()
                 self._current = current = _Instance(
-                    browser, pids=self._processes() - before, refuse_sockets="websocket" in self._job.render_block
+                    browser, pids=self._processes() - before, refuse_sockets=self._settings.refuse_sockets
                 )
             return current
 
     def _processes(self) -> set[int]:
-        return running(descendants(os.getpid()), self._job.render_browser)
+        return running(descendants(os.getpid()), self._settings.executable)
 
     async def _launch(self) -> Browser:
         try:
@@ -326,8 +339,8 @@ class BrowserPool:
             if self._playwright is None:
                 self._playwright = await async_playwright().start()
             guard = await self.guard.start() if self.guard is not None else None
-            options = launch_options(self._job.resolve_pins(), running_as_root(), guard)
-            return await self._playwright.chromium.launch(executable_path=self._job.render_browser, **options)
+            options = launch_options(dict(self._settings.pins), running_as_root(), guard)
+            return await self._playwright.chromium.launch(executable_path=self._settings.executable, **options)
         except Error as e:
             hint = (
                 ""
@@ -339,7 +352,7 @@ class BrowserPool:
             )
             raise FetchError(
                 Kind.RENDER,
-                f"cannot start the browser {self._job.render_browser}: {str(e).splitlines()[0][:300]}{hint}",
+                f"cannot start the browser {self._settings.executable}: {str(e).splitlines()[0][:300]}{hint}",
             ) from None
 
     def usage(self) -> BrowserUse | None:

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-import ssl
 import time
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import aiohttp_socks
 from multidict import CIMultiDict
 from yarl import URL
 
-from crawler.config import Job
 from crawler.core.errors import FetchError, InvalidURL, Kind
 from crawler.core.exchange import Exchange
 from crawler.core.outgoing import Outgoing
@@ -30,8 +27,8 @@ from crawler.core.urls import join
 from crawler.net.decode import BodyDecoder
 from crawler.net.failures import classify, is_transport
 from crawler.net.proxies import Proxy, Router
-from crawler.net.resolver import CrawlResolver, is_blocked
-from crawler.net.sockets import BoundedConnector
+from crawler.net.resolver import is_blocked
+from crawler.net.session import FetchSettings, make_session
 from crawler.sinks.pages import PageFile, PageStore
 
 if TYPE_CHECKING:  # warcio is imported only by crawls that write WARC
@@ -43,69 +40,20 @@ SMALL_REDIRECTS = 5
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
-def make_session(job: Job, proxy: Proxy | None = None, *, idle: int | None = None) -> aiohttp.ClientSession:
-    """A session: the crawl's single one (``proxy`` None), or one per SOCKS proxy.
-
-    HTTP(S) proxies go through the crawl's session per request; SOCKS needs a connector of its own.
-    ``idle`` bounds the idle keep-alive sockets (see :mod:`crawler.net.sockets`).
-    """
-    pins = job.resolve_pins()
-    resolver = CrawlResolver(pins, job.block_private_ips) if pins or job.block_private_ips else None
-    kw: dict[str, Any] = {
-        "limit": job.concurrency,
-        "limit_per_host": 0,
-        "ttl_dns_cache": 300,
-        "resolver": resolver,
-        "ssl": tls_context(job),
-    }
-    if proxy is None and idle is not None:
-        connector: aiohttp.TCPConnector = BoundedConnector(max_idle=idle, per_host=job.per_host, **kw)
-    elif proxy is None:
-        connector = aiohttp.TCPConnector(**kw)
-    else:
-        url = URL(proxy.url)
-        kind = aiohttp_socks.ProxyType.SOCKS4 if url.scheme == "socks4" else aiohttp_socks.ProxyType.SOCKS5
-        connector = aiohttp_socks.ProxyConnector(  # host and port are checked by parse_proxy
-            host=url.host or "",
-            port=url.port or 0,
-            proxy_type=kind,
-            username=url.user,
-            password=url.password,
-            rdns=url.scheme == "socks5h",
-            **kw,
-        )
-    t = job.timeout
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=t.total, connect=t.connect, sock_read=t.read),
-        cookie_jar=aiohttp.CookieJar(unsafe=True),
-        raise_for_status=False,
-        trust_env=job.trust_env,
-    )
-
-
-def tls_context(job: Job) -> ssl.SSLContext | bool:
-    """Certificate checks as the job asks: on (default), off (``insecure``) or a private CA bundle."""
-    if job.insecure:
-        return False
-    if job.ca_bundle:
-        return ssl.create_default_context(cafile=str(job.ca_bundle))
-    return True
-
-
 class Fetcher:
     """Performs GETs for the engine and for robots.txt, directly or through a proxy."""
 
-    def __init__(self, session: aiohttp.ClientSession, job: Job, router: Router, warc: WarcSink | None = None) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, settings: FetchSettings, router: Router, warc: WarcSink | None = None
+    ) -> None:
         self._session = session
-        self._job = job
+        self._settings = settings
         self._router = router
         self._warc = warc
         self._socks: dict[str, aiohttp.ClientSession] = {}
-        self._parse_cap = min(job.max_parse_bytes, job.max_bytes)
-        self._ban_status = frozenset(job.proxy_ban_status)
-        self._ban_body = re.compile(job.proxy_ban_body.encode()) if job.proxy_ban_body else None
-        self.headers = CIMultiDict({"User-Agent": job.user_agent, **job.headers})
+        self._parse_cap = min(settings.max_parse_bytes, settings.max_bytes)
+        self._ban_body = re.compile(settings.proxy_ban_body.encode()) if settings.proxy_ban_body else None
+        self.headers = CIMultiDict({"User-Agent": settings.user_agent, **settings.headers})
 
     def request_kwargs(
         self, proxy: Proxy | None = None, extra: Outgoing | None = None, previous: Visit | None = None
@@ -114,8 +62,8 @@ class Fetcher:
         visit, in a re-crawl), cookies (the job's, then what the request hook set for this
         request), no redirects, HTTP proxy."""
         kw: dict[str, Any] = {"headers": self.headers, "allow_redirects": False}
-        if self._job.cookies:
-            kw["cookies"] = self._job.cookies
+        if self._settings.cookies:
+            kw["cookies"] = self._settings.cookies
         if previous is not None and previous.ok and (previous.etag or previous.last_modified):
             kw["headers"] = headers = CIMultiDict(self.headers)
             if previous.etag:
@@ -125,7 +73,7 @@ class Fetcher:
         if extra is not None:
             kw["headers"] = CIMultiDict({**kw["headers"], **extra.headers})
             if extra.cookies:
-                kw["cookies"] = {**self._job.cookies, **extra.cookies}
+                kw["cookies"] = {**self._settings.cookies, **extra.cookies}
         if proxy is not None and not proxy.is_socks:
             kw["proxy"] = proxy.url
         if self._warc is not None:  # keep the bytes as received; we decode them ourselves
@@ -213,7 +161,7 @@ class Fetcher:
 
     def _guard(self, url: URL) -> None:
         """block_private_ips for IP-literal hosts (names are checked by the resolver)."""
-        if self._job.block_private_ips and _literal_blocked(url.host or ""):
+        if self._settings.block_private_ips and _literal_blocked(url.host or ""):
             raise FetchError(Kind.BLOCKED, f"{url.host} is not a public address (block_private_ips)")
 
     def _session_for(self, proxy: Proxy | None) -> aiohttp.ClientSession:
@@ -221,7 +169,7 @@ class Fetcher:
             return self._session
         session = self._socks.get(proxy.url)  # by URL: a hook may choose one server with other credentials
         if session is None:
-            session = self._socks[proxy.url] = make_session(self._job, proxy)
+            session = self._socks[proxy.url] = make_session(self._settings, proxy)
         return session
 
     def _credentials_rejected(self, proxy: Proxy, status: int) -> FetchError:
@@ -274,7 +222,7 @@ class Fetcher:
             return Response(
                 status, ctype, sha256=previous.digest, path=previous.path, headers=resp.headers, unchanged=True
             )
-        if proxy is not None and (_proxy_auth_failed(resp) or status in self._ban_status):
+        if proxy is not None and (_proxy_auth_failed(resp) or status in self._settings.proxy_ban_status):
             await self._drain(resp)
             if _proxy_auth_failed(resp):
                 raise self._credentials_rejected(proxy, status)
@@ -284,7 +232,7 @@ class Fetcher:
             return Response(status, ctype, location=resp.headers["Location"])
         if not 200 <= status < 300:
             await self._drain(resp)
-            retry_after = parse_retry_after(resp.headers.get("Retry-After"), self._job.max_retry_after)
+            retry_after = parse_retry_after(resp.headers.get("Retry-After"), self._settings.max_retry_after)
             error = FetchError(
                 Kind.HTTP,
                 f"{status} {resp.reason or ''}".strip(),
@@ -293,8 +241,8 @@ class Fetcher:
             )
             return Response(status, ctype, error=error)
         declared = resp.content_length
-        if declared is not None and declared > self._job.max_bytes and not resp.headers.get("Content-Encoding"):
-            raise FetchError(Kind.TOO_LARGE, f"Content-Length {declared} exceeds max_bytes {self._job.max_bytes}")
+        if declared is not None and declared > self._settings.max_bytes and not resp.headers.get("Content-Encoding"):
+            raise FetchError(Kind.TOO_LARGE, f"Content-Length {declared} exceeds max_bytes {self._settings.max_bytes}")
         is_html = ctype is not None and "html" in ctype.lower()
         page = pages.open(url) if pages is not None else None
         digest = hashlib.sha256()  # fed only without a page file, which hashes on its writer thread
@@ -302,7 +250,7 @@ class Fetcher:
         try:
             body, size = await self._read_capped(
                 resp,
-                self._job.max_bytes,
+                self._settings.max_bytes,
                 page,
                 digest if page is None else None,
                 keep=self._parse_cap if is_html else 0,

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 
 from yarl import URL
 
-from crawler.config import Job
 from crawler.core.errors import FetchError, Kind
 from crawler.core.usage import ProxyUse
 from crawler.net.proxy_url import parse_proxy, redact_url
@@ -173,18 +172,6 @@ class Router:
         self._stopping = False
         self._chosen: dict[str, Pool] = {}  # proxy URL set by the request hook → its pool of one
         self._secrets = [s for p in self._all.values() for s in _secrets(p.url)]
-
-    @classmethod
-    def from_job(cls, job: Job) -> Router:
-        return cls(
-            job.default_proxies,
-            job.proxy_pools,
-            [(r.match, r.proxy) for r in job.proxy_rules],
-            rotation=job.proxy_rotation,
-            cap=job.proxy_concurrency,
-            cooldown=job.proxy_cooldown,
-            wait=job.proxy_wait,
-        )
 
     def proxies(self) -> list[Proxy]:
         return [*self._all.values(), *(pool.proxies[0] for pool in self._chosen.values())]

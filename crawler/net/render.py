@@ -17,14 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from yarl import URL
 
 from crawler.admission import LinkRules
-from crawler.config import Job
 from crawler.core.errors import FetchError, Kind
 from crawler.core.exchange import Exchange
 from crawler.core.outgoing import Outgoing
@@ -32,7 +32,7 @@ from crawler.core.request import Visit
 from crawler.core.response import Response
 from crawler.core.urls import host_key, url_pattern
 from crawler.core.usage import BrowserUse
-from crawler.net.browser import BrowserPool
+from crawler.net.browser import BrowserPool, BrowserSettings
 from crawler.net.fetch import Fetcher
 from crawler.net.proxies import Proxy
 from crawler.scheduling.slots import SlotHolder, Slots
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
     from crawler.sinks.warc import WarcSink
 
-__all__ = ["NotHTML", "Renderer", "fetch_or_render"]
+__all__ = ["NotHTML", "RenderSettings", "Renderer", "fetch_or_render"]
 
 DEADLINE_GRACE = 1.0  # seconds past render_timeout before our deadline cuts a page the browser did not
 SLOT_POLL = 0.05  # seconds between asks for another host's slot while all are taken
@@ -141,25 +141,43 @@ class PageTraffic:
         await self._holder.close()
 
 
+@dataclass(frozen=True, slots=True)
+class RenderSettings:
+    """Which pages load in the browser, how each is loaded, and what the browser sends."""
+
+    patterns: tuple[str, ...]  # URL globs (or re: regexes) of the pages to render
+    wait: Literal["load", "domcontentloaded", "networkidle"]
+    selector: str | None  # also wait until this CSS selector matches
+    timeout: float  # seconds for one page
+    block: frozenset[str]  # resource types not loaded
+    viewport: tuple[int, int]  # width, height
+    user_agent: str
+    headers: Mapping[str, str]
+    cookies: Mapping[str, str]
+    insecure: bool  # no certificate checks
+    max_bytes: int
+    browser: BrowserSettings
+
+
 class Renderer:
     """Loads pages in the crawl's browser; ``start`` before the first page, ``close`` at the end.
     ``warc`` is set once the crawl's output is open, when it writes WARC."""
 
     def __init__(
         self,
-        job: Job,
+        settings: RenderSettings,
         slots: Slots,
         *,
         screens: Path | None = None,
         rules: LinkRules | None = None,
         warn: Callable[[str], None] | None = None,
     ) -> None:
-        self._job = job
+        self._settings = settings
         self._slots = slots
         self._rules = rules
-        self._screens = screens if job.render_screenshot else None
-        self._patterns = [url_pattern(p) for p in job.render]
-        self.browsers = BrowserPool(job, warn)
+        self._screens = screens  # a screenshot of each page goes here (render_screenshot)
+        self._patterns = [url_pattern(p) for p in settings.patterns]
+        self.browsers = BrowserPool(settings.browser, warn)
         self.warc: WarcSink | None = None
 
     async def start(self) -> None:
@@ -177,17 +195,17 @@ class Renderer:
         browser context's: pages sharing all of them and the host share a context."""
         from playwright.async_api import Error
 
-        headers = {**self._job.headers, **(extra.headers if extra is not None else {})}
-        cookies = {**self._job.cookies, **(extra.cookies if extra is not None else {})}
+        headers = {**self._settings.headers, **(extra.headers if extra is not None else {})}
+        cookies = {**self._settings.cookies, **(extra.cookies if extra is not None else {})}
         host = host_key(url)
         key = (host, proxy.url if proxy is not None else None, tuple(headers.items()), tuple(cookies.items()))
-        width, _, height = self._job.render_viewport.partition("x")
+        width, height = self._settings.viewport
         options = {
-            "user_agent": self._job.user_agent,
+            "user_agent": self._settings.user_agent,
             "extra_http_headers": headers,
             "proxy": _proxy(proxy),
-            "viewport": {"width": int(width), "height": int(height)},
-            "ignore_https_errors": self._job.insecure,
+            "viewport": {"width": width, "height": height},
+            "ignore_https_errors": self._settings.insecure,
         }
         if self.browsers.guard is not None:
             await self.browsers.guard.check(url, resolve=proxy is None)
@@ -195,8 +213,8 @@ class Renderer:
             async with self.browsers.tab(
                 key, options, [{"name": k, "value": v, "url": str(url)} for k, v in cookies.items()]
             ) as tab:
-                lifetime = 2 * self._job.render_timeout + DEADLINE_GRACE  # the load, and the tab's close
-                traffic = PageTraffic(host, self._slots.holder(f"page {url}", lifetime), self._job.render_timeout / 2)
+                lifetime = 2 * self._settings.timeout + DEADLINE_GRACE  # the load, and the tab's close
+                traffic = PageTraffic(host, self._slots.holder(f"page {url}", lifetime), self._settings.timeout / 2)
                 tab.on_route = lambda route: self._route(route, tab.page.main_frame, url, traffic)
                 tab.on_done = traffic.done
                 tab.on_response = traffic.answered
@@ -218,22 +236,22 @@ class Renderer:
         from playwright.async_api import TimeoutError as BrowserTimeout
 
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._job.render_timeout
+        deadline = loop.time() + self._settings.timeout
         try:
-            async with asyncio.timeout(self._job.render_timeout + DEADLINE_GRACE):
+            async with asyncio.timeout(self._settings.timeout + DEADLINE_GRACE):
                 with self.browsers.guard.blame(page) if self.browsers.guard else contextlib.nullcontext():
                     answer = await page.goto(
-                        str(url), wait_until=self._job.render_wait, timeout=self._job.render_timeout * 1000
+                        str(url), wait_until=self._settings.wait, timeout=self._settings.timeout * 1000
                     )
                 if answer is not None and answer.ok:
                     ctype = await answer.header_value("content-type") or ""
                     if "html" not in ctype.lower():
                         raise NotHTML(ctype)
-                if self._job.render_selector:
+                if self._settings.selector:
                     await page.wait_for_selector(
-                        self._job.render_selector, timeout=max(deadline - loop.time(), 0.001) * 1000
+                        self._settings.selector, timeout=max(deadline - loop.time(), 0.001) * 1000
                     )
-                html = await _dom(page, self._job.max_bytes)
+                html = await _dom(page, self._settings.max_bytes)
                 if self._screens is not None:
                     shot = self._screens / screenshot_path(url)
                     shot.parent.mkdir(parents=True, exist_ok=True)
@@ -243,17 +261,17 @@ class Renderer:
         except (BrowserTimeout, TimeoutError):
             raise FetchError(
                 Kind.RENDER,
-                f"the page did not finish loading ({self._job.render_wait}"
-                f"{', ' + self._job.render_selector if self._job.render_selector else ''}) "
-                f"within {self._job.render_timeout:g}s",
+                f"the page did not finish loading ({self._settings.wait}"
+                f"{', ' + self._settings.selector if self._settings.selector else ''}) "
+                f"within {self._settings.timeout:g}s",
             ) from None
         return await self._response(url, answer.status if answer is not None else 200, html, page.url, pages)
 
     async def _response(self, url: URL, status: int, html: str, final_url: str, pages: PageStore | None) -> Response:
         """The rendered DOM as a Response, stored as the page's file."""
         body = html.encode("utf-8")
-        if len(body) > self._job.max_bytes:
-            raise FetchError(Kind.TOO_LARGE, f"rendered page exceeds max_bytes {self._job.max_bytes}")
+        if len(body) > self._settings.max_bytes:
+            raise FetchError(Kind.TOO_LARGE, f"rendered page exceeds max_bytes {self._settings.max_bytes}")
         path, sha256 = None, hashlib.sha256(body).hexdigest()
         if pages is not None:
             page_file = pages.open(url)
@@ -280,7 +298,7 @@ class Renderer:
 
         request = route.request
         try:
-            if request.resource_type in self._job.render_block:
+            if request.resource_type in self._settings.block:
                 await route.abort()
             elif self._leaves_scope(request, main, target) or not await traffic.admit(request):
                 await route.abort("blockedbyclient")

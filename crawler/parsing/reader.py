@@ -1,6 +1,6 @@
 """Everything a crawl takes from one HTML page: its title, the links to admit and the items.
 
-One pure function of (page, job), with a picklable result, so the same code runs inline (``crawler
+One pure function of (page, the job's rules), with a picklable result, so the same code runs inline (``crawler
 check``) and in the parser process (``crawler.parsing.process``) that keeps it off the event loop.
 """
 
@@ -13,13 +13,24 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
 from crawler.admission import LinkRules
-from crawler.config import Job
 from crawler.core.errors import InvalidURL
 from crawler.core.urls import split
 from crawler.hooks import ParseHook, as_item, failure
 from crawler.parsing.extract import DROPPED, Extractor
 from crawler.parsing.page import Fetched, Follow, Page
 from crawler.parsing.parse import parse_document, read_page
+from crawler.parsing.rules import ExtractRule, FollowRule
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderSettings:
+    """The rules a page is read with: which links are followed, what is extracted."""
+
+    rules: LinkRules  # scope, depth and URL length: admission's own
+    extract: tuple[ExtractRule, ...]
+    follow: tuple[FollowRule, ...]
+    follow_nofollow: bool
+    detect_shells: bool  # render: auto: tell pages that scripts build
 
 
 @dataclass(slots=True)
@@ -40,13 +51,13 @@ class PageResult:
 class PageReader:
     """Parses a page and applies the job's follow, scope and extraction rules to it."""
 
-    def __init__(self, job: Job, parse_hook: ParseHook | None = None) -> None:
+    def __init__(self, settings: ReaderSettings, parse_hook: ParseHook | None = None) -> None:
         self._hook = parse_hook
-        self._detect_shells = job.render_auto
-        self._rules = LinkRules.from_job(job)
-        self._extractor = Extractor(job.extract)
-        self._follow = job.follow
-        self._follow_nofollow = job.follow_nofollow
+        self._detect_shells = settings.detect_shells
+        self._rules = settings.rules
+        self._extractor = Extractor(list(settings.extract))
+        self._follow = settings.follow
+        self._follow_nofollow = settings.follow_nofollow
 
     @property
     def reads_headers(self) -> bool:

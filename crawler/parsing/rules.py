@@ -26,7 +26,7 @@ def _css(selector: str | None) -> str | None:
     return selector
 
 
-def _pattern(pattern: str | None, *, glob_ok: bool) -> str | None:
+def checked_pattern(pattern: str | None, *, glob_ok: bool) -> str | None:
     """A regex (or, where globs are allowed, ``re:``-prefixed regex) that compiles."""
     if pattern is not None and (not glob_ok or pattern.startswith("re:")):
         try:
@@ -83,13 +83,13 @@ class FieldRule(Strict):
     @field_validator("regex")
     @classmethod
     def _check_regex(cls, v: str | None) -> str | None:
-        return _pattern(v, glob_ok=False)
+        return checked_pattern(v, glob_ok=False)
 
     @field_validator("replace", "map")
     @classmethod
     def _check_keys(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
         for key in v or {}:
-            _pattern(key, glob_ok=True)
+            checked_pattern(key, glob_ok=True)
         return v
 
     @field_validator("fields", mode="before")
@@ -136,7 +136,7 @@ class ExtractRule(Strict):
     @field_validator("match")
     @classmethod
     def _check_match(cls, v: str) -> str:
-        return _pattern(v, glob_ok=True) or v
+        return checked_pattern(v, glob_ok=True) or v
 
     @field_validator("fields", mode="before")
     @classmethod
@@ -167,4 +167,4 @@ class FollowRule(Strict):
     @field_validator("match")
     @classmethod
     def _check_match(cls, v: str | None) -> str | None:
-        return _pattern(v[3:] if v is not None and v.startswith("re:") else v, glob_ok=False)
+        return checked_pattern(v[3:] if v is not None and v.startswith("re:") else v, glob_ok=False)

@@ -16,11 +16,11 @@ from typing import Any
 
 import orjson
 
-from crawler.config import Job
 from crawler.core.errors import ClusterError
 from crawler.redis.store import RedisStore
 
-# seeds, scope, and the rules that decide what is followed and extracted
+# seeds, scope, and the rules that decide what is followed and extracted: the job keys whose
+# values (as JSON, defaults left out) :mod:`crawler.wiring` gives ``claim`` as the job's summary
 DEFINING = (
     "start_urls",
     "sitemaps",
@@ -36,16 +36,10 @@ DEFINING = (
 SHOWN = 80  # characters of a differing value in the message
 
 
-def summary(job: Job) -> dict[str, Any]:
-    """The job's defining settings as JSON data."""
-    data: dict[str, Any] = job.model_dump(mode="json", include=set(DEFINING), exclude_defaults=True)
-    return data
-
-
-async def claim(store: RedisStore, job: Job) -> None:
-    """Make sure the job stored under this name is this job (storing it if none is), then with
-    ``--fresh`` forget it and store it anew. Raises ClusterError naming the first difference."""
-    ours = summary(job)
+async def claim(store: RedisStore, ours: dict[str, Any], *, fresh: bool) -> None:
+    """Make sure the job stored under this name is this job, the one ``ours`` (its defining
+    settings) describes, storing it if none is; then with ``fresh`` forget it and store it anew.
+    Raises ClusterError naming the first difference."""
     text = orjson.dumps(ours, option=orjson.OPT_SORT_KEYS).decode()
     fingerprint = hashlib.sha256(text.encode()).hexdigest()[:16]
     key = store.keys.job
@@ -60,7 +54,7 @@ async def claim(store: RedisStore, job: Job) -> None:
             )
 
     await claim_once()
-    if job.fresh:
+    if fresh:
         await store.clear()
         await claim_once()
 

@@ -6,10 +6,10 @@ checkpoint flushes items before records, so a crash can repeat a page's items, n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from crawler.config import Job
 from crawler.core.record import Record
 from crawler.sinks.pages import PageStore
 from crawler.sinks.records import RecordSink
@@ -21,20 +21,28 @@ if TYPE_CHECKING:  # warcio costs 30 ms of start-up: imported only by crawls tha
 Mark = tuple[int, int]
 
 
+@dataclass(frozen=True, slots=True)
+class OutputSettings:
+    """Which files a crawl writes besides records and pages."""
+
+    items: Literal["jsonl", "csv"] | None  # None: no items file (no extract rules, no parse hook)
+    columns: tuple[str, ...]  # items.csv's columns
+    warc: bool
+
+
 class Output:
     """``OUT/records.jsonl``, ``OUT/items.*``, ``OUT/pages/`` and ``OUT/crawl.warc.gz``."""
 
-    def __init__(self, job: Job, out: Path, *, start_over: bool, hook_items: bool = False) -> None:
+    def __init__(self, settings: OutputSettings, out: Path, *, start_over: bool) -> None:
         self.pages = PageStore(out)
         self.records = RecordSink(out / "records.jsonl", truncate=start_over)
         self.items: RecordSink | CsvSink | None = None
-        if job.extract and job.format == "csv":
-            columns = list(dict.fromkeys(f for rule in job.extract for f in rule.fields))
-            self.items = CsvSink(out / "items.csv", columns, truncate=start_over)
-        elif job.extract or hook_items:
+        if settings.items == "csv":
+            self.items = CsvSink(out / "items.csv", list(settings.columns), truncate=start_over)
+        elif settings.items == "jsonl":
             self.items = RecordSink(out / "items.jsonl", truncate=start_over)
         self.warc: WarcSink | None = None
-        if job.warc:
+        if settings.warc:
             from crawler.sinks.warc import WarcSink
 
             self.warc = WarcSink(out / "crawl.warc.gz", self.pages.executor)

@@ -17,7 +17,7 @@ def record_grants(crawl: Crawl) -> defaultdict[str, list[float]]:
     on these times: they are where the delay is kept, so a busy machine cannot shift them, whereas a
     request reaching the server late makes the next gap there look short."""
     grants: defaultdict[str, list[float]] = defaultdict(list)
-    acquire = crawl.limiter.acquire
+    acquire = crawl.parts.limiter.acquire
 
     async def logged(host: str) -> float:
         wait = await acquire(host)
@@ -25,7 +25,7 @@ def record_grants(crawl: Crawl) -> defaultdict[str, list[float]]:
             grants[host.split(":")[0]].append(time.monotonic())  # by name, as Site counts them
         return wait
 
-    crawl.limiter.acquire = logged  # type: ignore[method-assign]  # acquire_up_to calls it too
+    crawl.parts.limiter.acquire = logged  # type: ignore[method-assign]  # acquire_up_to calls it too
     return grants
 
 

@@ -1,0 +1,84 @@
+"""The value types of the job schema (:mod:`crawler.config`): durations, folder names, URL
+patterns, timeouts, and the items of ``proxy_rules`` and ``recrawl_rules``."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from crawler.parsing.rules import Strict, checked_pattern
+
+DAY = 86_400.0  # the longest wait any setting may ask for (a longer one would hang the crawl)
+RESOURCE_TYPES = frozenset(
+    {
+        "document",
+        "stylesheet",
+        "image",
+        "media",
+        "font",
+        "script",
+        "texttrack",
+        "xhr",
+        "fetch",
+        "eventsource",
+        "websocket",
+        "manifest",
+        "other",
+    }
+)  # the browser's
+
+
+def url_match(pattern: str) -> str:
+    """A URL glob, or a regex after ``re:`` that compiles (``match:`` of rules, ``render:``)."""
+    return checked_pattern(pattern, glob_ok=True) or pattern
+
+
+UrlMatch = Annotated[str, AfterValidator(url_match)]
+
+
+class Timeouts(Strict):
+    """Seconds. ``connect`` covers getting a connection, ``read`` each socket read, ``total`` all."""
+
+    connect: float = Field(10.0, gt=0, le=DAY)
+    read: float = Field(30.0, gt=0, le=DAY)
+    total: float = Field(60.0, gt=0, le=DAY)
+
+
+class ProxyRule(Strict):
+    """Route hosts matching ``match`` (a glob, or a regex after ``re:``) to ``proxy``:
+    a pool name, a proxy URL or ``direct``."""
+
+    match: UrlMatch
+    proxy: str
+
+
+def duration(value: Any) -> Any:
+    """Seconds, from a number or text such as ``90s``, ``30m``, ``6h``, ``2d``."""
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
+        if m is None:
+            raise ValueError(f"{value!r} is not a duration (e.g. 90s, 30m, 6h, 2d)")
+        return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(duration), Field(ge=0)]
+
+
+def folder_name(name: str) -> str:
+    """A name that is a folder of its own (the job's output, a worker's shard): not "." or ".."."""
+    if name in (".", ".."):
+        raise ValueError(f"{name!r} names no folder of its own (letters, digits, '.', '_', '-')")
+    return name
+
+
+FolderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$"), AfterValidator(folder_name)]
+
+
+class RecrawlRule(Strict):
+    """URLs matching ``match`` (a glob, or a regex after ``re:``) are due again ``after`` this long."""
+
+    match: UrlMatch
+    after: Duration
