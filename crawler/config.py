@@ -19,6 +19,7 @@ from yarl import URL
 from crawler import __version__
 from crawler.core.errors import InvalidURL
 from crawler.core.outgoing import breaks_header
+from crawler.core.proxy_url import parse_proxy
 from crawler.core.urls import parse_seed
 from crawler.job_values import (
     DAY,
@@ -30,7 +31,6 @@ from crawler.job_values import (
     Timeouts,
     url_match,
 )
-from crawler.net.proxy_url import parse_proxy
 from crawler.parsing.rules import ExtractRule, FollowRule, Strict
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://github.com/crawler-project/crawler)"

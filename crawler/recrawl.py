@@ -11,20 +11,17 @@ or the same content digest) or ``gone`` (it answered before; now it fails, or sa
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import orjson
 
 from crawler.core.record import Record
-from crawler.core.records import crawl_of, read_jsonl
+from crawler.core.records import crawl_of, read_jsonl, redirect_digest
 from crawler.core.request import Visit
 from crawler.core.urls import url_pattern
 
@@ -39,11 +36,6 @@ class RecrawlSettings:
     after: float | None  # recrawl_after: seconds since the last visit
     rules: tuple[tuple[str, float], ...]  # (URL pattern, seconds): the first match wins
     adaptive: bool  # each URL's interval follows how often it changes
-
-
-def redirect_digest(target: str) -> str:
-    """A redirect's content digest: its target, so a moved redirect counts as a change."""
-    return hashlib.sha256(f"redirect {target}".encode()).hexdigest()
 
 
 def change(previous: Visit | None, now: Visit) -> str:
@@ -116,26 +108,6 @@ def due_policy(settings: RecrawlSettings) -> Callable[[str, Visit | None], bool]
     return due
 
 
-def visit_from_record(line: dict[str, Any]) -> Visit:
-    """The visit a record describes (records of older versions have no validators)."""
-    status = line.get("status")
-    ok = line.get("error") is None and isinstance(status, int) and status < 400
-    digest = line.get("sha256")
-    if ok and 300 <= status < 400 and line.get("final_url"):  # type: ignore[operator]
-        digest = redirect_digest(line["final_url"])
-    fetched = _epoch(line.get("fetched_at"))
-    return Visit(
-        status,
-        ok,
-        digest,
-        line.get("path"),
-        line.get("etag"),
-        line.get("last_modified"),
-        fetched_at=fetched,
-        changed_at=fetched,
-    )
-
-
 def write_changes(out: Path, generation: int) -> Counter[str]:
     """Rewrite ``OUT/changes.jsonl`` from the records of ``generation`` (every change but
     ``unchanged``); return the count of each kind of change."""
@@ -153,10 +125,3 @@ def write_changes(out: Path, generation: int) -> Counter[str]:
 
 
 _CHANGE_FIELDS = ("url", "change", "crawl", "status", "sha256", "path", "fetched_at")
-
-
-def _epoch(text: object) -> float:
-    try:
-        return datetime.fromisoformat(str(text)).timestamp()
-    except ValueError:
-        return 0.0

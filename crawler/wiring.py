@@ -46,7 +46,6 @@ from crawler.sinks.output import OutputSettings
 from crawler.sinks.pages import PageStore
 
 if TYPE_CHECKING:
-    from crawler.commands.workers import WorkerSettings
     from crawler.sinks.warc import WarcSink
 
 
@@ -371,20 +370,3 @@ def identity(job: Job) -> dict[str, Any]:
 
     data: dict[str, Any] = job.model_dump(mode="json", include=set(DEFINING), exclude_defaults=True)
     return data
-
-
-def worker_settings(job: Job) -> WorkerSettings:
-    from crawler.commands.workers import WorkerSettings
-
-    return WorkerSettings(
-        processes=job.processes,
-        worker_id=job.worker_id,
-        output=job.output_dir,
-        quiet=job.quiet,
-        fresh=job.fresh,
-        redis=job.frontier,
-        job=job.job_name,
-        lease_ttl=job.lease_ttl,
-        redis_wait=job.redis_wait,
-        identity=identity(job),
-    )

@@ -32,8 +32,7 @@ def execute(job: Job) -> int:
         click.echo(f"warning: {message}", err=True)
 
     if job.processes > 1:
-        from crawler.commands.workers import run_workers  # redis-py loads only for a shared job
-        from crawler.wiring import worker_settings
+        from crawler.commands.workers import run_workers, worker_settings  # redis-py: a shared job only
 
         return run_workers(worker_settings(job), sys.argv[1:], lambda line: click.echo(line, err=True))
     progress = Progress(mode="off" if job.quiet else job.progress)

@@ -21,9 +21,11 @@ from types import FrameType
 from typing import Any
 
 from crawler.commands.merge import merge
+from crawler.config import Job
 from crawler.core.errors import ClusterError, ConfigError
 from crawler.redis.identity import claim
 from crawler.redis.store import RedisStore
+from crawler.wiring import identity
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,22 @@ class WorkerSettings:
     lease_ttl: float
     redis_wait: float
     identity: dict[str, Any]  # the job's defining settings (see crawler.redis.identity)
+
+
+def worker_settings(job: Job) -> WorkerSettings:
+    """The workers' settings from the job their command was given."""
+    return WorkerSettings(
+        processes=job.processes,
+        worker_id=job.worker_id,
+        output=job.output_dir,
+        quiet=job.quiet,
+        fresh=job.fresh,
+        redis=job.frontier,
+        job=job.job_name,
+        lease_ttl=job.lease_ttl,
+        redis_wait=job.redis_wait,
+        identity=identity(job),
+    )
 
 
 def run_workers(settings: WorkerSettings, argv: list[str], echo: Callable[[str], None]) -> int:

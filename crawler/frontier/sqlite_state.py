@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from crawler.core.errors import StateError
-from crawler.core.records import read_jsonl, read_jsonl_urls
+from crawler.core.records import read_jsonl, read_jsonl_urls, visit_from_record
 from crawler.core.request import FIRST_ATTEMPT, Attempts, Visit
 from crawler.core.urls import dedup_key
-from crawler.recrawl import visit_from_record
 
 APP_ID = 0x43524157  # "CRAW": marks the file as ours (PRAGMA application_id)
 VERSION = 6  # 2: urls.meta; 3: urls.priority; 4: last visits and generations; 5: dedup keys, urls.href;

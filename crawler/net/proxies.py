@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from yarl import URL
 
 from crawler.core.errors import FetchError, Kind
+from crawler.core.proxy_url import parse_proxy, redact_url
 from crawler.core.usage import ProxyUse
-from crawler.net.proxy_url import parse_proxy, redact_url
 
 MAX_COOLDOWN = 300.0
 ROUTE_CACHE = 65_536  # hosts whose route is remembered (and sticky proxies, per pool)

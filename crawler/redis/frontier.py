@@ -26,10 +26,9 @@ from pathlib import Path
 import orjson
 from yarl import URL
 
-from crawler.core.records import crawl_of, read_jsonl, read_jsonl_urls
+from crawler.core.records import crawl_of, read_jsonl, read_jsonl_urls, visit_from_record
 from crawler.core.request import NO_CAPS, Attempts, Caps, Counts, Lease, Request, Visit
 from crawler.core.urls import dedup_key, host_key, legacy_keys
-from crawler.recrawl import visit_from_record
 from crawler.redis.store import RedisStore
 
 RECLAIM_BATCH = 500

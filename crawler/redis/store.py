@@ -24,8 +24,8 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from crawler.core.errors import ClusterError, ConfigError
+from crawler.core.proxy_url import redact_url
 from crawler.core.usage import RedisUse
-from crawler.net.proxy_url import redact_url
 from crawler.redis import scripts
 
 T = TypeVar("T")
