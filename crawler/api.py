@@ -11,7 +11,7 @@ from typing import Any
 
 from crawler.config import Job
 from crawler.engine import Crawl
-from crawler.hooks import Hooks, ParseHook, RecordHook, RequestHook
+from crawler.hooks import Hooks, ItemHook, ParseHook, RecordHook, RequestHook
 from crawler.jobfile import build_job
 from crawler.observe.stats import Stats
 
@@ -22,7 +22,7 @@ def crawl(
     parse: ParseHook | None = None,
     request: RequestHook | None = None,
     on_record: RecordHook | None = None,
-    on_item: RecordHook | None = None,
+    on_item: ItemHook | None = None,
 ) -> Stats:
     """Run ``job`` (a Job, or a mapping with the YAML keys) to the end and return its numbers.
     Hooks given here replace those the job names by dotted path. Raises ConfigError for a bad

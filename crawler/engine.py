@@ -279,19 +279,20 @@ class Crawl:
         if outcome.follow:
             await self.parts.admission.admit(outcome.follow, outcome.source)
         self.stats.count(outcome.record, len(outcome.items), request.host)
-        line = self.output.write(outcome.record, outcome.items)
+        self.output.write(outcome.record, outcome.items)
         await self.parts.frontier.done(lease, outcome.visit)
         if self.parts.hooks.on_record or self.parts.hooks.on_item:
-            await self._sink_hooks(outcome, line)
+            await self._sink_hooks(outcome)
         if self.output.pending_bytes >= FLUSH_BYTES:
             self._flush_now.set()
 
-    async def _sink_hooks(self, outcome: Final, line: dict[str, Any]) -> None:
-        """The user's ``on_record`` / ``on_item`` with the record line and items just written
-        (already serialized, so a hook that changes them changes nothing on disk). Failures are
-        counted; the first three are warned about; the crawl goes on."""
-        calls = [(self.parts.hooks.on_record, line)]
-        calls += [(self.parts.hooks.on_item, item) for item in outcome.items]
+    async def _sink_hooks(self, outcome: Final) -> None:
+        """The user's ``on_record`` (the typed :class:`Record`) and ``on_item`` with what was just
+        written (already serialized, so a hook that changes them changes nothing on disk).
+        Failures are counted; the first three are warned about; the crawl goes on."""
+        hooks = self.parts.hooks
+        calls: list[tuple[Callable[[Any], Any] | None, Any]] = [(hooks.on_record, outcome.record)]
+        calls += [(hooks.on_item, item) for item in outcome.items]
         for fn, value in calls:
             if fn is None:
                 continue

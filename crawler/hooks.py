@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from crawler.core.errors import ConfigError
 from crawler.core.outgoing import Outgoing, breaks_header
+from crawler.core.record import Record
 
 if TYPE_CHECKING:
     from crawler.parsing.page import Page
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 
 ParseHook: TypeAlias = "Callable[[Page], Iterable[Any] | None]"  # items and Follow requests
 RequestHook = Callable[[Outgoing], Any]  # changes the Outgoing (or returns one); may be async
-RecordHook = Callable[[dict[str, Any]], Any]  # may return an awaitable
+RecordHook = Callable[[Record], Any]  # may return an awaitable
+ItemHook = Callable[[dict[str, Any]], Any]  # may return an awaitable
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +38,7 @@ class Hooks:
     parse: ParseHook | None = None
     request: RequestHook | None = None
     on_record: RecordHook | None = None
-    on_item: RecordHook | None = None
+    on_item: ItemHook | None = None
 
     @classmethod
     def from_paths(cls, paths: Mapping[str, str | None], base: Path | None = None) -> Hooks:

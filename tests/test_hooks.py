@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from crawler import Follow, Hooks, Job, Outgoing, Page, crawl
+from crawler import Follow, Hooks, Job, Outgoing, Page, Record, crawl
 from crawler.engine import Crawl
 from crawler.observe.summary import summary
 from crawler.parsing import process
@@ -147,10 +147,10 @@ async def test_follow_requests_obey_scope_and_sink_hooks_see_everything(site, tm
         yield from _tiles(page)
         yield {"page": page.url}
 
-    seen_records: list[dict] = []
+    seen_records: list[Record] = []
     seen_items: list[dict] = []
 
-    async def on_record(record: dict) -> None:  # async hooks are awaited
+    async def on_record(record: Record) -> None:  # async hooks are awaited; the record is typed
         seen_records.append(record)
 
     job = Job(
@@ -159,6 +159,8 @@ async def test_follow_requests_obey_scope_and_sink_hooks_see_everything(site, tm
     stats = await Crawl(job, hooks=Hooks(parse=parse, on_record=on_record, on_item=seen_items.append)).run()
     assert site.hits[("elsewhere.test", "/")] == 0
     assert len(seen_records) == stats.records == PRODUCTS + 2
+    written = {r["url"]: r for r in read_records(tmp_path / "o")}
+    assert all(r.as_json(with_items=True) == written[r.url] for r in seen_records)  # as written
     assert len(seen_items) == stats.items == PRODUCTS + 2
 
 
@@ -178,7 +180,7 @@ async def test_a_failing_sink_hook_is_counted_and_the_crawl_goes_on(site, tmp_pa
     site.html("shop.test", "/a", "a")
     await site.start()
 
-    def on_record(record: dict) -> None:
+    def on_record(record: Record) -> None:
         raise RuntimeError("sink is down")
 
     job = Job(start_urls=[site.url("shop.test")], resolve=site.pin("shop.test"), output=tmp_path / "o")

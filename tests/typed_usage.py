@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from crawler import Crawl, Follow, Hooks, Job, Outgoing, Page, Stats, crawl
+from crawler import Crawl, Follow, Hooks, Job, Outgoing, Page, Record, Stats, crawl
 
 
 def parse(page: Page) -> Iterator[dict[str, Any] | Follow]:
@@ -48,3 +48,12 @@ def unit_test_of_a_hook() -> list[Any]:
         return list(parse(Page.from_html("http://shop.test/", "<h1>Tea</h1>", meta={"local": True})))
     except CrawlerError:
         return []
+
+
+def on_record(record: Record) -> None:
+    """An ``on_record`` hook reads the typed record (mypy refuses one that takes a dict)."""
+    print(record.url, record.status, record.error.kind if record.error else None)
+
+
+def with_a_record_sink() -> int:
+    return crawl(Job(start_urls=["http://127.0.0.1:9/"]), on_record=on_record).records

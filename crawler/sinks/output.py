@@ -47,14 +47,12 @@ class Output:
 
             self.warc = WarcSink(out / "crawl.warc.gz", self.pages.executor)
 
-    def write(self, record: Record, items: list[dict[str, Any]]) -> dict[str, Any]:
-        """Buffer the items and the record (serialized now); return the record's JSON object."""
+    def write(self, record: Record, items: list[dict[str, Any]]) -> None:
+        """Buffer the items and the record (serialized now)."""
         if self.items is not None:
             for item in items:
                 self.items.write(item)
-        line = record.as_json(with_items=self.items is not None)
-        self.records.write(line)
-        return line
+        self.records.write(record.as_json(with_items=self.items is not None))
 
     @property
     def pending_bytes(self) -> int:
