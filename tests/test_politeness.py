@@ -101,7 +101,9 @@ async def test_delay_spaces_request_starts_per_host(site, crawl):
         jitter=0.05,
         ignore_robots=True,
     )
-    assert len(site.starts["d.test"]) == len(r.grants["d.test"]) == 6  # every request held a slot
+    assert len(site.starts["d.test"]) == 6
+    # every request held a slot; a slot taken for a URL another batch leased first goes back unused
+    assert len(r.grants["d.test"]) >= 6
     assert min(gaps(r.grants["d.test"])) >= delay - 0.001, r.grants
 
 
