@@ -106,8 +106,9 @@ class Pipeline:
         started = time.perf_counter()
         attempts = request.attempts
         if not self._settings.ignore_robots:
-            first = not self.robots.loaded(request.host)
-            if first:
+            asked = False  # whether this lease's slot carried the robots.txt request
+            if not self.robots.loaded(request.host):
+                asked = not self.robots.loading(request.host)
                 rules = await self.robots.load(url, request.host)  # in this request's slot
                 if isinstance(rules, Unavailable) and rules.local:
                     return self._local(attempts, rules.reason)
@@ -121,8 +122,12 @@ class Pipeline:
                 return self._retry(attempts, refusal)
             if refusal is not None:
                 return self._final(request, started, error=refusal)
-            if first and not await slot.restart():  # robots.txt had this slot's start; the page waits its turn
-                return Again(Reason.STOPPED, 0.0, attempts)
+            if asked:  # robots.txt had this slot's start: the page waits for the host's next one
+                wait = await slot.restart()
+                if wait is None:
+                    return Again(Reason.STOPPED, 0.0, attempts)
+                if wait:
+                    return Again(Reason.DELAY, wait, attempts)
         extra: Outgoing | None = None
         if self._request_hook is not None:
             outgoing = await self._outgoing(request)
@@ -293,7 +298,7 @@ class Pipeline:
         except FetchError as e:  # the page could not be parsed (see crawler.parsing.process)
             self._warn(f"{request.url}: {e.message}")
             return self._final(request, started, response, e, proxy=proxy)
-        if page.shell and self._renderer is not None and not response.rendered:
+        if page.shell and self._renderer is not None and not response.rendered and not attempts.render:
             # render: auto: back to the frontier, to be loaded in the browser in a slot of its own
             return Again(Reason.RENDER, 0.0, replace(attempts, render=True))
         hook_error = FetchError(Kind.HOOK, page.hook_error) if page.hook_error else None

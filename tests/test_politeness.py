@@ -149,8 +149,33 @@ async def test_a_hosts_first_url_is_leased_once_for_robots_txt_and_its_page(site
     stats = await crawl.run()
     assert stats.pages == 3 and site.hits[("o.test", "/robots.txt")] == 1
     assert set(frontier.leased.values()) == {1} and len(frontier.leased) == 4  # /private: refused, once
-    assert len(site.starts["o.test"]) == 4 and len(grants["o.test"]) == 5  # and /private's lease, unused
+    # a grant per request, /private's (refused, unused), and any slot taken for a URL another batch leased
+    assert len(site.starts["o.test"]) == 4 and len(grants["o.test"]) >= 5
     assert min(gaps(grants["o.test"])) >= delay - 0.001, grants
+    assert crawl.parts.limiter.held() == {}
+
+
+async def test_after_robots_txt_a_long_crawl_delay_is_waited_in_the_frontier_not_in_a_worker(site, tmp_path):
+    """A Crawl-delay longer than a worker may idle (HOLD_MAX): the page goes back to its queue,
+    holding no slot and no worker, and starts no sooner after robots.txt than the delay says."""
+    crawl_delay = 5.0
+
+    async def robots(_: web.Request) -> web.Response:
+        return web.Response(text=f"User-agent: *\nCrawl-delay: {crawl_delay:g}\n")
+
+    site.route("slow.test", "/robots.txt", robots)
+    site.html("slow.test", "/", "slow")
+    frontier = YieldingFrontier(MemoryFrontier())
+    job = Job.model_validate(
+        {"start_urls": [site.url("slow.test")], "resolve": site.pin("slow.test"), "output": tmp_path / "o"}
+    )
+    crawl = Crawl(job, frontier=frontier)
+    grants = record_grants(crawl)
+    stats = await crawl.run()
+    assert stats.pages == 1 and len(site.starts["slow.test"]) == 2  # robots.txt, then the page
+    assert frontier.leased[site.url("slow.test")] == 2  # the wait was not spent holding the lease
+    page, before = grants["slow.test"][-1], grants["slow.test"][:-1]  # before: robots.txt's (and an unused one)
+    assert before and page - max(before) >= crawl_delay - 0.001, grants
     assert crawl.parts.limiter.held() == {}
 
 

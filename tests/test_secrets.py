@@ -71,3 +71,25 @@ async def test_no_secret_in_any_output_file_or_message(hosts_site, tmp_path):
             proxy.kill()
             if proxy.proc:
                 await proxy.proc.wait()
+
+
+def test_settings_objects_keep_headers_cookies_and_the_redis_password_out_of_their_repr(tmp_path):
+    """Settings may end up in a traceback or a debug line: the values that carry secrets never
+    show in their repr."""
+    from crawler import wiring
+    from crawler.commands.workers import worker_settings
+    from crawler.config import Job
+
+    job = Job.model_validate(
+        {
+            "start_urls": ["http://127.0.0.1:9/"],
+            "output": str(tmp_path / "o"),
+            "headers": {"Authorization": "Bearer tok-SECRET1"},
+            "cookies": {"session": "SECRET2"},
+            "frontier": "redis://:SECRET3@127.0.0.1:9/0",
+            "render": ["*"],
+        }
+    )
+    shown = repr(wiring.fetch_settings(job)) + repr(wiring.render_settings(job)) + repr(worker_settings(job))
+    assert "SECRET" not in shown
+    assert "user_agent=" in shown  # the rest is still there to read

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from crawler import wiring
 from crawler.config import Job
-from crawler.core.errors import ConfigError, InvalidURL, Kind
+from crawler.core.errors import ConfigError, FetchError, InvalidURL, Kind
 from crawler.core.record import Record
 from crawler.core.request import Request
 from crawler.core.step import Again, Final, Reason, Step
@@ -35,7 +35,10 @@ class _Traced(InlineParser):
 
     async def read(self, page: Fetched) -> PageResult:
         self.trace = []
-        self.last = self._reader.read(page, self.trace)
+        try:
+            self.last = self._reader.read(page, self.trace)
+        except Exception as e:  # a bug of ours: the page's error, as the crawl records it
+            raise FetchError(Kind.INTERNAL, f"parser: {type(e).__name__}: {e}") from None
         return self.last
 
 

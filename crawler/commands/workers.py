@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -37,7 +37,7 @@ class WorkerSettings:
     output: Path  # the job's folder: shards/ in it, merged into it
     quiet: bool
     fresh: bool
-    redis: str  # the shared job's Redis URL
+    redis: str = field(repr=False)  # the shared job's Redis URL, password and all: never in a repr
     job: str  # its name
     lease_ttl: float
     redis_wait: float

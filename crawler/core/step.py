@@ -31,6 +31,7 @@ class Reason(StrEnum):
     RENDER = "render"  # its plain HTML is a script-built shell: load it in the browser next
     LOCAL = "local"  # this machine ran out of something: no attempt, and the stall watch counts it
     STOPPED = "stopped"  # the crawl stopped before the request was sent: untouched
+    DELAY = "delay"  # robots.txt took the host's turn and its delay is long: the page waits queued
 
 
 @dataclass(frozen=True, slots=True)

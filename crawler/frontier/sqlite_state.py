@@ -5,7 +5,7 @@ Format 4 keeps what each fetch left (status, content digest, page file, ETag, La
 times) in ``visits``, one row per URL and generation, and the job's generation in ``job``. A
 re-crawl compares a URL with its visit of the latest earlier generation; a visit of the current
 generation whose record never reached disk (a crash) is deleted on resume, so it cannot pose as
-the earlier one. Files of formats 1–4 are upgraded in place when opened; a format-3 file learns
+the earlier one. Files of formats 1–5 are upgraded in place when opened; a format-3 file learns
 its URLs' visits from ``records.jsonl`` (all but the validators, which it never kept).
 
 Format 5 reads URLs as a browser does: ``urls.url`` is the URL's dedup key, ``urls.href`` the

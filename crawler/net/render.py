@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -152,8 +152,8 @@ class RenderSettings:
     block: frozenset[str]  # resource types not loaded
     viewport: tuple[int, int]  # width, height
     user_agent: str
-    headers: Mapping[str, str]
-    cookies: Mapping[str, str]
+    headers: Mapping[str, str] = field(repr=False)  # may hold tokens: never in a repr
+    cookies: Mapping[str, str] = field(repr=False)  # may hold tokens: never in a repr
     insecure: bool  # no certificate checks
     max_bytes: int
     browser: BrowserSettings

@@ -97,6 +97,12 @@ class Robots:
             return False
         return True
 
+    def loading(self, host: str) -> bool:
+        """True while another request is loading the host's rules: a ``load`` now waits for it
+        and sends nothing, so the caller's slot carries no robots.txt request."""
+        task = self._rules.get(host)
+        return task is not None and not task.done()
+
     def refusal(self, url: URL, host: str) -> FetchError | None:
         """Why robots.txt keeps ``url`` from being fetched now, or None (rules must be loaded)."""
         rules = self._rules[host].result()

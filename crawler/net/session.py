@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,8 @@ class FetchSettings:
     """How the session connects and what the fetcher sends, keeps and calls a ban."""
 
     user_agent: str
-    headers: Mapping[str, str]
-    cookies: Mapping[str, str]
+    headers: Mapping[str, str] = field(repr=False)  # may hold tokens: never in a repr
+    cookies: Mapping[str, str] = field(repr=False)  # may hold tokens: never in a repr
     connect_timeout: float
     read_timeout: float
     total_timeout: float

@@ -40,6 +40,7 @@ from crawler.scheduling.slots import Slots
 POLL = 0.5  # seconds between looks at the frontier when other processes hold the job's work
 STALL_AFTER = 120.0  # seconds with nothing in flight and every slot of the queued hosts taken
 SLOT_POLL = 0.05  # seconds between asks for a slot of a full host (a lease's next request)
+HOLD_MAX = 2.0  # the longest a lease waits in its worker for its host's next start (else: the frontier)
 
 
 class Scheduler:
@@ -92,20 +93,24 @@ class Scheduler:
             self._freed.add(lease.id)
             await self._release(lease.request.host)
 
-    async def restart(self, lease: Lease) -> bool:
+    async def restart(self, lease: Lease) -> float | None:
         """Take a slot of the lease's host anew for its next request (the page, after the host's
         robots.txt): the slot goes back, then is taken once the limiter allows, so the start-to-
         start delay (and Crawl-delay, back-off, AIMD) holds between the two requests as between
-        any two. False if the crawl stopped meanwhile (the lease then holds no slot)."""
+        any two. 0.0: the slot is held again. A wait longer than HOLD_MAX (a long Crawl-delay):
+        those seconds, and the lease holds no slot; its worker must not idle that long. None:
+        the crawl stopped meanwhile (no slot held either)."""
         await self.free(lease)
         host = lease.request.host
         while not self.closed:
             wait = await self._limiter.acquire(host)
             if not wait:
                 self._freed.discard(lease.id)
-                return True
+                return 0.0
+            if HOLD_MAX < wait < math.inf:
+                return wait
             await asyncio.sleep(min(wait, POLL) if wait != math.inf else SLOT_POLL)  # full: polled
-        return False
+        return None
 
     async def finished(self, lease: Lease) -> None:
         """A leased request is over: free its slot, unless ``free`` already did."""
@@ -271,5 +276,5 @@ class LeaseSlot:
     async def free(self) -> None:
         await self._scheduler.free(self._lease)
 
-    async def restart(self) -> bool:
+    async def restart(self) -> float | None:
         return await self._scheduler.restart(self._lease)
