@@ -128,6 +128,36 @@ async def test_the_browser_goes_through_the_jobs_proxy(hosts_site, tmp_path):
         assert secret not in everything
 
 
+async def test_render_auto_records_a_shell_the_browser_hands_back_as_not_html(site, tmp_path):
+    """A page that looks script-built over HTTP but answers the browser with JSON: the browser
+    hands it back (not HTML), the plain fetch gets the shell again, and the URL is recorded
+    from it, once, instead of going back to the browser again and again."""
+    served: list[str] = []
+
+    async def two_faced(request: web.Request) -> web.Response:
+        browser = "text/html" in request.headers.get("Accept", "")  # Chromium's navigation asks for HTML
+        served.append("browser" if browser else "http")
+        if browser:
+            return web.json_response({"name": "Tea"})
+        return web.Response(text=ITEM, content_type="text/html")
+
+    site.route("js.test", "/item/1", two_faced)
+    await site.start()
+    job = {
+        "start_urls": [site.url("js.test", "/item/1")],
+        "resolve": site.pin("js.test"),
+        "output": str(tmp_path / "o"),
+        "ignore_robots": True,
+        "render": "auto",
+        "render_selector": "h1",
+        "extract": [{"name": "item", "match": "*/item/*", "fields": {"name": {"css": "h1.name", "required": True}}}],
+    }
+    await asyncio.wait_for(Crawl(Job.model_validate(job)).run(), 120)
+    (record,) = read_records(tmp_path / "o")
+    assert record["status"] == 200 and not record["rendered"], (record, served)
+    assert served == ["http", "browser", "http"]
+
+
 async def test_render_auto_renders_only_the_pages_built_by_scripts(site, tmp_path):
     """Everything is fetched over HTTP first; the item pages, whose required field exists only
     after their script runs, go to the browser; pages readable without it do not."""
