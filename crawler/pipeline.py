@@ -91,7 +91,7 @@ class Pipeline:
         self._request_hook = stages.request_hook
         self._fetcher = stages.fetcher
         self._router = stages.router
-        self.robots = stages.robots
+        self._robots = stages.robots
         self._parser = stages.parser
         self._limiter = stages.limiter
         self._rules = stages.rules
@@ -107,12 +107,12 @@ class Pipeline:
         attempts = request.attempts
         if not self._settings.ignore_robots:
             asked = False  # whether this lease's slot carried the robots.txt request
-            if not self.robots.loaded(request.host):
-                asked = not self.robots.loading(request.host)
-                rules = await self.robots.load(url, request.host)  # in this request's slot
+            if not self._robots.loaded(request.host):
+                asked = not self._robots.loading(request.host)
+                rules = await self._robots.load(url, request.host)  # in this request's slot
                 if isinstance(rules, Unavailable) and rules.local:
                     return self._local(attempts, rules.reason)
-            refusal = self.robots.refusal(url, request.host)
+            refusal = self._robots.refusal(url, request.host)
             if (
                 refusal is not None
                 and refusal.retryable

@@ -68,7 +68,7 @@ async def try_url(job: Job, url: str) -> str:
         await parts.frontier.add([request])
         while True:
             parser.last = None
-            step = await _visit(parts, pipeline)
+            step = await _visit(parts, pipeline, request.host)
             if isinstance(step, Final):
                 break
             if step.reason is Reason.LOCAL:  # this machine ran out of something: no point waiting here
@@ -77,9 +77,9 @@ async def try_url(job: Job, url: str) -> str:
     return _report(str(target), step.record, parser)
 
 
-async def _visit(parts: wiring.Parts, pipeline: Pipeline) -> Step:
+async def _visit(parts: wiring.Parts, pipeline: Pipeline, host: str) -> Step:
     """Lease the page and run it through the pipeline once, as a crawl's worker does."""
-    parts.scheduler.has_work((await parts.frontier.hosts_with_work())[0])
+    parts.scheduler.has_work(host)
     (lease,) = await parts.scheduler.next(1)
     try:
         step = await pipeline.run(lease.request, parts.scheduler.slot_of(lease))

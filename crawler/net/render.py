@@ -35,7 +35,7 @@ from crawler.core.usage import BrowserUse
 from crawler.net.browser import BrowserPool, BrowserSettings
 from crawler.net.fetch import Fetcher
 from crawler.net.proxies import Proxy
-from crawler.scheduling.slots import SlotHolder, Slots
+from crawler.scheduling.slots import SLOT_POLL, SlotHolder, Slots
 from crawler.sinks.pages import PageStore
 from crawler.sinks.paths import screenshot_path
 
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["NotHTML", "RenderSettings", "Renderer", "fetch_or_render"]
 
 DEADLINE_GRACE = 1.0  # seconds past render_timeout before our deadline cuts a page the browser did not
-SLOT_POLL = 0.05  # seconds between asks for another host's slot while all are taken
 BODY_FRAMING = ("content-encoding", "content-length", "transfer-encoding")  # not true of a decoded body
 
 

@@ -35,11 +35,10 @@ from contextlib import asynccontextmanager
 from crawler.core.request import Lease
 from crawler.frontier import Frontier
 from crawler.scheduling.limiter import HostLimiter
-from crawler.scheduling.slots import Slots
+from crawler.scheduling.slots import SLOT_POLL, Slots
 
 POLL = 0.5  # seconds between looks at the frontier when other processes hold the job's work
 STALL_AFTER = 120.0  # seconds with nothing in flight and every slot of the queued hosts taken
-SLOT_POLL = 0.05  # seconds between asks for a slot of a full host (a lease's next request)
 HOLD_MAX = 2.0  # the longest a lease waits in its worker for its host's next start (else: the frontier)
 
 

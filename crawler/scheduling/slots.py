@@ -15,6 +15,8 @@ import math
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
+SLOT_POLL = 0.05  # seconds between asks for a slot of a host whose slots are all taken
+
 
 class SlotHolder:
     """One taker of slots; ``take`` and ``give`` per request, ``close`` when it is done."""
