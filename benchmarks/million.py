@@ -44,9 +44,8 @@ DOMAIN = "million.test"
 HUB_FANOUT = 1000  # hosts linked from one sub-hub page (about 50 KB of HTML)
 PAGE_KB, TICK = os.sysconf("SC_PAGE_SIZE") // 1024, os.sysconf("SC_CLK_TCK")
 TEXT = (
-    "<p>One of many small pages of a small site: a title, a navigation bar, a few paragraphs and a footer, like"
-    " the pages a broad crawl meets most (home 2 KB, leaves 3 KB). The server sends the same file for every"
-    " host, so a million pages cost nginx a few files and no per-request code.</p>\n"
+    "<p>One of many small pages of a small site (home 2 KB, leaves 3 KB): title, navigation, a few paragraphs and"
+    " a footer, like the pages a broad crawl meets most. Every host gets the same files: no per-request code.</p>\n"
 )
 
 
@@ -88,10 +87,10 @@ def write_site(site: Site) -> None:
     root, k = site.root, site.pages
     for d in ("host/p", "hub/hub", "robots", "tmp"):
         (root / d).mkdir(parents=True, exist_ok=True)
-    (root / "host/index.html").write_text(page("Home", [(f"/p/{n}", f"Page {n}") for n in range(1, k)], 5))
+    (root / "host/index.html").write_text(page("Home", [(f"/p/{n}", f"Page {n}") for n in range(1, k)], 7))
     for n in range(1, k):
         nav = [("/", "Home")] + [(f"/p/{m}", f"Page {m}") for m in (n - 1, n + 1) if 0 < m < k]
-        (root / f"host/p/{n}").write_text(page(f"Page {n}", nav))
+        (root / f"host/p/{n}").write_text(page(f"Page {n}", nav, 12))
     robots = {"disallow": "User-agent: *\nDisallow: /p/3\n", "empty": "", "allow": "User-agent: *\nAllow: /\n"}
     for name, text in robots.items():
         (root / f"robots/{name}.txt").write_text(text)
@@ -128,10 +127,12 @@ http {{
 """
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port() -> int:
+    """A loopback port free for TCP and UDP both (dnsmasq listens on both)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        t.bind(("127.0.0.1", 0))
+        u.bind(("127.0.0.1", t.getsockname()[1]))  # taken for UDP: OSError, the run stops at once
+        return int(t.getsockname()[1])
 
 
 def wait_for(check: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
@@ -154,16 +155,15 @@ def dns_answer(port: int, name: str) -> str | None:
             reply = s.recv(512)
         except OSError:
             return None
-    if len(reply) < 16 or struct.unpack(">H", reply[6:8])[0] == 0:
-        return None
-    return ".".join(str(b) for b in reply[-4:])  # one A answer: its address is the last 4 bytes
+    answers = struct.unpack(">H", reply[6:8])[0] if len(reply) >= 16 else 0
+    return ".".join(str(b) for b in reply[-4:]) if answers else None  # one A answer: the last 4 bytes
 
 
 @contextmanager
 def services(site: Site, work: Path) -> Iterator[dict[str, Any]]:
     """nginx and dnsmasq for the length of the crawl; stopped after, dnsmasq's query count read."""
     (work / "nginx.conf").write_text(nginx_conf(site, work / "access.log"))
-    dns_port, dns_log = free_port(socket.SOCK_DGRAM), work / "dnsmasq.log"
+    dns_port, dns_log = free_port(), work / "dnsmasq.log"
     dnsmasq = [
         "/usr/sbin/dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
         "--no-poll", "--pid-file=", f"--port={dns_port}", "--listen-address=127.0.0.1", "--bind-interfaces",
@@ -186,8 +186,8 @@ def services(site: Site, work: Path) -> Iterator[dict[str, Any]]:
         for p in procs.values():
             p.terminate()
             p.wait(10)
-        counts = [line for line in dns_log.read_text().splitlines() if "answered locally" in line]
-        info["dns_queries"] = int(counts[-1].split("answered locally")[1].split()[0]) - 1 if counts else None
+        counts = re.findall(r"answered locally (\d+)", dns_log.read_text() if dns_log.exists() else "")
+        info["dns_queries"] = int(counts[-1]) - 1 if counts else None  # less the readiness query
 
 
 def tree(pid: int) -> list[int]:
