@@ -10,10 +10,13 @@ import socket
 
 import pytest
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
+from crawler.core.request import Counts
 from crawler.core.usage import DnsUse
 from crawler.net.dns import DnsSettings, NameNotFound
 from crawler.net.resolver import BlockedAddress, CrawlResolver
+from crawler.observe.metrics import render
 from tests.helpers.cli import run_cli
 from tests.helpers.dns import DnsServer, Zone, silent_udp
 
@@ -163,6 +166,17 @@ async def test_a_crawl_resolves_through_the_server_and_counts_it(site, crawl, dn
     assert (r.stats.dns.lookups, r.stats.dns.not_found) == (3, 1)  # a, b, gone: each asked once
     last = json.loads((r.out / "stats.jsonl").read_text().splitlines()[-1])
     assert last["dns"]["lookups"] == 3 and last["dns"]["not_found"] == 1
+    metrics = {
+        f"{s.name}{sorted(s.labels.items())}": s.value
+        for family in text_string_to_metric_families(render(r.stats, Counts(0, 0, 0), 0, []))
+        for s in family.samples
+    }
+    assert metrics["crawler_dns_lookups_total[]"] == 3
+    assert metrics["crawler_dns_failures_total[('kind', 'not_found')]"] == 1
+    code, _, err = await run_cli("report", str(r.out))
+    assert code == 0, err
+    html = (r.out / "report.html").read_text()
+    assert "Name lookups (DNS)" in html and "<td class=url>names not found</td><td class=n>1</td>" in html
 
 
 async def test_a_timeout_is_a_dns_error_that_is_retried(site, crawl) -> None:
