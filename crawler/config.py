@@ -67,6 +67,8 @@ class Job(Strict):
     include: list[str] = []
     exclude: list[str] = []
     resolve: list[str] = []
+    dns_servers: list[str] = []  # IP[:PORT] nameservers asked through c-ares; none: the system resolver
+    dns_cache: int = Field(10_000, ge=0, le=10_000_000)  # names whose answers are kept (TTLs honoured)
     ignore_robots: bool = False
     follow_nofollow: bool = False
     quiet: bool = False
@@ -337,6 +339,24 @@ class Job(Strict):
             except ValueError:
                 raise ValueError(f"{p!r}: {m['addr']!r} is not an IP address") from None
         return pins
+
+    @field_validator("dns_servers")
+    @classmethod
+    def _dns_servers(cls, servers: list[str]) -> list[str]:
+        for text in servers:
+            host, port = text, ""
+            if text.startswith("["):
+                host, _, rest = text[1:].partition("]")
+                port = rest.removeprefix(":")
+            elif text.count(":") == 1:
+                host, _, port = text.partition(":")
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                raise ValueError(f"{text!r}: a nameserver is an IP address, optionally with :PORT") from None
+            if port and not (port.isdigit() and 0 < int(port) < 65536):
+                raise ValueError(f"{text!r}: the port must be 1-65535")
+        return servers
 
     @field_validator("allow_domains")
     @classmethod

@@ -39,11 +39,13 @@ UrlMatch = Annotated[str, AfterValidator(url_match)]
 
 
 class Timeouts(Strict):
-    """Seconds. ``connect`` covers getting a connection, ``read`` each socket read, ``total`` all."""
+    """Seconds. ``connect`` covers getting a connection, ``read`` each socket read, ``total`` all;
+    ``dns`` is one try at a nameserver of ``dns_servers`` (two tries per lookup)."""
 
     connect: float = Field(10.0, gt=0, le=DAY)
     read: float = Field(30.0, gt=0, le=DAY)
     total: float = Field(60.0, gt=0, le=DAY)
+    dns: float = Field(2.0, gt=0, le=DAY)
 
 
 class ProxyRule(Strict):

@@ -24,16 +24,17 @@ from crawler.admission import Admission, AdmissionSettings, LinkRules
 from crawler.config import Job
 from crawler.core.request import Caps
 from crawler.core.urls import Scope
-from crawler.core.usage import RedisUse
+from crawler.core.usage import DnsUse, RedisUse
 from crawler.frontier import Frontier
 from crawler.frontier.memory import MemoryFrontier
 from crawler.hooks import Hooks
 from crawler.net.browser import BrowserSettings
+from crawler.net.dns import DnsSettings
 from crawler.net.fetch import Fetcher
 from crawler.net.proxies import Router
 from crawler.net.render import Renderer, RenderSettings
 from crawler.net.robots import Robots, RobotsCache
-from crawler.net.session import FetchSettings, make_session
+from crawler.net.session import FetchSettings, make_resolver, make_session
 from crawler.net.sockets import BoundedConnector, Budget
 from crawler.observe.stats import Stats
 from crawler.parsing.process import Parser, make_parser
@@ -211,8 +212,10 @@ async def connect(
     (None: aiohttp's own pool). On the way out the fetcher and the browser close, and the
     session's connection counts go to ``stats``."""
     settings = parts.fetch if budget is None else dataclasses.replace(parts.fetch, concurrency=budget.concurrency)
-    async with make_session(settings, idle=budget.idle if budget is not None else None) as session:
-        fetcher = Fetcher(session, settings, parts.router, warc)
+    stats.dns = DnsUse(servers=settings.dns.servers)
+    resolver = make_resolver(settings, stats.dns)
+    async with make_session(settings, resolver, idle=budget.idle if budget is not None else None) as session:
+        fetcher = Fetcher(session, settings, parts.router, warc, resolver=resolver)
         if parts.renderer is not None:
             parts.renderer.warc = warc
         robots = Robots(
@@ -238,6 +241,7 @@ async def connect(
             )
         finally:
             await fetcher.close()
+            await resolver.close()
             if parts.renderer is not None:
                 await parts.renderer.close()
             if isinstance(connector := session.connector, BoundedConnector):
@@ -269,6 +273,7 @@ def fetch_settings(job: Job) -> FetchSettings:
         per_host=job.per_host,
         pins=job.resolve_pins(),
         block_private_ips=job.block_private_ips,
+        dns=dns_settings(job),
         trust_env=job.trust_env,
         insecure=job.insecure,
         ca_bundle=job.ca_bundle,
@@ -278,6 +283,10 @@ def fetch_settings(job: Job) -> FetchSettings:
         proxy_ban_status=frozenset(job.proxy_ban_status),
         proxy_ban_body=job.proxy_ban_body,
     )
+
+
+def dns_settings(job: Job) -> DnsSettings:
+    return DnsSettings(servers=tuple(job.dns_servers), cache=job.dns_cache, timeout=job.timeout.dns)
 
 
 def render_settings(job: Job) -> RenderSettings:
@@ -302,6 +311,7 @@ def render_settings(job: Job) -> RenderSettings:
             refuse_sockets="websocket" in job.render_block,
             pins=job.resolve_pins(),
             guard=job.block_private_ips,
+            dns=dns_settings(job),
             connect_timeout=job.timeout.connect,
         ),
     )

@@ -1,5 +1,5 @@
 """Shared fixtures (and only fixtures: what they use lives in ``tests/helpers``): real aiohttp
-servers on 127.0.0.1, a real crawl into a temp directory, a real redis-server.
+servers on 127.0.0.1, a real crawl into a temp directory, a real redis-server, real DNS servers.
 
 ``site`` is one server that plays many virtual hosts (``tests.helpers.site.Site``): tests register
 handlers per (host, path) and reach the hosts by name through ``--resolve`` pins.
@@ -15,6 +15,7 @@ import pytest
 
 from crawler.config import Job
 from crawler.engine import Crawl
+from tests.helpers.dns import DnsServer, Zone, default_zone, start_dns
 from tests.helpers.output import Result
 from tests.helpers.site import Site
 from tests.helpers.timing import record_grants
@@ -70,3 +71,27 @@ def redis_url(redis_server: Any) -> str:
         redis_server.start()
     redis_server.client().flushall()
     return str(redis_server.url)
+
+
+@pytest.fixture
+def dns_zone() -> Any:
+    """``dns_zone(Zone(...), prefer="dnsmasq")`` starts a real DNS server for the zone (dnsmasq when
+    installed; ``prefer="own"``: ours, which counts queries); all close after the test."""
+    started: list[DnsServer] = []
+
+    def start(zone: Zone, *, prefer: str = "dnsmasq") -> DnsServer:
+        server = start_dns(zone, prefer=prefer)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
+
+
+@pytest.fixture
+def dns_server(dns_zone: Callable[[Zone], DnsServer]) -> DnsServer:
+    """A real DNS server (dnsmasq when installed) for ``default_zone()``: every name under
+    crawl.test is 127.0.0.1, public.test a public address, private.test 10.0.0.7, dual.test both
+    127.0.0.1 and ::1; TTL 60; every other name NXDOMAIN. ``.address`` is its "127.0.0.1:PORT"."""
+    return dns_zone(default_zone())

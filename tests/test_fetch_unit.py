@@ -16,7 +16,7 @@ from crawler.config import Job
 from crawler.core.errors import FetchError, Kind
 from crawler.net.failures import classify
 from crawler.net.fetch import Fetcher, parse_retry_after
-from crawler.net.session import make_session
+from crawler.net.session import make_resolver, make_session
 from crawler.wiring import fetch_settings, router
 
 URL_ = "http://unit.test/page"
@@ -38,10 +38,12 @@ def job(**kw) -> Job:
 
 
 async def fetch(j: Job, **mock) -> tuple:
-    async with make_session(fetch_settings(j)) as session:
+    settings = fetch_settings(j)
+    resolver = make_resolver(settings)
+    async with make_session(settings, resolver) as session:
         with aioresponses() as m:
             m.get(URL_, response_class=CompatResponse, **mock)
-            f = Fetcher(session, fetch_settings(j), router(j))
+            f = Fetcher(session, settings, router(j), resolver=resolver)
             try:
                 resp = await f.fetch(URL(URL_), None)
             except FetchError as e:

@@ -15,6 +15,7 @@ from yarl import URL
 from crawler.config import Job
 from crawler.core.errors import RenderUnavailable
 from crawler.engine import Crawl
+from crawler.net.dns import DnsSettings
 from crawler.net.guard import BrowserGuard, launch_options
 from tests.helpers.cli import run_cli
 from tests.helpers.output import read_records
@@ -377,7 +378,7 @@ async def test_the_guard_lets_go_of_a_connection_the_browser_closed(private_is_1
 
     server = await asyncio.start_server(never_closes, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    guard = BrowserGuard({}, connect_timeout=5)
+    guard = BrowserGuard({}, connect_timeout=5, dns=DnsSettings())
     proxy = URL(await guard.start())
     try:
         for _ in range(5):

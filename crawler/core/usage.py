@@ -1,5 +1,5 @@
 """What components tell the crawl's stats about their use of a resource, as data: proxies, hosts
-the throttle slowed, the browser, a shared job's Redis. ``crawler.observe.summary`` turns them
+the throttle slowed, the browser, a shared job's Redis, name lookups. ``crawler.observe.summary`` turns them
 into the summary's text; nothing else formats them."""
 
 from __future__ import annotations
@@ -59,3 +59,16 @@ class RedisUse:
     server: str  # the Redis URL, password redacted
     worker: str
     calls: int
+
+
+@dataclass(slots=True)
+class DnsUse:
+    """The crawl's name lookups so far (counted live by the resolver, read by stats.jsonl, /metrics
+    and the summary)."""
+
+    servers: tuple[str, ...] = ()  # the job's nameservers; none: the system resolver
+    lookups: int = 0  # questions asked (the cache could not answer)
+    cached: int = 0  # answered from the cache, or by a lookup of the same name under way
+    not_found: int = 0  # names that do not exist (NXDOMAIN) or have no address
+    failures: int = 0  # timeouts and failing servers (retried as the URL's retries allow)
+    seconds: float = 0.0  # time spent waiting for lookups, summed

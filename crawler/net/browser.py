@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.core.errors import FetchError, Kind, RenderUnavailable
 from crawler.core.usage import BrowserUse
+from crawler.net.dns import DnsSettings
 from crawler.net.guard import BrowserGuard, launch_options, running_as_root
 from crawler.net.proctree import descendants, pss_mb, running
 
@@ -203,6 +204,7 @@ class BrowserSettings:
     refuse_sockets: bool  # WebSockets are blocked (render_block: websocket)
     pins: Mapping[tuple[str, int], str]  # --resolve: (host, port) → address
     guard: bool  # block_private_ips: the browser connects through the guard
+    dns: DnsSettings  # with nameservers, the browser connects through the guard too (it resolves)
     connect_timeout: float  # the guard's connections
 
 
@@ -222,7 +224,11 @@ class BrowserPool:
         self.restarts = 0  # replaced for growing past the memory cap
         self.relaunches = 0  # launched again after a crash
         self.peak_mb = 0.0  # the most memory a reading found
-        self.guard = BrowserGuard(dict(settings.pins), settings.connect_timeout) if settings.guard else None
+        self.guard = (
+            BrowserGuard(dict(settings.pins), settings.connect_timeout, settings.dns, block=settings.guard)
+            if settings.guard or settings.dns.servers
+            else None
+        )
 
     async def start(self) -> None:
         """Launch now: a crawl that cannot render should say so once, at the start.

@@ -17,6 +17,7 @@ import aiohttp_socks
 from aiohttp.http_exceptions import HttpProcessingError
 
 from crawler.core.errors import FetchError, Kind
+from crawler.net.dns import NameNotFound
 from crawler.net.resolver import BlockedAddress
 
 LOCAL_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ENOSPC})
@@ -61,6 +62,8 @@ def classify(exc: BaseException) -> FetchError:
     local = _local_failure(exc)
     if local is not None:
         return FetchError(Kind.LOCAL, local, retryable=True)
+    if isinstance(os_error, NameNotFound):  # the name does not exist: asking again will not help
+        return FetchError(Kind.DNS, f"cannot resolve host: {os_error.strerror or os_error}")
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return FetchError(Kind.DNS, f"cannot resolve host: {text}", retryable=True)
     if isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp_socks.ProxyConnectionError)):

@@ -27,7 +27,7 @@ from crawler.core.urls import join
 from crawler.net.decode import BodyDecoder
 from crawler.net.failures import classify, is_transport
 from crawler.net.proxies import Proxy, Router
-from crawler.net.resolver import is_blocked
+from crawler.net.resolver import CrawlResolver, is_blocked
 from crawler.net.session import FetchSettings, make_session
 from crawler.sinks.pages import PageFile, PageStore
 
@@ -44,9 +44,16 @@ class Fetcher:
     """Performs GETs for the engine and for robots.txt, directly or through a proxy."""
 
     def __init__(
-        self, session: aiohttp.ClientSession, settings: FetchSettings, router: Router, warc: WarcSink | None = None
+        self,
+        session: aiohttp.ClientSession,
+        settings: FetchSettings,
+        router: Router,
+        warc: WarcSink | None = None,
+        *,
+        resolver: CrawlResolver,
     ) -> None:
         self._session = session
+        self._resolver = resolver  # the crawl's, for the sessions of SOCKS proxies too
         self._settings = settings
         self._router = router
         self._warc = warc
@@ -169,7 +176,7 @@ class Fetcher:
             return self._session
         session = self._socks.get(proxy.url)  # by URL: a hook may choose one server with other credentials
         if session is None:
-            session = self._socks[proxy.url] = make_session(self._settings, proxy)
+            session = self._socks[proxy.url] = make_session(self._settings, self._resolver, proxy)
         return session
 
     def _credentials_rejected(self, proxy: Proxy, status: int) -> FetchError:

@@ -7,6 +7,8 @@ instead sends every connection of a page without a proxy (the document, its redi
 subresources, iframes, scripts' requests, WebSockets) through :class:`BrowserGuard`, a SOCKS5
 proxy of ours on 127.0.0.1: SOCKS5 hands it the name, it resolves it with the crawl's resolver
 (``--resolve`` pins and the private-address guard) and connects to an allowed address itself.
+A job with ``dns_servers`` sends the browser through it too, so rendered pages ask the same
+nameservers as fetched ones.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from yarl import URL
 
 from crawler.core.errors import FetchError, Kind
+from crawler.net.dns import DnsSettings
 from crawler.net.resolver import BlockedAddress, CrawlResolver, is_blocked
 
 if TYPE_CHECKING:
@@ -65,10 +68,15 @@ def literal_refusal(host: str) -> str | None:
 
 
 class BrowserGuard:
-    """A SOCKS5 proxy (CONNECT only, no authentication) for the browser; ``start`` gives its URL."""
+    """A SOCKS5 proxy (CONNECT only, no authentication) for the browser; ``start`` gives its URL.
+    It resolves names as the crawl does (pins, ``dns``) and refuses non-public addresses if ``block``."""
 
-    def __init__(self, pins: dict[tuple[str, int], str], connect_timeout: float) -> None:
+    def __init__(
+        self, pins: dict[tuple[str, int], str], connect_timeout: float, dns: DnsSettings, *, block: bool = True
+    ) -> None:
         self._pins = pins
+        self._dns = dns
+        self._block = block
         self._resolver: CrawlResolver | None = None  # made in the crawl's event loop, on first use
         self._timeout = connect_timeout
         self._server: asyncio.Server | None = None
@@ -84,6 +92,8 @@ class BrowserGuard:
     async def check(self, url: URL, resolve: bool) -> None:
         """FetchError ``blocked`` (as a fetch would have it) if ``url``'s host is refused now;
         a name only if ``resolve`` (through a proxy of the job's, the proxy resolves it)."""
+        if not self._block:
+            return
         host, port = url.raw_host or "", url.port or 0
         refusal = literal_refusal(host)
         if refusal is None and resolve and ipaddress_or_none(host) is None:
@@ -153,7 +163,7 @@ class BrowserGuard:
     async def _allowed(self, host: str, port: int) -> list[str]:
         """The addresses ``host`` may be reached at (BlockedAddress if none)."""
         if ipaddress_or_none(host) is not None:
-            refusal = literal_refusal(host)
+            refusal = literal_refusal(host) if self._block else None
             if refusal is not None:
                 raise BlockedAddress(refusal)
             return [host]
@@ -190,7 +200,7 @@ class BrowserGuard:
 
     async def _resolve(self, host: str, port: int, family: socket.AddressFamily) -> list[str]:
         if self._resolver is None:
-            self._resolver = CrawlResolver(self._pins, block_private=True)
+            self._resolver = CrawlResolver(self._pins, self._block, self._dns)
         return [r["host"] for r in await self._resolver.resolve(host, port, family)]
 
     def _remember(self, host: str, why: str) -> None:

@@ -167,7 +167,7 @@ class Robots:
 
     async def _load(self, url: URL, host: str) -> tuple[Rules, str | None]:
         """Fetch and read robots.txt: the rules, and their shared form (None: not the site's
-        answer, so not for other workers: a failure of this machine or of our proxy)."""
+        answer, so not for other workers: a failure of this machine, our proxy or our resolver)."""
         robots_url = url.with_path("/robots.txt").with_query(None)
         problem, kind = "", Kind.ROBOTS
         for attempt in range(self._retries + 1):
@@ -177,7 +177,7 @@ class Robots:
                 status, body = await self._fetcher.get_routed(robots_url, MAX_ROBOTS_BYTES)
             except FetchError as e:
                 problem = f"{e.kind}: {e.message}"
-                kind = Kind.PROXY if e.kind is Kind.PROXY else Kind.ROBOTS
+                kind = e.kind if e.kind in (Kind.PROXY, Kind.DNS) else Kind.ROBOTS  # the page says why
                 if e.kind is Kind.LOCAL:
                     return Unavailable(e.message, time.monotonic(), local=True), None
                 if e.retryable or e.proxy_fault:
@@ -199,5 +199,7 @@ class Robots:
             f"robots.txt of {host} unavailable ({problem}); not crawling it until it can be read, "
             f"asking again in {self.recheck:g}s (RFC 9309)"
         )
-        shareable = "!" + problem if kind is Kind.ROBOTS else None  # our proxy's failure is not the site's
+        shareable = (
+            "!" + problem if kind is Kind.ROBOTS else None
+        )  # our proxy's or resolver's failure is not the site's
         return Unavailable(problem, time.monotonic() + self.recheck, kind=kind), shareable

@@ -12,6 +12,8 @@ import aiohttp
 import aiohttp_socks
 from yarl import URL
 
+from crawler.core.usage import DnsUse
+from crawler.net.dns import DnsSettings
 from crawler.net.proxies import Proxy
 from crawler.net.resolver import CrawlResolver
 from crawler.net.sockets import BoundedConnector
@@ -31,6 +33,7 @@ class FetchSettings:
     per_host: int  # idle connections kept per host
     pins: Mapping[tuple[str, int], str]  # --resolve: (host, port) → address
     block_private_ips: bool
+    dns: DnsSettings
     trust_env: bool
     insecure: bool
     ca_bundle: Path | None
@@ -41,20 +44,25 @@ class FetchSettings:
     proxy_ban_body: str | None  # a regex
 
 
+def make_resolver(settings: FetchSettings, use: DnsUse | None = None) -> CrawlResolver:
+    """The crawl's resolver (pins, cache, lookups, guard), shared by all its sessions; its owner
+    closes it after them."""
+    return CrawlResolver(settings.pins, settings.block_private_ips, settings.dns, use=use)
+
+
 def make_session(
-    settings: FetchSettings, proxy: Proxy | None = None, *, idle: int | None = None
+    settings: FetchSettings, resolver: CrawlResolver, proxy: Proxy | None = None, *, idle: int | None = None
 ) -> aiohttp.ClientSession:
     """A session: the crawl's single one (``proxy`` None), or one per SOCKS proxy.
 
     HTTP(S) proxies go through the crawl's session per request; SOCKS needs a connector of its own.
-    ``idle`` bounds the idle keep-alive sockets (see :mod:`crawler.net.sockets`).
+    ``idle`` bounds the idle keep-alive sockets (see :mod:`crawler.net.sockets`). Names are cached
+    by ``resolver`` (bounded, TTLs honoured), not by aiohttp's connector (unbounded).
     """
-    pins = dict(settings.pins)
-    resolver = CrawlResolver(pins, settings.block_private_ips) if pins or settings.block_private_ips else None
     kw: dict[str, Any] = {
         "limit": settings.concurrency,
         "limit_per_host": 0,
-        "ttl_dns_cache": 300,
+        "use_dns_cache": False,
         "resolver": resolver,
         "ssl": tls_context(settings),
     }

@@ -55,6 +55,17 @@ def render(stats: Stats, counts: Counts, inflight: int, proxies: Iterable[ProxyU
             f"{help_text} per host (the busiest, then other).",
             [({"host": h}, c[field]) for h, c in hosts.items()],
         )
+    if stats.dns is not None:
+        dns = stats.dns
+        family("dns_lookups_total", "counter", "Names looked up (not answered by the cache).", [({}, dns.lookups)])
+        family("dns_cached_total", "counter", "Names answered by the resolver's cache.", [({}, dns.cached)])
+        family(
+            "dns_failures_total",
+            "counter",
+            "Lookups that failed: the name does not exist, or no answer.",
+            [({"kind": "not_found"}, dns.not_found), ({"kind": "failed"}, dns.failures)],
+        )
+        family("dns_seconds_total", "counter", "Seconds spent waiting for lookups.", [({}, round(dns.seconds, 6))])
     used = list(proxies)
     for field in ("requests", "failures", "bans"):
         family(

@@ -1,8 +1,8 @@
 """``OUT/stats.jsonl``: the crawl's numbers over time, one line every few seconds and at the end.
 
 Each line holds cumulative counts of this run and the change since the previous line (so rates
-need no subtraction across runs), the frontier's queued and in-flight counts, the busiest hosts
-and the proxies. A resumed crawl appends: ``run`` (the run's start, epoch seconds) tells runs
+need no subtraction across runs), the frontier's queued and in-flight counts, the busiest hosts,
+the proxies and the name lookups. A resumed crawl appends: ``run`` (the run's start, epoch seconds) tells runs
 apart. Written by the same checkpoint that writes records; a line is small, so this costs nothing
 next to them.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from crawler.core.usage import ProxyUse
+from crawler.core.usage import DnsUse, ProxyUse
 from crawler.observe.stats import Stats
 
 EVERY = 5.0  # seconds between lines
@@ -64,9 +64,22 @@ class StatsLog:
                 for p in proxies
             },
         }
+        if stats.dns is not None:
+            line["dns"] = dns_counts(stats.dns)
         with open(self._path, "ab") as f:
             f.write(orjson.dumps(line) + b"\n")
         self._last, self._last_at = totals, now
+
+
+def dns_counts(use: DnsUse) -> dict[str, int | float]:
+    """The resolver's counts of this run (cumulative), as stats.jsonl and the report read them."""
+    return {
+        "lookups": use.lookups,
+        "cached": use.cached,
+        "not_found": use.not_found,
+        "failures": use.failures,
+        "seconds": round(use.seconds, 3),
+    }
 
 
 def top_hosts(stats: Stats, n: int = TOP_HOSTS) -> dict[str, dict[str, int]]:

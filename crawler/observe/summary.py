@@ -1,10 +1,10 @@
 """The crawl's numbers as text: the live progress line and the closing summary the CLI prints.
 The one place that formats :class:`~crawler.observe.stats.Stats` and the records of use it holds
-(proxies, throttled hosts, the browser, Redis), so their wording lives here and nowhere else."""
+(proxies, throttled hosts, the browser, Redis, name lookups), so their wording lives here and nowhere else."""
 
 from __future__ import annotations
 
-from crawler.core.usage import BrowserUse, ProxyUse, RedisUse, Throttled
+from crawler.core.usage import BrowserUse, DnsUse, ProxyUse, RedisUse, Throttled
 from crawler.observe.stats import Stats
 
 
@@ -56,6 +56,8 @@ def summary(stats: Stats, output: str) -> str:
             f"connections: {stats.new_connections} new for {stats.connections} requests "
             f"({stats.new_connections / stats.connections:.2f} per request)"
         )
+    if stats.dns is not None and stats.dns.lookups:
+        lines.append(dns_line(stats.dns))
     if stats.redis is not None:
         lines.append(redis_line(stats.redis, stats.records))
     if stats.browser is not None:
@@ -69,6 +71,14 @@ def summary(stats: Stats, output: str) -> str:
         lines += ["proxies:", *(f"  {proxy_line(p)}" for p in stats.proxies)]
     lines.append(f"output: {output}")
     return "\n".join(lines)
+
+
+def dns_line(use: DnsUse) -> str:
+    by = ", ".join(use.servers) if use.servers else "the system resolver"
+    return (
+        f"dns ({by}): {use.lookups} lookups, {use.cached} answered from the cache, {use.not_found} names "
+        f"not found, {use.failures} failed; {use.seconds / use.lookups * 1000:.1f} ms per lookup"
+    )
 
 
 def redis_line(use: RedisUse, records: int) -> str:

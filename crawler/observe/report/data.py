@@ -66,6 +66,7 @@ class Report:
     extract_errors: Counter[str] = field(default_factory=Counter)
     timeline: list[tuple[float, float, float]] = field(default_factory=list)  # (t, pages/s, errors/s)
     proxies: dict[str, dict[str, int]] = field(default_factory=dict)
+    dns: Counter[str] = field(default_factory=Counter)  # the resolver's counts, summed over runs and workers
     running: bool = False  # no final stats line yet: the crawl runs, or was killed
 
 
@@ -151,6 +152,8 @@ def _read_stats(report: Report, files: list[Path]) -> None:
             mine = report.proxies.setdefault(proxy, Counter())
             for key, value in counts.items():
                 mine[key] += int(value)
+        for key, value in (line.get("dns") or {}).items():
+            report.dns[key] += value
     report.running = bool(last) and not all(line.get("final") for line in last.values())
 
 

@@ -80,6 +80,16 @@ def render(r: Report) -> str:
             (p, *(f"{c.get(k, 0):,}" for k in ("requests", "failures", "bans"))) for p, c in sorted(r.proxies.items())
         ]
         parts.append(_section("Proxies", _table(["proxy", "requests", "failures", "bans"], rows)))
+    if r.dns.get("lookups"):
+        d = r.dns
+        rows = [
+            ("lookups", f"{d['lookups']:,}"),
+            ("answered from the cache", f"{d['cached']:,}"),
+            ("names not found", f"{d['not_found']:,}"),
+            ("failed (timeouts, server failures)", f"{d['failures']:,}"),
+            ("ms per lookup", f"{d['seconds'] / d['lookups'] * 1000:,.1f}"),
+        ]
+        parts.append(_section("Name lookups (DNS)", _table(["", ""], rows)))
     if r.items or r.extract_errors:
         parts += [
             "<div class=grid>",
