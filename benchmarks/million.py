@@ -294,9 +294,8 @@ def check(records: Path, log: Path, expected: set[str], refused: set[str], port:
     tenth = len(times) // 10
     first = (times[tenth] - times[0]) / tenth * 1000 if tenth else 0.0
     last = (times[-1] - times[-1 - tenth]) / tenth * 1000 if tenth else 0.0
-    lines = sum(urls.values())
     return {
-        "records": lines,
+        "records": (lines := sum(urls.values())),
         "unique_urls": len(urls),
         "missing_urls": len(expected - urls.keys()),
         "unexpected_urls": len(urls.keys() - expected),
@@ -321,7 +320,7 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=128)
     ap.add_argument("--nofile", type=int, help="run the crawler under this open-files limit")
     ap.add_argument("--out", type=Path, help="work folder: site, logs, crawl (default: a temporary one)")
-    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder (kept anyway when a check fails)")
     ap.add_argument("--pins", action="store_true", help="resolve: pins instead of dnsmasq")
     ap.add_argument("--extra", action="append", default=[], metavar="KEY=VALUE", help="job option (YAML value)")
     ap.add_argument("--kill-at", type=float, metavar="FRACTION", help="kill -9 at this fraction, then resume")
@@ -331,13 +330,12 @@ def main() -> int:
     if args.out and work.exists() and any(work.iterdir()):
         raise SystemExit(f"{work} is not empty (the script deletes nothing it did not make)")
     work.mkdir(parents=True, exist_ok=True)
-    try:
-        return run(args, work)
-    finally:
-        if args.keep:
-            print(f"kept {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    rc = run(args, work)  # an exception leaves the folder too, for a look
+    if args.keep or rc:
+        print(f"kept {work}", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return rc
 
 
 def run(args: argparse.Namespace, work: Path) -> int:
@@ -379,7 +377,9 @@ def report(args: argparse.Namespace, runs: list[Watch], svc: dict[str, Any], che
         **{f"peak_rss_mb_{name}": round(max(r.peak_kb[name] for r in runs) / 1024, 1) for name in runs[0].peak_kb},
         **{f"cpu_s_{name}": round(sum(sum(r.cpu[name].values()) for r in runs), 1) for name in runs[0].cpu},
         "new_connections": new_conns,
-        "new_connections_per_page": round(new_conns / int(done[-1]), 3) if new_conns and done else None,
+        "new_connections_per_page": round(new_conns / int(done[-1]), 3)
+        if new_conns and done and int(done[-1])
+        else None,
         "dns_queries": svc.get("dns_queries"),
         **checked,
     }
