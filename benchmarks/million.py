@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pwd
 import re
 import resource
 import shutil
@@ -43,10 +44,7 @@ import yaml
 DOMAIN = "million.test"
 HUB_FANOUT = 1000  # hosts linked from one sub-hub page (about 50 KB of HTML)
 PAGE_KB, TICK = os.sysconf("SC_PAGE_SIZE") // 1024, os.sysconf("SC_CLK_TCK")
-TEXT = (
-    "<p>One of many small pages of a small site (home 2 KB, leaves 3 KB): title, navigation, a few paragraphs and"
-    " a footer, like the pages a broad crawl meets most. Every host gets the same files: no per-request code.</p>\n"
-)
+TEXT = "<p>One of many small pages of a small site: a title, navigation, paragraphs like this, a footer.</p>\n"
 
 
 @dataclass
@@ -87,10 +85,10 @@ def write_site(site: Site) -> None:
     root, k = site.root, site.pages
     for d in ("host/p", "hub/hub", "robots", "tmp"):
         (root / d).mkdir(parents=True, exist_ok=True)
-    (root / "host/index.html").write_text(page("Home", [(f"/p/{n}", f"Page {n}") for n in range(1, k)], 7))
+    (root / "host/index.html").write_text(page("Home", [(f"/p/{n}", f"Page {n}") for n in range(1, k)], 16))
     for n in range(1, k):
         nav = [("/", "Home")] + [(f"/p/{m}", f"Page {m}") for m in (n - 1, n + 1) if 0 < m < k]
-        (root / f"host/p/{n}").write_text(page(f"Page {n}", nav, 12))
+        (root / f"host/p/{n}").write_text(page(f"Page {n}", nav, 28))
     robots = {"disallow": "User-agent: *\nDisallow: /p/3\n", "empty": "", "allow": "User-agent: *\nAllow: /\n"}
     for name, text in robots.items():
         (root / f"robots/{name}.txt").write_text(text)
@@ -102,9 +100,9 @@ def write_site(site: Site) -> None:
 
 
 def nginx_conf(site: Site, log: Path) -> str:
-    """One worker, every page text/html, robots.txt chosen by a map on the host number's last digits."""
-    r, listen = site.root, f"listen 127.0.0.1:{site.port}"
-    return f"""worker_processes 1; pid {r}/nginx.pid; daemon off; worker_rlimit_nofile 20000;
+    """One worker (as this user: nobody may not read a temp folder), all text/html, robots.txt by a map."""
+    r, listen, user = site.root, f"listen 127.0.0.1:{site.port}", pwd.getpwuid(os.getuid()).pw_name
+    return f"""worker_processes 1; pid {r}/nginx.pid; daemon off; worker_rlimit_nofile 20000; user {user};
 events {{ worker_connections 16384; multi_accept on; }}
 http {{
   types {{ }} default_type text/html; charset off; sendfile on; tcp_nopush on;
