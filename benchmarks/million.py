@@ -3,16 +3,17 @@
 Usage: .venv/bin/python benchmarks/million.py [--hosts 100000] [--pages 10] [--kill-at 0.5] ... (--help)
 
 Debian's nginx serves the site (static files, generated config, one worker): it costs half the CPU per
-request of an aiohttp server (45 against 90 us here), and on 2 shared cores the server's cycles are the
-crawler's loss. Hosts h{i}.million.test: / links /p/1../p/{K-1}, each leaf / and its neighbours;
-robots.txt by i % 4 as in scenarios/broad.py (Disallow: /p/3, 404, empty, allow all) through a regex
-map on the host number's last two digits. Seeds are hub pages, as no page may exceed the 5 MB parsed:
-hub.million.test/ links /hub/{j}, each links 1000 hosts. Names resolve through Debian's dnsmasq on a
-free loopback port (a wildcard for million.test only, /etc/resolv.conf untouched), or resolve: pins
-with --pins. Prints wall time, pages/s, peak RSS of the crawler's process tree (nginx, dnsmasq apart),
-CPU, new connections per page, seconds per 1,000 pages in the first and last tenth (linear cost?),
-requests for robots-refused URLs (must be 0), one record per expected URL; --kill-at F kill -9s the
-crawler at that fraction of the records and runs it again (resume).
+request of an aiohttp server (45 against 90 us here); on 2 shared cores its cycles are the crawler's loss.
+Hosts h{i}.million.test: / links /p/1../p/{K-1}, leaves link / and their neighbours; robots.txt by i % 4
+as in scenarios/broad.py (Disallow: /p/3, 404, empty, allow all) through a regex map on the last digits.
+The seed hub.million.test/ links hosts 0..C-1 (--chains) and each host's /p/1 links host i+C, so new
+hosts arrive at the pace of the crawl, as on the web: every tenth of the crawl has the same mix of new
+and known hosts, so its seconds per 1,000 pages compare like with like (with all hosts known at once the
+first tenth is all robots.txt, DNS and home pages). Names resolve through Debian's dnsmasq on a free
+loopback port (million.test only; never /etc/resolv.conf), or pins (--pins). Prints wall time, pages/s,
+peak RSS of the crawler's process tree (nginx, dnsmasq apart), CPU, new connections per page, that tenth
+ratio, requests for robots-refused URLs (must be 0), one record per expected URL. --kill-at F kill -9s
+the crawler at that fraction of the records and runs it again: restart_s, time to its first new record.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from typing import Any
 import yaml
 
 DOMAIN = "million.test"
-HUB_FANOUT = 1000  # hosts linked from one sub-hub page (about 50 KB of HTML)
 PAGE_KB, TICK = os.sysconf("SC_PAGE_SIZE") // 1024, os.sysconf("SC_CLK_TCK")
 TEXT = "<p>One of many small pages of a small site: a title, navigation, paragraphs like this, a footer.</p>\n"
 
@@ -55,18 +55,18 @@ class Site:
     hosts: int
     pages: int
     port: int
+    chains: int
 
     def host_url(self, i: int, path: str = "/") -> str:
         return f"http://h{i}.{DOMAIN}:{self.port}{path}"
 
-    def hub_urls(self) -> list[str]:
-        hubs = (self.hosts + HUB_FANOUT - 1) // HUB_FANOUT
-        return [f"http://hub.{DOMAIN}:{self.port}/", *(f"http://hub.{DOMAIN}:{self.port}/hub/{j}" for j in range(hubs))]
+    def hub_url(self) -> str:
+        return f"http://hub.{DOMAIN}:{self.port}/"
 
     def expected(self) -> tuple[set[str], set[str]]:
         """Every URL that must end with one record, and those robots.txt refuses (never to be requested)."""
         paths = ["/", *(f"/p/{k}" for k in range(1, self.pages))]
-        urls = {*self.hub_urls(), *(self.host_url(i, path) for i in range(self.hosts) for path in paths)}
+        urls = {self.hub_url(), *(self.host_url(i, path) for i in range(self.hosts) for path in paths)}
         return urls, {self.host_url(i, "/p/3") for i in range(0, self.hosts, 4) if self.pages > 3}
 
 
@@ -81,27 +81,28 @@ def page(title: str, links: list[tuple[str, str]], paragraphs: int = 9) -> str:
 
 
 def write_site(site: Site) -> None:
-    """Static files: one home and K-1 leaves that every host shares, robots variants, hub pages."""
+    """Static files: one home and K-1 leaves that every host shares (/p/1 is nginx's), robots, the hub."""
     root, k = site.root, site.pages
-    for d in ("host/p", "hub/hub", "robots", "tmp"):
+    for d in ("host/p", "hub", "robots", "tmp"):
         (root / d).mkdir(parents=True, exist_ok=True)
     (root / "host/index.html").write_text(page("Home", [(f"/p/{n}", f"Page {n}") for n in range(1, k)], 16))
     for n in range(1, k):
         nav = [("/", "Home")] + [(f"/p/{m}", f"Page {m}") for m in (n - 1, n + 1) if 0 < m < k]
+        nav += [(f"http://$next.{DOMAIN}:{site.port}/", "Next site")] if n == 1 else []
         (root / f"host/p/{n}").write_text(page(f"Page {n}", nav, 28))
     robots = {"disallow": "User-agent: *\nDisallow: /p/3\n", "empty": "", "allow": "User-agent: *\nAllow: /\n"}
     for name, text in robots.items():
         (root / f"robots/{name}.txt").write_text(text)
-    hubs = site.hub_urls()
-    (root / "hub/index.html").write_text(page("Hub", [(u, f"Hub {j}") for j, u in enumerate(hubs[1:])], 0))
-    for j in range(len(hubs) - 1):
-        links = [(site.host_url(i), f"Site {i}") for i in range(j * HUB_FANOUT, min(site.hosts, (j + 1) * HUB_FANOUT))]
-        (root / f"hub/hub/{j}").write_text(page(f"Hub {j}", links, 0))
+    links = [(site.host_url(i), f"Site {i}") for i in range(min(site.chains, site.hosts))]
+    (root / "hub/index.html").write_text(page("Hub", links, 0))
+    nexts = "".join(f"{i} h{i + site.chains};" for i in range(site.hosts - site.chains))
+    (root / "next.conf").write_text(f"map $n $next {{ default hub; {nexts} }}")  # the last hosts link the hub
 
 
 def nginx_conf(site: Site, log: Path) -> str:
     """One worker (as this user: nobody may not read a temp folder), all text/html, robots.txt by a map."""
     r, listen, user = site.root, f"listen 127.0.0.1:{site.port}", pwd.getpwuid(os.getuid()).pw_name
+    p1 = (r / "host/p/1").read_text()  # links $next, the host --chains further on
     return f"""worker_processes 1; pid {r}/nginx.pid; daemon off; worker_rlimit_nofile 20000; user {user};
 events {{ worker_connections 16384; multi_accept on; }}
 http {{
@@ -109,6 +110,7 @@ http {{
   keepalive_requests 1000000; keepalive_timeout 120s;
   client_body_temp_path {r}/tmp; proxy_temp_path {r}/tmp; fastcgi_temp_path {r}/tmp; uwsgi_temp_path {r}/tmp;
   scgi_temp_path {r}/tmp; log_format brief '$host $request_uri $status'; access_log {log} brief buffer=256k flush=2s;
+  map_hash_max_size {2 * site.hosts + 1024}; map_hash_bucket_size 64; include {r}/next.conf;
   map $n $robots {{
     "~(^|[02468])[048]$|[13579][26]$" disallow;
     "~(^|[02468])[159]$|[13579][37]$" missing;
@@ -118,6 +120,7 @@ http {{
   server {{
     {listen} backlog=8192; server_name "~^h(?<n>\\d+)\\.million\\.test$"; root {r}/host;
     location = /robots.txt {{ default_type text/plain; root {r}/robots; try_files /$robots.txt =404; }}
+    location = /p/1 {{ return 200 '{p1}'; }}
   }}
   server {{ {listen}; server_name hub.{DOMAIN}; root {r}/hub; }}
   server {{ {listen} default_server; server_name _; return 404; }}
@@ -315,6 +318,7 @@ def main() -> int:
     ap.add_argument("--crawler", default="./.venv/bin/crawler", help="the crawler executable")
     ap.add_argument("--hosts", type=int, default=100_000)
     ap.add_argument("--pages", type=int, default=10, help="pages per host, its / included")
+    ap.add_argument("--chains", type=int, default=1000, help="hosts the hub links; each host links the one this far on")
     ap.add_argument("--concurrency", type=int, default=128)
     ap.add_argument("--nofile", type=int, help="run the crawler under this open-files limit")
     ap.add_argument("--out", type=Path, help="work folder: site, logs, crawl (default: a temporary one)")
@@ -338,12 +342,12 @@ def main() -> int:
 
 def run(args: argparse.Namespace, work: Path) -> int:
     """Site, services, job; one crawl (or a killed one and its resume); then the report."""
-    site = Site(work / "site", args.hosts, args.pages, free_port())
+    site = Site(work / "site", args.hosts, args.pages, free_port(), args.chains)
     write_site(site)
     expected, refused = site.expected()
     out, job_file = work / "crawl", work / "job.yaml"
     with services(site, work) as svc:
-        job: dict[str, Any] = {"start_urls": [site.hub_urls()[0]], "allow_domains": [DOMAIN], "output": str(out)}
+        job: dict[str, Any] = {"start_urls": [site.hub_url()], "allow_domains": [DOMAIN], "output": str(out)}
         job |= {"concurrency": args.concurrency, "per_host": 2, "progress": "log"}  # no fresh: resume must not
         if args.pins:
             names = [f"hub.{DOMAIN}", *(f"h{i}.{DOMAIN}" for i in range(args.hosts))]
@@ -382,9 +386,7 @@ def report(args: argparse.Namespace, runs: list[Watch], svc: dict[str, Any], che
         **checked,
     }
     if len(runs) > 1:
-        result["killed_at_records"] = runs[0].killed_at
-        result["orphans_after_kill"] = runs[0].orphans
-        result["restart_to_first_new_record_s"] = runs[1].first_new_record_s
+        result |= {"killed_at": runs[0].killed_at, "orphans": runs[0].orphans, "restart_s": runs[1].first_new_record_s}
     result["stderr_tail"] = runs[-1].stderr.strip().splitlines()[-4:]
     print(json.dumps(result), flush=True)
     width = max(map(len, result))
