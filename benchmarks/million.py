@@ -291,10 +291,8 @@ def check(records: Path, log: Path, expected: set[str], refused: set[str], port:
         for entry in f:
             host, uri, _status = entry.split(" ")
             asked[f"http://{host}:{port}{uri}"] += 1
-    times.sort()
-    tenth = len(times) // 10
-    first = (times[tenth] - times[0]) / tenth * 1000 if tenth else 0.0
-    last = (times[-1] - times[-1 - tenth]) / tenth * 1000 if tenth else 0.0
+    times, n = sorted(times) or [0.0], max(1, len(times))  # a tenth: from its first page to the next tenth's first
+    tenths = [(times[min(n - 1, (t + 1) * n // 10)] - times[t * n // 10]) * 10_000 / n for t in range(10)]
     return {
         "records": (lines := sum(urls.values())),
         "unique_urls": len(urls),
@@ -303,9 +301,10 @@ def check(records: Path, log: Path, expected: set[str], refused: set[str], port:
         "one_record_per_expected_url": lines == len(urls) and urls.keys() == expected,
         "outcomes": dict(outcomes.most_common()),
         "pages": outcomes["200"],
-        "s_per_1000_pages_first_tenth": round(first, 3),
-        "s_per_1000_pages_last_tenth": round(last, 3),
-        "last_over_first": round(last / first, 2) if first else None,
+        "s_per_1000_pages_first_tenth": round(tenths[0], 3),
+        "s_per_1000_pages_last_tenth": round(tenths[-1], 3),
+        "s_per_1000_pages_by_tenth": [round(t, 2) for t in tenths],
+        "last_over_first": round(tenths[-1] / tenths[0], 2) if tenths[0] else None,
         "requests": sum(asked.values()),
         "robots_txt_requests": sum(n for u, n in asked.items() if u.endswith("/robots.txt")),
         "refused_urls_requested": sum(asked[u] for u in refused),
