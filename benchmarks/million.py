@@ -317,7 +317,7 @@ def main() -> int:
     ap.add_argument("--crawler", default="./.venv/bin/crawler", help="the crawler executable")
     ap.add_argument("--hosts", type=int, default=100_000)
     ap.add_argument("--pages", type=int, default=10, help="pages per host, its / included")
-    ap.add_argument("--chains", type=int, default=1000, help="hosts the hub links; each host links the one this far on")
+    ap.add_argument("--chains", type=int, help="hosts the hub links; host i links i+C [hosts/20, 64..1000]")
     ap.add_argument("--concurrency", type=int, default=128)
     ap.add_argument("--nofile", type=int, help="run the crawler under this open-files limit")
     ap.add_argument("--out", type=Path, help="work folder: site, logs, crawl (default: a temporary one)")
@@ -341,6 +341,7 @@ def main() -> int:
 
 def run(args: argparse.Namespace, work: Path) -> int:
     """Site, services, job; one crawl (or a killed one and its resume); then the report."""
+    args.chains = args.chains or max(64, min(1000, args.hosts // 20))
     site = Site(work / "site", args.hosts, args.pages, free_port(), args.chains)
     write_site(site)
     expected, refused = site.expected()
