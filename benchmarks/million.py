@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pwd
 import re
 import resource
 import shutil
@@ -100,10 +99,10 @@ def write_site(site: Site) -> None:
 
 
 def nginx_conf(site: Site, log: Path) -> str:
-    """One worker (as this user: nobody may not read a temp folder), all text/html, robots.txt by a map."""
-    r, listen, user = site.root, f"listen 127.0.0.1:{site.port}", pwd.getpwuid(os.getuid()).pw_name
+    """One worker, as root when root (nobody cannot read a mkdtemp folder), all text/html, robots.txt by map."""
+    r, listen = site.root, f"listen 127.0.0.1:{site.port}"
     p1 = (r / "host/p/1").read_text()  # links $next, the host --chains further on
-    return f"""worker_processes 1; pid {r}/nginx.pid; daemon off; worker_rlimit_nofile 20000; user {user};
+    return f"""worker_processes 1; pid {r}/nginx.pid; daemon off; worker_rlimit_nofile 20000; user root;
 events {{ worker_connections 16384; multi_accept on; }}
 http {{
   types {{ }} default_type text/html; charset off; sendfile on; tcp_nopush on;
@@ -132,7 +131,7 @@ def free_port() -> int:
     """A loopback port free for TCP and UDP both (dnsmasq listens on both)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
         t.bind(("127.0.0.1", 0))
-        u.bind(("127.0.0.1", t.getsockname()[1]))  # taken for UDP: OSError, the run stops at once
+        u.bind(t.getsockname())  # taken for UDP: OSError, the run stops at once
         return int(t.getsockname()[1])
 
 
@@ -378,6 +377,7 @@ def report(args: argparse.Namespace, runs: list[Watch], svc: dict[str, Any], che
         "pages_per_s": round(pages / wall, 1) if wall else None,
         **{f"peak_rss_mb_{name}": round(max(r.peak_kb[name] for r in runs) / 1024, 1) for name in runs[0].peak_kb},
         **{f"cpu_s_{name}": round(sum(sum(r.cpu[name].values()) for r in runs), 1) for name in runs[0].cpu},
+        "cpu_s_crawler_by_process": [round(v, 1) for r in runs for v in r.cpu["crawler"].values()],  # main first
         "new_connections": new_conns,
         "new_connections_per_page": round(new_conns / int(done[-1]), 3)
         if new_conns and done and int(done[-1])
