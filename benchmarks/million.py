@@ -180,9 +180,8 @@ def services(site: Site, work: Path) -> Iterator[dict[str, Any]]:
         wait_for(lambda: dns_answer(dns_port, f"h0.{DOMAIN}") == "127.0.0.1", "dnsmasq")
         yield info
     finally:
-        if procs["dnsmasq"].poll() is None:
-            procs["dnsmasq"].send_signal(signal.SIGUSR1)  # dnsmasq logs its counters
-            time.sleep(0.3)
+        procs["dnsmasq"].send_signal(signal.SIGUSR1)  # dnsmasq logs its counters (a no-op once it is gone)
+        time.sleep(0.3)
         for p in procs.values():
             p.terminate()
             p.wait(10)
@@ -228,6 +227,7 @@ class Watch:
     first_new_record_s: float | None = None
     killed_at: int | None = None
     orphans: list[int] = field(default_factory=list)
+    series: list[tuple[int, int]] = field(default_factory=list)
     stderr: str = ""
 
 
@@ -255,9 +255,9 @@ def crawl(args: argparse.Namespace, job: Path, records: Path, svc: dict[str, Any
     with open(errfile, "w") as err:
         proc = subprocess.Popen([args.crawler, "run", str(job)], stderr=err, stdout=err, preexec_fn=limit)
     while proc.poll() is None:
-        for name, group in [("crawler", pids := tree(proc.pid)), *((n, tree(p.pid)) for n, p in svc["procs"].items())]:
-            w.peak_kb[name] = max(w.peak_kb[name], sample(group, w.cpu[name]))
-        lines = count_lines(records, state)
+        for name, group in [*((n, tree(p.pid)) for n, p in svc["procs"].items()), ("crawler", pids := tree(proc.pid))]:
+            w.peak_kb[name] = max(w.peak_kb[name], kb := sample(group, w.cpu[name]))
+        w.series.append((lines := count_lines(records, state), kb))  # (records, the crawler's KB)
         if w.first_new_record_s is None and lines > at_start:
             w.first_new_record_s = round(time.perf_counter() - started, 2)
         if kill_at is not None and lines >= kill_at:
@@ -278,7 +278,7 @@ def crawl(args: argparse.Namespace, job: Path, records: Path, svc: dict[str, Any
 
 def check(records: Path, log: Path, expected: set[str], refused: set[str], port: int) -> dict[str, Any]:
     """One record per expected URL? Outcomes, seconds per 1,000 pages by tenth, and what nginx was asked."""
-    urls, outcomes, times, asked = Counter[str](), Counter[str](), [], Counter[str]()
+    urls, outcomes, times = Counter[str](), Counter[str](), []
     with open(records, "rb") as f:
         for line in f:
             rec = json.loads(line)
@@ -286,10 +286,7 @@ def check(records: Path, log: Path, expected: set[str], refused: set[str], port:
             outcomes[str(rec["status"]) if rec["error"] is None else rec["error"]["kind"]] += 1
             if rec["status"] == 200:
                 times.append(datetime.fromisoformat(rec["fetched_at"]).timestamp())
-    with open(log) as f:
-        for entry in f:
-            host, uri, _status = entry.split(" ")
-            asked[f"http://{host}:{port}{uri}"] += 1
+    asked = Counter(f"http://{h}:{port}{u}" for h, u, _ in (e.split(" ") for e in log.read_text().splitlines()))
     times, n = sorted(times) or [0.0], max(1, len(times))  # a tenth: from its first page to the next tenth's first
     tenths = [(times[min(n - 1, (t + 1) * n // 10)] - times[t * n // 10]) * 10_000 / n for t in range(10)]
     return {
@@ -369,12 +366,15 @@ def report(args: argparse.Namespace, runs: list[Watch], svc: dict[str, Any], che
     done = re.findall(r"^Done in [\d.]+s: \d+ URLs, (\d+) pages", runs[-1].stderr, re.M)  # this run's pages
     new_conns = int(conns[-1]) if conns else None
     wall, pages = sum(r.seconds for r in runs), checked["pages"]
+    series, total = [s for r in runs for s in r.series], max(1, checked["records"])
+    rss = [max((kb for n, kb in series if min(9, 10 * n // total) == t), default=0) / 1024 for t in range(10)]
     result: dict[str, Any] = {
         "setup": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "keep"},
         "nofile": args.nofile or resource.getrlimit(resource.RLIMIT_NOFILE)[0],
         "rc": [r.rc for r in runs],
         "wall_s": round(wall, 1),
         "pages_per_s": round(pages / wall, 1) if wall else None,
+        "peak_rss_mb_crawler_by_tenth": [round(mb) for mb in rss],  # of the records
         **{f"peak_rss_mb_{name}": round(max(r.peak_kb[name] for r in runs) / 1024, 1) for name in runs[0].peak_kb},
         **{f"cpu_s_{name}": round(sum(sum(r.cpu[name].values()) for r in runs), 1) for name in runs[0].cpu},
         "cpu_s_crawler_by_process": [round(v, 1) for r in runs for v in r.cpu["crawler"].values()],  # main first
