@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import shutil
 import string
 from pathlib import Path
 
@@ -135,6 +136,19 @@ async def test_file_and_folder_conflict_keeps_both_bodies(tmp_path: Path):
         written[raw] = await page.commit()
     assert len(set(written.values())) == 4
     for raw, rel in written.items():
+        assert (tmp_path / rel).read_bytes() == raw.encode()
+
+
+async def test_a_host_folder_removed_during_the_crawl_is_made_again(tmp_path: Path):
+    """The store remembers the folders it made (no makedirs per page); one deleted by hand (or a
+    cleanup job) mid-crawl does not lose the next page of that host."""
+    store = PageStore(tmp_path)
+    for n, raw in enumerate(["http://a.com/1", "http://a.com/2"]):
+        if n:
+            shutil.rmtree(tmp_path / "pages")
+        page = store.open(parse_seed(raw))
+        await page.write(raw.encode())
+        rel = await page.commit()
         assert (tmp_path / rel).read_bytes() == raw.encode()
 
 
