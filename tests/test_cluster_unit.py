@@ -146,3 +146,31 @@ def test_merge_keeps_one_record_per_url_and_its_items(tmp_path):
     items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
     assert sorted((i["url"], i["n"]) for i in items) == [("u1", 2), ("u2", 1)]
     assert (result.urls, result.torn, result.records) == (2, 2, 6)
+
+
+def test_merge_keeps_each_crawl_of_a_url_and_the_csv_items_of_kept_records(tmp_path):
+    """Each re-crawl generation keeps its own record; of two equal records the first shard's
+    wins; CSV items follow their page's kept record; a killed merge's scratch file is no obstacle
+    and none is left behind."""
+    out = tmp_path / "out"
+    same = {"error": None, "fetched_at": "2026-01-01T00:00:05", "path": None}
+    for worker, lines, rows in [
+        ("w1", [{"url": "u1", **same}, {"url": "u1", **same, "crawl": 2, "change": "unchanged"}], ["u1,1"]),
+        ("w2", [{"url": "u1", **same}, {"url": "u2", **same}], ["u1,2", "u2,3"]),
+    ]:
+        shard = out / "shards" / worker
+        shard.mkdir(parents=True)
+        (shard / "records.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+        (shard / "items.csv").write_text("url,n\n" + "".join(row + "\n" for row in rows))
+    (out / ".merge.sqlite").write_bytes(b"left by a merge killed halfway")
+    result = merge(out)
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert [(r["url"], r.get("crawl", 1), r["worker"]) for r in records] == [
+        ("u1", 1, "w1"),
+        ("u1", 2, "w1"),
+        ("u2", 1, "w2"),
+    ]
+    assert (out / "items.csv").read_text().splitlines() == ["url,n", "u1,1", "u2,3"]
+    assert (result.urls, result.items) == (3, 2)
+    assert (out / "changes.jsonl").is_file()  # crawl 2 was the latest
+    assert sorted(p.name for p in out.iterdir()) == ["changes.jsonl", "items.csv", "records.jsonl", "shards"]
