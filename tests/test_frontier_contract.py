@@ -319,3 +319,43 @@ async def test_an_old_state_file_is_rekeyed_and_urls_sharing_a_key_become_one(tm
         "http://old.test:8799/next",
     ]  # k~ was keyed already
     await f.close()
+
+
+async def test_a_recrawl_killed_midway_resumes_the_unrecorded_urls_with_the_visit_before_it(tmp_path):
+    """On opening, SQLite marks done the URLs with a record of the current crawl and queues the
+    rest again. A URL whose visit of this crawl was saved but whose record was lost (a kill between
+    the two) is judged against the visit of the crawl before, and the state file forgets the other."""
+    import orjson
+
+    from crawler.core.request import Visit
+
+    path, records = tmp_path / "s.sqlite", tmp_path / "r.jsonl"
+
+    def line(name: str, crawl: int) -> bytes:
+        return orjson.dumps({"url": f"http://a/{name}", "status": 200, "error": None, "crawl": crawl}) + b"\n"
+
+    f = SqliteFrontier(path, records)
+    await f.open()
+    await f.add([req("/kept"), req("/lost"), req("/never")])
+    for lease in await f.lease({"a:80": 3}, ttl=30):
+        await f.done(lease, Visit(200, True, digest=f"first {lease.request.url}"))
+    await f.close()
+    records.write_bytes(line("kept", 1) + line("lost", 1) + line("never", 1))
+    f = SqliteFrontier(path, records)
+    await f.open()
+    assert await f.recrawl(None) == 3
+    for lease in await f.lease({"a:80": 2}, ttl=30):  # /never stays queued
+        await f.done(lease, Visit(200, True, digest="second"))
+    await f.close()  # killed: the record of /lost never reached the file
+    with open(records, "ab") as out:
+        out.write(line("kept", 2))
+    f = SqliteFrontier(path, records)
+    assert await f.open() == 1
+    leased = {lease.request.url: lease.request.previous for lease in await f.lease({"a:80": 10}, ttl=30)}
+    assert {url: visit.digest if visit else None for url, visit in leased.items()} == {
+        "http://a/lost": "first http://a/lost",
+        "http://a/never": "first http://a/never",
+    }
+    await f.close()
+    kept = sqlite3.connect(path).execute("SELECT u.url, v.generation FROM visits v JOIN urls u ON u.id = v.url_id")
+    assert sorted(kept) == [("http://a/kept", 1), ("http://a/kept", 2), ("http://a/lost", 1), ("http://a/never", 1)]
