@@ -29,17 +29,22 @@ from crawler.core.records import crawl_of
 from crawler.recrawl import write_changes
 
 SCRATCH = ".merge.sqlite"
-# each (url, crawl)'s winner: a success over a failure, then the latest; of equals, the first read
-_KEEP = """
-CREATE TABLE kept AS SELECT url, crawl, shard, line FROM (
-    SELECT url, crawl, shard, line,
-           row_number() OVER (PARTITION BY url, crawl ORDER BY rank DESC, shard, line) AS n
-    FROM lines
-) WHERE n = 1
+# the records not kept: all but each (url, crawl)'s best, a success over a failure, then the
+# latest; of equals, the first read. Only the (url, crawl)s recorded twice are ranked: usually few.
+_DROP = """
+CREATE TABLE twice AS SELECT url, crawl FROM lines GROUP BY url, crawl HAVING count(*) > 1;
+CREATE TABLE dropped AS SELECT shard, line FROM (
+    SELECT shard, line,
+           row_number() OVER (PARTITION BY l.url, l.crawl ORDER BY ok DESC, fetched_at DESC, shard, line) AS n
+    FROM lines l JOIN twice t ON t.url = l.url AND t.crawl = l.crawl
+) WHERE n > 1;
+CREATE INDEX dropped_at ON dropped (shard, line);
 """
 _KEPT_ITEMS = """
-SELECT shard, line FROM items i WHERE EXISTS (SELECT 1 FROM kept k WHERE k.url = i.url AND k.shard = i.shard)
-ORDER BY shard, line
+SELECT shard, line FROM items i WHERE EXISTS (
+    SELECT 1 FROM lines r WHERE r.url = i.url AND r.shard = i.shard
+    AND NOT EXISTS (SELECT 1 FROM dropped d WHERE d.shard = r.shard AND d.line = r.line)
+) ORDER BY shard, line
 """
 Row = TypeVar("Row")
 
@@ -65,14 +70,20 @@ def merge(out: Path) -> Merged:
     shards = sorted(p for p in (out / "shards").glob("*") if (p / "records.jsonl").is_file())
     read = _Read()
     with _scratch(out / SCRATCH) as db:
-        db.execute("CREATE TABLE lines (url TEXT, crawl INTEGER, rank TEXT, shard INTEGER, line INTEGER)")
-        db.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?)", read.records(shards))
-        db.execute(_KEEP)
-        urls, latest = db.execute("SELECT count(*), max(crawl) FROM kept").fetchone()
-        kept = db.execute("SELECT shard, line FROM kept ORDER BY shard, line")
+        db.execute(
+            "CREATE TABLE lines (url TEXT, crawl INTEGER, ok INTEGER, fetched_at TEXT, shard INTEGER, line INTEGER)"
+        )
+        db.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?)", read.records(shards))
+        for statement in _DROP.split(";")[:-1]:
+            db.execute(statement)
+        (dropped,) = db.execute("SELECT count(*) FROM dropped").fetchone()
+        (latest,) = db.execute("SELECT max(crawl) FROM lines").fetchone()
         with _atomic(out / "records.jsonl") as f:
-            for index, line in _picked(shards, _records_of, kept):
-                record = orjson.loads(line)
+            drop = db.execute("SELECT shard, line FROM dropped ORDER BY shard, line")
+            for index, line, is_dropped in _marked(shards, _records_of, drop):
+                record = None if is_dropped else _record(line)
+                if record is None:  # not kept, or torn
+                    continue
                 if record.get("path"):  # relative to the shard (../<other shard>/… after a 304)
                     record["path"] = os.path.normpath(f"shards/{shards[index].name}/{record['path']}")
                 record["worker"] = shards[index].name
@@ -80,7 +91,7 @@ def merge(out: Path) -> Merged:
         items = _merge_items(out, shards, db)
     if latest is not None and latest > 1:
         write_changes(out, latest)
-    return Merged(len(shards), read.lines, urls, items, read.torn)
+    return Merged(len(shards), read.lines, read.lines - read.torn - dropped, items, read.torn)
 
 
 class _Read:
@@ -89,7 +100,7 @@ class _Read:
     def __init__(self) -> None:
         self.lines = self.torn = 0
 
-    def records(self, shards: list[Path]) -> Iterator[tuple[str, int, str, int, int]]:
+    def records(self, shards: list[Path]) -> Iterator[tuple[str, int, bool, str, int, int]]:
         for index, shard in enumerate(shards):
             for number, line in enumerate(_records_of(shard)):
                 self.lines += 1
@@ -97,8 +108,8 @@ class _Read:
                 if record is None:
                     self.torn += 1
                     continue
-                rank = ("1" if record.get("error") is None else "0") + str(record.get("fetched_at") or "")
-                yield str(record["url"]), crawl_of(record), rank, index, number
+                ok, fetched_at = record.get("error") is None, str(record.get("fetched_at") or "")
+                yield str(record["url"]), crawl_of(record), ok, fetched_at, index, number
 
 
 def _merge_items(out: Path, shards: list[Path], db: sqlite3.Connection) -> int:
@@ -106,16 +117,19 @@ def _merge_items(out: Path, shards: list[Path], db: sqlite3.Connection) -> int:
     count = 0
     jsonl, csv_ = (any((s / name).is_file() for s in shards) for name in ("items.jsonl", "items.csv"))
     if jsonl or csv_:
-        db.execute("CREATE INDEX kept_url ON kept (url, shard)")
+        db.execute("CREATE INDEX lines_url ON lines (url, shard)")
     if jsonl:
         with _atomic(out / "items.jsonl") as f:
-            for _, (_, line) in _kept_items(db, shards, _jsonl_items):
-                f.write(line if line.endswith(b"\n") else line + b"\n")
-                count += 1
+            for _, (_, line), kept in _kept_items(db, shards, _jsonl_items):
+                if kept:
+                    f.write(line if line.endswith(b"\n") else line + b"\n")
+                    count += 1
     if csv_:
         with _atomic(out / "items.csv", text=True) as f:
             writer = None
-            for _, (_, row) in _kept_items(db, shards, _csv_items):
+            for _, (_, row), kept in _kept_items(db, shards, _csv_items):
+                if not kept:
+                    continue
                 if writer is None:
                     writer = csv.DictWriter(f, fieldnames=list(row))
                     writer.writeheader()
@@ -126,8 +140,8 @@ def _merge_items(out: Path, shards: list[Path], db: sqlite3.Connection) -> int:
 
 def _kept_items(
     db: sqlite3.Connection, shards: list[Path], rows_of: Callable[[Path], Iterator[tuple[str | None, Row]]]
-) -> Iterator[tuple[int, tuple[str | None, Row]]]:
-    """The rows of ``rows_of`` (page URL, row) whose page's kept record is in their shard, in order."""
+) -> Iterator[tuple[int, tuple[str | None, Row], bool]]:
+    """Every row of ``rows_of`` (page URL, row), and whether its page's kept record is in its shard."""
     db.execute("DROP TABLE IF EXISTS items")
     db.execute("CREATE TABLE items (url TEXT, shard INTEGER, line INTEGER)")
     db.executemany(
@@ -139,26 +153,21 @@ def _kept_items(
             if url is not None
         ),
     )
-    return _picked(shards, rows_of, db.execute(_KEPT_ITEMS))
+    return _marked(shards, rows_of, db.execute(_KEPT_ITEMS))
 
 
-def _picked(
-    shards: list[Path], rows_of: Callable[[Path], Iterator[Row]], wanted: Iterable[tuple[int, int]]
-) -> Iterator[tuple[int, Row]]:
-    """The rows ``wanted`` ((shard index, row number), in order), read again from the shards."""
-    want = iter(wanted)
-    nxt = next(want, None)
+def _marked(
+    shards: list[Path], rows_of: Callable[[Path], Iterator[Row]], marks: Iterable[tuple[int, int]]
+) -> Iterator[tuple[int, Row, bool]]:
+    """Every row of the shards, and whether ``marks`` ((shard index, row number), in order) names it."""
+    marked = iter(marks)
+    mark = next(marked, None)
     for index, shard in enumerate(shards):
-        if nxt is None:
-            return
-        if nxt[0] != index:
-            continue
         for number, row in enumerate(rows_of(shard)):
-            if number == nxt[1]:
-                yield index, row
-                nxt = next(want, None)
-                if nxt is None or nxt[0] != index:
-                    break
+            hit = mark == (index, number)
+            if hit:
+                mark = next(marked, None)
+            yield index, row, hit
 
 
 def _records_of(shard: Path) -> Iterator[bytes]:
