@@ -16,6 +16,9 @@ Usage: .venv/bin/python benchmarks/scenarios/big_job.py [--hosts 100000] [--per-
 4. Resume, whole (unless ``--no-crawl``): ``crawler run WORK/job.yaml -o COPY`` against a local server
    answering for every host (0.0.0.0:PORT; the hosts are 127/8 addresses), timed from launch to the
    first new line of records.jsonl; then the crawl is interrupted (SIGINT).
+
+Steps 2-4 measure whichever ``crawler`` the interpreter imports: ``PYTHONPATH=OLD_TREE`` (with
+``--reuse``) measures an older one on the same job.
 """
 
 from __future__ import annotations
@@ -34,9 +37,13 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks.harness, tests, crawler
-
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def harness() -> None:
+    """The repo root on sys.path for ``benchmarks.harness``: only when building or serving, so
+    the timed steps run whichever ``crawler`` the interpreter imports (``PYTHONPATH=OLD_TREE``)."""
+    sys.path.insert(0, str(ROOT))  # the repo root: benchmarks.harness, tests, crawler
 
 
 def main() -> None:
@@ -54,6 +61,7 @@ def main() -> None:
         print(json.dumps(asyncio.run(resume_steps(args.resume_steps))))
         return
     if args.serve:
+        harness()
         from benchmarks.harness.big_job_data import serve
 
         serve(args.serve)
@@ -81,6 +89,7 @@ def main() -> None:
 
 def build(work: Path, hosts: int, per_host: int) -> None:
     """The job's outputs in ``work`` (anything there before is removed)."""
+    harness()
     from benchmarks.harness.big_job_data import build as build_job
     from benchmarks.harness.big_job_data import host_of, make_shards
 
