@@ -33,7 +33,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -202,6 +202,15 @@ def tree(pid: int) -> list[int]:
     return out
 
 
+def pss_kb(pids: list[int]) -> int:
+    """Proportional set size summed: shared pages (the parser is forked) counted once, not twice."""
+    total = 0
+    for pid in pids:
+        with suppress(OSError), open(f"/proc/{pid}/smaps_rollup") as f:
+            total += next((int(line.split()[1]) for line in f if line.startswith("Pss:")), 0)
+    return total
+
+
 def sample(pids: list[int], cpu: dict[int, float]) -> int:
     """Resident KB of ``pids`` summed; each one's CPU seconds so far go into ``cpu``."""
     total = 0
@@ -223,6 +232,7 @@ class Watch:
     rc: int | None = None
     seconds: float = 0.0
     peak_kb: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("crawler", "nginx", "dnsmasq"), 0))
+    peak_pss_kb: int = 0  # of the crawler's processes, read every 2 s
     cpu: dict[str, dict[int, float]] = field(default_factory=lambda: {"crawler": {}, "nginx": {}, "dnsmasq": {}})
     first_new_record_s: float | None = None
     killed_at: int | None = None
@@ -258,6 +268,8 @@ def crawl(args: argparse.Namespace, job: Path, records: Path, svc: dict[str, Any
         for name, group in [*((n, tree(p.pid)) for n, p in svc["procs"].items()), ("crawler", pids := tree(proc.pid))]:
             w.peak_kb[name] = max(w.peak_kb[name], kb := sample(group, w.cpu[name]))
         w.series.append((lines := count_lines(records, state), kb))  # (records, the crawler's KB)
+        if len(w.series) % 8 == 0:
+            w.peak_pss_kb = max(w.peak_pss_kb, pss_kb(pids))
         if w.first_new_record_s is None and lines > at_start:
             w.first_new_record_s = round(time.perf_counter() - started, 2)
         if kill_at is not None and lines >= kill_at:
@@ -376,6 +388,7 @@ def report(args: argparse.Namespace, runs: list[Watch], svc: dict[str, Any], che
         "pages_per_s": round(pages / wall, 1) if wall else None,
         "peak_rss_mb_crawler_by_tenth": [round(mb) for mb in rss],  # of the records
         **{f"peak_rss_mb_{name}": round(max(r.peak_kb[name] for r in runs) / 1024, 1) for name in runs[0].peak_kb},
+        "peak_pss_mb_crawler": round(max(r.peak_pss_kb for r in runs) / 1024, 1),
         **{f"cpu_s_{name}": round(sum(sum(r.cpu[name].values()) for r in runs), 1) for name in runs[0].cpu},
         "cpu_s_crawler_by_process": [round(v, 1) for r in runs for v in r.cpu["crawler"].values()],  # main first
         "new_connections": new_conns,

@@ -243,3 +243,22 @@ async def test_the_report_of_a_shared_job_counts_every_worker(site, redis_url, t
     cards = {c.text(deep=False, strip=True): c.css_first("b").text() for c in doc.css(".card")}
     assert cards["URLs"] == "13" and cards["pages"] == "13"
     assert "no stats.jsonl" not in doc.html  # the workers' stats lines are summed
+
+
+def test_a_broad_crawls_host_counts_stay_bounded_and_add_up(monkeypatch: pytest.MonkeyPatch):
+    """Past HOSTS_KEPT hosts the least recently active are summed as ``other``: memory stays flat
+    over a million hosts, and stats.jsonl's hosts still add up to every URL."""
+    from crawler.core.record import Record
+    from crawler.observe import stats as stats_module
+    from crawler.observe.stats import Stats
+    from crawler.observe.statslog import top_hosts
+
+    monkeypatch.setattr(stats_module, "HOSTS_KEPT", 50)
+    stats = Stats()
+    for i in range(200):
+        host = "busy.test" if i % 2 else f"h{i}.test"  # busy.test stays active, so it stays counted
+        stats.count(Record(f"http://{host}/{i}", 0, None, 1, status=200, bytes=10), 0, host)
+    assert len(stats.hosts) == 50 and stats.hosts["busy.test"].urls == 100
+    shown = top_hosts(stats, n=5)
+    assert next(iter(shown)) == "busy.test" and len(shown) == 6
+    assert sum(c["urls"] for c in shown.values()) == 200 and sum(c["bytes"] for c in shown.values()) == 2000

@@ -56,7 +56,7 @@ from crawler.frontier.sqlite_state import (
 )
 
 BATCH = 256
-SEEN_CACHE = 200_000
+SEEN_CACHE = 100_000  # recently seen dedup keys (most repeated links are a site's own, and recent)
 HOST_CACHE = 100_000  # hosts whose admitted count is kept in memory (for max_pages_per_host)
 _VISIT_INSERT = f"INSERT OR REPLACE INTO visits SELECT id, ?, {', '.join('?' * 9)} FROM urls WHERE url=?"
 _CHANGE = "UPDATE urls SET state=?, attempt=?, proxy_attempts=?, render=?, proxy_waiting_since=? WHERE url=?"

@@ -196,6 +196,8 @@ class Router:
 
     def route(self, host: str) -> Pool | None:
         """The pool for a target host name, or None for a direct connection."""
+        if not self._rules:  # every host alike: nothing to remember per host
+            return self.pools.get("default")
         if host not in self._route_cache:
             if len(self._route_cache) >= ROUTE_CACHE:  # bounded for broad crawls: start over
                 self._route_cache.clear()

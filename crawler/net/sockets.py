@@ -6,7 +6,9 @@ use (``limit``) but keeps every idle one until its keep-alive ends, about one so
 visited in the last 15 s. Against a stock ``ulimit -n`` of 1024 that runs out of descriptors, and
 every failure after that is this machine's, not the sites'. So the crawl raises its soft limit to
 the hard one, keeps ``RESERVED`` descriptors for its own files, allows two per request in flight
-(its socket and, for a large body, its temp file), and gives what is left to idle sockets.
+(its socket and, for a large body, its temp file), and gives what is left to idle sockets, up
+to four per request in flight: a socket is worth keeping for a host the crawl is on now, not for
+the thousands it has finished with (each idle one also holds ~8 KB of the crawler's memory).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import aiohttp
 RESERVED = 64  # state.sqlite and its WAL, records, items, WARC, lock, parser pipe, stdio, resolver
 PER_REQUEST = 2  # its socket, and the temp file of a body too large to keep in memory
 MAX_IDLE = 4096  # idle keep-alive sockets kept at most, however high the limit
+IDLE_PER_REQUEST = 8  # and at most this many per request in flight: the hosts being crawled now
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +57,8 @@ def fd_budget(concurrency: int) -> Budget:
             f"running with concurrency {allowed} instead of {concurrency}"
         )
         concurrency = allowed
-    return Budget(concurrency, min(MAX_IDLE, room - PER_REQUEST * concurrency), limit, lowered)
+    idle = min(MAX_IDLE, IDLE_PER_REQUEST * concurrency, room - PER_REQUEST * concurrency)
+    return Budget(concurrency, idle, limit, lowered)
 
 
 def _open_now() -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from crawler.core.record import Record
 
 MAX_WARNINGS = 100  # kept word for word; later ones are only counted
+HOSTS_KEPT = 10_000  # hosts counted one by one (the most recently active); the rest are summed as "other"
 RATE_SAMPLES = 10  # progress samples behind "pages/s" (one per tick: the last ~5 s)
 
 
@@ -63,13 +64,22 @@ class Stats:
     recrawled: int | None = None  # URLs this run queued again, when it started a new generation
     extract_error_pages: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
-    hosts: dict[str, HostCounts] = field(default_factory=dict)
+    hosts: OrderedDict[str, HostCounts] = field(default_factory=OrderedDict)  # least recently active first
+    other_hosts: HostCounts = field(default_factory=HostCounts)  # hosts no longer counted one by one
     _rate: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=RATE_SAMPLES))
 
     def host(self, key: str) -> HostCounts:
+        """The host's counts. A broad crawl meets a million hosts: past HOSTS_KEPT, the one active
+        least recently is folded into ``other_hosts`` (its share is kept, its name is not)."""
         counts = self.hosts.get(key)
         if counts is None:
             counts = self.hosts[key] = HostCounts()
+            if len(self.hosts) > HOSTS_KEPT:
+                _, old = self.hosts.popitem(last=False)
+                for name in HostCounts.__slots__:
+                    setattr(self.other_hosts, name, getattr(self.other_hosts, name) + getattr(old, name))
+        else:
+            self.hosts.move_to_end(key)
         return counts
 
     def count(self, record: Record, items: int, host: str = "") -> None:

@@ -9,6 +9,7 @@ next to them.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -83,10 +84,14 @@ def dns_counts(use: DnsUse) -> dict[str, int | float]:
 
 
 def top_hosts(stats: Stats, n: int = TOP_HOSTS) -> dict[str, dict[str, int]]:
-    """The ``n`` hosts with most URLs, and ``other`` for the rest (bounded for broad crawls)."""
-    ranked = sorted(stats.hosts.items(), key=lambda kv: kv[1].urls, reverse=True)
+    """The ``n`` hosts with most URLs, and ``other`` for the rest (bounded for broad crawls; hosts
+    the stats no longer count one by one are in ``other`` too)."""
     fields = ("urls", "pages", "errors", "bytes", "throttles")
-    out = {host: {f: getattr(c, f) for f in fields} for host, c in ranked[:n]}
-    if len(ranked) > n:
-        out["other"] = {f: sum(getattr(c, f) for _, c in ranked[n:]) for f in fields}
+    top = heapq.nlargest(n, stats.hosts.items(), key=lambda kv: kv[1].urls)
+    out = {host: {f: getattr(c, f) for f in fields} for host, c in top}
+    rest = len(stats.hosts) - len(top)
+    if rest or stats.other_hosts.urls:
+        shown = {f: sum(c[f] for c in out.values()) for f in fields}
+        everyone = {f: sum(getattr(c, f) for c in stats.hosts.values()) + getattr(stats.other_hosts, f) for f in fields}
+        out["other"] = {f: everyone[f] - shown[f] for f in fields}
     return out

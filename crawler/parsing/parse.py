@@ -32,7 +32,7 @@ _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 
 
-Link = Parts  # a link as plain strings (the join cache holds 65,536 of them; URL objects would triple its memory)
+Link = Parts  # a link as plain strings (the join cache holds 16,384 of them; URL objects would triple its memory)
 
 
 @dataclass(slots=True)
@@ -147,7 +147,7 @@ def _needs_whole_base(href: str) -> bool:
     return not rest or rest[0] == "?"
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 14)  # a page's links repeat its site's: recent sites are what hit
 def _join_in(base_dir: str, href: str) -> Link | None:
     return _link(base_dir, href)
 

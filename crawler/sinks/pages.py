@@ -27,7 +27,7 @@ from yarl import URL
 from crawler.sinks.paths import host_dir, relative_path
 
 SPILL = 1 << 20
-FOLDERS_KNOWN = 100_000  # folders made under pages/ that need no makedirs again (a broad crawl: one per host)
+FOLDERS_KNOWN = 10_000  # folders made under pages/ that need no makedirs again (a broad crawl: one per host)
 
 
 class PageStore:
