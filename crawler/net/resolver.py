@@ -41,9 +41,6 @@ class AnswerCache:
         self._clock = clock
         self._entries: OrderedDict[_Key, tuple[float, _Answer]] = OrderedDict()
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     def get(self, key: _Key) -> _Answer | None:
         entry = self._entries.get(key)
         if entry is None:
@@ -135,7 +132,7 @@ class CrawlResolver(AbstractResolver):
             use.not_found += 1
             self._cache.put(key, e, s.negative_ttl)
             raise
-        except (TimeoutError, OSError):
+        except OSError:  # a timeout or a failing server (TimeoutError is an OSError)
             use.failures += 1
             raise
         finally:
