@@ -10,8 +10,11 @@ URL) lets the page's own request fail with its real error kind; when our proxy f
 stays closed and its pages' records say ``proxy``. ``Crawl-delay`` raises the host's delay.
 
 The pipeline loads a host's rules inside a slot the host limiter gave it, like any request; the
-page then waits, in the same lease, for the host's next start. Rules are kept for the ``CACHE`` most recent hosts, so a
-broad crawl's memory does not grow with every host it ever saw (an evicted host is asked again).
+page then waits, in the same lease, for the host's next start. Parsed rules are kept for the ``CACHE`` most recent
+hosts; past that, a host's robots.txt is kept in its compact form (the text, ``FORMS_BYTES`` in all) and
+parsed again when the host comes back, without a request: a broad crawl whose hub links 20,000 hosts at
+once comes back to each host after the other 19,999 and must not fetch every robots.txt twice. Memory
+does not grow with every host the crawl ever saw: a host past both is asked again.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from crawler.scheduling.limiter import HostLimiter
 
 MAX_ROBOTS_BYTES = 512 * 1024
 CACHE = 10_000
+FORMS_BYTES = 16 << 20  # robots.txt texts kept past CACHE (about 250 bytes per host without rules)
+FORM_OVERHEAD = 200  # bytes counted per kept form besides its text: dict slot, key, tuple, float
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +89,16 @@ class Robots:
         self._shared = shared
         self.recheck = max(1.0, backoff * 2**retries)
         self._rules: OrderedDict[str, asyncio.Task[Rules]] = OrderedDict()
+        self._forms: OrderedDict[str, tuple[str, float]] = OrderedDict()  # host → (form, expires)
+        self._forms_bytes = 0
 
     def loaded(self, host: str) -> bool:
         """True while the host's rules are known (``refusal`` then answers without a request);
         an unavailable robots.txt stops counting as known once it is due to be asked again."""
         task = self._rules.get(host)
-        if task is None or not task.done():
+        if task is None:
+            return self._restore(host)
+        if not task.done():
             return False
         rules = task.result()
         if isinstance(rules, Unavailable) and (rules.local or rules.retry_at <= time.monotonic()):
@@ -134,6 +143,41 @@ class Robots:
             self._rules.move_to_end(host)
         return task.result() if task.done() else await asyncio.shield(task)
 
+    def _restore(self, host: str) -> bool:
+        """Parse the host's kept robots.txt again, without a request (True), unless none is kept,
+        it is too old or it asks for a Crawl-delay (the limiter is told on the way that loads it)."""
+        kept = self._forms.get(host)
+        if kept is None:
+            return False
+        value, expires = kept
+        if expires <= time.monotonic():
+            self._drop_form(host)
+            return False
+        rules = None if value == "-" else Protego.parse(value[1:])
+        if rules is not None and rules.crawl_delay(self._ua):
+            return False
+        future: asyncio.Future[Rules] = asyncio.get_running_loop().create_future()
+        future.set_result(rules)
+        self._rules[host] = future  # type: ignore[assignment]  # a done future answers as a done task
+        self._forms.move_to_end(host)
+        if len(self._rules) > CACHE:
+            self._evict()
+        return True
+
+    def _keep_form(self, host: str, value: str) -> None:
+        """Keep the site's answer (``+`` and the text, or ``-``) past CACHE, FORMS_BYTES in all,
+        the least recently used dropped first."""
+        self._drop_form(host)
+        self._forms[host] = (value, time.monotonic() + SHARED_TTL)
+        self._forms_bytes += len(value) + len(host) + FORM_OVERHEAD
+        while self._forms_bytes > FORMS_BYTES and self._forms:
+            self._drop_form(next(iter(self._forms)))
+
+    def _drop_form(self, host: str) -> None:
+        kept = self._forms.pop(host, None)
+        if kept is not None:
+            self._forms_bytes -= len(kept[0]) + len(host) + FORM_OVERHEAD
+
     def _evict(self) -> None:
         """Drop the least recently asked hosts past CACHE: O(1) per new host (a rule still
         loading is moved to the back instead; its requests are waiting for it)."""
@@ -146,9 +190,17 @@ class Robots:
 
     async def _load_shared(self, url: URL, host: str) -> Rules:
         """The host's rules from the job's shared cache, or fetched (and then shared)."""
+        kept = self._forms.get(host)
+        if kept is not None and kept[1] > time.monotonic():
+            self._forms.move_to_end(host)
+            return await self._decode(host, kept[0])
         if self._shared is not None and (value := await self._shared.get(host)) is not None:
+            if not value.startswith("!"):
+                self._keep_form(host, value)
             return await self._decode(host, value)
         rules, shareable = await self._load(url, host)
+        if shareable is not None and not shareable.startswith("!"):
+            self._keep_form(host, shareable)
         if self._shared is not None and shareable is not None:
             await self._shared.put(host, shareable, self.recheck if shareable.startswith("!") else SHARED_TTL)
         return rules
