@@ -134,8 +134,8 @@ def test_dnsmasq_gets_a_new_port_when_its_port_is_taken(monkeypatch):
         pytest.skip("dnsmasq is not installed (.ci/run installs dnsmasq-base)")
     taken, _ = silent_udp()
     ports = iter([taken.getsockname()[1]])
-    free = dns.free_udp_port
-    monkeypatch.setattr(dns, "free_udp_port", lambda: next(ports, None) or free())
+    free = dns.free_dns_port
+    monkeypatch.setattr(dns, "free_dns_port", lambda: next(ports, None) or free())
     with taken, start_dns(default_zone()) as server:
         assert isinstance(server, dns.Dnsmasq) and server.port != taken.getsockname()[1]
         assert query(server.address, "a.crawl.test").answers == [("127.0.0.1", 60)]

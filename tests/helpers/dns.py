@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import random
 import select
 import shutil
 import socket
@@ -206,7 +207,7 @@ def start_dnsmasq(zone: Zone, binary: str, attempts: int = 5) -> Dnsmasq:
     (its TCP side, or another test) is retried on a new port, ``attempts`` times at most."""
     errors: list[str] = []
     for _ in range(attempts):
-        port = free_udp_port()
+        port = free_dns_port()
         with tempfile.TemporaryFile() as stderr:
             proc = subprocess.Popen([binary, *dnsmasq_args(zone, port)], stdout=subprocess.DEVNULL, stderr=stderr)
             if _answers(port, proc):
@@ -263,10 +264,29 @@ def silent_udp() -> tuple[socket.socket, str]:
     return s, f"127.0.0.1:{s.getsockname()[1]}"
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_dns_port() -> int:
+    """A port free for UDP and TCP both (dnsmasq binds both), below the ephemeral range: a port
+    in it may be the local end of an outgoing connection (a broad crawl test leaves thousands in
+    TIME_WAIT), which a UDP bind does not see and dnsmasq's TCP bind does."""
+    low = _ephemeral_low()
+    for port in random.sample(range(max(1024, low - 12_000), low), 200):
+        try:
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                with socket.socket(socket.AF_INET, kind) as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError(f"no free port for a DNS server below {low}")
+
+
+def _ephemeral_low() -> int:
+    """The first port the kernel hands to outgoing connections (Linux; 32768 elsewhere)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 # --- the wire format (RFC 1035), enough for A and AAAA over UDP ---
