@@ -58,6 +58,7 @@ def execute(job: Job) -> int:
 
 
 GC_THRESHOLDS = (20_000, 20, 20)  # young objects collected every 20,000 allocations, not 700
+GC_FULL_EVERY = 30.0  # seconds between full collections
 
 
 def _tune_gc() -> None:
@@ -68,6 +69,16 @@ def _tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+async def _collect_old() -> None:
+    """Closed connections are garbage in reference cycles (an asyncio transport holds bound methods
+    of itself) that aged into the oldest generation while in use; under the thresholds above a full
+    collection is rare, so they piled up for the whole crawl. One every GC_FULL_EVERY seconds
+    keeps them bounded (~0.2 s of the loop's time each at a million URLs)."""
+    while True:
+        await asyncio.sleep(GC_FULL_EVERY)
+        gc.collect()
 
 
 def _run_loop(crawl: Crawl) -> Stats:
@@ -85,7 +96,11 @@ def _run_loop(crawl: Crawl) -> Stats:
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal, sig)
-        return await crawl.run()
+        collector = asyncio.create_task(_collect_old())
+        try:
+            return await crawl.run()
+        finally:
+            collector.cancel()
 
     try:
         import uvloop  # type: ignore[import-not-found, unused-ignore]  # optional: the "speed" extra
