@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from crawler.core.request import Counts
 from crawler.core.usage import DnsUse
-from crawler.net.dns import DnsSettings, NameNotFound
+from crawler.net import dns
+from crawler.net.dns import AresLookup, DnsSettings, NameNotFound
 from crawler.net.resolver import BlockedAddress, CrawlResolver
 from crawler.observe.metrics import render
 from tests.helpers.cli import run_cli
@@ -120,6 +121,25 @@ async def test_many_requests_for_a_new_host_share_one_lookup(dns_server: DnsServ
         assert (r.use.lookups, r.use.cached) == (1, 19)
     finally:
         await r.close()
+
+
+async def test_a_fresh_channel_takes_over_every_few_thousand_lookups(dns_server: DnsServer, monkeypatch) -> None:
+    """c-ares keeps memory for every name one channel was asked (~2 KB each): lookups move to a new
+    channel every RENEW_AFTER, and the old one is closed once its lookups are answered, none lost."""
+    monkeypatch.setattr(dns, "RENEW_AFTER", 3)
+    lookup = AresLookup(DnsSettings(servers=(dns_server.address,)))
+    opened: list[object] = []
+    start = lookup._start
+    monkeypatch.setattr(lookup, "_start", lambda: opened.append(start()) or opened[-1])
+    try:
+        found = await asyncio.gather(*(lookup.addresses(f"n{i}.crawl.test", socket.AF_INET) for i in range(10)))
+        assert [addrs for addrs, _ in found] == [[(socket.AF_INET, "127.0.0.1")]] * 10
+        assert len(opened) == 4  # 3 + 3 + 3 + 1, each batch on its own channel
+        assert len(lookup._old) == 3
+        assert (await lookup.addresses("one.more.crawl.test", socket.AF_INET))[0] == [(socket.AF_INET, "127.0.0.1")]
+        assert lookup._old == [] and len(opened) == 4  # the three answered channels were closed
+    finally:
+        await lookup.close()
 
 
 async def test_pins_answer_before_the_server_is_asked(dns_server: DnsServer) -> None:
