@@ -35,7 +35,7 @@ from crawler.scheduling.limiter import HostLimiter
 
 MAX_ROBOTS_BYTES = 512 * 1024
 CACHE = 10_000
-FORMS_BYTES = 4 << 20  # robots.txt texts kept past CACHE (~250 bytes a host without rules: 16,000 hosts)
+FORMS_BYTES = 8 << 20  # robots.txt texts kept past CACHE (~250 bytes a host without rules: 32,000 hosts)
 FORM_OVERHEAD = 200  # bytes counted per kept form besides its text: dict slot, key, tuple, float
 
 
