@@ -33,6 +33,34 @@ async def test_a_host_whose_request_finished_goes_next_while_its_connection_is_w
     assert order == ["http://a/0", "http://b/", "http://a/1"]
 
 
+async def test_links_found_on_a_hosts_last_page_go_next_while_its_connection_is_warm():
+    """Host a has one URL, b to e one each. a's page finishes with nothing queued, then its links
+    arrive (parsed after the answer): a's next URL starts before c, d and e, not after the lap a
+    hub of 20,000 hosts would make."""
+    frontier = MemoryFrontier()
+    scheduler = Scheduler(frontier, LocalHostLimiter(per_host=1), lease_ttl=60)
+    await frontier.add([Request("http://a/", "a:80")] + [Request(f"http://{h}/", f"{h}:80") for h in "bcde"])
+    for host in ("a:80", "b:80", "c:80", "d:80", "e:80"):
+        scheduler.has_work(host)
+    (a,) = await scheduler.next(1)
+    (b,) = await scheduler.next(1)
+    await scheduler.free(a)  # a answered; its page is being parsed, nothing of a's is queued
+    (c,) = await scheduler.next(1)
+    await frontier.add([Request("http://a/next", "a:80")])  # the page's link
+    scheduler.has_work("a:80")
+    (fourth,) = await scheduler.next(1)
+    assert [lease.request.url for lease in (a, b, c, fourth)] == [
+        "http://a/",
+        "http://b/",
+        "http://c/",
+        "http://a/next",
+    ]
+    for lease in (a, b, c, fourth):
+        await scheduler.finished(lease)
+    rest = [lease.request.url for _ in range(2) for lease in await scheduler.next(1)]
+    assert rest == ["http://d/", "http://e/"]  # the others in their order, none skipped
+
+
 class Watched(LocalHostLimiter):
     """Sets ``refused`` once a host was found with no free slot (the scheduler now waits for one)."""
 
