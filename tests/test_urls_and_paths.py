@@ -140,7 +140,7 @@ async def test_file_and_folder_conflict_keeps_both_bodies(tmp_path: Path):
 
 
 async def test_a_host_folder_removed_during_the_crawl_is_made_again(tmp_path: Path):
-    """The store remembers the folders it made (no makedirs per page); one deleted by hand (or a
+    """The store makes a folder when a rename finds it missing (no makedirs per page); one deleted by hand (or a
     cleanup job) mid-crawl does not lose the next page of that host."""
     store = PageStore(tmp_path)
     for n, raw in enumerate(["http://a.com/1", "http://a.com/2"]):

@@ -27,7 +27,6 @@ from yarl import URL
 from crawler.sinks.paths import host_dir, relative_path
 
 SPILL = 1 << 20
-FOLDERS_KNOWN = 10_000  # folders made under pages/ that need no makedirs again (a broad crawl: one per host)
 
 
 class PageStore:
@@ -39,7 +38,6 @@ class PageStore:
         self.spill = spill
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-writer")
         self._names = itertools.count()
-        self.folders: set[str] = set()  # made already (read and written on the writer thread only)
         self._prefix = f"{self.tmp}{os.sep}{os.getpid()}-"
         os.makedirs(self.tmp, exist_ok=True)
 
@@ -104,7 +102,7 @@ class PageFile:
             streamed = self._digest.hexdigest()
         store = self._store
         rel, self.sha256 = await _place(
-            self._tmp, data, streamed, unless, store.pages, self._url, store.folders, executor=store.executor
+            self._tmp, data, streamed, unless, store.pages, self._url, executor=store.executor
         )
         return f"pages/{rel}"
 
@@ -119,7 +117,7 @@ class PageFile:
 
 
 def _place_sync(
-    tmp: str, data: bytes | None, digest: str | None, unless: str | None, pages: Path, url: URL, folders: set[str]
+    tmp: str, data: bytes | None, digest: str | None, unless: str | None, pages: Path, url: URL
 ) -> tuple[str, str]:
     """Hash ``data`` (if given; else ``tmp`` holds the body, of ``digest``), write it to ``tmp``
     and rename that to its place under ``pages`` — unless the place already holds a body of
@@ -141,10 +139,10 @@ def _place_sync(
         with open(tmp, "wb") as f:
             f.write(data)
     try:
-        return _move(tmp, pages, rel, folders), digest
+        return _move(tmp, pages, rel), digest
     except (NotADirectoryError, IsADirectoryError, FileExistsError):
         name = hashlib.sha256(str(url).encode()).hexdigest()
-        return _move(tmp, pages, f"{host_dir(url)}/_conflicts/{name}", folders), digest
+        return _move(tmp, pages, f"{host_dir(url)}/_conflicts/{name}"), digest
 
 
 def _holds(path: Path, sha256: str, size: int | None = None) -> bool:
@@ -160,22 +158,16 @@ def _holds(path: Path, sha256: str, size: int | None = None) -> bool:
         return False
 
 
-def _move(tmp: str, pages: Path, rel: str, folders: set[str]) -> str:
-    """Rename ``tmp`` to ``pages/rel``, making its folder unless this crawl made it already
-    (makedirs is a stat or more per level: most of a small page's placing, in a broad crawl)."""
+def _move(tmp: str, pages: Path, rel: str) -> str:
+    """Rename ``tmp`` to ``pages/rel``; make its folder only when the rename says it is missing
+    (a makedirs per page is a stat per level: most of a small page's placing in a broad crawl)."""
     target = f"{pages}{os.sep}{rel}"
-    folder = os.path.dirname(target)
-    if folder not in folders:
-        os.makedirs(folder, exist_ok=True)
-        if len(folders) >= FOLDERS_KNOWN:
-            folders.clear()
-        folders.add(folder)
     try:
         os.replace(tmp, target)
-    except FileNotFoundError:  # its folder was removed while the crawl ran: make it again
+    except FileNotFoundError:  # a new folder (or one removed while the crawl ran)
         if not os.path.exists(tmp):
             raise
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
         os.replace(tmp, target)
     return rel
 
