@@ -58,6 +58,7 @@ from crawler.frontier.sqlite_state import (
 BATCH = 256
 SEEN_CACHE = 100_000  # recently seen dedup keys (most repeated links are a site's own, and recent)
 HOST_CACHE = 100_000  # hosts whose admitted count is kept in memory (for max_pages_per_host)
+DRAINED = 4096  # hosts whose every queued row was leased, kept as empty batches: their new links need no read
 _VISIT_INSERT = f"INSERT OR REPLACE INTO visits SELECT id, ?, {', '.join('?' * 9)} FROM urls WHERE url=?"
 _CHANGE = "UPDATE urls SET state=?, attempt=?, proxy_attempts=?, render=?, proxy_waiting_since=? WHERE url=?"
 _FRESH = "attempt=0, proxy_attempts=0, render=0, proxy_waiting_since=NULL"  # a new generation's first attempt
@@ -87,6 +88,7 @@ class SqliteFrontier:
         self._records = records
         self._db: sqlite3.Connection | None = None
         self._queues: dict[str, _Batch] = {}
+        self._drained: OrderedDict[str, _Batch] = OrderedDict()  # empty and complete, the newest last
         self._seen: set[str] = set()  # two generations: a bounded cache of recently seen URLs
         self._seen_old: set[str] = set()
         self._per_host: OrderedDict[str, int] = OrderedDict()  # bounded cache of admitted per host
@@ -174,6 +176,7 @@ class SqliteFrontier:
             batch = self._queues.get(host)
             for _ in range(n):
                 if batch is None or (not batch.heap and batch.boundary is not None):  # read on
+                    self._drained.pop(host, None)  # (a host is in _queues or _drained, never both)
                     batch = self._queues[host] = self._load(host)
                 if retries and (not batch.heap or retries[0] < batch.heap[0]):
                     r = heapq.heappop(retries)[2]
@@ -189,6 +192,8 @@ class SqliteFrontier:
                 self._retries.pop(host, None)
             if batch is not None and not batch.heap:
                 del self._queues[host]
+                if batch.boundary is None:  # nothing of the host's is left in the table: a page's links
+                    self._drain(host, batch)  # found a moment later join this batch without a read
         self._queued -= len(leases)
         return leases
 
@@ -238,6 +243,7 @@ class SqliteFrontier:
         self.generation = generation
         self._queued += again
         self._queues.clear()
+        self._drained.clear()
         return again
 
     async def seen(self, url: str) -> bool:
@@ -305,10 +311,17 @@ class SqliteFrontier:
         """A row of ``r.host`` just queued in the table joins the host's batch if it sorts before
         the rows not read yet; a batch that grows too large is dropped (the table has its rows)."""
         batch = self._queues.get(r.host)
+        if batch is None and (batch := self._drained.pop(r.host, None)) is not None:
+            self._queues[r.host] = batch
         if batch is not None and batch.takes(key):
             heapq.heappush(batch.heap, (*key, r))
             if len(batch.heap) > 2 * BATCH:
                 del self._queues[r.host]
+
+    def _drain(self, host: str, batch: _Batch) -> None:
+        self._drained[host] = batch
+        if len(self._drained) > DRAINED:
+            self._drained.popitem(last=False)
 
     def _load(self, host: str) -> _Batch:
         """The next batch of queued rows of ``host``: highest priority first, then oldest. Buffered
