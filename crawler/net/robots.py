@@ -146,23 +146,29 @@ class Robots:
     def _restore(self, host: str) -> bool:
         """Parse the host's kept robots.txt again, without a request (True), unless none is kept,
         it is too old or it asks for a Crawl-delay (the limiter is told on the way that loads it)."""
-        kept = self._forms.get(host)
-        if kept is None:
+        value = self._kept(host)
+        if value is None:
             return False
-        value, expires = kept
-        if expires <= time.monotonic():
-            self._drop_form(host)
-            return False
-        rules = None if value == "-" else Protego.parse(value[1:])
-        if rules is not None and rules.crawl_delay(self._ua):
+        rules = self._parse(value)
+        if isinstance(rules, Protego) and rules.crawl_delay(self._ua):
             return False
         future: asyncio.Future[Rules] = asyncio.get_running_loop().create_future()
         future.set_result(rules)
         self._rules[host] = future  # type: ignore[assignment]  # a done future answers as a done task
-        self._forms.move_to_end(host)
         if len(self._rules) > CACHE:
             self._evict()
         return True
+
+    def _kept(self, host: str) -> str | None:
+        """The host's kept robots.txt form, unless none is kept or it is too old (then dropped)."""
+        kept = self._forms.get(host)
+        if kept is None:
+            return None
+        if kept[1] <= time.monotonic():
+            self._drop_form(host)
+            return None
+        self._forms.move_to_end(host)
+        return kept[0]
 
     def _keep_form(self, host: str, value: str) -> None:
         """Keep the site's answer (``+`` and the text, or ``-``) past CACHE, FORMS_BYTES in all,
@@ -190,10 +196,8 @@ class Robots:
 
     async def _load_shared(self, url: URL, host: str) -> Rules:
         """The host's rules from the job's shared cache, or fetched (and then shared)."""
-        kept = self._forms.get(host)
-        if kept is not None and kept[1] > time.monotonic():
-            self._forms.move_to_end(host)
-            return await self._decode(host, kept[0])
+        if (kept := self._kept(host)) is not None:
+            return await self._decode(host, kept)
         if self._shared is not None and (value := await self._shared.get(host)) is not None:
             if not value.startswith("!"):
                 self._keep_form(host, value)
@@ -207,15 +211,16 @@ class Robots:
 
     async def _decode(self, host: str, value: str) -> Rules:
         """Rules from their shared form (see RobotsCache); Crawl-delay goes to the limiter."""
-        if value.startswith("!"):
-            return Unavailable(value[1:], time.monotonic() + self.recheck)
-        if value == "-":
-            return None
-        rules = Protego.parse(value[1:])
-        delay = rules.crawl_delay(self._ua)
-        if delay:
+        rules = self._parse(value)
+        if isinstance(rules, Protego) and (delay := rules.crawl_delay(self._ua)):
             await self._limiter.crawl_delay(host, float(delay))
         return rules
+
+    def _parse(self, value: str) -> Rules:
+        """Rules from their shared form: ``!reason`` unavailable, ``-`` none, ``+`` and the text."""
+        if value.startswith("!"):
+            return Unavailable(value[1:], time.monotonic() + self.recheck)
+        return None if value == "-" else Protego.parse(value[1:])
 
     async def _load(self, url: URL, host: str) -> tuple[Rules, str | None]:
         """Fetch and read robots.txt: the rules, and their shared form (None: not the site's
