@@ -31,6 +31,7 @@ from crawler.core.response import Response
 from crawler.core.step import Again, Final, Reason, Source, Step
 from crawler.core.urls import host_key, join
 from crawler.hooks import HookFailed, RequestHook, prepare
+from crawler.net.failures import classify
 from crawler.net.fetch import Fetcher
 from crawler.net.proxies import NoProxy, Proxy, Router
 from crawler.net.render import Renderer, fetch_or_render
@@ -283,7 +284,7 @@ class Pipeline:
         try:
             headers = tuple(response.headers.items()) if self._parser.reads_headers and response.headers else ()
             url = response.final_url or request.url  # where the browser's redirects ended: links are relative to it
-            page = await self._parser.read(
+            parsed = await self._parser.read(
                 Fetched(
                     url,
                     response.body,
@@ -293,11 +294,22 @@ class Pipeline:
                     response.status,
                     headers,
                     request.url if url != request.url else request.parent if request.redirects else None,
-                )
+                ),
+                response.placement,
             )
         except FetchError as e:  # the page could not be parsed (see crawler.parsing.process)
             self._warn(f"{request.url}: {e.message}")
-            return self._final(request, started, response, e, proxy=proxy)
+            stored = await self._place(response)
+            return self._stored(request, attempts, started, stored) or self._final(
+                request, started, response, e, proxy=proxy
+            )
+        if response.placement is not None:
+            if isinstance(parsed.stored, tuple):
+                response.path, response.sha256 = parsed.stored
+            failed = self._stored(request, attempts, started, parsed.stored)
+            if failed is not None:
+                return failed
+        page = parsed.result
         if page.shell and self._renderer is not None and not response.rendered and not attempts.render:
             # render: auto: back to the frontier, to be loaded in the browser in a slot of its own
             return Again(Reason.RENDER, 0.0, replace(attempts, render=True))
@@ -306,6 +318,29 @@ class Pipeline:
         outcome.record.items, outcome.record.extract_errors = len(page.items), page.extract_errors
         follow = [self._link(request, link, host, page.hooked.get(link)) for link, host in page.links]
         return replace(outcome, follow=follow, items=page.items)
+
+    async def _place(self, response: Response) -> tuple[str, str] | OSError | None:
+        """Write a body the parser did not (see :meth:`PageStore.place`): its path and sha256, or
+        the OSError."""
+        if response.placement is None or self._pages is None:
+            return None
+        try:
+            response.path, response.sha256 = stored = await self._pages.place(response.placement)
+            return stored
+        except OSError as e:
+            return e
+
+    def _stored(
+        self, request: Request, attempts: Attempts, started: float, stored: tuple[str, str] | OSError | None
+    ) -> Step | None:
+        """The step of a page whose body could not be written (None when it was): a full disk
+        waits as any local shortage does; any other failure is the URL's ``storage`` error."""
+        if not isinstance(stored, OSError):
+            return None
+        error = classify(stored)
+        if error.kind is Kind.LOCAL:
+            return self._local(attempts, error.message)
+        return self._final(request, started, error=error)
 
     @staticmethod
     def _link(request: Request, link: str, host: str, hooked: Follow | None) -> Request:

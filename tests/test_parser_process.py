@@ -4,21 +4,26 @@ crashes it ends in an error record, and the crawl goes on."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
+from yarl import URL
 
 from crawler.config import Job
 from crawler.core.errors import FetchError
 from crawler.engine import Crawl
 from crawler.parsing import process as parser_process
 from crawler.parsing.page import Fetched
-from crawler.parsing.process import InlineParser, ParserProcess, make_parser
-from crawler.parsing.reader import PageReader, PageResult
+from crawler.parsing.process import InlineParser, Parsed, ParserProcess, make_parser
+from crawler.parsing.reader import PageReader
+from crawler.sinks.pages import Placement
+from crawler.sinks.paths import host_dir
 from crawler.wiring import reader_settings
 from tests.helpers.output import read_records
 
@@ -114,8 +119,8 @@ async def test_only_the_page_being_parsed_is_blamed_for_a_crash(monkeypatch):
     finally:
         await parser.close()
     assert isinstance(crash, FetchError) and crash.kind == "internal"
-    assert isinstance(fine, PageResult) and fine.title == "Fine"
-    assert fine.links == [("http://a.test/next", "a.test:80")]
+    assert isinstance(fine, Parsed) and fine.result.title == "Fine"
+    assert fine.result.links == [("http://a.test/next", "a.test:80")]
     assert parser.deaths == 2
 
 
@@ -209,3 +214,54 @@ async def test_a_page_that_hangs_the_parser_is_given_up_and_the_crawl_goes_on(si
         "message": "the parser process died (stopped after 3s on one page) twice while parsing this page",
     }
     assert by_path["p2"]["title"] == "P2" and stats.errors["internal"] == 1
+
+
+async def test_a_page_given_up_by_the_parser_still_has_its_file(site, tmp_path, monkeypatch):
+    """The parser process writes each HTML page's file with the page. One that kills it there
+    (twice) is given up: the crawl's own process writes that file, and the record points at it."""
+    crawler_pid = os.getpid()
+    real_place = Placement.place
+
+    def fatal_place(self: Placement) -> tuple[str, str]:
+        if self.url.endswith("/fatal") and os.getpid() != crawler_pid:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_place(self)
+
+    monkeypatch.setattr(Placement, "place", fatal_place)
+    site.html("a.test", "/", '<a href="/fatal">f</a> <a href="/p1">1</a>', title="Home")
+    site.html("a.test", "/fatal", "<p>kills the parser while it writes me</p>")
+    site.html("a.test", "/p1", "", title="P1")
+    out = tmp_path / "out"
+
+    await Crawl(job(site, out, "a.test")).run()
+
+    by_path = {r["url"].split("/", 3)[3]: r for r in read_records(out)}
+    assert sorted(by_path) == ["", "fatal", "p1"]
+    assert by_path["fatal"]["error"]["kind"] == "internal"
+    for record in by_path.values():
+        body = (out / record["path"]).read_bytes()
+        assert hashlib.sha256(body).hexdigest() == record["sha256"]
+    assert b"kills the parser while it writes me" in (out / by_path["fatal"]["path"]).read_bytes()
+    assert not list((out / ".tmp").iterdir())
+
+
+@pytest.mark.parametrize("mode", ["process", "inline"])
+async def test_a_page_that_cannot_be_written_is_a_storage_error_and_the_crawl_goes_on(site, tmp_path, mode):
+    """b.test's folder under pages/ is taken by a file: its page ends as ``storage`` (it is not
+    the site's fault, and it is not parsed as if it were kept); a.test's pages are written."""
+    out = tmp_path / "out"
+    (out / "pages").mkdir(parents=True)
+    (out / "pages" / host_dir(URL(site.url("b.test")))).write_text("a file where a folder goes")
+    site.html("a.test", "/", '<a href="/p1">1</a>', title="Home")
+    site.html("a.test", "/p1", "", title="P1")
+    site.html("b.test", "/", '<a href="/never">n</a>', title="B")
+    start = [site.url("a.test"), site.url("b.test")]
+
+    stats = await Crawl(job(site, out, "a.test", "b.test", start_urls=start, parser=mode)).run()
+
+    by_url = {r["url"]: r for r in read_records(out)}
+    assert sorted(by_url) == sorted([*start, site.url("a.test", "/p1")])
+    failed = by_url[site.url("b.test")]
+    assert failed["error"]["kind"] == "storage" and failed["error"]["message"].startswith("cannot write page: ")
+    assert failed["path"] is None and stats.errors["storage"] == 1
+    assert (out / by_url[site.url("a.test", "/p1")]["path"]).is_file()

@@ -15,12 +15,13 @@ from crawler.config import Job
 from crawler.core.errors import ConfigError, FetchError, InvalidURL, Kind
 from crawler.core.record import Record
 from crawler.core.request import Request
+from crawler.core.response import PendingBody
 from crawler.core.step import Again, Final, Reason, Step
 from crawler.core.urls import host_key, parse_seed
 from crawler.hooks import Hooks
 from crawler.observe.stats import Stats
 from crawler.parsing.page import Fetched
-from crawler.parsing.process import InlineParser
+from crawler.parsing.process import InlineParser, Parsed
 from crawler.parsing.reader import PageReader, PageResult
 from crawler.pipeline import Pipeline
 
@@ -33,13 +34,13 @@ class _Traced(InlineParser):
         self.last: PageResult | None = None
         self.trace: list[str] = []
 
-    async def read(self, page: Fetched) -> PageResult:
-        self.trace = []
+    async def read(self, page: Fetched, body: PendingBody | None = None) -> Parsed:
+        self.trace = []  # (``body`` is None: nothing is written)
         try:
             self.last = self._reader.read(page, self.trace)
         except Exception as e:  # a bug of ours: the page's error, as the crawl records it
             raise FetchError(Kind.INTERNAL, f"parser: {type(e).__name__}: {e}") from None
-        return self.last
+        return Parsed(self.last)
 
 
 def check(job: Job, url: str | None, echo: Callable[[str], None]) -> None:

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from multidict import CIMultiDictProxy
 
 from crawler.core.errors import FetchError
+
+
+class PendingBody(Protocol):
+    """A body not yet under its final name (:class:`crawler.sinks.pages.Placement`): picklable,
+    so the process that parses the page can write it too."""
+
+    def place(self) -> tuple[str, str]:
+        """Write the body to its file; returns its path relative to OUT (``pages/...``) and its
+        sha256 (hashed there, off the event loop, unless a re-crawl needed it first)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -25,3 +36,4 @@ class Response:
     unchanged: bool = False  # a re-crawl found the page as its last visit left it (304, or the same body)
     rendered: bool = False  # the body is the DOM a browser built (render:)
     final_url: str | None = None  # where a browser ended up after redirects it followed itself
+    placement: PendingBody | None = None  # the body, still to be written (``path``, ``sha256``) by its parser

@@ -29,7 +29,7 @@ from crawler.net.failures import classify, is_transport
 from crawler.net.proxies import Proxy, Router
 from crawler.net.resolver import CrawlResolver, is_blocked
 from crawler.net.session import FetchSettings, make_session
-from crawler.sinks.pages import PageFile, PageStore
+from crawler.sinks.pages import PageFile, PageStore, Placement
 
 if TYPE_CHECKING:  # warcio is imported only by crawls that write WARC
     from crawler.sinks.warc import WarcSink
@@ -252,7 +252,7 @@ class Fetcher:
             raise FetchError(Kind.TOO_LARGE, f"Content-Length {declared} exceeds max_bytes {self._settings.max_bytes}")
         is_html = ctype is not None and "html" in ctype.lower()
         page = pages.open(url) if pages is not None else None
-        digest = hashlib.sha256()  # fed only without a page file, which hashes on its writer thread
+        digest = hashlib.sha256()  # fed only without a page file, which hashes where it is placed
         raw: list[bytes] | None = [] if self._warc is not None else None
         try:
             body, size = await self._read_capped(
@@ -266,16 +266,18 @@ class Fetcher:
             if proxy is not None and self._ban_body is not None and self._ban_body.search(body):
                 raise FetchError(Kind.PROXY, f"ban signal via {proxy.id}: body matches proxy_ban_body", banned=True)
             known = previous.digest if previous is not None and previous.ok else None
-            path = await page.commit(unless=known) if page is not None else None
-            sha256 = page.sha256 if page is not None else digest.hexdigest()
+            path, placement = await self._store(page, body, size, known, is_html)
+            sha256 = (page.sha256 or None) if page is not None else digest.hexdigest()  # None: the parser hashes it
         except BaseException:
             if page is not None:
                 await page.discard()
             raise
         unchanged = previous is not None and sha256 == known
+        if unchanged and placement is not None and pages is not None:  # not parsed, so placed here
+            (path, sha256), placement = await pages.place(placement), None
         if raw is not None and self._warc is not None:
-            if unchanged and previous is not None:
-                await self._warc.revisit(Exchange.of(resp), sha256, previous.fetched_at)
+            if unchanged and previous is not None and known is not None:
+                await self._warc.revisit(Exchange.of(resp), known, previous.fetched_at)
             else:
                 await self._warc.write(Exchange.of(resp), b"".join(raw))
         return Response(
@@ -287,7 +289,19 @@ class Fetcher:
             body=body if is_html else None,
             headers=resp.headers,
             unchanged=unchanged,
+            placement=placement,
         )
+
+    async def _store(
+        self, page: PageFile | None, body: bytes, size: int, known: str | None, is_html: bool
+    ) -> tuple[str | None, Placement | None]:
+        """The body's place under OUT (``pages/...``) now, or its placement for the parser,
+        which is sent the whole body anyway (an HTML page within ``max_parse_bytes``, held in memory)."""
+        if page is None:
+            return None, None
+        if is_html and size <= self._parse_cap and not page.spilled:
+            return None, page.hand_over(known, body)
+        return await page.commit(unless=known), None
 
     async def _read_capped(
         self,

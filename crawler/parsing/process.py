@@ -6,7 +6,9 @@ save (measured: slower, more CPU). A child process has a GIL of its own and uses
 
 The child is forked when the crawl starts, before any thread exists, so it shares the loaded
 modules and costs no start-up. It speaks length-prefixed pickles over a socketpair: (id, Fetched)
-in, (id, PageResult or error text) out. It exits on EOF, so it never
+in, with the page's body placement when it has one (the child writes the body's file too: the
+bytes are here anyway, and the event loop's process then never touches the disk for them);
+(id, PageResult or error text, the file's path or OSError) out. It exits on EOF, so it never
 outlives the crawl, even after kill -9. If it dies (a crash in the C parser, the OOM killer), the
 pages it held go to a new child; the page it was parsing is given up if it kills a second one.
 A child stuck on one page for PARSE_TIMEOUT seconds (a pathological document) is killed the same way.
@@ -23,13 +25,23 @@ import struct
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from crawler.core.errors import FetchError, Kind
+from crawler.core.response import PendingBody
 from crawler.parsing.page import Fetched
 from crawler.parsing.reader import PageReader, PageResult
 
 _HEADER = struct.Struct("!I")
 PARSE_TIMEOUT = 60.0  # seconds on one page; lexbor parses tens of MB per second
+
+
+class Parsed(NamedTuple):
+    """A page's result, and what became of the body placement sent with it: its path under OUT
+    (``pages/...``) and sha256, the OSError that stopped it, or None when none was sent."""
+
+    result: PageResult
+    stored: tuple[str, str] | OSError | None = None
 
 
 @dataclass(eq=False)
@@ -39,14 +51,14 @@ class _Child:
 
     pid: int
     writer: asyncio.StreamWriter
-    pending: dict[int, asyncio.Future[PageResult]] = field(default_factory=dict)
+    pending: dict[int, asyncio.Future[Parsed]] = field(default_factory=dict)
     busy_since: float = 0.0  # when it started on the page it is parsing now
     stuck: bool = False  # killed by the watchdog
     listener: asyncio.Task[None] | None = None
 
 
 class ParserProcess:
-    """``await parser.read(...)`` gives the page's PageResult, computed in the child process."""
+    """``await parser.read(...)`` gives the page's result, computed in the child process."""
 
     def __init__(self, reader: PageReader, warn: Callable[[str], None] | None = None) -> None:
         self._reader = reader
@@ -93,13 +105,14 @@ class ParserProcess:
     def reads_headers(self) -> bool:
         return self._reader.reads_headers
 
-    async def read(self, page: Fetched) -> PageResult:
-        """The page's result. If the child dies, its pages go to a new one; the page it was
-        parsing is given up (FetchError INTERNAL) when that happens to it twice."""
+    async def read(self, page: Fetched, body: PendingBody | None = None) -> Parsed:
+        """The page's result, with ``body`` (its placement) carried out first. If the child dies,
+        its pages go to a new one (placing a body twice does no harm); the page it was parsing is
+        given up (FetchError INTERNAL) when that happens to it twice."""
         suspected = False
         while True:  # bounded: every death makes one page a suspect, and a page is one at most twice
             try:
-                return await self._send(page)
+                return await self._send(page, body)
             except _Died as died:
                 if died.suspect and suspected:
                     raise FetchError(
@@ -107,22 +120,22 @@ class ParserProcess:
                     ) from None
                 suspected = suspected or died.suspect
 
-    async def _send(self, page: Fetched) -> PageResult:
+    async def _send(self, page: Fetched, body: PendingBody | None) -> Parsed:
         async with self._restart:  # one new child, however many pages notice the old one died
             if self._fallback is None and (self._child is None or self._child.writer.is_closing()):
                 await self.start()
         if self._fallback is not None:
-            return await self._fallback.read(page)
+            return await self._fallback.read(page, body)
         child = self._child
         assert child is not None
         self._next_id += 1
         ident = self._next_id
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[PageResult] = loop.create_future()
+        future: asyncio.Future[Parsed] = loop.create_future()
         if not child.pending:
             child.busy_since = loop.time()
         child.pending[ident] = future
-        payload = pickle.dumps((ident, page), pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps((ident, page, body), pickle.HIGHEST_PROTOCOL)  # one copy of a shared body
         child.writer.write(_HEADER.pack(len(payload)) + payload)  # bounded by the crawl's concurrency
         return await future
 
@@ -141,11 +154,11 @@ class ParserProcess:
         try:
             while True:
                 size = _HEADER.unpack(await reader.readexactly(_HEADER.size))[0]
-                ident, result = pickle.loads(await reader.readexactly(size))
+                ident, result, stored = pickle.loads(await reader.readexactly(size))
                 future = child.pending.pop(ident)
                 child.busy_since = asyncio.get_running_loop().time()
                 if isinstance(result, PageResult):
-                    future.set_result(result)
+                    future.set_result(Parsed(result, stored))
                 else:
                     future.set_exception(_failed(result))
         except Exception:  # EOF, a reset or a garbled answer: either way this child is done
@@ -206,11 +219,12 @@ class InlineParser:
     def reads_headers(self) -> bool:
         return self._reader.reads_headers
 
-    async def read(self, page: Fetched) -> PageResult:
-        result = _read(self._reader, page)
+    async def read(self, page: Fetched, body: PendingBody | None = None) -> Parsed:
+        """The page's result; ``body`` is placed here on the event loop, as the page is parsed."""
+        result, stored = _read(self._reader, page, body)
         if isinstance(result, str):
             raise _failed(result)
-        return result
+        return Parsed(result, stored)
 
     async def close(self) -> None:
         pass
@@ -227,13 +241,22 @@ def make_parser(mode: str, reader: PageReader, warn: Callable[[str], None] | Non
     return ParserProcess(reader, warn) if mode == "process" else InlineParser(reader)
 
 
-def _read(reader: PageReader, page: Fetched) -> PageResult | str:
-    """The page's result, or the text of the bug that stopped it: one page must not stop the others.
-    (Text, because it crosses the pipe from the child; FetchError does not pickle.)"""
+def _read(
+    reader: PageReader, page: Fetched, body: PendingBody | None
+) -> tuple[PageResult | str, tuple[str, str] | OSError | None]:
+    """The page's result, or the text of the bug that stopped it: one page must not stop the others
+    (text, because it crosses the pipe from the child; FetchError does not pickle). Before it, the
+    body's file is written (its path and sha256) or fails to be (the OSError, which pickles)."""
+    stored: tuple[str, str] | OSError | None = None
+    if body is not None:
+        try:
+            stored = body.place()
+        except OSError as e:
+            stored = e
     try:
-        return reader.read(page)
+        return reader.read(page), stored
     except Exception as e:
-        return f"{type(e).__name__}: {e}"
+        return f"{type(e).__name__}: {e}", stored
 
 
 def _failed(bug: str) -> FetchError:
@@ -262,6 +285,6 @@ def _serve(sock: socket.socket, reader: PageReader) -> None:  # pragma: no cover
         header = inp.read(_HEADER.size)
         if len(header) < _HEADER.size:
             return
-        ident, page = pickle.loads(inp.read(_HEADER.unpack(header)[0]))
-        payload = pickle.dumps((ident, _read(reader, page)), pickle.HIGHEST_PROTOCOL)
+        ident, page, body = pickle.loads(inp.read(_HEADER.unpack(header)[0]))
+        payload = pickle.dumps((ident, *_read(reader, page, body)), pickle.HIGHEST_PROTOCOL)
         sock.sendall(_HEADER.pack(len(payload)) + payload)

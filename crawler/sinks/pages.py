@@ -1,12 +1,15 @@
 """Page bodies on disk: streamed through a temp file, then atomically renamed into ``OUT/pages``.
 
-A page under its final name is always complete. Small bodies stay in memory until commit, then
-one thread hop hashes, writes and renames them; bodies past ``spill`` bytes stream to the temp file
-chunk by chunk (hashed as they go), so memory per fetch stays bounded whatever the page size.
+A page under its final name is always complete. Small bodies stay in memory until they are
+placed: a :class:`Placement` hashes, writes and renames one in a single call. Bodies past ``spill``
+bytes stream to the temp file chunk by chunk (hashed as they go), so memory per fetch stays
+bounded whatever the page size.
 
-All file work runs on one dedicated writer thread (aiofiles with its own executor): the kernel's
-share of a file write (~0.2 ms for a new 40 KB file on ext4) then overlaps HTML parsing on the
-event loop, without the GIL hand-offs of a many-thread pool (measured: see benchmarks/README.md).
+Who places a small HTML body: the parser process, which receives the body anyway
+(:meth:`PageFile.hand_over`). Otherwise, and for every other body, one dedicated writer thread
+(aiofiles with its own executor). The thread's work overlaps the event loop's, but each of its
+system calls hands the GIL back and forth: on a 20,000-host crawl that cost the event loop's
+thread a third of its CPU, and the hand-over none (measured: see benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import itertools
 import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,7 @@ import aiofiles
 import aiofiles.os
 from yarl import URL
 
+from crawler.core.response import PendingBody
 from crawler.sinks.paths import host_dir, relative_path
 
 SPILL = 1 << 20
@@ -49,6 +54,11 @@ class PageStore:
         ``sha256``: a re-crawl may then ask "changed since?" and keep it on a 304. Hashed on a
         pool thread (hashlib lets go of the GIL), not the writer's, so writes do not queue behind."""
         return await asyncio.to_thread(_holds, self.pages.parent / path, sha256)
+
+    async def place(self, body: PendingBody) -> tuple[str, str]:
+        """Write a body handed over and then not placed by the parser (it was not parsed, or its
+        parse failed); ``pages/...`` and its sha256."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, body.place)
 
     def temp_name(self) -> str:
         """A fresh temp file path (a str: a Path per page costs more than the rest of opening it);
@@ -92,19 +102,30 @@ class PageFile:
         ``unless`` (a sha256), a file there that holds a body of that digest is left untouched
         (a re-crawl of an unchanged page keeps its file and its mtime; one edited by hand is
         written again)."""
-        data = None
-        streamed = None
         if self._file is None:
-            data = b"".join(self._chunks)
-            self._chunks = []
+            placement = self.hand_over(unless, b"".join(self._chunks))
         else:
             await self._file.close()
             streamed = self._digest.hexdigest()
-        store = self._store
-        rel, self.sha256 = await _place(
-            self._tmp, data, streamed, unless, store.pages, self._url, executor=store.executor
-        )
-        return f"pages/{rel}"
+            placement = Placement(self._tmp, None, streamed, unless, str(self._store.pages), str(self._url))
+        path, self.sha256 = await self._store.place(placement)
+        return path
+
+    def hand_over(self, unless: str | None, body: bytes) -> Placement:
+        """The body, all of it in memory (``spilled`` is False), as a :class:`Placement` that
+        another process may carry out (the parser's, which is sent ``body`` anyway: pickled with
+        it, the same bytes cross the pipe once). The body is hashed where it is placed, off the event
+        loop; only with ``unless`` (a re-crawl asks "changed?") here, and ``sha256`` is set."""
+        assert self._file is None, "a spilled body is committed, not handed over"
+        self._chunks = []
+        if unless is not None:
+            self.sha256 = hashlib.sha256(body).hexdigest()
+        return Placement(self._tmp, body, self.sha256 or None, unless, str(self._store.pages), str(self._url))
+
+    @property
+    def spilled(self) -> bool:
+        """The body outgrew memory and streams to its temp file."""
+        return self._file is not None
 
     async def discard(self) -> None:
         self._chunks = []
@@ -116,33 +137,42 @@ class PageFile:
                 pass
 
 
-def _place_sync(
-    tmp: str, data: bytes | None, digest: str | None, unless: str | None, pages: Path, url: URL
-) -> tuple[str, str]:
-    """Hash ``data`` (if given; else ``tmp`` holds the body, of ``digest``), write it to ``tmp``
-    and rename that to its place under ``pages`` — unless the place already holds a body of
-    digest ``unless``. Returns the place and the sha256 (hashed here, off the event loop).
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """One body to put under its final name: picklable, so the parser process can do it.
 
-    One thread hop per page. Falls back to ``<host>/_conflicts/<sha256 of URL>`` when a file stands
-    where a folder is needed or the reverse (``/a`` and ``/a/b`` both answered 200).
+    ``data`` None: the temp file ``tmp`` already holds the body (it spilled). ``unless``: leave a
+    file that already holds a body of that sha256 untouched (a re-crawl's unchanged page).
     """
-    if data is not None:
-        digest = hashlib.sha256(data).hexdigest()
-    assert digest is not None
-    rel = relative_path(url)
-    size = len(data) if data is not None else os.path.getsize(tmp)
-    if unless is not None and digest == unless and _holds(pages / rel, digest, size):
-        if data is None:
-            os.remove(tmp)
-        return rel, digest
-    if data is not None:
-        with open(tmp, "wb") as f:
-            f.write(data)
-    try:
-        return _move(tmp, pages, rel), digest
-    except (NotADirectoryError, IsADirectoryError, FileExistsError):
-        name = hashlib.sha256(str(url).encode()).hexdigest()
-        return _move(tmp, pages, f"{host_dir(url)}/_conflicts/{name}"), digest
+
+    tmp: str
+    data: bytes | None
+    digest: str | None  # None: hashed by ``place``
+    unless: str | None
+    pages: str
+    url: str
+
+    def place(self) -> tuple[str, str]:
+        """Write ``data`` to ``tmp`` and rename that under ``pages``; returns ``pages/...`` and
+        the body's sha256.
+        Falls back to ``<host>/_conflicts/<sha256 of URL>`` when a file stands where a folder is
+        needed or the reverse (``/a`` and ``/a/b`` both answered 200)."""
+        url = URL(self.url, encoded=True)
+        rel = relative_path(url)
+        size = len(self.data) if self.data is not None else os.path.getsize(self.tmp)
+        digest = self.digest or hashlib.sha256(self.data or b"").hexdigest()
+        if self.unless == digest and _holds(Path(self.pages, rel), digest, size):
+            if self.data is None:
+                os.remove(self.tmp)
+            return f"pages/{rel}", digest
+        if self.data is not None:
+            with open(self.tmp, "wb") as f:
+                f.write(self.data)
+        try:
+            return f"pages/{_move(self.tmp, self.pages, rel)}", digest
+        except (NotADirectoryError, IsADirectoryError, FileExistsError):
+            name = hashlib.sha256(self.url.encode()).hexdigest()
+            return f"pages/{_move(self.tmp, self.pages, f'{host_dir(url)}/_conflicts/{name}')}", digest
 
 
 def _holds(path: Path, sha256: str, size: int | None = None) -> bool:
@@ -158,7 +188,7 @@ def _holds(path: Path, sha256: str, size: int | None = None) -> bool:
         return False
 
 
-def _move(tmp: str, pages: Path, rel: str) -> str:
+def _move(tmp: str, pages: str, rel: str) -> str:
     """Rename ``tmp`` to ``pages/rel``; make its folder only when the rename says it is missing
     (a makedirs per page is a stat per level: most of a small page's placing in a broad crawl)."""
     target = f"{pages}{os.sep}{rel}"
@@ -170,6 +200,3 @@ def _move(tmp: str, pages: Path, rel: str) -> str:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.replace(tmp, target)
     return rel
-
-
-_place = aiofiles.os.wrap(_place_sync)
