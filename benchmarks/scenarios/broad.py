@@ -6,7 +6,8 @@ Usage: python benchmarks/scenarios/broad.py [--crawler PATH] [--nofile N] HOSTS 
   --per-host 2 --allow-domain broad.test, and report wall seconds, pages, new connections per
   request (the crawl's summary), and the peak resident memory of the crawler and its parser
   process together (sampled from /proc every 0.2 s). --nofile runs the crawler under that
-  open-files limit. Robots per host by N % 4: Disallow /p/3, 404, empty, allow all.
+  open-files limit. Each run starts once the disk is quiet (benchmarks/harness/quiet_disk.py).
+  Robots per host by N % 4: Disallow /p/3, 404, empty, allow all.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ import time
 from pathlib import Path
 
 from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks.harness
+from benchmarks.harness.quiet_disk import wait_for_quiet_disk
 
 
 def serve(port_file: Path, hosts: int) -> None:
@@ -104,6 +108,7 @@ def run(crawler: str, hosts: int, nofile: int | None, work: Path) -> dict[str, o
             )
         )
         limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) if nofile else None
+        pressure = wait_for_quiet_disk()  # the previous run's files are still being written back and trimmed
         started = time.perf_counter()
         proc = subprocess.Popen([crawler, "run", str(job)], stderr=subprocess.PIPE, text=True, preexec_fn=limit)
         peak = 0
@@ -127,6 +132,7 @@ def run(crawler: str, hosts: int, nofile: int | None, work: Path) -> dict[str, o
         "new_connections": int(conns[1]) if conns else None,
         "requests": int(conns[2]) if conns else None,
         "peak_mb_all_processes": round(peak / 1024),
+        "io_pressure_at_start": pressure,
         "tail": err.strip().splitlines()[-4:],
     }
 
