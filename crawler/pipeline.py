@@ -303,10 +303,11 @@ class Pipeline:
             return self._stored(request, attempts, started, stored) or self._final(
                 request, started, response, e, proxy=proxy
             )
-        if response.placement is not None:
-            if isinstance(parsed.stored, tuple):
-                response.path, response.sha256 = parsed.stored
-            failed = self._stored(request, attempts, started, parsed.stored)
+        if response.placement is not None:  # written by the parser, else here
+            stored = parsed.stored if parsed.stored is not None else await self._place(response)
+            if isinstance(stored, tuple):
+                response.path, response.sha256 = stored
+            failed = self._stored(request, attempts, started, stored)
             if failed is not None:
                 return failed
         page = parsed.result
