@@ -293,7 +293,49 @@ def make_extractors() -> list[Extractor]:
     def mdify(p: Page) -> str:
         return str(markdownify.markdownify(p.html, heading_style="ATX", code_language=""))
 
+    def semantic_region(p: Page) -> Any:
+        from selectolax.lexbor import LexborHTMLParser
+
+        tree = LexborHTMLParser(p.html)
+        for sel in ("main", '[role="main"]', "article"):
+            found = tree.css(sel)
+            if len(found) == 1:
+                return found[0]
+        return None
+
+    def region_h2m(node: Any, p: Page) -> str:
+        for a in node.css("pre a"):
+            a.unwrap()
+        for div in node.css('div[class*="highlight-"]'):
+            m = re.search(r"highlight-([a-z0-9+#-]+)", div.attributes.get("class") or "")
+            pre = div.css_first("pre")
+            if m and pre is not None and m.group(1) not in ("default", "none", "text"):
+                pre.attrs["class"] = "language-" + m.group(1)
+        return h2m(node.html or "", p.url)
+
+    def semantic_h2m(p: Page) -> str:
+        """Hand-written sketch: convert a page's single <main>/[role=main]/<article> subtree of the
+        selectolax tree with html-to-markdown (links inside <pre> unwrapped, Sphinx's
+        highlight-LANG passed on as the fence language); no such single region: readability+h2m."""
+        node = semantic_region(p)
+        return region_h2m(node, p) if node is not None else rdb_h2m(p)
+
+    def hybrid_h2m(p: Page) -> str:
+        """readability-lxml picks the main content; where its cleaned summary lost <pre> or <table>
+        elements that the page's single semantic region has, that region is converted instead."""
+        summary = readability.Document(p.html).summary(html_partial=True)
+        node = semantic_region(p)
+        if node is not None:
+            lost = any(len(node.css(t)) > summary.count("<" + t) for t in ("pre", "table"))
+            if lost:
+                return region_h2m(node, p)
+        return h2m(summary, p.url)
+
     extractors = [
+        Extractor("semantic+h2m", semantic_h2m, True, True,
+                  "selectolax tree (ours); h2m re-parses the region's HTML"),
+        Extractor("hybrid(readability|semantic)+h2m", hybrid_h2m, True, True,
+                  "lxml for readability + selectolax region; h2m re-parses"),
         Extractor("trafilatura", t_default, False, True, "lxml (accepts an lxml tree, not selectolax)"),
         Extractor("trafilatura-recall", t_recall, False, True, "lxml"),
         Extractor("trafilatura-md", t_md, True, True, "lxml"),
@@ -550,7 +592,8 @@ class Fidelity:
 
 def check_fidelity(page: Page, md: str, fid: Fidelity) -> None:
     region = main_region(page.html)
-    pres = [pre.text_content().rstrip("\n") for pre in region.iter("pre")]
+    # HTML drops one newline right after <pre>; libxml2 keeps it, so drop it here.
+    pres = [pre.text_content().removeprefix("\n").rstrip("\n") for pre in region.iter("pre")]
     blocks = list(fenced_blocks(md))
     fid.fences_with_lang += sum(1 for info, _ in blocks if info)
     have = Counter(b.rstrip("\n") for _, b in blocks)
