@@ -98,9 +98,47 @@ def git_head(repo: Path) -> str:
 
 
 BLOCK_TAGS = frozenset(
-    "address article aside blockquote body br caption dd div dl dt figcaption figure footer form "
-    "h1 h2 h3 h4 h5 h6 header hr html li main nav ol p pre section table tbody td tfoot th thead "
-    "tr ul".split()
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "body",
+        "br",
+        "caption",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "html",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    ]
 )
 
 
@@ -204,8 +242,12 @@ def load_python_fidelity(n: int) -> list[Page]:
     chosen = evenly(with_pre, n - n // 3) + evenly(with_table, n // 3)
     root = DOCS_ROOTS["python"].resolve()
     return [
-        Page("python-fidelity", str(p.relative_to(root)), texts[p],
-             url=f"http://python.docs.test:8080/{p.relative_to(root)}")
+        Page(
+            "python-fidelity",
+            str(p.relative_to(root)),
+            texts[p],
+            url=f"http://python.docs.test:8080/{p.relative_to(root)}",
+        )
         for p in chosen
     ]
 
@@ -224,9 +266,21 @@ class Extractor:
 
 
 JUSTEXT_LANGS = {
-    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
-    "pt": "Portuguese", "nl": "Dutch", "ru": "Russian", "pl": "Polish", "ja": "Japanese",
-    "zh": "Chinese", "cs": "Czech", "sv": "Swedish", "fi": "Finnish", "tr": "Turkish",
+    "en": "English",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "ru": "Russian",
+    "pl": "Polish",
+    "ja": "Japanese",
+    "zh": "Chinese",
+    "cs": "Czech",
+    "sv": "Swedish",
+    "fi": "Finnish",
+    "tr": "Turkish",
 }
 
 
@@ -257,20 +311,24 @@ def make_extractors() -> list[Extractor]:
         return trafilatura.extract(p.html, url=p.url, favor_recall=True) or ""
 
     def t_md(p: Page) -> str:
-        return trafilatura.extract(p.html, url=p.url, output_format="markdown",
-                                   include_links=True, include_formatting=True) or ""
+        return (
+            trafilatura.extract(
+                p.html, url=p.url, output_format="markdown", include_links=True, include_formatting=True
+            )
+            or ""
+        )
 
     def t_html_h2m(p: Page) -> str:
-        main = trafilatura.extract(p.html, url=p.url, output_format="html", include_links=True,
-                                   include_formatting=True)
+        main = trafilatura.extract(p.html, url=p.url, output_format="html", include_links=True, include_formatting=True)
         return h2m(main, p.url) if main else ""
 
     def resili(p: Page) -> str:
         return str(extract_plain_text(HTMLTree.parse(p.html), main_content=True))
 
     def resili_h2m(p: Page) -> str:
-        mini = extract_plain_text(HTMLTree.parse(p.html), main_content=True,
-                                  preserve_formatting="minimal_html", links=True)
+        mini = extract_plain_text(
+            HTMLTree.parse(p.html), main_content=True, preserve_formatting="minimal_html", links=True
+        )
         return h2m(str(mini), p.url)
 
     def rdb(p: Page) -> str:
@@ -332,10 +390,14 @@ def make_extractors() -> list[Extractor]:
         return h2m(summary, p.url)
 
     extractors = [
-        Extractor("semantic+h2m", semantic_h2m, True, True,
-                  "selectolax tree (ours); h2m re-parses the region's HTML"),
-        Extractor("hybrid(readability|semantic)+h2m", hybrid_h2m, True, True,
-                  "lxml for readability + selectolax region; h2m re-parses"),
+        Extractor("semantic+h2m", semantic_h2m, True, True, "selectolax tree (ours); h2m re-parses the region's HTML"),
+        Extractor(
+            "hybrid(readability|semantic)+h2m",
+            hybrid_h2m,
+            True,
+            True,
+            "lxml for readability + selectolax region; h2m re-parses",
+        ),
         Extractor("trafilatura", t_default, False, True, "lxml (accepts an lxml tree, not selectolax)"),
         Extractor("trafilatura-recall", t_recall, False, True, "lxml"),
         Extractor("trafilatura-md", t_md, True, True, "lxml"),
@@ -401,7 +463,7 @@ def run_one(fn: Callable[[Page], str], pages: list[Page]) -> Run:
         t0 = time.process_time()
         try:
             out = fn(p) if len(p.html) <= MAX_HTML_BYTES else ""
-        except Exception:  # noqa: BLE001 - a failing page is scored as empty output
+        except Exception:  # a failing page is scored as empty output
             run.errors += 1
         t1 = time.process_time()
         signal.alarm(0)
@@ -441,15 +503,26 @@ def prf(pred: str, truth: str) -> tuple[float, float, float]:
 
 def p95(xs: list[float]) -> float:
     s = sorted(xs)
-    return s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
 
 
 def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out: dict[str, str] = {"python": sys.version.split()[0]}
-    for dist in ("trafilatura", "resiliparse", "readability-lxml", "html-to-markdown", "markdownify",
-                 "justext", "inscriptis", "newspaper4k", "lxml", "selectolax", "beautifulsoup4"):
+    for dist in (
+        "trafilatura",
+        "resiliparse",
+        "readability-lxml",
+        "html-to-markdown",
+        "markdownify",
+        "justext",
+        "inscriptis",
+        "newspaper4k",
+        "lxml",
+        "selectolax",
+        "beautifulsoup4",
+    ):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
@@ -471,12 +544,21 @@ def cmd_quality(args: argparse.Namespace) -> dict[str, Any]:
     }
     result: dict[str, Any] = {
         "datasets": {
-            "readability": {"repo": "mozilla/readability", "commit": git_head(READABILITY_REPO),
-                            "pages": len(datasets["readability"])},
-            "scrapinghub": {"repo": "scrapinghub/article-extraction-benchmark",
-                            "commit": git_head(SCRAPINGHUB_REPO), "pages": len(datasets["scrapinghub"])},
-            "bevendorff": {"repo": "chatnoir-eu/web-content-extraction-benchmark",
-                           "commit": git_head(BEVENDORFF_REPO), "status": bevendorff_status()},
+            "readability": {
+                "repo": "mozilla/readability",
+                "commit": git_head(READABILITY_REPO),
+                "pages": len(datasets["readability"]),
+            },
+            "scrapinghub": {
+                "repo": "scrapinghub/article-extraction-benchmark",
+                "commit": git_head(SCRAPINGHUB_REPO),
+                "pages": len(datasets["scrapinghub"]),
+            },
+            "bevendorff": {
+                "repo": "chatnoir-eu/web-content-extraction-benchmark",
+                "commit": git_head(BEVENDORFF_REPO),
+                "status": bevendorff_status(),
+            },
         },
         "extractors": {},
     }
@@ -487,18 +569,24 @@ def cmd_quality(args: argparse.Namespace) -> dict[str, Any]:
             scores = [prf(o, p.truth) for o, p in zip(run.outputs, pages, strict=True)]
             f1s = [s[2] for s in scores]
             row[ds] = {
-                "f1_mean": statistics.mean(f1s), "f1_median": statistics.median(f1s),
+                "f1_mean": statistics.mean(f1s),
+                "f1_median": statistics.median(f1s),
                 "p_mean": statistics.mean(s[0] for s in scores),
                 "r_mean": statistics.mean(s[1] for s in scores),
-                "ge_095": sum(f >= 0.95 for f in f1s), "errors": run.errors,
+                "ge_095": sum(f >= 0.95 for f in f1s),
+                "errors": run.errors,
                 "empty": sum(not o.strip() for o in run.outputs),
-                "cpu_ms_mean": statistics.mean(run.cpu_ms), "cpu_ms_p95": p95(run.cpu_ms),
+                "cpu_ms_mean": statistics.mean(run.cpu_ms),
+                "cpu_ms_p95": p95(run.cpu_ms),
                 "per_page_f1": {p.name: round(f, 4) for p, f in zip(pages, f1s, strict=True)},
             }
-            print(f"{ex.name:26} {ds:12} F1 mean {row[ds]['f1_mean']:.3f} median "
-                  f"{row[ds]['f1_median']:.3f}  P {row[ds]['p_mean']:.3f} R {row[ds]['r_mean']:.3f}  "
-                  f"cpu {row[ds]['cpu_ms_mean']:.1f} ms (p95 {row[ds]['cpu_ms_p95']:.1f})  "
-                  f"err {run.errors}", flush=True)
+            print(
+                f"{ex.name:26} {ds:12} F1 mean {row[ds]['f1_mean']:.3f} median "
+                f"{row[ds]['f1_median']:.3f}  P {row[ds]['p_mean']:.3f} R {row[ds]['r_mean']:.3f}  "
+                f"cpu {row[ds]['cpu_ms_mean']:.1f} ms (p95 {row[ds]['cpu_ms_p95']:.1f})  "
+                f"err {run.errors}",
+                flush=True,
+            )
         result["extractors"][ex.name] = row
     return result
 
@@ -507,19 +595,28 @@ def cmd_cost(args: argparse.Namespace) -> dict[str, Any]:
     pages = load_docs(args.pages)
     exs = [Extractor("selectolax-parse-only", selectolax_parse, False, False, "reference")]
     exs += pick(make_extractors(), args.only)
-    result: dict[str, Any] = {"pages": len(pages), "sites": dict(Counter(p.dataset for p in pages)),
-                              "bytes_mean": statistics.mean(len(p.html) for p in pages),
-                              "extractors": {}}
+    result: dict[str, Any] = {
+        "pages": len(pages),
+        "sites": dict(Counter(p.dataset for p in pages)),
+        "bytes_mean": statistics.mean(len(p.html) for p in pages),
+        "extractors": {},
+    }
     for ex in exs:
         run = run_one(ex.run, pages)
         result["extractors"][ex.name] = {
-            "cpu_ms_mean": statistics.mean(run.cpu_ms), "cpu_ms_p95": p95(run.cpu_ms),
-            "cpu_ms_max": max(run.cpu_ms), "errors": run.errors, "tree": ex.tree,
+            "cpu_ms_mean": statistics.mean(run.cpu_ms),
+            "cpu_ms_p95": p95(run.cpu_ms),
+            "cpu_ms_max": max(run.cpu_ms),
+            "errors": run.errors,
+            "tree": ex.tree,
             "empty": sum(not o.strip() for o in run.outputs),
         }
         r = result["extractors"][ex.name]
-        print(f"{ex.name:26} cpu {r['cpu_ms_mean']:.1f} ms p95 {r['cpu_ms_p95']:.1f} max "
-              f"{r['cpu_ms_max']:.0f}  err {run.errors} empty {r['empty']}", flush=True)
+        print(
+            f"{ex.name:26} cpu {r['cpu_ms_mean']:.1f} ms p95 {r['cpu_ms_p95']:.1f} max "
+            f"{r['cpu_ms_max']:.0f}  err {run.errors} empty {r['empty']}",
+            flush=True,
+        )
     return result
 
 
@@ -645,12 +742,17 @@ def cmd_fidelity(args: argparse.Namespace) -> dict[str, Any]:
         fid = Fidelity()
         for p, md in zip(pages, run.outputs, strict=True):
             check_fidelity(p, md, fid)
-        result["extractors"][ex.name] = fid.__dict__ | {"errors": run.errors,
-                                                        "cpu_ms_mean": statistics.mean(run.cpu_ms)}
-        print(f"{ex.name:26} pre pages {fid.pages_pre_ok}/{fid.pages} blocks {fid.pre_ok}/"
-              f"{fid.pre_total} (ws-equal {fid.pre_ok_ws}) lang {fid.fences_with_lang}  tables "
-              f"pages {fid.pages_tables_ok}/{fid.pages_with_tables} tables {fid.tables_ok}/"
-              f"{fid.tables_total}  err {run.errors}", flush=True)
+        result["extractors"][ex.name] = fid.__dict__ | {
+            "errors": run.errors,
+            "cpu_ms_mean": statistics.mean(run.cpu_ms),
+        }
+        print(
+            f"{ex.name:26} pre pages {fid.pages_pre_ok}/{fid.pages} blocks {fid.pre_ok}/"
+            f"{fid.pre_total} (ws-equal {fid.pre_ok_ws}) lang {fid.fences_with_lang}  tables "
+            f"pages {fid.pages_tables_ok}/{fid.pages_with_tables} tables {fid.tables_ok}/"
+            f"{fid.tables_total}  err {run.errors}",
+            flush=True,
+        )
     return result
 
 
