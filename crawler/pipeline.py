@@ -38,7 +38,7 @@ from crawler.net.render import Renderer, fetch_or_render
 from crawler.net.robots import Robots, Unavailable
 from crawler.observe.stats import Stats
 from crawler.parsing.page import Fetched, Follow
-from crawler.parsing.process import Parser
+from crawler.parsing.process import Parser, Stored
 from crawler.recrawl import RecrawlSettings, visit_after
 from crawler.scheduling.limiter import HostLimiter
 from crawler.scheduling.scheduler import LeaseSlot
@@ -300,14 +300,14 @@ class Pipeline:
         except FetchError as e:  # the page could not be parsed (see crawler.parsing.process)
             self._warn(f"{request.url}: {e.message}")
             stored = await self._place(response)
-            return self._stored(request, attempts, started, stored) or self._final(
+            return self._stored(request, attempts, started, stored, proxy) or self._final(
                 request, started, response, e, proxy=proxy
             )
         if response.placement is not None:  # written by the parser, else here
             stored = parsed.stored if parsed.stored is not None else await self._place(response)
             if isinstance(stored, tuple):
                 response.path, response.sha256 = stored
-            failed = self._stored(request, attempts, started, stored)
+            failed = self._stored(request, attempts, started, stored, proxy)
             if failed is not None:
                 return failed
         page = parsed.result
@@ -320,9 +320,8 @@ class Pipeline:
         follow = [self._link(request, link, host, page.hooked.get(link)) for link, host in page.links]
         return replace(outcome, follow=follow, items=page.items)
 
-    async def _place(self, response: Response) -> tuple[str, str] | OSError | None:
-        """Write a body the parser did not (see :meth:`PageStore.place`): its path and sha256, or
-        the OSError."""
+    async def _place(self, response: Response) -> Stored:
+        """Write a body the parser did not (see :meth:`PageStore.place`)."""
         if response.placement is None or self._pages is None:
             return None
         try:
@@ -332,16 +331,18 @@ class Pipeline:
             return e
 
     def _stored(
-        self, request: Request, attempts: Attempts, started: float, stored: tuple[str, str] | OSError | None
+        self, request: Request, attempts: Attempts, started: float, stored: Stored, proxy: str | None
     ) -> Step | None:
-        """The step of a page whose body could not be written (None when it was): a full disk
-        waits as any local shortage does; any other failure is the URL's ``storage`` error."""
+        """The step of a page whose body could not be written (None if it was), as for a fetch that
+        fails so: a full disk waits (``local``), a retryable failure is retried, else ``storage``."""
         if not isinstance(stored, OSError):
             return None
         error = classify(stored)
         if error.kind is Kind.LOCAL:
             return self._local(attempts, error.message)
-        return self._final(request, started, error=error)
+        if error.retryable and attempts.attempt < self._settings.retries:
+            return self._retry(attempts, error)
+        return self._final(request, started, error=error, proxy=proxy)
 
     @staticmethod
     def _link(request: Request, link: str, host: str, hooked: Follow | None) -> Request:

@@ -374,3 +374,31 @@ async def test_adaptive_recrawls_come_back_sooner_to_pages_that_changed(site, tm
     assert code == 0, err
     fourth = by_path(site, [r for r in lines(out / "records.jsonl") if r["crawl"] == 4])
     assert sorted(fourth) == sorted(p for p, r in third.items() if r["change"] != "unchanged")
+
+
+async def test_a_page_that_failed_last_time_is_parsed_when_it_answers_again(site, tmp_path):
+    """A 404 in crawl 1, a page in crawl 2: its body is new, so it is parsed (title, links), not
+    taken for the unchanged page of a visit that left no digest."""
+    generation = {"now": 1}
+
+    async def back(_: web.Request) -> web.Response:
+        if generation["now"] == 1:
+            raise web.HTTPNotFound()
+        return web.Response(text=ChangingSite.page("Back", '<a href="/child">c</a>'), content_type="text/html")
+
+    site.route("shop.test", "/", back)
+    site.html("shop.test", "/child", "", title="Child")
+    await site.start()
+    out = tmp_path / "o"
+    code, _, err = await run_cli(*job_args(site, out))
+    assert code == 0, err
+    generation["now"] = 2
+
+    code, _, err = await run_cli(*job_args(site, out), "--recrawl")
+
+    assert code == 0, err
+    second = by_path(site, [r for r in lines(out / "records.jsonl") if r["crawl"] == 2])
+    assert second["/"]["status"] == 200 and second["/"]["title"] == "Back"
+    assert second["/child"]["title"] == "Child"
+    body = (out / second["/"]["path"]).read_bytes()
+    assert hashlib.sha256(body).hexdigest() == second["/"]["sha256"]

@@ -272,7 +272,7 @@ class Fetcher:
             if page is not None:
                 await page.discard()
             raise
-        unchanged = previous is not None and sha256 == known
+        unchanged = known is not None and sha256 == known  # (a handed-over body has no sha256 yet)
         if unchanged and placement is not None and pages is not None:  # not parsed, so placed here
             (path, sha256), placement = await pages.place(placement), None
         if raw is not None and self._warc is not None:

@@ -36,12 +36,15 @@ _HEADER = struct.Struct("!I")
 PARSE_TIMEOUT = 60.0  # seconds on one page; lexbor parses tens of MB per second
 
 
+Stored = tuple[str, str] | OSError | None  # a body placement's outcome: (path, sha256), its failure, or none sent
+
+
 class Parsed(NamedTuple):
     """A page's result, and what became of the body placement sent with it: its path under OUT
     (``pages/...``) and sha256, the OSError that stopped it, or None when none was sent."""
 
     result: PageResult
-    stored: tuple[str, str] | OSError | None = None
+    stored: Stored = None
 
 
 @dataclass(eq=False)
@@ -241,13 +244,11 @@ def make_parser(mode: str, reader: PageReader, warn: Callable[[str], None] | Non
     return ParserProcess(reader, warn) if mode == "process" else InlineParser(reader)
 
 
-def _read(
-    reader: PageReader, page: Fetched, body: PendingBody | None
-) -> tuple[PageResult | str, tuple[str, str] | OSError | None]:
+def _read(reader: PageReader, page: Fetched, body: PendingBody | None) -> tuple[PageResult | str, Stored]:
     """The page's result, or the text of the bug that stopped it: one page must not stop the others
     (text, because it crosses the pipe from the child; FetchError does not pickle). Before it, the
     body's file is written (its path and sha256) or fails to be (the OSError, which pickles)."""
-    stored: tuple[str, str] | OSError | None = None
+    stored: Stored = None
     if body is not None:
         try:
             stored = body.place()
