@@ -265,3 +265,22 @@ async def test_a_page_that_cannot_be_written_is_a_storage_error_and_the_crawl_go
     assert failed["error"]["kind"] == "storage" and failed["error"]["message"].startswith("cannot write page: ")
     assert failed["path"] is None and stats.errors["storage"] == 1
     assert (out / by_url[site.url("a.test", "/p1")]["path"]).is_file()
+
+
+async def test_a_page_whose_reader_was_cancelled_does_not_restart_the_parser():
+    """A crawl that stops cancels pages waiting for the parser; their answers still arrive and are
+    dropped, not taken for the child's death (no restart, no warning)."""
+    warnings: list[str] = []
+    parser = ParserProcess(
+        PageReader(reader_settings(Job.model_validate({"start_urls": ["http://a.test/"]}))), warnings.append
+    )
+    await parser.start()
+    try:
+        waiting = asyncio.ensure_future(parser.read(Fetched("http://a.test/1", b"<title>One</title>", "text/html")))
+        await asyncio.sleep(0)  # one turn of the loop (not a wait): the task runs to its await, the page written
+        waiting.cancel()
+        after = await parser.read(Fetched("http://a.test/2", b"<title>Two</title>", "text/html"))  # answered in order
+    finally:
+        await parser.close()
+    assert waiting.cancelled() and after.result.title == "Two"
+    assert parser.deaths == 0 and warnings == []

@@ -160,6 +160,8 @@ class ParserProcess:
                 ident, result, stored = pickle.loads(await reader.readexactly(size))
                 future = child.pending.pop(ident)
                 child.busy_since = asyncio.get_running_loop().time()
+                if future.done():  # its reader was cancelled (the crawl is stopping): nothing to tell
+                    continue
                 if isinstance(result, PageResult):
                     future.set_result(Parsed(result, stored))
                 else:
