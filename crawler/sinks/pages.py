@@ -102,12 +102,13 @@ class PageFile:
         ``unless`` (a sha256), a file there that holds a body of that digest is left untouched
         (a re-crawl of an unchanged page keeps its file and its mtime; one edited by hand is
         written again)."""
+        data, streamed = None, None  # in memory: hashed on the writer thread; spilled: as it streamed
         if self._file is None:
-            placement = self.hand_over(unless, b"".join(self._chunks))
+            data, self._chunks = b"".join(self._chunks), []
         else:
             await self._file.close()
             streamed = self._digest.hexdigest()
-            placement = Placement(self._tmp, None, streamed, unless, str(self._store.pages), str(self._url))
+        placement = Placement(self._tmp, data, streamed, unless, str(self._store.pages), str(self._url))
         path, self.sha256 = await self._store.place(placement)
         return path
 
