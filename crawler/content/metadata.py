@@ -171,7 +171,7 @@ def _published(tree: LexborHTMLParser, metas: dict[str, str], ld: _LinkedData) -
 def _iso_date(text: str) -> str:
     """``text`` as ISO 8601 (a date stays a date), or as it is when it is no date we can read."""
     try:
-        return date.fromisoformat(text).isoformat()
+        return date.fromisoformat(_UTC.sub("", text)).isoformat()  # "2024-03-05Z" is still a date
     except ValueError:
         pass
     try:
