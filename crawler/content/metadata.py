@@ -77,20 +77,25 @@ def _metas(head: LexborNode) -> dict[str, str]:
 
 
 class _LinkedData:
-    """The page's JSON-LD objects that describe the page itself, parsed only when first asked for:
-    Article-like ones (``NewsArticle``, ``BlogPosting``, ``DiscussionForumPosting``…) first, then
-    ``WebPage``-like ones."""
+    """The page's JSON-LD objects that describe the page itself: Article-like ones (``NewsArticle``,
+    ``BlogPosting``, ``DiscussionForumPosting``…) first, then ``WebPage``-like ones."""
 
-    __slots__ = ("_articles", "_pages", "_tree")
+    __slots__ = ("articles", "ranked")
 
     def __init__(self, tree: LexborHTMLParser) -> None:
-        self._tree = tree
-        self._articles: list[dict[str, Any]] | None = None
-        self._pages: list[dict[str, Any]] = []
+        self.articles: list[dict[str, Any]] = []
+        pages: list[dict[str, Any]] = []
+        for obj in _objects(tree):
+            kinds = _types(obj)
+            if any(k.endswith(("Article", "Posting")) or k == "Report" for k in kinds):
+                self.articles.append(obj)
+            elif any(k.endswith("Page") for k in kinds):
+                pages.append(obj)
+        self.ranked = self.articles + pages
 
     def first(self, keys: tuple[str, ...], articles_only: bool = False) -> str | None:
         """The first non-empty string under one of ``keys`` (in that order, object by object)."""
-        for obj in self._ranked(articles_only):
+        for obj in self.articles if articles_only else self.ranked:
             for key in keys:
                 if text := _clean(obj.get(key)):
                     return text
@@ -98,23 +103,12 @@ class _LinkedData:
 
     def author(self) -> str | None:
         """The first object's author(s): a name, a ``{"name": …}`` object, or a list of either."""
-        for obj in self._ranked():
+        for obj in self.ranked:
             value = obj.get("author")
             names = [_name(v) for v in (value if isinstance(value, list) else [value])]
             if joined := ", ".join(dict.fromkeys(n for n in names if n)):
                 return joined
         return None
-
-    def _ranked(self, articles_only: bool = False) -> list[dict[str, Any]]:
-        if self._articles is None:
-            self._articles = []
-            for obj in _objects(self._tree):
-                kinds = _types(obj)
-                if any(k.endswith(("Article", "Posting")) or k == "Report" for k in kinds):
-                    self._articles.append(obj)
-                elif any(k.endswith("Page") for k in kinds):
-                    self._pages.append(obj)
-        return self._articles if articles_only else self._articles + self._pages
 
 
 def _objects(tree: LexborHTMLParser) -> Iterator[dict[str, Any]]:
