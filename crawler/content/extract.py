@@ -1,0 +1,66 @@
+"""One page's content, from the tree the parser already holds: metadata from ``<head>``, then the
+main region (boilerplate removed) as Markdown, its text, SimHash and chunks.
+
+A server that answered in Markdown (``prefer_markdown``) is taken as is: its Markdown is the
+content, and the HTML it renders to only gives the links and the title.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from selectolax.lexbor import LexborHTMLParser
+
+from crawler.content.chunks import chunk
+from crawler.content.markdown import to_markdown, to_text
+from crawler.content.metadata import read_metadata
+from crawler.content.region import main_region
+from crawler.content.simhash import simhash
+from crawler.core.content import PageContent
+
+
+@dataclass(frozen=True, slots=True)
+class ContentSettings:
+    """What a page's content is made of: ``content``, ``main_content``, ``near_duplicates`` and
+    ``chunks`` of the job."""
+
+    markdown: bool = True  # which of the two content.jsonl carries (both are made: the text is the Markdown's)
+    text: bool = True
+    main_content: bool = True  # False: the whole body, not its main region
+    simhash: bool = False  # near-duplicates are looked for
+    chunk_words: int | None = None  # None: no chunks
+    chunk_overlap: int = 0
+
+
+HOOK_DEFAULT = ContentSettings()  # what page.markdown gives a hook in a job without ``content``
+
+
+def extract_content(tree: LexborHTMLParser, url: str, base: str, settings: ContentSettings) -> PageContent:
+    """The content of the page fetched from ``url`` whose links resolve against ``base``.
+    Changes ``tree`` (boilerplate is cut out of it): pass a tree nothing reads afterwards."""
+    metadata = dataclasses.asdict(read_metadata(tree, url))  # first: the region's cleaning drops <script> JSON-LD
+    node = main_region(tree) if settings.main_content else (tree.body or tree.root)
+    markdown = to_markdown(node, base) if node is not None else ""
+    return _finish(markdown, metadata, settings)
+
+
+def content_of_markdown(markdown: str, tree: LexborHTMLParser, url: str, settings: ContentSettings) -> PageContent:
+    """The content of a page served as Markdown; ``tree`` is the HTML it renders to."""
+    metadata = dataclasses.asdict(read_metadata(tree, url))
+    if metadata.get("title") is None and (h1 := tree.css_first("h1")) is not None:
+        metadata["title"] = " ".join(h1.text().split()) or None
+    return _finish(markdown, metadata, settings)
+
+
+def _finish(markdown: str, metadata: dict[str, str | None], settings: ContentSettings) -> PageContent:
+    text = to_text(markdown)
+    words = len(text.split())
+    return PageContent(
+        markdown=markdown,
+        text=text,
+        metadata=metadata,
+        words=words,
+        simhash=simhash(text) if settings.simhash else None,
+        chunks=chunk(markdown, settings.chunk_words, settings.chunk_overlap) if settings.chunk_words else [],
+    )
