@@ -23,9 +23,9 @@ from crawler.core.proxy_url import parse_proxy
 from crawler.core.urls import parse_seed
 from crawler.job_values import (
     DAY,
+    RESOURCE_TYPES,
     Chunks,
     ContentFormats,
-    RESOURCE_TYPES,
     Duration,
     FolderName,
     ProxyRule,

@@ -39,7 +39,11 @@ async def markdown_site(site: Any) -> None:
         return web.Response(text="<html><body><p>HTML edition</p></body></html>", content_type="text/html")
 
     site.route("md.test", "/guide/", guide)
-    serve(site, "md.test", {"/guide/next": "<html><head><title>Next</title></head><body><main><p>Then.</p></main></body></html>"})
+    serve(
+        site,
+        "md.test",
+        {"/guide/next": "<html><head><title>Next</title></head><body><main><p>Then.</p></main></body></html>"},
+    )
 
 
 async def test_a_markdown_answer_is_taken_as_is_and_its_links_followed(site, tmp_path):
@@ -97,7 +101,9 @@ async def test_hooks_and_the_python_api_see_the_content(site, tmp_path):
     serve(
         site,
         "api.test",
-        {"/": "<html><head><title>Home</title></head><body><main><h1>Welcome</h1><p>Hello there.</p></main></body></html>"},
+        {
+            "/": "<html><head><title>Home</title></head><body><main><h1>Welcome</h1><p>Hello there.</p></main></body></html>"
+        },
     )
     seen: list[dict[str, Any]] = []
 

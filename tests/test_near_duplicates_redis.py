@@ -31,8 +31,8 @@ async def test_two_workers_agree_on_the_first_url(stores: list[RedisStore]) -> N
     assert await two.first("https://a.test/post?print=1", H ^ 0b101) == "https://a.test/post"
     assert await two.first("https://mirror.test/post", H ^ (1 << 63 | 1 << 31 | 1 << 0)) == "https://a.test/post"
     assert await one.first("https://a.test/post", H ^ 1 << 40) is None  # re-crawled: not its own duplicate
-    assert await two.first("https://a.test/other", H ^ 0b1111) is None  # 4 bits: another page
-    assert await one.first("https://b.test/", H ^ 0b1111 ^ 1 << 50) == "https://a.test/other"
+    assert await two.first("https://a.test/other", H ^ 0b111111) is None  # NEAR + 1 bits: another page
+    assert await one.first("https://b.test/", H ^ 0b111111 ^ 1 << 50) == "https://a.test/other"
 
 
 async def test_it_answers_as_the_in_memory_index_does(stores: list[RedisStore]) -> None:

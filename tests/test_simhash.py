@@ -8,7 +8,7 @@ import random
 import subprocess
 import sys
 
-from crawler.content.simhash import NEAR, NearIndex, distance, simhash
+from crawler.content.simhash import BANDS, NEAR, NearIndex, distance, simhash
 
 TEMPLATE_TOP = "Home Recipes Baking Bread About Contact Subscribe to our newsletter Search this site"
 TEMPLATE_BOTTOM = "Copyright 2026 The Bakery Journal. All rights reserved. Privacy policy Terms of use Cookie settings"
@@ -100,9 +100,9 @@ def test_pages_that_differ_by_a_date_line_are_near_duplicates() -> None:
 
 
 def test_different_pages_of_one_site_and_topic_are_not() -> None:
-    assert distance(simhash(page(STARTER, "3 January 2026")), simhash(page(CRUST, "3 January 2026"))) > 4 * NEAR
+    assert distance(simhash(page(STARTER, "3 January 2026")), simhash(page(CRUST, "3 January 2026"))) > 3 * NEAR
     hashes = [simhash(page(body, "3 January 2026")) for body in articles(40, 1500)]
-    assert min(distance(a, b) for i, a in enumerate(hashes) for b in hashes[:i]) > 4 * NEAR
+    assert min(distance(a, b) for i, a in enumerate(hashes) for b in hashes[:i]) > 3 * NEAR
 
 
 def test_case_and_punctuation_do_not_matter_but_words_do() -> None:
@@ -141,16 +141,17 @@ def flip(h: int, bits: list[int]) -> int:
     return h
 
 
-def test_hashes_up_to_three_bits_away_are_found_and_four_are_not() -> None:
-    """Also when every band differs but one (or all four do): the band index misses nothing."""
+def test_hashes_up_to_near_bits_away_are_found_and_one_more_is_not() -> None:
+    """Also when every band differs but one (or all six do): the band index misses nothing."""
+    assert len(BANDS) - 1 == NEAR  # the pigeonhole the index relies on
     rng = random.Random(27)
     for _ in range(200):
         h = rng.getrandbits(64)
         index = NearIndex()
         index.add("first", h)
-        spread = [rng.randrange(16) + 16 * band for band in rng.sample(range(4), 4)]  # one bit per band
-        assert index.first("three apart", flip(h, spread[:3])) == "first"
-        assert index.first("three in one band", flip(h, rng.sample(range(16, 32), 3))) == "first"
-        assert index.first("four apart", flip(h, spread)) is None
-        assert index.first("four in one band", flip(h, rng.sample(range(48, 64), 4))) is None
+        spread = [shift + rng.randrange(width) for shift, width in rng.sample(BANDS, len(BANDS))]  # a bit per band
+        assert index.first("NEAR apart", flip(h, spread[:NEAR])) == "first"
+        assert index.first("NEAR in one band", flip(h, rng.sample(range(20, 31), NEAR))) == "first"
+        assert index.first("NEAR + 1 apart", flip(h, spread)) is None
+        assert index.first("NEAR + 1 in one band", flip(h, rng.sample(range(53, 64), NEAR + 1))) is None
         assert len(index) == 3

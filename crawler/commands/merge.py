@@ -127,7 +127,7 @@ def _merge_items(out: Path, shards: list[Path], db: sqlite3.Connection) -> int:
         db.execute("CREATE INDEX lines_url ON lines (url, shard)")
     for name in jsonl:
         with _atomic(out / name) as f:
-            for _, (_, line), kept in _kept_items(db, shards, lambda shard, name=name: _jsonl_items(shard / name)):
+            for _, (_, line), kept in _kept_items(db, shards, _jsonl_items(name)):
                 if kept:
                     f.write(line if line.endswith(b"\n") else line + b"\n")
                     count += name == "items.jsonl"
@@ -181,11 +181,16 @@ def _records_of(shard: Path) -> Iterator[bytes]:
     return _lines(shard / "records.jsonl")
 
 
-def _jsonl_items(path: Path) -> Iterator[tuple[str | None, bytes]]:
-    """Each line of a shard's items.jsonl (content.jsonl…) with its page URL (None: a torn line)."""
-    for line in _lines(path):
-        item = _record(line, key="url")
-        yield (str(item["url"]) if item is not None else None), line
+def _jsonl_items(name: str) -> Callable[[Path], Iterator[tuple[str | None, bytes]]]:
+    """The reader of a shard's ``name`` (items.jsonl, content.jsonl…): each line with its page URL
+    (None: a torn line)."""
+
+    def lines(shard: Path) -> Iterator[tuple[str | None, bytes]]:
+        for line in _lines(shard / name):
+            item = _record(line, key="url")
+            yield (str(item["url"]) if item is not None else None), line
+
+    return lines
 
 
 def _csv_items(shard: Path) -> Iterator[tuple[str | None, dict[str, str]]]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from crawler.core.content import Chunk
+
 TINY = 0.2  # a chunk with fewer than this share of `words` (its own, not the overlap) takes the next heading in
 
 _HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*")
@@ -22,13 +24,6 @@ _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 _TABLE_DELIMITER = re.compile(r" {0,3}\|?[ \t]*:?-+:?[ \t]*(\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _LINK = re.compile(r"(!?)\[([^\]]*)\]\([^)]*\)")
-
-
-class Chunk(NamedTuple):
-    number: int  # from 0, in document order
-    headings: tuple[str, ...]  # the enclosing headings at the chunk's first block: h1, h2, h3...
-    text: str  # Markdown
-    words: int  # whitespace-separated words of text
 
 
 class _Block(NamedTuple):

@@ -54,7 +54,7 @@ def content_of_markdown(markdown: str, tree: LexborHTMLParser, url: str, setting
 
 
 def _finish(markdown: str, metadata: dict[str, str | None], settings: ContentSettings) -> PageContent:
-    text = to_text(markdown)
+    text = to_text(markdown).strip()
     words = len(text.split())
     return PageContent(
         markdown=markdown,

@@ -52,7 +52,14 @@ class PageContent:
     def chunk_lines(self, url: str, crawl: int) -> list[dict[str, Any]]:
         """The page's lines of ``chunks.jsonl``."""
         return [
-            {"url": url, "chunk": c.number, "headings": list(c.headings), "text": c.text, "words": c.words, "crawl": crawl}
+            {
+                "url": url,
+                "chunk": c.number,
+                "headings": list(c.headings),
+                "text": c.text,
+                "words": c.words,
+                "crawl": crawl,
+            }
             for c in self.chunks
         ]
 

@@ -39,6 +39,12 @@ class ContentMaker:
         self._content: PageContent | None = None
         self._problem: str | None = None
 
+    @property
+    def heading(self) -> str | None:
+        """A Markdown page's title: its first h1 (HTML pages have ``<title>``)."""
+        node = self.tree.css_first("h1") if self._markdown is not None else None
+        return (" ".join(node.text().split()) or None) if node is not None else None
+
     def content(self) -> PageContent:
         """The page's content, from a copy of the tree (the caller still reads it); raises what
         extraction raised."""

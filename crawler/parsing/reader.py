@@ -18,8 +18,8 @@ from crawler.core.content import PageContent
 from crawler.core.errors import InvalidURL
 from crawler.core.urls import split
 from crawler.hooks import ParseHook, as_item, failure
-from crawler.parsing.extract import DROPPED, Extractor
 from crawler.parsing.content import ContentMaker
+from crawler.parsing.extract import DROPPED, Extractor
 from crawler.parsing.page import Fetched, Follow, Page
 from crawler.parsing.parse import read_page
 from crawler.parsing.rules import ExtractRule, FollowRule
@@ -78,7 +78,7 @@ class PageReader:
         maker = ContentMaker(fetched, self._content)
         tree = maker.tree
         page = read_page(tree, page_url, follow_nofollow=self._follow_nofollow, follow=self._follow)
-        result = PageResult(title=page.title, found=len(page.links))
+        result = PageResult(title=page.title or maker.heading, found=len(page.links))
         if self._extractor:
             result.items, result.extract_errors = self._extractor.extract(tree, page_url, trace)
         if self._detect_shells:

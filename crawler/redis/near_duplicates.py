@@ -7,7 +7,7 @@ near-identical pages at once, exactly one of them is the first and the other is 
 
 from __future__ import annotations
 
-from crawler.content.simhash import NEAR
+from crawler.content.simhash import NEAR, band_keys
 from crawler.redis.store import RedisStore
 
 
@@ -21,5 +21,6 @@ class SharedNearIndex:
         """The URL first seen by any worker with a hash within ``NEAR`` bits of ``h``, never ``url``
         itself; None when there is none, and then ``url`` is the first with ``h``."""
         keys = self._store.keys
-        found = await self._store.script("NEAR_FIRST", [keys.near, keys.near_bands], [url, f"{h:016x}", NEAR])
+        bands = [f"{n}:{value:x}" for n, value in enumerate(band_keys(h), 1)]
+        found = await self._store.script("NEAR_FIRST", [keys.near, keys.near_bands], [url, f"{h:016x}", NEAR, *bands])
         return None if found is None else str(found)

@@ -153,10 +153,11 @@ return nil
 """
 
 # The first URL of a page's near-duplicates (crawler.content.simhash.NearIndex, shared): hashes
-# are filed under each of their four 16-bit bands, so one within NEAR (3) bits shares a band.
+# are filed under each of their bands (simhash.BANDS), so one within NEAR bits shares a band.
 # Lua's bit library is 32-bit: a hash is two halves, stored packed in 8 bytes (struct).
-# KEYS: near (8-byte hash → first URL), near_bands (band 1-4 and its 4 hex digits → 8-byte hashes)
-# ARGV: url, hash (16 hex digits), NEAR.  Returns the first URL within NEAR bits, never ARGV[1]
+# KEYS: near (8-byte hash → first URL), near_bands (band number:value → 8-byte hashes)
+# ARGV: url, hash (16 hex digits), NEAR, then the hash's band fields ("1:3fa", …).
+# Returns the first URL within NEAR bits, never ARGV[1]
 # itself; nil when there is none (then the URL is recorded, unless its own earlier hash matched).
 NEAR_FIRST = """
 local url, hex, near = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -167,8 +168,8 @@ local function bits(x)
   return n
 end
 local fields, buckets, found = {}, {}, false
-for b = 1, 4 do
-  fields[b] = b .. string.sub(hex, 4 * b - 3, 4 * b)
+for b = 1, #ARGV - 3 do
+  fields[b] = ARGV[3 + b]
   buckets[b] = redis.call('HGET', KEYS[2], fields[b]) or ''
   for i = 1, #buckets[b], 8 do
     local h, l = struct.unpack('>I4I4', buckets[b], i)
@@ -183,7 +184,7 @@ end
 if found then return found end
 local packed = struct.pack('>I4I4', hi, lo)
 if redis.call('HSETNX', KEYS[1], packed, url) == 1 then
-  for b = 1, 4 do redis.call('HSET', KEYS[2], fields[b], buckets[b] .. packed) end
+  for b = 1, #fields do redis.call('HSET', KEYS[2], fields[b], buckets[b] .. packed) end
 end
 return nil
 """

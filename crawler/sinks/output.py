@@ -57,7 +57,10 @@ class Output:
                 skip=settings.skip_near_duplicates,
                 truncate=start_over,
             )
-        self._lines: list[LineSink] = [*(self.content.sinks if self.content else ()), *([self.items] if self.items else ())]
+        self._lines: list[LineSink] = [
+            *(self.content.sinks if self.content else ()),
+            *([self.items] if self.items else ()),
+        ]
         self.warc: WarcSink | None = None
         if settings.warc:
             from crawler.sinks.warc import WarcSink
