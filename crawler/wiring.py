@@ -123,7 +123,8 @@ def build(
     backends.limiter = limiter or backends.limiter
     reader = PageReader(reader_settings(job), hooks.parse)
     screens = backends.out / "screens" if job.render_screenshot else None
-    return _assemble(job, hooks, backends, make_parser(job.parser, reader, warn=warn), screens, warn)
+    parser = make_parser(job.parser, reader, warn=warn, heavy=bool(job.content))
+    return _assemble(job, hooks, backends, parser, screens, warn)
 
 
 def one_page(job: Job, hooks: Hooks, parser: Callable[[PageReader], Parser]) -> Parts:
