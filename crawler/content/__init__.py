@@ -1,0 +1,1 @@
+"""Main content, Markdown, metadata, near-duplicates and chunks of HTML pages."""
