@@ -43,6 +43,7 @@ POSITIVE = re.compile(r"article|body|content|entry|hentry|h-entry|main|page|pagi
 SEMANTIC = ("main", "[role=main]", "article")
 # Blocks whose text is scored: paragraphs, and divs used as paragraphs (no block inside).
 SCORED = "p, pre, td, li, div:not(:has(blockquote, dl, div, img, ol, p, pre, table, ul, section))"
+KEPT_SHORT = ("p", "pre", "h1", "h2", "h3", "h4", "h5", "h6")  # a short block with these is not junk
 CLEANED = "form, fieldset, table, ul, ol, div, section"
 IN_CODE = f":is(pre, code) :is({CLEANED})"
 TAG_SCORE = {"div": 5.0, "article": 5.0, "main": 5.0, "section": 3.0, "pre": 3.0, "td": 3.0, "blockquote": 3.0}
@@ -50,7 +51,9 @@ TAG_SCORE |= dict.fromkeys(("address", "ol", "ul", "dl", "dd", "dt", "li", "form
 TAG_SCORE |= dict.fromkeys(("h1", "h2", "h3", "h4", "h5", "h6", "th"), -5.0)
 DIVIDERS = (1.0, 2.0, 6.0)  # a block's score reaches its parent, grandparent /2, great-grandparent /6
 MIN_BLOCK_CHARS = 25
+LIST_LINK_DENSITY = 0.5  # a list mostly of links (menus, "related" lists) is not the content
 MOST_TEXT = 0.5  # an unlikely-looking node holding this share of the page's text is kept
+MIN_LEFT_CHARS, MIN_LEFT_SHARE = 500, 0.3  # what cleaning must leave of a region, or it is skipped
 SEMANTIC_SHARE = 0.5  # a <main>/<article> is the region when it holds at least this much of the text
 SENTENCE_END = re.compile(r"\.( |$)")
 
@@ -293,14 +296,35 @@ def _sibling_belongs(
 
 def _clean_conditionally(region: LexborNode) -> None:
     """Inside the region, drop blocks that look like link lists, forms or ads rather than text
-    (Readability's cleanConditionally, with its counts taken in one selector query per block)."""
+    (Readability's cleanConditionally, with its counts taken in one selector query per block).
+    When that would leave too little text, nothing is dropped (Readability retries without it)."""
     keep = _data_table_parts(region)
     keep.update(n.mem_id for n in region.css(IN_CODE))
-    for node in reversed(_below(region, CLEANED)):
-        if node.mem_id in keep:
-            continue
-        if _should_drop(node):
+    drops = [n for n in reversed(_below(region, CLEANED)) if n.mem_id not in keep and _should_drop(n)]
+    if not drops:
+        return
+    ids = {n.mem_id for n in drops}
+    outermost = [n for n in drops if not _has_ancestor_in(n, ids, region.mem_id)]
+    total = _chars(region)
+    left = total - sum(_chars(n) for n in outermost)
+    if left >= MIN_LEFT_CHARS or left >= MIN_LEFT_SHARE * total:
+        for node in outermost:
             node.decompose()
+
+
+def _counts_any(counts: dict[str, int], tags: tuple[str, ...]) -> bool:
+    """Whether any of these tags was counted."""
+    return any(counts.get(t) for t in tags)
+
+
+def _has_ancestor_in(node: LexborNode, ids: set[int], stop: int) -> bool:
+    """Whether an ancestor of node below the node `stop` is one of ids."""
+    cur = node.parent
+    while cur is not None and cur.mem_id != stop:
+        if cur.mem_id in ids:
+            return True
+        cur = cur.parent
+    return False
 
 
 def _data_table_parts(region: LexborNode) -> set[int]:
@@ -355,9 +379,9 @@ def _should_drop(node: LexborNode) -> bool:
     if (embeds == 1 and chars < 75) or embeds > 1:
         return True
     if is_list:
-        return weight >= 25 and density > 0.5
+        return density > LIST_LINK_DENSITY
     if li > p:
         return True
-    if chars < MIN_BLOCK_CHARS and density > 0 and (img == 0 or img > 2) and not counts.get("pre"):
+    if chars < MIN_BLOCK_CHARS and (img == 0 or img > 2) and not _counts_any(counts, KEPT_SHORT):
         return True
     return (weight < 25 and density > 0.2) or (weight >= 25 and density > 0.5)
