@@ -2,36 +2,34 @@
 
 readability-lxml chooses the best region of the libraries measured (benchmarks/results/
 2026-12-06-content-extractors.md) but costs ~30 ms a page for its own lxml parse; this is the same
-idea (Readability.js's grabArticle) cut down to what costs little on a lexbor tree: CSS selectors
-run in C do the filtering, Python only scores the few blocks that hold text.
+idea (Readability.js's grabArticle and cleanConditionally) cut down to what costs little on a
+lexbor tree. A selector query costs ~10 ns per element and alternative, so the whole page is
+queried only a few times; Python looks only at the blocks of text and the containers it returns.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-# Never content: scripts, controls, landmarks that are not the main one, hidden subtrees.
-JUNK = (
-    "script, style, noscript, template, svg, canvas, button, iframe, object, embed, input, select, "
-    "textarea, nav, footer, aside, dialog, [hidden], [aria-hidden=true], [aria-modal], "
-    '[style*="display:none"], [style*="display: none"], '
-    + ", ".join(
-        f"[role={role}]"
-        for role in ("navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alertdialog", "menu")
-    )
+SEMANTIC = "main, [role=main], article"
+# Swept from the chosen region in one query: landmarks and controls that are never content, and
+# the containers that Readability's cleanConditionally judges. Python decides per node.
+JUNK_TAGS = frozenset("nav footer aside form button".split())
+CONTAINERS = frozenset("table ul ol div section".split())
+COUNTED = frozenset(("a", "img"))  # what cleanConditionally counts inside a container
+SWEEP = ", ".join(sorted(JUNK_TAGS | CONTAINERS | COUNTED | {"header", "[aria-hidden=true]", "[role]"}))
+JUNK_ROLES = frozenset(
+    "navigation banner contentinfo complementary search dialog alertdialog menu menubar".split()
 )
-# Readability's unlikely candidates, as substrings of class or id (matched in C, case-insensitive).
-UNLIKELY_WORDS = (
-    "banner breadcrumb cookie consent gdpr menu sidebar share social related comment disqus "
-    "footer header popup modal newsletter subscribe skip-link skiplink sponsor "
-    "pagination pager shoutbox skyscraper agegate remark replies combx community"
-).split()
-UNLIKELY = ", ".join(
-    [f"[{attr}*={w} i]" for w in UNLIKELY_WORDS for attr in ("class", "id")]
-    + [f'[{attr}^=nav i], [{attr}*=" nav" i], [{attr}*=navbar i]' for attr in ("class", "id")]
-    + ['[class~=ad], [class^="ad-"], [class*=" ad-"], [class*="-ad-"], [id^="ad-"], [id~=ad]']
+# Readability's unlikely candidates (class or id), and the words that clear them.
+UNLIKELY = re.compile(
+    r"banner|breadcrumb|cookie|consent|gdpr|menu|sidebar|share|social|related|comment|disqus|footer|header|"
+    r"popup|modal|newsletter|subscribe|skip-?link|sponsor|pagination|pager|shoutbox|skyscraper|agegate|remark|"
+    r"replies|combx|community|navbar|(?:^|\s)nav|-ad-|(?:^|\s)ad(?:$|\s|-)",
+    re.I,
 )
 OK_MAYBE = re.compile(r"and|article|body|column|content|main|mathjax|shadow", re.I)
 NEGATIVE = re.compile(
@@ -40,22 +38,21 @@ NEGATIVE = re.compile(
     re.I,
 )
 POSITIVE = re.compile(r"article|body|content|entry|hentry|h-entry|main|page|pagination|post|text|blog|story", re.I)
-SEMANTIC = ("main", "[role=main]", "article")
-# Blocks whose text is scored: paragraphs, and divs used as paragraphs (no block inside).
-SCORED = "p, pre, td, li, div:not(:has(blockquote, dl, div, img, ol, p, pre, table, ul, section))"
-KEPT_SHORT = ("p", "pre", "h1", "h2", "h3", "h4", "h5", "h6")  # a short block with these is not junk
-CLEANED = "form, fieldset, table, ul, ol, div, section"
-IN_CODE = f":is(pre, code) :is({CLEANED})"
+SCORED = "p, pre, td, li"  # blocks whose text is scored
+KEPT_SHORT = "p, pre, h1, h2, h3, h4, h5, h6"  # a short block holding one of these is not junk
 TAG_SCORE = {"div": 5.0, "article": 5.0, "main": 5.0, "section": 3.0, "pre": 3.0, "td": 3.0, "blockquote": 3.0}
 TAG_SCORE |= dict.fromkeys(("address", "ol", "ul", "dl", "dd", "dt", "li", "form"), -3.0)
 TAG_SCORE |= dict.fromkeys(("h1", "h2", "h3", "h4", "h5", "h6", "th"), -5.0)
+MAX_CANDIDATES = 10  # link density (a query per node) is measured for this many best raw scores
+EXCLUDED = -1e9  # the score of a container that is boilerplate by its tag, role or class
 DIVIDERS = (1.0, 2.0, 6.0)  # a block's score reaches its parent, grandparent /2, great-grandparent /6
 MIN_BLOCK_CHARS = 25
-LIST_LINK_DENSITY = 0.5  # a list mostly of links (menus, "related" lists) is not the content
-MOST_TEXT = 0.5  # an unlikely-looking node holding this share of the page's text is kept
-MIN_LEFT_CHARS, MIN_LEFT_SHARE = 500, 0.3  # what cleaning must leave of a region, or it is skipped
 SEMANTIC_SHARE = 0.5  # a <main>/<article> is the region when it holds at least this much of the text
+MOST_TEXT = 0.5  # a boilerplate-looking node holding this share of the region's text is kept
+MIN_LEFT_CHARS, MIN_LEFT_SHARE = 500, 0.3  # what cleaning must leave of a region, or it is skipped
+LIST_LINK_DENSITY = 0.5  # a list mostly of links (menus, "related" lists) is not the content
 SENTENCE_END = re.compile(r"\.( |$)")
+TOP = ("html", "body", "#document", None)
 
 
 def main_region(tree: LexborHTMLParser) -> LexborNode:
@@ -63,19 +60,42 @@ def main_region(tree: LexborHTMLParser) -> LexborNode:
 
     A single <main>/[role=main]/<article> with most of the text is taken as is; otherwise the
     blocks of text are scored as Readability does and the best-scored container wins.
+    Falls back to the body (or the document's root) when nothing scores.
     """
     body = tree.body
     if body is None:
-        return tree.root if tree.root is not None else tree.create_node("body")
-    _decompose_all(_below(body, JUNK))
+        root = tree.root
+        return root if root is not None else tree.create_node("body")
     semantic = _single_semantic(body)
-    _remove_unlikely(body, semantic)
-    if semantic is not None and _chars(semantic) >= SEMANTIC_SHARE * _chars(body):
-        region = semantic
-    else:
-        region = _grab_article(body)
-    _clean_conditionally(region)
+    region = semantic if semantic is not None and _holds_most(semantic) else _grab_article(body)
+    _sweep(region)
     return region
+
+
+def _single_semantic(body: LexborNode) -> LexborNode | None:
+    """The page's only <main>, else only [role=main], else only <article>."""
+    found = body.css(SEMANTIC)
+    for test in (lambda n: n.tag == "main", lambda n: n.attributes.get("role") == "main", lambda n: n.tag == "article"):
+        matches = [n for n in found if test(n)]
+        if len(matches) == 1:
+            return matches[0]
+    return None
+
+
+def _holds_most(node: LexborNode) -> bool:
+    """Whether node's text is most of the page's: the text beside each of its ancestors (menus,
+    sidebars, footers) is summed, which costs less than the whole body's text."""
+    inside = len(node.text())
+    outside = 0
+    cur = node
+    while cur.parent is not None and cur.tag not in ("body", "html"):
+        sibling = cur.parent.child
+        while sibling is not None:
+            if sibling.mem_id != cur.mem_id and sibling.tag not in ("script", "style", "template", "noscript"):
+                outside += len(sibling.text())
+            sibling = sibling.next
+        cur = cur.parent
+    return inside >= SEMANTIC_SHARE * (inside + outside)
 
 
 def _below(node: LexborNode, selector: str) -> list[LexborNode]:
@@ -86,46 +106,33 @@ def _below(node: LexborNode, selector: str) -> list[LexborNode]:
     return found
 
 
-def _decompose_all(nodes: list[LexborNode]) -> None:
-    """Remove nodes, deepest first: a descendant is freed with its ancestor, so it must go first."""
-    for node in reversed(nodes):
-        node.decompose()
+def _chars(text: str) -> int:
+    """Text length with whitespace runs counted once (what Readability's innerText gives); a long
+    text is measured as it is (shares of the region's text need no precision, only speed)."""
+    return len(" ".join(text.split())) if len(text) < 2000 else len(text)
 
 
-def _single_semantic(body: LexborNode) -> LexborNode | None:
-    """The page's only <main>, else only [role=main], else only <article>."""
-    for sel in SEMANTIC:
-        found = body.css(sel)
-        if len(found) == 1:
-            return found[0]
-    return None
+def _names(node: LexborNode) -> str:
+    """class and id of node, for the class-name rules."""
+    attrs = node.attributes
+    return f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
 
 
-def _remove_unlikely(body: LexborNode, keep: LexborNode | None) -> None:
-    """Drop nodes whose class or id says boilerplate (menus, banners, comments…) unless they also
-    say content, contain the semantic region, or sit in a table or code (Readability's rules), or
-    hold most of the page's text (a class name like "PageBuilder-pageRow" matches "pager"; where
-    Readability then retries without this step, we keep such a node)."""
-    spared = set() if keep is None else _ancestors(keep)
-    most = MOST_TEXT * _chars(body)
-    for node in reversed(_below(body, UNLIKELY)):
-        if node.mem_id in spared or node.tag in ("a", "main", "article"):
-            continue
-        attrs = node.attributes
-        names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
-        if OK_MAYBE.search(names) or _inside(node, ("table", "code", "pre")) or _chars(node) >= most:
-            continue
-        node.decompose()
+def _unlikely(node: LexborNode) -> bool:
+    """Boilerplate by tag, role or class/id (unless the class/id also says content)."""
+    tag = node.tag or ""
+    attrs = node.attributes
+    if tag in JUNK_TAGS or (tag == "header" and not _inside(node, ("article", "main"))):
+        return True
+    if attrs.get("aria-hidden") == "true" or (attrs.get("role") or "") in JUNK_ROLES:
+        return True
+    return _unlikely_names(_names(node)) and tag not in ("main", "article")
 
 
-def _ancestors(node: LexborNode) -> set[int]:
-    """mem_ids of node and everything above it."""
-    out: set[int] = set()
-    cur: LexborNode | None = node
-    while cur is not None:
-        out.add(cur.mem_id)
-        cur = cur.parent
-    return out
+@lru_cache(maxsize=4096)
+def _unlikely_names(names: str) -> bool:
+    """Whether class and id say boilerplate and not content (cached: pages repeat their classes)."""
+    return bool(UNLIKELY.search(names)) and not OK_MAYBE.search(names)
 
 
 def _inside(node: LexborNode, tags: tuple[str, ...]) -> bool:
@@ -138,22 +145,18 @@ def _inside(node: LexborNode, tags: tuple[str, ...]) -> bool:
     return False
 
 
-def _chars(node: LexborNode) -> int:
-    """Visible text length with whitespace runs counted once (what Readability's innerText gives)."""
-    return len(" ".join(node.text().split()))
-
-
 def _class_weight(node: LexborNode) -> float:
     """±25 for each of class and id that says boilerplate or content."""
-    weight = 0.0
     attrs = node.attributes
-    for name in (attrs.get("class"), attrs.get("id")):
-        if name:
-            if NEGATIVE.search(name):
-                weight -= 25
-            if POSITIVE.search(name):
-                weight += 25
-    return weight
+    return _name_weight(attrs.get("class")) + _name_weight(attrs.get("id"))
+
+
+@lru_cache(maxsize=4096)
+def _name_weight(name: str | None) -> float:
+    """-25 if the class or id says boilerplate, +25 if it says content (both: 0)."""
+    if not name:
+        return 0.0
+    return 25.0 * (bool(POSITIVE.search(name)) - bool(NEGATIVE.search(name)))
 
 
 def _link_density(node: LexborNode, chars: int) -> float:
@@ -169,23 +172,26 @@ def _link_density(node: LexborNode, chars: int) -> float:
 
 def _score_blocks(body: LexborNode) -> tuple[dict[int, float], dict[int, LexborNode]]:
     """Readability's scores: each block of text adds 1 + commas + min(len/100, 3) to its parent,
-    half to its grandparent, a sixth to its great-grandparent."""
+    half to its grandparent, a sixth to its great-grandparent; boilerplate containers (and what
+    is above them) get nothing."""
     scores: dict[int, float] = {}
     nodes: dict[int, LexborNode] = {}
     for block in body.css(SCORED):
         text = block.text()
-        chars = len(" ".join(text.split()))
+        chars = _chars(text)
         if chars < MIN_BLOCK_CHARS:
             continue
         points = 1.0 + text.count(",") + min(chars // 100, 3)
         node = block.parent
         for divider in DIVIDERS:
-            if node is None or node.tag in ("html", "#document", None):
+            if node is None or node.tag in TOP:
                 break
             key = node.mem_id
             if key not in scores:
-                scores[key] = TAG_SCORE.get(node.tag or "", 0.0) + _class_weight(node)
+                scores[key] = EXCLUDED if _unlikely(node) else TAG_SCORE.get(node.tag or "", 0.0) + _class_weight(node)
                 nodes[key] = node
+            if scores[key] <= EXCLUDED / 2:
+                break
             scores[key] += points / divider
             node = node.parent
     return scores, nodes
@@ -196,18 +202,28 @@ def _grab_article(body: LexborNode) -> LexborNode:
     score close to it or are text-rich paragraphs; the body when nothing scores."""
     scores, nodes = _score_blocks(body)
     final: dict[int, float] = {}
-    for key in sorted(scores, key=scores.__getitem__, reverse=True):
-        if len(final) >= 5 and scores[key] <= min(final.values()):
+    for key in sorted(scores, key=scores.__getitem__, reverse=True)[:MAX_CANDIDATES]:
+        if scores[key] <= 0 or (len(final) >= 5 and scores[key] <= min(final.values())):
             break  # link density only lowers a score: nothing further can enter the top five
         node = nodes[key]
-        final[key] = scores[key] * (1 - _link_density(node, _chars(node)))
+        final[key] = scores[key] * (1 - _link_density(node, _chars(node.text())))
     if not final:
         return body
     top_key = max(final, key=final.__getitem__)
     top = _widen(nodes[top_key], top_key, final, nodes, scores)
-    if top.tag in ("body", "html"):
+    if top.tag in TOP:
         return top
     return _with_siblings(top, final.get(top.mem_id, scores.get(top.mem_id, 0.0)), scores)
+
+
+def _ancestors(node: LexborNode) -> set[int]:
+    """mem_ids of node and everything above it."""
+    out: set[int] = set()
+    cur: LexborNode | None = node
+    while cur is not None:
+        out.add(cur.mem_id)
+        cur = cur.parent
+    return out
 
 
 def _widen(
@@ -216,18 +232,17 @@ def _widen(
     """Readability's corrections: a common ancestor of three near-equal top candidates, a parent
     scoring higher, an only child's parent."""
     best = final[top_key]
-    close = [nodes[k] for k, s in final.items() if k != top_key and s >= 0.75 * best]
+    close = [_ancestors(nodes[k]) for k, s in final.items() if k != top_key and s >= 0.75 * best]
     if len(close) >= 3:
-        close_ancestors = [_ancestors(n) for n in close]
         cur = top.parent
-        while cur is not None and cur.tag not in ("body", "html"):
-            if sum(cur.mem_id in a for a in close_ancestors) >= 3:
+        while cur is not None and cur.tag not in TOP:
+            if sum(cur.mem_id in a for a in close) >= 3:
                 top = cur
                 break
             cur = cur.parent
     last = final.get(top.mem_id, scores.get(top.mem_id, 0.0))
     cur = top.parent
-    while cur is not None and cur.tag not in ("body", "html"):
+    while cur is not None and cur.tag not in TOP:
         score = final.get(cur.mem_id, scores.get(cur.mem_id))
         if score is not None:
             if score < last / 3:
@@ -238,7 +253,7 @@ def _widen(
             last = score
         cur = cur.parent
     parent = top.parent
-    while parent is not None and parent.tag not in ("body", "html") and _element_children(parent) == 1:
+    while parent is not None and parent.tag not in TOP and _element_children(parent) == 1:
         top, parent = parent, parent.parent
     return top
 
@@ -272,7 +287,8 @@ def _with_siblings(top: LexborNode, top_score: float, scores: dict[int, float]) 
         child = child.next
     if not kept:
         return top
-    _decompose_all(dropped)
+    for node in dropped:
+        node.decompose()
     return parent
 
 
@@ -283,7 +299,7 @@ def _sibling_belongs(
     if not node.is_element_node:
         return False
     bonus = top_score * 0.2 if top_class and node.attributes.get("class") == top_class else 0.0
-    if scores.get(node.mem_id, -1e9) + bonus >= threshold:
+    if scores.get(node.mem_id, EXCLUDED) + bonus >= threshold:
         return True
     if node.tag != "p":
         return False
@@ -294,46 +310,117 @@ def _sibling_belongs(
     return bool(text) and density == 0 and SENTENCE_END.search(text) is not None
 
 
-def _clean_conditionally(region: LexborNode) -> None:
-    """Inside the region, drop blocks that look like link lists, forms or ads rather than text
-    (Readability's cleanConditionally, with its counts taken in one selector query per block).
-    When that would leave too little text, nothing is dropped (Readability retries without it)."""
-    keep = _data_table_parts(region)
-    keep.update(n.mem_id for n in region.css(IN_CODE))
-    drops = [n for n in reversed(_below(region, CLEANED)) if n.mem_id not in keep and _should_drop(n)]
-    if not drops:
+def _sweep(region: LexborNode) -> None:
+    """Remove boilerplate from the region: landmarks, controls and unlikely classes always (unless
+    one holds most of the text), then the containers Readability's cleanConditionally would drop,
+    unless that leaves too little text (where Readability retries without that step)."""
+    found = _below(region, SWEEP)
+    if not found:
         return
-    ids = {n.mem_id for n in drops}
-    outermost = [n for n in drops if not _has_ancestor_in(n, ids, region.mem_id)]
-    total = _chars(region)
-    left = total - sum(_chars(n) for n in outermost)
+    total = len(region.text())
+    stats = _container_stats(region, found)
+    keep = _data_table_parts(found)
+    junk: list[LexborNode] = []
+    doubtful: list[LexborNode] = []
+    for node in reversed(found):
+        st = stats.get(node.mem_id)
+        if st is None:
+            continue  # a link or image: counted, not judged
+        if _unlikely(node):
+            if st.measure(node) < MOST_TEXT * total:
+                junk.append(node)
+        elif node.mem_id not in keep and node.tag in CONTAINERS and _should_drop(node, st):
+            doubtful.append(node)
+    stop = region.mem_id
+    junk = _outermost(junk, stop)
+    junk_ids = {n.mem_id for n in junk}
+    doubtful = [n for n in _outermost(junk + doubtful, stop) if n.mem_id not in junk_ids]
+    left = total - sum(stats[n.mem_id].measure(n) for n in junk + doubtful)
     if left >= MIN_LEFT_CHARS or left >= MIN_LEFT_SHARE * total:
-        for node in outermost:
-            node.decompose()
+        junk += doubtful
+    for node in junk:
+        node.decompose()
 
 
-def _counts_any(counts: dict[str, int], tags: tuple[str, ...]) -> bool:
-    """Whether any of these tags was counted."""
-    return any(counts.get(t) for t in tags)
+class _Stats:
+    """What cleanConditionally asks of a container: links and images summed bottom-up from one
+    query; its text read only when a rule needs it (most containers of a docs page have none)."""
+
+    __slots__ = ("chars", "commas", "img", "linked", "parent")
+
+    def __init__(self, parent: int | None) -> None:
+        self.linked = 0.0
+        self.img = 0
+        self.chars = self.commas = -1
+        self.parent = parent  # the nearest enclosing container's mem_id
+
+    def measure(self, node: LexborNode) -> int:
+        """The container's text length (read once)."""
+        if self.chars < 0:
+            text = node.text()
+            self.chars, self.commas = _chars(text), text.count(",")
+        return self.chars
 
 
-def _has_ancestor_in(node: LexborNode, ids: set[int], stop: int) -> bool:
-    """Whether an ancestor of node below the node `stop` is one of ids."""
+def _container_stats(region: LexborNode, found: list[LexborNode]) -> dict[int, _Stats]:
+    """Per container (and junk candidate) of the region: the link text and images inside it,
+    each counted once where it sits, then added up the chain of containers, deepest first."""
+    ids = {n.mem_id for n in found if n.tag not in COUNTED}
+    stop = region.mem_id
+    stats = {n.mem_id: _Stats(_nearest(n, ids, stop)) for n in found if n.mem_id in ids}
+    for node in found:
+        tag = node.tag
+        if tag not in COUNTED:
+            continue
+        holder = _nearest(node, ids, stop)
+        if holder is None:
+            continue
+        if tag == "a":
+            href = node.attrs.get("href") or ""
+            stats[holder].linked += len(node.text()) * (0.3 if href.startswith("#") else 1.0)
+        else:
+            stats[holder].img += 1
+    for node in reversed(found):
+        child = stats.get(node.mem_id)
+        if child is not None and child.parent is not None:
+            stats[child.parent].linked += child.linked
+            stats[child.parent].img += child.img
+    return stats
+
+
+def _nearest(node: LexborNode, ids: set[int], stop: int) -> int | None:
+    """mem_id of node's nearest ancestor among ids, below the node `stop`."""
     cur = node.parent
-    while cur is not None and cur.mem_id != stop:
-        if cur.mem_id in ids:
-            return True
+    while cur is not None:
+        key = cur.mem_id
+        if key == stop:
+            return None
+        if key in ids:
+            return key
         cur = cur.parent
-    return False
+    return None
 
 
-def _data_table_parts(region: LexborNode) -> set[int]:
+def _outermost(nodes: list[LexborNode], stop: int) -> list[LexborNode]:
+    """The nodes with no ancestor among them (below the node `stop`): removing those removes all."""
+    ids = {n.mem_id for n in nodes}
+    out = []
+    for node in nodes:
+        cur = node.parent
+        while cur is not None and cur.mem_id != stop and cur.mem_id not in ids:
+            cur = cur.parent
+        if cur is None or cur.mem_id == stop:
+            out.append(node)
+    return out
+
+
+def _data_table_parts(found: list[LexborNode]) -> set[int]:
     """mem_ids of data tables, what they contain and what contains them: never cleaned away."""
     keep: set[int] = set()
-    for table in region.css("table"):
-        if _is_data_table(table):
+    for table in found:
+        if table.tag == "table" and _is_data_table(table):
             keep |= _ancestors(table)
-            keep.update(n.mem_id for n in table.css(CLEANED))
+            keep.update(n.mem_id for n in table.css(", ".join(CONTAINERS)))
     return keep
 
 
@@ -344,44 +431,30 @@ def _is_data_table(table: LexborNode) -> bool:
         return False
     if attrs.get("summary") or table.css_first("caption, thead, tfoot, colgroup, th") is not None:
         return True
-    if table.css_first("table") is not None:
+    if _below(table, "table"):
         return False
     rows = table.css("tr")
     return len(rows) >= 10 or any(len(r.css("td")) > 4 for r in rows[:5])
 
 
-def _should_drop(node: LexborNode) -> bool:
-    """The conditions of Readability's cleanConditionally that cost one pass over the block."""
+def _should_drop(node: LexborNode, st: _Stats) -> bool:
+    """Readability's cleanConditionally tests, on the container's summed counts. Without links
+    and with at most one image a block is kept, so its text is not even read."""
     weight = _class_weight(node)
     if weight < 0:
-        return True
-    text = node.text()
-    if text.count(",") >= 10:
+        return not _inside(node, ("pre", "code"))
+    if st.linked == 0 and st.img <= 1:
         return False
-    counts: dict[str, int] = {}
-    linked = 0
-    for el in _below(node, "p, img, li, input, embed, object, iframe, a, ul, ol, pre, h1, h2, h3, h4, h5, h6"):
-        tag = el.tag or ""
-        counts[tag] = counts.get(tag, 0) + 1
-        if tag == "a":
-            linked += len(el.text())
-    chars = len(" ".join(text.split()))
-    density = min(linked / chars, 1.0) if chars else 0.0
-    is_list = node.tag in ("ul", "ol") or (
-        counts.get("li", 0) > 0 and sum(_chars(x) for x in _below(node, "ul, ol")) > 0.9 * chars
-    )
-    p, img, li = counts.get("p", 0), counts.get("img", 0), counts.get("li", 0) - 100
-    if img > 1 and p / img < 0.5 and not _inside(node, ("figure",)):
+    chars = st.measure(node)
+    if st.commas >= 10:
+        return False
+    if st.img > 1 and len(_below(node, "p")) / st.img < 0.5 and not _inside(node, ("figure",)):
         return True
-    if counts.get("input", 0) > p // 3:
-        return True
-    embeds = counts.get("embed", 0) + counts.get("object", 0) + counts.get("iframe", 0)
-    if (embeds == 1 and chars < 75) or embeds > 1:
-        return True
-    if is_list:
+    density = min(st.linked / chars, 1.0) if chars else 0.0
+    if chars < MIN_BLOCK_CHARS and density > 0 and (st.img == 0 or st.img > 2) and not _below(node, KEPT_SHORT):
+        return not _inside(node, ("pre", "code"))
+    if density <= 0.2:
+        return False
+    if node.tag in ("ul", "ol") or sum(_chars(x.text()) for x in _below(node, "ul, ol")) > 0.9 * chars:
         return density > LIST_LINK_DENSITY
-    if li > p:
-        return True
-    if chars < MIN_BLOCK_CHARS and (img == 0 or img > 2) and not _counts_any(counts, KEPT_SHORT):
-        return True
-    return (weight < 25 and density > 0.2) or (weight >= 25 and density > 0.5)
+    return weight < 25 or density > 0.5
