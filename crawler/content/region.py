@@ -441,8 +441,8 @@ def _should_drop(node: LexborNode, st: _Stats) -> bool:
     """Readability's cleanConditionally tests, on the container's summed counts. Without links
     and with at most one image a block is kept, so its text is not even read."""
     weight = _class_weight(node)
-    if weight < 0:
-        return not _inside(node, ("pre", "code"))
+    if weight < 0:  # a class or id like "sidebar", or "meta" in id="metaclasses": code still stays
+        return not _inside(node, ("pre", "code")) and node.css_first("pre") is None
     if st.linked == 0 and st.img <= 1:
         return False
     chars = st.measure(node)
@@ -453,8 +453,8 @@ def _should_drop(node: LexborNode, st: _Stats) -> bool:
     density = min(st.linked / chars, 1.0) if chars else 0.0
     if chars < MIN_BLOCK_CHARS and density > 0 and (st.img == 0 or st.img > 2) and not _below(node, KEPT_SHORT):
         return not _inside(node, ("pre", "code"))
-    if density <= 0.2:
-        return False
+    if density <= 0.2 or node.css_first("pre") is not None:
+        return False  # code is content however many links surround it (Sphinx grammar sections)
     if node.tag in ("ul", "ol") or sum(_chars(x.text()) for x in _below(node, "ul, ol")) > 0.9 * chars:
         return density > LIST_LINK_DENSITY
     return weight < 25 or density > 0.5
