@@ -41,6 +41,9 @@ NEGATIVE = re.compile(
 POSITIVE = re.compile(r"article|body|content|entry|hentry|h-entry|main|page|pagination|post|text|blog|story", re.I)
 SCRIPTS = "script, style, noscript, template"  # never text: dropped from the whole page first
 SCORED = "p, pre, td, li, br"  # blocks whose text is scored (a <br>: the block it breaks)
+BR_BLOCKS = frozenset(("div", "section", "article", "main", "blockquote"))
+LEAF_DIVS = "div:not(:has(blockquote, dl, div, img, ol, p, pre, table, ul))"  # Readability's div-to-p
+PARAGRAPH_SHARE = 0.5  # below this share of the page's text in paragraphs, divs count as paragraphs
 KEPT_SHORT = "p, pre, h1, h2, h3, h4, h5, h6"  # a short block holding one of these is not junk
 TAG_SCORE = {"div": 5.0, "article": 5.0, "main": 5.0, "section": 3.0, "pre": 3.0, "td": 3.0, "blockquote": 3.0}
 TAG_SCORE |= dict.fromkeys(("address", "ol", "ul", "dl", "dd", "dt", "li", "form"), -3.0)
@@ -192,35 +195,64 @@ def _link_density(node: LexborNode, chars: int) -> float:
 
 
 def _score_blocks(body: LexborNode) -> tuple[dict[int, float], dict[int, LexborNode]]:
-    """Readability's scores: each block of text adds 1 + commas + min(len/100, 3) to its parent,
-    half to its grandparent, a sixth to its great-grandparent; boilerplate containers (and what
-    is above them) get nothing."""
-    scores: dict[int, float] = {}
-    nodes: dict[int, LexborNode] = {}
-    seen: set[int] = set()
+    """Readability's scores: each paragraph adds 1 + commas + min(len/100, 3) to its parent, half
+    to its grandparent, a sixth to its great-grandparent; boilerplate containers (and what is above
+    them) get nothing. Text broken by <br> in a div counts as paragraphs of that div; divs with no
+    block inside count as paragraphs when the page's <p>s hold little of its text (Readability
+    turns both into <p>; the second needs a costly query, so only such pages pay for it)."""
+    scorer = _Scorer()
+    breaks: dict[int, list[LexborNode | int]] = {}
     for found in body.css(SCORED):
-        block = found.parent if found.tag == "br" else found  # text broken by <br>: its parent
-        if block is None or block.mem_id in seen:
+        if found.tag != "br":
+            scorer.credit(found, found.parent, 1)
             continue
-        seen.add(block.mem_id)
+        parent = found.parent
+        if parent is not None and parent.tag in BR_BLOCKS:
+            entry = breaks.setdefault(parent.mem_id, [parent, 0])
+            entry[1] = int(entry[1]) + 1
+    for parent, count in breaks.values():
+        assert isinstance(parent, LexborNode) and isinstance(count, int)
+        scorer.credit(parent, parent, max(1, count // 2))
+    if scorer.chars < PARAGRAPH_SHARE * _chars(body.text()):
+        for div in body.css(LEAF_DIVS):
+            scorer.credit(div, div.parent, 1)
+    return scorer.scores, scorer.nodes
+
+
+class _Scorer:
+    """Readability's content scores of containers, keyed by mem_id."""
+
+    def __init__(self) -> None:
+        self.scores: dict[int, float] = {}
+        self.nodes: dict[int, LexborNode] = {}
+        self.chars = 0  # text scored so far
+        self.seen: set[int] = set()
+
+    def credit(self, block: LexborNode, first: LexborNode | None, paragraphs: int) -> None:
+        """Add block's points to `first` and the two containers above it."""
+        if block.mem_id in self.seen:
+            return
+        self.seen.add(block.mem_id)
         text = block.text()
         chars = _chars(text)
         if chars < MIN_BLOCK_CHARS:
-            continue
-        points = 1.0 + text.count(",") + min(chars // 100, 3)
-        node = block.parent
+            return
+        self.chars += chars
+        points = paragraphs + text.count(",") + min(chars // 100, 3 * paragraphs)
+        node = first
         for divider in DIVIDERS:
             if node is None or node.tag in TOP:
                 break
             key = node.mem_id
-            if key not in scores:
-                scores[key] = EXCLUDED if _unlikely(node) else TAG_SCORE.get(node.tag or "", 0.0) + _class_weight(node)
-                nodes[key] = node
-            if scores[key] <= EXCLUDED / 2:
+            if key not in self.scores:
+                self.scores[key] = (
+                    EXCLUDED if _unlikely(node) else TAG_SCORE.get(node.tag or "", 0.0) + _class_weight(node)
+                )
+                self.nodes[key] = node
+            if self.scores[key] <= EXCLUDED / 2:
                 break
-            scores[key] += points / divider
+            self.scores[key] += points / divider
             node = node.parent
-    return scores, nodes
 
 
 def _grab_article(body: LexborNode) -> LexborNode:
