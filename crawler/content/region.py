@@ -386,27 +386,39 @@ def _sweep(region: LexborNode) -> None:
         return
     total = _chars(region.text())
     stats = _container_stats(region, found)
-    keep = _data_table_parts(found)
+    judged = [n for n in found if n.mem_id in stats]  # links and images are only counted
+    gone: set[int] = set()  # junk and everything inside it: not judged again
     junk: list[LexborNode] = []
-    doubtful: list[LexborNode] = []
-    for node in reversed(found):
-        st = stats.get(node.mem_id)
-        if st is None:
-            continue  # a link or image: counted, not judged
-        if _unlikely(node):
-            if st.measure(node) < MOST_TEXT * total:
-                junk.append(node)
-        elif node.mem_id not in keep and node.tag in CONTAINERS and _should_drop(node, st):
-            doubtful.append(node)
-    stop = region.mem_id
-    junk = _outermost(junk, stop)
-    junk_ids = {n.mem_id for n in junk}
-    doubtful = [n for n in _outermost(junk + doubtful, stop) if n.mem_id not in junk_ids]
+    for node in judged:
+        st = stats[node.mem_id]
+        if st.parent in gone:
+            gone.add(node.mem_id)
+        elif _unlikely(node) and st.measure(node) < MOST_TEXT * total:
+            gone.add(node.mem_id)
+            junk.append(node)
+    alive = [n for n in judged if n.mem_id not in gone]
+    keep = _data_table_parts(alive)
+    doubtful = [
+        n
+        for n in reversed(alive)
+        if n.mem_id not in keep and n.tag in CONTAINERS and _should_drop(n, stats[n.mem_id])
+    ]
+    flagged = {n.mem_id for n in doubtful}
+    doubtful = [n for n in doubtful if not _chain_hits(stats, stats[n.mem_id].parent, flagged)]
     left = total - sum(stats[n.mem_id].measure(n) for n in junk + doubtful)
     if left >= MIN_LEFT_CHARS or left >= MIN_LEFT_SHARE * total:
         junk += doubtful
-    for node in junk:
+    for node in reversed(junk):
         node.decompose()
+
+
+def _chain_hits(stats: dict[int, _Stats], key: int | None, flagged: set[int]) -> bool:
+    """Whether a container on the chain from `key` upwards is flagged."""
+    while key is not None:
+        if key in flagged:
+            return True
+        key = stats[key].parent
+    return False
 
 
 class _Stats:
@@ -444,7 +456,7 @@ def _container_stats(region: LexborNode, found: list[LexborNode]) -> dict[int, _
             continue
         if tag == "a":
             href = node.attrs.get("href") or ""
-            stats[holder].linked += _chars(node.text()) * (0.3 if href.startswith("#") else 1.0)
+            stats[holder].linked += len(node.text()) * (0.3 if href.startswith("#") else 1.0)
         else:
             stats[holder].img += 1
     for node in reversed(found):
@@ -466,19 +478,6 @@ def _nearest(node: LexborNode, ids: set[int], stop: int) -> int | None:
             return key
         cur = cur.parent
     return None
-
-
-def _outermost(nodes: list[LexborNode], stop: int) -> list[LexborNode]:
-    """The nodes with no ancestor among them (below the node `stop`): removing those removes all."""
-    ids = {n.mem_id for n in nodes}
-    out = []
-    for node in nodes:
-        cur = node.parent
-        while cur is not None and cur.mem_id != stop and cur.mem_id not in ids:
-            cur = cur.parent
-        if cur is None or cur.mem_id == stop:
-            out.append(node)
-    return out
 
 
 def _data_table_parts(found: list[LexborNode]) -> set[int]:
