@@ -48,7 +48,7 @@ KEPT_SHORT = "p, pre, h1, h2, h3, h4, h5, h6"  # a short block holding one of th
 TAG_SCORE = {"div": 5.0, "article": 5.0, "main": 5.0, "section": 3.0, "pre": 3.0, "td": 3.0, "blockquote": 3.0}
 TAG_SCORE |= dict.fromkeys(("address", "ol", "ul", "dl", "dd", "dt", "li", "form"), -3.0)
 TAG_SCORE |= dict.fromkeys(("h1", "h2", "h3", "h4", "h5", "h6", "th"), -5.0)
-MAX_CANDIDATES = 10  # link density (a query per node) is measured for this many best raw scores
+MAX_CANDIDATES = 5  # link density (a query per node) is measured for the best five, as Readability
 EXCLUDED = -1e9  # the score of a container that is boilerplate by its tag, role or class
 DIVIDERS = (1.0, 2.0, 6.0)  # a block's score reaches its parent, grandparent /2, great-grandparent /6
 MIN_BLOCK_CHARS = 25
@@ -189,7 +189,7 @@ def _link_density(node: LexborNode, chars: int) -> float:
         return 0.0
     linked = 0.0
     for a in node.css("a"):
-        href = a.attributes.get("href") or ""
+        href = a.attrs.get("href") or ""
         linked += _chars(a.text()) * (0.3 if href.startswith("#") else 1.0)
     return min(linked / chars, 1.0)
 
@@ -456,7 +456,7 @@ def _container_stats(region: LexborNode, found: list[LexborNode]) -> dict[int, _
             continue
         if tag == "a":
             href = node.attrs.get("href") or ""
-            stats[holder].linked += len(node.text()) * (0.3 if href.startswith("#") else 1.0)
+            stats[holder].linked += _chars(node.text()) * (0.3 if href.startswith("#") else 1.0)
         else:
             stats[holder].img += 1
     for node in reversed(found):
