@@ -29,6 +29,7 @@ UNLIKELY = re.compile(
     r"banner|breadcrumb|cookie|consent|gdpr|menu|sidebar|share|social|related|comment|disqus|footer|header|"
     r"popup|modal|newsletter|subscribe|skip-?link|sponsor|pagination|pager|shoutbox|skyscraper|agegate|remark|"
     r"replies|combx|community|extra|legends|rss|supplemental|cover-wrap|ai2html|yom-remote|ad-break|navbar|"
+    r"byline|dateline|writtenby|author|"
     r"(?:^|\s)nav|-ad-|(?:^|\s)ad(?:$|\s|-)",
     re.I,
 )
