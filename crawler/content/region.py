@@ -17,12 +17,12 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 SEMANTIC = "main, [role=main], article"
 # Swept from the chosen region in one query: landmarks and controls that are never content, and
 # the containers that Readability's cleanConditionally judges. Python decides per node.
-JUNK_TAGS = frozenset("nav footer aside form button".split())
-CONTAINERS = frozenset("table ul ol div section".split())
+JUNK_TAGS = frozenset(["nav", "footer", "aside", "form", "button"])
+CONTAINERS = frozenset(["table", "ul", "ol", "div", "section"])
 COUNTED = frozenset(("a", "img"))  # what cleanConditionally counts inside a container
 SWEEP = ", ".join(sorted(JUNK_TAGS | CONTAINERS | COUNTED | {"header", "[aria-hidden=true]", "[role]"}))
 JUNK_ROLES = frozenset(
-    "navigation banner contentinfo complementary search dialog alertdialog menu menubar".split()
+    ["navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alertdialog", "menu", "menubar"]
 )
 # Readability's unlikely candidates (class or id), and the words that clear them.
 UNLIKELY = re.compile(
@@ -100,10 +100,10 @@ def _in_boilerplate(node: LexborNode, body: LexborNode) -> bool:
 def _single_semantic(body: LexborNode) -> LexborNode | None:
     """The page's only <main>, else only [role=main], else only <article>."""
     found = body.css(SEMANTIC)
-    for test in (lambda n: n.tag == "main", lambda n: n.attributes.get("role") == "main", lambda n: n.tag == "article"):
-        matches = [n for n in found if test(n)]
-        if len(matches) == 1:
-            return matches[0]
+    kinds = ["main" if n.tag == "main" else "role" if n.attrs.get("role") == "main" else "article" for n in found]
+    for kind in ("main", "role", "article"):
+        if kinds.count(kind) == 1:
+            return found[kinds.index(kind)]
     return None
 
 
@@ -202,18 +202,18 @@ def _score_blocks(body: LexborNode) -> tuple[dict[int, float], dict[int, LexborN
     block inside count as paragraphs when the page's <p>s hold little of its text (Readability
     turns both into <p>; the second needs a costly query, so only such pages pay for it)."""
     scorer = _Scorer()
-    breaks: dict[int, list[LexborNode | int]] = {}
+    broken: dict[int, LexborNode] = {}  # blocks of text broken by <br>, and how many breaks
+    breaks: dict[int, int] = {}
     for found in body.css(SCORED):
         if found.tag != "br":
             scorer.credit(found, found.parent, 1)
             continue
         parent = found.parent
         if parent is not None and parent.tag in BR_BLOCKS:
-            entry = breaks.setdefault(parent.mem_id, [parent, 0])
-            entry[1] = int(entry[1]) + 1
-    for parent, count in breaks.values():
-        assert isinstance(parent, LexborNode) and isinstance(count, int)
-        scorer.credit(parent, parent, max(1, count // 2))
+            broken[parent.mem_id] = parent
+            breaks[parent.mem_id] = breaks.get(parent.mem_id, 0) + 1
+    for key, parent in broken.items():
+        scorer.credit(parent, parent, max(1, breaks[key] // 2))
     if scorer.chars < PARAGRAPH_SHARE * _chars(body.text()):
         for div in body.css(LEAF_DIVS):
             scorer.credit(div, div.parent, 1)
@@ -400,9 +400,7 @@ def _sweep(region: LexborNode) -> None:
     alive = [n for n in judged if n.mem_id not in gone]
     keep = _data_table_parts(alive)
     doubtful = [
-        n
-        for n in reversed(alive)
-        if n.mem_id not in keep and n.tag in CONTAINERS and _should_drop(n, stats[n.mem_id])
+        n for n in reversed(alive) if n.mem_id not in keep and n.tag in CONTAINERS and _should_drop(n, stats[n.mem_id])
     ]
     flagged = {n.mem_id for n in doubtful}
     doubtful = [n for n in doubtful if not _chain_hits(stats, stats[n.mem_id].parent, flagged)]
