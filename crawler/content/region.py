@@ -85,13 +85,13 @@ def main_region(tree: LexborHTMLParser) -> LexborNode:
     return region
 
 
-def _in_boilerplate(node: LexborNode, body: LexborNode) -> bool:
+def _in_boilerplate(node: LexborNode, page_chars: int) -> bool:
     """Whether node sits inside a container that is boilerplate by tag, role or class and does not
     hold most of the page's text (Readability removes those before scoring; checking the few
     candidates' ancestors costs less than a pass over the page)."""
     cur = node.parent
     while cur is not None and cur.tag not in TOP:
-        if _unlikely(cur) and _chars(cur.text()) < MOST_TEXT * _chars(body.text()):
+        if _unlikely(cur) and _chars(cur.text()) < MOST_TEXT * page_chars:
             return True
         cur = cur.parent
     return False
@@ -116,7 +116,7 @@ def _holds_most(node: LexborNode) -> bool:
     while cur.parent is not None and cur.tag not in ("body", "html"):
         sibling = cur.parent.child
         while sibling is not None:
-            if sibling.mem_id != cur.mem_id and sibling.tag not in ("script", "style", "template", "noscript"):
+            if sibling.mem_id != cur.mem_id:
                 outside += _chars(sibling.text())
             sibling = sibling.next
         cur = cur.parent
@@ -132,9 +132,9 @@ def _below(node: LexborNode, selector: str) -> list[LexborNode]:
 
 
 def _chars(text: str) -> int:
-    """Visible characters of a text: whitespace not counted (pages indent with a lot of it), in C
-    string counts rather than a split and join, which cost ~10x on a long text."""
-    return len(text) - text.count(" ") - text.count("\n") - text.count("\t") - text.count("\r")
+    """Visible characters of a text: spaces and newlines not counted (pages indent with a lot of
+    them), in C string counts rather than a split and join, which cost ~10x on a long text."""
+    return len(text) - text.count(" ") - text.count("\n")
 
 
 def _names(node: LexborNode) -> str:
@@ -195,7 +195,7 @@ def _link_density(node: LexborNode, chars: int) -> float:
     return min(linked / chars, 1.0)
 
 
-def _score_blocks(body: LexborNode) -> tuple[dict[int, float], dict[int, LexborNode]]:
+def _score_blocks(body: LexborNode, page_chars: int) -> tuple[dict[int, float], dict[int, LexborNode]]:
     """Readability's scores: each paragraph adds 1 + commas + min(len/100, 3) to its parent, half
     to its grandparent, a sixth to its great-grandparent; boilerplate containers (and what is above
     them) get nothing. Text broken by <br> in a div counts as paragraphs of that div; divs with no
@@ -214,7 +214,7 @@ def _score_blocks(body: LexborNode) -> tuple[dict[int, float], dict[int, LexborN
             breaks[parent.mem_id] = breaks.get(parent.mem_id, 0) + 1
     for key, parent in broken.items():
         scorer.credit(parent, parent, max(1, breaks[key] // 2))
-    if scorer.chars < PARAGRAPH_SHARE * _chars(body.text()):
+    if scorer.chars < PARAGRAPH_SHARE * page_chars:
         for div in body.css(LEAF_DIVS):
             scorer.credit(div, div.parent, 1)
     return scorer.scores, scorer.nodes
@@ -261,7 +261,8 @@ def _grab_article(body: LexborNode) -> LexborNode:
     with its parent's children that score close to it or are text-rich paragraphs. As in
     Readability's retry, boilerplate is ignored when what is left is too short; the body when
     nothing scores."""
-    scores, nodes = _score_blocks(body)
+    page_chars = _chars(body.text())
+    scores, nodes = _score_blocks(body, page_chars)
     final: dict[int, float] = {}
     for key in sorted(scores, key=scores.__getitem__, reverse=True)[:MAX_CANDIDATES]:
         if scores[key] <= 0 or (len(final) >= 5 and scores[key] <= min(final.values())):
@@ -271,7 +272,7 @@ def _grab_article(body: LexborNode) -> LexborNode:
     if not final:
         return body
     ranked = sorted(final, key=final.__getitem__, reverse=True)
-    clean = {k: (0.0 if _in_boilerplate(nodes[k], body) else v) for k, v in final.items()}
+    clean = {k: (0.0 if _in_boilerplate(nodes[k], page_chars) else v) for k, v in final.items()}
     top_key = max(clean, key=clean.__getitem__)
     if clean[top_key] > 0 and _chars(nodes[top_key].text()) >= MIN_LEFT_CHARS:
         final = clean
