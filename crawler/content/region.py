@@ -26,13 +26,14 @@ JUNK_ROLES = frozenset(
 )
 # Readability's unlikely candidates (class or id), and the words that clear them.
 UNLIKELY = re.compile(
-    r"banner|breadcrumb|cookie|consent|gdpr|menu|sidebar|share|social|related|comment|disqus|footer|header|"
+    r"banner|breadcrumb|cookie|consent|gdpr|menu|sidebar|social|related|comment|disqus|footer|header|"
     r"popup|modal|newsletter|subscribe|skip-?link|sponsor|pagination|pager|shoutbox|skyscraper|agegate|remark|"
     r"replies|combx|community|extra|legends|rss|supplemental|cover-wrap|ai2html|yom-remote|ad-break|navbar|"
     r"byline|dateline|writtenby|author|"
     r"(?:^|\s)nav|-ad-|(?:^|\s)ad(?:$|\s|-)",
     re.I,
 )
+SHARE, SHARE_MAX_CHARS = re.compile(r"share", re.I), 500
 OK_MAYBE = re.compile(r"and|article|body|column|content|main|mathjax|shadow", re.I)
 NEGATIVE = re.compile(
     r"-ad-|hidden|^hid$| hid$| hid |^hid |banner|combx|comment|com-|contact|footer|gdpr|masthead|media|meta|"
@@ -151,7 +152,10 @@ def _unlikely(node: LexborNode) -> bool:
         return True
     if attrs.get("aria-hidden") == "true" or (attrs.get("role") or "") in JUNK_ROLES:
         return True
-    return _unlikely_names(_names(node)) and tag not in ("main", "article")
+    names = _names(node)
+    if SHARE.search(names) and _chars(node.text()) < SHARE_MAX_CHARS:
+        return True  # share buttons, as Readability removes them: only when small
+    return _unlikely_names(names) and tag not in ("main", "article")
 
 
 @lru_cache(maxsize=4096)
@@ -389,15 +393,9 @@ def _sweep(region: LexborNode) -> None:
     total = _chars(region.text())
     stats = _container_stats(region, found)
     judged = [n for n in found if n.mem_id in stats]  # links and images are only counted
-    gone: set[int] = set()  # junk and everything inside it: not judged again
-    junk: list[LexborNode] = []
-    for node in judged:
-        st = stats[node.mem_id]
-        if st.parent in gone:
-            gone.add(node.mem_id)
-        elif _unlikely(node) and st.measure(node) < MOST_TEXT * total:
-            gone.add(node.mem_id)
-            junk.append(node)
+    gone, junk = _junk(judged, stats, total, None)
+    if not _leaves_enough(total, sum(stats[n.mem_id].measure(n) for n in junk)):
+        gone, junk = _junk(judged, stats, total, MOST_TEXT * total)  # Readability's retry, in short
     alive = [n for n in judged if n.mem_id not in gone]
     keep = _data_table_parts(alive)
     doubtful = [
@@ -405,11 +403,34 @@ def _sweep(region: LexborNode) -> None:
     ]
     flagged = {n.mem_id for n in doubtful}
     doubtful = [n for n in doubtful if not _chain_hits(stats, stats[n.mem_id].parent, flagged)]
-    left = total - sum(stats[n.mem_id].measure(n) for n in junk + doubtful)
-    if left >= MIN_LEFT_CHARS or left >= MIN_LEFT_SHARE * total:
+    if _leaves_enough(total, sum(stats[n.mem_id].measure(n) for n in junk + doubtful)):
         junk += doubtful
     for node in reversed(junk):
         node.decompose()
+
+
+def _junk(
+    judged: list[LexborNode], stats: dict[int, _Stats], total: int, most: float | None
+) -> tuple[set[int], list[LexborNode]]:
+    """The outermost boilerplate nodes, and the mem_ids of everything they hold. With `most`, a
+    node holding that much text is not junk itself (what is inside it is still judged)."""
+    gone: set[int] = set()
+    junk: list[LexborNode] = []
+    for node in judged:
+        st = stats[node.mem_id]
+        if st.parent in gone:
+            gone.add(node.mem_id)
+        elif _unlikely(node) and (most is None or st.measure(node) < most):
+            gone.add(node.mem_id)
+            junk.append(node)
+    return gone, junk
+
+
+def _leaves_enough(total: int, removed: int) -> bool:
+    """Whether removing this much text leaves enough of the region (Readability's 500 characters,
+    or a good share of a short page)."""
+    left = total - removed
+    return left >= MIN_LEFT_CHARS or left >= MIN_LEFT_SHARE * total
 
 
 def _chain_hits(stats: dict[int, _Stats], key: int | None, flagged: set[int]) -> bool:
