@@ -17,7 +17,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 SEMANTIC = "main, [role=main], article"
 # Swept from the chosen region in one query: landmarks and controls that are never content, and
 # the containers that Readability's cleanConditionally judges. Python decides per node.
-JUNK_TAGS = frozenset(["nav", "footer", "aside", "form", "button"])
+JUNK_TAGS = frozenset(["nav", "footer", "aside", "form", "button", "select"])
 CONTAINERS = frozenset(["table", "ul", "ol", "div", "section"])
 COUNTED = frozenset(("a", "img"))  # what cleanConditionally counts inside a container
 SWEEP = ", ".join(sorted(JUNK_TAGS | CONTAINERS | COUNTED | {"header", "[aria-hidden=true]", "[role]"}))
@@ -535,8 +535,10 @@ def _should_drop(node: LexborNode, st: _Stats) -> bool:
     chars = st.measure(node)
     if st.commas >= 10:
         return False
-    if st.img > 1 and len(_below(node, "p")) / st.img < 0.5 and not _inside(node, ("figure",)):
-        return True
+    if st.img > 1 and not _inside(node, ("figure",)):
+        paragraphs = len(_below(node, "p"))  # none: text in divs, which Readability makes <p>s first
+        if paragraphs and paragraphs / st.img < 0.5:
+            return True
     density = min(st.linked / chars, 1.0) if chars else 0.0
     if chars < MIN_BLOCK_CHARS and density > 0 and (st.img == 0 or st.img > 2) and not _below(node, KEPT_SHORT):
         return not _inside(node, ("pre", "code"))
