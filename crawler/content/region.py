@@ -56,7 +56,7 @@ DIVIDERS = (1.0, 2.0, 6.0)  # a block's score reaches its parent, grandparent /2
 MIN_BLOCK_CHARS = 25
 SEMANTIC_SHARE = 0.5  # a <main>/<article> is the region when it holds at least this much of the text
 MOST_TEXT = 0.5  # a boilerplate-looking node holding this share of the region's text is kept
-MIN_LEFT_CHARS, MIN_LEFT_SHARE = 500, 0.3  # what cleaning must leave of a region, or it is skipped
+MIN_LEFT_CHARS = 500  # what cleaning must leave of a region, or it is skipped (Readability's threshold)
 LIST_LINK_DENSITY = 0.5  # a list mostly of links (menus, "related" lists) is not the content
 SENTENCE_END = re.compile(r"\.( |$)")
 TOP = ("html", "body", "#document", None)
@@ -403,8 +403,9 @@ def _sweep(region: LexborNode) -> None:
     ]
     flagged = {n.mem_id for n in doubtful}
     doubtful = [n for n in doubtful if not _chain_hits(stats, stats[n.mem_id].parent, flagged)]
-    if _leaves_enough(total, sum(stats[n.mem_id].measure(n) for n in junk + doubtful)):
-        junk += doubtful
+    both = doubtful + [n for n in junk if not _chain_hits(stats, stats[n.mem_id].parent, flagged)]
+    if _leaves_enough(total, sum(stats[n.mem_id].measure(n) for n in both)):
+        junk = both
     for node in reversed(junk):
         node.decompose()
 
@@ -427,10 +428,10 @@ def _junk(
 
 
 def _leaves_enough(total: int, removed: int) -> bool:
-    """Whether removing this much text leaves enough of the region (Readability's 500 characters,
-    or a good share of a short page)."""
+    """Whether removing this much text leaves enough of the region: Readability retries without
+    the step when its result is under 500 characters (so a short page is not cleaned at all)."""
     left = total - removed
-    return left >= MIN_LEFT_CHARS or left >= MIN_LEFT_SHARE * total
+    return left >= MIN_LEFT_CHARS
 
 
 def _chain_hits(stats: dict[int, _Stats], key: int | None, flagged: set[int]) -> bool:
