@@ -152,3 +152,12 @@ def test_odd_input_does_not_raise(html: str):
 def test_whole_text_page_is_kept_when_nothing_looks_like_an_article():
     md = markdown_of("<body><div>One short line.</div><div>Another short line.</div></body>")
     assert "One short line." in md and "Another short line." in md
+
+
+def test_short_page_still_loses_its_menu_and_cookie_notice():
+    html = """<body><div class="cookie-consent">This site uses cookies. Accept?</div>
+    <nav><a href="/">Home</a> <a href="/shop">Shop</a></nav>
+    <p>Opening hours: Monday to Friday, nine to five.</p></body>"""
+    md = markdown_of(html)
+    assert "Opening hours: Monday to Friday, nine to five." in md
+    assert "cookies" not in md and "Shop" not in md

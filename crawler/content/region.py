@@ -57,6 +57,7 @@ MIN_BLOCK_CHARS = 25
 SEMANTIC_SHARE = 0.5  # a <main>/<article> is the region when it holds at least this much of the text
 MOST_TEXT = 0.5  # a boilerplate-looking node holding this share of the region's text is kept
 MIN_LEFT_CHARS = 500  # what cleaning must leave of a region, or it is skipped (Readability's threshold)
+JUNK_LEFT_SHARE = 0.3  # ... or, for junk by tag, role or class, this share of a short region's text
 LIST_LINK_DENSITY = 0.5  # a list mostly of links (menus, "related" lists) is not the content
 SENTENCE_END = re.compile(r"\.( |$)")
 TOP = ("html", "body", "#document", None)
@@ -384,9 +385,9 @@ def _sibling_belongs(
 
 
 def _sweep(region: LexborNode) -> None:
-    """Remove boilerplate from the region: landmarks, controls and unlikely classes always (unless
-    one holds most of the text), then the containers Readability's cleanConditionally would drop,
-    unless that leaves too little text (where Readability retries without that step)."""
+    """Remove boilerplate from the region: landmarks, controls and unlikely classes, then the
+    containers Readability's cleanConditionally would drop; each step only when it leaves enough
+    text (where Readability retries without it)."""
     found = _below(region, SWEEP)
     if not found:
         return
@@ -394,7 +395,7 @@ def _sweep(region: LexborNode) -> None:
     stats = _container_stats(region, found)
     judged = [n for n in found if n.mem_id in stats]  # links and images are only counted
     gone, junk = _junk(judged, stats, total, None)
-    if not _leaves_enough(total, sum(stats[n.mem_id].measure(n) for n in junk)):
+    if not _leaves_enough(total, sum(stats[n.mem_id].measure(n) for n in junk), JUNK_LEFT_SHARE):
         gone, junk = _junk(judged, stats, total, MOST_TEXT * total)  # Readability's retry, in short
     alive = [n for n in judged if n.mem_id not in gone]
     keep = _data_table_parts(alive)
@@ -404,7 +405,7 @@ def _sweep(region: LexborNode) -> None:
     flagged = {n.mem_id for n in doubtful}
     doubtful = [n for n in doubtful if not _chain_hits(stats, stats[n.mem_id].parent, flagged)]
     both = doubtful + [n for n in junk if not _chain_hits(stats, stats[n.mem_id].parent, flagged)]
-    if _leaves_enough(total, sum(stats[n.mem_id].measure(n) for n in both)):
+    if _leaves_enough(total, sum(stats[n.mem_id].measure(n) for n in both), 1.0):
         junk = both
     for node in reversed(junk):
         node.decompose()
@@ -427,11 +428,12 @@ def _junk(
     return gone, junk
 
 
-def _leaves_enough(total: int, removed: int) -> bool:
+def _leaves_enough(total: int, removed: int, share: float) -> bool:
     """Whether removing this much text leaves enough of the region: Readability retries without
-    the step when its result is under 500 characters (so a short page is not cleaned at all)."""
+    the step when its result is under 500 characters; junk by tag, role or class also goes from a
+    short page when this share of its text stays."""
     left = total - removed
-    return left >= MIN_LEFT_CHARS
+    return left >= MIN_LEFT_CHARS or left >= share * total > 0
 
 
 def _chain_hits(stats: dict[int, _Stats], key: int | None, flagged: set[int]) -> bool:
