@@ -17,6 +17,8 @@ PLAIN = frozenset(("default", "none", "text", "plain", "plaintext", "nohighlight
 # only cost time (same output on the 300 docs-corpus regions, 2.2 instead of 2.4 ms).
 NO_PREPROCESSING = html_to_markdown.PreprocessingOptions(enabled=False)
 
+PERMALINKS = "a.headerlink, a.anchor-link, a.anchorjs-link, a.header-anchor, a[href^='#']"
+PERMALINK_TEXT = frozenset(("", "¶", "#", "§", "🔗", "¤"))
 FENCE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$\n?", re.M | re.S)
 IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 LINK = re.compile(r"\[([^\]]*)\]\((?:<[^>]*>|[^)\s]*)(?:\s+\"[^\"]*\")?\)")
@@ -30,19 +32,26 @@ TABLE_SEPARATOR = re.compile(r"\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]
 
 def to_markdown(node: LexborNode, base_url: str) -> str:
     """Markdown of node (modified on the way: links in <pre> unwrapped, code languages marked)."""
-    _fix_code(node)
+    _prepare(node)
     options = html_to_markdown.ConversionOptions(
-        extract_metadata=False, base_url=base_url, preprocessing=NO_PREPROCESSING, infer_dimensions=False
+        extract_metadata=False,
+        base_url=base_url,
+        preprocessing=NO_PREPROCESSING,
+        infer_dimensions=False,
+        tier_strategy="tier1",
     )
     return str(html_to_markdown.convert(node.html or "", options).content).strip() + "\n"
 
 
-def _fix_code(node: LexborNode) -> None:
+def _prepare(node: LexborNode) -> None:
     """A link inside <pre> would break the fence ([name](url) in the code), so keep only its text;
     a language named on the <pre>, its <code> or the wrappers around it (Sphinx's
     div.highlight-LANG) becomes language-LANG on the <pre>, which html-to-markdown puts on the fence."""
     for a in reversed(node.css("pre a")):
         a.unwrap()
+    for a in node.css(PERMALINKS):  # a heading's "¶" link to itself is no content
+        if (a.text() or "").strip() in PERMALINK_TEXT:
+            a.decompose()
     for pre in node.css("pre"):
         language = _language(pre)
         if language:

@@ -58,8 +58,10 @@ def unlikely(node: LexborNode) -> bool:
     """Boilerplate by tag, role or class/id (unless the class/id also says content)."""
     tag = node.tag or ""
     attrs = node.attributes
-    if tag in JUNK_TAGS or (tag == "header" and not inside(node, ("article", "main"))):
+    if tag in JUNK_TAGS:
         return True
+    if tag == "header":  # the site's header, or the article's own (its title): by where it is
+        return not inside(node, ("article", "main"))
     if attrs.get("aria-hidden") == "true" or (attrs.get("role") or "") in JUNK_ROLES:
         return True
     names = _names(node)
