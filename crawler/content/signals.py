@@ -65,9 +65,14 @@ def unlikely(node: LexborNode) -> bool:
     if attrs.get("aria-hidden") == "true" or (attrs.get("role") or "") in JUNK_ROLES:
         return True
     names = _names(node)
-    if SHARE.search(names) and visible(node.text()) < SHARE_MAX_CHARS:
+    if _shares(names) and visible(node.text()) < SHARE_MAX_CHARS:
         return True  # share buttons, as Readability removes them: only when small
     return _unlikely_names(names) and tag not in ("main", "article")
+
+
+@lru_cache(maxsize=4096)
+def _shares(names: str) -> bool:
+    return SHARE.search(names) is not None
 
 
 @lru_cache(maxsize=4096)

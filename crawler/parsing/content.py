@@ -49,7 +49,7 @@ class ContentMaker:
         """The page's content, from a copy of the tree (the caller still reads it); raises what
         extraction raised."""
         if self._content is None and self._problem is None:
-            self._make(self.tree.clone())
+            self._make(self.tree.clone(), dataclasses.replace(self._settings, text=True))  # a hook may read it
         if self._content is None:
             raise ValueError(self._problem)
         return self._content
@@ -58,7 +58,7 @@ class ContentMaker:
         """The content with what the job writes of it, or the problem that stopped it (the page's
         ``extract_errors`` line). Made on the tree itself: call it last."""
         if self._content is None and self._problem is None:
-            self._make(self.tree)
+            self._make(self.tree, self._settings)
         if self._content is None:
             return None, self._problem
         keep = self._settings
@@ -69,14 +69,14 @@ class ContentMaker:
             )
         return content, None
 
-    def _make(self, tree: LexborHTMLParser) -> None:
+    def _make(self, tree: LexborHTMLParser, settings: ContentSettings) -> None:
         url = self._fetched.url
         try:
             if self._markdown is not None:
-                self._content = content_of_markdown(self._markdown, tree, url, self._settings)
+                self._content = content_of_markdown(self._markdown, tree, url, settings)
             else:
                 base = base_url(tree, URL(url, encoded=True))
-                self._content = extract_content(tree, url, base, self._settings)
+                self._content = extract_content(tree, url, base, settings)
         except Exception as e:  # one page's odd HTML must not stop the others: its extract problem
             self._problem = f"content: {type(e).__name__}: {e}"
 
