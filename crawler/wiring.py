@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.admission import Admission, AdmissionSettings, LinkRules
 from crawler.config import Job
-from crawler.content.extract import ContentSettings
+from crawler.content.settings import ContentSettings
 from crawler.core.content import NearDuplicates
 from crawler.core.request import Caps
 from crawler.core.urls import Scope

@@ -28,7 +28,7 @@ class Paper:
         if path == "/":
             links = ["/stays", "/edited", "/gone"] + (["/new"] if self.generation == 2 else [])
             html = "<html><body><main>" + "".join(f'<a href="{p}">{p}</a> ' for p in links) + "</main></body></html>"
-        elif path == "/gone" and self.generation == 2 or path == "/new" and self.generation == 1:
+        elif (path == "/gone" and self.generation == 2) or (path == "/new" and self.generation == 1):
             raise web.HTTPNotFound()
         else:
             seed = {"/stays": 1, "/edited": 2 if self.generation == 1 else 3, "/gone": 4, "/new": 5}[path]

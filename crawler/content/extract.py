@@ -7,32 +7,15 @@ content, and the HTML it renders to only gives the links and the title.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.content.chunks import chunk
 from crawler.content.markdown import to_markdown, to_text
 from crawler.content.metadata import read_metadata
 from crawler.content.region import main_region
+from crawler.content.settings import ContentSettings
 from crawler.content.simhash import simhash
 from crawler.core.content import METADATA, PageContent
-
-
-@dataclass(frozen=True, slots=True)
-class ContentSettings:
-    """What a page's content is made of: ``content``, ``main_content``, ``near_duplicates`` and
-    ``chunks`` of the job."""
-
-    markdown: bool = True  # which of the two content.jsonl carries (the Markdown is always made)
-    text: bool = True
-    main_content: bool = True  # False: the whole body, not its main region
-    simhash: bool = False  # near-duplicates are looked for
-    chunk_words: int | None = None  # None: no chunks
-    chunk_overlap: int = 0
-
-
-HOOK_DEFAULT = ContentSettings()  # what page.markdown gives a hook in a job without ``content``
 
 
 def extract_content(tree: LexborHTMLParser, url: str, base: str, settings: ContentSettings) -> PageContent:

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import dataclasses
 from functools import cache
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
 from selectolax.lexbor import LexborHTMLParser
 from yarl import URL
 
-from crawler.content.extract import HOOK_DEFAULT, ContentSettings, content_of_markdown, extract_content
+from crawler.content.settings import HOOK_DEFAULT, ContentSettings
 from crawler.core.content import PageContent
 from crawler.core.response import is_markdown
 from crawler.parsing.page import Fetched
 from crawler.parsing.parse import base_url, decode_html, parse_document
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 
 class ContentMaker:
@@ -70,6 +73,8 @@ class ContentMaker:
         return content, None
 
     def _make(self, tree: LexborHTMLParser, settings: ContentSettings) -> None:
+        from crawler.content.extract import content_of_markdown, extract_content  # loaded by the first page
+
         url = self._fetched.url
         try:
             if self._markdown is not None:
@@ -84,4 +89,6 @@ class ContentMaker:
 @cache
 def _renderer() -> MarkdownIt:
     """CommonMark with GitHub's tables and strikethrough: what servers of Markdown write."""
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark").enable(["table", "strikethrough"])

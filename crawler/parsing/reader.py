@@ -13,7 +13,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
 from crawler.admission import LinkRules
-from crawler.content.extract import ContentSettings
+from crawler.content.settings import ContentSettings
 from crawler.core.content import PageContent
 from crawler.core.errors import InvalidURL
 from crawler.core.urls import split
@@ -64,6 +64,8 @@ class PageReader:
         self._follow = settings.follow
         self._follow_nofollow = settings.follow_nofollow
         self._content = settings.content
+        if self._content is not None:  # loaded now, before the parser processes fork, not by each
+            import crawler.content.extract  # noqa: F401
 
     @property
     def reads_headers(self) -> bool:
