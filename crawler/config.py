@@ -269,9 +269,12 @@ class Job(Strict):
         return data
 
     @model_validator(mode="after")
-    def _chunks_need_markdown(self) -> Job:
+    def _content_options_need_content(self) -> Job:
         if self.chunks is not None and "markdown" not in self.content:
-            raise ValueError("chunks: are cut from the Markdown: add content: markdown")
+            raise ValueError("chunks are cut from the Markdown: needs content: markdown (--content markdown)")
+        given = [k for k in ("on_content", "near_duplicates", "main_content") if k in self.model_fields_set]
+        if given and not self.content:
+            raise ValueError(f"{given[0]} needs content: markdown or text (--content)")
         return self
 
     @model_validator(mode="after")

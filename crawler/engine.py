@@ -48,7 +48,7 @@ from crawler.pipeline import Pipeline, internal_error
 from crawler.recrawl import changed_urls, due_policy, write_changes
 from crawler.scheduling.limiter import HostLimiter
 from crawler.sinks import outdir
-from crawler.sinks.content import keep_current, read_index
+from crawler.sinks.content import read_index, tidy
 from crawler.sinks.output import Output
 from crawler.sinks.records import FLUSH_BYTES
 from crawler.stall import StallWatch
@@ -177,12 +177,20 @@ class Crawl:
         if parts.frontier.generation > 1 and self._fatal is None:
             stats.generation = parts.frontier.generation
             stats.changes = write_changes(parts.out, parts.frontier.generation)
-            if parts.output.content:
-                keep_current(parts.out, changed_urls(parts.out), parts.frontier.generation)
+        if parts.output.content and self._fatal is None and (parts.frontier.generation > 1 or stats.resumed):
+            self._tidy_content()
         stats.throttled = parts.limiter.throttled()
         stats.browser = parts.renderer.usage() if parts.renderer is not None else None
         stats.redis = parts.backends.redis_use()
         stats.proxies = self._proxy_use()
+
+    def _tidy_content(self) -> None:
+        """One content line per page, the latest (a re-crawl's, or after a resume repeated pages)."""
+        out, generation = self.parts.out, self.parts.frontier.generation
+        try:
+            tidy(out, changed_urls(out) if generation > 1 else set(), generation, index=self.parts.output.near_index)
+        except OSError as e:
+            self.warn(f"cannot rewrite {out}/content.jsonl ({e.strerror or e}): older lines of some pages stay in it")
 
     def _proxy_use(self) -> list[ProxyUse]:
         now = asyncio.get_running_loop().time()

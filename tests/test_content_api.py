@@ -156,7 +156,9 @@ async def test_bad_content_settings_are_one_line(tmp_path):
         (["--content", "html"], "--content"),
         (["--chunks", "many"], "'many' is not WORDS or WORDS:OVERLAP"),
         (["--content", "markdown", "--chunks", "100:100"], "overlap (100) must be smaller than words (100)"),
-        (["--content", "text", "--chunks", "100"], "chunks: are cut from the Markdown: add content: markdown"),
+        (["--content", "text", "--chunks", "100"], "chunks are cut from the Markdown: needs content: markdown"),
+        (["--on-content", "json:dumps"], "on_content needs content: markdown or text (--content)"),
+        (["--whole-page"], "main_content needs content"),
         (["--near-duplicates", "drop"], "--near-duplicates"),
     ]
     for flags, message in cases:
@@ -179,3 +181,16 @@ async def test_a_yaml_job_with_content(tmp_path):
     )
     assert parsed.chunks is not None and (parsed.chunks.words, parsed.chunks.overlap) == (300, 50)
     assert Hooks.from_paths(parsed.hook_paths).on_content is json.dumps
+
+
+def test_script_links_and_data_images_do_not_reach_the_markdown():
+    html = (
+        '<html><body><article><h1>Offer</h1><p>Read <a href="javascript:alert(1)">the terms</a> and '
+        '<a href=" JavaScript:void(0)">more</a>, or <a href="/terms">the real terms</a>.</p>'
+        '<p><img src="data:image/svg+xml;base64,PHN2Zz4=" alt="badge"><img src="/logo.png" alt="logo"></p>'
+        "</article></body></html>"
+    )
+    markdown = Page.from_html("https://shop.example/offer", html).markdown
+    assert "javascript" not in markdown.lower() and "data:" not in markdown
+    assert "Read the terms and more, or [the real terms](https://shop.example/terms)." in markdown
+    assert "![logo](https://shop.example/logo.png)" in markdown

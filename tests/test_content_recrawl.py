@@ -65,6 +65,11 @@ async def test_a_recrawl_keeps_content_current(site, tmp_path):
     assert [c["chunk"] for c in edited] == list(range(len(edited)))
     assert not [c for c in chunks if c["url"] == url("paper.test", "/gone")]
     assert {c["url"] for c in chunks} == set(after)
+    firsts = {line["url"] for line in read_lines(out / "simhash.jsonl")}
+    assert url("paper.test", "/gone") in {u for u, line in before.items() if line.get("simhash")}
+    assert (
+        url("paper.test", "/gone") not in firsts and url("paper.test", "/stays") in firsts
+    )  # a gone first is forgotten
 
 
 async def test_a_shared_job_marks_near_duplicates_in_redis_and_merges_its_content(site, redis_url, tmp_path):

@@ -313,3 +313,24 @@ async def test_the_pool_sends_each_page_to_the_least_busy_process():
     pids = [r.result.items[0]["pid"] for r in results]
     assert len(set(pids)) == 2 and os.getpid() not in pids
     assert pids[0] != pids[1] and pids[0] == pids[2] and pids[1] == pids[3]
+
+
+async def test_a_pool_member_that_could_not_fork_gets_no_pages_while_another_can():
+    """A refused fork leaves that member parsing on the event loop: the pool sends it nothing
+    while a forked member works."""
+
+    def parse(page: Any) -> Any:
+        yield {"pid": os.getpid()}
+
+    reader = PageReader(reader_settings(Job.model_validate({"start_urls": ["http://a.test/"]})), parse)
+    forked, refused = ParserProcess(reader), ParserProcess(reader)
+    refused._fallback = InlineParser(reader)  # what start() leaves when os.fork raises
+    pool = ParserPool([refused, forked])
+    await forked.start()
+    try:
+        pages = [Fetched(f"http://a.test/{i}", b"<p>x</p>", "text/html") for i in range(4)]
+        results = await asyncio.gather(*(pool.read(page) for page in pages))
+    finally:
+        await pool.close()
+    pids = {r.result.items[0]["pid"] for r in results}
+    assert len(pids) == 1 and os.getpid() not in pids  # all four parsed by the forked child

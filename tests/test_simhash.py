@@ -155,3 +155,15 @@ def test_hashes_up_to_near_bits_away_are_found_and_one_more_is_not() -> None:
         assert index.first("NEAR + 1 apart", flip(h, spread)) is None
         assert index.first("NEAR + 1 in one band", flip(h, rng.sample(range(53, 64), NEAR + 1))) is None
         assert len(index) == 3
+
+
+def test_pages_that_differ_only_in_numbers_are_not_near_duplicates() -> None:
+    """Two timetables (or results tables) share every word but their numbers: no false merge."""
+    rng = random.Random(7)
+    stops = ["Harbour", "Station", "Market", "Bridge", "Library", "Museum", "Orchard", "Quarry", "Canal", "Tower"]
+
+    def timetable() -> str:
+        rows = [f"{stop} {rng.randrange(5, 23):02d}:{rng.randrange(60):02d}" for stop in stops for _ in range(12)]
+        return "Timetable of line 4, weekdays. " + " ".join(rows)
+
+    assert distance(simhash(timetable()), simhash(timetable())) > 3 * NEAR

@@ -94,7 +94,7 @@ def merge(out: Path) -> Merged:
         items = _merge_items(out, shards, db)
     if latest is not None and latest > 1:
         write_changes(out, latest)
-        keep_current(out, changed_urls(out), latest)
+    keep_current(out, changed_urls(out) if latest is not None and latest > 1 else set(), latest or 1)
     return Merged(len(shards), read.lines, read.lines - read.torn - dropped, items, read.torn)
 
 

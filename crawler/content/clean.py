@@ -27,6 +27,7 @@ KEPT_SHORT = "p, pre, h1, h2, h3, h4, h5, h6"  # a short block holding one of th
 MOST_TEXT = 0.5  # a boilerplate-looking node holding this share of the region's text is kept
 MIN_LEFT_CHARS = 500  # what cleaning must leave of a region, or it is skipped (Readability's threshold)
 JUNK_LEFT_SHARE = 0.3  # ... or, for junk by tag, role or class, this share of a short region's text
+MAX_TABLES = 200  # tables of a region judged as data or layout (see _data_table_parts)
 LIST_LINK_DENSITY = 0.5  # a list mostly of links (menus, "related" lists) is not the content
 
 
@@ -151,10 +152,17 @@ def _nearest(node: LexborNode, ids: set[int], stop: int) -> int | None:
 
 
 def _data_table_parts(found: list[LexborNode]) -> set[int]:
-    """mem_ids of data tables, what they contain and what contains them: never cleaned away."""
+    """mem_ids of data tables, what they contain and what contains them: never cleaned away.
+    Each table is judged by queries of its own subtree, so tables nested in tables cost quadratic
+    time: past MAX_TABLES, tables are kept unjudged (a hostile page loses no time, and no text)."""
     keep: set[int] = set()
-    for table in found:
-        if table.tag == "table" and _is_data_table(table):
+    tables = [n for n in found if n.tag == "table"]
+    for judged, table in enumerate(tables):
+        if table.mem_id in keep:
+            continue  # inside a data table: kept with it
+        if judged >= MAX_TABLES:
+            keep.add(table.mem_id)
+        elif _is_data_table(table):
             keep |= ancestors(table)
             keep.update(n.mem_id for n in table.css(", ".join(CONTAINERS)))
     return keep

@@ -17,6 +17,8 @@ from crawler.content.settings import ContentSettings
 from crawler.content.simhash import simhash
 from crawler.core.content import METADATA, PageContent
 
+MIN_WORDS = 20  # shorter texts are not compared for near-duplicates: a few words say too little
+
 
 def extract_content(tree: LexborHTMLParser, url: str, base: str, settings: ContentSettings) -> PageContent:
     """The content of the page fetched from ``url`` whose links resolve against ``base``.
@@ -52,11 +54,12 @@ def _finish(
     read by lexbor in a tenth of the time)."""
     text = to_text(markdown).strip() if words is None else None
     source = text if text is not None else words or ""
+    count = len(source.split())
     return PageContent(
         markdown=markdown,
         text=text,
         metadata=metadata,
-        words=len(source.split()),
-        simhash=simhash(source) if settings.simhash else None,
+        words=count,
+        simhash=simhash(source) if settings.simhash and count >= MIN_WORDS else None,
         chunks=chunk(markdown, settings.chunk_words, settings.chunk_overlap) if settings.chunk_words else [],
     )

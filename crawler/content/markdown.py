@@ -18,6 +18,7 @@ PLAIN = frozenset(("default", "none", "text", "plain", "plaintext", "nohighlight
 NO_PREPROCESSING = html_to_markdown.PreprocessingOptions(enabled=False)
 
 PERMALINKS = "a.headerlink, a.anchor-link, a.anchorjs-link, a.header-anchor, a[href^='#']"
+UNSAFE_SCHEMES = frozenset(("javascript", "vbscript", "data", "file"))
 PERMALINK_TEXT = frozenset(("", "¶", "#", "§", "🔗", "¤"))
 FENCE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$\n?", re.M | re.S)
 IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
@@ -52,10 +53,23 @@ def _prepare(node: LexborNode) -> None:
     for a in node.css(PERMALINKS):  # a heading's "¶" link to itself is no content
         if (a.text() or "").strip() in PERMALINK_TEXT:
             a.decompose()
+    for a in reversed(node.css("a[href]")):  # a script link in Markdown is a script link in a chat
+        if _unsafe(a.attrs.get("href")):
+            a.unwrap()
+    for img in node.css("img"):
+        if _unsafe(img.attrs.get("src")):
+            img.decompose()
     for pre in node.css("pre"):
         language = _language(pre)
         if language:
             pre.attrs["class"] = "language-" + language
+
+
+def _unsafe(url: str | None) -> bool:
+    """A link or image source that runs code or embeds a document (``javascript:``, ``data:``…):
+    the Markdown keeps its text, not its target."""
+    scheme, colon, _ = (url or "").strip().partition(":")
+    return bool(colon) and scheme.lower().strip("\t\n\r ") in UNSAFE_SCHEMES
 
 
 def _language(pre: LexborNode) -> str | None:

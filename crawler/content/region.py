@@ -39,6 +39,11 @@ MAX_CANDIDATES = 5  # link density (a query per node) is measured for the best f
 EXCLUDED = -1e9  # the score of a container that is boilerplate by its tag, role or class
 DIVIDERS = (1.0, 2.0, 6.0)  # a block's score reaches its parent, grandparent /2, great-grandparent /6
 SEMANTIC_SHARE = 0.5  # a <main>/<article> is the region when it holds at least this much of the text
+# Blocks nested in blocks (a <td> in a <td> …) are each read whole: a hostile page nested
+# thousands deep would cost quadratic time. Past this much text read per character of the page,
+# the page is not scored (its body is its region); real pages read 1-3 times theirs.
+READ_BUDGET, MIN_BUDGET = 40, 100_000
+MAX_ANCESTORS = 64  # how far up a candidate's boilerplate ancestors are looked for
 SENTENCE_END = re.compile(r"\.( |$)")
 
 
@@ -66,12 +71,18 @@ def main_region(tree: LexborHTMLParser) -> LexborNode:
     return region
 
 
+class TooDeep(Exception):
+    """The page's blocks are nested too deep to score in reasonable time."""
+
+
 def _in_boilerplate(node: LexborNode, page_chars: int) -> bool:
     """Whether node sits inside a container that is boilerplate by tag, role or class and does not
     hold most of the page's text (Readability removes those before scoring; checking the few
     candidates' ancestors costs less than a pass over the page)."""
     cur = node.parent
-    while cur is not None and cur.tag not in TOP:
+    for _ in range(MAX_ANCESTORS):
+        if cur is None or cur.tag in TOP:
+            break
         if unlikely(cur) and visible(cur.text()) < MOST_TEXT * page_chars:
             return True
         cur = cur.parent
@@ -110,7 +121,7 @@ def _score_blocks(body: LexborNode, page_chars: int) -> tuple[dict[int, float], 
     them) get nothing. Text broken by <br> in a div counts as paragraphs of that div; divs with no
     block inside count as paragraphs when the page's <p>s hold little of its text (Readability
     turns both into <p>; the second needs a costly query, so only such pages pay for it)."""
-    scorer = _Scorer()
+    scorer = _Scorer(page_chars)
     broken: dict[int, LexborNode] = {}  # blocks of text broken by <br>, and how many breaks
     breaks: dict[int, int] = {}
     for found in body.css(SCORED):
@@ -132,11 +143,12 @@ def _score_blocks(body: LexborNode, page_chars: int) -> tuple[dict[int, float], 
 class _Scorer:
     """Readability's content scores of containers, keyed by mem_id."""
 
-    def __init__(self) -> None:
+    def __init__(self, page_chars: int) -> None:
         self.scores: dict[int, float] = {}
         self.nodes: dict[int, LexborNode] = {}
         self.chars = 0  # text scored so far
         self.seen: set[int] = set()
+        self.budget = READ_BUDGET * page_chars + MIN_BUDGET  # text read, at most: see TooDeep
 
     def credit(self, block: LexborNode, first: LexborNode | None, paragraphs: int) -> None:
         """Add block's points to `first` and the two containers above it."""
@@ -144,6 +156,9 @@ class _Scorer:
             return
         self.seen.add(block.mem_id)
         text = block.text()
+        self.budget -= len(text)
+        if self.budget < 0:
+            raise TooDeep
         chars = visible(text)
         if chars < MIN_BLOCK_CHARS:
             return
@@ -171,7 +186,10 @@ def _grab_article(body: LexborNode) -> LexborNode:
     Readability's retry, boilerplate is ignored when what is left is too short; the body when
     nothing scores."""
     page_chars = visible(body.text())
-    scores, nodes = _score_blocks(body, page_chars)
+    try:
+        scores, nodes = _score_blocks(body, page_chars)
+    except TooDeep:
+        return body
     final: dict[int, float] = {}
     for key in sorted(scores, key=scores.__getitem__, reverse=True)[:MAX_CANDIDATES]:
         if scores[key] <= 0 or (len(final) >= 5 and scores[key] <= min(final.values())):

@@ -1,9 +1,9 @@
 """A 64-bit SimHash of a page's main text, and an index of the first page seen with each one.
 
 Near-duplicates (mirrors, print views, pages that differ by a date line) share most of their word
-3-shingles, so their SimHashes differ in a few bits; pages that really differ do not. Digits are
-not words here: dates, counters, prices and session ids are what copies of one page differ by, and
-one changed word of a short page already moves a few bits.
+3-shingles, so their SimHashes differ in a few bits; pages that really differ do not. Numbers are
+words too: two timetables or two results tables differ only in them (a changed date line moves a
+few bits, within NEAR on all but short pages: see BANDS).
 
 The hash must be the same in every process and run (the first URL of a shared job is decided by
 many workers), so features are hashed with blake2b, never ``hash()``. It must also be cheap (a few
@@ -25,7 +25,7 @@ from hashlib import blake2b
 NEAR = 5  # bits: hashes differing in at most this many are near-duplicates (see BANDS)
 SHINGLE = 3  # words per feature; a text with fewer words has its words as features
 
-_ASCII_WORDS = bytes(c if chr(c).isalpha() else 32 for c in range(128)) + bytes(range(128, 256))
+_ASCII_WORDS = bytes(c if chr(c).isalnum() else 32 for c in range(128)) + bytes(range(128, 256))
 _ASCII = bytes(range(128))
 _NON_WORD = re.compile(r"\W")  # [^\W_]: the underscore is ASCII, turned into a space by _ASCII_WORDS
 _VALUES = 3 * 8  # bytes of blake2b per word: one 8-byte value per place in a shingle
@@ -38,8 +38,8 @@ BANDS = ((53, 11), (42, 11), (31, 11), (20, 11), (10, 10), (0, 10))
 
 
 def simhash(text: str) -> int:
-    """The text's 64-bit SimHash over its lower-cased ``[^\\W_]+`` words' 3-shingles, ASCII digits
-    left out (0 when it has no words). Bit i is set when most features have bit i set (features as big-endian ints)."""
+    """The text's 64-bit SimHash over its lower-cased ``[^\\W_]+`` words' 3-shingles (0 when it
+    has no words). Bit i is set when most features have bit i set (features as big-endian ints)."""
     words = _words(text)
     values = _word_values(words)
     if len(words) >= SHINGLE:
@@ -67,8 +67,7 @@ def distance(a: int, b: int) -> int:
 
 
 def _words(text: str) -> list[bytes]:
-    """The ``[^\\W_]+`` tokens of the lower-cased text without ASCII digits, in UTF-8 (what the
-    regex finds, 3-6x faster)."""
+    """The ``[^\\W_]+`` tokens of the lower-cased text, in UTF-8 (what the regex finds, 3-6x faster)."""
     low = text.lower()
     if not low.isascii():
         for c in set(_NON_WORD.findall(low.encode().translate(None, _ASCII).decode())):

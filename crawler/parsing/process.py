@@ -79,7 +79,10 @@ class ParserProcess:
 
     @property
     def load(self) -> int:
-        """Pages sent to the child and not answered yet."""
+        """Pages sent to the child and not answered yet; a parser that could not fork (parsing on
+        the event loop) counts as the busiest, so a pool sends it pages only when all are so."""
+        if self._fallback is not None:
+            return 1 << 30
         return len(self._child.pending) if self._child is not None else 0
 
     async def start(self) -> None:

@@ -85,6 +85,23 @@ def keep_current(out: Path, changed: set[str], generation: int) -> None:
         os.replace(temp, path)
 
 
+def tidy(out: Path, changed: set[str], generation: int, *, index: bool) -> None:
+    """At the end of a re-crawl or a resumed crawl: :func:`keep_current`, then (``index``) the
+    firsts of ``simhash.jsonl`` whose page no longer has a content line are forgotten, so no later
+    page is marked as a copy of a page that is gone."""
+    keep_current(out, changed, generation)
+    path = out / INDEX
+    if not index or not path.exists():
+        return
+    current = {entry["url"] for entry, _ in _lines(out / CONTENT)} if (out / CONTENT).exists() else set()
+    temp = path.with_name(path.name + ".tmp")
+    with open(temp, "wb") as f:
+        for entry, line in _lines(path):
+            if entry["url"] in current:
+                f.write(line)
+    os.replace(temp, path)
+
+
 def _url(entry: dict[str, Any]) -> object:
     return entry["url"]
 

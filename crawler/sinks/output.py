@@ -78,7 +78,10 @@ class Output:
 
     @property
     def pending_bytes(self) -> int:
-        return self.records.pending_bytes + sum(sink.pending_bytes for sink in self._lines)
+        """Records and items waiting (content lines, tens of KB each, wait for the next tick: they
+        would otherwise force a checkpoint every few pages)."""
+        items = self.items.pending_bytes if self.items is not None else 0
+        return self.records.pending_bytes + items
 
     def mark(self) -> Mark:
         """What is buffered now; taken before the frontier commits (see ``flush``)."""
