@@ -24,6 +24,8 @@ from crawler.core.urls import parse_seed
 from crawler.job_values import (
     DAY,
     RESOURCE_TYPES,
+    Chunks,
+    ContentFormats,
     Duration,
     FolderName,
     ProxyRule,
@@ -87,10 +89,16 @@ class Job(Strict):
     recrawl_adaptive: bool = False  # each URL's interval follows how often it changes
     extract: list[ExtractRule] = []
     follow: list[FollowRule] = []
+    content: ContentFormats = []  # main content of each HTML page to OUT/content.jsonl: markdown, text
+    main_content: bool = True  # False: the whole body, boilerplate included
+    prefer_markdown: bool = False  # ask for text/markdown first; a Markdown answer is taken as is
+    near_duplicates: Literal["mark", "skip", "off"] = "mark"  # by SimHash of the main text
+    chunks: Chunks | None = None  # OUT/chunks.jsonl: the Markdown cut for retrieval
     parse: str | None = None  # hook "package.module:function" (see crawler.hooks)
     request: str | None = None
     on_record: str | None = None
     on_item: str | None = None
+    on_content: str | None = None
     sitemaps: bool = False
     render: list[str] = []  # URL globs (or re: regexes) of pages to load in the browser
     render_auto: bool = False  # also render pages whose plain HTML looks like a script-built shell
@@ -238,7 +246,13 @@ class Job(Strict):
 
     @property
     def hook_paths(self) -> dict[str, str | None]:
-        return {"parse": self.parse, "request": self.request, "on_record": self.on_record, "on_item": self.on_item}
+        return {
+            "parse": self.parse,
+            "request": self.request,
+            "on_record": self.on_record,
+            "on_item": self.on_item,
+            "on_content": self.on_content,
+        }
 
     @model_validator(mode="before")
     @classmethod
@@ -253,6 +267,15 @@ class Job(Strict):
         if isinstance(data, dict) and data.get("recrawl") == "adaptive":
             return {**data, "recrawl": True, "recrawl_adaptive": True}
         return data
+
+    @model_validator(mode="after")
+    def _content_options_need_content(self) -> Job:
+        if self.chunks is not None and "markdown" not in self.content:
+            raise ValueError("chunks are cut from the Markdown: needs content: markdown (--content markdown)")
+        given = [k for k in ("on_content", "near_duplicates", "main_content") if k in self.model_fields_set]
+        if given and not self.content:
+            raise ValueError(f"{given[0]} needs content: markdown or text (--content)")
+        return self
 
     @model_validator(mode="after")
     def _recrawl_needs_state(self) -> Job:

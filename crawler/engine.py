@@ -28,6 +28,8 @@ from yarl import URL
 
 from crawler import wiring
 from crawler.config import Job
+from crawler.content.near import LocalNearIndex
+from crawler.core.content import NearDuplicates
 from crawler.core.errors import CheckpointError, ClusterError, StalledError
 from crawler.core.request import Lease, Request
 from crawler.core.step import Again, Final, Source, Step
@@ -43,9 +45,10 @@ from crawler.observe.stats import Progress, Stats
 from crawler.observe.statslog import StatsLog
 from crawler.observe.summary import progress_line
 from crawler.pipeline import Pipeline, internal_error
-from crawler.recrawl import due_policy, write_changes
+from crawler.recrawl import changed_urls, due_policy, write_changes
 from crawler.scheduling.limiter import HostLimiter
 from crawler.sinks import outdir
+from crawler.sinks.content import read_index, tidy
 from crawler.sinks.output import Output
 from crawler.sinks.records import FLUSH_BYTES
 from crawler.stall import StallWatch
@@ -77,6 +80,7 @@ class Crawl:
         self._flush_now = asyncio.Event()
         self._fatal: CheckpointError | StalledError | ClusterError | None = None
         self.stall = StallWatch()
+        self.near: NearDuplicates | None = self.parts.backends.near
 
     def warn(self, message: str) -> None:
         message = self.parts.router.redact(message)
@@ -164,6 +168,8 @@ class Crawl:
             await self._next_generation()
         self.stats_log = StatsLog(out)
         self.output = Output(parts.output, out, start_over=not parts.frontier.persistent)
+        if parts.output.near_index:  # after --fresh and the repair: the firsts this job saw
+            self.near = LocalNearIndex(read_index(out) if parts.frontier.persistent else ())
 
     def _report(self) -> None:
         """What each part has to tell the summary, once the crawl is over."""
@@ -171,10 +177,20 @@ class Crawl:
         if parts.frontier.generation > 1 and self._fatal is None:
             stats.generation = parts.frontier.generation
             stats.changes = write_changes(parts.out, parts.frontier.generation)
+        if parts.output.content and self._fatal is None and (parts.frontier.generation > 1 or stats.resumed):
+            self._tidy_content()
         stats.throttled = parts.limiter.throttled()
         stats.browser = parts.renderer.usage() if parts.renderer is not None else None
         stats.redis = parts.backends.redis_use()
         stats.proxies = self._proxy_use()
+
+    def _tidy_content(self) -> None:
+        """One content line per page, the latest (a re-crawl's, or after a resume repeated pages)."""
+        out, generation = self.parts.out, self.parts.frontier.generation
+        try:
+            tidy(out, changed_urls(out) if generation > 1 else set(), generation, index=self.parts.output.near_index)
+        except OSError as e:
+            self.warn(f"cannot rewrite {out}/content.jsonl ({e.strerror or e}): older lines of some pages stay in it")
 
     def _proxy_use(self) -> list[ProxyUse]:
         now = asyncio.get_running_loop().time()
@@ -278,21 +294,38 @@ class Crawl:
             return
         if outcome.follow:
             await self.parts.admission.admit(outcome.follow, outcome.source)
+        if outcome.content is not None:
+            await self._near_duplicate(outcome)
         self.stats.count(outcome.record, len(outcome.items), request.host)
-        self.output.write(outcome.record, outcome.items)
+        self.output.write(outcome.record, outcome.items, outcome.content)
         await self.parts.frontier.done(lease, outcome.visit)
-        if self.parts.hooks.on_record or self.parts.hooks.on_item:
+        if self.parts.hooks.on_record or self.parts.hooks.on_item or self.parts.hooks.on_content:
             await self._sink_hooks(outcome)
         if self.output.pending_bytes >= FLUSH_BYTES:
             self._flush_now.set()
 
+    async def _near_duplicate(self, outcome: Final) -> None:
+        """Mark a page whose main text is nearly one seen before (``near_duplicate_of``)."""
+        content, near = outcome.content, self.near
+        assert content is not None
+        self.stats.content_pages += 1
+        if content.simhash is None or near is None or not content.words:
+            return
+        first = await near.first(outcome.record.url, content.simhash)
+        if first is not None:
+            content.near_duplicate_of = outcome.record.near_duplicate_of = first
+            self.stats.near_duplicates += 1
+
     async def _sink_hooks(self, outcome: Final) -> None:
-        """The user's ``on_record`` (the typed :class:`Record`) and ``on_item`` with what was just
+        """The user's ``on_record`` (the typed :class:`Record`), ``on_item`` and ``on_content`` (the
+        page's ``content.jsonl`` line, also for a near-duplicate the job skips) with what was just
         written (already serialized, so a hook that changes them changes nothing on disk).
         Failures are counted; the first three are warned about; the crawl goes on."""
-        hooks = self.parts.hooks
-        calls: list[tuple[Callable[[Any], Any] | None, Any]] = [(hooks.on_record, outcome.record)]
+        hooks, record, content = self.parts.hooks, outcome.record, outcome.content
+        calls: list[tuple[Callable[[Any], Any] | None, Any]] = [(hooks.on_record, record)]
         calls += [(hooks.on_item, item) for item in outcome.items]
+        if hooks.on_content is not None and content is not None:
+            calls.append((hooks.on_content, content.line(record.url, record.final_url, record.crawl)))
         for fn, value in calls:
             if fn is None:
                 continue

@@ -1,5 +1,5 @@
-"""User code hooks: ``parse`` (in the parser), ``request`` (before each fetch), ``on_record`` and
-``on_item`` (in the engine).
+"""User code hooks: ``parse`` (in the parser), ``request`` (before each fetch), ``on_record``,
+``on_item`` and ``on_content`` (in the engine).
 
 A hook is given as a Python object (the API) or as a dotted path ``package.module:function``
 (YAML ``parse:``, ``--parse``), imported at start: a path that does not import is refused with one
@@ -29,6 +29,7 @@ ParseHook: TypeAlias = "Callable[[Page], Iterable[Any] | None]"  # items and Fol
 RequestHook = Callable[[Outgoing], Any]  # changes the Outgoing (or returns one); may be async
 RecordHook = Callable[[Record], Any]  # may return an awaitable
 ItemHook = Callable[[dict[str, Any]], Any]  # may return an awaitable
+ContentHook = Callable[[dict[str, Any]], Any]  # a content.jsonl line; may return an awaitable
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class Hooks:
     request: RequestHook | None = None
     on_record: RecordHook | None = None
     on_item: ItemHook | None = None
+    on_content: ContentHook | None = None
 
     @classmethod
     def from_paths(cls, paths: Mapping[str, str | None], base: Path | None = None) -> Hooks:

@@ -1,12 +1,12 @@
 """The value types of the job schema (:mod:`crawler.config`): durations, folder names, URL
-patterns, timeouts, and the items of ``proxy_rules`` and ``recrawl_rules``."""
+patterns, timeouts, content formats, chunk sizes, and the items of ``proxy_rules`` and ``recrawl_rules``."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from crawler.parsing.rules import Strict, checked_pattern
 
@@ -84,3 +84,44 @@ class RecrawlRule(Strict):
 
     match: UrlMatch
     after: Duration
+
+
+def content_formats(value: Any) -> Any:
+    """``markdown``, ``text``, a list of them, or ``markdown,text`` (the CLI's ``--content``)."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list | tuple):
+        return [part.strip() for v in value for part in (v.split(",") if isinstance(v, str) else [v])]
+    return value
+
+
+ContentFormats = Annotated[list[Literal["markdown", "text"]], BeforeValidator(content_formats)]
+
+
+class Chunks(Strict):
+    """Pieces of each page's Markdown for retrieval: about ``words`` words, the next one starting
+    with the last ``overlap`` words of the one before (YAML ``{words: 400, overlap: 50}``; CLI
+    ``--chunks 400`` or ``400:50``)."""
+
+    words: int = Field(400, ge=20, le=100_000)
+    overlap: int = Field(50, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        if value is True:
+            return {}
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"words": value}
+        if isinstance(value, str):
+            words, _, overlap = value.partition(":")
+            if not words.strip().isdigit() or (overlap and not overlap.strip().isdigit()):
+                raise ValueError(f"{value!r} is not WORDS or WORDS:OVERLAP (e.g. 400:50)")
+            return {"words": int(words), **({"overlap": int(overlap)} if overlap else {})}
+        return value
+
+    @model_validator(mode="after")
+    def _overlap_below_words(self) -> Chunks:
+        if self.overlap >= self.words:
+            raise ValueError(f"overlap ({self.overlap}) must be smaller than words ({self.words})")
+        return self

@@ -318,7 +318,7 @@ class Pipeline:
         outcome = self._final(request, started, response, hook_error, proxy=proxy, title=page.title)
         outcome.record.items, outcome.record.extract_errors = len(page.items), page.extract_errors
         follow = [self._link(request, link, host, page.hooked.get(link)) for link, host in page.links]
-        return replace(outcome, follow=follow, items=page.items)
+        return replace(outcome, follow=follow, items=page.items, content=page.content)
 
     async def _place(self, response: Response) -> Stored:
         """Write a body the parser did not (see :meth:`PageStore.place`)."""

@@ -124,4 +124,9 @@ def write_changes(out: Path, generation: int) -> Counter[str]:
     return counts
 
 
+def changed_urls(out: Path) -> set[str]:
+    """The URLs the latest crawl found new, changed or gone (``changes.jsonl``)."""
+    return {line["url"] for line in read_jsonl(out / "changes.jsonl") if isinstance(line.get("url"), str)}
+
+
 _CHANGE_FIELDS = ("url", "change", "crawl", "status", "sha256", "path", "fetched_at")

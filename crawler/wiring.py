@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.admission import Admission, AdmissionSettings, LinkRules
 from crawler.config import Job
+from crawler.content.settings import ContentSettings
+from crawler.core.content import NearDuplicates
 from crawler.core.request import Caps
 from crawler.core.urls import Scope
 from crawler.core.usage import DnsUse, RedisUse
@@ -74,6 +76,7 @@ class Backends:
     robots: RobotsCache | None = None  # shared robots.txt answers (None: this process asks)
     redis_use: Callable[[], RedisUse | None] = lambda: None  # a shared job's, for the summary
     claim: Callable[[], Awaitable[None]] | None = None  # first: the shared state is this job's
+    near: NearDuplicates | None = None  # a shared job's near-duplicate index (a local one is read at start)
 
 
 @dataclass(slots=True)
@@ -120,7 +123,8 @@ def build(
     backends.limiter = limiter or backends.limiter
     reader = PageReader(reader_settings(job), hooks.parse)
     screens = backends.out / "screens" if job.render_screenshot else None
-    return _assemble(job, hooks, backends, make_parser(job.parser, reader, warn=warn), screens, warn)
+    parser = make_parser(job.parser, reader, warn=warn, heavy=bool(job.content))
+    return _assemble(job, hooks, backends, parser, screens, warn)
 
 
 def one_page(job: Job, hooks: Hooks, parser: Callable[[PageReader], Parser]) -> Parts:
@@ -176,6 +180,7 @@ def make_backends(job: Job, warn: Callable[[str], None]) -> Backends:
         from crawler.redis.frontier import RedisFrontier
         from crawler.redis.identity import claim
         from crawler.redis.limiter import RedisHostLimiter
+        from crawler.redis.near_duplicates import SharedNearIndex
         from crawler.redis.store import RedisStore, SharedRobots, default_worker_id
 
         worker = job.worker_id or default_worker_id()
@@ -188,6 +193,7 @@ def make_backends(job: Job, warn: Callable[[str], None]) -> Backends:
             SharedRobots(store),
             store.usage,
             lambda: claim(store, identity(job), fresh=job.fresh),
+            SharedNearIndex(store) if looks_for_near_duplicates(job) else None,
         )
     out = job.output_dir
     limiter = LocalHostLimiter(job.per_host, job.delay, job.jitter, adaptive=job.adaptive)
@@ -264,7 +270,7 @@ def crawl_settings(job: Job) -> CrawlSettings:
 def fetch_settings(job: Job) -> FetchSettings:
     return FetchSettings(
         user_agent=job.user_agent,
-        headers=dict(job.headers),
+        headers=request_headers(job),
         cookies=dict(job.cookies),
         connect_timeout=job.timeout.connect,
         read_timeout=job.timeout.read,
@@ -282,7 +288,19 @@ def fetch_settings(job: Job) -> FetchSettings:
         max_retry_after=job.max_retry_after,
         proxy_ban_status=frozenset(job.proxy_ban_status),
         proxy_ban_body=job.proxy_ban_body,
+        markdown_pages=job.prefer_markdown,
     )
+
+
+MARKDOWN_FIRST = "text/markdown, text/html;q=0.9, */*;q=0.8"
+
+
+def request_headers(job: Job) -> dict[str, str]:
+    """The job's headers; ``prefer_markdown`` asks for Markdown first unless the job sets Accept."""
+    headers = dict(job.headers)
+    if job.prefer_markdown and not any(name.lower() == "accept" for name in headers):
+        headers["Accept"] = MARKDOWN_FIRST
+    return headers
 
 
 def dns_settings(job: Job) -> DnsSettings:
@@ -346,7 +364,23 @@ def reader_settings(job: Job) -> ReaderSettings:
         follow=tuple(job.follow),
         follow_nofollow=job.follow_nofollow,
         detect_shells=job.render_auto,
+        content=content_settings(job) if job.content else None,
     )
+
+
+def content_settings(job: Job) -> ContentSettings:
+    return ContentSettings(
+        markdown="markdown" in job.content,
+        text="text" in job.content,
+        main_content=job.main_content,
+        simhash=looks_for_near_duplicates(job),
+        chunk_words=job.chunks.words if job.chunks is not None else None,
+        chunk_overlap=job.chunks.overlap if job.chunks is not None else 0,
+    )
+
+
+def looks_for_near_duplicates(job: Job) -> bool:
+    return bool(job.content) and job.near_duplicates != "off"
 
 
 def recrawl_settings(job: Job) -> RecrawlSettings:
@@ -368,10 +402,16 @@ def pipeline_settings(job: Job) -> PipelineSettings:
 def output_settings(job: Job, *, hook_items: bool) -> OutputSettings:
     """Items go to CSV only with extract rules (their fields are the columns); a parse hook's
     items are JSONL (the job's validation refuses CSV with a parse hook)."""
+    content = {
+        "content": bool(job.content),
+        "chunks": job.chunks is not None,
+        "skip_near_duplicates": job.near_duplicates == "skip",
+        "near_index": looks_for_near_duplicates(job) and not job.shared,
+    }
     if job.extract and job.format == "csv":
         columns = tuple(dict.fromkeys(f for rule in job.extract for f in rule.fields))
-        return OutputSettings("csv", columns, job.warc)
-    return OutputSettings("jsonl" if job.extract or hook_items else None, (), job.warc)
+        return OutputSettings("csv", columns, job.warc, **content)
+    return OutputSettings("jsonl" if job.extract or hook_items else None, (), job.warc, **content)
 
 
 def identity(job: Job) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from crawler.core.errors import FetchError
 from crawler.engine import Crawl
 from crawler.parsing import process as parser_process
 from crawler.parsing.page import Fetched
-from crawler.parsing.process import InlineParser, Parsed, ParserProcess, make_parser
+from crawler.parsing.process import InlineParser, Parsed, ParserPool, ParserProcess, make_parser
 from crawler.parsing.reader import PageReader
 from crawler.sinks.pages import Placement
 from crawler.sinks.paths import host_dir
@@ -284,3 +284,53 @@ async def test_a_page_whose_reader_was_cancelled_does_not_restart_the_parser():
         await parser.close()
     assert waiting.cancelled() and after.result.title == "Two"
     assert parser.deaths == 0 and warnings == []
+
+
+def test_a_content_crawl_parses_in_a_pool_of_processes(monkeypatch):
+    """Content extraction costs several times the parse: one parser process per CPU, at least
+    two, at most four, unless the job parses inline."""
+    reader = PageReader(reader_settings(Job.model_validate({"start_urls": ["http://a.test/"]})))
+    for cpus, count in ((1, 2), (2, 2), (3, 3), (16, 4)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, cpus=cpus: set(range(cpus)))
+        pool = make_parser("process", reader, heavy=True)
+        assert isinstance(pool, ParserPool) and len(pool.parsers) == count
+    assert isinstance(make_parser("inline", reader, heavy=True), InlineParser)
+    assert isinstance(make_parser("process", reader), ParserProcess)
+
+
+async def test_the_pool_sends_each_page_to_the_least_busy_process():
+    def parse(page: Any) -> Any:
+        yield {"pid": os.getpid()}
+
+    reader = PageReader(reader_settings(Job.model_validate({"start_urls": ["http://a.test/"]})), parse)
+    pool = ParserPool([ParserProcess(reader), ParserProcess(reader)])
+    await pool.start()
+    try:
+        pages = [Fetched(f"http://a.test/{i}", b"<p>x</p>", "text/html") for i in range(4)]
+        results = await asyncio.gather(*(pool.read(page) for page in pages))  # all sent before any answer
+    finally:
+        await pool.close()
+    pids = [r.result.items[0]["pid"] for r in results]
+    assert len(set(pids)) == 2 and os.getpid() not in pids
+    assert pids[0] != pids[1] and pids[0] == pids[2] and pids[1] == pids[3]
+
+
+async def test_a_pool_member_that_could_not_fork_gets_no_pages_while_another_can():
+    """A refused fork leaves that member parsing on the event loop: the pool sends it nothing
+    while a forked member works."""
+
+    def parse(page: Any) -> Any:
+        yield {"pid": os.getpid()}
+
+    reader = PageReader(reader_settings(Job.model_validate({"start_urls": ["http://a.test/"]})), parse)
+    forked, refused = ParserProcess(reader), ParserProcess(reader)
+    refused._fallback = InlineParser(reader)  # what start() leaves when os.fork raises
+    pool = ParserPool([refused, forked])
+    await forked.start()
+    try:
+        pages = [Fetched(f"http://a.test/{i}", b"<p>x</p>", "text/html") for i in range(4)]
+        results = await asyncio.gather(*(pool.read(page) for page in pages))
+    finally:
+        await pool.close()
+    pids = {r.result.items[0]["pid"] for r in results}
+    assert len(pids) == 1 and os.getpid() not in pids  # all four parsed by the forked child

@@ -23,9 +23,14 @@ def make_extractors() -> list[Extractor]:
     their import time counts in total_cpu_s and --help works without them."""
     warnings.filterwarnings("ignore")
     from benchmarks.content import extractors as x
+    from benchmarks.content import ours as o
     from benchmarks.content import semantic as s
 
     found = [
+        Extractor("crawler", o.crawler_md, True, True, "selectolax tree (ours); h2m re-parses the region's HTML"),
+        Extractor("crawler-text", o.crawler_text, False, True, "selectolax tree (ours); to_text of its Markdown"),
+        Extractor("crawler-region", o.crawler_region, False, True, "selectolax tree (ours); region choice only"),
+        Extractor("crawler-body", o.crawler_body_md, True, False, "selectolax tree; whole body to Markdown"),
         Extractor(
             "semantic+h2m", s.semantic_h2m, True, True, "selectolax tree (ours); h2m re-parses the region's HTML"
         ),

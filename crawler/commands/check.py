@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from crawler import wiring
 from crawler.config import Job
+from crawler.core.content import PageContent
 from crawler.core.errors import ConfigError, FetchError, InvalidURL, Kind
 from crawler.core.record import Record
 from crawler.core.request import Request
@@ -95,6 +96,20 @@ def _ignore(message: str) -> None:
     """Warnings of the crawl (a page that did not parse shows as its error) are not shown."""
 
 
+CONTENT_PREVIEW = 12  # lines of a page's Markdown that ``check --url`` shows
+
+
+def _content(content: PageContent) -> list[str]:
+    """What ``content:`` would write for the page: its metadata, size and first lines."""
+    known = ", ".join(f"{k}: {v}" for k, v in content.metadata.items() if v)
+    lines = [f"content ({content.words} words): {known or 'no metadata'}"]
+    body = (content.markdown if content.markdown is not None else content.text or "").splitlines()
+    lines += [f"  {line}" for line in body[:CONTENT_PREVIEW]]
+    if len(body) > CONTENT_PREVIEW:
+        lines.append(f"  … {len(body) - CONTENT_PREVIEW} more lines")
+    return lines
+
+
 def _report(target: str, record: Record, parser: _Traced) -> str:
     error = record.error
     if record.status is None and error is not None:  # no answer: the request hook or the fetch failed
@@ -125,6 +140,8 @@ def _report(target: str, record: Record, parser: _Traced) -> str:
     if page.extract_errors:
         lines.append(f"extraction problems ({len(page.extract_errors)}):")
         lines += [f"  {e}" for e in page.extract_errors]
+    if page.content is not None:
+        lines += _content(page.content)
     lines.append(f"links to follow ({len(page.links)} of {page.found} found):")
     lines += [f"  {u}" for u, _ in page.links]
     return "\n".join(lines)

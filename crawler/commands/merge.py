@@ -1,11 +1,12 @@
-"""``crawler merge OUT``: one ``records.jsonl`` (and items) for a job whose workers wrote shards.
+"""``crawler merge OUT``: one ``records.jsonl`` (and items, content) for a job whose workers wrote shards.
 
 Each worker writes ``OUT/shards/<worker id>/``. A URL can have more than one record there: a
 worker killed after writing a record, before Redis heard the URL was done, leaves a record whose
 URL another worker fetched again. The merge keeps one final record per URL and crawl (a re-crawl's
 generation): a successful one over a failed one, then the latest; after a re-crawl it also writes
 ``OUT/changes.jsonl``. Its ``path`` is made relative to ``OUT`` and it names its
-``worker``; the items kept are those of the kept record's shard. Lines torn by a kill are skipped.
+``worker``; the items (and content and chunks lines) kept are those of the kept record's shard;
+after a re-crawl each URL keeps the content of its latest crawl. Lines torn by a kill are skipped.
 
 Memory holds nothing per URL: which line of which shard wins is worked out in a scratch SQLite
 file in ``OUT`` (sorted on disk, deleted after), so millions of records merge in tens of MB (a
@@ -26,7 +27,8 @@ from typing import IO, Any, TypeVar
 import orjson
 
 from crawler.core.records import crawl_of
-from crawler.recrawl import write_changes
+from crawler.recrawl import changed_urls, write_changes
+from crawler.sinks.content import CHUNKS, CONTENT, keep_current
 
 SCRATCH = ".merge.sqlite"
 # the records not kept: all but each (url, crawl)'s best, a success over a failure, then the
@@ -66,7 +68,8 @@ class Merged:
 
 
 def merge(out: Path) -> Merged:
-    """Write ``OUT/records.jsonl`` and ``OUT/items.jsonl``/``items.csv`` from the shards."""
+    """Write ``OUT/records.jsonl``, ``OUT/items.jsonl``/``items.csv`` and ``OUT/content.jsonl``/
+    ``chunks.jsonl`` from the shards."""
     shards = sorted(p for p in (out / "shards").glob("*") if (p / "records.jsonl").is_file())
     read = _Read()
     with _scratch(out / SCRATCH) as db:
@@ -91,6 +94,7 @@ def merge(out: Path) -> Merged:
         items = _merge_items(out, shards, db)
     if latest is not None and latest > 1:
         write_changes(out, latest)
+    keep_current(out, changed_urls(out) if latest is not None and latest > 1 else set(), latest or 1)
     return Merged(len(shards), read.lines, read.lines - read.torn - dropped, items, read.torn)
 
 
@@ -113,17 +117,20 @@ class _Read:
 
 
 def _merge_items(out: Path, shards: list[Path], db: sqlite3.Connection) -> int:
-    """Items of the records kept: those whose page URL's kept record is in the item's shard."""
+    """Items (and content lines) of the records kept: those whose page URL's kept record is in the
+    line's shard. Returns the number of items."""
     count = 0
-    jsonl, csv_ = (any((s / name).is_file() for s in shards) for name in ("items.jsonl", "items.csv"))
+    names = ("items.jsonl", CONTENT, CHUNKS)
+    jsonl = [name for name in names if any((s / name).is_file() for s in shards)]
+    csv_ = any((s / "items.csv").is_file() for s in shards)
     if jsonl or csv_:
         db.execute("CREATE INDEX lines_url ON lines (url, shard)")
-    if jsonl:
-        with _atomic(out / "items.jsonl") as f:
-            for _, (_, line), kept in _kept_items(db, shards, _jsonl_items):
+    for name in jsonl:
+        with _atomic(out / name) as f:
+            for _, (_, line), kept in _kept_items(db, shards, _jsonl_items(name)):
                 if kept:
                     f.write(line if line.endswith(b"\n") else line + b"\n")
-                    count += 1
+                    count += name == "items.jsonl"
     if csv_:
         with _atomic(out / "items.csv", text=True) as f:
             writer = None
@@ -174,11 +181,16 @@ def _records_of(shard: Path) -> Iterator[bytes]:
     return _lines(shard / "records.jsonl")
 
 
-def _jsonl_items(shard: Path) -> Iterator[tuple[str | None, bytes]]:
-    """Each line of the shard's items.jsonl with its page URL (None: a torn line)."""
-    for line in _lines(shard / "items.jsonl"):
-        item = _record(line, key="url")
-        yield (str(item["url"]) if item is not None else None), line
+def _jsonl_items(name: str) -> Callable[[Path], Iterator[tuple[str | None, bytes]]]:
+    """The reader of a shard's ``name`` (items.jsonl, content.jsonl…): each line with its page URL
+    (None: a torn line)."""
+
+    def lines(shard: Path) -> Iterator[tuple[str | None, bytes]]:
+        for line in _lines(shard / name):
+            item = _record(line, key="url")
+            yield (str(item["url"]) if item is not None else None), line
+
+    return lines
 
 
 def _csv_items(shard: Path) -> Iterator[tuple[str | None, dict[str, str]]]:

@@ -12,7 +12,7 @@ from crawler.core.errors import FetchError
 @dataclass(slots=True)
 class Record:
     """What became of one URL. ``as_json`` gives the line's fields, in the documented order
-    (``meta`` and ``priority`` only when a hook set them)."""
+    (``meta`` and ``priority`` only when a hook set them, ``near_duplicate_of`` only when set)."""
 
     url: str
     depth: int
@@ -38,6 +38,7 @@ class Record:
     rendered: bool = False  # loaded in the browser (render:)
     meta: dict[str, Any] | None = None  # a hook's data for the URL, kept so a re-crawl has it again
     priority: int = 0
+    near_duplicate_of: str | None = None  # content: the first URL whose main text is nearly this page's
 
     @property
     def ok(self) -> bool:
@@ -45,7 +46,8 @@ class Record:
         return self.error is None and self.status is not None and (200 <= self.status < 300 or self.status == 304)
 
     def as_json(self, with_items: bool) -> dict[str, Any]:
-        """The record's JSON object; ``items``/``extract_errors`` only for jobs that extract."""
+        """The record's JSON object; ``items`` only for jobs that extract, ``extract_errors`` for
+        them and for a page whose content could not be made."""
         line: dict[str, Any] = {
             "url": self.url,
             "final_url": self.final_url,
@@ -70,8 +72,12 @@ class Record:
         }
         if with_items:
             line["items"], line["extract_errors"] = self.items, self.extract_errors
+        elif self.extract_errors:
+            line["extract_errors"] = self.extract_errors
         if self.meta:
             line["meta"] = self.meta
         if self.priority:
             line["priority"] = self.priority
+        if self.near_duplicate_of:
+            line["near_duplicate_of"] = self.near_duplicate_of
         return line

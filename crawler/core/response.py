@@ -37,3 +37,16 @@ class Response:
     rendered: bool = False  # the body is the DOM a browser built (render:)
     final_url: str | None = None  # where a browser ended up after redirects it followed itself
     placement: PendingBody | None = None  # the body, still to be written (``path``, ``sha256``) by its parser
+
+
+MARKDOWN_TYPES = frozenset({"text/markdown", "text/x-markdown"})
+
+
+def is_markdown(content_type: str | None) -> bool:
+    return (content_type or "").partition(";")[0].strip().lower() in MARKDOWN_TYPES
+
+
+def is_page(content_type: str | None, *, markdown: bool = False) -> bool:
+    """Whether a body goes to the parser: HTML, and with ``prefer_markdown`` Markdown too."""
+    kind = (content_type or "").partition(";")[0].strip().lower()
+    return "html" in kind or (markdown and kind in MARKDOWN_TYPES)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from crawler.core.content import PageContent
 from crawler.core.record import Record
 from crawler.core.request import Attempts, Request, Visit
 
@@ -36,14 +37,15 @@ class Reason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Final:
-    """The URL's one record, with the requests (``follow``, admitted as ``source``) and items its
-    page produced, and what the visit leaves for the next re-crawl."""
+    """The URL's one record, with the requests (``follow``, admitted as ``source``), items and
+    content its page produced, and what the visit leaves for the next re-crawl."""
 
     record: Record
     visit: Visit | None = None
     follow: list[Request] = field(default_factory=list)
     source: Source = Source.LINK
     items: list[dict[str, Any]] = field(default_factory=list)
+    content: PageContent | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from crawler.core.errors import FetchError, InvalidURL, Kind
 from crawler.core.exchange import Exchange
 from crawler.core.outgoing import Outgoing
 from crawler.core.request import Visit
-from crawler.core.response import Response
+from crawler.core.response import Response, is_page
 from crawler.core.urls import join
 from crawler.net.decode import BodyDecoder
 from crawler.net.failures import classify, is_transport
@@ -250,7 +250,7 @@ class Fetcher:
         declared = resp.content_length
         if declared is not None and declared > self._settings.max_bytes and not resp.headers.get("Content-Encoding"):
             raise FetchError(Kind.TOO_LARGE, f"Content-Length {declared} exceeds max_bytes {self._settings.max_bytes}")
-        is_html = ctype is not None and "html" in ctype.lower()
+        is_html = is_page(ctype, markdown=self._settings.markdown_pages)
         page = pages.open(url) if pages is not None else None
         digest = hashlib.sha256()  # fed only without a page file, which hashes where it is placed
         raw: list[bytes] | None = [] if self._warc is not None else None

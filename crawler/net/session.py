@@ -42,6 +42,7 @@ class FetchSettings:
     max_retry_after: float
     proxy_ban_status: frozenset[int]
     proxy_ban_body: str | None  # a regex
+    markdown_pages: bool = False  # prefer_markdown: a text/markdown answer is a page to parse, like HTML
 
 
 def make_resolver(settings: FetchSettings, use: DnsUse | None = None) -> CrawlResolver:

@@ -63,6 +63,8 @@ class Stats:
     changes: Counter[str] = field(default_factory=Counter)
     recrawled: int | None = None  # URLs this run queued again, when it started a new generation
     extract_error_pages: int = 0
+    content_pages: int = 0  # content: pages whose main content was written (or skipped as a near-duplicate)
+    near_duplicates: int = 0  # of those, near-duplicates of a page seen before
     statuses: Counter[int] = field(default_factory=Counter)
     hosts: OrderedDict[str, HostCounts] = field(default_factory=OrderedDict)  # least recently active first
     other_hosts: HostCounts = field(default_factory=HostCounts)  # hosts no longer counted one by one

@@ -38,6 +38,10 @@ def summary(stats: Stats, output: str) -> str:
             f"crawl {stats.generation}: {c['new']} new, {c['changed']} changed, {c['unchanged']} "
             f"unchanged, {c['gone']} gone (OUT/changes.jsonl)"
         )
+    if stats.content_pages:
+        lines.append(
+            f"content: {stats.content_pages} pages, {stats.near_duplicates} near-duplicates (OUT/content.jsonl)"
+        )
     if stats.extract_errors:
         lines.append(
             f"extraction errors: {stats.extract_errors} on {stats.extract_error_pages} pages "

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from multidict import CIMultiDict
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from crawler.core.request import PRIORITY_RANGE
+
+if TYPE_CHECKING:
+    from crawler.core.content import PageContent
+    from crawler.parsing.content import ContentMaker
 
 
 class Fetched(NamedTuple):
@@ -37,7 +41,9 @@ class Follow:
 class Page:
     """One fetched HTML page, parsed once: the hook shares the tree the crawl's rules use."""
 
-    def __init__(self, fetched: Fetched, tree: LexborHTMLParser, links: list[str]) -> None:
+    def __init__(
+        self, fetched: Fetched, tree: LexborHTMLParser, links: list[str], maker: ContentMaker | None = None
+    ) -> None:
         self.url = fetched.url
         self.meta = fetched.meta or {}  # what the follow-request that led here carried (stored with the URL)
         self.body = fetched.body
@@ -48,6 +54,7 @@ class Page:
         self.redirected_from = fetched.redirected_from
         self.tree = tree
         self._links = links
+        self._maker = maker
 
     @classmethod
     def from_html(
@@ -64,13 +71,15 @@ class Page:
         for unit-testing a hook. Links are read as the crawl reads them with no follow rules."""
         from yarl import URL
 
-        from crawler.parsing.parse import parse_document, read_page
+        from crawler.parsing.content import ContentMaker
+        from crawler.parsing.parse import read_page
 
         body = html.encode() if isinstance(html, str) else html
         content_type = "text/html; charset=utf-8" if isinstance(html, str) else "text/html"
         fetched = Fetched(url, body, content_type, depth, meta, status, headers)
-        tree = parse_document(body, content_type)
-        return cls(fetched, tree, [link.text for link in read_page(tree, URL(url, encoded=True)).links])
+        maker = ContentMaker(fetched, None)
+        links = [link.text for link in read_page(maker.tree, URL(url, encoded=True)).links]
+        return cls(fetched, maker.tree, links, maker)
 
     @property
     def final_url(self) -> str:
@@ -83,6 +92,33 @@ class Page:
     def text(self) -> str:
         """The document as text (the parser's decoding: header, BOM or ``<meta charset>``)."""
         return self.tree.html or ""
+
+    @property
+    def markdown(self) -> str:
+        """The page's main content (boilerplate removed) as GitHub-flavoured Markdown, links and
+        images absolute; made once, on first use (a page served as Markdown: that Markdown)."""
+        return self._content().markdown or ""
+
+    @property
+    def main_text(self) -> str:
+        """The plain text of :attr:`markdown`."""
+        return self._content().text or ""
+
+    @property
+    def metadata(self) -> dict[str, str | None]:
+        """What the page says about itself: title, description, author, published (ISO 8601 when
+        it can be read so), language and canonical URL; None where it says nothing."""
+        return dict(self._content().metadata)
+
+    def _content(self) -> PageContent:
+        if self._maker is None:  # a Page built by hand from a tree: make its own
+            from crawler.parsing.content import ContentMaker
+
+            self._maker = ContentMaker(self._fetched_again(), None)
+        return self._maker.content()
+
+    def _fetched_again(self) -> Fetched:
+        return Fetched(self.url, self.body, self.content_type, self.depth, self.meta, self.status)
 
     def css(self, selector: str) -> list[LexborNode]:
         return self.tree.css(selector)

@@ -67,7 +67,7 @@ def read_page(
     page = Page(title=(" ".join(title_node.text().split()) or None) if title_node else None)
     if not follow_nofollow and _meta_nofollow(tree):
         return page
-    base = _base(tree, url)
+    base = base_url(tree, url)
     if not follow:
         page.links = _links([tree], base, follow_nofollow)
         return page
@@ -169,7 +169,7 @@ def _meta_nofollow(tree: LexborHTMLParser) -> bool:
     return False
 
 
-def _base(tree: LexborHTMLParser, url: URL) -> str:
+def base_url(tree: LexborHTMLParser, url: URL) -> str:
     """The document's base URL: ``<base href>`` resolved against the page's URL, as a browser does."""
     node = (tree.head or tree).css_first("base[href]")
     href = node.attributes.get("href") or "" if node is not None else ""

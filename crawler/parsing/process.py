@@ -77,6 +77,14 @@ class ParserProcess:
     def pid(self) -> int:
         return self._child.pid if self._child is not None else 0
 
+    @property
+    def load(self) -> int:
+        """Pages sent to the child and not answered yet; a parser that could not fork (parsing on
+        the event loop) counts as the busiest, so a pool sends it pages only when all are so."""
+        if self._fallback is not None:
+            return 1 << 30
+        return len(self._child.pending) if self._child is not None else 0
+
     async def start(self) -> None:
         """Fork the child. Call before the crawl starts threads (the first fork has none).
         If the system refuses (process or memory limits), parse on the event loop instead."""
@@ -235,15 +243,55 @@ class InlineParser:
         pass
 
 
-Parser = ParserProcess | InlineParser
+class ParserPool:
+    """Several parser processes; each page goes to the one with the fewest pages waiting. With
+    ``content:`` a page costs several times its parse, and one child would hold the crawl back."""
+
+    def __init__(self, parsers: list[ParserProcess]) -> None:
+        self.parsers = parsers
+
+    async def start(self) -> None:
+        for parser in self.parsers:  # all forked before the crawl starts threads
+            await parser.start()
+
+    @property
+    def reads_headers(self) -> bool:
+        return self.parsers[0].reads_headers
+
+    @property
+    def deaths(self) -> int:
+        return sum(parser.deaths for parser in self.parsers)
+
+    async def read(self, page: Fetched, body: PendingBody | None = None) -> Parsed:
+        return await min(self.parsers, key=_load).read(page, body)
+
+    async def close(self) -> None:
+        for parser in self.parsers:
+            await parser.close()
 
 
-def make_parser(mode: str, reader: PageReader, warn: Callable[[str], None] | None = None) -> Parser:
-    """``auto`` parses in a second process when this process may use two or more CPUs."""
+def _load(parser: ParserProcess) -> int:
+    return parser.load
+
+
+Parser = ParserProcess | InlineParser | ParserPool
+MAX_PARSERS = 4  # parser processes of a crawl that extracts content
+
+
+def make_parser(
+    mode: str, reader: PageReader, warn: Callable[[str], None] | None = None, *, heavy: bool = False
+) -> Parser:
+    """``auto`` parses in a second process when this process may use two or more CPUs; ``heavy``
+    pages (content extraction) in as many as there are CPUs (at least two, at most MAX_PARSERS)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if mode == "auto":
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         mode = "process" if cpus > 1 else "inline"
-    return ParserProcess(reader, warn) if mode == "process" else InlineParser(reader)
+    if mode != "process":
+        return InlineParser(reader)
+    count = min(max(cpus, 2), MAX_PARSERS) if heavy else 1
+    if count == 1:
+        return ParserProcess(reader, warn)
+    return ParserPool([ParserProcess(reader, warn) for _ in range(count)])
 
 
 def _read(reader: PageReader, page: Fetched, body: PendingBody | None) -> tuple[PageResult | str, Stored]:

@@ -13,12 +13,15 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
 from crawler.admission import LinkRules
+from crawler.content.settings import ContentSettings
+from crawler.core.content import PageContent
 from crawler.core.errors import InvalidURL
 from crawler.core.urls import split
 from crawler.hooks import ParseHook, as_item, failure
+from crawler.parsing.content import ContentMaker
 from crawler.parsing.extract import DROPPED, Extractor
 from crawler.parsing.page import Fetched, Follow, Page
-from crawler.parsing.parse import parse_document, read_page
+from crawler.parsing.parse import read_page
 from crawler.parsing.rules import ExtractRule, FollowRule
 
 
@@ -31,6 +34,7 @@ class ReaderSettings:
     follow: tuple[FollowRule, ...]
     follow_nofollow: bool
     detect_shells: bool  # render: auto: tell pages that scripts build
+    content: ContentSettings | None = None  # content: the page's main content, Markdown and text
 
 
 @dataclass(slots=True)
@@ -46,6 +50,7 @@ class PageResult:
     hook_error: str | None = None  # the parse hook raised: "module:function: Error: message"
     hooked: dict[str, Follow] = field(default_factory=dict)  # link → the hook's Follow (meta, priority)
     shell: bool = False  # scripts build this page: a required field is missing, or it is nearly empty
+    content: PageContent | None = None  # content: (None when it failed: see extract_errors)
 
 
 class PageReader:
@@ -58,6 +63,9 @@ class PageReader:
         self._extractor = Extractor(list(settings.extract))
         self._follow = settings.follow
         self._follow_nofollow = settings.follow_nofollow
+        self._content = settings.content
+        if self._content is not None:  # loaded now, before the parser processes fork, not by each
+            import crawler.content.extract  # noqa: F401
 
     @property
     def reads_headers(self) -> bool:
@@ -69,9 +77,10 @@ class PageReader:
         extracted field's raw match and value (``crawler check``)."""
         page_url = URL(fetched.url, encoded=True)
         depth = fetched.depth
-        tree = parse_document(fetched.body, fetched.content_type)
+        maker = ContentMaker(fetched, self._content)
+        tree = maker.tree
         page = read_page(tree, page_url, follow_nofollow=self._follow_nofollow, follow=self._follow)
-        result = PageResult(title=page.title, found=len(page.links))
+        result = PageResult(title=page.title or maker.heading, found=len(page.links))
         if self._extractor:
             result.items, result.extract_errors = self._extractor.extract(tree, page_url, trace)
         if self._detect_shells:
@@ -82,7 +91,11 @@ class PageReader:
         ]
         if self._hook is not None:
             links = [link.text for link in page.links]
-            self._run_hook(Page(fetched, tree, links), result)
+            self._run_hook(Page(fetched, tree, links, maker), result)
+        if self._content is not None:  # last: it cuts the boilerplate out of the tree
+            result.content, problem = maker.made()
+            if problem is not None:
+                result.extract_errors.append(problem)
         return result
 
     def _run_hook(self, page: Page, result: PageResult) -> None:

@@ -152,6 +152,43 @@ if stored ~= ARGV[1] then return redis.call('HGET', KEYS[1], 'summary') end
 return nil
 """
 
+# The first URL of a page's near-duplicates (crawler.content.simhash.NearIndex, shared): hashes
+# are filed under each of their bands (simhash.BANDS), so one within NEAR bits shares a band.
+# Lua's bit library is 32-bit: a hash is two halves, stored packed in 8 bytes (struct).
+# KEYS: near (8-byte hash → first URL), near_bands (band number:value → 8-byte hashes)
+# ARGV: url, hash (16 hex digits), NEAR, then the hash's band fields ("1:3fa", …).
+# Returns the first URL within NEAR bits, never ARGV[1]
+# itself; nil when there is none (then the URL is recorded, unless its own earlier hash matched).
+NEAR_FIRST = """
+local url, hex, near = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local hi, lo = tonumber(string.sub(hex, 1, 8), 16), tonumber(string.sub(hex, 9, 16), 16)
+local function bits(x)
+  local n = 0
+  while x ~= 0 and n <= near do x = bit.band(x, x - 1); n = n + 1 end
+  return n
+end
+local fields, buckets, found = {}, {}, false
+for b = 1, #ARGV - 3 do
+  fields[b] = ARGV[3 + b]
+  buckets[b] = redis.call('HGET', KEYS[2], fields[b]) or ''
+  for i = 1, #buckets[b], 8 do
+    local h, l = struct.unpack('>I4I4', buckets[b], i)
+    local d = bits(bit.bxor(h, hi))
+    if d <= near and d + bits(bit.bxor(l, lo)) <= near then
+      local other = redis.call('HGET', KEYS[1], string.sub(buckets[b], i, i + 7))
+      if other == url then return nil end
+      found = found or other
+    end
+  end
+end
+if found then return found end
+local packed = struct.pack('>I4I4', hi, lo)
+if redis.call('HSETNX', KEYS[1], packed, url) == 1 then
+  for b = 1, #fields do redis.call('HSET', KEYS[2], fields[b], buckets[b] .. packed) end
+end
+return nil
+"""
+
 # Leases whose expiry has passed (their worker died or stalled): {id1, value1, ...}, at most ARGV[1].
 # KEYS: expiry, leases
 EXPIRED = (

@@ -70,6 +70,8 @@ class Keys:
         self.workers = p + "workers"  # hash worker → "last seen ms pid host"
         self.worker_done = p + "worker_done"  # hash worker → URLs done
         self.job = p + "job"  # hash: fingerprint and summary of what defines the job (redis/identity.py)
+        self.near = p + "near"  # hash 8-byte SimHash → the first URL with it (redis/near_duplicates.py)
+        self.near_bands = p + "near_bands"  # hash band and its value → the 8-byte SimHashes filed there
 
     def queue(self, host: str) -> str:
         """List: the host's queued requests of priority 0, oldest first."""
@@ -119,6 +121,7 @@ class RedisStore:
                 "RELEASE",
                 "NEXT_GENERATION",
                 "CLAIM",
+                "NEAR_FIRST",
             )
         }
         self.renewals: list[Callable[[], tuple[list[str], list[str]]]] = []  # → (lease ids, slot keys+tokens)

@@ -17,6 +17,9 @@ STATE_FILES = (
     "records.jsonl",
     "items.jsonl",
     "items.csv",
+    "content.jsonl",
+    "chunks.jsonl",
+    "simhash.jsonl",
     "crawl.warc.gz",
     ".warc-good",
     "changes.jsonl",
@@ -40,7 +43,7 @@ def lock(out: Path) -> int:
 
 
 def clear(out: Path) -> None:
-    """``--fresh``: forget the previous crawl in ``out`` (state, records, items, pages, screens)."""
+    """``--fresh``: forget the previous crawl in ``out`` (state, records, items, content, pages, screens)."""
     for name in STATE_FILES:
         (out / name).unlink(missing_ok=True)
     for folder in STATE_DIRS:
@@ -48,10 +51,11 @@ def clear(out: Path) -> None:
 
 
 def repair(out: Path) -> int:
-    """Before a resume: set damaged lines of records and items aside (``<file>.damaged``), so
-    the crawl goes on; return how many lines were set aside."""
+    """Before a resume: set damaged lines of records, items and content aside (``<file>.damaged``),
+    so the crawl goes on; return how many lines were set aside."""
     return (
         repair_jsonl(out / "records.jsonl", required="url")
         + repair_jsonl(out / "items.jsonl")
         + repair_csv(out / "items.csv")
+        + sum(repair_jsonl(out / name, required="url") for name in ("content.jsonl", "chunks.jsonl", "simhash.jsonl"))
     )
