@@ -177,20 +177,15 @@ class Crawl:
         if parts.frontier.generation > 1 and self._fatal is None:
             stats.generation = parts.frontier.generation
             stats.changes = write_changes(parts.out, parts.frontier.generation)
-        if parts.output.content and self._fatal is None and (parts.frontier.generation > 1 or stats.resumed):
-            self._tidy_content()
+        generation = parts.frontier.generation
+        if parts.output.content and self._fatal is None and (generation > 1 or stats.resumed):
+            changed = changed_urls(parts.out) if generation > 1 else set()  # one content line per page
+            if (problem := tidy(parts.out, changed, generation, index=parts.output.near_index)) is not None:
+                self.warn(problem)
         stats.throttled = parts.limiter.throttled()
         stats.browser = parts.renderer.usage() if parts.renderer is not None else None
         stats.redis = parts.backends.redis_use()
         stats.proxies = self._proxy_use()
-
-    def _tidy_content(self) -> None:
-        """One content line per page, the latest (a re-crawl's, or after a resume repeated pages)."""
-        out, generation = self.parts.out, self.parts.frontier.generation
-        try:
-            tidy(out, changed_urls(out) if generation > 1 else set(), generation, index=self.parts.output.near_index)
-        except OSError as e:
-            self.warn(f"cannot rewrite {out}/content.jsonl ({e.strerror or e}): older lines of some pages stay in it")
 
     def _proxy_use(self) -> list[ProxyUse]:
         now = asyncio.get_running_loop().time()

@@ -12,7 +12,7 @@ from crawler.core.request import Request
 from crawler.core.step import Source
 from crawler.core.urls import host_key
 from crawler.frontier.memory import MemoryFrontier
-from crawler.wiring import admission_settings
+from crawler.settings import admission_settings
 
 
 def req(url: str, depth: int = 0) -> Request:

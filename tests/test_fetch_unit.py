@@ -17,7 +17,7 @@ from crawler.core.errors import FetchError, Kind
 from crawler.net.failures import classify
 from crawler.net.fetch import Fetcher, parse_retry_after
 from crawler.net.session import make_resolver, make_session
-from crawler.wiring import fetch_settings, router
+from crawler.settings import fetch_settings, router
 
 URL_ = "http://unit.test/page"
 

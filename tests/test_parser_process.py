@@ -22,9 +22,9 @@ from crawler.parsing import process as parser_process
 from crawler.parsing.page import Fetched
 from crawler.parsing.process import InlineParser, Parsed, ParserPool, ParserProcess, make_parser
 from crawler.parsing.reader import PageReader
+from crawler.settings import reader_settings
 from crawler.sinks.pages import Placement
 from crawler.sinks.paths import host_dir
-from crawler.wiring import reader_settings
 from tests.helpers.output import read_records
 
 

@@ -19,7 +19,7 @@ from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.net.browser import BrowserPool
 from crawler.net.proctree import descendants, running
-from crawler.wiring import render_settings
+from crawler.settings import render_settings
 from tests.helpers.output import read_records
 from tests.helpers.site import Site
 

@@ -76,7 +76,7 @@ async def test_no_secret_in_any_output_file_or_message(hosts_site, tmp_path):
 def test_settings_objects_keep_headers_cookies_and_the_redis_password_out_of_their_repr(tmp_path):
     """Settings may end up in a traceback or a debug line: the values that carry secrets never
     show in their repr."""
-    from crawler import wiring
+    from crawler import settings
     from crawler.commands.workers import worker_settings
     from crawler.config import Job
 
@@ -90,6 +90,6 @@ def test_settings_objects_keep_headers_cookies_and_the_redis_password_out_of_the
             "render": ["*"],
         }
     )
-    shown = repr(wiring.fetch_settings(job)) + repr(wiring.render_settings(job)) + repr(worker_settings(job))
+    shown = repr(settings.fetch_settings(job)) + repr(settings.render_settings(job)) + repr(worker_settings(job))
     assert "SECRET" not in shown
     assert "user_agent=" in shown  # the rest is still there to read

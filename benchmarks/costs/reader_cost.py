@@ -16,7 +16,7 @@ from crawler.config import Job
 from crawler.parsing import parse
 from crawler.parsing.page import Fetched
 from crawler.parsing.reader import PageReader
-from crawler.wiring import reader_settings
+from crawler.settings import reader_settings
 
 
 def main() -> int:

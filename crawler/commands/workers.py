@@ -25,7 +25,7 @@ from crawler.config import Job
 from crawler.core.errors import ClusterError, ConfigError
 from crawler.redis.identity import claim
 from crawler.redis.store import RedisStore
-from crawler.wiring import identity
+from crawler.settings import identity
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,13 +85,23 @@ def keep_current(out: Path, changed: set[str], generation: int) -> None:
         os.replace(temp, path)
 
 
-def tidy(out: Path, changed: set[str], generation: int, *, index: bool) -> None:
+def tidy(out: Path, changed: set[str], generation: int, *, index: bool) -> str | None:
     """At the end of a re-crawl or a resumed crawl: :func:`keep_current`, then (``index``) the
     firsts of ``simhash.jsonl`` whose page no longer has a content line are forgotten, so no later
-    page is marked as a copy of a page that is gone."""
-    keep_current(out, changed, generation)
+    page is marked as a copy of a page that is gone. Returns the warning when a file could not be
+    rewritten (the old one stays whole)."""
+    try:
+        keep_current(out, changed, generation)
+        if index:
+            _forget_gone_firsts(out)
+    except OSError as e:
+        return f"cannot rewrite {out}/{CONTENT} ({e.strerror or e}): older lines of some pages stay in it"
+    return None
+
+
+def _forget_gone_firsts(out: Path) -> None:
     path = out / INDEX
-    if not index or not path.exists():
+    if not path.exists():
         return
     current = {entry["url"] for entry, _ in _lines(out / CONTENT)} if (out / CONTENT).exists() else set()
     temp = path.with_name(path.name + ".tmp")
