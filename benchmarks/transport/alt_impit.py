@@ -1,9 +1,14 @@
 """Side check: impit (Crawlee's Rust client, the other candidate) against the h2-only and JA3/JA4 servers.
 
-Run: python -m benchmarks.transport.alt_impit
+Run: python benchmarks/transport/alt_impit.py
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks, tests, crawler
 
 import asyncio
 

@@ -1,10 +1,15 @@
 """Q4b: curl error codes for the failures the crawler classifies, and a proposed mapping onto
 ``crawler.core.errors.Kind`` (what ``crawler/net/failures.py`` does for aiohttp).
 
-Run: python -m benchmarks.transport.errors
+Run: python benchmarks/transport/errors.py
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks, tests, crawler
 
 import asyncio
 import gzip

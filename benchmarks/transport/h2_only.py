@@ -1,9 +1,14 @@
 """Q2: an HTTP/2-only TLS server (ALPN h2 only) on the h2 library; aiohttp vs curl_cffi.
 
-Run: python -m benchmarks.transport.h2_only
+Run: python benchmarks/transport/h2_only.py
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks, tests, crawler
 
 import asyncio
 import ssl

@@ -1,10 +1,15 @@
 """Q6a: cookies per identity. One AsyncSession per identity = one cookie jar; or one shared
 session with ``discard_cookies`` and the jar kept by us per identity.
 
-Run: python -m benchmarks.transport.identities
+Run: python benchmarks/transport/identities.py
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks, tests, crawler
 
 import asyncio
 

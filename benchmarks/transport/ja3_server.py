@@ -1,10 +1,15 @@
 """Q3: a TLS server that reads the ClientHello from the raw socket, computes JA3 and JA4, completes
 the handshake (ssl.MemoryBIO, fed the same bytes) and answers the fingerprint as JSON over HTTP/1.1.
 
-Run: python -m benchmarks.transport.ja3_server
+Run: python benchmarks/transport/ja3_server.py
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks, tests, crawler
 
 import asyncio
 import hashlib

@@ -2,18 +2,21 @@
 holds every answer for 1.5 s (so all are in flight together), aiohttp vs curl_cffi, plain HTTP and
 TLS. Each client runs in its own process; RSS from /proc, sampled while all requests are open.
 
-Run: python -m benchmarks.transport.memory [N]
+Run: python benchmarks/transport/memory.py [N]
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks, tests, crawler
 
 import asyncio
 import json
 import ssl
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 HOLD = 1.5
 BODY = 20_000

@@ -1,15 +1,19 @@
 """Q4: curl_cffi's AsyncSession through tinyproxy (HTTP, with and without basic auth) and microsocks
 (SOCKS5 with user/password), started as the tests start them; which exception each failure gives.
 
-Run: python -m benchmarks.transport.proxies
+Run: python benchmarks/transport/proxies.py
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks, tests, crawler
+
 import asyncio
 import socket
 import tempfile
-from pathlib import Path
 
 from aiohttp import web
 from curl_cffi import CurlECode, CurlInfo

@@ -1,10 +1,15 @@
 """What the server receives with impersonate="chrome" vs what curl_cffi's Response.request says was
 sent (the WARC request record needs the headers actually sent).
 
-Run: python -m benchmarks.transport.sent_headers
+Run: python benchmarks/transport/sent_headers.py
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks, tests, crawler
 
 import asyncio
 

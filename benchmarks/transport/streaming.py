@@ -1,10 +1,15 @@
 """Q5: streaming with a cap, decompression, raw bytes for WARC, HTTP version and the address
 actually connected, and --resolve pins (CURLOPT_RESOLVE) with curl_cffi's AsyncSession.
 
-Run: python -m benchmarks.transport.streaming
+Run: python benchmarks/transport/streaming.py
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: benchmarks, tests, crawler
 
 import asyncio
 import gzip
