@@ -304,7 +304,7 @@ class Crawl:
         content, near = outcome.content, self.near
         assert content is not None
         self.stats.content_pages += 1
-        if content.simhash is None or near is None or not content.words:
+        if content.simhash is None or near is None:  # (short texts have none: see content.extract)
             return
         first = await near.first(outcome.record.url, content.simhash)
         if first is not None:

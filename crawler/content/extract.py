@@ -33,11 +33,13 @@ def extract_content(tree: LexborHTMLParser, url: str, base: str, settings: Conte
     return _finish(markdown, metadata, settings, words=node.text(deep=True, separator=" "))
 
 
-def content_of_markdown(markdown: str, tree: LexborHTMLParser, url: str, settings: ContentSettings) -> PageContent:
-    """The content of a page served as Markdown; ``tree`` is the HTML it renders to."""
+def content_of_markdown(
+    markdown: str, tree: LexborHTMLParser, url: str, heading: str | None, settings: ContentSettings
+) -> PageContent:
+    """The content of a page served as Markdown; ``tree`` is the HTML it renders to, ``heading``
+    its first h1 (its title, as Markdown has no ``<title>``)."""
     metadata = _metadata(tree, url)
-    if metadata.get("title") is None and (h1 := tree.css_first("h1")) is not None:
-        metadata["title"] = " ".join(h1.text().split()) or None
+    metadata["title"] = metadata.get("title") or heading
     return _finish(markdown, metadata, settings)
 
 

@@ -78,7 +78,7 @@ class ContentMaker:
         url = self._fetched.url
         try:
             if self._markdown is not None:
-                self._content = content_of_markdown(self._markdown, tree, url, settings)
+                self._content = content_of_markdown(self._markdown, tree, url, self.heading, settings)
             else:
                 base = base_url(tree, URL(url, encoded=True))
                 self._content = extract_content(tree, url, base, settings)

@@ -18,6 +18,7 @@ import orjson
 
 from crawler.core.content import PageContent
 from crawler.core.record import Record
+from crawler.core.records import read_jsonl
 from crawler.sinks.records import RecordSink
 
 CONTENT, CHUNKS, INDEX = "content.jsonl", "chunks.jsonl", "simhash.jsonl"
@@ -46,17 +47,8 @@ class ContentSink:
 
 
 def read_index(out: Path) -> Iterator[tuple[str, int]]:
-    """The (URL, SimHash) pairs a crawl of ``out`` saw first; damaged lines are skipped."""
-    try:
-        with open(out / INDEX, "rb") as f:
-            for line in f:
-                try:
-                    entry = orjson.loads(line)
-                    yield entry["url"], int(entry["simhash"], 16)
-                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                    continue
-    except FileNotFoundError:
-        return
+    """The (URL, SimHash) pairs a crawl of ``out`` saw first (the file is repaired on resume)."""
+    return ((entry["url"], int(entry["simhash"], 16)) for entry in read_jsonl(out / INDEX))
 
 
 def keep_current(out: Path, changed: set[str], generation: int) -> None:
