@@ -23,6 +23,7 @@ from crawler.core.proxy_url import parse_proxy
 from crawler.core.urls import parse_seed
 from crawler.job_values import (
     DAY,
+    IMPERSONATE,
     RESOURCE_TYPES,
     Chunks,
     ContentFormats,
@@ -31,6 +32,7 @@ from crawler.job_values import (
     ProxyRule,
     RecrawlRule,
     Timeouts,
+    TransportRule,
     url_match,
 )
 from crawler.parsing.rules import ExtractRule, FollowRule, Strict
@@ -124,6 +126,9 @@ class Job(Strict):
     proxy_retries: int = Field(10, ge=0, le=1000)
     proxy_ban_status: list[int] = []
     proxy_ban_body: str | None = None
+    transport: Literal["aiohttp", "curl"] = "aiohttp"  # curl: HTTP/2, a browser's TLS with impersonate
+    impersonate: str | None = Field(None, pattern=IMPERSONATE)  # implies transport: curl
+    transport_rules: list[TransportRule] = []
     trust_env: bool = False
     block_private_ips: bool = False
     insecure: bool = False
@@ -275,6 +280,22 @@ class Job(Strict):
         given = [k for k in ("on_content", "near_duplicates", "main_content") if k in self.model_fields_set]
         if given and not self.content:
             raise ValueError(f"{given[0]} needs content: markdown or text (--content)")
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _impersonate_means_curl(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("impersonate") and data.get("transport") is None:
+            return {**data, "transport": "curl"}
+        return data
+
+    @model_validator(mode="after")
+    def _impersonate_needs_curl(self) -> Job:
+        if self.impersonate and self.transport == "aiohttp":
+            raise ValueError("impersonate needs transport: curl (aiohttp presents Python's own TLS)")
+        for i, rule in enumerate(self.transport_rules):
+            if rule.impersonate and rule.transport == "aiohttp":
+                raise ValueError(f"transport_rules item {i}: impersonate needs transport: curl")
         return self
 
     @model_validator(mode="after")

@@ -1,5 +1,6 @@
 """The value types of the job schema (:mod:`crawler.config`): durations, folder names, URL
-patterns, timeouts, content formats, chunk sizes, and the items of ``proxy_rules`` and ``recrawl_rules``."""
+patterns, timeouts, content formats, chunk sizes, and the items of ``proxy_rules``, ``transport_rules``
+and ``recrawl_rules``."""
 
 from __future__ import annotations
 
@@ -46,6 +47,18 @@ class Timeouts(Strict):
     read: float = Field(30.0, gt=0, le=DAY)
     total: float = Field(60.0, gt=0, le=DAY)
     dns: float = Field(2.0, gt=0, le=DAY)
+
+
+IMPERSONATE = r"^[a-z][a-z0-9_]{1,40}$"  # a browser target of curl's: chrome, chrome131, firefox, safari184...
+
+
+class TransportRule(Strict):
+    """Fetch URLs matching ``match`` (a glob, or a regex after ``re:``) over ``transport``,
+    presenting ``impersonate`` (curl)."""
+
+    match: UrlMatch
+    transport: Literal["aiohttp", "curl"] = "curl"
+    impersonate: str | None = Field(None, pattern=IMPERSONATE)
 
 
 class ProxyRule(Strict):

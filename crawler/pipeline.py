@@ -380,6 +380,8 @@ class Pipeline:
             proxy=proxy,
             crawl=self._generation,
             rendered=r.rendered if r is not None else False,
+            transport=r.transport if r is not None else None,
+            http_version=r.http_version if r is not None else None,
             meta=request.meta,
             priority=request.priority,
         )

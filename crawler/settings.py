@@ -19,6 +19,7 @@ from crawler.net.dns import DnsSettings
 from crawler.net.proxies import Router
 from crawler.net.render import RenderSettings
 from crawler.net.session import FetchSettings
+from crawler.net.transports import TransportRule, TransportSettings
 from crawler.parsing.reader import ReaderSettings
 from crawler.pipeline import PipelineSettings
 from crawler.recrawl import RecrawlSettings
@@ -73,7 +74,13 @@ def fetch_settings(job: Job) -> FetchSettings:
         max_retry_after=job.max_retry_after,
         proxy_ban_status=frozenset(job.proxy_ban_status),
         proxy_ban_body=job.proxy_ban_body,
+        user_agent_set="user_agent" in job.model_fields_set,
         markdown_pages=job.prefer_markdown,
+        transports=TransportSettings(
+            job.transport,
+            job.impersonate,
+            tuple(TransportRule(r.match, r.transport, r.impersonate) for r in job.transport_rules),
+        ),
     )
 
 
