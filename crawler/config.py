@@ -23,18 +23,19 @@ from crawler.core.proxy_url import parse_proxy
 from crawler.core.urls import parse_seed
 from crawler.job_values import (
     DAY,
-    IMPERSONATE,
     RESOURCE_TYPES,
     Chunks,
     ContentFormats,
     Duration,
     FolderName,
+    Impersonate,
     ProxyRule,
     RecrawlRule,
     Timeouts,
     TransportRule,
     url_match,
 )
+from crawler.net.transports import curl_missing
 from crawler.parsing.rules import ExtractRule, FollowRule, Strict
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://github.com/crawler-project/crawler)"
@@ -127,7 +128,7 @@ class Job(Strict):
     proxy_ban_status: list[int] = []
     proxy_ban_body: str | None = None
     transport: Literal["aiohttp", "curl"] = "aiohttp"  # curl: HTTP/2, a browser's TLS with impersonate
-    impersonate: str | None = Field(None, pattern=IMPERSONATE)  # implies transport: curl
+    impersonate: Impersonate | None = None  # implies transport: curl
     transport_rules: list[TransportRule] = []
     trust_env: bool = False
     block_private_ips: bool = False
@@ -293,9 +294,8 @@ class Job(Strict):
     def _impersonate_needs_curl(self) -> Job:
         if self.impersonate and self.transport == "aiohttp":
             raise ValueError("impersonate needs transport: curl (aiohttp presents Python's own TLS)")
-        for i, rule in enumerate(self.transport_rules):
-            if rule.impersonate and rule.transport == "aiohttp":
-                raise ValueError(f"transport_rules item {i}: impersonate needs transport: curl")
+        if self.transport == "curl" and (missing := curl_missing()) is not None:
+            raise ValueError(missing)
         return self
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from crawler.net.transports import browser, curl_missing
 from crawler.parsing.rules import Strict, checked_pattern
 
 DAY = 86_400.0  # the longest wait any setting may ask for (a longer one would hang the crawl)
@@ -49,7 +50,13 @@ class Timeouts(Strict):
     dns: float = Field(2.0, gt=0, le=DAY)
 
 
-IMPERSONATE = r"^[a-z][a-z0-9_]{1,40}$"  # a browser target of curl's: chrome, chrome131, firefox, safari184...
+def impersonation(target: str) -> str:
+    """A browser target curl knows (chrome, chrome131, firefox, safari184...), checked now."""
+    browser(target)
+    return target
+
+
+Impersonate = Annotated[str, AfterValidator(impersonation)]
 
 
 class TransportRule(Strict):
@@ -58,7 +65,15 @@ class TransportRule(Strict):
 
     match: UrlMatch
     transport: Literal["aiohttp", "curl"] = "curl"
-    impersonate: str | None = Field(None, pattern=IMPERSONATE)
+    impersonate: Impersonate | None = None
+
+    @model_validator(mode="after")
+    def _curl(self) -> TransportRule:
+        if self.impersonate and self.transport == "aiohttp":
+            raise ValueError("impersonate needs transport: curl")
+        if self.transport == "curl" and (missing := curl_missing()) is not None:
+            raise ValueError(missing)
+        return self
 
 
 class ProxyRule(Strict):

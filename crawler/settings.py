@@ -19,7 +19,7 @@ from crawler.net.dns import DnsSettings
 from crawler.net.proxies import Router
 from crawler.net.render import RenderSettings
 from crawler.net.session import FetchSettings
-from crawler.net.transports import TransportRule, TransportSettings
+from crawler.net.transports import TransportRule, TransportSettings, browser
 from crawler.parsing.reader import ReaderSettings
 from crawler.pipeline import PipelineSettings
 from crawler.recrawl import RecrawlSettings
@@ -78,8 +78,11 @@ def fetch_settings(job: Job) -> FetchSettings:
         markdown_pages=job.prefer_markdown,
         transports=TransportSettings(
             job.transport,
-            job.impersonate,
-            tuple(TransportRule(r.match, r.transport, r.impersonate) for r in job.transport_rules),
+            browser(job.impersonate) if job.impersonate else None,
+            tuple(
+                TransportRule(r.match, r.transport, browser(r.impersonate) if r.impersonate else None)
+                for r in job.transport_rules
+            ),
         ),
     )
 

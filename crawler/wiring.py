@@ -35,7 +35,7 @@ from crawler.net.render import Renderer
 from crawler.net.robots import Robots, RobotsCache
 from crawler.net.session import FetchSettings, make_resolver, make_session
 from crawler.net.sockets import BoundedConnector, Budget
-from crawler.net.transports import Transports, curl_ready
+from crawler.net.transports import Transports
 from crawler.observe.stats import Stats
 from crawler.parsing.process import Parser, make_parser
 from crawler.parsing.reader import PageReader
@@ -168,7 +168,7 @@ def _assemble(
         router=router(job),
         parser=parser,
         renderer=renderer,
-        fetch=curl_ready(fetch_settings(job)),
+        fetch=fetch_settings(job),
         pipeline=pipeline_settings(job),
         output=output_settings(job, hook_items=hooks.parse is not None),
     )

@@ -183,21 +183,6 @@ class CurlTransport:
         self._jar.update_cookies(cookies, url)
 
 
-def browser(target: str | None) -> str | None:
-    """curl's name for an impersonation target: ``chrome`` is the newest Chrome this curl_cffi
-    knows (pin a version, e.g. ``chrome131``, for a fingerprint that does not move with upgrades)."""
-    if target is None:
-        return None
-    from curl_cffi.requests.impersonate import BrowserType, resolve_latest_browser_type
-
-    name = resolve_latest_browser_type(target)  # type: ignore[no-untyped-call]
-    known = {b.value for b in BrowserType}
-    if name not in known:
-        some = ", ".join(["chrome", "firefox", "safari", "edge", "chrome131", "firefox133", "safari184"])
-        raise ValueError(f"impersonate: curl does not know {target!r} (e.g. {some})")
-    return str(name)
-
-
 def _check_connected(curl: Curl, pinned: str) -> None:
     """curl connected to the address the resolver allowed (a pin it ignored would be a bug)."""
     got = curl.getinfo(CurlInfo.PRIMARY_IP)

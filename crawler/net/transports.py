@@ -5,17 +5,12 @@ never imports curl_cffi."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from yarl import URL
 
-from crawler.core.errors import ConfigError
 from crawler.core.urls import url_pattern
 from crawler.net.wire import Transport
-
-if TYPE_CHECKING:
-    from crawler.net.session import FetchSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,22 +71,26 @@ class Transports:
             await self._curl.close()
 
 
-def curl_ready(settings: FetchSettings) -> FetchSettings:
-    """``settings`` with curl's names for the browser targets, checked before the crawl starts:
-    one readable line when curl_cffi is missing or does not know a target."""
-    chosen = settings.transports
-    if not chosen.uses_curl:
-        return settings
+def curl_missing() -> str | None:
+    """Why curl cannot run here (curl_cffi not installed), or None."""
     try:
-        from crawler.net.curl import browser
+        import curl_cffi  # noqa: F401
     except ImportError:
-        raise ConfigError("transport: curl needs curl_cffi: pip install 'crawler[curl]'") from None
-    try:
-        chosen = replace(
-            chosen,
-            impersonate=browser(chosen.impersonate),
-            rules=tuple(replace(r, impersonate=browser(r.impersonate)) for r in chosen.rules),
-        )
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
-    return replace(settings, transports=chosen)
+        return "transport: curl needs curl_cffi: pip install 'crawler[curl]'"
+    return None
+
+
+def browser(target: str) -> str:
+    """curl's name for an impersonation target: ``chrome`` is the newest Chrome this curl_cffi
+    knows (pin a version, e.g. ``chrome131``, for a fingerprint that does not move with upgrades).
+    ValueError, one readable line, for a target curl does not know."""
+    missing = curl_missing()
+    if missing is not None:
+        raise ValueError(missing)
+    from curl_cffi.requests.impersonate import BrowserType, resolve_latest_browser_type
+
+    name = resolve_latest_browser_type(target)  # type: ignore[no-untyped-call]
+    if name not in {b.value for b in BrowserType}:
+        some = "chrome, firefox, safari, edge, chrome131, firefox133, safari184"
+        raise ValueError(f"curl does not know the browser {target!r} (e.g. {some})")
+    return str(name)
