@@ -101,7 +101,9 @@ class CurlWire:
         else:
             self._ended = True
         if not self._started.done():
-            if isinstance(self._ended, BaseException):
+            if isinstance(self._ended, asyncio.CancelledError):
+                self._started.cancel()  # (removed while the fetcher waited: it is being cancelled)
+            elif isinstance(self._ended, BaseException):
                 self._started.set_exception(self._ended)
             else:
                 self._read_head()
