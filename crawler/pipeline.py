@@ -25,11 +25,11 @@ from yarl import URL
 from crawler.admission import LinkRules
 from crawler.core.errors import FetchError, InvalidURL, Kind
 from crawler.core.outgoing import Outgoing
-from crawler.core.record import Record
 from crawler.core.request import Attempts, Request
 from crawler.core.response import Response
 from crawler.core.step import Again, Final, Reason, Source, Step
 from crawler.core.urls import host_key, join
+from crawler.finals import Finals
 from crawler.hooks import HookFailed, RequestHook, prepare
 from crawler.net.failures import classify
 from crawler.net.fetch import Fetcher
@@ -39,7 +39,7 @@ from crawler.net.robots import Robots, Unavailable
 from crawler.observe.stats import Stats
 from crawler.parsing.page import Fetched, Follow
 from crawler.parsing.process import Parser, Stored
-from crawler.recrawl import RecrawlSettings, visit_after
+from crawler.recrawl import RecrawlSettings
 from crawler.scheduling.limiter import HostLimiter
 from crawler.scheduling.scheduler import LeaseSlot
 from crawler.sinks.pages import PageStore
@@ -88,7 +88,7 @@ class Pipeline:
     ) -> None:
         self._settings = settings
         self._renderer = stages.renderer
-        self._generation = generation
+        self._final = Finals(generation, settings.recrawl).final
         self._request_hook = stages.request_hook
         self._fetcher = stages.fetcher
         self._router = stages.router
@@ -350,51 +350,3 @@ class Pipeline:
         if hooked is None:
             return Request(link, host, request.depth + 1, request.url)
         return Request(link, host, request.depth + 1, request.url, meta=hooked.meta or None, priority=hooked.priority)
-
-    def _final(
-        self,
-        request: Request,
-        started: float,
-        response: Response | None = None,
-        error: FetchError | None = None,
-        *,
-        proxy: str | None = None,
-        final_url: str | None = None,
-        title: str | None = None,
-    ) -> Final:
-        r = response
-        record = Record(
-            url=request.url,
-            depth=request.depth,
-            parent=request.parent,
-            attempts=request.attempts.attempt + 1,
-            elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
-            final_url=final_url or (r.final_url or request.url if r is not None else None),
-            status=r.status if r is not None else None,
-            error=error,
-            content_type=r.content_type if r is not None else None,
-            bytes=r.nbytes if r is not None else 0,
-            sha256=r.sha256 if r is not None else None,
-            path=r.path if r is not None else None,
-            title=title,
-            proxy=proxy,
-            crawl=self._generation,
-            rendered=r.rendered if r is not None else False,
-            meta=request.meta,
-            priority=request.priority,
-        )
-        visit = visit_after(record, r.headers if r is not None else None, request.previous, self._settings.recrawl)
-        return Final(record, visit=visit)
-
-
-def internal_error(request: Request, bug: Exception, redact: Callable[[str], str]) -> Record:
-    """The record of a request that a bug of ours stopped: its URL still gets its one record."""
-    return Record(
-        url=request.url,
-        depth=request.depth,
-        parent=request.parent,
-        attempts=request.attempts.attempt + 1,
-        error=FetchError(Kind.INTERNAL, redact(f"{type(bug).__name__}: {bug}")),
-        meta=request.meta,
-        priority=request.priority,
-    )
