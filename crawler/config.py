@@ -28,8 +28,11 @@ from crawler.job_values import (
     ContentFormats,
     Duration,
     FolderName,
+    HttpStatus,
     ProxyRule,
+    ProxyUrl,
     RecrawlRule,
+    Regex,
     Timeouts,
     url_match,
 )
@@ -113,17 +116,17 @@ class Job(Strict):
     render_memory_mb: int = Field(2048, ge=1)  # a browser grown past this (PSS) is replaced
     format: Literal["jsonl", "csv"] = "jsonl"
     warc: bool = False
-    proxy: str | None = None
-    proxies: list[str] = []
-    proxy_pools: dict[str, list[str]] = {}
+    proxy: ProxyUrl | None = None
+    proxies: list[ProxyUrl] = []
+    proxy_pools: dict[str, list[ProxyUrl]] = {}
     proxy_rules: list[ProxyRule] = []
     proxy_rotation: Literal["round_robin", "random", "least_used", "sticky"] = "round_robin"
     proxy_concurrency: int | None = Field(None, ge=1)
     proxy_cooldown: float = Field(5.0, ge=0, le=DAY)
     proxy_wait: float = Field(60.0, ge=0, le=DAY)
     proxy_retries: int = Field(10, ge=0, le=1000)
-    proxy_ban_status: list[int] = []
-    proxy_ban_body: str | None = None
+    proxy_ban_status: list[HttpStatus] = []
+    proxy_ban_body: Regex | None = None
     trust_env: bool = False
     block_private_ips: bool = False
     insecure: bool = False
@@ -155,28 +158,13 @@ class Job(Strict):
         """True when the job's frontier is in Redis, shared with other processes."""
         return self.frontier.startswith(("redis://", "rediss://"))
 
-    @field_validator("proxy")
-    @classmethod
-    def _proxy(cls, url: str | None) -> str | None:
-        return None if url is None else str(parse_proxy(url))
-
-    @field_validator("proxies")
-    @classmethod
-    def _proxies(cls, urls: list[str]) -> list[str]:
-        return [str(parse_proxy(u)) for u in urls]
-
     @field_validator("proxy_pools")
     @classmethod
     def _pools(cls, pools: dict[str, list[str]]) -> dict[str, list[str]]:
         for name, urls in pools.items():
             if name in ("direct", "default") or not urls:
                 raise ValueError(f"pool {name!r}: needs a name other than direct/default and at least one proxy")
-        return {name: [str(parse_proxy(u)) for u in urls] for name, urls in pools.items()}
-
-    @field_validator("proxy_ban_body")
-    @classmethod
-    def _ban_body(cls, pattern: str | None) -> str | None:
-        return None if pattern is None else cls._regexes([pattern])[0]
+        return pools
 
     @field_validator("ca_bundle")
     @classmethod
@@ -229,14 +217,6 @@ class Job(Strict):
         if not all(100 <= int(n) <= 10_000 for n in size.split("x")):
             raise ValueError(f"{size!r}: width and height must be 100-10000 pixels")
         return size
-
-    @field_validator("proxy_ban_status")
-    @classmethod
-    def _statuses(cls, codes: list[int]) -> list[int]:
-        bad = [c for c in codes if not 100 <= c <= 599]
-        if bad:
-            raise ValueError(f"{bad[0]} is not an HTTP status (100-599)")
-        return codes
 
     @model_validator(mode="after")
     def _hook_items_are_jsonl(self) -> Job:

@@ -1,5 +1,6 @@
 """The value types of the job schema (:mod:`crawler.config`): durations, folder names, URL
-patterns, timeouts, content formats, chunk sizes, and the items of ``proxy_rules`` and ``recrawl_rules``."""
+patterns, regexes, HTTP statuses, proxy URLs, timeouts, content formats, chunk sizes, and the items
+of ``proxy_rules`` and ``recrawl_rules``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from crawler.core.proxy_url import parse_proxy
 from crawler.parsing.rules import Strict, checked_pattern
 
 DAY = 86_400.0  # the longest wait any setting may ask for (a longer one would hang the crawl)
@@ -36,6 +38,31 @@ def url_match(pattern: str) -> str:
 
 
 UrlMatch = Annotated[str, AfterValidator(url_match)]
+
+
+def regex(pattern: str) -> str:
+    """A regex that compiles (``proxy_ban_body``)."""
+    return checked_pattern(pattern, glob_ok=False) or pattern
+
+
+Regex = Annotated[str, AfterValidator(regex)]
+
+
+def http_status(code: int) -> int:
+    if not 100 <= code <= 599:
+        raise ValueError(f"{code} is not an HTTP status (100-599)")
+    return code
+
+
+HttpStatus = Annotated[int, AfterValidator(http_status)]
+
+
+def proxy_url(url: str) -> str:
+    """A proxy URL as the router takes it (scheme, host and port checked: :func:`parse_proxy`)."""
+    return str(parse_proxy(url))
+
+
+ProxyUrl = Annotated[str, AfterValidator(proxy_url)]
 
 
 class Timeouts(Strict):
@@ -125,3 +152,4 @@ class Chunks(Strict):
         if self.overlap >= self.words:
             raise ValueError(f"overlap ({self.overlap}) must be smaller than words ({self.words})")
         return self
+
