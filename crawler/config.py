@@ -24,6 +24,7 @@ from crawler.core.urls import parse_seed
 from crawler.job_values import (
     DAY,
     RESOURCE_TYPES,
+    BlockedRule,
     Chunks,
     ContentFormats,
     Duration,
@@ -127,6 +128,8 @@ class Job(Strict):
     proxy_retries: int = Field(10, ge=0, le=1000)
     proxy_ban_status: list[HttpStatus] = []
     proxy_ban_body: Regex | None = None
+    blocked_when: list[BlockedRule] = []  # answers that are challenge pages, not pages (error kind blocked)
+    blocked_defaults: bool = True  # also the rules that catch the common challenge pages
     trust_env: bool = False
     block_private_ips: bool = False
     insecure: bool = False

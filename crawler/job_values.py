@@ -1,6 +1,6 @@
 """The value types of the job schema (:mod:`crawler.config`): durations, folder names, URL
 patterns, regexes, HTTP statuses, proxy URLs, timeouts, content formats, chunk sizes, and the items
-of ``proxy_rules`` and ``recrawl_rules``."""
+of ``proxy_rules``, ``recrawl_rules`` and ``blocked_when``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from crawler.core.blocked import BlockRule
 from crawler.core.proxy_url import parse_proxy
-from crawler.parsing.rules import Strict, checked_pattern
+from crawler.parsing.rules import Strict, checked_css, checked_pattern
 
 DAY = 86_400.0  # the longest wait any setting may ask for (a longer one would hang the crawl)
 RESOURCE_TYPES = frozenset(
@@ -55,6 +56,7 @@ def http_status(code: int) -> int:
 
 
 HttpStatus = Annotated[int, AfterValidator(http_status)]
+Statuses = Annotated[list[HttpStatus], BeforeValidator(lambda v: [v] if isinstance(v, int) else v)]  # 403 or [403]
 
 
 def proxy_url(url: str) -> str:
@@ -153,3 +155,30 @@ class Chunks(Strict):
             raise ValueError(f"overlap ({self.overlap}) must be smaller than words ({self.words})")
         return self
 
+
+class BlockedRule(Strict):
+    """One ``blocked_when`` rule: an answer is blocked when every key the rule gives holds, and
+    when any rule holds (see :mod:`crawler.core.blocked`)."""
+
+    name: str | None = None  # what a blocked record's message calls the rule [blocked_when[INDEX]]
+    status: Statuses = []
+    header: str | None = None  # "Name" (the answer has it) or "Name: regex" (a value matches, any case)
+    title: str | None = None  # a regex the page's <title> matches
+    text: str | None = None  # a regex the body's first max_parse_bytes match (as bytes: UTF-8)
+    selector: Annotated[str | None, AfterValidator(checked_css)] = None  # matches on a parsed (2xx HTML) page
+
+    @model_validator(mode="after")
+    def _holds_together(self) -> BlockedRule:
+        self.rule("")  # a ValueError of one line when it cannot be a rule
+        return self
+
+    def rule(self, name: str) -> BlockRule:
+        """The rule the crawl checks, called ``name`` unless it has a name of its own."""
+        return BlockRule.make(
+            self.name or name,
+            status=self.status,
+            header=self.header,
+            title=self.title,
+            text=self.text,
+            selector=self.selector,
+        )

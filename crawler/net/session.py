@@ -12,6 +12,7 @@ import aiohttp
 import aiohttp_socks
 from yarl import URL
 
+from crawler.core.blocked import BlockRules
 from crawler.core.usage import DnsUse
 from crawler.net.dns import DnsSettings
 from crawler.net.proxies import Proxy
@@ -43,6 +44,7 @@ class FetchSettings:
     proxy_ban_status: frozenset[int]
     proxy_ban_body: str | None  # a regex
     markdown_pages: bool = False  # prefer_markdown: a text/markdown answer is a page to parse, like HTML
+    blocked: BlockRules = field(default_factory=BlockRules)  # blocked_when: what the head or an error page shows
 
 
 def make_resolver(settings: FetchSettings, use: DnsUse | None = None) -> CrawlResolver:
