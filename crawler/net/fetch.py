@@ -18,13 +18,14 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from crawler.core.blocked import blocked_page
 from crawler.core.errors import FetchError, InvalidURL, Kind
 from crawler.core.exchange import Exchange
 from crawler.core.outgoing import Outgoing
 from crawler.core.request import Visit
 from crawler.core.response import Response, is_page
 from crawler.core.urls import join
-from crawler.net.decode import BodyDecoder
+from crawler.net.decode import BodyDecoder, decoded
 from crawler.net.failures import classify, is_transport
 from crawler.net.proxies import Proxy, Router
 from crawler.net.resolver import CrawlResolver, is_blocked
@@ -60,6 +61,7 @@ class Fetcher:
         self._socks: dict[str, aiohttp.ClientSession] = {}
         self._parse_cap = min(settings.max_parse_bytes, settings.max_bytes)
         self._ban_body = re.compile(settings.proxy_ban_body.encode()) if settings.proxy_ban_body else None
+        self._blocks = settings.blocked  # (a 2xx page's body is the parser's to check)
         self.headers = CIMultiDict({"User-Agent": settings.user_agent, **settings.headers})
 
     def request_kwargs(
@@ -234,11 +236,16 @@ class Fetcher:
             if _proxy_auth_failed(resp):
                 raise self._credentials_rejected(proxy, status)
             raise FetchError(Kind.PROXY, f"ban signal via {proxy.id}: status {status}", banned=True)
+        if (blocked := self._blocks.head(status, resp.headers)) is not None:
+            await self._drain(resp)
+            return Response(status, ctype, error=blocked_page(blocked))
         if 300 <= status < 400 and "Location" in resp.headers:
             await self._drain(resp)
             return Response(status, ctype, location=resp.headers["Location"])
         if not 200 <= status < 300:
-            await self._drain(resp)
+            body = await self._drain(resp)
+            if (blocked := self._blocks.body(status, resp.headers, body)) is not None:
+                return Response(status, ctype, error=blocked_page(blocked))
             retry_after = parse_retry_after(resp.headers.get("Retry-After"), self._settings.max_retry_after)
             error = FetchError(
                 Kind.HTTP,
@@ -347,21 +354,23 @@ class Fetcher:
             await take(decoder.finish())
         return b"".join(kept), size
 
-    async def _drain(self, resp: aiohttp.ClientResponse, *, archive: bool = True) -> None:
+    async def _drain(self, resp: aiohttp.ClientResponse, *, archive: bool = True) -> bytes:
         """Read a small unwanted body so the connection can be reused (and archive it when whole);
-        close the connection instead if the body is big."""
+        close the connection instead if the body is big. Returns the body read, decoded (b"" if none)."""
         if resp.content_length is not None and resp.content_length > DRAIN:
             resp.close()
-            return
+            return b""
         chunks, read = [], 0
         async for chunk in resp.content.iter_chunked(CHUNK):
             read += len(chunk)
             if read > DRAIN:
                 resp.close()
-                return
+                return b""
             chunks.append(chunk)
+        body = b"".join(chunks)
         if self._warc is not None and archive:
-            await self._warc.write(Exchange.of(resp), b"".join(chunks))
+            await self._warc.write(Exchange.of(resp), body)
+        return decoded(body, resp.headers.get("Content-Encoding"), DRAIN * 16) if self._warc is not None else body
 
 
 def _tls_with_proxy(exc: BaseException, proxy: Proxy) -> bool:
