@@ -12,6 +12,7 @@ from typing import Any
 from crawler.admission import AdmissionSettings, LinkRules
 from crawler.config import Job
 from crawler.content.settings import ContentSettings
+from crawler.core.blocked import BlockRules
 from crawler.core.request import Caps
 from crawler.core.urls import Scope
 from crawler.net.browser import BrowserSettings
@@ -84,7 +85,14 @@ def fetch_settings(job: Job) -> FetchSettings:
                 for r in job.transport_rules
             ),
         ),
+        blocked=blocked_rules(job),
     )
+
+
+def blocked_rules(job: Job) -> BlockRules:
+    """``blocked_when`` (named by their place unless they have names) and, unless turned off, the defaults."""
+    rules = (rule.rule(f"blocked_when[{i}]") for i, rule in enumerate(job.blocked_when))
+    return BlockRules(rules, defaults=job.blocked_defaults)
 
 
 MARKDOWN_FIRST = "text/markdown, text/html;q=0.9, */*;q=0.8"
@@ -160,6 +168,7 @@ def reader_settings(job: Job) -> ReaderSettings:
         follow_nofollow=job.follow_nofollow,
         detect_shells=job.render_auto,
         content=content_settings(job) if job.content else None,
+        blocked=blocked_rules(job),
     )
 
 

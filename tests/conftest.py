@@ -1,5 +1,6 @@
 """Shared fixtures (and only fixtures: what they use lives in ``tests/helpers``): real aiohttp
-servers on 127.0.0.1, a real crawl into a temp directory, a real redis-server, real DNS servers.
+servers on 127.0.0.1, a real crawl into a temp directory, real proxies, a real redis-server, real
+DNS servers.
 
 ``site`` is one server that plays many virtual hosts (``tests.helpers.site.Site``): tests register
 handlers per (host, path) and reach the hosts by name through ``--resolve`` pins.
@@ -52,6 +53,28 @@ def crawl(tmp_path: Path) -> Callable[..., Awaitable[Result]]:
         return Result(stats, job.output_dir, c, grants)
 
     return run
+
+
+@pytest.fixture
+async def proxies(tmp_path: Path) -> Any:
+    """``await proxies(kind, n, user=..., password=...)`` starts n real proxies (``kind``: see
+    ``tests.helpers.proxy_servers.start_proxy``), each connecting out from its own loopback
+    address (127.0.0.10, .11, …); all die at teardown."""
+    from tests.helpers.proxy_servers import ProxyServer, start_proxy
+
+    started: list[ProxyServer] = []
+    counter = iter(range(10, 250))
+
+    async def start(kind: str, n: int = 1, **auth: Any) -> list[ProxyServer]:
+        new = [await start_proxy(kind, f"127.0.0.{next(counter)}", tmp_path, **auth) for _ in range(n)]
+        started.extend(new)
+        return new
+
+    yield start
+    for p in started:
+        p.kill()
+        if p.proc:
+            await p.proc.wait()
 
 
 @pytest.fixture(scope="session")

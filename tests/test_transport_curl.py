@@ -16,7 +16,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from tests.helpers.cli import run_cli
 from tests.helpers.leaks import basic_credentials, read_output
-from tests.test_proxies import proxies, sources  # noqa: F401  (the proxies fixture)
+from tests.test_proxies import sources
 
 WARCIO = str(Path(sys.executable).parent / "warcio")
 PAGE = b"<html><head><title>zipped</title></head><body><a href='/next'>n</a></body></html>"
@@ -93,7 +93,7 @@ async def test_impersonation_sends_the_browser_headers_and_its_user_agent_unless
     "kind, auth",
     [("http", {"user": "alice", "password": "s3cretpw"}), ("socks5", {"user": "bob", "password": "p@ss:w%rd/x"})],
 )
-async def test_curl_goes_through_real_proxies_with_credentials(site, crawl, proxies, kind, auth):  # noqa: F811
+async def test_curl_goes_through_real_proxies_with_credentials(site, crawl, proxies, kind, auth):
     (p,) = await proxies(kind, 1, **auth)
     shop(site, "127.0.0.1")
     r = await crawl(start_urls=[site.url("127.0.0.1")], proxy=p.url(), impersonate="chrome", warc=True)

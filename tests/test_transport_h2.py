@@ -37,7 +37,7 @@ async def test_an_http2_only_site_is_out_of_aiohttps_reach_and_crawled_over_curl
         h2_site.url("/next", host="h2.test"): ("h2 next", "2", "curl"),
     }
     assert (r.out / r.by_url[h2_site.url("/next", host="h2.test")]["path"]).read_bytes() == NEXT
-    assert [q.path for q in h2_site.requests][0] == "/robots.txt"  # asked over HTTP/2 too, first
+    assert h2_site.requests[0].path == "/robots.txt"  # asked over HTTP/2 too, first
     assert h2_site.connections == 1  # one connection, its streams multiplexed
 
 

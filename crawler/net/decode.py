@@ -71,3 +71,13 @@ class BodyDecoder:
         if not self._d.eof:
             raise FetchError(Kind.DECODE, f"{self.encoding} body ends before its stream does")
         return tail
+
+
+def decoded(raw: bytes, encoding: str | None, cap: int) -> bytes:
+    """A small whole body as received, decoded (at most ``cap`` bytes), or b"" if it does not decode:
+    for reading an error page that was only drained, never for a page that is kept."""
+    try:
+        decoder = BodyDecoder(encoding)
+        return decoder.feed(raw, cap) + decoder.finish()
+    except FetchError:
+        return b""

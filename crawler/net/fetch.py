@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 from multidict import CIMultiDict
 from yarl import URL
 
+from crawler.core.blocked import blocked_page
 from crawler.core.errors import FetchError, InvalidURL, Kind
 from crawler.core.outgoing import Outgoing
 from crawler.core.request import Visit
 from crawler.core.response import Response, is_page
 from crawler.core.urls import join
-from crawler.net.decode import BodyDecoder
+from crawler.net.decode import BodyDecoder, decoded
 from crawler.net.proxies import Proxy, Router
 from crawler.net.resolver import is_blocked
 from crawler.net.session import FetchSettings
@@ -56,6 +57,7 @@ class Fetcher:
         self._warc = warc
         self._parse_cap = min(settings.max_parse_bytes, settings.max_bytes)
         self._ban_body = re.compile(settings.proxy_ban_body.encode()) if settings.proxy_ban_body else None
+        self._blocks = settings.blocked  # (a 2xx page's body is the parser's to check)
         self.headers = CIMultiDict({"User-Agent": settings.user_agent, **settings.headers})
 
     def ask(
@@ -227,11 +229,16 @@ class Fetcher:
             if status == 407:  # (tinyproxy answers a wrong password with a 401 like the target's own)
                 raise self._credentials_rejected(proxy, status)
             raise FetchError(Kind.PROXY, f"ban signal via {proxy.id}: status {status}", banned=True)
+        if (blocked := self._blocks.head(status, wire.headers)) is not None:
+            await self._drain(wire)
+            return Response(status, ctype, error=blocked_page(blocked))
         if 300 <= status < 400 and "Location" in wire.headers:
             await self._drain(wire)
             return Response(status, ctype, location=wire.headers["Location"])
         if not 200 <= status < 300:
-            await self._drain(wire)
+            body = await self._drain(wire)
+            if (blocked := self._blocks.body(status, wire.headers, body)) is not None:
+                return Response(status, ctype, error=blocked_page(blocked))
             retry_after = parse_retry_after(wire.headers.get("Retry-After"), self._settings.max_retry_after)
             error = FetchError(
                 Kind.HTTP,
@@ -342,21 +349,23 @@ class Fetcher:
             await take(decoder.finish())
         return b"".join(kept), size
 
-    async def _drain(self, wire: Wire, *, archive: bool = True) -> None:
+    async def _drain(self, wire: Wire, *, archive: bool = True) -> bytes:
         """Read a small unwanted body so the connection can be reused (and archive it when whole);
-        close the connection instead if the body is big."""
+        close the connection instead if the body is big. Returns the body read, decoded (b"" if none)."""
         if wire.content_length is not None and wire.content_length > DRAIN:
             wire.abort()
-            return
+            return b""
         chunks, read = [], 0
         async for chunk in wire.chunks():
             read += len(chunk)
             if read > DRAIN:
                 wire.abort()
-                return
+                return b""
             chunks.append(chunk)
+        body = b"".join(chunks)
         if self._warc is not None and archive:
-            await self._warc.write(wire.exchange(), b"".join(chunks))
+            await self._warc.write(wire.exchange(), body)
+        return decoded(body, wire.headers.get("Content-Encoding"), DRAIN * 16) if wire.raw else body
 
 
 def parse_retry_after(value: str | None, cap: float) -> float | None:
