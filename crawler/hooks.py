@@ -1,5 +1,5 @@
 """User code hooks: ``parse`` (in the parser), ``request`` (before each fetch), ``on_record``,
-``on_item`` and ``on_content`` (in the engine).
+``on_item`` and ``on_content`` (in the engine), ``login`` (``login.hook``: an identity logs in).
 
 A hook is given as a Python object (the API) or as a dotted path ``package.module:function``
 (YAML ``parse:``, ``--parse``), imported at start: a path that does not import is refused with one
@@ -12,7 +12,7 @@ import dataclasses
 import importlib
 import inspect
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -30,6 +30,7 @@ RequestHook = Callable[[Outgoing], Any]  # changes the Outgoing (or returns one)
 RecordHook = Callable[[Record], Any]  # may return an awaitable
 ItemHook = Callable[[dict[str, Any]], Any]  # may return an awaitable
 ContentHook = Callable[[dict[str, Any]], Any]  # a content.jsonl line; may return an awaitable
+LoginHook = Callable[[Any], Awaitable[Any]]  # async; gets a crawler.net.login.LoginSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class Hooks:
     on_record: RecordHook | None = None
     on_item: ItemHook | None = None
     on_content: ContentHook | None = None
+    login: LoginHook | None = None
 
     @classmethod
     def from_paths(cls, paths: Mapping[str, str | None], base: Path | None = None) -> Hooks:

@@ -69,6 +69,7 @@ class Kind(StrEnum):
     PROTOCOL = "protocol"
     STORAGE = "storage"
     BLOCKED = "blocked"
+    LOGIN = "login"  # login: could not log in, or a covered page still looked logged out after it
     HOOK = "hook"  # the user's parse hook raised on this page
     RENDER = "render"  # the browser could not load the page (timeout, crash)
     LOCAL = "local"  # this machine ran out of something (files, sockets, memory, disk): not the site

@@ -39,6 +39,7 @@ class Response:
     placement: PendingBody | None = None  # the body, still to be written (``path``, ``sha256``) by its parser
     transport: str | None = None  # which fetched it: aiohttp, curl (a rendered page: None)
     http_version: str | None = None  # "1.1", "2", "3"
+    identity: int | None = None  # the identity (crawler.net.identities) it was fetched as
 
 
 MARKDOWN_TYPES = frozenset({"text/markdown", "text/x-markdown"})

@@ -101,6 +101,7 @@ class SqliteFrontier:
         self._changes: list[tuple[object, ...]] = []  # (state, *attempts_row, key), applied at commit
         self._visits: list[tuple[object, ...]] = []  # (generation, *visit, key), applied at commit
         self._legacy = False  # the file was saved before dedup keys: look links up by old keys too
+        self._kept: dict[str, Callable[[], str | None]] = {}  # other parts' state, saved with each commit
 
     async def open(self) -> int:
         """Open or create the store, reconcile it with records.jsonl; return URLs already done."""
@@ -268,8 +269,19 @@ class SqliteFrontier:
     async def commit(self) -> None:
         db = self._conn()
         self._apply_changes()
+        self._save_kept()
         db.execute("COMMIT")
         db.execute("BEGIN")
+
+    def keep(self, key: str, snapshot: Callable[[], str | None]) -> None:
+        """Save ``snapshot()`` in the job table under ``key`` with every commit (None: unchanged
+        since the last), so another part's state (the identities) resumes with the frontier's."""
+        self._kept[key] = snapshot
+
+    def kept(self, key: str) -> str | None:
+        """What was saved under ``key`` (the store must be open)."""
+        row = self._conn().execute("SELECT value FROM job WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
 
     async def flushed(self) -> None:
         """Nothing to do: on open, records.jsonl decides which URLs are done."""
@@ -278,6 +290,7 @@ class SqliteFrontier:
         if self._db is not None:
             try:
                 self._apply_changes()
+                self._save_kept()
                 self._db.execute("COMMIT")
             finally:
                 db, self._db = self._db, None
@@ -290,6 +303,11 @@ class SqliteFrontier:
         if self._visits:
             self._conn().executemany(_VISIT_INSERT, self._visits)
             self._visits.clear()
+
+    def _save_kept(self) -> None:
+        for key, snapshot in self._kept.items():
+            if (value := snapshot()) is not None:
+                self._conn().execute("INSERT OR REPLACE INTO job VALUES (?, ?)", (key, value))
 
     def _conn(self) -> sqlite3.Connection:
         assert self._db is not None, "SqliteFrontier.open() was not awaited"

@@ -9,8 +9,8 @@ the URL, the headers, the proxy, the address pin and the callbacks are set.
 Names are resolved by the crawl's resolver (cache, ``--resolve`` pins, ``block_private_ips``) and
 curl is pinned to the checked address, so it connects nowhere the guard did not allow; the address
 it did connect to is compared with the pin when the head arrives. Cookies are kept in a jar of the
-crawl's, as aiohttp's session keeps them. The only module that imports curl_cffi, and only crawls
-that ask for curl import it.
+crawl's, as aiohttp's session keeps them (or in the request's identity's jar). The only module that
+imports curl_cffi, and only crawls that ask for curl import it.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ LOCAL_DNS_PROXIES = frozenset({"socks5", "socks4"})  # schemes where we resolve 
 
 
 class CurlTransport:
-    """GETs on one curl multi handle, with easy handles pooled per impersonation target."""
+    """Requests on one curl multi handle, with easy handles pooled per impersonation target."""
 
     name = "curl"
 
@@ -63,7 +63,7 @@ class CurlTransport:
             await wire.started()
             if pin is not None:
                 _check_connected(curl, pin[1])
-            self._keep_cookies(wire, ask.url)
+            self._keep_cookies(wire, ask)
             yield wire
         finally:
             if not done.done():
@@ -137,23 +137,31 @@ class CurlTransport:
 
     def _headers(self, ask: Ask) -> list[tuple[str, str]]:
         """The job's headers (with a browser target, the browser's User-Agent unless the job set
-        one), and the cookies for the URL: the crawl's jar, then the job's."""
+        one), and the cookies for the URL: the crawl's jar (or the identity's), then the job's."""
         headers = list(ask.headers.items())
         if ask.impersonate is None:
             headers.append(("Accept-Encoding", self._accept_encoding))
         elif not self._settings.user_agent_set:  # the browser's own, as the TLS says (robots.txt keeps ours)
             headers = [(k, v) for k, v in headers if k.lower() != "user-agent"]
-        cookies = {name: morsel.value for name, morsel in self._jar.filter_cookies(ask.url).items()}
-        if ask.cookies:
-            cookies.update(ask.cookies)
-        if cookies:
-            headers.append(("Cookie", "; ".join(f"{k}={v}" for k, v in cookies.items())))
+        if ask.jar is not None:
+            cookie = ask.jar.header(ask.url, ask.cookies)
+        else:
+            cookies = {name: morsel.value for name, morsel in self._jar.filter_cookies(ask.url).items()}
+            cookies.update(ask.cookies or {})
+            cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        if cookie:
+            headers.append(("Cookie", cookie))
         return headers
 
     def _prepare(self, curl: Curl, ask: Ask, sent: list[tuple[str, str]], pin: str | None, wire: CurlWire) -> None:
         """The options of this request; every one is set each time (the handle is reused)."""
         curl.setopt(CurlOpt.URL, str(ask.url))
         curl.setopt(CurlOpt.HTTPHEADER, [f"{k}: {v}".encode() for k, v in sent])
+        if ask.body is not None:  # a login form: POST it (the handle goes back to GET below, next time)
+            curl.setopt(CurlOpt.POSTFIELDSIZE, len(ask.body))
+            curl.setopt(CurlOpt.POSTFIELDS, ask.body)
+        else:
+            curl.setopt(CurlOpt.HTTPGET, 1)
         curl.setopt(CurlOpt.RESOLVE, [pin] if pin is not None else [])
         if ask.proxy is not None:
             curl.setopt(CurlOpt.PROXY, ask.proxy.url)
@@ -170,9 +178,12 @@ class CurlTransport:
         if ask.raw:  # a WARC: the request head as curl sent it, browser headers included
             curl.setopt(CurlOpt.DEBUGFUNCTION, wire.on_debug)
 
-    def _keep_cookies(self, wire: CurlWire, url: URL) -> None:
+    def _keep_cookies(self, wire: CurlWire, ask: Ask) -> None:
         values = wire.headers.getall("Set-Cookie", ())
         if not values:
+            return
+        if ask.jar is not None:
+            ask.jar.update(ask.url, values)
             return
         cookies: SimpleCookie = SimpleCookie()
         for value in values:
@@ -180,7 +191,7 @@ class CurlTransport:
                 cookies.load(value)
             except Exception:  # a malformed cookie is the site's: the others are kept
                 continue
-        self._jar.update_cookies(cookies, url)
+        self._jar.update_cookies(cookies, ask.url)
 
 
 def _check_connected(curl: Curl, pinned: str) -> None:

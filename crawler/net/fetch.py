@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from multidict import CIMultiDict
 from yarl import URL
@@ -32,12 +32,39 @@ from crawler.net.transports import Transports
 from crawler.net.wire import Ask, Rejected, Transport, Wire
 from crawler.sinks.pages import PageFile, PageStore, Placement
 
-if TYPE_CHECKING:  # warcio is imported only by crawls that write WARC
+if TYPE_CHECKING:  # warcio is imported only by crawls that write WARC (identities import the fetcher)
+    from crawler.net.identities import Identity
     from crawler.sinks.warc import WarcSink
 
 DRAIN = 1 << 16
 SMALL_REDIRECTS = 5
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class Small(NamedTuple):
+    """The answer to :meth:`Fetcher.send`: where the redirects ended, and the body."""
+
+    status: int
+    url: URL
+    body: bytes
+    content_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """A form to POST (a login's), filled in on ``page``: sent as a browser sends it."""
+
+    body: bytes  # application/x-www-form-urlencoded
+    page: URL
+
+    def ask(self, ask: Ask) -> Ask:
+        headers = {
+            **ask.headers,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": str(self.page.origin()),
+            "Referer": str(self.page),
+        }
+        return replace(ask, raw=False, method="POST", body=self.body, headers=headers)
 
 
 class Fetcher:
@@ -61,11 +88,16 @@ class Fetcher:
         self.headers = CIMultiDict({"User-Agent": settings.user_agent, **settings.headers})
 
     def ask(
-        self, url: URL, proxy: Proxy | None = None, extra: Outgoing | None = None, previous: Visit | None = None
+        self,
+        url: URL,
+        proxy: Proxy | None = None,
+        extra: Outgoing | None = None,
+        previous: Visit | None = None,
+        identity: Identity | None = None,
     ) -> tuple[Transport, Ask]:
         """The transport for ``url`` and what to send: the job's headers (with the validators of
-        the URL's last visit, in a re-crawl), cookies (the job's, then what the request hook set
-        for this request), the proxy."""
+        the URL's last visit, in a re-crawl), the identity's headers, cookies (the identity's jar,
+        the job's, then what the request hook set for this request), the proxy."""
         transport, impersonate = self._transports.choose(url)
         headers: CIMultiDict[str] = self.headers
         cookies = self._settings.cookies
@@ -75,11 +107,16 @@ class Fetcher:
                 headers["If-None-Match"] = previous.etag
             if previous.last_modified:
                 headers["If-Modified-Since"] = previous.last_modified
+        if identity is not None:
+            headers = CIMultiDict({**headers, **identity.headers})
+            if identity.impersonate is not None and transport.name == "curl":
+                impersonate = identity.impersonate
         if extra is not None:
             headers = CIMultiDict({**headers, **extra.headers})
             if extra.cookies:
                 cookies = {**cookies, **extra.cookies}
-        return transport, Ask(url, headers, cookies, proxy, self._warc is not None, impersonate)
+        jar = identity.jar if identity is not None else None
+        return transport, Ask(url, headers, cookies, proxy, self._warc is not None, impersonate, jar)
 
     async def fetch(
         self,
@@ -88,13 +125,14 @@ class Fetcher:
         proxy: Proxy | None = None,
         extra: Outgoing | None = None,
         previous: Visit | None = None,
+        identity: Identity | None = None,
     ) -> Response:
         """GET ``url``; 2xx bodies go to a file of ``pages``. With ``previous`` (a re-crawl), the
         request is conditional, and a 304 or an identical body comes back ``unchanged`` with the
         page file untouched. Raises FetchError for transport failures."""
         self._guard(url)
         kept = await self._kept(previous, pages)
-        transport, ask = self.ask(url, proxy, extra, previous if kept else None)
+        transport, ask = self.ask(url, proxy, extra, previous if kept else None, identity)
         try:
             async with transport.get(ask) as wire:
                 response = await self._handle(wire, url, pages, proxy, previous, kept)
@@ -124,25 +162,42 @@ class Fetcher:
                 self._router.release(proxy, failed=failed, nbytes=nbytes)
 
     async def get_small(self, url: URL, limit: int, proxy: Proxy | None = None) -> tuple[int, bytes]:
-        """Status and body (at most ``limit`` bytes) of a small resource such as robots.txt.
+        """Status and body (at most ``limit`` bytes) of a small resource such as robots.txt (see
+        :meth:`send`)."""
+        small = await self.send(url, limit, proxy)
+        return small.status, small.body
+
+    async def send(
+        self,
+        url: URL,
+        limit: int,
+        proxy: Proxy | None = None,
+        identity: Identity | None = None,
+        form: Form | None = None,
+    ) -> Small:
+        """The answer (at most ``limit`` bytes of body) to a GET, or to the POST of ``form``,
+        never archived (a login's exchanges carry credentials), as ``identity`` when given.
 
         Redirects are followed here, at most ``SMALL_REDIRECTS`` hops, each through the
-        private-address guard; a longer chain counts as "not found", as Google treats robots.txt.
+        private-address guard (a POST goes on as a GET, except after a 307 or 308); a longer
+        chain counts as "not found", as Google treats robots.txt.
         """
         try:
             for _ in range(SMALL_REDIRECTS + 1):
                 self._guard(url)
-                transport, ask = self.ask(url, proxy)
+                transport, ask = self.ask(url, proxy, identity=identity)
+                ask = replace(ask, raw=False) if form is None else form.ask(ask)
                 try:
-                    async with transport.get(replace(ask, raw=False)) as wire:
+                    async with transport.get(ask) as wire:
                         if proxy is not None and wire.status == 407:
                             raise self._credentials_rejected(proxy, wire.status)
                         location = wire.headers.get("Location")
                         if 300 <= wire.status < 400 and location:
                             url = join(url, location)
+                            form = form if wire.status in (307, 308) else None
                             continue
                         body, _ = await self._read_capped(wire, limit, None)
-                        return wire.status, body
+                        return Small(wire.status, url, body, wire.headers.get("Content-Type"))
                 except FetchError:
                     raise
                 except Exception as e:
@@ -150,9 +205,9 @@ class Fetcher:
                     if failure is None:
                         raise
                     raise failure from None  # blamed below
-            return 404, b""
+            return Small(404, url, b"", None)
         except InvalidURL:
-            return 404, b""  # a redirect to a non-http(s) or malformed URL
+            return Small(404, url, b"", None)  # a redirect to a non-http(s) or malformed URL
         except FetchError as e:
             raise self._blame(e, proxy) from None
 

@@ -64,7 +64,7 @@ class AiohttpWire:
 
 
 class AiohttpTransport:
-    """GETs on the crawl's session; SOCKS proxies get a session each (HTTP proxies go per request)."""
+    """Requests on the crawl's session; SOCKS proxies get a session each (HTTP proxies go per request)."""
 
     name = "aiohttp"
 
@@ -77,13 +77,19 @@ class AiohttpTransport:
     @asynccontextmanager
     async def get(self, ask: Ask) -> AsyncIterator[AiohttpWire]:
         kw: dict[str, Any] = {"headers": ask.headers, "allow_redirects": False}
-        if ask.cookies:
+        if ask.jar is not None:  # an identity's cookies (the sessions keep none then)
+            kw["headers"] = _with_cookies(ask)
+        elif ask.cookies:
             kw["cookies"] = ask.cookies
         if ask.proxy is not None and not ask.proxy.is_socks:
             kw["proxy"] = ask.proxy.url
         if ask.raw:  # keep the bytes as received; the fetcher decodes them
             kw["auto_decompress"] = False
-        async with self._session_for(ask.proxy).get(ask.url, **kw) as resp:
+        if ask.body is not None:
+            kw["data"] = ask.body
+        async with self._session_for(ask.proxy).request(ask.method, ask.url, **kw) as resp:
+            if ask.jar is not None:
+                ask.jar.update(ask.url, resp.headers.getall("Set-Cookie", ()))
             yield AiohttpWire(resp, ask.raw)
 
     def failure(self, exc: BaseException, proxy: Proxy | None) -> FetchError | Rejected | None:
@@ -106,6 +112,15 @@ class AiohttpTransport:
         if session is None:
             session = self._socks[proxy.url] = make_session(self._settings, self._resolver, proxy)
         return session
+
+
+def _with_cookies(ask: Ask) -> list[tuple[str, str]]:
+    """The headers of an ``ask`` with a jar, its ``Cookie`` header added (the jar's cookies for
+    the URL, then the job's and the request hook's)."""
+    headers = list(ask.headers.items())
+    if ask.jar is not None and (cookie := ask.jar.header(ask.url, ask.cookies)) is not None:
+        headers.append(("Cookie", cookie))
+    return headers
 
 
 def _tls_with_proxy(exc: BaseException, proxy: Proxy) -> bool:

@@ -20,7 +20,7 @@ import asyncio
 import fnmatch
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from yarl import URL
@@ -80,11 +80,11 @@ class Pool:
     failing_since: float | None = None  # loop time of the first failure since a request last worked
 
     def usable(self, now: float) -> list[Proxy]:
-        return [
-            p
-            for p in self.proxies
-            if not p.dead and p.cooling_until <= now and (self.cap is None or p.inflight < self.cap)
-        ]
+        return [p for p in self.proxies if self.ready(p, now)]
+
+    def ready(self, p: Proxy, now: float) -> bool:
+        """``p`` may take a request now: not disabled, not cooling down, under its cap."""
+        return not p.dead and p.cooling_until <= now and (self.cap is None or p.inflight < self.cap)
 
     def pick(self, host: str, now: float) -> Proxy | None:
         ready = self.usable(now)
@@ -149,6 +149,7 @@ class Router:
         cap: int | None,
         cooldown: float,
         wait: float,
+        secrets: Iterable[str] = (),
     ) -> None:
         self._all: dict[str, Proxy] = {}
         self.pools = {
@@ -172,7 +173,8 @@ class Router:
         self._route_cache: dict[str, Pool | None] = {}
         self._stopping = False
         self._chosen: dict[str, Pool] = {}  # proxy URL set by the request hook → its pool of one
-        self._secrets = [s for p in self._all.values() for s in _secrets(p.url)]
+        found = {s for p in self._all.values() for s in _secrets(p.url)} | {s for s in secrets if len(s) >= 3}
+        self._secrets = sorted(found, key=len, reverse=True)  # (the login's values: see crawler.net.login)
 
     def proxies(self) -> list[Proxy]:
         return [*self._all.values(), *(pool.proxies[0] for pool in self._chosen.values())]
@@ -214,16 +216,31 @@ class Router:
         """A proxy for ``host`` now (None: go direct), without waiting: from the host's route, or
         from ``choice`` (see :meth:`choose`). Raises NoProxy (with the seconds until one may be
         usable) when the pool has none usable now."""
-        pool = self.route(host) if choice is None else self.choose(choice)
-        if pool is None:
-            return None
+        pool = self.pool_for(host, choice)
+        return None if pool is None else self.hold(self.pick(pool, host))
+
+    def pool_for(self, host: str, choice: str | None = None) -> Pool | None:
+        """The route of a request: the host's, or ``choice`` (see :meth:`choose`)."""
+        return self.route(host) if choice is None else self.choose(choice)
+
+    def pick(self, pool: Pool, host: str) -> Proxy:
+        """The proxy of ``pool`` that a request to ``host`` would take now, not yet counted as
+        taken (:meth:`hold`); NoProxy when none is usable now. Identities pick their proxy once."""
         now = asyncio.get_running_loop().time()
         proxy = pool.pick(host, now)
         if proxy is None:
             raise NoProxy(pool, now, self._wait)
+        return proxy
+
+    def hold(self, proxy: Proxy) -> Proxy:
+        """A request goes through ``proxy``: counted until :meth:`release`."""
         proxy.inflight += 1
         proxy.requests += 1
         return proxy
+
+    def ready(self, pool: Pool, proxy: Proxy) -> bool:
+        """``proxy`` of ``pool`` may take a request now (an identity's own proxy, asked each time)."""
+        return pool.ready(proxy, asyncio.get_running_loop().time())
 
     def hopeless(self, host: str) -> bool:
         """True when the host's route is a pool that waiting will not mend (see NoProxy)."""

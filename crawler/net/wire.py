@@ -1,4 +1,4 @@
-"""What the fetcher asks of a transport: send one GET, hand back the answer as a :class:`Wire`.
+"""What the fetcher asks of a transport: send one request, hand back the answer as a :class:`Wire`.
 
 The fetcher keeps the policy (the private-address guard for IP literals, conditional requests,
 ban signals, redirects returned, the capped streamed read, WARC); a transport only moves bytes.
@@ -18,6 +18,7 @@ from yarl import URL
 
 from crawler.core.errors import FetchError
 from crawler.core.exchange import Exchange
+from crawler.net.cookies import Jar
 from crawler.net.proxies import Proxy
 
 
@@ -48,14 +49,17 @@ class Wire(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Ask:
-    """One GET as the fetcher wants it sent."""
+    """One request as the fetcher wants it sent: a GET, or a login form's POST."""
 
     url: URL
     headers: Mapping[str, str]
-    cookies: Mapping[str, str] | None  # besides what the transport's cookie jar holds for the URL
+    cookies: Mapping[str, str] | None  # besides what the cookie jar holds for the URL
     proxy: Proxy | None
     raw: bool  # keep the body as received (WARC): the fetcher decodes it
     impersonate: str | None = None  # a browser target (curl only)
+    jar: Jar | None = None  # an identity's: its cookies go instead of the transport's own jar's
+    method: str = "GET"  # or "POST" (a login form), with ``body``
+    body: bytes | None = None  # its Content-Type is in ``headers``
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,7 @@ class Rejected:
 
 
 class Transport(Protocol):
-    """Sends GETs; knows its own failures."""
+    """Sends requests; knows its own failures."""
 
     name: str  # "aiohttp" or "curl": the record's ``transport``
 

@@ -325,3 +325,49 @@ redis.call('PEXPIRE', KEYS[1], 86400000)
 return 1
 """
 )
+
+# Identities (crawler.redis.identity_pool). KEYS: identities (field "slot route" → the identity's
+# JSON, which starts {"id":N,), identity_uses (id → requests). Every write names the identity it is
+# for, so one another worker retired meanwhile is never written back.
+HELD = """
+local function held(field, id)
+  local v = redis.call('HGET', KEYS[1], field)
+  return v and string.match(v, '^{"id":(%d+),') == id
+end
+"""
+
+# ARGV: field, id, max uses (0: no limit). The uses now (0: gone); the use that reaches the limit retires it.
+IDENTITY_USE = (
+    HELD
+    + """
+if not held(ARGV[1], ARGV[2]) then return 0 end
+local n = redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+local most = tonumber(ARGV[3])
+if most > 0 and n >= most then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[2])
+end
+return n
+"""
+)
+
+# ARGV: field, id
+IDENTITY_RETIRE = (
+    HELD
+    + """
+if held(ARGV[1], ARGV[2]) then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[2])
+end
+return 0
+"""
+)
+
+# ARGV: field, id, the identity's JSON
+IDENTITY_SAVE = (
+    HELD
+    + """
+if held(ARGV[1], ARGV[2]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
+return 0
+"""
+)

@@ -72,6 +72,9 @@ class Keys:
         self.job = p + "job"  # hash: fingerprint and summary of what defines the job (redis/identity.py)
         self.near = p + "near"  # hash 8-byte SimHash → the first URL with it (redis/near_duplicates.py)
         self.near_bands = p + "near_bands"  # hash band and its value → the 8-byte SimHashes filed there
+        self.identities = p + "identities"  # hash "slot route" → an identity's JSON (redis/identity_pool.py)
+        self.identity_uses = p + "identity_uses"  # hash identity id → requests made as it
+        self.identity_seq = p + "identity_seq"  # the last identity id given
 
     def queue(self, host: str) -> str:
         """List: the host's queued requests of priority 0, oldest first."""
@@ -122,6 +125,9 @@ class RedisStore:
                 "NEXT_GENERATION",
                 "CLAIM",
                 "NEAR_FIRST",
+                "IDENTITY_USE",
+                "IDENTITY_RETIRE",
+                "IDENTITY_SAVE",
             )
         }
         self.renewals: list[Callable[[], tuple[list[str], list[str]]]] = []  # → (lease ids, slot keys+tokens)

@@ -1,0 +1,167 @@
+"""An identity's cookie jar: what one visitor's browser keeps (RFC 6265, without the public
+suffix list), as plain data.
+
+Why not the transports' jars: cookies of an identity are the crawler's, not a connection's, so
+both transports send the same ``Cookie`` header from the same jar, and a jar is a list of values
+that a checkpoint writes to ``state.sqlite`` and a shared job keeps in Redis.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import astuple, dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from yarl import URL
+
+MAX_COOKIES = 300  # per jar; the oldest go first (browsers keep about as many per site)
+MAX_COOKIE = 4096  # bytes of name and value; a longer cookie is ignored, as browsers do
+
+
+@dataclass(slots=True)
+class Cookie:
+    """One cookie as kept: ``domain`` is where it was set (``host_only``: that host alone)."""
+
+    name: str
+    value: str
+    domain: str
+    path: str
+    host_only: bool
+    secure: bool
+    expires: float | None  # wall-clock seconds; None: until the crawl forgets the identity
+
+
+class Jar:
+    """The cookies of one visitor. ``changes`` counts updates, so a caller knows when to save."""
+
+    def __init__(self, data: Iterable[Iterable[Any]] = ()) -> None:
+        self._cookies: dict[tuple[str, str, str], Cookie] = {}
+        self.changes = 0
+        self.load(data)
+
+    def header(self, url: URL, extra: Mapping[str, str] | None = None) -> str | None:
+        """The ``Cookie`` header for ``url`` (longest paths first), with ``extra`` (the job's
+        and the request hook's cookies) over same-named ones; None when there is none."""
+        host, path, now = (url.raw_host or "").lower(), url.raw_path or "/", time.time()
+        found = [
+            c
+            for c in self._cookies.values()
+            if (c.expires is None or c.expires > now)
+            and (host == c.domain or (not c.host_only and _domain_match(host, c.domain)))
+            and _path_match(path, c.path)
+            and (not c.secure or url.scheme in ("https", "wss"))
+        ]
+        found.sort(key=lambda c: -len(c.path))
+        pairs = {c.name: c.value for c in reversed(found)}  # the longest path wins a name
+        if extra:
+            pairs.update(extra)
+        return "; ".join(f"{k}={v}" for k, v in pairs.items()) or None
+
+    def update(self, url: URL, values: Iterable[str]) -> None:
+        """Keep the ``Set-Cookie`` header ``values`` of an answer from ``url``; one that is
+        malformed or set for another site is ignored, like a browser ignores it."""
+        for value in values:
+            cookie = _parse(value, url)
+            if cookie is None:
+                continue
+            key = (cookie.domain, cookie.path, cookie.name)
+            old = self._cookies.pop(key, None)
+            if cookie.expires is None or cookie.expires > time.time():
+                self._cookies[key] = cookie
+                if len(self._cookies) > MAX_COOKIES:
+                    del self._cookies[next(iter(self._cookies))]
+            elif old is None:
+                continue  # deleting what is not there
+            if old is None or _differ(old, cookie):
+                self.changes += 1
+
+    def data(self) -> list[list[Any]]:
+        """The jar as JSON-ready values (expired cookies left out)."""
+        now = time.time()
+        return [list(astuple(c)) for c in self._cookies.values() if c.expires is None or c.expires > now]
+
+    def load(self, data: Iterable[Iterable[Any]]) -> None:
+        """Replace the cookies with those of :meth:`data` (another worker's, or a saved jar)."""
+        self._cookies = {}
+        for values in data:
+            cookie = Cookie(*values)
+            self._cookies[(cookie.domain, cookie.path, cookie.name)] = cookie
+
+    def __len__(self) -> int:
+        return len(self._cookies)
+
+
+def _parse(text: str, url: URL) -> Cookie | None:
+    """One ``Set-Cookie`` value (RFC 6265 section 5.2), or None to ignore it."""
+    pair, *attributes = text.split(";")
+    name, eq, value = pair.partition("=")
+    name, value = name.strip(), value.strip()
+    host = (url.raw_host or "").lower()
+    if not eq or not name or len(name) + len(value) > MAX_COOKIE or not host:
+        return None
+    domain, path, secure, expires, max_age = "", "", False, None, None
+    for attribute in attributes:
+        key, _, arg = attribute.partition("=")
+        key, arg = key.strip().lower(), arg.strip()
+        if key == "domain" and arg:
+            domain = arg.lstrip(".").lower()
+        elif key == "path" and arg.startswith("/"):
+            path = arg
+        elif key == "secure":
+            secure = True
+        elif key == "max-age" and arg.lstrip("-").isdigit():
+            max_age = int(arg)
+        elif key == "expires":
+            expires = _date(arg)
+    if domain and not (domain == host or _domain_match(host, domain)):
+        return None  # set for another site
+    if max_age is not None:  # Max-Age wins over Expires
+        expires = time.time() + max_age if max_age > 0 else 0.0
+    return Cookie(name, value, domain or host, path or _default_path(url), not domain, secure, expires)
+
+
+def _differ(old: Cookie, new: Cookie) -> bool:
+    """Whether a cookie set again is news to save: its value, scope or kind of life changed (a
+    session cookie's deadline moved on by a site that sets it on every answer is not)."""
+    return (old.value, old.secure, old.host_only, old.expires is None) != (
+        new.value,
+        new.secure,
+        new.host_only,
+        new.expires is None,
+    ) or (new.expires is not None and new.expires <= time.time())
+
+
+def _date(text: str) -> float | None:
+    """A cookie date (``Wed, 21 Oct 2015 07:28:00 GMT``, also with ``-`` between its parts)."""
+    try:
+        return parsedate_to_datetime(text.replace("-", " ")).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _domain_match(host: str, domain: str) -> bool:
+    """``host`` is ``domain`` or under it (never for IP addresses)."""
+    if not host.endswith("." + domain):
+        return False
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return True
+    return False
+
+
+def _path_match(path: str, cookie_path: str) -> bool:
+    return path == cookie_path or (
+        path.startswith(cookie_path) and (cookie_path.endswith("/") or path[len(cookie_path)] == "/")
+    )
+
+
+def _default_path(url: URL) -> str:
+    """The directory of the URL's path (RFC 6265 section 5.1.4)."""
+    path = url.raw_path or "/"
+    if not path.startswith("/"):
+        return "/"
+    return path[: path.rfind("/")] or "/"
