@@ -167,6 +167,12 @@ OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
         "value",
         "Browser curl presents: chrome, firefox, safari, edge, or e.g. chrome131.",
     ),
+    (
+        ("--identities",),
+        "identities",
+        "value",
+        "Crawl as N visitors, each with its own cookies and proxy (YAML identities: has more).",
+    ),
     (("--trust-env",), "trust_env", "flag", "Honour HTTP(S)_PROXY and NO_PROXY."),
     (("--insecure",), "insecure", "flag", "Do not verify TLS certificates."),
     (

@@ -29,8 +29,11 @@ from crawler.job_values import (
     ContentFormats,
     Duration,
     FolderName,
+    HeaderValue,
     HttpStatus,
+    IdentityPool,
     Impersonate,
+    Login,
     Nameserver,
     ProxyRule,
     ProxyUrl,
@@ -61,7 +64,7 @@ class Job(Strict):
     adaptive: bool = True
     headers: dict[str, str] = {}
     cookies: dict[str, str] = {}
-    user_agent: str = DEFAULT_USER_AGENT
+    user_agent: HeaderValue = DEFAULT_USER_AGENT
     timeout: Timeouts = Timeouts()
     retries: int = Field(2, ge=0, le=100)
     retry_backoff: float = Field(0.5, ge=0, le=DAY)
@@ -137,6 +140,8 @@ class Job(Strict):
     transport: Literal["aiohttp", "curl"] = "aiohttp"  # curl: HTTP/2, a browser's TLS with impersonate
     impersonate: Impersonate | None = None  # implies transport: curl
     transport_rules: list[TransportRule] = []
+    identities: IdentityPool | None = None  # crawl as N visitors: a proxy, cookies, headers each (--identities N)
+    login: Login | None = None  # log the identities in (implies identities: 1)
     trust_env: bool = False
     block_private_ips: bool = False
     insecure: bool = False
@@ -242,6 +247,7 @@ class Job(Strict):
             "on_record": self.on_record,
             "on_item": self.on_item,
             "on_content": self.on_content,
+            "login": self.login.hook if self.login is not None else None,
         }
 
     @model_validator(mode="before")
@@ -276,7 +282,7 @@ class Job(Strict):
 
     @model_validator(mode="after")
     def _impersonate_needs_curl(self) -> Job:
-        if self.impersonate and self.transport == "aiohttp":
+        if (self.impersonate or (self.identities and self.identities.impersonate)) and self.transport == "aiohttp":
             raise ValueError("impersonate needs transport: curl (aiohttp presents Python's own TLS)")
         if self.transport == "curl" and (missing := curl_missing()) is not None:
             raise ValueError(missing)
@@ -339,13 +345,6 @@ class Job(Strict):
             if breaks_header(v):
                 raise ValueError(f"header {k!r}: value contains CR, LF or NUL")
         return headers
-
-    @field_validator("user_agent")
-    @classmethod
-    def _user_agent(cls, ua: str) -> str:
-        if breaks_header(ua):
-            raise ValueError("contains CR, LF or NUL")
-        return ua
 
     @field_validator("cookies")
     @classmethod

@@ -54,6 +54,7 @@ class Finals:
             rendered=r.rendered if r is not None else False,
             transport=r.transport if r is not None else None,
             http_version=r.http_version if r is not None else None,
+            identity=r.identity if r is not None else None,
             meta=request.meta,
             priority=request.priority,
         )

@@ -1,17 +1,22 @@
 """The value types of the job schema (:mod:`crawler.config`): durations, folder names, URL
-patterns, regexes, HTTP statuses, proxy URLs, browser targets, timeouts, content formats, chunk sizes,
-and the items of ``proxy_rules``, ``transport_rules``, ``recrawl_rules`` and ``blocked_when``."""
+patterns, regexes, HTTP statuses, proxy URLs, header values, browser targets, timeouts, content
+formats, chunk sizes, the items of ``proxy_rules``, ``transport_rules``, ``recrawl_rules`` and
+``blocked_when``, and the ``identities`` and ``login`` sections."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from crawler.core.blocked import BlockRule
+from crawler.core.errors import ConfigError, InvalidURL
+from crawler.core.outgoing import breaks_header
 from crawler.core.proxy_url import parse_proxy
+from crawler.core.urls import parse_seed
 from crawler.net.transports import browser, curl_missing
 from crawler.parsing.rules import Strict, checked_css, checked_pattern
 
@@ -67,6 +72,17 @@ def proxy_url(url: str) -> str:
 
 
 ProxyUrl = Annotated[str, AfterValidator(proxy_url)]
+
+
+def header_value(text: str) -> str:
+    """A value sent in a header (``user_agent``, an identity's): one that would split the request
+    (CR, LF or NUL) is refused."""
+    if breaks_header(text):
+        raise ValueError("contains CR, LF or NUL")
+    return text
+
+
+HeaderValue = Annotated[str, AfterValidator(header_value)]
 
 
 def nameserver(text: str) -> str:
@@ -230,3 +246,98 @@ class BlockedRule(Strict):
             text=self.text,
             selector=self.selector,
         )
+
+
+class IdentityPool(Strict):
+    """``identities:``: crawl as ``pool`` visitors per route (YAML ``{pool: 4, max_uses: 50}``; CLI
+    ``--identities 4``), each with its own proxy, cookies, User-Agent and browser target."""
+
+    pool: int = Field(ge=1, le=1000)
+    max_uses: int | None = Field(None, ge=1)  # requests per identity, then a new one
+    user_agents: list[HeaderValue] = []  # given to the identities in turn
+    impersonate: list[Impersonate] = []  # browser targets (transport: curl), given in turn
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        return {"pool": value} if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+ENV = "env:"
+SECRET_NAME = re.compile(r"(?i)pass|secret|token|key")  # fields whose value must come from the environment
+
+
+class LoginCheck(Strict):
+    """What a logged-in page has and a logged-out one does not: an element (a CSS ``selector``)
+    or a ``text`` in its HTML. Exactly one."""
+
+    selector: str | None = None
+    text: str | None = Field(None, min_length=1)
+
+    @field_validator("selector")
+    @classmethod
+    def _selector(cls, value: str | None) -> str | None:
+        return checked_css(value)
+
+    @model_validator(mode="after")
+    def _one(self) -> LoginCheck:
+        if (self.selector is None) == (self.text is None):
+            raise ValueError("give exactly one of selector: or text:")
+        return self
+
+
+class Login(Strict):
+    """``login:``: the login page and its form (or a ``hook``), the fields to fill in (values from
+    the environment: ``env:NAME``), the ``check`` on pages, and the URLs it ``covers``."""
+
+    url: str | None = None
+    form: str | None = None  # CSS selector; default: the first form with a password input
+    fields: dict[str, str] = {}
+    check: LoginCheck
+    covers: UrlMatch
+    hook: str | None = None  # package.module:function, for flows a form cannot express
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        try:
+            return None if value is None else str(parse_seed(value))
+        except InvalidURL as e:
+            raise ValueError(str(e)) from None
+
+    @field_validator("form")
+    @classmethod
+    def _form(cls, value: str | None) -> str | None:
+        return checked_css(value)
+
+    @field_validator("fields")
+    @classmethod
+    def _from_environment(cls, fields: dict[str, str]) -> dict[str, str]:
+        """Credentials never in the file: a secret field's value is ``env:NAME``, and every
+        variable named is set (one line now, not a failed login per URL later)."""
+        for name, value in fields.items():
+            if value.startswith(ENV):
+                variable = value.removeprefix(ENV)
+                if not variable or variable not in os.environ:
+                    raise ValueError(f"{name}: the environment variable {variable!r} is not set")
+            elif SECRET_NAME.search(name):
+                raise ValueError(f"{name}: give env:VARIABLE, not the value (credentials stay out of job files)")
+        return fields
+
+    @model_validator(mode="after")
+    def _url_or_hook(self) -> Login:
+        if self.url is None and self.hook is None:
+            raise ValueError("give url: (the login page with its form) or hook: (a login in code)")
+        return self
+
+    def values(self) -> dict[str, str]:
+        """The fields' values, read from the environment now."""
+        values = {}
+        for name, value in self.fields.items():
+            found = os.environ.get(value.removeprefix(ENV)) if value.startswith(ENV) else value
+            if found is None:
+                raise ConfigError(f"login.fields: {name}: the environment variable {value[4:]!r} is not set")
+            values[name] = found
+        return values

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from crawler.config import Job
 from crawler.core.errors import ConfigError
-from crawler.job_values import BlockedRule, Timeouts
+from crawler.job_values import BlockedRule, IdentityPool, Login, Timeouts
 
 if TYPE_CHECKING:
     import yaml
@@ -21,7 +21,15 @@ if TYPE_CHECKING:
 KeyPath = tuple[str | int, ...]  # a YAML key's path: mapping keys and list indexes
 
 FIELDS = set(Job.model_fields)
-NESTED = {"timeout": set(Timeouts.model_fields), "blocked_when": set(BlockedRule.model_fields)}  # keys of their own
+NESTED = {  # keys of their own
+    name: set(model.model_fields)
+    for name, model in (
+        ("timeout", Timeouts),
+        ("blocked_when", BlockedRule),
+        ("identities", IdentityPool),
+        ("login", Login),
+    )
+}
 
 
 def build_job(

@@ -34,6 +34,7 @@ from crawler.finals import Finals
 from crawler.hooks import HookFailed, RequestHook, prepare
 from crawler.net.failures import classify
 from crawler.net.fetch import Fetcher
+from crawler.net.identities import Identities, Identity
 from crawler.net.proxies import NoProxy, Proxy, Router
 from crawler.net.render import Renderer, fetch_or_render
 from crawler.net.robots import Robots, Unavailable
@@ -73,6 +74,7 @@ class Stages:
     pages: PageStore | None  # None: no page files are written (``crawler check``)
     renderer: Renderer | None = None
     request_hook: RequestHook | None = None
+    identities: Identities | None = None  # identities: (and login:), else every request takes a proxy
 
 
 class Pipeline:
@@ -91,6 +93,7 @@ class Pipeline:
         self._renderer = stages.renderer
         self._final = Finals(generation, settings.recrawl).final
         self._request_hook = stages.request_hook
+        self._identities = stages.identities
         self._fetcher = stages.fetcher
         self._router = stages.router
         self._robots = stages.robots
@@ -136,14 +139,16 @@ class Pipeline:
             if isinstance(outgoing, FetchError):
                 return self._final(request, started, error=outgoing)
             extra = outgoing
+        choice = extra.proxy if extra is not None else None
         try:
-            proxy = self._router.take(url.host or "", extra.proxy if extra is not None else None)
+            identity = await self._identities.lease(url, choice) if self._identities is not None else None
+            proxy = identity.proxy if identity is not None else self._router.take(url.host or "", choice)
         except NoProxy as e:
             return self._no_proxy(request, e, started)
         if attempts.proxy_waiting_since is not None:
             attempts = replace(attempts, proxy_waiting_since=None)
         sent = time.monotonic()
-        response, error = await self._fetch(request, attempts, url, proxy, extra, sent)
+        response, error = await self._fetch(request, attempts, url, proxy, extra, sent, identity)
         await slot.free()
         if error is not None and (again := self._again(request, attempts, proxy, error)) is not None:
             return again
@@ -154,7 +159,7 @@ class Pipeline:
             step = await self._parse(request, attempts, response, started, proxy_id)  # (unchanged: links known)
             if not isinstance(step, FetchError):
                 return step
-            await self._found_blocked(request.host, proxy, sent)
+            await self._found_blocked(request.host, proxy, identity, sent)
             return self._again(request, attempts, proxy, step) or self._final(
                 request, started, response, step, proxy=proxy_id
             )
@@ -177,18 +182,20 @@ class Pipeline:
         return None
 
     def _another_identity(self, attempts: Attempts, proxy: Proxy | None) -> Again | None:
-        """Where a blocked request goes next: today through another proxy of its route (the one
-        that was blocked cools down), at most ``proxy_retries`` times; None: no other to try, so
-        the normal retries follow. Identities (issue 28) plug in here: another identity."""
-        if proxy is None or attempts.proxy_attempts >= self._settings.proxy_retries:
+        """Where a blocked request goes next: as another identity (the blocked one is retired),
+        or through another proxy of its route (the one that was blocked cools down), at most
+        ``proxy_retries`` times; None: no other to try, so the normal retries follow."""
+        if (proxy is None and self._identities is None) or attempts.proxy_attempts >= self._settings.proxy_retries:
             return None
         return Again(Reason.BLOCKED, 0.0, replace(attempts, proxy_attempts=attempts.proxy_attempts + 1))
 
-    async def _found_blocked(self, host: str, proxy: Proxy | None, sent: float) -> None:
+    async def _found_blocked(self, host: str, proxy: Proxy | None, identity: Identity | None, sent: float) -> None:
         """A page the parser found blocked, after its fetch was reported as an answer: its proxy is
-        banned now, and the host slowed, as for a blocked answer the fetcher saw."""
+        banned now, its identity retired, and the host slowed, as for a blocked answer the fetcher saw."""
         if proxy is not None:
             self._router.blocked(proxy)
+        if identity is not None and self._identities is not None:
+            await self._identities.blocked(identity)
         await self._observe(host, sent, overloaded=True)
 
     async def _outgoing(self, request: Request) -> Outgoing | FetchError:
@@ -201,7 +208,14 @@ class Pipeline:
             return FetchError(Kind.HOOK, str(e))
 
     async def _fetch(
-        self, request: Request, attempts: Attempts, url: URL, proxy: Proxy | None, extra: Outgoing | None, sent: float
+        self,
+        request: Request,
+        attempts: Attempts,
+        url: URL,
+        proxy: Proxy | None,
+        extra: Outgoing | None,
+        sent: float,
+        identity: Identity | None = None,
     ) -> tuple[Response | None, FetchError | None]:
         """The fetch, its proxy's health report (always, in ``finally``) and AIMD's sample (not
         for rendered pages: the browser's time is not the server's latency; nor through a proxy,
@@ -219,6 +233,8 @@ class Pipeline:
                 renderer=self._renderer,
                 render=render,
                 previous=request.previous,
+                identity=identity,
+                identities=self._identities,
             )
             error = response.error
         except FetchError as e:

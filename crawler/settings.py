@@ -17,6 +17,8 @@ from crawler.core.request import Caps
 from crawler.core.urls import Scope
 from crawler.net.browser import BrowserSettings
 from crawler.net.dns import DnsSettings
+from crawler.net.identities import IdentitySettings
+from crawler.net.login import LoginSettings
 from crawler.net.proxies import Router
 from crawler.net.render import RenderSettings
 from crawler.net.session import FetchSettings
@@ -75,7 +77,7 @@ def fetch_settings(job: Job) -> FetchSettings:
         max_retry_after=job.max_retry_after,
         proxy_ban_status=frozenset(job.proxy_ban_status),
         proxy_ban_body=job.proxy_ban_body,
-        user_agent_set="user_agent" in job.model_fields_set,
+        user_agent_set="user_agent" in job.model_fields_set or bool(job.identities and job.identities.user_agents),
         markdown_pages=job.prefer_markdown,
         transports=TransportSettings(
             job.transport,
@@ -86,6 +88,7 @@ def fetch_settings(job: Job) -> FetchSettings:
             ),
         ),
         blocked=blocked_rules(job),
+        identities=identity_settings(job) is not None,
     )
 
 
@@ -139,7 +142,8 @@ def render_settings(job: Job) -> RenderSettings:
 
 
 def router(job: Job) -> Router:
-    """The proxy router (it holds the proxies' health, so it is a part, not settings)."""
+    """The proxy router (it holds the proxies' health, so it is a part, not settings; and the
+    secrets the crawl's messages are redacted of: the login's values too)."""
     return Router(
         job.default_proxies,
         job.proxy_pools,
@@ -148,6 +152,30 @@ def router(job: Job) -> Router:
         cap=job.proxy_concurrency,
         cooldown=job.proxy_cooldown,
         wait=job.proxy_wait,
+        secrets=job.login.values().values() if job.login is not None else (),
+    )
+
+
+def identity_settings(job: Job) -> IdentitySettings | None:
+    """``identities:``; a login's job without it has one identity (its cookies are the crawler's)."""
+    pool = job.identities
+    if pool is None:
+        return IdentitySettings(pool=1) if job.login is not None else None
+    return IdentitySettings(pool.pool, pool.max_uses, tuple(pool.user_agents), tuple(map(browser, pool.impersonate)))
+
+
+def login_settings(job: Job) -> LoginSettings | None:
+    login = job.login
+    if login is None:
+        return None
+    return LoginSettings(
+        covers=login.covers,
+        url=login.url,
+        form=login.form,
+        fields=login.values(),
+        check_selector=login.check.selector,
+        check_text=login.check.text,
+        limit=min(job.max_parse_bytes, job.max_bytes),
     )
 
 

@@ -29,6 +29,8 @@ from crawler.frontier import Frontier
 from crawler.frontier.memory import MemoryFrontier
 from crawler.hooks import Hooks
 from crawler.net.fetch import Fetcher
+from crawler.net.identities import Identities, IdentitySettings, LocalBook
+from crawler.net.login import Login, LoginSettings
 from crawler.net.over_aiohttp import AiohttpTransport
 from crawler.net.proxies import Router
 from crawler.net.render import Renderer
@@ -48,6 +50,8 @@ from crawler.settings import (
     crawl_settings,
     fetch_settings,
     identity,
+    identity_settings,
+    login_settings,
     looks_for_near_duplicates,
     output_settings,
     pipeline_settings,
@@ -61,6 +65,7 @@ from crawler.sinks.pages import PageStore
 if TYPE_CHECKING:
     import aiohttp
 
+    from crawler.net.identities import Book
     from crawler.net.resolver import CrawlResolver
     from crawler.net.wire import Transport
     from crawler.sinks.warc import WarcSink
@@ -77,6 +82,7 @@ class Backends:
     redis_use: Callable[[], RedisUse | None] = lambda: None  # a shared job's, for the summary
     claim: Callable[[], Awaitable[None]] | None = None  # first: the shared state is this job's
     near: NearDuplicates | None = None  # a shared job's near-duplicate index (a local one is read at start)
+    identities: Book | None = None  # where the identities are kept (None: in memory only)
 
 
 @dataclass(slots=True)
@@ -94,6 +100,8 @@ class Parts:
     fetch: FetchSettings
     pipeline: PipelineSettings
     output: OutputSettings
+    identities: IdentitySettings | None = None
+    login: LoginSettings | None = None
 
     @property
     def frontier(self) -> Frontier:
@@ -119,6 +127,8 @@ def build(
     """Every part of the crawl of ``job``; ``frontier`` and ``limiter`` replace the job's own."""
     hooks = hooks or Hooks.from_paths(job.hook_paths)
     backends = make_backends(job, warn)
+    if frontier is not None and not job.shared:  # (the identities were to be kept with the job's own)
+        backends.identities = None
     backends.frontier = frontier or backends.frontier
     backends.limiter = limiter or backends.limiter
     reader = PageReader(reader_settings(job), hooks.parse)
@@ -171,6 +181,8 @@ def _assemble(
         fetch=fetch_settings(job),
         pipeline=pipeline_settings(job),
         output=output_settings(job, hook_items=hooks.parse is not None),
+        identities=identity_settings(job),
+        login=login_settings(job),
     )
 
 
@@ -179,6 +191,7 @@ def make_backends(job: Job, warn: Callable[[str], None]) -> Backends:
     if job.shared:
         from crawler.redis.frontier import RedisFrontier
         from crawler.redis.identity import claim
+        from crawler.redis.identity_pool import SharedIdentities
         from crawler.redis.limiter import RedisHostLimiter
         from crawler.redis.near_duplicates import SharedNearIndex
         from crawler.redis.store import RedisStore, SharedRobots, default_worker_id
@@ -194,6 +207,7 @@ def make_backends(job: Job, warn: Callable[[str], None]) -> Backends:
             store.usage,
             lambda: claim(store, identity(job), fresh=job.fresh),
             SharedNearIndex(store) if looks_for_near_duplicates(job) else None,
+            SharedIdentities(store) if identity_settings(job) is not None else None,
         )
     out = job.output_dir
     limiter = LocalHostLimiter(job.per_host, job.delay, job.jitter, adaptive=job.adaptive)
@@ -201,7 +215,9 @@ def make_backends(job: Job, warn: Callable[[str], None]) -> Backends:
         return Backends(MemoryFrontier(), limiter, out)
     from crawler.frontier.sqlite import SqliteFrontier
 
-    return Backends(SqliteFrontier(out / "state.sqlite", out / "records.jsonl"), limiter, out)
+    frontier = SqliteFrontier(out / "state.sqlite", out / "records.jsonl")
+    book = LocalBook(frontier) if identity_settings(job) is not None else None  # kept at checkpoints
+    return Backends(frontier, limiter, out, identities=book)
 
 
 @asynccontextmanager
@@ -222,6 +238,11 @@ async def connect(
     resolver = make_resolver(settings, stats.dns)
     async with make_session(settings, resolver, idle=budget.idle if budget is not None else None) as session:
         fetcher = Fetcher(transports(settings, session, resolver), settings, parts.router, warc)
+        identities = None
+        if parts.identities is not None:
+            login = Login(parts.login, fetcher, parts.hooks.login) if parts.login is not None else None
+            book = parts.backends.identities or LocalBook()
+            identities = Identities(parts.identities, parts.router, book, login)
         if parts.renderer is not None:
             parts.renderer.warc = warc
         robots = Robots(
@@ -244,6 +265,7 @@ async def connect(
                 pages,
                 parts.renderer,
                 parts.hooks.request,
+                identities,
             )
         finally:
             await fetcher.close()

@@ -12,7 +12,8 @@ from crawler.core.errors import FetchError
 @dataclass(slots=True)
 class Record:
     """What became of one URL. ``as_json`` gives the line's fields, in the documented order
-    (``meta`` and ``priority`` only when a hook set them, ``near_duplicate_of`` only when set)."""
+    (``meta`` and ``priority`` only when a hook set them, ``near_duplicate_of`` and ``identity``
+    only when set)."""
 
     url: str
     depth: int
@@ -38,6 +39,7 @@ class Record:
     rendered: bool = False  # loaded in the browser (render:)
     transport: str | None = None  # what fetched it: aiohttp or curl (None: rendered, or no answer)
     http_version: str | None = None  # of the answer: "1.1", "2", "3"
+    identity: int | None = None  # the identity fetched as (identities:), never its cookies
     meta: dict[str, Any] | None = None  # a hook's data for the URL, kept so a re-crawl has it again
     priority: int = 0
     near_duplicate_of: str | None = None  # content: the first URL whose main text is nearly this page's
@@ -84,4 +86,6 @@ class Record:
             line["priority"] = self.priority
         if self.near_duplicate_of:
             line["near_duplicate_of"] = self.near_duplicate_of
+        if self.identity is not None:
+            line["identity"] = self.identity
         return line

@@ -147,7 +147,8 @@ class Identities:
     async def fetch(self, identity: Identity, url: URL, fetch: Callable[[], Awaitable[Response]]) -> Response:
         """``fetch()`` as ``identity``: logged in first when the login covers ``url``, checked
         after; a page that looks logged out comes back with a retryable ``login`` error (the
-        identity logs in again before its next covered request). A ban retires the identity."""
+        identity logs in again before its next covered request). A ban or a blocked answer
+        retires the identity."""
         login = self._login if self._login is not None and self._login.covers(url) else None
         try:
             epoch = await login.ready(identity) if login is not None else 0
@@ -156,6 +157,9 @@ class Identities:
             await (self.blocked(identity) if e.banned else self._keep(identity))
             raise
         response.identity = identity.id
+        if response.error is not None and response.error.banned:  # a blocked page (blocked_when)
+            await self.blocked(identity)
+            return response
         if login is not None and response.error is None and not login.holds(url, response):
             login.expired(identity, epoch)
             response.error = FetchError(Kind.LOGIN, "the page looks logged out (login.check failed)", retryable=True)

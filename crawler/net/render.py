@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from playwright.async_api import Frame, Page, ProxySettings, Request, Route
     from playwright.async_api import Response as BrowserResponse
 
+    from crawler.net.identities import Identities, Identity
     from crawler.sinks.warc import WarcSink
 
 __all__ = ["NotHTML", "RenderSettings", "Renderer", "fetch_or_render"]
@@ -374,13 +376,18 @@ async def fetch_or_render(
     renderer: Renderer | None,
     render: bool,
     previous: Visit | None = None,
+    identity: Identity | None = None,
+    identities: Identities | None = None,
 ) -> Response:
     """A page to ``render`` goes to the browser (the second transport), unless it turns out not
     to be HTML (a PDF, an image, JSON: the browser would only wrap it); everything else is
-    fetched over HTTP. ``Response.rendered`` says which made it."""
+    fetched over HTTP, as ``identity`` (the browser keeps its own cookies). ``Response.rendered``
+    says which made it."""
     if renderer is not None and render:
         try:
             return await renderer.fetch(url, pages, proxy, extra)
         except NotHTML:
             pass
-    return await fetcher.fetch(url, pages, proxy, extra, previous)
+    if identity is None or identities is None:
+        return await fetcher.fetch(url, pages, proxy, extra, previous)
+    return await identities.fetch(identity, url, partial(fetcher.fetch, url, pages, proxy, extra, previous, identity))
