@@ -55,7 +55,9 @@ class Jar:
             and (not c.secure or url.scheme in ("https", "wss"))
         ]
         found.sort(key=lambda c: -len(c.path))
-        pairs = {c.name: c.value for c in reversed(found)}  # the longest path wins a name
+        pairs: dict[str, str] = {}
+        for c in found:
+            pairs.setdefault(c.name, c.value)  # the longest path wins a name
         if extra:
             pairs.update(extra)
         return "; ".join(f"{k}={v}" for k, v in pairs.items()) or None

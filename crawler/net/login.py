@@ -15,9 +15,9 @@ them (``Router(secrets=...)``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -26,7 +26,7 @@ from yarl import URL
 from crawler.core.errors import FetchError, InvalidURL, Kind
 from crawler.core.response import Response, is_page
 from crawler.core.urls import join, url_pattern
-from crawler.hooks import failure
+from crawler.hooks import LoginHook, failure
 from crawler.net.fetch import Fetcher, Form, Small
 
 if TYPE_CHECKING:
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 MAX_FAILURES = 3  # logins failed in a row before the crawl stops trying (a wrong password locks accounts)
 SKIPPED = frozenset({"submit", "button", "image", "reset", "file"})  # inputs a form does not send as such
 PASSWORD_FORM = "form:has(input[type=password])"
-
-LoginHook = Callable[["LoginSession"], Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +109,8 @@ class Login:
                 await self._submit(identity)
         except LoginFailed as e:
             self._failures += 1
-            self._why = str(e)
-            raise FetchError(Kind.LOGIN, f"login failed: {e}", retryable=True) from None
+            self._why = self._redact(str(e))  # (a hook's exception may quote a value)
+            raise FetchError(Kind.LOGIN, f"login failed: {self._why}", retryable=True) from None
         self._failures = 0
         identity.logged_in = True
         identity.epoch += 1
@@ -148,6 +146,12 @@ class Login:
             raise LoginFailed(f"the login form was refused ({answer.status})")
         if answer.body and is_page(answer.content_type) and not self.logged_in(answer.body):
             raise LoginFailed("the page after logging in looks logged out (wrong credentials?)")
+
+    def _redact(self, text: str) -> str:
+        for value in sorted(self.settings.fields.values(), key=len, reverse=True):
+            if len(value) >= 3:
+                text = text.replace(value, "***")
+        return text
 
     async def send(self, identity: Identity, url: URL, form: Form | None = None) -> Small:
         return await self._fetcher.send(url, self.settings.limit, identity.proxy, identity, form)
