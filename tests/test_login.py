@@ -172,3 +172,17 @@ async def test_identities_flag_and_its_errors(tmp_path):
     job.write_text("start_urls: [http://a.test/]\nidentities: {pool: 2, impersonate: [chrome]}\n")
     code, _, err = await run_cli("run", str(job))
     assert code == 2 and "identities.impersonate needs transport: curl" in err, err
+
+
+async def test_the_login_page_itself_is_crawled_as_a_page_under_a_covers_everything_login(site, crawl, credentials):
+    members = LoginSite(site, "m.test", "alice", PASSWORD, views=100, pages=2)
+    r = await crawl(
+        start_urls=[members.url("/login"), members.url("/members/p0")],
+        resolve=site.pin("m.test"),
+        login=login(members, covers="*"),
+        exclude=["/logout"],
+        ignore_robots=True,
+    )
+    titles = {rec["url"].rsplit("/", 1)[1]: (rec["title"], rec["error"]) for rec in r.records}
+    assert titles == {"login": ("Log in", None), "p0": ("Member 0", None), "p1": ("Member 1", None)}
+    assert members.logins == 1

@@ -61,11 +61,14 @@ class Login:
         self._hook = hook
         self._covers = url_pattern(settings.covers)
         self._text = settings.check_text.encode() if settings.check_text is not None else None
+        self._login_url = URL(settings.url, encoded=True) if settings.url is not None else None
         self._failures = 0
         self._why = ""
 
     def covers(self, url: URL) -> bool:
-        return bool(self._covers(str(url)))
+        """Whether ``url`` is for members: ``covers`` matches, and it is not the login page (which
+        looks logged out by design)."""
+        return bool(self._covers(str(url))) and not self._is_login(url)
 
     async def ready(self, identity: Identity) -> int:
         """Log ``identity`` in unless it is (one login at a time per identity: requests that find
@@ -126,8 +129,8 @@ class Login:
 
     async def _submit(self, identity: Identity) -> None:
         """The form flow: the login page, its form filled in, posted, the page it leads to."""
-        assert self.settings.url is not None
-        page = await self.send(identity, URL(self.settings.url, encoded=True))
+        assert self._login_url is not None
+        page = await self.send(identity, self._login_url)
         if not 200 <= page.status < 300:
             raise LoginFailed(f"the login page {self.settings.url} answered {page.status}")
         form = LexborHTMLParser(page.body).css_first(self.settings.form or PASSWORD_FORM)
@@ -157,14 +160,15 @@ class Login:
         return await self._fetcher.send(url, self.settings.limit, identity.proxy, identity, form)
 
     def _to_login(self, url: URL, location: str) -> bool:
-        if self.settings.url is None:
-            return False
         try:
-            target = join(url, location)
+            return self._is_login(join(url, location))
         except InvalidURL:
             return False
-        login = URL(self.settings.url, encoded=True)
-        return (target.host, target.port, target.path) == (login.host, login.port, login.path)
+
+    def _is_login(self, url: URL) -> bool:
+        """``url`` is the login page (whatever its query: ``?next=…``)."""
+        login = self._login_url
+        return login is not None and (url.host, url.port, url.path) == (login.host, login.port, login.path)
 
 
 def fill(form: LexborNode, fields: Mapping[str, str]) -> list[tuple[str, str]]:
