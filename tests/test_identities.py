@@ -27,7 +27,6 @@ from crawler.redis.store import RedisStore
 from tests.helpers.cli import run_cli
 from tests.helpers.login_site import Visitors
 from tests.helpers.output import read_records
-from tests.helpers.proxy_servers import ProxyServer, start_proxy
 from tests.helpers.timing import until
 
 URL_A = URL("http://a.test/")
@@ -192,24 +191,6 @@ async def test_max_uses_retires_an_identity_and_another_takes_its_place(site, cr
     assert all(len(vids - {None}) <= 1 for vids in vids_by_identity(r.records, visitors).values())
 
 
-@pytest.fixture
-async def proxies(tmp_path):
-    """``await proxies(kind, n)`` starts n proxies on their own source addresses; all die at teardown."""
-    started: list[ProxyServer] = []
-    sources = iter(range(20, 250))
-
-    async def start(kind: str, n: int) -> list[ProxyServer]:
-        new = [await start_proxy(kind, f"127.0.0.{next(sources)}", tmp_path) for _ in range(n)]
-        started.extend(new)
-        return new
-
-    yield start
-    for p in started:
-        p.kill()
-        if p.proc:
-            await p.proc.wait()
-
-
 async def test_a_banned_identity_is_retired_and_its_request_goes_on_as_another(site, crawl, proxies):
     banned, clean = await proxies("http", 2)
 
@@ -255,23 +236,16 @@ def with_cookies(pool: dict[str, Any] | None, n: int) -> bool:
     return len(slots) == n and all(s["cookies"] for s in slots)
 
 
+def visits(site, out: Path, *more: str) -> list[str]:
+    """The command line of a crawl of ``Visitors`` as two identities, one request at a time."""
+    seed = site.url("v.test", "/visit/p0")
+    return ["crawl", seed, "-o", str(out), "-q", "--ignore-robots", "--per-host", "1", "--identities", "2", *more]
+
+
 async def test_identities_and_their_cookies_survive_a_kill(site, tmp_path):
     visitors = Visitors(site, "v.test", pages=30, hold_from=10)
     out = tmp_path / "o"
-    args = [
-        "crawl",
-        site.url("v.test", "/visit/p0"),
-        "-o",
-        str(out),
-        "-q",
-        "--ignore-robots",
-        "--per-host",
-        "1",
-        "--identities",
-        "2",
-        "--resolve",
-        *site.pin("v.test"),
-    ]
+    args = visits(site, out, "--resolve", *site.pin("v.test"))
     first = await asyncio.create_subprocess_exec(sys.executable, "-m", "crawler", *args, stderr=asyncio.subprocess.PIPE)
     await until(lambda: with_cookies(saved_pool(out), 2), "both identities saved with their cookies")
     first.kill()
@@ -295,31 +269,8 @@ async def test_a_shared_job_shares_its_identities_between_workers(site, redis_ur
     out = tmp_path / "o"
 
     def worker(name: str) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "crawler",
-            "crawl",
-            site.url("v.test", "/visit/p0"),
-            "--frontier",
-            redis_url,
-            "--name",
-            "shared",
-            "--worker-id",
-            name,
-            "-o",
-            str(out),
-            "-q",
-            "--ignore-robots",
-            "--per-host",
-            "1",
-            "--identities",
-            "2",
-            "--lease-ttl",
-            "2",
-            "--resolve",
-            *site.pin("v.test"),
-        ]
+        shared = ["--frontier", redis_url, "--name", "shared", "--worker-id", name, "--lease-ttl", "2"]
+        return visits(site, out, *shared, "--resolve", *site.pin("v.test"))
 
     from redis.asyncio import Redis
 
@@ -330,13 +281,15 @@ async def test_a_shared_job_shares_its_identities_between_workers(site, redis_ur
         return len(pool) == 2 and all(json.loads(text)["cookies"] for text in pool.values())
 
     try:
-        a = await asyncio.create_subprocess_exec(*worker("a"), stderr=asyncio.subprocess.PIPE)
+        a = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "crawler", *worker("a"), stderr=asyncio.subprocess.PIPE
+        )
         await until(shared_with_cookies, "worker a's identities in Redis with their cookies")
         a.send_signal(signal.SIGINT)  # a drains: its page in flight waits for the gate
         visitors.gate.set()
         assert await asyncio.wait_for(a.wait(), 60) == 130
         given = list(visitors.given)
-        code, _, err = await run_cli(*worker("b")[3:])
+        code, _, err = await run_cli(*worker("b"))
         assert code == 0, err
     finally:
         await client.aclose()
