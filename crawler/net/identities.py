@@ -161,8 +161,10 @@ class Identities:
             await self.blocked(identity)
             return response
         if login is not None and response.error is None and not login.holds(url, response):
-            login.expired(identity, epoch)
-            response.error = FetchError(Kind.LOGIN, "the page looks logged out (login.check failed)", retryable=True)
+            login.expired(identity, epoch)  # (tried again at once: the login is what it waits for)
+            response.error = FetchError(
+                Kind.LOGIN, "the page looks logged out (login.check)", retryable=True, retry_after=0
+            )
         await self._keep(identity)
         return response
 
