@@ -218,6 +218,25 @@ async def test_a_banned_identity_is_retired_and_its_request_goes_on_as_another(s
     assert used.bans == 1
 
 
+@pytest.mark.parametrize("challenge", ["header", "title"])  # seen by the fetcher, by the parser
+async def test_a_visitor_answered_a_challenge_page_is_retired_and_its_page_fetched_as_another(site, crawl, challenge):
+    visitors = Visitors(site, "v.test", pages=10, challenged="1", challenge=challenge)
+    r = await crawl(
+        start_urls=[site.url("v.test", "/visit/p0")],
+        resolve=site.pin("v.test"),
+        ignore_robots=True,
+        identities=2,
+        per_host=1,
+        blocked_when=[{"header": "x-challenge"}, {"title": "^Just a check$"}],
+        extract=[{"name": "visit", "fields": {"title": "title"}}],
+    )
+    assert len(r.records) == 10 and all(rec["status"] == 200 and rec["error"] is None for rec in r.records)
+    assert [vid for _, vid in visitors.seen].count("1") == 1  # challenged once, then never sent again
+    assert [rec["identity"] for rec in r.records].count(1) == 1  # identity 1's first page, before its cookie
+    items = [json.loads(line)["title"] for line in (r.out / "items.jsonl").open()]
+    assert sorted(items) == sorted(f"Visit {n}" for n in range(10))  # no challenge page became an item
+
+
 def saved_pool(out: Path) -> dict[str, Any] | None:
     """The identities a crawl saved in its state.sqlite (None: none yet)."""
     state = out / "state.sqlite"

@@ -171,7 +171,10 @@ async def test_identities_flag_and_its_errors(tmp_path):
     job = tmp_path / "job.yaml"
     job.write_text("start_urls: [http://a.test/]\nidentities: {pool: 2, impersonate: [chrome]}\n")
     code, _, err = await run_cli("run", str(job))
-    assert code == 2 and "identities.impersonate needs transport: curl" in err, err
+    assert code == 2 and "impersonate needs transport: curl" in err, err
+    job.write_text("start_urls: [http://a.test/]\ntransport: curl\nidentities: {pool: 2, impersonate: [netscape4]}\n")
+    code, _, err = await run_cli("run", str(job))
+    assert code == 2 and "line 3: identities.impersonate.0: curl does not know the browser 'netscape4'" in err, err
 
 
 async def test_the_login_page_itself_is_crawled_as_a_page_under_a_covers_everything_login(site, crawl, credentials):

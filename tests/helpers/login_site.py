@@ -109,13 +109,17 @@ class LoginSite:
 class Visitors:
     """``/visit/pN`` on ``host``: a new ``vid`` cookie for each request without one; ``seen`` is the
     visitor id each request carried (None: none), ``given`` the ids handed out. Pages from
-    ``hold_from`` on answer only once ``gate`` is set (a crawl to kill stands still there)."""
+    ``hold_from`` on answer only once ``gate`` is set (a crawl to kill stands still there). The
+    visitor ``challenged`` is answered a 200 challenge page (with an ``X-Challenge`` header or a
+    "Just a check" title: ``challenge``) instead."""
 
     site: Site
     host: str
     pages: int
     hold_from: int | None = None
     gate: asyncio.Event = field(default_factory=asyncio.Event)
+    challenged: str | None = None
+    challenge: str = "header"
     seen: list[tuple[str, str | None]] = field(default_factory=list)
     given: list[str] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -129,6 +133,10 @@ class Visitors:
             await self.gate.wait()
         vid = request.cookies.get("vid")
         self.seen.append((request.path, vid))
+        if vid is not None and vid == self.challenged:
+            if self.challenge == "header":
+                return web.Response(text="<p>wait</p>", content_type="text/html", headers={"X-Challenge": "1"})
+            return page("Just a check", "<p>wait</p>")
         links = "".join(f'<a href="/visit/p{k}">{k}</a>' for k in (n + 1, n + 2) if k < self.pages)
         response = page(f"Visit {n}", links)
         if vid is None:
