@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from multidict import CIMultiDict
 from yarl import URL
@@ -29,7 +29,7 @@ from crawler.net.proxies import Proxy, Router
 from crawler.net.resolver import is_blocked
 from crawler.net.session import FetchSettings
 from crawler.net.transports import Transports
-from crawler.net.wire import Ask, Rejected, Transport, Wire
+from crawler.net.wire import Ask, Form, Rejected, Small, Transport, Wire
 from crawler.sinks.pages import PageFile, PageStore, Placement
 
 if TYPE_CHECKING:  # warcio is imported only by crawls that write WARC (identities import the fetcher)
@@ -39,32 +39,6 @@ if TYPE_CHECKING:  # warcio is imported only by crawls that write WARC (identiti
 DRAIN = 1 << 16
 SMALL_REDIRECTS = 5
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-class Small(NamedTuple):
-    """The answer to :meth:`Fetcher.send`: where the redirects ended, and the body."""
-
-    status: int
-    url: URL
-    body: bytes
-    content_type: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Form:
-    """A form to POST (a login's), filled in on ``page``: sent as a browser sends it."""
-
-    body: bytes  # application/x-www-form-urlencoded
-    page: URL
-
-    def ask(self, ask: Ask) -> Ask:
-        headers = {
-            **ask.headers,
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Origin": str(self.page.origin()),
-            "Referer": str(self.page),
-        }
-        return replace(ask, raw=False, method="POST", body=self.body, headers=headers)
 
 
 class Fetcher:
@@ -147,25 +121,20 @@ class Fetcher:
             raise self._blame(failure, proxy) from None
 
     async def get_routed(self, url: URL, limit: int) -> tuple[int, bytes]:
-        """:meth:`get_small` through the route the URL's host takes, reporting proxy health."""
+        """Status and body of a small resource such as robots.txt (:meth:`send`), through the
+        route the URL's host takes, reporting proxy health."""
         proxy = await self._router.acquire(url.host or "")
         failed, nbytes = False, 0
         try:
-            status, body = await self.get_small(url, limit, proxy)
-            nbytes = len(body)
-            return status, body
+            small = await self.send(url, limit, proxy)
+            nbytes = len(small.body)
+            return small.status, small.body
         except FetchError as e:
             failed = e.proxy_fault
             raise
         finally:
             if proxy is not None:
                 self._router.release(proxy, failed=failed, nbytes=nbytes)
-
-    async def get_small(self, url: URL, limit: int, proxy: Proxy | None = None) -> tuple[int, bytes]:
-        """Status and body (at most ``limit`` bytes) of a small resource such as robots.txt (see
-        :meth:`send`)."""
-        small = await self.send(url, limit, proxy)
-        return small.status, small.body
 
     async def send(
         self,
@@ -175,8 +144,9 @@ class Fetcher:
         identity: Identity | None = None,
         form: Form | None = None,
     ) -> Small:
-        """The answer (at most ``limit`` bytes of body) to a GET, or to the POST of ``form``,
-        never archived (a login's exchanges carry credentials), as ``identity`` when given.
+        """The answer (at most ``limit`` bytes of body) to a GET (robots.txt, a sitemap, a login
+        page), or to the POST of ``form``, as ``identity`` when given; never archived (a login's
+        exchanges carry credentials).
 
         Redirects are followed here, at most ``SMALL_REDIRECTS`` hops, each through the
         private-address guard (a POST goes on as a GET, except after a 307 or 308); a longer

@@ -27,7 +27,8 @@ from crawler.core.errors import FetchError, InvalidURL, Kind
 from crawler.core.response import Response, is_page
 from crawler.core.urls import join, url_pattern
 from crawler.hooks import LoginHook, failure
-from crawler.net.fetch import Fetcher, Form, Small
+from crawler.net.fetch import Fetcher
+from crawler.net.wire import Form, Small
 
 if TYPE_CHECKING:
     from crawler.net.identities import Identity

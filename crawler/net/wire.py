@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
+from typing import NamedTuple, Protocol
 
 from multidict import CIMultiDictProxy
 from yarl import URL
@@ -60,6 +60,32 @@ class Ask:
     jar: Jar | None = None  # an identity's: its cookies go instead of the transport's own jar's
     method: str = "GET"  # or "POST" (a login form), with ``body``
     body: bytes | None = None  # its Content-Type is in ``headers``
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """A form to POST (a login's), filled in on ``page``: sent as a browser sends it."""
+
+    body: bytes  # application/x-www-form-urlencoded
+    page: URL
+
+    def ask(self, ask: Ask) -> Ask:
+        headers = {
+            **ask.headers,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": str(self.page.origin()),
+            "Referer": str(self.page),
+        }
+        return replace(ask, raw=False, method="POST", body=self.body, headers=headers)
+
+
+class Small(NamedTuple):
+    """A small answer read whole (``Fetcher.send``): where the redirects ended, and the body."""
+
+    status: int
+    url: URL
+    body: bytes
+    content_type: str | None
 
 
 @dataclass(frozen=True, slots=True)
