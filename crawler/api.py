@@ -11,7 +11,7 @@ from typing import Any
 
 from crawler.config import Job
 from crawler.engine import Crawl
-from crawler.hooks import ContentHook, Hooks, ItemHook, ParseHook, RecordHook, RequestHook
+from crawler.hooks import ContentHook, Hooks, ItemHook, LoginHook, ParseHook, RecordHook, RequestHook
 from crawler.jobfile import build_job
 from crawler.observe.stats import Stats
 
@@ -24,6 +24,7 @@ def crawl(
     on_record: RecordHook | None = None,
     on_item: ItemHook | None = None,
     on_content: ContentHook | None = None,
+    login: LoginHook | None = None,
 ) -> Stats:
     """Run ``job`` (a Job, or a mapping with the YAML keys) to the end and return its numbers.
     Hooks given here replace those the job names by dotted path. Raises ConfigError for a bad
@@ -36,5 +37,6 @@ def crawl(
         on_record=on_record or named.on_record,
         on_item=on_item or named.on_item,
         on_content=on_content or named.on_content,
+        login=login or named.login,
     )
     return asyncio.run(Crawl(job, hooks=hooks).run())

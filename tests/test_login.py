@@ -189,3 +189,29 @@ async def test_the_login_page_itself_is_crawled_as_a_page_under_a_covers_everyth
     titles = {rec["url"].rsplit("/", 1)[1]: (rec["title"], rec["error"]) for rec in r.records}
     assert titles == {"login": ("Log in", None), "p0": ("Member 0", None), "p1": ("Member 1", None)}
     assert members.logins == 1
+
+
+async def test_the_python_api_takes_a_login_hook_as_a_function(site, credentials, tmp_path):
+    import asyncio
+
+    import crawler
+
+    members = LoginSite(site, "m.test", "alice", PASSWORD, views=100, pages=3)
+    calls = []
+
+    async def log_in(session) -> None:
+        calls.append(sorted(session.values))
+        page = await session.get(session.url)
+        token = page.text.split('name="csrf" value="')[1].split('"')[0]
+        await session.post(session.url, {"csrf": token, "go": "1", **session.values}, page=page.url)
+
+    job = {
+        "start_urls": [members.url("/members/p0")],
+        "resolve": site.pin("m.test"),
+        "output": str(tmp_path / "o"),
+        "exclude": ["/logout"],
+        "quiet": True,
+        "login": login(members),
+    }
+    stats = await asyncio.to_thread(crawler.crawl, job, login=log_in)  # its own event loop, in a thread
+    assert stats.pages == 3 and members.logins == 1 and calls == [["password", "username"]]
