@@ -18,25 +18,6 @@ from crawler.engine import Crawl
 from crawler.observe.summary import summary
 from tests.helpers.leaks import basic_credentials, read_output
 from tests.helpers.output import read_records
-from tests.helpers.proxy_servers import ProxyServer, start_proxy
-
-
-@pytest.fixture
-async def proxies(tmp_path):
-    """``await proxies(kind, n, user=..., password=...)`` starts n proxies; all die at teardown."""
-    started: list[ProxyServer] = []
-    counter = iter(range(10, 250))
-
-    async def start(kind: str, n: int = 1, **auth) -> list[ProxyServer]:
-        new = [await start_proxy(kind, f"127.0.0.{next(counter)}", tmp_path, **auth) for _ in range(n)]
-        started.extend(new)
-        return new
-
-    yield start
-    for p in started:
-        p.kill()
-        if p.proc:
-            await p.proc.wait()
 
 
 def pages(site, host: str, n: int) -> list[str]:
