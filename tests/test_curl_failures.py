@@ -3,17 +3,19 @@ the same on real failures provoked with curl_cffi's low-level Curl on 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
 import pytest
-from curl_cffi import CurlECode
-from curl_cffi.curl import CurlError
+from curl_cffi import CurlECode, CurlInfo, CurlOpt
+from curl_cffi.curl import Curl, CurlError
 from curl_cffi.requests.exceptions import ConnectionError as CurlConnectionError
 
-from crawler.core.errors import Kind
+from crawler.core.errors import FetchError, Kind
 from crawler.net.curl_failures import Code, ProxyCredentialsRejected, classify_curl, curl_message, is_curl_error
 from crawler.net.failures import classify, is_transport
+from tests.helpers.proxy_servers import free_port
 
 
 def wrapped(code: int, text: str) -> str:
@@ -162,3 +164,82 @@ def test_curl_errors_are_transport_failures_never_storage():
 def test_the_aiohttp_side_does_not_import_curl_cffi():
     code = "import sys, crawler.net.failures, crawler.net.fetch; sys.exit('curl_cffi' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def perform(url: str, proxy: str | None = None, ca: str | None = None) -> FetchError | None:
+    """One GET with curl_cffi's low-level handle, classified as the transport will classify it."""
+    curl = Curl()
+    try:
+        curl.setopt(CurlOpt.URL, url.encode())
+        curl.setopt(CurlOpt.TIMEOUT_MS, 20_000)  # a guard against a hang only
+        curl.setopt(CurlOpt.WRITEFUNCTION, len)
+        if ca:
+            curl.setopt(CurlOpt.CAINFO, ca.encode())
+        if proxy:
+            curl.setopt(CurlOpt.PROXY, proxy.encode())
+        try:
+            curl.perform()
+            return None
+        except CurlError as e:
+            return classify_curl(
+                e.code,
+                str(e),
+                proxy_error=int(curl.getinfo(CurlInfo.PROXY_ERROR)),
+                connect_code=int(curl.getinfo(CurlInfo.HTTP_CONNECTCODE)),
+                proxy_tls_verify=int(curl.getinfo(CurlInfo.PROXY_SSL_VERIFYRESULT)),
+                via_proxy=proxy is not None,
+            )
+    finally:
+        curl.close()
+
+
+async def fails(url: str, proxy: str | None = None, ca: str | None = None) -> FetchError:
+    """The failure of a GET made on a thread (the servers answer on this test's event loop)."""
+    error = await asyncio.to_thread(perform, url, proxy, ca)
+    assert error is not None, f"{url} did not fail"
+    return error
+
+
+async def test_real_failures_of_the_target():
+    async def no_reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")  # the whole request, then nothing: curl 52
+        writer.close()
+
+    server = await asyncio.start_server(no_reply, "127.0.0.1", 0)
+    try:
+        refused = await fails(f"http://127.0.0.1:{free_port()}/")
+        cut = await fails(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/")
+    finally:
+        server.close()
+    assert refused.kind is Kind.CONNECT and refused.retryable and "(curl 7)" in refused.message
+    assert cut.kind is Kind.ABORTED and cut.retryable
+    assert cut.message == "connection lost: Empty reply from server (curl 52)"
+
+
+async def test_a_certificate_of_an_unknown_ca_is_tls(h2_site):
+    error = await fails(h2_site.url("/"))  # curl_cffi's own bundle (certifi) does not know the test CA
+    assert error.kind is Kind.TLS and not error.retryable and "(curl 60)" in error.message
+
+
+async def test_real_proxy_failures(proxies, h2_site, tls_ca):
+    (tiny,) = await proxies("http", 1, user="alice", password="rightpw1")
+    (socks,) = await proxies("socks5", 1, user="bob", password="rightpw2")
+    target, ca = h2_site.url("/"), str(tls_ca.bundle)
+    h2_site.pages["/"] = (200, {}, b"ok")
+    assert await asyncio.to_thread(perform, target, tiny.url(), ca) is None  # the right passwords work
+    assert await asyncio.to_thread(perform, target, socks.url(), ca) is None
+
+    wrong = await fails(target, tiny.url("wrongpw9"), ca)  # CONNECT answered 401 (tinyproxy's way)
+    missing = await fails(target, tiny.id, ca)  # no credentials: 407
+    socks_wrong = await fails(target, socks.url("wrongpw9"), ca)
+    socks_refused = await fails(f"http://127.0.0.1:{free_port()}/", socks.url(), ca)  # the target refuses
+    down = await fails(target, f"http://carol:s3cretpw@127.0.0.1:{free_port()}", ca)
+
+    assert isinstance(wrong, ProxyCredentialsRejected) and wrong.answer == "401"
+    assert isinstance(missing, ProxyCredentialsRejected) and missing.answer == "407"
+    assert isinstance(socks_wrong, ProxyCredentialsRejected) and socks_wrong.answer == "SOCKS user rejected"
+    assert socks_refused.kind is Kind.CONNECT and not isinstance(socks_refused, ProxyCredentialsRejected)
+    assert down.kind is Kind.PROXY and down.retryable and "cannot connect to proxy" in down.message
+    for error in (wrong, missing, socks_wrong, socks_refused, down):
+        assert "wrongpw9" not in error.message and "rightpw" not in error.message and "s3cretpw" not in error.message
+    assert [r.path for r in h2_site.requests] == ["/", "/"]  # only the two good requests got through
