@@ -133,7 +133,7 @@ async def h2_site(tls_ca: Any) -> Any:
     ``.requests`` and ``.connections``."""
     from tests.helpers.tls_servers import H2Site
 
-    s = H2Site(tls_ca)
+    s = H2Site(tls_ca.leaf)
     await s.start()
     yield s
     await s.stop()
@@ -145,7 +145,7 @@ async def ja4_server(tls_ca: Any) -> Any:
     through ``.pin()``)."""
     from tests.helpers.tls_servers import JA4Server
 
-    s = JA4Server(tls_ca)
+    s = JA4Server(tls_ca.leaf)
     await s.start()
     yield s
     await s.stop()

@@ -43,16 +43,20 @@ class LocalCA:
     bundle: Path  # the CA's certificate (PEM): ``verify=`` for curl_cffi, ``ca_bundle`` for a crawl
 
     def server_context(self, alpn: list[str] | None = None) -> ssl.SSLContext:
-        """A server context with the certificate, offering ``alpn`` (nothing when None)."""
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.leaf.configure_cert(ctx)
-        if alpn:
-            ctx.set_alpn_protocols(alpn)
-        return ctx
+        return server_context(self.leaf, alpn)
 
     def client_context(self) -> ssl.SSLContext:
         """A client context that trusts this CA (for aiohttp)."""
         return ssl.create_default_context(cafile=str(self.bundle))
+
+
+def server_context(leaf: trustme.LeafCert, alpn: list[str] | None = None) -> ssl.SSLContext:
+    """A server context with the certificate ``leaf``, offering ``alpn`` (nothing when None)."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    leaf.configure_cert(ctx)
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    return ctx
 
 
 def make_ca(directory: Path, names: tuple[str, ...] = NAMES) -> LocalCA:
@@ -76,8 +80,8 @@ class H2Site:
     every path not listed, else 404). ``requests`` lists what arrived, ``connections`` counts the
     h2 connections and ``refused`` those closed for not negotiating h2."""
 
-    def __init__(self, ca: LocalCA, pages: dict[str, Page] | None = None) -> None:
-        self.ca = ca
+    def __init__(self, leaf: trustme.LeafCert, pages: dict[str, Page] | None = None) -> None:
+        self.leaf = leaf  # the certificate it serves (LocalCA.leaf)
         self.pages: dict[str, Page] = dict(pages or {})
         self.requests: list[H2Request] = []
         self.connections = 0
@@ -97,7 +101,7 @@ class H2Site:
         return self.pages.get(path) or self.pages.get("*") or (404, {"content-type": "text/plain"}, b"not found")
 
     async def start(self) -> None:
-        ctx = self.ca.server_context(["h2"])
+        ctx = server_context(self.leaf, ["h2"])
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _H2Connection(self), "127.0.0.1", 0, ssl=ctx)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -191,7 +195,7 @@ class JA4Server:
     """Answers every request with the fingerprint of its connection's ClientHello, as JSON:
     ``{"ja4", "ja3", "ja3_string", "alpn", "sni", "tls_version"}``. ``seen`` keeps them in order."""
 
-    ca: LocalCA
+    leaf: trustme.LeafCert  # the certificate it serves (LocalCA.leaf)
     seen: list[Fingerprint] = field(default_factory=list)
     port: int = 0
     _server: asyncio.Server | None = None
@@ -204,7 +208,7 @@ class JA4Server:
         return f"{host}:{self.port}:127.0.0.1"
 
     async def start(self) -> None:
-        ctx = self.ca.server_context(["http/1.1"])  # one protocol for all: the ClientHello is what counts
+        ctx = server_context(self.leaf, ["http/1.1"])  # one protocol for all: the ClientHello is what counts
         self._server = await asyncio.start_server(lambda r, w: self._serve(r, w, ctx), "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
 
