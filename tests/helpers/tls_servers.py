@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -108,10 +108,7 @@ class H2Site:
 
     async def stop(self) -> None:
         if self._server is not None:
-            self._server.close()
-            for transport in list(self._open):  # wait_closed waits for open connections
-                transport.abort()
-            await self._server.wait_closed()
+            await _stop(self._server, self._open)
 
 
 class _H2Connection(asyncio.Protocol):
@@ -186,6 +183,18 @@ class _H2Connection(asyncio.Protocol):
         self.transport.write(self.conn.data_to_send())
 
 
+async def _stop(server: asyncio.Server, connections: Iterable[asyncio.WriteTransport]) -> None:
+    """Close ``server`` and every connection: from 3.12 on, ``wait_closed`` waits for them all, even
+    one still in its TLS handshake (``abort_clients``, 3.13, ends those too)."""
+    server.close()
+    for transport in list(connections):
+        transport.abort()
+    abort_clients = getattr(server, "abort_clients", None)
+    if abort_clients is not None:
+        abort_clients()
+    await server.wait_closed()
+
+
 def _text(value: str | bytes) -> str:
     return value if isinstance(value, str) else value.decode()  # str already, with header_encoding
 
@@ -214,10 +223,7 @@ class JA4Server:
 
     async def stop(self) -> None:
         if self._server is not None:
-            self._server.close()
-            for writer in list(self._open):  # wait_closed waits for open connections
-                writer.transport.abort()
-            await self._server.wait_closed()
+            await _stop(self._server, {writer.transport for writer in self._open})
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ctx: ssl.SSLContext) -> None:
         self._open.add(writer)
