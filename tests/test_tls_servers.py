@@ -75,9 +75,12 @@ async def test_curl_fetches_the_h2_only_site_over_http2(h2_site, tls_ca):
 
 async def test_every_path_can_have_one_answer(h2_site, tls_ca):
     h2_site.pages["*"] = (200, {"content-type": "text/plain"}, b"anything")
+    h2_site.pages["/q"] = (200, {"content-type": "text/plain"}, b"q without its query")
     async with session(tls_ca, impersonate=None) as s:
         r = await s.get(h2_site.url("/any/where?x=1"), http_version="v2tls")
+        q = await s.get(h2_site.url("/q?page=2"), http_version="v2tls")
     assert r.content == b"anything" and h2_site.requests[0].path == "/any/where?x=1"
+    assert q.content == b"q without its query" and r.http_version == 3  # curl without impersonation: h2 too
 
 
 async def test_the_ja4_server_knows_chrome_from_aiohttp(ja4_server, tls_ca):

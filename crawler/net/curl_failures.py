@@ -178,9 +178,8 @@ def _proxy_failure(code: int, detail: str, proxy_error: int, connect_code: int, 
 
 _WRAPPER = re.compile(r"^Failed to [^,]*, curl: \(\d+\) ")  # curl_cffi's "Failed to perform, curl: (7) "
 _SEE_DOCS = re.compile(r"\s*See https://curl\.se/libcurl/c/libcurl-errors\.html.*$", re.DOTALL)
-_USERINFO = re.compile(
-    r"(?<![\w./:@-])[^\s/@:'\"]+:[^\s'\"]*@"
-)  # user:pass@host without a scheme (greedy, as redact_url)
+# user:pass@host without a scheme (redact_url takes those after "://"); greedy as it is
+_USERINFO = re.compile(r"(?<![\w./:@-])[^\s/@:'\"]+:[^\s'\"]*@")
 
 
 def curl_message(message: str) -> str:

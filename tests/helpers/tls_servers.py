@@ -3,7 +3,7 @@
 - :class:`LocalCA`: a test CA (trustme) and a server certificate for ``127.0.0.1``, ``localhost``,
   ``h2.test`` and ``ja4.test``; clients trust it through ``bundle``.
 - :class:`H2Site`: an HTTP/2-only site (ALPN ``h2`` and nothing else, as some sites are): a client
-  that does not negotiate h2 (aiohttp offers no ALPN) is disconnected. It serves ``pages`` and
+  that does not negotiate h2 (aiohttp speaks HTTP/1.1 only) is disconnected. It serves ``pages`` and
   records what each request sent.
 - :class:`JA4Server`: reads the ClientHello off the wire, completes the handshake on the same bytes
   and answers its JA3/JA4 fingerprint as JSON over HTTP/1.1 (see :mod:`tests.helpers.client_hello`).
@@ -76,8 +76,8 @@ class H2Request:
 
 
 class H2Site:
-    """An HTTP/2-only TLS site serving ``pages`` (path → status, headers, body; ``"*"`` answers
-    every path not listed, else 404). ``requests`` lists what arrived, ``connections`` counts the
+    """An HTTP/2-only TLS site serving ``pages`` (path → status, headers, body; a path with its query
+    first, then without, then ``"*"`` for every other path, else 404). ``requests`` lists what arrived, ``connections`` counts the
     h2 connections and ``refused`` those closed for not negotiating h2."""
 
     def __init__(self, leaf: trustme.LeafCert, pages: dict[str, Page] | None = None) -> None:
@@ -98,7 +98,10 @@ class H2Site:
         return f"{host}:{self.port}:127.0.0.1"
 
     def answer(self, path: str) -> Page:
-        return self.pages.get(path) or self.pages.get("*") or (404, {"content-type": "text/plain"}, b"not found")
+        for key in (path, path.split("?", 1)[0], "*"):
+            if key in self.pages:
+                return self.pages[key]
+        return 404, {"content-type": "text/plain"}, b"not found"
 
     async def start(self) -> None:
         ctx = server_context(self.leaf, ["h2"])
