@@ -155,6 +155,18 @@ OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
     (("--proxy",), "proxy", "value", "Proxy URL: http(s)://, socks5(h)://, socks4://, user:pass@ allowed."),
     (("--proxy-rotation",), "proxy_rotation", "value", "round_robin, random, least_used or sticky."),
     (("--proxy-concurrency",), "proxy_concurrency", "value", "Requests in flight per proxy."),
+    (
+        ("--transport",),
+        "transport",
+        "value",
+        "aiohttp (default) or curl: HTTP/2 and, with --impersonate, a browser's TLS.",
+    ),
+    (
+        ("--impersonate",),
+        "impersonate",
+        "value",
+        "Browser curl presents: chrome, firefox, safari, edge, or e.g. chrome131.",
+    ),
     (("--trust-env",), "trust_env", "flag", "Honour HTTP(S)_PROXY and NO_PROXY."),
     (("--insecure",), "insecure", "flag", "Do not verify TLS certificates."),
     (

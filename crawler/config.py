@@ -24,15 +24,23 @@ from crawler.core.urls import parse_seed
 from crawler.job_values import (
     DAY,
     RESOURCE_TYPES,
+    BlockedRule,
     Chunks,
     ContentFormats,
     Duration,
     FolderName,
+    HttpStatus,
+    Impersonate,
+    Nameserver,
     ProxyRule,
+    ProxyUrl,
     RecrawlRule,
+    Regex,
     Timeouts,
+    TransportRule,
     url_match,
 )
+from crawler.net.transports import curl_missing
 from crawler.parsing.rules import ExtractRule, FollowRule, Strict
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://github.com/crawler-project/crawler)"
@@ -69,7 +77,7 @@ class Job(Strict):
     include: list[str] = []
     exclude: list[str] = []
     resolve: list[str] = []
-    dns_servers: list[str] = []  # IP[:PORT] nameservers asked through c-ares; none: the system resolver
+    dns_servers: list[Nameserver] = []  # IP[:PORT] nameservers asked through c-ares; none: the system resolver
     dns_cache: int = Field(10_000, ge=0, le=10_000_000)  # names whose answers are kept (TTLs honoured)
     ignore_robots: bool = False
     follow_nofollow: bool = False
@@ -113,17 +121,22 @@ class Job(Strict):
     render_memory_mb: int = Field(2048, ge=1)  # a browser grown past this (PSS) is replaced
     format: Literal["jsonl", "csv"] = "jsonl"
     warc: bool = False
-    proxy: str | None = None
-    proxies: list[str] = []
-    proxy_pools: dict[str, list[str]] = {}
+    proxy: ProxyUrl | None = None
+    proxies: list[ProxyUrl] = []
+    proxy_pools: dict[str, list[ProxyUrl]] = {}
     proxy_rules: list[ProxyRule] = []
     proxy_rotation: Literal["round_robin", "random", "least_used", "sticky"] = "round_robin"
     proxy_concurrency: int | None = Field(None, ge=1)
     proxy_cooldown: float = Field(5.0, ge=0, le=DAY)
     proxy_wait: float = Field(60.0, ge=0, le=DAY)
     proxy_retries: int = Field(10, ge=0, le=1000)
-    proxy_ban_status: list[int] = []
-    proxy_ban_body: str | None = None
+    proxy_ban_status: list[HttpStatus] = []
+    proxy_ban_body: Regex | None = None
+    blocked_when: list[BlockedRule] = []  # answers that are challenge pages, not pages (error kind blocked)
+    blocked_defaults: bool = True  # also the rules that catch the common challenge pages
+    transport: Literal["aiohttp", "curl"] = "aiohttp"  # curl: HTTP/2, a browser's TLS with impersonate
+    impersonate: Impersonate | None = None  # implies transport: curl
+    transport_rules: list[TransportRule] = []
     trust_env: bool = False
     block_private_ips: bool = False
     insecure: bool = False
@@ -155,28 +168,13 @@ class Job(Strict):
         """True when the job's frontier is in Redis, shared with other processes."""
         return self.frontier.startswith(("redis://", "rediss://"))
 
-    @field_validator("proxy")
-    @classmethod
-    def _proxy(cls, url: str | None) -> str | None:
-        return None if url is None else str(parse_proxy(url))
-
-    @field_validator("proxies")
-    @classmethod
-    def _proxies(cls, urls: list[str]) -> list[str]:
-        return [str(parse_proxy(u)) for u in urls]
-
     @field_validator("proxy_pools")
     @classmethod
     def _pools(cls, pools: dict[str, list[str]]) -> dict[str, list[str]]:
         for name, urls in pools.items():
             if name in ("direct", "default") or not urls:
                 raise ValueError(f"pool {name!r}: needs a name other than direct/default and at least one proxy")
-        return {name: [str(parse_proxy(u)) for u in urls] for name, urls in pools.items()}
-
-    @field_validator("proxy_ban_body")
-    @classmethod
-    def _ban_body(cls, pattern: str | None) -> str | None:
-        return None if pattern is None else cls._regexes([pattern])[0]
+        return pools
 
     @field_validator("ca_bundle")
     @classmethod
@@ -230,14 +228,6 @@ class Job(Strict):
             raise ValueError(f"{size!r}: width and height must be 100-10000 pixels")
         return size
 
-    @field_validator("proxy_ban_status")
-    @classmethod
-    def _statuses(cls, codes: list[int]) -> list[int]:
-        bad = [c for c in codes if not 100 <= c <= 599]
-        if bad:
-            raise ValueError(f"{bad[0]} is not an HTTP status (100-599)")
-        return codes
-
     @model_validator(mode="after")
     def _hook_items_are_jsonl(self) -> Job:
         if self.parse and self.format == "csv":
@@ -275,6 +265,21 @@ class Job(Strict):
         given = [k for k in ("on_content", "near_duplicates", "main_content") if k in self.model_fields_set]
         if given and not self.content:
             raise ValueError(f"{given[0]} needs content: markdown or text (--content)")
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _impersonate_means_curl(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("impersonate") and data.get("transport") is None:
+            return {**data, "transport": "curl"}
+        return data
+
+    @model_validator(mode="after")
+    def _impersonate_needs_curl(self) -> Job:
+        if self.impersonate and self.transport == "aiohttp":
+            raise ValueError("impersonate needs transport: curl (aiohttp presents Python's own TLS)")
+        if self.transport == "curl" and (missing := curl_missing()) is not None:
+            raise ValueError(missing)
         return self
 
     @model_validator(mode="after")
@@ -362,24 +367,6 @@ class Job(Strict):
             except ValueError:
                 raise ValueError(f"{p!r}: {m['addr']!r} is not an IP address") from None
         return pins
-
-    @field_validator("dns_servers")
-    @classmethod
-    def _dns_servers(cls, servers: list[str]) -> list[str]:
-        for text in servers:
-            host, port = text, ""
-            if text.startswith("["):
-                host, _, rest = text[1:].partition("]")
-                port = rest.removeprefix(":")
-            elif text.count(":") == 1:
-                host, _, port = text.partition(":")
-            try:
-                ipaddress.ip_address(host)
-            except ValueError:
-                raise ValueError(f"{text!r}: a nameserver is an IP address, optionally with :PORT") from None
-            if port and not (port.isdigit() and 0 < int(port) < 65536):
-                raise ValueError(f"{text!r}: the port must be 1-65535")
-        return servers
 
     @field_validator("allow_domains")
     @classmethod

@@ -35,6 +35,7 @@ from crawler.core.request import Lease, Request
 from crawler.core.step import Again, Final, Source, Step
 from crawler.core.urls import host_key
 from crawler.core.usage import ProxyUse
+from crawler.finals import internal_error
 from crawler.frontier import Frontier
 from crawler.hooks import Hooks, failure
 from crawler.hooks import call as call_hook
@@ -44,7 +45,7 @@ from crawler.observe.metrics import MetricsServer, render
 from crawler.observe.stats import Progress, Stats
 from crawler.observe.statslog import StatsLog
 from crawler.observe.summary import progress_line
-from crawler.pipeline import Pipeline, internal_error
+from crawler.pipeline import Pipeline
 from crawler.recrawl import changed_urls, due_policy, write_changes
 from crawler.scheduling.limiter import HostLimiter
 from crawler.sinks import outdir

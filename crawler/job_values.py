@@ -1,14 +1,19 @@
 """The value types of the job schema (:mod:`crawler.config`): durations, folder names, URL
-patterns, timeouts, content formats, chunk sizes, and the items of ``proxy_rules`` and ``recrawl_rules``."""
+patterns, regexes, HTTP statuses, proxy URLs, browser targets, timeouts, content formats, chunk sizes,
+and the items of ``proxy_rules``, ``transport_rules``, ``recrawl_rules`` and ``blocked_when``."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from crawler.parsing.rules import Strict, checked_pattern
+from crawler.core.blocked import BlockRule
+from crawler.core.proxy_url import parse_proxy
+from crawler.net.transports import browser, curl_missing
+from crawler.parsing.rules import Strict, checked_css, checked_pattern
 
 DAY = 86_400.0  # the longest wait any setting may ask for (a longer one would hang the crawl)
 RESOURCE_TYPES = frozenset(
@@ -38,6 +43,52 @@ def url_match(pattern: str) -> str:
 UrlMatch = Annotated[str, AfterValidator(url_match)]
 
 
+def regex(pattern: str) -> str:
+    """A regex that compiles (``proxy_ban_body``)."""
+    return checked_pattern(pattern, glob_ok=False) or pattern
+
+
+Regex = Annotated[str, AfterValidator(regex)]
+
+
+def http_status(code: int) -> int:
+    if not 100 <= code <= 599:
+        raise ValueError(f"{code} is not an HTTP status (100-599)")
+    return code
+
+
+HttpStatus = Annotated[int, AfterValidator(http_status)]
+Statuses = Annotated[list[HttpStatus], BeforeValidator(lambda v: [v] if isinstance(v, int) else v)]  # 403 or [403]
+
+
+def proxy_url(url: str) -> str:
+    """A proxy URL as the router takes it (scheme, host and port checked: :func:`parse_proxy`)."""
+    return str(parse_proxy(url))
+
+
+ProxyUrl = Annotated[str, AfterValidator(proxy_url)]
+
+
+def nameserver(text: str) -> str:
+    """An IP address, optionally with :PORT (``[v6]:PORT``): a server of ``dns_servers``."""
+    host, port = text, ""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{text!r}: a nameserver is an IP address, optionally with :PORT") from None
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError(f"{text!r}: the port must be 1-65535")
+    return text
+
+
+Nameserver = Annotated[str, AfterValidator(nameserver)]
+
+
 class Timeouts(Strict):
     """Seconds. ``connect`` covers getting a connection, ``read`` each socket read, ``total`` all;
     ``dns`` is one try at a nameserver of ``dns_servers`` (two tries per lookup)."""
@@ -46,6 +97,32 @@ class Timeouts(Strict):
     read: float = Field(30.0, gt=0, le=DAY)
     total: float = Field(60.0, gt=0, le=DAY)
     dns: float = Field(2.0, gt=0, le=DAY)
+
+
+def impersonation(target: str) -> str:
+    """A browser target curl knows (chrome, chrome131, firefox, safari184...), checked now."""
+    browser(target)
+    return target
+
+
+Impersonate = Annotated[str, AfterValidator(impersonation)]
+
+
+class TransportRule(Strict):
+    """Fetch URLs matching ``match`` (a glob, or a regex after ``re:``) over ``transport``,
+    presenting ``impersonate`` (curl)."""
+
+    match: UrlMatch
+    transport: Literal["aiohttp", "curl"] = "curl"
+    impersonate: Impersonate | None = None
+
+    @model_validator(mode="after")
+    def _curl(self) -> TransportRule:
+        if self.impersonate and self.transport == "aiohttp":
+            raise ValueError("impersonate needs transport: curl")
+        if self.transport == "curl" and (missing := curl_missing()) is not None:
+            raise ValueError(missing)
+        return self
 
 
 class ProxyRule(Strict):
@@ -125,3 +202,31 @@ class Chunks(Strict):
         if self.overlap >= self.words:
             raise ValueError(f"overlap ({self.overlap}) must be smaller than words ({self.words})")
         return self
+
+
+class BlockedRule(Strict):
+    """One ``blocked_when`` rule: an answer is blocked when every key the rule gives holds, and
+    when any rule holds (see :mod:`crawler.core.blocked`)."""
+
+    name: str | None = None  # what a blocked record's message calls the rule [blocked_when[INDEX]]
+    status: Statuses = []
+    header: str | None = None  # "Name" (the answer has it) or "Name: regex" (a value matches, any case)
+    title: str | None = None  # a regex the page's <title> matches
+    text: str | None = None  # a regex the body's first max_parse_bytes match (as bytes: UTF-8)
+    selector: Annotated[str | None, AfterValidator(checked_css)] = None  # matches on a parsed (2xx HTML) page
+
+    @model_validator(mode="after")
+    def _holds_together(self) -> BlockedRule:
+        self.rule("")  # a ValueError of one line when it cannot be a rule
+        return self
+
+    def rule(self, name: str) -> BlockRule:
+        """The rule the crawl checks, called ``name`` unless it has a name of its own."""
+        return BlockRule.make(
+            self.name or name,
+            status=self.status,
+            header=self.header,
+            title=self.title,
+            text=self.text,
+            selector=self.selector,
+        )

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from crawler.config import Job
 from crawler.core.errors import ConfigError
-from crawler.job_values import Timeouts
+from crawler.job_values import BlockedRule, Timeouts
 
 if TYPE_CHECKING:
     import yaml
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 KeyPath = tuple[str | int, ...]  # a YAML key's path: mapping keys and list indexes
 
 FIELDS = set(Job.model_fields)
+NESTED = {"timeout": set(Timeouts.model_fields), "blocked_when": set(BlockedRule.model_fields)}  # keys of their own
 
 
 def build_job(
@@ -103,7 +104,7 @@ def _describe(err: Mapping[str, Any], source: str, lines: dict[KeyPath, int], fl
     field = ".".join(str(p) for p in loc) or "job"
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
-        names = Timeouts.model_fields if loc[:1] == ("timeout",) else FIELDS
+        names = NESTED.get(str(loc[0]), FIELDS) if len(loc) > 1 else FIELDS
         close = difflib.get_close_matches(str(loc[-1]), names, n=1)
         msg = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
     elif err["type"] == "missing":

@@ -23,13 +23,14 @@ from dataclasses import dataclass, replace
 from yarl import URL
 
 from crawler.admission import LinkRules
+from crawler.core.blocked import blocked_page, is_blocked_page
 from crawler.core.errors import FetchError, InvalidURL, Kind
 from crawler.core.outgoing import Outgoing
-from crawler.core.record import Record
 from crawler.core.request import Attempts, Request
 from crawler.core.response import Response
 from crawler.core.step import Again, Final, Reason, Source, Step
 from crawler.core.urls import host_key, join
+from crawler.finals import Finals
 from crawler.hooks import HookFailed, RequestHook, prepare
 from crawler.net.failures import classify
 from crawler.net.fetch import Fetcher
@@ -39,7 +40,7 @@ from crawler.net.robots import Robots, Unavailable
 from crawler.observe.stats import Stats
 from crawler.parsing.page import Fetched, Follow
 from crawler.parsing.process import Parser, Stored
-from crawler.recrawl import RecrawlSettings, visit_after
+from crawler.recrawl import RecrawlSettings
 from crawler.scheduling.limiter import HostLimiter
 from crawler.scheduling.scheduler import LeaseSlot
 from crawler.sinks.pages import PageStore
@@ -88,7 +89,7 @@ class Pipeline:
     ) -> None:
         self._settings = settings
         self._renderer = stages.renderer
-        self._generation = generation
+        self._final = Finals(generation, settings.recrawl).final
         self._request_hook = stages.request_hook
         self._fetcher = stages.fetcher
         self._router = stages.router
@@ -141,21 +142,54 @@ class Pipeline:
             return self._no_proxy(request, e, started)
         if attempts.proxy_waiting_since is not None:
             attempts = replace(attempts, proxy_waiting_since=None)
-        response, error = await self._fetch(request, attempts, url, proxy, extra)
+        sent = time.monotonic()
+        response, error = await self._fetch(request, attempts, url, proxy, extra, sent)
         await slot.free()
-        if error is not None and error.kind is Kind.LOCAL:
-            return self._local(attempts, error.message)
-        if error is not None and error.proxy_fault and attempts.proxy_attempts < self._settings.proxy_retries:
-            # the proxy's fault: try another, keep the normal retries
-            return Again(Reason.PROXY, 0.0, replace(attempts, proxy_attempts=attempts.proxy_attempts + 1))
-        if error is not None and error.retryable and attempts.attempt < self._settings.retries:
-            return self._retry(attempts, error)
+        if error is not None and (again := self._again(request, attempts, proxy, error)) is not None:
+            return again
         proxy_id = proxy.id if proxy is not None else None
         if response is not None and response.location is not None:
             return self._redirect(request, url, response, error, started, proxy_id)
         if response is not None and response.body is not None and error is None and not response.unchanged:
-            return await self._parse(request, attempts, response, started, proxy_id)  # (unchanged: links known)
+            step = await self._parse(request, attempts, response, started, proxy_id)  # (unchanged: links known)
+            if not isinstance(step, FetchError):
+                return step
+            await self._found_blocked(request.host, proxy, sent)
+            return self._again(request, attempts, proxy, step) or self._final(
+                request, started, response, step, proxy=proxy_id
+            )
         return self._final(request, started, response, error, proxy=proxy_id)
+
+    def _again(self, request: Request, attempts: Attempts, proxy: Proxy | None, error: FetchError) -> Again | None:
+        """The next try after a failed one (None: the failure is final). A local failure waits; the
+        proxy's fault or a blocked page moves to another proxy, without spending a retry; a
+        retryable failure is retried."""
+        if error.kind is Kind.LOCAL:
+            return self._local(attempts, error.message)
+        if is_blocked_page(error):
+            self._stats.blocked_page(request.host)
+            if (moved := self._another_identity(attempts, proxy)) is not None:
+                return moved
+        elif error.proxy_fault and attempts.proxy_attempts < self._settings.proxy_retries:
+            return Again(Reason.PROXY, 0.0, replace(attempts, proxy_attempts=attempts.proxy_attempts + 1))
+        if error.retryable and attempts.attempt < self._settings.retries:
+            return self._retry(attempts, error)
+        return None
+
+    def _another_identity(self, attempts: Attempts, proxy: Proxy | None) -> Again | None:
+        """Where a blocked request goes next: today through another proxy of its route (the one
+        that was blocked cools down), at most ``proxy_retries`` times; None: no other to try, so
+        the normal retries follow. Identities (issue 28) plug in here: another identity."""
+        if proxy is None or attempts.proxy_attempts >= self._settings.proxy_retries:
+            return None
+        return Again(Reason.BLOCKED, 0.0, replace(attempts, proxy_attempts=attempts.proxy_attempts + 1))
+
+    async def _found_blocked(self, host: str, proxy: Proxy | None, sent: float) -> None:
+        """A page the parser found blocked, after its fetch was reported as an answer: its proxy is
+        banned now, and the host slowed, as for a blocked answer the fetcher saw."""
+        if proxy is not None:
+            self._router.blocked(proxy)
+        await self._observe(host, sent, overloaded=True)
 
     async def _outgoing(self, request: Request) -> Outgoing | FetchError:
         """The user's ``request`` hook: the headers, cookies and proxy it sets for this request."""
@@ -167,13 +201,13 @@ class Pipeline:
             return FetchError(Kind.HOOK, str(e))
 
     async def _fetch(
-        self, request: Request, attempts: Attempts, url: URL, proxy: Proxy | None, extra: Outgoing | None = None
+        self, request: Request, attempts: Attempts, url: URL, proxy: Proxy | None, extra: Outgoing | None, sent: float
     ) -> tuple[Response | None, FetchError | None]:
         """The fetch, its proxy's health report (always, in ``finally``) and AIMD's sample (not
-        for rendered pages: the browser's time is not the server's latency)."""
+        for rendered pages: the browser's time is not the server's latency; nor through a proxy,
+        whose latency it is; but a blocked answer always: the host asked us to slow down)."""
         response: Response | None = None
         error: FetchError | None = None
-        sent = time.monotonic()
         render = self._renderer is not None and (attempts.render or self._renderer.wants(request.url))
         try:
             response = await fetch_or_render(
@@ -195,10 +229,13 @@ class Pipeline:
                     proxy,
                     failed=bool(error and error.proxy_fault and not error.banned),
                     banned=bool(error and error.banned),
+                    blocked=is_blocked_page(error),
                     nbytes=response.nbytes if response is not None else 0,
                 )
         rendered = response is not None and response.rendered  # (the browser's errors are never timeouts)
-        if (
+        if is_blocked_page(error):
+            await self._observe(request.host, sent, overloaded=True)
+        elif (
             proxy is None
             and not rendered
             and (response is not None or (error is not None and error.kind is Kind.TIMEOUT))
@@ -206,10 +243,14 @@ class Pipeline:
             overloaded = error is not None and (
                 error.kind is Kind.TIMEOUT or (response is not None and response.status in (429, 503))
             )
-            await self._limiter.observe(request.host, sent, overloaded)
-            if overloaded:
-                self._stats.host(request.host).throttles += 1
+            await self._observe(request.host, sent, overloaded)
         return response, error
+
+    async def _observe(self, host: str, sent: float, overloaded: bool) -> None:
+        """AIMD's sample of one answer (sent at ``sent``); the times it slowed the host are counted."""
+        await self._limiter.observe(host, sent, overloaded)
+        if overloaded:
+            self._stats.host(host).throttles += 1
 
     def _no_proxy(self, request: Request, e: NoProxy, started: float) -> Step:
         """No usable proxy now: wait in the frontier (holding no slot), up to ``proxy_wait`` from
@@ -278,8 +319,9 @@ class Pipeline:
 
     async def _parse(
         self, request: Request, attempts: Attempts, response: Response, started: float, proxy: str | None
-    ) -> Step:
-        """Parse an HTML page once: its in-scope links, its items, its title."""
+    ) -> Step | FetchError:
+        """Parse an HTML page once: its in-scope links, its items, its title; or the error of a
+        page ``blocked_when`` holds for (nothing of it is kept: not its file, items or links)."""
         assert response.body is not None
         try:
             headers = tuple(response.headers.items()) if self._parser.reads_headers and response.headers else ()
@@ -303,6 +345,8 @@ class Pipeline:
             return self._stored(request, attempts, started, stored, proxy) or self._final(
                 request, started, response, e, proxy=proxy
             )
+        if parsed.result.blocked is not None:
+            return blocked_page(parsed.result.blocked)
         if response.placement is not None:  # written by the parser, else here
             stored = parsed.stored if parsed.stored is not None else await self._place(response)
             if isinstance(stored, tuple):
@@ -350,51 +394,3 @@ class Pipeline:
         if hooked is None:
             return Request(link, host, request.depth + 1, request.url)
         return Request(link, host, request.depth + 1, request.url, meta=hooked.meta or None, priority=hooked.priority)
-
-    def _final(
-        self,
-        request: Request,
-        started: float,
-        response: Response | None = None,
-        error: FetchError | None = None,
-        *,
-        proxy: str | None = None,
-        final_url: str | None = None,
-        title: str | None = None,
-    ) -> Final:
-        r = response
-        record = Record(
-            url=request.url,
-            depth=request.depth,
-            parent=request.parent,
-            attempts=request.attempts.attempt + 1,
-            elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
-            final_url=final_url or (r.final_url or request.url if r is not None else None),
-            status=r.status if r is not None else None,
-            error=error,
-            content_type=r.content_type if r is not None else None,
-            bytes=r.nbytes if r is not None else 0,
-            sha256=r.sha256 if r is not None else None,
-            path=r.path if r is not None else None,
-            title=title,
-            proxy=proxy,
-            crawl=self._generation,
-            rendered=r.rendered if r is not None else False,
-            meta=request.meta,
-            priority=request.priority,
-        )
-        visit = visit_after(record, r.headers if r is not None else None, request.previous, self._settings.recrawl)
-        return Final(record, visit=visit)
-
-
-def internal_error(request: Request, bug: Exception, redact: Callable[[str], str]) -> Record:
-    """The record of a request that a bug of ours stopped: its URL still gets its one record."""
-    return Record(
-        url=request.url,
-        depth=request.depth,
-        parent=request.parent,
-        attempts=request.attempts.attempt + 1,
-        error=FetchError(Kind.INTERNAL, redact(f"{type(bug).__name__}: {bug}")),
-        meta=request.meta,
-        priority=request.priority,
-    )

@@ -12,6 +12,7 @@ from typing import Any
 from crawler.admission import AdmissionSettings, LinkRules
 from crawler.config import Job
 from crawler.content.settings import ContentSettings
+from crawler.core.blocked import BlockRules
 from crawler.core.request import Caps
 from crawler.core.urls import Scope
 from crawler.net.browser import BrowserSettings
@@ -19,6 +20,7 @@ from crawler.net.dns import DnsSettings
 from crawler.net.proxies import Router
 from crawler.net.render import RenderSettings
 from crawler.net.session import FetchSettings
+from crawler.net.transports import TransportRule, TransportSettings, browser
 from crawler.parsing.reader import ReaderSettings
 from crawler.pipeline import PipelineSettings
 from crawler.recrawl import RecrawlSettings
@@ -73,8 +75,24 @@ def fetch_settings(job: Job) -> FetchSettings:
         max_retry_after=job.max_retry_after,
         proxy_ban_status=frozenset(job.proxy_ban_status),
         proxy_ban_body=job.proxy_ban_body,
+        user_agent_set="user_agent" in job.model_fields_set,
         markdown_pages=job.prefer_markdown,
+        transports=TransportSettings(
+            job.transport,
+            browser(job.impersonate) if job.impersonate else None,
+            tuple(
+                TransportRule(r.match, r.transport, browser(r.impersonate) if r.impersonate else None)
+                for r in job.transport_rules
+            ),
+        ),
+        blocked=blocked_rules(job),
     )
+
+
+def blocked_rules(job: Job) -> BlockRules:
+    """``blocked_when`` (named by their place unless they have names) and, unless turned off, the defaults."""
+    rules = (rule.rule(f"blocked_when[{i}]") for i, rule in enumerate(job.blocked_when))
+    return BlockRules(rules, defaults=job.blocked_defaults)
 
 
 MARKDOWN_FIRST = "text/markdown, text/html;q=0.9, */*;q=0.8"
@@ -150,6 +168,7 @@ def reader_settings(job: Job) -> ReaderSettings:
         follow_nofollow=job.follow_nofollow,
         detect_shells=job.render_auto,
         content=content_settings(job) if job.content else None,
+        blocked=blocked_rules(job),
     )
 
 

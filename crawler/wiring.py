@@ -29,11 +29,13 @@ from crawler.frontier import Frontier
 from crawler.frontier.memory import MemoryFrontier
 from crawler.hooks import Hooks
 from crawler.net.fetch import Fetcher
+from crawler.net.over_aiohttp import AiohttpTransport
 from crawler.net.proxies import Router
 from crawler.net.render import Renderer
 from crawler.net.robots import Robots, RobotsCache
 from crawler.net.session import FetchSettings, make_resolver, make_session
 from crawler.net.sockets import BoundedConnector, Budget
+from crawler.net.transports import Transports
 from crawler.observe.stats import Stats
 from crawler.parsing.process import Parser, make_parser
 from crawler.parsing.reader import PageReader
@@ -57,6 +59,10 @@ from crawler.sinks.output import OutputSettings
 from crawler.sinks.pages import PageStore
 
 if TYPE_CHECKING:
+    import aiohttp
+
+    from crawler.net.resolver import CrawlResolver
+    from crawler.net.wire import Transport
     from crawler.sinks.warc import WarcSink
 
 
@@ -215,7 +221,7 @@ async def connect(
     stats.dns = DnsUse(servers=settings.dns.servers)
     resolver = make_resolver(settings, stats.dns)
     async with make_session(settings, resolver, idle=budget.idle if budget is not None else None) as session:
-        fetcher = Fetcher(session, settings, parts.router, warc, resolver=resolver)
+        fetcher = Fetcher(transports(settings, session, resolver), settings, parts.router, warc)
         if parts.renderer is not None:
             parts.renderer.warc = warc
         robots = Robots(
@@ -246,3 +252,14 @@ async def connect(
                 await parts.renderer.close()
             if isinstance(connector := session.connector, BoundedConnector):
                 stats.connections, stats.new_connections = connector.connects, connector.opened
+
+
+def transports(settings: FetchSettings, session: aiohttp.ClientSession, resolver: CrawlResolver) -> Transports:
+    """aiohttp on the crawl's session, and curl when the job asks for it (imported only then)."""
+
+    def curl() -> Transport:
+        from crawler.net.curl import CurlTransport
+
+        return CurlTransport(settings, resolver)
+
+    return Transports(settings.transports, AiohttpTransport(session, settings, resolver), curl)

@@ -1,6 +1,6 @@
 """Shared fixtures (and only fixtures: what they use lives in ``tests/helpers``): real aiohttp
-servers on 127.0.0.1, a real crawl into a temp directory, a real redis-server, real DNS servers,
-real proxies, a test CA with an HTTP/2-only site and a TLS fingerprint (JA4) server.
+servers on 127.0.0.1, a real crawl into a temp directory, real proxies, a real redis-server, real
+DNS servers, a test CA with an HTTP/2-only site and a TLS fingerprint (JA4) server.
 
 ``site`` is one server that plays many virtual hosts (``tests.helpers.site.Site``): tests register
 handlers per (host, path) and reach the hosts by name through ``--resolve`` pins.
@@ -18,7 +18,6 @@ from crawler.config import Job
 from crawler.engine import Crawl
 from tests.helpers.dns import DnsServer, Zone, default_zone, start_dns
 from tests.helpers.output import Result
-from tests.helpers.proxy_servers import ProxyServer, start_proxy
 from tests.helpers.site import Site
 from tests.helpers.timing import record_grants
 
@@ -54,6 +53,28 @@ def crawl(tmp_path: Path) -> Callable[..., Awaitable[Result]]:
         return Result(stats, job.output_dir, c, grants)
 
     return run
+
+
+@pytest.fixture
+async def proxies(tmp_path: Path) -> Any:
+    """``await proxies(kind, n, user=..., password=...)`` starts n real proxies (``kind``: see
+    ``tests.helpers.proxy_servers.start_proxy``), each connecting out from its own loopback
+    address (127.0.0.10, .11, …); all die at teardown."""
+    from tests.helpers.proxy_servers import ProxyServer, start_proxy
+
+    started: list[ProxyServer] = []
+    counter = iter(range(10, 250))
+
+    async def start(kind: str, n: int = 1, **auth: Any) -> list[ProxyServer]:
+        new = [await start_proxy(kind, f"127.0.0.{next(counter)}", tmp_path, **auth) for _ in range(n)]
+        started.extend(new)
+        return new
+
+    yield start
+    for p in started:
+        p.kill()
+        if p.proc:
+            await p.proc.wait()
 
 
 @pytest.fixture(scope="session")
@@ -97,25 +118,6 @@ def dns_server(dns_zone: Callable[[Zone], DnsServer]) -> DnsServer:
     crawl.test is 127.0.0.1, public.test a public address, private.test 10.0.0.7, dual.test both
     127.0.0.1 and ::1; TTL 60; every other name NXDOMAIN. ``.address`` is its "127.0.0.1:PORT"."""
     return dns_zone(default_zone())
-
-
-@pytest.fixture
-async def proxies(tmp_path: Path) -> Any:
-    """``await proxies(kind, n, user=..., password=...)`` starts n proxies (tinyproxy ``http``,
-    microsocks ``socks5``, pproxy; see ``tests.helpers.proxy_servers``); all die at teardown."""
-    started: list[ProxyServer] = []
-    counter = iter(range(10, 250))
-
-    async def start(kind: str, n: int = 1, **auth: Any) -> list[ProxyServer]:
-        new = [await start_proxy(kind, f"127.0.0.{next(counter)}", tmp_path, **auth) for _ in range(n)]
-        started.extend(new)
-        return new
-
-    yield start
-    for p in started:
-        p.kill()
-        if p.proc:
-            await p.proc.wait()
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from crawler.net.failures import classify
 from crawler.net.fetch import Fetcher, parse_retry_after
 from crawler.net.session import make_resolver, make_session
 from crawler.settings import fetch_settings, router
+from crawler.wiring import transports
 
 URL_ = "http://unit.test/page"
 
@@ -43,7 +44,7 @@ async def fetch(j: Job, **mock) -> tuple:
     async with make_session(settings, resolver) as session:
         with aioresponses() as m:
             m.get(URL_, response_class=CompatResponse, **mock)
-            f = Fetcher(session, settings, router(j), resolver=resolver)
+            f = Fetcher(transports(settings, session, resolver), settings, router(j))
             try:
                 resp = await f.fetch(URL(URL_), None)
             except FetchError as e:

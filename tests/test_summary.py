@@ -36,3 +36,16 @@ def test_a_crawl_without_them_says_nothing_of_them():
     for word in ("shared job", "browser:", "throttled hosts:", "proxies:"):
         assert word not in text
     assert text.endswith("output: o")
+
+
+def test_blocked_pages_are_counted_with_the_hosts_that_gave_most():
+    stats = Stats(records=3)
+    for host in ["a.test:80"] * 3 + ["b.test:80"]:
+        stats.blocked_page(host)
+    stats.proxies = [ProxyUse("http://p.test:3128", 9, 0, 4, 1_000_000, "ok", blocked=3)]
+    lines = summary(stats, "o").splitlines()
+    assert (
+        "blocked pages: 4 answers (a.test:80 3, b.test:80 1), each retried or its URL's error (kind blocked)" in lines
+    )
+    assert "  http://p.test:3128: 9 requests, 0 failures, 4 bans (3 blocked pages), 1.0 MB, ok" in lines
+    assert "blocked pages" not in summary(Stats(), "o")

@@ -2,7 +2,10 @@
 holds every answer for 1.5 s (so all are in flight together), aiohttp vs curl_cffi, plain HTTP and
 TLS. Each client runs in its own process; RSS from /proc, sampled while all requests are open.
 
-Run: python benchmarks/transport/memory.py [N]
+The crawler-* modes measure the crawler's own Fetcher over each transport (aiohttp; curl; curl
+impersonating Chrome).
+
+Run: python benchmarks/transport/memory.py [N] [MODE,MODE...]
 """
 
 from __future__ import annotations
@@ -19,6 +22,14 @@ import subprocess
 import time
 
 HOLD = 1.5
+MODES = [m for m in sys.argv[2:3] for m in m.split(",")] or [
+    "aiohttp",
+    "curl",
+    "curl-sessions",
+    "crawler-aiohttp",
+    "crawler-curl",
+    "crawler-chrome",
+]
 BODY = 20_000
 
 
@@ -75,7 +86,11 @@ async def client(mode: str, url: str, n: int, ca: str) -> dict:
         await t
         return res
 
+    run.peak = lambda: peak  # (read by crawler_client)
+
     sslctx = ssl.create_default_context(cafile=ca)
+    if mode.startswith("crawler-"):  # the crawler's own Fetcher over each of its transports
+        return await crawler_client(mode, urls, ca, run)
     # warm-up: imports, one request, so the baseline holds the libraries and one TLS context
     if mode == "aiohttp":
         s = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=n, ssl=sslctx))
@@ -122,6 +137,38 @@ async def client(mode: str, url: str, n: int, ca: str) -> dict:
     }
 
 
+async def crawler_client(mode: str, urls: list[str], ca: str, run) -> dict:
+    from yarl import URL
+
+    from crawler.config import Job
+    from crawler.net.fetch import Fetcher
+    from crawler.net.session import make_resolver, make_session
+    from crawler.settings import fetch_settings, router
+    from crawler.wiring import transports
+
+    n = len(urls)
+    transport = {"crawler-aiohttp": {}, "crawler-curl": {"transport": "curl"}}.get(mode, {"impersonate": "chrome"})
+    job = Job.model_validate({"start_urls": urls[:1], "concurrency": n, "ca_bundle": ca, **transport})
+    settings = fetch_settings(job)
+    resolver = make_resolver(settings)
+    async with make_session(settings, resolver) as session:
+        fetcher = Fetcher(transports(settings, session, resolver), settings, router(job))
+        await fetcher.fetch(URL(urls[0]), None)
+        base = rss_kib()
+        res = [r.nbytes for r in await run(fetcher.fetch(URL(u), None) for u in urls)]
+        peak_version = (await fetcher.fetch(URL(urls[0]), None)).http_version
+        await fetcher.close()
+    peak = run.peak()
+    return {
+        "mode": mode,
+        "ok": sum(1 for x in res if x == BODY),
+        "http": peak_version,
+        "base_kib": base,
+        "peak_kib": peak,
+        "per_request_kib": round((peak - base) / n, 1),
+    }
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 100
     from benchmarks.transport.tlsutil import make_ca
@@ -137,7 +184,7 @@ def main() -> None:
             time.sleep(0.05)
         plain, tls = json.loads(pf.read_text())
         for scheme, port in (("http", plain), ("https", tls)):
-            for mode in ("aiohttp", "curl", "curl-sessions"):
+            for mode in MODES:
                 out = subprocess.run(
                     [sys.executable, __file__, "--client", mode, f"{scheme}://127.0.0.1:{port}", str(n), str(ca_pem)],
                     capture_output=True,

@@ -36,6 +36,8 @@ class Record:
     crawl: int = 1  # the job's generation (1, then one more per re-crawl)
     change: str = "new"  # against the URL's last visit: new, changed, unchanged, gone
     rendered: bool = False  # loaded in the browser (render:)
+    transport: str | None = None  # what fetched it: aiohttp or curl (None: rendered, or no answer)
+    http_version: str | None = None  # of the answer: "1.1", "2", "3"
     meta: dict[str, Any] | None = None  # a hook's data for the URL, kept so a re-crawl has it again
     priority: int = 0
     near_duplicate_of: str | None = None  # content: the first URL whose main text is nearly this page's
@@ -69,6 +71,8 @@ class Record:
             "crawl": self.crawl,
             "change": self.change,
             "rendered": self.rendered,
+            "transport": self.transport,
+            "http_version": self.http_version,
         }
         if with_items:
             line["items"], line["extract_errors"] = self.items, self.extract_errors

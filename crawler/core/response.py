@@ -37,6 +37,8 @@ class Response:
     rendered: bool = False  # the body is the DOM a browser built (render:)
     final_url: str | None = None  # where a browser ended up after redirects it followed itself
     placement: PendingBody | None = None  # the body, still to be written (``path``, ``sha256``) by its parser
+    transport: str | None = None  # which fetched it: aiohttp, curl (a rendered page: None)
+    http_version: str | None = None  # "1.1", "2", "3"
 
 
 MARKDOWN_TYPES = frozenset({"text/markdown", "text/x-markdown"})

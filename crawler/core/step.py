@@ -28,6 +28,7 @@ class Reason(StrEnum):
 
     RETRY = "retry"  # the site (or its robots.txt) failed in a retryable way: one attempt spent
     PROXY = "proxy"  # our proxy failed: another one, no attempt spent
+    BLOCKED = "blocked"  # the answer was a blocked page: under another proxy (identity), no attempt spent
     NO_PROXY = "no proxy"  # no proxy of its pool is usable now: wait, up to ``proxy_wait``
     RENDER = "render"  # its plain HTML is a script-built shell: load it in the browser next
     LOCAL = "local"  # this machine ran out of something: no attempt, and the stall watch counts it

@@ -17,6 +17,7 @@ class ProxyUse:
     bans: int
     bytes: int
     state: str  # "ok", "cooling down (N failures in a row)" or "disabled: why"
+    blocked: int = 0  # of the bans, blocked pages (blocked_when)
 
 
 @dataclass(frozen=True, slots=True)

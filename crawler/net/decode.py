@@ -89,6 +89,16 @@ class BodyDecoder:
         return tail
 
 
+def decoded(raw: bytes, encoding: str | None, cap: int) -> bytes:
+    """A small whole body as received, decoded (at most ``cap`` bytes), or b"" if it does not decode:
+    for reading an error page that was only drained, never for a page that is kept."""
+    try:
+        decoder = BodyDecoder(encoding)
+        return decoder.feed(raw, cap) + decoder.finish()
+    except FetchError:
+        return b""
+
+
 class ZstdStream:
     """zstd frames decoded as they arrive, never inflating far past ``room``.
 

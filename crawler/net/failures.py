@@ -55,6 +55,18 @@ def is_transport(exc: BaseException) -> bool:
     )
 
 
+def classify_lookup(exc: OSError) -> FetchError:
+    """A failure of the crawl's resolver, asked by a transport that does not resolve itself (curl)."""
+    if isinstance(exc, BlockedAddress):
+        return FetchError(Kind.BLOCKED, str(exc))
+    local = _local_failure(exc)
+    if local is not None:
+        return FetchError(Kind.LOCAL, local, retryable=True)
+    if isinstance(exc, NameNotFound):  # the name does not exist: asking again will not help
+        return FetchError(Kind.DNS, f"cannot resolve host: {exc.strerror or exc}")
+    return FetchError(Kind.DNS, f"cannot resolve host: {exc}", retryable=True)
+
+
 def classify(exc: BaseException) -> FetchError:
     """Map an aiohttp/OS exception to an error kind, a readable message and retryability.
 

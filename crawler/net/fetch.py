@@ -1,4 +1,4 @@
-"""The fetcher: one request on the crawl's shared session, streamed, capped and classified.
+"""The fetcher: one request over the transport its URL takes, streamed, capped and classified.
 
 Redirects are not followed here: a 3xx comes back with its ``location`` so the engine can check
 scope and dedup for every hop and count the target host's politeness slots. Bodies of 2xx answers
@@ -11,81 +11,75 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from dataclasses import replace
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from crawler.core.blocked import blocked_page
 from crawler.core.errors import FetchError, InvalidURL, Kind
-from crawler.core.exchange import Exchange
 from crawler.core.outgoing import Outgoing
 from crawler.core.request import Visit
 from crawler.core.response import Response, is_page
 from crawler.core.urls import join
-from crawler.net.decode import BodyDecoder
-from crawler.net.failures import classify, is_transport
+from crawler.net.decode import BodyDecoder, decoded
 from crawler.net.proxies import Proxy, Router
-from crawler.net.resolver import CrawlResolver, is_blocked
-from crawler.net.session import FetchSettings, make_session
+from crawler.net.resolver import is_blocked
+from crawler.net.session import FetchSettings
+from crawler.net.transports import Transports
+from crawler.net.wire import Ask, Rejected, Transport, Wire
 from crawler.sinks.pages import PageFile, PageStore, Placement
 
 if TYPE_CHECKING:  # warcio is imported only by crawls that write WARC
     from crawler.sinks.warc import WarcSink
 
-CHUNK = 1 << 16
 DRAIN = 1 << 16
 SMALL_REDIRECTS = 5
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class Fetcher:
-    """Performs GETs for the engine and for robots.txt, directly or through a proxy."""
+    """Performs GETs for the engine and for robots.txt, directly or through a proxy, over the
+    transport the URL's rules choose."""
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        transports: Transports,
         settings: FetchSettings,
         router: Router,
         warc: WarcSink | None = None,
-        *,
-        resolver: CrawlResolver,
     ) -> None:
-        self._session = session
-        self._resolver = resolver  # the crawl's, for the sessions of SOCKS proxies too
+        self._transports = transports
         self._settings = settings
         self._router = router
         self._warc = warc
-        self._socks: dict[str, aiohttp.ClientSession] = {}
         self._parse_cap = min(settings.max_parse_bytes, settings.max_bytes)
         self._ban_body = re.compile(settings.proxy_ban_body.encode()) if settings.proxy_ban_body else None
+        self._blocks = settings.blocked  # (a 2xx page's body is the parser's to check)
         self.headers = CIMultiDict({"User-Agent": settings.user_agent, **settings.headers})
 
-    def request_kwargs(
-        self, proxy: Proxy | None = None, extra: Outgoing | None = None, previous: Visit | None = None
-    ) -> dict[str, Any]:
-        """Keyword arguments for ``session.get``: headers (with the validators of the URL's last
-        visit, in a re-crawl), cookies (the job's, then what the request hook set for this
-        request), no redirects, HTTP proxy."""
-        kw: dict[str, Any] = {"headers": self.headers, "allow_redirects": False}
-        if self._settings.cookies:
-            kw["cookies"] = self._settings.cookies
+    def ask(
+        self, url: URL, proxy: Proxy | None = None, extra: Outgoing | None = None, previous: Visit | None = None
+    ) -> tuple[Transport, Ask]:
+        """The transport for ``url`` and what to send: the job's headers (with the validators of
+        the URL's last visit, in a re-crawl), cookies (the job's, then what the request hook set
+        for this request), the proxy."""
+        transport, impersonate = self._transports.choose(url)
+        headers: CIMultiDict[str] = self.headers
+        cookies = self._settings.cookies
         if previous is not None and previous.ok and (previous.etag or previous.last_modified):
-            kw["headers"] = headers = CIMultiDict(self.headers)
+            headers = CIMultiDict(self.headers)
             if previous.etag:
                 headers["If-None-Match"] = previous.etag
             if previous.last_modified:
                 headers["If-Modified-Since"] = previous.last_modified
         if extra is not None:
-            kw["headers"] = CIMultiDict({**kw["headers"], **extra.headers})
+            headers = CIMultiDict({**headers, **extra.headers})
             if extra.cookies:
-                kw["cookies"] = {**self._settings.cookies, **extra.cookies}
-        if proxy is not None and not proxy.is_socks:
-            kw["proxy"] = proxy.url
-        if self._warc is not None:  # keep the bytes as received; we decode them ourselves
-            kw["auto_decompress"] = False
-        return kw
+                cookies = {**cookies, **extra.cookies}
+        return transport, Ask(url, headers, cookies, proxy, self._warc is not None, impersonate)
 
     async def fetch(
         self,
@@ -100,23 +94,19 @@ class Fetcher:
         page file untouched. Raises FetchError for transport failures."""
         self._guard(url)
         kept = await self._kept(previous, pages)
+        transport, ask = self.ask(url, proxy, extra, previous if kept else None)
         try:
-            async with self._session_for(proxy).get(
-                url, **self.request_kwargs(proxy, extra, previous if kept else None)
-            ) as resp:
-                return await self._handle(resp, url, pages, proxy, previous, kept)
+            async with transport.get(ask) as wire:
+                response = await self._handle(wire, url, pages, proxy, previous, kept)
+                response.transport, response.http_version = transport.name, wire.http_version
+                return response
         except FetchError as e:
             raise self._blame(e, proxy) from None
         except Exception as e:  # every transport failure is classified; a bug of ours escapes
-            if not is_transport(e):
+            failure = self._failed(transport, e, proxy)
+            if failure is None:
                 raise
-            if proxy is not None and isinstance(e, aiohttp.ClientHttpProxyError) and e.status == 407:
-                raise self._blame(self._credentials_rejected(proxy, 407), proxy) from None
-            if proxy is not None and _tls_with_proxy(e, proxy):
-                raise self._blame(
-                    FetchError(Kind.PROXY, f"TLS with proxy {proxy.id} failed: {e}", retryable=True), proxy
-                ) from None
-            raise self._blame(classify(e), proxy) from None
+            raise self._blame(failure, proxy) from None
 
     async def get_routed(self, url: URL, limit: int) -> tuple[int, bytes]:
         """:meth:`get_small` through the route the URL's host takes, reporting proxy health."""
@@ -139,45 +129,50 @@ class Fetcher:
         Redirects are followed here, at most ``SMALL_REDIRECTS`` hops, each through the
         private-address guard; a longer chain counts as "not found", as Google treats robots.txt.
         """
-        kw = {**self.request_kwargs(proxy), "auto_decompress": True}
         try:
             for _ in range(SMALL_REDIRECTS + 1):
                 self._guard(url)
-                async with self._session_for(proxy).get(url, **kw) as resp:
-                    if proxy is not None and _proxy_auth_failed(resp):
-                        raise self._credentials_rejected(proxy, resp.status)
-                    location = resp.headers.get("Location")
-                    if 300 <= resp.status < 400 and location:
-                        url = join(url, location)
-                        continue
-                    body, _ = await self._read_capped(resp, limit, None)
-                    return resp.status, body
+                transport, ask = self.ask(url, proxy)
+                try:
+                    async with transport.get(replace(ask, raw=False)) as wire:
+                        if proxy is not None and wire.status == 407:
+                            raise self._credentials_rejected(proxy, wire.status)
+                        location = wire.headers.get("Location")
+                        if 300 <= wire.status < 400 and location:
+                            url = join(url, location)
+                            continue
+                        body, _ = await self._read_capped(wire, limit, None)
+                        return wire.status, body
+                except FetchError:
+                    raise
+                except Exception as e:
+                    failure = self._failed(transport, e, proxy)
+                    if failure is None:
+                        raise
+                    raise failure from None  # blamed below
             return 404, b""
         except InvalidURL:
             return 404, b""  # a redirect to a non-http(s) or malformed URL
         except FetchError as e:
             raise self._blame(e, proxy) from None
-        except Exception as e:
-            if not is_transport(e):
-                raise
-            raise self._blame(classify(e), proxy) from None
 
     async def close(self) -> None:
-        for session in self._socks.values():
-            await session.close()
+        await self._transports.close()
 
     def _guard(self, url: URL) -> None:
         """block_private_ips for IP-literal hosts (names are checked by the resolver)."""
         if self._settings.block_private_ips and _literal_blocked(url.host or ""):
             raise FetchError(Kind.BLOCKED, f"{url.host} is not a public address (block_private_ips)")
 
-    def _session_for(self, proxy: Proxy | None) -> aiohttp.ClientSession:
-        if proxy is None or not proxy.is_socks:
-            return self._session
-        session = self._socks.get(proxy.url)  # by URL: a hook may choose one server with other credentials
-        if session is None:
-            session = self._socks[proxy.url] = make_session(self._settings, self._resolver, proxy)
-        return session
+    def _failed(self, transport: Transport, exc: Exception, proxy: Proxy | None) -> FetchError | None:
+        """``exc`` classified (a proxy that refused our credentials disabled), or None when it is
+        a bug of ours, which escapes."""
+        failure = transport.failure(exc, proxy)
+        if not isinstance(failure, Rejected):
+            return failure
+        if proxy is None:  # (only a proxy can reject our credentials)
+            return FetchError(Kind.PROXY, f"credentials rejected ({failure.status})")
+        return self._credentials_rejected(proxy, failure.status)
 
     def _credentials_rejected(self, proxy: Proxy, status: int) -> FetchError:
         """Disable ``proxy`` for the crawl (waiting cannot fix credentials); the error to raise."""
@@ -213,42 +208,47 @@ class Fetcher:
 
     async def _handle(
         self,
-        resp: aiohttp.ClientResponse,
+        wire: Wire,
         url: URL,
         pages: PageStore | None,
         proxy: Proxy | None,
         previous: Visit | None,
         kept: bool,
     ) -> Response:
-        status = resp.status
-        ctype = resp.headers.get("Content-Type")
+        status = wire.status
+        ctype = wire.headers.get("Content-Type")
         if status == 304 and kept and previous is not None and previous.digest is not None:
-            await self._drain(resp, archive=False)
+            await self._drain(wire, archive=False)
             if self._warc is not None:
-                await self._warc.revisit(Exchange.of(resp), previous.digest, previous.fetched_at)
+                await self._warc.revisit(wire.exchange(), previous.digest, previous.fetched_at)
             return Response(
-                status, ctype, sha256=previous.digest, path=previous.path, headers=resp.headers, unchanged=True
+                status, ctype, sha256=previous.digest, path=previous.path, headers=wire.headers, unchanged=True
             )
-        if proxy is not None and (_proxy_auth_failed(resp) or status in self._settings.proxy_ban_status):
-            await self._drain(resp)
-            if _proxy_auth_failed(resp):
+        if proxy is not None and (status == 407 or status in self._settings.proxy_ban_status):
+            await self._drain(wire)
+            if status == 407:  # (tinyproxy answers a wrong password with a 401 like the target's own)
                 raise self._credentials_rejected(proxy, status)
             raise FetchError(Kind.PROXY, f"ban signal via {proxy.id}: status {status}", banned=True)
-        if 300 <= status < 400 and "Location" in resp.headers:
-            await self._drain(resp)
-            return Response(status, ctype, location=resp.headers["Location"])
+        if (blocked := self._blocks.head(status, wire.headers)) is not None:
+            await self._drain(wire)
+            return Response(status, ctype, error=blocked_page(blocked))
+        if 300 <= status < 400 and "Location" in wire.headers:
+            await self._drain(wire)
+            return Response(status, ctype, location=wire.headers["Location"])
         if not 200 <= status < 300:
-            await self._drain(resp)
-            retry_after = parse_retry_after(resp.headers.get("Retry-After"), self._settings.max_retry_after)
+            body = await self._drain(wire)
+            if (blocked := self._blocks.body(status, wire.headers, body)) is not None:
+                return Response(status, ctype, error=blocked_page(blocked))
+            retry_after = parse_retry_after(wire.headers.get("Retry-After"), self._settings.max_retry_after)
             error = FetchError(
                 Kind.HTTP,
-                f"{status} {resp.reason or ''}".strip(),
+                f"{status} {wire.reason or ''}".strip(),
                 retryable=status in RETRY_STATUS,
                 retry_after=retry_after,
             )
             return Response(status, ctype, error=error)
-        declared = resp.content_length
-        if declared is not None and declared > self._settings.max_bytes and not resp.headers.get("Content-Encoding"):
+        declared = wire.content_length
+        if declared is not None and declared > self._settings.max_bytes and not wire.headers.get("Content-Encoding"):
             raise FetchError(Kind.TOO_LARGE, f"Content-Length {declared} exceeds max_bytes {self._settings.max_bytes}")
         is_html = is_page(ctype, markdown=self._settings.markdown_pages)
         page = pages.open(url) if pages is not None else None
@@ -256,7 +256,7 @@ class Fetcher:
         raw: list[bytes] | None = [] if self._warc is not None else None
         try:
             body, size = await self._read_capped(
-                resp,
+                wire,
                 self._settings.max_bytes,
                 page,
                 digest if page is None else None,
@@ -277,9 +277,9 @@ class Fetcher:
             (path, sha256), placement = await pages.place(placement), None
         if raw is not None and self._warc is not None:
             if unchanged and previous is not None and known is not None:
-                await self._warc.revisit(Exchange.of(resp), known, previous.fetched_at)
+                await self._warc.revisit(wire.exchange(), known, previous.fetched_at)
             else:
-                await self._warc.write(Exchange.of(resp), b"".join(raw))
+                await self._warc.write(wire.exchange(), b"".join(raw))
         return Response(
             status,
             ctype,
@@ -287,7 +287,7 @@ class Fetcher:
             sha256=sha256,
             path=path,
             body=body if is_html else None,
-            headers=resp.headers,
+            headers=wire.headers,
             unchanged=unchanged,
             placement=placement,
         )
@@ -305,7 +305,7 @@ class Fetcher:
 
     async def _read_capped(
         self,
-        resp: aiohttp.ClientResponse,
+        wire: Wire,
         limit: int,
         page: PageFile | None,
         digest: Any = None,
@@ -314,11 +314,12 @@ class Fetcher:
     ) -> tuple[bytes, int]:
         """Stream the decoded body; raise TOO_LARGE past ``limit``.
 
-        Returns the first ``keep`` bytes (all of it by default) and the full decoded size. With
-        ``raw``, the bytes are read as received, appended to ``raw`` and decoded here.
+        Returns the first ``keep`` bytes (all of it by default) and the full decoded size. A wire
+        that gives the bytes as received (WARC, or curl) is decoded here; with ``raw`` those bytes
+        are also appended to ``raw``.
         """
         keep = limit if keep is None else keep
-        decoder = BodyDecoder(resp.headers.get("Content-Encoding")) if raw is not None else None
+        decoder = BodyDecoder(wire.headers.get("Content-Encoding")) if wire.raw else None
         kept: list[bytes] = []
         size = kept_size = received = 0
 
@@ -335,48 +336,36 @@ class Fetcher:
                 kept.append(chunk[: keep - kept_size])
                 kept_size += len(kept[-1])
 
-        async for chunk in resp.content.iter_chunked(CHUNK):
-            if decoder is not None and raw is not None:
+        async for chunk in wire.chunks():
+            if decoder is not None:
                 received += len(chunk)
                 if received > limit:
                     raise FetchError(Kind.TOO_LARGE, f"body exceeds {limit} bytes")
-                raw.append(chunk)
+                if raw is not None:
+                    raw.append(chunk)
                 chunk = decoder.feed(chunk, limit - size)
             await take(chunk)
         if decoder is not None:
             await take(decoder.finish())
         return b"".join(kept), size
 
-    async def _drain(self, resp: aiohttp.ClientResponse, *, archive: bool = True) -> None:
+    async def _drain(self, wire: Wire, *, archive: bool = True) -> bytes:
         """Read a small unwanted body so the connection can be reused (and archive it when whole);
-        close the connection instead if the body is big."""
-        if resp.content_length is not None and resp.content_length > DRAIN:
-            resp.close()
-            return
+        close the connection instead if the body is big. Returns the body read, decoded (b"" if none)."""
+        if wire.content_length is not None and wire.content_length > DRAIN:
+            wire.abort()
+            return b""
         chunks, read = [], 0
-        async for chunk in resp.content.iter_chunked(CHUNK):
+        async for chunk in wire.chunks():
             read += len(chunk)
             if read > DRAIN:
-                resp.close()
-                return
+                wire.abort()
+                return b""
             chunks.append(chunk)
+        body = b"".join(chunks)
         if self._warc is not None and archive:
-            await self._warc.write(Exchange.of(resp), b"".join(chunks))
-
-
-def _tls_with_proxy(exc: BaseException, proxy: Proxy) -> bool:
-    """A TLS failure on the connection to an ``https://`` proxy itself, not to the target: the
-    proxy's fault (its certificate), so the proxy cools down and another one is tried."""
-    if proxy.scheme != "https" or not isinstance(exc, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError):
-        return False
-    where = URL(proxy.id)
-    return (exc.host, exc.port) == (where.host, where.port)
-
-
-def _proxy_auth_failed(resp: aiohttp.ClientResponse) -> bool:
-    """407 Proxy Authentication Required. (tinyproxy answers a wrong password with a 401 that
-    looks like the target's own; it cannot be told apart and stays an ``http`` error.)"""
-    return resp.status == 407
+            await self._warc.write(wire.exchange(), body)
+        return decoded(body, wire.headers.get("Content-Encoding"), DRAIN * 16) if wire.raw else body
 
 
 def parse_retry_after(value: str | None, cap: float) -> float | None:

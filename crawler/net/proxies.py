@@ -45,6 +45,7 @@ class Proxy:
     requests: int = 0
     failures: int = 0
     bans: int = 0
+    blocked: int = 0  # of the bans, blocked pages (blocked_when)
     bytes: int = 0
     inflight: int = 0
     streak: int = 0  # consecutive failures
@@ -57,7 +58,7 @@ class Proxy:
 
     def usage(self, now: float) -> ProxyUse:
         """What the summary says about this proxy."""
-        return ProxyUse(self.id, self.requests, self.failures, self.bans, self.bytes, self.state(now))
+        return ProxyUse(self.id, self.requests, self.failures, self.bans, self.bytes, self.state(now), self.blocked)
 
     def state(self, now: float) -> str:
         if self.dead:
@@ -263,12 +264,24 @@ class Router:
     def wait(self) -> float:
         return self._wait
 
-    def release(self, proxy: Proxy, *, failed: bool = False, banned: bool = False, nbytes: int = 0) -> None:
-        """Report how a request through ``proxy`` went; failures start or extend its cool-down,
-        and mark its pools failing until a request through them works."""
+    def release(
+        self, proxy: Proxy, *, failed: bool = False, banned: bool = False, blocked: bool = False, nbytes: int = 0
+    ) -> None:
+        """Report how a request through ``proxy`` went; failures and bans (a blocked page is one)
+        start or extend its cool-down, and mark its pools failing until a request through them works."""
         proxy.inflight -= 1
         proxy.bytes += nbytes
+        self._judge(proxy, failed, banned or blocked, blocked)
+
+    def blocked(self, proxy: Proxy) -> None:
+        """A page that came through ``proxy`` was found blocked after its release (by the parser):
+        a ban all the same. (Its release reset the proxy's run of failures: the cool-down starts over.)"""
+        self._judge(proxy, False, True, True)
+
+    def _judge(self, proxy: Proxy, failed: bool, banned: bool, blocked: bool) -> None:
+        """Count the answer and update the proxy's health and its pools' (see :meth:`release`)."""
         now = asyncio.get_running_loop().time()
+        proxy.blocked += blocked
         if failed or banned:
             proxy.failures += failed
             proxy.bans += banned

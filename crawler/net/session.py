@@ -12,11 +12,13 @@ import aiohttp
 import aiohttp_socks
 from yarl import URL
 
+from crawler.core.blocked import BlockRules
 from crawler.core.usage import DnsUse
 from crawler.net.dns import DnsSettings
 from crawler.net.proxies import Proxy
 from crawler.net.resolver import CrawlResolver
 from crawler.net.sockets import BoundedConnector
+from crawler.net.transports import TransportSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +44,10 @@ class FetchSettings:
     max_retry_after: float
     proxy_ban_status: frozenset[int]
     proxy_ban_body: str | None  # a regex
+    user_agent_set: bool = True  # the job named its User-Agent (else a browser target sends the browser's)
     markdown_pages: bool = False  # prefer_markdown: a text/markdown answer is a page to parse, like HTML
+    transports: TransportSettings = field(default_factory=TransportSettings)  # aiohttp, or curl per job or URL pattern
+    blocked: BlockRules = field(default_factory=BlockRules)  # blocked_when: what the head or an error page shows
 
 
 def make_resolver(settings: FetchSettings, use: DnsUse | None = None) -> CrawlResolver:

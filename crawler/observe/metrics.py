@@ -34,6 +34,12 @@ def render(stats: Stats, counts: Counts, inflight: int, proxies: Iterable[ProxyU
     family("retries_total", "counter", "Attempts retried.", [({}, stats.retries)])
     family("items_total", "counter", "Items extracted.", [({}, stats.items)])
     family(
+        "blocked_total",
+        "counter",
+        "Answers that were blocked pages (blocked_when), retried or not.",
+        [({}, stats.blocked)],
+    )
+    family(
         "errors_total",
         "counter",
         "Records with an error, by kind.",
@@ -48,7 +54,12 @@ def render(stats: Stats, counts: Counts, inflight: int, proxies: Iterable[ProxyU
     family("queued", "gauge", "URLs waiting in the frontier (the whole job).", [({}, counts.queued)])
     family("inflight", "gauge", "Requests in flight in this process.", [({}, inflight)])
     hosts = top_hosts(stats)
-    for field, help_text in (("urls", "URLs"), ("errors", "Errors"), ("throttles", "Answers that slowed the host")):
+    for field, help_text in (
+        ("urls", "URLs"),
+        ("errors", "Errors"),
+        ("throttles", "Answers that slowed the host"),
+        ("blocked", "Blocked pages"),
+    ):
         family(
             f"host_{field}_total",
             "counter",
@@ -67,7 +78,7 @@ def render(stats: Stats, counts: Counts, inflight: int, proxies: Iterable[ProxyU
         )
         family("dns_seconds_total", "counter", "Seconds spent waiting for lookups.", [({}, round(dns.seconds, 6))])
     used = list(proxies)
-    for field in ("requests", "failures", "bans"):
+    for field in ("requests", "failures", "bans", "blocked"):
         family(
             f"proxy_{field}_total", "counter", f"Proxy {field}.", [({"proxy": p.id}, getattr(p, field)) for p in used]
         )

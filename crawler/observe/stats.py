@@ -27,7 +27,8 @@ class HostCounts:
     pages: int = 0
     errors: int = 0
     bytes: int = 0
-    throttles: int = 0  # answers that slowed the host down: 429, 503, timeouts
+    throttles: int = 0  # answers that slowed the host down: 429, 503, timeouts, blocked pages
+    blocked: int = 0  # answers that were blocked pages (blocked_when), retried or not
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Stats:
     redirects: int = 0
     bytes: int = 0
     retries: int = 0
+    blocked: int = 0  # answers that were blocked pages (blocked_when), each retry's too
     errors: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
     warning_count: int = 0
@@ -104,6 +106,11 @@ class Stats:
         if record.extract_errors:
             self.extract_errors += len(record.extract_errors)
             self.extract_error_pages += 1
+
+    def blocked_page(self, host: str) -> None:
+        """Count an answer of ``host`` that was a blocked page."""
+        self.blocked += 1
+        self.host(host).blocked += 1
 
     def warn(self, message: str) -> None:
         """Keep the first MAX_WARNINGS warnings and count all (a broad crawl can warn per host)."""

@@ -57,11 +57,18 @@ class StatsLog:
             "statuses": {str(k): v for k, v in stats.statuses.items()},
             "items": stats.items,
             "rendered": stats.rendered,
+            "blocked": stats.blocked,
             "queued": queued,
             "inflight": inflight,
             "hosts": top_hosts(stats),
             "proxies": {
-                p.id: {"requests": p.requests, "failures": p.failures, "bans": p.bans, "bytes": p.bytes}
+                p.id: {
+                    "requests": p.requests,
+                    "failures": p.failures,
+                    "bans": p.bans,
+                    "blocked": p.blocked,
+                    "bytes": p.bytes,
+                }
                 for p in proxies
             },
         }
@@ -86,7 +93,7 @@ def dns_counts(use: DnsUse) -> dict[str, int | float]:
 def top_hosts(stats: Stats, n: int = TOP_HOSTS) -> dict[str, dict[str, int]]:
     """The ``n`` hosts with most URLs, and ``other`` for the rest (bounded for broad crawls; hosts
     the stats no longer count one by one are in ``other`` too)."""
-    fields = ("urls", "pages", "errors", "bytes", "throttles")
+    fields = ("urls", "pages", "errors", "bytes", "throttles", "blocked")
     top = heapq.nlargest(n, stats.hosts.items(), key=lambda kv: kv[1].urls)
     out = {host: {f: getattr(c, f) for f in fields} for host, c in top}
     rest = len(stats.hosts) - len(top)

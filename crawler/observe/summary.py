@@ -4,6 +4,8 @@ The one place that formats :class:`~crawler.observe.stats.Stats` and the records
 
 from __future__ import annotations
 
+import heapq
+
 from crawler.core.usage import BrowserUse, DnsUse, ProxyUse, RedisUse, Throttled
 from crawler.observe.stats import Stats
 
@@ -38,6 +40,8 @@ def summary(stats: Stats, output: str) -> str:
             f"crawl {stats.generation}: {c['new']} new, {c['changed']} changed, {c['unchanged']} "
             f"unchanged, {c['gone']} gone (OUT/changes.jsonl)"
         )
+    if stats.blocked:
+        lines.append(blocked_line(stats))
     if stats.content_pages:
         lines.append(
             f"content: {stats.content_pages} pages, {stats.near_duplicates} near-duplicates (OUT/content.jsonl)"
@@ -77,6 +81,16 @@ def summary(stats: Stats, output: str) -> str:
     return "\n".join(lines)
 
 
+BLOCKED_HOSTS = 5  # hosts the summary names after the count of blocked answers
+
+
+def blocked_line(stats: Stats) -> str:
+    """Blocked answers, and the hosts that gave most of them."""
+    top = heapq.nlargest(BLOCKED_HOSTS, ((c.blocked, h) for h, c in stats.hosts.items() if c.blocked))
+    hosts = ", ".join(f"{h} {n}" for n, h in top)
+    return f"blocked pages: {stats.blocked} answers ({hosts}), each retried or its URL's error (kind blocked)"
+
+
 def dns_line(use: DnsUse) -> str:
     by = ", ".join(use.servers) if use.servers else "the system resolver"
     return (
@@ -106,7 +120,8 @@ def throttled_line(host: Throttled) -> str:
 
 
 def proxy_line(use: ProxyUse) -> str:
+    blocked = f" ({use.blocked} blocked pages)" if use.blocked else ""
     return (
-        f"{use.id}: {use.requests} requests, {use.failures} failures, {use.bans} bans, "
+        f"{use.id}: {use.requests} requests, {use.failures} failures, {use.bans} bans{blocked}, "
         f"{use.bytes / 1e6:.1f} MB, {use.state}"
     )

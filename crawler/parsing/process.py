@@ -6,8 +6,9 @@ save (measured: slower, more CPU). A child process has a GIL of its own and uses
 
 The child is forked when the crawl starts, before any thread exists, so it shares the loaded
 modules and costs no start-up. It speaks length-prefixed pickles over a socketpair: (id, Fetched)
-in, with the page's body placement when it has one (the child writes the body's file too: the
-bytes are here anyway, and the event loop's process then never touches the disk for them);
+in, with the page's body placement when it has one (the child writes the body's file too, unless
+the page is blocked: the bytes are here anyway, and the event loop's process then never touches
+the disk for them);
 (id, PageResult or error text, the file's path or OSError) out. It exits on EOF, so it never
 outlives the crawl, even after kill -9. If it dies (a crash in the C parser, the OOM killer), the
 pages it held go to a new child; the page it was parsing is given up if it kills a second one.
@@ -117,7 +118,7 @@ class ParserProcess:
         return self._reader.reads_headers
 
     async def read(self, page: Fetched, body: PendingBody | None = None) -> Parsed:
-        """The page's result, with ``body`` (its placement) carried out first. If the child dies,
+        """The page's result, with ``body`` (its placement) carried out. If the child dies,
         its pages go to a new one (placing a body twice does no harm); the page it was parsing is
         given up (FetchError INTERNAL) when that happens to it twice."""
         suspected = False
@@ -296,18 +297,21 @@ def make_parser(
 
 def _read(reader: PageReader, page: Fetched, body: PendingBody | None) -> tuple[PageResult | str, Stored]:
     """The page's result, or the text of the bug that stopped it: one page must not stop the others
-    (text, because it crosses the pipe from the child; FetchError does not pickle). Before it, the
-    body's file is written (its path and sha256) or fails to be (the OSError, which pickles)."""
+    (text, because it crosses the pipe from the child; FetchError does not pickle). Then the body's
+    file is written (its path and sha256) or fails to be (the OSError, which pickles), unless the
+    page is blocked (a challenge page's file is never kept)."""
+    result: PageResult | str
+    try:
+        result = reader.read(page)
+    except Exception as e:
+        result = f"{type(e).__name__}: {e}"
     stored: Stored = None
-    if body is not None:
+    if body is not None and not (isinstance(result, PageResult) and result.blocked):
         try:
             stored = body.place()
         except OSError as e:
             stored = e
-    try:
-        return reader.read(page), stored
-    except Exception as e:
-        return f"{type(e).__name__}: {e}", stored
+    return result, stored
 
 
 def _failed(bug: str) -> FetchError:

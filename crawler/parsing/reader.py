@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from multidict import CIMultiDict
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
 from crawler.admission import LinkRules
 from crawler.content.settings import ContentSettings
+from crawler.core.blocked import BlockRules
 from crawler.core.content import PageContent
 from crawler.core.errors import InvalidURL
 from crawler.core.urls import split
@@ -35,6 +37,7 @@ class ReaderSettings:
     follow_nofollow: bool
     detect_shells: bool  # render: auto: tell pages that scripts build
     content: ContentSettings | None = None  # content: the page's main content, Markdown and text
+    blocked: BlockRules = field(default_factory=BlockRules)  # blocked_when: a challenge page is no page
 
 
 @dataclass(slots=True)
@@ -51,6 +54,7 @@ class PageResult:
     hooked: dict[str, Follow] = field(default_factory=dict)  # link → the hook's Follow (meta, priority)
     shell: bool = False  # scripts build this page: a required field is missing, or it is nearly empty
     content: PageContent | None = None  # content: (None when it failed: see extract_errors)
+    blocked: str | None = None  # why blocked_when says the page is a challenge, not a page: nothing else is read
 
 
 class PageReader:
@@ -64,13 +68,15 @@ class PageReader:
         self._follow = settings.follow
         self._follow_nofollow = settings.follow_nofollow
         self._content = settings.content
+        self._blocked = settings.blocked
         if self._content is not None:  # loaded now, before the parser processes fork, not by each
             import crawler.content.extract  # noqa: F401
 
     @property
     def reads_headers(self) -> bool:
-        """Whether pages should come with their response headers (a parse hook may read them)."""
-        return self._hook is not None
+        """Whether pages should come with their response headers (a parse hook or a
+        ``blocked_when`` rule may read them)."""
+        return self._hook is not None or self._blocked.page_reads_headers
 
     def read(self, fetched: Fetched, trace: list[str] | None = None) -> PageResult:
         """The result for a fetched page; its links get ``depth + 1``. ``trace`` collects each
@@ -80,6 +86,15 @@ class PageReader:
         maker = ContentMaker(fetched, self._content)
         tree = maker.tree
         page = read_page(tree, page_url, follow_nofollow=self._follow_nofollow, follow=self._follow)
+        blocked = self._blocked.page(
+            fetched.status,
+            CIMultiDict(fetched.headers),
+            fetched.body,
+            page.title,
+            lambda s: tree.css_first(s) is not None,
+        )
+        if blocked is not None:  # no item, link or content comes from a challenge page
+            return PageResult(title=page.title, blocked=blocked)
         result = PageResult(title=page.title or maker.heading, found=len(page.links))
         if self._extractor:
             result.items, result.extract_errors = self._extractor.extract(tree, page_url, trace)

@@ -16,7 +16,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # inf would hang a wait
 
 
-def _css(selector: str | None) -> str | None:
+def checked_css(selector: str | None) -> str | None:
     """A CSS selector selectolax accepts (tried once on an empty document)."""
     if selector is not None:
         try:
@@ -78,7 +78,7 @@ class FieldRule(Strict):
     @field_validator("css", "items")
     @classmethod
     def _check_css(cls, v: str | None) -> str | None:
-        return _css(v)
+        return checked_css(v)
 
     @field_validator("regex")
     @classmethod
@@ -131,7 +131,7 @@ class ExtractRule(Strict):
     @field_validator("items")
     @classmethod
     def _check_items(cls, v: str | None) -> str | None:
-        return _css(v)
+        return checked_css(v)
 
     @field_validator("match")
     @classmethod
@@ -162,7 +162,7 @@ class FollowRule(Strict):
     @field_validator("css")
     @classmethod
     def _check_css(cls, v: str | None) -> str | None:
-        return _css(v)
+        return checked_css(v)
 
     @field_validator("match")
     @classmethod

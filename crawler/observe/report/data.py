@@ -30,9 +30,11 @@ BUCKET = 5.0  # seconds per point when several workers' lines are summed
 
 @dataclass(slots=True)
 class Host(HostCounts):
-    """A host's counts, with what only the records tell: robots.txt refusals and latencies."""
+    """A host's counts, with what only the records tell: robots.txt refusals, URLs that ended
+    blocked, and latencies."""
 
     robots: int = 0
+    blocked_urls: int = 0
     latencies: list[float] = field(default_factory=list)
 
     def percentile(self, p: float) -> float | None:
@@ -67,6 +69,7 @@ class Report:
     timeline: list[tuple[float, float, float]] = field(default_factory=list)  # (t, pages/s, errors/s)
     proxies: dict[str, dict[str, int]] = field(default_factory=dict)
     dns: Counter[str] = field(default_factory=Counter)  # the resolver's counts, summed over runs and workers
+    blocked: int = 0  # answers that were blocked pages, summed over runs and workers
     running: bool = False  # no final stats line yet: the crawl runs, or was killed
 
 
@@ -101,6 +104,7 @@ def _count(report: Report, line: dict[str, Any]) -> None:
         report.errors[kind] += 1
         host.errors += 1
         host.robots += kind == "robots"
+        host.blocked_urls += kind == "blocked"
         if len(report.examples[kind]) < EXAMPLES:
             report.examples[kind].append(f"{url} — {error.get('message', '')}"[:300])
     elif isinstance(status, int) and (200 <= status < 300 or status == 304):
@@ -124,8 +128,8 @@ def _count(report: Report, line: dict[str, Any]) -> None:
 
 
 def _read_stats(report: Report, files: list[Path]) -> None:
-    """The time chart (summed over workers in BUCKET-second steps), throttles per host and
-    proxies (the last line of each run of each worker)."""
+    """The time chart (summed over workers in BUCKET-second steps), throttles and blocked pages
+    per host and proxies (the last line of each run of each worker)."""
     pages: Counter[int] = Counter()
     errors: Counter[int] = Counter()
     last: dict[tuple[Path, float], dict[str, Any]] = {}
@@ -148,6 +152,8 @@ def _read_stats(report: Report, files: list[Path]) -> None:
         for host, counts in (line.get("hosts") or {}).items():
             if host in report.hosts:
                 report.hosts[host].throttles += int(counts.get("throttles", 0))
+                report.hosts[host].blocked += int(counts.get("blocked", 0))
+        report.blocked += int(line.get("blocked", 0))
         for proxy, counts in (line.get("proxies") or {}).items():
             mine = report.proxies.setdefault(proxy, Counter())
             for key, value in counts.items():

@@ -75,6 +75,8 @@ def render(r: Report) -> str:
         "<h2>Errors</h2>",
         _errors(r),
     ]
+    if r.blocked or any(h.blocked_urls for h in r.hosts.values()):
+        parts.append(_blocked(r))
     if r.proxies:
         rows = [
             (p, *(f"{c.get(k, 0):,}" for k in ("requests", "failures", "bans"))) for p, c in sorted(r.proxies.items())
@@ -205,6 +207,25 @@ def _errors(r: Report) -> str:
         return "<p class=muted>no errors</p>"
     rows = [(kind, f"{n:,}", "<br>".join(escape(e) for e in r.examples[kind])) for kind, n in r.errors.most_common()]
     return _table(["kind", "URLs", "examples"], rows, raw_last=True)
+
+
+def _blocked(r: Report) -> str:
+    """Blocked pages by host (answers, and URLs that ended blocked) and by proxy."""
+    hosts = sorted(
+        ((h.blocked, h.blocked_urls, name) for name, h in r.hosts.items() if h.blocked or h.blocked_urls), reverse=True
+    )
+    rows = [(name, f"{answers:,}", f"{urls:,}") for answers, urls, name in hosts]
+    if r.blocked > sum(answers for answers, _, _ in hosts):  # hosts past the stats lines' busiest
+        rows.append(("other hosts", f"{r.blocked - sum(answers for answers, _, _ in hosts):,}", ""))
+    proxies = [
+        (p, f"{c['blocked']:,}", f"{c.get('bans', 0):,}") for p, c in sorted(r.proxies.items()) if c.get("blocked")
+    ]
+    return (
+        "<h2>Blocked pages</h2><div class=grid>"
+        + _section("By host", _table(["host", "blocked answers", "URLs ended blocked"], rows))
+        + (_section("By proxy", _table(["proxy", "blocked answers", "bans"], proxies)) if proxies else "")
+        + "</div>"
+    )
 
 
 def _table(heads: Sequence[str], rows: Iterable[tuple[str, ...]], raw_last: bool = False) -> str:

@@ -1,0 +1,82 @@
+"""What the fetcher asks of a transport: send one GET, hand back the answer as a :class:`Wire`.
+
+The fetcher keeps the policy (the private-address guard for IP literals, conditional requests,
+ban signals, redirects returned, the capped streamed read, WARC); a transport only moves bytes.
+Two exist: aiohttp (:mod:`crawler.net.over_aiohttp`, the default) and curl with a browser's TLS and
+HTTP/2 fingerprint (:mod:`crawler.net.curl`, ``transport: curl``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from crawler.core.errors import FetchError
+from crawler.core.exchange import Exchange
+from crawler.net.proxies import Proxy
+
+
+class Wire(Protocol):
+    """One answer being received: its head at once, its body as chunks."""
+
+    status: int
+    reason: str
+    headers: CIMultiDictProxy[str]
+    http_version: str  # "1.1", "2", "3"
+    raw: bool  # the chunks are the bytes as received (the fetcher decodes them)
+
+    @property
+    def content_length(self) -> int | None: ...
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body, chunk by chunk (each at most ~64 KiB)."""
+        ...
+
+    def exchange(self) -> Exchange:
+        """The request as sent and the answer's head, for the WARC."""
+        ...
+
+    def abort(self) -> None:
+        """Stop receiving: the connection is dropped rather than read to its end."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """One GET as the fetcher wants it sent."""
+
+    url: URL
+    headers: Mapping[str, str]
+    cookies: Mapping[str, str] | None  # besides what the transport's cookie jar holds for the URL
+    proxy: Proxy | None
+    raw: bool  # keep the body as received (WARC): the fetcher decodes it
+    impersonate: str | None = None  # a browser target (curl only)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """The proxy refused our credentials (``status``): waiting cannot fix that, the fetcher
+    disables it."""
+
+    status: int
+
+
+class Transport(Protocol):
+    """Sends GETs; knows its own failures."""
+
+    name: str  # "aiohttp" or "curl": the record's ``transport``
+
+    def get(self, ask: Ask) -> AbstractAsyncContextManager[Wire]:
+        """The answer to ``ask``; its connection is released when the context exits."""
+        ...
+
+    def failure(self, exc: BaseException, proxy: Proxy | None) -> FetchError | Rejected | None:
+        """``exc`` as a record's error, or None when it is not a network failure (a bug of ours)."""
+        ...
+
+    async def close(self) -> None: ...
