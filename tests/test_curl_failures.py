@@ -13,8 +13,11 @@ from curl_cffi.curl import Curl, CurlError
 from curl_cffi.requests.exceptions import ConnectionError as CurlConnectionError
 
 from crawler.core.errors import FetchError, Kind
-from crawler.net.curl_failures import Code, ProxyCredentialsRejected, classify_curl, curl_message, is_curl_error
+from crawler.net.curl_failures import Code, classify_curl, curl_message, is_curl_error
 from crawler.net.failures import classify, is_transport
+from crawler.net.wire import Rejected
+from crawler.observe.summary import summary
+from tests.helpers.leaks import read_output
 from tests.helpers.proxy_servers import free_port
 
 
@@ -60,9 +63,8 @@ TABLE = [
 @pytest.mark.parametrize("code, kind, retryable, text", TABLE)
 def test_each_code_of_the_table_has_its_kind(code, kind, retryable, text):
     error = classify_curl(code, wrapped(code, text), via_proxy=False)
-    assert (error.kind, error.retryable) == (kind, retryable)
+    assert isinstance(error, FetchError) and (error.kind, error.retryable) == (kind, retryable)
     assert error.message.endswith(f"{text.rstrip('.')} (curl {code})")
-    assert not isinstance(error, ProxyCredentialsRejected)
 
 
 @pytest.mark.parametrize(
@@ -87,30 +89,27 @@ def test_each_code_of_the_table_has_its_kind(code, kind, retryable, text):
 def test_through_a_proxy_the_handle_infos_tell_whose_failure_it_is(code, infos, kind, retryable, words):
     text = "Proxy CONNECT aborted" if code == 56 else "Failed to connect to 127.0.0.1:9 over proxy 127.0.0.1"
     error = classify_curl(code, wrapped(code, text), via_proxy=True, **infos)
-    assert (error.kind, error.retryable) == (kind, retryable)
+    assert isinstance(error, FetchError) and (error.kind, error.retryable) == (kind, retryable)
     assert words in error.message
-    assert not isinstance(error, ProxyCredentialsRejected)
 
 
 @pytest.mark.parametrize(
-    "code, infos, answer",
+    "code, infos, status",
     [
-        (7, {"connect_code": 407}, "407"),  # no credentials sent
-        (7, {"connect_code": 401}, "401"),  # tinyproxy's answer to a wrong password
-        (56, {"connect_code": 407}, "407"),  # whatever code curl gives it
+        (7, {"connect_code": 407}, 407),  # no credentials sent
+        (7, {"connect_code": 401}, 401),  # tinyproxy's answer to a wrong password
+        (56, {"connect_code": 407}, 407),  # whatever code curl gives it
         (97, {"proxy_error": 33}, "SOCKS user rejected"),
         (97, {"proxy_error": 12}, "SOCKS: no acceptable authentication"),  # the proxy wants credentials
     ],
 )
-def test_rejected_credentials_are_flagged_so_the_proxy_can_be_disabled(code, infos, answer):
-    error = classify_curl(code, wrapped(code, "CONNECT tunnel failed"), via_proxy=True, **infos)
-    assert isinstance(error, ProxyCredentialsRejected)
-    assert error.kind is Kind.PROXY and not error.retryable and error.answer == answer
-    assert error.message == f"proxy rejected our credentials ({answer})"
+def test_rejected_credentials_are_flagged_so_the_proxy_can_be_disabled(code, infos, status):
+    assert classify_curl(code, wrapped(code, "CONNECT tunnel failed"), via_proxy=True, **infos) == Rejected(status)
 
 
 def test_proxy_infos_do_not_count_without_a_proxy():
-    assert classify_curl(7, "x", connect_code=407, via_proxy=False).kind is Kind.CONNECT
+    error = classify_curl(7, "x", connect_code=407, via_proxy=False)
+    assert isinstance(error, FetchError) and error.kind is Kind.CONNECT
 
 
 @pytest.mark.parametrize(
@@ -126,7 +125,7 @@ def test_proxy_infos_do_not_count_without_a_proxy():
 def test_messages_never_carry_credentials(text, secret):
     for via_proxy in (True, False):
         error = classify_curl(5, wrapped(5, text), via_proxy=via_proxy)
-        assert secret not in error.message and "***@" in error.message
+        assert isinstance(error, FetchError) and secret not in error.message and "***@" in error.message
         assert "alice" not in error.message and "bob" not in error.message and "carol" not in error.message
 
 
@@ -138,6 +137,7 @@ def test_messages_are_one_readable_line():
     error = classify_curl(
         7, wrapped(7, "Failed to connect to 127.0.0.1:4 after 0 ms: Could not connect to server"), via_proxy=False
     )
+    assert isinstance(error, FetchError)
     assert (
         error.message
         == "cannot connect: Failed to connect to 127.0.0.1:4 after 0 ms: Could not connect to server (curl 7)"
@@ -166,7 +166,7 @@ def test_the_aiohttp_side_does_not_import_curl_cffi():
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
-def perform(url: str, proxy: str | None = None, ca: str | None = None) -> FetchError | None:
+def perform(url: str, proxy: str | None = None, ca: str | None = None) -> FetchError | Rejected | None:
     """One GET with curl_cffi's low-level handle, classified as the transport will classify it."""
     curl = Curl()
     try:
@@ -193,7 +193,7 @@ def perform(url: str, proxy: str | None = None, ca: str | None = None) -> FetchE
         curl.close()
 
 
-async def fails(url: str, proxy: str | None = None, ca: str | None = None) -> FetchError:
+async def fails(url: str, proxy: str | None = None, ca: str | None = None) -> FetchError | Rejected:
     """The failure of a GET made on a thread (the servers answer on this test's event loop)."""
     error = await asyncio.to_thread(perform, url, proxy, ca)
     assert error is not None, f"{url} did not fail"
@@ -235,11 +235,32 @@ async def test_real_proxy_failures(proxies, h2_site, tls_ca):
     socks_refused = await fails(f"http://127.0.0.1:{free_port()}/", socks.url(), ca)  # the target refuses
     down = await fails(target, f"http://carol:s3cretpw@127.0.0.1:{free_port()}", ca)
 
-    assert isinstance(wrong, ProxyCredentialsRejected) and wrong.answer == "401"
-    assert isinstance(missing, ProxyCredentialsRejected) and missing.answer == "407"
-    assert isinstance(socks_wrong, ProxyCredentialsRejected) and socks_wrong.answer == "SOCKS user rejected"
-    assert socks_refused.kind is Kind.CONNECT and not isinstance(socks_refused, ProxyCredentialsRejected)
-    assert down.kind is Kind.PROXY and down.retryable and "cannot connect to proxy" in down.message
-    for error in (wrong, missing, socks_wrong, socks_refused, down):
+    assert (wrong, missing, socks_wrong) == (Rejected(401), Rejected(407), Rejected("SOCKS user rejected"))
+    assert isinstance(socks_refused, FetchError) and socks_refused.kind is Kind.CONNECT
+    assert isinstance(down, FetchError) and down.kind is Kind.PROXY and down.retryable
+    assert "cannot connect to proxy" in down.message
+    for error in (socks_refused, down):
         assert "wrongpw9" not in error.message and "rightpw" not in error.message and "s3cretpw" not in error.message
     assert [r.path for r in h2_site.requests] == ["/", "/"]  # only the two good requests got through
+
+
+@pytest.mark.parametrize("kind, status", [("http", "401"), ("socks5", "SOCKS user rejected")])
+async def test_a_curl_crawl_disables_a_proxy_that_refuses_its_password(h2_site, tls_ca, crawl, proxies, kind, status):
+    (p,) = await proxies(kind, 1, user="dana", password="rightpw5")
+    h2_site.pages["*"] = (200, {"content-type": "text/html"}, b"<title>never reached</title>")
+    r = await crawl(
+        start_urls=[h2_site.url()],
+        proxy=p.url("wrongpw5"),
+        transport="curl",
+        ca_bundle=str(tls_ca.bundle),
+        retries=0,
+        ignore_robots=True,
+    )
+    (rec,) = r.records
+    assert rec["error"]["kind"] == "proxy", rec
+    assert f"{p.id}: disabled: rejected our credentials ({status})" in rec["error"]["message"]
+    told = summary(r.stats, str(r.out))
+    assert f"disabled: rejected our credentials ({status})" in told
+    everything = told.encode() + b"".join(read_output(f) for f in r.out.rglob("*") if f.is_file())
+    assert b"wrongpw5" not in everything and b"rightpw5" not in everything
+    assert h2_site.requests == []

@@ -18,6 +18,7 @@ from enum import IntEnum
 
 from crawler.core.errors import FetchError, Kind
 from crawler.core.proxy_url import redact_url
+from crawler.net.wire import Rejected
 
 
 class Code(IntEnum):
@@ -110,15 +111,6 @@ KINDS: dict[int, tuple[Kind, bool, str]] = {
 }
 
 
-class ProxyCredentialsRejected(FetchError):
-    """The proxy refused our credentials: waiting cannot fix that, so the fetcher disables it
-    (``Router.disable``). ``answer`` says how it refused (``407``, ``401``, ``SOCKS user rejected``)."""
-
-    def __init__(self, answer: str) -> None:
-        super().__init__(Kind.PROXY, f"proxy rejected our credentials ({answer})")
-        self.answer = answer
-
-
 def is_curl_error(exc: BaseException) -> bool:
     """Whether ``exc`` is curl_cffi's (``CurlError`` and the high-level exceptions deriving from
     it). curl_cffi is optional and never imported here: if nothing imported it, no error is its."""
@@ -134,13 +126,13 @@ def classify_curl(
     connect_code: int = 0,
     proxy_tls_verify: int = 0,
     via_proxy: bool,
-) -> FetchError:
-    """The error kind, a readable line and retryability of a failed curl transfer.
+) -> FetchError | Rejected:
+    """The error kind, a readable line and retryability of a failed curl transfer, or
+    :class:`~crawler.net.wire.Rejected` when the proxy refused our credentials (disable it).
 
     ``code`` and ``message`` come from the ``CurlError``; ``proxy_error``, ``connect_code`` and
     ``proxy_tls_verify`` are ``getinfo`` of ``PROXY_ERROR``, ``HTTP_CONNECTCODE`` and
-    ``PROXY_SSL_VERIFYRESULT`` after the failure. A :class:`ProxyCredentialsRejected` means the
-    proxy must be disabled. The message never holds credentials.
+    ``PROXY_SSL_VERIFYRESULT`` after the failure. The message never holds credentials.
     """
     code = int(code)
     detail = curl_message(message)
@@ -148,21 +140,33 @@ def classify_curl(
         failed = _proxy_failure(code, detail, proxy_error, connect_code, proxy_tls_verify)
         if failed is not None:
             return failed
+    return _by_code(code, detail)
+
+
+def classify_curl_error(exc: BaseException) -> FetchError:
+    """A curl error by its code and message alone (no proxy infos): what :func:`classify` does with
+    one that reaches it."""
+    return _by_code(int(getattr(exc, "code", 0) or 0), curl_message(str(exc)))
+
+
+def _by_code(code: int, detail: str) -> FetchError:
     if code == Code.OUT_OF_MEMORY and "URL rejected" in detail:  # curl uses 27 for both
         return FetchError(Kind.INVALID_URL, f"invalid URL: {detail} (curl {code})")
     kind, retryable, what = KINDS.get(code, (Kind.PROTOCOL, False, "transfer failed"))
     return FetchError(kind, f"{what}: {detail} (curl {code})", retryable=retryable)
 
 
-def _proxy_failure(code: int, detail: str, proxy_error: int, connect_code: int, tls_verify: int) -> FetchError | None:
+def _proxy_failure(
+    code: int, detail: str, proxy_error: int, connect_code: int, tls_verify: int
+) -> FetchError | Rejected | None:
     """The failure as the proxy's, when it is (None: the target's, classified as without a proxy)."""
     if connect_code in (401, 407):  # tinyproxy answers a wrong password with 401, a missing one with 407
-        return ProxyCredentialsRejected(str(connect_code))
+        return Rejected(connect_code)
     if connect_code >= 300:  # the HTTP proxy refused our CONNECT (its 500: it could not reach the target)
         return FetchError(Kind.PROXY, f"proxy refused the tunnel ({connect_code}) (curl {code})", retryable=True)
     if code == Code.PROXY:
         if proxy_error in SOCKS_CREDENTIALS:
-            return ProxyCredentialsRejected(SOCKS_CREDENTIALS[Px(proxy_error)])
+            return Rejected(SOCKS_CREDENTIALS[Px(proxy_error)])
         if proxy_error in SOCKS_TARGET:  # the proxy works; the target refused it or cannot be reached
             return FetchError(Kind.CONNECT, f"cannot connect via the proxy: {detail} (curl {code})", retryable=True)
         what = f"SOCKS proxy failed: {detail} (curl {code}, proxy error {proxy_error})"

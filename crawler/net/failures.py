@@ -17,7 +17,7 @@ import aiohttp_socks
 from aiohttp.http_exceptions import HttpProcessingError
 
 from crawler.core.errors import FetchError, Kind
-from crawler.net.curl_failures import classify_curl, is_curl_error
+from crawler.net.curl_failures import classify_curl_error, is_curl_error
 from crawler.net.dns import NameNotFound
 from crawler.net.resolver import BlockedAddress
 
@@ -71,10 +71,10 @@ def classify(exc: BaseException) -> FetchError:
     """Map an aiohttp/OS exception to an error kind, a readable message and retryability.
 
     A curl error is not for here: curl_cffi's high-level errors are ``OSError``s and would pass for
-    a failed page write (``storage``). The curl transport calls :func:`classify_curl` with the
+    a failed page write (``storage``). The curl transport calls ``classify_curl`` with the
     handle's infos; one that reaches here anyway is classified by its code alone."""
     if is_curl_error(exc):
-        return classify_curl(getattr(exc, "code", 0) or 0, str(exc), via_proxy=False)
+        return classify_curl_error(exc)
     text = str(exc) or type(exc).__name__
     os_error = getattr(exc, "os_error", None)
     if isinstance(os_error, BlockedAddress):
