@@ -143,8 +143,10 @@ def test_identity_passes_through_and_unknown_codings_are_refused():
         BodyDecoder("compress")
 
 
-async def test_a_warc_crawl_decodes_zstd_pages_and_stops_zstd_bombs(site, crawl):
-    """aiohttp hands WARC crawls the bytes as received: zstd pages parse, a zstd bomb is too_large."""
+@pytest.mark.parametrize("fields", [{"warc": True}, {"transport": "curl"}, {"transport": "curl", "warc": True}])
+async def test_crawls_decode_zstd_pages_and_stop_zstd_bombs(site, crawl, fields):
+    """Bodies as received reach BodyDecoder from aiohttp in WARC crawls and from curl always (its
+    browser Accept-Encoding offers zstd): zstd pages parse, a zstd bomb is too_large."""
     page = b"<html><title>zstd page</title><a href='/bomb'>b</a></html>"
 
     def zstd_handler(body: bytes):
@@ -156,7 +158,7 @@ async def test_a_warc_crawl_decodes_zstd_pages_and_stops_zstd_bombs(site, crawl)
     site.route("z.test", "/", zstd_handler(zstd(page)))
     site.route("z.test", "/bomb", zstd_handler(zstd(bytes(64 * MIB))))
     r = await crawl(
-        start_urls=[site.url("z.test")], resolve=site.pin("z.test"), warc=True, max_bytes=MIB, ignore_robots=True
+        start_urls=[site.url("z.test")], resolve=site.pin("z.test"), max_bytes=MIB, ignore_robots=True, **fields
     )
     home, bomb = r.by_url[site.url("z.test")], r.by_url[site.url("z.test", "/bomb")]
     assert home["title"] == "zstd page" and (r.out / home["path"]).read_bytes() == page
