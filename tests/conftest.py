@@ -1,6 +1,6 @@
 """Shared fixtures (and only fixtures: what they use lives in ``tests/helpers``): real aiohttp
 servers on 127.0.0.1, a real crawl into a temp directory, real proxies, a real redis-server, real
-DNS servers.
+DNS servers, a test CA with an HTTP/2-only site and a TLS fingerprint (JA4) server.
 
 ``site`` is one server that plays many virtual hosts (``tests.helpers.site.Site``): tests register
 handlers per (host, path) and reach the hosts by name through ``--resolve`` pins.
@@ -118,3 +118,36 @@ def dns_server(dns_zone: Callable[[Zone], DnsServer]) -> DnsServer:
     crawl.test is 127.0.0.1, public.test a public address, private.test 10.0.0.7, dual.test both
     127.0.0.1 and ::1; TTL 60; every other name NXDOMAIN. ``.address`` is its "127.0.0.1:PORT"."""
     return dns_zone(default_zone())
+
+
+@pytest.fixture(scope="session")
+def tls_ca(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A test CA (trustme) and its certificate for 127.0.0.1, localhost, h2.test and ja4.test:
+    ``.bundle`` is the CA's PEM for clients, ``.server_context(alpn)`` serves the certificate."""
+    from tests.helpers.tls_servers import make_ca
+
+    return make_ca(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture
+async def h2_site(tls_ca: Any) -> Any:
+    """An HTTP/2-only TLS site (``tests.helpers.tls_servers.H2Site``): tests fill ``.pages`` and read
+    ``.requests`` and ``.connections``."""
+    from tests.helpers.tls_servers import H2Site
+
+    s = H2Site(tls_ca.leaf)
+    await s.start()
+    yield s
+    await s.stop()
+
+
+@pytest.fixture
+async def ja4_server(tls_ca: Any) -> Any:
+    """A TLS server answering each connection's JA3/JA4 fingerprint as JSON (reach it as ja4.test
+    through ``.pin()``)."""
+    from tests.helpers.tls_servers import JA4Server
+
+    s = JA4Server(tls_ca.leaf)
+    await s.start()
+    yield s
+    await s.stop()

@@ -36,7 +36,7 @@ async def main() -> None:
         print("response attributes:", [a for a in dir(r) if not a.startswith("_")])
         r = await c.get(f"https://127.0.0.1:{jport}/", headers={"Connection": "close"})
         print("ja4:", r.json()["ja4"], "alpn", r.json()["alpn_offered"])
-    h2srv.close()
+    await h2srv.stop()
 
 
 if __name__ == "__main__":

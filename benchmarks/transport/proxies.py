@@ -113,7 +113,7 @@ async def main() -> None:
         for p in (tp, tpa, ms):
             p.kill()
         hole.close()
-        h2srv.close()
+        await h2srv.stop()
         await runner.cleanup()
 
 

@@ -65,7 +65,7 @@ async def main() -> None:
         )
         print(f"h2 request head captured by DEBUGFUNCTION (http_version={r.http_version}):")
         print("  " + b"".join(out).decode().replace("\r\n", "\n  ").strip())
-    h2srv.close()
+    await h2srv.stop()
     await runner.cleanup()
 
 

@@ -216,7 +216,7 @@ async def main() -> None:
                 "I re-pin to 127.0.0.2: request succeeded — an existing connection to h2.test was reused "
                 "(pins apply only to new connections)"
             )
-    h2srv.close()
+    await h2srv.stop()
     await runner.cleanup()
 
 

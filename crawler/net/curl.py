@@ -79,6 +79,7 @@ class CurlTransport:
                 failure.message,
                 proxy_error=failure.proxy_error,
                 connect_code=failure.connect_code,
+                proxy_tls_verify=failure.proxy_tls,
                 via_proxy=proxy is not None,
             )
         if isinstance(exc, LookupFailed):

@@ -28,12 +28,13 @@ class CurlFailure(Exception):
     """A transfer that curl ended with an error, with what the handle knew about it then (the
     handle goes back to the pool and is reused, so these are read at once)."""
 
-    def __init__(self, code: int, message: str, proxy_error: int, connect_code: int) -> None:
+    def __init__(self, code: int, message: str, proxy_error: int, connect_code: int, proxy_tls: int = 0) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.proxy_error = proxy_error
         self.connect_code = connect_code
+        self.proxy_tls = proxy_tls  # PROXY_SSL_VERIFYRESULT: the https:// proxy's certificate failed
 
 
 class CurlWire:
@@ -178,7 +179,8 @@ class CurlWire:
             message = f"body exceeds {self._limit} bytes" if not self._aborted else "aborted by the crawler"
         proxy_error = int(curl.getinfo(CurlInfo.PROXY_ERROR))  # type: ignore[arg-type]
         connect_code = int(curl.getinfo(CurlInfo.HTTP_CONNECTCODE))  # type: ignore[arg-type]
-        return CurlFailure(code, message, proxy_error, connect_code)
+        proxy_tls = int(curl.getinfo(CurlInfo.PROXY_SSL_VERIFYRESULT))  # type: ignore[arg-type]
+        return CurlFailure(code, message, proxy_error, connect_code, proxy_tls)
 
     def _wake(self) -> None:
         waiter, self._waiter = self._waiter, None

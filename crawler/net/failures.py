@@ -17,6 +17,7 @@ import aiohttp_socks
 from aiohttp.http_exceptions import HttpProcessingError
 
 from crawler.core.errors import FetchError, Kind
+from crawler.net.curl_failures import classify_curl_error, is_curl_error
 from crawler.net.dns import NameNotFound
 from crawler.net.resolver import BlockedAddress
 
@@ -36,8 +37,9 @@ def _local_failure(exc: BaseException) -> str | None:
 
 def is_transport(exc: BaseException) -> bool:
     """An exception the network or the disk can cause (classified into a record's error kind);
-    anything else is a bug of ours, which the engine records as ``internal`` and warns about."""
-    return isinstance(
+    anything else is a bug of ours, which the engine records as ``internal`` and warns about.
+    curl_cffi's errors count too (its low-level ``CurlError`` is no ``OSError``)."""
+    return is_curl_error(exc) or isinstance(
         exc,
         (
             aiohttp.ClientError,
@@ -66,7 +68,13 @@ def classify_lookup(exc: OSError) -> FetchError:
 
 
 def classify(exc: BaseException) -> FetchError:
-    """Map an aiohttp/OS exception to an error kind, a readable message and retryability."""
+    """Map an aiohttp/OS exception to an error kind, a readable message and retryability.
+
+    A curl error is not for here: curl_cffi's high-level errors are ``OSError``s and would pass for
+    a failed page write (``storage``). The curl transport calls ``classify_curl`` with the
+    handle's infos; one that reaches here anyway is classified by its code alone."""
+    if is_curl_error(exc):
+        return classify_curl_error(exc)
     text = str(exc) or type(exc).__name__
     os_error = getattr(exc, "os_error", None)
     if isinstance(os_error, BlockedAddress):

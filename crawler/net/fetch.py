@@ -199,7 +199,7 @@ class Fetcher:
             return FetchError(Kind.PROXY, f"credentials rejected ({failure.status})")
         return self._credentials_rejected(proxy, failure.status)
 
-    def _credentials_rejected(self, proxy: Proxy, status: int) -> FetchError:
+    def _credentials_rejected(self, proxy: Proxy, status: int | str) -> FetchError:
         """Disable ``proxy`` for the crawl (waiting cannot fix credentials); the error to raise."""
         self._router.disable(proxy, f"rejected our credentials ({status})")
         return FetchError(Kind.PROXY, f"proxy {proxy.id} rejected our credentials ({status})")

@@ -93,7 +93,7 @@ class Rejected:
     """The proxy refused our credentials (``status``): waiting cannot fix that, the fetcher
     disables it."""
 
-    status: int
+    status: int | str  # the HTTP proxy's answer (407, or tinyproxy's 401), or what a SOCKS proxy said
 
 
 class Transport(Protocol):
