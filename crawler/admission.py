@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from yarl import URL
 
+from crawler.core.errors import FetchError, InvalidURL, Kind
 from crawler.core.request import Caps, Request
 from crawler.core.step import Source
-from crawler.core.urls import Scope
+from crawler.core.urls import Scope, host_key, join
 from crawler.frontier import Frontier
 
 
@@ -39,6 +40,38 @@ class LinkRules:
         if not self.scope.allows_parts(url.scheme, url.host, text, depth):
             return "out-of-scope URL"
         return None
+
+    def redirect(self, request: Request, url: URL, location: str, max_redirects: int) -> Redirect:
+        """Where a redirect of ``request`` (fetched as ``url``) leads, and the request for its
+        target, or why it is not followed."""
+        try:
+            target = join(url, location)
+        except InvalidURL as e:
+            return Redirect(None, None, FetchError(Kind.REDIRECT, f"redirect to unusable URL {location[:200]!r}: {e}"))
+        refusal = self.refusal(target, request.depth)
+        if request.redirects >= max_redirects:
+            return Redirect(str(target), None, FetchError(Kind.REDIRECT, f"more than {max_redirects} redirects"))
+        if refusal is not None:
+            return Redirect(str(target), None, FetchError(Kind.REDIRECT, f"redirect to {refusal} {target}"))
+        hop = Request(
+            str(target),
+            host_key(target),
+            request.depth,
+            request.url,
+            redirects=request.redirects + 1,
+            meta=request.meta,
+            priority=request.priority,
+        )
+        return Redirect(str(target), hop, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """A redirect's target URL (None if unusable), its request when followed, else the error."""
+
+    final_url: str | None
+    follow: Request | None
+    error: FetchError | None
 
 
 @dataclass(frozen=True, slots=True)

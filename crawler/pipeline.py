@@ -24,12 +24,11 @@ from yarl import URL
 
 from crawler.admission import LinkRules
 from crawler.core.blocked import blocked_page, is_blocked_page
-from crawler.core.errors import FetchError, InvalidURL, Kind
+from crawler.core.errors import FetchError, Kind
 from crawler.core.outgoing import Outgoing
 from crawler.core.request import Attempts, Request
 from crawler.core.response import Response
 from crawler.core.step import Again, Final, Reason, Source, Step
-from crawler.core.urls import host_key, join
 from crawler.finals import Finals
 from crawler.hooks import HookFailed, RequestHook, prepare
 from crawler.net.failures import classify
@@ -304,34 +303,9 @@ class Pipeline:
     ) -> Final:
         """A redirect's target is a request of its own: admitted (scope, dedup) like a link."""
         self._stats.redirects += 1
-        location = response.location or ""
-        final: str | None = None
-        follow: list[Request] = []
-        try:
-            target = join(url, location)
-        except InvalidURL as e:
-            error = FetchError(Kind.REDIRECT, f"redirect to unusable URL {location[:200]!r}: {e}")
-        else:
-            final = str(target)
-            refusal = self._rules.refusal(target, request.depth)
-            if request.redirects >= self._settings.max_redirects:
-                error = FetchError(Kind.REDIRECT, f"more than {self._settings.max_redirects} redirects")
-            elif refusal is not None:
-                error = FetchError(Kind.REDIRECT, f"redirect to {refusal} {target}")
-            else:
-                follow = [
-                    Request(
-                        final,
-                        host_key(target),
-                        request.depth,
-                        request.url,
-                        redirects=request.redirects + 1,
-                        meta=request.meta,
-                        priority=request.priority,
-                    )
-                ]
-        outcome = self._final(request, started, response, error, proxy=proxy, final_url=final)
-        return replace(outcome, follow=follow, source=Source.REDIRECT)
+        hop = self._rules.redirect(request, url, response.location or "", self._settings.max_redirects)
+        outcome = self._final(request, started, response, hop.error or error, proxy=proxy, final_url=hop.final_url)
+        return replace(outcome, follow=[hop.follow] if hop.follow else [], source=Source.REDIRECT)
 
     async def _parse(
         self, request: Request, attempts: Attempts, response: Response, started: float, proxy: str | None

@@ -15,7 +15,8 @@ from yarl import URL
 from crawler.config import Job
 from crawler.core.errors import FetchError, Kind
 from crawler.net.failures import classify
-from crawler.net.fetch import Fetcher, parse_retry_after
+from crawler.net.fetch import Fetcher
+from crawler.net.retry_after import parse_retry_after
 from crawler.net.session import make_resolver, make_session
 from crawler.settings import fetch_settings, router
 from crawler.wiring import transports

@@ -257,11 +257,9 @@ async def test_block_private_ips_refuses_loopback_by_name_and_literal(site, craw
 
 async def test_robots_redirect_to_a_private_address_is_not_followed(hosts_site, crawl, monkeypatch, tmp_path):
     """Loopback is all we may use, so the policy is narrowed: only 127.0.0.2 counts as private."""
-    import crawler.net.fetch
     import crawler.net.resolver
 
     private = lambda address: address.startswith("127.0.0.2")  # noqa: E731
-    monkeypatch.setattr(crawler.net.fetch, "is_blocked", private)
     monkeypatch.setattr(crawler.net.resolver, "is_blocked", private)
 
     async def robots(_: web.Request) -> web.Response:

@@ -8,9 +8,10 @@ the URL, the headers, the proxy, the address pin and the callbacks are set.
 
 Names are resolved by the crawl's resolver (cache, ``--resolve`` pins, ``block_private_ips``) and
 curl is pinned to the checked address, so it connects nowhere the guard did not allow; the address
-it did connect to is compared with the pin when the head arrives. Cookies are kept in a jar of the
-crawl's, as aiohttp's session keeps them (or in the request's identity's jar). The only module that
-imports curl_cffi, and only crawls that ask for curl import it.
+it did connect to is compared with the pin when the head arrives. Cookies are kept in the crawler's
+own jar (:mod:`crawler.net.cookies`): the crawl's, or the request's identity's. With
+:mod:`crawler.net.curl_wire`, the only modules that import curl_cffi; only crawls that ask for curl
+import them.
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from http.cookies import SimpleCookie
 
-import aiohttp
 from curl_cffi import AsyncCurl, Curl, CurlHttpVersion, CurlInfo, CurlOpt
 from curl_cffi.curl import CurlError
 from yarl import URL
 
 from crawler.core.errors import FetchError, Kind
+from crawler.net.cookies import Jar
 from crawler.net.curl_failures import classify_curl
 from crawler.net.curl_wire import CurlFailure, CurlWire
 from crawler.net.failures import classify, classify_lookup, is_transport
@@ -47,7 +47,7 @@ class CurlTransport:
         self._resolver = resolver
         self._multi = AsyncCurl()
         self._idle: dict[str | None, list[Curl]] = {}
-        self._jar = aiohttp.CookieJar(unsafe=True)
+        self._jar = Jar()  # the crawl's cookies; an identity's request brings its own jar
         self._accept_encoding = _accept_encoding()
 
     @asynccontextmanager
@@ -144,12 +144,7 @@ class CurlTransport:
             headers.append(("Accept-Encoding", self._accept_encoding))
         elif not self._settings.user_agent_set:  # the browser's own, as the TLS says (robots.txt keeps ours)
             headers = [(k, v) for k, v in headers if k.lower() != "user-agent"]
-        if ask.jar is not None:
-            cookie = ask.jar.header(ask.url, ask.cookies)
-        else:
-            cookies = {name: morsel.value for name, morsel in self._jar.filter_cookies(ask.url).items()}
-            cookies.update(ask.cookies or {})
-            cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        cookie = (ask.jar if ask.jar is not None else self._jar).header(ask.url, ask.cookies)
         if cookie:
             headers.append(("Cookie", cookie))
         return headers
@@ -181,18 +176,8 @@ class CurlTransport:
 
     def _keep_cookies(self, wire: CurlWire, ask: Ask) -> None:
         values = wire.headers.getall("Set-Cookie", ())
-        if not values:
-            return
-        if ask.jar is not None:
-            ask.jar.update(ask.url, values)
-            return
-        cookies: SimpleCookie = SimpleCookie()
-        for value in values:
-            try:
-                cookies.load(value)
-            except Exception:  # a malformed cookie is the site's: the others are kept
-                continue
-        self._jar.update_cookies(cookies, ask.url)
+        if values:
+            (ask.jar if ask.jar is not None else self._jar).update(ask.url, values)
 
 
 def _check_connected(curl: Curl, pinned: str) -> None:

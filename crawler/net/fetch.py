@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from dataclasses import replace
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from multidict import CIMultiDict
@@ -26,7 +24,8 @@ from crawler.core.response import Response, is_page
 from crawler.core.urls import join
 from crawler.net.decode import BodyDecoder, decoded
 from crawler.net.proxies import Proxy, Router
-from crawler.net.resolver import is_blocked
+from crawler.net.resolver import literal_blocked
+from crawler.net.retry_after import parse_retry_after
 from crawler.net.session import FetchSettings
 from crawler.net.transports import Transports
 from crawler.net.wire import Ask, Form, Rejected, Small, Transport, Wire
@@ -186,7 +185,7 @@ class Fetcher:
 
     def _guard(self, url: URL) -> None:
         """block_private_ips for IP-literal hosts (names are checked by the resolver)."""
-        if self._settings.block_private_ips and _literal_blocked(url.host or ""):
+        if self._settings.block_private_ips and literal_blocked(url.host or ""):
             raise FetchError(Kind.BLOCKED, f"{url.host} is not a public address (block_private_ips)")
 
     def _failed(self, transport: Transport, exc: Exception, proxy: Proxy | None) -> FetchError | None:
@@ -391,25 +390,3 @@ class Fetcher:
         if self._warc is not None and archive:
             await self._warc.write(wire.exchange(), body)
         return decoded(body, wire.headers.get("Content-Encoding"), DRAIN * 16) if wire.raw else body
-
-
-def parse_retry_after(value: str | None, cap: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), capped at ``cap``."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return min(float(value), cap)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, min(when.timestamp() - time.time(), cap))
-
-
-def _literal_blocked(host: str) -> bool:
-    """An IP-literal host that block_private_ips refuses (aiohttp never resolves literals)."""
-    try:
-        return is_blocked(host.strip("[]"))
-    except ValueError:
-        return False

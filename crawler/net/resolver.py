@@ -32,6 +32,14 @@ def is_blocked(address: str) -> bool:
     return not ipaddress.ip_address(address.split("%")[0]).is_global
 
 
+def literal_blocked(host: str) -> bool:
+    """An IP-literal host that block_private_ips refuses (aiohttp never resolves literals)."""
+    try:
+        return is_blocked(host.strip("[]"))
+    except ValueError:
+        return False
+
+
 class AnswerCache:
     """Answers by (name, family) until they expire; the least recently used go first past ``size``,
     so a crawl of a million hosts holds at most ``size`` of them."""
