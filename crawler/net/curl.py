@@ -17,6 +17,8 @@ import them.
 from __future__ import annotations
 
 import ipaddress
+import socket
+import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,7 +32,7 @@ from crawler.net.curl_failures import classify_curl
 from crawler.net.curl_wire import CurlFailure, CurlWire
 from crawler.net.failures import classify, classify_lookup, is_transport
 from crawler.net.proxies import Proxy
-from crawler.net.resolver import CrawlResolver
+from crawler.net.resolver import CrawlResolver, is_blocked
 from crawler.net.session import FetchSettings
 from crawler.net.wire import Ask, Rejected
 
@@ -52,17 +54,18 @@ class CurlTransport:
 
     @asynccontextmanager
     async def get(self, ask: Ask) -> AsyncIterator[CurlWire]:
-        pin = await self._pin(ask.url, ask.proxy)
+        proxy = ask.proxy.url if ask.proxy is not None else self._env_proxy(ask.url)
+        pin = await self._pin(ask.url, ask.proxy.scheme if ask.proxy is not None else proxy)
         curl = self._take(ask.impersonate)
         sent = self._headers(ask)
         wire = CurlWire(curl, ask.url, sent, self._settings.max_bytes)
-        self._prepare(curl, ask, sent, pin[0] if pin is not None else None, wire)
+        self._prepare(curl, ask, sent, pin, proxy, wire)
         done = self._multi.add_handle(curl)
         done.add_done_callback(wire.on_done)
         try:
             await wire.started()
-            if pin is not None:
-                _check_connected(curl, pin[1])
+            if pin is not None and proxy is None and self._settings.block_private_ips:
+                _check_connected(curl)
             self._keep_cookies(wire, ask)
             yield wire
         finally:
@@ -95,19 +98,30 @@ class CurlTransport:
                 curl.close()
         self._idle.clear()
 
-    async def _pin(self, url: URL, proxy: Proxy | None) -> tuple[str, str] | None:
-        """curl's RESOLVE entry (``host:port:address``) and the address, from the crawl's
-        resolver; None for IP literals (checked by the fetcher) and when the proxy resolves."""
+    async def _pin(self, url: URL, proxy: str | None) -> str | None:
+        """curl's RESOLVE entry (``host:port:address,...``: every address the crawl's resolver
+        allowed, so a reused connection to one of them is fine), or None for IP literals (checked
+        by the fetcher) and when the proxy (``proxy``: its scheme or URL) resolves the name."""
         host = url.raw_host or ""
-        if (proxy is not None and proxy.scheme not in LOCAL_DNS_PROXIES) or _is_literal(host):
+        if (proxy is not None and proxy.partition(":")[0] not in LOCAL_DNS_PROXIES) or _is_literal(host):
             return None
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
-            found = await self._resolver.resolve(host, port)
+            found = await self._resolver.resolve(host, port, socket.AF_UNSPEC)
         except OSError as e:
             raise LookupFailed(e) from None
-        address = found[0]["host"]
-        return f"{host}:{port}:{f'[{address}]' if ':' in address else address}", address
+        addresses = ",".join(f"[{a['host']}]" if ":" in a["host"] else a["host"] for a in found)
+        return f"{host}:{port}:{addresses}"
+
+    def _env_proxy(self, url: URL) -> str | None:
+        """With ``trust_env``, the proxy the environment names for ``url`` (``*_proxy``,
+        ``no_proxy``), chosen here so that curl itself never reads the environment."""
+        if not self._settings.trust_env:
+            return None
+        host = url.raw_host or ""
+        if urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]
+            return None
+        return urllib.request.getproxies_environment().get(url.scheme)
 
     def _take(self, impersonate: str | None) -> Curl:
         idle = self._idle.get(impersonate)
@@ -149,7 +163,9 @@ class CurlTransport:
             headers.append(("Cookie", cookie))
         return headers
 
-    def _prepare(self, curl: Curl, ask: Ask, sent: list[tuple[str, str]], pin: str | None, wire: CurlWire) -> None:
+    def _prepare(
+        self, curl: Curl, ask: Ask, sent: list[tuple[str, str]], pin: str | None, proxy: str | None, wire: CurlWire
+    ) -> None:
         """The options of this request; every one is set each time (the handle is reused)."""
         curl.setopt(CurlOpt.URL, str(ask.url))
         curl.setopt(CurlOpt.HTTPHEADER, [f"{k}: {v}".encode() for k, v in sent])
@@ -159,12 +175,8 @@ class CurlTransport:
         else:
             curl.setopt(CurlOpt.HTTPGET, 1)
         curl.setopt(CurlOpt.RESOLVE, [pin] if pin is not None else [])
-        if ask.proxy is not None:
-            curl.setopt(CurlOpt.PROXY, ask.proxy.url)
-        elif self._settings.trust_env:
-            curl.setopt(CurlOpt.PROXY, None)  # curl reads the *_proxy variables
-        else:
-            curl.setopt(CurlOpt.PROXY, "")
+        curl.setopt(CurlOpt.PROXY, proxy or "")  # "": no proxy, whatever the environment says
+        curl.setopt(CurlOpt.NOPROXY, "")  # (curl would read NO_PROXY itself and go around the proxy)
         # http://: HTTP/1.1 (an impersonated curl would offer an h2c upgrade no browser sends)
         https = ask.url.scheme == "https"
         curl.setopt(CurlOpt.HTTP_VERSION, CurlHttpVersion.V2TLS if https else CurlHttpVersion.V1_1)
@@ -180,12 +192,13 @@ class CurlTransport:
             (ask.jar if ask.jar is not None else self._jar).update(ask.url, values)
 
 
-def _check_connected(curl: Curl, pinned: str) -> None:
-    """curl connected to the address the resolver allowed (a pin it ignored would be a bug)."""
+def _check_connected(curl: Curl) -> None:
+    """``block_private_ips``: the address curl connected to is a public one (it is one the
+    resolver allowed, pinned: a private one would be a bug)."""
     got = curl.getinfo(CurlInfo.PRIMARY_IP)
     connected = got.decode() if isinstance(got, bytes) else str(got)
-    if connected and connected != pinned:
-        raise FetchError(Kind.BLOCKED, f"connected to {connected}, not the resolved address {pinned}")
+    if connected and is_blocked(connected):
+        raise FetchError(Kind.BLOCKED, f"connected to {connected}, not a public address (block_private_ips)")
 
 
 def _is_literal(host: str) -> bool:

@@ -68,7 +68,9 @@ class CurlWire:
         if line.startswith(b"HTTP/"):
             self._lines = [line]
         elif line in (b"\r\n", b"\n"):
-            self._head = self._lines
+            if self._lines[:1] and self._lines[0].startswith(b"HTTP/"):  # (trailers have no status line)
+                self._head = self._lines
+            self._lines = []
         else:
             self._lines.append(line)
         return len(line)

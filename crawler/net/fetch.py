@@ -162,8 +162,13 @@ class Fetcher:
                             raise self._credentials_rejected(proxy, wire.status)
                         location = wire.headers.get("Location")
                         if 300 <= wire.status < 400 and location:
-                            url = join(url, location)
-                            form = form if wire.status in (307, 308) else None
+                            hop = join(url, location)  # a form goes on (307, 308) only within its origin
+                            form = (
+                                form
+                                if form and wire.status in (307, 308) and form.page.origin() == hop.origin()
+                                else None
+                            )
+                            url = hop
                             continue
                         body, _ = await self._read_capped(wire, limit, None)
                         return Small(wire.status, url, body, wire.headers.get("Content-Type"))

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 from yarl import URL
 
+from crawler.core.blocked import blocked_page
 from crawler.core.errors import FetchError, Kind
 from crawler.core.response import Response
 from crawler.net.cookies import Jar
@@ -161,6 +162,10 @@ class Identities:
             await self.blocked(identity)
             return response
         if login is not None and response.error is None and not login.holds(url, response):
+            if (why := login.challenge(response)) is not None:  # a bot wall, not a logged-out page
+                response.error = blocked_page(why)
+                await self.blocked(identity)
+                return response
             login.expired(identity, epoch)  # (tried again at once: the login is what it waits for)
             response.error = FetchError(
                 Kind.LOGIN, "the page looks logged out (login.check)", retryable=True, retry_after=0

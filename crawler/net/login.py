@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
+from multidict import CIMultiDict
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
+from crawler.core.blocked import BlockRules
 from crawler.core.errors import FetchError, InvalidURL, Kind
 from crawler.core.response import Response, is_page
 from crawler.core.urls import join, url_pattern
@@ -56,10 +58,13 @@ class LoginFailed(Exception):
 class Login:
     """Logs identities in (once at a time each), and tells logged-in pages from logged-out ones."""
 
-    def __init__(self, settings: LoginSettings, fetcher: Fetcher, hook: LoginHook | None = None) -> None:
+    def __init__(
+        self, settings: LoginSettings, fetcher: Fetcher, hook: LoginHook | None = None, blocks: BlockRules | None = None
+    ) -> None:
         self.settings = settings
         self._fetcher = fetcher
         self._hook = hook
+        self._blocks = blocks or BlockRules()
         self._covers = url_pattern(settings.covers)
         self._text = settings.check_text.encode() if settings.check_text is not None else None
         self._login_url = URL(settings.url, encoded=True) if settings.url is not None else None
@@ -95,6 +100,16 @@ class Login:
             return self._text in body
         assert self.settings.check_selector is not None
         return LexborHTMLParser(body).css_first(self.settings.check_selector) is not None
+
+    def challenge(self, response: Response) -> str | None:
+        """Why a covered page that failed the check is a challenge page (``blocked_when``) rather
+        than a logged-out one, or None: a bot wall is no reason to log in again."""
+        body = response.body or b""
+        tree = LexborHTMLParser(body)
+        title = tree.css_first("title")
+        headers = response.headers if response.headers is not None else CIMultiDict[str]()
+        has = lambda selector: tree.css_first(selector) is not None  # noqa: E731
+        return self._blocks.page(response.status, headers, body, title.text(strip=True) if title else None, has)
 
     def expired(self, identity: Identity, epoch: int) -> None:
         """A page sent under login ``epoch`` looked logged out: the identity logs in again before
@@ -132,6 +147,7 @@ class Login:
         """The form flow: the login page, its form filled in, posted, the page it leads to."""
         assert self._login_url is not None
         page = await self.send(identity, self._login_url)
+        _transient(page, "the login page")
         if not 200 <= page.status < 300:
             raise LoginFailed(f"the login page {self.settings.url} answered {page.status}")
         form = LexborHTMLParser(page.body).css_first(self.settings.form or PASSWORD_FORM)
@@ -144,8 +160,11 @@ class Login:
             target = join(page.url, form.attributes.get("action") or "")
         except InvalidURL as e:
             raise LoginFailed(f"the login form's action: {e}") from None
+        if not same_origin(target, page.url):  # the credentials go nowhere but the login page's site
+            raise LoginFailed(f"the login form posts to {target.scheme}://{target.host}, not the login page's origin")
         body = urlencode(fill(form, self.settings.fields)).encode()
         answer = await self.send(identity, target, Form(body, page.url))
+        _transient(answer, "the login form")
         if answer.status >= 400:
             raise LoginFailed(f"the login form was refused ({answer.status})")
         if answer.body and is_page(answer.content_type) and not self.logged_in(answer.body):
@@ -170,6 +189,18 @@ class Login:
         """``url`` is the login page (whatever its query: ``?next=…``)."""
         login = self._login_url
         return login is not None and (url.host, url.port, url.path) == (login.host, login.port, login.path)
+
+
+def same_origin(a: URL, b: URL) -> bool:
+    """Same scheme, host and port: where a login form's fields may be sent."""
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
+def _transient(answer: Small, what: str) -> None:
+    """A 429 or 5xx is the site's moment, not our credentials: a retryable fetch error (which
+    does not count towards the failures that stop logging in)."""
+    if answer.status == 429 or answer.status >= 500:
+        raise FetchError(Kind.LOGIN, f"{what} answered {answer.status}", retryable=True)
 
 
 def fill(form: LexborNode, fields: Mapping[str, str]) -> list[tuple[str, str]]:

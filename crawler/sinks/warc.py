@@ -30,8 +30,8 @@ from warcio.warcwriter import WARCWriter
 from crawler.core.exchange import Exchange
 
 NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
-UNARCHIVED = frozenset({"proxy-authorization"})  # a proxy's credentials (aiohttp and Chromium send
-# them there for http:// targets; a proxy's own Authorization header never leaves the CONNECT)
+UNARCHIVED = frozenset({"proxy-authorization", "authorization"})  # credentials: a proxy's (aiohttp and
+# Chromium send them for http:// targets) and a site's (a job's header, a login hook's token)
 
 
 class WarcSink:
