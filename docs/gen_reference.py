@@ -190,14 +190,21 @@ def header(title: str, source: str) -> list[str]:
 
 def cell(text: str) -> str:
     """Text for a Markdown table cell that GitHub and the site's renderer read alike: one line, and
-    no raw pipe (a code span with one becomes ``<code>`` with ``&#124;``, which both render as ``|``)."""
+    no raw pipe (a code span with one becomes ``<code>`` with ``&#124;``, which both render as ``|``)
+    and no ``<`` that could be read as a tag."""
 
     def code(match: re.Match[str]) -> str:
         inner = match.group(1)
         return f"<code>{html.escape(inner).replace('|', '&#124;')}</code>" if "|" in inner else match.group(0)
 
-    text = re.sub(r"`([^`]+)`", code, " ".join(text.split()))
+    parts = re.split(r"(`[^`]+`)", " ".join(text.split()))  # prose, code, prose, …
+    text = "".join(code(m) if (m := re.fullmatch(r"`([^`]+)`", p)) else _prose(p) for p in parts)
     return text.replace("|", "\\|")
+
+
+def _prose(text: str) -> str:
+    """``<`` outside code is text (``<job name>``, ``<title>``), not a tag; ``<br>`` stays a line break."""
+    return re.sub(r"<(?!br>)", "&lt;", text)
 
 
 def table(head: list[str], rows: list[list[str]]) -> list[str]:
