@@ -49,7 +49,7 @@ _WHERE = {
     **dict.fromkeys(_ERRORS, "crawler.core.errors"),
 }
 
-__all__ = [  # a literal, for type checkers; tests/test_api.py checks it against _WHERE and the README
+__all__ = [  # a literal, for type checkers; tests/test_api.py checks it against _WHERE and the hooks guide
     "CheckpointError",
     "ClusterError",
     "ConfigError",

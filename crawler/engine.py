@@ -70,7 +70,7 @@ class Crawl:
         warn: Callable[[str], None] | None = None,
         progress: Progress | None = None,
     ) -> None:
-        self.stats = Stats()
+        self.stats = Stats()  # the crawl's numbers, updated as it runs; run() returns it
         self.parts = wiring.build(job, self.warn, hooks=hooks, frontier=frontier, limiter=limiter)
         self.settings = self.parts.settings
         self._warn_cb = warn

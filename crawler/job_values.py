@@ -57,13 +57,21 @@ Regex = Annotated[str, AfterValidator(regex)]
 
 
 def http_status(code: int) -> int:
+    """An HTTP status code, 100-599."""
     if not 100 <= code <= 599:
         raise ValueError(f"{code} is not an HTTP status (100-599)")
     return code
 
 
 HttpStatus = Annotated[int, AfterValidator(http_status)]
-Statuses = Annotated[list[HttpStatus], BeforeValidator(lambda v: [v] if isinstance(v, int) else v)]  # 403 or [403]
+
+
+def statuses(value: Any) -> Any:
+    """One HTTP status or a list of them (``403`` or ``[403, 503]``)."""
+    return [value] if isinstance(value, int) else value
+
+
+Statuses = Annotated[list[HttpStatus], BeforeValidator(statuses)]
 
 
 def proxy_url(url: str) -> str:

@@ -1,5 +1,5 @@
 """The public API as a user imports it: the names ``crawler`` exports (``__all__``, the lazy
-loader and README agree), one error hierarchy to catch, and ``Page.from_html`` to unit-test a
+loader and the hooks guide agree), one error hierarchy to catch, and ``Page.from_html`` to unit-test a
 parse hook without a crawl."""
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from crawler import CrawlerError, Follow, Page
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_all_the_lazy_loader_and_the_readme_name_the_same_api():
+def test_all_the_lazy_loader_and_the_guide_name_the_same_api():
     assert crawler.__all__ == sorted([*crawler._WHERE, "__version__"])
     for name in crawler.__all__:
         assert getattr(crawler, name) is not None, name
-    listed = re.search(r"The public names \(`crawler.__all__`\): (.*?)\.\n", (ROOT / "README.md").read_text(), re.S)
-    assert listed, "README lists the public names"
+    guide = (ROOT / "docs" / "guides" / "hooks-api.md").read_text()
+    listed = re.search(r"The public names \(`crawler.__all__`\): (.*?)\.\n", guide, re.S)
+    assert listed, "docs/guides/hooks-api.md lists the public names"
     assert sorted(re.findall(r"`(\w+)`", listed.group(1))) == sorted(n for n in crawler.__all__ if n != "__version__")
 
 

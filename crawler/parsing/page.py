@@ -44,15 +44,15 @@ class Page:
     def __init__(
         self, fetched: Fetched, tree: LexborHTMLParser, links: list[str], maker: ContentMaker | None = None
     ) -> None:
-        self.url = fetched.url
+        self.url = fetched.url  # the URL fetched (a redirect is a request of its own: its target's page)
         self.meta = fetched.meta or {}  # what the follow-request that led here carried (stored with the URL)
-        self.body = fetched.body
-        self.content_type = fetched.content_type
-        self.status = fetched.status
+        self.body = fetched.body  # bytes, as received (decoded)
+        self.content_type = fetched.content_type  # the response's Content-Type
+        self.status = fetched.status  # the response's status
         self.headers = CIMultiDict(fetched.headers)  # case-insensitive; repeated names kept
-        self.depth = fetched.depth
-        self.redirected_from = fetched.redirected_from
-        self.tree = tree
+        self.depth = fetched.depth  # link hops from a seed
+        self.redirected_from = fetched.redirected_from  # the URL whose redirect led here, if one did
+        self.tree = tree  # the selectolax (lexbor) tree the extraction rules use
         self._links = links
         self._maker = maker
 

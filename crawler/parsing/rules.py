@@ -38,7 +38,7 @@ def checked_pattern(pattern: str | None, *, glob_ok: bool) -> str | None:
 
 class FieldRule(Strict):
     """One extracted value: where it comes from, what to take, and how to turn it into the value
-    (the steps run in the order of the attributes below; see README "Extracting data")."""
+    (the steps run in the order of the attributes below; see docs/guides/extraction.md)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
