@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from yarl import URL
 
 from tests.helpers.cli import run_cli
+from tests.helpers.markdown_blocks import blocks
 from tests.helpers.output import read_records
 from tests.helpers.recipe_sites import (
     ARTICLES,
@@ -32,11 +34,32 @@ from tests.helpers.recipe_sites import (
     news,
     shop,
 )
-from tests.helpers.recipes import by_path, derived, local_url, read_jsonl, recipe, run_args
+from tests.helpers.recipes import RECIPES, by_path, derived, local_url, read_jsonl, recipe, run_args
 from tests.helpers.site import Site
 from tests.test_cluster import hold, registered
 
 STARS = {"One": 1, "Two": 2, "Three": 3, "Four": 4, "Five": 5}
+TESTED = {  # each recipe's test below: a new recipe needs one
+    "pagination",
+    "sitemap-only",
+    "country-proxies",
+    "nightly-recrawl",
+    "js-shop",
+    "three-machines",
+    "sqlite-sink",
+}
+
+
+def test_every_recipe_is_tested_listed_and_shown_whole_on_its_page() -> None:
+    """A recipe is its job file, the page of the same name that shows it (the block's equality
+    with the file: tests/test_docs_examples.py), and a line of the index."""
+    names = {p.stem for p in RECIPES.glob("*.yaml")}
+    assert names == TESTED
+    assert {p.stem for p in RECIPES.glob("*.md")} == names | {"index"}
+    index = (RECIPES / "index.md").read_text()
+    for name in names:
+        assert f"]({name}.md)" in index and f"]({name}.yaml)" in index, name
+        assert f"file: {name}.yaml" in {b.marker for b in blocks(RECIPES / f"{name}.md")}, name
 
 
 async def crawled(name: str | Path, site: Site, out: Path, *extra: str, cwd: Path | None = None) -> str:
@@ -52,7 +75,7 @@ def pages(out: Path) -> set[str]:
     return {path for path, r in by_path(read_records(out)).items() if r["status"] == 200}
 
 
-async def test_pagination_follows_next_links_only_and_takes_every_book(site, tmp_path):
+async def test_pagination_follows_next_links_only_and_takes_every_book(site: Site, tmp_path: Path) -> None:
     books(site)
     await site.start()
     await crawled("pagination", site, tmp_path / "out")
@@ -66,7 +89,7 @@ async def test_pagination_follows_next_links_only_and_takes_every_book(site, tmp
     assert not any(r.get("extract_errors") for r in read_records(tmp_path / "out"))
 
 
-async def test_sitemap_only_crawls_the_listed_pages_and_nothing_they_link_to(site, tmp_path):
+async def test_sitemap_only_crawls_the_listed_pages_and_nothing_they_link_to(site: Site, tmp_path: Path) -> None:
     await site.start()
     news(site)  # (once the site listens: the sitemaps name its port)
     await crawled("sitemap-only", site, tmp_path / "out")
@@ -79,7 +102,9 @@ async def test_sitemap_only_crawls_the_listed_pages_and_nothing_they_link_to(sit
     assert items == {path.rsplit("/", 1)[1].title(): day for path, day in ARTICLES.items()}
 
 
-async def test_each_country_goes_through_its_own_pool_and_the_rest_go_direct(site, tmp_path, proxies):
+async def test_each_country_goes_through_its_own_pool_and_the_rest_go_direct(
+    site: Site, tmp_path: Path, proxies: Any
+) -> None:
     """The recipe's pools are placeholders: each becomes a real local proxy, microsocks
     (``socks5://``), and the crawl resolves the recipe's host names with the ``--resolve`` pins.
     Not tinyproxy: an HTTP proxy resolves the target's name itself, and cannot reach a pinned
@@ -105,7 +130,9 @@ async def test_each_country_goes_through_its_own_pool_and_the_rest_go_direct(sit
     assert prices == {host: (float(price), currency, shown) for host, (shown, price, currency) in COUNTRY_SHOPS.items()}
 
 
-async def test_nightly_recrawl_fetches_nothing_the_same_day_and_marks_what_changed_the_next(site, tmp_path):
+async def test_nightly_recrawl_fetches_nothing_the_same_day_and_marks_what_changed_the_next(
+    site: Site, tmp_path: Path
+) -> None:
     blog = Blog()
     blog.serve(site)
     await site.start()
@@ -136,7 +163,7 @@ async def test_nightly_recrawl_fetches_nothing_the_same_day_and_marks_what_chang
     assert [(URL(c["url"]).path, c["change"]) for c in read_jsonl(out / "changes.jsonl")] == [("/post/2", "changed")]
 
 
-async def test_js_product_pages_are_rendered_and_give_their_items(site, tmp_path):
+async def test_js_product_pages_are_rendered_and_give_their_items(site: Site, tmp_path: Path) -> None:
     js_shop(site)
     await site.start()
     await crawled("js-shop", site, tmp_path / "out")
@@ -152,7 +179,9 @@ async def test_js_product_pages_are_rendered_and_give_their_items(site, tmp_path
     assert site.hits[("app.example", "/api/products/42.json")] == 1  # the browser's request
 
 
-async def test_three_workers_share_one_redis_job_and_merge_into_one_record_per_url(site, tmp_path, redis_url):
+async def test_three_workers_share_one_redis_job_and_merge_into_one_record_per_url(
+    site: Site, tmp_path: Path, redis_url: str
+) -> None:
     paths = catalogue(site)
     go = hold(site)  # no page before all three workers are up
     await site.start()
@@ -177,7 +206,7 @@ async def test_three_workers_share_one_redis_job_and_merge_into_one_record_per_u
     assert all((out / r["path"]).is_file() for r in records)  # paths relative to OUT
 
 
-async def test_items_fill_the_sqlite_table_through_on_item(site, tmp_path):
+async def test_items_fill_the_sqlite_table_through_on_item(site: Site, tmp_path: Path) -> None:
     shop(site)
     await site.start()
     await crawled("sqlite-sink", site, tmp_path / "out", cwd=tmp_path)  # items.sqlite: in the current directory
