@@ -15,11 +15,14 @@ Markdown file under ``docs/``:
   ``127.0.0.1:8765``, the demo site's address, replaced by the demo site this test serves on a
   free port.
 - **A block preceded by ``<!-- file: PATH -->``** is exactly that file (PATH relative to the page).
+
+A comment before a block that looks like a misspelled marker fails, since it would skip a check.
 """
 
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 import os
 import re
@@ -97,6 +100,14 @@ async def test_every_yaml_job_in_the_docs_passes_crawler_check(tmp_path: Path) -
     assert len(results) == len(jobs)
     problems = [f"{jobs[Path(r['job'])]}: exit {r['code']}: {r['output'].strip()}" for r in results if r["code"]]
     assert not problems, "\n".join(problems)
+
+
+def test_markers_are_spelled_right() -> None:
+    """``<!-- runable -->`` or ``<!-- file -->`` would quietly leave a block unchecked."""
+    for block in all_blocks():
+        word = block.marker.split(":")[0].split()[0] if block.marker else ""
+        if difflib.get_close_matches(word.lower(), ("job", "runnable", "file"), cutoff=0.6):
+            assert re.fullmatch(r"job|runnable|file:\s*\S.*", block.marker), f"{block.where}: <!-- {block.marker} -->"
 
 
 def test_a_block_that_shows_a_file_is_that_file() -> None:
