@@ -206,12 +206,11 @@ async def test_a_crawl_run_as_root_says_once_that_the_browser_has_no_sandbox(sit
 @pytest.fixture
 def private_is_127_0_0_2(monkeypatch):
     """Loopback is all tests may use, so the policy is narrowed: only 127.0.0.2 counts as private."""
-    import crawler.net.fetch
     import crawler.net.guard
     import crawler.net.resolver
 
     private = lambda address: address.startswith("127.0.0.2")  # noqa: E731
-    for module in (crawler.net.fetch, crawler.net.guard, crawler.net.resolver):
+    for module in (crawler.net.guard, crawler.net.resolver):
         monkeypatch.setattr(module, "is_blocked", private)
 
 
