@@ -266,8 +266,32 @@ def _fail(e: ConfigError) -> None:
     sys.exit(2)
 
 
+def version_line() -> str:
+    """``crawler 0.2.0 (state format 6, record format 1)``: the release, and the formats of the files
+    it writes, which say whether another release's output can be resumed or read (CHANGELOG.md)."""
+    from crawler.core.record import RECORD_FORMAT
+    from crawler.frontier.sqlite_state import VERSION as STATE_FORMAT
+
+    return f"crawler {__version__} (state format {STATE_FORMAT}, record format {RECORD_FORMAT})"
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``, as click's version_option, with the formats imported only when asked for:
+    every other command (and each shell completion) starts without the state module."""
+    if value and not ctx.resilient_parsing:
+        click.echo(version_line())
+        ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="crawler")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and the state and record formats, and exit.",
+)
 def main() -> None:
     """A fast, dependable web crawler: pages to disk, one JSON record per URL."""
 
@@ -400,14 +424,20 @@ def report(out: Path, target: Path | None) -> None:
 
 
 @main.command()
-@click.argument("job_file", type=click.Path(path_type=Path), default="configs/demo.yaml")
+@click.argument("job_file", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Serve and crawl the site on this port instead of the job's."
+)
 @job_options
-def demo(job_file: Path, **params: Any) -> None:
-    """Serve the bundled sample site on 127.0.0.1 and crawl it with JOB_FILE (always fresh)."""
-    from crawler.demo.server import serve_and_crawl
+def demo(job_file: Path | None, port: int | None, **params: Any) -> None:
+    """Serve the bundled sample site on 127.0.0.1 and crawl it (always fresh) with the bundled job,
+    or with JOB_FILE. Works from any directory; the output goes to output/demo here."""
+    from crawler.demo.server import JOB, on_port, serve_and_crawl
 
     try:
-        job = make_job(job_file, params).model_copy(update={"fresh": True})  # a demo starts over
-        sys.exit(serve_and_crawl(job, execute))
+        job = make_job(job_file or JOB, params)
+        if port is not None:
+            job = make_job(job_file or JOB, params, on_port(job.start_urls, port))
+        sys.exit(serve_and_crawl(job.model_copy(update={"fresh": True}), execute))  # a demo starts over
     except (ConfigError, DemoError) as e:
         _fail(ConfigError(str(e)))
