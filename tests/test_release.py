@@ -1,0 +1,259 @@
+"""The release as a user gets it: the wheel built from this checkout, installed into a new virtual
+environment and run from a directory outside the checkout (``crawler --version``, ``crawler demo``,
+shell completion through the installed ``crawler`` script), and the version written in one place.
+
+How it stays offline and quick (about 10 s): the wheel is built with this environment's setuptools
+(``pip wheel --no-build-isolation``, from a copy of the sources, so no ``build/`` is left in the
+checkout); the new environment is made by this interpreter's ``venv`` with its own pip (ensurepip,
+bundled) and installs the wheel with ``--no-index --no-deps``, as ``pip install crawler.whl`` does
+minus the downloads. Its dependencies are the ones pinned in this test environment, reached through
+a ``.pth`` line placed after the new environment's own site-packages: ``import crawler`` finds the
+wheel's copy first (checked), and ``pip check`` there says the wheel's declared requirements are met.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import crawler
+from crawler.core.record import RECORD_FORMAT
+from crawler.frontier.sqlite_state import VERSION as STATE_FORMAT
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "crawler"
+pytestmark = pytest.mark.release
+
+
+@dataclass
+class Installed:
+    """A new virtual environment with the built wheel installed, and a directory outside the checkout."""
+
+    wheel: Path
+    venv: Path
+    elsewhere: Path
+
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a program from ``elsewhere`` with the new environment's bin/ first on PATH, as a user
+        who activated it would."""
+        full_env = {**clean_env(self.venv), **(env or {})}
+        program = shutil.which(args[0], path=full_env["PATH"])
+        assert program, f"{args[0]} is not on {full_env['PATH']}"
+        return subprocess.run(
+            [program, *args[1:]],
+            cwd=self.elsewhere,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+
+def clean_env(venv: Path) -> dict[str, str]:
+    """The environment without anything that points back into this checkout or its venv."""
+    drop = {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"}
+    env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("_CRAWLER")}
+    env["PATH"] = os.pathsep.join([str(venv / "bin"), "/usr/bin", "/bin"])
+    return env
+
+
+def copy_sources(target: Path) -> Path:
+    """What the build reads: the top-level files (pyproject.toml, README.md, …) and the package."""
+    target.mkdir()
+    for item in REPO.iterdir():
+        if item.is_file():
+            shutil.copy2(item, target / item.name)
+    shutil.copytree(PACKAGE, target / "crawler", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return target
+
+
+def build_wheel(sources: Path, dist: Path) -> Path:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(dist),
+            str(sources),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    (wheel,) = dist.glob("crawler-*.whl")
+    return wheel
+
+
+def make_venv(venv: Path) -> None:
+    """A venv of this interpreter (the same Python the pinned dependencies were installed for)."""
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=120)
+    here = Path(sysconfig.get_paths()["purelib"])
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    (Path(out.stdout.strip()) / "_pinned_dependencies.pth").write_text(f"{here}\n")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    root = tmp_path_factory.mktemp("release")
+    wheel = build_wheel(copy_sources(root / "src"), root / "dist")
+    make_venv(root / "venv")
+    pip = subprocess.run(
+        [str(root / "venv/bin/python"), "-m", "pip", "install", "-q", "--no-index", "--no-deps", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert pip.returncode == 0, pip.stderr
+    elsewhere = root / "elsewhere"
+    elsewhere.mkdir()
+    return Installed(wheel, root / "venv", elsewhere)
+
+
+def test_the_version_is_written_once_and_read_by_the_package_metadata() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "crawler.__version__"}
+    assert re.fullmatch(r"0\.\d+\.\d+", crawler.__version__)  # 0.x: CHANGELOG.md says what that promises
+
+
+def test_the_changelog_has_this_release() -> None:
+    """Keep a Changelog form: [Unreleased] first, then this version with a date."""
+    headings = re.findall(r"^## \[([^\]]+)\](?: - (\d{4}-\d\d-\d\d))?$", (REPO / "CHANGELOG.md").read_text(), re.M)
+    assert headings[0] == ("Unreleased", "")
+    assert headings[1][0] == crawler.__version__ and headings[1][1]
+
+
+def test_the_wheel_holds_the_demo_site_its_job_and_py_typed(installed: Installed) -> None:
+    names = set(zipfile.ZipFile(installed.wheel).namelist())
+    site = {p.relative_to(REPO).as_posix() for p in (PACKAGE / "demo/site").rglob("*") if p.is_file()}
+    assert site and site <= names
+    assert {"crawler/demo/job.yaml", "crawler/py.typed"} <= names
+    assert {name.split("/")[0] for name in names} == {"crawler", f"crawler-{crawler.__version__}.dist-info"}
+
+
+def test_the_installed_package_is_the_wheel_and_its_requirements_are_met(installed: Installed) -> None:
+    where = installed.run("python", "-c", "import crawler; print(crawler.__file__)")
+    assert where.returncode == 0, where.stderr
+    assert Path(where.stdout.strip()).is_relative_to(installed.venv)
+    check = installed.run("python", "-m", "pip", "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_version_names_the_release_and_the_file_formats(installed: Installed) -> None:
+    done = installed.run("crawler", "--version")
+    assert done.returncode == 0, done.stderr
+    assert (
+        done.stdout == f"crawler {crawler.__version__} (state format {STATE_FORMAT}, record format {RECORD_FORMAT})\n"
+    )
+
+
+def test_demo_without_a_job_file_crawls_from_any_directory(installed: Installed, unused_tcp_port: int) -> None:
+    """The job ships in the package; the output lands in output/demo of the current directory.
+    (``--port``: the job's own port, 8765, may be taken on a shared machine.)"""
+    done = installed.run("crawler", "demo", "--port", str(unused_tcp_port))
+    assert done.returncode == 0, done.stderr
+    out = installed.elsewhere / "output/demo"
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert len(records) == 15 and "15 URLs" in done.stderr
+    home = next(r for r in records if r["url"] == f"http://127.0.0.1:{unused_tcp_port}/")
+    assert (out / home["path"]).read_bytes() == (PACKAGE / "demo/site/index.html").read_bytes()
+
+
+def test_demo_names_the_port_flag_when_its_port_is_taken(installed: Installed, unused_tcp_port: int) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", unused_tcp_port))
+        taken.listen()
+        done = installed.run("crawler", "demo", "--port", str(unused_tcp_port))
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: cannot serve the demo site on 127.0.0.1:{unused_tcp_port}")
+    assert "--port" in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+# What each shell's script must register: the line that ties the function to the `crawler` command.
+REGISTRATION = {
+    "bash": "complete -o nosort -F _crawler_completion crawler",
+    "zsh": "compdef _crawler_completion crawler",
+    "fish": "complete --no-files --command crawler --arguments",
+}
+
+
+@pytest.mark.parametrize("shell", sorted(REGISTRATION))
+def test_completion_script_for_each_shell(installed: Installed, shell: str) -> None:
+    """``_CRAWLER_COMPLETE=<shell>_source crawler`` (the line users put in their rc file) prints the
+    shell's completion script; where the shell is installed, it parses the script."""
+    done = installed.run("crawler", env={"_CRAWLER_COMPLETE": f"{shell}_source"})
+    assert done.returncode == 0, done.stderr
+    assert REGISTRATION[shell] in done.stdout
+    binary = shutil.which(shell)
+    if binary:
+        parsed = subprocess.run([binary, "-n"], input=done.stdout, capture_output=True, text=True, timeout=30)
+        assert parsed.returncode == 0, parsed.stderr
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("crawler de", ["demo"]),
+        ("crawler run --max-p", ["--max-pages", "--max-pages-per-host"]),
+        ("crawler demo --po", ["--port"]),
+    ],
+)
+def test_bash_completes_commands_and_options(installed: Installed, words: str, expected: list[str]) -> None:
+    """Through bash itself: the sourced script asks the installed ``crawler`` for the candidates."""
+    script = f"""
+eval "$(_CRAWLER_COMPLETE=bash_source crawler)"
+COMP_WORDS=({words})
+COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
+_crawler_completion crawler
+printf '%s\\n' "${{COMPREPLY[@]}}"
+"""
+    done = installed.run("bash", "-c", script)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == expected
+
+
+def shell_or_skip(shell: str) -> None:
+    if not shutil.which(shell):
+        pytest.skip(f"{shell} is not installed (bash .ci/setup installs it when it can)")
+
+
+def test_fish_completes_commands_and_options(installed: Installed) -> None:
+    shell_or_skip("fish")
+    script = 'source (_CRAWLER_COMPLETE=fish_source crawler | psub); complete -C "crawler de"; complete -C "crawler run --max-p"'
+    done = installed.run("fish", "-c", script)
+    assert done.returncode == 0, done.stderr
+    assert [line.split("\t")[0] for line in done.stdout.splitlines()] == ["demo", "--max-pages", "--max-pages-per-host"]
+
+
+def test_zsh_registers_the_completion_after_compinit(installed: Installed) -> None:
+    """What the rc line does in zsh: after ``compinit``, ``crawler`` is completed by the function."""
+    shell_or_skip("zsh")
+    script = 'autoload -Uz compinit && compinit -u -d "$PWD/.zcompdump"; eval "$(_CRAWLER_COMPLETE=zsh_source crawler)"; print -r -- "${_comps[crawler]}"'
+    done = installed.run("zsh", "-f", "-c", script)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "_crawler_completion"
