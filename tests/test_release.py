@@ -257,3 +257,45 @@ def test_zsh_registers_the_completion_after_compinit(installed: Installed) -> No
     done = installed.run("zsh", "-f", "-c", script)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "_crawler_completion"
+
+
+@pytest.fixture
+def bare_path(tmp_path: Path) -> str:
+    """A PATH with bash and this Python only, as on a machine where nothing was installed."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, target in (("bash", shutil.which("bash")), ("python3", sys.executable)):
+        assert target
+        (bin_dir / name).symlink_to(target)
+    return str(bin_dir)
+
+
+def test_setup_check_names_what_to_install_in_one_line(bare_path: str) -> None:
+    done = subprocess.run(
+        ["bash", str(REPO / ".ci/setup"), "--check"],
+        env={"PATH": bare_path},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("missing: tinyproxy microsocks redis-server")
+    assert "sudo apt-get install tinyproxy microsocks redis-server" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+
+
+def test_a_full_test_run_without_the_programs_stops_in_one_line(bare_path: str) -> None:
+    """The suite asks .ci/setup --check first: one line and exit 4, not hundreds of failures."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"} | {"PATH": bare_path}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-p", "no:cacheprovider"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert done.stderr.startswith("ERROR: missing: tinyproxy microsocks redis-server")
+    assert done.stderr.strip().endswith("(or run: bash .ci/setup)") and len(done.stderr.strip().splitlines()) == 1
+    assert done.stdout == ""
