@@ -18,6 +18,7 @@ import click
 
 from crawler import __version__
 from crawler.core.errors import ClusterError, ConfigError, DemoError, StateError
+from crawler.core.formats import RECORD_FORMAT, STATE_FORMAT
 
 if TYPE_CHECKING:  # the crawl's modules load when a command runs, so --help and --version stay quick
     from crawler.config import Job
@@ -266,31 +267,14 @@ def _fail(e: ConfigError) -> None:
     sys.exit(2)
 
 
-def version_line() -> str:
-    """``crawler 0.2.0 (state format 6, record format 1)``: the release, and the formats of the files
-    it writes, which say whether another release's output can be resumed or read (CHANGELOG.md)."""
-    from crawler.core.record import RECORD_FORMAT
-    from crawler.frontier.sqlite_state import VERSION as STATE_FORMAT
-
-    return f"crawler {__version__} (state format {STATE_FORMAT}, record format {RECORD_FORMAT})"
-
-
-def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    """``--version``, as click's version_option, with the formats imported only when asked for:
-    every other command (and each shell completion) starts without the state module."""
-    if value and not ctx.resilient_parsing:
-        click.echo(version_line())
-        ctx.exit()
+# `crawler --version`: the release, and the formats of the files it writes, which say whether another
+# release's output can be resumed or read (CHANGELOG.md: what each promises).
+VERSION_LINE = f"%(prog)s %(version)s (state format {STATE_FORMAT}, record format {RECORD_FORMAT})"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option(
-    "--version",
-    is_flag=True,
-    expose_value=False,
-    is_eager=True,
-    callback=_print_version,
-    help="Show the version and the state and record formats, and exit.",
+@click.version_option(
+    __version__, prog_name="crawler", message=VERSION_LINE, help="Show the version and the file formats, and exit."
 )
 def main() -> None:
     """A fast, dependable web crawler: pages to disk, one JSON record per URL."""
@@ -430,8 +414,8 @@ def report(out: Path, target: Path | None) -> None:
 )
 @job_options
 def demo(job_file: Path | None, port: int | None, **params: Any) -> None:
-    """Serve the bundled sample site on 127.0.0.1 and crawl it (always fresh) with the bundled job,
-    or with JOB_FILE. Works from any directory; the output goes to output/demo here."""
+    """Serve the bundled sample site on 127.0.0.1 and crawl it (always fresh): with the job that
+    ships with crawler, or with JOB_FILE. Works in any directory: the output goes to ./output/demo."""
     from crawler.demo.server import JOB, on_port, serve_and_crawl
 
     try:

@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 
 import crawler
-from crawler.core.record import RECORD_FORMAT
-from crawler.frontier.sqlite_state import VERSION as STATE_FORMAT
+from crawler.config import DEFAULT_USER_AGENT
+from crawler.core.formats import RECORD_FORMAT, STATE_FORMAT
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "crawler"
@@ -137,6 +137,7 @@ def test_the_version_is_written_once_and_read_by_the_package_metadata() -> None:
     assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "crawler.__version__"}
     assert re.fullmatch(r"0\.\d+\.\d+", crawler.__version__)  # 0.x: CHANGELOG.md says what that promises
+    assert DEFAULT_USER_AGENT.startswith(f"crawler/{crawler.__version__} ")  # what sites see says the same
 
 
 def test_the_changelog_has_this_release() -> None:

@@ -8,11 +8,6 @@ from typing import Any
 
 from crawler.core.errors import FetchError
 
-# The format of a records.jsonl line, stated by `crawler --version` (not written in each line).
-# Within one format fields are only added, never removed, renamed or given another meaning or
-# type; a change that breaks that raises it (CHANGELOG.md keeps the promise).
-RECORD_FORMAT = 1
-
 
 @dataclass(slots=True)
 class Record:
