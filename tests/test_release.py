@@ -1,14 +1,16 @@
 """The release as a user gets it: the wheel built from this checkout, installed into a new virtual
 environment and run from a directory outside the checkout (``crawler --version``, ``crawler demo``,
-shell completion through the installed ``crawler`` script), and the version written in one place.
+shell completion through the installed ``crawler`` script); the version written in one place; and
+the test command on a machine without the programs the tests run (``.ci/setup``).
 
 How it stays offline and quick (about 10 s): the wheel is built with this environment's setuptools
 (``pip wheel --no-build-isolation``, from a copy of the sources, so no ``build/`` is left in the
 checkout); the new environment is made by this interpreter's ``venv`` with its own pip (ensurepip,
-bundled) and installs the wheel with ``--no-index --no-deps``, as ``pip install crawler.whl`` does
-minus the downloads. Its dependencies are the ones pinned in this test environment, reached through
-a ``.pth`` line placed after the new environment's own site-packages: ``import crawler`` finds the
-wheel's copy first (checked), and ``pip check`` there says the wheel's declared requirements are met.
+bundled), which installs the wheel with ``--no-index --no-deps``: ``pip install crawler.whl``
+without the downloads. The dependencies are then lent from this test environment, where
+constraints.txt pinned them: a ``.pth`` line puts its site-packages after the new environment's
+own, so ``import crawler`` still finds the wheel's copy (checked), and ``pip check`` there says the
+wheel's declared requirements are met by the pinned set.
 """
 
 from __future__ import annotations
@@ -63,10 +65,11 @@ class Installed:
 
 
 def clean_env(venv: Path) -> dict[str, str]:
-    """The environment without anything that points back into this checkout or its venv."""
+    """The environment with the new venv first on PATH and nothing that points Python back into
+    this checkout or its venv."""
     drop = {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"}
     env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("_CRAWLER")}
-    env["PATH"] = os.pathsep.join([str(venv / "bin"), "/usr/bin", "/bin"])
+    env["PATH"] = os.pathsep.join([str(venv / "bin"), env.get("PATH", "/usr/bin:/bin")])
     return env
 
 
@@ -105,14 +108,29 @@ def build_wheel(sources: Path, dist: Path) -> Path:
 def make_venv(venv: Path) -> None:
     """A venv of this interpreter (the same Python the pinned dependencies were installed for)."""
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=120)
-    here = Path(sysconfig.get_paths()["purelib"])
+
+
+def install_wheel(venv: Path, wheel: Path) -> None:
+    """``pip install crawler.whl`` in the new venv, before it can see this environment's packages
+    (its pip would take this environment's crawler for the wheel's and skip it)."""
+    pip = subprocess.run(
+        [str(venv / "bin/python"), "-m", "pip", "install", "-q", "--no-index", "--no-deps", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert pip.returncode == 0, pip.stderr
+
+
+def lend_dependencies(venv: Path) -> None:
+    """This environment's site-packages on the new venv's path, after its own (a ``.pth`` line)."""
     out = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        [str(venv / "bin/python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True,
         capture_output=True,
         text=True,
     )
-    (Path(out.stdout.strip()) / "_pinned_dependencies.pth").write_text(f"{here}\n")
+    (Path(out.stdout.strip()) / "_pinned_dependencies.pth").write_text(f"{sysconfig.get_paths()['purelib']}\n")
 
 
 @pytest.fixture(scope="module")
@@ -120,13 +138,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     root = tmp_path_factory.mktemp("release")
     wheel = build_wheel(copy_sources(root / "src"), root / "dist")
     make_venv(root / "venv")
-    pip = subprocess.run(
-        [str(root / "venv/bin/python"), "-m", "pip", "install", "-q", "--no-index", "--no-deps", str(wheel)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert pip.returncode == 0, pip.stderr
+    install_wheel(root / "venv", wheel)
+    lend_dependencies(root / "venv")
     elsewhere = root / "elsewhere"
     elsewhere.mkdir()
     return Installed(wheel, root / "venv", elsewhere)
@@ -246,7 +259,7 @@ def shell_or_skip(shell: str) -> None:
 def test_fish_completes_commands_and_options(installed: Installed) -> None:
     shell_or_skip("fish")
     script = 'source (_CRAWLER_COMPLETE=fish_source crawler | psub); complete -C "crawler de"; complete -C "crawler run --max-p"'
-    done = installed.run("fish", "-c", script)
+    done = installed.run("fish", "--no-config", "-c", script)
     assert done.returncode == 0, done.stderr
     assert [line.split("\t")[0] for line in done.stdout.splitlines()] == ["demo", "--max-pages", "--max-pages-per-host"]
 
