@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the only place it is written: pyproject.toml reads it; CHANGELOG.md says what it holds
 
 _ERRORS = (
     "CheckpointError",

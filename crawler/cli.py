@@ -18,6 +18,7 @@ import click
 
 from crawler import __version__
 from crawler.core.errors import ClusterError, ConfigError, DemoError, StateError
+from crawler.core.formats import RECORD_FORMAT, STATE_FORMAT
 
 if TYPE_CHECKING:  # the crawl's modules load when a command runs, so --help and --version stay quick
     from crawler.config import Job
@@ -266,8 +267,15 @@ def _fail(e: ConfigError) -> None:
     sys.exit(2)
 
 
+# `crawler --version`: the release, and the formats of the files it writes, which say whether another
+# release's output can be resumed or read (CHANGELOG.md: what each promises).
+VERSION_LINE = f"%(prog)s %(version)s (state format {STATE_FORMAT}, record format {RECORD_FORMAT})"
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="crawler")
+@click.version_option(
+    __version__, prog_name="crawler", message=VERSION_LINE, help="Show the version and the file formats, and exit."
+)
 def main() -> None:
     """A fast, dependable web crawler: pages to disk, one JSON record per URL."""
 
@@ -400,14 +408,20 @@ def report(out: Path, target: Path | None) -> None:
 
 
 @main.command()
-@click.argument("job_file", type=click.Path(path_type=Path), default="configs/demo.yaml")
+@click.argument("job_file", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Serve and crawl the site on this port instead of the job's."
+)
 @job_options
-def demo(job_file: Path, **params: Any) -> None:
-    """Serve the bundled sample site on 127.0.0.1 and crawl it with JOB_FILE (always fresh)."""
-    from crawler.demo.server import serve_and_crawl
+def demo(job_file: Path | None, port: int | None, **params: Any) -> None:
+    """Serve the bundled sample site on 127.0.0.1 and crawl it (always fresh): with the job that
+    ships with crawler, or with JOB_FILE. Works in any directory: the output goes to ./output/demo."""
+    from crawler.demo.server import JOB, on_port, serve_and_crawl
 
     try:
-        job = make_job(job_file, params).model_copy(update={"fresh": True})  # a demo starts over
-        sys.exit(serve_and_crawl(job, execute))
+        job = make_job(job_file or JOB, params)
+        if port is not None:
+            job = make_job(job_file or JOB, params, on_port(job.start_urls, port))
+        sys.exit(serve_and_crawl(job.model_copy(update={"fresh": True}), execute))  # a demo starts over
     except (ConfigError, DemoError) as e:
         _fail(ConfigError(str(e)))

@@ -21,6 +21,8 @@ from tests.helpers.output import Result
 from tests.helpers.site import Site
 from tests.helpers.timing import record_grants
 
+pytest_plugins = ["tests.helpers.requirements"]  # a full run stops at once, in one line, when a program is missing
+
 
 @pytest.fixture
 async def site() -> Any:

@@ -19,6 +19,7 @@ from crawler.config import Job
 from crawler.core.errors import DemoError
 
 SITE = Path(__file__).parent / "site"
+JOB = Path(__file__).parent / "job.yaml"  # package data, like the site: `crawler demo` works from any directory
 REDIRECTS = {"/old-about": "/about.html"}
 
 
@@ -38,6 +39,11 @@ def make_app(root: Path = SITE) -> web.Application:
     app = web.Application()
     app.router.add_get("/{tail:.*}", handle)
     return app
+
+
+def on_port(urls: list[str], port: int) -> tuple[str, ...]:
+    """The start URLs moved to ``port`` (``crawler demo --port``), when the job's port is taken."""
+    return tuple(str(URL(u).with_port(port)) for u in urls)
 
 
 def serve_and_crawl(job: Job, execute: Callable[[Job], int]) -> int:
@@ -61,7 +67,7 @@ def serve_and_crawl(job: Job, execute: Callable[[Job], int]) -> int:
             try:
                 await web.TCPSite(runner, host, port).start()
             except OSError as e:
-                failure.append(f"cannot serve the demo site on {host}:{port}: {e.strerror}")
+                failure.append(f"cannot serve the demo site on {host}:{port}: {e.strerror} (--port picks another)")
                 started.set()
                 return
             started.set()

@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from crawler.core.errors import StateError
+from crawler.core.formats import STATE_FORMAT
 from crawler.core.records import read_jsonl, read_jsonl_urls, visit_from_record
 from crawler.core.request import FIRST_ATTEMPT, Attempts, Visit
 from crawler.core.urls import dedup_key
 
 APP_ID = 0x43524157  # "CRAW": marks the file as ours (PRAGMA application_id)
-VERSION = 6  # 2: urls.meta; 3: urls.priority; 4: last visits and generations; 5: dedup keys, urls.href;
+VERSION = STATE_FORMAT  # 2: urls.meta; 3: urls.priority; 4: last visits and generations; 5: dedup keys, urls.href;
 # 6: the attempt state (urls.proxy_attempts, render, proxy_waiting_since)
 QUEUED, LEASED, DONE = 0, 1, 2
 VISIT_COLUMNS = "status, ok, digest, path, etag, last_modified, fetched_at, changed_at, revisit"
