@@ -40,10 +40,11 @@ import click
 from pydantic import BaseModel
 
 import crawler
-from crawler import cli
+from crawler import __version__, cli
 from crawler.config import Job
 from crawler.core import errors
 from crawler.core.content import Chunk, PageContent
+from crawler.core.formats import RECORD_FORMAT
 from crawler.core.record import Record
 from crawler.frontier.sqlite_state import VERSION as STATE_VERSION
 from crawler.observe.stats import Stats
@@ -597,12 +598,17 @@ def output_page() -> str:
         "",
         "## Versions and the upgrade promise",
         "",
+        f"- `crawler --version` names them: release {__version__}, state format {STATE_VERSION}, record"
+        f" format {RECORD_FORMAT}.",
         f"- The state file `OUT/state.sqlite` is format **{STATE_VERSION}** (`PRAGMA user_version`). A state file",
         "  written by an earlier version is upgraded in place when the crawl resumes; one written by a later",
         "  version is refused with one line (`run with --fresh to start over`).",
-        "- The package is 0.x: a minor release may change the Python API; the job file, the CLI, the record",
-        "  format and state files of older versions keep working (state files are upgraded when opened).",
-        "  Changes are listed in `CHANGELOG.md`.",
+        f"- The records (`records.jsonl`) are format **{RECORD_FORMAT}**: within a format, fields are only added,",
+        "  never removed, renamed or given another type or meaning (a reader ignores fields it does not",
+        "  know); a change that breaks this raises the format.",
+        "- The package is 0.x: a minor release may change the Python API; job files and command lines keep",
+        "  working unless the changelog marks a change **Breaking**. `CHANGELOG.md` lists every change",
+        "  and states these promises at its top.",
         "",
     ]
     comments = field_comments(Record)
