@@ -397,3 +397,18 @@ async def test_a_request_hook_chooses_the_proxy_of_each_request(site, proxies, t
     everything = b"".join(f.read_bytes() for f in (tmp_path / "o").rglob("*") if f.is_file())
     everything += summary(stats, str(tmp_path / "o")).encode()  # with its proxies: lines
     assert b"hookpw55" not in everything and b"sockpw66" not in everything
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "curl"])
+async def test_socks5_targets_are_resolved_by_the_crawl_with_its_pins_and_guard(hosts_site, crawl, proxies, transport):
+    """``socks5://`` (not ``socks5h``): the crawl resolves the target (``--resolve`` pins, the
+    private-address guard) and hands the proxy the address."""
+    (p,) = await proxies("socks5", 1)
+    hosts_site.html("c.test", "/", "hello", title="home")
+    pin = [f"c.test:{hosts_site.port}:127.0.0.2"]  # a name only our resolver knows
+    job = {"start_urls": [hosts_site.url("c.test")], "proxy": p.url(), "transport": transport, "ignore_robots": True}
+    r = await crawl(**job, resolve=pin, retries=0)
+    assert (r.records[0]["status"], r.records[0]["title"]) == (200, "home")
+    assert [(host, remote) for host, _, remote in hosts_site.remotes] == [("c.test", p.source)]
+    guarded = await crawl(**job, resolve=pin, block_private_ips=True, retries=0, output=r.out.parent / "guarded")
+    assert guarded.records[0]["error"]["kind"] == "blocked" and len(hosts_site.remotes) == 1

@@ -246,18 +246,3 @@ async def test_curl_takes_proxies_from_the_job_or_with_trust_env_only(site, craw
     site.remotes.clear()
     r = await crawl(start_urls=[url], trust_env=True, transport="curl", ignore_robots=True, output=tmp_path / "env")
     assert r.records[0]["status"] == 200 and sources(site) == {p.source: 1}
-
-
-async def test_curl_through_socks5_resolves_names_itself_and_connects_through_the_proxy(hosts_site, crawl, proxies):
-    (p,) = await proxies("socks5", 1)
-    hosts_site.html("c.test", "/", "hello", title="home")
-    r = await crawl(
-        start_urls=[hosts_site.url("c.test")],
-        proxy=p.url(),
-        transport="curl",
-        resolve=[f"c.test:{hosts_site.port}:127.0.0.2"],  # our resolver's answer, the proxy connects to it
-        ignore_robots=True,
-        retries=0,
-    )
-    assert (r.records[0]["status"], r.records[0]["title"]) == (200, "home")
-    assert [(host, remote) for host, _, remote in hosts_site.remotes] == [("c.test", p.source)]

@@ -89,6 +89,8 @@ def make_session(
             rdns=url.scheme == "socks5h",
             **kw,
         )
+        if url.scheme != "socks5h":  # we resolve: the crawl's resolver (pins, guard), not the system's
+            connector._resolver = resolver  # (aiohttp_socks puts a pass-through resolver there)
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(
