@@ -174,6 +174,7 @@ OPTIONS: list[tuple[tuple[str, ...], str, str, str]] = [
         "value",
         "Crawl as N visitors, each with its own cookies and proxy (YAML identities: has more).",
     ),
+    (("--http3",), "http3", "flag", "With curl: HTTP/3 (QUIC) first for https:// URLs without a proxy."),
     (("--trust-env",), "trust_env", "flag", "Honour HTTP(S)_PROXY and NO_PROXY."),
     (("--insecure",), "insecure", "flag", "Do not verify TLS certificates."),
     (

@@ -43,7 +43,7 @@ from crawler.job_values import (
     TransportRule,
     url_match,
 )
-from crawler.net.transports import curl_missing
+from crawler.net.transports import check_transports
 from crawler.parsing.rules import ExtractRule, FollowRule, Strict
 
 DEFAULT_USER_AGENT = f"crawler/{__version__} (+https://github.com/crawler-project/crawler)"
@@ -140,6 +140,7 @@ class Job(Strict):
     transport: Literal["aiohttp", "curl"] = "aiohttp"  # curl: HTTP/2, a browser's TLS with impersonate
     impersonate: Impersonate | None = None  # implies transport: curl
     transport_rules: list[TransportRule] = []
+    http3: bool = False  # curl: HTTP/3 (QUIC) first for https:// URLs without a proxy, else HTTP/2
     identities: IdentityPool | None = None  # crawl as N visitors: a proxy, cookies, headers each (--identities N)
     login: Login | None = None  # log the identities in (implies identities: 1)
     trust_env: bool = False
@@ -282,10 +283,8 @@ class Job(Strict):
 
     @model_validator(mode="after")
     def _impersonate_needs_curl(self) -> Job:
-        if (self.impersonate or (self.identities and self.identities.impersonate)) and self.transport == "aiohttp":
-            raise ValueError("impersonate needs transport: curl (aiohttp presents Python's own TLS)")
-        if self.transport == "curl" and (missing := curl_missing()) is not None:
-            raise ValueError(missing)
+        browsers = bool(self.impersonate or (self.identities and self.identities.impersonate))
+        check_transports(self.transport, browsers, any(r.transport == "curl" for r in self.transport_rules), self.http3)
         return self
 
     @model_validator(mode="after")

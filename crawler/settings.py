@@ -86,6 +86,7 @@ def fetch_settings(job: Job) -> FetchSettings:
                 TransportRule(r.match, r.transport, browser(r.impersonate) if r.impersonate else None)
                 for r in job.transport_rules
             ),
+            job.http3,
         ),
         blocked=blocked_rules(job),
         identities=identity_settings(job) is not None,

@@ -124,7 +124,7 @@ def dns_server(dns_zone: Callable[[Zone], DnsServer]) -> DnsServer:
 
 @pytest.fixture(scope="session")
 def tls_ca(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """A test CA (trustme) and its certificate for 127.0.0.1, localhost, h2.test and ja4.test:
+    """A test CA (trustme) and its certificate for 127.0.0.1, localhost, h2.test, h3.test and ja4.test:
     ``.bundle`` is the CA's PEM for clients, ``.server_context(alpn)`` serves the certificate."""
     from tests.helpers.tls_servers import make_ca
 
@@ -138,6 +138,17 @@ async def h2_site(tls_ca: Any) -> Any:
     from tests.helpers.tls_servers import H2Site
 
     s = H2Site(tls_ca.leaf)
+    await s.start()
+    yield s
+    await s.stop()
+
+
+@pytest.fixture
+async def h3_site(tls_ca: Any, tmp_path: Path) -> Any:
+    """An HTTP/3-only site (QUIC, no TCP: ``tests.helpers.h3_server.H3Site``) as h3.test."""
+    from tests.helpers.h3_server import H3Site
+
+    s = H3Site(tls_ca.leaf, tmp_path)
     await s.start()
     yield s
     await s.stop()

@@ -84,3 +84,25 @@ async def test_http2_through_real_proxies_with_credentials(h2_site, tls_ca, craw
     assert b"WARC/1.1" in everything and b"HTTP/2 200" in everything  # the WARC says HTTP/2
     for secret in (b"s3cretpw", b"p@ss", b"p%40ss", *basic_credentials(auth)):
         assert secret not in everything
+
+
+async def test_http3_is_spoken_where_asked_and_a_quic_only_site_is_crawled(h3_site, tls_ca, crawl, tmp_path):
+    """``http3: true``: curl tries HTTP/3 first; a site reachable only over QUIC (UDP, no TCP
+    listener) is crawled, its links followed, the record saying HTTP/3. Without it, it is not."""
+    h3_site.pages.update(
+        {
+            "/": (200, {"content-type": "text/html"}, b"<title>h3 home</title><a href='/next'>next</a>"),
+            "/next": (200, {"content-type": "text/html"}, b"<title>h3 next</title>"),
+        }
+    )
+    job = {
+        "start_urls": [h3_site.url()],
+        "resolve": [h3_site.pin()],
+        "ca_bundle": str(tls_ca.bundle),
+        "transport": "curl",
+        "ignore_robots": True,
+    }
+    r = await crawl(**job, http3=True)
+    assert {(rec["title"], rec["http_version"]) for rec in r.records} == {("h3 home", "3"), ("h3 next", "3")}
+    without = await crawl(**job, retries=0, output=tmp_path / "h2")
+    assert without.records[0]["error"]["kind"] == "connect" and h3_site.paths == ["/", "/next"]

@@ -177,14 +177,19 @@ class CurlTransport:
         curl.setopt(CurlOpt.RESOLVE, [pin] if pin is not None else [])
         curl.setopt(CurlOpt.PROXY, proxy or "")  # "": no proxy, whatever the environment says
         curl.setopt(CurlOpt.NOPROXY, "")  # (curl would read NO_PROXY itself and go around the proxy)
-        # http://: HTTP/1.1 (an impersonated curl would offer an h2c upgrade no browser sends)
-        https = ask.url.scheme == "https"
-        curl.setopt(CurlOpt.HTTP_VERSION, CurlHttpVersion.V2TLS if https else CurlHttpVersion.V1_1)
+        curl.setopt(CurlOpt.HTTP_VERSION, self._http_version(ask.url, proxy))
         curl.setopt(CurlOpt.HEADERFUNCTION, wire.on_header)
         curl.setopt(CurlOpt.WRITEFUNCTION, wire.on_body)
         curl.setopt(CurlOpt.VERBOSE, 1 if ask.raw else 0)
         if ask.raw:  # a WARC: the request head as curl sent it, browser headers included
             curl.setopt(CurlOpt.DEBUGFUNCTION, wire.on_debug)
+
+    def _http_version(self, url: URL, proxy: str | None) -> CurlHttpVersion:
+        """http://: HTTP/1.1 (an impersonated curl would offer an h2c upgrade no browser sends);
+        https://: HTTP/2, or with ``http3`` HTTP/3 first (QUIC cannot go through our proxies)."""
+        if url.scheme != "https":
+            return CurlHttpVersion.V1_1
+        return CurlHttpVersion.V3 if self._settings.transports.http3 and proxy is None else CurlHttpVersion.V2TLS
 
     def _keep_cookies(self, wire: CurlWire, ask: Ask) -> None:
         values = wire.headers.getall("Set-Cookie", ())

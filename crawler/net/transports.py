@@ -27,6 +27,7 @@ class TransportSettings:
     transport: str = "aiohttp"
     impersonate: str | None = None  # a browser target of curl's (chrome, chrome131, firefox, safari...)
     rules: tuple[TransportRule, ...] = ()
+    http3: bool = False  # curl tries HTTP/3 (QUIC) first for https:// URLs without a proxy
 
     @property
     def uses_curl(self) -> bool:
@@ -78,6 +79,16 @@ def curl_missing() -> str | None:
     except ImportError:
         return "transport: curl needs curl_cffi: pip install 'crawler[curl]'"
     return None
+
+
+def check_transports(transport: str, browsers: bool, curl_rules: bool, http3: bool) -> None:
+    """The job's transport options fit together and can run here (ValueError: one line)."""
+    if browsers and transport == "aiohttp":
+        raise ValueError("impersonate needs transport: curl (aiohttp presents Python's own TLS)")
+    if transport == "curl" and (missing := curl_missing()) is not None:
+        raise ValueError(missing)
+    if http3 and transport != "curl" and not curl_rules:
+        raise ValueError("http3 needs transport: curl (aiohttp speaks HTTP/1.1)")
 
 
 def browser(target: str) -> str:

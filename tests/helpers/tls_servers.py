@@ -29,7 +29,7 @@ import trustme
 
 from tests.helpers.client_hello import Fingerprint, fingerprint, read_client_hello
 
-NAMES = ("127.0.0.1", "localhost", "h2.test", "ja4.test")
+NAMES = ("127.0.0.1", "localhost", "h2.test", "ja4.test", "h3.test")
 Page = tuple[int, dict[str, str], bytes]  # status, headers, body
 T = TypeVar("T")
 
