@@ -77,13 +77,11 @@ def classify(exc: BaseException) -> FetchError:
         return classify_curl_error(exc)
     text = str(exc) or type(exc).__name__
     os_error = getattr(exc, "os_error", None)
-    if isinstance(os_error, BlockedAddress):
-        return FetchError(Kind.BLOCKED, str(os_error))
     local = _local_failure(exc)
+    if isinstance(os_error, BlockedAddress | NameNotFound) and local is None:  # the resolver's answer
+        return classify_lookup(os_error)
     if local is not None:
         return FetchError(Kind.LOCAL, local, retryable=True)
-    if isinstance(os_error, NameNotFound):  # the name does not exist: asking again will not help
-        return FetchError(Kind.DNS, f"cannot resolve host: {os_error.strerror or os_error}")
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return FetchError(Kind.DNS, f"cannot resolve host: {text}", retryable=True)
     if isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp_socks.ProxyConnectionError)):
