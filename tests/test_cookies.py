@@ -73,3 +73,40 @@ def test_a_jar_is_bounded():
     jar.update(URL("http://a.test/"), [f"c{i}=v" for i in range(MAX_COOKIES + 50)])
     assert len(jar) == MAX_COOKIES
     assert "c0=" not in (sent(jar, "http://a.test/") or "")  # the oldest went first
+
+
+def test_a_cookie_for_a_public_suffix_is_refused_and_reaches_no_other_site():
+    jar = Jar()
+    jar.update(URL("http://a.example.co.uk/"), ["wide=1; Domain=co.uk", "dot=2; Domain=.CO.UK", "tld=3; Domain=uk"])
+    assert len(jar) == 0 and jar.changes == 0
+    assert sent(jar, "http://b.other.co.uk/") is None
+    assert sent(jar, "http://a.example.co.uk/") is None  # refused, not narrowed to its host
+
+
+def test_a_cookie_for_the_sites_own_domain_reaches_its_other_hosts():
+    jar = Jar()
+    jar.update(URL("http://a.example.co.uk/"), ["sid=1; Domain=example.co.uk"])
+    assert sent(jar, "http://b.example.co.uk/") == "sid=1"
+    assert sent(jar, "http://example.co.uk/") == "sid=1"
+    assert sent(jar, "http://b.other.co.uk/") is None
+
+
+def test_the_private_section_counts_a_hosting_domain_as_a_suffix():
+    jar = Jar()  # github.io is in the list's private section: each user's site is a site of its own
+    jar.update(URL("https://alice.github.io/"), ["wide=1; Domain=github.io", "own=2; Domain=alice.github.io"])
+    assert sent(jar, "https://mallory.github.io/") is None
+    assert sent(jar, "https://docs.alice.github.io/") == "own=2"
+
+
+def test_a_domain_that_is_the_suffix_host_itself_stays_on_that_host():
+    jar = Jar()
+    jar.update(URL("https://github.io/"), ["sid=1; Domain=github.io"])
+    assert sent(jar, "https://github.io/") == "sid=1"
+    assert sent(jar, "https://alice.github.io/") is None  # host-only: not sent to the sites under it
+
+
+def test_one_label_hosts_keep_their_domain_cookies():
+    jar = Jar()  # not looked up in the list (whose * rule would make it a suffix): as before the list
+    jar.update(URL("http://localhost:8080/"), ["sid=1; Domain=localhost"])
+    assert sent(jar, "http://localhost:8080/") == "sid=1"
+    assert sent(jar, "http://app.localhost:8080/") == "sid=1"
