@@ -47,6 +47,8 @@ class Jar:
     def header(self, url: URL, extra: Mapping[str, str] | None = None) -> str | None:
         """The ``Cookie`` header for ``url`` (longest paths first), with ``extra`` (the job's
         and the request hook's cookies) over same-named ones; None when there is none."""
+        if not self._cookies:  # most crawls keep none: no scan, no clock, per request
+            return "; ".join([f"{k}={v}" for k, v in extra.items()]) if extra else None
         host, path, now = (url.raw_host or "").lower(), url.raw_path or "/", time.time()
         found = [
             c
