@@ -1,9 +1,10 @@
-"""An identity's cookie jar: what one visitor's browser keeps (RFC 6265, with the Public Suffix
-List as browsers read it), as plain data.
+"""The crawler's cookie jar: what one visitor's browser keeps (RFC 6265, with the Public Suffix
+List as browsers read it), as plain data. Each identity has one; a crawl without identities has
+one for the crawl (:class:`~crawler.net.transports.Transports`).
 
-Why not the transports' jars: cookies of an identity are the crawler's, not a connection's, so
-both transports send the same ``Cookie`` header from the same jar, and a jar is a list of values
-that a checkpoint writes to ``state.sqlite`` and a shared job keeps in Redis.
+Why not the transports' jars: cookies are the crawler's, not a connection's, so both transports
+send the same ``Cookie`` header from the same jar, and a jar is a list of values that a
+checkpoint writes to ``state.sqlite`` and a shared job keeps in Redis (an identity's).
 """
 
 from __future__ import annotations
