@@ -175,33 +175,6 @@ async def test_each_identity_is_one_visitor_with_its_own_cookies(site, crawl, tm
     assert len(visitors.given) == 3 and [v for _, v in visitors.seen].count(None) == 1
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "curl"])
-async def test_a_cookie_for_a_public_suffix_is_not_sent_to_another_site(site, crawl, transport):
-    hosts = ("shop.example.co.uk", "b.example.co.uk", "other.co.uk")
-    links = "".join(f'<a href="{site.url(h)}">{h}</a>' for h in hosts[1:])
-
-    async def shop(_: web.Request) -> web.Response:
-        response = web.Response(text=links, content_type="text/html")
-        response.headers.add("Set-Cookie", "wide=1; Domain=co.uk; Path=/")  # for every *.co.uk: refused
-        response.headers.add("Set-Cookie", "own=2; Domain=example.co.uk; Path=/")
-        return response
-
-    site.route(hosts[0], "/", shop)
-    for host in hosts[1:]:
-        site.html(host, "/", "")
-    r = await crawl(
-        start_urls=[site.url(hosts[0])],
-        resolve=site.pin(*hosts),
-        allow_domains=["example.co.uk", "other.co.uk"],
-        ignore_robots=True,
-        identities=1,
-        transport=transport,
-    )
-    assert sorted(rec["url"] for rec in r.records) == sorted(site.url(h) for h in hosts)
-    sent = {URL(f"http://{h['Host']}").host: h.get("Cookie") for h in site.headers}
-    assert sent == {hosts[0]: None, hosts[1]: "own=2", hosts[2]: None}
-
-
 async def test_max_uses_retires_an_identity_and_another_takes_its_place(site, crawl):
     visitors = Visitors(site, "v.test", pages=12)
     r = await crawl(
