@@ -89,7 +89,6 @@ def fetch_settings(job: Job) -> FetchSettings:
             job.http3,
         ),
         blocked=blocked_rules(job),
-        identities=identity_settings(job) is not None,
     )
 
 

@@ -1,13 +1,19 @@
-"""An identity's cookie jar (crawler/net/cookies.py): what a browser would send back, as plain data."""
+"""The crawler's cookie jar (crawler/net/cookies.py): what a browser would send back, as plain data.
+Unit tests, then real crawls over both transports, with and without identities: an identity's jar,
+or the crawl's one jar (aiohttp's sessions keep none)."""
 
 from __future__ import annotations
 
 import json
 import time
 
+import pytest
+from aiohttp import web
 from yarl import URL
 
-from crawler.net.cookies import MAX_COOKIES, Jar
+from crawler import Hooks, Job, Outgoing
+from crawler.engine import Crawl
+from crawler.net.cookies import MAX_COOKIE, MAX_COOKIES, Jar
 
 
 def sent(jar: Jar, url: str, extra: dict[str, str] | None = None) -> str | None:
@@ -73,3 +79,132 @@ def test_a_jar_is_bounded():
     jar.update(URL("http://a.test/"), [f"c{i}=v" for i in range(MAX_COOKIES + 50)])
     assert len(jar) == MAX_COOKIES
     assert "c0=" not in (sent(jar, "http://a.test/") or "")  # the oldest went first
+
+
+def test_a_cookie_for_a_public_suffix_is_refused_and_reaches_no_other_site():
+    jar = Jar()
+    jar.update(URL("http://a.example.co.uk/"), ["wide=1; Domain=co.uk", "dot=2; Domain=.CO.UK", "tld=3; Domain=uk"])
+    assert len(jar) == 0 and jar.changes == 0
+    assert sent(jar, "http://b.other.co.uk/") is None
+    assert sent(jar, "http://a.example.co.uk/") is None  # refused, not narrowed to its host
+
+
+def test_a_cookie_for_the_sites_own_domain_reaches_its_other_hosts():
+    jar = Jar()
+    jar.update(URL("http://a.example.co.uk/"), ["sid=1; Domain=example.co.uk"])
+    assert sent(jar, "http://b.example.co.uk/") == "sid=1"
+    assert sent(jar, "http://example.co.uk/") == "sid=1"
+    assert sent(jar, "http://b.other.co.uk/") is None
+
+
+def test_the_private_section_counts_a_hosting_domain_as_a_suffix():
+    jar = Jar()  # github.io is in the list's private section: each user's site is a site of its own
+    jar.update(URL("https://alice.github.io/"), ["wide=1; Domain=github.io", "own=2; Domain=alice.github.io"])
+    assert sent(jar, "https://mallory.github.io/") is None
+    assert sent(jar, "https://docs.alice.github.io/") == "own=2"
+
+
+def test_a_domain_that_is_the_suffix_host_itself_stays_on_that_host():
+    jar = Jar()
+    jar.update(URL("https://github.io/"), ["sid=1; Domain=github.io"])
+    assert sent(jar, "https://github.io/") == "sid=1"
+    assert sent(jar, "https://alice.github.io/") is None  # host-only: not sent to the sites under it
+
+
+def test_one_label_hosts_keep_their_domain_cookies():
+    jar = Jar()  # not looked up in the list (whose * rule would make it a suffix): as before the list
+    jar.update(URL("http://localhost:8080/"), ["sid=1; Domain=localhost"])
+    assert sent(jar, "http://localhost:8080/") == "sid=1"
+    assert sent(jar, "http://app.localhost:8080/") == "sid=1"
+
+
+@pytest.mark.parametrize("identities", [None, 1])
+@pytest.mark.parametrize("transport", ["aiohttp", "curl"])
+async def test_a_cookie_for_a_public_suffix_is_not_sent_to_another_site(site, crawl, transport, identities):
+    hosts = ("shop.example.co.uk", "b.example.co.uk", "other.co.uk")
+    links = "".join(f'<a href="{site.url(h)}">{h}</a>' for h in hosts[1:])
+
+    async def shop(_: web.Request) -> web.Response:
+        response = web.Response(text=links, content_type="text/html")
+        response.headers.add("Set-Cookie", "wide=1; Domain=co.uk; Path=/")  # for every *.co.uk: refused
+        response.headers.add("Set-Cookie", "own=2; Domain=example.co.uk; Path=/")
+        return response
+
+    site.route(hosts[0], "/", shop)
+    for host in hosts[1:]:
+        site.html(host, "/", "")
+    r = await crawl(
+        start_urls=[site.url(hosts[0])],
+        resolve=site.pin(*hosts),
+        allow_domains=["example.co.uk", "other.co.uk"],
+        ignore_robots=True,
+        identities=identities,
+        transport=transport,
+    )
+    assert sorted(rec["url"] for rec in r.records) == sorted(site.url(h) for h in hosts)
+    sent = {URL(f"http://{h['Host']}").host: h.get("Cookie") for h in site.headers}
+    assert sent == {hosts[0]: None, hosts[1]: "own=2", hosts[2]: None}
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "curl"])
+async def test_the_cookie_header_is_the_jars_then_the_jobs_then_the_hooks(site, tmp_path, transport):
+    seen: dict[str, str | None] = {}
+
+    def page(links: str, *cookies: str):
+        async def handler(request: web.Request) -> web.Response:
+            seen[request.path] = request.headers.get("Cookie")
+            response = web.Response(text=links, content_type="text/html")
+            for cookie in cookies:
+                response.headers.add("Set-Cookie", cookie)
+            return response
+
+        return handler
+
+    big = f"big={'x' * MAX_COOKIE}; Path=/"  # longer than a browser keeps: ignored
+    site.route("jar.test", "/", page('<a href="/next">n</a>', "sid=site; Path=/", "both=site; Path=/", big))
+    site.route("jar.test", "/next", page(""))
+
+    def hook(req: Outgoing) -> None:
+        req.cookies["hook"] = "1"
+
+    job = Job.model_validate(
+        {
+            "start_urls": [site.url("jar.test")],
+            "resolve": site.pin("jar.test"),
+            "output": str(tmp_path / "o"),
+            "ignore_robots": True,
+            "transport": transport,
+            "cookies": {"both": "job", "job": "1"},  # over the jar's same-named cookie
+        }
+    )
+    await Crawl(job, hooks=Hooks(request=hook)).run()
+    assert seen == {"/": "both=job; job=1; hook=1", "/next": "sid=site; both=job; job=1; hook=1"}
+
+
+async def test_one_jar_serves_both_transports_of_a_crawl(site, crawl):
+    seen: dict[str, str | None] = {}
+
+    def page(link: str, cookie: str):
+        async def handler(request: web.Request) -> web.Response:
+            seen[request.path] = request.headers.get("Cookie")
+            response = web.Response(text=f'<a href="{link}">n</a>', content_type="text/html")
+            response.headers.add("Set-Cookie", cookie)
+            return response
+
+        return handler
+
+    site.route("mix.test", "/", page("/curl/page", "a=1; Path=/"))  # over aiohttp
+    site.route("mix.test", "/curl/page", page("/after", "c=2; Path=/"))  # over curl
+    site.route("mix.test", "/after", page("/", "a=3; Path=/"))  # over aiohttp
+    r = await crawl(
+        start_urls=[site.url("mix.test")],
+        resolve=site.pin("mix.test"),
+        ignore_robots=True,
+        transport_rules=[{"match": "*/curl/*", "transport": "curl"}],
+    )
+    assert {rec["url"].split("/", 3)[3]: rec["transport"] for rec in r.records} == {
+        "": "aiohttp",
+        "curl/page": "curl",
+        "after": "aiohttp",
+    }
+    assert seen == {"/": None, "/curl/page": "a=1", "/after": "a=1; c=2"}

@@ -59,7 +59,7 @@ async def test_request_carries_headers_user_agent_cookies_and_no_redirect_follow
     (call,) = m.requests[("GET", URL(URL_))]
     kw = call.kwargs
     assert kw["headers"]["User-Agent"] == "UA/2" and kw["headers"]["X-Api"] == "1"
-    assert kw["cookies"] == {"sid": "abc"}
+    assert kw["headers"]["Cookie"] == "sid=abc" and "cookies" not in kw  # from the crawl's jar, not aiohttp's
     assert kw["allow_redirects"] is False
     assert resp.status == 200 and resp.nbytes == 2
 

@@ -9,7 +9,7 @@ the URL, the headers, the proxy, the address pin and the callbacks are set.
 Names are resolved by the crawl's resolver (cache, ``--resolve`` pins, ``block_private_ips``) and
 curl is pinned to the checked address, so it connects nowhere the guard did not allow; the address
 it did connect to is compared with the pin when the head arrives. Cookies are kept in the crawler's
-own jar (:mod:`crawler.net.cookies`): the crawl's, or the request's identity's. With
+own jar (:mod:`crawler.net.cookies`) the request brings: the crawl's, or its identity's. With
 :mod:`crawler.net.curl_wire`, the only modules that import curl_cffi; only crawls that ask for curl
 import them.
 """
@@ -27,7 +27,6 @@ from curl_cffi.curl import CurlError
 from yarl import URL
 
 from crawler.core.errors import FetchError, Kind
-from crawler.net.cookies import Jar
 from crawler.net.curl_failures import classify_curl
 from crawler.net.curl_wire import CurlFailure, CurlWire
 from crawler.net.failures import classify, classify_lookup, is_transport
@@ -49,7 +48,6 @@ class CurlTransport:
         self._resolver = resolver
         self._multi = AsyncCurl()
         self._idle: dict[str | None, list[Curl]] = {}
-        self._jar = Jar()  # the crawl's cookies; an identity's request brings its own jar
         self._accept_encoding = _accept_encoding()
 
     @asynccontextmanager
@@ -152,13 +150,13 @@ class CurlTransport:
 
     def _headers(self, ask: Ask) -> list[tuple[str, str]]:
         """The job's headers (with a browser target, the browser's User-Agent unless the job set
-        one), and the cookies for the URL: the crawl's jar (or the identity's), then the job's."""
+        one), and the cookies for the URL: the request's jar (the crawl's or the identity's), then the job's."""
         headers = list(ask.headers.items())
         if ask.impersonate is None:
             headers.append(("Accept-Encoding", self._accept_encoding))
         elif not self._settings.user_agent_set:  # the browser's own, as the TLS says (robots.txt keeps ours)
             headers = [(k, v) for k, v in headers if k.lower() != "user-agent"]
-        cookie = (ask.jar if ask.jar is not None else self._jar).header(ask.url, ask.cookies)
+        cookie = ask.jar.header(ask.url, ask.cookies)
         if cookie:
             headers.append(("Cookie", cookie))
         return headers
@@ -194,7 +192,7 @@ class CurlTransport:
     def _keep_cookies(self, wire: CurlWire, ask: Ask) -> None:
         values = wire.headers.getall("Set-Cookie", ())
         if values:
-            (ask.jar if ask.jar is not None else self._jar).update(ask.url, values)
+            ask.jar.update(ask.url, values)
 
 
 def _check_connected(curl: Curl) -> None:

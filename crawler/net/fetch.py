@@ -69,8 +69,8 @@ class Fetcher:
         identity: Identity | None = None,
     ) -> tuple[Transport, Ask]:
         """The transport for ``url`` and what to send: the job's headers (with the validators of
-        the URL's last visit, in a re-crawl), the identity's headers, cookies (the identity's jar,
-        the job's, then what the request hook set for this request), the proxy."""
+        the URL's last visit, in a re-crawl), the identity's headers, cookies (the identity's jar or
+        the crawl's, the job's, then what the request hook set for this request), the proxy."""
         transport, impersonate = self._transports.choose(url)
         headers: CIMultiDict[str] = self.headers
         cookies = self._settings.cookies
@@ -88,8 +88,8 @@ class Fetcher:
             headers = CIMultiDict({**headers, **extra.headers})
             if extra.cookies:
                 cookies = {**cookies, **extra.cookies}
-        jar = identity.jar if identity is not None else None
-        return transport, Ask(url, headers, cookies, proxy, self._warc is not None, impersonate, jar)
+        jar = identity.jar if identity is not None else self._transports.jar
+        return transport, Ask(url, headers, cookies, proxy, self._warc is not None, jar, impersonate)
 
     async def fetch(
         self,

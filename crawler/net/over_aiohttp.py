@@ -5,12 +5,12 @@ HTTP/1.1, Python's TLS; the fastest way to fetch sites that do not look at who i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from crawler.core.errors import FetchError, Kind
@@ -76,11 +76,7 @@ class AiohttpTransport:
 
     @asynccontextmanager
     async def get(self, ask: Ask) -> AsyncIterator[AiohttpWire]:
-        kw: dict[str, Any] = {"headers": ask.headers, "allow_redirects": False}
-        if ask.jar is not None:  # an identity's cookies (the sessions keep none then)
-            kw["headers"] = _with_cookies(ask)
-        elif ask.cookies:
-            kw["cookies"] = ask.cookies
+        kw: dict[str, Any] = {"headers": _with_cookies(ask), "allow_redirects": False}
         if ask.proxy is not None and not ask.proxy.is_socks:
             kw["proxy"] = ask.proxy.url
         if ask.raw:  # keep the bytes as received; the fetcher decodes them
@@ -88,8 +84,7 @@ class AiohttpTransport:
         if ask.body is not None:
             kw["data"] = ask.body
         async with self._session_for(ask.proxy).request(ask.method, ask.url, **kw) as resp:
-            if ask.jar is not None:
-                ask.jar.update(ask.url, resp.headers.getall("Set-Cookie", ()))
+            ask.jar.update(ask.url, resp.headers.getall("Set-Cookie", ()))  # (the sessions keep none)
             yield AiohttpWire(resp, ask.raw)
 
     def failure(self, exc: BaseException, proxy: Proxy | None) -> FetchError | Rejected | None:
@@ -114,12 +109,14 @@ class AiohttpTransport:
         return session
 
 
-def _with_cookies(ask: Ask) -> list[tuple[str, str]]:
-    """The headers of an ``ask`` with a jar, its ``Cookie`` header added (the jar's cookies for
-    the URL, then the job's and the request hook's)."""
-    headers = list(ask.headers.items())
-    if ask.jar is not None and (cookie := ask.jar.header(ask.url, ask.cookies)) is not None:
-        headers.append(("Cookie", cookie))
+def _with_cookies(ask: Ask) -> Mapping[str, str]:
+    """The headers of ``ask``, with its ``Cookie`` header when there is one (the jar's cookies for
+    the URL, then the job's and the request hook's); copied only then."""
+    cookie = ask.jar.header(ask.url, ask.cookies)
+    if cookie is None:
+        return ask.headers
+    headers = CIMultiDict(ask.headers)
+    headers.add("Cookie", cookie)
     return headers
 
 

@@ -48,7 +48,6 @@ class FetchSettings:
     markdown_pages: bool = False  # prefer_markdown: a text/markdown answer is a page to parse, like HTML
     transports: TransportSettings = field(default_factory=TransportSettings)  # aiohttp, or curl per job or URL pattern
     blocked: BlockRules = field(default_factory=BlockRules)  # blocked_when: what the head or an error page shows
-    identities: bool = False  # cookies are kept per identity (crawler.net.identities): the sessions keep none
 
 
 def make_resolver(settings: FetchSettings, use: DnsUse | None = None) -> CrawlResolver:
@@ -96,7 +95,7 @@ def make_session(
         timeout=aiohttp.ClientTimeout(
             total=settings.total_timeout, connect=settings.connect_timeout, sock_read=settings.read_timeout
         ),
-        cookie_jar=aiohttp.DummyCookieJar() if settings.identities else aiohttp.CookieJar(unsafe=True),
+        cookie_jar=aiohttp.DummyCookieJar(),  # cookies are the crawler's (crawler.net.cookies): Ask.jar
         raise_for_status=False,
         trust_env=settings.trust_env,
     )

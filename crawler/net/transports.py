@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from yarl import URL
 
 from crawler.core.urls import url_pattern
+from crawler.net.cookies import Jar
 from crawler.net.wire import Transport
 
 
@@ -35,7 +36,9 @@ class TransportSettings:
 
 
 class Transports:
-    """The crawl's transports, and the choice between them per URL."""
+    """The crawl's transports, the choice between them per URL, and the crawl's cookie jar: one
+    for both transports (each identity brings its own), so a cookie set over one goes out over
+    the other and is kept by the same rules. aiohttp's sessions keep none."""
 
     def __init__(
         self, settings: TransportSettings, default: Transport, make_curl: Callable[[], Transport] | None = None
@@ -44,6 +47,7 @@ class Transports:
         self._aiohttp = default
         self._make_curl = make_curl
         self._curl: Transport | None = None
+        self.jar = Jar()  # not saved: a resumed crawl, or each worker of a shared job, starts with none
         self._rules = [(url_pattern(r.pattern), r) for r in settings.rules]
         self._fixed = None if self._rules else (self._by_name(settings.transport), settings.impersonate)
 

@@ -56,8 +56,8 @@ class Ask:
     cookies: Mapping[str, str] | None  # besides what the cookie jar holds for the URL
     proxy: Proxy | None
     raw: bool  # keep the body as received (WARC): the fetcher decodes it
+    jar: Jar  # the identity's, or the crawl's: the Cookie header comes from it, Set-Cookie goes into it
     impersonate: str | None = None  # a browser target (curl only)
-    jar: Jar | None = None  # an identity's: its cookies go instead of the transport's own jar's
     method: str = "GET"  # or "POST" (a login form), with ``body``
     body: bytes | None = None  # its Content-Type is in ``headers``
 
