@@ -66,12 +66,13 @@ async def test_a_book_fills_slots_once_counts_uses_and_never_writes_back_a_retir
     assert await one.use("direct", 0, first, 3) == 0
     await one.save("direct", 0, first, identity_text(first))  # too late: not written back
     assert await other.read("direct") == ({}, {})
-    await one.retire("pool", 0, first)  # not the identity in that slot: nothing happens
+    assert not await one.retire("pool", 0, first)  # not the identity in that slot: nothing happens
     await one.save("pool", 0, second, identity_text(second)[:-1] + ',"x":1}')
     slots, _ = await other.read("pool")
     assert slots == {0: identity_text(second)[:-1] + ',"x":1}'}
-    await other.retire("pool", 0, second)
+    assert await other.retire("pool", 0, second)
     assert await one.read("pool") == ({}, {})
+    assert not await one.retire("pool", 0, second)  # retired already (counted by the first)
 
 
 async def test_a_local_book_is_kept_in_state_sqlite_at_each_commit(tmp_path):
@@ -99,9 +100,12 @@ async def test_the_pool_fills_then_spreads_and_retires_used_up_or_blocked_identi
     assert ids[5] == 3  # and 3 took its slot
     assert ids == [1, 2, 1, 2, 1, 3, 3, 2, 4, 4, 3, 5]  # each at most 3 times
     assert {i.id: i.headers["User-Agent"] for i in leased[:2]} == {1: "B", 2: "A"}
+    assert (pool.use.made, pool.use.retired["max_uses"]) == (5, 3)  # 1, 2 and 3 used up
     latest = leased[-1]
     await pool.blocked(latest)
+    await pool.blocked(latest)  # (another request of it was blocked too: retired once)
     assert (await pool.lease(URL_A)).id == 6  # in its slot
+    assert pool.use.made == 6 and pool.use.retired == {"max_uses": 3, "banned": 0, "blocked": 1, "proxy": 0}
     assert latest.id not in [(await pool.lease(URL_A)).id for _ in range(3)]
 
 
@@ -117,6 +121,7 @@ async def test_an_identity_keeps_its_proxy_and_makes_way_when_it_cools_down():
     proxies.release(one.proxy, failed=True)  # both cool down: one makes way for a new identity
     new = await pool.lease(URL_A)
     assert new.id == 3 and new.proxy.id == "http://127.0.0.1:3"
+    assert pool.use.made == 3 and pool.use.retired["proxy"] == 1
     proxies.disable(new.proxy, "rejected our credentials")
     proxies.release(new.proxy)
     with pytest.raises(NoProxy):  # 3's proxy is out for good, the others cool down: wait
@@ -146,6 +151,7 @@ async def test_a_ban_while_fetching_retires_the_identity():
     with pytest.raises(FetchError):
         await pool.fetch(one, URL_A, banned)
     assert (await pool.lease(URL_A)).id == 2
+    assert pool.use.retired == {"max_uses": 0, "banned": 1, "blocked": 0, "proxy": 0}
 
 
 def vids_by_identity(records: list[dict], visitors: Visitors) -> dict[int, set[str | None]]:
