@@ -26,7 +26,7 @@ from crawler.redis.identity_pool import SharedIdentities
 from crawler.redis.store import RedisStore
 from tests.helpers.cli import run_cli
 from tests.helpers.login_site import Visitors
-from tests.helpers.output import read_records
+from tests.helpers.output import last_stats, read_records
 from tests.helpers.timing import until
 
 URL_A = URL("http://a.test/")
@@ -195,6 +195,14 @@ async def test_max_uses_retires_an_identity_and_another_takes_its_place(site, cr
     assert [uses.count(i) for i in range(1, 6)] == [3, 3, 3, 2, 1] and len(uses) == 12
     assert len(visitors.given) == 5  # a new identity is a new visitor: no cookie of the old one
     assert all(len(vids - {None}) <= 1 for vids in vids_by_identity(r.records, visitors).values())
+    assert r.summary_lines("identities:", "logins:") == ["identities: 5 made, 3 retired (3 max_uses)"]
+    retired = {"max_uses": 3, "banned": 0, "blocked": 0, "proxy": 0}
+    assert last_stats(r.out)["identities"] == {"made": 5, "retired": retired}
+    assert last_stats(r.out)["logins"] == {"ok": 0, "failed": 0, "relogins": 0}  # (no login: zeros)
+    metrics = r.metrics()
+    assert metrics["crawler_identities_made_total[]"] == 5
+    for reason, n in retired.items():
+        assert metrics[f"crawler_identities_retired_total[('reason', '{reason}')]"] == n
 
 
 async def test_a_banned_identity_is_retired_and_its_request_goes_on_as_another(site, crawl, proxies):
@@ -222,6 +230,9 @@ async def test_a_banned_identity_is_retired_and_its_request_goes_on_as_another(s
     assert 1 not in {rec["identity"] for rec in r.records}  # the first identity had the banned proxy
     (used,) = [p for p in r.stats.proxies if p.id == banned.id]
     assert used.bans == 1
+    assert r.summary_lines("identities:") == ["identities: 3 made, 1 retired (1 banned)"]  # 1, its slot's 3, and 2
+    assert last_stats(r.out)["identities"]["retired"]["banned"] == 1
+    assert r.metrics()["crawler_identities_retired_total[('reason', 'banned')]"] == 1
 
 
 @pytest.mark.parametrize("challenge", ["header", "title"])  # seen by the fetcher, by the parser
@@ -239,6 +250,8 @@ async def test_a_visitor_answered_a_challenge_page_is_retired_and_its_page_fetch
     assert len(r.records) == 10 and all(rec["status"] == 200 and rec["error"] is None for rec in r.records)
     assert [vid for _, vid in visitors.seen].count("1") == 1  # challenged once, then never sent again
     assert [rec["identity"] for rec in r.records].count(1) == 1  # identity 1's first page, before its cookie
+    assert r.summary_lines("identities:") == ["identities: 3 made, 1 retired (1 blocked)"]
+    assert r.metrics()["crawler_identities_retired_total[('reason', 'blocked')]"] == 1
     items = [json.loads(line)["title"] for line in (r.out / "items.jsonl").open()]
     assert sorted(items) == sorted(f"Visit {n}" for n in range(10))  # no challenge page became an item
 
@@ -321,6 +334,8 @@ async def test_a_shared_job_shares_its_identities_between_workers(site, redis_ur
     a_records = read_records(out / "shards" / "a")
     b_records = read_records(out / "shards" / "b")
     assert len(a_records) + len(b_records) == 30 and b_records
+    made = [last_stats(out / "shards" / w)["identities"]["made"] for w in ("a", "b")]
+    assert made == [2, 0]  # each worker counts its own: b went on with a's
     assert visitors.given == given and len(given) == 2  # b went on as a's two visitors
     assert {rec["identity"] for rec in b_records} <= {rec["identity"] for rec in a_records} == {1, 2}
     carried = dict(visitors.seen)
