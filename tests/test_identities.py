@@ -16,8 +16,10 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
+from selectolax.lexbor import LexborHTMLParser
 from yarl import URL
 
+from crawler.commands.report import build
 from crawler.core.response import Response
 from crawler.frontier.sqlite import SqliteFrontier
 from crawler.net.identities import Identities, IdentitySettings, LocalBook
@@ -26,7 +28,7 @@ from crawler.redis.identity_pool import SharedIdentities
 from crawler.redis.store import RedisStore
 from tests.helpers.cli import run_cli
 from tests.helpers.login_site import Visitors
-from tests.helpers.output import last_stats, read_records
+from tests.helpers.output import last_stats, read_records, table
 from tests.helpers.timing import until
 
 URL_A = URL("http://a.test/")
@@ -203,6 +205,8 @@ async def test_max_uses_retires_an_identity_and_another_takes_its_place(site, cr
     assert metrics["crawler_identities_made_total[]"] == 5
     for reason, n in retired.items():
         assert metrics[f"crawler_identities_retired_total[('reason', '{reason}')]"] == n
+    shown = table(LexborHTMLParser(build(r.out).read_text()), "Identities and logins")
+    assert shown == [["identities made", "5"], ["retired: max_uses", "3"]]
 
 
 async def test_a_banned_identity_is_retired_and_its_request_goes_on_as_another(site, crawl, proxies):

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from selectolax.lexbor import LexborHTMLParser
 
+from crawler.commands.report import build
 from crawler.observe.summary import summary
 from tests.helpers.cli import run_cli
 from tests.helpers.leaks import read_output
 from tests.helpers.login_site import LoginSite
-from tests.helpers.output import last_stats
+from tests.helpers.output import last_stats, table
 
 PASSWORD = "Pw-7f3a9c1e-hunter2"
 
@@ -148,6 +150,13 @@ async def test_a_wrong_password_is_tried_three_times_then_never_again(site, craw
     metrics = r.metrics()
     assert metrics["crawler_logins_total[('outcome', 'failed')]"] == 3
     assert metrics["crawler_logins_total[('outcome', 'ok')]"] == 0
+    shown = table(LexborHTMLParser(build(r.out).read_text()), "Identities and logins")
+    assert shown == [
+        ["identities made", "1"],
+        ["logins", "0"],
+        ["of those, after a session expired", "0"],
+        ["failed logins", "3"],
+    ]
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
+from selectolax.lexbor import LexborHTMLParser
 
 from crawler.core.request import Counts
 from crawler.engine import Crawl
@@ -28,6 +29,12 @@ def read_records(out: Path) -> list[dict[str, Any]]:
 def last_stats(out: Path) -> dict[str, Any]:
     """The last line of ``OUT/stats.jsonl`` (a finished or stopped crawl's final one)."""
     return json.loads((out / "stats.jsonl").read_text().splitlines()[-1])
+
+
+def table(doc: LexborHTMLParser, title: str) -> list[list[str]]:
+    """The cells of the report's table under the heading ``title``, row by row."""
+    (section,) = [s for s in doc.css("section") if s.css_first("h2").text() == title]
+    return [[c.text(strip=True) for c in row.css("td")] for row in section.css("tbody tr")]
 
 
 def copy_job_fixture(name: str, out: Path, port: int) -> sqlite3.Connection:
