@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from crawler.admission import Admission
 from crawler.config import Job
 from crawler.core.content import NearDuplicates
-from crawler.core.usage import DnsUse, RedisUse
+from crawler.core.usage import DnsUse, IdentityUse, RedisUse
 from crawler.frontier import Frontier
 from crawler.frontier.memory import MemoryFrontier
 from crawler.hooks import Hooks
@@ -240,11 +240,14 @@ async def connect(
         fetcher = Fetcher(transports(settings, session, resolver), settings, parts.router, warc)
         identities = None
         if parts.identities is not None:
+            use = stats.identities = IdentityUse(login=parts.login is not None)
             login = (
-                Login(parts.login, fetcher, parts.hooks.login, settings.blocked) if parts.login is not None else None
+                Login(parts.login, fetcher, parts.hooks.login, settings.blocked, use)
+                if parts.login is not None
+                else None
             )
             book = parts.backends.identities or LocalBook()
-            identities = Identities(parts.identities, parts.router, book, login)
+            identities = Identities(parts.identities, parts.router, book, login, use)
         if parts.renderer is not None:
             parts.renderer.warc = warc
         robots = Robots(

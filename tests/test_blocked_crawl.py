@@ -19,7 +19,7 @@ from crawler.commands.report import build
 from crawler.core.request import Counts
 from crawler.observe.metrics import render
 from tests.helpers.cli import run_cli
-from tests.helpers.output import read_records
+from tests.helpers.output import read_records, table
 
 FIXTURE = (Path(__file__).parent / "fixtures" / "blocked" / "cloudflare-challenge.html").read_text()
 CHALLENGE = FIXTURE.replace("</body>", '<p class="price">9.99</p><a href="/from-challenge">more</a></body>')
@@ -136,11 +136,6 @@ async def test_a_site_that_challenges_every_proxy_ends_blocked_after_the_moves_a
     # one move to another proxy (proxy_retries), then one retry, whose own move is spent already
     assert record["attempts"] == 2 and site.hits[("127.0.0.1", "/")] == 3 == r.stats.blocked
     assert sum(p.blocked for p in r.stats.proxies) == 3 and {p.blocked for p in r.stats.proxies} == {1, 2}
-
-
-def table(doc: LexborHTMLParser, title: str) -> list[list[str]]:
-    (section,) = [s for s in doc.css("section") if s.css_first("h2").text() == title]
-    return [[c.text(strip=True) for c in row.css("td")] for row in section.css("tbody tr")]
 
 
 async def test_a_jobs_own_rules_of_each_type_through_the_cli_reach_the_report(site, tmp_path):

@@ -16,8 +16,10 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
+from selectolax.lexbor import LexborHTMLParser
 from yarl import URL
 
+from crawler.commands.report import build
 from crawler.core.response import Response
 from crawler.frontier.sqlite import SqliteFrontier
 from crawler.net.identities import Identities, IdentitySettings, LocalBook
@@ -26,7 +28,7 @@ from crawler.redis.identity_pool import SharedIdentities
 from crawler.redis.store import RedisStore
 from tests.helpers.cli import run_cli
 from tests.helpers.login_site import Visitors
-from tests.helpers.output import read_records
+from tests.helpers.output import last_stats, read_records, table
 from tests.helpers.timing import until
 
 URL_A = URL("http://a.test/")
@@ -66,12 +68,13 @@ async def test_a_book_fills_slots_once_counts_uses_and_never_writes_back_a_retir
     assert await one.use("direct", 0, first, 3) == 0
     await one.save("direct", 0, first, identity_text(first))  # too late: not written back
     assert await other.read("direct") == ({}, {})
-    await one.retire("pool", 0, first)  # not the identity in that slot: nothing happens
+    assert not await one.retire("pool", 0, first)  # not the identity in that slot: nothing happens
     await one.save("pool", 0, second, identity_text(second)[:-1] + ',"x":1}')
     slots, _ = await other.read("pool")
     assert slots == {0: identity_text(second)[:-1] + ',"x":1}'}
-    await other.retire("pool", 0, second)
+    assert await other.retire("pool", 0, second)
     assert await one.read("pool") == ({}, {})
+    assert not await one.retire("pool", 0, second)  # retired already (counted by the first)
 
 
 async def test_a_local_book_is_kept_in_state_sqlite_at_each_commit(tmp_path):
@@ -99,9 +102,12 @@ async def test_the_pool_fills_then_spreads_and_retires_used_up_or_blocked_identi
     assert ids[5] == 3  # and 3 took its slot
     assert ids == [1, 2, 1, 2, 1, 3, 3, 2, 4, 4, 3, 5]  # each at most 3 times
     assert {i.id: i.headers["User-Agent"] for i in leased[:2]} == {1: "B", 2: "A"}
+    assert (pool.use.made, pool.use.retired["max_uses"]) == (5, 3)  # 1, 2 and 3 used up
     latest = leased[-1]
     await pool.blocked(latest)
+    await pool.blocked(latest)  # (another request of it was blocked too: retired once)
     assert (await pool.lease(URL_A)).id == 6  # in its slot
+    assert pool.use.made == 6 and pool.use.retired == {"max_uses": 3, "banned": 0, "blocked": 1, "proxy": 0}
     assert latest.id not in [(await pool.lease(URL_A)).id for _ in range(3)]
 
 
@@ -117,6 +123,7 @@ async def test_an_identity_keeps_its_proxy_and_makes_way_when_it_cools_down():
     proxies.release(one.proxy, failed=True)  # both cool down: one makes way for a new identity
     new = await pool.lease(URL_A)
     assert new.id == 3 and new.proxy.id == "http://127.0.0.1:3"
+    assert pool.use.made == 3 and pool.use.retired["proxy"] == 1
     proxies.disable(new.proxy, "rejected our credentials")
     proxies.release(new.proxy)
     with pytest.raises(NoProxy):  # 3's proxy is out for good, the others cool down: wait
@@ -146,6 +153,7 @@ async def test_a_ban_while_fetching_retires_the_identity():
     with pytest.raises(FetchError):
         await pool.fetch(one, URL_A, banned)
     assert (await pool.lease(URL_A)).id == 2
+    assert pool.use.retired == {"max_uses": 0, "banned": 1, "blocked": 0, "proxy": 0}
 
 
 def vids_by_identity(records: list[dict], visitors: Visitors) -> dict[int, set[str | None]]:
@@ -189,6 +197,16 @@ async def test_max_uses_retires_an_identity_and_another_takes_its_place(site, cr
     assert [uses.count(i) for i in range(1, 6)] == [3, 3, 3, 2, 1] and len(uses) == 12
     assert len(visitors.given) == 5  # a new identity is a new visitor: no cookie of the old one
     assert all(len(vids - {None}) <= 1 for vids in vids_by_identity(r.records, visitors).values())
+    assert r.summary_lines("identities:", "logins:") == ["identities: 5 made, 3 retired (3 max_uses)"]
+    retired = {"max_uses": 3, "banned": 0, "blocked": 0, "proxy": 0}
+    assert last_stats(r.out)["identities"] == {"made": 5, "retired": retired}
+    assert last_stats(r.out)["logins"] == {"ok": 0, "failed": 0, "relogins": 0}  # (no login: zeros)
+    metrics = r.metrics()
+    assert metrics["crawler_identities_made_total[]"] == 5
+    for reason, n in retired.items():
+        assert metrics[f"crawler_identities_retired_total[('reason', '{reason}')]"] == n
+    shown = table(LexborHTMLParser(build(r.out).read_text()), "Identities and logins")
+    assert shown == [["identities made", "5"], ["retired: max_uses", "3"]]
 
 
 async def test_a_banned_identity_is_retired_and_its_request_goes_on_as_another(site, crawl, proxies):
@@ -216,6 +234,9 @@ async def test_a_banned_identity_is_retired_and_its_request_goes_on_as_another(s
     assert 1 not in {rec["identity"] for rec in r.records}  # the first identity had the banned proxy
     (used,) = [p for p in r.stats.proxies if p.id == banned.id]
     assert used.bans == 1
+    assert r.summary_lines("identities:") == ["identities: 3 made, 1 retired (1 banned)"]  # 1, its slot's 3, and 2
+    assert last_stats(r.out)["identities"]["retired"]["banned"] == 1
+    assert r.metrics()["crawler_identities_retired_total[('reason', 'banned')]"] == 1
 
 
 @pytest.mark.parametrize("challenge", ["header", "title"])  # seen by the fetcher, by the parser
@@ -233,6 +254,8 @@ async def test_a_visitor_answered_a_challenge_page_is_retired_and_its_page_fetch
     assert len(r.records) == 10 and all(rec["status"] == 200 and rec["error"] is None for rec in r.records)
     assert [vid for _, vid in visitors.seen].count("1") == 1  # challenged once, then never sent again
     assert [rec["identity"] for rec in r.records].count(1) == 1  # identity 1's first page, before its cookie
+    assert r.summary_lines("identities:") == ["identities: 3 made, 1 retired (1 blocked)"]
+    assert r.metrics()["crawler_identities_retired_total[('reason', 'blocked')]"] == 1
     items = [json.loads(line)["title"] for line in (r.out / "items.jsonl").open()]
     assert sorted(items) == sorted(f"Visit {n}" for n in range(10))  # no challenge page became an item
 
@@ -315,6 +338,8 @@ async def test_a_shared_job_shares_its_identities_between_workers(site, redis_ur
     a_records = read_records(out / "shards" / "a")
     b_records = read_records(out / "shards" / "b")
     assert len(a_records) + len(b_records) == 30 and b_records
+    made = [last_stats(out / "shards" / w)["identities"]["made"] for w in ("a", "b")]
+    assert made == [2, 0]  # each worker counts its own: b went on with a's
     assert visitors.given == given and len(given) == 2  # b went on as a's two visitors
     assert {rec["identity"] for rec in b_records} <= {rec["identity"] for rec in a_records} == {1, 2}
     carried = dict(visitors.seen)

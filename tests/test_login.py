@@ -11,11 +11,14 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from selectolax.lexbor import LexborHTMLParser
 
+from crawler.commands.report import build
 from crawler.observe.summary import summary
 from tests.helpers.cli import run_cli
 from tests.helpers.leaks import read_output
 from tests.helpers.login_site import LoginSite
+from tests.helpers.output import last_stats, table
 
 PASSWORD = "Pw-7f3a9c1e-hunter2"
 
@@ -67,6 +70,16 @@ async def test_every_member_page_is_crawled_logged_in_and_the_password_stays_out
     assert members.logins > 2  # one per identity, and more: expiry was noticed and healed
     assert any(not logged_in for _, logged_in in members.served)  # (the server did expire sessions)
     assert {path for path, logged_in in members.served if logged_in} == {f"/members/p{n}" for n in range(12)}
+    again = members.logins - 2  # after each identity's first
+    assert r.summary_lines("identities:", "logins:") == [
+        "identities: 2 made, 0 retired",
+        f"logins: {members.logins} ({again} after a session expired), 0 failed",
+    ]
+    assert last_stats(r.out)["logins"] == {"ok": members.logins, "failed": 0, "relogins": again}
+    metrics = r.metrics()
+    assert metrics["crawler_logins_total[('outcome', 'ok')]"] == members.logins
+    assert metrics["crawler_logins_total[('outcome', 'failed')]"] == 0
+    assert metrics["crawler_relogins_total[]"] == again
     written = everything(r.out) + "\n".join(r.stats.warnings).encode() + summary(r.stats, str(r.out)).encode()
     assert b"members only 0" in written and b"WARC/1.1" in written  # the pages, the archive were read
     assert PASSWORD.encode() not in written and b"password=" not in written
@@ -85,6 +98,7 @@ async def test_identities_found_logged_out_together_log_in_once(site, crawl, cre
     )
     assert all(rec["status"] == 200 and rec["error"] is None for rec in r.records) and len(r.records) == 20
     assert members.logins == math.ceil(20 / 4)  # a login per session used up, however many saw it end
+    assert r.summary_lines("logins:") == ["logins: 5 (4 after a session expired), 0 failed"]
 
 
 async def test_a_login_hook_logs_in_in_code_and_its_failures_are_login_errors(
@@ -131,6 +145,18 @@ async def test_a_wrong_password_is_tried_three_times_then_never_again(site, craw
     assert {rec["error"]["kind"] for rec in r.records} == {"login"}
     assert any("looks logged out (wrong credentials?)" in rec["error"]["message"] for rec in r.records)
     assert any("not tried again" in rec["error"]["message"] for rec in r.records)
+    assert r.summary_lines("logins:") == ["logins: 0 (0 after a session expired), 3 failed"]
+    assert last_stats(r.out)["logins"] == {"ok": 0, "failed": 3, "relogins": 0}
+    metrics = r.metrics()
+    assert metrics["crawler_logins_total[('outcome', 'failed')]"] == 3
+    assert metrics["crawler_logins_total[('outcome', 'ok')]"] == 0
+    shown = table(LexborHTMLParser(build(r.out).read_text()), "Identities and logins")
+    assert shown == [
+        ["identities made", "1"],
+        ["logins", "0"],
+        ["of those, after a session expired", "0"],
+        ["failed logins", "3"],
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,10 @@
 """What components tell the crawl's stats about their use of a resource, as data: proxies, hosts
-the throttle slowed, the browser, a shared job's Redis, name lookups. ``crawler.observe.summary`` turns them
-into the summary's text; nothing else formats them."""
+the throttle slowed, the browser, a shared job's Redis, name lookups, identities and logins.
+``crawler.observe.summary`` turns them into the summary's text; nothing else formats them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +73,21 @@ class DnsUse:
     not_found: int = 0  # names that do not exist (NXDOMAIN) or have no address
     failures: int = 0  # timeouts and failing servers (retried as the URL's retries allow)
     seconds: float = 0.0  # time spent waiting for lookups, summed
+
+
+RETIRED = ("max_uses", "banned", "blocked", "proxy")  # why identities leave the pool, as counted
+
+
+@dataclass(slots=True)
+class IdentityUse:
+    """Identities made and retired, and logins, by this process (counted live by the identities
+    and the login, read by stats.jsonl, /metrics and the summary), so a login that keeps failing
+    or identities burnt through by bans can be seen."""
+
+    login: bool = False  # the job logs in (login:): the summary says how that went
+    made: int = 0
+    # retired, by why: max_uses served, a ban signal, a blocked page, its proxy left or cooled down
+    retired: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RETIRED, 0))
+    logins: int = 0  # logins that worked
+    relogins: int = 0  # of those, not the identity's first (its session had expired)
+    login_failures: int = 0  # logins that did not (refused, still logged out after, the hook raised)

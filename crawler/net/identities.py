@@ -27,6 +27,7 @@ from yarl import URL
 from crawler.core.blocked import blocked_page
 from crawler.core.errors import FetchError, Kind
 from crawler.core.response import Response
+from crawler.core.usage import IdentityUse
 from crawler.net.cookies import Jar
 from crawler.net.proxies import NoProxy, Pool, Proxy, Router
 
@@ -113,20 +114,31 @@ class Book(Protocol):
         The use that reaches ``max_uses`` (0: no limit) empties the slot."""
         ...
 
-    async def retire(self, route: str, slot: int, ident: int) -> None: ...
+    async def retire(self, route: str, slot: int, ident: int) -> bool:
+        """Empty the identity's slot; False if it had left it already (another request or worker
+        retired it: counted there)."""
+        ...
 
     async def save(self, route: str, slot: int, ident: int, text: str) -> None: ...
 
 
 class Identities:
     """The crawl's identities: leased per request, logged in when the job says so, retired when
-    blocked or used up."""
+    blocked or used up. ``use`` counts the identities this process made and retired."""
 
-    def __init__(self, settings: IdentitySettings, router: Router, book: Book, login: Login | None = None) -> None:
+    def __init__(
+        self,
+        settings: IdentitySettings,
+        router: Router,
+        book: Book,
+        login: Login | None = None,
+        use: IdentityUse | None = None,
+    ) -> None:
         self._settings = settings
         self._router = router
         self._book = book
         self._login = login
+        self.use = use or IdentityUse(login=login is not None)
         self._live: dict[tuple[str, int], Identity] = {}  # by route and slot: at most the pool's size
 
     async def lease(self, url: URL, choice: str | None = None) -> Identity:
@@ -139,7 +151,9 @@ class Identities:
         for _ in range(LEASE_TRIES):
             slots, uses = await self._book.read(route)
             identity = await self._pick(route, slots, uses, pool, host)
-            if identity is not None and await self._book.use(route, identity.slot, identity.id, self._max_uses):
+            if identity is not None and (n := await self._book.use(route, identity.slot, identity.id, self._max_uses)):
+                if self._max_uses and n >= self._max_uses:  # (this use emptied its slot)
+                    self.use.retired["max_uses"] += 1
                 if identity.proxy is not None:
                     self._router.hold(identity.proxy)
                 return identity
@@ -155,11 +169,11 @@ class Identities:
             epoch = await login.ready(identity) if login is not None else 0
             response = await fetch()
         except FetchError as e:
-            await (self.blocked(identity) if e.banned else self._keep(identity))
+            await (self.blocked(identity, _why(e)) if e.banned else self._keep(identity))
             raise
         response.identity = identity.id
         if response.error is not None and response.error.banned:  # a blocked page (blocked_when)
-            await self.blocked(identity)
+            await self.blocked(identity, _why(response.error))
             return response
         if login is not None and response.error is None and not login.holds(url, response):
             if (why := login.challenge(response)) is not None:  # a bot wall, not a logged-out page
@@ -173,11 +187,17 @@ class Identities:
         await self._keep(identity)
         return response
 
-    async def blocked(self, identity: Identity) -> None:
-        """This attempt was blocked as ``identity``: it is retired now (its slot gets a new one),
-        so the request's next attempt goes as another."""
+    async def blocked(self, identity: Identity, why: str = "blocked") -> None:
+        """This attempt was blocked as ``identity`` (``why``: a blocked page, or ``banned``: a ban
+        signal): it is retired now (its slot gets a new one), so the request's next attempt goes
+        as another."""
+        await self._retire(identity, why)
+
+    async def _retire(self, identity: Identity, why: str) -> None:
+        """Take ``identity`` out of the pool, counted under ``why`` unless it had left already."""
         self._live.pop((identity.route, identity.slot), None)
-        await self._book.retire(identity.route, identity.slot, identity.id)
+        if await self._book.retire(identity.route, identity.slot, identity.id):
+            self.use.retired[why] += 1
 
     @property
     def _max_uses(self) -> int:
@@ -206,7 +226,7 @@ class Identities:
             identity = self._identity(route, slot, slots[slot], pool)
             proxy = identity.proxy
             if identity.stranded or (proxy is not None and proxy.dead):
-                await self.blocked(identity)
+                await self._retire(identity, "proxy")
                 return None
             if proxy is None or pool is None or pool.ready(proxy, now):
                 ready.append(identity)
@@ -218,7 +238,7 @@ class Identities:
         if not cooling:  # every proxy at its concurrency cap: wait for one
             raise NoProxy(pool, now, self._router.wait)
         self._router.pick(pool, host)  # NoProxy unless another proxy is usable now
-        await self.blocked(cooling[0])
+        await self._retire(cooling[0], "proxy")
         return None
 
     async def _make(self, route: str, slot: int, pool: Pool | None, host: str) -> Identity | None:
@@ -233,6 +253,7 @@ class Identities:
         identity.saved(identity.dump())
         if not await self._book.claim(route, slot, identity.text):
             return None
+        self.use.made += 1
         self._live[(route, slot)] = identity
         return identity
 
@@ -304,11 +325,13 @@ class LocalBook:
         self._changed = True
         return n
 
-    async def retire(self, route: str, slot: int, ident: int) -> None:
-        if self._holds(route, slot, ident):
-            del self._slots[route][slot]
-            self._uses.pop(ident, None)
-            self._changed = True
+    async def retire(self, route: str, slot: int, ident: int) -> bool:
+        if not self._holds(route, slot, ident):
+            return False
+        del self._slots[route][slot]
+        self._uses.pop(ident, None)
+        self._changed = True
+        return True
 
     async def save(self, route: str, slot: int, ident: int, text: str) -> None:
         if self._holds(route, slot, ident):
@@ -337,6 +360,11 @@ class LocalBook:
         self._changed = False
         data = {"last": self._last, "slots": self._slots, "uses": self._uses}
         return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _why(error: FetchError) -> str:
+    """Why a ban retires an identity: a blocked page (``blocked_when``), or a proxy's ban signal."""
+    return "blocked" if error.kind is Kind.BLOCKED else "banned"
 
 
 def id_of(text: str) -> int:

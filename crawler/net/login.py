@@ -28,6 +28,7 @@ from crawler.core.blocked import BlockRules
 from crawler.core.errors import FetchError, InvalidURL, Kind
 from crawler.core.response import Response, is_page
 from crawler.core.urls import join, url_pattern
+from crawler.core.usage import IdentityUse
 from crawler.hooks import LoginHook, failure
 from crawler.net.fetch import Fetcher
 from crawler.net.wire import Form, Small
@@ -56,12 +57,19 @@ class LoginFailed(Exception):
 
 
 class Login:
-    """Logs identities in (once at a time each), and tells logged-in pages from logged-out ones."""
+    """Logs identities in (once at a time each), and tells logged-in pages from logged-out ones.
+    ``use`` counts the logins that worked, the re-logins among them, and the failed ones."""
 
     def __init__(
-        self, settings: LoginSettings, fetcher: Fetcher, hook: LoginHook | None = None, blocks: BlockRules | None = None
+        self,
+        settings: LoginSettings,
+        fetcher: Fetcher,
+        hook: LoginHook | None = None,
+        blocks: BlockRules | None = None,
+        use: IdentityUse | None = None,
     ) -> None:
         self.settings = settings
+        self.use = use or IdentityUse(login=True)
         self._fetcher = fetcher
         self._hook = hook
         self._blocks = blocks or BlockRules()
@@ -128,9 +136,12 @@ class Login:
                 await self._submit(identity)
         except LoginFailed as e:
             self._failures += 1
+            self.use.login_failures += 1
             self._why = self._redact(str(e))  # (a hook's exception may quote a value)
             raise FetchError(Kind.LOGIN, f"login failed: {self._why}", retryable=True) from None
         self._failures = 0
+        self.use.logins += 1
+        self.use.relogins += identity.epoch > 0  # (its first login is epoch 1)
         identity.logged_in = True
         identity.epoch += 1
 

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from crawler.core.errors import ConfigError
 from crawler.core.request import Counts
-from crawler.core.usage import ProxyUse
+from crawler.core.usage import IdentityUse, ProxyUse
 from crawler.observe.stats import Stats
 from crawler.observe.statslog import top_hosts
 
@@ -77,6 +77,21 @@ def render(stats: Stats, counts: Counts, inflight: int, proxies: Iterable[ProxyU
             [({"kind": "not_found"}, dns.not_found), ({"kind": "failed"}, dns.failures)],
         )
         family("dns_seconds_total", "counter", "Seconds spent waiting for lookups.", [({}, round(dns.seconds, 6))])
+    use = stats.identities or IdentityUse()
+    family("identities_made_total", "counter", "Identities made (identities:).", [({}, use.made)])
+    family(
+        "identities_retired_total",
+        "counter",
+        "Identities retired, by reason: max_uses, banned, blocked, proxy.",
+        [({"reason": k}, v) for k, v in use.retired.items()],
+    )
+    family(
+        "logins_total",
+        "counter",
+        "Logins (login:), by outcome: ok, failed.",
+        [({"outcome": "ok"}, use.logins), ({"outcome": "failed"}, use.login_failures)],
+    )
+    family("relogins_total", "counter", "Logins after a session expired (of the ok ones).", [({}, use.relogins)])
     used = list(proxies)
     for field in ("requests", "failures", "bans", "blocked"):
         family(

@@ -9,7 +9,7 @@ from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
-from crawler.core.usage import BrowserUse, DnsUse, ProxyUse, RedisUse, Throttling
+from crawler.core.usage import BrowserUse, DnsUse, IdentityUse, ProxyUse, RedisUse, Throttling
 
 if TYPE_CHECKING:
     from crawler.core.record import Record
@@ -59,6 +59,7 @@ class Stats:
     redis: RedisUse | None = None  # a shared job's worker: its Redis use
     browser: BrowserUse | None = None  # the browser's pages, memory, restarts
     dns: DnsUse | None = None  # name lookups (counted live by the resolver)
+    identities: IdentityUse | None = None  # identities made and retired, logins (counted live by them)
     hook_failures: int = 0  # on_record / on_item calls that raised (parse hook failures: error kind hook)
     extract_errors: int = 0  # problems extraction rules met (records' extract_errors)
     generation: int = 1  # a re-crawl's generation (> 1), with its changes so far (all its runs)

@@ -2,9 +2,9 @@
 
 Each line holds cumulative counts of this run and the change since the previous line (so rates
 need no subtraction across runs), the frontier's queued and in-flight counts, the busiest hosts,
-the proxies and the name lookups. A resumed crawl appends: ``run`` (the run's start, epoch seconds) tells runs
-apart. Written by the same checkpoint that writes records; a line is small, so this costs nothing
-next to them.
+the proxies, the name lookups, and the identities and logins. A resumed crawl appends: ``run``
+(the run's start, epoch seconds) tells runs apart. Written by the same checkpoint that writes
+records; a line is small, so this costs nothing next to them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from crawler.core.usage import DnsUse, ProxyUse
+from crawler.core.usage import DnsUse, IdentityUse, ProxyUse
 from crawler.observe.stats import Stats
 
 EVERY = 5.0  # seconds between lines
@@ -58,6 +58,7 @@ class StatsLog:
             "items": stats.items,
             "rendered": stats.rendered,
             "blocked": stats.blocked,
+            **identity_counts(stats.identities or IdentityUse()),
             "queued": queued,
             "inflight": inflight,
             "hosts": top_hosts(stats),
@@ -87,6 +88,15 @@ def dns_counts(use: DnsUse) -> dict[str, int | float]:
         "not_found": use.not_found,
         "failures": use.failures,
         "seconds": round(use.seconds, 3),
+    }
+
+
+def identity_counts(use: IdentityUse) -> dict[str, dict[str, Any]]:
+    """Identities made and retired (by why) and logins (``ok`` counts the re-logins too) by this
+    run, zeros when the job has none (as ``blocked``)."""
+    return {
+        "identities": {"made": use.made, "retired": dict(use.retired)},
+        "logins": {"ok": use.logins, "failed": use.login_failures, "relogins": use.relogins},
     }
 
 

@@ -1,12 +1,13 @@
 """The crawl's numbers as text: the live progress line and the closing summary the CLI prints.
 The one place that formats :class:`~crawler.observe.stats.Stats` and the records of use it holds
-(proxies, throttled hosts, the browser, Redis, name lookups), so their wording lives here and nowhere else."""
+(proxies, throttled hosts, the browser, Redis, name lookups, identities and logins), so their
+wording lives here and nowhere else."""
 
 from __future__ import annotations
 
 import heapq
 
-from crawler.core.usage import BrowserUse, DnsUse, ProxyUse, RedisUse, Throttled
+from crawler.core.usage import BrowserUse, DnsUse, IdentityUse, ProxyUse, RedisUse, Throttled
 from crawler.observe.stats import Stats
 
 
@@ -66,6 +67,10 @@ def summary(stats: Stats, output: str) -> str:
         )
     if stats.dns is not None and stats.dns.lookups:
         lines.append(dns_line(stats.dns))
+    if stats.identities is not None:
+        lines.append(identities_line(stats.identities))
+        if stats.identities.login:
+            lines.append(logins_line(stats.identities))
     if stats.redis is not None:
         lines.append(redis_line(stats.redis, stats.records))
     if stats.browser is not None:
@@ -97,6 +102,15 @@ def dns_line(use: DnsUse) -> str:
         f"dns ({by}): {use.lookups} lookups, {use.cached} answered from the cache, {use.not_found} names "
         f"not found, {use.failures} failed; {use.seconds / use.lookups * 1000:.1f} ms per lookup"
     )
+
+
+def identities_line(use: IdentityUse) -> str:
+    why = ", ".join(f"{n} {k}" for k, n in use.retired.items() if n)
+    return f"identities: {use.made} made, {sum(use.retired.values())} retired" + (f" ({why})" if why else "")
+
+
+def logins_line(use: IdentityUse) -> str:
+    return f"logins: {use.logins} ({use.relogins} after a session expired), {use.login_failures} failed"
 
 
 def redis_line(use: RedisUse, records: int) -> str:

@@ -49,8 +49,8 @@ class SharedIdentities:
     async def use(self, route: str, slot: int, ident: int, max_uses: int) -> int:
         return int(await self._script("IDENTITY_USE", route, slot, ident, max_uses))
 
-    async def retire(self, route: str, slot: int, ident: int) -> None:
-        await self._script("IDENTITY_RETIRE", route, slot, ident)
+    async def retire(self, route: str, slot: int, ident: int) -> bool:
+        return bool(await self._script("IDENTITY_RETIRE", route, slot, ident))
 
     async def save(self, route: str, slot: int, ident: int, text: str) -> None:
         await self._script("IDENTITY_SAVE", route, slot, ident, text)

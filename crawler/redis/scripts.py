@@ -351,15 +351,14 @@ return n
 """
 )
 
-# ARGV: field, id
+# ARGV: field, id. 1 when this retired it (0: it was gone already).
 IDENTITY_RETIRE = (
     HELD
     + """
-if held(ARGV[1], ARGV[2]) then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('HDEL', KEYS[2], ARGV[2])
-end
-return 0
+if not held(ARGV[1], ARGV[2]) then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[2])
+return 1
 """
 )
 

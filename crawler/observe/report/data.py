@@ -70,6 +70,9 @@ class Report:
     proxies: dict[str, dict[str, int]] = field(default_factory=dict)
     dns: Counter[str] = field(default_factory=Counter)  # the resolver's counts, summed over runs and workers
     blocked: int = 0  # answers that were blocked pages, summed over runs and workers
+    identities_made: int = 0  # identities: made, and retired by why; logins (ok, failed, relogins),
+    retired: Counter[str] = field(default_factory=Counter)  # all summed over runs and workers
+    logins: Counter[str] = field(default_factory=Counter)
     running: bool = False  # no final stats line yet: the crawl runs, or was killed
 
 
@@ -160,6 +163,10 @@ def _read_stats(report: Report, files: list[Path]) -> None:
                 mine[key] += int(value)
         for key, value in (line.get("dns") or {}).items():
             report.dns[key] += value
+        identities = line.get("identities") or {}
+        report.identities_made += int(identities.get("made", 0))
+        report.retired.update(identities.get("retired") or {})
+        report.logins.update(line.get("logins") or {})
     report.running = bool(last) and not all(line.get("final") for line in last.values())
 
 

@@ -92,6 +92,8 @@ def render(r: Report) -> str:
             ("ms per lookup", f"{d['seconds'] / d['lookups'] * 1000:,.1f}"),
         ]
         parts.append(_section("Name lookups (DNS)", _table(["", ""], rows)))
+    if r.identities_made or sum(r.logins.values()):
+        parts.append(_section("Identities and logins", _table(["", ""], _identity_rows(r))))
     if r.items or r.extract_errors:
         parts += [
             "<div class=grid>",
@@ -226,6 +228,19 @@ def _blocked(r: Report) -> str:
         + (_section("By proxy", _table(["proxy", "blocked answers", "bans"], proxies)) if proxies else "")
         + "</div>"
     )
+
+
+def _identity_rows(r: Report) -> list[tuple[str, str]]:
+    """Identities made and retired (by why), and logins when the job logged in."""
+    rows = [("identities made", f"{r.identities_made:,}")]
+    rows += [(f"retired: {why}", f"{n:,}") for why, n in r.retired.items() if n]
+    if sum(r.logins.values()):
+        rows += [
+            ("logins", f"{r.logins['ok']:,}"),
+            ("of those, after a session expired", f"{r.logins['relogins']:,}"),
+            ("failed logins", f"{r.logins['failed']:,}"),
+        ]
+    return rows
 
 
 def _table(heads: Sequence[str], rows: Iterable[tuple[str, ...]], raw_last: bool = False) -> str:
