@@ -85,7 +85,7 @@ YAML_ONLY = {
 # What each error kind means, one line (tests fail when a kind is added to Kind without one here).
 KINDS = {
     "dns": "The name does not exist (not retried), or the lookup failed (retried).",
-    "connect": "No connection to the host (refused, unreachable); retried.",
+    "connect": "No connection to the host (refused, unreachable: directly, or as the proxy reported); retried.",
     "timeout": "A connect, read or total timeout ran out.",
     "tls": "The TLS handshake or the certificate check failed.",
     "proxy": "The proxy failed (unreachable, timed out, rejected the credentials), or no proxy was usable.",

@@ -72,10 +72,17 @@ def test_each_code_of_the_table_has_its_kind(code, kind, retryable, text):
     [
         (7, {}, Kind.PROXY, True, "cannot connect to proxy: Failed to connect"),  # the proxy is down
         (7, {"connect_code": 500}, Kind.PROXY, True, "proxy refused the tunnel (500)"),
+        (7, {"connect_code": 502, "connect_reason": "Bad Gateway"}, Kind.PROXY, True, "proxy refused the tunnel (502)"),
+        (7, {"connect_code": 500, "connect_reason": "Unable to connect to upstream proxy"}, Kind.PROXY, True, "tunnel"),
         (7, {"connect_code": 403}, Kind.PROXY, True, "proxy refused the tunnel (403)"),
-        (97, {"proxy_error": 19}, Kind.CONNECT, True, "cannot connect via the proxy"),  # target refused
-        (97, {"proxy_error": 21}, Kind.CONNECT, True, "cannot connect via the proxy"),  # host unreachable
-        (97, {"proxy_error": 22}, Kind.CONNECT, True, "cannot connect via the proxy"),  # network unreachable
+        # the proxy reports the target unreachable: the target's (crawler.net.proxy_blame)
+        (7, {"connect_code": 500, "connect_reason": "Unable to connect"}, Kind.CONNECT, True, "500 Unable to connect"),
+        (97, {"proxy_error": 19}, Kind.CONNECT, True, "connection refused (SOCKS5 reply 5, curl 97)"),
+        (97, {"proxy_error": 21}, Kind.CONNECT, True, "host unreachable (SOCKS5 reply 4, curl 97)"),
+        (97, {"proxy_error": 22}, Kind.CONNECT, True, "network unreachable (SOCKS5 reply 3, curl 97)"),
+        (97, {"proxy_error": 24}, Kind.CONNECT, True, "TTL expired (SOCKS5 reply 6, curl 97)"),
+        (97, {"proxy_error": 23}, Kind.PROXY, True, "SOCKS proxy failed"),  # not allowed by its ruleset
+        (97, {"proxy_error": 17}, Kind.PROXY, True, "SOCKS proxy failed"),  # address type not supported
         (97, {"proxy_error": 20}, Kind.PROXY, True, "SOCKS proxy failed"),  # general failure
         (97, {"proxy_error": 3}, Kind.PROXY, True, "SOCKS proxy failed"),  # closed
         (5, {}, Kind.PROXY, True, "cannot resolve proxy"),
@@ -91,6 +98,7 @@ def test_through_a_proxy_the_handle_infos_tell_whose_failure_it_is(code, infos, 
     error = classify_curl(code, wrapped(code, text), via_proxy=True, **infos)
     assert isinstance(error, FetchError) and (error.kind, error.retryable) == (kind, retryable)
     assert words in error.message
+    assert (error.reported_by_proxy is not None) == (kind is Kind.CONNECT)
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,11 @@ from yarl import URL
 
 from crawler import Hooks, Job, Outgoing
 from crawler.engine import Crawl
+from crawler.observe.stats import Stats
 from crawler.observe.summary import summary
 from tests.helpers.leaks import basic_credentials, read_output
 from tests.helpers.output import read_records
+from tests.helpers.proxy_servers import free_port
 
 
 def pages(site, host: str, n: int) -> list[str]:
@@ -137,8 +139,10 @@ async def test_killed_proxy_loses_no_url_and_is_reported(site, crawl, proxies):
     assert used.state.startswith("cooling down")
 
 
-async def test_all_proxies_dead_every_url_ends_with_a_proxy_error(site, crawl, proxies):
-    ps = await proxies("http", 2)
+@pytest.mark.parametrize("transport", ["aiohttp", "curl"])
+@pytest.mark.parametrize("kind", ["http", "socks5"])
+async def test_all_proxies_dead_every_url_ends_with_a_proxy_error(site, crawl, proxies, kind, transport):
+    ps = await proxies(kind, 2)
     for p in ps:
         p.kill()
         await p.proc.wait()
@@ -146,6 +150,7 @@ async def test_all_proxies_dead_every_url_ends_with_a_proxy_error(site, crawl, p
     r = await crawl(
         start_urls=[site.url("127.0.0.1"), site.url("127.0.0.1", "/x")],
         proxies=[p.url() for p in ps],
+        transport=transport,
         ignore_robots=True,
         proxy_cooldown=0.05,
         proxy_wait=0.5,
@@ -155,6 +160,74 @@ async def test_all_proxies_dead_every_url_ends_with_a_proxy_error(site, crawl, p
     assert len(r.records) == 2
     assert {rec["error"]["kind"] for rec in r.records} == {"proxy"}
     assert not site.remotes
+    assert all(used.failures >= 1 for used in r.stats.proxies)  # a dead proxy is still the one to blame
+
+
+async def crawl_in_order(tmp_path, first: str, then: str, **fields) -> tuple[Stats, dict[str, dict]]:
+    """A crawl of ``first`` and ``then`` (robots.txt ignored) whose request for ``then`` waits until
+    ``first`` has its record, all its tries done; the stats and the records by URL."""
+    recorded = asyncio.Event()
+
+    def on_record(rec) -> None:
+        if rec.url == first:
+            recorded.set()
+
+    async def request(req: Outgoing) -> None:
+        if req.url == then:
+            await recorded.wait()
+
+    fields = {"start_urls": [first, then], "output": str(tmp_path / "o"), "retry_backoff": 0.01, **fields}
+    crawl = Crawl(
+        Job.model_validate({"ignore_robots": True, **fields}), hooks=Hooks(request=request, on_record=on_record)
+    )
+    stats = await asyncio.wait_for(crawl.run(), 120)
+    return stats, {rec["url"]: rec for rec in read_records(tmp_path / "o")}
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "curl"])
+@pytest.mark.parametrize("kind", ["socks5", "http"])
+async def test_a_target_the_proxy_cannot_reach_is_not_blamed_on_the_proxy(site, proxies, tmp_path, kind, transport):
+    """The proxy works and says the target refused it (microsocks: SOCKS5 reply 5; tinyproxy: its
+    answer to CONNECT, 500 Unable to connect): the target's ``connect`` error after the normal
+    retries, no other proxy sought, and the proxy, healthy, takes the next URL at once."""
+    (p,) = await proxies(kind, 1)
+    port = free_port()  # nobody listens there
+    dead = f"https://127.0.0.1:{port}/gone"  # (https: through tinyproxy, a CONNECT)
+    site.html("127.0.0.1", "/live", "alive", title="live")
+    live = site.url("127.0.0.1", "/live")
+    stats, by_url = await crawl_in_order(
+        tmp_path, dead, live, proxy=p.url(), transport=transport, retries=1, proxy_cooldown=300, proxy_wait=2
+    )
+    gone = by_url[dead]
+    assert (gone["error"]["kind"], gone["attempts"], gone["proxy"]) == ("connect", 2, p.id)
+    said = "connection refused (SOCKS5 reply 5" if kind == "socks5" else "500 Unable to connect"
+    assert gone["error"]["message"].startswith(f"cannot connect to 127.0.0.1:{port}, reported by proxy {p.id}: {said}")
+    assert (by_url[live]["status"], by_url[live]["title"], by_url[live]["proxy"]) == (200, "live", p.id)
+    assert [(path, peer) for _, path, peer in site.remotes] == [("/live", p.source)]
+    (used,) = stats.proxies
+    assert (used.requests, used.failures, used.state) == (3, 0, "ok")  # two tries of the dead URL, one live
+    final = json.loads((tmp_path / "o" / "stats.jsonl").read_text().splitlines()[-1])
+    assert final["proxies"][p.id]["failures"] == 0 and final["errors_by_kind"] == {"connect": 1}
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "curl"])
+async def test_through_socks5_the_crawl_resolves_so_an_unknown_name_is_the_targets(
+    site, proxies, dns_server, tmp_path, transport
+):
+    """``socks5://``: the crawl's resolver looks the target up before the proxy is asked, so a name
+    that does not exist is the target's ``dns`` error (not retried, not the proxy's)."""
+    (p,) = await proxies("socks5", 1)
+    site.html("live.crawl.test", "/", "alive", title="live")
+    dead, live = site.url("nowhere.test", "/"), site.url("live.crawl.test", "/")
+    stats, by_url = await crawl_in_order(
+        tmp_path, dead, live, proxy=p.url(), transport=transport, dns_servers=[dns_server.address], proxy_cooldown=300
+    )
+    error = by_url[dead]["error"]
+    assert error["kind"] == "dns" and "nowhere.test" in error["message"] and p.id not in error["message"]
+    assert by_url[dead]["attempts"] == 1
+    assert (by_url[live]["status"], by_url[live]["proxy"]) == (200, p.id)
+    (used,) = stats.proxies
+    assert (used.requests, used.failures, used.state) == (2, 0, "ok")  # (taken for both; the lookup failed first)
 
 
 async def test_wrong_password_names_the_proxy_not_the_password(site, proxies, tmp_path):

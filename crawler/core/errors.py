@@ -88,6 +88,7 @@ class FetchError(CrawlerError):
         retry_after: float | None = None,
         proxy_fault: bool = False,
         banned: bool = False,
+        reported_by_proxy: str | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -96,6 +97,9 @@ class FetchError(CrawlerError):
         self.retry_after = retry_after
         self.proxy_fault = proxy_fault  # the proxy failed, not the target: retry through another
         self.banned = banned
+        # why a proxy said it could not reach the target (refused, unreachable): the target's
+        # failure, not the proxy's (see crawler.net.proxy_blame)
+        self.reported_by_proxy = reported_by_proxy
 
     def as_record(self) -> dict[str, str]:
         return {"kind": self.kind.value, "message": self.message}

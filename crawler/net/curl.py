@@ -80,6 +80,7 @@ class CurlTransport:
                 failure.message,
                 proxy_error=failure.proxy_error,
                 connect_code=failure.connect_code,
+                connect_reason=failure.connect_reason,
                 proxy_tls_verify=failure.proxy_tls,
                 via_proxy=proxy is not None,
             )

@@ -18,6 +18,7 @@ from enum import IntEnum
 
 from crawler.core.errors import FetchError, Kind
 from crawler.core.proxy_url import redact_url
+from crawler.net.proxy_blame import socks_target, tunnel_target
 from crawler.net.wire import Rejected
 
 
@@ -61,11 +62,18 @@ class Px(IntEnum):
     REPLY_CONNECTION_REFUSED = 19
     REPLY_HOST_UNREACHABLE = 21
     REPLY_NETWORK_UNREACHABLE = 22
+    REPLY_TTL_EXPIRED = 24
     USER_REJECTED = 33
 
 
 SOCKS_CREDENTIALS = {Px.USER_REJECTED: "SOCKS user rejected", Px.NO_AUTH: "SOCKS: no acceptable authentication"}
-SOCKS_TARGET = frozenset({Px.REPLY_CONNECTION_REFUSED, Px.REPLY_HOST_UNREACHABLE, Px.REPLY_NETWORK_UNREACHABLE})
+# the SOCKS5 reply byte behind each (curl's lookup table, lib/socks.c): see crawler.net.proxy_blame
+SOCKS_TARGET = {
+    Px.REPLY_NETWORK_UNREACHABLE: 3,
+    Px.REPLY_HOST_UNREACHABLE: 4,
+    Px.REPLY_CONNECTION_REFUSED: 5,
+    Px.REPLY_TTL_EXPIRED: 6,
+}
 TLS_CODES = frozenset(
     {
         Code.SSL_CONNECT_ERROR,
@@ -124,6 +132,7 @@ def classify_curl(
     *,
     proxy_error: int = 0,
     connect_code: int = 0,
+    connect_reason: str = "",
     proxy_tls_verify: int = 0,
     via_proxy: bool,
 ) -> FetchError | Rejected:
@@ -132,12 +141,13 @@ def classify_curl(
 
     ``code`` and ``message`` come from the ``CurlError``; ``proxy_error``, ``connect_code`` and
     ``proxy_tls_verify`` are ``getinfo`` of ``PROXY_ERROR``, ``HTTP_CONNECTCODE`` and
-    ``PROXY_SSL_VERIFYRESULT`` after the failure. The message never holds credentials.
+    ``PROXY_SSL_VERIFYRESULT`` after the failure; ``connect_reason`` is the reason phrase of the
+    proxy's answer to CONNECT. The message never holds credentials.
     """
     code = int(code)
     detail = curl_message(message)
     if via_proxy:
-        failed = _proxy_failure(code, detail, proxy_error, connect_code, proxy_tls_verify)
+        failed = _proxy_failure(code, detail, proxy_error, (connect_code, connect_reason), proxy_tls_verify)
         if failed is not None:
             return failed
     return _by_code(code, detail)
@@ -157,18 +167,21 @@ def _by_code(code: int, detail: str) -> FetchError:
 
 
 def _proxy_failure(
-    code: int, detail: str, proxy_error: int, connect_code: int, tls_verify: int
+    code: int, detail: str, proxy_error: int, connect: tuple[int, str], tls_verify: int
 ) -> FetchError | Rejected | None:
-    """The failure as the proxy's, when it is (None: the target's, classified as without a proxy)."""
+    """The failure as the proxy's, or as the target's that the proxy reported (None: the target's,
+    classified as without a proxy)."""
+    connect_code, reason = connect
     if connect_code in (401, 407):  # tinyproxy answers a wrong password with 401, a missing one with 407
         return Rejected(connect_code)
-    if connect_code >= 300:  # the HTTP proxy refused our CONNECT (its 500: it could not reach the target)
-        return FetchError(Kind.PROXY, f"proxy refused the tunnel ({connect_code}) (curl {code})", retryable=True)
+    if connect_code >= 300:  # the HTTP proxy refused our CONNECT
+        what = f"proxy refused the tunnel ({connect_code}) (curl {code})"
+        return tunnel_target(connect_code, reason, f"curl {code}") or FetchError(Kind.PROXY, what, retryable=True)
     if code == Code.PROXY:
         if proxy_error in SOCKS_CREDENTIALS:
             return Rejected(SOCKS_CREDENTIALS[Px(proxy_error)])
         if proxy_error in SOCKS_TARGET:  # the proxy works; the target refused it or cannot be reached
-            return FetchError(Kind.CONNECT, f"cannot connect via the proxy: {detail} (curl {code})", retryable=True)
+            return socks_target(SOCKS_TARGET[Px(proxy_error)], f"curl {code}")
         what = f"SOCKS proxy failed: {detail} (curl {code}, proxy error {proxy_error})"
         return FetchError(Kind.PROXY, what, retryable=True)
     if code == Code.COULDNT_CONNECT:  # a target behind a proxy fails by CONNECT code or SOCKS reply instead

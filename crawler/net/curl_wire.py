@@ -28,13 +28,16 @@ class CurlFailure(Exception):
     """A transfer that curl ended with an error, with what the handle knew about it then (the
     handle goes back to the pool and is reused, so these are read at once)."""
 
-    def __init__(self, code: int, message: str, proxy_error: int, connect_code: int, proxy_tls: int = 0) -> None:
+    def __init__(
+        self, code: int, message: str, proxy_error: int, connect_code: int, proxy_tls: int = 0, connect_reason: str = ""
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.proxy_error = proxy_error
         self.connect_code = connect_code
         self.proxy_tls = proxy_tls  # PROXY_SSL_VERIFYRESULT: the https:// proxy's certificate failed
+        self.connect_reason = connect_reason  # the reason phrase of the proxy's answer to CONNECT
 
 
 class CurlWire:
@@ -182,7 +185,10 @@ class CurlWire:
         proxy_error = int(curl.getinfo(CurlInfo.PROXY_ERROR))  # type: ignore[arg-type]
         connect_code = int(curl.getinfo(CurlInfo.HTTP_CONNECTCODE))  # type: ignore[arg-type]
         proxy_tls = int(curl.getinfo(CurlInfo.PROXY_SSL_VERIFYRESULT))  # type: ignore[arg-type]
-        return CurlFailure(code, message, proxy_error, connect_code, proxy_tls)
+        reason = ""
+        if connect_code >= 300 and self._head:  # the tunnel was refused: the head kept is the proxy's answer
+            reason = self._head[0].decode("latin-1").strip().split(" ", 2)[-1] if self._head[0].count(b" ") > 1 else ""
+        return CurlFailure(code, message, proxy_error, connect_code, proxy_tls, reason)
 
     def _wake(self) -> None:
         waiter, self._waiter = self._waiter, None

@@ -24,6 +24,7 @@ from crawler.core.response import Response, is_page
 from crawler.core.urls import join
 from crawler.net.decode import BodyDecoder, decoded
 from crawler.net.proxies import Proxy, Router
+from crawler.net.proxy_blame import blame
 from crawler.net.resolver import literal_blocked
 from crawler.net.retry_after import parse_retry_after
 from crawler.net.session import FetchSettings
@@ -112,12 +113,12 @@ class Fetcher:
                 response.transport, response.http_version = transport.name, wire.http_version
                 return response
         except FetchError as e:
-            raise self._blame(e, proxy) from None
+            raise self._blame(e, proxy, url) from None
         except Exception as e:  # every transport failure is classified; a bug of ours escapes
             failure = self._failed(transport, e, proxy)
             if failure is None:
                 raise
-            raise self._blame(failure, proxy) from None
+            raise self._blame(failure, proxy, url) from None
 
     async def get_routed(self, url: URL, limit: int) -> tuple[int, bytes]:
         """Status and body of a small resource such as robots.txt (:meth:`send`), through the
@@ -183,7 +184,7 @@ class Fetcher:
         except InvalidURL:
             return Small(404, url, b"", None)  # a redirect to a non-http(s) or malformed URL
         except FetchError as e:
-            raise self._blame(e, proxy) from None
+            raise self._blame(e, proxy, url) from None
 
     async def close(self) -> None:
         await self._transports.close()
@@ -208,16 +209,9 @@ class Fetcher:
         self._router.disable(proxy, f"rejected our credentials ({status})")
         return FetchError(Kind.PROXY, f"proxy {proxy.id} rejected our credentials ({status})")
 
-    def _blame(self, error: FetchError, proxy: Proxy | None) -> FetchError:
-        """Through a proxy, connection-level failures are the proxy's; messages lose credentials."""
-        if proxy is None:
-            return error
-        error.message = self._router.redact(error.message)
-        if error.kind in (Kind.PROXY, Kind.CONNECT, Kind.TIMEOUT, Kind.ABORTED, Kind.DNS):
-            error.proxy_fault = True
-            if error.kind is not Kind.PROXY:
-                error.message = f"via {proxy.id}: {error.message}"
-        return error
+    def _blame(self, error: FetchError, proxy: Proxy | None, url: URL) -> FetchError:
+        """The proxy's fault, or the target's (:mod:`crawler.net.proxy_blame`); without credentials."""
+        return blame(error, proxy, url, self._router.redact)
 
     @staticmethod
     async def _kept(previous: Visit | None, pages: PageStore | None) -> bool:

@@ -1,0 +1,82 @@
+"""Whose failure it is when a request through a proxy fails: the proxy's, or the target's.
+
+A proxy's fault (it cannot be reached, times out, cuts the connection, fails in a general way)
+marks the error ``proxy_fault``: the request moves to another proxy (``proxy_retries``) and this
+one cools down. But a proxy that works says so when the *target* is the trouble, and then the
+error is the target's (``connect``, normal retries, the proxy released as healthy):
+
+- a SOCKS5 proxy's reply ``0x03`` network unreachable, ``0x04`` host unreachable, ``0x05``
+  connection refused, ``0x06`` TTL expired (microsocks' answer when its connect timed out). A
+  general failure (``0x01``: microsocks' answer to a name it cannot resolve, under ``socks5h``), a
+  ruleset's refusal (``0x02``), an unsupported command or address type stay the proxy's: another
+  proxy may do better;
+- tinyproxy's answer to a CONNECT it could not make, ``500 Unable to connect`` (a refused port
+  and an unknown name alike; its trouble with an upstream proxy is another reason phrase). Other
+  proxies' CONNECT refusals (a 502 or a 503 may be the proxy's own trouble) stay the proxy's.
+
+A ``dns`` error through ``socks4://``/``socks5://`` is the target's too: the crawl resolves those
+targets itself, before the proxy is asked. Through an HTTP proxy it is the proxy's own name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from yarl import URL
+
+from crawler.core.errors import FetchError, Kind
+
+if TYPE_CHECKING:
+    from crawler.net.proxies import Proxy
+
+SOCKS5_TARGET = {3: "network unreachable", 4: "host unreachable", 5: "connection refused", 6: "TTL expired"}
+TUNNEL_TARGET = frozenset({(500, "unable to connect")})  # tinyproxy's (status, reason phrase)
+LOCAL_DNS = frozenset({"socks4", "socks5"})  # the crawl resolves the target's name, then asks the proxy
+PROXY_KINDS = frozenset({Kind.PROXY, Kind.CONNECT, Kind.TIMEOUT, Kind.ABORTED, Kind.DNS})
+
+
+def socks_target(reply: int | None, note: str = "") -> FetchError | None:
+    """The error of a SOCKS5 ``reply`` code that says the target could not be reached (None: the
+    proxy's own failure); ``note`` (e.g. curl's error code) goes after the reply code."""
+    reason = SOCKS5_TARGET.get(reply or 0)
+    return None if reason is None else _unreachable(f"{reason} (SOCKS5 reply {reply}{note and ', '}{note})")
+
+
+def tunnel_target(status: int, reason: str, note: str = "") -> FetchError | None:
+    """The error of an HTTP proxy's answer to CONNECT (``status``, ``reason`` phrase) that says it
+    could not reach the target (None: the proxy refused the tunnel for a reason of its own)."""
+    if (status, " ".join(reason.split()).lower()) not in TUNNEL_TARGET:
+        return None
+    return _unreachable(f"{status} {reason.strip()}" + (f" ({note})" if note else ""))
+
+
+def blame(error: FetchError, proxy: Proxy | None, url: URL, redact: Callable[[str], str]) -> FetchError:
+    """``error`` of a request for ``url`` through ``proxy``, its message without credentials
+    (``redact``): ``proxy_fault`` when it is the proxy's, naming the target when the proxy
+    reported it unreachable."""
+    if proxy is None:
+        return error
+    error.message = redact(error.message)
+    if error.reported_by_proxy is not None:
+        said = redact(error.reported_by_proxy)
+        error.message = f"cannot connect to {_target(url)}, reported by proxy {proxy.id}: {said}"
+    elif error.kind is Kind.DNS and proxy.scheme in LOCAL_DNS:
+        pass  # the crawl's own lookup of the target, before the proxy was asked
+    elif error.kind in PROXY_KINDS:
+        error.proxy_fault = True
+        if error.kind is not Kind.PROXY:
+            error.message = f"via {proxy.id}: {error.message}"
+    return error
+
+
+def _unreachable(reason: str) -> FetchError:
+    """The target's failure as a proxy reported it; its message is completed by :func:`blame`."""
+    return FetchError(
+        Kind.CONNECT, f"the proxy cannot connect to the target: {reason}", retryable=True, reported_by_proxy=reason
+    )
+
+
+def _target(url: URL) -> str:
+    host = url.raw_host or ""
+    return f"[{host}]:{url.port}" if ":" in host else f"{host}:{url.port}"
