@@ -13,7 +13,7 @@ from yarl import URL
 
 from crawler import Hooks, Job, Outgoing
 from crawler.engine import Crawl
-from crawler.net.cookies import MAX_COOKIE, MAX_COOKIES, Jar
+from crawler.net.cookies import MAX_AGE, MAX_COOKIE, MAX_COOKIES, MAX_PER_DOMAIN, Jar
 
 
 def sent(jar: Jar, url: str, extra: dict[str, str] | None = None) -> str | None:
@@ -74,11 +74,35 @@ def test_the_jar_is_plain_data_that_round_trips():
     assert pref[6] > time.time() + 500  # an absolute deadline, not a Max-Age that restarts on load
 
 
-def test_a_jar_is_bounded():
+def test_a_jar_is_bounded_per_site_and_in_all():
     jar = Jar()
-    jar.update(URL("http://a.test/"), [f"c{i}=v" for i in range(MAX_COOKIES + 50)])
+    jar.update(URL("http://shop.test/"), ["sid=keep"])
+    jar.update(URL("http://a.test/"), [f"c{i}=v" for i in range(MAX_PER_DOMAIN + 50)])
+    assert len(jar) == 1 + MAX_PER_DOMAIN
+    assert "c0=" not in (sent(jar, "http://a.test/") or "")  # the oldest of a.test went first
+    assert sent(jar, "http://shop.test/") == "sid=keep"  # a.test's cookies did not push out shop.test's
+    sites = MAX_COOKIES // MAX_PER_DOMAIN + 2
+    for n in range(sites):
+        jar.update(URL(f"http://s{n}.test/"), [f"c{i}=v" for i in range(MAX_PER_DOMAIN)])
     assert len(jar) == MAX_COOKIES
-    assert "c0=" not in (sent(jar, "http://a.test/") or "")  # the oldest went first
+    assert sent(jar, "http://shop.test/") is None and sent(jar, f"http://s{sites - 1}.test/") is not None
+
+
+def test_odd_max_age_and_expires_are_ignored_or_capped_never_raised():
+    jar = Jar()
+    url = URL("http://a.test/")
+    jar.update(
+        url,
+        [
+            "sq=1; Max-Age=\u00b2",
+            "huge=2; Max-Age=" + "9" * 5000,
+            "far=3; Expires=Wed, 21 Oct 99999999999999999999 07:28:00 GMT",
+        ],
+    )
+    jar.update(url, ["neg=4; Max-Age=-" + "9" * 400, "ok=5"])
+    assert sent(jar, "http://a.test/") == "sq=1; huge=2; far=3; ok=5"
+    (huge,) = [c for c in jar.data() if c[0] == "huge"]
+    assert huge[6] <= time.time() + MAX_AGE  # no cookie lives past 400 days
 
 
 def test_a_cookie_for_a_public_suffix_is_refused_and_reaches_no_other_site():
@@ -148,11 +172,11 @@ async def test_a_cookie_for_a_public_suffix_is_not_sent_to_another_site(site, cr
 
 @pytest.mark.parametrize("transport", ["aiohttp", "curl"])
 async def test_the_cookie_header_is_the_jars_then_the_jobs_then_the_hooks(site, tmp_path, transport):
-    seen: dict[str, str | None] = {}
+    seen: dict[str, list[str]] = {}
 
     def page(links: str, *cookies: str):
         async def handler(request: web.Request) -> web.Response:
-            seen[request.path] = request.headers.get("Cookie")
+            seen[request.path] = request.headers.getall("Cookie", [])
             response = web.Response(text=links, content_type="text/html")
             for cookie in cookies:
                 response.headers.add("Set-Cookie", cookie)
@@ -161,7 +185,8 @@ async def test_the_cookie_header_is_the_jars_then_the_jobs_then_the_hooks(site, 
         return handler
 
     big = f"big={'x' * MAX_COOKIE}; Path=/"  # longer than a browser keeps: ignored
-    site.route("jar.test", "/", page('<a href="/next">n</a>', "sid=site; Path=/", "both=site; Path=/", big))
+    odd = ("odd=1; Max-Age=" + "9" * 5000, "far=1; Expires=Wed, 21 Oct 99999999999999999999 07:28:00 GMT")
+    site.route("jar.test", "/", page('<a href="/next">n</a>', "sid=site; Path=/", "both=site; Path=/", big, *odd))
     site.route("jar.test", "/next", page(""))
 
     def hook(req: Outgoing) -> None:
@@ -175,10 +200,14 @@ async def test_the_cookie_header_is_the_jars_then_the_jobs_then_the_hooks(site, 
             "ignore_robots": True,
             "transport": transport,
             "cookies": {"both": "job", "job": "1"},  # over the jar's same-named cookie
+            "headers": {"Cookie": "pref=job"},  # joined into the one Cookie header, first
         }
     )
     await Crawl(job, hooks=Hooks(request=hook)).run()
-    assert seen == {"/": "both=job; job=1; hook=1", "/next": "sid=site; both=job; job=1; hook=1"}
+    assert seen == {
+        "/": ["pref=job; both=job; job=1; hook=1"],
+        "/next": ["pref=job; sid=site; both=job; odd=1; far=1; job=1; hook=1"],  # odd dates cost no page
+    }
 
 
 async def test_one_jar_serves_both_transports_of_a_crawl(site, crawl):

@@ -10,6 +10,7 @@ checkpoint writes to ``state.sqlite`` and a shared job keeps in Redis (an identi
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import astuple, dataclass
@@ -20,8 +21,11 @@ from typing import Any
 from publicsuffixlist import PublicSuffixList
 from yarl import URL
 
-MAX_COOKIES = 300  # per jar; the oldest go first (browsers keep about as many per site)
+MAX_COOKIES = 3000  # per jar; the oldest go first (Chrome keeps as many in all)
+MAX_PER_DOMAIN = 180  # per domain a cookie is kept for, as Chrome: one site cannot push out the others'
 MAX_COOKIE = 4096  # bytes of name and value; a longer cookie is ignored, as browsers do
+MAX_AGE = 400 * 24 * 3600  # the longest life a cookie gets (RFC 6265bis, as browsers)
+_SECONDS = re.compile(r"-?[0-9]+")  # Max-Age: ASCII digits only ("²" is a digit to str.isdigit)
 
 
 @dataclass(slots=True)
@@ -38,10 +42,16 @@ class Cookie:
 
 
 class Jar:
-    """The cookies of one visitor. ``changes`` counts updates, so a caller knows when to save."""
+    """The cookies of one visitor. ``changes`` counts updates, so a caller knows when to save.
+
+    Cookies are filed by the domain they were set for, so the ``Cookie`` header of a request looks
+    at its host and the domains above it only, however many sites the crawl's jar holds."""
 
     def __init__(self, data: Iterable[Iterable[Any]] = ()) -> None:
-        self._cookies: dict[tuple[str, str, str], Cookie] = {}
+        self._cookies: dict[tuple[str, str, str], Cookie] = {}  # oldest first
+        self._domains: dict[str, dict[tuple[str, str, str], Cookie]] = {}
+        self._age: dict[tuple[str, str, str], int] = {}  # when each was set: equal paths go oldest first
+        self._set = 0  # cookies set so far
         self.changes = 0
         self.load(data)
 
@@ -51,15 +61,17 @@ class Jar:
         if not self._cookies:  # most crawls keep none: no scan, no clock, per request
             return "; ".join([f"{k}={v}" for k, v in extra.items()]) if extra else None
         host, path, now = (url.raw_host or "").lower(), url.raw_path or "/", time.time()
+        secure = url.scheme in ("https", "wss")
         found = [
             c
-            for c in self._cookies.values()
-            if (c.expires is None or c.expires > now)
-            and (host == c.domain or (not c.host_only and _domain_match(host, c.domain)))
+            for domain in _domains_of(host)
+            for c in self._domains.get(domain, {}).values()
+            if (domain == host or not c.host_only)
+            and (c.expires is None or c.expires > now)
             and _path_match(path, c.path)
-            and (not c.secure or url.scheme in ("https", "wss"))
+            and (secure or not c.secure)
         ]
-        found.sort(key=lambda c: -len(c.path))
+        found.sort(key=lambda c: (-len(c.path), self._age[(c.domain, c.path, c.name)]))
         pairs: dict[str, str] = {}
         for c in found:
             pairs.setdefault(c.name, c.value)  # the longest path wins a name
@@ -71,15 +83,15 @@ class Jar:
         """Keep the ``Set-Cookie`` header ``values`` of an answer from ``url``; one that is
         malformed or set for another site is ignored, like a browser ignores it."""
         for value in values:
-            cookie = _parse(value, url)
+            try:
+                cookie = _parse(value, url)
+            except Exception:  # a site's odd header must never cost it its page: ignored, as browsers do
+                continue
             if cookie is None:
                 continue
-            key = (cookie.domain, cookie.path, cookie.name)
-            old = self._cookies.pop(key, None)
+            old = self._drop((cookie.domain, cookie.path, cookie.name))
             if cookie.expires is None or cookie.expires > time.time():
-                self._cookies[key] = cookie
-                if len(self._cookies) > MAX_COOKIES:
-                    del self._cookies[next(iter(self._cookies))]
+                self._add(cookie)
             elif old is None:
                 continue  # deleting what is not there
             if old is None or _differ(old, cookie):
@@ -91,14 +103,47 @@ class Jar:
         return [list(astuple(c)) for c in self._cookies.values() if c.expires is None or c.expires > now]
 
     def load(self, data: Iterable[Iterable[Any]]) -> None:
-        """Replace the cookies with those of :meth:`data` (another worker's, or a saved jar)."""
-        self._cookies = {}
+        """Replace the cookies with those of :meth:`data` (another worker's, or a saved jar). A
+        cookie for a public suffix, saved before the jar read the list, is left out."""
+        self._cookies, self._domains, self._age = {}, {}, {}
         for values in data:
             cookie = Cookie(*values)
-            self._cookies[(cookie.domain, cookie.path, cookie.name)] = cookie
+            if cookie.host_only or not _public_suffix(cookie.domain, cookie.domain):
+                self._add(cookie)
 
     def __len__(self) -> int:
         return len(self._cookies)
+
+    def _add(self, cookie: Cookie) -> None:
+        """File the cookie as the newest; past a cap, the oldest of its domain or of the jar goes."""
+        key = (cookie.domain, cookie.path, cookie.name)
+        self._cookies[key] = cookie
+        self._set += 1
+        self._age[key] = self._set
+        bucket = self._domains.setdefault(cookie.domain, {})
+        bucket[key] = cookie
+        if len(bucket) > MAX_PER_DOMAIN:
+            self._drop(next(iter(bucket)))
+        if len(self._cookies) > MAX_COOKIES:
+            self._drop(next(iter(self._cookies)))
+
+    def _drop(self, key: tuple[str, str, str]) -> Cookie | None:
+        cookie = self._cookies.pop(key, None)
+        if cookie is not None:
+            del self._age[key]
+            bucket = self._domains[cookie.domain]
+            del bucket[key]
+            if not bucket:
+                del self._domains[cookie.domain]
+        return cookie
+
+
+def _domains_of(host: str) -> list[str]:
+    """The domains whose cookies may reach ``host``: itself, then each above it (an address: itself)."""
+    if _address(host):
+        return [host]
+    parts = host.split(".")
+    return [".".join(parts[i:]) for i in range(len(parts))]
 
 
 def _parse(text: str, url: URL) -> Cookie | None:
@@ -119,8 +164,8 @@ def _parse(text: str, url: URL) -> Cookie | None:
             path = arg
         elif key == "secure":
             secure = True
-        elif key == "max-age" and arg.lstrip("-").isdigit():
-            max_age = int(arg)
+        elif key == "max-age" and _SECONDS.fullmatch(arg):
+            max_age = _seconds(arg)
         elif key == "expires":
             expires = _date(arg)
     if domain and not (domain == host or _domain_match(host, domain)):
@@ -129,9 +174,20 @@ def _parse(text: str, url: URL) -> Cookie | None:
         if domain != host:
             return None  # for every site under a suffix such as co.uk (RFC 6265 section 5.3 step 5)
         domain = ""  # the suffix's own host (a github.io page): kept for that host alone, as browsers do
+    now = time.time()
     if max_age is not None:  # Max-Age wins over Expires
-        expires = time.time() + max_age if max_age > 0 else 0.0
+        expires = now + min(max_age, MAX_AGE) if max_age > 0 else 0.0
+    elif expires is not None:
+        expires = min(expires, now + MAX_AGE)
     return Cookie(name, value, domain or host, path or _default_path(url), not domain, secure, expires)
+
+
+def _seconds(arg: str) -> int:
+    """Max-Age's seconds: a number of more digits than any life a cookie gets is that life (or,
+    negative, none), never a huge int or int()'s refusal of thousands of digits."""
+    if len(arg.lstrip("-")) > 12:
+        return -1 if arg.startswith("-") else MAX_AGE
+    return int(arg)
 
 
 def _differ(old: Cookie, new: Cookie) -> bool:
@@ -149,7 +205,7 @@ def _date(text: str) -> float | None:
     """A cookie date (``Wed, 21 Oct 2015 07:28:00 GMT``, also with ``-`` between its parts)."""
     try:
         return parsedate_to_datetime(text.replace("-", " ")).timestamp()
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):  # year 99999999999…
         return None
 
 

@@ -151,15 +151,12 @@ class CurlTransport:
 
     def _headers(self, ask: Ask) -> list[tuple[str, str]]:
         """The job's headers (with a browser target, the browser's User-Agent unless the job set
-        one), and the cookies for the URL: the request's jar (the crawl's or the identity's), then the job's."""
-        headers = list(ask.headers.items())
+        one), and the one Cookie header for the URL (:meth:`Ask.sent_headers`)."""
+        headers = list(ask.sent_headers().items())
         if ask.impersonate is None:
             headers.append(("Accept-Encoding", self._accept_encoding))
         elif not self._settings.user_agent_set:  # the browser's own, as the TLS says (robots.txt keeps ours)
             headers = [(k, v) for k, v in headers if k.lower() != "user-agent"]
-        cookie = ask.jar.header(ask.url, ask.cookies)
-        if cookie:
-            headers.append(("Cookie", cookie))
         return headers
 
     def _prepare(

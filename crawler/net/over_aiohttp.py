@@ -5,12 +5,12 @@ HTTP/1.1, Python's TLS; the fastest way to fetch sites that do not look at who i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDictProxy
 from yarl import URL
 
 from crawler.core.errors import FetchError, Kind
@@ -76,7 +76,7 @@ class AiohttpTransport:
 
     @asynccontextmanager
     async def get(self, ask: Ask) -> AsyncIterator[AiohttpWire]:
-        kw: dict[str, Any] = {"headers": _with_cookies(ask), "allow_redirects": False}
+        kw: dict[str, Any] = {"headers": ask.sent_headers(), "allow_redirects": False}
         if ask.proxy is not None and not ask.proxy.is_socks:
             kw["proxy"] = ask.proxy.url
         if ask.raw:  # keep the bytes as received; the fetcher decodes them
@@ -107,17 +107,6 @@ class AiohttpTransport:
         if session is None:
             session = self._socks[proxy.url] = make_session(self._settings, self._resolver, proxy)
         return session
-
-
-def _with_cookies(ask: Ask) -> Mapping[str, str]:
-    """The headers of ``ask``, with its ``Cookie`` header when there is one (the jar's cookies for
-    the URL, then the job's and the request hook's); copied only then."""
-    cookie = ask.jar.header(ask.url, ask.cookies)
-    if cookie is None:
-        return ask.headers
-    headers = CIMultiDict(ask.headers)
-    headers.add("Cookie", cookie)
-    return headers
 
 
 def _tls_with_proxy(exc: BaseException, proxy: Proxy) -> bool:

@@ -61,6 +61,18 @@ class Ask:
     method: str = "GET"  # or "POST" (a login form), with ``body``
     body: bytes | None = None  # its Content-Type is in ``headers``
 
+    def sent_headers(self) -> Mapping[str, str]:
+        """``headers`` with the one ``Cookie`` header to send: a ``Cookie`` the job's headers set,
+        then the jar's cookies for the URL, then ``cookies`` (the job's and the request hook's).
+        One header, as RFC 6265 asks: many servers read only the first of two. Copied only then."""
+        cookie = self.jar.header(self.url, self.cookies)
+        if cookie is None:
+            return self.headers
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "cookie"}
+        own = [v for k, v in self.headers.items() if k.lower() == "cookie"]
+        headers["Cookie"] = "; ".join([*own, cookie])
+        return headers
+
 
 @dataclass(frozen=True, slots=True)
 class Form:
