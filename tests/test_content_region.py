@@ -96,6 +96,18 @@ def test_links_inside_pre_do_not_break_the_fence():
     assert '```\nif_stmt ::= "if" assignment_expression ":" suite\n```' in md
 
 
+def test_hidden_text_stays_out_of_the_markdown():
+    # Decoys that scrapers copy and readers never see (spans are unwrapped for speed: not these).
+    html = (
+        f"<article><h1>Contact</h1><p>{PARA}</p><p>Write to alice<span style='display:none'>REMOVE-THIS</span>"
+        "@example.com or call 555-<span hidden>0000</span>1234; <span class='pre'>price</span> "
+        "<span style='color: red'>12</span> EUR.</p></article>"
+    )
+    md = markdown_of(html)
+    assert "Write to alice@example.com or call 555-1234; price 12 EUR." in md
+    assert "REMOVE" not in md and "0000" not in md
+
+
 def test_sphinx_highlight_names_the_fence_language():
     html = (
         f"<main><p>{PARA}</p>"

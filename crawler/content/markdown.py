@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import re
 
-import html_to_markdown._html_to_markdown as h2m
+import html_to_markdown
 from selectolax.lexbor import LexborNode
 
+from crawler.content.signals import below
 from crawler.core.urls import C0_SPACE
 
 LANGUAGE = re.compile(r"(?:^|\s)(?:highlight|language|lang)-([A-Za-z0-9_+#.-]+)")
 PLAIN = frozenset(("default", "none", "text", "plain", "plaintext", "nohighlight"))
 # The region is already cleaned: html-to-markdown's own clean-up pass and its image-size inference
 # only cost time (same output on the 300 docs-corpus regions, 2.2 instead of 2.4 ms).
-NO_PREPROCESSING = h2m.PreprocessingOptions(enabled=False)
+NO_PREPROCESSING = html_to_markdown.PreprocessingOptions(enabled=False)
 
 PERMALINKS = "a.headerlink, a.anchor-link, a.anchorjs-link, a.header-anchor, a[href^='#']"
 UNSAFE_SCHEMES = frozenset(("javascript", "vbscript", "data", "file"))
 URL_BLANKS = str.maketrans("", "", "\t\n\r")
+MAX_UNWRAPPED = 3000  # spans unwrapped per page (docs pages: a median of 13, at most ~11,000)
 PERMALINK_TEXT = frozenset(("", "¶", "#", "§", "🔗", "¤"))
 FENCE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$\n?", re.M | re.S)
 IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
@@ -37,16 +39,14 @@ TABLE_SEPARATOR = re.compile(r"\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]
 def to_markdown(node: LexborNode, base_url: str) -> str:
     """Markdown of node (modified on the way: links in <pre> unwrapped, code languages marked)."""
     _prepare(node)
-    # The converter's own options class: its Python wrapper re-coerces a dozen enums per call, a
-    # tenth of the conversion's cost on a small page.
-    options = h2m.ConversionOptions(
+    options = html_to_markdown.ConversionOptions(
         extract_metadata=False,
         base_url=base_url,
         preprocessing=NO_PREPROCESSING,
         infer_dimensions=False,
-        tier_strategy=h2m.TierStrategy.TIER1,
+        tier_strategy="tier1",
     )
-    return str(h2m.convert(html=node.html or "", options=options).content).strip() + "\n"
+    return str(html_to_markdown.convert(node.html or "", options).content).strip() + "\n"
 
 
 def _prepare(node: LexborNode) -> None:
@@ -74,8 +74,11 @@ def _prepare(node: LexborNode) -> None:
         language = _language(pre)
         if language:
             pre.attrs["class"] = "language-" + language
-    if node.tag != "span":  # unwrap_tags would unwrap node itself too
-        node.unwrap_tags(["span"])
+    # Not a span the converter would hide (hidden, display:none…): its text would show. Only spans
+    # of text (no element inside: a code token, a word): unwrapping one that holds elements costs as
+    # much as what it holds, quadratic time for spans nested thousands deep in broken HTML.
+    for span in below(node, "span:not([hidden]):not([style]):not(:has(*))")[:MAX_UNWRAPPED]:
+        span.unwrap()
 
 
 def _unsafe(url: str | None) -> bool:
