@@ -92,7 +92,7 @@ def render(r: Report) -> str:
             ("ms per lookup", f"{d['seconds'] / d['lookups'] * 1000:,.1f}"),
         ]
         parts.append(_section("Name lookups (DNS)", _table(["", ""], rows)))
-    if r.identities_made or sum(r.logins.values()):
+    if r.identities_made or sum(r.retired.values()) or sum(r.logins.values()):
         parts.append(_section("Identities and logins", _table(["", ""], _identity_rows(r))))
     if r.items or r.extract_errors:
         parts += [
