@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import pytest_asyncio
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from selectolax.lexbor import LexborHTMLParser
@@ -37,35 +38,38 @@ FAULT_PATHS = [
 ]
 
 
-@pytest.fixture
-async def fault_crawl(tmp_path):
-    """A crawl of the fault site (two host names for one server), and its report."""
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def fault_crawl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A crawl of the fault site (two host names for one server), and its report: made once for
+    the module, since its tests only read the files (two CLI runs cost seconds)."""
     server = FaultServer()
     await server.start()
-    out = tmp_path / "out"
+    out = tmp_path_factory.mktemp("fault_crawl") / "out"
     urls = [server.url(p) for p in FAULT_PATHS] + [server.url("/ok", host="localhost")]
-    code, _, err = await run_cli(
-        "crawl",
-        *urls,
-        "-o",
-        str(out),
-        "--ignore-robots",
-        "--max-redirects",
-        "3",
-        "--timeout",
-        "2",
-        "--read-timeout",
-        "1",
-        "--retries",
-        "2",
-        "--max-depth",
-        "1",
-    )
+    try:
+        code, _, err = await run_cli(
+            "crawl",
+            *urls,
+            "-o",
+            str(out),
+            "--ignore-robots",
+            "--max-redirects",
+            "3",
+            "--timeout",
+            "2",
+            "--read-timeout",
+            "1",
+            "--retries",
+            "2",
+            "--max-depth",
+            "1",
+        )
+    finally:
+        await server.stop()  # the tests read the files only
     assert code == 0, err
     code, stdout, err = await run_cli("report", str(out))
     assert code == 0 and "report.html" in stdout, err
-    yield out
-    await server.stop()
+    return out
 
 
 def cells(row) -> list[str]:
