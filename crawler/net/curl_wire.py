@@ -187,7 +187,8 @@ class CurlWire:
         proxy_tls = int(curl.getinfo(CurlInfo.PROXY_SSL_VERIFYRESULT))  # type: ignore[arg-type]
         reason = ""
         if connect_code >= 300 and self._head:  # the tunnel was refused: the head kept is the proxy's answer
-            reason = self._head[0].decode("latin-1").strip().split(" ", 2)[-1] if self._head[0].count(b" ") > 1 else ""
+            status_line = self._head[0].decode("latin-1").split(None, 2)  # version, status, reason phrase
+            reason = status_line[2].strip() if len(status_line) == 3 else ""
         return CurlFailure(code, message, proxy_error, connect_code, proxy_tls, reason)
 
     def _wake(self) -> None:
