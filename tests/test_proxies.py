@@ -163,20 +163,21 @@ async def test_all_proxies_dead_every_url_ends_with_a_proxy_error(site, crawl, p
     assert all(used.failures >= 1 for used in r.stats.proxies)  # a dead proxy is still the one to blame
 
 
-async def crawl_in_order(tmp_path, first: str, then: str, **fields) -> tuple[Stats, dict[str, dict]]:
-    """A crawl of ``first`` and ``then`` (robots.txt ignored) whose request for ``then`` waits until
-    ``first`` has its record, all its tries done; the stats and the records by URL."""
-    recorded = asyncio.Event()
+async def crawl_in_order(tmp_path, *urls: str, **fields) -> tuple[Stats, dict[str, dict]]:
+    """A crawl of ``urls`` (robots.txt ignored) in which the request for each URL waits until the
+    one before has its record, all its tries done; the stats and the records by URL."""
+    recorded = {url: asyncio.Event() for url in urls}
+    before = dict(zip(urls[1:], urls, strict=False))
 
     def on_record(rec) -> None:
-        if rec.url == first:
-            recorded.set()
+        if rec.url in recorded:
+            recorded[rec.url].set()
 
     async def request(req: Outgoing) -> None:
-        if req.url == then:
-            await recorded.wait()
+        if req.url in before:
+            await recorded[before[req.url]].wait()
 
-    fields = {"start_urls": [first, then], "output": str(tmp_path / "o"), "retry_backoff": 0.01, **fields}
+    fields = {"start_urls": list(urls), "output": str(tmp_path / "o"), "retry_backoff": 0.01, **fields}
     crawl = Crawl(
         Job.model_validate({"ignore_robots": True, **fields}), hooks=Hooks(request=request, on_record=on_record)
     )
@@ -208,6 +209,34 @@ async def test_a_target_the_proxy_cannot_reach_is_not_blamed_on_the_proxy(site, 
     assert (used.requests, used.failures, used.state) == (3, 0, "ok")  # two tries of the dead URL, one live
     final = json.loads((tmp_path / "o" / "stats.jsonl").read_text().splitlines()[-1])
     assert final["proxies"][p.id]["failures"] == 0 and final["errors_by_kind"] == {"connect": 1}
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "curl"])
+@pytest.mark.parametrize("kind", ["socks5", "http"])
+async def test_a_proxy_that_reaches_no_target_is_blamed_at_the_third_in_a_row(site, proxies, tmp_path, kind, transport):
+    """A proxy whose own network is down says every target is unreachable. Dead targets with a live
+    one between them stay the targets' errors; the third different one in a row is the proxy's:
+    it cools down, and the pool (this proxy alone) gives up on the URL."""
+    (p,) = await proxies(kind, 1)
+    site.html("127.0.0.1", "/live", "alive", title="live")
+    live = site.url("127.0.0.1", "/live")
+    ports: set[int] = set()
+    while len(ports) < 5:
+        ports.add(free_port())  # nobody listens there: five different targets
+    dead = [f"https://127.0.0.1:{port}/gone" for port in sorted(ports)]
+    stats, by_url = await crawl_in_order(
+        tmp_path, dead[0], dead[1], live, dead[2], dead[3], dead[4],
+        proxy=p.url(), transport=transport, retries=0, proxy_retries=0, proxy_cooldown=300, proxy_wait=0.5,
+    )  # fmt: skip
+    assert by_url[live]["status"] == 200
+    for url in dead[:4]:  # two, an answer, two: never three in a row
+        assert by_url[url]["error"]["message"].startswith(f"cannot connect to 127.0.0.1:{URL(url).port}, reported by")
+    last = by_url[dead[4]]["error"]
+    assert last["kind"] == "connect" and last["message"].startswith(
+        f"via {p.id}: 3 different targets unreachable since it last reached one"
+    )
+    (used,) = stats.proxies
+    assert (used.failures, used.state) == (1, "cooling down (1 failures in a row)")
 
 
 @pytest.mark.parametrize("transport", ["aiohttp", "curl"])

@@ -102,6 +102,33 @@ def test_what_stays_the_proxys_fault(proxy_url, kind, fault):
     assert error.message == (f"via {proxy.id}: boom" if fault and kind is not Kind.PROXY else "boom")
 
 
+async def test_the_third_different_target_in_a_row_is_the_proxys_until_it_reaches_one():
+    """A dead uplink: every target unreachable. The same target again, or an answer through the
+    proxy in between (even a ban), is no run of three; a proxy's own failure does not end one."""
+    r = router("socks5://127.0.0.1:1080")
+    (proxy,) = r.proxies()
+
+    def unreachable(url: str) -> FetchError:
+        error = blame(socks_target(4) or FetchError(Kind.CONNECT, ""), r.hold(proxy), URL(url), r.redact)
+        r.release(proxy, failed=error.proxy_fault, unreachable=True)
+        return error
+
+    a, b, c = "http://a.test/", "http://b.test/", "http://c.test/"
+    assert not any(unreachable(url).proxy_fault for url in (a, b, b, a))
+    r.release(r.hold(proxy), banned=True)  # the target answered: a ban, but an answer
+    assert not any(unreachable(url).proxy_fault for url in (a, b))
+    r.release(r.hold(proxy), failed=True)  # the proxy's own failure: it reached nothing
+    third = unreachable(c)
+    assert third.proxy_fault and third.kind is Kind.CONNECT
+    assert third.message == (
+        "via socks5://127.0.0.1:1080: 3 different targets unreachable since it last reached one, "
+        "its own network may be down (c.test:80: host unreachable (SOCKS5 reply 4))"
+    )
+    assert unreachable(a).proxy_fault  # still none reached
+    r.release(r.hold(proxy))
+    assert not unreachable(c).proxy_fault
+
+
 def test_without_a_proxy_nothing_is_rewritten():
     error = socks_target(5)
     assert error is not None and blame(error, None, TARGET, str) is error

@@ -124,17 +124,17 @@ class Fetcher:
         """Status and body of a small resource such as robots.txt (:meth:`send`), through the
         route the URL's host takes, reporting proxy health."""
         proxy = await self._router.acquire(url.host or "")
-        failed, nbytes = False, 0
+        failed, unreachable, nbytes = False, False, 0
         try:
             small = await self.send(url, limit, proxy)
             nbytes = len(small.body)
             return small.status, small.body
         except FetchError as e:
-            failed = e.proxy_fault
+            failed, unreachable = e.proxy_fault, e.reported_by_proxy is not None
             raise
         finally:
             if proxy is not None:
-                self._router.release(proxy, failed=failed, nbytes=nbytes)
+                self._router.release(proxy, failed=failed, nbytes=nbytes, unreachable=unreachable)
 
     async def send(
         self,

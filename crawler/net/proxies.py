@@ -51,6 +51,7 @@ class Proxy:
     streak: int = 0  # consecutive failures
     cooling_until: float = 0.0
     dead: str | None = None  # why it is out of the crawl for good (e.g. rejected credentials)
+    unreachable: set[str] = field(default_factory=set)  # targets it said it cannot reach, since it last reached one
 
     @property
     def is_socks(self) -> bool:
@@ -282,12 +283,23 @@ class Router:
         return self._wait
 
     def release(
-        self, proxy: Proxy, *, failed: bool = False, banned: bool = False, blocked: bool = False, nbytes: int = 0
+        self,
+        proxy: Proxy,
+        *,
+        failed: bool = False,
+        banned: bool = False,
+        blocked: bool = False,
+        nbytes: int = 0,
+        unreachable: bool = False,
     ) -> None:
         """Report how a request through ``proxy`` went; failures and bans (a blocked page is one)
-        start or extend its cool-down, and mark its pools failing until a request through them works."""
+        start or extend its cool-down, and mark its pools failing until a request through them works.
+        ``unreachable``: the proxy said the target cannot be reached (not its failure, nor a sign
+        that it reaches targets: see :mod:`crawler.net.proxy_blame`)."""
         proxy.inflight -= 1
         proxy.bytes += nbytes
+        if not (failed or unreachable):  # an answer, even a ban: the proxy reaches targets
+            proxy.unreachable.clear()
         self._judge(proxy, failed, banned or blocked, blocked)
 
     def blocked(self, proxy: Proxy) -> None:

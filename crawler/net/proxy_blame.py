@@ -14,6 +14,11 @@ error is the target's (``connect``, normal retries, the proxy released as health
   and an unknown name alike; its trouble with an upstream proxy is another reason phrase). Other
   proxies' CONNECT refusals (a 502 or a 503 may be the proxy's own trouble) stay the proxy's.
 
+A proxy whose own uplink is down says every target is unreachable: once it has said so of
+``UPLINK_TARGETS`` different targets in a row (host and port; no answer through it in between),
+it is blamed again, as for any other failure of its own, until a request through it gets an
+answer. A few dead sites in a crawl rarely come in a row; a dead uplink always does.
+
 A ``dns`` error through ``socks4://``/``socks5://`` is the target's too: the crawl resolves those
 targets itself, before the proxy is asked. Through an HTTP proxy it is the proxy's own name.
 """
@@ -34,6 +39,7 @@ SOCKS5_TARGET = {3: "network unreachable", 4: "host unreachable", 5: "connection
 TUNNEL_TARGET = frozenset({(500, "unable to connect")})  # tinyproxy's (status, reason phrase)
 LOCAL_DNS = frozenset({"socks4", "socks5"})  # the crawl resolves the target's name, then asks the proxy
 PROXY_KINDS = frozenset({Kind.PROXY, Kind.CONNECT, Kind.TIMEOUT, Kind.ABORTED, Kind.DNS})
+UPLINK_TARGETS = 3  # different targets reported unreachable in a row: the proxy's own network is down
 
 
 def socks_target(reply: int | None, note: str = "") -> FetchError | None:
@@ -60,7 +66,15 @@ def blame(error: FetchError, proxy: Proxy | None, url: URL, redact: Callable[[st
     error.message = redact(error.message)
     if error.reported_by_proxy is not None:
         said = redact(error.reported_by_proxy)
-        error.message = f"cannot connect to {_target(url)}, reported by proxy {proxy.id}: {said}"
+        proxy.unreachable.add(_target(url))
+        if len(proxy.unreachable) >= UPLINK_TARGETS:
+            error.proxy_fault = True
+            error.message = (
+                f"via {proxy.id}: {len(proxy.unreachable)} different targets unreachable since it last "
+                f"reached one, its own network may be down ({_target(url)}: {said})"
+            )
+        else:
+            error.message = f"cannot connect to {_target(url)}, reported by proxy {proxy.id}: {said}"
     elif error.kind is Kind.DNS and proxy.scheme in LOCAL_DNS:
         pass  # the crawl's own lookup of the target, before the proxy was asked
     elif error.kind in PROXY_KINDS:
