@@ -9,14 +9,17 @@ import contextlib
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
+from crawler import Hooks
 from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.net import browser as browser_module
+from crawler.net import browser_scratch
 from crawler.net.proctree import descendants, running
 from tests.helpers.output import read_records
 from tests.helpers.render_site import ITEMS, alive, held_script, js_site
@@ -57,6 +60,9 @@ async def test_kill_9_of_the_crawl_leaves_no_browser(site, tmp_path):
     await proc.wait()
     release.set()
     await until(lambda: not alive(browser), "the browser noticed its pipe closed and exited")
+    (left,) = Path(tempfile.gettempdir()).glob(f"{browser_scratch.PREFIX}{proc.pid}-*")  # its browser's files
+    browser_scratch.remove(browser_scratch.make())  # the next crawl that renders
+    assert not left.exists()
 
 
 async def test_a_browser_grown_past_the_memory_cap_is_replaced_and_no_page_is_lost(site, tmp_path, monkeypatch):
@@ -256,7 +262,7 @@ async def test_a_script_that_never_yields_is_a_render_error_within_the_timeout(s
 async def test_a_browser_that_stops_answering_is_killed_and_replaced(site, tmp_path):
     """The browser process is frozen (SIGSTOP, as a machine thrashing in swap would leave it)
     while a page loads: that page is a render error once render_timeout passes, the frozen
-    browser is killed rather than waited for, and the next pages load in a new one."""
+    browser is killed rather than waited for (its files removed), and the next pages load in a new one."""
     held, release, hold = held_script()
 
     page = "<html><body><h1>{}</h1>{}</body></html>"
@@ -276,6 +282,13 @@ async def test_a_browser_that_stops_answering_is_killed_and_replaced(site, tmp_p
         )
     await site.start()
     urls = [site.url("js.test", p) for p in ("/stuck", "/ok/0", "/ok/1", "/ok/2")]
+    profiles: list[Path] = []  # the frozen browser's profile
+    kept: list[bool] = []  # whether it was still there when each page loaded in the new browser
+
+    def on_record(rec) -> None:
+        if "/ok/" in rec.url:
+            kept.append(profiles[0].exists())
+
     crawl = asyncio.create_task(
         Crawl(
             Job.model_validate(
@@ -291,7 +304,8 @@ async def test_a_browser_that_stops_answering_is_killed_and_replaced(site, tmp_p
                     "retries": 0,
                     "render_timeout": 8,
                 }
-            )
+            ),
+            hooks=Hooks(on_record=on_record),
         ).run()
     )  # room for the replacement browser's first page
     await asyncio.wait_for(held.wait(), 60)
@@ -301,6 +315,9 @@ async def test_a_browser_that_stops_answering_is_killed_and_replaced(site, tmp_p
         if b"--type=" not in Path(f"/proc/{p}/cmdline").read_bytes()
     }
     assert len(browser) == 1
+    profile = browser_scratch.profile_of(browser)
+    assert profile is not None and profile.parent.name.startswith(f"{browser_scratch.PREFIX}{os.getpid()}-")
+    profiles.append(profile)
     os.kill(next(iter(browser)), signal.SIGSTOP)
     try:
         stats = await asyncio.wait_for(crawl, 120)
@@ -314,4 +331,5 @@ async def test_a_browser_that_stops_answering_is_killed_and_replaced(site, tmp_p
     assert records["stuck"]["error"]["kind"] == "render"
     assert all(records[f"ok/{n}"]["error"] is None and records[f"ok/{n}"]["rendered"] for n in range(3))
     assert not alive(browser)  # killed by the crawl, not left frozen
+    assert kept == [False] * 3 and not profile.parent.exists()  # its files gone at once, the rest at the end
     assert any("did not close a tab" in w or "did not open a tab" in w for w in stats.warnings)

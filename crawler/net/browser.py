@@ -16,7 +16,8 @@ It is launched with the crawl, launched again for the next page after it crashed
 when its processes together grow past ``render_memory_mb`` (proportional set size, read from
 /proc every few pages): the new browser takes the next pages while the old one finishes its open
 pages and then closes. The browser's pipe to the crawl is its lifeline: when the crawl ends, even
-by kill -9, the driver and the browser exit with it.
+by kill -9, the driver and the browser exit with it; their files are in a scratch directory of the
+crawl (:mod:`.browser_scratch`).
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler.core.errors import FetchError, Kind, RenderUnavailable
 from crawler.core.usage import BrowserUse
+from crawler.net import browser_scratch
 from crawler.net.dns import DnsSettings
 from crawler.net.guard import BrowserGuard, launch_options, running_as_root
 from crawler.net.proctree import descendants, pss_mb, running
@@ -131,6 +134,7 @@ class _Instance:
     browser: Browser
     contexts: dict[Hashable, _Context] = field(default_factory=dict)  # least recently used first
     pids: set[int] = field(default_factory=set)  # its processes at launch (to kill it if it gets stuck)
+    profile: Path | None = None  # its profile directory (removed if it is killed or dies)
     open: int = 0
     retired: bool = False  # over the memory cap: closes when its last page does
     stuck: bool = False  # stopped answering: killed
@@ -218,6 +222,7 @@ class BrowserPool:
         self._lock = asyncio.Lock()
         self._playwright: Playwright | None = None
         self._current: _Instance | None = None
+        self._scratch: Path | None = None  # the browsers' temporary files (browser_scratch)
         self._retired: list[_Instance] = []
         self._check: asyncio.Task[None] | None = None  # a memory reading under way
         self.pages = 0
@@ -280,6 +285,7 @@ class BrowserPool:
                 for pid in instance.pids:
                     with contextlib.suppress(OSError):
                         os.kill(pid, signal.SIGKILL)
+                browser_scratch.discard(instance.profile, self._scratch)  # (files a closing browser removes)
                 if self._warn is not None:
                     self._warn(
                         f"the browser did not {doing} within {self._settings.timeout:g}s: killed it; "
@@ -326,10 +332,15 @@ class BrowserPool:
             if current is None or not current.browser.is_connected():
                 if current is not None:
                     self.relaunches += 1
+                    browser_scratch.discard(current.profile, self._scratch)  # it died
                 before = self._processes()
                 browser = await self._launch()
+                pids = self._processes() - before
                 self._current = current = _Instance(
-                    browser, pids=self._processes() - before, refuse_sockets=self._settings.refuse_sockets
+                    browser,
+                    pids=pids,
+                    profile=browser_scratch.profile_of(pids),
+                    refuse_sockets=self._settings.refuse_sockets,
                 )
             return current
 
@@ -343,7 +354,9 @@ class BrowserPool:
             raise FetchError(Kind.RENDER, "rendering needs Playwright: pip install 'crawler[render]'") from None
         try:
             if self._playwright is None:
-                self._playwright = await async_playwright().start()
+                self._scratch = browser_scratch.make()
+                with browser_scratch.as_tmpdir(self._scratch):
+                    self._playwright = await async_playwright().start()
             guard = await self.guard.start() if self.guard is not None else None
             options = launch_options(dict(self._settings.pins), running_as_root(), guard)
             return await self._playwright.chromium.launch(executable_path=self._settings.executable, **options)
@@ -375,5 +388,6 @@ class BrowserPool:
         self._current, self._retired = None, []
         if self._playwright is not None:
             await self._playwright.stop()
+        browser_scratch.remove(self._scratch)
         if self.guard is not None:
             await self.guard.close()
