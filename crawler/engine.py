@@ -24,22 +24,18 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from yarl import URL
-
-from crawler import wiring
+from crawler import seeds, wiring
 from crawler.config import Job
 from crawler.content.near import LocalNearIndex
 from crawler.core.content import NearDuplicates
 from crawler.core.errors import CheckpointError, ClusterError, StalledError
-from crawler.core.request import Lease, Request
-from crawler.core.step import Again, Final, Source, Step
-from crawler.core.urls import host_key
+from crawler.core.request import Lease
+from crawler.core.step import Again, Final, Step
 from crawler.core.usage import ProxyUse
 from crawler.finals import internal_error
 from crawler.frontier import Frontier
 from crawler.hooks import Hooks, failure
 from crawler.hooks import call as call_hook
-from crawler.net.sitemaps import sitemap_urls
 from crawler.net.sockets import fd_budget
 from crawler.observe.metrics import MetricsServer, render
 from crawler.observe.stats import Progress, Stats
@@ -133,7 +129,7 @@ class Crawl:
                     warn=self.warn,
                     generation=self.parts.frontier.generation,
                 )
-                await self._start()
+                await seeds.start(self.parts, self.net, self.warn)
                 await self._dispatch()
             await _stopped(ticker)  # no checkpoint may be halfway through a commit while we close
             if self._fatal is None:  # the last records on disk, then (shared jobs) published done
@@ -202,34 +198,6 @@ class Crawl:
         if again is not None:
             self.stats.resumed = 0
             self.stats.recrawled = again
-
-    async def _start(self) -> None:
-        """Schedule the work a previous run left, then admit the seeds (and sitemaps)."""
-        for host in await self.parts.frontier.hosts_with_work():
-            self.parts.scheduler.has_work(host)
-        seeds = [Request(u, host_key(URL(u, encoded=True))) for u in self.settings.seeds]
-        await self.parts.admission.admit(seeds, Source.SEED)
-        if self.settings.sitemaps:
-            roots = {r.host: URL(r.url, encoded=True) for r in reversed(seeds)}  # first seed per host
-            await asyncio.gather(*(self._seed_from_sitemaps(root) for root in roots.values()))
-
-    async def _seed_from_sitemaps(self, root: URL) -> None:
-        """Admit the pages listed by the host's sitemaps (depth 1, parent: the sitemap). Each
-        fetch holds a slot of its host, like any request."""
-        host = host_key(root)
-        declared: list[str] = []
-        if not self.settings.ignore_robots:
-            async with self.parts.scheduler.slot(host):
-                declared = await self.net.robots.sitemaps(root, host)
-
-        async def fetch(url: URL) -> tuple[int, bytes]:
-            async with self.parts.scheduler.slot(host_key(url)):
-                return await self.net.fetcher.get_routed(url, self.settings.max_bytes)
-
-        async for found in sitemap_urls(root, declared, fetch, self.settings.max_bytes, self.warn):
-            await self.parts.admission.admit(
-                [Request(str(u), host_key(u), 1, parent) for u, parent in found], Source.SITEMAP
-            )
 
     async def _dispatch(self) -> None:
         """Start a worker for each lease the scheduler hands out, at most ``concurrency`` at once."""
