@@ -22,9 +22,8 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Callable
-from typing import Any
 
-from crawler import seeds, wiring
+from crawler import seeds, sink_hooks, wiring
 from crawler.config import Job
 from crawler.content.near import LocalNearIndex
 from crawler.core.content import NearDuplicates
@@ -34,8 +33,7 @@ from crawler.core.step import Again, Final, Step
 from crawler.core.usage import ProxyUse
 from crawler.finals import internal_error
 from crawler.frontier import Frontier
-from crawler.hooks import Hooks, failure
-from crawler.hooks import call as call_hook
+from crawler.hooks import Hooks
 from crawler.net.sockets import fd_budget
 from crawler.observe.metrics import MetricsServer, render
 from crawler.observe.stats import Progress, Stats
@@ -264,7 +262,7 @@ class Crawl:
         self.output.write(outcome.record, outcome.items, outcome.content)
         await self.parts.frontier.done(lease, outcome.visit)
         if self.parts.hooks.on_record or self.parts.hooks.on_item or self.parts.hooks.on_content:
-            await self._sink_hooks(outcome)
+            await sink_hooks.call(self.parts.hooks, outcome, self.stats, self.warn)
         if self.output.pending_bytes >= FLUSH_BYTES:
             self._flush_now.set()
 
@@ -279,26 +277,6 @@ class Crawl:
         if first is not None:
             content.near_duplicate_of = outcome.record.near_duplicate_of = first
             self.stats.near_duplicates += 1
-
-    async def _sink_hooks(self, outcome: Final) -> None:
-        """The user's ``on_record`` (the typed :class:`Record`), ``on_item`` and ``on_content`` (the
-        page's ``content.jsonl`` line, also for a near-duplicate the job skips) with what was just
-        written (already serialized, so a hook that changes them changes nothing on disk).
-        Failures are counted; the first three are warned about; the crawl goes on."""
-        hooks, record, content = self.parts.hooks, outcome.record, outcome.content
-        calls: list[tuple[Callable[[Any], Any] | None, Any]] = [(hooks.on_record, record)]
-        calls += [(hooks.on_item, item) for item in outcome.items]
-        if hooks.on_content is not None and content is not None:
-            calls.append((hooks.on_content, content.line(record.url, record.final_url, record.crawl)))
-        for fn, value in calls:
-            if fn is None:
-                continue
-            try:
-                await call_hook(fn, value)
-            except Exception as e:  # user code
-                self.stats.hook_failures += 1
-                if self.stats.hook_failures <= 3:
-                    self.warn(f"{outcome.record.url}: {failure(fn, e)}")
 
     async def _tick(self) -> None:
         """Checkpoint every TICK seconds, or sooner when records pile up; a failure stops the crawl."""
