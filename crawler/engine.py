@@ -22,24 +22,18 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Callable
-from typing import Any
 
-from yarl import URL
-
-from crawler import wiring
+from crawler import seeds, sink_hooks, wiring
 from crawler.config import Job
 from crawler.content.near import LocalNearIndex
 from crawler.core.content import NearDuplicates
 from crawler.core.errors import CheckpointError, ClusterError, StalledError
-from crawler.core.request import Lease, Request
-from crawler.core.step import Again, Final, Source, Step
-from crawler.core.urls import host_key
+from crawler.core.request import Lease
+from crawler.core.step import Again, Final, Step
 from crawler.core.usage import ProxyUse
 from crawler.finals import internal_error
 from crawler.frontier import Frontier
-from crawler.hooks import Hooks, failure
-from crawler.hooks import call as call_hook
-from crawler.net.sitemaps import sitemap_urls
+from crawler.hooks import Hooks
 from crawler.net.sockets import fd_budget
 from crawler.observe.metrics import MetricsServer, render
 from crawler.observe.stats import Progress, Stats
@@ -133,7 +127,7 @@ class Crawl:
                     warn=self.warn,
                     generation=self.parts.frontier.generation,
                 )
-                await self._start()
+                await seeds.start(self.parts, self.net, self.warn)
                 await self._dispatch()
             await _stopped(ticker)  # no checkpoint may be halfway through a commit while we close
             if self._fatal is None:  # the last records on disk, then (shared jobs) published done
@@ -203,34 +197,6 @@ class Crawl:
             self.stats.resumed = 0
             self.stats.recrawled = again
 
-    async def _start(self) -> None:
-        """Schedule the work a previous run left, then admit the seeds (and sitemaps)."""
-        for host in await self.parts.frontier.hosts_with_work():
-            self.parts.scheduler.has_work(host)
-        seeds = [Request(u, host_key(URL(u, encoded=True))) for u in self.settings.seeds]
-        await self.parts.admission.admit(seeds, Source.SEED)
-        if self.settings.sitemaps:
-            roots = {r.host: URL(r.url, encoded=True) for r in reversed(seeds)}  # first seed per host
-            await asyncio.gather(*(self._seed_from_sitemaps(root) for root in roots.values()))
-
-    async def _seed_from_sitemaps(self, root: URL) -> None:
-        """Admit the pages listed by the host's sitemaps (depth 1, parent: the sitemap). Each
-        fetch holds a slot of its host, like any request."""
-        host = host_key(root)
-        declared: list[str] = []
-        if not self.settings.ignore_robots:
-            async with self.parts.scheduler.slot(host):
-                declared = await self.net.robots.sitemaps(root, host)
-
-        async def fetch(url: URL) -> tuple[int, bytes]:
-            async with self.parts.scheduler.slot(host_key(url)):
-                return await self.net.fetcher.get_routed(url, self.settings.max_bytes)
-
-        async for found in sitemap_urls(root, declared, fetch, self.settings.max_bytes, self.warn):
-            await self.parts.admission.admit(
-                [Request(str(u), host_key(u), 1, parent) for u, parent in found], Source.SITEMAP
-            )
-
     async def _dispatch(self) -> None:
         """Start a worker for each lease the scheduler hands out, at most ``concurrency`` at once."""
         concurrency = self.budget.concurrency
@@ -296,7 +262,7 @@ class Crawl:
         self.output.write(outcome.record, outcome.items, outcome.content)
         await self.parts.frontier.done(lease, outcome.visit)
         if self.parts.hooks.on_record or self.parts.hooks.on_item or self.parts.hooks.on_content:
-            await self._sink_hooks(outcome)
+            await sink_hooks.call(self.parts.hooks, outcome, self.stats, self.warn)
         if self.output.pending_bytes >= FLUSH_BYTES:
             self._flush_now.set()
 
@@ -311,26 +277,6 @@ class Crawl:
         if first is not None:
             content.near_duplicate_of = outcome.record.near_duplicate_of = first
             self.stats.near_duplicates += 1
-
-    async def _sink_hooks(self, outcome: Final) -> None:
-        """The user's ``on_record`` (the typed :class:`Record`), ``on_item`` and ``on_content`` (the
-        page's ``content.jsonl`` line, also for a near-duplicate the job skips) with what was just
-        written (already serialized, so a hook that changes them changes nothing on disk).
-        Failures are counted; the first three are warned about; the crawl goes on."""
-        hooks, record, content = self.parts.hooks, outcome.record, outcome.content
-        calls: list[tuple[Callable[[Any], Any] | None, Any]] = [(hooks.on_record, record)]
-        calls += [(hooks.on_item, item) for item in outcome.items]
-        if hooks.on_content is not None and content is not None:
-            calls.append((hooks.on_content, content.line(record.url, record.final_url, record.crawl)))
-        for fn, value in calls:
-            if fn is None:
-                continue
-            try:
-                await call_hook(fn, value)
-            except Exception as e:  # user code
-                self.stats.hook_failures += 1
-                if self.stats.hook_failures <= 3:
-                    self.warn(f"{outcome.record.url}: {failure(fn, e)}")
 
     async def _tick(self) -> None:
         """Checkpoint every TICK seconds, or sooner when records pile up; a failure stops the crawl."""

@@ -6,9 +6,10 @@
 What each page is read from:
 
 - job-options.md: the one job schema, ``crawler.config.Job`` (names, types, defaults), the CLI's
-  ``crawler.cli.OPTIONS`` (flags and their help, the description of every option that has a flag),
-  ``YAML_ONLY`` below (the description of every key without a flag), and the schema's sections
-  (``crawler.job_values``, ``crawler.parsing.rules``: docstrings and the comments beside fields).
+  ``crawler.commands.options.OPTIONS`` (flags and their help, the description of every option that
+  has a flag), ``YAML_ONLY`` below (the description of every key without a flag), and the
+  schema's sections (``crawler.job_values``, ``crawler.parsing.rules``: docstrings and the comments
+  beside fields).
 - cli.md: the click commands of ``crawler.cli.main`` (usage, help, arguments, options).
 - api.md: ``crawler.__all__`` (signatures, types and docstrings).
 - output.md: the line formats as the code writes them (``Record.as_json``, ``PageContent.line``,
@@ -41,6 +42,7 @@ from pydantic import BaseModel
 
 import crawler
 from crawler import __version__, cli
+from crawler.commands import options
 from crawler.config import Job
 from crawler.core import errors
 from crawler.core.content import Chunk, PageContent
@@ -282,7 +284,7 @@ def field_comments(cls: type) -> dict[str, str]:
 def flags_by_field() -> dict[str, list[tuple[str, str]]]:
     """Job field → [(flags, help)] from the CLI's option table."""
     flags: dict[str, list[tuple[str, str]]] = {}
-    for decls, field, _kind, help_text in cli.OPTIONS:
+    for decls, field, _kind, help_text in options.OPTIONS:
         flags.setdefault(field, []).append((", ".join(decls), help_text))
     return flags
 
@@ -334,7 +336,7 @@ def job_options_page() -> str:
             f"docs/gen_reference.py: job keys without a description: {missing}; YAML_ONLY entries that "
             f"are flags or not keys: {extra}; flags of no key: {unknown}"
         )
-    lines = header("Job options", "`crawler.config.Job` and `crawler.cli.OPTIONS`")
+    lines = header("Job options", "`crawler.config.Job` and `crawler.commands.options.OPTIONS`")
     lines += [
         "One schema serves flags and YAML job files: a YAML key is the flag's long name with `_` for `-`,",
         "plural for repeatable flags. Flags override the file (`headers` and `cookies` merge key by key;",
@@ -388,7 +390,7 @@ def job_options_page() -> str:
 
 def cli_page() -> str:
     root = cli.main
-    job_dests = {cli._dest(decls, field, kind) for decls, field, kind, _ in cli.OPTIONS}
+    job_dests = {options._dest(decls, field, kind) for decls, field, kind, _ in options.OPTIONS}
     lines = header("Command line", "the click commands of `crawler.cli`")
     root_ctx = root.make_context("crawler", [], resilient_parsing=True)
     lines += ["```", "Usage: crawler " + " ".join(root.collect_usage_pieces(root_ctx)), "```", ""]

@@ -138,7 +138,7 @@ def tool(label: str, command: list[str]) -> tuple[float, float]:
 
 
 async def resume_steps(out: Path) -> dict[str, float | int]:
-    """The engine's resume, call by call (crawler.engine.Engine._open and _start), timed."""
+    """The engine's resume, call by call (crawler.engine.Crawl._open, then crawler.seeds.start), timed."""
     from crawler.frontier.sqlite import SqliteFrontier
     from crawler.sinks import outdir
 
