@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import orjson
+
 from crawler.admission import Admission
 from crawler.config import Job
 from crawler.core.content import NearDuplicates
@@ -28,8 +30,9 @@ from crawler.core.usage import DnsUse, IdentityUse, RedisUse
 from crawler.frontier import Frontier
 from crawler.frontier.memory import MemoryFrontier
 from crawler.hooks import Hooks
+from crawler.net.cookies import Jar
 from crawler.net.fetch import Fetcher
-from crawler.net.identities import Identities, IdentitySettings, LocalBook
+from crawler.net.identities import Identities, IdentitySettings, LocalBook, Saved
 from crawler.net.login import Login, LoginSettings
 from crawler.net.over_aiohttp import AiohttpTransport
 from crawler.net.proxies import Router
@@ -70,6 +73,8 @@ if TYPE_CHECKING:
     from crawler.net.wire import Transport
     from crawler.sinks.warc import WarcSink
 
+JAR_KEY = "cookies"  # the crawl's cookie jar, in state.sqlite's job table
+
 
 @dataclass(slots=True)
 class Backends:
@@ -83,6 +88,7 @@ class Backends:
     claim: Callable[[], Awaitable[None]] | None = None  # first: the shared state is this job's
     near: NearDuplicates | None = None  # a shared job's near-duplicate index (a local one is read at start)
     identities: Book | None = None  # where the identities are kept (None: in memory only)
+    state: Saved | None = None  # where the crawl's cookie jar is kept (a crawl alone: state.sqlite)
 
 
 @dataclass(slots=True)
@@ -217,7 +223,7 @@ def make_backends(job: Job, warn: Callable[[str], None]) -> Backends:
 
     frontier = SqliteFrontier(out / "state.sqlite", out / "records.jsonl")
     book = LocalBook(frontier) if identity_settings(job) is not None else None  # kept at checkpoints
-    return Backends(frontier, limiter, out, identities=book)
+    return Backends(frontier, limiter, out, identities=book, state=frontier)
 
 
 @asynccontextmanager
@@ -237,7 +243,10 @@ async def connect(
     stats.dns = DnsUse(servers=settings.dns.servers)
     resolver = make_resolver(settings, stats.dns)
     async with make_session(settings, resolver, idle=budget.idle if budget is not None else None) as session:
-        fetcher = Fetcher(transports(settings, session, resolver), settings, parts.router, warc)
+        both = transports(settings, session, resolver)
+        if parts.backends.state is not None:
+            keep_jar(both.jar, parts.backends.state)
+        fetcher = Fetcher(both, settings, parts.router, warc)
         identities = None
         if parts.identities is not None:
             use = stats.identities = IdentityUse(login=parts.login is not None)
@@ -290,3 +299,21 @@ def transports(settings: FetchSettings, session: aiohttp.ClientSession, resolver
         return CurlTransport(settings, resolver)
 
     return Transports(settings.transports, AiohttpTransport(session, settings, resolver), curl)
+
+
+def keep_jar(jar: Jar, state: Saved) -> None:
+    """The crawl's own cookie jar (the identities keep theirs) resumes with the crawl: loaded from
+    what an earlier run saved in ``state``, saved there with each checkpoint that finds it changed."""
+    text = state.kept(JAR_KEY)
+    if text:
+        jar.load(orjson.loads(text))
+    saved = jar.changes
+
+    def snapshot() -> str | None:
+        nonlocal saved
+        if jar.changes == saved:
+            return None
+        saved = jar.changes
+        return orjson.dumps(jar.data()).decode()
+
+    state.keep(JAR_KEY, snapshot)

@@ -1,11 +1,17 @@
 """The crawler's cookie jar (crawler/net/cookies.py): what a browser would send back, as plain data.
 Unit tests, then real crawls over both transports, with and without identities: an identity's jar,
-or the crawl's one jar (aiohttp's sessions keep none)."""
+or the crawl's one jar (aiohttp's sessions keep none), which a resumed crawl gets back."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import sqlite3
+import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -14,6 +20,10 @@ from yarl import URL
 from crawler import Hooks, Job, Outgoing
 from crawler.engine import Crawl
 from crawler.net.cookies import MAX_AGE, MAX_COOKIE, MAX_COOKIES, MAX_PER_DOMAIN, Jar
+from tests.helpers.cli import run_cli
+from tests.helpers.login_site import Visitors
+from tests.helpers.output import read_records
+from tests.helpers.timing import until
 
 
 def sent(jar: Jar, url: str, extra: dict[str, str] | None = None) -> str | None:
@@ -237,3 +247,40 @@ async def test_one_jar_serves_both_transports_of_a_crawl(site, crawl):
         "after": "aiohttp",
     }
     assert seen == {"/": None, "/curl/page": "a=1", "/after": "a=1; c=2"}
+
+
+def saved_jar(out: Path) -> list[list[Any]]:
+    """The crawl's cookie jar as its state.sqlite holds it (empty: none saved yet)."""
+    state = out / "state.sqlite"
+    if not state.exists():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{state}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT value FROM job WHERE key='cookies'").fetchone()
+    except sqlite3.Error:  # not created yet
+        return []
+    return json.loads(row[0]) if row else []
+
+
+async def test_the_crawls_cookies_survive_a_kill(site, tmp_path):
+    """Without identities the crawl is one visitor: killed and resumed, it goes on with the cookie
+    the site gave it before, as a browser reopened on the same profile would."""
+    visitors = Visitors(site, "v.test", pages=30, hold_from=10)
+    out = tmp_path / "o"
+    seed = site.url("v.test", "/visit/p0")
+    args = ["crawl", seed, "-o", str(out), "-q", "--ignore-robots", "--per-host", "1", "--resolve", *site.pin("v.test")]
+    first = await asyncio.create_subprocess_exec(sys.executable, "-m", "crawler", *args, stderr=asyncio.subprocess.PIPE)
+    await until(lambda: saved_jar(out), "the jar saved with the site's cookie")
+    first.kill()
+    assert await first.wait() == -9
+    before = {rec["url"] for rec in read_records(out)}
+    assert visitors.given == ["1"]
+    visitors.gate.set()
+    code, _, err = await run_cli(*args)
+    assert code == 0, err
+    records = read_records(out)
+    assert len(records) == len({rec["url"] for rec in records}) == 30
+    assert visitors.given == ["1"]  # no new visitor after the resume
+    carried = dict(visitors.seen)
+    after = [rec for rec in records if rec["url"] not in before]
+    assert after and {carried[URL(rec["url"]).path] for rec in after} == {"1"}

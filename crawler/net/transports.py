@@ -47,7 +47,7 @@ class Transports:
         self._aiohttp = default
         self._make_curl = make_curl
         self._curl: Transport | None = None
-        self.jar = Jar()  # not saved: a resumed crawl, or each worker of a shared job, starts with none
+        self.jar = Jar()  # saved by a crawl alone (wiring.keep_jar); each worker of a shared job has its own
         self._rules = [(url_pattern(r.pattern), r) for r in settings.rules]
         self._fixed = None if self._rules else (self._by_name(settings.transport), settings.impersonate)
 
