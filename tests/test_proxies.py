@@ -7,10 +7,12 @@ import json
 import ssl
 import sys
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import pytest
 import trustme
 from aiohttp import web
+from warcio.archiveiterator import ArchiveIterator
 from yarl import URL
 
 from crawler import Hooks, Job, Outgoing
@@ -163,6 +165,12 @@ async def test_all_proxies_dead_every_url_ends_with_a_proxy_error(site, crawl, p
     assert all(used.failures >= 1 for used in r.stats.proxies)  # a dead proxy is still the one to blame
 
 
+def archived(warc: Path) -> list[str]:
+    """The target URIs of the WARC's response records."""
+    with warc.open("rb") as f:
+        return [r.rec_headers["WARC-Target-URI"] for r in ArchiveIterator(f) if r.rec_type == "response"]
+
+
 async def crawl_in_order(tmp_path, *urls: str, **fields) -> tuple[Stats, dict[str, dict]]:
     """A crawl of ``urls`` (robots.txt ignored) in which the request for each URL waits until the
     one before has its record, all its tries done; the stats and the records by URL."""
@@ -186,18 +194,21 @@ async def crawl_in_order(tmp_path, *urls: str, **fields) -> tuple[Stats, dict[st
 
 
 @pytest.mark.parametrize("transport", ["aiohttp", "curl"])
-@pytest.mark.parametrize("kind", ["socks5", "http"])
-async def test_a_target_the_proxy_cannot_reach_is_not_blamed_on_the_proxy(site, proxies, tmp_path, kind, transport):
+@pytest.mark.parametrize("kind, scheme", [("socks5", "https"), ("http", "https"), ("http", "http")])
+async def test_a_target_the_proxy_cannot_reach_is_not_blamed_on_the_proxy(
+    site, proxies, tmp_path, kind, scheme, transport
+):
     """The proxy works and says the target refused it (microsocks: SOCKS5 reply 5; tinyproxy: its
-    answer to CONNECT, 500 Unable to connect): the target's ``connect`` error after the normal
-    retries, no other proxy sought, and the proxy, healthy, takes the next URL at once."""
+    answer to CONNECT or to a plain http:// request it forwards, 500 Unable to connect): the
+    target's ``connect`` error after the normal retries, no other proxy sought, the proxy's page
+    not archived as the target's answer, and the proxy, healthy, takes the next URL at once."""
     (p,) = await proxies(kind, 1)
     port = free_port()  # nobody listens there
-    dead = f"https://127.0.0.1:{port}/gone"  # (https: through tinyproxy, a CONNECT)
+    dead = f"{scheme}://127.0.0.1:{port}/gone"  # (https through tinyproxy: a CONNECT; http: forwarded)
     site.html("127.0.0.1", "/live", "alive", title="live")
     live = site.url("127.0.0.1", "/live")
     stats, by_url = await crawl_in_order(
-        tmp_path, dead, live, proxy=p.url(), transport=transport, retries=1, proxy_cooldown=300, proxy_wait=2
+        tmp_path, dead, live, proxy=p.url(), transport=transport, retries=1, proxy_cooldown=300, proxy_wait=2, warc=True
     )
     gone = by_url[dead]
     assert (gone["error"]["kind"], gone["attempts"], gone["proxy"]) == ("connect", 2, p.id)
@@ -205,6 +216,7 @@ async def test_a_target_the_proxy_cannot_reach_is_not_blamed_on_the_proxy(site, 
     assert gone["error"]["message"].startswith(f"cannot connect to 127.0.0.1:{port}, reported by proxy {p.id}: {said}")
     assert (by_url[live]["status"], by_url[live]["title"], by_url[live]["proxy"]) == (200, "live", p.id)
     assert [(path, peer) for _, path, peer in site.remotes] == [("/live", p.source)]
+    assert archived(tmp_path / "o" / "crawl.warc.gz") == [live]
     (used,) = stats.proxies
     assert (used.requests, used.failures, used.state) == (3, 0, "ok")  # two tries of the dead URL, one live
     final = json.loads((tmp_path / "o" / "stats.jsonl").read_text().splitlines()[-1])

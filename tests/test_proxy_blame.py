@@ -12,7 +12,7 @@ from yarl import URL
 from crawler.core.errors import FetchError, Kind
 from crawler.net.failures import classify
 from crawler.net.proxies import Router
-from crawler.net.proxy_blame import blame, socks_target, tunnel_target
+from crawler.net.proxy_blame import blame, forwarded_target, socks_target, tunnel_target
 
 TARGET = URL("https://example.test/page")
 
@@ -127,6 +127,15 @@ async def test_the_third_different_target_in_a_row_is_the_proxys_until_it_reache
     assert unreachable(a).proxy_fault  # still none reached
     r.release(r.hold(proxy))
     assert not unreachable(c).proxy_fault
+
+
+def test_only_a_forwarded_plain_http_request_reads_the_proxys_own_answer():
+    r = router("http://127.0.0.1:3128", "socks5://127.0.0.1:1080")
+    http, socks = r.proxies()
+    assert forwarded_target(http, URL("http://a.test/"), 500, "Unable to connect") is not None
+    assert forwarded_target(http, URL("http://a.test/"), 500, "Internal Server Error") is None  # the target's
+    assert forwarded_target(http, URL("https://a.test/"), 500, "Unable to connect") is None  # a tunnel's payload
+    assert forwarded_target(socks, URL("http://a.test/"), 500, "Unable to connect") is None
 
 
 def test_without_a_proxy_nothing_is_rewritten():

@@ -24,7 +24,7 @@ from crawler.core.response import Response, is_page
 from crawler.core.urls import join
 from crawler.net.decode import BodyDecoder, decoded
 from crawler.net.proxies import Proxy, Router
-from crawler.net.proxy_blame import blame
+from crawler.net.proxy_blame import blame, forwarded_target
 from crawler.net.resolver import literal_blocked
 from crawler.net.retry_after import parse_retry_after
 from crawler.net.session import FetchSettings
@@ -161,6 +161,8 @@ class Fetcher:
                     async with transport.get(ask) as wire:
                         if proxy is not None and wire.status == 407:
                             raise self._credentials_rejected(proxy, wire.status)
+                        if proxy is not None and (gone := forwarded_target(proxy, url, wire.status, wire.reason)):
+                            raise gone
                         location = wire.headers.get("Location")
                         if 300 <= wire.status < 400 and location:
                             hop = join(url, location)  # a form goes on (307, 308) only within its origin
@@ -247,6 +249,9 @@ class Fetcher:
             return Response(
                 status, ctype, sha256=previous.digest, path=previous.path, headers=wire.headers, unchanged=True
             )
+        if proxy is not None and (unreachable := forwarded_target(proxy, url, status, wire.reason)) is not None:
+            await self._drain(wire, archive=False)  # the proxy's own page, not the target's answer
+            raise unreachable
         if proxy is not None and (status == 407 or status in self._settings.proxy_ban_status):
             await self._drain(wire)
             if status == 407:  # (tinyproxy answers a wrong password with a 401 like the target's own)

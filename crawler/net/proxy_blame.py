@@ -11,8 +11,10 @@ error is the target's (``connect``, normal retries, the proxy released as health
   ruleset's refusal (``0x02``), an unsupported command or address type stay the proxy's: another
   proxy may do better;
 - tinyproxy's answer to a CONNECT it could not make, ``500 Unable to connect`` (a refused port
-  and an unknown name alike; its trouble with an upstream proxy is another reason phrase). Other
-  proxies' CONNECT refusals (a 502 or a 503 may be the proxy's own trouble) stay the proxy's.
+  and an unknown name alike; its trouble with an upstream proxy is another reason phrase), and
+  the same answer to a plain ``http://`` request it could not forward (never archived as the
+  target's). Other proxies' CONNECT refusals (a 502 or a 503 may be the proxy's own trouble) stay
+  the proxy's.
 
 A proxy whose own uplink is down says every target is unreachable: once it has said so of
 ``UPLINK_TARGETS`` different targets in a row (host and port; no answer through it in between),
@@ -55,6 +57,15 @@ def tunnel_target(status: int, reason: str, note: str = "") -> FetchError | None
     if (status, " ".join(reason.split()).lower()) not in TUNNEL_TARGET:
         return None
     return _unreachable(f"{status} {reason.strip()}" + (f" ({note})" if note else ""))
+
+
+def forwarded_target(proxy: Proxy, url: URL, status: int, reason: str) -> FetchError | None:
+    """The error of an HTTP proxy's own answer to a plain ``http://`` request it forwarded, when it
+    says it could not reach the target (tinyproxy's ``500 Unable to connect``, as to a CONNECT);
+    None for the target's answer. Else the proxy's page would pass for the target's own 500."""
+    if proxy.is_socks or url.scheme != "http":
+        return None
+    return tunnel_target(status, reason)
 
 
 def blame(error: FetchError, proxy: Proxy | None, url: URL, redact: Callable[[str], str]) -> FetchError:
