@@ -133,8 +133,8 @@ def build(
     """Every part of the crawl of ``job``; ``frontier`` and ``limiter`` replace the job's own."""
     hooks = hooks or Hooks.from_paths(job.hook_paths)
     backends = make_backends(job, warn)
-    if frontier is not None and not job.shared:  # (the identities were to be kept with the job's own)
-        backends.identities = None
+    if frontier is not None and not job.shared:  # (the identities and the jar were to be kept with the job's own)
+        backends.identities = backends.state = None
     backends.frontier = frontier or backends.frontier
     backends.limiter = limiter or backends.limiter
     reader = PageReader(reader_settings(job), hooks.parse)
