@@ -4,6 +4,8 @@ aiohttp_socks and aiohttp raise, and the blame. Real proxies: tests/test_proxies
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import aiohttp_socks
 import pytest
@@ -66,17 +68,17 @@ def test_the_aiohttp_classifier_reads_the_connect_answer():
     assert classify(refused).kind is Kind.PROXY and "proxy refused the tunnel (503" in classify(refused).message
 
 
-def test_a_target_the_proxy_reports_is_named_and_the_proxy_not_blamed():
+async def test_a_target_the_proxy_reports_is_named_and_the_proxy_not_blamed():
     r = router("socks5://alice:pw-s3cret@127.0.0.1:1080")
     (proxy,) = r.proxies()
     error = socks_target(5)
     assert error is not None
-    blamed = blame(error, proxy, TARGET, r.redact)
+    blamed = blame(error, proxy, TARGET, r.redact, 0.0)
     assert not blamed.proxy_fault and blamed.kind is Kind.CONNECT
     assert blamed.message == (
         "cannot connect to example.test:443, reported by proxy socks5://127.0.0.1:1080: connection refused (SOCKS5 reply 5)"
     )
-    v6 = blame(socks_target(4) or error, proxy, URL("http://[::1]:8080/"), r.redact)
+    v6 = blame(socks_target(4) or error, proxy, URL("http://[::1]:8080/"), r.redact, 0.0)
     assert v6.message.startswith("cannot connect to [::1]:8080, reported by proxy")
 
 
@@ -97,36 +99,46 @@ def test_a_target_the_proxy_reports_is_named_and_the_proxy_not_blamed():
 def test_what_stays_the_proxys_fault(proxy_url, kind, fault):
     r = router(proxy_url)
     (proxy,) = r.proxies()
-    error = blame(FetchError(kind, "boom"), proxy, TARGET, r.redact)
+    error = blame(FetchError(kind, "boom"), proxy, TARGET, r.redact, 0.0)
     assert error.proxy_fault is fault
     assert error.message == (f"via {proxy.id}: boom" if fault and kind is not Kind.PROXY else "boom")
 
 
-async def test_the_third_different_target_in_a_row_is_the_proxys_until_it_reaches_one():
-    """A dead uplink: every target unreachable. The same target again, or an answer through the
-    proxy in between (even a ban), is no run of three; a proxy's own failure does not end one."""
+async def test_the_third_different_target_since_an_answer_is_the_proxys_once():
+    """A dead uplink: every target unreachable. Reports of requests in flight together (a crawl's
+    dead seeds) count as one; the same target again counts once; an answer through the proxy
+    (even a ban) starts over, its own failure does not. Blamed once, not again while it cools
+    down; an answer lifts that cool-down."""
     r = router("socks5://127.0.0.1:1080")
     (proxy,) = r.proxies()
+    loop = asyncio.get_running_loop()
 
-    def unreachable(url: str) -> FetchError:
-        error = blame(socks_target(4) or FetchError(Kind.CONNECT, ""), r.hold(proxy), URL(url), r.redact)
-        r.release(proxy, failed=error.proxy_fault, unreachable=True)
-        return error
+    def blamed(url: str, sent: float | None = None) -> bool:
+        error = socks_target(4)
+        assert error is not None
+        error = blame(error, r.hold(proxy), URL(url), r.redact, loop.time() if sent is None else sent)
+        r.release(proxy, failed=error.proxy_fault)
+        return error.proxy_fault
 
-    a, b, c = "http://a.test/", "http://b.test/", "http://c.test/"
-    assert not any(unreachable(url).proxy_fault for url in (a, b, b, a))
-    r.release(r.hold(proxy), banned=True)  # the target answered: a ban, but an answer
-    assert not any(unreachable(url).proxy_fault for url in (a, b))
+    a, b, c, d = (f"http://{name}.test/" for name in "abcd")
+    before = loop.time()
+    assert not any(blamed(url, sent=before) for url in (a, b, c, d))  # one burst: one target
+    assert not blamed(b) and not blamed(b)  # two different targets
+    r.release(r.hold(proxy), answered=True, banned=True)  # a ban, but an answer: start over
+    assert not any(blamed(url) for url in (a, b))
     r.release(r.hold(proxy), failed=True)  # the proxy's own failure: it reached nothing
-    third = unreachable(c)
-    assert third.proxy_fault and third.kind is Kind.CONNECT
-    assert third.message == (
+    proxy.cooling_until = 0.0  # (its cool-down over)
+    error = blame(socks_target(4) or FetchError(Kind.CONNECT, ""), r.hold(proxy), URL(c), r.redact, loop.time())
+    assert error.proxy_fault and error.kind is Kind.CONNECT
+    assert error.message == (
         "via socks5://127.0.0.1:1080: 3 different targets unreachable since it last reached one, "
         "its own network may be down (c.test:80: host unreachable (SOCKS5 reply 4))"
     )
-    assert unreachable(a).proxy_fault  # still none reached
-    r.release(r.hold(proxy))
-    assert not unreachable(c).proxy_fault
+    r.release(proxy, failed=True)
+    assert proxy.state(loop.time()).startswith("cooling down")
+    assert not blamed(d)  # in flight when it was blamed: not blamed again
+    r.release(r.hold(proxy), answered=True)  # it reached a target after all
+    assert proxy.state(loop.time()) == "ok" and not blamed(a)
 
 
 def test_only_a_forwarded_plain_http_request_reads_the_proxys_own_answer():
@@ -140,14 +152,14 @@ def test_only_a_forwarded_plain_http_request_reads_the_proxys_own_answer():
 
 def test_without_a_proxy_nothing_is_rewritten():
     error = socks_target(5)
-    assert error is not None and blame(error, None, TARGET, str) is error
+    assert error is not None and blame(error, None, TARGET, str, 0.0) is error
     assert error.message == "the proxy cannot connect to the target: connection refused (SOCKS5 reply 5)"
 
 
-def test_credentials_never_reach_the_message():
+async def test_credentials_never_reach_the_message():
     r = router("http://alice:pw-s3cret@127.0.0.1:3128")
     (proxy,) = r.proxies()
     said = tunnel_target(500, "Unable to connect pw-s3cret")  # (not the phrase: the proxy's own)
     assert said is None
     error = FetchError(Kind.CONNECT, "x", reported_by_proxy="refused by http://alice:pw-s3cret@127.0.0.1:3128")
-    assert "pw-s3cret" not in blame(error, proxy, TARGET, r.redact).message
+    assert "pw-s3cret" not in blame(error, proxy, TARGET, r.redact, 0.0).message

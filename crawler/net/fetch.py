@@ -8,6 +8,7 @@ lying Content-Length or a gzip bomb is cut off at ``max_bytes``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from dataclasses import replace
@@ -107,34 +108,35 @@ class Fetcher:
         self._guard(url)
         kept = await self._kept(previous, pages)
         transport, ask = self.ask(url, proxy, extra, previous if kept else None, identity)
+        sent = asyncio.get_running_loop().time()
         try:
             async with transport.get(ask) as wire:
                 response = await self._handle(wire, url, pages, proxy, previous, kept)
                 response.transport, response.http_version = transport.name, wire.http_version
                 return response
         except FetchError as e:
-            raise self._blame(e, proxy, url) from None
+            raise blame(e, proxy, url, self._router.redact, sent) from None
         except Exception as e:  # every transport failure is classified; a bug of ours escapes
             failure = self._failed(transport, e, proxy)
             if failure is None:
                 raise
-            raise self._blame(failure, proxy, url) from None
+            raise blame(failure, proxy, url, self._router.redact, sent) from None
 
     async def get_routed(self, url: URL, limit: int) -> tuple[int, bytes]:
         """Status and body of a small resource such as robots.txt (:meth:`send`), through the
         route the URL's host takes, reporting proxy health."""
         proxy = await self._router.acquire(url.host or "")
-        failed, unreachable, nbytes = False, False, 0
+        failed, answered, nbytes = False, False, 0
         try:
             small = await self.send(url, limit, proxy)
-            nbytes = len(small.body)
+            answered, nbytes = True, len(small.body)
             return small.status, small.body
         except FetchError as e:
-            failed, unreachable = e.proxy_fault, e.reported_by_proxy is not None
+            failed, answered = e.proxy_fault, e.banned
             raise
         finally:
             if proxy is not None:
-                self._router.release(proxy, failed=failed, nbytes=nbytes, unreachable=unreachable)
+                self._router.release(proxy, failed=failed, nbytes=nbytes, answered=answered)
 
     async def send(
         self,
@@ -152,10 +154,12 @@ class Fetcher:
         private-address guard (a POST goes on as a GET, except after a 307 or 308); a longer
         chain counts as "not found", as Google treats robots.txt.
         """
+        sent = asyncio.get_running_loop().time()
         try:
             for _ in range(SMALL_REDIRECTS + 1):
                 self._guard(url)
                 transport, ask = self.ask(url, proxy, identity=identity)
+                sent = asyncio.get_running_loop().time()
                 ask = replace(ask, raw=False) if form is None else form.ask(ask)
                 try:
                     async with transport.get(ask) as wire:
@@ -186,7 +190,7 @@ class Fetcher:
         except InvalidURL:
             return Small(404, url, b"", None)  # a redirect to a non-http(s) or malformed URL
         except FetchError as e:
-            raise self._blame(e, proxy, url) from None
+            raise blame(e, proxy, url, self._router.redact, sent) from None
 
     async def close(self) -> None:
         await self._transports.close()
@@ -210,10 +214,6 @@ class Fetcher:
         """Disable ``proxy`` for the crawl (waiting cannot fix credentials); the error to raise."""
         self._router.disable(proxy, f"rejected our credentials ({status})")
         return FetchError(Kind.PROXY, f"proxy {proxy.id} rejected our credentials ({status})")
-
-    def _blame(self, error: FetchError, proxy: Proxy | None, url: URL) -> FetchError:
-        """The proxy's fault, or the target's (:mod:`crawler.net.proxy_blame`); without credentials."""
-        return blame(error, proxy, url, self._router.redact)
 
     @staticmethod
     async def _kept(previous: Visit | None, pages: PageStore | None) -> bool:

@@ -51,7 +51,9 @@ class Proxy:
     streak: int = 0  # consecutive failures
     cooling_until: float = 0.0
     dead: str | None = None  # why it is out of the crawl for good (e.g. rejected credentials)
-    unreachable: set[str] = field(default_factory=set)  # targets it said it cannot reach, since it last reached one
+    unreachable: set[str] = field(default_factory=set)  # targets it said it cannot reach since it last answered
+    run_start: float | None = None  # when the first of those reports came (see proxy_blame.uplink_down)
+    uplink_down: bool = False  # cooling down for them: the next answer through it lifts that
 
     @property
     def is_socks(self) -> bool:
@@ -290,16 +292,19 @@ class Router:
         banned: bool = False,
         blocked: bool = False,
         nbytes: int = 0,
-        unreachable: bool = False,
+        answered: bool = False,
     ) -> None:
         """Report how a request through ``proxy`` went; failures and bans (a blocked page is one)
         start or extend its cool-down, and mark its pools failing until a request through them works.
-        ``unreachable``: the proxy said the target cannot be reached (not its failure, nor a sign
-        that it reaches targets: see :mod:`crawler.net.proxy_blame`)."""
+        ``answered``: the target answered through it (even a ban), so its own network works."""
         proxy.inflight -= 1
         proxy.bytes += nbytes
-        if not (failed or unreachable):  # an answer, even a ban: the proxy reaches targets
+        if answered:
             proxy.unreachable.clear()
+            proxy.run_start = None
+            if proxy.uplink_down:  # (a request sent before its cool-down came back: it reaches targets)
+                proxy.uplink_down = False
+                proxy.cooling_until = 0.0
         self._judge(proxy, failed, banned or blocked, blocked)
 
     def blocked(self, proxy: Proxy) -> None:

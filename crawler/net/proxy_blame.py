@@ -17,9 +17,9 @@ error is the target's (``connect``, normal retries, the proxy released as health
   the proxy's.
 
 A proxy whose own uplink is down says every target is unreachable: once it has said so of
-``UPLINK_TARGETS`` different targets in a row (host and port; no answer through it in between),
-it is blamed again, as for any other failure of its own, until a request through it gets an
-answer. A few dead sites in a crawl rarely come in a row; a dead uplink always does.
+``UPLINK_TARGETS`` different targets (host and port) with no answer through it in between, it is
+blamed again, as for any other failure of its own, until a request through it gets an answer
+(:func:`uplink_down`). A few dead sites in a crawl rarely come in a row; a dead uplink always does.
 
 A ``dns`` error through ``socks4://``/``socks5://`` is the target's too: the crawl resolves those
 targets itself, before the proxy is asked. Through an HTTP proxy it is the proxy's own name.
@@ -27,6 +27,7 @@ targets itself, before the proxy is asked. Through an HTTP proxy it is the proxy
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -68,17 +69,16 @@ def forwarded_target(proxy: Proxy, url: URL, status: int, reason: str) -> FetchE
     return tunnel_target(status, reason)
 
 
-def blame(error: FetchError, proxy: Proxy | None, url: URL, redact: Callable[[str], str]) -> FetchError:
-    """``error`` of a request for ``url`` through ``proxy``, its message without credentials
-    (``redact``): ``proxy_fault`` when it is the proxy's, naming the target when the proxy
-    reported it unreachable."""
+def blame(error: FetchError, proxy: Proxy | None, url: URL, redact: Callable[[str], str], sent: float) -> FetchError:
+    """``error`` of a request for ``url`` sent through ``proxy`` at ``sent`` (loop time), its
+    message without credentials (``redact``): ``proxy_fault`` when it is the proxy's, naming the
+    target when the proxy reported it unreachable."""
     if proxy is None:
         return error
     error.message = redact(error.message)
     if error.reported_by_proxy is not None:
         said = redact(error.reported_by_proxy)
-        proxy.unreachable.add(_target(url))
-        if len(proxy.unreachable) >= UPLINK_TARGETS:
+        if uplink_down(proxy, _target(url), sent):
             error.proxy_fault = True
             error.message = (
                 f"via {proxy.id}: {len(proxy.unreachable)} different targets unreachable since it last "
@@ -93,6 +93,24 @@ def blame(error: FetchError, proxy: Proxy | None, url: URL, redact: Callable[[st
         if error.kind is not Kind.PROXY:
             error.message = f"via {proxy.id}: {error.message}"
     return error
+
+
+def uplink_down(proxy: Proxy, target: str, sent: float) -> bool:
+    """Whether this report that ``target`` is unreachable (of a request sent at ``sent``) shows
+    the proxy's own network down: the ``UPLINK_TARGETS``-th different target since it last
+    answered. Reports of requests already sent when the first came back are one burst (a crawl's
+    dead seeds, all in flight at once) and count as that one; reports while it cools down count
+    for nothing more (it was blamed once for them)."""
+    now = asyncio.get_running_loop().time()
+    if proxy.run_start is None:
+        proxy.run_start = now
+    elif sent < proxy.run_start:
+        return False
+    proxy.unreachable.add(target)
+    if len(proxy.unreachable) < UPLINK_TARGETS or proxy.cooling_until > now:
+        return False
+    proxy.uplink_down = True
+    return True
 
 
 def _unreachable(reason: str) -> FetchError:

@@ -234,7 +234,8 @@ class Robots:
                 status, body = await self._fetcher.get_routed(robots_url, MAX_ROBOTS_BYTES)
             except FetchError as e:
                 problem = f"{e.kind}: {e.message}"
-                kind = e.kind if e.kind in (Kind.PROXY, Kind.DNS) else Kind.ROBOTS  # the page says why
+                # the page says why; a failure of our proxy (or resolver) is not the site's to share
+                kind = Kind.PROXY if e.proxy_fault else e.kind if e.kind in (Kind.PROXY, Kind.DNS) else Kind.ROBOTS
                 if e.kind is Kind.LOCAL:
                     return Unavailable(e.message, time.monotonic(), local=True), None
                 if e.retryable or e.proxy_fault:
