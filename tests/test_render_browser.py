@@ -19,7 +19,7 @@ from crawler import Hooks
 from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.net import browser as browser_module
-from crawler.net import browser_scratch
+from crawler.net.browser_scratch import PREFIX, Scratch
 from crawler.net.proctree import descendants, running
 from tests.helpers.output import read_records
 from tests.helpers.render_site import ITEMS, alive, held_script, js_site
@@ -56,13 +56,17 @@ async def test_kill_9_of_the_crawl_leaves_no_browser(site, tmp_path):
     await asyncio.wait_for(held.wait(), 60)  # the browser is up and loading the page
     browser = {p for p in descendants(proc.pid) if "chrom" in Path(f"/proc/{p}/comm").read_text()}
     assert browser
+    (scratch,) = Path(tempfile.gettempdir()).glob(f"{PREFIX}{proc.pid}-*")  # its browser's temporary files
+    profile = Path((scratch / "profiles").read_text().strip())  # (Playwright's, beside it)
     proc.send_signal(signal.SIGKILL)
     await proc.wait()
     release.set()
     await until(lambda: not alive(browser), "the browser noticed its pipe closed and exited")
-    (left,) = Path(tempfile.gettempdir()).glob(f"{browser_scratch.PREFIX}{proc.pid}-*")  # its browser's files
-    browser_scratch.remove(browser_scratch.make())  # the next crawl that renders
-    assert not left.exists()
+    assert scratch.exists()
+    after = Scratch.make()  # the next crawl that renders
+    assert after is not None
+    after.close()
+    assert not scratch.exists() and not profile.exists()
 
 
 async def test_a_browser_grown_past_the_memory_cap_is_replaced_and_no_page_is_lost(site, tmp_path, monkeypatch):
@@ -282,12 +286,12 @@ async def test_a_browser_that_stops_answering_is_killed_and_replaced(site, tmp_p
         )
     await site.start()
     urls = [site.url("js.test", p) for p in ("/stuck", "/ok/0", "/ok/1", "/ok/2")]
-    profiles: list[Path] = []  # the frozen browser's profile
+    singletons: list[Path] = []  # the frozen browser's singleton directory
     kept: list[bool] = []  # whether it was still there when each page loaded in the new browser
 
     def on_record(rec) -> None:
         if "/ok/" in rec.url:
-            kept.append(profiles[0].exists())
+            kept.append(singletons[0].exists())
 
     crawl = asyncio.create_task(
         Crawl(
@@ -315,9 +319,9 @@ async def test_a_browser_that_stops_answering_is_killed_and_replaced(site, tmp_p
         if b"--type=" not in Path(f"/proc/{p}/cmdline").read_bytes()
     }
     assert len(browser) == 1
-    profile = browser_scratch.profile_of(browser)
-    assert profile is not None and profile.parent.name.startswith(f"{browser_scratch.PREFIX}{os.getpid()}-")
-    profiles.append(profile)
+    (scratch,) = Path(tempfile.gettempdir()).glob(f"{PREFIX}{os.getpid()}-*")  # its temporary files
+    (singleton,) = scratch.glob("org.chromium.*")
+    singletons.append(singleton)
     os.kill(next(iter(browser)), signal.SIGSTOP)
     try:
         stats = await asyncio.wait_for(crawl, 120)
@@ -331,5 +335,5 @@ async def test_a_browser_that_stops_answering_is_killed_and_replaced(site, tmp_p
     assert records["stuck"]["error"]["kind"] == "render"
     assert all(records[f"ok/{n}"]["error"] is None and records[f"ok/{n}"]["rendered"] for n in range(3))
     assert not alive(browser)  # killed by the crawl, not left frozen
-    assert kept == [False] * 3 and not profile.parent.exists()  # its files gone at once, the rest at the end
+    assert kept == [False] * 3 and not scratch.exists()  # its files gone at once, the rest at the end
     assert any("did not close a tab" in w or "did not open a tab" in w for w in stats.warnings)

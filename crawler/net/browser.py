@@ -29,12 +29,11 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crawler.core.errors import FetchError, Kind, RenderUnavailable
 from crawler.core.usage import BrowserUse
-from crawler.net import browser_scratch
+from crawler.net.browser_scratch import BrowserFiles, Scratch
 from crawler.net.dns import DnsSettings
 from crawler.net.guard import BrowserGuard, launch_options, running_as_root
 from crawler.net.proctree import descendants, pss_mb, running
@@ -134,7 +133,7 @@ class _Instance:
     browser: Browser
     contexts: dict[Hashable, _Context] = field(default_factory=dict)  # least recently used first
     pids: set[int] = field(default_factory=set)  # its processes at launch (to kill it if it gets stuck)
-    profile: Path | None = None  # its profile directory (removed if it is killed or dies)
+    files: BrowserFiles | None = None  # its temporary files (removed if it is killed or dies)
     open: int = 0
     retired: bool = False  # over the memory cap: closes when its last page does
     stuck: bool = False  # stopped answering: killed
@@ -222,7 +221,7 @@ class BrowserPool:
         self._lock = asyncio.Lock()
         self._playwright: Playwright | None = None
         self._current: _Instance | None = None
-        self._scratch: Path | None = None  # the browsers' temporary files (browser_scratch)
+        self._scratch: Scratch | None = None  # the browsers' temporary files
         self._retired: list[_Instance] = []
         self._check: asyncio.Task[None] | None = None  # a memory reading under way
         self.pages = 0
@@ -285,7 +284,8 @@ class BrowserPool:
                 for pid in instance.pids:
                     with contextlib.suppress(OSError):
                         os.kill(pid, signal.SIGKILL)
-                browser_scratch.discard(instance.profile, self._scratch)  # (files a closing browser removes)
+                if self._scratch is not None:  # (files a closing browser removes)
+                    self._scratch.discard(instance.files)
                 if self._warn is not None:
                     self._warn(
                         f"the browser did not {doing} within {self._settings.timeout:g}s: killed it; "
@@ -332,14 +332,15 @@ class BrowserPool:
             if current is None or not current.browser.is_connected():
                 if current is not None:
                     self.relaunches += 1
-                    browser_scratch.discard(current.profile, self._scratch)  # it died
+                    if self._scratch is not None:  # it died
+                        self._scratch.discard(current.files)
                 before = self._processes()
                 browser = await self._launch()
                 pids = self._processes() - before
                 self._current = current = _Instance(
                     browser,
                     pids=pids,
-                    profile=browser_scratch.profile_of(pids),
+                    files=self._scratch.files_of(pids) if self._scratch is not None else None,
                     refuse_sockets=self._settings.refuse_sockets,
                 )
             return current
@@ -354,12 +355,12 @@ class BrowserPool:
             raise FetchError(Kind.RENDER, "rendering needs Playwright: pip install 'crawler[render]'") from None
         try:
             if self._playwright is None:
-                self._scratch = browser_scratch.make()
-                with browser_scratch.as_tmpdir(self._scratch):
-                    self._playwright = await async_playwright().start()
+                self._scratch = Scratch.make()
+                self._playwright = await async_playwright().start()
             guard = await self.guard.start() if self.guard is not None else None
             options = launch_options(dict(self._settings.pins), running_as_root(), guard)
-            return await self._playwright.chromium.launch(executable_path=self._settings.executable, **options)
+            env = self._scratch.env() if self._scratch is not None else None
+            return await self._playwright.chromium.launch(executable_path=self._settings.executable, env=env, **options)
         except Error as e:
             hint = (
                 ""
@@ -388,6 +389,8 @@ class BrowserPool:
         self._current, self._retired = None, []
         if self._playwright is not None:
             await self._playwright.stop()
-        browser_scratch.remove(self._scratch)
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch = None
         if self.guard is not None:
             await self.guard.close()

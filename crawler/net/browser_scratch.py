@@ -1,56 +1,116 @@
-"""Where the browser writes its temporary files, so that none outlives the crawl.
+"""Where the browser's temporary files go, so that none outlives the crawl.
 
-Playwright makes each browser a profile directory (~1 MB) and Chromium a directory for its
-singleton socket, both in the temporary directory; they are removed when the browser closes, not
-when it is killed (stuck, or the crawl killed with kill -9). So the crawl gives the browser a
-scratch directory of its own (``crawler-browser-PID-…`` in the system's temporary directory):
-a killed browser's profile is removed at once, the scratch directory when the crawl ends, and
-one left by a crawl that was killed by the next crawl that renders.
+Chromium makes a directory for its singleton socket (``org.chromium.Chromium.…``) in its temporary
+directory, and Playwright a profile (``playwright_chromiumdev_profile-…``, ~1 MB) in the system's.
+They are removed when the browser closes, not all of them when it is killed: stuck (the singleton
+directory), or with the crawl by kill -9 (both). So each crawl that renders holds a scratch
+directory (``crawler-browser-PID-…`` in the system's temporary directory, locked while the crawl
+runs): Chromium's temporary directory, and the list of the profiles its browsers use. A killed
+browser's files are removed at once, the scratch directory when the crawl ends, and one whose
+crawl was killed by the next crawl that renders (it can take the lock: nobody holds it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
-import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 PREFIX = "crawler-browser-"
-_OWNER = re.compile(re.escape(PREFIX) + r"(\d+)-")
+PROFILE = "playwright_chromiumdev_profile-"
+SINGLETON = "org.chromium."
+LOCK, PROFILES = ".lock", "profiles"
 
 
-def make() -> Path:
-    """A new scratch directory, after removing those of crawls that are no longer running."""
-    root = Path(tempfile.gettempdir())
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(root):
-            m = _OWNER.match(entry.name)
-            if m and entry.is_dir(follow_symlinks=False) and not _alive(int(m.group(1))):
-                shutil.rmtree(entry.path, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=root))
+@dataclass(frozen=True, slots=True)
+class BrowserFiles:
+    """One browser's profile and singleton directory (None: not found)."""
+
+    profile: Path | None
+    singleton: Path | None
 
 
-@contextlib.contextmanager
-def as_tmpdir(scratch: Path) -> Iterator[None]:
-    """``TMPDIR`` is ``scratch`` while the Playwright driver starts: it copies this process's
-    environment, and the browsers it launches inherit it. Python's own temporary directory is
-    read (and kept by :mod:`tempfile`) before, so nothing else of the crawl moves there."""
-    tempfile.gettempdir()
-    before = os.environ.get("TMPDIR")
-    os.environ["TMPDIR"] = str(scratch)
+class Scratch:
+    """This crawl's scratch directory, locked until :meth:`close`."""
+
+    def __init__(self, path: Path, lock: int) -> None:
+        self.path = path
+        self._lock = lock
+
+    @classmethod
+    def make(cls) -> Scratch | None:
+        """A new scratch directory, after removing those of crawls that are not running any more
+        (None when none can be made: the browser's files then go where they always went)."""
+        root = Path(tempfile.gettempdir())
+        for entry in root.glob(PREFIX + "*"):
+            with contextlib.suppress(OSError):
+                _sweep(entry)
+        try:
+            path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=root))
+            lock = os.open(path / LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # (new: nobody else has it)
+        except OSError:
+            return None
+        return cls(path, lock)
+
+    def env(self) -> dict[str, str | float | bool]:
+        """The browser's environment: this process's, with the scratch directory as ``TMPDIR``."""
+        return {**os.environ, "TMPDIR": str(self.path)}
+
+    def files_of(self, pids: Iterable[int]) -> BrowserFiles:
+        """The files of the browser just launched as ``pids``; its profile is listed for the sweep."""
+        profile = _profile_of(pids)
+        singleton = None
+        if profile is not None:
+            with open(self.path / PROFILES, "a") as listed:
+                listed.write(f"{profile}\n")
+            with contextlib.suppress(OSError):
+                singleton = Path(os.readlink(profile / "SingletonSocket")).parent
+        return BrowserFiles(profile, singleton)
+
+    def discard(self, files: BrowserFiles | None) -> None:
+        """Remove a killed browser's files (its singleton directory only from the scratch directory)."""
+        if files is not None:
+            _remove(files.profile, Path(tempfile.gettempdir()), PROFILE)
+            _remove(files.singleton, self.path, SINGLETON)
+
+    def close(self) -> None:
+        """Remove the scratch directory (the crawl's browsers are closed) and let go of its lock."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        os.close(self._lock)
+
+
+def _sweep(entry: Path) -> None:
+    """Remove a scratch directory of this user whose crawl is gone (nobody holds its lock), and
+    the profiles it lists. Raises OSError when it is in use or not one of ours."""
+    if entry.is_symlink() or entry.stat().st_uid != os.getuid():
+        return
+    lock = os.open(entry / LOCK, os.O_RDWR)
     try:
-        yield
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: its crawl runs
+        with contextlib.suppress(OSError):
+            for line in (entry / PROFILES).read_text().splitlines():
+                _remove(Path(line), entry.parent, PROFILE)
+        shutil.rmtree(entry, ignore_errors=True)
     finally:
-        if before is None:
-            del os.environ["TMPDIR"]
-        else:
-            os.environ["TMPDIR"] = before
+        os.close(lock)
 
 
-def profile_of(pids: Iterable[int]) -> Path | None:
+def _remove(path: Path | None, parent: Path, prefix: str) -> None:
+    """Remove ``path`` only if it is a directory of this user named ``prefix…`` right in ``parent``."""
+    if path is None or not path.name.startswith(prefix) or path.parent.resolve() != parent.resolve():
+        return
+    with contextlib.suppress(OSError):
+        if not path.is_symlink() and path.stat().st_uid == os.getuid():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _profile_of(pids: Iterable[int]) -> Path | None:
     """The profile directory of the browser among ``pids`` (its ``--user-data-dir``)."""
     for pid in pids:
         try:
@@ -61,31 +121,3 @@ def profile_of(pids: Iterable[int]) -> Path | None:
             if arg.startswith(b"--user-data-dir="):
                 return Path(os.fsdecode(arg.partition(b"=")[2]))
     return None
-
-
-def discard(profile: Path | None, scratch: Path | None) -> None:
-    """Remove a killed browser's profile and its singleton socket's directory, when they are in
-    ``scratch`` (never anything else)."""
-    if profile is None or scratch is None or profile.parent != scratch:
-        return
-    with contextlib.suppress(OSError):
-        socket_dir = Path(os.readlink(profile / "SingletonSocket")).parent
-        if socket_dir.parent == scratch:
-            shutil.rmtree(socket_dir, ignore_errors=True)
-    shutil.rmtree(profile, ignore_errors=True)
-
-
-def remove(scratch: Path | None) -> None:
-    """Remove the scratch directory (the crawl's browsers are closed)."""
-    if scratch is not None:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True

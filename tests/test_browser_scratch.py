@@ -1,0 +1,111 @@
+"""The browser's scratch directory (crawler/net/browser_scratch.py), in a temporary directory of
+the test's own: what the next crawl that renders removes (a killed crawl's files) and what it
+must leave (a running crawl's, another user's, anything else)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from crawler.net.browser_scratch import LOCK, PREFIX, PROFILE, PROFILES, BrowserFiles, Scratch
+
+
+@pytest.fixture
+def tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+def scratch(tmp: Path) -> Scratch:
+    made = Scratch.make()
+    assert made is not None and made.path.parent == tmp and made.path.name.startswith(f"{PREFIX}{os.getpid()}-")
+    return made
+
+
+def killed_crawl(tmp: Path, name: str, *profiles: Path) -> Path:
+    """What a crawl killed with kill -9 leaves: its scratch directory (lock held by nobody) and the
+    profiles it lists."""
+    left = tmp / name
+    left.mkdir()
+    (left / LOCK).touch()
+    (left / "org.chromium.Chromium.x").mkdir()
+    for profile in profiles:
+        profile.mkdir()
+        (profile / "Default").mkdir()
+    (left / PROFILES).write_text("".join(f"{p}\n" for p in profiles))
+    return left
+
+
+def test_a_killed_crawls_files_go_and_a_running_crawls_stay(tmp):
+    profile = tmp / f"{PROFILE}abc"
+    left = killed_crawl(tmp, f"{PREFIX}1-old", profile)
+    running = scratch(tmp)  # a crawl that runs: it holds its lock
+    (running.path / PROFILES).write_text(f"{tmp / (PROFILE + 'live')}\n")
+    (tmp / f"{PROFILE}live").mkdir()
+    mine = scratch(tmp)
+    assert not left.exists() and not profile.exists()
+    assert running.path.exists() and (tmp / f"{PROFILE}live").exists()
+    mine.close()
+    running.close()
+    assert list(tmp.iterdir()) == [tmp / f"{PROFILE}live"]  # (Playwright removes a closed browser's)
+
+
+async def test_a_lock_held_by_another_process_keeps_its_directory(tmp):
+    other = killed_crawl(tmp, f"{PREFIX}2-other")
+    code = f"import fcntl, os, sys; fd = os.open({str(other / LOCK)!r}, os.O_RDWR); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None and await proc.stdout.readline() == b"held\n"
+        scratch(tmp).close()
+        assert other.exists()  # (a crawl in another PID namespace: its PID would mean nothing here)
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        await proc.wait()
+    scratch(tmp).close()
+    assert not other.exists()
+
+
+def test_what_is_not_a_killed_crawls_scratch_directory_stays(tmp):
+    odd = tmp / f"{PREFIX}99999999999999999999-x"  # no lock: not ours to judge
+    odd.mkdir()
+    target = tmp / "elsewhere"
+    target.mkdir()
+    link = tmp / f"{PREFIX}3-link"
+    link.symlink_to(target)
+    (target / LOCK).touch()
+    file = tmp / f"{PREFIX}4-file"
+    file.write_text("x")
+    outside = tmp / "keep" / f"{PROFILE}deep"  # listed, but not right in the temporary directory
+    outside.mkdir(parents=True)
+    wrong_name = tmp / "important"
+    wrong_name.mkdir()
+    left = killed_crawl(tmp, f"{PREFIX}5-old")
+    (left / PROFILES).write_text(f"{outside}\n{wrong_name}\n{tmp}/{PROFILE}x/..\n{tmp}\n")
+    scratch(tmp).close()
+    assert not left.exists()
+    assert odd.exists() and target.exists() and link.exists() and file.exists()
+    assert outside.exists() and wrong_name.exists() and tmp.exists()
+
+
+def test_a_killed_browsers_files_only(tmp):
+    mine = scratch(tmp)
+    profile, singleton = tmp / f"{PROFILE}k", mine.path / "org.chromium.Chromium.k"
+    for d in (profile, singleton):
+        d.mkdir()
+    (profile / "SingletonSocket").symlink_to(singleton / "SingletonSocket")
+    files = mine.files_of([])  # (no process: nothing found)
+    assert files.profile is None and files.singleton is None
+    mine.discard(BrowserFiles(profile, Path(os.readlink(profile / "SingletonSocket")).parent))
+    assert not profile.exists() and not singleton.exists() and mine.path.exists()
+    mine.discard(BrowserFiles(tmp / "elsewhere-profile", tmp))  # not a profile, not in the scratch: kept
+    assert tmp.exists()
+    mine.close()
+    assert not mine.path.exists()
