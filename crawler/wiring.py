@@ -15,6 +15,8 @@ component depends on reads off its constructor.
 from __future__ import annotations
 
 import dataclasses
+import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
     from crawler.sinks.warc import WarcSink
 
 JAR_KEY = "cookies"  # the crawl's cookie jar, in state.sqlite's job table
+JAR_EVERY = 10.0  # seconds between two saves of the jar (checkpoints come every half second)
 
 
 @dataclass(slots=True)
@@ -303,17 +306,19 @@ def transports(settings: FetchSettings, session: aiohttp.ClientSession, resolver
 
 def keep_jar(jar: Jar, state: Saved) -> None:
     """The crawl's own cookie jar (the identities keep theirs) resumes with the crawl: loaded from
-    what an earlier run saved in ``state``, saved there with each checkpoint that finds it changed."""
+    what an earlier run saved in ``state``, saved there when it changed: with a checkpoint at most
+    every ``JAR_EVERY`` seconds (a jar of thousands of big cookies takes a tenth of a second to
+    write), and at the end."""
     text = state.kept(JAR_KEY)
     if text:
         jar.load(orjson.loads(text))
-    saved = jar.changes
+    saved, at = jar.changes, -math.inf  # (its first change is saved at once)
 
-    def snapshot() -> str | None:
-        nonlocal saved
-        if jar.changes == saved:
+    def snapshot(final: bool) -> str | None:
+        nonlocal saved, at
+        if jar.changes == saved or (not final and time.monotonic() - at < JAR_EVERY):
             return None
-        saved = jar.changes
+        saved, at = jar.changes, -math.inf  # (its first change is saved at once)
         return orjson.dumps(jar.data()).decode()
 
     state.keep(JAR_KEY, snapshot)

@@ -101,7 +101,7 @@ class SqliteFrontier:
         self._changes: list[tuple[object, ...]] = []  # (state, *attempts_row, key), applied at commit
         self._visits: list[tuple[object, ...]] = []  # (generation, *visit, key), applied at commit
         self._legacy = False  # the file was saved before dedup keys: look links up by old keys too
-        self._kept: dict[str, Callable[[], str | None]] = {}  # other parts' state, saved with each commit
+        self._kept: dict[str, Callable[[bool], str | None]] = {}  # other parts' state, saved with each commit
 
     async def open(self) -> int:
         """Open or create the store, reconcile it with records.jsonl; return URLs already done."""
@@ -269,13 +269,14 @@ class SqliteFrontier:
     async def commit(self) -> None:
         db = self._conn()
         self._apply_changes()
-        self._save_kept()
+        self._save_kept(final=False)
         db.execute("COMMIT")
         db.execute("BEGIN")
 
-    def keep(self, key: str, snapshot: Callable[[], str | None]) -> None:
-        """Save ``snapshot()`` in the job table under ``key`` with every commit (None: unchanged
-        since the last), so another part's state (the identities) resumes with the frontier's."""
+    def keep(self, key: str, snapshot: Callable[[bool], str | None]) -> None:
+        """Save ``snapshot(final)`` in the job table under ``key`` with every commit (None: nothing
+        to save now; ``final``: the last, at close), so another part's state (the identities, the
+        cookie jar) resumes with the frontier's."""
         self._kept[key] = snapshot
 
     def kept(self, key: str) -> str | None:
@@ -290,7 +291,7 @@ class SqliteFrontier:
         if self._db is not None:
             try:
                 self._apply_changes()
-                self._save_kept()
+                self._save_kept(final=True)
                 self._db.execute("COMMIT")
             finally:
                 db, self._db = self._db, None
@@ -304,9 +305,9 @@ class SqliteFrontier:
             self._conn().executemany(_VISIT_INSERT, self._visits)
             self._visits.clear()
 
-    def _save_kept(self) -> None:
+    def _save_kept(self, *, final: bool) -> None:
         for key, snapshot in self._kept.items():
-            if (value := snapshot()) is not None:
+            if (value := snapshot(final)) is not None:
                 self._conn().execute("INSERT OR REPLACE INTO job VALUES (?, ?)", (key, value))
 
     def _conn(self) -> sqlite3.Connection:

@@ -279,8 +279,9 @@ class Saved(Protocol):
         """The value saved under ``key`` by an earlier run (the store is open)."""
         ...
 
-    def keep(self, key: str, snapshot: Callable[[], str | None]) -> None:
-        """Save ``snapshot()`` under ``key`` at every commit (None: unchanged since the last)."""
+    def keep(self, key: str, snapshot: Callable[[bool], str | None]) -> None:
+        """Save ``snapshot(final)`` under ``key`` at every commit (None: nothing to save now;
+        ``final``: the last commit, at close)."""
         ...
 
 
@@ -354,7 +355,7 @@ class LocalBook:
             self._slots = {route: {int(n): t for n, t in slots.items()} for route, slots in data["slots"].items()}
             self._uses = {int(i): n for i, n in data["uses"].items()}
 
-    def _snapshot(self) -> str | None:
+    def _snapshot(self, final: bool) -> str | None:  # (saved whenever it changed: final or not)
         if not self._changed:
             return None
         self._changed = False
