@@ -677,7 +677,11 @@ def output_page() -> str:
         [
             ["`records.jsonl`", "one record per URL (above)"],
             ["`pages/<host>_<port>/…`", "2xx bodies exactly as received (decoded), via temp file and atomic rename"],
-            ["`state.sqlite`", f"the frontier, format {STATE_VERSION} (above): the resume point and last visits"],
+            [
+                "`state.sqlite`",
+                f"the frontier, format {STATE_VERSION} (above): the resume point and last visits; the crawl's "
+                "cookies (and its identities') for a resume: sessions, so keep the folder private",
+            ],
             ["`changes.jsonl`", "after a re-crawl"],
             ["`stats.jsonl`", "the crawl's numbers over time"],
             ["`report.html`", "`crawler report OUT`"],
