@@ -153,38 +153,46 @@ return nil
 """
 
 # The first URL of a page's near-duplicates (crawler.content.simhash.NearIndex, shared): hashes
-# are filed under each of their bands (simhash.BANDS), so one within NEAR bits shares a band.
+# are filed under each of their blocks (crawler.redis.near_duplicates.BLOCKS), so one within NEAR
+# bits is in a field the look-up reads: one HMGET of a few dozen fields, of about one hash each.
 # Lua's bit library is 32-bit: a hash is two halves, stored packed in 8 bytes (struct).
-# KEYS: near (8-byte hash → first URL), near_bands (band number:value → 8-byte hashes)
-# ARGV: url, hash (16 hex digits), NEAR, then the hash's band fields ("1:3fa", …).
+# KEYS: near_firsts (8-byte hash → first URL), near_blocks (block and its value → 8-byte hashes)
+# ARGV: url, hash (8 bytes), NEAR, number of blocks, then the fields to read: the hash's own (one per
+# block, where a new first is filed), then their neighbours.
 # Returns the first URL within NEAR bits, never ARGV[1]
 # itself; nil when there is none (then the URL is recorded, unless its own earlier hash matched).
 NEAR_FIRST = """
-local url, hex, near = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local hi, lo = tonumber(string.sub(hex, 1, 8), 16), tonumber(string.sub(hex, 9, 16), 16)
+local url, packed, near, own = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local hi, lo = struct.unpack('>I4I4', packed)
 local function bits(x)
   local n = 0
   while x ~= 0 and n <= near do x = bit.band(x, x - 1); n = n + 1 end
   return n
 end
-local fields, buckets, found = {}, {}, false
-for b = 1, #ARGV - 3 do
-  fields[b] = ARGV[3 + b]
-  buckets[b] = redis.call('HGET', KEYS[2], fields[b]) or ''
-  for i = 1, #buckets[b], 8 do
-    local h, l = struct.unpack('>I4I4', buckets[b], i)
-    local d = bits(bit.bxor(h, hi))
-    if d <= near and d + bits(bit.bxor(l, lo)) <= near then
-      local other = redis.call('HGET', KEYS[1], string.sub(buckets[b], i, i + 7))
-      if other == url then return nil end
-      found = found or other
+local buckets = redis.call('HMGET', KEYS[2], unpack(ARGV, 5))
+local found = false
+for b = 1, #buckets do
+  local bucket = buckets[b]
+  if bucket then
+    for i = 1, #bucket, 8 do
+      local h, l = struct.unpack('>I4I4', bucket, i)
+      local d = bits(bit.bxor(h, hi))
+      if d <= near and d + bits(bit.bxor(l, lo)) <= near then
+        local other = redis.call('HGET', KEYS[1], string.sub(bucket, i, i + 7))
+        if other == url then return nil end
+        found = found or other
+      end
     end
   end
 end
 if found then return found end
-local packed = struct.pack('>I4I4', hi, lo)
 if redis.call('HSETNX', KEYS[1], packed, url) == 1 then
-  for b = 1, #fields do redis.call('HSET', KEYS[2], fields[b], buckets[b] .. packed) end
+  local fields = {}
+  for b = 1, own do
+    fields[2 * b - 1] = ARGV[4 + b]
+    fields[2 * b] = (buckets[b] or '') .. packed
+  end
+  redis.call('HSET', KEYS[2], unpack(fields))
 end
 return nil
 """

@@ -70,8 +70,8 @@ class Keys:
         self.workers = p + "workers"  # hash worker → "last seen ms pid host"
         self.worker_done = p + "worker_done"  # hash worker → URLs done
         self.job = p + "job"  # hash: fingerprint and summary of what defines the job (redis/identity.py)
-        self.near = p + "near"  # hash 8-byte SimHash → the first URL with it (redis/near_duplicates.py)
-        self.near_bands = p + "near_bands"  # hash band and its value → the 8-byte SimHashes filed there
+        self.near_firsts = p + "near_firsts"  # hash 8-byte SimHash → the first URL with it (redis/near_duplicates.py)
+        self.near_blocks = p + "near_blocks"  # hash block and its value → the 8-byte SimHashes filed there
         self.identities = p + "identities"  # hash "slot route" → an identity's JSON (redis/identity_pool.py)
         self.identity_uses = p + "identity_uses"  # hash identity id → requests made as it
         self.identity_seq = p + "identity_seq"  # the last identity id given
