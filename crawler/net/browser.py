@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 CHECK_EVERY = 10  # pages between two readings of the browser's memory
 CONTEXT_PAGES = 100  # pages one context serves before it closes (its cookies, cache, history with it)
+ANSWER_WITHIN = 2.0  # seconds a kept tab has to answer before it is given the next page (else a new tab is)
 
 
 class Tab:
@@ -68,6 +69,21 @@ class Tab:
 
     def _crash(self, _: Page) -> None:
         self.crashed = True
+
+    async def answers(self) -> bool:
+        """Whether the tab's renderer still answers, within ``ANSWER_WITHIN`` seconds (a round trip
+        to it). A renderer killed while the tab sat idle is reported only once the browser has
+        noticed: until then the tab looks alive, and a page loaded in it would fail. The question
+        is answered, or fails when the crash is reported; a renderer kept busy by the last page's
+        scripts is not waited for either."""
+        from playwright.async_api import Error
+
+        try:
+            async with asyncio.timeout(ANSWER_WITHIN):
+                await self.page.evaluate("0")
+        except (Error, TimeoutError):
+            return False
+        return not self.crashed
 
     async def route(self, route: Route) -> None:
         if self.on_route is not None:
@@ -138,7 +154,9 @@ class _Instance:
     refuse_sockets: bool = False  # render_block has websocket (Playwright's route never sees their handshake)
 
     async def take(self, key: Hashable, options: dict[str, Any], cookies: list[SetCookieParam]) -> Tab:
-        """An idle tab of ``key``'s context, or a new one (in a new context if need be)."""
+        """An idle tab of ``key``'s context that still answers, or a new one (in a new context if need be)."""
+        from playwright.async_api import Error
+
         async with self.making:
             entry = self.contexts.pop(key, None)
             if entry is None:
@@ -155,9 +173,10 @@ class _Instance:
         try:
             while entry.idle:
                 tab = entry.idle.pop()
-                if not tab.crashed:
+                if not tab.crashed and await tab.answers():
                     return tab
-                await entry.close(tab)
+                with contextlib.suppress(Error):  # (a crashed tab may fail to close)
+                    await entry.close(tab)
             tab = Tab(await entry.context.new_page())
             tab.open()
             entry.tabs[tab.page] = tab
