@@ -4,6 +4,10 @@ DNS servers, a test CA with an HTTP/2-only site and a TLS fingerprint (JA4) serv
 
 ``site`` is one server that plays many virtual hosts (``tests.helpers.site.Site``): tests register
 handlers per (host, path) and reach the hosts by name through ``--resolve`` pins.
+
+A server started in another process is given its port before it binds it: from
+``tests.helpers.ports`` (pytest-asyncio's ``unused_tcp_port`` too), which the other pytest-xdist
+worker cannot take meanwhile.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from crawler.config import Job
 from crawler.engine import Crawl
 from tests.helpers.dns import DnsServer, Zone, default_zone, start_dns
 from tests.helpers.output import Result
+from tests.helpers.ports import free_port
 from tests.helpers.site import Site
 from tests.helpers.timing import record_grants
 
@@ -55,6 +60,14 @@ def crawl(tmp_path: Path) -> Callable[..., Awaitable[Result]]:
         return Result(stats, job.output_dir, c, grants)
 
     return run
+
+
+@pytest.fixture
+def unused_tcp_port() -> int:
+    """A port nobody listens on, for a server the test starts in another process, or for none
+    (pytest-asyncio's fixture, replaced): from below the ephemeral range, this worker's share
+    (``tests.helpers.ports``), so the other worker cannot take it before the test's server binds it."""
+    return free_port()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from crawler.net.failures import classify, is_transport
 from crawler.net.wire import Rejected
 from crawler.observe.summary import summary
 from tests.helpers.leaks import read_output
-from tests.helpers.proxy_servers import free_port
+from tests.helpers.ports import free_port
 
 
 def wrapped(code: int, text: str) -> str:

@@ -1,6 +1,7 @@
 """The DNS servers the resolver tests run (``tests/helpers/dns.py``): dnsmasq and our own answer a
 zone alike, as c-ares (aiodns) reads them: addresses, TTLs, AAAA, NODATA and NXDOMAIN; a silent
-socket times a query out."""
+socket times a query out. And the ports the tests' servers in other processes get
+(``tests/helpers/ports.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import aiodns
 import pytest
 from aiodns.error import ARES_ENODATA, ARES_ENOTFOUND, ARES_ETIMEOUT, DNSError
 
-from tests.helpers import dns
+from tests.helpers import dns, ports
 from tests.helpers.dns import NOERROR, NXDOMAIN, Zone, default_zone, query, silent_udp, start_dns
 
 
@@ -140,6 +141,26 @@ def test_dnsmasq_gets_a_new_port_when_its_port_is_taken(monkeypatch):
         assert isinstance(server, dns.Dnsmasq) and server.port != taken.getsockname()[1]
         assert query(server.address, "a.crawl.test").answers == [("127.0.0.1", 60)]
     assert server.proc.returncode is not None
+
+
+def test_each_worker_picks_ports_of_its_own_that_the_kernel_never_hands_out(monkeypatch):
+    """With the suite on pytest-xdist workers, two workers never pick the same port, and no port
+    they pick can be taken by a bind to port 0 or an outgoing connection meanwhile."""
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    shares = []
+    for worker in ("gw0", "gw1"):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+        shares.append(set(ports.share()))
+        port = ports.free_port(udp=True)
+        assert port in shares[-1]
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            with socket.socket(socket.AF_INET, kind) as s:
+                s.bind(("127.0.0.1", port))
+    assert len(shares[0]) > 5000 and not shares[0] & shares[1]
+    assert max(shares[0] | shares[1]) < ports.ephemeral_low()
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT")
+    assert set(ports.share()) == shares[0] | shares[1]  # a run without workers: all of them
 
 
 def test_dnsmasq_that_cannot_start_says_why(monkeypatch):

@@ -21,7 +21,7 @@ from crawler.observe.stats import Stats
 from crawler.observe.summary import summary
 from tests.helpers.leaks import basic_credentials, read_output
 from tests.helpers.output import read_records
-from tests.helpers.proxy_servers import free_port
+from tests.helpers.ports import free_port
 
 
 def pages(site, host: str, n: int) -> list[str]:

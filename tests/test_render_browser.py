@@ -1,6 +1,6 @@
 """The browser's life in a crawl (Debian's Chromium): no browser left after kill -9, replaced past
 the memory cap, killed tabs and browsers, a frozen browser, a script that never yields, and kept
-tabs that reach no host between pages."""
+tabs that reach no host between pages and are asked before they get the next one."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ from crawler import Hooks
 from crawler.config import Job
 from crawler.engine import Crawl
 from crawler.net import browser as browser_module
+from crawler.net.browser import BrowserPool, Tab
 from crawler.net.browser_scratch import PREFIX, Scratch
 from crawler.net.proctree import descendants, running
+from crawler.settings import render_settings
 from tests.helpers.output import read_records
 from tests.helpers.render_site import ITEMS, alive, held_script, js_site
 from tests.helpers.timing import until
@@ -169,6 +171,70 @@ async def test_a_crash_is_a_render_error_and_the_next_pages_load(site, tmp_path,
     assert records["crash"]["error"]["kind"] == "render"
     assert all(records[f"ok/{n}"]["error"] is None and records[f"ok/{n}"]["rendered"] for n in range(3))
     assert stats.browser is not None and stats.browser.relaunches == int(victim == "browser")
+
+
+def one_host_pool(site, tmp_path) -> BrowserPool:
+    """The pool a crawl of a.test (each page ``<h1>a</h1>``) would render with."""
+    site.html("a.test", "*", "<h1>a</h1>")
+    job = {"start_urls": [site.url("a.test")], "resolve": site.pin("a.test"), "output": str(tmp_path / "o")}
+    return BrowserPool(render_settings(Job.model_validate({**job, "render": ["*"]})).browser)
+
+
+async def load(pool: BrowserPool, url: str) -> Tab:
+    """Load ``url`` in a tab of a.test's context (every request let through) and keep the tab, as
+    the renderer does with a page that loaded well: the tab."""
+    async with pool.tab("a.test", {}, []) as tab:
+        tab.on_route = lambda route: route.continue_()
+        await tab.page.goto(url)
+        assert await tab.page.inner_text("h1") == "a"
+        tab.reusable = True
+        return tab
+
+
+def start_time(pid: int) -> str:
+    """When the process started (a pid is given again once its process is reaped), "" once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except OSError:
+        return ""
+
+
+async def test_a_kept_tab_whose_crash_is_not_yet_reported_gets_no_page(site, tmp_path, monkeypatch):
+    """A renderer killed while its tab sits kept is reported once the browser has noticed, and the
+    crawl hears of it after that: the next page of the tab's context can come first (it did on a
+    busy machine, and failed in the dead tab). A kept tab is asked first, so that page loads in a
+    new tab. Here the crash is never reported to the crawl: the extreme of late."""
+    monkeypatch.setattr(browser_module.Tab, "_crash", lambda self, page: None)
+    pool = one_host_pool(site, tmp_path)
+    await pool.start()
+    try:
+        first = await load(pool, site.url("a.test", "/1"))
+        chromium = running(descendants(os.getpid()), "/usr/lib/chromium/chromium")
+        renderers = {
+            p: start_time(p) for p in chromium if b"--type=renderer" in Path(f"/proc/{p}/cmdline").read_bytes()
+        }
+        assert renderers
+        for pid in renderers:
+            os.kill(pid, signal.SIGKILL)
+        # The browser has noticed once it had them reaped (then it gives a new tab a new renderer).
+        await until(lambda: all(start_time(p) != t for p, t in renderers.items()), "the killed renderers reaped")
+        assert await load(pool, site.url("a.test", "/2")) is not first
+    finally:
+        await pool.close()
+
+
+async def test_a_kept_tab_whose_renderer_is_kept_busy_is_not_waited_for(site, tmp_path):
+    """A script of the last page that never yields (started after the page was read) would hold
+    the next page of the tab's context until render_timeout: a kept tab that does not answer
+    within ANSWER_WITHIN seconds is closed, and that page loads in a new tab."""
+    pool = one_host_pool(site, tmp_path)
+    await pool.start()
+    try:
+        first = await load(pool, site.url("a.test", "/1"))
+        await first.page.evaluate("setTimeout(() => { for (;;) {} }, 0)")
+        assert await load(pool, site.url("a.test", "/2")) is not first
+    finally:
+        await pool.close()
 
 
 async def test_a_kept_tabs_scripts_reach_no_host_between_loads(site, tmp_path):

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,69 +34,17 @@ from typing import TYPE_CHECKING, Any
 from crawler.core.errors import FetchError, Kind, RenderUnavailable
 from crawler.core.usage import BrowserUse
 from crawler.net.browser_scratch import BrowserFiles, Scratch
+from crawler.net.browser_tab import Tab, refuse_socket
 from crawler.net.dns import DnsSettings
 from crawler.net.guard import BrowserGuard, launch_options, running_as_root
 from crawler.net.proctree import descendants, pss_mb, running
 
 if TYPE_CHECKING:
     from playwright._impl._api_structures import SetCookieParam
-    from playwright.async_api import Browser, BrowserContext, Page, Playwright, Request, Response, Route, WebSocketRoute
+    from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route
 
 CHECK_EVERY = 10  # pages between two readings of the browser's memory
 CONTEXT_PAGES = 100  # pages one context serves before it closes (its cookies, cache, history with it)
-
-
-class Tab:
-    """One browser page, kept between loads. The renderer sets ``on_route`` (every request the
-    page makes), ``on_response`` (response headers) and ``on_done`` (each request that finished
-    or failed) before each load, and
-    ``reusable`` when the load ended well. Between loads the last page's scripts still run, so
-    an idle tab's requests are refused: nothing reaches a host outside a slot."""
-
-    def __init__(self, page: Page) -> None:
-        self.page = page
-        self.on_route: Callable[[Route], Awaitable[None]] | None = None
-        self.on_done: Callable[[Request], Awaitable[None]] | None = None
-        self.on_response: Callable[[Response], Awaitable[None]] | None = None
-        self.reusable = False
-        self.crashed = False  # its renderer died, possibly while it sat idle
-
-    def open(self) -> None:
-        self.page.on("requestfinished", self._done)
-        self.page.on("requestfailed", self._done)
-        self.page.on("response", self._response)
-        self.page.on("crash", self._crash)
-        self.page.on("popup", _close)
-
-    def _crash(self, _: Page) -> None:
-        self.crashed = True
-
-    async def route(self, route: Route) -> None:
-        if self.on_route is not None:
-            await self.on_route(route)
-        else:
-            await route.abort("blockedbyclient")
-
-    async def _done(self, request: Request) -> None:
-        if self.on_done is not None:
-            await self.on_done(request)
-
-    async def _response(self, response: Response) -> None:
-        if self.on_response is not None:
-            await self.on_response(response)
-
-
-async def _refuse_socket(socket: WebSocketRoute) -> None:
-    """A page's WebSocket, when ``render_block`` has ``websocket``: closed before it reaches a server."""
-    await socket.close(code=1008, reason="blocked by the crawler")
-
-
-async def _close(popup: Page) -> None:
-    """A page the crawl did not open (``window.open``): closed; its requests were refused."""
-    from playwright.async_api import Error
-
-    with contextlib.suppress(Error):
-        await popup.close()
 
 
 @dataclass(slots=True)
@@ -141,7 +89,9 @@ class _Instance:
     refuse_sockets: bool = False  # render_block has websocket (Playwright's route never sees their handshake)
 
     async def take(self, key: Hashable, options: dict[str, Any], cookies: list[SetCookieParam]) -> Tab:
-        """An idle tab of ``key``'s context, or a new one (in a new context if need be)."""
+        """An idle tab of ``key``'s context that still answers, or a new one (in a new context if need be)."""
+        from playwright.async_api import Error
+
         async with self.making:
             entry = self.contexts.pop(key, None)
             if entry is None:
@@ -150,7 +100,7 @@ class _Instance:
                 )
                 await entry.context.route("**/*", lambda route: entry.route(route))  # (slots: no bound method)
                 if self.refuse_sockets:
-                    await entry.context.route_web_socket("**/*", _refuse_socket)
+                    await entry.context.route_web_socket("**/*", refuse_socket)
                 if cookies:
                     await entry.context.add_cookies(cookies)
             self.contexts[key] = entry  # now the most recently used
@@ -158,9 +108,10 @@ class _Instance:
         try:
             while entry.idle:
                 tab = entry.idle.pop()
-                if not tab.crashed:
+                if not tab.crashed and await tab.answers():
                     return tab
-                await entry.close(tab)
+                with contextlib.suppress(Error):  # (a crashed tab may fail to close)
+                    await entry.close(tab)
             tab = Tab(await entry.context.new_page())
             tab.open()
             entry.tabs[tab.page] = tab

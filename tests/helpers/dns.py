@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import random
 import select
 import shutil
 import socket
@@ -29,6 +28,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple, Self, overload
+
+from tests.helpers.ports import free_port
 
 QTYPES = {"A": 1, "AAAA": 28}
 TYPE_NAMES = {number: name for name, number in QTYPES.items()}
@@ -265,28 +266,11 @@ def silent_udp() -> tuple[socket.socket, str]:
 
 
 def free_dns_port() -> int:
-    """A port free for UDP and TCP both (dnsmasq binds both), below the ephemeral range: a port
-    in it may be the local end of an outgoing connection (a broad crawl test leaves thousands in
-    TIME_WAIT), which a UDP bind does not see and dnsmasq's TCP bind does."""
-    low = _ephemeral_low()
-    for port in random.sample(range(max(1024, low - 12_000), low), 200):
-        try:
-            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                with socket.socket(socket.AF_INET, kind) as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError(f"no free port for a DNS server below {low}")
-
-
-def _ephemeral_low() -> int:
-    """The first port the kernel hands to outgoing connections (Linux; 32768 elsewhere)."""
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
+    """A port free for UDP and TCP both (dnsmasq binds both), from below the ephemeral range
+    (``tests.helpers.ports``): a port in it may be the local end of an outgoing connection (a
+    broad crawl test leaves thousands in TIME_WAIT), which a UDP bind does not see and dnsmasq's
+    TCP bind does."""
+    return free_port(udp=True)
 
 
 # --- the wire format (RFC 1035), enough for A and AAAA over UDP ---

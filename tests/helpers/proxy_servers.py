@@ -9,24 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from tests.helpers.ports import free_port
+
 # pproxy dies at start-up when uvloop is importable; make the import fail in its process.
 PPROXY = (
     "import runpy, sys; sys.modules['uvloop'] = None; sys.argv[0] = 'pproxy'; "
     "runpy.run_module('pproxy', run_name='__main__')"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

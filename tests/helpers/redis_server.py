@@ -1,4 +1,5 @@
-"""A real ``redis-server`` (Debian's) on a free loopback port, for the shared-job tests.
+"""A real ``redis-server`` (Debian's) on a free loopback port (``tests.helpers.ports``), for the
+shared-job tests.
 
 The server runs in a temporary directory with append-only persistence, so a test can kill it and
 start it again on the same port and data, as an operator restarting Redis would.
@@ -7,18 +8,13 @@ start it again on the same port and data, as an operator restarting Redis would.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import redis
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.helpers.ports import free_port
 
 
 class RedisServer:

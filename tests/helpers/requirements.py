@@ -42,5 +42,7 @@ def missing_line() -> str | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the main process has checked
+        return
     if SETUP.is_file() and is_full_run(config) and (line := missing_line()):
         raise pytest.UsageError(f"{line} (or run: bash .ci/setup)")
