@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from crawler.config import Job
+from crawler.core.errors import RenderUnavailable, StateError
+from crawler.engine import Crawl
 from crawler.net.browser_scratch import LOCK, PREFIX, PROFILE, PROFILES, BrowserFiles, Scratch
+from crawler.net.proctree import descendants
 
 
 @pytest.fixture
@@ -109,3 +113,29 @@ def test_a_killed_browsers_files_only(tmp):
     assert tmp.exists()
     mine.close()
     assert not mine.path.exists()
+
+
+def scratch_dirs() -> set[Path]:
+    """This process's scratch directories in the system's temporary directory (Chromium's socket
+    path must stay short: a test's own temporary directory is too deep for it)."""
+    return set(Path(tempfile.gettempdir()).glob(f"{PREFIX}{os.getpid()}-*"))
+
+
+@pytest.mark.parametrize("stops", ["the browser cannot start", "the state file is damaged"])
+async def test_a_crawl_that_stops_as_it_starts_leaves_no_browser_and_no_files(tmp_path, site, stops):
+    """A rendering crawl that stops before its first page (the browser does not start, or the job's
+    state cannot be read once it has) ends its browser's driver and removes its scratch directory:
+    a long-lived program that runs crawls keeps neither."""
+    job = {"start_urls": [site.url("a.test")], "output": str(tmp_path / "o"), "render": ["*"]}
+    if stops == "the browser cannot start":
+        job["render_browser"] = str(tmp_path / "no-chromium-here")
+        expected: type[Exception] = RenderUnavailable
+    else:
+        (tmp_path / "o").mkdir()
+        (tmp_path / "o" / "state.sqlite").write_bytes(b"not a database " * 100)
+        expected = StateError
+    processes, files = descendants(os.getpid()), scratch_dirs()
+    with pytest.raises(expected):
+        await Crawl(Job.model_validate(job)).run()
+    assert not scratch_dirs() - files
+    assert not descendants(os.getpid()) - processes  # no Playwright driver, no browser

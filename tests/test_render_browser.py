@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,8 +30,19 @@ from tests.helpers.render_site import ITEMS, alive, held_script, js_site
 from tests.helpers.timing import until
 
 
-async def test_kill_9_of_the_crawl_leaves_no_browser(site, tmp_path):
+@pytest.fixture
+def private_tmp() -> Iterator[Path]:
+    """A temporary directory of the test's own, short (Chromium's socket path in it has a length
+    limit, which a test's tmp_path exceeds): no other test's crawl sweeps what is in it."""
+    private = Path(tempfile.mkdtemp(prefix="crawl-test-"))
+    yield private
+    shutil.rmtree(private, ignore_errors=True)
+
+
+async def test_kill_9_of_the_crawl_leaves_no_browser(site, tmp_path, monkeypatch, private_tmp):
     js_site(site)
+    private = private_tmp  # the crawl's temporary directory: another test's would sweep it first
+    monkeypatch.setattr(tempfile, "tempdir", str(private))  # for the next crawl's Scratch below
     held, release = asyncio.Event(), asyncio.Event()
 
     async def hold(_: web.Request) -> web.Response:
@@ -54,12 +67,14 @@ async def test_kill_9_of_the_crawl_leaves_no_browser(site, tmp_path):
         "-q",
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "TMPDIR": str(private)},
     )
     await asyncio.wait_for(held.wait(), 60)  # the browser is up and loading the page
     browser = {p for p in descendants(proc.pid) if "chrom" in Path(f"/proc/{p}/comm").read_text()}
     assert browser
-    (scratch,) = Path(tempfile.gettempdir()).glob(f"{PREFIX}{proc.pid}-*")  # its browser's temporary files
+    (scratch,) = private.glob(f"{PREFIX}{proc.pid}-*")  # its browser's temporary files
     profile = Path((scratch / "profiles").read_text().strip())  # (Playwright's, beside it)
+    assert profile.parent == private
     proc.send_signal(signal.SIGKILL)
     await proc.wait()
     release.set()
