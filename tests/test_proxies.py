@@ -194,14 +194,17 @@ async def crawl_in_order(tmp_path, *urls: str, **fields) -> tuple[Stats, dict[st
 
 
 @pytest.mark.parametrize("transport", ["aiohttp", "curl"])
-@pytest.mark.parametrize("kind, scheme", [("socks5", "https"), ("http", "https"), ("http", "http")])
+@pytest.mark.parametrize(
+    "kind, scheme", [("socks5", "https"), ("http", "https"), ("http", "http"), ("squid", "https"), ("squid", "http")]
+)
 async def test_a_target_the_proxy_cannot_reach_is_not_blamed_on_the_proxy(
     site, proxies, tmp_path, kind, scheme, transport
 ):
     """The proxy works and says the target refused it (microsocks: SOCKS5 reply 5; tinyproxy: its
-    answer to CONNECT or to a plain http:// request it forwards, 500 Unable to connect): the
-    target's ``connect`` error after the normal retries, no other proxy sought, the proxy's page
-    not archived as the target's answer, and the proxy, healthy, takes the next URL at once."""
+    answer to CONNECT or to a plain http:// request it forwards, 500 Unable to connect; squid: 503
+    with X-Squid-Error ERR_CONNECT_FAIL): the target's ``connect`` error after the normal retries,
+    no other proxy sought, the proxy's page not archived as the target's answer, and the proxy,
+    healthy, takes the next URL at once."""
     (p,) = await proxies(kind, 1)
     port = free_port()  # nobody listens there
     dead = f"{scheme}://127.0.0.1:{port}/gone"  # (https through tinyproxy: a CONNECT; http: forwarded)
@@ -212,7 +215,11 @@ async def test_a_target_the_proxy_cannot_reach_is_not_blamed_on_the_proxy(
     )
     gone = by_url[dead]
     assert (gone["error"]["kind"], gone["attempts"], gone["proxy"]) == ("connect", 2, p.id)
-    said = "connection refused (SOCKS5 reply 5" if kind == "socks5" else "500 Unable to connect"
+    said = {
+        "socks5": "connection refused (SOCKS5 reply 5",
+        "http": "500 Unable to connect",
+        "squid": "503 Service Unavailable, ERR_CONNECT_FAIL 111",
+    }[kind]
     assert gone["error"]["message"].startswith(f"cannot connect to 127.0.0.1:{port}, reported by proxy {p.id}: {said}")
     assert (by_url[live]["status"], by_url[live]["title"], by_url[live]["proxy"]) == (200, "live", p.id)
     assert [(path, peer) for _, path, peer in site.remotes] == [("/live", p.source)]
@@ -224,7 +231,7 @@ async def test_a_target_the_proxy_cannot_reach_is_not_blamed_on_the_proxy(
 
 
 @pytest.mark.parametrize("transport", ["aiohttp", "curl"])
-@pytest.mark.parametrize("kind", ["socks5", "http"])
+@pytest.mark.parametrize("kind", ["socks5", "http", "squid"])
 async def test_a_proxy_that_reaches_no_target_is_blamed_at_the_third_in_a_row(site, proxies, tmp_path, kind, transport):
     """A proxy whose own network is down says every target is unreachable. Dead targets with a live
     one between them stay the targets' errors; the third different one in a row is the proxy's:

@@ -5,10 +5,13 @@ aiohttp_socks and aiohttp raise, and the blame. Real proxies: tests/test_proxies
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
+from typing import Any
 
 import aiohttp
 import aiohttp_socks
 import pytest
+from multidict import CIMultiDict
 from yarl import URL
 
 from crawler.core.errors import FetchError, Kind
@@ -46,6 +49,25 @@ def test_only_tinyproxys_unable_to_connect_says_the_target_is_unreachable():
 
 
 @pytest.mark.parametrize(
+    "squid, kind",
+    [
+        ("ERR_CONNECT_FAIL 111", Kind.CONNECT),  # refused
+        ("ERR_CONNECT_FAIL 110", Kind.CONNECT),  # timed out
+        ("ERR_DNS_FAIL 0", Kind.DNS),  # no such name
+        ("ERR_ACCESS_DENIED 0", None),  # its rules: the proxy's
+        ("ERR_CANNOT_FORWARD 0", None),  # its own trouble (no route, no upstream)
+        ("ERR_CONNECT_FAILED", None),  # not squid's word
+        ("", None),
+    ],
+)
+def test_squids_error_header_says_when_the_target_is_unreachable(squid, kind):
+    error = tunnel_target(503, "Service Unavailable", squid=squid)
+    assert (error.kind if error is not None else None) is kind
+    if error is not None:
+        assert error.reported_by_proxy == f"503 Service Unavailable, {squid}"
+
+
+@pytest.mark.parametrize(
     "exc, kind",
     [
         (aiohttp_socks.ProxyError("Connection refused by destination host", error_code=5), Kind.CONNECT),
@@ -64,8 +86,12 @@ def test_the_aiohttp_classifier_reads_the_connect_answer():
     info = aiohttp.RequestInfo(TARGET, "CONNECT", {}, TARGET)  # type: ignore[arg-type]
     unreachable = aiohttp.ClientHttpProxyError(info, (), status=500, message="Unable to connect")
     refused = aiohttp.ClientHttpProxyError(info, (), status=503, message="Service Unavailable")
+    unknown = aiohttp.ClientHttpProxyError(
+        info, (), status=503, message="Service Unavailable", headers=CIMultiDict({"X-Squid-Error": "ERR_DNS_FAIL 0"})
+    )
     assert classify(unreachable).kind is Kind.CONNECT and classify(unreachable).reported_by_proxy is not None
     assert classify(refused).kind is Kind.PROXY and "proxy refused the tunnel (503" in classify(refused).message
+    assert classify(unknown).kind is Kind.DNS and classify(unknown).reported_by_proxy is not None
 
 
 async def test_a_target_the_proxy_reports_is_named_and_the_proxy_not_blamed():
@@ -141,13 +167,35 @@ async def test_the_third_different_target_since_an_answer_is_the_proxys_once():
     assert proxy.state(loop.time()) == "ok" and not blamed(a)
 
 
+def answer(status: int, reason: str, **headers: str) -> Any:
+    """What forwarded_target reads of a wire: its status line and headers."""
+    return SimpleNamespace(status=status, reason=reason, headers=CIMultiDict(headers))
+
+
 def test_only_a_forwarded_plain_http_request_reads_the_proxys_own_answer():
     r = router("http://127.0.0.1:3128", "socks5://127.0.0.1:1080")
     http, socks = r.proxies()
-    assert forwarded_target(http, URL("http://a.test/"), 500, "Unable to connect") is not None
-    assert forwarded_target(http, URL("http://a.test/"), 500, "Internal Server Error") is None  # the target's
-    assert forwarded_target(http, URL("https://a.test/"), 500, "Unable to connect") is None  # a tunnel's payload
-    assert forwarded_target(socks, URL("http://a.test/"), 500, "Unable to connect") is None
+    squid = {"X-Squid-Error": "ERR_CONNECT_FAIL 111"}
+    assert forwarded_target(http, URL("http://a.test/"), answer(500, "Unable to connect")) is not None
+    assert forwarded_target(http, URL("http://a.test/"), answer(503, "Service Unavailable", **squid)) is not None
+    assert forwarded_target(http, URL("http://a.test/"), answer(500, "Internal Server Error")) is None  # the target's
+    assert forwarded_target(http, URL("http://a.test/"), answer(503, "Service Unavailable")) is None  # the target's
+    assert forwarded_target(http, URL("https://a.test/"), answer(500, "Unable to connect")) is None  # a tunnel's
+    assert forwarded_target(http, URL("https://a.test/"), answer(503, "Service Unavailable", **squid)) is None
+    assert forwarded_target(socks, URL("http://a.test/"), answer(500, "Unable to connect")) is None
+
+
+async def test_a_name_the_proxy_cannot_resolve_is_the_targets_dns_error():
+    r = router("http://127.0.0.1:3128")
+    (proxy,) = r.proxies()
+    error = tunnel_target(503, "Service Unavailable", squid="ERR_DNS_FAIL 0")
+    assert error is not None
+    blamed = blame(error, proxy, TARGET, r.redact, asyncio.get_running_loop().time())
+    assert (blamed.kind, blamed.proxy_fault) == (Kind.DNS, False)
+    assert blamed.message == (
+        "cannot resolve example.test:443, reported by proxy http://127.0.0.1:3128: "
+        "503 Service Unavailable, ERR_DNS_FAIL 0"
+    )
 
 
 def test_without_a_proxy_nothing_is_rewritten():

@@ -81,6 +81,7 @@ class CurlTransport:
                 proxy_error=failure.proxy_error,
                 connect_code=failure.connect_code,
                 connect_reason=failure.connect_reason,
+                connect_squid=failure.connect_squid,
                 proxy_tls_verify=failure.proxy_tls,
                 via_proxy=proxy is not None,
             )

@@ -133,6 +133,7 @@ def classify_curl(
     proxy_error: int = 0,
     connect_code: int = 0,
     connect_reason: str = "",
+    connect_squid: str = "",
     proxy_tls_verify: int = 0,
     via_proxy: bool,
 ) -> FetchError | Rejected:
@@ -142,12 +143,15 @@ def classify_curl(
     ``code`` and ``message`` come from the ``CurlError``; ``proxy_error``, ``connect_code`` and
     ``proxy_tls_verify`` are ``getinfo`` of ``PROXY_ERROR``, ``HTTP_CONNECTCODE`` and
     ``PROXY_SSL_VERIFYRESULT`` after the failure; ``connect_reason`` is the reason phrase of the
-    proxy's answer to CONNECT. The message never holds credentials.
+    proxy's answer to CONNECT, ``connect_squid`` its ``X-Squid-Error`` header. The message never
+    holds credentials.
     """
     code = int(code)
     detail = curl_message(message)
     if via_proxy:
-        failed = _proxy_failure(code, detail, proxy_error, (connect_code, connect_reason), proxy_tls_verify)
+        failed = _proxy_failure(
+            code, detail, proxy_error, (connect_code, connect_reason, connect_squid), proxy_tls_verify
+        )
         if failed is not None:
             return failed
     return _by_code(code, detail)
@@ -167,16 +171,18 @@ def _by_code(code: int, detail: str) -> FetchError:
 
 
 def _proxy_failure(
-    code: int, detail: str, proxy_error: int, connect: tuple[int, str], tls_verify: int
+    code: int, detail: str, proxy_error: int, connect: tuple[int, str, str], tls_verify: int
 ) -> FetchError | Rejected | None:
     """The failure as the proxy's, or as the target's that the proxy reported (None: the target's,
     classified as without a proxy)."""
-    connect_code, reason = connect
+    connect_code, reason, squid = connect
     if connect_code in (401, 407):  # tinyproxy answers a wrong password with 401, a missing one with 407
         return Rejected(connect_code)
     if connect_code >= 300:  # the HTTP proxy refused our CONNECT
         what = f"proxy refused the tunnel ({connect_code}) (curl {code})"
-        return tunnel_target(connect_code, reason, f"curl {code}") or FetchError(Kind.PROXY, what, retryable=True)
+        return tunnel_target(connect_code, reason, f"curl {code}", squid) or FetchError(
+            Kind.PROXY, what, retryable=True
+        )
     if code == Code.PROXY:
         if proxy_error in SOCKS_CREDENTIALS:
             return Rejected(SOCKS_CREDENTIALS[Px(proxy_error)])

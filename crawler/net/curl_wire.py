@@ -29,7 +29,14 @@ class CurlFailure(Exception):
     handle goes back to the pool and is reused, so these are read at once)."""
 
     def __init__(
-        self, code: int, message: str, proxy_error: int, connect_code: int, proxy_tls: int = 0, connect_reason: str = ""
+        self,
+        code: int,
+        message: str,
+        proxy_error: int,
+        connect_code: int,
+        proxy_tls: int = 0,
+        connect_reason: str = "",
+        connect_squid: str = "",
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -38,6 +45,7 @@ class CurlFailure(Exception):
         self.connect_code = connect_code
         self.proxy_tls = proxy_tls  # PROXY_SSL_VERIFYRESULT: the https:// proxy's certificate failed
         self.connect_reason = connect_reason  # the reason phrase of the proxy's answer to CONNECT
+        self.connect_squid = connect_squid  # its X-Squid-Error header (squid says why it failed)
 
 
 class CurlWire:
@@ -185,11 +193,12 @@ class CurlWire:
         proxy_error = int(curl.getinfo(CurlInfo.PROXY_ERROR))  # type: ignore[arg-type]
         connect_code = int(curl.getinfo(CurlInfo.HTTP_CONNECTCODE))  # type: ignore[arg-type]
         proxy_tls = int(curl.getinfo(CurlInfo.PROXY_SSL_VERIFYRESULT))  # type: ignore[arg-type]
-        reason = ""
+        reason = squid = ""
         if connect_code >= 300 and self._head:  # the tunnel was refused: the head kept is the proxy's answer
             status_line = self._head[0].decode("latin-1").split(None, 2)  # version, status, reason phrase
             reason = status_line[2].strip() if len(status_line) == 3 else ""
-        return CurlFailure(code, message, proxy_error, connect_code, proxy_tls, reason)
+            squid = next((v for k, v in map(_split, self._head[1:]) if k.lower() == "x-squid-error"), "")
+        return CurlFailure(code, message, proxy_error, connect_code, proxy_tls, reason, squid)
 
     def _wake(self) -> None:
         waiter, self._waiter = self._waiter, None

@@ -165,7 +165,7 @@ class Fetcher:
                     async with transport.get(ask) as wire:
                         if proxy is not None and wire.status == 407:
                             raise self._credentials_rejected(proxy, wire.status)
-                        if proxy is not None and (gone := forwarded_target(proxy, url, wire.status, wire.reason)):
+                        if proxy is not None and (gone := forwarded_target(proxy, url, wire)):
                             raise gone
                         location = wire.headers.get("Location")
                         if 300 <= wire.status < 400 and location:
@@ -249,7 +249,7 @@ class Fetcher:
             return Response(
                 status, ctype, sha256=previous.digest, path=previous.path, headers=wire.headers, unchanged=True
             )
-        if proxy is not None and (unreachable := forwarded_target(proxy, url, status, wire.reason)) is not None:
+        if proxy is not None and (unreachable := forwarded_target(proxy, url, wire)) is not None:
             await self._drain(wire, archive=False)  # the proxy's own page, not the target's answer
             raise unreachable
         if proxy is not None and (status == 407 or status in self._settings.proxy_ban_status):

@@ -13,8 +13,12 @@ error is the target's (``connect``, normal retries, the proxy released as health
 - tinyproxy's answer to a CONNECT it could not make, ``500 Unable to connect`` (a refused port
   and an unknown name alike; its trouble with an upstream proxy is another reason phrase), and
   the same answer to a plain ``http://`` request it could not forward (never archived as the
-  target's). Other proxies' CONNECT refusals (a 502 or a 503 may be the proxy's own trouble) stay
-  the proxy's.
+  target's);
+- squid's answers (to a CONNECT and to a plain ``http://`` request alike) that carry
+  ``X-Squid-Error: ERR_CONNECT_FAIL`` (the target refused it or timed out) or ``ERR_DNS_FAIL``
+  (no such name: the target's ``dns`` error).
+
+Other proxies' refusals (a 502 or a 503 may be the proxy's own trouble) stay the proxy's.
 
 A proxy whose own uplink is down says every target is unreachable: once it has said so of
 ``UPLINK_TARGETS`` different targets (host and port) with no answer through it in between, it is
@@ -37,9 +41,12 @@ from crawler.core.errors import FetchError, Kind
 
 if TYPE_CHECKING:
     from crawler.net.proxies import Proxy
+    from crawler.net.wire import Wire
 
 SOCKS5_TARGET = {3: "network unreachable", 4: "host unreachable", 5: "connection refused", 6: "TTL expired"}
 TUNNEL_TARGET = frozenset({(500, "unable to connect")})  # tinyproxy's (status, reason phrase)
+SQUID_ERROR = "X-Squid-Error"  # the header of squid's own error pages
+SQUID_TARGET = {"ERR_CONNECT_FAIL": Kind.CONNECT, "ERR_DNS_FAIL": Kind.DNS}  # X-Squid-Error's first word
 LOCAL_DNS = frozenset({"socks4", "socks5"})  # the crawl resolves the target's name, then asks the proxy
 PROXY_KINDS = frozenset({Kind.PROXY, Kind.CONNECT, Kind.TIMEOUT, Kind.ABORTED, Kind.DNS})
 UPLINK_TARGETS = 3  # different targets reported unreachable in a row: the proxy's own network is down
@@ -52,21 +59,26 @@ def socks_target(reply: int | None, note: str = "") -> FetchError | None:
     return None if reason is None else _unreachable(f"{reason} (SOCKS5 reply {reply}{note and ', '}{note})")
 
 
-def tunnel_target(status: int, reason: str, note: str = "") -> FetchError | None:
-    """The error of an HTTP proxy's answer to CONNECT (``status``, ``reason`` phrase) that says it
-    could not reach the target (None: the proxy refused the tunnel for a reason of its own)."""
-    if (status, " ".join(reason.split()).lower()) not in TUNNEL_TARGET:
+def tunnel_target(status: int, reason: str, note: str = "", squid: str | None = None) -> FetchError | None:
+    """The error of an HTTP proxy's answer to CONNECT (``status``, ``reason`` phrase, ``squid``:
+    its ``X-Squid-Error`` header) that says it could not reach the target (None: the proxy
+    refused the tunnel for a reason of its own)."""
+    said = f"{status} {reason.strip()}"
+    kind = SQUID_TARGET.get((squid or "").partition(" ")[0])
+    if kind is not None:
+        said += f", {' '.join(str(squid).split())[:100]}"
+    elif (status, " ".join(reason.split()).lower()) not in TUNNEL_TARGET:
         return None
-    return _unreachable(f"{status} {reason.strip()}" + (f" ({note})" if note else ""))
+    return _unreachable(said + (f" ({note})" if note else ""), kind or Kind.CONNECT)
 
 
-def forwarded_target(proxy: Proxy, url: URL, status: int, reason: str) -> FetchError | None:
+def forwarded_target(proxy: Proxy, url: URL, wire: Wire) -> FetchError | None:
     """The error of an HTTP proxy's own answer to a plain ``http://`` request it forwarded, when it
-    says it could not reach the target (tinyproxy's ``500 Unable to connect``, as to a CONNECT);
-    None for the target's answer. Else the proxy's page would pass for the target's own 500."""
+    says it could not reach the target (as to a CONNECT); None for the target's answer. Else the
+    proxy's page would pass for the target's own 500 or 503."""
     if proxy.is_socks or url.scheme != "http":
         return None
-    return tunnel_target(status, reason)
+    return tunnel_target(wire.status, wire.reason, squid=wire.headers.get(SQUID_ERROR))
 
 
 def blame(error: FetchError, proxy: Proxy | None, url: URL, redact: Callable[[str], str], sent: float) -> FetchError:
@@ -85,7 +97,8 @@ def blame(error: FetchError, proxy: Proxy | None, url: URL, redact: Callable[[st
                 f"reached one, its own network may be down ({_target(url)}: {said})"
             )
         else:
-            error.message = f"cannot connect to {_target(url)}, reported by proxy {proxy.id}: {said}"
+            what = "cannot resolve" if error.kind is Kind.DNS else "cannot connect to"
+            error.message = f"{what} {_target(url)}, reported by proxy {proxy.id}: {said}"
     elif error.kind is Kind.DNS and proxy.scheme in LOCAL_DNS:
         pass  # the crawl's own lookup of the target, before the proxy was asked
     elif error.kind in PROXY_KINDS:
@@ -113,10 +126,10 @@ def uplink_down(proxy: Proxy, target: str, sent: float) -> bool:
     return True
 
 
-def _unreachable(reason: str) -> FetchError:
+def _unreachable(reason: str, kind: Kind = Kind.CONNECT) -> FetchError:
     """The target's failure as a proxy reported it; its message is completed by :func:`blame`."""
     return FetchError(
-        Kind.CONNECT, f"the proxy cannot connect to the target: {reason}", retryable=True, reported_by_proxy=reason
+        kind, f"the proxy cannot connect to the target: {reason}", retryable=True, reported_by_proxy=reason
     )
 
 

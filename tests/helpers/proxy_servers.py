@@ -1,8 +1,9 @@
-"""Real proxy servers for tests: Debian's tinyproxy (HTTP, CONNECT) and microsocks (SOCKS5), and
-pproxy from PyPI (HTTP; answers a wrong password with a standard 407, where tinyproxy sends 401).
+"""Real proxy servers for tests: Debian's tinyproxy (HTTP, CONNECT), squid (HTTP, CONNECT; the
+forward proxy most companies run) and microsocks (SOCKS5), and pproxy from PyPI (HTTP; answers a
+wrong password with a standard 407, where tinyproxy sends 401).
 
-tinyproxy and microsocks bind their outgoing connections to their own loopback address, so the
-target server sees which proxy a request came through in ``request.remote``.
+tinyproxy, squid and microsocks bind their outgoing connections to their own loopback address, so
+the target server sees which proxy a request came through in ``request.remote``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,23 @@ PPROXY = (
     "runpy.run_module('pproxy', run_name='__main__')"
 )
 
+# No cache, no log, no pid file, no ICMP helper: only the proxy (its files would need a directory
+# its unprivileged user can write).
+SQUID = """http_port 127.0.0.1:{port}
+tcp_outgoing_address {source}
+http_access allow all
+cache deny all
+access_log none
+cache_log /dev/null
+pid_filename none
+pinger_enable off
+shutdown_lifetime 0 seconds
+"""
+
 
 @dataclass
 class ProxyServer:
-    kind: str  # "http" (tinyproxy), "pproxy" (HTTP), "pproxy-tls" (HTTP over TLS) or "socks5" (microsocks)
+    kind: str  # "http" (tinyproxy), "squid", "pproxy" (HTTP), "pproxy-tls" (HTTP over TLS) or "socks5" (microsocks)
     port: int
     source: str  # the loopback address its outgoing connections come from
     user: str | None
@@ -55,8 +69,9 @@ class ProxyServer:
 async def start_proxy(
     kind: str, source: str, tmp: Path, user: str | None = None, password: str | None = None, tls_pem: Path | None = None
 ) -> ProxyServer:
-    """Start tinyproxy (``http``), pproxy (``pproxy``; ``pproxy-tls`` serves TLS with ``tls_pem``,
-    key then certificate) or microsocks (``socks5``) and wait until it accepts connections."""
+    """Start tinyproxy (``http``), squid (``squid``, no credentials), pproxy (``pproxy``;
+    ``pproxy-tls`` serves TLS with ``tls_pem``, key then certificate) or microsocks (``socks5``)
+    and wait until it accepts connections."""
     server = ProxyServer(kind, free_port(), source, user, password)
     if kind == "http":
         conf = tmp / f"tinyproxy-{server.port}.conf"
@@ -74,6 +89,10 @@ async def start_proxy(
             lines.append(f"BasicAuth {user} {password}")
         conf.write_text("\n".join(lines) + "\n")
         cmd = ["tinyproxy", "-d", "-c", str(conf)]
+    elif kind == "squid":
+        conf = tmp / f"squid-{server.port}.conf"
+        conf.write_text(SQUID.format(port=server.port, source=source))
+        cmd = ["/usr/sbin/squid", "-N", "-f", str(conf)]  # -N: in the foreground, killed with the test
     elif kind in ("pproxy", "pproxy-tls"):
         auth = f"#{user}:{password}" if user else ""
         scheme = "http+ssl" if kind == "pproxy-tls" else "http"
@@ -85,7 +104,7 @@ async def start_proxy(
         if user:
             cmd += ["-u", user, "-P", password or ""]
     if cmd[0] != sys.executable and not shutil.which(cmd[0]):
-        raise RuntimeError(f"{cmd[0]} is not installed: apt-get install tinyproxy microsocks (.ci/run does)")
+        raise RuntimeError(f"{cmd[0]} is not installed: apt-get install tinyproxy squid microsocks (.ci/run does)")
     server.proc = await asyncio.create_subprocess_exec(
         *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
     )
