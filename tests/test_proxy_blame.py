@@ -146,25 +146,47 @@ async def test_the_third_different_target_since_an_answer_is_the_proxys_once():
         r.release(proxy, failed=error.proxy_fault)
         return error.proxy_fault
 
-    a, b, c, d = (f"http://{name}.test/" for name in "abcd")
+    a, b, c, d, e, f, g, h = (f"http://{name}.test/" for name in "abcdefgh")
     before = loop.time()
     assert not any(blamed(url, sent=before) for url in (a, b, c, d))  # one burst: one target
-    assert not blamed(b) and not blamed(b)  # two different targets
+    assert not blamed(e) and not blamed(e)  # two different targets
     r.release(r.hold(proxy), answered=True, banned=True)  # a ban, but an answer: start over
-    assert not any(blamed(url) for url in (a, b))
+    assert not any(blamed(url) for url in (f, g))
     r.release(r.hold(proxy), failed=True)  # the proxy's own failure: it reached nothing
     proxy.cooling_until = 0.0  # (its cool-down over)
-    error = blame(socks_target(4) or FetchError(Kind.CONNECT, ""), r.hold(proxy), URL(c), r.redact, loop.time())
+    error = blame(socks_target(4) or FetchError(Kind.CONNECT, ""), r.hold(proxy), URL(h), r.redact, loop.time())
     assert error.proxy_fault and error.kind is Kind.CONNECT
     assert error.message == (
         "via socks5://127.0.0.1:1080: 3 different targets unreachable since it last reached one, "
-        "its own network may be down (c.test:80: host unreachable (SOCKS5 reply 4))"
+        "its own network may be down (h.test:80: host unreachable (SOCKS5 reply 4))"
     )
     r.release(proxy, failed=True)
     assert proxy.state(loop.time()).startswith("cooling down")
-    assert not blamed(d)  # in flight when it was blamed: not blamed again
+    assert not blamed("http://i.test/")  # in flight when it was blamed: not blamed again
     r.release(r.hold(proxy), answered=True)  # it reached a target after all
-    assert proxy.state(loop.time()) == "ok" and not blamed(a)
+    assert proxy.state(loop.time()) == "ok" and not blamed("http://j.test/")
+
+
+async def test_a_target_it_said_was_dead_before_is_no_news_of_the_proxy():
+    """The end of a crawl: only the retries of dead sites are left, so no answer comes between
+    them. Each of those sites was reported dead before (with answers between): the proxy is not
+    taken for one whose own network is down. New dead targets still are."""
+    r = router("socks5://127.0.0.1:1080")
+    (proxy,) = r.proxies()
+    loop = asyncio.get_running_loop()
+
+    def blamed(url: str) -> bool:
+        error = blame(socks_target(5) or FetchError(Kind.CONNECT, ""), r.hold(proxy), URL(url), r.redact, loop.time())
+        r.release(proxy, failed=error.proxy_fault)
+        return error.proxy_fault
+
+    dead = [f"http://dead{n}.test/" for n in range(4)]
+    for url in dead:  # first tries, a live page between each
+        assert not blamed(url)
+        r.release(r.hold(proxy), answered=True)
+    assert not any(blamed(url) for url in dead + dead)  # their retries, nothing between
+    assert not blamed("http://new1.test/") and not blamed("http://new2.test/")
+    assert blamed("http://new3.test/")
 
 
 def answer(status: int, reason: str, **headers: str) -> Any:

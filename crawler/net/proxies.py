@@ -52,6 +52,7 @@ class Proxy:
     cooling_until: float = 0.0
     dead: str | None = None  # why it is out of the crawl for good (e.g. rejected credentials)
     unreachable: set[str] = field(default_factory=set)  # targets it said it cannot reach since it last answered
+    dead_targets: set[str] = field(default_factory=set)  # every target it said so of (see proxy_blame.uplink_down)
     run_start: float | None = None  # when the first of those reports came (see proxy_blame.uplink_down)
     uplink_down: bool = False  # cooling down for them: the next answer through it lifts that
 

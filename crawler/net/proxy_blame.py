@@ -21,9 +21,10 @@ error is the target's (``connect``, normal retries, the proxy released as health
 Other proxies' refusals (a 502 or a 503 may be the proxy's own trouble) stay the proxy's.
 
 A proxy whose own uplink is down says every target is unreachable: once it has said so of
-``UPLINK_TARGETS`` different targets (host and port) with no answer through it in between, it is
-blamed again, as for any other failure of its own, until a request through it gets an answer
-(:func:`uplink_down`). A few dead sites in a crawl rarely come in a row; a dead uplink always does.
+``UPLINK_TARGETS`` different targets (host and port), new ones, with no answer through it in
+between, it is blamed again, as for any other failure of its own, until a request through it gets
+an answer (:func:`uplink_down`). A few dead sites in a crawl rarely come in a row; a dead uplink
+always does.
 
 A ``dns`` error through ``socks4://``/``socks5://`` is the target's too: the crawl resolves those
 targets itself, before the proxy is asked. Through an HTTP proxy it is the proxy's own name.
@@ -50,6 +51,7 @@ SQUID_TARGET = {"ERR_CONNECT_FAIL": Kind.CONNECT, "ERR_DNS_FAIL": Kind.DNS}  # X
 LOCAL_DNS = frozenset({"socks4", "socks5"})  # the crawl resolves the target's name, then asks the proxy
 PROXY_KINDS = frozenset({Kind.PROXY, Kind.CONNECT, Kind.TIMEOUT, Kind.ABORTED, Kind.DNS})
 UPLINK_TARGETS = 3  # different targets reported unreachable in a row: the proxy's own network is down
+DEAD_TARGETS_KEPT = 10_000  # targets a proxy reported unreachable, remembered (then forgotten all at once)
 
 
 def socks_target(reply: int | None, note: str = "") -> FetchError | None:
@@ -113,8 +115,14 @@ def uplink_down(proxy: Proxy, target: str, sent: float) -> bool:
     the proxy's own network down: the ``UPLINK_TARGETS``-th different target since it last
     answered. Reports of requests already sent when the first came back are one burst (a crawl's
     dead seeds, all in flight at once) and count as that one; reports while it cools down count
-    for nothing more (it was blamed once for them)."""
+    for nothing more (it was blamed once for them). A target it said so of before is no news (the
+    retries of dead sites at a crawl's end, with no live page left between them)."""
     now = asyncio.get_running_loop().time()
+    if target in proxy.dead_targets:
+        return False
+    if len(proxy.dead_targets) >= DEAD_TARGETS_KEPT:
+        proxy.dead_targets.clear()
+    proxy.dead_targets.add(target)
     if proxy.run_start is None:
         proxy.run_start = now
     elif sent < proxy.run_start:
