@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +18,7 @@ from crawler.core.errors import RenderUnavailable, StateError
 from crawler.engine import Crawl
 from crawler.net.browser_scratch import LOCK, PREFIX, PROFILE, PROFILES, BrowserFiles, Scratch
 from crawler.net.proctree import descendants
+from tests.helpers.output import read_records
 
 
 @pytest.fixture
@@ -139,3 +141,35 @@ async def test_a_crawl_that_stops_as_it_starts_leaves_no_browser_and_no_files(tm
         await Crawl(Job.model_validate(job)).run()
     assert not scratch_dirs() - files
     assert not descendants(os.getpid()) - processes  # no Playwright driver, no browser
+
+
+@pytest.mark.parametrize("length", [50, 63])
+async def test_a_long_tmpdir_renders_or_says_why_not(site, tmp_path, length):
+    """Chromium's socket goes in its temporary directory, whose path may be 62 bytes at most. Under
+    a TMPDIR of 50 the scratch directory would be longer: Chromium gets TMPDIR itself and the page
+    renders. A TMPDIR of 63 the crawl names in its one error line, instead of Chromium's own
+    "browser has been closed"."""
+    base = tempfile.mkdtemp(prefix="crawl-test-", dir="/tmp")
+    tmpdir = Path(base + "/" + "t" * (length - len(base) - 1))
+    tmpdir.mkdir()
+    assert len(str(tmpdir)) == length
+    site.html("js.test", "/", "<h1>rendered</h1>")
+    await site.start()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "crawler", "crawl", site.url("js.test"), "--resolve", site.pin("js.test")[0],
+            "-o", str(tmp_path / "o"), "--render", "*", "--ignore-robots", "-q",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, "TMPDIR": str(tmpdir)},
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(proc.communicate(), 120)
+        lines = err.decode().strip().splitlines()
+        if length == 50:
+            assert proc.returncode == 0, lines
+            (record,) = read_records(tmp_path / "o")
+            assert record["rendered"] and record["error"] is None
+        else:
+            assert proc.returncode != 0 and len(lines) == 1
+            assert "TMPDIR is 63 bytes long" in lines[0] and "set TMPDIR to a shorter directory" in lines[0]
+        assert not list(tmpdir.glob(f"{PREFIX}*"))
+    finally:
+        shutil.rmtree(base)

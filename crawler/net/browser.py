@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.core.errors import FetchError, Kind, RenderUnavailable
 from crawler.core.usage import BrowserUse
-from crawler.net.browser_scratch import BrowserFiles, Scratch
+from crawler.net.browser_scratch import BrowserFiles, Scratch, tmpdir_problem
 from crawler.net.browser_tab import Tab, refuse_socket
 from crawler.net.dns import DnsSettings
 from crawler.net.guard import BrowserGuard, launch_options, running_as_root
@@ -311,6 +311,8 @@ class BrowserPool:
             guard = await self.guard.start() if self.guard is not None else None
             options = launch_options(dict(self._settings.pins), running_as_root(), guard)
             env = self._scratch.env() if self._scratch is not None else None
+            if env is None and (problem := tmpdir_problem()) is not None:
+                raise FetchError(Kind.RENDER, f"cannot start the browser {self._settings.executable}: {problem}")
             return await self._playwright.chromium.launch(executable_path=self._settings.executable, env=env, **options)
         except Error as e:
             hint = (

@@ -8,6 +8,11 @@ directory (``crawler-browser-PID-…`` in the system's temporary directory, lock
 runs): Chromium's temporary directory, and the list of the profiles its browsers use. A killed
 browser's files are removed at once, the scratch directory when the crawl ends, and one whose
 crawl was killed by the next crawl that renders (it can take the lock: nobody holds it).
+
+Chromium's singleton socket is a file in its temporary directory, and a socket's path has a length
+limit: Chromium does not start in a temporary directory longer than ``SOCKET_DIR_MAX`` bytes. A
+scratch directory that long (under a long ``TMPDIR``) is not given to Chromium, and a ``TMPDIR``
+that long is named in the crawl's one error line (:func:`tmpdir_problem`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ PREFIX = "crawler-browser-"
 PROFILE = "playwright_chromiumdev_profile-"
 SINGLETON = "org.chromium."
 LOCK, PROFILES = ".lock", "profiles"
+SOCKET_DIR_MAX = 62  # bytes of Chromium's temporary directory (measured: 62 starts, 63 does not)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +64,11 @@ class Scratch:
             return None
         return cls(path, lock)
 
-    def env(self) -> dict[str, str | float | bool]:
-        """The browser's environment: this process's, with the scratch directory as ``TMPDIR``."""
+    def env(self) -> dict[str, str | float | bool] | None:
+        """The browser's environment: this process's, with the scratch directory as ``TMPDIR``
+        (None, this process's as it is, when that path is too long for Chromium)."""
+        if len(os.fsencode(self.path)) > SOCKET_DIR_MAX:
+            return None
         return {**os.environ, "TMPDIR": str(self.path)}
 
     def files_of(self, pids: Iterable[int]) -> BrowserFiles:
@@ -121,3 +130,14 @@ def _profile_of(pids: Iterable[int]) -> Path | None:
             if arg.startswith(b"--user-data-dir="):
                 return Path(os.fsdecode(arg.partition(b"=")[2]))
     return None
+
+
+def tmpdir_problem() -> str | None:
+    """Why Chromium cannot start in this process's temporary directory, or None."""
+    tmp = os.environ.get("TMPDIR") or "/tmp"  # (Chromium reads TMPDIR alone)
+    if len(os.fsencode(tmp)) <= SOCKET_DIR_MAX:
+        return None
+    return (
+        f"TMPDIR is {len(os.fsencode(tmp))} bytes long, and Chromium's socket in it needs one of at most "
+        f"{SOCKET_DIR_MAX}: set TMPDIR to a shorter directory"
+    )
