@@ -65,6 +65,17 @@ def test_squids_error_header_says_when_the_target_is_unreachable(squid, kind):
     assert (error.kind if error is not None else None) is kind
     if error is not None:
         assert error.reported_by_proxy == f"503 Service Unavailable, {squid}"
+    assert tunnel_target(200, "OK", squid=squid) is None  # Squid's errors are 503s: a page posing as one
+
+
+def test_what_a_proxy_says_is_one_short_line():
+    """A reason phrase or header from a server posing as the proxy reaches the record's message
+    without control characters, on one line, cut short."""
+    error = tunnel_target(503, "Service\x1b[31m Unavailable" + "x" * 5000, squid="ERR_CONNECT_FAIL \r\n111" + "y" * 500)
+    assert error is not None and error.reported_by_proxy is not None
+    said = error.reported_by_proxy
+    assert said.startswith("503 Service [31m Unavailablexxx") and ", ERR_CONNECT_FAIL 111yyy" in said
+    assert said.isprintable() and len(said) < 250
 
 
 @pytest.mark.parametrize(
@@ -185,8 +196,27 @@ async def test_a_target_it_said_was_dead_before_is_no_news_of_the_proxy():
         assert not blamed(url)
         r.release(r.hold(proxy), answered=True)
     assert not any(blamed(url) for url in dead + dead)  # their retries, nothing between
-    assert not blamed("http://new1.test/") and not blamed("http://new2.test/")
-    assert blamed("http://new3.test/")
+    new = [f"http://new{n}.test/" for n in range(3)]
+    assert [blamed(url) for url in new] == [False, False, True]  # its network went down
+
+
+async def test_targets_of_an_outage_it_was_blamed_for_count_again_in_the_next():
+    """A proxy whose network goes down twice, while a crawl of three sites goes on: the sites were
+    alive, so the second outage is found at the same third site as the first."""
+    r = router("socks5://127.0.0.1:1080")
+    (proxy,) = r.proxies()
+    loop = asyncio.get_running_loop()
+
+    def blamed(url: str) -> bool:
+        error = blame(socks_target(4) or FetchError(Kind.CONNECT, ""), r.hold(proxy), URL(url), r.redact, loop.time())
+        r.release(proxy, failed=error.proxy_fault)
+        return error.proxy_fault
+
+    sites = [f"http://site{n}.test/" for n in range(3)]
+    assert [blamed(url) for url in sites] == [False, False, True]
+    r.release(r.hold(proxy), answered=True)  # back up
+    assert proxy.state(loop.time()) == "ok"
+    assert [blamed(url) for url in sites] == [False, False, True]
 
 
 def answer(status: int, reason: str, **headers: str) -> Any:

@@ -28,6 +28,7 @@ from yarl import URL
 from crawler.core.errors import FetchError, Kind
 from crawler.core.proxy_url import parse_proxy, redact_url
 from crawler.core.usage import ProxyUse
+from crawler.net.proxy_blame import reached
 
 MAX_COOLDOWN = 300.0
 ROUTE_CACHE = 65_536  # hosts whose route is remembered (and sticky proxies, per pool)
@@ -51,8 +52,11 @@ class Proxy:
     streak: int = 0  # consecutive failures
     cooling_until: float = 0.0
     dead: str | None = None  # why it is out of the crawl for good (e.g. rejected credentials)
-    unreachable: set[str] = field(default_factory=set)  # targets it said it cannot reach since it last answered
-    dead_targets: set[str] = field(default_factory=set)  # every target it said so of (see proxy_blame.uplink_down)
+    # What proxy_blame.uplink_down judges by: targets it said it cannot reach since it last answered
+    # (all of them, and those that count), and dead sites (targets it said so of while it worked).
+    reported: set[str] = field(default_factory=set)
+    unreachable: set[str] = field(default_factory=set)
+    dead_targets: set[str] = field(default_factory=set)
     run_start: float | None = None  # when the first of those reports came (see proxy_blame.uplink_down)
     uplink_down: bool = False  # cooling down for them: the next answer through it lifts that
 
@@ -301,11 +305,7 @@ class Router:
         proxy.inflight -= 1
         proxy.bytes += nbytes
         if answered:
-            proxy.unreachable.clear()
-            proxy.run_start = None
-            if proxy.uplink_down:  # (a request sent before its cool-down came back: it reaches targets)
-                proxy.uplink_down = False
-                proxy.cooling_until = 0.0
+            reached(proxy)
         self._judge(proxy, failed, banned or blocked, blocked)
 
     def blocked(self, proxy: Proxy) -> None:

@@ -50,6 +50,7 @@ SQUID_ERROR = "X-Squid-Error"  # the header of squid's own error pages
 SQUID_TARGET = {"ERR_CONNECT_FAIL": Kind.CONNECT, "ERR_DNS_FAIL": Kind.DNS}  # X-Squid-Error's first word
 LOCAL_DNS = frozenset({"socks4", "socks5"})  # the crawl resolves the target's name, then asks the proxy
 PROXY_KINDS = frozenset({Kind.PROXY, Kind.CONNECT, Kind.TIMEOUT, Kind.ABORTED, Kind.DNS})
+SAID_MAX = 100  # characters of a proxy's reason phrase or error header kept in a message
 UPLINK_TARGETS = 3  # different targets reported unreachable in a row: the proxy's own network is down
 DEAD_TARGETS_KEPT = 10_000  # targets a proxy reported unreachable, remembered (then forgotten all at once)
 
@@ -65,13 +66,18 @@ def tunnel_target(status: int, reason: str, note: str = "", squid: str | None = 
     """The error of an HTTP proxy's answer to CONNECT (``status``, ``reason`` phrase, ``squid``:
     its ``X-Squid-Error`` header) that says it could not reach the target (None: the proxy
     refused the tunnel for a reason of its own)."""
-    said = f"{status} {reason.strip()}"
-    kind = SQUID_TARGET.get((squid or "").partition(" ")[0])
-    if kind is not None:
-        said += f", {' '.join(str(squid).split())[:100]}"
-    elif (status, " ".join(reason.split()).lower()) not in TUNNEL_TARGET:
+    phrase = _printable(reason)
+    kind = SQUID_TARGET.get((squid or "").partition(" ")[0]) if status == 503 else None  # (Squid's status)
+    if kind is None and (status, phrase.lower()) not in TUNNEL_TARGET:
         return None
+    said = f"{status} {phrase}" + (f", {_printable(squid or '')}" if kind is not None else "")
     return _unreachable(said + (f" ({note})" if note else ""), kind or Kind.CONNECT)
+
+
+def _printable(text: str) -> str:
+    """A proxy's (or a server's posing as one) words for a message: one line, no control
+    characters, at most ``SAID_MAX`` characters."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text[: SAID_MAX * 2]).split())[:SAID_MAX]
 
 
 def forwarded_target(proxy: Proxy, url: URL, wire: Wire) -> FetchError | None:
@@ -115,14 +121,12 @@ def uplink_down(proxy: Proxy, target: str, sent: float) -> bool:
     the proxy's own network down: the ``UPLINK_TARGETS``-th different target since it last
     answered. Reports of requests already sent when the first came back are one burst (a crawl's
     dead seeds, all in flight at once) and count as that one; reports while it cools down count
-    for nothing more (it was blamed once for them). A target it said so of before is no news (the
-    retries of dead sites at a crawl's end, with no live page left between them)."""
+    for nothing more (it was blamed once for them). A dead site is no news (:func:`reached`): the
+    retries of dead sites at a crawl's end have no live page left between them."""
     now = asyncio.get_running_loop().time()
     if target in proxy.dead_targets:
         return False
-    if len(proxy.dead_targets) >= DEAD_TARGETS_KEPT:
-        proxy.dead_targets.clear()
-    proxy.dead_targets.add(target)
+    proxy.reported.add(target)
     if proxy.run_start is None:
         proxy.run_start = now
     elif sent < proxy.run_start:
@@ -132,6 +136,23 @@ def uplink_down(proxy: Proxy, target: str, sent: float) -> bool:
         return False
     proxy.uplink_down = True
     return True
+
+
+def reached(proxy: Proxy) -> None:
+    """A request through ``proxy`` got an answer: its own network works. The targets it said it
+    could not reach since then are dead sites, no news of its network when they fail again,
+    unless it was blamed for them (its network was down: they may be alive). The count starts
+    over, and a cool-down for a network that was down ends."""
+    if not proxy.uplink_down:
+        if len(proxy.dead_targets) + len(proxy.reported) > DEAD_TARGETS_KEPT:
+            proxy.dead_targets.clear()
+        proxy.dead_targets |= proxy.reported
+    proxy.reported.clear()
+    proxy.unreachable.clear()
+    proxy.run_start = None
+    if proxy.uplink_down:  # (a request sent before its cool-down came back: it reaches targets)
+        proxy.uplink_down = False
+        proxy.cooling_until = 0.0
 
 
 def _unreachable(reason: str, kind: Kind = Kind.CONNECT) -> FetchError:
