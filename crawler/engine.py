@@ -102,10 +102,11 @@ class Crawl:
             try:
                 await self._crawl()
             finally:
-                if self.parts.renderer is not None:  # started first thing: closed however the crawl ends
-                    await self.parts.renderer.close()  # (its last memory check may replace the browser)
-                    self.stats.browser = self.parts.renderer.usage()
-                await self.parts.parser.close()
+                try:
+                    if self.parts.renderer is not None:  # closed with the network, or here if the crawl
+                        await self.parts.renderer.close()  # stopped before (it starts first thing)
+                finally:
+                    await self.parts.parser.close()
         finally:
             os.close(lock)
         if self._fatal is not None:
@@ -181,6 +182,7 @@ class Crawl:
             if (problem := tidy(parts.out, changed, generation, index=parts.output.near_index)) is not None:
                 self.warn(problem)
         stats.throttled = parts.limiter.throttled()
+        stats.browser = parts.renderer.usage() if parts.renderer is not None else None
         stats.redis = parts.backends.redis_use()
         stats.proxies = self._proxy_use()
 

@@ -287,6 +287,8 @@ async def connect(
         finally:
             await fetcher.close()
             await resolver.close()
+            if parts.renderer is not None:
+                await parts.renderer.close()
             if isinstance(connector := session.connector, BoundedConnector):
                 stats.connections, stats.new_connections = connector.connects, connector.opened
 

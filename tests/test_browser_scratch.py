@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from crawler.commands.check import try_url
 from crawler.config import Job
 from crawler.core.errors import RenderUnavailable, StateError
 from crawler.engine import Crawl
@@ -173,3 +174,16 @@ async def test_a_long_tmpdir_renders_or_says_why_not(site, tmp_path, length):
         assert not list(tmpdir.glob(f"{PREFIX}*"))
     finally:
         shutil.rmtree(base)
+
+
+async def test_check_url_of_a_rendering_job_leaves_no_browser(site, tmp_path):
+    """``crawler check --url`` loads the page as the crawl would, in the browser, and closes it."""
+    site.html("js.test", "/", "<h1>checked</h1>")
+    await site.start()
+    job = {"start_urls": [site.url("js.test")], "output": str(tmp_path / "o"), "render": ["*"]}
+    job["resolve"] = site.pin("js.test")
+    processes, files = descendants(os.getpid()), scratch_dirs()
+    report = await try_url(Job.model_validate(job), site.url("js.test"))
+    assert "rendered in the browser" in report
+    assert not scratch_dirs() - files
+    assert not descendants(os.getpid()) - processes

@@ -188,11 +188,11 @@ async def test_a_crash_is_a_render_error_and_the_next_pages_load(site, tmp_path,
     assert stats.browser is not None and stats.browser.relaunches == int(victim == "browser")
 
 
-def one_host_pool(site, tmp_path) -> BrowserPool:
+def one_host_pool(site, tmp_path, **fields) -> BrowserPool:
     """The pool a crawl of a.test (each page ``<h1>a</h1>``) would render with."""
     site.html("a.test", "*", "<h1>a</h1>")
     job = {"start_urls": [site.url("a.test")], "resolve": site.pin("a.test"), "output": str(tmp_path / "o")}
-    return BrowserPool(render_settings(Job.model_validate({**job, "render": ["*"]})).browser)
+    return BrowserPool(render_settings(Job.model_validate({**job, "render": ["*"], **fields})).browser)
 
 
 async def load(pool: BrowserPool, url: str) -> Tab:
@@ -238,16 +238,19 @@ async def test_a_kept_tab_whose_crash_is_not_yet_reported_gets_no_page(site, tmp
         await pool.close()
 
 
-async def test_a_kept_tab_whose_renderer_is_kept_busy_is_not_waited_for(site, tmp_path):
+@pytest.mark.parametrize("render_timeout", [30, 2])
+async def test_a_kept_tab_whose_renderer_is_kept_busy_is_not_waited_for(site, tmp_path, render_timeout):
     """A script of the last page that never yields (started after the page was read) would hold
     the next page of the tab's context until render_timeout: a kept tab that does not answer
-    within ANSWER_WITHIN seconds is closed, and that page loads in a new tab."""
-    pool = one_host_pool(site, tmp_path)
+    within ANSWER_WITHIN seconds (at most a quarter of render_timeout) is closed, and that page
+    loads in a new tab, in the same browser (the question never outlasts render_timeout)."""
+    pool = one_host_pool(site, tmp_path, render_timeout=render_timeout)
     await pool.start()
     try:
         first = await load(pool, site.url("a.test", "/1"))
         await first.page.evaluate("setTimeout(() => { for (;;) {} }, 0)")
         assert await load(pool, site.url("a.test", "/2")) is not first
+        assert pool.relaunches == 0
     finally:
         await pool.close()
 

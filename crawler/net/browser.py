@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from crawler.core.errors import FetchError, Kind, RenderUnavailable
 from crawler.core.usage import BrowserUse
 from crawler.net.browser_scratch import BrowserFiles, Scratch, tmpdir_problem
-from crawler.net.browser_tab import Tab, refuse_socket
+from crawler.net.browser_tab import ANSWER_WITHIN, Tab, refuse_socket
 from crawler.net.dns import DnsSettings
 from crawler.net.guard import BrowserGuard, launch_options, running_as_root
 from crawler.net.proctree import descendants, pss_mb, running
@@ -88,8 +88,10 @@ class _Instance:
     making: asyncio.Lock = field(default_factory=asyncio.Lock)  # one new context per key, not two
     refuse_sockets: bool = False  # render_block has websocket (Playwright's route never sees their handshake)
 
-    async def take(self, key: Hashable, options: dict[str, Any], cookies: list[SetCookieParam]) -> Tab:
-        """An idle tab of ``key``'s context that still answers, or a new one (in a new context if need be)."""
+    async def take(self, key: Hashable, options: dict[str, Any], cookies: list[SetCookieParam], within: float) -> Tab:
+        """An idle tab of ``key``'s context that answers ``within`` seconds, or a new one (in a new
+        context if need be). One that does not is closed and no other is asked: the context's tabs
+        share a renderer, and this must end well within ``render_timeout``."""
         from playwright.async_api import Error
 
         async with self.making:
@@ -108,10 +110,12 @@ class _Instance:
         try:
             while entry.idle:
                 tab = entry.idle.pop()
-                if not tab.crashed and await tab.answers():
+                if not tab.crashed and await tab.answers(within):
                     return tab
                 with contextlib.suppress(Error):  # (a crashed tab may fail to close)
                     await entry.close(tab)
+                if not tab.crashed:
+                    break  # it did not answer: neither would its neighbours
             tab = Tab(await entry.context.new_page())
             tab.open()
             entry.tabs[tab.page] = tab
@@ -209,7 +213,7 @@ class BrowserPool:
             tab: Tab | None = None
             try:
                 async with self._answering(instance, "open a tab"):
-                    tab = await instance.take(key, options, cookies)
+                    tab = await instance.take(key, options, cookies, min(ANSWER_WITHIN, self._settings.timeout / 4))
                 yield tab
             finally:
                 if tab is not None and instance.browser.is_connected() and not instance.stuck:
@@ -335,6 +339,7 @@ class BrowserPool:
         return BrowserUse(self.pages, self.peak_mb, CHECK_EVERY, self.restarts, self.relaunches)
 
     async def close(self) -> None:
+        """Close the browsers, the driver, the guard; remove the scratch directory (again: nothing)."""
         if self._check is not None:
             await self._check
         for instance in [*self._retired, *([self._current] if self._current else [])]:
@@ -342,6 +347,7 @@ class BrowserPool:
         self._current, self._retired = None, []
         if self._playwright is not None:
             await self._playwright.stop()
+            self._playwright = None
         if self._scratch is not None:
             self._scratch.close()
             self._scratch = None

@@ -58,8 +58,10 @@ class Scratch:
                 _sweep(entry)
         try:
             path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=root))
-            lock = os.open(path / LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+            # Locked before it gets its name: another crawl's sweep leaves a directory with no lock alone.
+            lock = os.open(path / f"{LOCK}.new", os.O_CREAT | os.O_RDWR, 0o600)
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # (new: nobody else has it)
+            os.rename(path / f"{LOCK}.new", path / LOCK)
         except OSError:
             return None
         return cls(path, lock)

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from playwright.async_api import Page, Request, Response, Route, WebSocketRoute
 
-ANSWER_WITHIN = 2.0  # seconds a kept tab has to answer before it is given the next page (else a new tab is)
+ANSWER_WITHIN = 2.0  # seconds a kept tab has to answer before it is given the next page (at most a
+# quarter of render_timeout: else a new tab is)
 
 
 class Tab:
@@ -39,16 +40,16 @@ class Tab:
     def _crash(self, _: Page) -> None:
         self.crashed = True
 
-    async def answers(self) -> bool:
-        """Whether the tab's renderer still answers, within ``ANSWER_WITHIN`` seconds (a round trip
-        to it). A renderer killed while the tab sat idle is reported only once the browser has
+    async def answers(self, within: float) -> bool:
+        """Whether the tab's renderer still answers, within ``within`` seconds (a round trip to
+        it). A renderer killed while the tab sat idle is reported only once the browser has
         noticed: until then the tab looks alive, and a page loaded in it would fail. The question
         is answered, or fails when the crash is reported; a renderer kept busy by the last page's
         scripts is not waited for either."""
         from playwright.async_api import Error
 
         try:
-            async with asyncio.timeout(ANSWER_WITHIN):
+            async with asyncio.timeout(within):
                 await self.page.evaluate("0")
         except (Error, TimeoutError):
             return False
