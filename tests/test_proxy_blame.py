@@ -5,6 +5,7 @@ aiohttp_socks and aiohttp raise, and the blame. Real proxies: tests/test_proxies
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -178,18 +179,27 @@ async def test_the_third_different_target_since_an_answer_is_the_proxys_once():
     assert proxy.state(loop.time()) == "ok" and not blamed("http://j.test/")
 
 
+def reporter(r: Router) -> Callable[[str], bool]:
+    """``blamed(url)``: the router's one proxy reports ``url``'s host unreachable (SOCKS5 reply 5)
+    for a request sent now; whether that is blamed on the proxy."""
+    (proxy,) = r.proxies()
+
+    def blamed(url: str) -> bool:
+        now = asyncio.get_running_loop().time()
+        error = blame(socks_target(5) or FetchError(Kind.CONNECT, ""), r.hold(proxy), URL(url), r.redact, now)
+        r.release(proxy, failed=error.proxy_fault)
+        return error.proxy_fault
+
+    return blamed
+
+
 async def test_a_target_it_said_was_dead_before_is_no_news_of_the_proxy():
     """The end of a crawl: only the retries of dead sites are left, so no answer comes between
     them. Each of those sites was reported dead before (with answers between): the proxy is not
     taken for one whose own network is down. New dead targets still are."""
     r = router("socks5://127.0.0.1:1080")
     (proxy,) = r.proxies()
-    loop = asyncio.get_running_loop()
-
-    def blamed(url: str) -> bool:
-        error = blame(socks_target(5) or FetchError(Kind.CONNECT, ""), r.hold(proxy), URL(url), r.redact, loop.time())
-        r.release(proxy, failed=error.proxy_fault)
-        return error.proxy_fault
+    blamed = reporter(r)
 
     dead = [f"http://dead{n}.test/" for n in range(4)]
     for url in dead:  # first tries, a live page between each
@@ -205,17 +215,12 @@ async def test_targets_of_an_outage_it_was_blamed_for_count_again_in_the_next():
     alive, so the second outage is found at the same third site as the first."""
     r = router("socks5://127.0.0.1:1080")
     (proxy,) = r.proxies()
-    loop = asyncio.get_running_loop()
-
-    def blamed(url: str) -> bool:
-        error = blame(socks_target(4) or FetchError(Kind.CONNECT, ""), r.hold(proxy), URL(url), r.redact, loop.time())
-        r.release(proxy, failed=error.proxy_fault)
-        return error.proxy_fault
+    blamed = reporter(r)
 
     sites = [f"http://site{n}.test/" for n in range(3)]
     assert [blamed(url) for url in sites] == [False, False, True]
     r.release(r.hold(proxy), answered=True)  # back up
-    assert proxy.state(loop.time()) == "ok"
+    assert proxy.state(asyncio.get_running_loop().time()) == "ok"
     assert [blamed(url) for url in sites] == [False, False, True]
 
 
