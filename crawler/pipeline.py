@@ -246,7 +246,7 @@ class Pipeline:
                     banned=bool(error and error.banned),
                     blocked=is_blocked_page(error),
                     nbytes=response.nbytes if response is not None else 0,
-                    answered=response is not None or bool(error and error.banned),
+                    answered=url if response is not None or (error and error.banned) else None,
                 )
         rendered = response is not None and response.rendered  # (the browser's errors are never timeouts)
         if is_blocked_page(error):

@@ -17,7 +17,7 @@ from yarl import URL
 
 from crawler.core.errors import FetchError, Kind
 from crawler.net.failures import classify
-from crawler.net.proxies import Router
+from crawler.net.proxies import Proxy, Router
 from crawler.net.proxy_blame import blame, forwarded_target, socks_target, tunnel_target
 
 TARGET = URL("https://example.test/page")
@@ -66,7 +66,9 @@ def test_squids_error_header_says_when_the_target_is_unreachable(squid, kind):
     assert (error.kind if error is not None else None) is kind
     if error is not None:
         assert error.reported_by_proxy == f"503 Service Unavailable, {squid}"
-    assert tunnel_target(200, "OK", squid=squid) is None  # Squid's errors are 503s: a page posing as one
+    timed_out = tunnel_target(504, "Gateway Timeout", squid=squid)  # (Squid 3's connect timeout)
+    assert (timed_out.kind if timed_out is not None else None) is kind
+    assert tunnel_target(200, "OK", squid=squid) is None  # Squid's are 503s and 504s: a page posing as one
 
 
 def test_what_a_proxy_says_is_one_short_line():
@@ -162,7 +164,7 @@ async def test_the_third_different_target_since_an_answer_is_the_proxys_once():
     before = loop.time()
     assert not any(blamed(url, sent=before) for url in (a, b, c, d))  # one burst: one target
     assert not blamed(e) and not blamed(e)  # two different targets
-    r.release(r.hold(proxy), answered=True, banned=True)  # a ban, but an answer: start over
+    r.release(r.hold(proxy), answered=URL("http://live.test/"), banned=True)  # a ban, but an answer: start over
     assert not any(blamed(url) for url in (f, g))
     r.release(r.hold(proxy), failed=True)  # the proxy's own failure: it reached nothing
     proxy.cooling_until = 0.0  # (its cool-down over)
@@ -175,14 +177,15 @@ async def test_the_third_different_target_since_an_answer_is_the_proxys_once():
     r.release(proxy, failed=True)
     assert proxy.state(loop.time()).startswith("cooling down")
     assert not blamed("http://i.test/")  # in flight when it was blamed: not blamed again
-    r.release(r.hold(proxy), answered=True)  # it reached a target after all
+    r.release(r.hold(proxy), answered=URL("http://live.test/"))  # it reached a target after all
     assert proxy.state(loop.time()) == "ok" and not blamed("http://j.test/")
 
 
-def reporter(r: Router) -> Callable[[str], bool]:
-    """``blamed(url)``: the router's one proxy reports ``url``'s host unreachable (SOCKS5 reply 5)
-    for a request sent now; whether that is blamed on the proxy."""
-    (proxy,) = r.proxies()
+def reporter(r: Router, proxy: Proxy | None = None) -> Callable[[str], bool]:
+    """``blamed(url)``: ``proxy`` (the router's one) reports ``url``'s host unreachable (SOCKS5
+    reply 5) for a request sent now; whether that is blamed on the proxy."""
+    if proxy is None:
+        (proxy,) = r.proxies()
 
     def blamed(url: str) -> bool:
         now = asyncio.get_running_loop().time()
@@ -204,7 +207,7 @@ async def test_a_target_it_said_was_dead_before_is_no_news_of_the_proxy():
     dead = [f"http://dead{n}.test/" for n in range(4)]
     for url in dead:  # first tries, a live page between each
         assert not blamed(url)
-        r.release(r.hold(proxy), answered=True)
+        r.release(r.hold(proxy), answered=URL("http://live.test/"))
     assert not any(blamed(url) for url in dead + dead)  # their retries, nothing between
     new = [f"http://new{n}.test/" for n in range(3)]
     assert [blamed(url) for url in new] == [False, False, True]  # its network went down
@@ -219,9 +222,39 @@ async def test_targets_of_an_outage_it_was_blamed_for_count_again_in_the_next():
 
     sites = [f"http://site{n}.test/" for n in range(3)]
     assert [blamed(url) for url in sites] == [False, False, True]
-    r.release(r.hold(proxy), answered=True)  # back up
+    r.release(r.hold(proxy), answered=URL("http://live.test/"))  # back up
     assert proxy.state(asyncio.get_running_loop().time()) == "ok"
     assert [blamed(url) for url in sites] == [False, False, True]
+
+
+async def test_a_site_that_answers_is_alive_again():
+    """Sites reported unreachable while the proxy answered others (an uplink blip too short to be
+    blamed looks the same) are taken for dead; each one that answers since is alive again, and a
+    real outage over them is found."""
+    r = router("socks5://127.0.0.1:1080")
+    (proxy,) = r.proxies()
+    blamed = reporter(r)
+    sites = [f"http://site{n}.test/" for n in range(3)]
+    for url in sites:
+        assert not blamed(url)
+        r.release(r.hold(proxy), answered=URL("http://other.test/"))
+    assert not any(blamed(url) for url in sites)  # dead sites: no news
+    for url in sites:
+        r.release(r.hold(proxy), answered=URL(url))  # alive after all
+    assert [blamed(url) for url in sites] == [False, False, True]
+
+
+async def test_a_site_found_dead_through_one_proxy_is_no_news_of_another():
+    """Retries move between a pool's proxies: at a crawl's end the dead sites' retries reach a
+    proxy that never saw them fail, and must not cool it down."""
+    r = router("socks5://127.0.0.1:1080", "socks5://127.0.0.1:1081")
+    first, second = r.proxies()
+    dead = [f"http://dead{n}.test/" for n in range(3)]
+    for url in dead:
+        assert not reporter(r, first)(url)
+        r.release(r.hold(first), answered=URL("http://live.test/"))
+    assert not any(reporter(r, second)(url) for url in dead)
+    assert second.state(asyncio.get_running_loop().time()) == "ok"
 
 
 def answer(status: int, reason: str, **headers: str) -> Any:

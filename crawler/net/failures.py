@@ -19,7 +19,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from crawler.core.errors import FetchError, Kind
 from crawler.net.curl_failures import classify_curl_error, is_curl_error
 from crawler.net.dns import NameNotFound
-from crawler.net.proxy_blame import SQUID_ERROR, socks_target, tunnel_target
+from crawler.net.proxy_blame import SQUID_ERROR, printable, socks_target, tunnel_target
 from crawler.net.resolver import BlockedAddress
 
 LOCAL_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ENOSPC})
@@ -90,7 +90,7 @@ def classify(exc: BaseException) -> FetchError:
     if isinstance(exc, aiohttp.ClientHttpProxyError):  # (the target's when the proxy says it is)
         return tunnel_target(
             exc.status, exc.message, squid=exc.headers.get(SQUID_ERROR) if exc.headers else None
-        ) or FetchError(Kind.PROXY, f"proxy refused the tunnel ({exc.status} {exc.message})", retryable=True)
+        ) or FetchError(Kind.PROXY, f"proxy refused the tunnel ({exc.status} {printable(exc.message)})", retryable=True)
     if isinstance(exc, aiohttp_socks.ProxyError) and (target := socks_target(exc.error_code)) is not None:
         return target  # the SOCKS proxy works: the target refused it or cannot be reached
     if isinstance(exc, (aiohttp_socks.ProxyError, aiohttp_socks.ProxyTimeoutError)):

@@ -126,13 +126,13 @@ class Fetcher:
         """Status and body of a small resource such as robots.txt (:meth:`send`), through the
         route the URL's host takes, reporting proxy health."""
         proxy = await self._router.acquire(url.host or "")
-        failed, answered, nbytes = False, False, 0
+        failed, answered, nbytes = False, None, 0
         try:
             small = await self.send(url, limit, proxy)
-            answered, nbytes = True, len(small.body)
+            answered, nbytes = url, len(small.body)
             return small.status, small.body
         except FetchError as e:
-            failed, answered = e.proxy_fault, e.banned
+            failed, answered = e.proxy_fault, url if e.banned else None
             raise
         finally:
             if proxy is not None:

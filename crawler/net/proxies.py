@@ -28,7 +28,7 @@ from yarl import URL
 from crawler.core.errors import FetchError, Kind
 from crawler.core.proxy_url import parse_proxy, redact_url
 from crawler.core.usage import ProxyUse
-from crawler.net.proxy_blame import reached
+from crawler.net.proxy_blame import DeadSites, reached
 
 MAX_COOLDOWN = 300.0
 ROUTE_CACHE = 65_536  # hosts whose route is remembered (and sticky proxies, per pool)
@@ -53,10 +53,10 @@ class Proxy:
     cooling_until: float = 0.0
     dead: str | None = None  # why it is out of the crawl for good (e.g. rejected credentials)
     # What proxy_blame.uplink_down judges by: targets it said it cannot reach since it last answered
-    # (all of them, and those that count), and dead sites (targets it said so of while it worked).
+    # (all of them, and those that count), and the crawl's known dead sites (the router's).
     reported: set[str] = field(default_factory=set)
     unreachable: set[str] = field(default_factory=set)
-    dead_targets: set[str] = field(default_factory=set)
+    dead_sites: DeadSites = field(default_factory=DeadSites)
     run_start: float | None = None  # when the first of those reports came (see proxy_blame.uplink_down)
     uplink_down: bool = False  # cooling down for them: the next answer through it lifts that
 
@@ -160,6 +160,7 @@ class Router:
         secrets: Iterable[str] = (),
     ) -> None:
         self._all: dict[str, Proxy] = {}
+        self._dead_sites = DeadSites()  # one for all its proxies: a dead site is dead through any
         self.pools = {
             name: Pool(name, [self._proxy(u) for u in urls], rotation, cap)
             for name, urls in {"default": default, **pools}.items()
@@ -198,7 +199,7 @@ class Router:
                 names = ", ".join(sorted(self.pools)) or "none"
                 raise ValueError(f"{choice!r} is not 'direct', a proxy URL or a pool of this job ({names})")
             url = parse_proxy(choice)
-            proxy = Proxy(f"{url.scheme}://{url.host}:{url.port}", str(url), url.scheme)
+            proxy = Proxy(f"{url.scheme}://{url.host}:{url.port}", str(url), url.scheme, dead_sites=self._dead_sites)
             self._secrets = sorted({*self._secrets, *_secrets(proxy.url)}, key=len, reverse=True)
             if len(self._chosen) >= CHOSEN_CACHE:  # bounded: a hook may choose a new URL per request
                 del self._chosen[next(iter(self._chosen))]
@@ -297,15 +298,15 @@ class Router:
         banned: bool = False,
         blocked: bool = False,
         nbytes: int = 0,
-        answered: bool = False,
+        answered: URL | None = None,
     ) -> None:
         """Report how a request through ``proxy`` went; failures and bans (a blocked page is one)
         start or extend its cool-down, and mark its pools failing until a request through them works.
-        ``answered``: the target answered through it (even a ban), so its own network works."""
+        ``answered``: the URL whose target answered through it (even with a ban): its network works."""
         proxy.inflight -= 1
         proxy.bytes += nbytes
-        if answered:
-            reached(proxy)
+        if answered is not None:
+            reached(proxy, answered)
         self._judge(proxy, failed, banned or blocked, blocked)
 
     def blocked(self, proxy: Proxy) -> None:
@@ -357,7 +358,7 @@ class Router:
         while pid in self._all and self._all[pid].url != str(url):
             n += 1
             pid = f"{base}#{n}"
-        return self._all.setdefault(pid, Proxy(pid, str(url), url.scheme))
+        return self._all.setdefault(pid, Proxy(pid, str(url), url.scheme, dead_sites=self._dead_sites))
 
 
 def _secrets(url: str) -> list[str]:

@@ -14,17 +14,18 @@ error is the target's (``connect``, normal retries, the proxy released as health
   and an unknown name alike; its trouble with an upstream proxy is another reason phrase), and
   the same answer to a plain ``http://`` request it could not forward (never archived as the
   target's);
-- squid's answers (to a CONNECT and to a plain ``http://`` request alike) that carry
+- squid's answers (503 or 504, to a CONNECT and to a plain ``http://`` request alike) that carry
   ``X-Squid-Error: ERR_CONNECT_FAIL`` (the target refused it or timed out) or ``ERR_DNS_FAIL``
   (no such name: the target's ``dns`` error).
 
 Other proxies' refusals (a 502 or a 503 may be the proxy's own trouble) stay the proxy's.
 
 A proxy whose own uplink is down says every target is unreachable: once it has said so of
-``UPLINK_TARGETS`` different targets (host and port), new ones, with no answer through it in
-between, it is blamed again, as for any other failure of its own, until a request through it gets
-an answer (:func:`uplink_down`). A few dead sites in a crawl rarely come in a row; a dead uplink
-always does.
+``UPLINK_TARGETS`` different targets (host and port) with no answer through it in between, it is
+blamed again, as for any other failure of its own, until a request through it gets an answer
+(:func:`uplink_down`). A few dead sites in a crawl rarely come in a row; a dead uplink always
+does. Known dead sites (:class:`DeadSites`) do not count: at a crawl's end only their retries may
+be left, with no live page between them.
 
 A ``dns`` error through ``socks4://``/``socks5://`` is the target's too: the crawl resolves those
 targets itself, before the proxy is asked. Through an HTTP proxy it is the proxy's own name.
@@ -47,12 +48,13 @@ if TYPE_CHECKING:
 SOCKS5_TARGET = {3: "network unreachable", 4: "host unreachable", 5: "connection refused", 6: "TTL expired"}
 TUNNEL_TARGET = frozenset({(500, "unable to connect")})  # tinyproxy's (status, reason phrase)
 SQUID_ERROR = "X-Squid-Error"  # the header of squid's own error pages
+SQUID_STATUS = frozenset({503, 504})  # what Squid answers when it cannot reach the target
 SQUID_TARGET = {"ERR_CONNECT_FAIL": Kind.CONNECT, "ERR_DNS_FAIL": Kind.DNS}  # X-Squid-Error's first word
 LOCAL_DNS = frozenset({"socks4", "socks5"})  # the crawl resolves the target's name, then asks the proxy
 PROXY_KINDS = frozenset({Kind.PROXY, Kind.CONNECT, Kind.TIMEOUT, Kind.ABORTED, Kind.DNS})
 SAID_MAX = 100  # characters of a proxy's reason phrase or error header kept in a message
 UPLINK_TARGETS = 3  # different targets reported unreachable in a row: the proxy's own network is down
-DEAD_TARGETS_KEPT = 10_000  # targets a proxy reported unreachable, remembered (then forgotten all at once)
+DEAD_SITES_KEPT = 10_000  # known dead sites remembered (then forgotten all at once)
 
 
 def socks_target(reply: int | None, note: str = "") -> FetchError | None:
@@ -66,15 +68,15 @@ def tunnel_target(status: int, reason: str, note: str = "", squid: str | None = 
     """The error of an HTTP proxy's answer to CONNECT (``status``, ``reason`` phrase, ``squid``:
     its ``X-Squid-Error`` header) that says it could not reach the target (None: the proxy
     refused the tunnel for a reason of its own)."""
-    phrase = _printable(reason)
-    kind = SQUID_TARGET.get((squid or "").partition(" ")[0]) if status == 503 else None  # (Squid's status)
+    phrase = printable(reason)
+    kind = SQUID_TARGET.get((squid or "").partition(" ")[0]) if status in SQUID_STATUS else None
     if kind is None and (status, phrase.lower()) not in TUNNEL_TARGET:
         return None
-    said = f"{status} {phrase}" + (f", {_printable(squid or '')}" if kind is not None else "")
+    said = f"{status} {phrase}" + (f", {printable(squid or '')}" if kind is not None else "")
     return _unreachable(said + (f" ({note})" if note else ""), kind or Kind.CONNECT)
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """A proxy's (or a server's posing as one) words for a message: one line, no control
     characters, at most ``SAID_MAX`` characters."""
     return " ".join("".join(c if c.isprintable() else " " for c in text[: SAID_MAX * 2]).split())[:SAID_MAX]
@@ -98,15 +100,15 @@ def blame(error: FetchError, proxy: Proxy | None, url: URL, redact: Callable[[st
     error.message = redact(error.message)
     if error.reported_by_proxy is not None:
         said = redact(error.reported_by_proxy)
-        if uplink_down(proxy, _target(url), sent):
+        if uplink_down(proxy, target_of(url), sent):
             error.proxy_fault = True
             error.message = (
                 f"via {proxy.id}: {len(proxy.unreachable)} different targets unreachable since it last "
-                f"reached one, its own network may be down ({_target(url)}: {said})"
+                f"reached one, its own network may be down ({target_of(url)}: {said})"
             )
         else:
             what = "cannot resolve" if error.kind is Kind.DNS else "cannot connect to"
-            error.message = f"{what} {_target(url)}, reported by proxy {proxy.id}: {said}"
+            error.message = f"{what} {target_of(url)}, reported by proxy {proxy.id}: {said}"
     elif error.kind is Kind.DNS and proxy.scheme in LOCAL_DNS:
         pass  # the crawl's own lookup of the target, before the proxy was asked
     elif error.kind in PROXY_KINDS:
@@ -121,10 +123,9 @@ def uplink_down(proxy: Proxy, target: str, sent: float) -> bool:
     the proxy's own network down: the ``UPLINK_TARGETS``-th different target since it last
     answered. Reports of requests already sent when the first came back are one burst (a crawl's
     dead seeds, all in flight at once) and count as that one; reports while it cools down count
-    for nothing more (it was blamed once for them). A dead site is no news (:func:`reached`): the
-    retries of dead sites at a crawl's end have no live page left between them."""
+    for nothing more (it was blamed once for them). A known dead site is no news."""
     now = asyncio.get_running_loop().time()
-    if target in proxy.dead_targets:
+    if target in proxy.dead_sites:
         return False
     proxy.reported.add(target)
     if proxy.run_start is None:
@@ -138,15 +139,34 @@ def uplink_down(proxy: Proxy, target: str, sent: float) -> bool:
     return True
 
 
-def reached(proxy: Proxy) -> None:
-    """A request through ``proxy`` got an answer: its own network works. The targets it said it
-    could not reach since then are dead sites, no news of its network when they fail again,
+class DeadSites:
+    """Targets a proxy said it could not reach while its own network worked (it answered for
+    another target after), shared by a crawl's proxies; a target that answers through any of them
+    is alive again. At most ``DEAD_SITES_KEPT``, then forgotten all at once."""
+
+    def __init__(self) -> None:
+        self._targets: set[str] = set()
+
+    def __contains__(self, target: str) -> bool:
+        return target in self._targets
+
+    def add(self, targets: set[str]) -> None:
+        if len(self._targets) + len(targets) > DEAD_SITES_KEPT:
+            self._targets.clear()
+        self._targets |= targets
+
+    def discard(self, target: str) -> None:
+        self._targets.discard(target)
+
+
+def reached(proxy: Proxy, url: URL) -> None:
+    """A request for ``url`` through ``proxy`` got an answer: its own network works, and the
+    target is alive. The targets it said it could not reach since its last answer are dead sites,
     unless it was blamed for them (its network was down: they may be alive). The count starts
     over, and a cool-down for a network that was down ends."""
     if not proxy.uplink_down:
-        if len(proxy.dead_targets) + len(proxy.reported) > DEAD_TARGETS_KEPT:
-            proxy.dead_targets.clear()
-        proxy.dead_targets |= proxy.reported
+        proxy.dead_sites.add(proxy.reported)
+    proxy.dead_sites.discard(target_of(url))
     proxy.reported.clear()
     proxy.unreachable.clear()
     proxy.run_start = None
@@ -162,6 +182,7 @@ def _unreachable(reason: str, kind: Kind = Kind.CONNECT) -> FetchError:
     )
 
 
-def _target(url: URL) -> str:
+def target_of(url: URL) -> str:
+    """``host:port`` of ``url`` (``[v6]:port``): what the uplink rule counts."""
     host = url.raw_host or ""
     return f"[{host}]:{url.port}" if ":" in host else f"{host}:{url.port}"
