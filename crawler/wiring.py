@@ -285,10 +285,12 @@ async def connect(
                 identities,
             )
         finally:
-            await fetcher.close()
-            await resolver.close()
-            if parts.renderer is not None:
-                await parts.renderer.close()
+            try:
+                await fetcher.close()
+                await resolver.close()
+            finally:
+                if parts.renderer is not None:
+                    await parts.renderer.close()
             if isinstance(connector := session.connector, BoundedConnector):
                 stats.connections, stats.new_connections = connector.connects, connector.opened
 

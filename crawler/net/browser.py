@@ -90,8 +90,8 @@ class _Instance:
 
     async def take(self, key: Hashable, options: dict[str, Any], cookies: list[SetCookieParam], within: float) -> Tab:
         """An idle tab of ``key``'s context that answers ``within`` seconds, or a new one (in a new
-        context if need be). One that does not is closed and no other is asked: the context's tabs
-        share a renderer, and this must end well within ``render_timeout``."""
+        context if need be). One that does not is closed with the context's other idle tabs,
+        unasked: they share its renderer, and this must end well within ``render_timeout``."""
         from playwright.async_api import Error
 
         async with self.making:
@@ -112,10 +112,12 @@ class _Instance:
                 tab = entry.idle.pop()
                 if not tab.crashed and await tab.answers(within):
                     return tab
-                with contextlib.suppress(Error):  # (a crashed tab may fail to close)
-                    await entry.close(tab)
+                busy = [tab] if tab.crashed else [tab, *entry.idle]  # (its neighbours share its renderer)
                 if not tab.crashed:
-                    break  # it did not answer: neither would its neighbours
+                    entry.idle.clear()
+                for gone in busy:
+                    with contextlib.suppress(Error):  # (a crashed tab may fail to close)
+                        await entry.close(gone)
             tab = Tab(await entry.context.new_page())
             tab.open()
             entry.tabs[tab.page] = tab
