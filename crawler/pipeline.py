@@ -246,7 +246,7 @@ class Pipeline:
                     banned=bool(error and error.banned),
                     blocked=is_blocked_page(error),
                     nbytes=response.nbytes if response is not None else 0,
-                    answered=url if response is not None or (error and error.banned) else None,
+                    answered=(url, sent) if target_answered(response, error) else None,
                 )
         rendered = response is not None and response.rendered  # (the browser's errors are never timeouts)
         if is_blocked_page(error):
@@ -385,3 +385,12 @@ class Pipeline:
         if hooked is None:
             return Request(link, host, request.depth + 1, request.url)
         return Request(link, host, request.depth + 1, request.url, meta=hooked.meta or None, priority=hooked.priority)
+
+
+def target_answered(response: Response | None, error: FetchError | None) -> bool:
+    """Whether the target answered through the proxy (the uplink rule's news, see proxy_blame):
+    a response or a ban; not a rendered 5xx, which may be an HTTP proxy's own error page (the
+    browser does not tell them apart)."""
+    if response is None:
+        return bool(error and error.banned)
+    return not (response.rendered and response.status >= 500)

@@ -16,9 +16,12 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from crawler.core.errors import FetchError, Kind
+from crawler.core.response import Response
+from crawler.net import proxy_blame
 from crawler.net.failures import classify
 from crawler.net.proxies import Proxy, Router
-from crawler.net.proxy_blame import blame, forwarded_target, socks_target, tunnel_target
+from crawler.net.proxy_blame import DeadSites, blame, forwarded_target, socks_target, tunnel_target
+from crawler.pipeline import target_answered
 
 TARGET = URL("https://example.test/page")
 
@@ -164,7 +167,7 @@ async def test_the_third_different_target_since_an_answer_is_the_proxys_once():
     before = loop.time()
     assert not any(blamed(url, sent=before) for url in (a, b, c, d))  # one burst: one target
     assert not blamed(e) and not blamed(e)  # two different targets
-    r.release(r.hold(proxy), answered=URL("http://live.test/"), banned=True)  # a ban, but an answer: start over
+    r.release(r.hold(proxy), answered=now("http://live.test/"), banned=True)  # a ban, but an answer: start over
     assert not any(blamed(url) for url in (f, g))
     r.release(r.hold(proxy), failed=True)  # the proxy's own failure: it reached nothing
     proxy.cooling_until = 0.0  # (its cool-down over)
@@ -177,8 +180,13 @@ async def test_the_third_different_target_since_an_answer_is_the_proxys_once():
     r.release(proxy, failed=True)
     assert proxy.state(loop.time()).startswith("cooling down")
     assert not blamed("http://i.test/")  # in flight when it was blamed: not blamed again
-    r.release(r.hold(proxy), answered=URL("http://live.test/"))  # it reached a target after all
+    r.release(r.hold(proxy), answered=now("http://live.test/"))  # it reached a target after all
     assert proxy.state(loop.time()) == "ok" and not blamed("http://j.test/")
+
+
+def now(url: str) -> tuple[URL, float]:
+    """An answer from ``url`` to a request sent now (what ``Router.release(answered=...)`` takes)."""
+    return URL(url), asyncio.get_running_loop().time()
 
 
 def reporter(r: Router, proxy: Proxy | None = None) -> Callable[[str], bool]:
@@ -207,7 +215,7 @@ async def test_a_target_it_said_was_dead_before_is_no_news_of_the_proxy():
     dead = [f"http://dead{n}.test/" for n in range(4)]
     for url in dead:  # first tries, a live page between each
         assert not blamed(url)
-        r.release(r.hold(proxy), answered=URL("http://live.test/"))
+        r.release(r.hold(proxy), answered=now("http://live.test/"))
     assert not any(blamed(url) for url in dead + dead)  # their retries, nothing between
     new = [f"http://new{n}.test/" for n in range(3)]
     assert [blamed(url) for url in new] == [False, False, True]  # its network went down
@@ -222,7 +230,7 @@ async def test_targets_of_an_outage_it_was_blamed_for_count_again_in_the_next():
 
     sites = [f"http://site{n}.test/" for n in range(3)]
     assert [blamed(url) for url in sites] == [False, False, True]
-    r.release(r.hold(proxy), answered=URL("http://live.test/"))  # back up
+    r.release(r.hold(proxy), answered=now("http://live.test/"))  # back up
     assert proxy.state(asyncio.get_running_loop().time()) == "ok"
     assert [blamed(url) for url in sites] == [False, False, True]
 
@@ -237,10 +245,10 @@ async def test_a_site_that_answers_is_alive_again():
     sites = [f"http://site{n}.test/" for n in range(3)]
     for url in sites:
         assert not blamed(url)
-        r.release(r.hold(proxy), answered=URL("http://other.test/"))
+        r.release(r.hold(proxy), answered=now("http://other.test/"))
     assert not any(blamed(url) for url in sites)  # dead sites: no news
     for url in sites:
-        r.release(r.hold(proxy), answered=URL(url))  # alive after all
+        r.release(r.hold(proxy), answered=(URL(url), asyncio.get_running_loop().time()))  # alive after all
     assert [blamed(url) for url in sites] == [False, False, True]
 
 
@@ -252,9 +260,49 @@ async def test_a_site_found_dead_through_one_proxy_is_no_news_of_another():
     dead = [f"http://dead{n}.test/" for n in range(3)]
     for url in dead:
         assert not reporter(r, first)(url)
-        r.release(r.hold(first), answered=URL("http://live.test/"))
+        r.release(r.hold(first), answered=now("http://live.test/"))
     assert not any(reporter(r, second)(url) for url in dead)
     assert second.state(asyncio.get_running_loop().time()) == "ok"
+
+
+async def test_an_answer_sent_before_the_reports_began_says_nothing_of_now():
+    """An answer already on its way when the proxy's network went down (sent before the first
+    report) does not start the count over: the outage is still found at the third target."""
+    r = router("socks5://127.0.0.1:1080")
+    (proxy,) = r.proxies()
+    blamed = reporter(r)
+    before = asyncio.get_running_loop().time()
+    await asyncio.sleep(0)  # (the loop's clock moves on: reports come after ``before``)
+    while asyncio.get_running_loop().time() == before:
+        await asyncio.sleep(0.001)
+    assert not blamed("http://a.test/")
+    r.release(r.hold(proxy), answered=(URL("http://live.test/"), before))
+    assert [blamed(url) for url in ("http://b.test/", "http://c.test/")] == [False, True]
+
+
+def test_the_oldest_dead_site_is_forgotten_first(monkeypatch):
+    monkeypatch.setattr(proxy_blame, "DEAD_SITES_KEPT", 3)
+    dead = DeadSites()
+    for target in ("a:80", "b:80", "c:80", "d:80"):
+        dead.add({target})
+    assert [t in dead for t in ("a:80", "b:80", "c:80", "d:80")] == [False, True, True, True]
+    dead.discard("b:80")
+    assert "b:80" not in dead
+
+
+@pytest.mark.parametrize(
+    "response, answered",
+    [
+        (Response(200, "text/html"), True),
+        (Response(503, "text/html"), True),  # the site's own 503, or a proxy's page fetch.py saw through
+        (Response(200, "text/html", rendered=True), True),
+        (Response(503, "text/html", rendered=True), False),  # may be an HTTP proxy's own error page
+        (None, False),
+    ],
+)
+def test_what_counts_as_the_target_answering(response, answered):
+    assert target_answered(response, None) is answered
+    assert target_answered(None, FetchError(Kind.HTTP, "403", banned=True)) is True
 
 
 def answer(status: int, reason: str, **headers: str) -> Any:

@@ -91,7 +91,7 @@ class _Instance:
     async def take(self, key: Hashable, options: dict[str, Any], cookies: list[SetCookieParam], within: float) -> Tab:
         """An idle tab of ``key``'s context that answers ``within`` seconds, or a new one (in a new
         context if need be). One that does not is closed with the context's other idle tabs,
-        unasked: they share its renderer, and this must end well within ``render_timeout``."""
+        unasked: this must end well within ``render_timeout``."""
         from playwright.async_api import Error
 
         async with self.making:
@@ -112,12 +112,15 @@ class _Instance:
                 tab = entry.idle.pop()
                 if not tab.crashed and await tab.answers(within):
                     return tab
-                busy = [tab] if tab.crashed else [tab, *entry.idle]  # (its neighbours share its renderer)
-                if not tab.crashed:
-                    entry.idle.clear()
-                for gone in busy:
+                if tab.crashed:
                     with contextlib.suppress(Error):  # (a crashed tab may fail to close)
-                        await entry.close(gone)
+                        await entry.close(tab)
+                    continue
+                # It did not answer: neither is another asked (each would cost ``within``). The idle
+                # ones go too, at once: a script that never yields may keep them busy as well.
+                busy, entry.idle = [tab, *entry.idle], []
+                await asyncio.gather(*(entry.close(t) for t in busy), return_exceptions=True)
+                break
             tab = Tab(await entry.context.new_page())
             tab.open()
             entry.tabs[tab.page] = tab

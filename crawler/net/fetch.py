@@ -127,12 +127,13 @@ class Fetcher:
         route the URL's host takes, reporting proxy health."""
         proxy = await self._router.acquire(url.host or "")
         failed, answered, nbytes = False, None, 0
+        sent = asyncio.get_running_loop().time()
         try:
             small = await self.send(url, limit, proxy)
-            answered, nbytes = url, len(small.body)
+            answered, nbytes = (url, sent), len(small.body)
             return small.status, small.body
         except FetchError as e:
-            failed, answered = e.proxy_fault, url if e.banned else None
+            failed = e.proxy_fault
             raise
         finally:
             if proxy is not None:

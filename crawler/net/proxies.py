@@ -298,15 +298,16 @@ class Router:
         banned: bool = False,
         blocked: bool = False,
         nbytes: int = 0,
-        answered: URL | None = None,
+        answered: tuple[URL, float] | None = None,
     ) -> None:
         """Report how a request through ``proxy`` went; failures and bans (a blocked page is one)
         start or extend its cool-down, and mark its pools failing until a request through them works.
-        ``answered``: the URL whose target answered through it (even with a ban): its network works."""
+        ``answered``: the URL whose target answered through it (even with a ban), and when that
+        request was sent (loop time): its network works."""
         proxy.inflight -= 1
         proxy.bytes += nbytes
         if answered is not None:
-            reached(proxy, answered)
+            reached(proxy, *answered)
         self._judge(proxy, failed, banned or blocked, blocked)
 
     def blocked(self, proxy: Proxy) -> None:

@@ -54,7 +54,7 @@ LOCAL_DNS = frozenset({"socks4", "socks5"})  # the crawl resolves the target's n
 PROXY_KINDS = frozenset({Kind.PROXY, Kind.CONNECT, Kind.TIMEOUT, Kind.ABORTED, Kind.DNS})
 SAID_MAX = 100  # characters of a proxy's reason phrase or error header kept in a message
 UPLINK_TARGETS = 3  # different targets reported unreachable in a row: the proxy's own network is down
-DEAD_SITES_KEPT = 10_000  # known dead sites remembered (then forgotten all at once)
+DEAD_SITES_KEPT = 10_000  # known dead sites remembered (the oldest forgotten first)
 
 
 def socks_target(reply: int | None, note: str = "") -> FetchError | None:
@@ -142,31 +142,37 @@ def uplink_down(proxy: Proxy, target: str, sent: float) -> bool:
 class DeadSites:
     """Targets a proxy said it could not reach while its own network worked (it answered for
     another target after), shared by a crawl's proxies; a target that answers through any of them
-    is alive again. At most ``DEAD_SITES_KEPT``, then forgotten all at once."""
+    is alive again. At most ``DEAD_SITES_KEPT``: the oldest is forgotten first."""
 
     def __init__(self) -> None:
-        self._targets: set[str] = set()
+        self._targets: dict[str, None] = {}  # (in the order learnt: the oldest is forgotten first)
 
     def __contains__(self, target: str) -> bool:
         return target in self._targets
 
     def add(self, targets: set[str]) -> None:
-        if len(self._targets) + len(targets) > DEAD_SITES_KEPT:
-            self._targets.clear()
-        self._targets |= targets
+        for target in targets:
+            self._targets.pop(target, None)
+            self._targets[target] = None
+            if len(self._targets) > DEAD_SITES_KEPT:
+                del self._targets[next(iter(self._targets))]
 
     def discard(self, target: str) -> None:
-        self._targets.discard(target)
+        self._targets.pop(target, None)
 
 
-def reached(proxy: Proxy, url: URL) -> None:
-    """A request for ``url`` through ``proxy`` got an answer: its own network works, and the
-    target is alive. The targets it said it could not reach since its last answer are dead sites,
-    unless it was blamed for them (its network was down: they may be alive). The count starts
-    over, and a cool-down for a network that was down ends."""
+def reached(proxy: Proxy, url: URL, sent: float) -> None:
+    """A request for ``url`` through ``proxy``, sent at ``sent``, got an answer: the target is
+    alive, and the proxy's own network works, unless the request went out before the first of
+    its reports since (an answer already on its way when the network went down says nothing of
+    now). Then the targets it said it could not reach are dead sites, unless it was blamed for
+    them (its network was down: they may be alive); the count starts over, and a cool-down for a
+    network that was down ends."""
+    proxy.dead_sites.discard(target_of(url))
+    if proxy.run_start is not None and sent < proxy.run_start:
+        return
     if not proxy.uplink_down:
         proxy.dead_sites.add(proxy.reported)
-    proxy.dead_sites.discard(target_of(url))
     proxy.reported.clear()
     proxy.unreachable.clear()
     proxy.run_start = None
