@@ -176,7 +176,7 @@ def reached(proxy: Proxy, url: URL, sent: float) -> None:
     proxy.reported.clear()
     proxy.unreachable.clear()
     proxy.run_start = None
-    if proxy.uplink_down:  # (a request sent before its cool-down came back: it reaches targets)
+    if proxy.uplink_down:  # (an answer to a request sent since its reports began: it reaches targets)
         proxy.uplink_down = False
         proxy.cooling_until = 0.0
 
