@@ -136,10 +136,10 @@ def _profile_of(pids: Iterable[int]) -> Path | None:
 
 def tmpdir_problem() -> str | None:
     """Why Chromium cannot start in this process's temporary directory, or None."""
-    tmp = os.environ.get("TMPDIR") or "/tmp"  # (Chromium reads TMPDIR alone)
-    if len(os.fsencode(tmp)) <= SOCKET_DIR_MAX:
+    length = len(os.fsencode(os.environ.get("TMPDIR") or "/tmp"))  # (Chromium reads TMPDIR alone)
+    if length <= SOCKET_DIR_MAX:
         return None
     return (
-        f"TMPDIR is {len(os.fsencode(tmp))} bytes long, and Chromium's socket in it needs one of at most "
+        f"TMPDIR is {length} bytes long, and Chromium's socket in it needs one of at most "
         f"{SOCKET_DIR_MAX}: set TMPDIR to a shorter directory"
     )

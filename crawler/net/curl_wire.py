@@ -19,6 +19,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from crawler.core.exchange import Exchange
+from crawler.net.proxy_blame import SQUID_ERROR
 
 HIGH = 1 << 20  # bytes buffered before the transfer pauses
 HEADER_OUT = 2  # curl_infotype CURLINFO_HEADER_OUT: the request head as sent
@@ -197,7 +198,7 @@ class CurlWire:
         if connect_code >= 300 and self._head:  # the tunnel was refused: the head kept is the proxy's answer
             status_line = self._head[0].decode("latin-1").split(None, 2)  # version, status, reason phrase
             reason = status_line[2].strip() if len(status_line) == 3 else ""
-            squid = next((v for k, v in map(_split, self._head[1:]) if k.lower() == "x-squid-error"), "")
+            squid = next((v for k, v in map(_split, self._head[1:]) if k.lower() == SQUID_ERROR.lower()), "")
         return CurlFailure(code, message, proxy_error, connect_code, proxy_tls, reason, squid)
 
     def _wake(self) -> None:
