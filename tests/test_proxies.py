@@ -7,19 +7,17 @@ import json
 import ssl
 import sys
 from collections import Counter, defaultdict
-from pathlib import Path
 
 import pytest
 import trustme
 from aiohttp import web
-from warcio.archiveiterator import ArchiveIterator
 from yarl import URL
 
 from crawler import Hooks, Job, Outgoing
 from crawler.engine import Crawl
-from crawler.observe.stats import Stats
 from crawler.observe.summary import summary
 from tests.helpers.leaks import basic_credentials, read_output
+from tests.helpers.ordered import archived, crawl_in_order
 from tests.helpers.output import read_records
 from tests.helpers.ports import free_port
 
@@ -163,34 +161,6 @@ async def test_all_proxies_dead_every_url_ends_with_a_proxy_error(site, crawl, p
     assert {rec["error"]["kind"] for rec in r.records} == {"proxy"}
     assert not site.remotes
     assert all(used.failures >= 1 for used in r.stats.proxies)  # a dead proxy is still the one to blame
-
-
-def archived(warc: Path) -> list[str]:
-    """The target URIs of the WARC's response records."""
-    with warc.open("rb") as f:
-        return [r.rec_headers["WARC-Target-URI"] for r in ArchiveIterator(f) if r.rec_type == "response"]
-
-
-async def crawl_in_order(tmp_path, *urls: str, **fields) -> tuple[Stats, dict[str, dict]]:
-    """A crawl of ``urls`` (robots.txt ignored) in which the request for each URL waits until the
-    one before has its record, all its tries done; the stats and the records by URL."""
-    recorded = {url: asyncio.Event() for url in urls}
-    before = dict(zip(urls[1:], urls, strict=False))
-
-    def on_record(rec) -> None:
-        if rec.url in recorded:
-            recorded[rec.url].set()
-
-    async def request(req: Outgoing) -> None:
-        if req.url in before:
-            await recorded[before[req.url]].wait()
-
-    fields = {"start_urls": list(urls), "output": str(tmp_path / "o"), "retry_backoff": 0.01, **fields}
-    crawl = Crawl(
-        Job.model_validate({"ignore_robots": True, **fields}), hooks=Hooks(request=request, on_record=on_record)
-    )
-    stats = await asyncio.wait_for(crawl.run(), 120)
-    return stats, {rec["url"]: rec for rec in read_records(tmp_path / "o")}
 
 
 @pytest.mark.parametrize("transport", ["aiohttp", "curl"])
