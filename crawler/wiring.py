@@ -173,8 +173,11 @@ def _assemble(
         stall_after=max(STALL_AFTER, 4 * job.render_timeout),
     )
     admission = Admission(admission_settings(job), backends.frontier, scheduler.has_work)
+    proxies = router(job)
     renderer = (
-        Renderer(render_settings(job), scheduler.slots, screens=screens, rules=admission.rules, warn=warn)
+        Renderer(
+            render_settings(job), scheduler.slots, screens=screens, rules=admission.rules, router=proxies, warn=warn
+        )
         if job.render or job.render_auto
         else None
     )
@@ -184,7 +187,7 @@ def _assemble(
         backends=backends,
         scheduler=scheduler,
         admission=admission,
-        router=router(job),
+        router=proxies,
         parser=parser,
         renderer=renderer,
         fetch=fetch_settings(job),

@@ -61,7 +61,7 @@ def socks_target(reply: int | None, note: str = "") -> FetchError | None:
     """The error of a SOCKS5 ``reply`` code that says the target could not be reached (None: the
     proxy's own failure); ``note`` (e.g. curl's error code) goes after the reply code."""
     reason = SOCKS5_TARGET.get(reply or 0)
-    return None if reason is None else _unreachable(f"{reason} (SOCKS5 reply {reply}{note and ', '}{note})")
+    return None if reason is None else unreachable(f"{reason} (SOCKS5 reply {reply}{note and ', '}{note})")
 
 
 def tunnel_target(status: int, reason: str, note: str = "", squid: str | None = None) -> FetchError | None:
@@ -73,7 +73,7 @@ def tunnel_target(status: int, reason: str, note: str = "", squid: str | None = 
     if kind is None and (status, phrase.lower()) not in TUNNEL_TARGET:
         return None
     said = f"{status} {phrase}" + (f", {printable(squid or '')}" if kind is not None else "")
-    return _unreachable(said + (f" ({note})" if note else ""), kind or Kind.CONNECT)
+    return unreachable(said + (f" ({note})" if note else ""), kind or Kind.CONNECT)
 
 
 def printable(text: str) -> str:
@@ -86,9 +86,15 @@ def forwarded_target(proxy: Proxy, url: URL, wire: Wire) -> FetchError | None:
     """The error of an HTTP proxy's own answer to a plain ``http://`` request it forwarded, when it
     says it could not reach the target (as to a CONNECT); None for the target's answer. Else the
     proxy's page would pass for the target's own 500 or 503."""
+    return forwarded_answer(proxy, url, wire.status, wire.reason, wire.headers.get(SQUID_ERROR))
+
+
+def forwarded_answer(proxy: Proxy, url: URL, status: int, reason: str, squid: str | None) -> FetchError | None:
+    """:func:`forwarded_target` of an answer's ``status``, ``reason`` phrase and ``squid`` header
+    (``X-Squid-Error``), however it came (the fetcher's wire, the browser's response)."""
     if proxy.is_socks or url.scheme != "http":
         return None
-    return tunnel_target(wire.status, wire.reason, squid=wire.headers.get(SQUID_ERROR))
+    return tunnel_target(status, reason, squid=squid)
 
 
 def blame(error: FetchError, proxy: Proxy | None, url: URL, redact: Callable[[str], str], sent: float) -> FetchError:
@@ -181,7 +187,7 @@ def reached(proxy: Proxy, url: URL, sent: float) -> None:
         proxy.cooling_until = 0.0
 
 
-def _unreachable(reason: str, kind: Kind = Kind.CONNECT) -> FetchError:
+def unreachable(reason: str, kind: Kind = Kind.CONNECT) -> FetchError:
     """The target's failure as a proxy reported it; its message is completed by :func:`blame`."""
     return FetchError(
         kind, f"the proxy cannot connect to the target: {reason}", retryable=True, reported_by_proxy=reason

@@ -34,14 +34,17 @@ from crawler.core.response import Response
 from crawler.core.urls import host_key, url_pattern
 from crawler.core.usage import BrowserUse
 from crawler.net.browser import BrowserPool, BrowserSettings
+from crawler.net.browser_proxy import ProxyCredentialsRejected, browser_failure, browser_proxy, forwarded_page, unusable
 from crawler.net.fetch import Fetcher
-from crawler.net.proxies import Proxy
-from crawler.scheduling.slots import SLOT_POLL, SlotHolder, Slots
+from crawler.net.page_traffic import PageTraffic
+from crawler.net.proxies import Proxy, Router
+from crawler.net.proxy_blame import blame
+from crawler.scheduling.slots import Slots
 from crawler.sinks.pages import PageStore
 from crawler.sinks.paths import screenshot_path
 
 if TYPE_CHECKING:
-    from playwright.async_api import Frame, Page, ProxySettings, Request, Route
+    from playwright.async_api import Frame, Page, Request, Route
     from playwright.async_api import Response as BrowserResponse
 
     from crawler.net.identities import Identities, Identity
@@ -56,90 +59,6 @@ BODY_FRAMING = ("content-encoding", "content-length", "transfer-encoding")  # no
 class NotHTML(Exception):
     """The URL answered with something other than an HTML page (a PDF, an image, JSON, a
     download): the browser would show its own wrapper page, so the caller fetches it over HTTP."""
-
-
-def _proxy(proxy: Proxy | None) -> ProxySettings | None:
-    """A proxy as Playwright takes it (credentials apart from the server)."""
-    if proxy is None:
-        return None
-    u = URL(proxy.url)
-    settings: ProxySettings = {"server": f"{u.scheme}://{u.host}:{u.port}"}
-    if u.user:
-        settings["username"] = u.user
-        settings["password"] = u.password or ""
-    return settings
-
-
-class PageTraffic:
-    """One rendered page's requests, counted against per-host politeness. The page holds one slot
-    of its own host (the pipeline took it), so its requests there go one at a time; a request to
-    another host takes a slot of that host, waiting at most ``wait`` seconds (then it is not
-    loaded: two pages waiting for each other's host must not stall). Those slots are the page's
-    :class:`~crawler.scheduling.slots.SlotHolder`'s: ``close`` gives back whatever is still held,
-    however the page ended."""
-
-    def __init__(self, host: str, holder: SlotHolder, wait: float) -> None:
-        self._host = host
-        self._own = asyncio.Semaphore(1)
-        self._holder = holder
-        self._wait = wait
-        self._held: dict[Request, str] = {}  # request → the host whose slot it holds
-        self._closed = False
-
-    async def admit(self, request: Request) -> bool:
-        """Wait for ``request``'s slot; False: do not load it (no slot in time, or page closed)."""
-        url = URL(request.url, encoded=True)  # the browser's URL, as it will be sent
-        if url.scheme not in ("http", "https"):
-            return True
-        if request.redirected_from is not None:  # a redirect's next hop: the hop before is over
-            await self.done(request.redirected_from)
-        host = host_key(url)
-        if host == self._host:
-            await self._own.acquire()
-        elif not await self._take(host):
-            return False
-        if self._closed:
-            await self._release(host)
-            return False
-        self._held[request] = host
-        return True
-
-    async def _take(self, host: str) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._wait
-        while (wait := await self._holder.take(host)) > 0:
-            left = deadline - loop.time()
-            if left <= 0 or self._closed:
-                return False
-            await asyncio.sleep(min(wait, SLOT_POLL, left))
-        return True
-
-    async def answered(self, response: BrowserResponse) -> None:
-        """An event stream stays open by design: once its headers are in it holds no slot (the
-        server is not asked for anything more), so the page's other requests can go."""
-        if (response.headers.get("content-type") or "").startswith("text/event-stream"):
-            await self.done(response.request)
-
-    async def done(self, request: Request) -> None:
-        """``request`` finished, failed or was refused: its slot goes back."""
-        host = self._held.pop(request, None)
-        if host is not None:
-            await self._release(host)
-
-    async def _release(self, host: str) -> None:
-        if host == self._host:
-            self._own.release()
-        else:
-            await self._holder.give(host)
-
-    async def close(self) -> None:
-        """The page is over: every slot its requests still hold goes back."""
-        self._closed = True
-        held, self._held = self._held, {}
-        for host in held.values():
-            if host == self._host:
-                self._own.release()
-        await self._holder.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +90,11 @@ class Renderer:
         *,
         screens: Path | None = None,
         rules: LinkRules | None = None,
+        router: Router | None = None,
         warn: Callable[[str], None] | None = None,
     ) -> None:
         self._settings = settings
+        self._router = router  # the proxies' health: a page's failure through one is reported as the fetcher's are
         self._slots = slots
         self._rules = rules
         self._screens = screens  # a screenshot of each page goes here (render_screenshot)
@@ -204,12 +125,15 @@ class Renderer:
         options = {
             "user_agent": self._settings.user_agent,
             "extra_http_headers": headers,
-            "proxy": _proxy(proxy),
+            "proxy": browser_proxy(proxy),
             "viewport": {"width": width, "height": height},
             "ignore_https_errors": self._settings.insecure,
         }
+        if (why := unusable(proxy)) is not None:
+            raise FetchError(Kind.PROXY, why)
         if self.browsers.guard is not None:
             await self.browsers.guard.check(url, resolve=proxy is None)
+        sent = asyncio.get_running_loop().time()
         try:
             async with self.browsers.tab(
                 key, options, [{"name": k, "value": v, "url": str(url)} for k, v in cookies.items()]
@@ -220,17 +144,35 @@ class Renderer:
                 tab.on_done = traffic.done
                 tab.on_response = traffic.answered
                 try:
-                    response = await self._load(tab.page, url, pages)
+                    response = await self._load(tab.page, url, pages, proxy)
                 finally:
                     await traffic.close()
                 tab.reusable = True
                 return response
+        except FetchError as e:
+            raise self._blamed(e, proxy, url, sent) from None
         except Error as e:
             if "Download is starting" in str(e):
                 raise NotHTML("a download") from None
+            if proxy is not None and (said := self._proxy_failure(str(e), proxy)) is not None:
+                raise self._blamed(said, proxy, url, sent) from None
             raise FetchError(Kind.RENDER, f"the browser failed on the page: {str(e).splitlines()[0][:300]}") from None
 
-    async def _load(self, page: Page, url: URL, pages: PageStore | None) -> Response:
+    def _proxy_failure(self, text: str, proxy: Proxy) -> FetchError | None:
+        """The browser's failure through ``proxy`` in the fetcher's terms (see
+        :mod:`~crawler.net.browser_proxy`); a proxy that rejects our credentials is out of the crawl."""
+        try:
+            return browser_failure(text, proxy)
+        except ProxyCredentialsRejected as e:
+            if self._router is not None:
+                self._router.disable(proxy, f"rejected our credentials ({e.reason})")
+            return FetchError(Kind.PROXY, f"proxy {proxy.id} rejected our credentials ({e.reason})")
+
+    def _blamed(self, error: FetchError, proxy: Proxy | None, url: URL, sent: float) -> FetchError:
+        """``error`` with the proxy blamed or not, as :func:`~crawler.net.proxy_blame.blame` does for the fetcher."""
+        return error if self._router is None else blame(error, proxy, url, self._router.redact, sent)
+
+    async def _load(self, page: Page, url: URL, pages: PageStore | None, proxy: Proxy | None) -> Response:
         """Load, wait, read the DOM: all within ``render_timeout`` (plus a moment for the
         browser's own timeout to speak first). A script that never yields leaves the tab unable
         to answer, so the deadline is ours, not only the browser's."""
@@ -244,6 +186,8 @@ class Renderer:
                     answer = await page.goto(
                         str(url), wait_until=self._settings.wait, timeout=self._settings.timeout * 1000
                     )
+                if proxy is not None and answer is not None and (gone := await forwarded_page(proxy, url, answer)):
+                    raise gone  # the proxy's own page: never the target's, nor archived as it
                 if answer is not None and answer.ok:
                     ctype = await answer.header_value("content-type") or ""
                     if "html" not in ctype.lower():

@@ -1,0 +1,111 @@
+"""Rendered pages through real proxies (tinyproxy, Squid, microsocks) fail as fetched ones do: a
+target the proxy cannot reach is the target's ``connect`` error (never the proxy's error page), a
+dead proxy is the proxy's and the page moves to another, rejected credentials take the proxy out."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.leaks import read_output
+from tests.helpers.ordered import archived, crawl_in_order
+from tests.helpers.ports import free_port
+
+RENDERED = {"render": ["*"], "render_timeout": 30}
+
+
+@pytest.mark.parametrize(
+    "kind, scheme, said",
+    [
+        ("http", "http", "500 Unable to connect"),  # tinyproxy's page, forwarded as the answer
+        ("squid", "http", "503 Service Unavailable, ERR_CONNECT_FAIL 111"),  # Squid's page
+        ("http", "https", "net::ERR_TUNNEL_CONNECTION_FAILED (the browser does not say why)"),
+        ("squid", "https", "net::ERR_TUNNEL_CONNECTION_FAILED (the browser does not say why)"),
+        ("socks5", "http", "net::ERR_SOCKS_CONNECTION_FAILED (the browser does not say why)"),
+    ],
+)
+async def test_a_rendered_page_whose_target_the_proxy_cannot_reach_is_the_targets_error(
+    site, proxies, tmp_path, kind, scheme, said
+):
+    """The target's ``connect`` error after the normal retries, the proxy's page neither recorded
+    nor archived as the target's, and the proxy, healthy, renders the next page at once."""
+    (p,) = await proxies(kind, 1)
+    port = free_port()  # nobody listens there
+    dead = f"{scheme}://127.0.0.1:{port}/gone"
+    site.html("127.0.0.1", "/live", "alive", title="live")
+    live = site.url("127.0.0.1", "/live")
+    stats, by_url = await crawl_in_order(
+        tmp_path, dead, live, proxy=p.url(), retries=1, proxy_cooldown=300, proxy_wait=2, warc=True, **RENDERED
+    )
+    gone = by_url[dead]
+    assert (gone["status"], gone["error"]["kind"], gone["attempts"], gone["proxy"]) == (None, "connect", 2, p.id)
+    assert gone["error"]["message"] == f"cannot connect to 127.0.0.1:{port}, reported by proxy {p.id}: {said}"
+    assert (by_url[live]["status"], by_url[live]["title"], by_url[live]["rendered"]) == (200, "live", True)
+    assert [(path, peer) for _, path, peer in site.remotes] == [("/live", p.source)]
+    assert archived(tmp_path / "o" / "crawl.warc.gz") == [live]
+    (used,) = stats.proxies
+    assert (used.requests, used.failures, used.state) == (3, 0, "ok")
+
+
+@pytest.mark.parametrize("kind", ["http", "socks5"])
+async def test_a_rendered_page_leaves_a_dead_proxy_for_a_live_one(site, proxies, crawl, kind):
+    """The browser cannot connect to the proxy: the proxy's fault, so the page is rendered through
+    the other proxy and the dead one cools down; no render error is left."""
+    dead, alive = await proxies(kind, 2)
+    dead.kill()
+    await dead.proc.wait()
+    site.html("127.0.0.1", "/", "home", title="home")
+    r = await crawl(
+        start_urls=[site.url("127.0.0.1")],
+        proxies=[dead.url(), alive.url()],
+        proxy_rotation="round_robin",
+        ignore_robots=True,
+        proxy_cooldown=300,
+        **RENDERED,
+    )
+    (record,) = r.records
+    assert (record["status"], record["rendered"], record["proxy"], record["error"]) == (200, True, alive.id, None)
+    state = {used.id: (used.failures, used.state) for used in r.stats.proxies}
+    assert state[dead.id] == (1, "cooling down (1 failures in a row)")
+    assert state[alive.id] == (0, "ok")
+
+
+async def test_a_rendered_page_through_a_proxy_that_rejects_our_password_names_the_proxy(site, proxies, crawl):
+    """Chromium's ``ERR_INVALID_AUTH_CREDENTIALS``: the proxy is out of the crawl, as for a fetch,
+    and the password is nowhere in the output."""
+    (p,) = await proxies("http", 1, user="rita", password="right-pw-7")
+    site.html("127.0.0.1", "/", "home")
+    r = await crawl(
+        start_urls=[site.url("127.0.0.1")], proxy=p.url(password="wrong-pw-7"), ignore_robots=True, **RENDERED
+    )
+    (record,) = r.records
+    why = "rejected our credentials (net::ERR_INVALID_AUTH_CREDENTIALS)"
+    assert record["error"] == {
+        "kind": "proxy",
+        "message": f"pool 'default': every proxy is disabled ({p.id}: disabled: {why})",
+    }  # the pool's last word, as for a fetched page
+    (used,) = r.stats.proxies
+    assert used.state == f"disabled: {why}"
+    assert not site.remotes
+    everything = b"".join(read_output(f) for f in r.out.rglob("*") if f.is_file())
+    assert b"wrong-pw-7" not in everything
+
+
+async def test_a_socks5_proxy_with_credentials_is_refused_for_rendered_pages_in_one_line(site, proxies, crawl):
+    """Chromium cannot authenticate to SOCKS5: each rendered page through such a proxy ends with a
+    ``proxy`` error that says so (the proxy itself stays healthy for fetched pages)."""
+    (p,) = await proxies("socks5", 1, user="sam", password="socks-pw-3")
+    site.html("127.0.0.1", "/", "rendered")
+    site.html("127.0.0.1", "/plain", "fetched", title="plain")
+    root, plain = site.url("127.0.0.1"), site.url("127.0.0.1", "/plain")
+    r = await crawl(
+        start_urls=[root, plain], proxy=p.url(), ignore_robots=True, render=["*/"], render_timeout=30, max_depth=0
+    )
+    assert r.by_url[root]["error"] == {
+        "kind": "proxy",
+        "message": f"the browser cannot use {p.id}: Chromium does not support SOCKS5 with credentials",
+    }
+    assert (r.by_url[plain]["status"], r.by_url[plain]["rendered"], r.by_url[plain]["proxy"]) == (200, False, p.id)
+    (used,) = r.stats.proxies
+    assert (used.failures, used.state) == (0, "ok")
+    everything = b"".join(read_output(f) for f in r.out.rglob("*") if f.is_file())
+    assert b"socks-pw-3" not in everything
