@@ -1,10 +1,12 @@
-"""Rendered pages through real proxies (tinyproxy, Squid, microsocks) fail as fetched ones do: a
-target the proxy cannot reach is the target's ``connect`` error (never the proxy's error page), a
-dead proxy is the proxy's and the page moves to another, rejected credentials take the proxy out."""
+"""Rendered pages through real proxies (tinyproxy, Squid, pproxy, microsocks) fail as fetched ones
+do: a target the proxy cannot reach is the target's ``connect`` error (never the proxy's error
+page), a dead proxy is the proxy's and the page moves to another, rejected credentials take the
+proxy out. And an error status with no body, which Chromium does not show, is that status."""
 
 from __future__ import annotations
 
 import pytest
+from aiohttp import web
 
 from tests.helpers.leaks import read_output
 from tests.helpers.ordered import archived, crawl_in_order
@@ -69,16 +71,24 @@ async def test_a_rendered_page_leaves_a_dead_proxy_for_a_live_one(site, proxies,
     assert state[alive.id] == (0, "ok")
 
 
-async def test_a_rendered_page_through_a_proxy_that_rejects_our_password_names_the_proxy(site, proxies, crawl):
-    """Chromium's ``ERR_INVALID_AUTH_CREDENTIALS``: the proxy is out of the crawl, as for a fetch,
-    and the password is nowhere in the output."""
-    (p,) = await proxies("http", 1, user="rita", password="right-pw-7")
+@pytest.mark.parametrize(
+    "kind, scheme, said",
+    [
+        ("http", "http", "net::ERR_INVALID_AUTH_CREDENTIALS"),  # tinyproxy's 401
+        ("pproxy", "http", "407"),  # the standard answer, which Chromium gives up on
+        ("pproxy", "https", "407"),
+    ],
+)
+async def test_a_rendered_page_through_a_proxy_that_rejects_our_password_names_the_proxy(
+    site, proxies, crawl, kind, scheme, said
+):
+    """The proxy is out of the crawl, as for a fetch, and the password is nowhere in the output."""
+    (p,) = await proxies(kind, 1, user="rita", password="right-pw-7")
     site.html("127.0.0.1", "/", "home")
-    r = await crawl(
-        start_urls=[site.url("127.0.0.1")], proxy=p.url(password="wrong-pw-7"), ignore_robots=True, **RENDERED
-    )
+    start = site.url("127.0.0.1") if scheme == "http" else f"https://127.0.0.1:{free_port()}/"
+    r = await crawl(start_urls=[start], proxy=p.url(password="wrong-pw-7"), ignore_robots=True, **RENDERED)
     (record,) = r.records
-    why = "rejected our credentials (net::ERR_INVALID_AUTH_CREDENTIALS)"
+    why = f"rejected our credentials ({said})"
     assert record["error"] == {
         "kind": "proxy",
         "message": f"pool 'default': every proxy is disabled ({p.id}: disabled: {why})",
@@ -102,10 +112,64 @@ async def test_a_socks5_proxy_with_credentials_is_refused_for_rendered_pages_in_
     )
     assert r.by_url[root]["error"] == {
         "kind": "proxy",
-        "message": f"the browser cannot use {p.id}: Chromium does not support SOCKS5 with credentials",
+        "message": f"the browser cannot use {p.id}: Chromium does not support SOCKS proxies with credentials",
     }
     assert (r.by_url[plain]["status"], r.by_url[plain]["rendered"], r.by_url[plain]["proxy"]) == (200, False, p.id)
     (used,) = r.stats.proxies
     assert (used.failures, used.state) == (0, "ok")
     everything = b"".join(read_output(f) for f in r.out.rglob("*") if f.is_file())
     assert b"socks-pw-3" not in everything
+
+
+async def test_a_socks5h_proxy_renders_pages(site, proxies, crawl):
+    """``socks5h://`` (names resolved by the proxy) is what Chromium's ``socks5://`` does already."""
+    (p,) = await proxies("socks5", 1)
+    site.html("127.0.0.1", "/", "home", title="home")
+    r = await crawl(
+        start_urls=[site.url("127.0.0.1")],
+        proxy=p.url().replace("socks5://", "socks5h://"),
+        ignore_robots=True,
+        **RENDERED,
+    )
+    (record,) = r.records
+    assert (record["status"], record["title"], record["rendered"], record["error"]) == (200, "home", True, None)
+    assert [(path, peer) for _, path, peer in site.remotes] == [("/", p.source)]
+    (used,) = r.stats.proxies
+    assert (used.failures, used.state) == (0, "ok")
+
+
+async def test_a_redirect_to_a_target_the_proxy_cannot_reach_names_that_target(site, proxies, tmp_path):
+    """The proxy's page answers the last hop: the error names it, not the page that redirected."""
+    (p,) = await proxies("http", 1)
+    port = free_port()  # nobody listens there
+    site.route("127.0.0.1", "/moved", lambda _: _redirect(f"http://127.0.0.1:{port}/gone"))
+    moved = site.url("127.0.0.1", "/moved")
+    _, by_url = await crawl_in_order(tmp_path, moved, proxy=p.url(), retries=0, proxy_wait=2, **RENDERED)
+    error = by_url[moved]["error"]
+    assert error == {
+        "kind": "connect",
+        "message": f"cannot connect to 127.0.0.1:{port}, reported by proxy {p.id}: 500 Unable to connect",
+    }
+
+
+async def _redirect(location: str) -> web.Response:
+    raise web.HTTPFound(location)
+
+
+@pytest.mark.parametrize("status", [404, 503])
+async def test_a_rendered_error_status_with_no_body_is_that_status(site, crawl, status):
+    """Chromium shows no page for it (``ERR_HTTP_RESPONSE_CODE_FAILURE``); the record has the
+    status, as a fetched page's does, not a render error."""
+
+    async def empty(_: web.Request) -> web.Response:
+        return web.Response(status=status)
+
+    site.route("127.0.0.1", "/empty", empty)
+    url = site.url("127.0.0.1", "/empty")
+    r = await crawl(start_urls=[url], ignore_robots=True, retries=0, **RENDERED)
+    (record,) = r.records
+    assert (record["status"], record["rendered"], record["error"]) == (
+        status,
+        True,
+        {"kind": "http", "message": f"{status} (rendered)"},
+    )

@@ -34,7 +34,17 @@ from crawler.core.response import Response
 from crawler.core.urls import host_key, url_pattern
 from crawler.core.usage import BrowserUse
 from crawler.net.browser import BrowserPool, BrowserSettings
-from crawler.net.browser_proxy import ProxyCredentialsRejected, browser_failure, browser_proxy, forwarded_page, unusable
+from crawler.net.browser_failures import (
+    NO_BODY,
+    PROXY_AUTH,
+    ProxyCredentialsRejected,
+    TargetUnreachable,
+    browser_failure,
+    browser_proxy,
+    forwarded_page,
+    net_error,
+    unusable,
+)
 from crawler.net.fetch import Fetcher
 from crawler.net.page_traffic import PageTraffic
 from crawler.net.proxies import Proxy, Router
@@ -133,6 +143,7 @@ class Renderer:
             raise FetchError(Kind.PROXY, why)
         if self.browsers.guard is not None:
             await self.browsers.guard.check(url, resolve=proxy is None)
+        answers: list[BrowserResponse] = []  # the main frame's navigation answers: redirects, then the page's
         sent = asyncio.get_running_loop().time()
         try:
             async with self.browsers.tab(
@@ -142,31 +153,57 @@ class Renderer:
                 traffic = PageTraffic(host, self._slots.holder(f"page {url}", lifetime), self._settings.timeout / 2)
                 tab.on_route = lambda route: self._route(route, tab.page.main_frame, url, traffic)
                 tab.on_done = traffic.done
-                tab.on_response = traffic.answered
+                tab.on_response = partial(_answered, tab.page, traffic, answers)
+                sent = asyncio.get_running_loop().time()
                 try:
                     response = await self._load(tab.page, url, pages, proxy)
                 finally:
                     await traffic.close()
                 tab.reusable = True
                 return response
+        except TargetUnreachable as e:  # named by the last hop, which the proxy could not reach
+            raise self._blamed(e.error, proxy, e.url, sent) from None
         except FetchError as e:
             raise self._blamed(e, proxy, url, sent) from None
         except Error as e:
-            if "Download is starting" in str(e):
-                raise NotHTML("a download") from None
-            if proxy is not None and (said := self._proxy_failure(str(e), proxy)) is not None:
-                raise self._blamed(said, proxy, url, sent) from None
-            raise FetchError(Kind.RENDER, f"the browser failed on the page: {str(e).splitlines()[0][:300]}") from None
+            return await self._failed(str(e), url, pages, proxy, sent, answers)
 
-    def _proxy_failure(self, text: str, proxy: Proxy) -> FetchError | None:
-        """The browser's failure through ``proxy`` in the fetcher's terms (see
-        :mod:`~crawler.net.browser_proxy`); a proxy that rejects our credentials is out of the crawl."""
-        try:
-            return browser_failure(text, proxy)
-        except ProxyCredentialsRejected as e:
-            if self._router is not None:
-                self._router.disable(proxy, f"rejected our credentials ({e.reason})")
-            return FetchError(Kind.PROXY, f"proxy {proxy.id} rejected our credentials ({e.reason})")
+    async def _failed(
+        self,
+        text: str,
+        url: URL,
+        pages: PageStore | None,
+        proxy: Proxy | None,
+        sent: float,
+        answers: list[BrowserResponse],
+    ) -> Response:
+        """The page the browser failed on (``text``, its words): a download is fetched instead; an
+        error status with no body (which Chromium does not show) is that status, as a fetch has it;
+        through a proxy, the failures :mod:`~crawler.net.browser_failures` reads; else ``render``."""
+        if "Download is starting" in text:
+            raise NotHTML("a download")
+        code = net_error(text)
+        if code == NO_BODY and answers:
+            last = answers[-1]
+            if proxy is None or last.status != PROXY_AUTH:
+                return await self._response(url, last.status, "", last.url, pages)
+            raise self._blamed(self._rejected(proxy, str(PROXY_AUTH)), proxy, url, sent)  # Chromium gave up on it
+        said = None
+        if proxy is not None:
+            try:
+                said = browser_failure(code, proxy)
+            except ProxyCredentialsRejected as e:
+                said = self._rejected(proxy, e.reason)
+        if said is not None:
+            raise self._blamed(said, proxy, url, sent)
+        message = f"the browser failed on the page: {text.splitlines()[0][:300]}"
+        raise FetchError(Kind.RENDER, self._router.redact(message) if self._router is not None else message)
+
+    def _rejected(self, proxy: Proxy, reason: str) -> FetchError:
+        """The proxy rejected our credentials: out of the crawl, as the fetcher has it."""
+        if self._router is not None:
+            self._router.disable(proxy, f"rejected our credentials ({reason})")
+        return FetchError(Kind.PROXY, f"proxy {proxy.id} rejected our credentials ({reason})")
 
     def _blamed(self, error: FetchError, proxy: Proxy | None, url: URL, sent: float) -> FetchError:
         """``error`` with the proxy blamed or not, as :func:`~crawler.net.proxy_blame.blame` does for the fetcher."""
@@ -182,11 +219,12 @@ class Renderer:
         deadline = loop.time() + self._settings.timeout
         try:
             async with asyncio.timeout(self._settings.timeout + DEADLINE_GRACE):
-                with self.browsers.guard.blame(page) if self.browsers.guard else contextlib.nullcontext():
+                guard = self.browsers.guard if proxy is None else None  # (a page through a proxy bypasses it)
+                with guard.blame(page) if guard is not None else contextlib.nullcontext():
                     answer = await page.goto(
                         str(url), wait_until=self._settings.wait, timeout=self._settings.timeout * 1000
                     )
-                if proxy is not None and answer is not None and (gone := await forwarded_page(proxy, url, answer)):
+                if proxy is not None and answer is not None and (gone := await forwarded_page(proxy, answer)):
                     raise gone  # the proxy's own page: never the target's, nor archived as it
                 if answer is not None and answer.ok:
                     ctype = await answer.header_value("content-type") or ""
@@ -299,6 +337,18 @@ class Renderer:
 
     async def close(self) -> None:
         await self.browsers.close()
+
+
+async def _answered(
+    page: Page, traffic: PageTraffic, answers: list[BrowserResponse], response: BrowserResponse
+) -> None:
+    """A response's headers are in: a navigation of the main frame is noted in ``answers``."""
+    from playwright.async_api import Error
+
+    with contextlib.suppress(Error):  # (a service worker's request has no frame)
+        if response.request.is_navigation_request() and response.frame == page.main_frame:
+            answers.append(response)
+    await traffic.answered(response)
 
 
 async def _dom(page: Page, limit: int) -> str:
