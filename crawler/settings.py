@@ -127,6 +127,7 @@ def render_settings(job: Job) -> RenderSettings:
         cookies=dict(job.cookies),
         insecure=job.insecure,
         max_bytes=job.max_bytes,
+        max_retry_after=job.max_retry_after,
         browser=BrowserSettings(
             executable=job.render_browser,
             concurrency=job.render_concurrency,

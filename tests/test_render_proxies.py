@@ -5,6 +5,11 @@ proxy out. And an error status with no body, which Chromium does not show, is th
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
 import pytest
 from aiohttp import web
 
@@ -72,32 +77,118 @@ async def test_a_rendered_page_leaves_a_dead_proxy_for_a_live_one(site, proxies,
 
 
 @pytest.mark.parametrize(
-    "kind, scheme, said",
+    "kind, scheme, password",
     [
-        ("http", "http", "net::ERR_INVALID_AUTH_CREDENTIALS"),  # tinyproxy's 401
-        ("pproxy", "http", "407"),  # the standard answer, which Chromium gives up on
-        ("pproxy", "https", "407"),
+        ("pproxy", "http", "wrong-pw-7"),  # its 407 has no body: Chromium gives up on it
+        ("pproxy", "https", "wrong-pw-7"),  # its 407 to the CONNECT
+        ("http", "http", None),  # tinyproxy's 407 page, to a request without credentials
+        ("refusing", "http", "wrong-pw-7"),  # a 407 page to our credentials, as Squid's: Chromium shows it
     ],
 )
-async def test_a_rendered_page_through_a_proxy_that_rejects_our_password_names_the_proxy(
-    site, proxies, crawl, kind, scheme, said
+async def test_a_rendered_page_through_a_proxy_that_answers_407_names_the_proxy(
+    site, proxies, refusing_proxy, crawl, kind, scheme, password
 ):
-    """The proxy is out of the crawl, as for a fetch, and the password is nowhere in the output."""
-    (p,) = await proxies(kind, 1, user="rita", password="right-pw-7")
+    """The proxy is out of the crawl, as for a fetch; its page is not the site's, and the password
+    is nowhere in the output."""
+    if kind == "refusing":
+        p = await refusing_proxy()
+    else:
+        (p,) = await proxies(kind, 1, user="rita", password="right-pw-7")
     site.html("127.0.0.1", "/", "home")
     start = site.url("127.0.0.1") if scheme == "http" else f"https://127.0.0.1:{free_port()}/"
-    r = await crawl(start_urls=[start], proxy=p.url(password="wrong-pw-7"), ignore_robots=True, **RENDERED)
+    proxy = p.url(password=password) if password else p.id  # (the id: the URL without credentials)
+    r = await crawl(start_urls=[start], proxy=proxy, ignore_robots=True, warc=True, **RENDERED)
     (record,) = r.records
-    why = f"rejected our credentials ({said})"
-    assert record["error"] == {
-        "kind": "proxy",
-        "message": f"pool 'default': every proxy is disabled ({p.id}: disabled: {why})",
-    }  # the pool's last word, as for a fetched page
+    why = "rejected our credentials (407)"
+    assert (record["status"], record["error"]) == (
+        None,
+        {"kind": "proxy", "message": f"pool 'default': every proxy is disabled ({p.id}: disabled: {why})"},
+    )  # the pool's last word, as for a fetched page
     (used,) = r.stats.proxies
     assert used.state == f"disabled: {why}"
-    assert not site.remotes
+    assert not site.remotes and archived(r.out / "crawl.warc.gz") == []
     everything = b"".join(read_output(f) for f in r.out.rglob("*") if f.is_file())
-    assert b"wrong-pw-7" not in everything
+    assert b"wrong-pw-7" not in everything and b"right-pw-7" not in everything
+
+
+@dataclass
+class RefusingProxy:
+    """An HTTP proxy on 127.0.0.1 that answers every request with a 407 page (with a challenge)."""
+
+    port: int
+    server: asyncio.Server
+
+    @property
+    def id(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, password: str | None = None) -> str:
+        return f"http://rita:{password}@127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+async def refusing_proxy() -> AsyncIterator[Callable[[], Awaitable[RefusingProxy]]]:
+    """``await refusing_proxy()`` starts one; all close at teardown."""
+    servers: list[asyncio.Server] = []
+    page = b"<html><body><h1>Cache Access Denied</h1></body></html>"
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(
+                b'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="proxy"\r\n'
+                b"Content-Type: text/html\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(page) + page
+            )
+            await writer.drain()
+        writer.close()
+
+    async def start() -> RefusingProxy:
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        servers.append(server)
+        return RefusingProxy(server.sockets[0].getsockname()[1], server)
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.mark.parametrize("via", ["direct", "tinyproxy"])
+async def test_a_sites_own_login_page_is_its_401_not_the_proxys_refusal(site, proxies, crawl, via):
+    """A 401 asking for Basic credentials (Chromium cancels the login: ERR_INVALID_AUTH_CREDENTIALS)
+    is the page's status, as for a fetch; a proxy it came through stays in the crawl."""
+
+    async def login(_: web.Request) -> web.Response:
+        return web.Response(
+            status=401, text="<p>members only</p>", content_type="text/html", headers={"WWW-Authenticate": "Basic"}
+        )
+
+    site.route("127.0.0.1", "/private", login)
+    url = site.url("127.0.0.1", "/private")
+    fields = {}
+    if via == "tinyproxy":
+        (p,) = await proxies("http", 1, user="rita", password="right-pw-7")
+        fields["proxy"] = p.url()
+    r = await crawl(start_urls=[url], ignore_robots=True, retries=0, **fields, **RENDERED)
+    (record,) = r.records
+    assert (record["status"], record["error"]) == (401, {"kind": "http", "message": "401 (rendered)"})
+    assert all((used.failures, used.state) == (0, "ok") for used in r.stats.proxies)
+
+
+async def test_tinyproxys_401_to_a_wrong_password_is_a_401_as_for_a_fetch(site, proxies, crawl):
+    """tinyproxy answers a wrong password on a plain ``http://`` page with a 401, which cannot be
+    told from the site's own: recorded as the page's 401, as the fetcher does."""
+    (p,) = await proxies("http", 1, user="rita", password="right-pw-7")
+    site.html("127.0.0.1", "/", "home")
+    r = await crawl(
+        start_urls=[site.url("127.0.0.1")],
+        proxy=p.url(password="wrong-pw-7"),
+        ignore_robots=True,
+        retries=0,
+        **RENDERED,
+    )
+    (record,) = r.records
+    assert (record["status"], record["error"]["kind"]) == (401, "http")
+    assert not site.remotes
 
 
 async def test_a_socks5_proxy_with_credentials_is_refused_for_rendered_pages_in_one_line(site, proxies, crawl):
@@ -173,3 +264,30 @@ async def test_a_rendered_error_status_with_no_body_is_that_status(site, crawl, 
         True,
         {"kind": "http", "message": f"{status} (rendered)"},
     )
+
+
+async def test_a_rendered_page_that_answers_503_is_retried_as_a_fetched_one_is(site, crawl):
+    """A busy server's 503 page is tried again (``retries``); a 404 is the page's answer, once."""
+    calls = {"busy": 0, "missing": 0}
+
+    async def busy(_: web.Request) -> web.Response:
+        calls["busy"] += 1
+        if calls["busy"] == 1:
+            return web.Response(status=503, text="<p>busy, come back</p>", content_type="text/html")
+        return web.Response(text="<title>done</title><p>here</p>", content_type="text/html")
+
+    async def missing(_: web.Request) -> web.Response:
+        calls["missing"] += 1
+        return web.Response(status=404, text="<p>no such page</p>", content_type="text/html")
+
+    site.route("127.0.0.1", "/busy", busy)
+    site.route("127.0.0.1", "/missing", missing)
+    busy_url, missing_url = site.url("127.0.0.1", "/busy"), site.url("127.0.0.1", "/missing")
+    r = await crawl(start_urls=[busy_url, missing_url], ignore_robots=True, retries=2, **RENDERED)
+    assert (r.by_url[busy_url]["status"], r.by_url[busy_url]["title"], r.by_url[busy_url]["attempts"]) == (
+        200,
+        "done",
+        2,
+    )
+    assert (r.by_url[missing_url]["status"], r.by_url[missing_url]["attempts"]) == (404, 1)
+    assert calls == {"busy": 2, "missing": 1}

@@ -10,8 +10,9 @@ the fetcher's rules:
   ``ERR_SOCKS_CONNECTION_FAILED`` (a SOCKS proxy's failure reply): the proxy reports the target
   unreachable. Chromium does not say why; a proxy refusing the tunnel for a reason of its own
   looks the same, so the uplink rule blames the proxy once several targets in a row fail so.
-- ``ERR_INVALID_AUTH_CREDENTIALS``, or a 407 the page's navigation got: the proxy rejected our
-  credentials.
+- A 407 to the page's navigation (Chromium gives up on it, or shows it), or
+  ``ERR_INVALID_AUTH_CREDENTIALS`` with no answer: the proxy rejected our credentials. With a
+  401 answer it is the page's 401 (a site's login page), as a fetch has it.
 - A plain ``http://`` page through an HTTP proxy is the proxy's answer: tinyproxy's or Squid's
   page saying it could not reach the target is that target's error, never the page.
 

@@ -27,7 +27,6 @@ from yarl import URL
 
 from crawler.admission import LinkRules
 from crawler.core.errors import FetchError, Kind
-from crawler.core.exchange import Exchange
 from crawler.core.outgoing import Outgoing
 from crawler.core.request import Visit
 from crawler.core.response import Response
@@ -35,6 +34,7 @@ from crawler.core.urls import host_key, url_pattern
 from crawler.core.usage import BrowserUse
 from crawler.net.browser import BrowserPool, BrowserSettings
 from crawler.net.browser_failures import (
+    CREDENTIALS,
     NO_BODY,
     PROXY_AUTH,
     ProxyCredentialsRejected,
@@ -45,10 +45,12 @@ from crawler.net.browser_failures import (
     net_error,
     unusable,
 )
-from crawler.net.fetch import Fetcher
+from crawler.net.fetch import RETRY_STATUS, Fetcher
+from crawler.net.page_archive import archive
 from crawler.net.page_traffic import PageTraffic
 from crawler.net.proxies import Proxy, Router
 from crawler.net.proxy_blame import blame
+from crawler.net.retry_after import parse_retry_after
 from crawler.scheduling.slots import Slots
 from crawler.sinks.pages import PageStore
 from crawler.sinks.paths import screenshot_path
@@ -63,7 +65,6 @@ if TYPE_CHECKING:
 __all__ = ["NotHTML", "RenderSettings", "Renderer", "fetch_or_render"]
 
 DEADLINE_GRACE = 1.0  # seconds past render_timeout before our deadline cuts a page the browser did not
-BODY_FRAMING = ("content-encoding", "content-length", "transfer-encoding")  # not true of a decoded body
 
 
 class NotHTML(Exception):
@@ -86,6 +87,7 @@ class RenderSettings:
     cookies: Mapping[str, str] = field(repr=False)  # may hold tokens: never in a repr
     insecure: bool  # no certificate checks
     max_bytes: int
+    max_retry_after: float  # seconds of a Retry-After honoured, at most
     browser: BrowserSettings
 
 
@@ -183,11 +185,11 @@ class Renderer:
         if "Download is starting" in text:
             raise NotHTML("a download")
         code = net_error(text)
-        if code == NO_BODY and answers:
-            last = answers[-1]
-            if proxy is None or last.status != PROXY_AUTH:
-                return await self._response(url, last.status, "", last.url, pages)
-            raise self._blamed(self._rejected(proxy, str(PROXY_AUTH)), proxy, url, sent)  # Chromium gave up on it
+        last = answers[-1] if answers else None
+        if last is not None and last.status >= 400 and (code == NO_BODY or code in CREDENTIALS):
+            if proxy is not None and last.status == PROXY_AUTH:
+                raise self._blamed(self._rejected(proxy, str(PROXY_AUTH)), proxy, url, sent)
+            return await self._response(url, last, "", last.url, pages)  # not shown: a site's 401 login too
         said = None
         if proxy is not None:
             try:
@@ -224,8 +226,11 @@ class Renderer:
                     answer = await page.goto(
                         str(url), wait_until=self._settings.wait, timeout=self._settings.timeout * 1000
                     )
-                if proxy is not None and answer is not None and (gone := await forwarded_page(proxy, answer)):
-                    raise gone  # the proxy's own page: never the target's, nor archived as it
+                if proxy is not None and answer is not None:  # the proxy's own page: never the target's
+                    if answer.status == PROXY_AUTH:
+                        raise self._rejected(proxy, str(PROXY_AUTH))
+                    if gone := await forwarded_page(proxy, answer):
+                        raise gone
                 if answer is not None and answer.ok:
                     ctype = await answer.header_value("content-type") or ""
                     if "html" not in ctype.lower():
@@ -240,7 +245,7 @@ class Renderer:
                     shot.parent.mkdir(parents=True, exist_ok=True)
                     await page.screenshot(path=str(shot), full_page=True)
                 if self.warc is not None and answer is not None:
-                    await self._archive(answer)
+                    await archive(self.warc, answer)
         except (BrowserTimeout, TimeoutError):
             raise FetchError(
                 Kind.RENDER,
@@ -248,10 +253,14 @@ class Renderer:
                 f"{', ' + self._settings.selector if self._settings.selector else ''}) "
                 f"within {self._settings.timeout:g}s",
             ) from None
-        return await self._response(url, answer.status if answer is not None else 200, html, page.url, pages)
+        return await self._response(url, answer, html, page.url, pages)
 
-    async def _response(self, url: URL, status: int, html: str, final_url: str, pages: PageStore | None) -> Response:
-        """The rendered DOM as a Response, stored as the page's file."""
+    async def _response(
+        self, url: URL, answer: BrowserResponse | None, html: str, final_url: str, pages: PageStore | None
+    ) -> Response:
+        """The rendered DOM as a Response, stored as the page's file; the main document's
+        ``answer`` gives the status (an error status is retried as a fetched one is)."""
+        status = answer.status if answer is not None else 200
         body = html.encode("utf-8")
         if len(body) > self._settings.max_bytes:
             raise FetchError(Kind.TOO_LARGE, f"rendered page exceeds max_bytes {self._settings.max_bytes}")
@@ -260,7 +269,7 @@ class Renderer:
             page_file = pages.open(url)
             await page_file.write(body)
             path = await page_file.commit()
-        error = None if 200 <= status < 300 else FetchError(Kind.HTTP, f"{status} (rendered)")
+        error = None if answer is None or 200 <= status < 300 else self._status_error(answer)
         return Response(
             status,
             "text/html; charset=utf-8",
@@ -272,6 +281,13 @@ class Renderer:
             rendered=True,
             final_url=final_url,
         )
+
+    def _status_error(self, answer: BrowserResponse) -> FetchError:
+        """A rendered page's error status: 408, 425, 429 and 5xx are retried, ``Retry-After``
+        honoured (from the headers the answer came with: its tab may be closed by now)."""
+        retry = answer.status in RETRY_STATUS
+        wait = parse_retry_after(answer.headers.get("retry-after"), self._settings.max_retry_after) if retry else None
+        return FetchError(Kind.HTTP, f"{answer.status} (rendered)", retryable=retry, retry_after=wait)
 
     async def _route(self, route: Route, main: Frame, target: URL, traffic: PageTraffic) -> None:
         """Blocked resource types are not loaded; the page itself may not be navigated out of the
@@ -298,39 +314,6 @@ class Renderer:
             and str(target) != request.url
             and self._rules.refusal(URL(request.url, encoded=True), 0) is not None
         )
-
-    async def _archive(self, answer: BrowserResponse) -> None:
-        """WARC records of the main document as the browser received it, its redirects first. The
-        body is the one Chromium keeps, already decoded: Content-Encoding is dropped with it."""
-        chain: list[BrowserResponse] = []
-        request: Request | None = answer.request
-        while request is not None:
-            response = answer if request is answer.request else await request.response()
-            if response is not None:
-                chain.append(response)
-            request = request.redirected_from
-        assert self.warc is not None
-        for response in reversed(chain):
-            body = await response.body() if response is answer else b""
-            sent = [(h["name"], h["value"]) for h in await response.request.headers_array()]
-            received = [
-                (h["name"], h["value"]) for h in await response.headers_array() if h["name"].lower() not in BODY_FRAMING
-            ]
-            u = URL(response.url, encoded=True)
-            await self.warc.write(
-                Exchange(
-                    response.url,
-                    response.request.method,
-                    u.raw_host or "",
-                    u.raw_path_qs or "/",
-                    sent,
-                    response.status,
-                    response.status_text,
-                    "HTTP/1.1",
-                    [*received, ("Content-Length", str(len(body)))],
-                ),
-                body,
-            )
 
     def usage(self) -> BrowserUse | None:
         return self.browsers.usage()

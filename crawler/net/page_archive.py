@@ -1,0 +1,50 @@
+"""A rendered page's main document in the WARC, as the browser received it (see :mod:`.render`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from yarl import URL
+
+from crawler.core.exchange import Exchange
+
+if TYPE_CHECKING:
+    from playwright.async_api import Request
+    from playwright.async_api import Response as BrowserResponse
+
+    from crawler.sinks.warc import WarcSink
+
+BODY_FRAMING = ("content-encoding", "content-length", "transfer-encoding")  # not true of a decoded body
+
+
+async def archive(warc: WarcSink, answer: BrowserResponse) -> None:
+    """WARC records of the main document as the browser received it, its redirects first. The
+    body is the one Chromium keeps, already decoded: Content-Encoding is dropped with it."""
+    chain: list[BrowserResponse] = []
+    request: Request | None = answer.request
+    while request is not None:
+        response = answer if request is answer.request else await request.response()
+        if response is not None:
+            chain.append(response)
+        request = request.redirected_from
+    for response in reversed(chain):
+        body = await response.body() if response is answer else b""
+        sent = [(h["name"], h["value"]) for h in await response.request.headers_array()]
+        received = [
+            (h["name"], h["value"]) for h in await response.headers_array() if h["name"].lower() not in BODY_FRAMING
+        ]
+        u = URL(response.url, encoded=True)
+        await warc.write(
+            Exchange(
+                response.url,
+                response.request.method,
+                u.raw_host or "",
+                u.raw_path_qs or "/",
+                sent,
+                response.status,
+                response.status_text,
+                "HTTP/1.1",
+                [*received, ("Content-Length", str(len(body)))],
+            ),
+            body,
+        )
