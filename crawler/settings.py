@@ -128,6 +128,7 @@ def render_settings(job: Job) -> RenderSettings:
         insecure=job.insecure,
         max_bytes=job.max_bytes,
         max_retry_after=job.max_retry_after,
+        blocked=blocked_rules(job),
         browser=BrowserSettings(
             executable=job.render_browser,
             concurrency=job.render_concurrency,

@@ -291,3 +291,23 @@ async def test_a_rendered_page_that_answers_503_is_retried_as_a_fetched_one_is(s
     )
     assert (r.by_url[missing_url]["status"], r.by_url[missing_url]["attempts"]) == (404, 1)
     assert calls == {"busy": 2, "missing": 1}
+
+
+async def test_a_rendered_challenge_page_is_blocked_as_a_fetched_one_is(site, crawl):
+    """A 503 bot wall (Cloudflare's "Just a moment...") is ``blocked``, not a retried ``http``
+    error, and leaves no page file; the host's next page is crawled."""
+
+    async def wall(_: web.Request) -> web.Response:
+        page = "<html><head><title>Just a moment...</title></head><body>checking</body></html>"
+        return web.Response(status=503, text=page, content_type="text/html")
+
+    site.route("127.0.0.1", "/wall", wall)
+    site.html("127.0.0.1", "/fine", "fine", title="fine")
+    walled, fine = site.url("127.0.0.1", "/wall"), site.url("127.0.0.1", "/fine")
+    r = await crawl(start_urls=[walled, fine], ignore_robots=True, retries=0, **RENDERED)
+    record = r.by_url[walled]
+    assert (record["status"], record["error"]["kind"], record["path"]) == (503, "blocked", None)
+    assert "Just a moment" in record["error"]["message"]
+    assert (r.by_url[fine]["status"], r.by_url[fine]["title"]) == (200, "fine")
+    assert not any(b"checking" in f.read_bytes() for f in (r.out / "pages").rglob("*") if f.is_file())
+    assert r.stats.blocked == 1

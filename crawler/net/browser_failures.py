@@ -41,7 +41,9 @@ TARGET_UNREACHABLE = frozenset(
     {"ERR_TUNNEL_CONNECTION_FAILED", "ERR_SOCKS_CONNECTION_FAILED", "ERR_SOCKS_CONNECTION_HOST_UNREACHABLE"}
 )
 CREDENTIALS = frozenset({"ERR_INVALID_AUTH_CREDENTIALS", "ERR_PROXY_AUTH_UNSUPPORTED"})
-NO_BODY = "ERR_HTTP_RESPONSE_CODE_FAILURE"  # an error status with an empty body: Chromium shows no page
+# Answers Chromium does not show, the status of the last one seen being the page's: an error status
+# with an empty body, a login Playwright cancels (no credentials for the site).
+NOT_SHOWN = frozenset({"ERR_HTTP_RESPONSE_CODE_FAILURE", *CREDENTIALS})
 PROXY_AUTH = 407
 BROWSER_SCHEME = {"socks5h": "socks5"}  # Chromium's socks5:// already leaves names to the proxy
 

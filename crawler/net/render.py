@@ -23,9 +23,11 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from multidict import CIMultiDict
 from yarl import URL
 
 from crawler.admission import LinkRules
+from crawler.core.blocked import BlockRules, blocked_page
 from crawler.core.errors import FetchError, Kind
 from crawler.core.outgoing import Outgoing
 from crawler.core.request import Visit
@@ -34,8 +36,7 @@ from crawler.core.urls import host_key, url_pattern
 from crawler.core.usage import BrowserUse
 from crawler.net.browser import BrowserPool, BrowserSettings
 from crawler.net.browser_failures import (
-    CREDENTIALS,
-    NO_BODY,
+    NOT_SHOWN,
     PROXY_AUTH,
     ProxyCredentialsRejected,
     TargetUnreachable,
@@ -89,6 +90,7 @@ class RenderSettings:
     max_bytes: int
     max_retry_after: float  # seconds of a Retry-After honoured, at most
     browser: BrowserSettings
+    blocked: BlockRules = field(default_factory=BlockRules)  # blocked_when: an error page that is a challenge
 
 
 class Renderer:
@@ -186,7 +188,7 @@ class Renderer:
             raise NotHTML("a download")
         code = net_error(text)
         last = answers[-1] if answers else None
-        if last is not None and last.status >= 400 and (code == NO_BODY or code in CREDENTIALS):
+        if last is not None and last.status >= 400 and code in NOT_SHOWN:
             if proxy is not None and last.status == PROXY_AUTH:
                 raise self._blamed(self._rejected(proxy, str(PROXY_AUTH)), proxy, url, sent)
             return await self._response(url, last, "", last.url, pages)  # not shown: a site's 401 login too
@@ -259,34 +261,41 @@ class Renderer:
         self, url: URL, answer: BrowserResponse | None, html: str, final_url: str, pages: PageStore | None
     ) -> Response:
         """The rendered DOM as a Response, stored as the page's file; the main document's
-        ``answer`` gives the status (an error status is retried as a fetched one is)."""
+        ``answer`` gives the status. An error status is treated as a fetched one is: no page file,
+        ``blocked_when`` read, retried when it may pass."""
         status = answer.status if answer is not None else 200
         body = html.encode("utf-8")
         if len(body) > self._settings.max_bytes:
             raise FetchError(Kind.TOO_LARGE, f"rendered page exceeds max_bytes {self._settings.max_bytes}")
+        if answer is not None and not 200 <= status < 300:
+            error = self._status_error(answer, body)
+            return Response(status, "text/html; charset=utf-8", error=error, rendered=True, final_url=final_url)
         path, sha256 = None, hashlib.sha256(body).hexdigest()
         if pages is not None:
             page_file = pages.open(url)
             await page_file.write(body)
             path = await page_file.commit()
-        error = None if answer is None or 200 <= status < 300 else self._status_error(answer)
         return Response(
             status,
             "text/html; charset=utf-8",
             nbytes=len(body),
             sha256=sha256,
             path=path,
-            body=body if error is None else None,
-            error=error,
+            body=body,
             rendered=True,
             final_url=final_url,
         )
 
-    def _status_error(self, answer: BrowserResponse) -> FetchError:
-        """A rendered page's error status: 408, 425, 429 and 5xx are retried, ``Retry-After``
-        honoured (from the headers the answer came with: its tab may be closed by now)."""
+    def _status_error(self, answer: BrowserResponse, body: bytes) -> FetchError:
+        """A rendered page's error status: a challenge page (``blocked_when``) is ``blocked``; 408,
+        425, 429 and 5xx are retried, ``Retry-After`` honoured. From the headers the answer came
+        with (its tab may be closed by now)."""
+        headers = CIMultiDict(answer.headers)
+        rules = self._settings.blocked
+        if (why := rules.head(answer.status, headers) or rules.body(answer.status, headers, body)) is not None:
+            return blocked_page(why)
         retry = answer.status in RETRY_STATUS
-        wait = parse_retry_after(answer.headers.get("retry-after"), self._settings.max_retry_after) if retry else None
+        wait = parse_retry_after(headers.get("retry-after"), self._settings.max_retry_after) if retry else None
         return FetchError(Kind.HTTP, f"{answer.status} (rendered)", retryable=retry, retry_after=wait)
 
     async def _route(self, route: Route, main: Frame, target: URL, traffic: PageTraffic) -> None:
