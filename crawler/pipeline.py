@@ -218,7 +218,8 @@ class Pipeline:
     ) -> tuple[Response | None, FetchError | None]:
         """The fetch, its proxy's health report (always, in ``finally``) and AIMD's sample (not
         for rendered pages: the browser's time is not the server's latency; nor through a proxy,
-        whose latency it is; but a blocked answer always: the host asked us to slow down)."""
+        whose latency it is; but a blocked answer always, and a rendered 429 or 503: the host
+        asked us to slow down)."""
         response: Response | None = None
         error: FetchError | None = None
         render = self._renderer is not None and (attempts.render or self._renderer.wants(request.url))
@@ -249,7 +250,8 @@ class Pipeline:
                     answered=(url, sent) if target_answered(response, error) else None,
                 )
         rendered = response is not None and response.rendered  # (the browser's errors are never timeouts)
-        if is_blocked_page(error):
+        busy = rendered and proxy is None and response is not None and response.status in (429, 503)
+        if is_blocked_page(error) or busy:  # the host asked us to slow down, whoever loaded the page
             await self._observe(request.host, sent, overloaded=True)
         elif (
             proxy is None

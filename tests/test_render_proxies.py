@@ -291,6 +291,8 @@ async def test_a_rendered_page_that_answers_503_is_retried_as_a_fetched_one_is(s
     )
     assert (r.by_url[missing_url]["status"], r.by_url[missing_url]["attempts"]) == (404, 1)
     assert calls == {"busy": 2, "missing": 1}
+    (slowed,) = [t for t in r.crawl.parts.limiter.throttled().hosts if t.host == f"127.0.0.1:{site.port}"]
+    assert slowed.throttles == 1  # the 503 slowed the host down (AIMD), as a fetched one does; the 404 did not
 
 
 async def test_a_rendered_challenge_page_is_blocked_as_a_fetched_one_is(site, crawl):
