@@ -46,6 +46,7 @@ from crawler.scheduling.scheduler import LeaseSlot
 from crawler.sinks.pages import PageStore
 
 LOCAL_PAUSE = 1.0  # seconds a host waits after a request failed on this machine
+OVERLOAD_STATUS = frozenset({429, 503})  # the host says it is overloaded: AIMD slows it down
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +251,7 @@ class Pipeline:
                     answered=(url, sent) if target_answered(response, error) else None,
                 )
         rendered = response is not None and response.rendered  # (the browser's errors are never timeouts)
-        busy = rendered and proxy is None and response is not None and response.status in (429, 503)
+        busy = rendered and proxy is None and response is not None and response.status in OVERLOAD_STATUS
         if is_blocked_page(error) or busy:  # the host asked us to slow down, whoever loaded the page
             await self._observe(request.host, sent, overloaded=True)
         elif (
@@ -259,7 +260,7 @@ class Pipeline:
             and (response is not None or (error is not None and error.kind is Kind.TIMEOUT))
         ):
             overloaded = error is not None and (
-                error.kind is Kind.TIMEOUT or (response is not None and response.status in (429, 503))
+                error.kind is Kind.TIMEOUT or (response is not None and response.status in OVERLOAD_STATUS)
             )
             await self._observe(request.host, sent, overloaded)
         return response, error

@@ -48,14 +48,6 @@ PROXY_AUTH = 407
 BROWSER_SCHEME = {"socks5h": "socks5"}  # Chromium's socks5:// already leaves names to the proxy
 
 
-class ProxyCredentialsRejected(Exception):
-    """The proxy refused our credentials (``reason``): it is taken out of the crawl."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 class TargetUnreachable(Exception):
     """A proxy's page saying it could not reach ``url`` (after redirects, the last hop)."""
 
@@ -93,13 +85,11 @@ def net_error(text: str) -> str:
 def browser_failure(code: str, proxy: Proxy) -> FetchError | None:
     """The browser's failure ``code`` of a page loaded through ``proxy`` as the fetched path's
     error (unblamed: :func:`~crawler.net.proxy_blame.blame` decides whose it is); None when it is
-    not about the proxy or the target's connection. Raises ProxyCredentialsRejected."""
+    not about the proxy or the target's connection (``CREDENTIALS``: the router disables the proxy)."""
     if code in PROXY_DOWN:
         return FetchError(Kind.PROXY, f"cannot connect to proxy {proxy.id} (the browser: net::{code})", retryable=True)
     if code in TARGET_UNREACHABLE:
         return unreachable(f"net::{code} (the browser does not say why)")
-    if code in CREDENTIALS:
-        raise ProxyCredentialsRejected(f"net::{code}")
     return None
 
 

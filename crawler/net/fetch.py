@@ -27,7 +27,7 @@ from crawler.net.decode import BodyDecoder, decoded
 from crawler.net.proxies import Proxy, Router
 from crawler.net.proxy_blame import blame, forwarded_target
 from crawler.net.resolver import literal_blocked
-from crawler.net.retry_after import parse_retry_after
+from crawler.net.retry_after import status_error
 from crawler.net.session import FetchSettings
 from crawler.net.transports import Transports
 from crawler.net.wire import Ask, Form, Rejected, Small, Transport, Wire
@@ -39,7 +39,6 @@ if TYPE_CHECKING:  # warcio is imported only by crawls that write WARC (identiti
 
 DRAIN = 1 << 16
 SMALL_REDIRECTS = 5
-RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class Fetcher:
@@ -165,7 +164,7 @@ class Fetcher:
                 try:
                     async with transport.get(ask) as wire:
                         if proxy is not None and wire.status == 407:
-                            raise self._credentials_rejected(proxy, wire.status)
+                            raise self._router.credentials_rejected(proxy, wire.status)
                         if proxy is not None and (gone := forwarded_target(proxy, url, wire)):
                             raise gone
                         location = wire.headers.get("Location")
@@ -209,12 +208,7 @@ class Fetcher:
             return failure
         if proxy is None:  # (only a proxy can reject our credentials)
             return FetchError(Kind.PROXY, f"credentials rejected ({failure.status})")
-        return self._credentials_rejected(proxy, failure.status)
-
-    def _credentials_rejected(self, proxy: Proxy, status: int | str) -> FetchError:
-        """Disable ``proxy`` for the crawl (waiting cannot fix credentials); the error to raise."""
-        self._router.disable(proxy, f"rejected our credentials ({status})")
-        return FetchError(Kind.PROXY, f"proxy {proxy.id} rejected our credentials ({status})")
+        return self._router.credentials_rejected(proxy, failure.status)
 
     @staticmethod
     async def _kept(previous: Visit | None, pages: PageStore | None) -> bool:
@@ -256,7 +250,7 @@ class Fetcher:
         if proxy is not None and (status == 407 or status in self._settings.proxy_ban_status):
             await self._drain(wire)
             if status == 407:  # (tinyproxy answers a wrong password with a 401 like the target's own)
-                raise self._credentials_rejected(proxy, status)
+                raise self._router.credentials_rejected(proxy, status)
             raise FetchError(Kind.PROXY, f"ban signal via {proxy.id}: status {status}", banned=True)
         if (blocked := self._blocks.head(status, wire.headers)) is not None:
             await self._drain(wire)
@@ -268,12 +262,8 @@ class Fetcher:
             body = await self._drain(wire)
             if (blocked := self._blocks.body(status, wire.headers, body)) is not None:
                 return Response(status, ctype, error=blocked_page(blocked))
-            retry_after = parse_retry_after(wire.headers.get("Retry-After"), self._settings.max_retry_after)
-            error = FetchError(
-                Kind.HTTP,
-                f"{status} {wire.reason or ''}".strip(),
-                retryable=status in RETRY_STATUS,
-                retry_after=retry_after,
+            error = status_error(
+                status, f"{status} {wire.reason or ''}".strip(), wire.headers, self._settings.max_retry_after
             )
             return Response(status, ctype, error=error)
         declared = wire.content_length

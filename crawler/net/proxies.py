@@ -345,6 +345,12 @@ class Router:
         """Take ``proxy`` out of the crawl for good (waiting cannot fix wrong credentials)."""
         proxy.dead = reason
 
+    def credentials_rejected(self, proxy: Proxy, status: int | str) -> FetchError:
+        """``proxy`` refused our credentials (``status``, or the browser's words): disabled for the
+        crawl; the error to raise, whichever transport met it."""
+        self.disable(proxy, f"rejected our credentials ({status})")
+        return FetchError(Kind.PROXY, f"proxy {proxy.id} rejected our credentials ({status})")
+
     def redact(self, text: str) -> str:
         """``text`` with every proxy credential replaced by ``***``."""
         text = redact_url(text)

@@ -36,9 +36,9 @@ from crawler.core.urls import host_key, url_pattern
 from crawler.core.usage import BrowserUse
 from crawler.net.browser import BrowserPool, BrowserSettings
 from crawler.net.browser_failures import (
+    CREDENTIALS,
     NOT_SHOWN,
     PROXY_AUTH,
-    ProxyCredentialsRejected,
     TargetUnreachable,
     browser_failure,
     browser_proxy,
@@ -46,12 +46,12 @@ from crawler.net.browser_failures import (
     net_error,
     unusable,
 )
-from crawler.net.fetch import RETRY_STATUS, Fetcher
+from crawler.net.fetch import Fetcher
 from crawler.net.page_archive import archive
 from crawler.net.page_traffic import PageTraffic
 from crawler.net.proxies import Proxy, Router
 from crawler.net.proxy_blame import blame
-from crawler.net.retry_after import parse_retry_after
+from crawler.net.retry_after import status_error
 from crawler.scheduling.slots import Slots
 from crawler.sinks.pages import PageStore
 from crawler.sinks.paths import screenshot_path
@@ -104,7 +104,7 @@ class Renderer:
         *,
         screens: Path | None = None,
         rules: LinkRules | None = None,
-        router: Router | None = None,
+        router: Router,
         warn: Callable[[str], None] | None = None,
     ) -> None:
         self._settings = settings
@@ -190,28 +190,19 @@ class Renderer:
         last = answers[-1] if answers else None
         if last is not None and last.status >= 400 and code in NOT_SHOWN:
             if proxy is not None and last.status == PROXY_AUTH:
-                raise self._blamed(self._rejected(proxy, str(PROXY_AUTH)), proxy, url, sent)
+                raise self._blamed(self._router.credentials_rejected(proxy, PROXY_AUTH), proxy, url, sent)
             return await self._response(url, last, "", last.url, pages)  # not shown: a site's 401 login too
-        said = None
-        if proxy is not None:
-            try:
-                said = browser_failure(code, proxy)
-            except ProxyCredentialsRejected as e:
-                said = self._rejected(proxy, e.reason)
+        if proxy is not None and code in CREDENTIALS:
+            raise self._blamed(self._router.credentials_rejected(proxy, f"net::{code}"), proxy, url, sent)
+        said = browser_failure(code, proxy) if proxy is not None else None
         if said is not None:
             raise self._blamed(said, proxy, url, sent)
         message = f"the browser failed on the page: {text.splitlines()[0][:300]}"
-        raise FetchError(Kind.RENDER, self._router.redact(message) if self._router is not None else message)
-
-    def _rejected(self, proxy: Proxy, reason: str) -> FetchError:
-        """The proxy rejected our credentials: out of the crawl, as the fetcher has it."""
-        if self._router is not None:
-            self._router.disable(proxy, f"rejected our credentials ({reason})")
-        return FetchError(Kind.PROXY, f"proxy {proxy.id} rejected our credentials ({reason})")
+        raise FetchError(Kind.RENDER, self._router.redact(message))
 
     def _blamed(self, error: FetchError, proxy: Proxy | None, url: URL, sent: float) -> FetchError:
         """``error`` with the proxy blamed or not, as :func:`~crawler.net.proxy_blame.blame` does for the fetcher."""
-        return error if self._router is None else blame(error, proxy, url, self._router.redact, sent)
+        return blame(error, proxy, url, self._router.redact, sent)
 
     async def _load(self, page: Page, url: URL, pages: PageStore | None, proxy: Proxy | None) -> Response:
         """Load, wait, read the DOM: all within ``render_timeout`` (plus a moment for the
@@ -230,7 +221,7 @@ class Renderer:
                     )
                 if proxy is not None and answer is not None:  # the proxy's own page: never the target's
                     if answer.status == PROXY_AUTH:
-                        raise self._rejected(proxy, str(PROXY_AUTH))
+                        raise self._router.credentials_rejected(proxy, PROXY_AUTH)
                     if gone := await forwarded_page(proxy, answer):
                         raise gone
                 if answer is not None and answer.ok:
@@ -294,9 +285,7 @@ class Renderer:
         rules = self._settings.blocked
         if (why := rules.head(answer.status, headers) or rules.body(answer.status, headers, body)) is not None:
             return blocked_page(why)
-        retry = answer.status in RETRY_STATUS
-        wait = parse_retry_after(headers.get("retry-after"), self._settings.max_retry_after) if retry else None
-        return FetchError(Kind.HTTP, f"{answer.status} (rendered)", retryable=retry, retry_after=wait)
+        return status_error(answer.status, f"{answer.status} (rendered)", headers, self._settings.max_retry_after)
 
     async def _route(self, route: Route, main: Frame, target: URL, traffic: PageTraffic) -> None:
         """Blocked resource types are not loaded; the page itself may not be navigated out of the
