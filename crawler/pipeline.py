@@ -250,7 +250,9 @@ class Pipeline:
                     nbytes=response.nbytes if response is not None else 0,
                     answered=(url, sent) if target_answered(response, error) else None,
                 )
-        rendered = response is not None and response.rendered  # (the browser's errors are never timeouts)
+        # A rendered answer's time is the browser's work too: only its status says the host is busy
+        # (a rendered page's connection that timed out slows the host, as a fetch's does).
+        rendered = response is not None and response.rendered
         busy = rendered and proxy is None and response is not None and response.status in OVERLOAD_STATUS
         if is_blocked_page(error) or busy:  # the host asked us to slow down, whoever loaded the page
             await self._observe(request.host, sent, overloaded=True)

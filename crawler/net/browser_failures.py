@@ -15,6 +15,11 @@ the fetcher's rules:
   401 answer it is the page's 401 (a site's login page), as a fetch has it.
 - A plain ``http://`` page through an HTTP proxy is the proxy's answer: tinyproxy's or Squid's
   page saying it could not reach the target is that target's error, never the page.
+- The page's own connection (``NET_KINDS``: a name not resolved, a port refused, a reset, a
+  certificate): the fetch's kinds, ``dns``, ``connect``, ``timeout``, ``aborted``, ``tls``…,
+  retried as a fetch's. Through a proxy, :func:`~crawler.net.proxy_blame.blame` then decides
+  whose they are. Under the crawl's guard every connection failure reads
+  ``ERR_SOCKS_CONNECTION_FAILED``: the guard names it (:meth:`~crawler.net.guard.BrowserGuard.blame`).
 
 Chromium does not speak SOCKS with credentials: such a proxy is refused before any request.
 """
@@ -45,6 +50,37 @@ CREDENTIALS = frozenset({"ERR_INVALID_AUTH_CREDENTIALS", "ERR_PROXY_AUTH_UNSUPPO
 # with an empty body, a login Playwright cancels (no credentials for the site).
 NOT_SHOWN = frozenset({"ERR_HTTP_RESPONSE_CODE_FAILURE", *CREDENTIALS})
 PROXY_AUTH = 407
+# Chromium's failures of a page's connection (net/base/net_error_list.h) as a fetch's: code →
+# (kind, retryable, the words a fetch's message starts with). Every ERR_CERT_… is ``TLS_FAILED``.
+# Not listed (the page's ``render`` error): what only a browser does (ERR_ABORTED: a navigation
+# replaced, ERR_BLOCKED_BY_CLIENT: our scope rules).
+TLS_FAILED = (Kind.TLS, False, "TLS failed")
+NET_KINDS: dict[str, tuple[Kind, bool, str]] = {
+    "ERR_NAME_NOT_RESOLVED": (Kind.DNS, False, "cannot resolve host"),  # the name does not exist
+    "ERR_NAME_RESOLUTION_FAILED": (Kind.DNS, True, "cannot resolve host"),
+    "ERR_CONNECTION_REFUSED": (Kind.CONNECT, True, "cannot connect: connection refused"),
+    "ERR_CONNECTION_FAILED": (Kind.CONNECT, True, "cannot connect"),
+    "ERR_ADDRESS_UNREACHABLE": (Kind.CONNECT, True, "cannot connect: address unreachable"),
+    "ERR_CONNECTION_TIMED_OUT": (Kind.TIMEOUT, True, "timed out connecting"),
+    "ERR_TIMED_OUT": (Kind.TIMEOUT, True, "timed out"),
+    "ERR_CONNECTION_RESET": (Kind.ABORTED, True, "connection lost: reset"),
+    "ERR_CONNECTION_CLOSED": (Kind.ABORTED, True, "connection lost"),
+    "ERR_CONNECTION_ABORTED": (Kind.ABORTED, True, "connection lost"),
+    "ERR_EMPTY_RESPONSE": (Kind.ABORTED, True, "connection lost: no answer"),
+    "ERR_CONTENT_LENGTH_MISMATCH": (Kind.ABORTED, True, "body cut short"),
+    "ERR_INCOMPLETE_CHUNKED_ENCODING": (Kind.ABORTED, True, "body cut short"),
+    "ERR_INSUFFICIENT_RESOURCES": (Kind.LOCAL, True, "the browser ran out of resources"),
+    "ERR_OUT_OF_MEMORY": (Kind.LOCAL, True, "the browser ran out of memory"),
+    "ERR_CONTENT_DECODING_FAILED": (Kind.DECODE, False, "cannot decode body"),
+    "ERR_INVALID_HTTP_RESPONSE": (Kind.PROTOCOL, False, "bad response"),
+    "ERR_RESPONSE_HEADERS_TOO_BIG": (Kind.PROTOCOL, False, "bad response: headers too big"),
+    "ERR_RESPONSE_HEADERS_MULTIPLE_CONTENT_LENGTH": (Kind.PROTOCOL, False, "bad response"),
+    "ERR_HTTP2_PROTOCOL_ERROR": (Kind.PROTOCOL, True, "HTTP/2 failed"),
+    "ERR_TOO_MANY_REDIRECTS": (Kind.REDIRECT, False, "too many redirects"),
+    "ERR_SSL_PROTOCOL_ERROR": TLS_FAILED,
+    "ERR_SSL_VERSION_OR_CIPHER_MISMATCH": TLS_FAILED,
+    "ERR_BAD_SSL_CLIENT_AUTH_CERT": TLS_FAILED,
+}
 BROWSER_SCHEME = {"socks5h": "socks5"}  # Chromium's socks5:// already leaves names to the proxy
 
 
@@ -82,15 +118,21 @@ def net_error(text: str) -> str:
     return found.group(1) if found else ""
 
 
-def browser_failure(code: str, proxy: Proxy) -> FetchError | None:
-    """The browser's failure ``code`` of a page loaded through ``proxy`` as the fetched path's
-    error (unblamed: :func:`~crawler.net.proxy_blame.blame` decides whose it is); None when it is
-    not about the proxy or the target's connection (``CREDENTIALS``: the router disables the proxy)."""
-    if code in PROXY_DOWN:
+def browser_failure(code: str, proxy: Proxy | None) -> FetchError | None:
+    """The browser's failure ``code`` of a page loaded through ``proxy`` (or none) as the fetched
+    path's error (unblamed: :func:`~crawler.net.proxy_blame.blame` decides whose it is); None when
+    it is not about the proxy or the page's connection (``CREDENTIALS``: the router disables the proxy)."""
+    if proxy is not None and code in PROXY_DOWN:
         return FetchError(Kind.PROXY, f"cannot connect to proxy {proxy.id} (the browser: net::{code})", retryable=True)
     if code in TARGET_UNREACHABLE:
+        if proxy is None:  # the crawl's guard, which had no reason to give (see BrowserGuard.blame)
+            return FetchError(Kind.CONNECT, f"cannot connect (through the guard: net::{code})", retryable=True)
         return unreachable(f"net::{code} (the browser does not say why)")
-    return None
+    said = NET_KINDS.get(code, TLS_FAILED if code.startswith("ERR_CERT_") else None)
+    if said is None:
+        return None
+    kind, retryable, words = said
+    return FetchError(kind, f"{words} (the browser: net::{code})", retryable=retryable)
 
 
 async def forwarded_page(proxy: Proxy, answer: BrowserResponse) -> TargetUnreachable | None:

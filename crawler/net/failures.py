@@ -68,6 +68,17 @@ def classify_lookup(exc: OSError) -> FetchError:
     return FetchError(Kind.DNS, f"cannot resolve host: {exc}", retryable=True)
 
 
+def classify_connect(target: str, exc: OSError) -> FetchError:
+    """A failure to connect to ``target`` (``host:port``) by a part that connects itself (the
+    browser's guard), in the words a fetch's would have."""
+    local = _local_failure(exc)
+    if local is not None:
+        return FetchError(Kind.LOCAL, local, retryable=True)
+    if isinstance(exc, TimeoutError):
+        return FetchError(Kind.TIMEOUT, f"timed out connecting to {target}", retryable=True)
+    return FetchError(Kind.CONNECT, f"cannot connect to {target}: {exc.strerror or exc}", retryable=True)
+
+
 def classify(exc: BaseException) -> FetchError:
     """Map an aiohttp/OS exception to an error kind, a readable message and retryability.
 

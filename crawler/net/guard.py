@@ -26,6 +26,7 @@ from yarl import URL
 
 from crawler.core.errors import FetchError, Kind
 from crawler.net.dns import DnsSettings
+from crawler.net.failures import classify_connect, classify_lookup
 from crawler.net.resolver import BlockedAddress, CrawlResolver, is_blocked
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ CONNECT = 1
 NOT_ALLOWED, UNREACHABLE, NO_COMMAND = 2, 4, 7  # SOCKS5 replies (RFC 1928)
 CHUNK = 1 << 16
 LINGER = 5.0  # seconds one side of a connection may go on once the other is done
-REFUSALS_KEPT = 256  # the last refused hosts, remembered to name the reason of a page's failure
+FAILURES_KEPT = 256  # the last hosts it failed to reach, remembered to name a page's failure
 
 
 def running_as_root() -> bool:
@@ -81,7 +82,9 @@ class BrowserGuard:
         self._timeout = connect_timeout
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
-        self.refused: dict[str, str] = {}  # host → why it was refused, the newest last
+        # host → why the browser could not reach it (refused, not resolved, not connected), the
+        # newest last: the browser says only that its SOCKS connection failed
+        self.failures: dict[str, FetchError] = {}
 
     async def start(self) -> str:
         if self._server is None:
@@ -145,39 +148,40 @@ class BrowserGuard:
         try:
             async with asyncio.timeout(self._timeout):  # a name server that never answers holds nothing
                 addresses = await self._allowed(host, port)
-        except BlockedAddress as e:
-            self._remember(host, str(e))
-            _reply(writer, NOT_ALLOWED)
-            return None
         except TimeoutError:
+            self._remember(host, FetchError(Kind.DNS, f"cannot resolve host {host}: timed out", retryable=True))
             addresses = []
+        except OSError as e:  # refused (BlockedAddress), or not resolved
+            self._remember(host, classify_lookup(e))
+            _reply(writer, NOT_ALLOWED if isinstance(e, BlockedAddress) else UNREACHABLE)
+            return None
         for address in addresses:
-            with contextlib.suppress(OSError, TimeoutError):
+            try:
                 async with asyncio.timeout(self._timeout):
                     upstream = await asyncio.open_connection(address, port)
-                _reply(writer, 0)
-                return upstream
+            except OSError as e:  # (a TimeoutError too)
+                self._remember(host, classify_connect(f"{host}:{port}", e))
+                continue
+            _reply(writer, 0)
+            return upstream
         _reply(writer, UNREACHABLE)
         return None
 
     async def _allowed(self, host: str, port: int) -> list[str]:
-        """The addresses ``host`` may be reached at (BlockedAddress if none)."""
+        """The addresses ``host`` may be reached at (BlockedAddress if none; the resolver's
+        OSError if it cannot say)."""
         if ipaddress_or_none(host) is not None:
             refusal = literal_refusal(host) if self._block else None
             if refusal is not None:
                 raise BlockedAddress(refusal)
             return [host]
-        try:
-            return await self._resolve(host, port, socket.AF_UNSPEC)
-        except BlockedAddress:
-            raise
-        except OSError:
-            return []
+        return await self._resolve(host, port, socket.AF_UNSPEC)
 
     @contextlib.contextmanager
     def blame(self, page: Page) -> Iterator[None]:
-        """A page load (``page.goto``) whose document, or a redirect of it, this guard refused
-        ends as FetchError ``blocked``, with the reason a fetch would give."""
+        """A page load (``page.goto``) whose document, or a redirect of it, this guard could not
+        connect ends as the FetchError a fetch would give: ``blocked`` when refused, ``dns``,
+        ``connect`` or ``timeout`` (retried) when the name or the address failed."""
         from playwright.async_api import Error
 
         hops: list[str] = []  # the main frame's navigation requests, in order (each is seen before it goes out)
@@ -191,9 +195,9 @@ class BrowserGuard:
         try:
             yield
         except Error as e:
-            why = self.refused.get(hops[-1]) if hops else None
+            why = self.failures.get(hops[-1]) if hops else None
             if why is not None and "ERR_SOCKS_CONNECTION_FAILED" in str(e):
-                raise FetchError(Kind.BLOCKED, why) from None
+                raise FetchError(why.kind, why.message, retryable=why.retryable) from None
             raise
         finally:
             page.remove_listener("request", note)
@@ -203,11 +207,11 @@ class BrowserGuard:
             self._resolver = CrawlResolver(self._pins, self._block, self._dns)
         return [r["host"] for r in await self._resolver.resolve(host, port, family)]
 
-    def _remember(self, host: str, why: str) -> None:
-        self.refused.pop(host, None)
-        self.refused[host] = why
-        while len(self.refused) > REFUSALS_KEPT:
-            del self.refused[next(iter(self.refused))]
+    def _remember(self, host: str, why: FetchError) -> None:
+        self.failures.pop(host, None)
+        self.failures[host] = why
+        while len(self.failures) > FAILURES_KEPT:
+            del self.failures[next(iter(self.failures))]
 
     async def close(self) -> None:
         if self._server is not None:

@@ -183,7 +183,8 @@ class Renderer:
     ) -> Response:
         """The page the browser failed on (``text``, its words): a download is fetched instead; an
         error status with no body (which Chromium does not show) is that status, as a fetch has it;
-        through a proxy, the failures :mod:`~crawler.net.browser_failures` reads; else ``render``."""
+        the proxy's failures and the page's connection's, as :mod:`~crawler.net.browser_failures`
+        reads them; else ``render``."""
         if "Download is starting" in text:
             raise NotHTML("a download")
         code = net_error(text)
@@ -194,7 +195,7 @@ class Renderer:
             return await self._response(url, last, "", last.url, pages)  # not shown: a site's 401 login too
         if proxy is not None and code in CREDENTIALS:
             raise self._blamed(self._router.credentials_rejected(proxy, f"net::{code}"), proxy, url, sent)
-        said = browser_failure(code, proxy) if proxy is not None else None
+        said = browser_failure(code, proxy)
         if said is not None:
             raise self._blamed(said, proxy, url, sent)
         message = f"the browser failed on the page: {text.splitlines()[0][:300]}"

@@ -1,0 +1,149 @@
+"""A rendered page whose own connection fails ends as a fetched one does: ``connect``, ``aborted``,
+``tls`` or ``dns`` (not ``render``), retried when a fetch's would be. Directly, Chromium names the
+failure; through the crawl's guard (``dns_servers``, ``block_private_ips``) it only says its SOCKS
+connection failed, and the guard names it. Real servers on 127.0.0.1 throughout."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from crawler.core.errors import FetchError, Kind
+from crawler.net.browser_failures import browser_failure
+from crawler.net.proxies import Proxy
+from crawler.net.proxy_blame import blame
+from tests.helpers.ports import free_port
+
+RENDERED = {"render": ["*"], "render_timeout": 30}
+
+
+@pytest.fixture
+async def hangs_up() -> AsyncIterator[tuple[str, list[int]]]:
+    """A server that reads each request and closes without a word: its URL, and a count of requests."""
+    asked = [0]
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        asked[0] += 1
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/silent", asked
+    server.close()
+    await server.wait_closed()
+
+
+@pytest.fixture
+async def untrusted(tls_ca) -> AsyncIterator[str]:
+    """An https:// page whose certificate no client trusts (the test's own CA): its URL."""
+
+    async def secret(_: web.Request) -> web.Response:
+        return web.Response(text="<p>secret</p>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", secret)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls_ca.server_context())
+    await site.start()
+    yield f"https://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/"  # type: ignore[union-attr]
+    await runner.cleanup()
+
+
+async def test_a_rendered_pages_failed_connection_is_the_fetched_pages_error_and_is_retried(
+    site, crawl, hangs_up, untrusted, tmp_path
+):
+    """A refused port and a server that hangs up are retried (``retries``) and end as ``connect``
+    and ``aborted``; an untrusted certificate is ``tls``, tried once: the kinds and tries of the
+    same URLs fetched. The next page renders."""
+    refused = f"http://127.0.0.1:{free_port()}/gone"
+    silent, asked = hangs_up
+    site.html("127.0.0.1", "/live", "alive", title="live")
+    live = site.url("127.0.0.1", "/live")
+    urls = [refused, silent, untrusted, live]
+    rendered = await crawl(start_urls=urls, ignore_robots=True, retries=2, output=tmp_path / "r", **RENDERED)
+    asked_rendering = asked[0]
+    fetched = await crawl(start_urls=urls, ignore_robots=True, retries=2, output=tmp_path / "f")
+
+    def outcome(r, url):
+        record = r.by_url[url]
+        return record["status"], record["error"] and record["error"]["kind"], record["attempts"]
+
+    assert [outcome(rendered, url) for url in urls] == [
+        (None, "connect", 3),
+        (None, "aborted", 3),
+        (None, "tls", 1),
+        (200, None, 1),
+    ]
+    assert [outcome(rendered, url) for url in urls] == [outcome(fetched, url) for url in urls]
+    assert rendered.by_url[refused]["error"]["message"] == (
+        "cannot connect: connection refused (the browser: net::ERR_CONNECTION_REFUSED)"
+    )
+    assert rendered.by_url[untrusted]["error"]["message"] == "TLS failed (the browser: net::ERR_CERT_AUTHORITY_INVALID)"
+    assert asked_rendering >= 3  # each of our tries reached the server (Chromium may add one of its own)
+    assert rendered.by_url[live]["rendered"] and rendered.by_url[live]["title"] == "live"
+
+
+async def test_through_the_guard_a_rendered_pages_failure_is_named_as_a_fetch_names_it(
+    site, crawl, dns_server, tmp_path
+):
+    """With the job's nameserver the browser connects through the crawl's guard, and Chromium
+    says only that its SOCKS connection failed. A name that does not exist is ``dns``, tried
+    once; a port nobody listens on is ``connect``, retried: as the same URLs fetched."""
+    missing = f"http://nothing.test:{site.port}/"  # NXDOMAIN from the nameserver
+    port = free_port()
+    refused = f"http://gone.crawl.test:{port}/"  # 127.0.0.1, nobody listening
+    site.html("live.crawl.test", "/", "alive", title="live")
+    live = site.url("live.crawl.test")
+    urls = [missing, refused, live]
+    job = {"start_urls": urls, "ignore_robots": True, "retries": 1, "dns_servers": [dns_server.address]}
+    rendered = await crawl(output=tmp_path / "r", **job, **RENDERED)
+    fetched = await crawl(output=tmp_path / "f", **job)
+
+    for url, kind, attempts in [(missing, "dns", 1), (refused, "connect", 2)]:
+        record = rendered.by_url[url]
+        assert (record["error"]["kind"], record["attempts"]) == (kind, attempts)
+        assert (fetched.by_url[url]["error"]["kind"], fetched.by_url[url]["attempts"]) == (kind, attempts)
+    assert rendered.by_url[missing]["error"] == fetched.by_url[missing]["error"]  # the resolver's own words
+    assert rendered.by_url[refused]["error"]["message"].startswith(f"cannot connect to gone.crawl.test:{port}: ")
+    assert rendered.by_url[live]["rendered"] and rendered.by_url[live]["title"] == "live"
+
+
+@pytest.mark.parametrize(
+    "code, kind, retryable",
+    [
+        ("ERR_NAME_NOT_RESOLVED", Kind.DNS, False),
+        ("ERR_NAME_RESOLUTION_FAILED", Kind.DNS, True),
+        ("ERR_CONNECTION_TIMED_OUT", Kind.TIMEOUT, True),
+        ("ERR_CONNECTION_RESET", Kind.ABORTED, True),
+        ("ERR_CERT_DATE_INVALID", Kind.TLS, False),
+        ("ERR_TOO_MANY_REDIRECTS", Kind.REDIRECT, False),
+    ],
+)
+def test_chromiums_failures_read_as_a_fetchs(code: str, kind: Kind, retryable: bool) -> None:
+    said = browser_failure(code, None)
+    assert said is not None and (said.kind, said.retryable) == (kind, retryable)
+    assert said.message.endswith(f"(the browser: net::{code})")
+
+
+def test_what_only_a_browser_does_stays_a_render_error() -> None:
+    """A navigation replaced by another, or a request our scope rules stopped: no fetch has them."""
+    assert browser_failure("ERR_ABORTED", None) is None
+    assert browser_failure("ERR_BLOCKED_BY_CLIENT", None) is None
+
+
+async def test_through_a_proxy_a_lost_connection_is_the_proxys_as_for_a_fetch() -> None:
+    """The same rule as the fetcher's: a reset through a proxy moves the page to another proxy;
+    a certificate the target presents stays the target's."""
+    from yarl import URL
+
+    proxy = Proxy("http://127.0.0.1:3128", "http://127.0.0.1:3128", "http")
+    url = URL("https://example.test/")
+    reset = browser_failure("ERR_CONNECTION_RESET", proxy)
+    cert = browser_failure("ERR_CERT_AUTHORITY_INVALID", proxy)
+    assert isinstance(reset, FetchError) and isinstance(cert, FetchError)
+    assert blame(reset, proxy, url, str, 0.0).proxy_fault
+    assert not blame(cert, proxy, url, str, 0.0).proxy_fault
