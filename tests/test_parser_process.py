@@ -265,6 +265,7 @@ async def test_a_page_that_cannot_be_written_is_a_storage_error_and_the_crawl_go
     assert failed["error"]["kind"] == "storage" and failed["error"]["message"].startswith("cannot write page: ")
     assert failed["path"] is None and stats.errors["storage"] == 1
     assert (out / by_url[site.url("a.test", "/p1")]["path"]).is_file()
+    assert not list((out / ".tmp").iterdir())  # the body that found no place left no temp file
 
 
 async def test_a_page_whose_reader_was_cancelled_does_not_restart_the_parser():

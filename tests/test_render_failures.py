@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
+from yarl import URL
 
 from crawler.core.errors import FetchError, Kind
 from crawler.net.browser_failures import browser_failure
 from crawler.net.proxies import Proxy
 from crawler.net.proxy_blame import blame
+from crawler.sinks.paths import host_dir
 from tests.helpers.ports import free_port
 
 RENDERED = {"render": ["*"], "render_timeout": 30}
@@ -112,6 +114,26 @@ async def test_through_the_guard_a_rendered_pages_failure_is_named_as_a_fetch_na
     assert rendered.by_url[live]["rendered"] and rendered.by_url[live]["title"] == "live"
 
 
+async def test_a_rendered_page_that_cannot_be_written_is_a_storage_error_and_the_crawl_goes_on(site, crawl, tmp_path):
+    """b.test's folder under pages/ is taken by a file: its rendered page ends as ``storage``, as a
+    fetched one does (this machine's fault, not the site's); a.test's page is rendered and kept."""
+    out = tmp_path / "out"
+    (out / "pages").mkdir(parents=True)
+    (out / "pages" / host_dir(URL(site.url("b.test")))).write_text("a file where a folder goes")
+    site.html("a.test", "/", "alpha", title="A")
+    site.html("b.test", "/", "beta", title="B")
+    kept, lost = site.url("a.test"), site.url("b.test")
+    r = await crawl(
+        start_urls=[kept, lost], output=out, resolve=site.pin("a.test", "b.test"), ignore_robots=True, **RENDERED
+    )
+
+    failed = r.by_url[lost]
+    assert (failed["error"]["kind"], failed["path"], r.stats.errors["storage"]) == ("storage", None, 1)
+    assert failed["error"]["message"].startswith("cannot write page: ")
+    assert r.by_url[kept]["rendered"] and b"alpha" in (out / r.by_url[kept]["path"]).read_bytes()
+    assert not list((out / ".tmp").iterdir())
+
+
 @pytest.mark.parametrize(
     "code, kind, retryable",
     [
@@ -138,8 +160,6 @@ def test_what_only_a_browser_does_stays_a_render_error() -> None:
 async def test_through_a_proxy_a_lost_connection_is_the_proxys_as_for_a_fetch() -> None:
     """The same rule as the fetcher's: a reset through a proxy moves the page to another proxy;
     a certificate the target presents stays the target's."""
-    from yarl import URL
-
     proxy = Proxy("http://127.0.0.1:3128", "http://127.0.0.1:3128", "http")
     url = URL("https://example.test/")
     reset = browser_failure("ERR_CONNECTION_RESET", proxy)

@@ -46,6 +46,7 @@ from crawler.net.browser_failures import (
     net_error,
     unusable,
 )
+from crawler.net.failures import classify
 from crawler.net.fetch import Fetcher
 from crawler.net.page_archive import archive
 from crawler.net.page_traffic import PageTraffic
@@ -265,8 +266,12 @@ class Renderer:
         path, sha256 = None, hashlib.sha256(body).hexdigest()
         if pages is not None:
             page_file = pages.open(url)
-            await page_file.write(body)
-            path = await page_file.commit()
+            try:
+                await page_file.write(body)
+                path = await page_file.commit()
+            except OSError as e:  # this machine's disk, not the page: ``storage`` or ``local``, as for a fetch
+                await page_file.discard()
+                raise classify(e) from None
         return Response(
             status,
             "text/html; charset=utf-8",

@@ -15,6 +15,7 @@ thread a third of its CPU, and the hand-over none (measured: see benchmarks/READ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import os
@@ -166,14 +167,19 @@ class Placement:
             if self.data is None:
                 os.remove(self.tmp)
             return f"pages/{rel}", digest
-        if self.data is not None:
-            with open(self.tmp, "wb") as f:
-                f.write(self.data)
         try:
-            return f"pages/{_move(self.tmp, self.pages, rel)}", digest
-        except (NotADirectoryError, IsADirectoryError, FileExistsError):
-            name = hashlib.sha256(self.url.encode()).hexdigest()
-            return f"pages/{_move(self.tmp, self.pages, f'{host_dir(url)}/_conflicts/{name}')}", digest
+            if self.data is not None:
+                with open(self.tmp, "wb") as f:
+                    f.write(self.data)
+            try:
+                return f"pages/{_move(self.tmp, self.pages, rel)}", digest
+            except (NotADirectoryError, IsADirectoryError, FileExistsError):
+                name = hashlib.sha256(self.url.encode()).hexdigest()
+                return f"pages/{_move(self.tmp, self.pages, f'{host_dir(url)}/_conflicts/{name}')}", digest
+        except OSError:  # no place for it (the page's ``storage`` error): its temp file goes
+            with contextlib.suppress(OSError):
+                os.remove(self.tmp)
+            raise
 
 
 def _holds(path: Path, sha256: str, size: int | None = None) -> bool:
