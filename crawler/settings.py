@@ -129,6 +129,8 @@ def render_settings(job: Job) -> RenderSettings:
         max_bytes=job.max_bytes,
         max_retry_after=job.max_retry_after,
         blocked=blocked_rules(job),
+        proxy_ban_status=frozenset(job.proxy_ban_status),
+        proxy_ban_body=job.proxy_ban_body,
         browser=BrowserSettings(
             executable=job.render_browser,
             concurrency=job.render_concurrency,

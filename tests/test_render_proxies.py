@@ -76,6 +76,42 @@ async def test_a_rendered_page_leaves_a_dead_proxy_for_a_live_one(site, proxies,
     assert state[alive.id] == (0, "ok")
 
 
+@pytest.mark.parametrize("signal", ["status", "empty status", "body"])
+async def test_a_proxys_ban_signal_on_a_rendered_page_moves_it_to_another_proxy(site, proxies, crawl, signal):
+    """``proxy_ban_status`` and ``proxy_ban_body`` are read on rendered pages as on fetched ones:
+    the page the site refused through the first proxy is rendered through the other, the first
+    is banned, and the refusal is neither recorded nor kept as the page."""
+    banned, clean = await proxies("socks5", 2)
+
+    async def page(request: web.Request) -> web.Response:
+        if request.remote != banned.source:
+            return web.Response(text="<title>news</title><p>today</p>", content_type="text/html")
+        if signal == "status":
+            return web.Response(status=429, text="<p>slow down</p>", content_type="text/html")
+        if signal == "empty status":  # which Chromium does not show
+            return web.Response(status=429)
+        return web.Response(text="<p>Please solve this CAPTCHA</p>", content_type="text/html")
+
+    site.route("127.0.0.1", "/news", page)
+    url = site.url("127.0.0.1", "/news")
+    r = await crawl(
+        start_urls=[url],
+        proxies=[banned.url(), clean.url()],  # round robin: the page goes to the banned one first
+        proxy_rotation="round_robin",
+        ignore_robots=True,
+        proxy_ban_status=[429],
+        proxy_ban_body="(?i)captcha",
+        proxy_cooldown=300,
+        **RENDERED,
+    )
+    (record,) = r.records
+    assert (record["status"], record["title"], record["proxy"], record["error"]) == (200, "news", clean.id, None)
+    assert [peer for _, _, peer in site.remotes] == [banned.source, clean.source]
+    assert b"CAPTCHA" not in (r.out / record["path"]).read_bytes()
+    bans = {used.id: used.bans for used in r.stats.proxies}
+    assert bans == {banned.id: 1, clean.id: 0}
+
+
 @pytest.mark.parametrize(
     "kind, scheme, password",
     [

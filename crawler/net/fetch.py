@@ -25,7 +25,7 @@ from crawler.core.response import Response, is_page
 from crawler.core.urls import join
 from crawler.net.decode import BodyDecoder, decoded
 from crawler.net.proxies import Proxy, Router
-from crawler.net.proxy_blame import blame, forwarded_target
+from crawler.net.proxy_blame import ban_signal, blame, forwarded_target
 from crawler.net.resolver import literal_blocked
 from crawler.net.retry_after import status_error
 from crawler.net.session import FetchSettings
@@ -251,7 +251,7 @@ class Fetcher:
             await self._drain(wire)
             if status == 407:  # (tinyproxy answers a wrong password with a 401 like the target's own)
                 raise self._router.credentials_rejected(proxy, status)
-            raise FetchError(Kind.PROXY, f"ban signal via {proxy.id}: status {status}", banned=True)
+            raise ban_signal(proxy, f"status {status}")
         if (blocked := self._blocks.head(status, wire.headers)) is not None:
             await self._drain(wire)
             return Response(status, ctype, error=blocked_page(blocked))
@@ -283,7 +283,7 @@ class Fetcher:
                 raw=raw,
             )
             if proxy is not None and self._ban_body is not None and self._ban_body.search(body):
-                raise FetchError(Kind.PROXY, f"ban signal via {proxy.id}: body matches proxy_ban_body", banned=True)
+                raise ban_signal(proxy, "body matches proxy_ban_body")
             known = previous.digest if previous is not None and previous.ok else None
             path, placement = await self._store(page, body, size, known, is_html)
             sha256 = (page.sha256 or None) if page is not None else digest.hexdigest()  # None: the parser hashes it

@@ -187,6 +187,12 @@ def reached(proxy: Proxy, url: URL, sent: float) -> None:
         proxy.cooling_until = 0.0
 
 
+def ban_signal(proxy: Proxy, what: str) -> FetchError:
+    """The proxy's ban signal (``proxy_ban_status``, ``proxy_ban_body``) seen in an answer through
+    it: the proxy cools down as banned and the page moves to another."""
+    return FetchError(Kind.PROXY, f"ban signal via {proxy.id}: {what}", banned=True)
+
+
 def unreachable(reason: str, kind: Kind = Kind.CONNECT) -> FetchError:
     """The target's failure as a proxy reported it; its message is completed by :func:`blame`."""
     return FetchError(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -40,6 +41,7 @@ from crawler.net.browser_failures import (
     NOT_SHOWN,
     PROXY_AUTH,
     TargetUnreachable,
+    ban_signals,
     browser_failure,
     browser_proxy,
     forwarded_page,
@@ -51,7 +53,7 @@ from crawler.net.fetch import Fetcher
 from crawler.net.page_archive import archive
 from crawler.net.page_traffic import PageTraffic
 from crawler.net.proxies import Proxy, Router
-from crawler.net.proxy_blame import blame
+from crawler.net.proxy_blame import ban_signal, blame
 from crawler.net.retry_after import status_error
 from crawler.scheduling.slots import Slots
 from crawler.sinks.pages import PageStore
@@ -92,6 +94,8 @@ class RenderSettings:
     max_retry_after: float  # seconds of a Retry-After honoured, at most
     browser: BrowserSettings
     blocked: BlockRules = field(default_factory=BlockRules)  # blocked_when: an error page that is a challenge
+    proxy_ban_status: frozenset[int] = frozenset()  # through a proxy, these statuses ban it
+    proxy_ban_body: str | None = None  # through a proxy, a document matching this regex bans it
 
 
 class Renderer:
@@ -114,6 +118,7 @@ class Renderer:
         self._rules = rules
         self._screens = screens  # a screenshot of each page goes here (render_screenshot)
         self._patterns = [url_pattern(p) for p in settings.patterns]
+        self._ban_body = re.compile(settings.proxy_ban_body.encode()) if settings.proxy_ban_body else None
         self.browsers = BrowserPool(settings.browser, warn)
         self.warc: WarcSink | None = None
 
@@ -193,6 +198,8 @@ class Renderer:
         if last is not None and last.status >= 400 and code in NOT_SHOWN:
             if proxy is not None and last.status == PROXY_AUTH:
                 raise self._blamed(self._router.credentials_rejected(proxy, PROXY_AUTH), proxy, url, sent)
+            if proxy is not None and last.status in self._settings.proxy_ban_status:
+                raise self._blamed(ban_signal(proxy, f"status {last.status}"), proxy, url, sent)
             return await self._response(url, last, "", last.url, pages)  # not shown: a site's 401 login too
         if proxy is not None and code in CREDENTIALS:
             raise self._blamed(self._router.credentials_rejected(proxy, f"net::{code}"), proxy, url, sent)
@@ -226,6 +233,8 @@ class Renderer:
                         raise self._router.credentials_rejected(proxy, PROXY_AUTH)
                     if gone := await forwarded_page(proxy, answer):
                         raise gone
+                    if banned := await ban_signals(proxy, answer, self._settings.proxy_ban_status, self._ban_body):
+                        raise banned
                 if answer is not None and answer.ok:
                     ctype = await answer.header_value("content-type") or ""
                     if "html" not in ctype.lower():
