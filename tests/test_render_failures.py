@@ -39,6 +39,24 @@ async def hangs_up() -> AsyncIterator[tuple[str, list[int]]]:
 
 
 @pytest.fixture
+async def stalls() -> AsyncIterator[tuple[str, list[int]]]:
+    """A server that reads each request and never answers: its URL, and a count of requests."""
+    asked, held = [0], []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        asked[0] += 1
+        held.append(writer)
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/stuck", asked
+    for writer in held:
+        writer.close()
+    server.close()
+    await server.wait_closed()
+
+
+@pytest.fixture
 async def untrusted(tls_ca) -> AsyncIterator[str]:
     """An https:// page whose certificate no client trusts (the test's own CA): its URL."""
 
@@ -89,6 +107,21 @@ async def test_a_rendered_pages_failed_connection_is_the_fetched_pages_error_and
     assert rendered.by_url[live]["rendered"] and rendered.by_url[live]["title"] == "live"
 
 
+async def test_a_rendered_page_whose_server_never_answers_is_a_timeout_retried_and_slows_the_host(crawl, stalls):
+    """No answer to the document within ``render_timeout``: the fetch's ``timeout`` (retried, and
+    the host slowed down), not the ``render`` error of a page whose scripts never finished."""
+    url, asked = stalls
+    r = await crawl(start_urls=[url], ignore_robots=True, retries=1, render=["*"], render_timeout=3)
+    (record,) = r.records
+    assert (record["error"], record["attempts"]) == (
+        {"kind": "timeout", "message": "timed out: no answer within 3s (rendered)"},
+        2,
+    )
+    assert asked[0] >= 2
+    (slowed,) = r.crawl.parts.limiter.throttled().hosts
+    assert slowed.throttles >= 1
+
+
 async def test_through_the_guard_a_rendered_pages_failure_is_named_as_a_fetch_names_it(
     site, crawl, dns_server, tmp_path
 ):
@@ -137,8 +170,9 @@ async def test_a_rendered_page_that_cannot_be_written_is_a_storage_error_and_the
 @pytest.mark.parametrize(
     "code, kind, retryable",
     [
-        ("ERR_NAME_NOT_RESOLVED", Kind.DNS, False),
-        ("ERR_NAME_RESOLUTION_FAILED", Kind.DNS, True),
+        ("ERR_NAME_NOT_RESOLVED", Kind.DNS, True),  # Chromium's word for every failed lookup
+        ("ERR_SSL_PROTOCOL_ERROR", Kind.TLS, False),
+        ("ERR_CERTIFICATE_TRANSPARENCY_REQUIRED", Kind.TLS, False),
         ("ERR_CONNECTION_TIMED_OUT", Kind.TIMEOUT, True),
         ("ERR_CONNECTION_RESET", Kind.ABORTED, True),
         ("ERR_CERT_DATE_INVALID", Kind.TLS, False),
@@ -155,6 +189,7 @@ def test_what_only_a_browser_does_stays_a_render_error() -> None:
     """A navigation replaced by another, or a request our scope rules stopped: no fetch has them."""
     assert browser_failure("ERR_ABORTED", None) is None
     assert browser_failure("ERR_BLOCKED_BY_CLIENT", None) is None
+    assert browser_failure("ERR_INSUFFICIENT_RESOURCES", None) is None  # the browser ran short, not the site
 
 
 async def test_through_a_proxy_a_lost_connection_is_the_proxys_as_for_a_fetch() -> None:

@@ -53,16 +53,20 @@ CREDENTIALS = frozenset({"ERR_INVALID_AUTH_CREDENTIALS", "ERR_PROXY_AUTH_UNSUPPO
 NOT_SHOWN = frozenset({"ERR_HTTP_RESPONSE_CODE_FAILURE", *CREDENTIALS})
 PROXY_AUTH = 407
 # Chromium's failures of a page's connection (net/base/net_error_list.h) as a fetch's: code →
-# (kind, retryable, the words a fetch's message starts with). Every ERR_CERT_… is ``TLS_FAILED``.
-# Not listed (the page's ``render`` error): what only a browser does (ERR_ABORTED: a navigation
-# replaced, ERR_BLOCKED_BY_CLIENT: our scope rules).
+# (kind, retryable, the words a fetch's message starts with). Every ERR_CERT_… and ERR_SSL_… is
+# ``TLS_FAILED``. Not listed (the page's ``render`` error, not retried): what only a browser does
+# (ERR_ABORTED: a navigation replaced, ERR_BLOCKED_BY_CLIENT: our scope rules) or runs out of.
 TLS_FAILED = (Kind.TLS, False, "TLS failed")
+TLS_PREFIXES = ("ERR_CERT_", "ERR_SSL_", "ERR_CERTIFICATE_")
 NET_KINDS: dict[str, tuple[Kind, bool, str]] = {
-    "ERR_NAME_NOT_RESOLVED": (Kind.DNS, False, "cannot resolve host"),  # the name does not exist
-    "ERR_NAME_RESOLUTION_FAILED": (Kind.DNS, True, "cannot resolve host"),
+    # Chromium folds every failed lookup (none such, SERVFAIL, a timeout) into this one: retried,
+    # as curl's COULDNT_RESOLVE_HOST is
+    "ERR_NAME_NOT_RESOLVED": (Kind.DNS, True, "cannot resolve host"),
     "ERR_CONNECTION_REFUSED": (Kind.CONNECT, True, "cannot connect: connection refused"),
     "ERR_CONNECTION_FAILED": (Kind.CONNECT, True, "cannot connect"),
     "ERR_ADDRESS_UNREACHABLE": (Kind.CONNECT, True, "cannot connect: address unreachable"),
+    "ERR_INTERNET_DISCONNECTED": (Kind.CONNECT, True, "cannot connect: no network"),
+    "ERR_NETWORK_CHANGED": (Kind.CONNECT, True, "cannot connect: the network changed"),
     "ERR_CONNECTION_TIMED_OUT": (Kind.TIMEOUT, True, "timed out connecting"),
     "ERR_TIMED_OUT": (Kind.TIMEOUT, True, "timed out"),
     "ERR_CONNECTION_RESET": (Kind.ABORTED, True, "connection lost: reset"),
@@ -71,16 +75,13 @@ NET_KINDS: dict[str, tuple[Kind, bool, str]] = {
     "ERR_EMPTY_RESPONSE": (Kind.ABORTED, True, "connection lost: no answer"),
     "ERR_CONTENT_LENGTH_MISMATCH": (Kind.ABORTED, True, "body cut short"),
     "ERR_INCOMPLETE_CHUNKED_ENCODING": (Kind.ABORTED, True, "body cut short"),
-    "ERR_INSUFFICIENT_RESOURCES": (Kind.LOCAL, True, "the browser ran out of resources"),
-    "ERR_OUT_OF_MEMORY": (Kind.LOCAL, True, "the browser ran out of memory"),
     "ERR_CONTENT_DECODING_FAILED": (Kind.DECODE, False, "cannot decode body"),
     "ERR_INVALID_HTTP_RESPONSE": (Kind.PROTOCOL, False, "bad response"),
     "ERR_RESPONSE_HEADERS_TOO_BIG": (Kind.PROTOCOL, False, "bad response: headers too big"),
     "ERR_RESPONSE_HEADERS_MULTIPLE_CONTENT_LENGTH": (Kind.PROTOCOL, False, "bad response"),
     "ERR_HTTP2_PROTOCOL_ERROR": (Kind.PROTOCOL, True, "HTTP/2 failed"),
+    "ERR_QUIC_PROTOCOL_ERROR": (Kind.PROTOCOL, True, "HTTP/3 failed"),
     "ERR_TOO_MANY_REDIRECTS": (Kind.REDIRECT, False, "too many redirects"),
-    "ERR_SSL_PROTOCOL_ERROR": TLS_FAILED,
-    "ERR_SSL_VERSION_OR_CIPHER_MISMATCH": TLS_FAILED,
     "ERR_BAD_SSL_CLIENT_AUTH_CERT": TLS_FAILED,
 }
 BROWSER_SCHEME = {"socks5h": "socks5"}  # Chromium's socks5:// already leaves names to the proxy
@@ -130,7 +131,7 @@ def browser_failure(code: str, proxy: Proxy | None) -> FetchError | None:
         if proxy is None:  # the crawl's guard, which had no reason to give (see BrowserGuard.blame)
             return FetchError(Kind.CONNECT, f"cannot connect (through the guard: net::{code})", retryable=True)
         return unreachable(f"net::{code} (the browser does not say why)")
-    said = NET_KINDS.get(code, TLS_FAILED if code.startswith("ERR_CERT_") else None)
+    said = NET_KINDS.get(code, TLS_FAILED if code.startswith(TLS_PREFIXES) else None)
     if said is None:
         return None
     kind, retryable, words = said

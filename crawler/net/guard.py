@@ -104,8 +104,8 @@ class BrowserGuard:
                 await self._resolve(host, port, socket.AF_INET)
             except BlockedAddress as e:
                 refusal = str(e)
-            except OSError:
-                return  # the browser will say it cannot resolve the name
+            except (OSError, UnicodeError):
+                return  # the browser will fail to reach the name, and the guard will say why
         if refusal is not None:
             raise FetchError(Kind.BLOCKED, refusal)
 
@@ -155,6 +155,10 @@ class BrowserGuard:
             self._remember(host, classify_lookup(e))
             _reply(writer, NOT_ALLOWED if isinstance(e, BlockedAddress) else UNREACHABLE)
             return None
+        except UnicodeError:  # no name at all (a label past 63 characters): the resolver's IDNA says so
+            self._remember(host, FetchError(Kind.DNS, f"cannot resolve host {host}: not a valid name"))
+            _reply(writer, UNREACHABLE)
+            return None
         for address in addresses:
             try:
                 async with asyncio.timeout(self._timeout):
@@ -162,6 +166,7 @@ class BrowserGuard:
             except OSError as e:  # (a TimeoutError too)
                 self._remember(host, classify_connect(f"{host}:{port}", e))
                 continue
+            self.failures.pop(host, None)  # reached: an earlier address's failure is no reason
             _reply(writer, 0)
             return upstream
         _reply(writer, UNREACHABLE)

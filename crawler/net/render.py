@@ -166,7 +166,7 @@ class Renderer:
                 tab.on_response = partial(_answered, tab.page, traffic, answers)
                 sent = asyncio.get_running_loop().time()
                 try:
-                    response = await self._load(tab.page, url, pages, proxy)
+                    response = await self._load(tab.page, url, pages, proxy, answers)
                 finally:
                     await traffic.close()
                 tab.reusable = True
@@ -213,10 +213,13 @@ class Renderer:
         """``error`` with the proxy blamed or not, as :func:`~crawler.net.proxy_blame.blame` does for the fetcher."""
         return blame(error, proxy, url, self._router.redact, sent)
 
-    async def _load(self, page: Page, url: URL, pages: PageStore | None, proxy: Proxy | None) -> Response:
+    async def _load(
+        self, page: Page, url: URL, pages: PageStore | None, proxy: Proxy | None, answers: list[BrowserResponse]
+    ) -> Response:
         """Load, wait, read the DOM: all within ``render_timeout`` (plus a moment for the
         browser's own timeout to speak first). A script that never yields leaves the tab unable
-        to answer, so the deadline is ours, not only the browser's."""
+        to answer, so the deadline is ours, not only the browser's. A document that never
+        answered (``answers``, the main frame's) timed out as a fetch would: ``timeout``, retried."""
         from playwright.async_api import TimeoutError as BrowserTimeout
 
         loop = asyncio.get_running_loop()
@@ -251,6 +254,10 @@ class Renderer:
                 if self.warc is not None and answer is not None:
                     await archive(self.warc, answer)
         except (BrowserTimeout, TimeoutError):
+            if not answers or 300 <= answers[-1].status < 400:  # the document never answered: not its scripts
+                raise FetchError(
+                    Kind.TIMEOUT, f"timed out: no answer within {self._settings.timeout:g}s (rendered)", retryable=True
+                ) from None
             raise FetchError(
                 Kind.RENDER,
                 f"the page did not finish loading ({self._settings.wait}"
