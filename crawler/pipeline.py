@@ -34,8 +34,9 @@ from crawler.hooks import HookFailed, RequestHook, prepare
 from crawler.net.failures import classify
 from crawler.net.fetch import Fetcher
 from crawler.net.identities import Identities, Identity
+from crawler.net.page_transport import fetch_or_render
 from crawler.net.proxies import NoProxy, Proxy, Router
-from crawler.net.render import Renderer, fetch_or_render
+from crawler.net.render import Renderer
 from crawler.net.robots import Robots, Unavailable
 from crawler.observe.stats import Stats
 from crawler.parsing.page import Fetched, Follow
@@ -250,9 +251,7 @@ class Pipeline:
                     nbytes=response.nbytes if response is not None else 0,
                     answered=(url, sent) if target_answered(response, error) else None,
                 )
-        # A rendered answer's time is the browser's work too: only its status says the host is busy
-        # (a rendered page's connection that timed out slows the host, as a fetch's does).
-        rendered = response is not None and response.rendered
+        rendered = response is not None and response.rendered  # its time is the browser's work too: not a sample
         busy = rendered and proxy is None and response is not None and response.status in OVERLOAD_STATUS
         if is_blocked_page(error) or busy:  # the host asked us to slow down, whoever loaded the page
             await self._observe(request.host, sent, overloaded=True)

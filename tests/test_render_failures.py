@@ -107,18 +107,28 @@ async def test_a_rendered_pages_failed_connection_is_the_fetched_pages_error_and
     assert rendered.by_url[live]["rendered"] and rendered.by_url[live]["title"] == "live"
 
 
-async def test_a_rendered_page_whose_server_never_answers_is_a_timeout_retried_and_slows_the_host(crawl, stalls):
-    """No answer to the document within ``render_timeout``: the fetch's ``timeout`` (retried, and
-    the host slowed down), not the ``render`` error of a page whose scripts never finished."""
+@pytest.mark.parametrize("via", ["", "a redirect"])
+async def test_a_rendered_page_whose_server_never_answers_is_a_timeout_retried_and_slows_the_host(
+    site, crawl, stalls, via
+):
+    """No answer to the document within ``render_timeout`` (or to the hop a redirect sent it to):
+    the fetch's ``timeout`` (retried, and the host slowed down), not the ``render`` error of a page
+    whose scripts never finished."""
     url, asked = stalls
-    r = await crawl(start_urls=[url], ignore_robots=True, retries=1, render=["*"], render_timeout=3)
+
+    async def hop(_: web.Request) -> web.Response:
+        raise web.HTTPFound(url)
+
+    site.route("127.0.0.1", "/hop", hop)
+    start = site.url("127.0.0.1", "/hop") if via else url
+    r = await crawl(start_urls=[start], ignore_robots=True, retries=1, render=["*"], render_timeout=3)
     (record,) = r.records
     assert (record["error"], record["attempts"]) == (
         {"kind": "timeout", "message": "timed out: no answer within 3s (rendered)"},
         2,
     )
     assert asked[0] >= 2
-    (slowed,) = r.crawl.parts.limiter.throttled().hosts
+    (slowed,) = r.crawl.parts.limiter.throttled().hosts  # the page's host (a redirect's next hop is the browser's)
     assert slowed.throttles >= 1
 
 

@@ -76,7 +76,7 @@ async def test_a_rendered_page_leaves_a_dead_proxy_for_a_live_one(site, proxies,
     assert state[alive.id] == (0, "ok")
 
 
-@pytest.mark.parametrize("signal", ["status", "empty status", "body"])
+@pytest.mark.parametrize("signal", ["status", "empty status", "status, never loads", "body"])
 async def test_a_proxys_ban_signal_on_a_rendered_page_moves_it_to_another_proxy(site, proxies, crawl, signal):
     """``proxy_ban_status`` and ``proxy_ban_body`` are read on rendered pages as on fetched ones:
     the page the site refused through the first proxy is rendered through the other, the first
@@ -90,9 +90,18 @@ async def test_a_proxys_ban_signal_on_a_rendered_page_moves_it_to_another_proxy(
             return web.Response(status=429, text="<p>slow down</p>", content_type="text/html")
         if signal == "empty status":  # which Chromium does not show
             return web.Response(status=429)
+        if signal == "status, never loads":  # a challenge whose script the page waits for forever
+            return web.Response(status=429, text='<script src="/never.js"></script>', content_type="text/html")
         return web.Response(text="<p>Please solve this CAPTCHA</p>", content_type="text/html")
 
+    never = asyncio.Event()
+
+    async def script(_: web.Request) -> web.Response:
+        await never.wait()  # released by the test's end (the server's shutdown)
+        return web.Response(text="")
+
     site.route("127.0.0.1", "/news", page)
+    site.route("127.0.0.1", "/never.js", script)
     url = site.url("127.0.0.1", "/news")
     r = await crawl(
         start_urls=[url],
@@ -102,14 +111,45 @@ async def test_a_proxys_ban_signal_on_a_rendered_page_moves_it_to_another_proxy(
         proxy_ban_status=[429],
         proxy_ban_body="(?i)captcha",
         proxy_cooldown=300,
-        **RENDERED,
+        **{**RENDERED, "render_timeout": 5 if signal == "status, never loads" else 30},
     )
     (record,) = r.records
     assert (record["status"], record["title"], record["proxy"], record["error"]) == (200, "news", clean.id, None)
-    assert [peer for _, _, peer in site.remotes] == [banned.source, clean.source]
+    assert [(path, peer) for _, path, peer in site.remotes if path == "/news"] == [
+        ("/news", banned.source),
+        ("/news", clean.source),
+    ]
     assert b"CAPTCHA" not in (r.out / record["path"]).read_bytes()
     bans = {used.id: used.bans for used in r.stats.proxies}
     assert bans == {banned.id: 1, clean.id: 0}
+
+
+async def test_a_rendered_ban_retires_the_identity_and_its_page_goes_on_as_another(site, proxies, crawl):
+    """As for fetched pages (tests/test_identities.py): the identity whose proxy the site bans is
+    retired at its first rendered page, which is rendered again as another identity."""
+    banned, clean = await proxies("http", 2)
+
+    async def page(request: web.Request) -> web.Response:
+        if request.remote == banned.source:
+            return web.Response(status=429, text="<p>slow down</p>", content_type="text/html")
+        n = int(request.path.removeprefix("/p"))
+        links = "".join(f'<a href="/p{k}">{k}</a>' for k in (n + 1, n + 2) if k < 4)
+        return web.Response(text=f"<title>page {n}</title>{links}", content_type="text/html")
+
+    site.route("127.0.0.1", "*", page)
+    r = await crawl(
+        start_urls=[site.url("127.0.0.1", "/p0")],
+        proxies=[banned.url(), clean.url()],
+        identities=2,
+        proxy_ban_status=[429],
+        proxy_cooldown=300,
+        ignore_robots=True,
+        per_host=1,
+        **RENDERED,
+    )
+    assert len(r.records) == 4 and all(rec["status"] == 200 and rec["rendered"] for rec in r.records)
+    assert {rec["proxy"] for rec in r.records} == {clean.id}
+    assert r.summary_lines("identities:") == ["identities: 3 made, 1 retired (1 banned)"]
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,9 @@ the fetcher's rules:
 - A 407 to the page's navigation (Chromium gives up on it, or shows it), or
   ``ERR_INVALID_AUTH_CREDENTIALS`` with no answer: the proxy rejected our credentials. With a
   401 answer it is the page's 401 (a site's login page), as a fetch has it.
-- ``proxy_ban_status`` and ``proxy_ban_body`` are read on the document's answer as received
-  (:func:`ban_signals`), not on the DOM its scripts made: the proxy is banned, as by the fetcher.
+- ``proxy_ban_status`` is read on the document's answer (also when its page never finishes
+  loading), ``proxy_ban_body`` on an HTML document's body as received (:func:`banned_body`), not on
+  the DOM its scripts made: the proxy is banned, as by the fetcher.
 - A plain ``http://`` page through an HTTP proxy is the proxy's answer: tinyproxy's or Squid's
   page saying it could not reach the target is that target's error, never the page.
 - The page's own connection (``NET_KINDS``: a name not resolved, a port refused, a reset, a
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING
 from yarl import URL
 
 from crawler.core.errors import FetchError, Kind
-from crawler.net.proxy_blame import SQUID_ERROR, ban_signal, forwarded_answer, unreachable
+from crawler.net.proxy_blame import SQUID_ERROR, forwarded_answer, unreachable
 
 if TYPE_CHECKING:
     from playwright.async_api import ProxySettings
@@ -138,16 +139,10 @@ def browser_failure(code: str, proxy: Proxy | None) -> FetchError | None:
     return FetchError(kind, f"{words} (the browser: net::{code})", retryable=retryable)
 
 
-async def ban_signals(
-    proxy: Proxy, answer: BrowserResponse, statuses: frozenset[int], body: re.Pattern[bytes] | None
-) -> FetchError | None:
-    """The proxy's ban signal in the document's ``answer`` through it (``proxy_ban_status``,
-    ``proxy_ban_body``), read as the fetcher reads them: the body as received, not the DOM."""
-    if answer.status in statuses:
-        return ban_signal(proxy, f"status {answer.status}")
-    if body is not None and body.search(await _received(answer)):
-        return ban_signal(proxy, "body matches proxy_ban_body")
-    return None
+async def banned_body(answer: BrowserResponse, pattern: re.Pattern[bytes], limit: int) -> bool:
+    """Whether the HTML document's ``answer`` matches ``proxy_ban_body``, read as the fetcher reads
+    it: the body as received (not the DOM its scripts made), its first ``limit`` bytes."""
+    return pattern.search(memoryview(await _received(answer))[:limit]) is not None
 
 
 async def _received(answer: BrowserResponse) -> bytes:

@@ -187,6 +187,19 @@ class Identities:
         await self._keep(identity)
         return response
 
+    async def rendered(self, identity: Identity, render: Callable[[], Awaitable[Response]]) -> Response:
+        """``render()`` through ``identity``'s proxy: the browser keeps its own cookies (nothing to
+        save), but a ban or a blocked page retires the identity, as for a fetch."""
+        try:
+            response = await render()
+        except FetchError as e:
+            if e.banned:
+                await self.blocked(identity, _why(e))
+            raise
+        if response.error is not None and response.error.banned:  # a blocked page (blocked_when)
+            await self.blocked(identity, _why(response.error))
+        return response
+
     async def blocked(self, identity: Identity, why: str = "blocked") -> None:
         """This attempt was blocked as ``identity`` (``why``: a blocked page, or ``banned``: a ban
         signal): it is retired now (its slot gets a new one), so the request's next attempt goes

@@ -4,8 +4,9 @@ The pipeline calls it in the page's host slot, as it calls the fetcher, and gets
 :class:`~crawler.net.fetch.Response` back: the rendered DOM as the body, the main document's
 status, so parsing, links, extraction, hooks and records are those of any page. Each page is loaded in a
 tab of a context with the job's headers, cookies, user agent and the request's proxy, from the
-:class:`~crawler.net.browser.BrowserPool`. A page that does not load within ``render_timeout``,
-or crashes its tab, is a ``render`` error; the crawl goes on.
+:class:`~crawler.net.browser.BrowserPool`. A page whose connection fails, or whose document never
+answers, fails as a fetched one does (:mod:`~crawler.net.browser_failures`); one that does not
+finish loading within ``render_timeout``, or crashes its tab, is a ``render`` error. The crawl goes on.
 
 Politeness holds for the page's own requests (:class:`PageTraffic`): images, fonts and media are
 not loaded (``render_block``), requests to the page's host go one at a time in the page's slot,
@@ -31,7 +32,6 @@ from crawler.admission import LinkRules
 from crawler.core.blocked import BlockRules, blocked_page
 from crawler.core.errors import FetchError, Kind
 from crawler.core.outgoing import Outgoing
-from crawler.core.request import Visit
 from crawler.core.response import Response
 from crawler.core.urls import host_key, url_pattern
 from crawler.core.usage import BrowserUse
@@ -41,7 +41,7 @@ from crawler.net.browser_failures import (
     NOT_SHOWN,
     PROXY_AUTH,
     TargetUnreachable,
-    ban_signals,
+    banned_body,
     browser_failure,
     browser_proxy,
     forwarded_page,
@@ -49,7 +49,6 @@ from crawler.net.browser_failures import (
     unusable,
 )
 from crawler.net.failures import classify
-from crawler.net.fetch import Fetcher
 from crawler.net.page_archive import archive
 from crawler.net.page_traffic import PageTraffic
 from crawler.net.proxies import Proxy, Router
@@ -63,10 +62,9 @@ if TYPE_CHECKING:
     from playwright.async_api import Frame, Page, Request, Route
     from playwright.async_api import Response as BrowserResponse
 
-    from crawler.net.identities import Identities, Identity
     from crawler.sinks.warc import WarcSink
 
-__all__ = ["NotHTML", "RenderSettings", "Renderer", "fetch_or_render"]
+__all__ = ["NotHTML", "RenderSettings", "Renderer"]
 
 DEADLINE_GRACE = 1.0  # seconds past render_timeout before our deadline cuts a page the browser did not
 
@@ -218,8 +216,7 @@ class Renderer:
     ) -> Response:
         """Load, wait, read the DOM: all within ``render_timeout`` (plus a moment for the
         browser's own timeout to speak first). A script that never yields leaves the tab unable
-        to answer, so the deadline is ours, not only the browser's. A document that never
-        answered (``answers``, the main frame's) timed out as a fetch would: ``timeout``, retried."""
+        to answer, so the deadline is ours, not only the browser's."""
         from playwright.async_api import TimeoutError as BrowserTimeout
 
         loop = asyncio.get_running_loop()
@@ -231,17 +228,8 @@ class Renderer:
                     answer = await page.goto(
                         str(url), wait_until=self._settings.wait, timeout=self._settings.timeout * 1000
                     )
-                if proxy is not None and answer is not None:  # the proxy's own page: never the target's
-                    if answer.status == PROXY_AUTH:
-                        raise self._router.credentials_rejected(proxy, PROXY_AUTH)
-                    if gone := await forwarded_page(proxy, answer):
-                        raise gone
-                    if banned := await ban_signals(proxy, answer, self._settings.proxy_ban_status, self._ban_body):
-                        raise banned
-                if answer is not None and answer.ok:
-                    ctype = await answer.header_value("content-type") or ""
-                    if "html" not in ctype.lower():
-                        raise NotHTML(ctype)
+                if answer is not None:
+                    await self._answer_checked(answer, proxy)
                 if self._settings.selector:
                     await page.wait_for_selector(
                         self._settings.selector, timeout=max(deadline - loop.time(), 0.001) * 1000
@@ -254,17 +242,44 @@ class Renderer:
                 if self.warc is not None and answer is not None:
                     await archive(self.warc, answer)
         except (BrowserTimeout, TimeoutError):
-            if not answers or 300 <= answers[-1].status < 400:  # the document never answered: not its scripts
-                raise FetchError(
-                    Kind.TIMEOUT, f"timed out: no answer within {self._settings.timeout:g}s (rendered)", retryable=True
-                ) from None
-            raise FetchError(
-                Kind.RENDER,
-                f"the page did not finish loading ({self._settings.wait}"
-                f"{', ' + self._settings.selector if self._settings.selector else ''}) "
-                f"within {self._settings.timeout:g}s",
-            ) from None
+            raise self._timed_out(answers, proxy) from None
+        except OSError as e:  # the screenshot's or the WARC's disk: ``storage`` or ``local``, as for a fetch
+            raise classify(e) from None
         return await self._response(url, answer, html, page.url, pages)
+
+    async def _answer_checked(self, answer: BrowserResponse, proxy: Proxy | None) -> None:
+        """What the document's answer says before the page is read, as the fetcher reads it:
+        through a proxy, the proxy's own answer (a 407, its could-not-connect page, a ban signal);
+        a body that is no HTML goes to the fetcher (NotHTML)."""
+        if proxy is not None:  # the proxy's own page: never the target's
+            if answer.status == PROXY_AUTH:
+                raise self._router.credentials_rejected(proxy, PROXY_AUTH)
+            if gone := await forwarded_page(proxy, answer):
+                raise gone
+            if answer.status in self._settings.proxy_ban_status:
+                raise ban_signal(proxy, f"status {answer.status}")
+        if answer.ok:
+            ctype = await answer.header_value("content-type") or ""
+            if "html" not in ctype.lower():
+                raise NotHTML(ctype)
+            ban, limit = self._ban_body, self._settings.max_bytes
+            if proxy is not None and ban is not None and await banned_body(answer, ban, limit):
+                raise ban_signal(proxy, "body matches proxy_ban_body")
+
+    def _timed_out(self, answers: list[BrowserResponse], proxy: Proxy | None) -> FetchError:
+        """A page out of time. A document that never answered (``answers``: the main frame's; the
+        last a redirect whose next hop never answered) timed out as a fetch would: ``timeout``,
+        retried. One that answered a ban status through a proxy bans it (its page may never
+        finish loading: a challenge's scripts). Otherwise the page's scripts ran late: ``render``."""
+        last = answers[-1] if answers else None
+        if last is None or last.request.redirected_to is not None:
+            return FetchError(
+                Kind.TIMEOUT, f"timed out: no answer within {self._settings.timeout:g}s (rendered)", retryable=True
+            )
+        if proxy is not None and last.status in self._settings.proxy_ban_status:
+            return ban_signal(proxy, f"status {last.status}")
+        wait = self._settings.wait + (f", {self._settings.selector}" if self._settings.selector else "")
+        return FetchError(Kind.RENDER, f"the page did not finish loading ({wait}) within {self._settings.timeout:g}s")
 
     async def _response(
         self, url: URL, answer: BrowserResponse | None, html: str, final_url: str, pages: PageStore | None
@@ -361,30 +376,3 @@ async def _dom(page: Page, limit: int) -> str:
     if await page.evaluate("() => document.documentElement ? document.documentElement.outerHTML.length : 0") > limit:
         raise FetchError(Kind.TOO_LARGE, f"rendered page exceeds max_bytes {limit}")
     return await page.content()
-
-
-async def fetch_or_render(
-    url: URL,
-    pages: PageStore | None,
-    proxy: Proxy | None,
-    extra: Outgoing | None,
-    *,
-    fetcher: Fetcher,
-    renderer: Renderer | None,
-    render: bool,
-    previous: Visit | None = None,
-    identity: Identity | None = None,
-    identities: Identities | None = None,
-) -> Response:
-    """A page to ``render`` goes to the browser (the second transport), unless it turns out not
-    to be HTML (a PDF, an image, JSON: the browser would only wrap it); everything else is
-    fetched over HTTP, as ``identity`` (the browser keeps its own cookies). ``Response.rendered``
-    says which made it."""
-    if renderer is not None and render:
-        try:
-            return await renderer.fetch(url, pages, proxy, extra)
-        except NotHTML:
-            pass
-    if identity is None or identities is None:
-        return await fetcher.fetch(url, pages, proxy, extra, previous)
-    return await identities.fetch(identity, url, partial(fetcher.fetch, url, pages, proxy, extra, previous, identity))
