@@ -209,7 +209,9 @@ async def test_max_uses_retires_an_identity_and_another_takes_its_place(site, cr
     assert shown == [["identities made", "5"], ["retired: max_uses", "3"]]
 
 
-async def test_a_banned_identity_is_retired_and_its_request_goes_on_as_another(site, crawl, proxies):
+@pytest.mark.parametrize("rendered", [False, True])
+async def test_a_banned_identity_is_retired_and_its_request_goes_on_as_another(site, crawl, proxies, rendered):
+    """Fetched or rendered (the browser goes through the identity's proxy), alike."""
     banned, clean = await proxies("http", 2)
 
     async def page(request: web.Request) -> web.Response:
@@ -228,9 +230,12 @@ async def test_a_banned_identity_is_retired_and_its_request_goes_on_as_another(s
         proxy_cooldown=60,
         ignore_robots=True,
         per_host=1,
+        **({"render": ["*"], "render_timeout": 30} if rendered else {}),
     )
     assert len(r.records) == 8 and all(rec["status"] == 200 and rec["attempts"] == 1 for rec in r.records)
+    assert {rec["rendered"] for rec in r.records} == {rendered}
     assert {rec["proxy"] for rec in r.records} == {clean.id}
+    assert None not in {rec["identity"] for rec in r.records}  # each page says as whom it went
     assert 1 not in {rec["identity"] for rec in r.records}  # the first identity had the banned proxy
     (used,) = [p for p in r.stats.proxies if p.id == banned.id]
     assert used.bans == 1

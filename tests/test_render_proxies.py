@@ -124,34 +124,6 @@ async def test_a_proxys_ban_signal_on_a_rendered_page_moves_it_to_another_proxy(
     assert bans == {banned.id: 1, clean.id: 0}
 
 
-async def test_a_rendered_ban_retires_the_identity_and_its_page_goes_on_as_another(site, proxies, crawl):
-    """As for fetched pages (tests/test_identities.py): the identity whose proxy the site bans is
-    retired at its first rendered page, which is rendered again as another identity."""
-    banned, clean = await proxies("http", 2)
-
-    async def page(request: web.Request) -> web.Response:
-        if request.remote == banned.source:
-            return web.Response(status=429, text="<p>slow down</p>", content_type="text/html")
-        n = int(request.path.removeprefix("/p"))
-        links = "".join(f'<a href="/p{k}">{k}</a>' for k in (n + 1, n + 2) if k < 4)
-        return web.Response(text=f"<title>page {n}</title>{links}", content_type="text/html")
-
-    site.route("127.0.0.1", "*", page)
-    r = await crawl(
-        start_urls=[site.url("127.0.0.1", "/p0")],
-        proxies=[banned.url(), clean.url()],
-        identities=2,
-        proxy_ban_status=[429],
-        proxy_cooldown=300,
-        ignore_robots=True,
-        per_host=1,
-        **RENDERED,
-    )
-    assert len(r.records) == 4 and all(rec["status"] == 200 and rec["rendered"] for rec in r.records)
-    assert {rec["proxy"] for rec in r.records} == {clean.id}
-    assert r.summary_lines("identities:") == ["identities: 3 made, 1 retired (1 banned)"]
-
-
 @pytest.mark.parametrize(
     "kind, scheme, password",
     [

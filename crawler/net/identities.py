@@ -196,6 +196,7 @@ class Identities:
             if e.banned:
                 await self.blocked(identity, _why(e))
             raise
+        response.identity = identity.id
         if response.error is not None and response.error.banned:  # a blocked page (blocked_when)
             await self.blocked(identity, _why(response.error))
         return response
