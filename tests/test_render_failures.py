@@ -132,6 +132,32 @@ async def test_a_rendered_page_whose_server_never_answers_is_a_timeout_retried_a
     assert slowed.throttles >= 1
 
 
+async def test_an_error_page_that_never_finishes_loading_is_its_status_retried_as_a_fetchs(site, crawl):
+    """A 503 whose script never arrives (a challenge's, say): the page's 503, retried, as a fetch
+    has it; not the ``render`` error of a page whose scripts ran late. A 200 page like it is one."""
+    never = asyncio.Event()
+
+    async def script(_: web.Request) -> web.Response:
+        await never.wait()  # released by the site's shutdown
+        return web.Response(text="")
+
+    for path, status in (("/busy", 503), ("/slow", 200)):
+        site.html("127.0.0.1", path, '<script src="/never.js"></script>', status=status)
+    site.route("127.0.0.1", "/never.js", script)
+    busy, slow = site.url("127.0.0.1", "/busy"), site.url("127.0.0.1", "/slow")
+    r = await crawl(start_urls=[busy, slow], ignore_robots=True, retries=1, render=["*"], render_timeout=3)
+    assert (r.by_url[busy]["status"], r.by_url[busy]["error"], r.by_url[busy]["attempts"]) == (
+        503,
+        {"kind": "http", "message": "503 (rendered)"},
+        2,
+    )
+    assert (r.by_url[slow]["status"], r.by_url[slow]["error"]["kind"], r.by_url[slow]["attempts"]) == (
+        None,
+        "render",
+        1,
+    )
+
+
 async def test_through_the_guard_a_rendered_pages_failure_is_named_as_a_fetch_names_it(
     site, crawl, dns_server, tmp_path
 ):

@@ -140,8 +140,9 @@ def browser_failure(code: str, proxy: Proxy | None) -> FetchError | None:
 
 
 async def banned_body(answer: BrowserResponse, pattern: re.Pattern[bytes], limit: int) -> bool:
-    """Whether the HTML document's ``answer`` matches ``proxy_ban_body``, read as the fetcher reads
-    it: the body as received (not the DOM its scripts made), its first ``limit`` bytes."""
+    """Whether the HTML document's ``answer`` (a 2xx, as the fetcher reads only those) matches
+    ``proxy_ban_body``: the body as received, not the DOM its scripts made; its first ``limit`` bytes
+    are searched (the renderer's ``max_bytes``: the fetcher searches what it keeps to parse)."""
     return pattern.search(memoryview(await _received(answer))[:limit]) is not None
 
 

@@ -242,7 +242,10 @@ class Renderer:
                 if self.warc is not None and answer is not None:
                     await archive(self.warc, answer)
         except (BrowserTimeout, TimeoutError):
-            raise self._timed_out(answers, proxy) from None
+            late = self._timed_out(answers, proxy)
+            if late.kind is Kind.RENDER and answers[-1].status >= 400:  # an error page still loading: its status
+                return await self._response(url, answers[-1], "", answers[-1].url, pages)
+            raise late from None
         except OSError as e:  # the screenshot's or the WARC's disk: ``storage`` or ``local``, as for a fetch
             raise classify(e) from None
         return await self._response(url, answer, html, page.url, pages)
@@ -270,7 +273,8 @@ class Renderer:
         """A page out of time. A document that never answered (``answers``: the main frame's; the
         last a redirect whose next hop never answered) timed out as a fetch would: ``timeout``,
         retried. One that answered a ban status through a proxy bans it (its page may never
-        finish loading: a challenge's scripts). Otherwise the page's scripts ran late: ``render``."""
+        finish loading: a challenge's scripts). Otherwise the page's scripts ran late: ``render``
+        (for an error status, the caller records that status, as a fetch would)."""
         last = answers[-1] if answers else None
         if last is None or last.request.redirected_to is not None:
             return FetchError(
