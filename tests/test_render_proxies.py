@@ -111,7 +111,7 @@ async def test_a_proxys_ban_signal_on_a_rendered_page_moves_it_to_another_proxy(
         proxy_ban_status=[429],
         proxy_ban_body="(?i)captcha",
         proxy_cooldown=300,
-        **{**RENDERED, "render_timeout": 5 if signal == "status, never loads" else 30},
+        **{**RENDERED, "render_timeout": 8 if signal == "status, never loads" else 30},  # 8: the 429 is in by then
     )
     (record,) = r.records
     assert (record["status"], record["title"], record["proxy"], record["error"]) == (200, "news", clean.id, None)
