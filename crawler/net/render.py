@@ -196,8 +196,8 @@ class Renderer:
         if last is not None and last.status >= 400 and code in NOT_SHOWN:
             if proxy is not None and last.status == PROXY_AUTH:
                 raise self._blamed(self._router.credentials_rejected(proxy, PROXY_AUTH), proxy, url, sent)
-            if proxy is not None and last.status in self._settings.proxy_ban_status:
-                raise self._blamed(ban_signal(proxy, f"status {last.status}"), proxy, url, sent)
+            if (banned := self._ban(proxy, last.status)) is not None:
+                raise self._blamed(banned, proxy, url, sent)
             return await self._response(url, last, "", last.url, pages)  # not shown: a site's 401 login too
         if proxy is not None and code in CREDENTIALS:
             raise self._blamed(self._router.credentials_rejected(proxy, f"net::{code}"), proxy, url, sent)
@@ -259,8 +259,8 @@ class Renderer:
                 raise self._router.credentials_rejected(proxy, PROXY_AUTH)
             if gone := await forwarded_page(proxy, answer):
                 raise gone
-            if answer.status in self._settings.proxy_ban_status:
-                raise ban_signal(proxy, f"status {answer.status}")
+            if (banned := self._ban(proxy, answer.status)) is not None:
+                raise banned
         if answer.ok:
             ctype = await answer.header_value("content-type") or ""
             if "html" not in ctype.lower():
@@ -268,6 +268,12 @@ class Renderer:
             ban, limit = self._ban_body, self._settings.max_bytes
             if proxy is not None and ban is not None and await banned_body(answer, ban, limit):
                 raise ban_signal(proxy, "body matches proxy_ban_body")
+
+    def _ban(self, proxy: Proxy | None, status: int) -> FetchError | None:
+        """The ban signal of a document's ``status`` through ``proxy`` (``proxy_ban_status``), if it is one."""
+        if proxy is None or status not in self._settings.proxy_ban_status:
+            return None
+        return ban_signal(proxy, f"status {status}")
 
     def _timed_out(self, answers: list[BrowserResponse], proxy: Proxy | None) -> FetchError:
         """A page out of time. A document that never answered (``answers``: the main frame's; the
@@ -280,8 +286,8 @@ class Renderer:
             return FetchError(
                 Kind.TIMEOUT, f"timed out: no answer within {self._settings.timeout:g}s (rendered)", retryable=True
             )
-        if proxy is not None and last.status in self._settings.proxy_ban_status:
-            return ban_signal(proxy, f"status {last.status}")
+        if (banned := self._ban(proxy, last.status)) is not None:
+            return banned
         wait = self._settings.wait + (f", {self._settings.selector}" if self._settings.selector else "")
         return FetchError(Kind.RENDER, f"the page did not finish loading ({wait}) within {self._settings.timeout:g}s")
 
