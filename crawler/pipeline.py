@@ -141,15 +141,16 @@ class Pipeline:
                 return self._final(request, started, error=outgoing)
             extra = outgoing
         choice = extra.proxy if extra is not None else None
+        render = self._renderer is not None and (attempts.render or self._renderer.wants(request.url))
         try:
             identity = await self._identities.lease(url, choice) if self._identities is not None else None
-            proxy = identity.proxy if identity is not None else self._router.take(url.host or "", choice)
+            proxy = identity.proxy if identity is not None else self._router.take(url.host or "", choice, render)
         except NoProxy as e:
             return self._no_proxy(request, e, started)
         if attempts.proxy_waiting_since is not None:
             attempts = replace(attempts, proxy_waiting_since=None)
         sent = time.monotonic()
-        response, error = await self._fetch(request, attempts, url, proxy, extra, sent, identity)
+        response, error = await self._fetch(request, url, proxy, extra, sent, render, identity)
         await slot.free()
         if error is not None and (again := self._again(request, attempts, proxy, error)) is not None:
             return again
@@ -211,11 +212,11 @@ class Pipeline:
     async def _fetch(
         self,
         request: Request,
-        attempts: Attempts,
         url: URL,
         proxy: Proxy | None,
         extra: Outgoing | None,
         sent: float,
+        render: bool,
         identity: Identity | None = None,
     ) -> tuple[Response | None, FetchError | None]:
         """The fetch, its proxy's health report (always, in ``finally``) and AIMD's sample (not
@@ -224,7 +225,6 @@ class Pipeline:
         asked us to slow down)."""
         response: Response | None = None
         error: FetchError | None = None
-        render = self._renderer is not None and (attempts.render or self._renderer.wants(request.url))
         try:
             response = await fetch_or_render(
                 url,

@@ -15,6 +15,7 @@ from yarl import URL
 
 from crawler import Hooks, Job, Outgoing
 from crawler.engine import Crawl
+from crawler.net.proxies import Pool, Proxy
 from crawler.observe.summary import summary
 from tests.helpers.leaks import basic_credentials, read_output
 from tests.helpers.ordered import archived, crawl_in_order
@@ -393,6 +394,24 @@ async def test_trust_env_uses_http_proxy_and_honours_no_proxy(hosts_site, crawl,
     hosts_site.remotes.clear()
     off = await crawl(start_urls=[hosts_site.url("127.0.0.1")], ignore_robots=True, output=tmp_path / "off")
     assert off.stats.pages == 3 and set(sources(hosts_site)) == {"127.0.0.1"}  # off unless asked
+
+
+@pytest.mark.parametrize("rotation", ["round_robin", "sticky", "least_used", "random"])
+def test_a_page_to_render_takes_a_proxy_the_browser_can_use_and_a_host_keeps_its_own(rotation):
+    """Chromium cannot authenticate to SOCKS: a page to render takes the pool's HTTP proxy, and
+    a sticky host's fetched pages stay on their SOCKS proxy; a pool with no proxy the browser can
+    use (or only disabled ones) gives what it has, and the page fails saying why."""
+    socks = Proxy("socks5://127.0.0.1:1080", "socks5://sam:pw@127.0.0.1:1080", "socks5")
+    http = Proxy("http://127.0.0.1:3128", "http://sam:pw@127.0.0.1:3128", "http")
+    pool = Pool("default", [socks, http], rotation, None)
+    if rotation in ("round_robin", "sticky"):
+        assert pool.pick("a.test", 0.0) is socks
+    assert all(pool.pick("a.test", 0.0, browser=True) is http for _ in range(4))
+    if rotation == "sticky":
+        assert pool.pick("a.test", 0.0) is socks
+    http.dead = "credentials rejected"
+    assert pool.pick("a.test", 0.0, browser=True) is socks
+    assert Pool("socks", [socks], rotation, None).pick("a.test", 0.0, browser=True) is socks
 
 
 async def test_router_waits_at_most_proxy_wait_then_says_why():

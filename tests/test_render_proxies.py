@@ -260,6 +260,37 @@ async def test_a_socks5_proxy_with_credentials_is_refused_for_rendered_pages_in_
     assert b"socks-pw-3" not in everything
 
 
+async def test_in_a_mixed_pool_rendered_pages_take_the_proxies_the_browser_can_use(site, proxies, crawl):
+    """A pool of a SOCKS5 proxy with credentials and an HTTP one: every rendered page goes through
+    the HTTP proxy (none fails for want of one the browser can use), and the SOCKS proxy still
+    serves fetched pages, its health untouched."""
+    (socks,) = await proxies("socks5", 1, user="sam", password="socks-pw-4")
+    (http,) = await proxies("http", 1)
+    rendered = [f"/r{i}" for i in range(3)]
+    for path in rendered:
+        site.html("127.0.0.1", path, "rendered", title=path)
+    fetched = [f"/f{i}" for i in range(4)]
+    for path in fetched:
+        site.html("127.0.0.1", path, "fetched", title=path)
+    r = await crawl(
+        start_urls=[site.url("127.0.0.1", path) for path in rendered + fetched],
+        proxies=[socks.url(), http.url()],
+        proxy_rotation="round_robin",
+        ignore_robots=True,
+        render=["*/r*"],
+        render_timeout=30,
+        max_depth=0,
+    )
+    for path in rendered:
+        record = r.by_url[site.url("127.0.0.1", path)]
+        assert (record["status"], record["title"], record["rendered"], record["proxy"]) == (200, path, True, http.id)
+    assert {r.by_url[site.url("127.0.0.1", path)]["status"] for path in fetched} == {200}
+    used = {p.id: p for p in r.stats.proxies}
+    assert (used[socks.id].failures, used[socks.id].state) == (0, "ok")
+    through_socks = sum(r.by_url[site.url("127.0.0.1", f)]["proxy"] == socks.id for f in fetched)
+    assert used[socks.id].requests == through_socks >= 1  # fetched pages still alternate between both
+
+
 async def test_a_socks5h_proxy_renders_pages(site, proxies, crawl):
     """``socks5h://`` (names resolved by the proxy) is what Chromium's ``socks5://`` does already."""
     (p,) = await proxies("socks5", 1)

@@ -111,7 +111,7 @@ def browser_proxy(proxy: Proxy | None) -> ProxySettings | None:
 
 def unusable(proxy: Proxy | None) -> str | None:
     """Why the browser cannot go through ``proxy`` at all (None: it can)."""
-    if proxy is not None and proxy.is_socks and URL(proxy.url).user:
+    if proxy is not None and not proxy.browser_usable:
         return f"the browser cannot use {proxy.id}: Chromium does not support SOCKS proxies with credentials"
     return None
 

@@ -22,6 +22,7 @@ import random
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from yarl import URL
 
@@ -64,6 +65,11 @@ class Proxy:
     def is_socks(self) -> bool:
         return self.scheme.startswith("socks")
 
+    @cached_property
+    def browser_usable(self) -> bool:
+        """Whether Chromium can go through it: it cannot authenticate to a SOCKS proxy."""
+        return not (self.is_socks and URL(self.url).user)
+
     def usage(self, now: float) -> ProxyUse:
         """What the summary says about this proxy."""
         return ProxyUse(self.id, self.requests, self.failures, self.bans, self.bytes, self.state(now), self.blocked)
@@ -94,14 +100,20 @@ class Pool:
         """``p`` may take a request now: not disabled, not cooling down, under its cap."""
         return not p.dead and p.cooling_until <= now and (self.cap is None or p.inflight < self.cap)
 
-    def pick(self, host: str, now: float) -> Proxy | None:
+    def pick(self, host: str, now: float, browser: bool = False) -> Proxy | None:
+        """A proxy for a request to ``host``; for a page the ``browser`` loads, one it can use,
+        as long as the pool has one that is not disabled (else the page fails saying why)."""
         ready = self.usable(now)
+        if browser and any(p.browser_usable and not p.dead for p in self.proxies):
+            ready = [p for p in ready if p.browser_usable]
         if not ready:
             return None
         if self.rotation == "sticky":
             current = self._sticky.get(host)
             if current in ready:
                 return current
+            if browser and current is not None and not current.browser_usable and not current.dead:
+                return self._round_robin(ready)  # the host keeps its proxy for fetched pages
             if len(self._sticky) >= ROUTE_CACHE:
                 self._sticky.clear()
             self._sticky[host] = self._round_robin(ready)
@@ -221,22 +233,23 @@ class Router:
             self._route_cache[host] = pool
         return self._route_cache[host]
 
-    def take(self, host: str, choice: str | None = None) -> Proxy | None:
+    def take(self, host: str, choice: str | None = None, browser: bool = False) -> Proxy | None:
         """A proxy for ``host`` now (None: go direct), without waiting: from the host's route, or
-        from ``choice`` (see :meth:`choose`). Raises NoProxy (with the seconds until one may be
-        usable) when the pool has none usable now."""
+        from ``choice`` (see :meth:`choose`); for a page the ``browser`` loads, one it can use
+        (see :meth:`Pool.pick`). Raises NoProxy (with the seconds until one may be usable) when
+        the pool has none usable now."""
         pool = self.pool_for(host, choice)
-        return None if pool is None else self.hold(self.pick(pool, host))
+        return None if pool is None else self.hold(self.pick(pool, host, browser))
 
     def pool_for(self, host: str, choice: str | None = None) -> Pool | None:
         """The route of a request: the host's, or ``choice`` (see :meth:`choose`)."""
         return self.route(host) if choice is None else self.choose(choice)
 
-    def pick(self, pool: Pool, host: str) -> Proxy:
+    def pick(self, pool: Pool, host: str, browser: bool = False) -> Proxy:
         """The proxy of ``pool`` that a request to ``host`` would take now, not yet counted as
         taken (:meth:`hold`); NoProxy when none is usable now. Identities pick their proxy once."""
         now = asyncio.get_running_loop().time()
-        proxy = pool.pick(host, now)
+        proxy = pool.pick(host, now, browser)
         if proxy is None:
             raise NoProxy(pool, now, self._wait)
         return proxy
