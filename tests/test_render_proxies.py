@@ -345,6 +345,32 @@ async def test_a_rendered_error_status_with_no_body_is_that_status(site, crawl, 
     )
 
 
+@pytest.mark.parametrize("path", ["/auth", "/to-auth"])
+async def test_a_sites_own_407_is_that_status_rendered_as_fetched(site, crawl, path):
+    """A site reached with no proxy answers 407 (Chromium fails it as ``ERR_UNEXPECTED_PROXY_AUTH``
+    and shows no answer): the page's ``http`` 407, as a fetched page's, after a redirect too."""
+
+    async def auth(_: web.Request) -> web.Response:
+        return web.Response(status=407, text="<p>who?</p>", content_type="text/html")
+
+    site.route("127.0.0.1", "/auth", auth)
+    site.route("127.0.0.1", "/to-auth", lambda _: _redirect("/auth"))
+    url = site.url("127.0.0.1", path)
+    rendered = await crawl(start_urls=[url], ignore_robots=True, retries=0, **RENDERED)
+    fetched = await crawl(
+        start_urls=[url], ignore_robots=True, retries=0, max_depth=1, output=rendered.out.parent / "f"
+    )
+    page = rendered.by_url[url]
+    assert (page["status"], page["rendered"], page["error"]) == (
+        407,
+        True,
+        {"kind": "http", "message": "407 (rendered)"},
+    )
+    assert page["final_url"] == site.url("127.0.0.1", "/auth")
+    fetched_page = fetched.by_url[site.url("127.0.0.1", "/auth")]
+    assert (fetched_page["status"], fetched_page["error"]["kind"]) == (407, "http")
+
+
 async def test_a_rendered_page_that_answers_503_is_retried_as_a_fetched_one_is(site, crawl):
     """A busy server's 503 page is tried again (``retries``); a 404 is the page's answer, once."""
     calls = {"busy": 0, "missing": 0}

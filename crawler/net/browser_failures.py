@@ -12,7 +12,8 @@ the fetcher's rules:
   looks the same, so the uplink rule blames the proxy once several targets in a row fail so.
 - A 407 to the page's navigation (Chromium gives up on it, or shows it), or
   ``ERR_INVALID_AUTH_CREDENTIALS`` with no answer: the proxy rejected our credentials. With a
-  401 answer it is the page's 401 (a site's login page), as a fetch has it.
+  401 answer it is the page's 401 (a site's login page), as a fetch has it. With no proxy, a 407
+  is the site's own (``ERR_UNEXPECTED_PROXY_AUTH``, no answer seen): the page's 407.
 - ``proxy_ban_status`` is read on the document's answer (also when its page never finishes
   loading), ``proxy_ban_body`` on an HTML document's body as received (:func:`banned_body`), not on
   the DOM its scripts made: the proxy is banned, as by the fetcher.
@@ -53,6 +54,7 @@ CREDENTIALS = frozenset({"ERR_INVALID_AUTH_CREDENTIALS", "ERR_PROXY_AUTH_UNSUPPO
 # with an empty body, a login Playwright cancels (no credentials for the site).
 NOT_SHOWN = frozenset({"ERR_HTTP_RESPONSE_CODE_FAILURE", *CREDENTIALS})
 PROXY_AUTH = 407
+SITES_PROXY_AUTH = "ERR_UNEXPECTED_PROXY_AUTH"  # a 407 from a site reached directly: no answer is seen
 # Chromium's failures of a page's connection (net/base/net_error_list.h) as a fetch's: code →
 # (kind, retryable, the words a fetch's message starts with). Every ERR_CERT_… and ERR_SSL_… is
 # ``TLS_FAILED``. Not listed (the page's ``render`` error, not retried): what only a browser does

@@ -40,6 +40,7 @@ from crawler.net.browser_failures import (
     CREDENTIALS,
     NOT_SHOWN,
     PROXY_AUTH,
+    SITES_PROXY_AUTH,
     TargetUnreachable,
     banned_body,
     browser_failure,
@@ -193,6 +194,10 @@ class Renderer:
             raise NotHTML("a download")
         code = net_error(text)
         last = answers[-1] if answers else None
+        if proxy is None and code == SITES_PROXY_AUTH:  # the page's 407, as a fetch has it
+            final = last.request.redirected_to if last is not None else None
+            error = status_error(PROXY_AUTH, f"{PROXY_AUTH} (rendered)", CIMultiDict(), self._settings.max_retry_after)
+            return Response(PROXY_AUTH, "", error=error, rendered=True, final_url=final.url if final else str(url))
         if last is not None and last.status >= 400 and code in NOT_SHOWN:
             if proxy is not None and last.status == PROXY_AUTH:
                 raise self._blamed(self._router.credentials_rejected(proxy, PROXY_AUTH), proxy, url, sent)
