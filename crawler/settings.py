@@ -131,6 +131,7 @@ def render_settings(job: Job) -> RenderSettings:
         blocked=blocked_rules(job),
         proxy_ban_status=frozenset(job.proxy_ban_status),
         proxy_ban_body=job.proxy_ban_body,
+        ban_body_bytes=min(job.max_parse_bytes, job.max_bytes),
         browser=BrowserSettings(
             executable=job.render_browser,
             concurrency=job.render_concurrency,

@@ -124,6 +124,32 @@ async def test_a_proxys_ban_signal_on_a_rendered_page_moves_it_to_another_proxy(
     assert bans == {banned.id: 1, clean.id: 0}
 
 
+@pytest.mark.parametrize("rendered", [True, False])
+async def test_proxy_ban_body_searches_what_is_parsed_rendered_as_fetched(site, proxies, crawl, rendered):
+    """``proxy_ban_body`` searches the first ``max_parse_bytes`` of a page, rendered or fetched: a
+    word in the first part bans the proxy, the same word past it does not."""
+    (p,) = await proxies("socks5", 1)
+    filler = "<p>" + "words " * 400 + "</p>"  # 2,407 bytes
+    site.html("127.0.0.1", "/early", "CAPTCHA " + filler, title="early")
+    site.html("127.0.0.1", "/late", filler + "CAPTCHA", title="late")
+    early, late = site.url("127.0.0.1", "/early"), site.url("127.0.0.1", "/late")
+    r = await crawl(
+        start_urls=[early, late],
+        proxy=p.url(),
+        ignore_robots=True,
+        proxy_ban_body="CAPTCHA",
+        max_parse_bytes=2000,
+        proxy_retries=0,
+        retries=0,
+        max_depth=0,
+        **({**RENDERED, "render": ["*/early", "*/late"]} if rendered else {}),
+    )
+    assert r.by_url[early]["error"]["kind"] == "proxy"
+    assert (r.by_url[late]["status"], r.by_url[late]["title"], r.by_url[late]["rendered"]) == (200, "late", rendered)
+    (used,) = r.stats.proxies
+    assert used.bans == 1
+
+
 @pytest.mark.parametrize(
     "kind, scheme, password",
     [

@@ -144,7 +144,7 @@ def browser_failure(code: str, proxy: Proxy | None) -> FetchError | None:
 async def banned_body(answer: BrowserResponse, pattern: re.Pattern[bytes], limit: int) -> bool:
     """Whether the HTML document's ``answer`` (a 2xx, as the fetcher reads only those) matches
     ``proxy_ban_body``: the body as received, not the DOM its scripts made; its first ``limit`` bytes
-    are searched (the renderer's ``max_bytes``: the fetcher searches what it keeps to parse)."""
+    are searched (what the fetcher keeps to parse: ``max_parse_bytes``, at most ``max_bytes``)."""
     return pattern.search(memoryview(await _received(answer))[:limit]) is not None
 
 

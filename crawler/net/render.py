@@ -90,6 +90,7 @@ class RenderSettings:
     cookies: Mapping[str, str] = field(repr=False)  # may hold tokens: never in a repr
     insecure: bool  # no certificate checks
     max_bytes: int
+    ban_body_bytes: int  # of a document, what proxy_ban_body searches (the fetcher's parse cap)
     max_retry_after: float  # seconds of a Retry-After honoured, at most
     browser: BrowserSettings
     blocked: BlockRules = field(default_factory=BlockRules)  # blocked_when: an error page that is a challenge
@@ -270,7 +271,7 @@ class Renderer:
             ctype = await answer.header_value("content-type") or ""
             if "html" not in ctype.lower():
                 raise NotHTML(ctype)
-            ban, limit = self._ban_body, self._settings.max_bytes
+            ban, limit = self._ban_body, self._settings.ban_body_bytes
             if proxy is not None and ban is not None and await banned_body(answer, ban, limit):
                 raise ban_signal(proxy, "body matches proxy_ban_body")
 
