@@ -99,7 +99,7 @@ KINDS = {
     "robots": "robots.txt disallows the URL, or could not be read while its retries lasted.",
     "invalid_url": "The HTTP client refused the URL as invalid.",
     "protocol": "A bad response (broken status line, headers or framing), or another failure of the transport.",
-    "storage": "The body could not be written to disk.",
+    "storage": "The body (or a rendered page's screenshot or WARC record) could not be written to disk.",
     "blocked": "A blocked page (a challenge page, `blocked_when`), or an address `block_private_ips` refuses.",
     "login": "The login failed, or a covered page still looked logged out after it.",
     "hook": "The `parse` hook raised on the page, or the `request` hook raised or chose an unusable proxy.",

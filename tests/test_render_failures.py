@@ -206,6 +206,30 @@ async def test_a_rendered_page_that_cannot_be_written_is_a_storage_error_and_the
     assert not list((out / ".tmp").iterdir())
 
 
+async def test_a_screenshot_that_cannot_be_written_is_the_pages_storage_error_and_says_so(site, crawl, tmp_path):
+    """``render_screenshot`` with OUT/screens taken by a file: the rendered page ends as ``storage``,
+    naming the screenshot (not the page); the fetched page beside it is kept."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "screens").write_text("a file where a folder goes")
+    site.html("127.0.0.1", "/shown", "shown", title="shown")
+    site.html("127.0.0.1", "/plain", "plain", title="plain")
+    shown, plain = site.url("127.0.0.1", "/shown"), site.url("127.0.0.1", "/plain")
+    r = await crawl(
+        start_urls=[shown, plain],
+        output=out,
+        ignore_robots=True,
+        max_depth=0,
+        render=["*/shown"],
+        render_screenshot=True,
+        render_timeout=30,
+    )
+    failed = r.by_url[shown]
+    assert (failed["error"]["kind"], failed["path"]) == ("storage", None)
+    assert failed["error"]["message"].startswith("cannot write screenshot: ")
+    assert (r.by_url[plain]["status"], r.by_url[plain]["title"]) == (200, "plain")
+
+
 @pytest.mark.parametrize(
     "code, kind, retryable",
     [

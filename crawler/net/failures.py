@@ -79,6 +79,15 @@ def classify_connect(target: str, exc: OSError) -> FetchError:
     return FetchError(Kind.CONNECT, f"cannot connect to {target}: {exc.strerror or exc}", retryable=True)
 
 
+def storage_failure(exc: OSError, what: str = "page") -> FetchError:
+    """This machine's disk refused to take ``what`` (a page, a screenshot…): ``local`` when it ran
+    out of room, else ``storage``; the page's own error, never the site's."""
+    local = _local_failure(exc)
+    if local is not None:
+        return FetchError(Kind.LOCAL, local, retryable=True)
+    return FetchError(Kind.STORAGE, f"cannot write {what}: {exc}")
+
+
 def classify(exc: BaseException) -> FetchError:
     """Map an aiohttp/OS exception to an error kind, a readable message and retryability.
 
@@ -125,7 +134,7 @@ def classify(exc: BaseException) -> FetchError:
             return FetchError(Kind.DECODE, f"cannot decode body: {exc.message or text}")
         return FetchError(Kind.PROTOCOL, f"bad response: {exc.message or text}")
     if isinstance(exc, OSError):
-        return FetchError(Kind.STORAGE, f"cannot write page: {text}")
+        return storage_failure(exc)
     if isinstance(exc, (UnicodeError, zlib.error)):
         return FetchError(Kind.DECODE, f"cannot decode body: {text}")
     return FetchError(Kind.PROTOCOL, f"{type(exc).__name__}: {text}")

@@ -1,20 +1,43 @@
-"""A rendered page's main document in the WARC, as the browser received it (see :mod:`.render`)."""
+"""What is kept of a rendered page besides its DOM (see :mod:`.render`): its screenshot, and its
+main document in the WARC as the browser received it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from yarl import URL
 
 from crawler.core.exchange import Exchange
+from crawler.net.failures import storage_failure
+from crawler.sinks.paths import screenshot_path
 
 if TYPE_CHECKING:
-    from playwright.async_api import Request
+    from playwright.async_api import Page, Request
     from playwright.async_api import Response as BrowserResponse
 
     from crawler.sinks.warc import WarcSink
 
 BODY_FRAMING = ("content-encoding", "content-length", "transfer-encoding")  # not true of a decoded body
+
+
+async def keep(
+    page: Page, url: URL, answer: BrowserResponse | None, screens: Path | None, warc: WarcSink | None
+) -> None:
+    """The page's screenshot (under ``screens``) and WARC records: a disk that refuses one is the
+    page's ``storage`` (or ``local``) error, as for a fetch, and says which it refused."""
+    if screens is not None:
+        shot = screens / screenshot_path(url)
+        try:
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(shot), full_page=True)
+        except OSError as e:
+            raise storage_failure(e, "screenshot") from None
+    if warc is not None and answer is not None:
+        try:
+            await archive(warc, answer)
+        except OSError as e:
+            raise storage_failure(e, "WARC record") from None
 
 
 async def archive(warc: WarcSink, answer: BrowserResponse) -> None:

@@ -49,15 +49,14 @@ from crawler.net.browser_failures import (
     net_error,
     unusable,
 )
-from crawler.net.failures import classify
-from crawler.net.page_archive import archive
+from crawler.net.failures import storage_failure
+from crawler.net.page_archive import keep
 from crawler.net.page_traffic import PageTraffic
 from crawler.net.proxies import Proxy, Router
 from crawler.net.proxy_blame import ban_signal, blame
 from crawler.net.retry_after import status_error
 from crawler.scheduling.slots import Slots
 from crawler.sinks.pages import PageStore
-from crawler.sinks.paths import screenshot_path
 
 if TYPE_CHECKING:
     from playwright.async_api import Frame, Page, Request, Route
@@ -241,19 +240,12 @@ class Renderer:
                         self._settings.selector, timeout=max(deadline - loop.time(), 0.001) * 1000
                     )
                 html = await _dom(page, self._settings.max_bytes)
-                if self._screens is not None:
-                    shot = self._screens / screenshot_path(url)
-                    shot.parent.mkdir(parents=True, exist_ok=True)
-                    await page.screenshot(path=str(shot), full_page=True)
-                if self.warc is not None and answer is not None:
-                    await archive(self.warc, answer)
+                await keep(page, url, answer, self._screens, self.warc)
         except (BrowserTimeout, TimeoutError):
             late = self._timed_out(answers, proxy)
             if late.kind is Kind.RENDER and answers[-1].status >= 400:  # an error page still loading: its status
                 return await self._response(url, answers[-1], "", answers[-1].url, pages)
             raise late from None
-        except OSError as e:  # the screenshot's or the WARC's disk: ``storage`` or ``local``, as for a fetch
-            raise classify(e) from None
         return await self._response(url, answer, html, page.url, pages)
 
     async def _answer_checked(self, answer: BrowserResponse, proxy: Proxy | None) -> None:
@@ -318,7 +310,7 @@ class Renderer:
                 path = await page_file.commit()
             except OSError as e:  # this machine's disk, not the page: ``storage`` or ``local``, as for a fetch
                 await page_file.discard()
-                raise classify(e) from None
+                raise storage_failure(e) from None
         return Response(
             status,
             "text/html; charset=utf-8",
