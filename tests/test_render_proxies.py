@@ -397,6 +397,28 @@ async def test_a_sites_own_407_is_that_status_rendered_as_fetched(site, crawl, p
     assert (fetched_page["status"], fetched_page["error"]["kind"]) == (407, "http")
 
 
+async def test_a_challenge_page_that_never_finishes_loading_is_blocked_by_its_body(site, crawl):
+    """A 503 "Just a moment..." page whose script never arrives: ``blocked_when``'s built-in title
+    rule reads the document as it was sent, so the page is ``blocked``, not a retried ``http`` 503."""
+    never = asyncio.Event()
+
+    async def wall(_: web.Request) -> web.Response:
+        page = '<html><head><title>Just a moment...</title><script src="/never.js"></script></head></html>'
+        return web.Response(status=503, text=page, content_type="text/html")
+
+    async def script(_: web.Request) -> web.Response:
+        await never.wait()  # released by the test's end (the server's shutdown)
+        return web.Response(text="")
+
+    site.route("127.0.0.1", "/wall", wall)
+    site.route("127.0.0.1", "/never.js", script)
+    walled = site.url("127.0.0.1", "/wall")
+    r = await crawl(start_urls=[walled], ignore_robots=True, retries=0, **{**RENDERED, "render_timeout": 8})
+    (record,) = r.records
+    assert (record["status"], record["rendered"], record["error"]["kind"]) == (503, True, "blocked")
+    assert "Just a moment" in record["error"]["message"]
+
+
 async def test_a_rendered_page_that_answers_503_is_retried_as_a_fetched_one_is(site, crawl):
     """A busy server's 503 page is tried again (``retries``); a 404 is the page's answer, once."""
     calls = {"busy": 0, "missing": 0}

@@ -30,6 +30,7 @@ Chromium does not speak SOCKS with credentials: such a proxy is refused before a
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import TYPE_CHECKING
 
@@ -145,16 +146,18 @@ async def banned_body(answer: BrowserResponse, pattern: re.Pattern[bytes], limit
     """Whether the HTML document's ``answer`` (a 2xx, as the fetcher reads only those) matches
     ``proxy_ban_body``: the body as received, not the DOM its scripts made; its first ``limit`` bytes
     are searched (what the fetcher keeps to parse: ``max_parse_bytes``, at most ``max_bytes``)."""
-    return pattern.search(memoryview(await _received(answer))[:limit]) is not None
+    return pattern.search(memoryview(await received(answer))[:limit]) is not None
 
 
-async def _received(answer: BrowserResponse) -> bytes:
-    """The body of ``answer`` as the browser received it (b"" when it keeps none)."""
+async def received(answer: BrowserResponse, within: float | None = None) -> bytes:
+    """The body of ``answer`` as the browser received it (b"" when it keeps none, or, ``within``
+    seconds given, when it is not all in by then: a document still streaming)."""
     from playwright.async_api import Error
 
     try:
-        return await answer.body()
-    except Error:
+        async with asyncio.timeout(within):
+            return await answer.body()
+    except (Error, TimeoutError):
         return b""
 
 

@@ -47,6 +47,7 @@ from crawler.net.browser_failures import (
     browser_proxy,
     forwarded_page,
     net_error,
+    received,
     unusable,
 )
 from crawler.net.failures import storage_failure
@@ -175,13 +176,12 @@ class Renderer:
         except FetchError as e:
             raise self._blamed(e, proxy, url, sent) from None
         except Error as e:
-            return await self._failed(str(e), url, pages, proxy, sent, answers)
+            return self._failed(str(e), url, proxy, sent, answers)
 
-    async def _failed(
+    def _failed(
         self,
         text: str,
         url: URL,
-        pages: PageStore | None,
         proxy: Proxy | None,
         sent: float,
         answers: list[BrowserResponse],
@@ -203,7 +203,7 @@ class Renderer:
                 raise self._blamed(self._router.credentials_rejected(proxy, PROXY_AUTH), proxy, url, sent)
             if (banned := self._ban(proxy, last.status)) is not None:
                 raise self._blamed(banned, proxy, url, sent)
-            return await self._response(url, last, "", last.url, pages)  # not shown: a site's 401 login too
+            return self._error_page(last, b"", last.url)  # not shown: a site's 401 login too
         if proxy is not None and code in CREDENTIALS:
             raise self._blamed(self._router.credentials_rejected(proxy, f"net::{code}"), proxy, url, sent)
         said = browser_failure(code, proxy)
@@ -243,8 +243,8 @@ class Renderer:
                 await keep(page, url, answer, self._screens, self.warc)
         except (BrowserTimeout, TimeoutError):
             late = self._timed_out(answers, proxy)
-            if late.kind is Kind.RENDER and answers[-1].status >= 400:  # an error page still loading: its status
-                return await self._response(url, answers[-1], "", answers[-1].url, pages)
+            if late.kind is Kind.RENDER and (last := answers[-1]).status >= 400:  # an error page still loading
+                return self._error_page(last, await received(last, DEADLINE_GRACE), last.url)  # (its body as sent)
             raise late from None
         return await self._response(url, answer, html, page.url, pages)
 
@@ -300,8 +300,7 @@ class Renderer:
         if len(body) > self._settings.max_bytes:
             raise FetchError(Kind.TOO_LARGE, f"rendered page exceeds max_bytes {self._settings.max_bytes}")
         if answer is not None and not 200 <= status < 300:
-            error = self._status_error(answer, body)
-            return Response(status, "text/html; charset=utf-8", error=error, rendered=True, final_url=final_url)
+            return self._error_page(answer, body, final_url)
         path, sha256 = None, hashlib.sha256(body).hexdigest()
         if pages is not None:
             page_file = pages.open(url)
@@ -322,15 +321,17 @@ class Renderer:
             final_url=final_url,
         )
 
-    def _status_error(self, answer: BrowserResponse, body: bytes) -> FetchError:
-        """A rendered page's error status: a challenge page (``blocked_when``) is ``blocked``; 408,
-        425, 429 and 5xx are retried, ``Retry-After`` honoured. From the headers the answer came
-        with (its tab may be closed by now)."""
+    def _error_page(self, answer: BrowserResponse, body: bytes, final_url: str) -> Response:
+        """A rendered page's error status, as a fetched one's: no page file; a challenge page
+        (``blocked_when``, on ``body``) is ``blocked``; 408, 425, 429 and 5xx are retried,
+        ``Retry-After`` honoured. From the headers the answer came with (its tab may be closed by now)."""
         headers = CIMultiDict(answer.headers)
         rules = self._settings.blocked
         if (why := rules.head(answer.status, headers) or rules.body(answer.status, headers, body)) is not None:
-            return blocked_page(why)
-        return status_error(answer.status, f"{answer.status} (rendered)", headers, self._settings.max_retry_after)
+            error = blocked_page(why)
+        else:
+            error = status_error(answer.status, f"{answer.status} (rendered)", headers, self._settings.max_retry_after)
+        return Response(answer.status, "text/html; charset=utf-8", error=error, rendered=True, final_url=final_url)
 
     async def _route(self, route: Route, main: Frame, target: URL, traffic: PageTraffic) -> None:
         """Blocked resource types are not loaded; the page itself may not be navigated out of the
