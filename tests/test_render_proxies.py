@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 from aiohttp import web
+from warcio.archiveiterator import ArchiveIterator
 
 from tests.helpers.leaks import read_output
 from tests.helpers.ordered import archived, crawl_in_order
@@ -355,20 +356,21 @@ async def _redirect(location: str) -> web.Response:
 @pytest.mark.parametrize("status", [404, 503])
 async def test_a_rendered_error_status_with_no_body_is_that_status(site, crawl, status):
     """Chromium shows no page for it (``ERR_HTTP_RESPONSE_CODE_FAILURE``); the record has the
-    status, as a fetched page's does, not a render error."""
+    status, as a fetched page's does, not a render error; the WARC has the answer, as a fetch's."""
 
     async def empty(_: web.Request) -> web.Response:
         return web.Response(status=status)
 
     site.route("127.0.0.1", "/empty", empty)
     url = site.url("127.0.0.1", "/empty")
-    r = await crawl(start_urls=[url], ignore_robots=True, retries=0, **RENDERED)
+    r = await crawl(start_urls=[url], ignore_robots=True, retries=0, warc=True, **RENDERED)
     (record,) = r.records
     assert (record["status"], record["rendered"], record["error"]) == (
         status,
         True,
         {"kind": "http", "message": f"{status} (rendered)"},
     )
+    assert archived(r.out / "crawl.warc.gz") == [url]
 
 
 @pytest.mark.parametrize("path", ["/auth", "/to-auth"])
@@ -399,7 +401,8 @@ async def test_a_sites_own_407_is_that_status_rendered_as_fetched(site, crawl, p
 
 async def test_a_challenge_page_that_never_finishes_loading_is_blocked_by_its_body(site, crawl):
     """A 503 "Just a moment..." page whose script never arrives: ``blocked_when``'s built-in title
-    rule reads the document as it was sent, so the page is ``blocked``, not a retried ``http`` 503."""
+    rule reads the document as it was sent, so the page is ``blocked``, not a retried ``http`` 503;
+    the WARC has that document."""
     never = asyncio.Event()
 
     async def wall(_: web.Request) -> web.Response:
@@ -413,10 +416,13 @@ async def test_a_challenge_page_that_never_finishes_loading_is_blocked_by_its_bo
     site.route("127.0.0.1", "/wall", wall)
     site.route("127.0.0.1", "/never.js", script)
     walled = site.url("127.0.0.1", "/wall")
-    r = await crawl(start_urls=[walled], ignore_robots=True, retries=0, **{**RENDERED, "render_timeout": 8})
+    r = await crawl(start_urls=[walled], ignore_robots=True, retries=0, warc=True, **{**RENDERED, "render_timeout": 8})
     (record,) = r.records
     assert (record["status"], record["rendered"], record["error"]["kind"]) == (503, True, "blocked")
     assert "Just a moment" in record["error"]["message"]
+    with (r.out / "crawl.warc.gz").open("rb") as f:  # the document as it was sent, as a fetch archives it
+        (kept,) = [w.content_stream().read() for w in ArchiveIterator(f) if w.rec_type == "response"]
+    assert b"<title>Just a moment...</title>" in kept
 
 
 async def test_a_rendered_page_that_answers_503_is_retried_as_a_fetched_one_is(site, crawl):

@@ -34,15 +34,20 @@ async def keep(
         except OSError as e:
             raise storage_failure(e, "screenshot") from None
     if warc is not None and answer is not None:
-        try:
-            await archive(warc, answer)
-        except OSError as e:
-            raise storage_failure(e, "WARC record") from None
+        await archived(warc, answer)
 
 
-async def archive(warc: WarcSink, answer: BrowserResponse) -> None:
-    """WARC records of the main document as the browser received it, its redirects first. The
-    body is the one Chromium keeps, already decoded: Content-Encoding is dropped with it."""
+async def archived(warc: WarcSink, answer: BrowserResponse, body: bytes | None = None) -> None:
+    """WARC records of the main document as the browser received it, its redirects first: a disk
+    that refuses them is the page's ``storage`` (or ``local``) error, as for a fetch. The body is
+    ``body``, else the one Chromium keeps, already decoded: Content-Encoding is dropped with it."""
+    try:
+        await _archive(warc, answer, await answer.body() if body is None else body)
+    except OSError as e:
+        raise storage_failure(e, "WARC record") from None
+
+
+async def _archive(warc: WarcSink, answer: BrowserResponse, answer_body: bytes) -> None:
     chain: list[BrowserResponse] = []
     request: Request | None = answer.request
     while request is not None:
@@ -51,7 +56,7 @@ async def archive(warc: WarcSink, answer: BrowserResponse) -> None:
             chain.append(response)
         request = request.redirected_from
     for response in reversed(chain):
-        body = await response.body() if response is answer else b""
+        body = answer_body if response is answer else b""
         sent = [(h["name"], h["value"]) for h in await response.request.headers_array()]
         received = [
             (h["name"], h["value"]) for h in await response.headers_array() if h["name"].lower() not in BODY_FRAMING

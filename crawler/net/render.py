@@ -51,7 +51,7 @@ from crawler.net.browser_failures import (
     unusable,
 )
 from crawler.net.failures import storage_failure
-from crawler.net.page_archive import keep
+from crawler.net.page_archive import archived, keep
 from crawler.net.page_traffic import PageTraffic
 from crawler.net.proxies import Proxy, Router
 from crawler.net.proxy_blame import ban_signal, blame
@@ -167,6 +167,8 @@ class Renderer:
                 sent = asyncio.get_running_loop().time()
                 try:
                     response = await self._load(tab.page, url, pages, proxy, answers)
+                except Error as e:  # read while the tab is open: an answer not shown is archived
+                    return await self._failed(str(e), url, proxy, answers)
                 finally:
                     await traffic.close()
                 tab.reusable = True
@@ -175,21 +177,14 @@ class Renderer:
             raise self._blamed(e.error, proxy, e.url, sent) from None
         except FetchError as e:
             raise self._blamed(e, proxy, url, sent) from None
-        except Error as e:
-            return self._failed(str(e), url, proxy, sent, answers)
+        except Error as e:  # the browser failed before the page was loaded (its tab did not open)
+            return await self._failed(str(e), url, proxy, answers)
 
-    def _failed(
-        self,
-        text: str,
-        url: URL,
-        proxy: Proxy | None,
-        sent: float,
-        answers: list[BrowserResponse],
-    ) -> Response:
+    async def _failed(self, text: str, url: URL, proxy: Proxy | None, answers: list[BrowserResponse]) -> Response:
         """The page the browser failed on (``text``, its words): a download is fetched instead; an
-        error status with no body (which Chromium does not show) is that status, as a fetch has it;
-        the proxy's failures and the page's connection's, as :mod:`~crawler.net.browser_failures`
-        reads them; else ``render``."""
+        error status with no body (which Chromium does not show) is that status, as a fetch has it,
+        and archived; the proxy's failures and the page's connection's, as
+        :mod:`~crawler.net.browser_failures` reads them (the caller blames them); else ``render``."""
         if "Download is starting" in text:
             raise NotHTML("a download")
         code = net_error(text)
@@ -200,17 +195,20 @@ class Renderer:
             return Response(PROXY_AUTH, "", error=error, rendered=True, final_url=final.url if final else str(url))
         if last is not None and last.status >= 400 and code in NOT_SHOWN:
             if proxy is not None and last.status == PROXY_AUTH:
-                raise self._blamed(self._router.credentials_rejected(proxy, PROXY_AUTH), proxy, url, sent)
+                raise self._router.credentials_rejected(proxy, PROXY_AUTH)
             if (banned := self._ban(proxy, last.status)) is not None:
-                raise self._blamed(banned, proxy, url, sent)
+                raise banned
+            if self.warc is not None:
+                await archived(self.warc, last, await received(last, DEADLINE_GRACE))
             return self._error_page(last, b"", last.url)  # not shown: a site's 401 login too
         if proxy is not None and code in CREDENTIALS:
-            raise self._blamed(self._router.credentials_rejected(proxy, f"net::{code}"), proxy, url, sent)
+            raise self._router.credentials_rejected(proxy, f"net::{code}")
         said = browser_failure(code, proxy)
         if said is not None:
-            raise self._blamed(said, proxy, url, sent)
-        message = f"the browser failed on the page: {text.splitlines()[0][:300]}"
-        raise FetchError(Kind.RENDER, self._router.redact(message))
+            raise said
+        raise FetchError(
+            Kind.RENDER, self._router.redact(f"the browser failed on the page: {text.splitlines()[0][:300]}")
+        )
 
     def _blamed(self, error: FetchError, proxy: Proxy | None, url: URL, sent: float) -> FetchError:
         """``error`` with the proxy blamed or not, as :func:`~crawler.net.proxy_blame.blame` does for the fetcher."""
@@ -244,7 +242,10 @@ class Renderer:
         except (BrowserTimeout, TimeoutError):
             late = self._timed_out(answers, proxy)
             if late.kind is Kind.RENDER and (last := answers[-1]).status >= 400:  # an error page still loading
-                return self._error_page(last, await received(last, DEADLINE_GRACE), last.url)  # (its body as sent)
+                body = await received(last, DEADLINE_GRACE)  # as it was sent
+                if self.warc is not None:
+                    await archived(self.warc, last, body)
+                return self._error_page(last, body, last.url)
             raise late from None
         return await self._response(url, answer, html, page.url, pages)
 
