@@ -398,20 +398,49 @@ async def test_trust_env_uses_http_proxy_and_honours_no_proxy(hosts_site, crawl,
 
 @pytest.mark.parametrize("rotation", ["round_robin", "sticky", "least_used", "random"])
 def test_a_page_to_render_takes_a_proxy_the_browser_can_use_and_a_host_keeps_its_own(rotation):
-    """Chromium cannot authenticate to SOCKS: a page to render takes the pool's HTTP proxy, and
-    a sticky host's fetched pages stay on their SOCKS proxy; a pool with no proxy the browser can
-    use (or only disabled ones) gives what it has, and the page fails saying why."""
+    """Chromium cannot authenticate to SOCKS: a page to render takes one of the pool's HTTP
+    proxies (a sticky host always the same one), and a sticky host's fetched pages stay on their
+    SOCKS proxy; a pool with no proxy the browser can use (or only disabled ones) gives what it
+    has, and the page fails saying why."""
     socks = Proxy("socks5://127.0.0.1:1080", "socks5://sam:pw@127.0.0.1:1080", "socks5")
-    http = Proxy("http://127.0.0.1:3128", "http://sam:pw@127.0.0.1:3128", "http")
-    pool = Pool("default", [socks, http], rotation, None)
+    http = [Proxy(f"http://127.0.0.1:{port}", f"http://sam:pw@127.0.0.1:{port}", "http") for port in (3128, 3129)]
+    pool = Pool("default", [socks, *http], rotation, None)
     if rotation in ("round_robin", "sticky"):
         assert pool.pick("a.test", 0.0) is socks
-    assert all(pool.pick("a.test", 0.0, browser=True) is http for _ in range(4))
+    rendered = [pool.pick("a.test", 0.0, browser=True) for _ in range(4)]
+    assert all(any(r is h for h in http) for r in rendered)
     if rotation == "sticky":
+        assert len({r.id for r in rendered}) == 1  # one visitor's address for the host's rendered pages
         assert pool.pick("a.test", 0.0) is socks
-    http.dead = "credentials rejected"
+    for proxy in http:
+        proxy.dead = "credentials rejected"
     assert pool.pick("a.test", 0.0, browser=True) is socks
     assert Pool("socks", [socks], rotation, None).pick("a.test", 0.0, browser=True) is socks
+
+
+async def test_a_page_to_render_waits_for_a_proxy_the_browser_can_use_and_says_so():
+    """The pool's HTTP proxy cools down: a page to render waits for it (not for the SOCKS proxy
+    with credentials, which is ready) and gives up naming what it waited for."""
+    from crawler.net.proxies import NoProxy, Router
+
+    router = Router(
+        ["socks5://sam:pw@127.0.0.1:1080", "http://127.0.0.1:9"],
+        {},
+        [],
+        rotation="round_robin",
+        cap=None,
+        cooldown=60,
+        wait=0.1,
+    )
+    http = router.take("a.test", browser=True)
+    assert http is not None and http.id == "http://127.0.0.1:9"
+    router.release(http, failed=True)  # cooling down for a minute
+    assert router.take("a.test") is not None  # a fetched page takes the SOCKS proxy
+    with pytest.raises(NoProxy) as waiting:
+        router.take("a.test", browser=True)
+    given_up = router.gave_up(waiting.value)
+    assert given_up.message.startswith("pool 'default': none the browser can use after 0.1s (")
+    assert "pw" not in given_up.message
 
 
 async def test_router_waits_at_most_proxy_wait_then_says_why():

@@ -90,6 +90,7 @@ class Pool:
     cap: int | None
     _next: int = 0
     _sticky: dict[str, Proxy] = field(default_factory=dict)
+    _sticky_rendered: dict[str, Proxy] = field(default_factory=dict)  # a host whose own the browser cannot use
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     failing_since: float | None = None  # loop time of the first failure since a request last worked
 
@@ -109,20 +110,25 @@ class Pool:
         if not ready:
             return None
         if self.rotation == "sticky":
-            current = self._sticky.get(host)
-            if current in ready:
-                return current
-            if browser and current is not None and not current.browser_usable and not current.dead:
-                return self._round_robin(ready)  # the host keeps its proxy for fetched pages
-            if len(self._sticky) >= ROUTE_CACHE:
-                self._sticky.clear()
-            self._sticky[host] = self._round_robin(ready)
-            return self._sticky[host]
+            own = self._sticky.get(host)
+            if browser and own is not None and not own.browser_usable and not own.dead:
+                return self._stick(self._sticky_rendered, host, ready)  # fetched pages keep their own
+            return self._stick(self._sticky, host, ready)
         if self.rotation == "random":
             return random.choice(ready)
         if self.rotation == "least_used":
             return min(ready, key=lambda p: (p.requests, p.inflight))
         return self._round_robin(ready)
+
+    def _stick(self, table: dict[str, Proxy], host: str, ready: list[Proxy]) -> Proxy:
+        """The host's proxy in ``table`` while it is ready, else the next ready one from now on."""
+        current = table.get(host)
+        if current in ready:
+            return current
+        if len(table) >= ROUTE_CACHE:
+            table.clear()
+        table[host] = self._round_robin(ready)
+        return table[host]
 
     def _round_robin(self, ready: list[Proxy]) -> Proxy:
         for _ in range(len(self.proxies)):
@@ -144,10 +150,11 @@ class NoProxy(Exception):
     ``proxy_wait`` seconds and none is at work now (a dead pool's URLs end now instead of each
     waiting it out again; a pool merely busy with slow answers is not dead)."""
 
-    def __init__(self, pool: Pool, now: float, patience: float) -> None:
+    def __init__(self, pool: Pool, now: float, patience: float, browser: bool = False) -> None:
         super().__init__(pool.name)
         self.pool = pool
         self.now = now
+        self.browser = browser  # wanted for a page to render: one the browser can use
         self.all_dead = all(p.dead for p in pool.proxies)
         at_work = any(p.inflight and not p.dead and p.cooling_until <= now for p in pool.proxies)
         self.failing = pool.failing_since is not None and now - pool.failing_since >= patience and not at_work
@@ -251,7 +258,7 @@ class Router:
         now = asyncio.get_running_loop().time()
         proxy = pool.pick(host, now, browser)
         if proxy is None:
-            raise NoProxy(pool, now, self._wait)
+            raise NoProxy(pool, now, self._wait, browser)
         return proxy
 
     def hold(self, proxy: Proxy) -> Proxy:
@@ -294,7 +301,7 @@ class Router:
     def gave_up(self, e: NoProxy) -> FetchError:
         """The error of a request that found no usable proxy within ``proxy_wait``."""
         states = "; ".join(f"{p.id}: {p.state(e.now)}" for p in e.pool.proxies)
-        why = f"none usable after {self._wait:g}s"
+        why = f"none {'the browser can use' if e.browser else 'usable'} after {self._wait:g}s"
         if e.all_dead or e.failing:
             why = "every proxy is disabled" if e.all_dead else f"none has worked for {self._wait:g}s"
         return FetchError(Kind.PROXY, f"pool {e.pool.name!r}: {why} ({states})")
