@@ -6,6 +6,7 @@ connection failed, and the guard names it. Real servers on 127.0.0.1 throughout.
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import AsyncIterator
 
 import pytest
@@ -15,6 +16,7 @@ from yarl import URL
 from crawler.core.errors import FetchError, Kind
 from crawler.core.urls import host_key
 from crawler.net.browser_failures import browser_failure
+from crawler.net.failures import storage_failure
 from crawler.net.proxies import Proxy
 from crawler.net.proxy_blame import blame
 from crawler.sinks.paths import host_dir
@@ -229,6 +231,16 @@ async def test_a_screenshot_that_cannot_be_written_is_the_pages_storage_error_an
     assert (failed["error"]["kind"], failed["path"]) == ("storage", None)
     assert failed["error"]["message"].startswith("cannot write screenshot: ")
     assert (r.by_url[plain]["status"], r.by_url[plain]["title"]) == (200, "plain")
+
+
+def test_a_full_disk_names_what_it_refused() -> None:
+    """This machine's disk, full: ``local`` (the crawl waits, no attempt spent), naming the write."""
+    full = storage_failure(OSError(errno.ENOSPC, "No space left on device"), "screenshot")
+    assert (full.kind, full.message, full.retryable) == (
+        Kind.LOCAL,
+        "cannot write screenshot: No space left on device",
+        True,
+    )
 
 
 @pytest.mark.parametrize(

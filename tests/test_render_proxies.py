@@ -425,6 +425,34 @@ async def test_a_challenge_page_that_never_finishes_loading_is_blocked_by_its_bo
     assert b"<title>Just a moment...</title>" in kept
 
 
+async def test_an_error_page_whose_document_never_arrives_whole_is_its_status_and_not_archived(crawl, tmp_path):
+    """A 503 that sends its headers and half its document, then stalls: the page's ``http`` 503,
+    retried as a fetch's; the WARC gets no record, as its document never arrived whole (an empty
+    one would be false)."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n"
+            b"<html><head><title>Just a moment...</title></head><body>" + b"<p>wait</p>" * 100
+        )
+        held.append(writer)
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/half"
+    try:
+        r = await crawl(start_urls=[url], ignore_robots=True, retries=1, warc=True, **{**RENDERED, "render_timeout": 3})
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+    (record,) = r.records
+    assert (record["status"], record["rendered"], record["attempts"]) == (503, True, 2)
+    assert record["error"] == {"kind": "http", "message": "503 (rendered)"}
+    assert archived(r.out / "crawl.warc.gz") == []
+
+
 async def test_a_rendered_page_that_answers_503_is_retried_as_a_fetched_one_is(site, crawl):
     """A busy server's 503 page is tried again (``retries``); a 404 is the page's answer, once."""
     calls = {"busy": 0, "missing": 0}

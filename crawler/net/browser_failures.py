@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from yarl import URL
@@ -142,23 +143,30 @@ def browser_failure(code: str, proxy: Proxy | None) -> FetchError | None:
     return FetchError(kind, f"{words} (the browser: net::{code})", retryable=retryable)
 
 
+def render_error(text: str, redact: Callable[[str], str]) -> FetchError:
+    """The browser's own failure (``text``, its words) on a page: ``render``, not retried."""
+    return FetchError(Kind.RENDER, redact(f"the browser failed on the page: {text.splitlines()[0][:300]}"))
+
+
 async def banned_body(answer: BrowserResponse, pattern: re.Pattern[bytes], limit: int) -> bool:
     """Whether the HTML document's ``answer`` (a 2xx, as the fetcher reads only those) matches
     ``proxy_ban_body``: the body as received, not the DOM its scripts made; its first ``limit`` bytes
     are searched (what the fetcher keeps to parse: ``max_parse_bytes``, at most ``max_bytes``)."""
-    return pattern.search(memoryview(await received(answer))[:limit]) is not None
+    return pattern.search(memoryview(await received(answer) or b"")[:limit]) is not None
 
 
-async def received(answer: BrowserResponse, within: float | None = None) -> bytes:
-    """The body of ``answer`` as the browser received it (b"" when it keeps none, or, ``within``
-    seconds given, when it is not all in by then: a document still streaming)."""
+async def received(answer: BrowserResponse, within: float | None = None) -> bytes | None:
+    """The body of ``answer`` as the browser received it: b"" when it keeps none; None when,
+    ``within`` seconds given, it is not all in by then (a document still streaming)."""
     from playwright.async_api import Error
 
     try:
         async with asyncio.timeout(within):
             return await answer.body()
-    except (Error, TimeoutError):
+    except Error:
         return b""
+    except TimeoutError:
+        return None
 
 
 async def forwarded_page(proxy: Proxy, answer: BrowserResponse) -> TargetUnreachable | None:

@@ -84,7 +84,7 @@ def storage_failure(exc: OSError, what: str = "page") -> FetchError:
     out of room, else ``storage``; the page's own error, never the site's."""
     local = _local_failure(exc)
     if local is not None:
-        return FetchError(Kind.LOCAL, local, retryable=True)
+        return FetchError(Kind.LOCAL, f"cannot write {what}: {local}", retryable=True)
     return FetchError(Kind.STORAGE, f"cannot write {what}: {exc}")
 
 

@@ -3,6 +3,7 @@ main document in the WARC as the browser received it."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,17 +38,32 @@ async def keep(
         await archived(warc, answer)
 
 
-async def archived(warc: WarcSink, answer: BrowserResponse, body: bytes | None = None) -> None:
+async def archived(
+    warc: WarcSink, answer: BrowserResponse, body: bytes | None = None, within: float | None = None
+) -> None:
     """WARC records of the main document as the browser received it, its redirects first: a disk
     that refuses them is the page's ``storage`` (or ``local``) error, as for a fetch. The body is
-    ``body``, else the one Chromium keeps, already decoded: Content-Encoding is dropped with it."""
+    ``body``, else the one Chromium keeps, already decoded: Content-Encoding is dropped with it.
+    ``within`` seconds given (a page past its deadline), they are left out when the browser cannot
+    give their headers by then."""
+    from playwright.async_api import Error
+
     try:
-        await _archive(warc, answer, await answer.body() if body is None else body)
+        async with asyncio.timeout(within):
+            records = await _records(answer, await answer.body() if body is None else body)
+    except (TimeoutError, Error):
+        if within is None:
+            raise
+        return
+    try:
+        for exchange, payload in records:
+            await warc.write(exchange, payload)
     except OSError as e:
         raise storage_failure(e, "WARC record") from None
 
 
-async def _archive(warc: WarcSink, answer: BrowserResponse, answer_body: bytes) -> None:
+async def _records(answer: BrowserResponse, answer_body: bytes) -> list[tuple[Exchange, bytes]]:
+    """The exchanges of ``answer`` and the redirects before it, oldest first, with their bodies."""
     chain: list[BrowserResponse] = []
     request: Request | None = answer.request
     while request is not None:
@@ -55,6 +71,7 @@ async def _archive(warc: WarcSink, answer: BrowserResponse, answer_body: bytes) 
         if response is not None:
             chain.append(response)
         request = request.redirected_from
+    records = []
     for response in reversed(chain):
         body = answer_body if response is answer else b""
         sent = [(h["name"], h["value"]) for h in await response.request.headers_array()]
@@ -62,17 +79,16 @@ async def _archive(warc: WarcSink, answer: BrowserResponse, answer_body: bytes) 
             (h["name"], h["value"]) for h in await response.headers_array() if h["name"].lower() not in BODY_FRAMING
         ]
         u = URL(response.url, encoded=True)
-        await warc.write(
-            Exchange(
-                response.url,
-                response.request.method,
-                u.raw_host or "",
-                u.raw_path_qs or "/",
-                sent,
-                response.status,
-                response.status_text,
-                "HTTP/1.1",
-                [*received, ("Content-Length", str(len(body)))],
-            ),
-            body,
+        exchange = Exchange(
+            response.url,
+            response.request.method,
+            u.raw_host or "",
+            u.raw_path_qs or "/",
+            sent,
+            response.status,
+            response.status_text,
+            "HTTP/1.1",
+            [*received, ("Content-Length", str(len(body)))],
         )
+        records.append((exchange, body))
+    return records

@@ -48,6 +48,7 @@ from crawler.net.browser_failures import (
     forwarded_page,
     net_error,
     received,
+    render_error,
     unusable,
 )
 from crawler.net.failures import storage_failure
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
 __all__ = ["NotHTML", "RenderSettings", "Renderer"]
 
 DEADLINE_GRACE = 1.0  # seconds past render_timeout before our deadline cuts a page the browser did not
+LATE_READ = 2.0  # seconds past the deadline to read an error page's document, and again its WARC headers
 
 
 class NotHTML(Exception):
@@ -159,7 +161,7 @@ class Renderer:
             async with self.browsers.tab(
                 key, options, [{"name": k, "value": v, "url": str(url)} for k, v in cookies.items()]
             ) as tab:
-                lifetime = 2 * self._settings.timeout + DEADLINE_GRACE  # the load, and the tab's close
+                lifetime = 2 * self._settings.timeout + DEADLINE_GRACE + 2 * LATE_READ  # load, late reads, close
                 traffic = PageTraffic(host, self._slots.holder(f"page {url}", lifetime), self._settings.timeout / 2)
                 tab.on_route = lambda route: self._route(route, tab.page.main_frame, url, traffic)
                 tab.on_done = traffic.done
@@ -177,8 +179,8 @@ class Renderer:
             raise self._blamed(e.error, proxy, e.url, sent) from None
         except FetchError as e:
             raise self._blamed(e, proxy, url, sent) from None
-        except Error as e:  # the browser failed before the page was loaded (its tab did not open)
-            return await self._failed(str(e), url, proxy, answers)
+        except Error as e:  # the browser failed around the page: its tab did not open or close
+            raise render_error(str(e), self._router.redact) from None
 
     async def _failed(self, text: str, url: URL, proxy: Proxy | None, answers: list[BrowserResponse]) -> Response:
         """The page the browser failed on (``text``, its words): a download is fetched instead; an
@@ -198,17 +200,22 @@ class Renderer:
                 raise self._router.credentials_rejected(proxy, PROXY_AUTH)
             if (banned := self._ban(proxy, last.status)) is not None:
                 raise banned
-            if self.warc is not None:
-                await archived(self.warc, last, await received(last, DEADLINE_GRACE))
-            return self._error_page(last, b"", last.url)  # not shown: a site's 401 login too
+            body = await self._late(last)
+            return self._error_page(last, body or b"", last.url)  # not shown: a site's 401 login too
         if proxy is not None and code in CREDENTIALS:
             raise self._router.credentials_rejected(proxy, f"net::{code}")
         said = browser_failure(code, proxy)
         if said is not None:
             raise said
-        raise FetchError(
-            Kind.RENDER, self._router.redact(f"the browser failed on the page: {text.splitlines()[0][:300]}")
-        )
+        raise render_error(text, self._router.redact)
+
+    async def _late(self, answer: BrowserResponse) -> bytes | None:
+        """An error page's document past its deadline, or not shown: its body as it was sent (None
+        when it is not all in), archived when it is."""
+        body = await received(answer, LATE_READ)
+        if self.warc is not None and body is not None:
+            await archived(self.warc, answer, body, within=LATE_READ)
+        return body
 
     def _blamed(self, error: FetchError, proxy: Proxy | None, url: URL, sent: float) -> FetchError:
         """``error`` with the proxy blamed or not, as :func:`~crawler.net.proxy_blame.blame` does for the fetcher."""
@@ -242,10 +249,7 @@ class Renderer:
         except (BrowserTimeout, TimeoutError):
             late = self._timed_out(answers, proxy)
             if late.kind is Kind.RENDER and (last := answers[-1]).status >= 400:  # an error page still loading
-                body = await received(last, DEADLINE_GRACE)  # as it was sent
-                if self.warc is not None:
-                    await archived(self.warc, last, body)
-                return self._error_page(last, body, last.url)
+                return self._error_page(last, await self._late(last) or b"", last.url)
             raise late from None
         return await self._response(url, answer, html, page.url, pages)
 
