@@ -263,7 +263,7 @@ class Pipeline:
             overloaded = error is not None and (
                 error.kind is Kind.TIMEOUT or (response is not None and response.status in OVERLOAD_STATUS)
             )
-            await self._observe((error.host if error is not None else None) or request.host, sent, overloaded)
+            await self._observe(request.host, sent, overloaded)
         return response, error
 
     async def _observe(self, host: str, sent: float, overloaded: bool) -> None:

@@ -89,7 +89,6 @@ class FetchError(CrawlerError):
         proxy_fault: bool = False,
         banned: bool = False,
         reported_by_proxy: str | None = None,
-        host: str | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -101,9 +100,6 @@ class FetchError(CrawlerError):
         # why a proxy said it could not reach the target (refused, unreachable): the target's
         # failure, not the proxy's (see crawler.net.proxy_blame)
         self.reported_by_proxy = reported_by_proxy
-        # the host that failed when it is not the request's (a rendered page's redirect hop): the
-        # one AIMD slows down
-        self.host = host
 
     def as_record(self) -> dict[str, str]:
         return {"kind": self.kind.value, "message": self.message}

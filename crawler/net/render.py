@@ -280,19 +280,14 @@ class Renderer:
 
     def _timed_out(self, answers: list[BrowserResponse], proxy: Proxy | None) -> FetchError:
         """A page out of time. A document that never answered (``answers``: the main frame's; the
-        last a redirect whose next hop never answered: that hop's host is slowed down) timed out
-        as a fetch would: ``timeout``, retried. One that answered a ban status through a proxy
-        bans it (its page may never finish loading: a challenge's scripts). Otherwise the page's
-        scripts ran late: ``render`` (for an error status, the caller records that status, as a
-        fetch would)."""
+        last a redirect whose next hop never answered) timed out as a fetch would: ``timeout``,
+        retried. One that answered a ban status through a proxy bans it (its page may never
+        finish loading: a challenge's scripts). Otherwise the page's scripts ran late: ``render``
+        (for an error status, the caller records that status, as a fetch would)."""
         last = answers[-1] if answers else None
-        hop = last.request.redirected_to if last is not None else None
-        if last is None or hop is not None:
+        if last is None or last.request.redirected_to is not None:
             return FetchError(
-                Kind.TIMEOUT,
-                f"timed out: no answer within {self._settings.timeout:g}s (rendered)",
-                retryable=True,
-                host=host_key(URL(hop.url, encoded=True)) if hop is not None else None,
+                Kind.TIMEOUT, f"timed out: no answer within {self._settings.timeout:g}s (rendered)", retryable=True
             )
         if (banned := self._ban(proxy, last.status)) is not None:
             return banned
