@@ -426,9 +426,8 @@ async def test_a_challenge_page_that_never_finishes_loading_is_blocked_by_its_bo
 
 
 async def test_an_error_page_whose_document_never_arrives_whole_is_its_status_and_not_archived(crawl, tmp_path):
-    """A 503 that sends its headers and half its document, then stalls: the page's ``http`` 503,
-    retried as a fetch's; the WARC gets no record, as its document never arrived whole (an empty
-    one would be false)."""
+    """A 503 that sends its headers and half its document, then stalls: the page's ``http`` 503;
+    the WARC gets no record, as its document never arrived whole (an empty one would be false)."""
     held: list[asyncio.StreamWriter] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -442,13 +441,15 @@ async def test_an_error_page_whose_document_never_arrives_whole_is_its_status_an
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/half"
     try:
-        r = await crawl(start_urls=[url], ignore_robots=True, retries=1, warc=True, **{**RENDERED, "render_timeout": 3})
+        r = await crawl(  # 8 s: its headers are in by then on a busy machine too
+            start_urls=[url], ignore_robots=True, retries=0, warc=True, **{**RENDERED, "render_timeout": 8}
+        )
     finally:
         for writer in held:
             writer.close()
         server.close()
     (record,) = r.records
-    assert (record["status"], record["rendered"], record["attempts"]) == (503, True, 2)
+    assert (record["status"], record["rendered"]) == (503, True)
     assert record["error"] == {"kind": "http", "message": "503 (rendered)"}
     assert archived(r.out / "crawl.warc.gz") == []
 

@@ -212,6 +212,8 @@ class BrowserPool:
         """A tab to load one page in, while a page slot is held. Pages with the same ``key``
         share a context, made with ``options`` and ``cookies``. A browser that does not open or
         close a tab within ``render_timeout`` is stuck: it is killed and the next page gets a new one."""
+        from playwright.async_api import Error
+
         async with self._slots:
             instance = await self._ready()
             instance.open += 1
@@ -222,7 +224,7 @@ class BrowserPool:
                 yield tab
             finally:
                 if tab is not None and instance.browser.is_connected() and not instance.stuck:
-                    with contextlib.suppress(FetchError):  # the page itself is done: keep its result
+                    with contextlib.suppress(FetchError, Error):  # the page itself is done: keep its result
                         async with self._answering(instance, "close a tab"):
                             await instance.give_back(key, tab, self._settings.concurrency)
                 instance.open -= 1

@@ -156,16 +156,14 @@ async def banned_body(answer: BrowserResponse, pattern: re.Pattern[bytes], limit
 
 
 async def received(answer: BrowserResponse, within: float | None = None) -> bytes | None:
-    """The body of ``answer`` as the browser received it: b"" when it keeps none; None when,
-    ``within`` seconds given, it is not all in by then (a document still streaming)."""
+    """The body of ``answer`` as the browser received it; None when the browser has none whole: it
+    keeps none, the connection broke, or (``within`` seconds given) it is not all in by then."""
     from playwright.async_api import Error
 
     try:
         async with asyncio.timeout(within):
             return await answer.body()
-    except Error:
-        return b""
-    except TimeoutError:
+    except (Error, TimeoutError):
         return None
 
 
