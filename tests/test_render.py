@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from aiohttp import web
 
 from crawler.config import Job
@@ -17,6 +18,7 @@ from crawler.observe.report.html import render as render_report
 from tests.helpers.cli import run_cli
 from tests.helpers.leaks import basic_credentials, read_output
 from tests.helpers.output import read_records
+from tests.helpers.ports import free_port
 from tests.helpers.render_site import ITEM, ITEMS, SHELL, job, js_site
 
 
@@ -246,6 +248,66 @@ async def test_a_rendered_page_is_not_sent_out_of_scope_by_its_script(site, tmp_
     assert site.hits[("elsewhere.test", "/")] == 0
     (record,) = read_records(tmp_path / "o")
     assert record["rendered"] and record["status"] == 200
+
+
+@pytest.mark.parametrize("render", [True, False])
+async def test_a_redirect_out_of_scope_is_the_redirects_error_rendered_as_fetched(site, tmp_path, render):
+    """A server's 302 to a host out of scope: the browser follows it itself (Playwright cannot
+    stop a redirect), but the record is the redirect's ``redirect`` error, as a fetched page's; no
+    file keeps the page it led to, none of its resources load and none of its links are followed."""
+
+    async def away(_: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(site.url("elsewhere.test", "/away"))
+
+    site.route("js.test", "/", away)
+    site.html("elsewhere.test", "/away", '<img src="/pic.png"><script src="/s.js"></script><a href="/next">n</a>away')
+    site.html("elsewhere.test", "/next", "next")
+    await site.start()
+    out = tmp_path / "o"
+    fields = {"render": ["*"], "render_timeout": 30} if render else {}
+    await Crawl(
+        Job.model_validate(
+            {
+                "start_urls": [site.url("js.test")],
+                "resolve": site.pin("js.test", "elsewhere.test"),
+                "output": str(out),
+                "ignore_robots": True,
+                **fields,
+            }
+        )
+    ).run()
+    (record,) = read_records(out)
+    target = site.url("elsewhere.test", "/away")
+    assert (record["status"], record["path"], record["error"]) == (
+        302,
+        None,
+        {"kind": "redirect", "message": f"redirect to out-of-scope URL {target}"},
+    )
+    assert record["rendered"] is render
+    for path in ("/pic.png", "/s.js", "/next"):
+        assert site.hits[("elsewhere.test", path)] == 0
+    assert not any(b"away" in f.read_bytes() for f in (out / "pages").rglob("*") if f.is_file())
+
+
+async def test_a_redirect_out_of_scope_to_a_dead_port_is_still_the_redirects_error(site, tmp_path):
+    """Where the browser's redirect out of scope leads fails (a refused port): not that failure,
+    which a fetched page would never have met, but the redirect's error."""
+    gone = f"http://127.0.0.1:{free_port()}/gone"
+
+    async def away(_: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(gone)
+
+    site.route("js.test", "/", away)
+    await site.start()
+    out = tmp_path / "o"
+    job = {"start_urls": [site.url("js.test")], "resolve": site.pin("js.test"), "output": str(out)}
+    await Crawl(Job.model_validate({**job, "ignore_robots": True, "render": ["*"], "render_timeout": 30})).run()
+    (record,) = read_records(out)
+    assert (record["status"], record["rendered"], record["error"]) == (
+        302,
+        True,
+        {"kind": "redirect", "message": f"redirect to out-of-scope URL {gone}"},
+    )
 
 
 async def test_a_redirect_the_browser_follows_is_the_records_final_url(site, tmp_path):

@@ -53,6 +53,7 @@ from crawler.net.browser_failures import (
 )
 from crawler.net.failures import storage_failure
 from crawler.net.page_archive import archived, keep
+from crawler.net.page_scope import navigates_out, redirected_out, shows_outside
 from crawler.net.page_traffic import PageTraffic
 from crawler.net.proxies import Proxy, Router
 from crawler.net.proxy_blame import ban_signal, blame
@@ -61,7 +62,7 @@ from crawler.scheduling.slots import Slots
 from crawler.sinks.pages import PageStore
 
 if TYPE_CHECKING:
-    from playwright.async_api import Frame, Page, Request, Route
+    from playwright.async_api import Frame, Page, Route
     from playwright.async_api import Response as BrowserResponse
 
     from crawler.sinks.warc import WarcSink
@@ -163,7 +164,7 @@ class Renderer:
             ) as tab:
                 lifetime = 2 * self._settings.timeout + DEADLINE_GRACE + 2 * LATE_READ  # load, late reads, close
                 traffic = PageTraffic(host, self._slots.holder(f"page {url}", lifetime), self._settings.timeout / 2)
-                tab.on_route = lambda route: self._route(route, tab.page.main_frame, url, traffic)
+                tab.on_route = lambda route: self._route(route, tab.page.main_frame, url, traffic, answers)
                 tab.on_done = traffic.done
                 tab.on_response = partial(_answered, tab.page, traffic, answers)
                 sent = asyncio.get_running_loop().time()
@@ -189,6 +190,8 @@ class Renderer:
         :mod:`~crawler.net.browser_failures` reads them (the caller blames them); else ``render``."""
         if "Download is starting" in text:
             raise NotHTML("a download")
+        if (out := redirected_out(answers, self._rules)) is not None:
+            return out
         code = net_error(text)
         last = answers[-1] if answers else None
         if proxy is None and code == SITES_PROXY_AUTH:  # the page's 407, as a fetch has it
@@ -238,6 +241,8 @@ class Renderer:
                     answer = await page.goto(
                         str(url), wait_until=self._settings.wait, timeout=self._settings.timeout * 1000
                     )
+                if (out := redirected_out(answers, self._rules)) is not None:
+                    return out
                 if answer is not None:
                     await self._answer_checked(answer, proxy)
                 if self._settings.selector:
@@ -247,6 +252,8 @@ class Renderer:
                 html = await _dom(page, self._settings.max_bytes)
                 await keep(page, url, answer, self._screens, self.warc)
         except (BrowserTimeout, TimeoutError):
+            if (out := redirected_out(answers, self._rules)) is not None:
+                return out
             late = self._timed_out(answers, proxy)
             if late.kind is Kind.RENDER and (last := answers[-1]).status >= 400:  # an error page still loading
                 return self._error_page(last, await self._late(last) or b"", last.url)
@@ -338,31 +345,28 @@ class Renderer:
             error = status_error(answer.status, f"{answer.status} (rendered)", headers, self._settings.max_retry_after)
         return Response(answer.status, "text/html; charset=utf-8", error=error, rendered=True, final_url=final_url)
 
-    async def _route(self, route: Route, main: Frame, target: URL, traffic: PageTraffic) -> None:
+    async def _route(
+        self, route: Route, main: Frame, target: URL, traffic: PageTraffic, answers: list[BrowserResponse]
+    ) -> None:
         """Blocked resource types are not loaded; the page itself may not be navigated out of the
-        job's scope (a script or redirect sending it elsewhere); subresources may come from anywhere,
-        each in a slot of its host."""
+        job's scope, nor a page a redirect took there loaded (:mod:`.page_scope`); subresources
+        may come from anywhere, each in a slot of its host."""
         from playwright.async_api import Error
 
         request = route.request
         try:
             if request.resource_type in self._settings.block:
                 await route.abort()
-            elif self._leaves_scope(request, main, target) or not await traffic.admit(request):
+            elif (
+                navigates_out(request, main, target, self._rules)
+                or shows_outside(request, answers, self._rules)
+                or not await traffic.admit(request)
+            ):
                 await route.abort("blockedbyclient")
             else:
                 await route.continue_()
         except Error:  # the page closed meanwhile (timed out, crashed)
             await traffic.done(request)
-
-    def _leaves_scope(self, request: Request, main: Frame, target: URL) -> bool:
-        return (
-            request.is_navigation_request()
-            and request.frame == main
-            and self._rules is not None
-            and str(target) != request.url
-            and self._rules.refusal(URL(request.url, encoded=True), 0) is not None
-        )
 
     def usage(self) -> BrowserUse | None:
         return self.browsers.usage()
