@@ -95,14 +95,8 @@ async def test_a_proxys_ban_signal_on_a_rendered_page_moves_it_to_another_proxy(
             return web.Response(status=429, text='<script src="/never.js"></script>', content_type="text/html")
         return web.Response(text="<p>Please solve this CAPTCHA</p>", content_type="text/html")
 
-    never = asyncio.Event()
-
-    async def script(_: web.Request) -> web.Response:
-        await never.wait()  # released by the test's end (the server's shutdown)
-        return web.Response(text="")
-
     site.route("127.0.0.1", "/news", page)
-    site.route("127.0.0.1", "/never.js", script)
+    site.route("127.0.0.1", "/never.js", _never_arrives)
     url = site.url("127.0.0.1", "/news")
     r = await crawl(
         start_urls=[url],
@@ -349,6 +343,12 @@ async def test_a_redirect_to_a_target_the_proxy_cannot_reach_names_that_target(s
     }
 
 
+async def _never_arrives(_: web.Request) -> web.Response:
+    """A script the page waits for forever (cancelled by the test's end: the server's shutdown)."""
+    await asyncio.Event().wait()
+    raise AssertionError("unreachable")
+
+
 async def _redirect(location: str) -> web.Response:
     raise web.HTTPFound(location)
 
@@ -403,18 +403,13 @@ async def test_a_challenge_page_that_never_finishes_loading_is_blocked_by_its_bo
     """A 503 "Just a moment..." page whose script never arrives: ``blocked_when``'s built-in title
     rule reads the document as it was sent, so the page is ``blocked``, not a retried ``http`` 503;
     the WARC has that document."""
-    never = asyncio.Event()
 
     async def wall(_: web.Request) -> web.Response:
         page = '<html><head><title>Just a moment...</title><script src="/never.js"></script></head></html>'
         return web.Response(status=503, text=page, content_type="text/html")
 
-    async def script(_: web.Request) -> web.Response:
-        await never.wait()  # released by the test's end (the server's shutdown)
-        return web.Response(text="")
-
     site.route("127.0.0.1", "/wall", wall)
-    site.route("127.0.0.1", "/never.js", script)
+    site.route("127.0.0.1", "/never.js", _never_arrives)
     walled = site.url("127.0.0.1", "/wall")
     r = await crawl(start_urls=[walled], ignore_robots=True, retries=0, warc=True, **{**RENDERED, "render_timeout": 8})
     (record,) = r.records
