@@ -17,6 +17,7 @@ from crawler.observe.report.data import read
 from crawler.observe.report.html import render as render_report
 from tests.helpers.cli import run_cli
 from tests.helpers.leaks import basic_credentials, read_output
+from tests.helpers.ordered import archived
 from tests.helpers.output import read_records
 from tests.helpers.ports import free_port
 from tests.helpers.render_site import ITEM, ITEMS, SHELL, job, js_site
@@ -253,14 +254,16 @@ async def test_a_rendered_page_is_not_sent_out_of_scope_by_its_script(site, tmp_
 @pytest.mark.parametrize("render", [True, False])
 async def test_a_redirect_out_of_scope_is_the_redirects_error_rendered_as_fetched(site, tmp_path, render):
     """A server's 302 to a host out of scope: the browser follows it itself (Playwright cannot
-    stop a redirect), but the record is the redirect's ``redirect`` error, as a fetched page's; no
-    file keeps the page it led to, none of its resources load and none of its links are followed."""
+    stop a redirect), but the record is the redirect's ``redirect`` error and the WARC has the
+    redirect, as for a fetched page; no file keeps the page it led to, none of its resources or
+    frames load and none of its links are followed."""
 
     async def away(_: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(site.url("elsewhere.test", "/away"))
 
     site.route("js.test", "/", away)
-    site.html("elsewhere.test", "/away", '<img src="/pic.png"><script src="/s.js"></script><a href="/next">n</a>away')
+    away_page = '<img src="/pic.png"><script src="/s.js"></script><iframe src="/frame"></iframe><a href="/next">n</a>'
+    site.html("elsewhere.test", "/away", away_page + "away")
     site.html("elsewhere.test", "/next", "next")
     await site.start()
     out = tmp_path / "o"
@@ -272,6 +275,7 @@ async def test_a_redirect_out_of_scope_is_the_redirects_error_rendered_as_fetche
                 "resolve": site.pin("js.test", "elsewhere.test"),
                 "output": str(out),
                 "ignore_robots": True,
+                "warc": True,
                 **fields,
             }
         )
@@ -283,9 +287,10 @@ async def test_a_redirect_out_of_scope_is_the_redirects_error_rendered_as_fetche
         None,
         {"kind": "redirect", "message": f"redirect to out-of-scope URL {target}"},
     )
-    assert record["rendered"] is render
-    for path in ("/pic.png", "/s.js", "/next"):
+    assert record["rendered"] is render and record["content_type"].startswith("text/plain")  # aiohttp's 302
+    for path in ("/pic.png", "/s.js", "/frame", "/next"):
         assert site.hits[("elsewhere.test", path)] == 0
+    assert archived(out / "crawl.warc.gz") == [site.url("js.test")]  # the redirect, as a fetch archives it
     assert not any(b"away" in f.read_bytes() for f in (out / "pages").rglob("*") if f.is_file())
 
 

@@ -1,5 +1,6 @@
 """One browser tab, kept between page loads: the renderer's hooks into the page's requests,
-and the question asked before a kept tab gets the next page (:meth:`Tab.answers`)."""
+the question asked before a kept tab gets the next page (:meth:`Tab.answers`), and the page's DOM
+read out of it (:func:`dom_html`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
+
+from crawler.core.errors import FetchError, Kind
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, Request, Response, Route, WebSocketRoute
@@ -81,3 +84,12 @@ async def close_popup(popup: Page) -> None:
 
     with contextlib.suppress(Error):
         await popup.close()
+
+
+async def dom_html(page: Page, limit: int) -> str:
+    """The DOM as HTML, measured in the page first: one past ``limit`` never crosses the pipe into
+    the crawl's memory (its length in UTF-16 units is at most its size in UTF-8, so a longer one
+    is too large for sure; the size of the rest is checked once it is here)."""
+    if await page.evaluate("() => document.documentElement ? document.documentElement.outerHTML.length : 0") > limit:
+        raise FetchError(Kind.TOO_LARGE, f"rendered page exceeds max_bytes {limit}")
+    return await page.content()

@@ -3,8 +3,8 @@
 A script's navigation of the page is stopped before it is sent (the page's route sees it). A
 redirect is not: the browser follows it itself (Playwright routes no redirect hop), so it is found
 in the main frame's answers. The page it leads to is not kept, and none of its resources are
-loaded; its record is the redirect's ``redirect`` error, as a fetched one's. The request for it
-was sent, once.
+loaded (iframes neither); its record is the redirect's ``redirect`` error, as a fetched one's, and
+the redirect is archived. The requests of its hops were sent.
 """
 
 from __future__ import annotations
@@ -33,21 +33,32 @@ def navigates_out(request: Request, main: Frame, target: URL, rules: LinkRules |
     )
 
 
-def shows_outside(request: Request, answers: list[BrowserResponse], rules: LinkRules | None) -> bool:
-    """Whether ``request`` is a resource of a page a redirect took out of scope (``answers``: the
-    main frame's so far): not loaded."""
-    return not request.is_navigation_request() and redirected_out(answers, rules) is not None
+def shows_outside(request: Request, main: Frame, answers: list[BrowserResponse], rules: LinkRules | None) -> bool:
+    """Whether ``request`` is for a page a redirect took out of scope (``answers``: the main
+    frame's so far), other than the main frame's own navigations: not loaded (iframes neither)."""
+    if request.is_navigation_request() and request.frame == main:
+        return False
+    return redirect_out(answers, rules) is not None
 
 
-def redirected_out(answers: list[BrowserResponse], rules: LinkRules | None) -> Response | None:
-    """The main document's first redirect out of scope (``answers``: the main frame's), as the
-    fetcher records one: its status and ``redirect`` error, nothing of the page it led to kept;
-    None when the page stayed in scope."""
+def redirect_out(answers: list[BrowserResponse], rules: LinkRules | None) -> BrowserResponse | None:
+    """The main document's first answer that redirected it out of scope (``answers``: the main
+    frame's); None when it stayed in scope. (Depth 0: the page's own depth was admitted already.)"""
     if rules is None:
         return None
     for answer in answers:
         hop = answer.request.redirected_to
-        if hop is not None and (why := rules.refusal(URL(hop.url, encoded=True), 0)) is not None:
-            error = FetchError(Kind.REDIRECT, f"redirect to {why} {hop.url}")
-            return Response(answer.status, "", error=error, rendered=True, final_url=hop.url)
+        if hop is not None and rules.refusal(URL(hop.url, encoded=True), 0) is not None:
+            return answer
     return None
+
+
+def left_scope(answer: BrowserResponse, rules: LinkRules) -> Response:
+    """The redirect ``answer`` out of scope as the fetcher records one: its status and content
+    type, a ``redirect`` error, nothing of the page it led to."""
+    target = answer.request.redirected_to
+    assert target is not None  # (redirect_out found it so)
+    why = rules.refusal(URL(target.url, encoded=True), 0)
+    error = FetchError(Kind.REDIRECT, f"redirect to {why} {target.url}")
+    ctype = answer.headers.get("content-type", "")
+    return Response(answer.status, ctype, error=error, rendered=True, final_url=target.url)

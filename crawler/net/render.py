@@ -51,9 +51,10 @@ from crawler.net.browser_failures import (
     render_error,
     unusable,
 )
+from crawler.net.browser_tab import dom_html
 from crawler.net.failures import storage_failure
 from crawler.net.page_archive import archived, keep
-from crawler.net.page_scope import navigates_out, redirected_out, shows_outside
+from crawler.net.page_scope import left_scope, navigates_out, redirect_out, shows_outside
 from crawler.net.page_traffic import PageTraffic
 from crawler.net.proxies import Proxy, Router
 from crawler.net.proxy_blame import ban_signal, blame
@@ -190,7 +191,7 @@ class Renderer:
         :mod:`~crawler.net.browser_failures` reads them (the caller blames them); else ``render``."""
         if "Download is starting" in text:
             raise NotHTML("a download")
-        if (out := redirected_out(answers, self._rules)) is not None:
+        if (out := await self._left_scope(answers)) is not None:
             return out
         code = net_error(text)
         last = answers[-1] if answers else None
@@ -211,6 +212,15 @@ class Renderer:
         if said is not None:
             raise said
         raise render_error(text, self._router.redact)
+
+    async def _left_scope(self, answers: list[BrowserResponse]) -> Response | None:
+        """The redirect out of scope the browser followed (:mod:`.page_scope`), archived, if any."""
+        answer = redirect_out(answers, self._rules)
+        if answer is None or self._rules is None:
+            return None
+        if self.warc is not None:
+            await archived(self.warc, answer, b"", within=LATE_READ)
+        return left_scope(answer, self._rules)
 
     async def _late(self, answer: BrowserResponse) -> bytes | None:
         """An error page's document past its deadline, or not shown: its body as it was sent (None
@@ -241,7 +251,7 @@ class Renderer:
                     answer = await page.goto(
                         str(url), wait_until=self._settings.wait, timeout=self._settings.timeout * 1000
                     )
-                if (out := redirected_out(answers, self._rules)) is not None:
+                if (out := await self._left_scope(answers)) is not None:
                     return out
                 if answer is not None:
                     await self._answer_checked(answer, proxy)
@@ -249,10 +259,12 @@ class Renderer:
                     await page.wait_for_selector(
                         self._settings.selector, timeout=max(deadline - loop.time(), 0.001) * 1000
                     )
-                html = await _dom(page, self._settings.max_bytes)
+                html = await dom_html(page, self._settings.max_bytes)
+                if (out := await self._left_scope(answers)) is not None:  # a script went to a redirect out
+                    return out
                 await keep(page, url, answer, self._screens, self.warc)
         except (BrowserTimeout, TimeoutError):
-            if (out := redirected_out(answers, self._rules)) is not None:
+            if (out := await self._left_scope(answers)) is not None:
                 return out
             late = self._timed_out(answers, proxy)
             if late.kind is Kind.RENDER and (last := answers[-1]).status >= 400:  # an error page still loading
@@ -359,7 +371,7 @@ class Renderer:
                 await route.abort()
             elif (
                 navigates_out(request, main, target, self._rules)
-                or shows_outside(request, answers, self._rules)
+                or shows_outside(request, main, answers, self._rules)
                 or not await traffic.admit(request)
             ):
                 await route.abort("blockedbyclient")
@@ -385,12 +397,3 @@ async def _answered(
         if response.request.is_navigation_request() and response.frame == page.main_frame:
             answers.append(response)
     await traffic.answered(response)
-
-
-async def _dom(page: Page, limit: int) -> str:
-    """The DOM as HTML, measured in the page first: one past ``limit`` never crosses the pipe into
-    the crawl's memory (its length in UTF-16 units is at most its size in UTF-8, so a longer one
-    is too large for sure; the size of the rest is checked once it is here)."""
-    if await page.evaluate("() => document.documentElement ? document.documentElement.outerHTML.length : 0") > limit:
-        raise FetchError(Kind.TOO_LARGE, f"rendered page exceeds max_bytes {limit}")
-    return await page.content()
