@@ -41,24 +41,22 @@ def shows_outside(request: Request, main: Frame, answers: list[BrowserResponse],
     return redirect_out(answers, rules) is not None
 
 
-def redirect_out(answers: list[BrowserResponse], rules: LinkRules | None) -> BrowserResponse | None:
+def redirect_out(answers: list[BrowserResponse], rules: LinkRules | None) -> tuple[BrowserResponse, str, str] | None:
     """The main document's first answer that redirected it out of scope (``answers``: the main
-    frame's); None when it stayed in scope. (Depth 0: the page's own depth was admitted already.)"""
+    frame's), its target and why that is refused; None when it stayed in scope. (Depth 0: the
+    page's own depth was admitted already.)"""
     if rules is None:
         return None
     for answer in answers:
         hop = answer.request.redirected_to
-        if hop is not None and rules.refusal(URL(hop.url, encoded=True), 0) is not None:
-            return answer
+        if hop is not None and (why := rules.refusal(URL(hop.url, encoded=True), 0)) is not None:
+            return answer, hop.url, why
     return None
 
 
-def left_scope(answer: BrowserResponse, rules: LinkRules) -> Response:
-    """The redirect ``answer`` out of scope as the fetcher records one: its status and content
-    type, a ``redirect`` error, nothing of the page it led to."""
-    target = answer.request.redirected_to
-    assert target is not None  # (redirect_out found it so)
-    why = rules.refusal(URL(target.url, encoded=True), 0)
-    error = FetchError(Kind.REDIRECT, f"redirect to {why} {target.url}")
+def left_scope(answer: BrowserResponse, target: str, why: str) -> Response:
+    """The redirect ``answer`` to ``target``, refused for ``why``, as the fetcher records one: its
+    status and content type, a ``redirect`` error, nothing of the page it led to."""
+    error = FetchError(Kind.REDIRECT, f"redirect to {why} {target}")
     ctype = answer.headers.get("content-type", "")
-    return Response(answer.status, ctype, error=error, rendered=True, final_url=target.url)
+    return Response(answer.status, ctype, error=error, rendered=True, final_url=target)

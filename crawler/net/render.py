@@ -215,12 +215,12 @@ class Renderer:
 
     async def _left_scope(self, answers: list[BrowserResponse]) -> Response | None:
         """The redirect out of scope the browser followed (:mod:`.page_scope`), archived, if any."""
-        answer = redirect_out(answers, self._rules)
-        if answer is None or self._rules is None:
+        if (out := redirect_out(answers, self._rules)) is None:
             return None
+        answer, target, why = out
         if self.warc is not None:
             await archived(self.warc, answer, b"", within=LATE_READ)
-        return left_scope(answer, self._rules)
+        return left_scope(answer, target, why)
 
     async def _late(self, answer: BrowserResponse) -> bytes | None:
         """An error page's document past its deadline, or not shown: its body as it was sent (None
