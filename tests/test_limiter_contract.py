@@ -9,6 +9,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -114,6 +115,39 @@ async def test_a_dead_workers_slot_frees_itself_after_the_lease_ttl(redis_url):
     assert await acquired_within(RedisHostLimiter(alive, per_host=1), H, seconds=15)
     for s in (dead, alive):
         await s.close()
+
+
+async def test_a_give_back_on_its_way_reaches_redis_before_the_store_closes(redis_url, redis_server):
+    """The crawl ends while a released slot is on its way back to Redis: when the store's close()
+    returns, the slot is no longer in Redis (left there, it would block the host for the lease TTL
+    in the job's other processes)."""
+    store = RedisStore(redis_url, "limits", "w", ttl=30, wait=5)
+    limiter = RedisHostLimiter(store, per_host=1)
+    assert await limiter.acquire(H) == 0
+    on_its_way, closing, order = asyncio.Event(), asyncio.Event(), []
+    script = store.script
+
+    async def release_held_until_closing(name: str, keys: list[str], args: list[Any]) -> Any:
+        if name == "RELEASE":
+            on_its_way.set()
+            await closing.wait()
+            order.append("slot given back")
+        return await script(name, keys, args)
+
+    async def start_closing() -> None:
+        closing.set()
+
+    async def limiter_done() -> None:
+        order.append("limiter done")
+
+    store.script = release_held_until_closing  # type: ignore[method-assign]
+    store.before_close.insert(0, start_closing)
+    store.before_close.append(limiter_done)
+    await limiter.release(H)
+    await on_its_way.wait()
+    await store.close()
+    assert order == ["slot given back", "limiter done"]
+    assert redis_server.client().zcard(store.keys.slots(H)) == 0
 
 
 @contextlib.contextmanager

@@ -45,7 +45,7 @@ class RedisHostLimiter:
         self._answers: dict[str, list[int]] = {}  # host → (ms taken, overloaded) pairs not yet sent
         self._throttled: dict[str, Throttled] = {}
         store.renewals.append(self._renewal)
-        store.before_close.append(self.give_back_all)
+        store.before_close.append(self._last_words)
 
     async def acquire(self, host: str) -> float:
         taken, wait = await self.acquire_up_to(host, 1)
@@ -99,8 +99,15 @@ class RedisHostLimiter:
         with contextlib.suppress(ClusterError):  # Redis is gone: the slots expire with the lease TTL
             await self.give_back_all()
 
+    async def _last_words(self) -> None:
+        """Before the store closes: a give-back already on its way reaches Redis first (else its
+        slot stays there, blocking the host for the lease TTL), then the slots still parked."""
+        if self._flusher is not None:
+            await asyncio.wait((self._flusher,))
+        await self.give_back_all()
+
     async def give_back_all(self) -> None:
-        """Give every parked slot back now (after PARK, and before the store closes)."""
+        """Give every parked slot back now."""
         while self._parked:
             host = next(iter(self._parked))
             old = self._pop_parked(host)
