@@ -263,8 +263,6 @@ async def connect(
             )
             book = parts.backends.identities or LocalBook()
             identities = Identities(parts.identities, parts.router, book, login, use)
-        if parts.renderer is not None:
-            parts.renderer.warc = warc
         robots = Robots(
             fetcher,
             parts.limiter,
@@ -274,6 +272,9 @@ async def connect(
             warn=warn,
             shared=parts.backends.robots,
         )
+        if parts.renderer is not None:
+            parts.renderer.warc = warc
+            parts.renderer.scope.robots = None if parts.pipeline.ignore_robots else robots  # for its redirects
         try:
             yield Stages(
                 fetcher,

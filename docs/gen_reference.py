@@ -95,7 +95,10 @@ KINDS = {
     "too_large": "The decoded body passed `max_bytes` (lying lengths and gzip bombs end here too).",
     "aborted": "The connection was lost or the body cut short mid-answer; retried.",
     "decode": "The body could not be decoded (a broken or unsupported Content-Encoding).",
-    "redirect": "A redirect not followed: its target is unusable, out of scope or too long, or past `max_redirects`.",
+    "redirect": (
+        "A redirect not followed: its target is unusable, out of scope or too long, or past `max_redirects`; "
+        "rendered, also one robots.txt refuses."
+    ),
     "robots": "robots.txt disallows the URL, or could not be read while its retries lasted.",
     "invalid_url": "The HTTP client refused the URL as invalid.",
     "protocol": "A bad response (broken status line, headers or framing), or another failure of the transport.",

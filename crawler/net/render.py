@@ -54,7 +54,7 @@ from crawler.net.browser_failures import (
 from crawler.net.browser_tab import dom_html
 from crawler.net.failures import storage_failure
 from crawler.net.page_archive import archived, keep
-from crawler.net.page_scope import left_scope, navigates_out, redirect_out, shows_outside
+from crawler.net.page_scope import PageScope, left_scope
 from crawler.net.page_traffic import PageTraffic
 from crawler.net.proxies import Proxy, Router
 from crawler.net.proxy_blame import ban_signal, blame
@@ -119,7 +119,7 @@ class Renderer:
         self._settings = settings
         self._router = router  # the proxies' health: a page's failure through one is reported as the fetcher's are
         self._slots = slots
-        self._rules = rules
+        self.scope = PageScope(rules)  # its robots.txt is set once the crawl has one
         self._screens = screens  # a screenshot of each page goes here (render_screenshot)
         self._patterns = [url_pattern(p) for p in settings.patterns]
         self._ban_body = re.compile(settings.proxy_ban_body.encode()) if settings.proxy_ban_body else None
@@ -191,7 +191,7 @@ class Renderer:
         :mod:`~crawler.net.browser_failures` reads them (the caller blames them); else ``render``."""
         if "Download is starting" in text:
             raise NotHTML("a download")
-        if (out := await self._left_scope(answers)) is not None:
+        if (out := await self._left_scope(answers, LATE_READ)) is not None:
             return out
         code = net_error(text)
         last = answers[-1] if answers else None
@@ -213,14 +213,14 @@ class Renderer:
             raise said
         raise render_error(text, self._router.redact)
 
-    async def _left_scope(self, answers: list[BrowserResponse]) -> Response | None:
-        """The redirect out of scope the browser followed (:mod:`.page_scope`), archived, if any."""
-        if (out := redirect_out(answers, self._rules)) is None:
+    async def _left_scope(self, answers: list[BrowserResponse], within: float | None = None) -> Response | None:
+        """The refused redirect the browser followed (:mod:`.page_scope`), archived, if any."""
+        if (out := await self.scope.redirect_out(answers, within)) is None:
             return None
-        answer, target, why = out
+        answer, target, error = out
         if self.warc is not None:
             await archived(self.warc, answer, b"", within=LATE_READ)
-        return left_scope(answer, target, why)
+        return left_scope(answer, target, error)
 
     async def _late(self, answer: BrowserResponse) -> bytes | None:
         """An error page's document past its deadline, or not shown: its body as it was sent (None
@@ -264,7 +264,7 @@ class Renderer:
                     return out
                 await keep(page, url, answer, self._screens, self.warc)
         except (BrowserTimeout, TimeoutError):
-            if (out := await self._left_scope(answers)) is not None:
+            if (out := await self._left_scope(answers, LATE_READ)) is not None:
                 return out
             late = self._timed_out(answers, proxy)
             if late.kind is Kind.RENDER and (last := answers[-1]).status >= 400:  # an error page still loading
@@ -370,8 +370,8 @@ class Renderer:
             if request.resource_type in self._settings.block:
                 await route.abort()
             elif (
-                navigates_out(request, main, target, self._rules)
-                or shows_outside(request, main, answers, self._rules)
+                self.scope.navigates_out(request, main, target)
+                or await self.scope.shows_outside(request, main, answers)
                 or not await traffic.admit(request)
             ):
                 await route.abort("blockedbyclient")

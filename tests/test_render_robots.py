@@ -1,0 +1,113 @@
+"""robots.txt and a rendered page's redirects: the browser follows a server's redirect itself
+(Playwright cannot stop one), so its target is checked against its host's robots.txt once the
+answer is in, as a fetched redirect's target is before it is asked for. A target robots.txt
+disallows (or whose robots.txt cannot be read) is not kept."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp import web
+
+from crawler.config import Job
+from crawler.engine import Crawl
+from tests.helpers.ordered import archived
+from tests.helpers.output import read_records
+from tests.helpers.site import Site
+
+TARGET_PAGE = '<img src="/pic.png"><script src="/s.js"></script><iframe src="/frame"></iframe><a href="/next">n</a>'
+RULES = "User-agent: *\nDisallow: /private\n"
+
+
+def redirecting_site(site: Site, target_host: str, target_path: str) -> str:
+    """js.test's start page redirects to ``target_path`` on ``target_host``, whose robots.txt
+    disallows /private; the target links and loads resources of its own. The target's URL."""
+    target = site.url(target_host, target_path)
+
+    async def moved(_: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(target)
+
+    async def rules(_: web.Request) -> web.Response:
+        return web.Response(text=RULES)
+
+    site.route("js.test", "/", moved)
+    site.route(target_host, "/robots.txt", rules)
+    site.html(target_host, target_path, TARGET_PAGE + "the target page")
+    site.html(target_host, "/next", "next")
+    return target
+
+
+def crawl_of(site: Site, out, **extra: object) -> Crawl:
+    return Crawl(
+        Job.model_validate(
+            {
+                "start_urls": [site.url("js.test")],
+                "resolve": site.pin("js.test", "docs.test"),
+                "allow_domains": ["js.test", "docs.test"],
+                "output": str(out),
+                "render": ["*"],
+                "render_timeout": 30,
+                "warc": True,
+                "retries": 0,
+                **extra,
+            }
+        )
+    )
+
+
+@pytest.mark.parametrize("target_host", ["js.test", "docs.test"])  # robots.txt read already, or not yet
+async def test_a_rendered_redirect_robots_txt_disallows_keeps_nothing_of_the_page(site, tmp_path, target_host):
+    """The record is the redirect's ``redirect`` error naming the target; the WARC has the
+    redirect; no file keeps the page it led to, none of its resources or frames load and none of
+    its links are followed. The target host's robots.txt is read once."""
+    await site.start()
+    target = redirecting_site(site, target_host, "/private/doc")
+    out = tmp_path / "o"
+    await crawl_of(site, out).run()
+
+    (record,) = read_records(out)
+    assert (record["status"], record["path"], record["rendered"], record["error"]) == (
+        302,
+        None,
+        True,
+        {"kind": "redirect", "message": f"redirect to {target}, disallowed by robots.txt"},
+    )
+    for path in ("/pic.png", "/s.js", "/frame", "/next"):
+        assert site.hits[(target_host, path)] == 0
+    assert site.hits[(target_host, "/robots.txt")] == 1
+    assert archived(out / "crawl.warc.gz") == [site.url("js.test")]  # the redirect, as a fetch archives it
+    assert not any(b"the target page" in f.read_bytes() for f in (out / "pages").rglob("*") if f.is_file())
+
+
+async def test_a_rendered_redirect_robots_txt_allows_is_the_page(site, tmp_path):
+    """A target on a host whose robots.txt was not read yet, which allows it: the page is kept,
+    with its links, as before robots.txt was asked."""
+    await site.start()
+    target = redirecting_site(site, "docs.test", "/public/doc")
+    out = tmp_path / "o"
+    await crawl_of(site, out).run()
+
+    records = {r["url"]: r for r in read_records(out)}
+    first = records[site.url("js.test")]
+    assert (first["status"], first["final_url"], first["error"]) == (200, target, None)
+    assert "the target page" in (out / first["path"]).read_text()
+    assert records[site.url("docs.test", "/next")]["error"] is None
+    assert site.hits[("docs.test", "/robots.txt")] == 1
+
+
+async def test_a_rendered_redirect_whose_robots_txt_cannot_be_read_is_not_kept(site, tmp_path):
+    """The target host's robots.txt answers 503: the host counts as disallowed (RFC 9309), so the
+    page is not kept and the record says why."""
+
+    async def unavailable(_: web.Request) -> web.Response:
+        return web.Response(status=503)
+
+    await site.start()
+    target = redirecting_site(site, "docs.test", "/public/doc")
+    site.route("docs.test", "/robots.txt", unavailable)
+    out = tmp_path / "o"
+    await crawl_of(site, out).run()
+
+    (record,) = read_records(out)
+    assert (record["status"], record["path"], record["error"]["kind"]) == (302, None, "redirect")
+    assert record["error"]["message"].startswith(f"redirect to {target}, robots.txt unavailable (status 503)")
+    assert site.hits[("docs.test", "/next")] == 0
