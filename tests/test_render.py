@@ -227,7 +227,7 @@ async def test_a_rendered_page_is_not_sent_out_of_scope_by_its_script(site, tmp_
         lambda _: asyncio.sleep(
             0,
             web.Response(
-                text=f'<html><body><script>location.href = "{site.url("elsewhere.test")}";</script>stay</body></html>',
+                text=f'<html><body>stay<script>location.href = "{site.url("elsewhere.test")}";</script></body></html>',
                 content_type="text/html",
             ),
         ),
@@ -243,12 +243,15 @@ async def test_a_rendered_page_is_not_sent_out_of_scope_by_its_script(site, tmp_
                 "ignore_robots": True,
                 "render": ["*"],
                 "render_wait": "networkidle",
+                "warc": True,
             }
         )
     ).run()
     assert site.hits[("elsewhere.test", "/")] == 0
     (record,) = read_records(tmp_path / "o")
-    assert record["rendered"] and record["status"] == 200
+    assert record["rendered"] and (record["status"], record["final_url"]) == (200, site.url("js.test"))
+    assert "stay" in (tmp_path / "o" / record["path"]).read_text()  # the page as it was, not an error page
+    assert archived(tmp_path / "o" / "crawl.warc.gz") == [site.url("js.test")]
 
 
 @pytest.mark.parametrize("render", [True, False])

@@ -5,11 +5,20 @@ disallows (or whose robots.txt cannot be read) is not kept."""
 
 from __future__ import annotations
 
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 from aiohttp import web
+from yarl import URL
 
 from crawler.config import Job
+from crawler.core.errors import FetchError, Kind
 from crawler.engine import Crawl
+from crawler.net.page_scope import PageScope
+from crawler.net.robots import Robots
+from crawler.scheduling.limiter import LocalHostLimiter
 from tests.helpers.ordered import archived
 from tests.helpers.output import read_records
 from tests.helpers.site import Site
@@ -111,3 +120,82 @@ async def test_a_rendered_redirect_whose_robots_txt_cannot_be_read_is_not_kept(s
     assert (record["status"], record["path"], record["error"]["kind"]) == (302, None, "redirect")
     assert record["error"]["message"].startswith(f"redirect to {target}, robots.txt unavailable (status 503)")
     assert site.hits[("docs.test", "/next")] == 0
+
+
+async def test_a_script_cannot_take_the_page_where_robots_txt_disallows(site, tmp_path):
+    """The page's script sends it to /private, which robots.txt disallows: that navigation is
+    never sent, and the page is kept as it was (and archived)."""
+    await site.start()
+    script = 'stay<script>location.href = "/private/x";</script>'
+    site.route(
+        "js.test",
+        "/",
+        lambda _: asyncio.sleep(0, web.Response(text=f"<html><body>{script}</body></html>", content_type="text/html")),
+    )
+    site.route("js.test", "/robots.txt", lambda _: asyncio.sleep(0, web.Response(text=RULES)))
+    site.html("js.test", "/private/x", "away")
+    out = tmp_path / "o"
+    await crawl_of(site, out, render_wait="networkidle").run()
+
+    assert site.hits[("js.test", "/private/x")] == 0
+    (record,) = read_records(out)
+    assert (record["status"], record["error"], record["final_url"]) == (200, None, site.url("js.test"))
+    assert "stay" in (out / record["path"]).read_text()  # the page as it was, not an error page
+    assert archived(out / "crawl.warc.gz") == [site.url("js.test")]
+
+
+class RobotsSite:
+    """What robots.txt fetches meet, for :class:`PageScope` without a browser: an answer held
+    until ``release`` is set, or a failure."""
+
+    def __init__(self, failure: FetchError | None = None, status: int = 200) -> None:
+        self.release = asyncio.Event()
+        self.failure, self.status = failure, status
+
+    async def get_routed(self, url: URL, limit: int) -> tuple[int, bytes]:
+        if self.failure is not None:
+            raise self.failure
+        await self.release.wait()
+        return self.status, RULES.encode()
+
+
+def scope_over(fetcher: RobotsSite) -> PageScope:
+    robots = Robots(fetcher, LocalHostLimiter(2), "ua", retries=0, backoff=0.1, warn=lambda _: None)  # type: ignore[arg-type]
+    return PageScope(None, robots)
+
+
+def redirect_to(url: str) -> Any:
+    """A main-frame answer, as Playwright gives it, that redirected to ``url``."""
+    return SimpleNamespace(request=SimpleNamespace(redirected_to=SimpleNamespace(url=url)))
+
+
+async def test_a_redirect_whose_robots_txt_is_not_read_in_time_is_refused_and_tried_again():
+    """robots.txt still loading when the page's time is up: the redirect is refused (robots.txt
+    never fails open) with a retryable error; once it is read, the answer is the rules'."""
+    site = RobotsSite()
+    scope = scope_over(site)
+    private, public = "http://docs.test/private/a", "http://docs.test/public/a"
+    answer = redirect_to(public)
+    _, target, error = await scope.redirect_out([answer], within=0.01) or (None, None, None)
+    assert (target, error.kind, error.retryable) == (public, Kind.REDIRECT, True)
+    assert error.message == f"redirect to {public} before its robots.txt was read"
+    site.release.set()
+    assert await scope.redirect_out([answer], within=None) is None
+    _, _, error = await scope.redirect_out([redirect_to(private)]) or (None, None, None)
+    assert (error.kind, error.retryable, error.message) == (
+        Kind.REDIRECT,
+        False,
+        f"redirect to {private}, disallowed by robots.txt",
+    )
+
+
+@pytest.mark.parametrize(
+    ("failure", "kind"),
+    [(FetchError(Kind.LOCAL, "too many open files"), Kind.LOCAL), (FetchError(Kind.PROXY, "proxy down"), Kind.PROXY)],
+)
+async def test_our_own_failure_to_read_a_redirects_robots_txt_is_ours_not_the_sites(failure, kind):
+    """This machine's failure (the page waits, as any page whose robots.txt meets it) or our
+    proxy's (the record says so): not the redirect's, and retried."""
+    scope = scope_over(RobotsSite(failure))
+    _, _, error = await scope.redirect_out([redirect_to("http://docs.test/a")]) or (None, None, None)
+    assert (error.kind, error.retryable) == (kind, True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
 from yarl import URL
@@ -11,7 +12,7 @@ from crawler.core.urls import host_key
 from crawler.scheduling.slots import SLOT_POLL, SlotHolder
 
 if TYPE_CHECKING:
-    from playwright.async_api import Request
+    from playwright.async_api import Page, Request
     from playwright.async_api import Response as BrowserResponse
 
 
@@ -85,3 +86,13 @@ class PageTraffic:
             if host == self._host:
                 self._own.release()
         await self._holder.close()
+
+
+async def answered(page: Page, traffic: PageTraffic, answers: list[BrowserResponse], response: BrowserResponse) -> None:
+    """A response's headers are in: a navigation of the main frame is noted in ``answers``."""
+    from playwright.async_api import Error
+
+    with contextlib.suppress(Error):  # (a service worker's request has no frame)
+        if response.request.is_navigation_request() and response.frame == page.main_frame:
+            answers.append(response)
+    await traffic.answered(response)

@@ -55,7 +55,7 @@ from crawler.net.browser_tab import dom_html
 from crawler.net.failures import storage_failure
 from crawler.net.page_archive import archived, keep
 from crawler.net.page_scope import PageScope, left_scope
-from crawler.net.page_traffic import PageTraffic
+from crawler.net.page_traffic import PageTraffic, answered
 from crawler.net.proxies import Proxy, Router
 from crawler.net.proxy_blame import ban_signal, blame
 from crawler.net.retry_after import status_error
@@ -167,7 +167,7 @@ class Renderer:
                 traffic = PageTraffic(host, self._slots.holder(f"page {url}", lifetime), self._settings.timeout / 2)
                 tab.on_route = lambda route: self._route(route, tab.page.main_frame, url, traffic, answers)
                 tab.on_done = traffic.done
-                tab.on_response = partial(_answered, tab.page, traffic, answers)
+                tab.on_response = partial(answered, tab.page, traffic, answers)
                 sent = asyncio.get_running_loop().time()
                 try:
                     response = await self._load(tab.page, url, pages, proxy, answers)
@@ -360,19 +360,19 @@ class Renderer:
     async def _route(
         self, route: Route, main: Frame, target: URL, traffic: PageTraffic, answers: list[BrowserResponse]
     ) -> None:
-        """Blocked resource types are not loaded; the page itself may not be navigated out of the
-        job's scope, nor a page a redirect took there loaded (:mod:`.page_scope`); subresources
-        may come from anywhere, each in a slot of its host."""
+        """Blocked resource types are not loaded; the page may not be navigated out of scope or
+        where robots.txt disallows, nor a page a refused redirect led to loaded (:mod:`.page_scope`);
+        subresources may come from anywhere, each in a slot of its host."""
         from playwright.async_api import Error
 
         request = route.request
         try:
             if request.resource_type in self._settings.block:
                 await route.abort()
-            elif (
-                self.scope.navigates_out(request, main, target)
-                or await self.scope.shows_outside(request, main, answers)
-                or not await traffic.admit(request)
+            elif await self.scope.navigates_out(request, main, target, self._settings.timeout / 2):
+                await route.fulfill(status=204)  # the page stays as it is (aborted, it would show an error page)
+            elif await self.scope.shows_outside(request, main, answers, self._settings.timeout / 2) or not (
+                await traffic.admit(request)
             ):
                 await route.abort("blockedbyclient")
             else:
@@ -385,15 +385,3 @@ class Renderer:
 
     async def close(self) -> None:
         await self.browsers.close()
-
-
-async def _answered(
-    page: Page, traffic: PageTraffic, answers: list[BrowserResponse], response: BrowserResponse
-) -> None:
-    """A response's headers are in: a navigation of the main frame is noted in ``answers``."""
-    from playwright.async_api import Error
-
-    with contextlib.suppress(Error):  # (a service worker's request has no frame)
-        if response.request.is_navigation_request() and response.frame == page.main_frame:
-            answers.append(response)
-    await traffic.answered(response)

@@ -114,7 +114,10 @@ class Robots:
 
     def refusal(self, url: URL, host: str) -> FetchError | None:
         """Why robots.txt keeps ``url`` from being fetched now, or None (rules must be loaded)."""
-        rules = self._rules[host].result()
+        return self.refusal_by(self._rules[host].result(), url)
+
+    def refusal_by(self, rules: Rules, url: URL) -> FetchError | None:
+        """Why ``rules`` (what ``load`` gave) keep ``url`` from being fetched now, or None."""
         if isinstance(rules, Unavailable):
             return FetchError(
                 rules.kind,

@@ -102,7 +102,7 @@ class RedisHostLimiter:
     async def _last_words(self) -> None:
         """Before the store closes: a give-back already on its way reaches Redis first (else its
         slot stays there, blocking the host for the lease TTL), then the slots still parked."""
-        if self._flusher is not None:
+        while self._flusher is not None and not self._flusher.done():  # (a release meanwhile starts another)
             await asyncio.wait((self._flusher,))
         await self.give_back_all()
 

@@ -30,11 +30,11 @@ class SlotHolder:
 
     async def take(self, host: str) -> float:
         """A slot of ``host`` if one is free now (0), else the limiter's answer: seconds to wait.
-        A holder closed meanwhile takes nothing (``math.inf``)."""
-        wait = await self._slots.acquire(host)
+        A holder closed meanwhile takes nothing (``math.inf``), nor asks the limiter once closed."""
+        wait = math.inf if self.closed else await self._slots.acquire(host)
         if wait:
             return wait
-        if self.closed:  # closed (before or while the limiter answered): the slot goes straight back
+        if self.closed:  # closed while the limiter answered: the slot goes straight back
             await self._slots.release(host)
             return math.inf
         self.hosts[host] += 1
