@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from aiohttp import web
@@ -16,7 +15,7 @@ from yarl import URL
 from crawler.config import Job
 from crawler.core.errors import FetchError, Kind
 from crawler.engine import Crawl
-from crawler.net.page_scope import PageScope
+from crawler.net.page_scope import Navigation, PageScope
 from crawler.net.robots import Robots
 from crawler.scheduling.limiter import LocalHostLimiter
 from tests.helpers.ordered import archived
@@ -144,15 +143,39 @@ async def test_a_script_cannot_take_the_page_where_robots_txt_disallows(site, tm
     assert archived(out / "crawl.warc.gz") == [site.url("js.test")]
 
 
+async def test_a_script_navigation_whose_robots_txt_cannot_be_read_is_the_pages_error(site, tmp_path):
+    """The page's script sends it to docs.test, whose robots.txt answers 503: the navigation is
+    not sent, and the page is not kept as the stub it was: its error says why, to be tried again."""
+    await site.start()
+    away = site.url("docs.test", "/page")
+    script = f'stay<script>location.href = "{away}";</script>'
+    site.route(
+        "js.test",
+        "/",
+        lambda _: asyncio.sleep(0, web.Response(text=f"<html><body>{script}</body></html>", content_type="text/html")),
+    )
+    site.route("docs.test", "/robots.txt", lambda _: asyncio.sleep(0, web.Response(status=503)))
+    site.html("docs.test", "/page", "away")
+    out = tmp_path / "o"
+    await crawl_of(site, out, render_wait="networkidle").run()
+
+    assert site.hits[("docs.test", "/page")] == 0
+    (record,) = read_records(out)
+    assert (record["path"], record["error"]["kind"]) == (None, "redirect")
+    assert record["error"]["message"].startswith(f"navigation to {away}, robots.txt unavailable (status 503)")
+
+
 class RobotsSite:
-    """What robots.txt fetches meet, for :class:`PageScope` without a browser: an answer held
-    until ``release`` is set, or a failure."""
+    """What robots.txt fetches meet, for :class:`Navigation` without a browser: an answer held
+    until ``release`` is set, or a failure; ``asked`` counts the fetches."""
 
     def __init__(self, failure: FetchError | None = None, status: int = 200) -> None:
         self.release = asyncio.Event()
         self.failure, self.status = failure, status
+        self.asked = 0
 
     async def get_routed(self, url: URL, limit: int) -> tuple[int, bytes]:
+        self.asked += 1
         if self.failure is not None:
             raise self.failure
         await self.release.wait()
@@ -164,29 +187,34 @@ def scope_over(fetcher: RobotsSite) -> PageScope:
     return PageScope(None, robots)
 
 
-def redirect_to(url: str) -> Any:
-    """A main-frame answer, as Playwright gives it, that redirected to ``url``."""
-    return SimpleNamespace(request=SimpleNamespace(redirected_to=SimpleNamespace(url=url)))
+def redirected(scope: PageScope, url: str) -> Navigation:
+    """A page's navigation whose main-frame answer, as Playwright gives it, redirected to ``url``."""
+    nav = Navigation(scope)
+    nav.answers.append(SimpleNamespace(request=SimpleNamespace(redirected_to=SimpleNamespace(url=url))))  # type: ignore[arg-type]
+    return nav
 
 
-async def test_a_redirect_whose_robots_txt_is_not_read_in_time_is_refused_and_tried_again():
-    """robots.txt still loading when the page's time is up: the redirect is refused (robots.txt
-    never fails open) with a retryable error; once it is read, the answer is the rules'."""
+async def test_a_redirect_whose_robots_txt_is_not_read_in_time_is_refused_for_the_whole_page():
+    """robots.txt still loading when the page's time (or a subresource's) is up: the redirect is
+    refused with a retryable error, and stays refused for that page even once robots.txt is read
+    (its subresources were not loaded: it must not be kept). The page's next try has the rules'."""
     site = RobotsSite()
     scope = scope_over(site)
     private, public = "http://docs.test/private/a", "http://docs.test/public/a"
-    answer = redirect_to(public)
-    _, target, error = await scope.redirect_out([answer], within=0.01) or (None, None, None)
+    page = redirected(scope, public)
+    _, target, error = await page.redirect_out(within=0.01) or (None, None, None)
     assert (target, error.kind, error.retryable) == (public, Kind.REDIRECT, True)
     assert error.message == f"redirect to {public} before its robots.txt was read"
     site.release.set()
-    assert await scope.redirect_out([answer], within=None) is None
-    _, _, error = await scope.redirect_out([redirect_to(private)]) or (None, None, None)
+    assert await page.redirect_out(within=None) == (page.answers[0], public, error)
+    assert await redirected(scope, public).redirect_out(within=None) is None  # the next try
+    _, _, error = await redirected(scope, private).redirect_out() or (None, None, None)
     assert (error.kind, error.retryable, error.message) == (
         Kind.REDIRECT,
         False,
         f"redirect to {private}, disallowed by robots.txt",
     )
+    assert site.asked == 1
 
 
 @pytest.mark.parametrize(
@@ -195,7 +223,40 @@ async def test_a_redirect_whose_robots_txt_is_not_read_in_time_is_refused_and_tr
 )
 async def test_our_own_failure_to_read_a_redirects_robots_txt_is_ours_not_the_sites(failure, kind):
     """This machine's failure (the page waits, as any page whose robots.txt meets it) or our
-    proxy's (the record says so): not the redirect's, and retried."""
-    scope = scope_over(RobotsSite(failure))
-    _, _, error = await scope.redirect_out([redirect_to("http://docs.test/a")]) or (None, None, None)
-    assert (error.kind, error.retryable) == (kind, True)
+    proxy's (the record says so): not the redirect's, and retried. Asked once for the page,
+    however many of its requests ask."""
+    fetcher = RobotsSite(failure)
+    page = redirected(scope_over(fetcher), "http://docs.test/a")
+    for _ in range(3):
+        _, _, error = await page.redirect_out() or (None, None, None)
+        assert (error.kind, error.retryable) == (kind, True)
+    assert fetcher.asked == 1
+
+
+async def test_the_204_that_keeps_a_page_in_place_is_not_one_of_its_answers():
+    """A script's navigation refused is answered by us (204, so the page stays): that answer is
+    not the site's, so it is not the page's last answer (a timed-out error page keeps its status)."""
+    fetcher = RobotsSite()
+    fetcher.release.set()
+    nav = Navigation(scope_over(fetcher))
+    main = object()
+
+    class Navigating:  # a main-frame navigation request, as Playwright gives it (hashable)
+        def __init__(self, url: str) -> None:
+            self.url, self.frame = url, main
+
+        def is_navigation_request(self) -> bool:
+            return True
+
+    def navigation(url: str) -> tuple[Navigating, SimpleNamespace]:
+        request = Navigating(url)
+        return request, SimpleNamespace(request=request, frame=main)
+
+    refused, ours = navigation("http://docs.test/private/x")
+    allowed, theirs = navigation("http://docs.test/public/x")
+    target = URL("http://docs.test/")
+    assert await nav.navigates_out(refused, main, target, within=None)  # type: ignore[arg-type]
+    assert not await nav.navigates_out(allowed, main, target, within=None)  # type: ignore[arg-type]
+    nav.note(main, ours)  # type: ignore[arg-type]
+    nav.note(main, theirs)  # type: ignore[arg-type]
+    assert nav.answers == [theirs] and nav.held is None  # (disallowed: final, nothing to try again)

@@ -13,6 +13,7 @@ its hops were sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
 from yarl import URL
@@ -33,41 +34,19 @@ Refused = tuple["BrowserResponse", str, FetchError]  # the redirect, its target,
 
 class PageScope:
     """The job's scope (``rules``) and its robots.txt (``robots``; None when the job ignores it),
-    as they apply to a rendered page's navigations and redirects. A robots.txt not read yet is
-    read for at most ``within`` seconds (None: the caller's deadline bounds it); one not read by
-    then refuses, as robots.txt does not fail open. (Depth 0: the page's own was admitted.)"""
+    as they apply to a rendered page's navigations and redirects."""
 
     def __init__(self, rules: LinkRules | None, robots: Robots | None = None) -> None:
         self.rules = rules
         self.robots = robots
 
-    async def navigates_out(self, request: Request, main: Frame, target: URL, within: float | None) -> bool:
-        """Whether ``request`` navigates the page (loaded for ``target``) where the crawl may not go."""
-        if not (request.is_navigation_request() and request.frame == main and str(target) != request.url):
-            return False
-        return await self._refusal(URL(request.url, encoded=True), within) is not None
-
-    async def shows_outside(
-        self, request: Request, main: Frame, answers: list[BrowserResponse], within: float | None
-    ) -> bool:
-        """Whether ``request`` is for a page a refused redirect led to (``answers``: the main
-        frame's so far), other than the main frame's own navigations: not loaded (iframes neither)."""
-        if request.is_navigation_request() and request.frame == main:
-            return False
-        return await self.redirect_out(answers, within) is not None
-
-    async def redirect_out(self, answers: list[BrowserResponse], within: float | None = None) -> Refused | None:
-        """The main document's first refused redirect (``answers``: the main frame's), or None."""
-        for answer in answers:
-            hop = answer.request.redirected_to
-            if hop is not None and (error := await self._refusal(URL(hop.url, encoded=True), within)) is not None:
-                return answer, hop.url, error
-        return None
-
-    async def _refusal(self, target: URL, within: float | None) -> FetchError | None:
-        """Why the page may not go to ``target``, as the error of the redirect there, or None."""
+    async def refusal(self, target: URL, within: float | None, what: str) -> FetchError | None:
+        """Why the page may not go to ``target`` (by ``what``: a redirect, a navigation), as that
+        one's error, or None. A robots.txt not read yet is read for at most ``within`` seconds
+        (None: the caller's deadline bounds it); one not read by then refuses, as robots.txt does
+        not fail open, for now. (Depth 0: the page's own was admitted.)"""
         if self.rules is not None and (why := self.rules.refusal(target, 0)) is not None:
-            return FetchError(Kind.REDIRECT, f"redirect to {why} {target}")
+            return FetchError(Kind.REDIRECT, f"{what} to {why} {target}")
         if self.robots is None:
             return None
         host = host_key(target)
@@ -78,19 +57,72 @@ class PageScope:
                 async with asyncio.timeout(within):
                     rules = await self.robots.load(target, host)  # (shielded: a load cut short goes on)
             except TimeoutError:
-                return FetchError(Kind.REDIRECT, f"redirect to {target} before its robots.txt was read", retryable=True)
+                return FetchError(Kind.REDIRECT, f"{what} to {target} before its robots.txt was read", retryable=True)
             if isinstance(rules, Unavailable) and rules.local:  # this machine's failure: the page waits
                 return FetchError(Kind.LOCAL, rules.reason, retryable=True)
             refusal = self.robots.refusal_by(rules, target)
         if refusal is None:
             return None
         kind = Kind.REDIRECT if refusal.kind is Kind.ROBOTS else refusal.kind  # (our proxy's or resolver's)
-        return FetchError(
-            kind,
-            f"redirect to {target}, {refusal.message}",
-            retryable=refusal.retryable,
-            retry_after=refusal.retry_after,
-        )
+        message = f"{what} to {target}, {refusal.message}"
+        return FetchError(kind, message, retryable=refusal.retryable, retry_after=refusal.retry_after)
+
+
+class Navigation:
+    """One rendered page's main-frame navigations: the answers (redirects, then the page's) and
+    what :class:`PageScope` said of each target. The first verdict on a target holds for the
+    page's life: its subresources refused while a robots.txt was unread are never followed by the
+    page being kept, and that robots.txt is asked for once. A script's navigation refused for now
+    (robots.txt unread or unavailable) is ``held``: the page's error, so it is tried again."""
+
+    def __init__(self, scope: PageScope) -> None:
+        self.answers: list[BrowserResponse] = []
+        self.held: FetchError | None = None
+        self._scope = scope
+        self._verdicts: dict[str, FetchError | None] = {}
+        self._ours: set[Request] = set()  # navigations answered by us (204), not the site
+
+    def note(self, main: Frame, response: BrowserResponse) -> None:
+        """A response's headers are in: a navigation of the main frame is one of ``answers``."""
+        from playwright.async_api import Error
+
+        with contextlib.suppress(Error):  # (a service worker's request has no frame)
+            request = response.request
+            if request.is_navigation_request() and response.frame == main and request not in self._ours:
+                self.answers.append(response)
+
+    async def navigates_out(self, request: Request, main: Frame, target: URL, within: float | None) -> bool:
+        """Whether ``request`` navigates the page (loaded for ``target``) where the crawl may not
+        go; if so, the caller answers it with a 204 (the page stays as it is), which is not noted."""
+        if not (request.is_navigation_request() and request.frame == main and str(target) != request.url):
+            return False
+        if (error := await self._verdict(request.url, within, "navigation")) is None:
+            return False
+        if error.retryable and self.held is None:
+            self.held = error
+        self._ours.add(request)
+        return True
+
+    async def shows_outside(self, request: Request, main: Frame, within: float | None) -> bool:
+        """Whether ``request`` is for a page a refused redirect led to, other than the main
+        frame's own navigations: not loaded (iframes neither)."""
+        if request.is_navigation_request() and request.frame == main:
+            return False
+        return await self.redirect_out(within) is not None
+
+    async def redirect_out(self, within: float | None = None) -> Refused | None:
+        """The main document's first refused redirect, or None."""
+        for answer in self.answers:
+            hop = answer.request.redirected_to
+            if hop is not None and (error := await self._verdict(hop.url, within, "redirect")) is not None:
+                return answer, hop.url, error
+        return None
+
+    async def _verdict(self, target: str, within: float | None, what: str) -> FetchError | None:
+        if target not in self._verdicts:
+            verdict = await self._scope.refusal(URL(target, encoded=True), within, what)
+            self._verdicts.setdefault(target, verdict)  # (another may have come first meanwhile)
+        return self._verdicts[target]
 
 
 def left_scope(answer: BrowserResponse, target: str, error: FetchError) -> Response:

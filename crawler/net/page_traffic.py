@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import TYPE_CHECKING
 
 from yarl import URL
@@ -14,6 +13,8 @@ from crawler.scheduling.slots import SLOT_POLL, SlotHolder
 if TYPE_CHECKING:
     from playwright.async_api import Page, Request
     from playwright.async_api import Response as BrowserResponse
+
+    from crawler.net.page_scope import Navigation
 
 
 class PageTraffic:
@@ -88,11 +89,7 @@ class PageTraffic:
         await self._holder.close()
 
 
-async def answered(page: Page, traffic: PageTraffic, answers: list[BrowserResponse], response: BrowserResponse) -> None:
-    """A response's headers are in: a navigation of the main frame is noted in ``answers``."""
-    from playwright.async_api import Error
-
-    with contextlib.suppress(Error):  # (a service worker's request has no frame)
-        if response.request.is_navigation_request() and response.frame == page.main_frame:
-            answers.append(response)
+async def answered(page: Page, traffic: PageTraffic, nav: Navigation, response: BrowserResponse) -> None:
+    """A response's headers are in: the page's navigation notes it, and its slot may go back."""
+    nav.note(page.main_frame, response)
     await traffic.answered(response)

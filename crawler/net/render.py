@@ -54,7 +54,7 @@ from crawler.net.browser_failures import (
 from crawler.net.browser_tab import dom_html
 from crawler.net.failures import storage_failure
 from crawler.net.page_archive import archived, keep
-from crawler.net.page_scope import PageScope, left_scope
+from crawler.net.page_scope import Navigation, PageScope, left_scope
 from crawler.net.page_traffic import PageTraffic, answered
 from crawler.net.proxies import Proxy, Router
 from crawler.net.proxy_blame import ban_signal, blame
@@ -157,7 +157,7 @@ class Renderer:
             raise FetchError(Kind.PROXY, why)
         if self.browsers.guard is not None:
             await self.browsers.guard.check(url, resolve=proxy is None)
-        answers: list[BrowserResponse] = []  # the main frame's navigation answers: redirects, then the page's
+        nav = Navigation(self.scope)  # the main frame's answers: redirects, then the page's
         sent = asyncio.get_running_loop().time()
         try:
             async with self.browsers.tab(
@@ -165,14 +165,14 @@ class Renderer:
             ) as tab:
                 lifetime = 2 * self._settings.timeout + DEADLINE_GRACE + 2 * LATE_READ  # load, late reads, close
                 traffic = PageTraffic(host, self._slots.holder(f"page {url}", lifetime), self._settings.timeout / 2)
-                tab.on_route = lambda route: self._route(route, tab.page.main_frame, url, traffic, answers)
+                tab.on_route = lambda route: self._route(route, tab.page.main_frame, url, traffic, nav)
                 tab.on_done = traffic.done
-                tab.on_response = partial(answered, tab.page, traffic, answers)
+                tab.on_response = partial(answered, tab.page, traffic, nav)
                 sent = asyncio.get_running_loop().time()
                 try:
-                    response = await self._load(tab.page, url, pages, proxy, answers)
+                    response = await self._load(tab.page, url, pages, proxy, nav)
                 except Error as e:  # read while the tab is open: an answer not shown is archived
-                    return await self._failed(str(e), url, proxy, answers)
+                    return await self._failed(str(e), url, proxy, nav)
                 finally:
                     await traffic.close()
                 tab.reusable = True
@@ -184,17 +184,17 @@ class Renderer:
         except Error as e:  # the browser failed around the page: its tab did not open or close
             raise render_error(str(e), self._router.redact) from None
 
-    async def _failed(self, text: str, url: URL, proxy: Proxy | None, answers: list[BrowserResponse]) -> Response:
+    async def _failed(self, text: str, url: URL, proxy: Proxy | None, nav: Navigation) -> Response:
         """The page the browser failed on (``text``, its words): a download is fetched instead; an
         error status with no body (which Chromium does not show) is that status, as a fetch has it,
         and archived; the proxy's failures and the page's connection's, as
         :mod:`~crawler.net.browser_failures` reads them (the caller blames them); else ``render``."""
         if "Download is starting" in text:
             raise NotHTML("a download")
-        if (out := await self._left_scope(answers, LATE_READ)) is not None:
+        if (out := await self._left_scope(nav, LATE_READ)) is not None:
             return out
         code = net_error(text)
-        last = answers[-1] if answers else None
+        last = nav.answers[-1] if nav.answers else None
         if proxy is None and code == SITES_PROXY_AUTH:  # the page's 407, as a fetch has it
             final = last.request.redirected_to if last is not None else None
             error = status_error(PROXY_AUTH, f"{PROXY_AUTH} (rendered)", CIMultiDict(), self._settings.max_retry_after)
@@ -213,9 +213,9 @@ class Renderer:
             raise said
         raise render_error(text, self._router.redact)
 
-    async def _left_scope(self, answers: list[BrowserResponse], within: float | None = None) -> Response | None:
+    async def _left_scope(self, nav: Navigation, within: float | None = None) -> Response | None:
         """The refused redirect the browser followed (:mod:`.page_scope`), archived, if any."""
-        if (out := await self.scope.redirect_out(answers, within)) is None:
+        if (out := await nav.redirect_out(within)) is None:
             return None
         answer, target, error = out
         if self.warc is not None:
@@ -235,7 +235,7 @@ class Renderer:
         return blame(error, proxy, url, self._router.redact, sent)
 
     async def _load(
-        self, page: Page, url: URL, pages: PageStore | None, proxy: Proxy | None, answers: list[BrowserResponse]
+        self, page: Page, url: URL, pages: PageStore | None, proxy: Proxy | None, nav: Navigation
     ) -> Response:
         """Load, wait, read the DOM: all within ``render_timeout`` (plus a moment for the
         browser's own timeout to speak first). A script that never yields leaves the tab unable
@@ -251,7 +251,7 @@ class Renderer:
                     answer = await page.goto(
                         str(url), wait_until=self._settings.wait, timeout=self._settings.timeout * 1000
                     )
-                if (out := await self._left_scope(answers)) is not None:
+                if (out := await self._left_scope(nav)) is not None:
                     return out
                 if answer is not None:
                     await self._answer_checked(answer, proxy)
@@ -260,14 +260,16 @@ class Renderer:
                         self._settings.selector, timeout=max(deadline - loop.time(), 0.001) * 1000
                     )
                 html = await dom_html(page, self._settings.max_bytes)
-                if (out := await self._left_scope(answers)) is not None:  # a script went to a redirect out
+                if (out := await self._left_scope(nav)) is not None:  # a script went to a redirect out
                     return out
+                if nav.held is not None:  # a script's navigation refused for now: the page is tried again
+                    raise nav.held
                 await keep(page, url, answer, self._screens, self.warc)
         except (BrowserTimeout, TimeoutError):
-            if (out := await self._left_scope(answers, LATE_READ)) is not None:
+            if (out := await self._left_scope(nav, LATE_READ)) is not None:
                 return out
-            late = self._timed_out(answers, proxy)
-            if late.kind is Kind.RENDER and (last := answers[-1]).status >= 400:  # an error page still loading
+            late = self._timed_out(nav.answers, proxy)
+            if late.kind is Kind.RENDER and (last := nav.answers[-1]).status >= 400:  # an error page still loading
                 return self._error_page(last, await self._late(last) or b"", last.url)
             raise late from None
         return await self._response(url, answer, html, page.url, pages)
@@ -357,9 +359,7 @@ class Renderer:
             error = status_error(answer.status, f"{answer.status} (rendered)", headers, self._settings.max_retry_after)
         return Response(answer.status, "text/html; charset=utf-8", error=error, rendered=True, final_url=final_url)
 
-    async def _route(
-        self, route: Route, main: Frame, target: URL, traffic: PageTraffic, answers: list[BrowserResponse]
-    ) -> None:
+    async def _route(self, route: Route, main: Frame, target: URL, traffic: PageTraffic, nav: Navigation) -> None:
         """Blocked resource types are not loaded; the page may not be navigated out of scope or
         where robots.txt disallows, nor a page a refused redirect led to loaded (:mod:`.page_scope`);
         subresources may come from anywhere, each in a slot of its host."""
@@ -369,9 +369,9 @@ class Renderer:
         try:
             if request.resource_type in self._settings.block:
                 await route.abort()
-            elif await self.scope.navigates_out(request, main, target, self._settings.timeout / 2):
+            elif await nav.navigates_out(request, main, target, self._settings.timeout / 2):
                 await route.fulfill(status=204)  # the page stays as it is (aborted, it would show an error page)
-            elif await self.scope.shows_outside(request, main, answers, self._settings.timeout / 2) or not (
+            elif await nav.shows_outside(request, main, self._settings.timeout / 2) or not (
                 await traffic.admit(request)
             ):
                 await route.abort("blockedbyclient")
