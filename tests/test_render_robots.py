@@ -143,26 +143,48 @@ async def test_a_script_cannot_take_the_page_where_robots_txt_disallows(site, tm
     assert archived(out / "crawl.warc.gz") == [site.url("js.test")]
 
 
-async def test_a_script_navigation_whose_robots_txt_cannot_be_read_is_the_pages_error(site, tmp_path):
-    """The page's script sends it to docs.test, whose robots.txt answers 503: the navigation is
-    not sent, and the page is not kept as the stub it was: its error says why, to be tried again."""
-    await site.start()
+def navigating_site(site: Site, status: int = 200) -> str:
+    """js.test's start page (with ``status``) has a script that sends it to docs.test, whose
+    robots.txt answers 503. The navigation's target."""
     away = site.url("docs.test", "/page")
     script = f'stay<script>location.href = "{away}";</script>'
-    site.route(
-        "js.test",
-        "/",
-        lambda _: asyncio.sleep(0, web.Response(text=f"<html><body>{script}</body></html>", content_type="text/html")),
-    )
+
+    async def start(_: web.Request) -> web.Response:
+        return web.Response(text=f"<html><body>{script}</body></html>", content_type="text/html", status=status)
+
+    site.route("js.test", "/", start)
     site.route("docs.test", "/robots.txt", lambda _: asyncio.sleep(0, web.Response(status=503)))
-    site.html("docs.test", "/page", "away")
+    site.html("docs.test", "/page", "<h1 id=there>away</h1>")
+    return away
+
+
+@pytest.mark.parametrize("waits", ["networkidle", "selector"])
+async def test_a_script_navigation_whose_robots_txt_cannot_be_read_keeps_the_page_back(site, tmp_path, waits):
+    """The navigation is not sent, and the page is not kept as the stub it was: its record has
+    its status and says why, to be tried again; also when the page then waits in vain for a
+    selector only the navigation's target has."""
+    await site.start()
+    away = navigating_site(site)
     out = tmp_path / "o"
-    await crawl_of(site, out, render_wait="networkidle").run()
+    wait = {"render_wait": "networkidle"} if waits == "networkidle" else {"render_selector": "#there"}
+    await crawl_of(site, out, **wait, render_timeout=10).run()
 
     assert site.hits[("docs.test", "/page")] == 0
     (record,) = read_records(out)
-    assert (record["path"], record["error"]["kind"]) == (None, "redirect")
-    assert record["error"]["message"].startswith(f"navigation to {away}, robots.txt unavailable (status 503)")
+    assert (record["status"], record["path"], record["error"]["kind"]) == (200, None, "redirect")
+    assert record["error"]["message"].startswith(f"navigation to {away}")
+
+
+async def test_an_error_page_whose_script_navigation_is_refused_keeps_its_status(site, tmp_path):
+    """A 503 page (a challenge, say) whose script's navigation is refused for now: its record is
+    that 503, as it would be without the script, not the navigation's refusal."""
+    await site.start()
+    navigating_site(site, status=503)
+    out = tmp_path / "o"
+    await crawl_of(site, out, render_wait="networkidle").run()
+
+    (record,) = read_records(out)
+    assert (record["status"], record["error"]["kind"]) == (503, "http")
 
 
 class RobotsSite:

@@ -73,7 +73,7 @@ class Navigation:
     what :class:`PageScope` said of each target. The first verdict on a target holds for the
     page's life: its subresources refused while a robots.txt was unread are never followed by the
     page being kept, and that robots.txt is asked for once. A script's navigation refused for now
-    (robots.txt unread or unavailable) is ``held``: the page's error, so it is tried again."""
+    (robots.txt unread or unavailable) is ``held``: the page is not kept but tried again."""
 
     def __init__(self, scope: PageScope) -> None:
         self.answers: list[BrowserResponse] = []
@@ -118,6 +118,15 @@ class Navigation:
                 return answer, hop.url, error
         return None
 
+    def kept_back(self) -> Response | None:
+        """The page's record when a script's navigation was refused for now (``held``) and the
+        page would be kept (its answer 2xx): that answer with the error, to be tried again (an
+        error page keeps its own status; no proxy is blamed: it did not fail)."""
+        last = self.answers[-1] if self.answers else None
+        if self.held is None or last is None or not 200 <= last.status < 300:
+            return None
+        return refused_answer(last, last.url, self.held)
+
     async def _verdict(self, target: str, within: float | None, what: str) -> FetchError | None:
         if target not in self._verdicts:
             verdict = await self._scope.refusal(URL(target, encoded=True), within, what)
@@ -125,8 +134,8 @@ class Navigation:
         return self._verdicts[target]
 
 
-def left_scope(answer: BrowserResponse, target: str, error: FetchError) -> Response:
-    """The redirect ``answer`` to ``target``, refused with ``error``, as the fetcher records one:
-    its status and content type, and nothing of the page it led to."""
+def refused_answer(answer: BrowserResponse, target: str, error: FetchError) -> Response:
+    """``answer`` (a redirect to ``target``, or the page's own), refused with ``error``, as the
+    fetcher records a redirect it does not follow: its status and content type, nothing of a page."""
     ctype = answer.headers.get("content-type", "")
     return Response(answer.status, ctype, error=error, rendered=True, final_url=target)

@@ -54,7 +54,7 @@ from crawler.net.browser_failures import (
 from crawler.net.browser_tab import dom_html
 from crawler.net.failures import storage_failure
 from crawler.net.page_archive import archived, keep
-from crawler.net.page_scope import Navigation, PageScope, left_scope
+from crawler.net.page_scope import Navigation, PageScope, refused_answer
 from crawler.net.page_traffic import PageTraffic, answered
 from crawler.net.proxies import Proxy, Router
 from crawler.net.proxy_blame import ban_signal, blame
@@ -220,7 +220,7 @@ class Renderer:
         answer, target, error = out
         if self.warc is not None:
             await archived(self.warc, answer, b"", within=LATE_READ)
-        return left_scope(answer, target, error)
+        return refused_answer(answer, target, error)
 
     async def _late(self, answer: BrowserResponse) -> bytes | None:
         """An error page's document past its deadline, or not shown: its body as it was sent (None
@@ -262,8 +262,8 @@ class Renderer:
                 html = await dom_html(page, self._settings.max_bytes)
                 if (out := await self._left_scope(nav)) is not None:  # a script went to a redirect out
                     return out
-                if nav.held is not None:  # a script's navigation refused for now: the page is tried again
-                    raise nav.held
+                if (out := nav.kept_back()) is not None:  # a script's navigation refused for now
+                    return out
                 await keep(page, url, answer, self._screens, self.warc)
         except (BrowserTimeout, TimeoutError):
             if (out := await self._left_scope(nav, LATE_READ)) is not None:
@@ -271,6 +271,8 @@ class Renderer:
             late = self._timed_out(nav.answers, proxy)
             if late.kind is Kind.RENDER and (last := nav.answers[-1]).status >= 400:  # an error page still loading
                 return self._error_page(last, await self._late(last) or b"", last.url)
+            if late.kind is Kind.RENDER and (out := nav.kept_back()) is not None:  # (its selector never came)
+                return out
             raise late from None
         return await self._response(url, answer, html, page.url, pages)
 
