@@ -13,9 +13,10 @@ from aiohttp import web
 from yarl import URL
 
 from crawler.config import Job
-from crawler.core.errors import FetchError, Kind
+from crawler.core.errors import ClusterError, FetchError, Kind
 from crawler.engine import Crawl
 from crawler.net.page_scope import Navigation, PageScope
+from crawler.net.render import Renderer
 from crawler.net.robots import Robots
 from crawler.scheduling.limiter import LocalHostLimiter
 from tests.helpers.ordered import archived
@@ -282,3 +283,24 @@ async def test_the_204_that_keeps_a_page_in_place_is_not_one_of_its_answers():
     nav.note(main, ours)  # type: ignore[arg-type]
     nav.note(main, theirs)  # type: ignore[arg-type]
     assert nav.answers == [theirs] and nav.held is None  # (disallowed: final, nothing to try again)
+
+
+async def test_a_request_whose_check_meets_a_redis_outage_is_not_loaded():
+    """A shared job's robots.txt out of reach (ClusterError) while a page's request is checked:
+    the request is refused, not left hanging with an exception nobody reads (the page's own
+    check meets the outage too, and the crawl stops with it)."""
+    aborted: list[str] = []
+
+    class Route:
+        request = SimpleNamespace(resource_type="script")
+
+        async def abort(self, code: str = "failed") -> None:
+            aborted.append(code)
+
+    class Outage:
+        async def navigates_out(self, *_: object) -> bool:
+            raise ClusterError("Redis at redis://127.0.0.1:1 unreachable")
+
+    renderer = SimpleNamespace(_settings=SimpleNamespace(block=frozenset(), timeout=30.0))
+    await Renderer._route(renderer, Route(), None, URL("http://js.test/"), None, Outage())  # type: ignore[arg-type]
+    assert aborted == ["blockedbyclient"]

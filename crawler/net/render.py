@@ -30,7 +30,7 @@ from yarl import URL
 
 from crawler.admission import LinkRules
 from crawler.core.blocked import BlockRules, blocked_page
-from crawler.core.errors import FetchError, Kind
+from crawler.core.errors import ClusterError, FetchError, Kind
 from crawler.core.outgoing import Outgoing
 from crawler.core.response import Response
 from crawler.core.urls import host_key, url_pattern
@@ -381,6 +381,9 @@ class Renderer:
                 await route.continue_()
         except Error:  # the page closed meanwhile (timed out, crashed)
             await traffic.done(request)
+        except ClusterError:  # a shared job's robots.txt out of reach: the page's own check says so
+            with contextlib.suppress(Error):
+                await route.abort("blockedbyclient")
 
     def usage(self) -> BrowserUse | None:
         return self.browsers.usage()
