@@ -285,22 +285,25 @@ async def test_the_204_that_keeps_a_page_in_place_is_not_one_of_its_answers():
     assert nav.answers == [theirs] and nav.held is None  # (disallowed: final, nothing to try again)
 
 
-async def test_a_request_whose_check_meets_a_redis_outage_is_not_loaded():
-    """A shared job's robots.txt out of reach (ClusterError) while a page's request is checked:
-    the request is refused, not left hanging with an exception nobody reads (the page's own
-    check meets the outage too, and the crawl stops with it)."""
+async def test_a_request_whose_check_meets_a_redis_outage_is_not_loaded_and_stops_the_page():
+    """A shared job's state out of reach (ClusterError: its robots.txt, its host slots) while a
+    page's request is checked: the request is refused, not left hanging with an exception nobody
+    reads, and the page's next check raises it (the crawl stops; the URL is not recorded)."""
     aborted: list[str] = []
 
     class Route:
-        request = SimpleNamespace(resource_type="script")
+        request = SimpleNamespace(resource_type="document")
 
         async def abort(self, code: str = "failed") -> None:
             aborted.append(code)
 
-    class Outage:
+    class Outage(Navigation):
         async def navigates_out(self, *_: object) -> bool:
             raise ClusterError("Redis at redis://127.0.0.1:1 unreachable")
 
+    nav = Outage(PageScope(None))
     renderer = SimpleNamespace(_settings=SimpleNamespace(block=frozenset(), timeout=30.0))
-    await Renderer._route(renderer, Route(), None, URL("http://js.test/"), None, Outage())  # type: ignore[arg-type]
+    await Renderer._route(renderer, Route(), None, URL("http://js.test/"), None, nav)  # type: ignore[arg-type]
     assert aborted == ["blockedbyclient"]
+    with pytest.raises(ClusterError, match="unreachable"):
+        await nav.redirect_out()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from yarl import URL
 
 from crawler.admission import LinkRules
-from crawler.core.errors import FetchError, Kind
+from crawler.core.errors import ClusterError, FetchError, Kind
 from crawler.core.response import Response
 from crawler.core.urls import host_key
 from crawler.net.robots import Robots, Unavailable
@@ -78,6 +78,7 @@ class Navigation:
     def __init__(self, scope: PageScope) -> None:
         self.answers: list[BrowserResponse] = []
         self.held: FetchError | None = None
+        self.outage: ClusterError | None = None  # met while a request was checked: the crawl stops with it
         self._scope = scope
         self._verdicts: dict[str, FetchError | None] = {}
         self._ours: set[Request] = set()  # navigations answered by us (204), not the site
@@ -111,7 +112,10 @@ class Navigation:
         return await self.redirect_out(within) is not None
 
     async def redirect_out(self, within: float | None = None) -> Refused | None:
-        """The main document's first refused redirect, or None."""
+        """The main document's first refused redirect, or None; the outage a request of the
+        page met, raised (the page is not recorded: its URL stays leased, as on any outage)."""
+        if self.outage is not None:
+            raise self.outage
         for answer in self.answers:
             hop = answer.request.redirected_to
             if hop is not None and (error := await self._verdict(hop.url, within, "redirect")) is not None:
@@ -120,10 +124,10 @@ class Navigation:
 
     def kept_back(self) -> Response | None:
         """The page's record when a script's navigation was refused for now (``held``) and the
-        page would be kept (its answer 2xx): that answer with the error, to be tried again (an
+        page would be kept (its answer not an error): that answer with the error, to be tried again (an
         error page keeps its own status; no proxy is blamed: it did not fail)."""
         last = self.answers[-1] if self.answers else None
-        if self.held is None or last is None or not 200 <= last.status < 300:
+        if self.held is None or last is None or last.status >= 400:
             return None
         return refused_answer(last, last.url, self.held)
 

@@ -381,7 +381,8 @@ class Renderer:
                 await route.continue_()
         except Error:  # the page closed meanwhile (timed out, crashed)
             await traffic.done(request)
-        except ClusterError:  # a shared job's robots.txt out of reach: the page's own check says so
+        except ClusterError as e:  # a shared job's state out of reach: not loaded; the page's next check raises it
+            nav.outage = nav.outage or e
             with contextlib.suppress(Error):
                 await route.abort("blockedbyclient")
 
