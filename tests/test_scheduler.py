@@ -95,6 +95,18 @@ async def test_a_host_whose_slots_a_page_holds_starts_when_the_page_gives_them_b
     assert limiter.held() == {} and scheduler.slots.count() == 0
 
 
+async def test_a_closed_page_takes_no_slot_and_asks_the_limiter_nothing():
+    """A page's request checked after its page closed (a route handler that outlived it): it gets
+    no slot, and the limiter is not asked (an acquire would count a start the host never sees and
+    push its next real request back by the delay: a minute here)."""
+    limiter = LocalHostLimiter(2, delay=60.0)
+    scheduler = Scheduler(MemoryFrontier(), limiter, lease_ttl=60)
+    page = scheduler.slots.holder("page http://a/", 60)
+    await page.close()
+    assert await page.take("b:80") == math.inf
+    assert await limiter.acquire("b:80") == 0  # the host's first start: nothing was counted before
+
+
 async def test_a_crawl_stuck_on_slots_nobody_gives_back_says_who_holds_them_and_frees_them():
     """Nothing in flight, b's URL queued, b's slots held: one by a page that is over but never
     gave it back, one taken behind every holder's back, one by a page still loading. The
