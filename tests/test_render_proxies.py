@@ -496,3 +496,48 @@ async def test_a_rendered_challenge_page_is_blocked_as_a_fetched_one_is(site, cr
     assert (r.by_url[fine]["status"], r.by_url[fine]["title"]) == (200, "fine")
     assert not any(b"checking" in f.read_bytes() for f in (r.out / "pages").rglob("*") if f.is_file())
     assert r.stats.blocked == 1
+
+
+@pytest.mark.parametrize("render", [True, False])
+@pytest.mark.parametrize("where", ["page", "redirect"])
+async def test_a_wall_known_by_its_headers_is_blocked_rendered_as_fetched(site, crawl, render, where):
+    """``blocked_when``'s header rule holds for the page's own 200, or for a 302 on its way (the
+    browser follows it itself): the record is that answer's ``blocked`` error, rendered as fetched,
+    and nothing of the page is kept."""
+
+    async def walled(_: web.Request) -> web.StreamResponse:
+        if where == "redirect":
+            raise web.HTTPFound("/shop", headers={"X-Bot-Wall": "1"})
+        return web.Response(text="<h1>shop</h1>", content_type="text/html", headers={"X-Bot-Wall": "1"})
+
+    site.route("127.0.0.1", "/go", walled)
+    site.html("127.0.0.1", "/shop", "<h1>shop</h1>")
+    url = site.url("127.0.0.1", "/go")
+    fields = RENDERED if render else {}
+    rules = [{"header": "x-bot-wall"}]
+    r = await crawl(start_urls=[url], ignore_robots=True, retries=0, blocked_when=rules, warc=True, **fields)
+    record = r.by_url[url]
+    status = 302 if where == "redirect" else 200
+    assert (record["status"], record["error"]["kind"], record["path"]) == (status, "blocked", None)
+    assert record["rendered"] is render and list(r.by_url) == [url]
+    assert not any(b"shop" in f.read_bytes() for f in (r.out / "pages").rglob("*") if f.is_file())
+    assert archived(r.out / "crawl.warc.gz") == [url]  # the wall, as the fetcher archives it
+
+
+async def test_a_header_wall_that_never_finishes_loading_is_blocked(site, crawl):
+    """AWS WAF's challenge (a 202 with ``x-amzn-waf-action: challenge``, a built-in rule) whose
+    script never arrives: the page runs out of time, and is ``blocked`` by that header, as a
+    fetched one is, not a ``render`` error; the WARC has the challenge."""
+
+    async def wall(_: web.Request) -> web.Response:
+        page = '<html><head><script src="/never.js"></script></head><body>challenge</body></html>'
+        return web.Response(status=202, text=page, content_type="text/html", headers={"x-amzn-waf-action": "challenge"})
+
+    site.route("127.0.0.1", "/wall", wall)
+    site.route("127.0.0.1", "/never.js", _never_arrives)
+    walled = site.url("127.0.0.1", "/wall")
+    r = await crawl(start_urls=[walled], ignore_robots=True, retries=0, warc=True, **{**RENDERED, "render_timeout": 8})
+    (record,) = r.records
+    assert (record["status"], record["rendered"], record["error"]["kind"]) == (202, True, "blocked")
+    assert "x-amzn-waf-action" in record["error"]["message"]
+    assert archived(r.out / "crawl.warc.gz") == [walled]

@@ -16,9 +16,11 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
+from multidict import CIMultiDict
 from yarl import URL
 
 from crawler.admission import LinkRules
+from crawler.core.blocked import BlockRules
 from crawler.core.errors import ClusterError, FetchError, Kind
 from crawler.core.response import Response
 from crawler.core.urls import host_key
@@ -121,6 +123,11 @@ class Navigation:
             if hop is not None and (error := await self._verdict(hop.url, within, "redirect")) is not None:
                 return answer, hop.url, error
         return None
+
+    def walled(self, rules: BlockRules) -> BrowserResponse | None:
+        """The first answer (a redirect, or the page's own) that ``blocked_when``'s status and
+        header rules hold for: a bot wall, as the fetcher finds it on any answer."""
+        return next((a for a in self.answers if rules.head(a.status, CIMultiDict(a.headers)) is not None), None)
 
     def kept_back(self) -> Response | None:
         """The page's record when a script's navigation was refused for now (``held``) and the

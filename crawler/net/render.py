@@ -178,9 +178,9 @@ class Renderer:
                 tab.reusable = True
                 return response
         except TargetUnreachable as e:  # named by the last hop, which the proxy could not reach
-            raise self._blamed(e.error, proxy, e.url, sent) from None
+            raise blame(e.error, proxy, e.url, self._router.redact, sent) from None
         except FetchError as e:
-            raise self._blamed(e, proxy, url, sent) from None
+            raise blame(e, proxy, url, self._router.redact, sent) from None  # as the fetcher blames
         except Error as e:  # the browser failed around the page: its tab did not open or close
             raise render_error(str(e), self._router.redact) from None
 
@@ -222,6 +222,12 @@ class Renderer:
             await archived(self.warc, answer, b"", within=LATE_READ)
         return refused_answer(answer, target, error)
 
+    async def _walled(self, answer: BrowserResponse) -> Response:
+        """A bot wall by its status or headers: ``blocked``, archived as the fetcher archives it."""
+        if self.warc is not None:
+            await archived(self.warc, answer, None if answer.request.redirected_to is None else b"", within=LATE_READ)
+        return self._error_page(answer, b"", answer.url)
+
     async def _late(self, answer: BrowserResponse) -> bytes | None:
         """An error page's document past its deadline, or not shown: its body as it was sent (None
         when it is not all in), archived when it is."""
@@ -229,10 +235,6 @@ class Renderer:
         if self.warc is not None and body is not None:
             await archived(self.warc, answer, body, within=LATE_READ)
         return body
-
-    def _blamed(self, error: FetchError, proxy: Proxy | None, url: URL, sent: float) -> FetchError:
-        """``error`` with the proxy blamed or not, as :func:`~crawler.net.proxy_blame.blame` does for the fetcher."""
-        return blame(error, proxy, url, self._router.redact, sent)
 
     async def _load(
         self, page: Page, url: URL, pages: PageStore | None, proxy: Proxy | None, nav: Navigation
@@ -251,6 +253,8 @@ class Renderer:
                     answer = await page.goto(
                         str(url), wait_until=self._settings.wait, timeout=self._settings.timeout * 1000
                     )
+                if (wall := nav.walled(self._settings.blocked)) is not None:  # by status or headers, any hop
+                    return await self._walled(wall)
                 if (out := await self._left_scope(nav)) is not None:
                     return out
                 if answer is not None:
@@ -266,6 +270,8 @@ class Renderer:
                     return out
                 await keep(page, url, answer, self._screens, self.warc)
         except (BrowserTimeout, TimeoutError):
+            if (wall := nav.walled(self._settings.blocked)) is not None:  # (a challenge's scripts never end)
+                return await self._walled(wall)
             if (out := await self._left_scope(nav, LATE_READ)) is not None:
                 return out
             late = self._timed_out(nav.answers, proxy)
