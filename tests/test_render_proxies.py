@@ -399,25 +399,33 @@ async def test_a_sites_own_407_is_that_status_rendered_as_fetched(site, crawl, p
     assert (fetched_page["status"], fetched_page["error"]["kind"]) == (407, "http")
 
 
-async def test_a_challenge_page_that_never_finishes_loading_is_blocked_by_its_body(site, crawl):
-    """A 503 "Just a moment..." page whose script never arrives: ``blocked_when``'s built-in title
-    rule reads the document as it was sent, so the page is ``blocked``, not a retried ``http`` 503;
-    the WARC has that document."""
+NEVER_LOADING_WALLS = {  # a challenge whose script never arrives: status, headers, its document, the reason's mark
+    "title": (503, {}, "<title>Just a moment...</title>", "Just a moment"),  # Cloudflare's, by its body
+    "header": (202, {"x-amzn-waf-action": "challenge"}, "<title>aws</title>", "x-amzn-waf-action"),  # AWS WAF's
+}
+
+
+@pytest.mark.parametrize("known_by", NEVER_LOADING_WALLS)
+async def test_a_challenge_page_that_never_finishes_loading_is_blocked(site, crawl, known_by):
+    """A challenge page whose script never arrives runs out of time: a built-in ``blocked_when``
+    rule reads its headers, or its document as it was sent, so the page is ``blocked`` (not a
+    retried ``http`` 503, nor a ``render`` error for the 202); the WARC has that document."""
+    status, headers, head, reason = NEVER_LOADING_WALLS[known_by]
 
     async def wall(_: web.Request) -> web.Response:
-        page = '<html><head><title>Just a moment...</title><script src="/never.js"></script></head></html>'
-        return web.Response(status=503, text=page, content_type="text/html")
+        page = f'<html><head>{head}<script src="/never.js"></script></head></html>'
+        return web.Response(status=status, text=page, content_type="text/html", headers=headers)
 
     site.route("127.0.0.1", "/wall", wall)
     site.route("127.0.0.1", "/never.js", _never_arrives)
     walled = site.url("127.0.0.1", "/wall")
     r = await crawl(start_urls=[walled], ignore_robots=True, retries=0, warc=True, **{**RENDERED, "render_timeout": 8})
     (record,) = r.records
-    assert (record["status"], record["rendered"], record["error"]["kind"]) == (503, True, "blocked")
-    assert "Just a moment" in record["error"]["message"]
+    assert (record["status"], record["rendered"], record["error"]["kind"]) == (status, True, "blocked")
+    assert reason in record["error"]["message"]
     with (r.out / "crawl.warc.gz").open("rb") as f:  # the document as it was sent, as a fetch archives it
         (kept,) = [w.content_stream().read() for w in ArchiveIterator(f) if w.rec_type == "response"]
-    assert b"<title>Just a moment...</title>" in kept
+    assert head.encode() in kept
 
 
 async def test_an_error_page_whose_document_never_arrives_whole_is_its_status_and_not_archived(crawl, tmp_path):
@@ -522,22 +530,3 @@ async def test_a_wall_known_by_its_headers_is_blocked_rendered_as_fetched(site, 
     assert record["rendered"] is render and list(r.by_url) == [url]
     assert not any(b"shop" in f.read_bytes() for f in (r.out / "pages").rglob("*") if f.is_file())
     assert archived(r.out / "crawl.warc.gz") == [url]  # the wall, as the fetcher archives it
-
-
-async def test_a_header_wall_that_never_finishes_loading_is_blocked(site, crawl):
-    """AWS WAF's challenge (a 202 with ``x-amzn-waf-action: challenge``, a built-in rule) whose
-    script never arrives: the page runs out of time, and is ``blocked`` by that header, as a
-    fetched one is, not a ``render`` error; the WARC has the challenge."""
-
-    async def wall(_: web.Request) -> web.Response:
-        page = '<html><head><script src="/never.js"></script></head><body>challenge</body></html>'
-        return web.Response(status=202, text=page, content_type="text/html", headers={"x-amzn-waf-action": "challenge"})
-
-    site.route("127.0.0.1", "/wall", wall)
-    site.route("127.0.0.1", "/never.js", _never_arrives)
-    walled = site.url("127.0.0.1", "/wall")
-    r = await crawl(start_urls=[walled], ignore_robots=True, retries=0, warc=True, **{**RENDERED, "render_timeout": 8})
-    (record,) = r.records
-    assert (record["status"], record["rendered"], record["error"]["kind"]) == (202, True, "blocked")
-    assert "x-amzn-waf-action" in record["error"]["message"]
-    assert archived(r.out / "crawl.warc.gz") == [walled]
