@@ -87,12 +87,14 @@ async def test_a_proxys_ban_signal_on_a_rendered_page_moves_it_to_another_proxy(
     async def page(request: web.Request) -> web.Response:
         if request.remote != banned.source:
             return web.Response(text="<title>news</title><p>today</p>", content_type="text/html")
+        wall = {"cf-mitigated": "challenge"}  # also a blocked_when default: the proxy's signal comes first
         if signal == "status":
-            return web.Response(status=429, text="<p>slow down</p>", content_type="text/html")
+            return web.Response(status=429, text="<p>slow down</p>", content_type="text/html", headers=wall)
         if signal == "empty status":  # which Chromium does not show
-            return web.Response(status=429)
+            return web.Response(status=429, headers=wall)
         if signal == "status, never loads":  # a challenge whose script the page waits for forever
-            return web.Response(status=429, text='<script src="/never.js"></script>', content_type="text/html")
+            never = '<script src="/never.js"></script>'
+            return web.Response(status=429, text=never, content_type="text/html", headers=wall)
         return web.Response(text="<p>Please solve this CAPTCHA</p>", content_type="text/html")
 
     site.route("127.0.0.1", "/news", page)
@@ -116,7 +118,7 @@ async def test_a_proxys_ban_signal_on_a_rendered_page_moves_it_to_another_proxy(
     ]
     assert b"CAPTCHA" not in (r.out / record["path"]).read_bytes()
     bans = {used.id: used.bans for used in r.stats.proxies}
-    assert bans == {banned.id: 1, clean.id: 0}
+    assert bans == {banned.id: 1, clean.id: 0} and r.stats.blocked == 0  # a ban signal, not a blocked page
 
 
 @pytest.mark.parametrize("rendered", [True, False])
@@ -530,3 +532,21 @@ async def test_a_wall_known_by_its_headers_is_blocked_rendered_as_fetched(site, 
     assert record["rendered"] is render and list(r.by_url) == [url]
     assert not any(b"shop" in f.read_bytes() for f in (r.out / "pages").rglob("*") if f.is_file())
     assert archived(r.out / "crawl.warc.gz") == [url]  # the wall, as the fetcher archives it
+
+
+async def test_a_wall_a_script_navigates_to_is_blocked(site, crawl):
+    """The page's script, once it has loaded, navigates it (in scope) to a page that is a bot wall
+    by its headers: the record is that answer's ``blocked`` error, and the wall is not kept."""
+
+    async def wall(_: web.Request) -> web.Response:
+        page = "<h1 id=there>verify you are human</h1>"
+        return web.Response(text=page, content_type="text/html", headers={"cf-mitigated": "challenge"})
+
+    later = 'addEventListener("load", () => setTimeout(() => { location.href = "/wall"; }, 200));'
+    site.html("127.0.0.1", "/start", f"<script>{later}</script>")  # (usually after the page's first look)
+    site.route("127.0.0.1", "/wall", wall)
+    url = site.url("127.0.0.1", "/start")
+    r = await crawl(start_urls=[url], ignore_robots=True, retries=0, **RENDERED, render_selector="#there")
+    (record,) = r.records
+    assert (record["status"], record["error"]["kind"], record["path"]) == (200, "blocked", None)
+    assert record["final_url"] == site.url("127.0.0.1", "/wall") and "cf-mitigated" in record["error"]["message"]

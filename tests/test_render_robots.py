@@ -25,6 +25,7 @@ from tests.helpers.site import Site
 
 TARGET_PAGE = '<img src="/pic.png"><script src="/s.js"></script><iframe src="/frame"></iframe><a href="/next">n</a>'
 RULES = "User-agent: *\nDisallow: /private\n"
+WALL = {"cf-mitigated": "challenge"}
 
 
 def redirecting_site(site: Site, target_host: str, target_path: str) -> str:
@@ -70,6 +71,11 @@ async def test_a_rendered_redirect_robots_txt_disallows_keeps_nothing_of_the_pag
     its links are followed. The target host's robots.txt is read once."""
     await site.start()
     target = redirecting_site(site, target_host, "/private/doc")
+
+    async def walled(_: web.Request) -> web.Response:  # a bot wall too (a blocked_when default): not ours to see
+        return web.Response(text=TARGET_PAGE + "the target page", content_type="text/html", headers=WALL)
+
+    site.route(target_host, "/private/doc", walled)
     out = tmp_path / "o"
     await crawl_of(site, out).run()
 

@@ -222,15 +222,17 @@ class Renderer:
             await archived(self.warc, answer, b"", within=LATE_READ)
         return refused_answer(answer, target, error)
 
-    async def _walled(self, answer: BrowserResponse) -> Response:
-        """A bot wall by its status or headers: ``blocked``, archived as the fetcher archives it."""
+    async def _wall(self, nav: Navigation) -> Response | None:
+        """The first answer of the page that is a bot wall by its status or headers (``blocked_when``,
+        checked on every answer as the fetcher does, after the proxy's signals): ``blocked``, archived."""
+        if (answer := nav.walled(self._settings.blocked)) is None:
+            return None
         if self.warc is not None:
             await archived(self.warc, answer, None if answer.request.redirected_to is None else b"", within=LATE_READ)
         return self._error_page(answer, b"", answer.url)
 
     async def _late(self, answer: BrowserResponse) -> bytes | None:
-        """An error page's document past its deadline, or not shown: its body as it was sent (None
-        when it is not all in), archived when it is."""
+        """An error page's document past its deadline, or not shown: its body as sent, archived (None: not all in)."""
         body = await received(answer, LATE_READ)
         if self.warc is not None and body is not None:
             await archived(self.warc, answer, body, within=LATE_READ)
@@ -253,28 +255,28 @@ class Renderer:
                     answer = await page.goto(
                         str(url), wait_until=self._settings.wait, timeout=self._settings.timeout * 1000
                     )
-                if (wall := nav.walled(self._settings.blocked)) is not None:  # by status or headers, any hop
-                    return await self._walled(wall)
                 if (out := await self._left_scope(nav)) is not None:
                     return out
                 if answer is not None:
                     await self._answer_checked(answer, proxy)
+                if (out := await self._wall(nav)) is not None:
+                    return out
                 if self._settings.selector:
                     await page.wait_for_selector(
                         self._settings.selector, timeout=max(deadline - loop.time(), 0.001) * 1000
                     )
                 html = await dom_html(page, self._settings.max_bytes)
-                if (out := await self._left_scope(nav)) is not None:  # a script went to a redirect out
+                if (out := await self._left_scope(nav) or await self._wall(nav)) is not None:  # a script's navigation
                     return out
                 if (out := nav.kept_back()) is not None:  # a script's navigation refused for now
                     return out
                 await keep(page, url, answer, self._screens, self.warc)
         except (BrowserTimeout, TimeoutError):
-            if (wall := nav.walled(self._settings.blocked)) is not None:  # (a challenge's scripts never end)
-                return await self._walled(wall)
             if (out := await self._left_scope(nav, LATE_READ)) is not None:
                 return out
             late = self._timed_out(nav.answers, proxy)
+            if late.kind is not Kind.PROXY and (out := await self._wall(nav)) is not None:  # (its scripts never end)
+                return out
             if late.kind is Kind.RENDER and (last := nav.answers[-1]).status >= 400:  # an error page still loading
                 return self._error_page(last, await self._late(last) or b"", last.url)
             if late.kind is Kind.RENDER and (out := nav.kept_back()) is not None:  # (its selector never came)
@@ -308,11 +310,10 @@ class Renderer:
         return ban_signal(proxy, f"status {status}")
 
     def _timed_out(self, answers: list[BrowserResponse], proxy: Proxy | None) -> FetchError:
-        """A page out of time. A document that never answered (``answers``: the main frame's; the
-        last a redirect whose next hop never answered) timed out as a fetch would: ``timeout``,
-        retried. One that answered a ban status through a proxy bans it (its page may never
-        finish loading: a challenge's scripts). Otherwise the page's scripts ran late: ``render``
-        (for an error status, the caller records that status, as a fetch would)."""
+        """A page out of time. A document that never answered (``answers``: the main frame's; the last
+        a redirect whose next hop never answered) timed out as a fetch would: ``timeout``, retried. One
+        that answered a ban status through a proxy bans it (a challenge's scripts may never end). Else
+        its scripts ran late: ``render`` (for an error status, the caller records it, as a fetch would)."""
         last = answers[-1] if answers else None
         if last is None or last.request.redirected_to is not None:
             return FetchError(
