@@ -185,10 +185,9 @@ class Renderer:
             raise render_error(str(e), self._router.redact) from None
 
     async def _failed(self, text: str, url: URL, proxy: Proxy | None, nav: Navigation) -> Response:
-        """The page the browser failed on (``text``, its words): a download is fetched instead; an
-        error status with no body (which Chromium does not show) is that status, as a fetch has it,
-        and archived; the proxy's failures and the page's connection's, as
-        :mod:`~crawler.net.browser_failures` reads them (the caller blames them); else ``render``."""
+        """The page the browser failed on (``text``): a download is fetched instead; an error status
+        with no body (not shown by Chromium) is that status, archived, as a fetch has it; the proxy's
+        and the connection's failures as :mod:`~crawler.net.browser_failures` reads them; else ``render``."""
         if "Download is starting" in text:
             raise NotHTML("a download")
         if (out := await self._left_scope(nav, LATE_READ)) is not None:
@@ -199,13 +198,16 @@ class Renderer:
             final = last.request.redirected_to if last is not None else None
             error = status_error(PROXY_AUTH, f"{PROXY_AUTH} (rendered)", CIMultiDict(), self._settings.max_retry_after)
             return Response(PROXY_AUTH, "", error=error, rendered=True, final_url=final.url if final else str(url))
-        if last is not None and last.status >= 400 and code in NOT_SHOWN:
-            if proxy is not None and last.status == PROXY_AUTH:
+        unshown = last if last is not None and last.status >= 400 and code in NOT_SHOWN else None
+        if unshown is not None:  # the proxy's own signals first
+            if proxy is not None and unshown.status == PROXY_AUTH:
                 raise self._router.credentials_rejected(proxy, PROXY_AUTH)
-            if (banned := self._ban(proxy, last.status)) is not None:
+            if (banned := self._ban(proxy, unshown.status)) is not None:
                 raise banned
-            body = await self._late(last)
-            return self._error_page(last, body or b"", last.url)  # not shown: a site's 401 login too
+        if (out := await self._wall(nav)) is not None:  # on the way (a redirect loop, a hop before a failure)
+            return out
+        if unshown is not None:  # not shown: a site's 401 login too
+            return self._error_page(unshown, await self._late(unshown) or b"", unshown.url)
         if proxy is not None and code in CREDENTIALS:
             raise self._router.credentials_rejected(proxy, f"net::{code}")
         said = browser_failure(code, proxy)
@@ -259,7 +261,7 @@ class Renderer:
                     return out
                 if answer is not None:
                     await self._answer_checked(answer, proxy)
-                if (out := await self._wall(nav)) is not None:
+                if (out := await self._left_scope(nav) or await self._wall(nav)) is not None:  # (answers meanwhile)
                     return out
                 if self._settings.selector:
                     await page.wait_for_selector(
@@ -285,9 +287,8 @@ class Renderer:
         return await self._response(url, answer, html, page.url, pages)
 
     async def _answer_checked(self, answer: BrowserResponse, proxy: Proxy | None) -> None:
-        """What the document's answer says before the page is read, as the fetcher reads it:
-        through a proxy, the proxy's own answer (a 407, its could-not-connect page, a ban signal);
-        a body that is no HTML goes to the fetcher (NotHTML)."""
+        """The document's answer before the page is read, as the fetcher reads it: through a proxy, the
+        proxy's own (a 407, its could-not-connect page, a ban signal); a body not HTML goes to the fetcher."""
         if proxy is not None:  # the proxy's own page: never the target's
             if answer.status == PROXY_AUTH:
                 raise self._router.credentials_rejected(proxy, PROXY_AUTH)
@@ -357,9 +358,8 @@ class Renderer:
         )
 
     def _error_page(self, answer: BrowserResponse, body: bytes, final_url: str) -> Response:
-        """A rendered page's error status, as a fetched one's: no page file; a challenge page
-        (``blocked_when``, on ``body``) is ``blocked``; 408, 425, 429 and 5xx are retried,
-        ``Retry-After`` honoured. From the headers the answer came with (its tab may be closed by now)."""
+        """A rendered page's error status, as a fetched one's: no page file; a challenge (``blocked_when``,
+        also on ``body``) is ``blocked``; 408, 425, 429, 5xx retried (``Retry-After``). From its headers."""
         headers = CIMultiDict(answer.headers)
         rules = self._settings.blocked
         if (why := rules.head(answer.status, headers) or rules.body(answer.status, headers, body)) is not None:
