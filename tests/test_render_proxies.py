@@ -77,17 +77,28 @@ async def test_a_rendered_page_leaves_a_dead_proxy_for_a_live_one(site, proxies,
     assert state[alive.id] == (0, "ok")
 
 
-@pytest.mark.parametrize("signal", ["status", "empty status", "status, never loads", "body"])
+@pytest.mark.parametrize(
+    "signal",
+    ["status", "empty status", "status, never loads", "body", "script navigation", "script navigation, no wall"],
+)
 async def test_a_proxys_ban_signal_on_a_rendered_page_moves_it_to_another_proxy(site, proxies, crawl, signal):
-    """``proxy_ban_status`` and ``proxy_ban_body`` are read on rendered pages as on fetched ones:
-    the page the site refused through the first proxy is rendered through the other, the first
-    is banned, and the refusal is neither recorded nor kept as the page."""
+    """``proxy_ban_status`` and ``proxy_ban_body`` are read on rendered pages as on fetched ones
+    (also on the answer to a navigation by the page's script): the page the site refused through
+    the first proxy is rendered through the other, the first is banned, and the refusal is
+    neither recorded nor kept as the page."""
     banned, clean = await proxies("socks5", 2)
+    wall = {"cf-mitigated": "challenge"}  # also a blocked_when default: the proxy's signal comes first
+
+    async def refused(_: web.Request) -> web.Response:
+        headers = wall if signal == "script navigation" else {}
+        return web.Response(status=429, text="<p>slow down</p>", content_type="text/html", headers=headers)
 
     async def page(request: web.Request) -> web.Response:
         if request.remote != banned.source:
             return web.Response(text="<title>news</title><p>today</p>", content_type="text/html")
-        wall = {"cf-mitigated": "challenge"}  # also a blocked_when default: the proxy's signal comes first
+        if signal.startswith("script navigation"):  # the page loads, then its script goes where the site refuses
+            later = 'addEventListener("load", () => setTimeout(() => { location.href = "/refused"; }, 200));'
+            return web.Response(text=f"<script>{later}</script>", content_type="text/html")
         if signal == "status":
             return web.Response(status=429, text="<p>slow down</p>", content_type="text/html", headers=wall)
         if signal == "empty status":  # which Chromium does not show
@@ -98,6 +109,7 @@ async def test_a_proxys_ban_signal_on_a_rendered_page_moves_it_to_another_proxy(
         return web.Response(text="<p>Please solve this CAPTCHA</p>", content_type="text/html")
 
     site.route("127.0.0.1", "/news", page)
+    site.route("127.0.0.1", "/refused", refused)
     site.route("127.0.0.1", "/never.js", _never_arrives)
     url = site.url("127.0.0.1", "/news")
     r = await crawl(
@@ -109,6 +121,7 @@ async def test_a_proxys_ban_signal_on_a_rendered_page_moves_it_to_another_proxy(
         proxy_ban_body="(?i)captcha",
         proxy_cooldown=300,
         **{**RENDERED, "render_timeout": 8 if signal == "status, never loads" else 30},  # 8: the 429 is in by then
+        render_selector="p",  # (the script's page has none: the navigation's answer is in when it matches)
     )
     (record,) = r.records
     assert (record["status"], record["title"], record["proxy"], record["error"]) == (200, "news", clean.id, None)
@@ -145,6 +158,34 @@ async def test_proxy_ban_body_searches_what_is_parsed_rendered_as_fetched(site, 
     assert (r.by_url[late]["status"], r.by_url[late]["title"], r.by_url[late]["rendered"]) == (200, "late", rendered)
     (used,) = r.stats.proxies
     assert used.bans == 1
+
+
+@pytest.mark.parametrize("rendered", [True, False])
+async def test_a_wall_by_its_headers_comes_before_proxy_ban_body_rendered_as_fetched(site, proxies, crawl, rendered):
+    """A page whose headers make it a bot wall (``blocked_when``) and whose body matches
+    ``proxy_ban_body`` is a blocked page, rendered as fetched: the fetcher reads the head first."""
+    (p,) = await proxies("socks5", 1)
+
+    async def wall(_: web.Request) -> web.Response:
+        page = "<title>wall</title><p>Please solve this CAPTCHA</p>"
+        return web.Response(text=page, content_type="text/html", headers={"X-Bot-Wall": "1"})
+
+    site.route("127.0.0.1", "/wall", wall)
+    url = site.url("127.0.0.1", "/wall")
+    fields = RENDERED if rendered else {}
+    r = await crawl(
+        start_urls=[url],
+        proxy=p.url(),
+        ignore_robots=True,
+        proxy_ban_body="CAPTCHA",
+        blocked_when=[{"header": "x-bot-wall"}],
+        proxy_retries=0,
+        retries=0,
+        **fields,
+    )
+    (record,) = r.records
+    assert (record["status"], record["error"]["kind"], record["rendered"]) == (200, "blocked", rendered)
+    assert "x-bot-wall" in record["error"]["message"] and r.stats.blocked == 1
 
 
 @pytest.mark.parametrize(
@@ -509,21 +550,24 @@ async def test_a_rendered_challenge_page_is_blocked_as_a_fetched_one_is(site, cr
 
 
 @pytest.mark.parametrize("render", [True, False])
-@pytest.mark.parametrize("where", ["page", "redirect", "redirect loop"])
+@pytest.mark.parametrize("where", ["page", "redirect", "redirect loop", "redirect out of scope"])
 async def test_a_wall_known_by_its_headers_is_blocked_rendered_as_fetched(site, crawl, render, where):
     """``blocked_when``'s header rule holds for the page's own 200, or for a 302 on its way (the
     browser follows it itself; in a loop, it gives up on too many redirects): the record is that
-    answer's ``blocked`` error, rendered as fetched, and nothing of the page is kept."""
+    answer's ``blocked`` error, rendered as fetched, and nothing of the page is kept. A walled 302
+    out of scope is a wall first, as the fetcher reads an answer's head before its redirect."""
+    away = {"redirect": "/shop", "redirect loop": "/go", "redirect out of scope": site.url("elsewhere.test", "/shop")}
 
     async def walled(_: web.Request) -> web.StreamResponse:
         if where != "page":
-            raise web.HTTPFound("/shop" if where == "redirect" else "/go", headers={"X-Bot-Wall": "1"})
+            raise web.HTTPFound(away[where], headers={"X-Bot-Wall": "1"})
         return web.Response(text="<h1>shop</h1>", content_type="text/html", headers={"X-Bot-Wall": "1"})
 
     site.route("127.0.0.1", "/go", walled)
     site.html("127.0.0.1", "/shop", "<h1>shop</h1>")
+    site.html("elsewhere.test", "/shop", "<h1>shop</h1>")
     url = site.url("127.0.0.1", "/go")
-    fields = RENDERED if render else {}
+    fields = {**(RENDERED if render else {}), "resolve": site.pin("elsewhere.test")}
     rules = [{"header": "x-bot-wall"}]
     r = await crawl(start_urls=[url], ignore_robots=True, retries=0, blocked_when=rules, warc=True, **fields)
     record = r.by_url[url]

@@ -8,13 +8,18 @@ like the hop, takes no slot of the host). The page a refused redirect leads to i
 none of its resources are loaded (iframes neither); its record is the redirect's ``redirect``
 error (retried when robots.txt could not be read), and the redirect is archived. The requests of
 its hops were sent.
+
+The page's answers are judged in the order they came, each as the fetcher judges a hop
+(:meth:`Navigation.stop`): the proxy's own signals, then ``blocked_when``'s head rules, then the
+redirect's target; the first that stops the page is its record.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, NamedTuple
 
 from multidict import CIMultiDict
 from yarl import URL
@@ -32,6 +37,15 @@ if TYPE_CHECKING:
 
 
 Refused = tuple["BrowserResponse", str, FetchError]  # the redirect, its target, why it is refused
+Signal = Callable[["BrowserResponse"], Awaitable[Exception | None]]  # the proxy's own word on an answer, to raise
+
+
+class Stop(NamedTuple):
+    """The answer a rendered page ends at: a bot wall (``refused`` None), or a redirect the crawl
+    may not follow (its target, and why)."""
+
+    answer: BrowserResponse
+    refused: tuple[str, FetchError] | None = None
 
 
 class PageScope:
@@ -124,10 +138,23 @@ class Navigation:
                 return answer, hop.url, error
         return None
 
-    def walled(self, rules: BlockRules) -> BrowserResponse | None:
-        """The first answer (a redirect, or the page's own) that ``blocked_when``'s status and
-        header rules hold for: a bot wall, as the fetcher finds it on any answer."""
-        return next((a for a in self.answers if rules.head(a.status, CIMultiDict(a.headers)) is not None), None)
+    async def stop(self, rules: BlockRules, signal: Signal, within: float | None = None) -> Stop | None:
+        """Where the page ends, hop by hop in the order the answers came, as the fetcher ends it at
+        the same hop: the proxy's own ``signal`` on an answer (raised), then a bot wall by status and
+        headers (``blocked_when``), then a redirect to where the crawl may not go. Nothing past the
+        first stop is judged (the page a refused redirect led to is not ours to see); a Redis outage
+        a request of the page met is raised."""
+        if self.outage is not None:
+            raise self.outage
+        for answer in self.answers:  # (answers that arrive meanwhile are appended, and judged)
+            if (said := await signal(answer)) is not None:
+                raise said
+            if rules.head(answer.status, CIMultiDict(answer.headers)) is not None:
+                return Stop(answer)
+            hop = answer.request.redirected_to
+            if hop is not None and (error := await self._verdict(hop.url, within, "redirect")) is not None:
+                return Stop(answer, (hop.url, error))
+        return None
 
     def kept_back(self) -> Response | None:
         """The page's record when a script's navigation was refused for now (``held``) and the

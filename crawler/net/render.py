@@ -190,7 +190,7 @@ class Renderer:
         and the connection's failures as :mod:`~crawler.net.browser_failures` reads them; else ``render``."""
         if "Download is starting" in text:
             raise NotHTML("a download")
-        if (out := await self._left_scope(nav, LATE_READ)) is not None:
+        if (out := await self._stopped(nav, proxy, LATE_READ)) is not None:  # (a redirect loop, a hop before a failure)
             return out
         code = net_error(text)
         last = nav.answers[-1] if nav.answers else None
@@ -198,16 +198,8 @@ class Renderer:
             final = last.request.redirected_to if last is not None else None
             error = status_error(PROXY_AUTH, f"{PROXY_AUTH} (rendered)", CIMultiDict(), self._settings.max_retry_after)
             return Response(PROXY_AUTH, "", error=error, rendered=True, final_url=final.url if final else str(url))
-        unshown = last if last is not None and last.status >= 400 and code in NOT_SHOWN else None
-        if unshown is not None:  # the proxy's own signals first
-            if proxy is not None and unshown.status == PROXY_AUTH:
-                raise self._router.credentials_rejected(proxy, PROXY_AUTH)
-            if (banned := self._ban(proxy, unshown.status)) is not None:
-                raise banned
-        if (out := await self._wall(nav)) is not None:  # on the way (a redirect loop, a hop before a failure)
-            return out
-        if unshown is not None:  # not shown: a site's 401 login too
-            return self._error_page(unshown, await self._late(unshown) or b"", unshown.url)
+        if last is not None and last.status >= 400 and code in NOT_SHOWN:  # not shown: a site's 401 login too
+            return self._error_page(last, await self._late(last) or b"", last.url)
         if proxy is not None and code in CREDENTIALS:
             raise self._router.credentials_rejected(proxy, f"net::{code}")
         said = browser_failure(code, proxy)
@@ -215,22 +207,17 @@ class Renderer:
             raise said
         raise render_error(text, self._router.redact)
 
-    async def _left_scope(self, nav: Navigation, within: float | None = None) -> Response | None:
-        """The refused redirect the browser followed (:mod:`.page_scope`), archived, if any."""
-        if (out := await nav.redirect_out(within)) is None:
+    async def _stopped(self, nav: Navigation, proxy: Proxy | None, within: float | None = None) -> Response | None:
+        """The answer the page ends at (:meth:`Navigation.stop`), archived: a redirect refused by
+        scope or robots.txt is its ``redirect`` error; a bot wall is ``blocked``, as a fetch has it."""
+        if (stop := await nav.stop(self._settings.blocked, partial(self._signal, proxy), within)) is None:
             return None
-        answer, target, error = out
+        answer = stop.answer
         if self.warc is not None:
-            await archived(self.warc, answer, b"", within=LATE_READ)
-        return refused_answer(answer, target, error)
-
-    async def _wall(self, nav: Navigation) -> Response | None:
-        """The first answer of the page that is a bot wall by its status or headers (``blocked_when``,
-        checked on every answer as the fetcher does, after the proxy's signals): ``blocked``, archived."""
-        if (answer := nav.walled(self._settings.blocked)) is None:
-            return None
-        if self.warc is not None:
-            await archived(self.warc, answer, None if answer.request.redirected_to is None else b"", within=LATE_READ)
+            body = None if answer.request.redirected_to is None else b""  # (a redirect's is not the page's)
+            await archived(self.warc, answer, body, within=LATE_READ)
+        if stop.refused is not None:
+            return refused_answer(answer, *stop.refused)
         return self._error_page(answer, b"", answer.url)
 
     async def _late(self, answer: BrowserResponse) -> bytes | None:
@@ -257,28 +244,24 @@ class Renderer:
                     answer = await page.goto(
                         str(url), wait_until=self._settings.wait, timeout=self._settings.timeout * 1000
                     )
-                if (out := await self._left_scope(nav)) is not None:
+                if (out := await self._stopped(nav, proxy)) is not None:
                     return out
                 if answer is not None:
                     await self._answer_checked(answer, proxy)
-                if (out := await self._left_scope(nav) or await self._wall(nav)) is not None:  # (answers meanwhile)
-                    return out
                 if self._settings.selector:
                     await page.wait_for_selector(
                         self._settings.selector, timeout=max(deadline - loop.time(), 0.001) * 1000
                     )
                 html = await dom_html(page, self._settings.max_bytes)
-                if (out := await self._left_scope(nav) or await self._wall(nav)) is not None:  # a script's navigation
+                if (out := await self._stopped(nav, proxy)) is not None:  # a script's navigation
                     return out
                 if (out := nav.kept_back()) is not None:  # a script's navigation refused for now
                     return out
                 await keep(page, url, answer, self._screens, self.warc)
         except (BrowserTimeout, TimeoutError):
-            if (out := await self._left_scope(nav, LATE_READ)) is not None:
+            if (out := await self._stopped(nav, proxy, LATE_READ)) is not None:  # (a challenge's scripts never end)
                 return out
-            late = self._timed_out(nav.answers, proxy)
-            if late.kind is not Kind.PROXY and (out := await self._wall(nav)) is not None:  # (its scripts never end)
-                return out
+            late = self._timed_out(nav.answers)
             if late.kind is Kind.RENDER and (last := nav.answers[-1]).status >= 400:  # an error page still loading
                 return self._error_page(last, await self._late(last) or b"", last.url)
             if late.kind is Kind.RENDER and (out := nav.kept_back()) is not None:  # (its selector never came)
@@ -286,16 +269,24 @@ class Renderer:
             raise late from None
         return await self._response(url, answer, html, page.url, pages)
 
+    async def _signal(self, proxy: Proxy | None, answer: BrowserResponse) -> Exception | None:
+        """The proxy's own word on a main-frame ``answer``, checked before anything else in it, as the
+        fetcher does: its could-not-connect page, a 407, a ban status (``proxy_ban_status``)."""
+        if proxy is None:
+            return None
+        with contextlib.suppress(TimeoutError):  # (its headers never in: a page out of time, not the proxy's)
+            async with asyncio.timeout(LATE_READ):
+                if gone := await forwarded_page(proxy, answer):
+                    return gone  # (the caller names the target it could not reach)
+        if answer.status == PROXY_AUTH:
+            return self._router.credentials_rejected(proxy, PROXY_AUTH)
+        if answer.status in self._settings.proxy_ban_status:
+            return ban_signal(proxy, f"status {answer.status}")
+        return None
+
     async def _answer_checked(self, answer: BrowserResponse, proxy: Proxy | None) -> None:
-        """The document's answer before the page is read, as the fetcher reads it: through a proxy, the
-        proxy's own (a 407, its could-not-connect page, a ban signal); a body not HTML goes to the fetcher."""
-        if proxy is not None:  # the proxy's own page: never the target's
-            if answer.status == PROXY_AUTH:
-                raise self._router.credentials_rejected(proxy, PROXY_AUTH)
-            if gone := await forwarded_page(proxy, answer):
-                raise gone
-            if (banned := self._ban(proxy, answer.status)) is not None:
-                raise banned
+        """The page's document once its head passed (:meth:`_stopped`), as the fetcher reads it: a body
+        not HTML goes to the fetcher; through a proxy, a body matching ``proxy_ban_body`` bans it."""
         if answer.ok:
             ctype = await answer.header_value("content-type") or ""
             if "html" not in ctype.lower():
@@ -304,24 +295,16 @@ class Renderer:
             if proxy is not None and ban is not None and await banned_body(answer, ban, limit):
                 raise ban_signal(proxy, "body matches proxy_ban_body")
 
-    def _ban(self, proxy: Proxy | None, status: int) -> FetchError | None:
-        """The ban signal of a document's ``status`` through ``proxy`` (``proxy_ban_status``), if it is one."""
-        if proxy is None or status not in self._settings.proxy_ban_status:
-            return None
-        return ban_signal(proxy, f"status {status}")
-
-    def _timed_out(self, answers: list[BrowserResponse], proxy: Proxy | None) -> FetchError:
-        """A page out of time. A document that never answered (``answers``: the main frame's; the last
-        a redirect whose next hop never answered) timed out as a fetch would: ``timeout``, retried. One
-        that answered a ban status through a proxy bans it (a challenge's scripts may never end). Else
-        its scripts ran late: ``render`` (for an error status, the caller records it, as a fetch would)."""
+    def _timed_out(self, answers: list[BrowserResponse]) -> FetchError:
+        """A page out of time (its answers passed :meth:`_stopped`). A document that never answered
+        (``answers``: the main frame's; the last a redirect whose next hop never answered) timed out
+        as a fetch would: ``timeout``, retried. Else its scripts ran late: ``render`` (for an error
+        status, the caller records it, as a fetch would)."""
         last = answers[-1] if answers else None
         if last is None or last.request.redirected_to is not None:
             return FetchError(
                 Kind.TIMEOUT, f"timed out: no answer within {self._settings.timeout:g}s (rendered)", retryable=True
             )
-        if (banned := self._ban(proxy, last.status)) is not None:
-            return banned
         wait = self._settings.wait + (f", {self._settings.selector}" if self._settings.selector else "")
         return FetchError(Kind.RENDER, f"the page did not finish loading ({wait}) within {self._settings.timeout:g}s")
 
