@@ -73,7 +73,7 @@ def fetch_settings(job: Job) -> FetchSettings:
         insecure=job.insecure,
         ca_bundle=job.ca_bundle,
         max_bytes=job.max_bytes,
-        max_parse_bytes=job.max_parse_bytes,
+        parse_cap=parse_cap(job),
         max_retry_after=job.max_retry_after,
         proxy_ban_status=frozenset(job.proxy_ban_status),
         proxy_ban_body=job.proxy_ban_body,
@@ -90,6 +90,12 @@ def fetch_settings(job: Job) -> FetchSettings:
         ),
         blocked=blocked_rules(job),
     )
+
+
+def parse_cap(job: Job) -> int:
+    """Bytes of an HTML page kept to parse, and searched by ``proxy_ban_body`` and a login's checks:
+    ``max_parse_bytes``, within ``max_bytes``."""
+    return min(job.max_parse_bytes, job.max_bytes)
 
 
 def blocked_rules(job: Job) -> BlockRules:
@@ -131,7 +137,7 @@ def render_settings(job: Job) -> RenderSettings:
         blocked=blocked_rules(job),
         proxy_ban_status=frozenset(job.proxy_ban_status),
         proxy_ban_body=job.proxy_ban_body,
-        ban_body_bytes=min(job.max_parse_bytes, job.max_bytes),
+        ban_body_bytes=parse_cap(job),
         browser=BrowserSettings(
             executable=job.render_browser,
             concurrency=job.render_concurrency,
@@ -180,7 +186,7 @@ def login_settings(job: Job) -> LoginSettings | None:
         fields=login.values(),
         check_selector=login.check.selector,
         check_text=login.check.text,
-        limit=min(job.max_parse_bytes, job.max_bytes),
+        limit=parse_cap(job),
     )
 
 

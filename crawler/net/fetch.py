@@ -56,7 +56,7 @@ class Fetcher:
         self._settings = settings
         self._router = router
         self._warc = warc
-        self._parse_cap = min(settings.max_parse_bytes, settings.max_bytes)
+        self._parse_cap = settings.parse_cap
         self._ban_body = re.compile(settings.proxy_ban_body.encode()) if settings.proxy_ban_body else None
         self._blocks = settings.blocked  # (a 2xx page's body is the parser's to check)
         self.headers = CIMultiDict({"User-Agent": settings.user_agent, **settings.headers})

@@ -40,7 +40,7 @@ class FetchSettings:
     insecure: bool
     ca_bundle: Path | None
     max_bytes: int
-    max_parse_bytes: int
+    parse_cap: int  # bytes of an HTML page kept to parse (max_parse_bytes, within max_bytes)
     max_retry_after: float
     proxy_ban_status: frozenset[int]
     proxy_ban_body: str | None  # a regex
