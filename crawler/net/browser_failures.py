@@ -14,9 +14,10 @@ the fetcher's rules:
   ``ERR_INVALID_AUTH_CREDENTIALS`` with no answer: the proxy rejected our credentials. With a
   401 answer it is the page's 401 (a site's login page), as a fetch has it. With no proxy, a 407
   is the site's own (``ERR_UNEXPECTED_PROXY_AUTH``, no answer seen): the page's 407.
-- ``proxy_ban_status`` is read on the document's answer (also when its page never finishes
-  loading), ``proxy_ban_body`` on an HTML document's body as received (:func:`banned_body`), not on
-  the DOM its scripts made: the proxy is banned, as by the fetcher.
+- ``proxy_ban_status`` is read on every answer of the main frame (its redirects, the document's,
+  a script's navigation; also when its page never finishes loading), ``proxy_ban_body`` on an
+  HTML document's body as received (:func:`banned_body`), not on the DOM its scripts made: the
+  proxy is banned, as by the fetcher.
 - A plain ``http://`` page through an HTTP proxy is the proxy's answer: tinyproxy's or Squid's
   page saying it could not reach the target is that target's error, never the page.
 - The page's own connection (``NET_KINDS``: a name not resolved, a port refused, a reset, a
@@ -167,13 +168,14 @@ async def received(answer: BrowserResponse, within: float | None = None) -> byte
         return None
 
 
-async def forwarded_page(proxy: Proxy, answer: BrowserResponse) -> TargetUnreachable | None:
-    """The target's error when the browser's ``answer`` to a plain ``http://`` page (the last hop
-    of its redirects) is the HTTP proxy's own page saying it could not reach it (see
-    :func:`~crawler.net.proxy_blame.forwarded_target`)."""
+def forwarded_page(proxy: Proxy, answer: BrowserResponse) -> TargetUnreachable | None:
+    """The target's error when the browser's ``answer`` to a plain ``http://`` page (or to one of
+    its hops) is the HTTP proxy's own page saying it could not reach it (see
+    :func:`~crawler.net.proxy_blame.forwarded_target`). From the headers the answer came with:
+    awaiting its raw headers could wait past the page's time."""
     if answer.status < 500:
         return None
     url = URL(answer.url, encoded=True)
-    squid = await answer.header_value(SQUID_ERROR)
+    squid = answer.headers.get(SQUID_ERROR.lower())  # (Playwright lower-cases their names)
     error = forwarded_answer(proxy, url, answer.status, answer.status_text, squid)
     return None if error is None else TargetUnreachable(error, url)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from multidict import CIMultiDict
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 
 Refused = tuple["BrowserResponse", str, FetchError]  # the redirect, its target, why it is refused
-Signal = Callable[["BrowserResponse"], Awaitable[Exception | None]]  # the proxy's own word on an answer, to raise
+Signal = Callable[["BrowserResponse"], Exception | None]  # the proxy's own word on an answer, to raise
 
 
 class Stop(NamedTuple):
@@ -147,7 +147,7 @@ class Navigation:
         if self.outage is not None:
             raise self.outage
         for answer in self.answers:  # (answers that arrive meanwhile are appended, and judged)
-            if (said := await signal(answer)) is not None:
+            if (said := signal(answer)) is not None:
                 raise said
             if rules.head(answer.status, CIMultiDict(answer.headers)) is not None:
                 return Stop(answer)

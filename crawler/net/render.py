@@ -248,6 +248,8 @@ class Renderer:
                     return out
                 if answer is not None:
                     await self._answer_checked(answer, proxy)
+                    if (out := await self._stopped(nav, proxy)) is not None:  # (answers meanwhile)
+                        return out
                 if self._settings.selector:
                     await page.wait_for_selector(
                         self._settings.selector, timeout=max(deadline - loop.time(), 0.001) * 1000
@@ -269,15 +271,13 @@ class Renderer:
             raise late from None
         return await self._response(url, answer, html, page.url, pages)
 
-    async def _signal(self, proxy: Proxy | None, answer: BrowserResponse) -> Exception | None:
+    def _signal(self, proxy: Proxy | None, answer: BrowserResponse) -> Exception | None:
         """The proxy's own word on a main-frame ``answer``, checked before anything else in it, as the
         fetcher does: its could-not-connect page, a 407, a ban status (``proxy_ban_status``)."""
         if proxy is None:
             return None
-        with contextlib.suppress(TimeoutError):  # (its headers never in: a page out of time, not the proxy's)
-            async with asyncio.timeout(LATE_READ):
-                if gone := await forwarded_page(proxy, answer):
-                    return gone  # (the caller names the target it could not reach)
+        if gone := forwarded_page(proxy, answer):
+            return gone  # (the caller names the target it could not reach)
         if answer.status == PROXY_AUTH:
             return self._router.credentials_rejected(proxy, PROXY_AUTH)
         if answer.status in self._settings.proxy_ban_status:
