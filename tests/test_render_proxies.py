@@ -578,19 +578,22 @@ async def test_a_wall_known_by_its_headers_is_blocked_rendered_as_fetched(site, 
     assert archived(r.out / "crawl.warc.gz") == [url]  # the wall, as the fetcher archives it
 
 
-async def test_a_wall_a_script_navigates_to_is_blocked(site, crawl):
+@pytest.mark.parametrize("padding", [0, 20_000])  # the wall's document within max_bytes, or over it
+async def test_a_wall_a_script_navigates_to_is_blocked(site, crawl, padding):
     """The page's script, once it has loaded, navigates it (in scope) to a page that is a bot wall
-    by its headers: the record is that answer's ``blocked`` error, and the wall is not kept."""
+    by its headers: the record is that answer's ``blocked`` error (not ``too_large`` when its
+    document is over ``max_bytes``: the fetcher reads the head first), and the wall is not kept."""
 
     async def wall(_: web.Request) -> web.Response:
-        page = "<h1 id=there>verify you are human</h1>"
+        page = "<h1 id=there>verify you are human</h1>" + "<p>wait</p>" * (padding // 11)
         return web.Response(text=page, content_type="text/html", headers={"cf-mitigated": "challenge"})
 
     later = 'addEventListener("load", () => setTimeout(() => { location.href = "/wall"; }, 200));'
     site.html("127.0.0.1", "/start", f"<script>{later}</script>")  # (usually after the page's first look)
     site.route("127.0.0.1", "/wall", wall)
     url = site.url("127.0.0.1", "/start")
-    r = await crawl(start_urls=[url], ignore_robots=True, retries=0, **RENDERED, render_selector="#there")
+    fields = {**RENDERED, "render_selector": "#there", "max_bytes": 10_000}
+    r = await crawl(start_urls=[url], ignore_robots=True, retries=0, **fields)
     (record,) = r.records
     assert (record["status"], record["error"]["kind"], record["path"]) == (200, "blocked", None)
     assert record["final_url"] == site.url("127.0.0.1", "/wall") and "cf-mitigated" in record["error"]["message"]

@@ -254,7 +254,12 @@ class Renderer:
                     await page.wait_for_selector(
                         self._settings.selector, timeout=max(deadline - loop.time(), 0.001) * 1000
                     )
-                html = await dom_html(page, self._settings.max_bytes)
+                try:
+                    html = await dom_html(page, self._settings.max_bytes)
+                except FetchError:  # over max_bytes: where a script's navigation led may be a wall
+                    if (out := await self._stopped(nav, proxy)) is not None:
+                        return out
+                    raise
                 if (out := await self._stopped(nav, proxy)) is not None:  # a script's navigation
                     return out
                 if (out := nav.kept_back()) is not None:  # a script's navigation refused for now
