@@ -85,7 +85,7 @@ async def test_a_proxys_ban_signal_on_a_rendered_page_moves_it_to_another_proxy(
     """``proxy_ban_status`` and ``proxy_ban_body`` are read on rendered pages as on fetched ones
     (also on the answer to a navigation by the page's script): the page the site refused through
     the first proxy is rendered through the other, the first is banned, and the refusal is
-    neither recorded nor kept as the page."""
+    neither recorded nor kept as the page; a ban status is in the WARC, as a fetch archives it."""
     banned, clean = await proxies("socks5", 2)
     wall = {"cf-mitigated": "challenge"}  # also a blocked_when default: the proxy's signal comes first
 
@@ -122,6 +122,7 @@ async def test_a_proxys_ban_signal_on_a_rendered_page_moves_it_to_another_proxy(
         proxy_cooldown=300,
         **{**RENDERED, "render_timeout": 8 if signal == "status, never loads" else 30},  # 8: the 429 is in by then
         render_selector="p",  # (the script's page has none: the navigation's answer is in when it matches)
+        warc=True,
     )
     (record,) = r.records
     assert (record["status"], record["title"], record["proxy"], record["error"]) == (200, "news", clean.id, None)
@@ -132,6 +133,9 @@ async def test_a_proxys_ban_signal_on_a_rendered_page_moves_it_to_another_proxy(
     assert b"CAPTCHA" not in (r.out / record["path"]).read_bytes()
     bans = {used.id: used.bans for used in r.stats.proxies}
     assert bans == {banned.id: 1, clean.id: 0} and r.stats.blocked == 0  # a ban signal, not a blocked page
+    refusal = site.url("127.0.0.1", "/refused") if signal.startswith("script navigation") else url
+    kept = [url] if signal == "body" else [refusal, url]  # a ban status is archived, as a fetch archives it
+    assert archived(r.out / "crawl.warc.gz") == kept
 
 
 @pytest.mark.parametrize("rendered", [True, False])
@@ -221,6 +225,20 @@ async def test_a_rendered_page_through_a_proxy_that_answers_407_names_the_proxy(
     assert not site.remotes and archived(r.out / "crawl.warc.gz") == []
     everything = b"".join(read_output(f) for f in r.out.rglob("*") if f.is_file())
     assert b"wrong-pw-7" not in everything and b"right-pw-7" not in everything
+
+
+@pytest.mark.parametrize("kind", ["http", "refusing"])  # tinyproxy's 407 page; one with a challenge
+async def test_a_fetched_page_through_a_proxy_that_answers_407_archives_nothing_of_it(
+    site, proxies, refusing_proxy, crawl, kind
+):
+    """The proxy's 407 page is the proxy's, not the site's: as for a rendered page, the proxy is
+    out of the crawl and the WARC has nothing of its page."""
+    p = await refusing_proxy() if kind == "refusing" else (await proxies(kind, 1, user="rita", password="pw-7"))[0]
+    site.html("127.0.0.1", "/", "home")
+    r = await crawl(start_urls=[site.url("127.0.0.1")], proxy=p.id, ignore_robots=True, retries=0, warc=True)
+    (record,) = r.records
+    assert record["error"]["kind"] == "proxy" and "rejected our credentials (407)" in record["error"]["message"]
+    assert not site.remotes and archived(r.out / "crawl.warc.gz") == []
 
 
 @dataclass

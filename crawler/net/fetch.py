@@ -248,7 +248,7 @@ class Fetcher:
             await self._drain(wire, archive=False)  # the proxy's own page, not the target's answer
             raise unreachable
         if proxy is not None and (status == 407 or status in self._settings.proxy_ban_status):
-            await self._drain(wire)
+            await self._drain(wire, archive=status != 407)  # (a 407 is the proxy's page, not the target's)
             if status == 407:  # (tinyproxy answers a wrong password with a 401 like the target's own)
                 raise self._router.credentials_rejected(proxy, status)
             raise ban_signal(proxy, f"status {status}")

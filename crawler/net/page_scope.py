@@ -41,11 +41,12 @@ Signal = Callable[["BrowserResponse"], Exception | None]  # the proxy's own word
 
 
 class Stop(NamedTuple):
-    """The answer a rendered page ends at: a bot wall (``refused`` None), or a redirect the crawl
-    may not follow (its target, and why)."""
+    """The answer a rendered page ends at: the proxy's own signal (``said``, to raise), a redirect
+    the crawl may not follow (``refused``: its target, and why), or else a bot wall."""
 
     answer: BrowserResponse
     refused: tuple[str, FetchError] | None = None
+    said: Exception | None = None
 
 
 class PageScope:
@@ -140,7 +141,7 @@ class Navigation:
 
     async def stop(self, rules: BlockRules, signal: Signal, within: float | None = None) -> Stop | None:
         """Where the page ends, hop by hop in the order the answers came, as the fetcher ends it at
-        the same hop: the proxy's own ``signal`` on an answer (raised), then a bot wall by status and
+        the same hop: the proxy's own ``signal`` on an answer, then a bot wall by status and
         headers (``blocked_when``), then a redirect to where the crawl may not go. Nothing past the
         first stop is judged (the page a refused redirect led to is not ours to see); a Redis outage
         a request of the page met is raised."""
@@ -148,7 +149,7 @@ class Navigation:
             raise self.outage
         for answer in self.answers:  # (answers that arrive meanwhile are appended, and judged)
             if (said := signal(answer)) is not None:
-                raise said
+                return Stop(answer, said=said)
             if rules.head(answer.status, CIMultiDict(answer.headers)) is not None:
                 return Stop(answer)
             hop = answer.request.redirected_to

@@ -208,14 +208,18 @@ class Renderer:
         raise render_error(text, self._router.redact)
 
     async def _stopped(self, nav: Navigation, proxy: Proxy | None, within: float | None = None) -> Response | None:
-        """The answer the page ends at (:meth:`Navigation.stop`), archived: a redirect refused by
-        scope or robots.txt is its ``redirect`` error; a bot wall is ``blocked``, as a fetch has it."""
+        """The answer the page ends at (:meth:`Navigation.stop`), archived unless it is the proxy's own
+        (its 407, its could-not-connect page): the proxy's signal is raised; a redirect refused by
+        scope or robots.txt is its ``redirect`` error; a bot wall is ``blocked``."""
         if (stop := await nav.stop(self._settings.blocked, partial(self._signal, proxy), within)) is None:
             return None
         answer = stop.answer
-        if self.warc is not None:
+        theirs = stop.said is None or not (answer.status == PROXY_AUTH or isinstance(stop.said, TargetUnreachable))
+        if self.warc is not None and theirs:
             body = None if answer.request.redirected_to is None else b""  # (a redirect's is not the page's)
             await archived(self.warc, answer, body, within=LATE_READ)
+        if stop.said is not None:
+            raise stop.said
         if stop.refused is not None:
             return refused_answer(answer, *stop.refused)
         return self._error_page(answer, b"", answer.url)
