@@ -25,7 +25,7 @@ from crawler.core.response import Response, is_page
 from crawler.core.urls import join
 from crawler.net.decode import BodyDecoder, decoded
 from crawler.net.proxies import Proxy, Router
-from crawler.net.proxy_blame import ban_signal, blame, forwarded_target
+from crawler.net.proxy_blame import ban_signal, blame, forwarded_target, forwards
 from crawler.net.resolver import literal_blocked
 from crawler.net.retry_after import status_error
 from crawler.net.session import FetchSettings
@@ -248,7 +248,7 @@ class Fetcher:
             await self._drain(wire, archive=False)  # the proxy's own page, not the target's answer
             raise unreachable
         if proxy is not None and (status == 407 or status in self._settings.proxy_ban_status):
-            await self._drain(wire, archive=status != 407)  # (a 407 is the proxy's page, not the target's)
+            await self._drain(wire, archive=not (status == 407 and forwards(proxy, url)))  # (the proxy's page)
             if status == 407:  # (tinyproxy answers a wrong password with a 401 like the target's own)
                 raise self._router.credentials_rejected(proxy, status)
             raise ban_signal(proxy, f"status {status}")

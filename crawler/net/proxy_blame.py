@@ -92,9 +92,15 @@ def forwarded_target(proxy: Proxy, url: URL, wire: Wire) -> FetchError | None:
 def forwarded_answer(proxy: Proxy, url: URL, status: int, reason: str, squid: str | None) -> FetchError | None:
     """:func:`forwarded_target` of an answer's ``status``, ``reason`` phrase and ``squid`` header
     (``X-Squid-Error``), however it came (the fetcher's wire, the browser's response)."""
-    if proxy.is_socks or url.scheme != "http":
+    if not forwards(proxy, url):
         return None
     return tunnel_target(status, reason, squid=squid)
+
+
+def forwards(proxy: Proxy, url: URL) -> bool:
+    """Whether an answer for ``url`` through ``proxy`` may be the proxy's own page: an HTTP proxy
+    forwarding a plain ``http://`` request (through a tunnel or SOCKS, every answer is the site's)."""
+    return not proxy.is_socks and url.scheme == "http"
 
 
 def blame(error: FetchError, proxy: Proxy | None, url: URL, redact: Callable[[str], str], sent: float) -> FetchError:

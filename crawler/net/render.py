@@ -214,6 +214,7 @@ class Renderer:
         if (stop := await nav.stop(self._settings.blocked, partial(self._signal, proxy), within)) is None:
             return None
         answer = stop.answer
+        # (Chromium hands over a proxy's 407 to a tunnel's CONNECT as the https page's answer)
         theirs = stop.said is None or not (answer.status == PROXY_AUTH or isinstance(stop.said, TargetUnreachable))
         if self.warc is not None and theirs:
             body = None if answer.request.redirected_to is None else b""  # (a redirect's is not the page's)
