@@ -56,7 +56,6 @@ class Fetcher:
         self._settings = settings
         self._router = router
         self._warc = warc
-        self._parse_cap = settings.parse_cap
         self._ban_body = re.compile(settings.proxy_ban_body.encode()) if settings.proxy_ban_body else None
         self._blocks = settings.blocked  # (a 2xx page's body is the parser's to check)
         self.headers = CIMultiDict({"User-Agent": settings.user_agent, **settings.headers})
@@ -279,7 +278,7 @@ class Fetcher:
                 self._settings.max_bytes,
                 page,
                 digest if page is None else None,
-                keep=self._parse_cap if is_html else 0,
+                keep=self._settings.parse_cap if is_html else 0,
                 raw=raw,
             )
             if proxy is not None and self._ban_body is not None and self._ban_body.search(body):
@@ -318,7 +317,7 @@ class Fetcher:
         which is sent the whole body anyway (an HTML page within ``max_parse_bytes``, held in memory)."""
         if page is None:
             return None, None
-        if is_html and size <= self._parse_cap and not page.spilled:
+        if is_html and size <= self._settings.parse_cap and not page.spilled:
             return None, page.hand_over(known, body)
         return await page.commit(unless=known), None
 
