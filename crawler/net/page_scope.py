@@ -134,9 +134,8 @@ class Navigation:
         if self.outage is not None:
             raise self.outage
         for answer in self.answers:
-            hop = answer.request.redirected_to
-            if hop is not None and (error := await self._verdict(hop.url, within, "redirect")) is not None:
-                return answer, hop.url, error
+            if (refused := await self._refused(answer, within)) is not None:
+                return answer, *refused
         return None
 
     async def stop(self, rules: BlockRules, signal: Signal, within: float | None = None) -> Stop | None:
@@ -152,9 +151,8 @@ class Navigation:
                 return Stop(answer, said=said)
             if rules.head(answer.status, CIMultiDict(answer.headers)) is not None:
                 return Stop(answer)
-            hop = answer.request.redirected_to
-            if hop is not None and (error := await self._verdict(hop.url, within, "redirect")) is not None:
-                return Stop(answer, (hop.url, error))
+            if (refused := await self._refused(answer, within)) is not None:
+                return Stop(answer, refused)
         return None
 
     def kept_back(self) -> Response | None:
@@ -165,6 +163,13 @@ class Navigation:
         if self.held is None or last is None or last.status >= 400:
             return None
         return refused_answer(last, last.url, self.held)
+
+    async def _refused(self, answer: BrowserResponse, within: float | None) -> tuple[str, FetchError] | None:
+        """The target of ``answer``'s redirect and why the page may not follow it, or None."""
+        hop = answer.request.redirected_to
+        if hop is None or (error := await self._verdict(hop.url, within, "redirect")) is None:
+            return None
+        return hop.url, error
 
     async def _verdict(self, target: str, within: float | None, what: str) -> FetchError | None:
         if target not in self._verdicts:
